@@ -1,0 +1,230 @@
+//! The `kubeseg` binary: flags in, answers out. All logic lives in the library crates.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod args;
+mod select;
+
+use anyhow::{Context, Result, bail};
+use args::{Cli, Command, Common, ExplainArgs, ExplainFormat, ProtocolArg, ReachArgs, ReachFormat};
+use clap::Parser;
+use kubeseg_engine::explain::{Side, explain};
+use kubeseg_engine::{Engine, Options};
+use kubeseg_model::{Protocol, Severity};
+use kubeseg_report::{Format, diagnostics};
+use kubeseg_sources::{Loaded, load};
+use select::{Resolved, filter, resolve};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Exit status for invalid input or arguments: nothing was written to stdout.
+const EXIT_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Reach(a) => reach(a),
+        Command::Explain(a) => explain_cmd(a),
+    };
+    match result {
+        Ok(out) => write_stdout(&out),
+        Err(e) => {
+            if let Some(Failure::Input) = e.downcast_ref::<Failure>() {
+                return ExitCode::from(EXIT_INPUT);
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_INPUT)
+        }
+    }
+}
+
+fn write_stdout(out: &str) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write output: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The input had errors, already printed.
+#[derive(Debug)]
+enum Failure {
+    Input,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("invalid input")
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Loads the input and prints its diagnostics; fails when any is an error.
+fn load_input(common: &Common) -> Result<Loaded> {
+    let loaded = load(&common.paths);
+    let shown: Vec<_> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error || !common.quiet)
+        .cloned()
+        .collect();
+    if !shown.is_empty() {
+        eprint!("{}", diagnostics::text(&shown));
+        eprintln!("{}", diagnostics::summary(&loaded.diagnostics));
+    }
+    if common.verbose {
+        eprintln!("read {} files, {} objects", loaded.files, loaded.documents);
+        for (kind, n) in &loaded.skipped {
+            eprintln!("skipped {n} {kind}");
+        }
+    } else if !loaded.skipped.is_empty() {
+        let n: usize = loaded.skipped.values().sum();
+        eprintln!("skipped {n} objects of kinds kubeseg does not model (-v lists them)");
+    }
+    if loaded.has_errors() {
+        return Err(Failure::Input.into());
+    }
+    Ok(loaded)
+}
+
+fn options(common: &Common) -> Options {
+    Options {
+        ipblock_pod_ips: common.ipblock_pod_ips,
+    }
+}
+
+fn reach(a: &ReachArgs) -> Result<String> {
+    let loaded = load_input(&a.common)?;
+    let mut engine = Engine::new(&loaded.cluster, options(&a.common));
+    let from = filter(&engine, a.from.as_deref()).context("--from")?;
+    let to = filter(&engine, a.to.as_deref()).context("--to")?;
+    let format = match a.format {
+        ReachFormat::Text => Format::Text,
+        ReachFormat::Json => Format::Json,
+        ReachFormat::Csv => Format::Csv,
+        ReachFormat::Md => Format::Md,
+        ReachFormat::Dot => Format::Dot,
+    };
+    if a.compact {
+        let n = engine.endpoints().len();
+        let sources: Vec<usize> = (0..n).filter(|&e| from.accepts(e)).collect();
+        let destinations: Vec<usize> = (0..n).filter(|&e| to.accepts(e)).collect();
+        let grouped = kubeseg_engine::compact::compact(&mut engine, &sources, &destinations)?;
+        return Ok(kubeseg_report::reach::compact(&engine, &grouped, format));
+    }
+    let conns = engine.connections(|e| from.accepts(e), |e| to.accepts(e));
+    Ok(kubeseg_report::reach::connections(&engine, &conns, format))
+}
+
+fn explain_cmd(a: &ExplainArgs) -> Result<String> {
+    let loaded = load_input(&a.common)?;
+    let cluster = &loaded.cluster;
+    let src = resolve(&cluster.workloads, &a.from).context("--from")?;
+    let dst = resolve(&cluster.workloads, &a.to).context("--to")?;
+    fn side<'c>(r: &Resolved<'c>) -> (Side<'c>, String, String) {
+        match r {
+            Resolved::Pod { workload, pod } => {
+                let workload: &'c kubeseg_model::Workload = workload;
+                let p = &workload.pods[*pod];
+                (
+                    Side::Pod {
+                        namespace: &workload.namespace,
+                        pod: p,
+                    },
+                    workload.id(),
+                    workload.kind.clone(),
+                )
+            }
+            Resolved::Address(ip) => (Side::Address(*ip), ip.to_string(), "External".to_string()),
+        }
+    }
+    let (src_side, src_id, src_kind) = side(&src);
+    let (dst_side, dst_id, dst_kind) = side(&dst);
+    for (r, flag) in [(&src, "--from"), (&dst, "--to")] {
+        if let Resolved::Pod { workload, .. } = r {
+            if workload
+                .pods
+                .iter()
+                .any(|p| p.labels != workload.pods[0].labels || p.ports != workload.pods[0].ports)
+                && !a.common.quiet
+            {
+                eprintln!(
+                    "warning: the pods of {} differ in labels or ports; {flag} explains pod `{}` (name a pod to choose another)",
+                    workload.id(),
+                    workload.pods[0].name
+                );
+            }
+        }
+    }
+    let protocol = match a.protocol {
+        ProtocolArg::Tcp => Protocol::Tcp,
+        ProtocolArg::Udp => Protocol::Udp,
+        ProtocolArg::Sctp => Protocol::Sctp,
+    };
+    let port = match &a.port {
+        None => None,
+        Some(p) => Some((protocol, port_number(p, protocol, &dst_side)?)),
+    };
+    let e = explain(cluster, &src_side, &dst_side, a.common.ipblock_pod_ips);
+    let q = kubeseg_report::explain::Query {
+        src: &src_id,
+        src_kind: &src_kind,
+        dst: &dst_id,
+        dst_kind: &dst_kind,
+        port,
+    };
+    Ok(match a.format {
+        ExplainFormat::Text => kubeseg_report::explain::text(cluster, &q, &e),
+        ExplainFormat::Json => kubeseg_report::explain::json(cluster, &q, &e),
+    })
+}
+
+fn port_number(p: &str, protocol: Protocol, dst: &Side) -> Result<u16> {
+    if let Ok(n) = p.parse::<u16>() {
+        if n == 0 {
+            bail!("--port must be between 1 and 65535");
+        }
+        return Ok(n);
+    }
+    match dst {
+        Side::Pod { pod, .. } => {
+            let found: Vec<u16> = pod
+                .ports
+                .iter()
+                .filter(|cp| cp.protocol == protocol && cp.name.as_deref() == Some(p))
+                .map(|cp| cp.port)
+                .collect();
+            match found.as_slice() {
+                [n] => Ok(*n),
+                [] => {
+                    let names: Vec<String> = pod
+                        .ports
+                        .iter()
+                        .filter_map(|cp| {
+                            cp.name
+                                .as_ref()
+                                .map(|n| format!("{n} ({} {})", cp.protocol, cp.port))
+                        })
+                        .collect();
+                    bail!(
+                        "the destination defines no {protocol} port named `{p}`; its named ports: {}",
+                        if names.is_empty() {
+                            "none".into()
+                        } else {
+                            names.join(", ")
+                        }
+                    )
+                }
+                _ => bail!("the destination defines `{p}` more than once"),
+            }
+        }
+        Side::Address(_) => bail!("a named port needs a pod destination"),
+    }
+}

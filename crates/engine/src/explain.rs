@@ -1,0 +1,259 @@
+//! Why one connection is allowed or denied, rule by rule, straight from the policies.
+//!
+//! Explanations look at a single pair, so they evaluate every policy directly against
+//! the two pods instead of going through the compiled index; tests check that both
+//! paths agree.
+
+use kubeseg_model::{
+    Cluster, IpSet, Labels, NetworkPolicy, PeerKind, Pod, PortMatch, PortSet, Rule,
+};
+use std::net::IpAddr;
+
+/// One side of the explained connection.
+#[derive(Clone, Debug)]
+pub enum Side<'c> {
+    /// A pod (of a workload) in a namespace.
+    Pod {
+        /// The namespace.
+        namespace: &'c str,
+        /// The pod.
+        pod: &'c Pod,
+    },
+    /// An address outside the cluster.
+    Address(IpAddr),
+}
+
+/// A rule that matched the peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleMatch {
+    /// Index into `Cluster::policies`.
+    pub policy: usize,
+    /// Index of the rule in its direction's list.
+    pub rule: usize,
+    /// Ports the rule allows toward the destination (empty: it matched the peer but no port).
+    pub ports: PortSet,
+    /// Why it does not allow anything, when `ports` is empty.
+    pub miss: Option<Miss>,
+}
+
+/// Which part of a rule failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Miss {
+    /// No peer of the rule matches the other side.
+    Peer,
+    /// The peer matches but the rule's named ports are not defined on the destination.
+    NamedPortUndefined(Vec<String>),
+}
+
+/// The verdict of one direction (egress of the source, or ingress of the destination).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Direction {
+    /// Whether some policy isolates the endpoint in this direction.
+    pub isolated: bool,
+    /// The policies that isolate it (indices into `Cluster::policies`).
+    pub isolating: Vec<usize>,
+    /// Every rule of those policies, with what it contributes.
+    pub rules: Vec<RuleMatch>,
+    /// What this direction allows.
+    pub allowed: PortSet,
+    /// Whether the endpoint is outside the cluster or on the host network, where NetworkPolicy does not apply.
+    pub not_applicable: bool,
+}
+
+/// The full explanation of a pair.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explanation {
+    /// The source's egress.
+    pub egress: Direction,
+    /// The destination's ingress.
+    pub ingress: Direction,
+    /// What is allowed: egress ∩ ingress.
+    pub allowed: PortSet,
+}
+
+/// Explains `src → dst` under the given ipBlock reading.
+pub fn explain(cluster: &Cluster, src: &Side, dst: &Side, ipblock_pod_ips: bool) -> Explanation {
+    let egress = direction(cluster, src, dst, dst, true, ipblock_pod_ips);
+    let ingress = direction(cluster, dst, src, dst, false, ipblock_pod_ips);
+    let allowed = egress.allowed.intersect(&ingress.allowed);
+    Explanation {
+        egress,
+        ingress,
+        allowed,
+    }
+}
+
+fn direction(
+    cluster: &Cluster,
+    subject: &Side,
+    peer: &Side,
+    destination: &Side,
+    egress: bool,
+    ipblock_pod_ips: bool,
+) -> Direction {
+    let open = Direction {
+        isolated: false,
+        isolating: vec![],
+        rules: vec![],
+        allowed: PortSet::all(),
+        not_applicable: true,
+    };
+    let Side::Pod { namespace, pod } = subject else {
+        return open;
+    };
+    if pod.host_network {
+        return open;
+    }
+    let mut d = Direction {
+        not_applicable: false,
+        ..open
+    };
+    for (pi, p) in cluster.policies.iter().enumerate() {
+        let isolates = if egress {
+            p.isolates_egress
+        } else {
+            p.isolates_ingress
+        };
+        if !isolates || p.namespace != *namespace || !p.pod_selector.matches(&pod.labels) {
+            continue;
+        }
+        d.isolating.push(pi);
+        let rules = if egress { &p.egress } else { &p.ingress };
+        for (ri, rule) in rules.iter().enumerate() {
+            d.rules.push(rule_match(
+                cluster,
+                p,
+                pi,
+                ri,
+                rule,
+                peer,
+                destination,
+                ipblock_pod_ips,
+            ));
+        }
+    }
+    d.isolated = !d.isolating.is_empty();
+    if d.isolated {
+        d.allowed = d
+            .rules
+            .iter()
+            .fold(PortSet::empty(), |acc, r| acc.union(&r.ports));
+    }
+    d
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rule_match(
+    cluster: &Cluster,
+    policy: &NetworkPolicy,
+    pi: usize,
+    ri: usize,
+    rule: &Rule,
+    peer: &Side,
+    destination: &Side,
+    ipblock_pod_ips: bool,
+) -> RuleMatch {
+    let peer_ok = match &rule.peers {
+        None => true,
+        Some(peers) => peers
+            .iter()
+            .any(|p| peer_matches(cluster, policy, &p.kind, peer, ipblock_pod_ips)),
+    };
+    if !peer_ok {
+        return RuleMatch {
+            policy: pi,
+            rule: ri,
+            ports: PortSet::empty(),
+            miss: Some(Miss::Peer),
+        };
+    }
+    let (ports, missing) = rule_ports(rule, destination);
+    let miss =
+        (ports.is_empty() && !missing.is_empty()).then_some(Miss::NamedPortUndefined(missing));
+    RuleMatch {
+        policy: pi,
+        rule: ri,
+        ports,
+        miss,
+    }
+}
+
+/// The ports a rule allows toward `destination`, and the named ports it lacks.
+pub fn rule_ports(rule: &Rule, destination: &Side) -> (PortSet, Vec<String>) {
+    let Some(entries) = &rule.ports else {
+        return (PortSet::all(), vec![]);
+    };
+    let mut set = PortSet::empty();
+    let mut missing = Vec::new();
+    for e in entries {
+        match &e.port {
+            PortMatch::Any => set = set.union(&PortSet::all_of(e.protocol)),
+            PortMatch::Range(lo, hi) => set = set.union(&PortSet::range(e.protocol, *lo, *hi)),
+            PortMatch::Named(name) => {
+                let found: Vec<u16> = match destination {
+                    Side::Pod { pod, .. } => pod
+                        .ports
+                        .iter()
+                        .filter(|cp| cp.protocol == e.protocol && cp.name.as_deref() == Some(name))
+                        .map(|cp| cp.port)
+                        .collect(),
+                    Side::Address(_) => vec![],
+                };
+                if found.is_empty() {
+                    missing.push(format!("{}/{name}", e.protocol));
+                }
+                for port in found {
+                    set = set.union(&PortSet::range(e.protocol, port, port));
+                }
+            }
+        }
+    }
+    (set, missing)
+}
+
+fn peer_matches(
+    cluster: &Cluster,
+    policy: &NetworkPolicy,
+    kind: &PeerKind,
+    peer: &Side,
+    ipblock_pod_ips: bool,
+) -> bool {
+    match (kind, peer) {
+        (PeerKind::Pods { namespaces, pods }, Side::Pod { namespace, pod }) => {
+            if pod.host_network {
+                return false;
+            }
+            let ns_ok = match namespaces {
+                None => policy.namespace == *namespace,
+                Some(sel) => sel.matches(&namespace_labels(cluster, namespace)),
+            };
+            ns_ok && pods.as_ref().is_none_or(|s| s.matches(&pod.labels))
+        }
+        (PeerKind::Pods { .. }, Side::Address(_)) => false,
+        (PeerKind::IpBlock { addresses, .. }, Side::Address(ip)) => addresses.contains(*ip),
+        (PeerKind::IpBlock { addresses, .. }, Side::Pod { pod, .. }) => {
+            ipblock_pod_ips && pod.ips.iter().any(|ip| addresses.contains(*ip))
+        }
+    }
+}
+
+/// The labels of a namespace (implicit namespaces carry only their name label).
+pub fn namespace_labels(cluster: &Cluster, name: &str) -> Labels {
+    cluster
+        .namespaces
+        .binary_search_by(|n| n.name.as_str().cmp(name))
+        .map(|i| cluster.namespaces[i].labels.clone())
+        .unwrap_or_else(|_| [("kubernetes.io/metadata.name".to_string(), name.to_string())].into())
+}
+
+/// An address set that no ipBlock distinguishes, for explaining an external atom by one address.
+pub fn representative(addresses: &IpSet) -> Option<IpAddr> {
+    if let Some(&(lo, _)) = addresses.v4.ranges().first() {
+        return Some(IpAddr::V4(lo.into()));
+    }
+    addresses
+        .v6
+        .ranges()
+        .first()
+        .map(|&(lo, _)| IpAddr::V6(lo.into()))
+}

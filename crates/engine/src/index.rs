@@ -1,0 +1,518 @@
+//! The compiled cluster: equivalence classes of pods, address atoms, and every policy
+//! rule turned into bitsets over nodes (classes then atoms) and interned port specs.
+
+use crate::atoms::partition;
+use crate::bitset::BitSet;
+use crate::portsets::{PortSetId, PortSets};
+use kubeseg_model::{
+    Cluster, ContainerPort, IpSet, Operator, PeerKind, PortMatch, PortRule, PortSet, Protocol,
+    Rule, Selector,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+/// How the engine reads semantics that conformant implementations leave open.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// ipBlocks also match pods whose IP is known (Calico, upstream e2e); off: external only.
+    pub ipblock_pod_ips: bool,
+}
+
+/// Pods that no policy can tell apart: same namespace, labels, container ports
+/// (and IPs when ipBlocks match pods, and host-network flag).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClassKey {
+    /// Namespace index.
+    pub namespace: u32,
+    /// Labels, sorted.
+    pub labels: Vec<(String, String)>,
+    /// Container ports, sorted.
+    pub ports: Vec<ContainerPort>,
+    /// Pod IPs (only with `ipblock_pod_ips`).
+    pub ips: Vec<IpAddr>,
+    /// Whether the pods use the host network.
+    pub host_network: bool,
+}
+
+/// An endpoint of the answer: a workload or an external address atom.
+#[derive(Clone, Debug)]
+pub enum Endpoint {
+    /// `cluster.workloads[workload]`, made of these classes.
+    Workload {
+        /// Index into `Cluster::workloads`.
+        workload: usize,
+        /// Class indices of its pods.
+        classes: Vec<u32>,
+    },
+    /// An atom of the address partition.
+    External {
+        /// Index of the atom.
+        atom: u32,
+        /// Its addresses.
+        addresses: IpSet,
+    },
+}
+
+/// One compiled rule.
+#[derive(Clone, Debug)]
+pub struct CompiledRule {
+    /// The policy index.
+    pub policy: u32,
+    /// The peers, as a peer-set id.
+    pub peers: u32,
+    /// The port spec id.
+    pub ports: u32,
+}
+
+/// Ports of a rule before named ports are resolved against a destination.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PortSpec {
+    /// Numeric and whole-protocol entries.
+    pub numeric: PortSetId,
+    /// Named entries: (protocol, name).
+    pub named: Vec<(Protocol, String)>,
+}
+
+/// The compiled cluster.
+pub struct Index {
+    /// Classes, grouped by namespace.
+    pub classes: Vec<ClassKey>,
+    /// Address atoms.
+    pub atoms: Vec<IpSet>,
+    /// Endpoints: workloads in cluster order, then atoms.
+    pub endpoints: Vec<Endpoint>,
+    /// Node count: classes then atoms.
+    pub nodes: usize,
+    /// Per policy: the classes it selects.
+    pub selected: Vec<BitSet>,
+    /// Ingress rules of ingress-isolating policies.
+    pub ingress_rules: Vec<CompiledRule>,
+    /// Per policy: whether it isolates egress.
+    pub isolates_egress: Vec<bool>,
+    /// Egress rules by policy (empty unless the policy isolates egress).
+    pub egress_rules: Vec<Vec<CompiledRule>>,
+    /// Distinct peer sets over nodes.
+    pub peer_sets: Vec<BitSet>,
+    /// Distinct port specs.
+    pub port_specs: Vec<PortSpec>,
+    /// Interned port sets.
+    pub port_sets: PortSets,
+    /// Nodes selected by an ingress-isolating policy.
+    pub ingress_isolated: BitSet,
+    /// Nodes selected by an egress-isolating policy.
+    pub egress_isolated: BitSet,
+    class_port_profile: Vec<u32>,
+    port_profiles: Vec<Vec<ContainerPort>>,
+    resolved: HashMap<(u32, u32), PortSetId>,
+}
+
+struct LabelIndex {
+    by_pair: HashMap<(String, String), BitSet>,
+    by_key: HashMap<String, BitSet>,
+    len: usize,
+}
+
+impl LabelIndex {
+    fn pair(&self, k: &str, v: &str) -> Option<&BitSet> {
+        self.by_pair.get(&(k.to_string(), v.to_string()))
+    }
+
+    fn eval(&self, sel: &Selector, within: &BitSet) -> BitSet {
+        let mut out = within.clone();
+        let empty = BitSet::new(self.len);
+        for (k, v) in &sel.match_labels {
+            out.intersect_with(self.pair(k, v).unwrap_or(&empty));
+        }
+        for r in &sel.match_expressions {
+            let key = self.by_key.get(&r.key).unwrap_or(&empty);
+            let any_of = || {
+                let mut s = BitSet::new(self.len);
+                for v in &r.values {
+                    if let Some(b) = self.pair(&r.key, v) {
+                        s.union_with(b);
+                    }
+                }
+                s
+            };
+            match r.operator {
+                Operator::In => out.intersect_with(&any_of()),
+                Operator::NotIn => out.difference_with(&any_of()),
+                Operator::Exists => out.intersect_with(key),
+                Operator::DoesNotExist => out.difference_with(key),
+            }
+        }
+        out
+    }
+}
+
+impl Index {
+    /// Compiles a cluster.
+    pub fn build(cluster: &Cluster, options: Options) -> Index {
+        let ns_index: HashMap<&str, u32> = cluster
+            .namespaces
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i as u32))
+            .collect();
+
+        // Equivalence classes, ordered by key so each namespace's classes are contiguous.
+        let mut keys: BTreeMap<ClassKey, u32> = BTreeMap::new();
+        let mut workload_keys: Vec<Vec<ClassKey>> = Vec::with_capacity(cluster.workloads.len());
+        for w in &cluster.workloads {
+            let namespace = ns_index[w.namespace.as_str()];
+            let mut ks: Vec<ClassKey> = w
+                .pods
+                .iter()
+                .map(|p| ClassKey {
+                    namespace,
+                    labels: p
+                        .labels
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                    ports: p.ports.clone(),
+                    ips: if options.ipblock_pod_ips {
+                        p.ips.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    host_network: p.host_network,
+                })
+                .collect();
+            ks.sort();
+            ks.dedup();
+            for k in &ks {
+                keys.entry(k.clone()).or_insert(0);
+            }
+            workload_keys.push(ks);
+        }
+        for (i, id) in keys.values_mut().enumerate() {
+            *id = i as u32;
+        }
+        let classes: Vec<ClassKey> = keys.keys().cloned().collect();
+        let class_count = classes.len();
+
+        // Address atoms from every ipBlock.
+        let mut ip_sets: Vec<IpSet> = Vec::new();
+        let mut ip_set_ids: HashMap<IpSet, usize> = HashMap::new();
+        for p in &cluster.policies {
+            for r in p.ingress.iter().chain(&p.egress) {
+                for peer in r.peers.iter().flatten() {
+                    if let PeerKind::IpBlock { addresses, .. } = &peer.kind {
+                        ip_set_ids.entry(addresses.clone()).or_insert_with(|| {
+                            ip_sets.push(addresses.clone());
+                            ip_sets.len() - 1
+                        });
+                    }
+                }
+            }
+        }
+        let part = partition(&ip_sets);
+        let nodes = class_count + part.atoms.len();
+
+        let mut endpoints: Vec<Endpoint> = workload_keys
+            .iter()
+            .enumerate()
+            .map(|(i, ks)| Endpoint::Workload {
+                workload: i,
+                classes: ks.iter().map(|k| keys[k]).collect(),
+            })
+            .collect();
+        endpoints.extend(
+            part.atoms
+                .iter()
+                .enumerate()
+                .map(|(i, a)| Endpoint::External {
+                    atom: i as u32,
+                    addresses: a.clone(),
+                }),
+        );
+
+        // Label index over pod-selectable classes (host-network pods are never selected).
+        let mut labels = LabelIndex {
+            by_pair: HashMap::new(),
+            by_key: HashMap::new(),
+            len: nodes,
+        };
+        let mut selectable = BitSet::new(nodes);
+        let mut ns_classes: Vec<BitSet> = vec![BitSet::new(nodes); cluster.namespaces.len()];
+        for (i, c) in classes.iter().enumerate() {
+            ns_classes[c.namespace as usize].insert(i);
+            if c.host_network {
+                continue;
+            }
+            selectable.insert(i);
+            for (k, v) in &c.labels {
+                labels
+                    .by_pair
+                    .entry((k.clone(), v.clone()))
+                    .or_insert_with(|| BitSet::new(nodes))
+                    .insert(i);
+                labels
+                    .by_key
+                    .entry(k.clone())
+                    .or_insert_with(|| BitSet::new(nodes))
+                    .insert(i);
+            }
+        }
+
+        let mut port_profiles: Vec<Vec<ContainerPort>> = vec![Vec::new()];
+        let mut profile_ids: HashMap<Vec<ContainerPort>, u32> = HashMap::from([(Vec::new(), 0)]);
+        let class_port_profile: Vec<u32> = classes
+            .iter()
+            .map(|c| {
+                let named: Vec<ContainerPort> = c
+                    .ports
+                    .iter()
+                    .filter(|p| p.name.is_some())
+                    .cloned()
+                    .collect();
+                *profile_ids.entry(named.clone()).or_insert_with(|| {
+                    port_profiles.push(named);
+                    (port_profiles.len() - 1) as u32
+                })
+            })
+            .collect();
+
+        let mut b = Builder {
+            cluster,
+            labels,
+            selectable,
+            ns_classes,
+            ns_cache: HashMap::new(),
+            peer_cache: HashMap::new(),
+            peer_sets: Vec::new(),
+            peer_ids: HashMap::new(),
+            port_sets: PortSets::default(),
+            port_specs: Vec::new(),
+            spec_ids: HashMap::new(),
+            nodes,
+            class_count,
+            atom_members: part.members,
+            ip_set_ids,
+            classes: &classes,
+            options,
+        };
+        let mut all = BitSet::new(nodes);
+        all.insert_range(0, nodes);
+        let all_id = b.intern_peers(all);
+
+        let mut selected = Vec::with_capacity(cluster.policies.len());
+        let mut ingress_rules = Vec::new();
+        let mut egress_rules = Vec::with_capacity(cluster.policies.len());
+        let mut ingress_isolated = BitSet::new(nodes);
+        let mut egress_isolated = BitSet::new(nodes);
+        for (pi, p) in cluster.policies.iter().enumerate() {
+            let ns = ns_index[p.namespace.as_str()];
+            let mut within = b.ns_classes[ns as usize].clone();
+            within.intersect_with(&b.selectable);
+            let sel = b.labels.eval(&p.pod_selector, &within);
+            if p.isolates_ingress {
+                ingress_isolated.union_with(&sel);
+                for r in &p.ingress {
+                    let rule = b.compile_rule(r, pi as u32, ns, all_id);
+                    ingress_rules.push(rule);
+                }
+            }
+            let mut eg = Vec::new();
+            if p.isolates_egress {
+                egress_isolated.union_with(&sel);
+                for r in &p.egress {
+                    eg.push(b.compile_rule(r, pi as u32, ns, all_id));
+                }
+            }
+            egress_rules.push(eg);
+            selected.push(sel);
+        }
+
+        let (peer_sets, port_specs, port_sets) = (b.peer_sets, b.port_specs, b.port_sets);
+        Index {
+            classes,
+            atoms: part.atoms,
+            endpoints,
+            nodes,
+            selected,
+            ingress_rules,
+            egress_rules,
+            isolates_egress: cluster.policies.iter().map(|p| p.isolates_egress).collect(),
+            peer_sets,
+            port_specs,
+            port_sets,
+            ingress_isolated,
+            egress_isolated,
+            class_port_profile,
+            port_profiles,
+            resolved: HashMap::new(),
+        }
+    }
+
+    /// Number of classes (nodes below this are classes, the rest atoms).
+    pub fn class_count(&self) -> usize {
+        self.classes.len()
+    }
+
+    /// The ports of `spec` toward destination node `dst`, named ports resolved there.
+    pub fn resolve(&mut self, spec: u32, dst: usize) -> PortSetId {
+        let s = &self.port_specs[spec as usize];
+        if s.named.is_empty() {
+            return s.numeric;
+        }
+        let profile = self.class_port_profile.get(dst).copied().unwrap_or(0);
+        if let Some(&id) = self.resolved.get(&(spec, profile)) {
+            return id;
+        }
+        let mut set = self.port_sets.get(s.numeric).clone();
+        for (proto, name) in &s.named {
+            for cp in &self.port_profiles[profile as usize] {
+                if cp.protocol == *proto && cp.name.as_deref() == Some(name.as_str()) {
+                    set = set.union(&PortSet::range(*proto, cp.port, cp.port));
+                }
+            }
+        }
+        let id = self.port_sets.intern(set);
+        self.resolved.insert((spec, profile), id);
+        id
+    }
+}
+
+type PeerKey = (Option<Selector>, Option<Selector>, u32);
+
+struct Builder<'a> {
+    cluster: &'a Cluster,
+    labels: LabelIndex,
+    selectable: BitSet,
+    ns_classes: Vec<BitSet>,
+    ns_cache: HashMap<Selector, BitSet>,
+    peer_cache: HashMap<PeerKey, BitSet>,
+    peer_sets: Vec<BitSet>,
+    peer_ids: HashMap<BitSet, u32>,
+    port_sets: PortSets,
+    port_specs: Vec<PortSpec>,
+    spec_ids: HashMap<PortSpec, u32>,
+    nodes: usize,
+    class_count: usize,
+    atom_members: Vec<Vec<u32>>,
+    ip_set_ids: HashMap<IpSet, usize>,
+    classes: &'a [ClassKey],
+    options: Options,
+}
+
+impl Builder<'_> {
+    fn intern_peers(&mut self, set: BitSet) -> u32 {
+        if let Some(&id) = self.peer_ids.get(&set) {
+            return id;
+        }
+        let id = self.peer_sets.len() as u32;
+        self.peer_sets.push(set.clone());
+        self.peer_ids.insert(set, id);
+        id
+    }
+
+    fn compile_rule(&mut self, rule: &Rule, policy: u32, ns: u32, all_id: u32) -> CompiledRule {
+        let peers = match &rule.peers {
+            None => all_id,
+            Some(peers) => {
+                let mut set = BitSet::new(self.nodes);
+                for peer in peers {
+                    set.union_with(&self.peer(&peer.kind, ns));
+                }
+                self.intern_peers(set)
+            }
+        };
+        let ports = self.port_spec(rule.ports.as_deref());
+        CompiledRule {
+            policy,
+            peers,
+            ports,
+        }
+    }
+
+    fn peer(&mut self, kind: &PeerKind, ns: u32) -> BitSet {
+        match kind {
+            PeerKind::Pods { namespaces, pods } => {
+                let key = (
+                    namespaces.clone(),
+                    pods.clone(),
+                    if namespaces.is_some() { u32::MAX } else { ns },
+                );
+                if let Some(s) = self.peer_cache.get(&key) {
+                    return s.clone();
+                }
+                let mut within = match namespaces {
+                    None => self.ns_classes[ns as usize].clone(),
+                    Some(sel) => self.namespaces(sel),
+                };
+                within.intersect_with(&self.selectable);
+                let set = match pods {
+                    None => within,
+                    Some(sel) => self.labels.eval(sel, &within),
+                };
+                self.peer_cache.insert(key, set.clone());
+                set
+            }
+            PeerKind::IpBlock { addresses, .. } => {
+                let mut set = BitSet::new(self.nodes);
+                for &a in &self.atom_members[self.ip_set_ids[addresses]] {
+                    set.insert(self.class_count + a as usize);
+                }
+                if self.options.ipblock_pod_ips {
+                    for (i, c) in self.classes.iter().enumerate() {
+                        if c.ips.iter().any(|ip| addresses.contains(*ip)) {
+                            set.insert(i);
+                        }
+                    }
+                }
+                set
+            }
+        }
+    }
+
+    fn namespaces(&mut self, sel: &Selector) -> BitSet {
+        if let Some(s) = self.ns_cache.get(sel) {
+            return s.clone();
+        }
+        let mut set = BitSet::new(self.nodes);
+        for (i, ns) in self.cluster.namespaces.iter().enumerate() {
+            if sel.matches(&ns.labels) {
+                set.union_with(&self.ns_classes[i]);
+            }
+        }
+        self.ns_cache.insert(sel.clone(), set.clone());
+        set
+    }
+
+    fn port_spec(&mut self, ports: Option<&[PortRule]>) -> u32 {
+        let spec = match ports {
+            None => PortSpec {
+                numeric: PortSetId::ALL,
+                named: Vec::new(),
+            },
+            Some(entries) => {
+                let mut numeric = PortSet::empty();
+                let mut named = Vec::new();
+                for e in entries {
+                    match &e.port {
+                        PortMatch::Any => numeric = numeric.union(&PortSet::all_of(e.protocol)),
+                        PortMatch::Range(lo, hi) => {
+                            numeric = numeric.union(&PortSet::range(e.protocol, *lo, *hi))
+                        }
+                        PortMatch::Named(n) => named.push((e.protocol, n.clone())),
+                    }
+                }
+                named.sort();
+                named.dedup();
+                PortSpec {
+                    numeric: self.port_sets.intern(numeric),
+                    named,
+                }
+            }
+        };
+        if let Some(&id) = self.spec_ids.get(&spec) {
+            return id;
+        }
+        let id = self.port_specs.len() as u32;
+        self.port_specs.push(spec.clone());
+        self.spec_ids.insert(spec, id);
+        id
+    }
+}

@@ -1,0 +1,106 @@
+//! Exact NetworkPolicy reachability.
+//!
+//! The engine compiles a [`kubeseg_model::Cluster`] into equivalence classes of pods
+//! and address atoms ([`index`]), computes rows of the reachability matrix per source
+//! signature ([`reach`]), and answers listing ([`Engine::connections`]), grouped
+//! ([`compact`]) and point ([`explain`]) queries. It does no I/O and prints nothing.
+
+pub mod atoms;
+pub mod bitset;
+pub mod compact;
+pub mod explain;
+pub mod index;
+pub mod portsets;
+pub mod reach;
+
+pub use index::{Endpoint, Options};
+use kubeseg_model::{Cluster, PortSet};
+use portsets::PortSetId;
+use reach::Reachability;
+
+/// One allowed connection between endpoints.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    /// Source endpoint index.
+    pub src: usize,
+    /// Destination endpoint index.
+    pub dst: usize,
+    /// What is allowed.
+    pub ports: PortSet,
+}
+
+/// The reachability engine over one cluster.
+pub struct Engine<'c> {
+    /// The cluster it was built from.
+    pub cluster: &'c Cluster,
+    /// Row computation.
+    pub reach: Reachability,
+}
+
+impl<'c> Engine<'c> {
+    /// Compiles the cluster.
+    pub fn new(cluster: &'c Cluster, options: Options) -> Self {
+        Engine {
+            cluster,
+            reach: Reachability::new(index::Index::build(cluster, options)),
+        }
+    }
+
+    /// The endpoints: workloads in cluster order, then external atoms.
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.reach.index.endpoints
+    }
+
+    /// The display id of an endpoint: `ns/name[Kind]` or the address ranges of an atom.
+    pub fn endpoint_id(&self, e: usize) -> String {
+        match &self.endpoints()[e] {
+            Endpoint::Workload { workload, .. } => self.cluster.workloads[*workload].id(),
+            Endpoint::External { addresses, .. } => addresses.range_strings().join(","),
+        }
+    }
+
+    /// The port set behind an id.
+    pub fn port_set(&self, id: PortSetId) -> &PortSet {
+        self.reach.index.port_sets.get(id)
+    }
+
+    /// Every allowed connection from the sources accepted by `src_filter` to the
+    /// destinations accepted by `dst_filter`, sorted by source then destination
+    /// endpoint order. Self connections and external-to-external pairs are omitted.
+    pub fn connections(
+        &mut self,
+        src_filter: impl Fn(usize) -> bool,
+        dst_filter: impl Fn(usize) -> bool,
+    ) -> Vec<Connection> {
+        let mut out = Vec::new();
+        let (mut scratch, mut row) = (Vec::new(), Vec::new());
+        let mut cached_key: Option<Vec<u32>> = None;
+        for src in 0..self.endpoints().len() {
+            if !src_filter(src) {
+                continue;
+            }
+            let key = self.reach.endpoint_row_key(src);
+            if cached_key.as_ref() != Some(&key) {
+                self.reach.endpoint_row(src, &mut scratch, &mut row);
+                cached_key = Some(key);
+            }
+            for (dst, &p) in row.iter().enumerate() {
+                if dst != src && p != PortSetId::EMPTY && dst_filter(dst) {
+                    out.push(Connection {
+                        src,
+                        dst,
+                        ports: self.port_set(p).clone(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The allowed ports from endpoint `src` to endpoint `dst` (the self pair included).
+    pub fn pair(&mut self, src: usize, dst: usize) -> PortSet {
+        let (mut scratch, mut row) = (Vec::new(), Vec::new());
+        self.reach.endpoint_row(src, &mut scratch, &mut row);
+        self.port_set(row[dst]).clone()
+    }
+}

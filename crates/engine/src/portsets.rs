@@ -1,0 +1,91 @@
+//! Interned port sets: rows of the reachability matrix hold small ids, and unions
+//! and intersections of ids are memoised.
+
+use kubeseg_model::PortSet;
+use std::collections::HashMap;
+
+/// An interned [`PortSet`]; equal ids mean equal sets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct PortSetId(pub u32);
+
+impl PortSetId {
+    /// No connection.
+    pub const EMPTY: PortSetId = PortSetId(0);
+    /// Every port of every protocol.
+    pub const ALL: PortSetId = PortSetId(1);
+}
+
+/// The table of interned port sets.
+#[derive(Debug)]
+pub struct PortSets {
+    sets: Vec<PortSet>,
+    ids: HashMap<PortSet, PortSetId>,
+    unions: HashMap<(PortSetId, PortSetId), PortSetId>,
+    intersections: HashMap<(PortSetId, PortSetId), PortSetId>,
+}
+
+impl Default for PortSets {
+    fn default() -> Self {
+        let mut t = Self {
+            sets: Vec::new(),
+            ids: HashMap::new(),
+            unions: HashMap::new(),
+            intersections: HashMap::new(),
+        };
+        t.intern(PortSet::empty());
+        t.intern(PortSet::all());
+        t
+    }
+}
+
+impl PortSets {
+    /// The id of `set`, adding it when new.
+    pub fn intern(&mut self, set: PortSet) -> PortSetId {
+        if let Some(&id) = self.ids.get(&set) {
+            return id;
+        }
+        let id = PortSetId(self.sets.len() as u32);
+        self.sets.push(set.clone());
+        self.ids.insert(set, id);
+        id
+    }
+
+    /// The set behind an id.
+    pub fn get(&self, id: PortSetId) -> &PortSet {
+        &self.sets[id.0 as usize]
+    }
+
+    /// The union of two interned sets.
+    pub fn union(&mut self, a: PortSetId, b: PortSetId) -> PortSetId {
+        if a == b || b == PortSetId::EMPTY || a == PortSetId::ALL {
+            return a;
+        }
+        if a == PortSetId::EMPTY || b == PortSetId::ALL {
+            return b;
+        }
+        let key = (a.min(b), a.max(b));
+        if let Some(&id) = self.unions.get(&key) {
+            return id;
+        }
+        let id = self.intern(self.get(a).union(self.get(b)));
+        self.unions.insert(key, id);
+        id
+    }
+
+    /// The intersection of two interned sets.
+    pub fn intersect(&mut self, a: PortSetId, b: PortSetId) -> PortSetId {
+        if a == b || b == PortSetId::ALL || a == PortSetId::EMPTY {
+            return a;
+        }
+        if a == PortSetId::ALL || b == PortSetId::EMPTY {
+            return b;
+        }
+        let key = (a.min(b), a.max(b));
+        if let Some(&id) = self.intersections.get(&key) {
+            return id;
+        }
+        let id = self.intern(self.get(a).intersect(self.get(b)));
+        self.intersections.insert(key, id);
+        id
+    }
+}

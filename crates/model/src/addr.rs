@@ -1,0 +1,210 @@
+//! IPv4 and IPv6 address sets and CIDR parsing.
+
+use crate::intervals::IntervalSet;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// A set of IP addresses: IPv4 and IPv6 are separate spaces.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct IpSet {
+    /// IPv4 members.
+    pub v4: IntervalSet<u32>,
+    /// IPv6 members.
+    pub v6: IntervalSet<u128>,
+}
+
+/// A parsed CIDR such as `10.0.0.0/8`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Cidr {
+    /// The address as written.
+    pub addr: IpAddr,
+    /// The prefix length.
+    pub prefix: u8,
+}
+
+/// Why a CIDR string is invalid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CidrError {
+    /// No `/prefix` part.
+    MissingPrefix,
+    /// The address part is not an IP address.
+    BadAddress,
+    /// The prefix is not a number within the family's width.
+    BadPrefix,
+}
+
+impl fmt::Display for CidrError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CidrError::MissingPrefix => "missing /prefix length",
+            CidrError::BadAddress => "not an IPv4 or IPv6 address",
+            CidrError::BadPrefix => "prefix length out of range",
+        })
+    }
+}
+
+impl Cidr {
+    /// Parses `addr/prefix`. Host bits may be set, as the API server accepts them for ipBlock.
+    pub fn parse(s: &str) -> Result<Cidr, CidrError> {
+        let (addr, prefix) = s.split_once('/').ok_or(CidrError::MissingPrefix)?;
+        let addr: IpAddr = addr.parse().map_err(|_| CidrError::BadAddress)?;
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) || prefix.len() > 3 {
+            return Err(CidrError::BadPrefix);
+        }
+        let prefix: u8 = prefix.parse().map_err(|_| CidrError::BadPrefix)?;
+        let width = if addr.is_ipv4() { 32 } else { 128 };
+        if prefix > width {
+            return Err(CidrError::BadPrefix);
+        }
+        Ok(Cidr { addr, prefix })
+    }
+
+    /// The addresses the CIDR covers.
+    pub fn to_set(self) -> IpSet {
+        match self.addr {
+            IpAddr::V4(a) => {
+                let base = u32::from(a);
+                let host = if self.prefix == 0 {
+                    u32::MAX
+                } else {
+                    u32::MAX >> self.prefix
+                };
+                IpSet {
+                    v4: IntervalSet::range(base & !host, base | host),
+                    v6: IntervalSet::empty(),
+                }
+            }
+            IpAddr::V6(a) => {
+                let base = u128::from(a);
+                let host = if self.prefix == 0 {
+                    u128::MAX
+                } else {
+                    u128::MAX >> self.prefix
+                };
+                IpSet {
+                    v4: IntervalSet::empty(),
+                    v6: IntervalSet::range(base & !host, base | host),
+                }
+            }
+        }
+    }
+}
+
+impl IpSet {
+    /// No address.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Every IPv4 and IPv6 address.
+    pub fn all() -> Self {
+        Self {
+            v4: IntervalSet::full(),
+            v6: IntervalSet::full(),
+        }
+    }
+
+    /// One address.
+    pub fn single(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(a) => Self {
+                v4: IntervalSet::range(a.into(), a.into()),
+                v6: IntervalSet::empty(),
+            },
+            IpAddr::V6(a) => Self {
+                v4: IntervalSet::empty(),
+                v6: IntervalSet::range(a.into(), a.into()),
+            },
+        }
+    }
+
+    /// Whether the set has no address.
+    pub fn is_empty(&self) -> bool {
+        self.v4.is_empty() && self.v6.is_empty()
+    }
+
+    /// Whether `ip` is a member.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match ip {
+            IpAddr::V4(a) => self.v4.contains(a.into()),
+            IpAddr::V6(a) => self.v6.contains(a.into()),
+        }
+    }
+
+    /// The union of two sets.
+    pub fn union(&self, other: &Self) -> Self {
+        Self {
+            v4: self.v4.union(&other.v4),
+            v6: self.v6.union(&other.v6),
+        }
+    }
+
+    /// The intersection of two sets.
+    pub fn intersect(&self, other: &Self) -> Self {
+        Self {
+            v4: self.v4.intersect(&other.v4),
+            v6: self.v6.intersect(&other.v6),
+        }
+    }
+
+    /// The members of `self` not in `other`.
+    pub fn difference(&self, other: &Self) -> Self {
+        Self {
+            v4: self.v4.difference(&other.v4),
+            v6: self.v6.difference(&other.v6),
+        }
+    }
+
+    /// Whether every member of `other` is in `self`.
+    pub fn is_superset(&self, other: &Self) -> bool {
+        self.v4.is_superset(&other.v4) && self.v6.is_superset(&other.v6)
+    }
+
+    /// The ranges rendered as `a-b` (or `a` for a single address), IPv4 first.
+    pub fn range_strings(&self) -> Vec<String> {
+        let v4 =
+            self.v4.ranges().iter().map(|&(lo, hi)| {
+                render_range(Ipv4Addr::from(lo).into(), Ipv4Addr::from(hi).into())
+            });
+        let v6 =
+            self.v6.ranges().iter().map(|&(lo, hi)| {
+                render_range(Ipv6Addr::from(lo).into(), Ipv6Addr::from(hi).into())
+            });
+        v4.chain(v6).collect()
+    }
+}
+
+fn render_range(lo: IpAddr, hi: IpAddr) -> String {
+    if lo == hi {
+        lo.to_string()
+    } else {
+        format!("{lo}-{hi}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_with_host_bits_covers_its_network() {
+        let set = Cidr::parse("10.1.2.3/8").unwrap().to_set();
+        assert_eq!(set.range_strings(), vec!["10.0.0.0-10.255.255.255"]);
+    }
+
+    #[test]
+    fn ipv4_all_does_not_cover_ipv6() {
+        let v4 = Cidr::parse("0.0.0.0/0").unwrap().to_set();
+        assert!(!v4.contains("::1".parse().unwrap()));
+        assert!(v4.contains("8.8.8.8".parse().unwrap()));
+    }
+
+    #[test]
+    fn bad_cidrs_are_rejected() {
+        assert_eq!(Cidr::parse("10.0.0.0"), Err(CidrError::MissingPrefix));
+        assert_eq!(Cidr::parse("10.0.0/8"), Err(CidrError::BadAddress));
+        assert_eq!(Cidr::parse("10.0.0.0/33"), Err(CidrError::BadPrefix));
+        assert_eq!(Cidr::parse("::/129"), Err(CidrError::BadPrefix));
+        assert!(Cidr::parse("2001:db8::/32").is_ok());
+    }
+}

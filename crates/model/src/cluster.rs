@@ -1,0 +1,193 @@
+//! The typed cluster: namespaces, workloads with their pods, NetworkPolicies, Services.
+
+use crate::addr::IpSet;
+use crate::diag::Location;
+use crate::ports::Protocol;
+use crate::selector::{Labels, Selector};
+use std::net::IpAddr;
+
+/// Everything kubeseg knows about one cluster.
+#[derive(Clone, Debug, Default)]
+pub struct Cluster {
+    /// Namespaces, sorted by name; every referenced namespace is present.
+    pub namespaces: Vec<Namespace>,
+    /// Workloads, sorted by id; each has at least one pod.
+    pub workloads: Vec<Workload>,
+    /// NetworkPolicies, sorted by namespace and name.
+    pub policies: Vec<NetworkPolicy>,
+    /// Services, sorted by namespace and name.
+    pub services: Vec<Service>,
+}
+
+/// A namespace.
+#[derive(Clone, Debug)]
+pub struct Namespace {
+    /// The name.
+    pub name: String,
+    /// Labels, always including `kubernetes.io/metadata.name`.
+    pub labels: Labels,
+    /// Where it was declared; `None` when only referenced.
+    pub location: Option<Location>,
+}
+
+/// A workload: the pods of one controller (or one standalone Pod).
+#[derive(Clone, Debug)]
+pub struct Workload {
+    /// The namespace.
+    pub namespace: String,
+    /// The controller's (or Pod's) name.
+    pub name: String,
+    /// `Deployment`, `StatefulSet`, `Pod`, ...
+    pub kind: String,
+    /// Its pods: the real ones from the input, or the pod template when none is given.
+    pub pods: Vec<Pod>,
+    /// Where the workload (or its first pod) is declared.
+    pub location: Option<Location>,
+}
+
+impl Workload {
+    /// The id `namespace/name[Kind]`.
+    pub fn id(&self) -> String {
+        format!("{}/{}[{}]", self.namespace, self.name, self.kind)
+    }
+}
+
+/// A pod, or a pod template standing for the pods a controller creates.
+#[derive(Clone, Debug)]
+pub struct Pod {
+    /// The pod's name (the controller's name for a template).
+    pub name: String,
+    /// Labels.
+    pub labels: Labels,
+    /// Declared container ports.
+    pub ports: Vec<ContainerPort>,
+    /// Known IPs (`status.podIP`/`podIPs`).
+    pub ips: Vec<IpAddr>,
+    /// Whether the pod runs in the node's network namespace.
+    pub host_network: bool,
+    /// Whether the pod declares `hostPort` on some container port.
+    pub host_port: bool,
+    /// Where it is declared.
+    pub location: Option<Location>,
+}
+
+/// A container port of a pod.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ContainerPort {
+    /// The port's name, if any.
+    pub name: Option<String>,
+    /// The number.
+    pub port: u16,
+    /// The protocol (TCP by default).
+    pub protocol: Protocol,
+}
+
+/// A networking.k8s.io/v1 NetworkPolicy, as the API server defaults it.
+#[derive(Clone, Debug)]
+pub struct NetworkPolicy {
+    /// The namespace.
+    pub namespace: String,
+    /// The name.
+    pub name: String,
+    /// Where the object starts.
+    pub location: Option<Location>,
+    /// The pods it selects, in its own namespace.
+    pub pod_selector: Selector,
+    /// Whether Ingress is among the effective policyTypes.
+    pub isolates_ingress: bool,
+    /// Whether Egress is among the effective policyTypes.
+    pub isolates_egress: bool,
+    /// Whether policyTypes was written (otherwise it was defaulted).
+    pub policy_types_explicit: bool,
+    /// Ingress rules (ignored unless `isolates_ingress`).
+    pub ingress: Vec<Rule>,
+    /// Egress rules (ignored unless `isolates_egress`).
+    pub egress: Vec<Rule>,
+}
+
+impl NetworkPolicy {
+    /// `namespace/name`.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// One ingress or egress rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// Where the rule starts.
+    pub location: Option<Location>,
+    /// `from`/`to`; `None` when absent or empty, which means every peer including outside the cluster.
+    pub peers: Option<Vec<Peer>>,
+    /// `ports`; `None` when absent or empty, which means every port of every protocol.
+    pub ports: Option<Vec<PortRule>>,
+}
+
+/// One entry of `from`/`to`.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    /// Where the entry starts.
+    pub location: Option<Location>,
+    /// What it matches.
+    pub kind: PeerKind,
+}
+
+/// What a peer matches.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PeerKind {
+    /// Pods: `namespaceSelector` (`None` = the policy's own namespace) AND `podSelector` (`None` = all pods).
+    Pods {
+        /// The namespaces, or `None` for the policy's namespace.
+        namespaces: Option<Selector>,
+        /// The pods, or `None` for every pod.
+        pods: Option<Selector>,
+    },
+    /// `ipBlock`: cidr minus every except.
+    IpBlock {
+        /// The cidr as written.
+        cidr: String,
+        /// The excepts as written.
+        except: Vec<String>,
+        /// The resulting address set.
+        addresses: IpSet,
+    },
+}
+
+/// One entry of `ports`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortRule {
+    /// The protocol (TCP when not written).
+    pub protocol: Protocol,
+    /// Which ports.
+    pub port: PortMatch,
+}
+
+/// The `port`/`endPort` of a port entry.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PortMatch {
+    /// No `port`: every port of the protocol.
+    Any,
+    /// `port` (and `endPort`), inclusive.
+    Range(u16, u16),
+    /// A named port, resolved against the destination pod's container ports.
+    Named(String),
+}
+
+/// A Service (kept for exposure and API-server analyses).
+#[derive(Clone, Debug)]
+pub struct Service {
+    /// The namespace.
+    pub namespace: String,
+    /// The name.
+    pub name: String,
+    /// `ClusterIP`, `NodePort`, `LoadBalancer`, `ExternalName`.
+    pub service_type: String,
+    /// The pod selector (`None` when the Service has none).
+    pub selector: Option<Labels>,
+    /// `spec.clusterIP` when set.
+    pub cluster_ip: Option<IpAddr>,
+    /// The service ports: (port, protocol).
+    pub ports: Vec<(u16, Protocol)>,
+    /// Where it is declared.
+    pub location: Option<Location>,
+}

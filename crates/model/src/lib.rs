@@ -1,0 +1,18 @@
+//! The typed cluster kubeseg reasons about.
+//!
+//! This crate holds data and the set algebra it needs (port sets, address sets, label
+//! selectors); it does no I/O and knows no file format.
+
+pub mod addr;
+pub mod cluster;
+pub mod diag;
+pub mod intervals;
+pub mod ports;
+pub mod selector;
+
+pub use addr::{Cidr, IpSet};
+pub use cluster::*;
+pub use diag::{Diagnostic, Location, Severity};
+pub use intervals::IntervalSet;
+pub use ports::{PortSet, Protocol};
+pub use selector::{Labels, Operator, Requirement, Selector};

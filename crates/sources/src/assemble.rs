@@ -1,0 +1,138 @@
+//! Objects of many files into one [`Cluster`]: owners folded, namespaces completed, sorted.
+
+use crate::decode::Object;
+use kubeseg_model::{Cluster, Labels, Namespace, Pod, Workload};
+use std::collections::{BTreeMap, HashMap};
+
+/// The label every namespace carries.
+pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+type Key = (String, String, String); // namespace, kind, name
+
+/// Builds the cluster. Pods fold into their controller chain's topmost known owner;
+/// controllers without pods in the input stand for their pods by their template.
+pub fn assemble(objects: Vec<Object>) -> Cluster {
+    let mut cluster = Cluster::default();
+    let mut namespaces: BTreeMap<String, Namespace> = BTreeMap::new();
+    let mut parents: HashMap<Key, (String, String)> = HashMap::new();
+    let mut templates: Vec<(Key, Pod)> = Vec::new();
+    let mut pods: Vec<(Key, Pod)> = Vec::new();
+    let mut referenced: Vec<String> = Vec::new();
+
+    for obj in objects {
+        match obj {
+            Object::Namespace {
+                name,
+                mut labels,
+                location,
+            } => {
+                labels.insert(NAMESPACE_NAME_LABEL.into(), name.clone());
+                namespaces.insert(
+                    name.clone(),
+                    Namespace {
+                        name,
+                        labels,
+                        location: Some(location),
+                    },
+                );
+            }
+            Object::Pod {
+                namespace,
+                owner,
+                pod,
+            } => {
+                let (kind, name) = owner.unwrap_or_else(|| ("Pod".into(), pod.name.clone()));
+                referenced.push(namespace.clone());
+                pods.push(((namespace, kind, name), pod));
+            }
+            Object::Controller {
+                kind,
+                namespace,
+                name,
+                owner,
+                template,
+            } => {
+                referenced.push(namespace.clone());
+                let key = (namespace, kind, name);
+                if let Some(parent) = owner {
+                    parents.insert(key.clone(), parent);
+                }
+                if let Some(t) = template {
+                    templates.push((key, t));
+                }
+            }
+            Object::Service(s) => {
+                referenced.push(s.namespace.clone());
+                cluster.services.push(s);
+            }
+            Object::NetworkPolicy(p) => {
+                referenced.push(p.namespace.clone());
+                cluster.policies.push(p);
+            }
+        }
+    }
+
+    let root = |key: &Key| -> Key {
+        let mut cur = key.clone();
+        for _ in 0..8 {
+            match parents.get(&cur) {
+                Some((kind, name)) => cur = (cur.0.clone(), kind.clone(), name.clone()),
+                None => break,
+            }
+        }
+        cur
+    };
+
+    let mut by_workload: BTreeMap<Key, Vec<Pod>> = BTreeMap::new();
+    for (key, pod) in pods {
+        by_workload.entry(root(&key)).or_default().push(pod);
+    }
+    // A controller's template stands for its pods only when no real pod was given.
+    // The topmost object's own template wins over templates of owned controllers.
+    let mut fallback: BTreeMap<Key, (usize, Pod)> = BTreeMap::new();
+    for (key, pod) in templates {
+        let top = root(&key);
+        let rank = usize::from(top != key);
+        match fallback.get(&top) {
+            Some((r, _)) if *r <= rank => {}
+            _ => {
+                fallback.insert(top, (rank, pod));
+            }
+        }
+    }
+    for (key, (_, pod)) in fallback {
+        by_workload.entry(key).or_insert_with(|| vec![pod]);
+    }
+    for ((namespace, kind, name), mut pods) in by_workload {
+        pods.sort_by(|a, b| a.name.cmp(&b.name));
+        let location = pods.first().and_then(|p| p.location.clone());
+        referenced.push(namespace.clone());
+        cluster.workloads.push(Workload {
+            namespace,
+            name,
+            kind,
+            pods,
+            location,
+        });
+    }
+    cluster.workloads.sort_by_cached_key(Workload::id);
+
+    for ns in referenced {
+        namespaces.entry(ns.clone()).or_insert_with(|| {
+            let labels: Labels = [(NAMESPACE_NAME_LABEL.to_string(), ns.clone())].into();
+            Namespace {
+                name: ns,
+                labels,
+                location: None,
+            }
+        });
+    }
+    cluster.namespaces = namespaces.into_values().collect();
+    cluster
+        .policies
+        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    cluster
+        .services
+        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    cluster
+}

@@ -1,0 +1,205 @@
+//! The decoding context: where we are, and the diagnostics collected so far.
+
+use crate::tree::{Key, Node, Value};
+use kubeseg_model::{Diagnostic, Location};
+use std::sync::Arc;
+
+/// Decoding state for one file.
+pub struct Ctx<'a> {
+    /// The file's name as the user gave it.
+    pub file: Arc<str>,
+    /// The file's text, for snippets.
+    pub text: &'a str,
+    /// Everything reported so far.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context for one file.
+    pub fn new(file: Arc<str>, text: &'a str) -> Self {
+        Self {
+            file,
+            text,
+            diagnostics: Vec::new(),
+        }
+    }
+
+    /// The location of a node.
+    pub fn loc(&self, line: u32, column: u32) -> Location {
+        Location {
+            file: self.file.clone(),
+            line,
+            column,
+        }
+    }
+
+    /// The location of a node.
+    pub fn at(&self, node: &Node) -> Location {
+        self.loc(node.line, node.column)
+    }
+
+    fn snippet(&self, line: u32) -> Option<String> {
+        self.text
+            .lines()
+            .nth(line.checked_sub(1)? as usize)
+            .map(str::to_string)
+    }
+
+    /// Reports an error at `(line, column)`.
+    pub fn error_at(
+        &mut self,
+        line: u32,
+        column: u32,
+        code: &'static str,
+        message: impl Into<String>,
+    ) {
+        let mut d = Diagnostic::error(code, Some(self.loc(line, column)), message);
+        d.snippet = self.snippet(line);
+        self.diagnostics.push(d);
+    }
+
+    /// Reports an error at a node.
+    pub fn error(&mut self, node: &Node, code: &'static str, message: impl Into<String>) {
+        self.error_at(node.line, node.column, code, message);
+    }
+
+    /// Reports a warning at a node.
+    pub fn warning_at(
+        &mut self,
+        line: u32,
+        column: u32,
+        code: &'static str,
+        message: impl Into<String>,
+    ) {
+        let mut d = Diagnostic::warning(code, Some(self.loc(line, column)), message);
+        d.snippet = self.snippet(line);
+        self.diagnostics.push(d);
+    }
+
+    /// The mapping entries of `node`, or an error when it is not a mapping (`null` reads as empty).
+    pub fn map<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [(Key, Node)]> {
+        match &node.value {
+            Value::Map(m) => Some(m),
+            Value::Null => Some(&[]),
+            _ => {
+                self.error(
+                    node,
+                    "invalid-type",
+                    format!("{what} must be a mapping, found {}", node.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    /// The items of `node`, or an error when it is not a list (`null` reads as empty).
+    pub fn seq<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Node]> {
+        match &node.value {
+            Value::Seq(s) => Some(s),
+            Value::Null => Some(&[]),
+            _ => {
+                self.error(
+                    node,
+                    "invalid-type",
+                    format!("{what} must be a list, found {}", node.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    /// The string of `node`, or an error.
+    pub fn str<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n str> {
+        match &node.value {
+            Value::Str(s) => Some(s),
+            _ => {
+                self.error(
+                    node,
+                    "invalid-type",
+                    format!("{what} must be a string, found {}", node.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    /// Warns about every key of `entries` not in `known`, suggesting the closest known key.
+    pub fn check_fields(&mut self, entries: &[(Key, Node)], known: &[&str], what: &str) {
+        for (i, (key, _)) in entries.iter().enumerate() {
+            if entries[..i].iter().any(|(k, _)| k.name == key.name) {
+                self.warning_at(
+                    key.line,
+                    key.column,
+                    "duplicate-field",
+                    format!(
+                        "duplicate field `{}` in {what}: the last one wins",
+                        key.name
+                    ),
+                );
+            }
+            if known.contains(&key.name.as_str()) {
+                continue;
+            }
+            let hint = did_you_mean(&key.name, known)
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            self.warning_at(
+                key.line,
+                key.column,
+                "unknown-field",
+                format!(
+                    "unknown field `{}` in {what}{hint}; it is ignored",
+                    key.name
+                ),
+            );
+        }
+    }
+}
+
+/// The value of the last entry named `key` (the API server keeps the last duplicate).
+pub fn field<'n>(entries: &'n [(Key, Node)], key: &str) -> Option<&'n Node> {
+    entries
+        .iter()
+        .rev()
+        .find(|(k, _)| k.name == key)
+        .map(|(_, v)| v)
+}
+
+/// The closest candidate by case-insensitive edit distance, if close enough to be a typo.
+pub fn did_you_mean<'k>(name: &str, candidates: &[&'k str]) -> Option<&'k str> {
+    let lower = name.to_ascii_lowercase();
+    candidates
+        .iter()
+        .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_field_names() {
+        let known = ["podSelector", "policyTypes", "ingress", "egress"];
+        assert_eq!(did_you_mean("podselector", &known), Some("podSelector"));
+        assert_eq!(did_you_mean("policyType", &known), Some("policyTypes"));
+        assert_eq!(did_you_mean("banana", &known), None);
+    }
+}

@@ -1,0 +1,186 @@
+//! Document trees into typed objects, with every problem reported at its position.
+
+pub mod ctx;
+mod meta;
+mod policy;
+mod workloads;
+
+use crate::tree::Node;
+use ctx::Ctx;
+use kubeseg_model::{Labels, NetworkPolicy, Pod, Service};
+use std::collections::BTreeMap;
+
+/// An object of a kind kubeseg models.
+#[derive(Clone, Debug)]
+pub enum Object {
+    /// A Namespace.
+    Namespace {
+        /// Its name.
+        name: String,
+        /// Its labels as written.
+        labels: Labels,
+        /// Where it is.
+        location: kubeseg_model::Location,
+    },
+    /// A Pod, with its controller owner if any.
+    Pod {
+        /// Its namespace.
+        namespace: String,
+        /// The controller ownerReference: (kind, name).
+        owner: Option<(String, String)>,
+        /// The pod.
+        pod: Pod,
+    },
+    /// A pod controller (Deployment, ReplicaSet, ...).
+    Controller {
+        /// Its kind.
+        kind: String,
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// Its own controller ownerReference: (kind, name).
+        owner: Option<(String, String)>,
+        /// Its pod template.
+        template: Option<Pod>,
+    },
+    /// A Service.
+    Service(Service),
+    /// A NetworkPolicy.
+    NetworkPolicy(NetworkPolicy),
+}
+
+/// What one file held.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    /// The objects read.
+    pub objects: Vec<Object>,
+    /// How many objects of each kind kubeseg does not model were skipped.
+    pub skipped: BTreeMap<String, usize>,
+    /// Number of documents (List items count individually).
+    pub documents: usize,
+}
+
+/// Pod controllers whose pods fold into them.
+pub const CONTROLLER_KINDS: &[&str] = &[
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+];
+
+/// Policy kinds that change connectivity but that this version does not model: never dropped silently.
+const UNMODELLED_POLICY_KINDS: &[&str] = &[
+    "AdminNetworkPolicy",
+    "BaselineAdminNetworkPolicy",
+    "ClusterNetworkPolicy",
+    "AuthorizationPolicy",
+    "PeerAuthentication",
+    "CiliumNetworkPolicy",
+    "CiliumClusterwideNetworkPolicy",
+    "GlobalNetworkPolicy",
+    "AntreaNetworkPolicy",
+    "ClusterNetworkPolicy",
+];
+
+/// Decodes the documents of one file.
+pub fn decode_documents(ctx: &mut Ctx, docs: &[Node]) -> Decoded {
+    let mut out = Decoded::default();
+    for doc in docs {
+        decode_object(ctx, doc, &mut out);
+    }
+    out
+}
+
+fn decode_object(ctx: &mut Ctx, obj: &Node, out: &mut Decoded) {
+    let Some(entries) = ctx.map(obj, "a Kubernetes object") else {
+        return;
+    };
+    let kind = match ctx::field(entries, "kind") {
+        Some(k) => match ctx.str(k, "kind") {
+            Some(k) => k.to_string(),
+            None => return,
+        },
+        None => {
+            ctx.error(
+                obj,
+                "missing-kind",
+                "document has no `kind`: it is not a Kubernetes object",
+            );
+            return;
+        }
+    };
+    let api_version = obj.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+    if kind == "List" || (kind.ends_with("List") && obj.get("items").is_some()) {
+        if let Some(items) = obj.get("items") {
+            for item in ctx.seq(items, "items").unwrap_or_default() {
+                decode_object(ctx, item, out);
+            }
+        }
+        return;
+    }
+    out.documents += 1;
+    match kind.as_str() {
+        "NetworkPolicy" if api_version != "networking.k8s.io/v1" => {
+            // Calico's projectcalico.org/v3 NetworkPolicy and look-alikes under made-up groups.
+            ctx.warning_at(obj.line, obj.column, "unmodelled-policy", format!("NetworkPolicy with apiVersion `{api_version}` is not a networking.k8s.io/v1 NetworkPolicy; kubeseg does not model it and the results ignore it"));
+            *out.skipped
+                .entry(format!("{kind} ({api_version})"))
+                .or_default() += 1;
+        }
+        "NetworkPolicy" => {
+            let meta = meta::metadata(ctx, obj, "NetworkPolicy", true);
+            if let Some(p) = policy::network_policy(ctx, obj, meta) {
+                out.objects.push(Object::NetworkPolicy(p));
+            }
+        }
+        "Namespace" => {
+            let meta = meta::metadata(ctx, obj, "Namespace", true);
+            out.objects.push(Object::Namespace {
+                name: meta.name,
+                labels: meta.labels,
+                location: ctx.at(obj),
+            });
+        }
+        "Pod" => {
+            let meta = meta::metadata(ctx, obj, "Pod", true);
+            let pod = workloads::pod(ctx, obj, &meta.name, meta.labels);
+            out.objects.push(Object::Pod {
+                namespace: meta.namespace.unwrap_or_else(|| "default".into()),
+                owner: meta.controller,
+                pod,
+            });
+        }
+        "Service" => {
+            let meta = meta::metadata(ctx, obj, "Service", true);
+            out.objects
+                .push(Object::Service(workloads::service(ctx, obj, meta)));
+        }
+        k if CONTROLLER_KINDS.contains(&k) => {
+            let meta = meta::metadata(ctx, obj, k, true);
+            let template = workloads::template(k, obj).map(|t| {
+                let labels = workloads::template_labels(ctx, t);
+                workloads::pod(ctx, t, &meta.name, labels)
+            });
+            let template = template.map(|mut t| {
+                t.location = Some(ctx.at(obj));
+                t
+            });
+            out.objects.push(Object::Controller {
+                kind: k.to_string(),
+                namespace: meta.namespace.unwrap_or_else(|| "default".into()),
+                name: meta.name,
+                owner: meta.controller,
+                template,
+            });
+        }
+        k if UNMODELLED_POLICY_KINDS.contains(&k) => {
+            ctx.warning_at(obj.line, obj.column, "unmodelled-policy", format!("{k} ({api_version}) changes connectivity but is not modelled by this version of kubeseg; the results ignore it"));
+            *out.skipped.entry(kind).or_default() += 1;
+        }
+        _ => *out.skipped.entry(kind).or_default() += 1,
+    }
+}

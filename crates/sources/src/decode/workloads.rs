@@ -1,0 +1,156 @@
+//! Pods, pod controllers, Namespaces and Services.
+
+use super::ctx::Ctx;
+use super::meta::{Meta, labels};
+use crate::tree::{Node, Value};
+use kubeseg_model::{ContainerPort, Labels, Pod, Protocol, Service};
+use std::net::IpAddr;
+
+/// Reads a pod from a Pod object or a pod template (`metadata` + `spec`).
+pub fn pod(ctx: &mut Ctx, node: &Node, name: &str, labels_: Labels) -> Pod {
+    let mut pod = Pod {
+        name: name.to_string(),
+        labels: labels_,
+        ports: Vec::new(),
+        ips: Vec::new(),
+        host_network: false,
+        host_port: false,
+        location: Some(ctx.at(node)),
+    };
+    if let Some(spec) = node.get("spec") {
+        pod.host_network = matches!(
+            spec.get("hostNetwork").map(|n| &n.value),
+            Some(Value::Bool(true))
+        );
+        if let Some(containers) = spec.get("containers") {
+            for c in ctx.seq(containers, "spec.containers").unwrap_or_default() {
+                let Some(ports) = c.get("ports") else {
+                    continue;
+                };
+                for p in ctx.seq(ports, "container ports").unwrap_or_default() {
+                    if let Some(cp) = container_port(ctx, p, &mut pod.host_port) {
+                        pod.ports.push(cp);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(status) = node.get("status") {
+        let mut ips: Vec<IpAddr> = Vec::new();
+        if let Some(ip) = status
+            .get("podIP")
+            .and_then(Node::as_str)
+            .and_then(|s| s.parse().ok())
+        {
+            ips.push(ip);
+        }
+        if let Some(Value::Seq(items)) = status.get("podIPs").map(|n| &n.value) {
+            ips.extend(
+                items
+                    .iter()
+                    .filter_map(|i| i.get("ip")?.as_str()?.parse::<IpAddr>().ok()),
+            );
+        }
+        ips.sort();
+        ips.dedup();
+        pod.ips = ips;
+    }
+    pod.ports.sort();
+    pod.ports.dedup();
+    pod
+}
+
+fn container_port(ctx: &mut Ctx, p: &Node, host_port: &mut bool) -> Option<ContainerPort> {
+    let number = match p.get("containerPort").map(|n| &n.value) {
+        Some(Value::Int(n)) if (1..=65535).contains(n) => *n as u16,
+        _ => {
+            ctx.warning_at(
+                p.line,
+                p.column,
+                "invalid-container-port",
+                "container port without a valid containerPort (1-65535) is ignored",
+            );
+            return None;
+        }
+    };
+    let protocol = match p.get("protocol").and_then(Node::as_str) {
+        None => Protocol::Tcp,
+        Some(s) => match Protocol::parse(s) {
+            Some(proto) => proto,
+            None => {
+                ctx.warning_at(
+                    p.line,
+                    p.column,
+                    "invalid-container-port",
+                    format!("container port with unknown protocol `{s}` is ignored"),
+                );
+                return None;
+            }
+        },
+    };
+    if matches!(p.get("hostPort").map(|n| &n.value), Some(Value::Int(n)) if *n > 0) {
+        *host_port = true;
+    }
+    Some(ContainerPort {
+        name: p.get("name").and_then(Node::as_str).map(str::to_string),
+        port: number,
+        protocol,
+    })
+}
+
+/// The pod template of a controller: `spec.template`, or `spec.jobTemplate.spec.template` for a CronJob.
+pub fn template<'n>(kind: &str, obj: &'n Node) -> Option<&'n Node> {
+    let spec = obj.get("spec")?;
+    if kind == "CronJob" {
+        spec.get("jobTemplate")?.get("spec")?.get("template")
+    } else {
+        spec.get("template")
+    }
+}
+
+/// The labels of a pod template.
+pub fn template_labels(ctx: &mut Ctx, template: &Node) -> Labels {
+    template
+        .get("metadata")
+        .and_then(|m| m.get("labels"))
+        .map(|l| labels(ctx, l, "template labels"))
+        .unwrap_or_default()
+}
+
+/// Reads a Service.
+pub fn service(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Service {
+    let spec = obj.get("spec");
+    let get = |k: &str| spec.and_then(|s| s.get(k));
+    let selector = get("selector")
+        .filter(|n| !n.is_null())
+        .map(|n| labels(ctx, n, "spec.selector"));
+    let mut ports = Vec::new();
+    if let Some(Value::Seq(items)) = get("ports").map(|n| &n.value) {
+        for p in items {
+            if let Some(Value::Int(n)) = p.get("port").map(|n| &n.value) {
+                let proto = p
+                    .get("protocol")
+                    .and_then(Node::as_str)
+                    .and_then(Protocol::parse)
+                    .unwrap_or(Protocol::Tcp);
+                if (1..=65535).contains(n) {
+                    ports.push((*n as u16, proto));
+                }
+            }
+        }
+    }
+    Service {
+        namespace: meta.namespace.unwrap_or_else(|| "default".into()),
+        name: meta.name,
+        service_type: get("type")
+            .and_then(Node::as_str)
+            .unwrap_or("ClusterIP")
+            .to_string(),
+        selector,
+        cluster_ip: get("clusterIP")
+            .and_then(Node::as_str)
+            .and_then(|s| s.parse().ok()),
+        ports,
+        location: Some(ctx.at(obj)),
+    }
+}

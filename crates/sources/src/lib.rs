@@ -1,0 +1,13 @@
+//! Reading Kubernetes manifests into a [`kubeseg_model::Cluster`].
+//!
+//! Loading never fails: it returns the objects that decoded cleanly plus
+//! diagnostics with file:line:column for everything else. Callers decide whether
+//! errors stop the run (the CLI does).
+
+pub mod assemble;
+pub mod decode;
+pub mod load;
+pub mod tree;
+pub mod yaml;
+
+pub use load::{Loaded, load, load_str};
