@@ -29,6 +29,10 @@ pub struct Common {
     /// Let ipBlocks also match pods whose IP is known (status.podIP), as Calico does.
     #[arg(long)]
     pub ipblock_pod_ips: bool,
+    /// Treat hostNetwork pods like other pods: policies select them and selectors match
+    /// them (np-guard's reading). Default: policies ignore them, as most CNIs do.
+    #[arg(long)]
+    pub host_network_selectable: bool,
     /// Also list the kinds that were skipped, and print every warning in full.
     #[arg(short, long)]
     pub verbose: bool,

@@ -97,6 +97,7 @@ fn load_input(common: &Common) -> Result<Loaded> {
 fn options(common: &Common) -> Options {
     Options {
         ipblock_pod_ips: common.ipblock_pod_ips,
+        host_network_selectable: common.host_network_selectable,
     }
 }
 
@@ -172,7 +173,7 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String> {
         None => None,
         Some(p) => Some((protocol, port_number(p, protocol, &dst_side)?)),
     };
-    let e = explain(cluster, &src_side, &dst_side, a.common.ipblock_pod_ips);
+    let e = explain(cluster, &src_side, &dst_side, options(&a.common));
     let q = kubeseg_report::explain::Query {
         src: &src_id,
         src_kind: &src_kind,

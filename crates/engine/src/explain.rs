@@ -4,6 +4,7 @@
 //! the two pods instead of going through the compiled index; tests check that both
 //! paths agree.
 
+use crate::Options;
 use kubeseg_model::{
     Cluster, IpSet, Labels, NetworkPolicy, PeerKind, Pod, PortMatch, PortSet, Rule,
 };
@@ -72,9 +73,9 @@ pub struct Explanation {
 }
 
 /// Explains `src → dst` under the given ipBlock reading.
-pub fn explain(cluster: &Cluster, src: &Side, dst: &Side, ipblock_pod_ips: bool) -> Explanation {
-    let egress = direction(cluster, src, dst, dst, true, ipblock_pod_ips);
-    let ingress = direction(cluster, dst, src, dst, false, ipblock_pod_ips);
+pub fn explain(cluster: &Cluster, src: &Side, dst: &Side, options: Options) -> Explanation {
+    let egress = direction(cluster, src, dst, dst, true, options);
+    let ingress = direction(cluster, dst, src, dst, false, options);
     let allowed = egress.allowed.intersect(&ingress.allowed);
     Explanation {
         egress,
@@ -89,7 +90,7 @@ fn direction(
     peer: &Side,
     destination: &Side,
     egress: bool,
-    ipblock_pod_ips: bool,
+    options: Options,
 ) -> Direction {
     let open = Direction {
         isolated: false,
@@ -101,7 +102,7 @@ fn direction(
     let Side::Pod { namespace, pod } = subject else {
         return open;
     };
-    if pod.host_network {
+    if pod.host_network && !options.host_network_selectable {
         return open;
     }
     let mut d = Direction {
@@ -128,7 +129,7 @@ fn direction(
                 rule,
                 peer,
                 destination,
-                ipblock_pod_ips,
+                options,
             ));
         }
     }
@@ -151,13 +152,13 @@ fn rule_match(
     rule: &Rule,
     peer: &Side,
     destination: &Side,
-    ipblock_pod_ips: bool,
+    options: Options,
 ) -> RuleMatch {
     let peer_ok = match &rule.peers {
         None => true,
         Some(peers) => peers
             .iter()
-            .any(|p| peer_matches(cluster, policy, &p.kind, peer, ipblock_pod_ips)),
+            .any(|p| peer_matches(cluster, policy, &p.kind, peer, options)),
     };
     if !peer_ok {
         return RuleMatch {
@@ -216,11 +217,11 @@ fn peer_matches(
     policy: &NetworkPolicy,
     kind: &PeerKind,
     peer: &Side,
-    ipblock_pod_ips: bool,
+    options: Options,
 ) -> bool {
     match (kind, peer) {
         (PeerKind::Pods { namespaces, pods }, Side::Pod { namespace, pod }) => {
-            if pod.host_network {
+            if pod.host_network && !options.host_network_selectable {
                 return false;
             }
             let ns_ok = match namespaces {
@@ -232,7 +233,7 @@ fn peer_matches(
         (PeerKind::Pods { .. }, Side::Address(_)) => false,
         (PeerKind::IpBlock { addresses, .. }, Side::Address(ip)) => addresses.contains(*ip),
         (PeerKind::IpBlock { addresses, .. }, Side::Pod { pod, .. }) => {
-            ipblock_pod_ips && pod.ips.iter().any(|ip| addresses.contains(*ip))
+            options.ipblock_pod_ips && pod.ips.iter().any(|ip| addresses.contains(*ip))
         }
     }
 }

@@ -16,6 +16,10 @@ use std::net::IpAddr;
 pub struct Options {
     /// ipBlocks also match pods whose IP is known (Calico, upstream e2e); off: external only.
     pub ipblock_pod_ips: bool,
+    /// Treat host-network pods like other pods (np-guard's reading); off: policies never
+    /// select them and selectors never match them, as the Kubernetes documentation says
+    /// most network plugins behave.
+    pub host_network_selectable: bool,
 }
 
 /// Pods that no policy can tell apart: same namespace, labels, container ports
@@ -176,7 +180,7 @@ impl Index {
                     } else {
                         Vec::new()
                     },
-                    host_network: p.host_network,
+                    host_network: p.host_network && !options.host_network_selectable,
                 })
                 .collect();
             ks.sort();

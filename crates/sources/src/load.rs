@@ -37,6 +37,8 @@ impl Loaded {
 struct Source {
     name: Arc<str>,
     text: Result<String, String>,
+    /// Found by walking a directory (not named by the user).
+    discovered: bool,
 }
 
 /// Loads every manifest under `paths`. Directories are walked recursively for
@@ -54,6 +56,7 @@ pub fn load(paths: &[String]) -> Loaded {
             sources.push(Source {
                 name: "-".into(),
                 text,
+                discovered: false,
             });
             continue;
         }
@@ -75,9 +78,9 @@ pub fn load(paths: &[String]) -> Loaded {
                 ));
             }
             files.sort();
-            sources.extend(files.into_iter().map(read));
+            sources.extend(files.into_iter().map(|f| read(f, true)));
         } else {
-            sources.push(read(path.to_path_buf()));
+            sources.push(read(path.to_path_buf(), false));
         }
     }
     let results: Vec<(Decoded, Vec<Diagnostic>)> = sources.par_iter().map(decode_source).collect();
@@ -113,6 +116,7 @@ pub fn load_str(name: &str, text: &str) -> Loaded {
     let (decoded, mut diagnostics) = decode_source(&Source {
         name: name.into(),
         text: Ok(text.to_string()),
+        discovered: false,
     });
     diagnostics.sort();
     Loaded {
@@ -124,11 +128,20 @@ pub fn load_str(name: &str, text: &str) -> Loaded {
     }
 }
 
-fn read(path: PathBuf) -> Source {
+fn read(path: PathBuf, discovered: bool) -> Source {
     let name: Arc<str> = path.to_string_lossy().into();
     Source {
         name,
         text: std::fs::read_to_string(&path).map_err(|e| e.to_string()),
+        discovered,
+    }
+}
+
+/// Whether a document looks like a Kubernetes object (or a bare list of them).
+fn is_manifest(doc: &crate::tree::Node) -> bool {
+    match &doc.value {
+        crate::tree::Value::Seq(items) => items.iter().any(|i| i.get("kind").is_some()),
+        _ => doc.get("kind").is_some(),
     }
 }
 
@@ -163,6 +176,11 @@ fn decode_source(source: &Source) -> (Decoded, Vec<Diagnostic>) {
     };
     let mut ctx = Ctx::new(source.name.clone(), text);
     match parse_documents(text) {
+        Ok(docs) if source.discovered && !docs.is_empty() && !docs.iter().any(is_manifest) => {
+            // A data file next to manifests (Helm values, tool output): not ours to read.
+            let d = kubeseg_model::Diagnostic::warning("not-a-manifest", Some(ctx.loc(1, 1)), "no document in this file has a `kind`; it is not a Kubernetes manifest and is skipped");
+            (Decoded::default(), vec![d])
+        }
         Ok(docs) => {
             let decoded = decode_documents(&mut ctx, &docs);
             (decoded, ctx.diagnostics)

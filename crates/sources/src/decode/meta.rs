@@ -64,17 +64,19 @@ pub fn metadata(ctx: &mut Ctx, obj: &Node, kind: &str, name_required: bool) -> M
     }
     if let Some(n) = field(entries, "ownerReferences") {
         for r in ctx.seq(n, "metadata.ownerReferences").unwrap_or_default() {
-            let is_controller = matches!(
-                r.get("controller").map(|c| &c.value),
-                Some(Value::Bool(true))
-            );
-            if let (true, Some(k), Some(nm)) = (
-                is_controller,
-                r.get("kind").and_then(Node::as_str),
-                r.get("name").and_then(Node::as_str),
-            ) {
-                meta.controller = Some((k.to_string(), nm.to_string()));
-            }
+            let is_controller = matches!(r.get("controller").map(|c| &c.value), Some(Value::Bool(true)));
+            let Some(owner) = r.get("name").and_then(Node::as_str).filter(|_| is_controller) else {
+                continue;
+            };
+            let owner_kind = match r.get("kind").and_then(Node::as_str) {
+                Some(k) => k.to_string(),
+                None => {
+                    // The API server requires kind; np-guard and kubectl dumps edited by hand omit it.
+                    ctx.warning_at(r.line, r.column, "owner-without-kind", format!("ownerReference `{owner}` has no kind (the API server requires one); the pod folds into `{owner}[{kind}]`"));
+                    kind.to_string()
+                }
+            };
+            meta.controller = Some((owner_kind, owner.to_string()));
         }
     }
     meta

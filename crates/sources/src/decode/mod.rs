@@ -90,12 +90,22 @@ const UNMODELLED_POLICY_KINDS: &[&str] = &[
 pub fn decode_documents(ctx: &mut Ctx, docs: &[Node]) -> Decoded {
     let mut out = Decoded::default();
     for doc in docs {
-        decode_object(ctx, doc, &mut out);
+        match &doc.value {
+            // A bare list of objects, as some tools write: read it like a List.
+            crate::tree::Value::Seq(items) => {
+                for item in items {
+                    decode_object(ctx, item, None, &mut out);
+                }
+            }
+            _ => decode_object(ctx, doc, None, &mut out),
+        }
     }
     out
 }
 
-fn decode_object(ctx: &mut Ctx, obj: &Node, out: &mut Decoded) {
+/// Decodes one object; `item_kind` is the kind implied by a typed list (`PodList` → `Pod`),
+/// whose items `kubectl` prints without `kind`.
+fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &mut Decoded) {
     let Some(entries) = ctx.map(obj, "a Kubernetes object") else {
         return;
     };
@@ -104,6 +114,7 @@ fn decode_object(ctx: &mut Ctx, obj: &Node, out: &mut Decoded) {
             Some(k) => k.to_string(),
             None => return,
         },
+        None if item_kind.is_some() => item_kind.unwrap_or_default().to_string(),
         None => {
             ctx.error(
                 obj,
@@ -113,11 +124,12 @@ fn decode_object(ctx: &mut Ctx, obj: &Node, out: &mut Decoded) {
             return;
         }
     };
-    let api_version = obj.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+    let api_version = obj.get("apiVersion").and_then(Node::as_str).unwrap_or(if kind == "NetworkPolicy" && item_kind.is_some() { "networking.k8s.io/v1" } else { "" });
     if kind == "List" || (kind.ends_with("List") && obj.get("items").is_some()) {
+        let implied = kind.strip_suffix("List").filter(|k| !k.is_empty());
         if let Some(items) = obj.get("items") {
             for item in ctx.seq(items, "items").unwrap_or_default() {
-                decode_object(ctx, item, out);
+                decode_object(ctx, item, implied, out);
             }
         }
         return;

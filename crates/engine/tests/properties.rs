@@ -1,0 +1,614 @@
+//! Property tests: the engine against the naive reference evaluator on random small
+//! clusters, plus consistency of the grouped, point and repeated answers.
+
+mod reference;
+
+use kubeseg_engine::compact::compact;
+use kubeseg_engine::explain::{Side, explain};
+use kubeseg_engine::{Endpoint, Engine, Options};
+use kubeseg_model::{
+    Cidr, Cluster, ContainerPort, IpSet, Labels, Namespace, NetworkPolicy, Operator, Peer,
+    PeerKind, Pod, PortMatch, PortRule, PortSet, Protocol, Requirement, Rule, Selector, Workload,
+};
+use proptest::prelude::*;
+use proptest::sample::select;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+// ---------------------------------------------------------------------------------------
+// Generators
+// ---------------------------------------------------------------------------------------
+
+type Vocab = &'static [(&'static str, &'static [&'static str])];
+
+const NAMESPACES: [&str; 3] = ["alpha", "beta", "gamma"];
+const NAME_LABEL: &str = "kubernetes.io/metadata.name";
+const NS_VOCAB: Vocab = &[("env", &["prod", "dev"]), ("team", &["red", "blue"])];
+const NS_SELECTOR_VOCAB: Vocab = &[
+    ("env", &["prod", "dev"]),
+    ("team", &["red", "blue"]),
+    (NAME_LABEL, &["alpha", "beta", "gamma"]),
+];
+const POD_VOCAB: Vocab = &[
+    ("app", &["web", "db", "api"]),
+    ("tier", &["front", "back"]),
+    ("canary", &["true"]),
+];
+const PORT_NAMES: &[&str] = &["http", "dns", "metrics"];
+const RULE_PORT_NAMES: &[&str] = &["http", "dns", "metrics", "grpc"];
+/// (cidr, excepts)
+const BLOCKS: &[(&str, &[&str])] = &[
+    ("10.0.0.0/24", &[]),
+    ("10.0.0.0/24", &["10.0.0.0/30"]),
+    ("10.0.0.4/30", &[]),
+    ("10.0.0.0/8", &["10.0.0.0/29", "10.0.0.128/25"]),
+    ("0.0.0.0/0", &[]),
+    ("0.0.0.0/0", &["10.0.0.0/8"]),
+    ("192.168.0.0/16", &[]),
+    ("::/0", &[]),
+    ("fd00::/64", &["fd00::/126"]),
+];
+
+fn labels(vocab: Vocab, presence: f64) -> impl Strategy<Value = Labels> {
+    let parts: Vec<BoxedStrategy<Option<(String, String)>>> = vocab
+        .iter()
+        .map(|&(k, vals)| {
+            proptest::option::weighted(presence, select(vals))
+                .prop_map(move |v| v.map(|v| (k.to_string(), v.to_string())))
+                .boxed()
+        })
+        .collect();
+    parts.prop_map(|v| v.into_iter().flatten().collect())
+}
+
+fn requirement(vocab: Vocab) -> impl Strategy<Value = Requirement> {
+    (0..vocab.len() + 1).prop_flat_map(move |k| {
+        // Index `vocab.len()` stands for a key no object carries.
+        let (key, vals): (&str, &[&str]) = vocab.get(k).copied().unwrap_or(("zone", &["z1"]));
+        (
+            select(&[
+                Operator::In,
+                Operator::NotIn,
+                Operator::Exists,
+                Operator::DoesNotExist,
+            ][..]),
+            proptest::collection::vec(select(vals), 1..=2),
+        )
+            .prop_map(move |(operator, values)| {
+                let values: Vec<String> = match operator {
+                    Operator::In | Operator::NotIn => {
+                        let set: BTreeSet<String> = values.iter().map(|v| v.to_string()).collect();
+                        set.into_iter().collect()
+                    }
+                    Operator::Exists | Operator::DoesNotExist => Vec::new(),
+                };
+                Requirement {
+                    key: key.to_string(),
+                    operator,
+                    values,
+                }
+            })
+    })
+}
+
+fn selector(vocab: Vocab) -> impl Strategy<Value = Selector> {
+    let pair = (0..vocab.len()).prop_flat_map(move |k| {
+        let (key, vals) = vocab[k];
+        select(vals).prop_map(move |v| (key.to_string(), v.to_string()))
+    });
+    (
+        proptest::collection::vec(pair, 0..=2),
+        proptest::collection::vec(requirement(vocab), 0..=2),
+    )
+        .prop_map(|(pairs, match_expressions)| {
+            let map: BTreeMap<String, String> = pairs.into_iter().collect();
+            Selector {
+                match_labels: map.into_iter().collect(),
+                match_expressions,
+            }
+        })
+}
+
+fn container_port() -> impl Strategy<Value = ContainerPort> {
+    (
+        proptest::option::weighted(0.7, select(PORT_NAMES)),
+        select(&[53u16, 80, 443, 8080, 9090][..]),
+        select(&[Protocol::Tcp, Protocol::Udp][..]),
+    )
+        .prop_map(|(name, port, protocol)| ContainerPort {
+            name: name.map(str::to_string),
+            port,
+            protocol,
+        })
+}
+
+fn pod_ip() -> impl Strategy<Value = IpAddr> {
+    prop_oneof![
+        4 => (0u8..8).prop_map(|x| IpAddr::V4(Ipv4Addr::new(10, 0, 0, x))),
+        1 => (0u16..6).prop_map(|x| IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, x))),
+    ]
+}
+
+fn pod() -> impl Strategy<Value = Pod> {
+    (
+        labels(POD_VOCAB, 0.5),
+        proptest::collection::vec(container_port(), 0..=3),
+        proptest::collection::vec(pod_ip(), 0..=2),
+        proptest::bool::weighted(0.08),
+    )
+        .prop_map(|(labels, mut ports, mut ips, host_network)| {
+            ports.sort();
+            ports.dedup();
+            ips.sort();
+            ips.dedup();
+            Pod {
+                name: String::new(),
+                labels,
+                ports,
+                ips,
+                host_network,
+                host_port: false,
+                location: None,
+            }
+        })
+}
+
+fn workload() -> impl Strategy<Value = (usize, &'static str, Vec<Pod>)> {
+    (
+        0usize..3,
+        select(&["Deployment", "StatefulSet", "Pod"][..]),
+        proptest::collection::vec(pod(), 1..=3),
+    )
+}
+
+fn ip_block() -> impl Strategy<Value = PeerKind> {
+    select(BLOCKS).prop_map(|(cidr, except)| {
+        let addresses = except.iter().fold(
+            Cidr::parse(cidr).unwrap().to_set(),
+            |acc: IpSet, e| acc.difference(&Cidr::parse(e).unwrap().to_set()),
+        );
+        PeerKind::IpBlock {
+            cidr: cidr.to_string(),
+            except: except.iter().map(|e| e.to_string()).collect(),
+            addresses,
+        }
+    })
+}
+
+fn peer() -> impl Strategy<Value = Peer> {
+    let pods = (
+        proptest::option::of(selector(NS_SELECTOR_VOCAB)),
+        proptest::option::weighted(0.7, selector(POD_VOCAB)),
+    )
+        .prop_map(|(namespaces, pods)| PeerKind::Pods { namespaces, pods });
+    prop_oneof![3 => pods, 1 => ip_block()].prop_map(|kind| Peer {
+        location: None,
+        kind,
+    })
+}
+
+fn port_rule() -> impl Strategy<Value = PortRule> {
+    let port = prop_oneof![
+        1 => Just(PortMatch::Any),
+        3 => (
+            select(&[1u16, 53, 80, 443, 8080, 9090, 65535][..]),
+            select(&[0u16, 0, 10, 1000][..])
+        )
+            .prop_map(|(lo, d)| PortMatch::Range(lo, lo.saturating_add(d))),
+        3 => select(RULE_PORT_NAMES).prop_map(|n| PortMatch::Named(n.to_string())),
+    ];
+    (
+        select(&[Protocol::Tcp, Protocol::Tcp, Protocol::Udp, Protocol::Sctp][..]),
+        port,
+    )
+        .prop_map(|(protocol, port)| PortRule { protocol, port })
+}
+
+fn rule() -> impl Strategy<Value = Rule> {
+    (
+        proptest::option::weighted(0.75, proptest::collection::vec(peer(), 1..=3)),
+        proptest::option::weighted(0.6, proptest::collection::vec(port_rule(), 1..=3)),
+    )
+        .prop_map(|(peers, ports)| Rule {
+            location: None,
+            peers,
+            ports,
+        })
+}
+
+fn policy() -> impl Strategy<Value = (usize, NetworkPolicy)> {
+    (
+        0usize..3,
+        selector(POD_VOCAB),
+        any::<bool>(),
+        any::<bool>(),
+        proptest::collection::vec(rule(), 0..=3),
+        proptest::collection::vec(rule(), 0..=3),
+    )
+        .prop_map(|(ns, pod_selector, isolates_ingress, isolates_egress, ingress, egress)| {
+            (
+                ns,
+                NetworkPolicy {
+                    namespace: String::new(),
+                    name: String::new(),
+                    location: None,
+                    pod_selector,
+                    isolates_ingress,
+                    isolates_egress,
+                    policy_types_explicit: true,
+                    ingress,
+                    egress,
+                },
+            )
+        })
+}
+
+fn cluster() -> impl Strategy<Value = Cluster> {
+    (
+        2usize..=3,
+        proptest::collection::vec(labels(NS_VOCAB, 0.5), 3),
+        proptest::collection::vec(workload(), 1..=6),
+        proptest::collection::vec(policy(), 0..=6),
+    )
+        .prop_map(|(ns_count, ns_labels, workloads, policies)| {
+            let namespaces: Vec<Namespace> = NAMESPACES[..ns_count]
+                .iter()
+                .zip(ns_labels)
+                .map(|(name, mut labels)| {
+                    labels.insert(NAME_LABEL.to_string(), name.to_string());
+                    Namespace {
+                        name: name.to_string(),
+                        labels,
+                        location: None,
+                    }
+                })
+                .collect();
+            let mut workloads: Vec<Workload> = workloads
+                .into_iter()
+                .enumerate()
+                .map(|(i, (ns, kind, pods))| {
+                    let name = format!("w{i}");
+                    let pods = pods
+                        .into_iter()
+                        .enumerate()
+                        .map(|(j, mut p)| {
+                            p.name = format!("{name}-{j}");
+                            p
+                        })
+                        .collect();
+                    Workload {
+                        namespace: NAMESPACES[ns % ns_count].to_string(),
+                        name,
+                        kind: kind.to_string(),
+                        pods,
+                        location: None,
+                    }
+                })
+                .collect();
+            workloads.sort_by_cached_key(Workload::id);
+            let mut policies: Vec<NetworkPolicy> = policies
+                .into_iter()
+                .enumerate()
+                .map(|(i, (ns, mut p))| {
+                    p.namespace = NAMESPACES[ns % ns_count].to_string();
+                    p.name = format!("p{i}");
+                    p
+                })
+                .collect();
+            policies.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+            Cluster {
+                namespaces,
+                workloads,
+                policies,
+                services: Vec::new(),
+            }
+        })
+}
+
+// ---------------------------------------------------------------------------------------
+// Rendering for failure messages
+// ---------------------------------------------------------------------------------------
+
+fn describe(c: &Cluster) -> String {
+    let mut s = String::new();
+    for n in &c.namespaces {
+        let _ = writeln!(s, "namespace {} {:?}", n.name, n.labels);
+    }
+    for w in &c.workloads {
+        let _ = writeln!(s, "workload {}", w.id());
+        for p in &w.pods {
+            let ports: Vec<String> = p
+                .ports
+                .iter()
+                .map(|cp| format!("{}{}/{}", cp.name.as_deref().map_or(String::new(), |n| format!("{n}=")), cp.port, cp.protocol))
+                .collect();
+            let _ = writeln!(
+                s,
+                "  pod {} labels={:?} ports={:?} ips={:?}{}",
+                p.name,
+                p.labels,
+                ports,
+                p.ips,
+                if p.host_network { " hostNetwork" } else { "" }
+            );
+        }
+    }
+    for p in &c.policies {
+        let _ = writeln!(
+            s,
+            "policy {} select[{}] ingress={} egress={}",
+            p.id(),
+            p.pod_selector,
+            p.isolates_ingress,
+            p.isolates_egress
+        );
+        for (dir, rules) in [("in", &p.ingress), ("out", &p.egress)] {
+            for r in rules.iter() {
+                let peers = match &r.peers {
+                    None => "ANY".to_string(),
+                    Some(ps) => ps
+                        .iter()
+                        .map(|p| match &p.kind {
+                            PeerKind::Pods { namespaces, pods } => format!(
+                                "ns[{}] pods[{}]",
+                                namespaces.as_ref().map_or("own".into(), |s| s.to_string()),
+                                pods.as_ref().map_or("all".into(), |s| s.to_string())
+                            ),
+                            PeerKind::IpBlock { cidr, except, .. } => {
+                                format!("ip {cidr} except {except:?}")
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" | "),
+                };
+                let ports = match &r.ports {
+                    None => "ALL".to_string(),
+                    Some(ps) => ps
+                        .iter()
+                        .map(|p| format!("{}:{:?}", p.protocol, p.port))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                };
+                let _ = writeln!(s, "  {dir}: peers {peers} ports {ports}");
+            }
+        }
+    }
+    s
+}
+
+fn render(engine: &Engine, map: &BTreeMap<(usize, usize), PortSet>) -> Vec<String> {
+    map.iter()
+        .map(|(&(a, b), p)| {
+            format!(
+                "{} => {} : {}",
+                engine.endpoint_id(a),
+                engine.endpoint_id(b),
+                p
+            )
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Glue
+// ---------------------------------------------------------------------------------------
+
+fn options(ipblock_pod_ips: bool) -> Options {
+    Options { ipblock_pod_ips }
+}
+
+/// The engine's connections as a map, checking that no pair is listed twice.
+fn engine_map(
+    engine: &mut Engine,
+    src: impl Fn(usize) -> bool,
+    dst: impl Fn(usize) -> bool,
+) -> Result<BTreeMap<(usize, usize), PortSet>, TestCaseError> {
+    let mut map = BTreeMap::new();
+    for c in engine.connections(src, dst) {
+        prop_assert!(!c.ports.is_empty(), "empty connection listed");
+        prop_assert!(
+            map.insert((c.src, c.dst), c.ports).is_none(),
+            "pair listed twice"
+        );
+    }
+    Ok(map)
+}
+
+/// The external endpoints with one representative address each, after checking the
+/// endpoint layout (workloads in cluster order, then atoms).
+fn externals(engine: &Engine, cluster: &Cluster) -> Result<Vec<(usize, IpAddr)>, TestCaseError> {
+    let n = cluster.workloads.len();
+    let mut out = Vec::new();
+    let mut atoms = Vec::new();
+    for (i, e) in engine.endpoints().iter().enumerate() {
+        match e {
+            Endpoint::Workload { workload, .. } => {
+                prop_assert!(i < n && *workload == i, "endpoint {} is workload {}", i, workload)
+            }
+            Endpoint::External { addresses, .. } => {
+                prop_assert!(i >= n, "external endpoint {} before a workload", i);
+                out.push((i, reference::first_address(addresses)));
+                atoms.push(addresses.clone());
+            }
+        }
+    }
+    prop_assert_eq!(engine.endpoints().len(), n + atoms.len());
+    if let Err(e) = reference::check_atoms(cluster, &atoms) {
+        return Err(TestCaseError::fail(format!("{e}\n{}", describe(cluster))));
+    }
+    Ok(out)
+}
+
+fn diff(
+    engine: &Engine,
+    got: &BTreeMap<(usize, usize), PortSet>,
+    want: &BTreeMap<(usize, usize), PortSet>,
+) -> String {
+    let got = render(engine, got);
+    let want = render(engine, want);
+    let mut s = String::new();
+    for l in &want {
+        if !got.contains(l) {
+            let _ = writeln!(s, "  missing:    {l}");
+        }
+    }
+    for l in &got {
+        if !want.contains(l) {
+            let _ = writeln!(s, "  unexpected: {l}");
+        }
+    }
+    s
+}
+
+fn check_against_reference(cluster: &Cluster, ipblock_pod_ips: bool) -> Result<(), TestCaseError> {
+    let mut engine = Engine::new(cluster, options(ipblock_pod_ips));
+    let ext = externals(&engine, cluster)?;
+    let got = engine_map(&mut engine, |_| true, |_| true)?;
+    let want = reference::connections(cluster, &ext, ipblock_pod_ips);
+    if got != want {
+        return Err(TestCaseError::fail(format!(
+            "engine != reference (ipblock_pod_ips={ipblock_pod_ips})\n{}cluster:\n{}",
+            diff(&engine, &got, &want),
+            describe(cluster)
+        )));
+    }
+    Ok(())
+}
+
+fn check_compact(
+    cluster: &Cluster,
+    ipblock_pod_ips: bool,
+    src_mask: u64,
+    dst_mask: u64,
+) -> Result<(), TestCaseError> {
+    let mut engine = Engine::new(cluster, options(ipblock_pod_ips));
+    let n = engine.endpoints().len();
+    let is_external = |e: usize| matches!(engine.endpoints()[e], Endpoint::External { .. });
+    let ext: Vec<bool> = (0..n).map(is_external).collect();
+    let in_mask = |mask: u64, e: usize| mask >> (e % 64) & 1 == 1;
+    for (src_mask, dst_mask) in [(u64::MAX, u64::MAX), (src_mask, dst_mask)] {
+        let sources: Vec<usize> = (0..n).filter(|&e| in_mask(src_mask, e)).collect();
+        let destinations: Vec<usize> = (0..n).filter(|&e| in_mask(dst_mask, e)).collect();
+        let want = engine_map(
+            &mut engine,
+            |e| in_mask(src_mask, e),
+            |e| in_mask(dst_mask, e),
+        )?;
+        let grouped = compact(&mut engine, &sources, &destinations)
+            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut got: BTreeMap<(usize, usize), PortSet> = BTreeMap::new();
+        for (g1, g2, ports) in &grouped.edges {
+            prop_assert!(!ports.is_empty(), "edge with no ports");
+            for &a in &grouped.groups[*g1] {
+                prop_assert!(sources.contains(&a), "edge source {} not a source", a);
+                for &b in &grouped.groups[*g2] {
+                    prop_assert!(destinations.contains(&b), "edge destination {} not a destination", b);
+                    if a == b || (ext[a] && ext[b]) {
+                        continue;
+                    }
+                    if let Some(old) = got.insert((a, b), ports.clone()) {
+                        prop_assert_eq!(&old, ports, "pair ({}, {}) claimed with different ports", a, b);
+                    }
+                }
+            }
+        }
+        if got != want {
+            return Err(TestCaseError::fail(format!(
+                "compact != connections (ipblock_pod_ips={ipblock_pod_ips}, masks {src_mask:x}/{dst_mask:x})\n{}groups {:?}\nedges {:?}\ncluster:\n{}",
+                diff(&engine, &got, &want),
+                grouped.groups,
+                grouped.edges,
+                describe(cluster)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_explain(cluster: &Cluster, ipblock_pod_ips: bool) -> Result<(), TestCaseError> {
+    let mut engine = Engine::new(cluster, options(ipblock_pod_ips));
+    let ext = externals(&engine, cluster)?;
+    let mut sides: Vec<(usize, Side)> = cluster
+        .workloads
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.pods.len() == 1)
+        .map(|(i, w)| {
+            (
+                i,
+                Side::Pod {
+                    namespace: &w.namespace,
+                    pod: &w.pods[0],
+                },
+            )
+        })
+        .collect();
+    let pods = sides.len();
+    sides.extend(ext.iter().map(|&(e, ip)| (e, Side::Address(ip))));
+    for (i, (a, sa)) in sides.iter().enumerate() {
+        for (j, (b, sb)) in sides.iter().enumerate() {
+            if i >= pods && j >= pods {
+                continue;
+            }
+            let explained = explain(cluster, sa, sb, ipblock_pod_ips).allowed;
+            let paired = engine.pair(*a, *b);
+            prop_assert_eq!(
+                &explained,
+                &paired,
+                "explain != pair for {} -> {} (ipblock_pod_ips={})\ncluster:\n{}",
+                engine.endpoint_id(*a),
+                engine.endpoint_id(*b),
+                ipblock_pod_ips,
+                describe(cluster)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: 512,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn engine_matches_reference(c in cluster()) {
+        check_against_reference(&c, false)?;
+    }
+
+    #[test]
+    fn engine_matches_reference_with_ipblock_pod_ips(c in cluster()) {
+        check_against_reference(&c, true)?;
+    }
+
+    #[test]
+    fn compact_expands_to_connections(c in cluster(), ipb in any::<bool>(), s in any::<u64>(), d in any::<u64>()) {
+        check_compact(&c, ipb, s, d)?;
+    }
+
+    #[test]
+    fn explain_agrees_with_pair(c in cluster(), ipb in any::<bool>()) {
+        check_explain(&c, ipb)?;
+    }
+
+    #[test]
+    fn output_is_deterministic(c in cluster(), ipb in any::<bool>()) {
+        let mut e1 = Engine::new(&c, options(ipb));
+        let mut e2 = Engine::new(&c, options(ipb));
+        let ids1: Vec<String> = (0..e1.endpoints().len()).map(|e| e1.endpoint_id(e)).collect();
+        let ids2: Vec<String> = (0..e2.endpoints().len()).map(|e| e2.endpoint_id(e)).collect();
+        prop_assert_eq!(ids1, ids2);
+        prop_assert_eq!(e1.connections(|_| true, |_| true), e2.connections(|_| true, |_| true));
+        let all: Vec<usize> = (0..e1.endpoints().len()).collect();
+        let c1 = compact(&mut e1, &all, &all).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let c2 = compact(&mut e2, &all, &all).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(c1, c2);
+    }
+}

@@ -1,0 +1,295 @@
+//! A deliberately naive reference evaluator, written straight from the Kubernetes
+//! NetworkPolicy specification, pod by pod and policy by policy.
+//!
+//! It shares no code with the engine: only the model types and their simple methods
+//! (`Selector::matches`, `IpSet::contains` and set operations, `PortSet` operations).
+//! Speed is irrelevant; every answer is recomputed from scratch.
+
+#![allow(dead_code)]
+
+use kubeseg_model::{
+    Cluster, IpSet, Labels, NetworkPolicy, PeerKind, Pod, PortMatch, PortSet, Protocol, Rule,
+};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// One end of a connection.
+#[derive(Clone, Copy, Debug)]
+pub enum Party<'c> {
+    /// A pod running in a namespace.
+    Pod {
+        /// The pod's namespace.
+        namespace: &'c str,
+        /// The pod.
+        pod: &'c Pod,
+    },
+    /// An address outside the cluster.
+    External(IpAddr),
+}
+
+/// Which side of a connection a policy direction governs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direction {
+    Ingress,
+    Egress,
+}
+
+/// The ports allowed from `src` to `dst`: what the source's egress allows, intersected
+/// with what the destination's ingress allows.
+pub fn allowed(cluster: &Cluster, src: Party, dst: Party, ipblock_pod_ips: bool) -> PortSet {
+    let egress = direction_allows(cluster, Direction::Egress, src, dst, dst, ipblock_pod_ips);
+    let ingress = direction_allows(cluster, Direction::Ingress, dst, src, dst, ipblock_pod_ips);
+    egress.intersect(&ingress)
+}
+
+/// What `subject`'s policies of one direction allow toward/from `peer`, where
+/// `destination` is the receiving end (named ports are resolved there).
+fn direction_allows(
+    cluster: &Cluster,
+    direction: Direction,
+    subject: Party,
+    peer: Party,
+    destination: Party,
+    ipblock_pod_ips: bool,
+) -> PortSet {
+    // NetworkPolicy only governs pods; external addresses are not subject to it.
+    let Party::Pod { namespace, pod } = subject else {
+        return PortSet::all();
+    };
+    // Host-network pods are never selected by a policy's podSelector.
+    if pod.host_network {
+        return PortSet::all();
+    }
+    let mut isolated = false;
+    let mut result = PortSet::empty();
+    for policy in &cluster.policies {
+        if policy.namespace != namespace {
+            continue;
+        }
+        if !policy.pod_selector.matches(&pod.labels) {
+            continue;
+        }
+        let (isolates, rules) = match direction {
+            Direction::Ingress => (policy.isolates_ingress, &policy.ingress),
+            Direction::Egress => (policy.isolates_egress, &policy.egress),
+        };
+        if !isolates {
+            continue;
+        }
+        isolated = true;
+        for rule in rules {
+            if rule_matches_peer(cluster, policy, rule, peer, ipblock_pod_ips) {
+                result = result.union(&rule_ports(rule, destination));
+            }
+        }
+    }
+    if isolated { result } else { PortSet::all() }
+}
+
+fn rule_matches_peer(
+    cluster: &Cluster,
+    policy: &NetworkPolicy,
+    rule: &Rule,
+    peer: Party,
+    ipblock_pod_ips: bool,
+) -> bool {
+    match &rule.peers {
+        // No `from`/`to`: every source/destination, inside or outside the cluster.
+        None => true,
+        Some(peers) => peers
+            .iter()
+            .any(|p| peer_matches(cluster, policy, &p.kind, peer, ipblock_pod_ips)),
+    }
+}
+
+fn peer_matches(
+    cluster: &Cluster,
+    policy: &NetworkPolicy,
+    kind: &PeerKind,
+    peer: Party,
+    ipblock_pod_ips: bool,
+) -> bool {
+    match kind {
+        PeerKind::Pods { namespaces, pods } => {
+            let Party::Pod { namespace, pod } = peer else {
+                return false;
+            };
+            if pod.host_network {
+                return false;
+            }
+            let namespace_ok = match namespaces {
+                None => namespace == policy.namespace,
+                Some(selector) => selector.matches(namespace_labels(cluster, namespace)),
+            };
+            let pod_ok = match pods {
+                None => true,
+                Some(selector) => selector.matches(&pod.labels),
+            };
+            namespace_ok && pod_ok
+        }
+        PeerKind::IpBlock { addresses, .. } => match peer {
+            Party::External(ip) => addresses.contains(ip),
+            Party::Pod { pod, .. } => {
+                ipblock_pod_ips && pod.ips.iter().any(|ip| addresses.contains(*ip))
+            }
+        },
+    }
+}
+
+fn namespace_labels<'c>(cluster: &'c Cluster, name: &str) -> &'c Labels {
+    &cluster
+        .namespaces
+        .iter()
+        .find(|n| n.name == name)
+        .unwrap_or_else(|| panic!("namespace {name} is referenced but not in the cluster"))
+        .labels
+}
+
+fn rule_ports(rule: &Rule, destination: Party) -> PortSet {
+    let Some(entries) = &rule.ports else {
+        return PortSet::all();
+    };
+    let mut set = PortSet::empty();
+    for entry in entries {
+        let more = match &entry.port {
+            PortMatch::Any => PortSet::all_of(entry.protocol),
+            PortMatch::Range(lo, hi) => PortSet::range(entry.protocol, *lo, *hi),
+            PortMatch::Named(name) => named_port(entry.protocol, name, destination),
+        };
+        set = set.union(&more);
+    }
+    set
+}
+
+fn named_port(protocol: Protocol, name: &str, destination: Party) -> PortSet {
+    let Party::Pod { pod, .. } = destination else {
+        return PortSet::empty();
+    };
+    let mut set = PortSet::empty();
+    for cp in &pod.ports {
+        if cp.protocol == protocol && cp.name.as_deref() == Some(name) {
+            set = set.union(&PortSet::range(protocol, cp.port, cp.port));
+        }
+    }
+    set
+}
+
+/// The first address of an address set (IPv4 before IPv6).
+pub fn first_address(set: &IpSet) -> IpAddr {
+    if let Some(&(lo, _)) = set.v4.ranges().first() {
+        return IpAddr::V4(Ipv4Addr::from(lo));
+    }
+    let &(lo, _) = set.v6.ranges().first().expect("empty address set");
+    IpAddr::V6(Ipv6Addr::from(lo))
+}
+
+/// The workload-level answer. Endpoints `0..cluster.workloads.len()` are the workloads;
+/// `externals` lists the other endpoints with one representative address each.
+/// Returns every non-empty (src, dst) -> ports; never a workload with itself, never
+/// external to external.
+pub fn connections(
+    cluster: &Cluster,
+    externals: &[(usize, IpAddr)],
+    ipblock_pod_ips: bool,
+) -> BTreeMap<(usize, usize), PortSet> {
+    let mut out = BTreeMap::new();
+    let mut put = |src: usize, dst: usize, ports: PortSet| {
+        if !ports.is_empty() {
+            out.insert((src, dst), ports);
+        }
+    };
+    for (a, wa) in cluster.workloads.iter().enumerate() {
+        for (b, wb) in cluster.workloads.iter().enumerate() {
+            if a == b {
+                continue;
+            }
+            let mut ports = PortSet::empty();
+            for pa in &wa.pods {
+                for pb in &wb.pods {
+                    let src = Party::Pod {
+                        namespace: &wa.namespace,
+                        pod: pa,
+                    };
+                    let dst = Party::Pod {
+                        namespace: &wb.namespace,
+                        pod: pb,
+                    };
+                    ports = ports.union(&allowed(cluster, src, dst, ipblock_pod_ips));
+                }
+            }
+            put(a, b, ports);
+        }
+        for &(e, ip) in externals {
+            let mut out_ports = PortSet::empty();
+            let mut in_ports = PortSet::empty();
+            for pa in &wa.pods {
+                let pod = Party::Pod {
+                    namespace: &wa.namespace,
+                    pod: pa,
+                };
+                let ext = Party::External(ip);
+                out_ports = out_ports.union(&allowed(cluster, pod, ext, ipblock_pod_ips));
+                in_ports = in_ports.union(&allowed(cluster, ext, pod, ipblock_pod_ips));
+            }
+            put(a, e, out_ports);
+            put(e, a, in_ports);
+        }
+    }
+    out
+}
+
+/// Every ipBlock address set of the cluster's policies.
+pub fn ip_blocks(cluster: &Cluster) -> Vec<IpSet> {
+    let mut out = Vec::new();
+    for p in &cluster.policies {
+        for r in p.ingress.iter().chain(&p.egress) {
+            for peer in r.peers.iter().flatten() {
+                if let PeerKind::IpBlock { addresses, .. } = &peer.kind {
+                    out.push(addresses.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Checks that `atoms` are the coarsest partition of the whole IPv4+IPv6 space that no
+/// ipBlock of the cluster splits (which is what makes one address per atom enough).
+pub fn check_atoms(cluster: &Cluster, atoms: &[IpSet]) -> Result<(), String> {
+    let blocks = ip_blocks(cluster);
+    let mut union = IpSet::empty();
+    for (i, a) in atoms.iter().enumerate() {
+        if a.is_empty() {
+            return Err(format!("atom {i} is empty"));
+        }
+        if !union.intersect(a).is_empty() {
+            return Err(format!("atom {i} overlaps an earlier atom"));
+        }
+        union = union.union(a);
+        for b in &blocks {
+            let inside = b.intersect(a);
+            if !inside.is_empty() && inside != *a {
+                return Err(format!(
+                    "atom {i} {:?} is split by ipBlock {:?}",
+                    a.range_strings(),
+                    b.range_strings()
+                ));
+            }
+        }
+    }
+    if union != IpSet::all() {
+        return Err("atoms do not cover the whole address space".into());
+    }
+    for i in 0..atoms.len() {
+        for j in i + 1..atoms.len() {
+            let ri = first_address(&atoms[i]);
+            let rj = first_address(&atoms[j]);
+            if blocks.iter().all(|b| b.contains(ri) == b.contains(rj)) {
+                return Err(format!(
+                    "atoms {i} and {j} are not separated by any ipBlock (partition not coarsest)"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
