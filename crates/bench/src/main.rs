@@ -57,7 +57,12 @@ struct Args {
     #[arg(long, default_value_t = 900.0, value_name = "SECS")]
     nca_timeout: f64,
     /// Shapes for the NCA comparison.
-    #[arg(long, value_delimiter = ',', default_value = "nca300,nca1000", value_name = "LIST")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "nca300,nca1000",
+        value_name = "LIST"
+    )]
     nca_shapes: Vec<String>,
     /// Measure peak RSS by polling /proc even when /usr/bin/time exists.
     #[arg(long)]
@@ -157,7 +162,12 @@ fn gnu_time_works() -> bool {
         .unwrap_or(false)
         && fs::read_to_string(&tmp)
             .ok()
-            .and_then(|s| s.trim().lines().last().map(|l| l.trim().parse::<u64>().is_ok()))
+            .and_then(|s| {
+                s.trim()
+                    .lines()
+                    .last()
+                    .map(|l| l.trim().parse::<u64>().is_ok())
+            })
             .unwrap_or(false);
     let _ = fs::remove_file(&tmp);
     ok
@@ -360,7 +370,11 @@ impl Row {
         median(&mut v)
     }
     fn status(&self) -> String {
-        let ok = self.runs.iter().filter(|r| r.outcome == Outcome::Ok).count();
+        let ok = self
+            .runs
+            .iter()
+            .filter(|r| r.outcome == Outcome::Ok)
+            .count();
         let mut s = if ok == self.runs.len() {
             "ok".to_string()
         } else {
@@ -390,8 +404,7 @@ fn fmt_opt(v: Option<f64>, prec: usize) -> String {
 
 fn shell_quote(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
     {
         s.to_string()
@@ -474,18 +487,24 @@ fn bench_command(
 ) -> io::Result<Row> {
     let tag: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let redirect = match stdout_file {
-        Some(_) => " > /dev/null 2>&1",
-        None => " > /dev/null",
+        Some(p) => format!(" > {}", shell_quote(&p.display().to_string())),
+        None => " > /dev/null".to_string(),
     };
     let mut row = Row {
         name: name.to_string(),
         pods: stats.pods,
         policies: stats.policies,
         input_bytes: stats.bytes,
-        command: command_line(program, args, redirect),
+        command: command_line(program, args, &redirect),
         runs: Vec::new(),
         stderr_first: Vec::new(),
         stderr_lines: 0,
@@ -600,7 +619,11 @@ fn select_scenarios(list: &[String]) -> Result<Vec<&'static Scenario>, String> {
                     .ok_or_else(|| {
                         format!(
                             "unknown scenario {item:?} (known: {}, small, big, all)",
-                            SCENARIOS.iter().map(|s| s.id).collect::<Vec<_>>().join(", ")
+                            SCENARIOS
+                                .iter()
+                                .map(|s| s.id)
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         )
                     })?;
                 push(s);
@@ -632,9 +655,7 @@ fn run_scenarios(
     let mut rows = Vec::new();
     for s in list {
         let sh = shape(s.shape).ok_or_else(|| io::Error::other(format!("no shape {}", s.shape)))?;
-        let runs = args
-            .runs
-            .unwrap_or(if sh.pods >= 100_000 { 3 } else { 5 });
+        let runs = args.runs.unwrap_or(if sh.pods >= 100_000 { 3 } else { 5 });
         for &f in s.formats {
             eprintln!("== {} ({})", s.id, ext(f));
             let input = ctx.out.join(format!("{}.{}", s.id, ext(f)));
@@ -647,7 +668,14 @@ fn run_scenarios(
                 if s.compact { " compact" } else { "" }
             );
             rows.push(bench_command(
-                ctx, &name, kubeseg, &a, None, runs, args.timeout, &stats,
+                ctx,
+                &name,
+                kubeseg,
+                &a,
+                None,
+                runs,
+                args.timeout,
+                &stats,
             )?);
         }
     }
@@ -755,12 +783,19 @@ fn run_nca(ctx: &Ctx, args: &Args, kubeseg: &Path) -> io::Result<(Vec<Row>, Stri
             chk.out_lines,
             chk.rule_lines,
             chk.port_rules,
-            chk.endpoints_line.as_deref().unwrap_or("no endpoint count in log"),
-            chk.nca_reported_time.as_deref().unwrap_or("no run time in log"),
+            chk.endpoints_line
+                .as_deref()
+                .unwrap_or("no endpoint count in log"),
+            chk.nca_reported_time
+                .as_deref()
+                .unwrap_or("no run time in log"),
         );
         let analysed = chk.rule_lines > 1 && chk.port_rules > 0;
         if !analysed {
-            eprintln!("  WARNING: NCA output looks trivial; see {}", nca_log.display());
+            eprintln!(
+                "  WARNING: NCA output looks trivial; see {}",
+                nca_log.display()
+            );
         }
         let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
             (Some(a), Some(b)) if b > 0.0 => format!("{:.0}x", a / b),
@@ -791,7 +826,10 @@ fn run_nca(ctx: &Ctx, args: &Args, kubeseg: &Path) -> io::Result<(Vec<Row>, Stri
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.list {
-        println!("{:<18} {:>8} {:>9}  formats    kubeseg flags", "scenario", "pods", "policies");
+        println!(
+            "{:<18} {:>8} {:>9}  formats    kubeseg flags",
+            "scenario", "pods", "policies"
+        );
         for s in SCENARIOS {
             let sh = shape(s.shape);
             println!(
@@ -799,15 +837,27 @@ fn main() -> ExitCode {
                 s.id,
                 sh.as_ref().map_or(0, |x| x.pods),
                 sh.as_ref().map_or(0, |x| x.policies),
-                s.formats.iter().map(|&f| ext(f)).collect::<Vec<_>>().join("+"),
+                s.formats
+                    .iter()
+                    .map(|&f| ext(f))
+                    .collect::<Vec<_>>()
+                    .join("+"),
                 if s.compact { " --compact" } else { "" },
-                if SMALL.contains(&s.id) { "  [small]" } else { "  [big]" },
+                if SMALL.contains(&s.id) {
+                    "  [small]"
+                } else {
+                    "  [big]"
+                },
             );
         }
         return ExitCode::SUCCESS;
     }
     let selection = if args.shapes.is_empty() {
-        if args.nca { Vec::new() } else { vec!["all".to_string()] }
+        if args.nca {
+            Vec::new()
+        } else {
+            vec!["all".to_string()]
+        }
     } else {
         args.shapes.clone()
     };
@@ -849,14 +899,13 @@ fn main() -> ExitCode {
         meter,
     };
     let mut report = String::new();
-    let mut rows = Vec::new();
-    match run_scenarios(&ctx, &args, &kubeseg, &list) {
-        Ok(r) => rows = r,
+    let rows = match run_scenarios(&ctx, &args, &kubeseg, &list) {
+        Ok(r) => r,
         Err(e) => {
             eprintln!("kubeseg-bench: {e}");
             return ExitCode::FAILURE;
         }
-    }
+    };
     if !rows.is_empty() {
         println!();
         print_summary(&rows);

@@ -394,8 +394,20 @@ fn render(engine: &Engine, map: &BTreeMap<(usize, usize), PortSet>) -> Vec<Strin
 // Glue
 // ---------------------------------------------------------------------------------------
 
-fn options(ipblock_pod_ips: bool) -> Options {
-    Options { ipblock_pod_ips }
+use reference::Reading;
+
+fn options(r: Reading) -> Options {
+    Options {
+        ipblock_pod_ips: r.ipblock_pod_ips,
+        host_network_selectable: r.host_network_selectable,
+    }
+}
+
+fn reading() -> impl Strategy<Value = Reading> {
+    (any::<bool>(), any::<bool>()).prop_map(|(ipblock_pod_ips, host_network_selectable)| Reading {
+        ipblock_pod_ips,
+        host_network_selectable,
+    })
 }
 
 /// The engine's connections as a map, checking that no pair is listed twice.
@@ -461,14 +473,14 @@ fn diff(
     s
 }
 
-fn check_against_reference(cluster: &Cluster, ipblock_pod_ips: bool) -> Result<(), TestCaseError> {
-    let mut engine = Engine::new(cluster, options(ipblock_pod_ips));
+fn check_against_reference(cluster: &Cluster, r: Reading) -> Result<(), TestCaseError> {
+    let mut engine = Engine::new(cluster, options(r));
     let ext = externals(&engine, cluster)?;
     let got = engine_map(&mut engine, |_| true, |_| true)?;
-    let want = reference::connections(cluster, &ext, ipblock_pod_ips);
+    let want = reference::connections(cluster, &ext, r);
     if got != want {
         return Err(TestCaseError::fail(format!(
-            "engine != reference (ipblock_pod_ips={ipblock_pod_ips})\n{}cluster:\n{}",
+            "engine != reference ({r:?})\n{}cluster:\n{}",
             diff(&engine, &got, &want),
             describe(cluster)
         )));
@@ -478,11 +490,11 @@ fn check_against_reference(cluster: &Cluster, ipblock_pod_ips: bool) -> Result<(
 
 fn check_compact(
     cluster: &Cluster,
-    ipblock_pod_ips: bool,
+    r: Reading,
     src_mask: u64,
     dst_mask: u64,
 ) -> Result<(), TestCaseError> {
-    let mut engine = Engine::new(cluster, options(ipblock_pod_ips));
+    let mut engine = Engine::new(cluster, options(r));
     let n = engine.endpoints().len();
     let is_external = |e: usize| matches!(engine.endpoints()[e], Endpoint::External { .. });
     let ext: Vec<bool> = (0..n).map(is_external).collect();
@@ -515,7 +527,7 @@ fn check_compact(
         }
         if got != want {
             return Err(TestCaseError::fail(format!(
-                "compact != connections (ipblock_pod_ips={ipblock_pod_ips}, masks {src_mask:x}/{dst_mask:x})\n{}groups {:?}\nedges {:?}\ncluster:\n{}",
+                "compact != connections ({r:?}, masks {src_mask:x}/{dst_mask:x})\n{}groups {:?}\nedges {:?}\ncluster:\n{}",
                 diff(&engine, &got, &want),
                 grouped.groups,
                 grouped.edges,
@@ -526,8 +538,8 @@ fn check_compact(
     Ok(())
 }
 
-fn check_explain(cluster: &Cluster, ipblock_pod_ips: bool) -> Result<(), TestCaseError> {
-    let mut engine = Engine::new(cluster, options(ipblock_pod_ips));
+fn check_explain(cluster: &Cluster, r: Reading) -> Result<(), TestCaseError> {
+    let mut engine = Engine::new(cluster, options(r));
     let ext = externals(&engine, cluster)?;
     let mut sides: Vec<(usize, Side)> = cluster
         .workloads
@@ -551,15 +563,15 @@ fn check_explain(cluster: &Cluster, ipblock_pod_ips: bool) -> Result<(), TestCas
             if i >= pods && j >= pods {
                 continue;
             }
-            let explained = explain(cluster, sa, sb, ipblock_pod_ips).allowed;
+            let explained = explain(cluster, sa, sb, options(r)).allowed;
             let paired = engine.pair(*a, *b);
             prop_assert_eq!(
                 &explained,
                 &paired,
-                "explain != pair for {} -> {} (ipblock_pod_ips={})\ncluster:\n{}",
+                "explain != pair for {} -> {} ({:?})\ncluster:\n{}",
                 engine.endpoint_id(*a),
                 engine.endpoint_id(*b),
-                ipblock_pod_ips,
+                r,
                 describe(cluster)
             );
         }
@@ -580,28 +592,33 @@ proptest! {
 
     #[test]
     fn engine_matches_reference(c in cluster()) {
-        check_against_reference(&c, false)?;
+        check_against_reference(&c, Reading::default())?;
     }
 
     #[test]
     fn engine_matches_reference_with_ipblock_pod_ips(c in cluster()) {
-        check_against_reference(&c, true)?;
+        check_against_reference(&c, Reading { ipblock_pod_ips: true, host_network_selectable: false })?;
     }
 
     #[test]
-    fn compact_expands_to_connections(c in cluster(), ipb in any::<bool>(), s in any::<u64>(), d in any::<u64>()) {
-        check_compact(&c, ipb, s, d)?;
+    fn engine_matches_reference_with_host_network_selectable(c in cluster(), ipb in any::<bool>()) {
+        check_against_reference(&c, Reading { ipblock_pod_ips: ipb, host_network_selectable: true })?;
     }
 
     #[test]
-    fn explain_agrees_with_pair(c in cluster(), ipb in any::<bool>()) {
-        check_explain(&c, ipb)?;
+    fn compact_expands_to_connections(c in cluster(), r in reading(), s in any::<u64>(), d in any::<u64>()) {
+        check_compact(&c, r, s, d)?;
     }
 
     #[test]
-    fn output_is_deterministic(c in cluster(), ipb in any::<bool>()) {
-        let mut e1 = Engine::new(&c, options(ipb));
-        let mut e2 = Engine::new(&c, options(ipb));
+    fn explain_agrees_with_pair(c in cluster(), r in reading()) {
+        check_explain(&c, r)?;
+    }
+
+    #[test]
+    fn output_is_deterministic(c in cluster(), r in reading()) {
+        let mut e1 = Engine::new(&c, options(r));
+        let mut e2 = Engine::new(&c, options(r));
         let ids1: Vec<String> = (0..e1.endpoints().len()).map(|e| e1.endpoint_id(e)).collect();
         let ids2: Vec<String> = (0..e2.endpoints().len()).map(|e| e2.endpoint_id(e)).collect();
         prop_assert_eq!(ids1, ids2);

@@ -64,11 +64,7 @@ impl Cidr {
         match self.addr {
             IpAddr::V4(a) => {
                 let base = u32::from(a);
-                let host = if self.prefix == 0 {
-                    u32::MAX
-                } else {
-                    u32::MAX >> self.prefix
-                };
+                let host = u32::MAX.checked_shr(u32::from(self.prefix)).unwrap_or(0);
                 IpSet {
                     v4: IntervalSet::range(base & !host, base | host),
                     v6: IntervalSet::empty(),
@@ -76,11 +72,7 @@ impl Cidr {
             }
             IpAddr::V6(a) => {
                 let base = u128::from(a);
-                let host = if self.prefix == 0 {
-                    u128::MAX
-                } else {
-                    u128::MAX >> self.prefix
-                };
+                let host = u128::MAX.checked_shr(u32::from(self.prefix)).unwrap_or(0);
                 IpSet {
                     v4: IntervalSet::empty(),
                     v6: IntervalSet::range(base & !host, base | host),
@@ -190,6 +182,13 @@ mod tests {
     fn cidr_with_host_bits_covers_its_network() {
         let set = Cidr::parse("10.1.2.3/8").unwrap().to_set();
         assert_eq!(set.range_strings(), vec!["10.0.0.0-10.255.255.255"]);
+    }
+
+    #[test]
+    fn full_length_prefixes_are_single_addresses() {
+        assert_eq!(Cidr::parse("49.50.0.0/32").unwrap().to_set().range_strings(), vec!["49.50.0.0"]);
+        assert_eq!(Cidr::parse("fd00:ec2::254/128").unwrap().to_set().range_strings(), vec!["fd00:ec2::254"]);
+        assert_eq!(Cidr::parse("0.0.0.0/0").unwrap().to_set().range_strings(), vec!["0.0.0.0-255.255.255.255"]);
     }
 
     #[test]

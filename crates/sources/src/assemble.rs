@@ -41,6 +41,8 @@ pub fn assemble(objects: Vec<Object>) -> Cluster {
                 owner,
                 pod,
             } => {
+                // Static pods are "owned" by their Node as mirror pods: they stay pods.
+                let owner = owner.filter(|(kind, _)| kind != "Node");
                 let (kind, name) = owner.unwrap_or_else(|| ("Pod".into(), pod.name.clone()));
                 referenced.push(namespace.clone());
                 pods.push(((namespace, kind, name), pod));

@@ -27,6 +27,15 @@ pub enum Party<'c> {
     External(IpAddr),
 }
 
+/// The readings of semantics that conformant implementations leave open.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reading {
+    /// ipBlocks also match pods by their known IPs.
+    pub ipblock_pod_ips: bool,
+    /// Host-network pods are selected and matched like other pods.
+    pub host_network_selectable: bool,
+}
+
 /// Which side of a connection a policy direction governs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Direction {
@@ -36,9 +45,9 @@ enum Direction {
 
 /// The ports allowed from `src` to `dst`: what the source's egress allows, intersected
 /// with what the destination's ingress allows.
-pub fn allowed(cluster: &Cluster, src: Party, dst: Party, ipblock_pod_ips: bool) -> PortSet {
-    let egress = direction_allows(cluster, Direction::Egress, src, dst, dst, ipblock_pod_ips);
-    let ingress = direction_allows(cluster, Direction::Ingress, dst, src, dst, ipblock_pod_ips);
+pub fn allowed(cluster: &Cluster, src: Party, dst: Party, reading: Reading) -> PortSet {
+    let egress = direction_allows(cluster, Direction::Egress, src, dst, dst, reading);
+    let ingress = direction_allows(cluster, Direction::Ingress, dst, src, dst, reading);
     egress.intersect(&ingress)
 }
 
@@ -50,14 +59,14 @@ fn direction_allows(
     subject: Party,
     peer: Party,
     destination: Party,
-    ipblock_pod_ips: bool,
+    reading: Reading,
 ) -> PortSet {
     // NetworkPolicy only governs pods; external addresses are not subject to it.
     let Party::Pod { namespace, pod } = subject else {
         return PortSet::all();
     };
-    // Host-network pods are never selected by a policy's podSelector.
-    if pod.host_network {
+    // Host-network pods are never selected by a policy's podSelector (by default).
+    if pod.host_network && !reading.host_network_selectable {
         return PortSet::all();
     }
     let mut isolated = false;
@@ -78,7 +87,7 @@ fn direction_allows(
         }
         isolated = true;
         for rule in rules {
-            if rule_matches_peer(cluster, policy, rule, peer, ipblock_pod_ips) {
+            if rule_matches_peer(cluster, policy, rule, peer, reading) {
                 result = result.union(&rule_ports(rule, destination));
             }
         }
@@ -91,14 +100,14 @@ fn rule_matches_peer(
     policy: &NetworkPolicy,
     rule: &Rule,
     peer: Party,
-    ipblock_pod_ips: bool,
+    reading: Reading,
 ) -> bool {
     match &rule.peers {
         // No `from`/`to`: every source/destination, inside or outside the cluster.
         None => true,
         Some(peers) => peers
             .iter()
-            .any(|p| peer_matches(cluster, policy, &p.kind, peer, ipblock_pod_ips)),
+            .any(|p| peer_matches(cluster, policy, &p.kind, peer, reading)),
     }
 }
 
@@ -107,14 +116,14 @@ fn peer_matches(
     policy: &NetworkPolicy,
     kind: &PeerKind,
     peer: Party,
-    ipblock_pod_ips: bool,
+    reading: Reading,
 ) -> bool {
     match kind {
         PeerKind::Pods { namespaces, pods } => {
             let Party::Pod { namespace, pod } = peer else {
                 return false;
             };
-            if pod.host_network {
+            if false {
                 return false;
             }
             let namespace_ok = match namespaces {
@@ -130,7 +139,7 @@ fn peer_matches(
         PeerKind::IpBlock { addresses, .. } => match peer {
             Party::External(ip) => addresses.contains(ip),
             Party::Pod { pod, .. } => {
-                ipblock_pod_ips && pod.ips.iter().any(|ip| addresses.contains(*ip))
+                reading.ipblock_pod_ips && pod.ips.iter().any(|ip| addresses.contains(*ip))
             }
         },
     }
@@ -190,7 +199,7 @@ pub fn first_address(set: &IpSet) -> IpAddr {
 pub fn connections(
     cluster: &Cluster,
     externals: &[(usize, IpAddr)],
-    ipblock_pod_ips: bool,
+    reading: Reading,
 ) -> BTreeMap<(usize, usize), PortSet> {
     let mut out = BTreeMap::new();
     let mut put = |src: usize, dst: usize, ports: PortSet| {
@@ -214,7 +223,7 @@ pub fn connections(
                         namespace: &wb.namespace,
                         pod: pb,
                     };
-                    ports = ports.union(&allowed(cluster, src, dst, ipblock_pod_ips));
+                    ports = ports.union(&allowed(cluster, src, dst, reading));
                 }
             }
             put(a, b, ports);
@@ -228,8 +237,8 @@ pub fn connections(
                     pod: pa,
                 };
                 let ext = Party::External(ip);
-                out_ports = out_ports.union(&allowed(cluster, pod, ext, ipblock_pod_ips));
-                in_ports = in_ports.union(&allowed(cluster, ext, pod, ipblock_pod_ips));
+                out_ports = out_ports.union(&allowed(cluster, pod, ext, reading));
+                in_ports = in_ports.union(&allowed(cluster, ext, pod, reading));
             }
             put(a, e, out_ports);
             put(e, a, in_ports);
