@@ -123,7 +123,7 @@ fn peer_matches(
             let Party::Pod { namespace, pod } = peer else {
                 return false;
             };
-            if false {
+            if pod.host_network && !reading.host_network_selectable {
                 return false;
             }
             let namespace_ok = match namespaces {
