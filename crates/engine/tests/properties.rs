@@ -581,7 +581,7 @@ fn check_explain(cluster: &Cluster, r: Reading) -> Result<(), TestCaseError> {
 
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: 512,
+        cases: 1024,
         failure_persistence: None,
         ..ProptestConfig::default()
     }
