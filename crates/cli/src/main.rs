@@ -149,19 +149,18 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String> {
     let (src_side, src_id, src_kind) = side(&src);
     let (dst_side, dst_id, dst_kind) = side(&dst);
     for (r, flag) in [(&src, "--from"), (&dst, "--to")] {
-        if let Resolved::Pod { workload, .. } = r {
-            if workload
+        if let Resolved::Pod { workload, .. } = r
+            && workload
                 .pods
                 .iter()
                 .any(|p| p.labels != workload.pods[0].labels || p.ports != workload.pods[0].ports)
-                && !a.common.quiet
-            {
-                eprintln!(
-                    "warning: the pods of {} differ in labels or ports; {flag} explains pod `{}` (name a pod to choose another)",
-                    workload.id(),
-                    workload.pods[0].name
-                );
-            }
+            && !a.common.quiet
+        {
+            eprintln!(
+                "warning: the pods of {} differ in labels or ports; {flag} explains pod `{}` (name a pod to choose another)",
+                workload.id(),
+                workload.pods[0].name
+            );
         }
     }
     let protocol = match a.protocol {

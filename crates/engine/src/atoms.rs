@@ -12,6 +12,9 @@ pub struct Partition {
     pub members: Vec<Vec<u32>>,
 }
 
+/// The IPv4 and IPv6 ranges of one atom.
+type AtomRanges = (Vec<(u32, u32)>, Vec<(u128, u128)>);
+
 /// Partitions the address space by `sets`.
 pub fn partition(sets: &[IpSet]) -> Partition {
     // Elementary intervals of each family, each tagged with the sets that hold it.
@@ -23,7 +26,7 @@ pub fn partition(sets: &[IpSet]) -> Partition {
         sets.iter().map(|s| s.v6.ranges().to_vec()).collect(),
         u128::MAX,
     );
-    let mut groups: BTreeMap<Vec<u32>, (Vec<(u32, u32)>, Vec<(u128, u128)>)> = BTreeMap::new();
+    let mut groups: BTreeMap<Vec<u32>, AtomRanges> = BTreeMap::new();
     for (lo, hi, sig) in v4 {
         groups
             .entry(sig)

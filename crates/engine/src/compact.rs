@@ -129,7 +129,7 @@ pub fn compact(
         .iter()
         .map(|(a, b, v)| (group_ids[a], group_ids[b], engine.port_set(*v).clone()))
         .collect();
-    edges.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    edges.sort_by_key(|a| (a.0, a.1));
     Ok(Compact { groups, edges })
 }
 

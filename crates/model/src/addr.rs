@@ -186,9 +186,24 @@ mod tests {
 
     #[test]
     fn full_length_prefixes_are_single_addresses() {
-        assert_eq!(Cidr::parse("49.50.0.0/32").unwrap().to_set().range_strings(), vec!["49.50.0.0"]);
-        assert_eq!(Cidr::parse("fd00:ec2::254/128").unwrap().to_set().range_strings(), vec!["fd00:ec2::254"]);
-        assert_eq!(Cidr::parse("0.0.0.0/0").unwrap().to_set().range_strings(), vec!["0.0.0.0-255.255.255.255"]);
+        assert_eq!(
+            Cidr::parse("49.50.0.0/32")
+                .unwrap()
+                .to_set()
+                .range_strings(),
+            vec!["49.50.0.0"]
+        );
+        assert_eq!(
+            Cidr::parse("fd00:ec2::254/128")
+                .unwrap()
+                .to_set()
+                .range_strings(),
+            vec!["fd00:ec2::254"]
+        );
+        assert_eq!(
+            Cidr::parse("0.0.0.0/0").unwrap().to_set().range_strings(),
+            vec!["0.0.0.0-255.255.255.255"]
+        );
     }
 
     #[test]

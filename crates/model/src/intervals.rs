@@ -61,13 +61,13 @@ impl<T: Bound> IntervalSet<T> {
         ranges.sort_unstable();
         let mut out: Vec<(T, T)> = Vec::with_capacity(ranges.len());
         for (lo, hi) in ranges {
-            if let Some(last) = out.last_mut() {
-                if last.1 == T::MAX || lo <= last.1.succ() {
-                    if hi > last.1 {
-                        last.1 = hi;
-                    }
-                    continue;
+            if let Some(last) = out.last_mut()
+                && (last.1 == T::MAX || lo <= last.1.succ())
+            {
+                if hi > last.1 {
+                    last.1 = hi;
                 }
+                continue;
             }
             out.push((lo, hi));
         }
@@ -144,10 +144,10 @@ impl<T: Bound> IntervalSet<T> {
         let mut out = Vec::with_capacity(self.ranges.len() + 1);
         let mut next = Some(T::MIN);
         for &(lo, hi) in &self.ranges {
-            if let Some(start) = next {
-                if lo > start {
-                    out.push((start, lo.pred()));
-                }
+            if let Some(start) = next
+                && lo > start
+            {
+                out.push((start, lo.pred()));
             }
             next = if hi == T::MAX { None } else { Some(hi.succ()) };
         }

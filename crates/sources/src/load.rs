@@ -178,7 +178,11 @@ fn decode_source(source: &Source) -> (Decoded, Vec<Diagnostic>) {
     match parse_documents(text) {
         Ok(docs) if source.discovered && !docs.is_empty() && !docs.iter().any(is_manifest) => {
             // A data file next to manifests (Helm values, tool output): not ours to read.
-            let d = kubeseg_model::Diagnostic::warning("not-a-manifest", Some(ctx.loc(1, 1)), "no document in this file has a `kind`; it is not a Kubernetes manifest and is skipped");
+            let d = kubeseg_model::Diagnostic::warning(
+                "not-a-manifest",
+                Some(ctx.loc(1, 1)),
+                "no document in this file has a `kind`; it is not a Kubernetes manifest and is skipped",
+            );
             (Decoded::default(), vec![d])
         }
         Ok(docs) => {

@@ -101,10 +101,10 @@ pub fn resolve_plain(s: &str) -> Value {
         if let Some(i) = parse_int(s) {
             return Value::Int(i);
         }
-        if looks_like_float(s) {
-            if let Ok(f) = s.parse::<f64>() {
-                return Value::Float(f);
-            }
+        if looks_like_float(s)
+            && let Ok(f) = s.parse::<f64>()
+        {
+            return Value::Float(f);
         }
     }
     Value::Str(s.to_string())

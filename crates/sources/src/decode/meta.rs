@@ -47,25 +47,32 @@ pub fn metadata(ctx: &mut Ctx, obj: &Node, kind: &str, name_required: bool) -> M
         }
         None => {}
     }
-    if let Some(n) = field(entries, "namespace") {
-        if let Some(s) = ctx.str(n, "metadata.namespace") {
-            if !is_dns1123_label(s) {
-                ctx.error(
-                    n,
-                    "invalid-name",
-                    format!("`{s}` is not a valid namespace name"),
-                );
-            }
-            meta.namespace = Some(s.to_string());
+    if let Some(n) = field(entries, "namespace")
+        && let Some(s) = ctx.str(n, "metadata.namespace")
+    {
+        if !is_dns1123_label(s) {
+            ctx.error(
+                n,
+                "invalid-name",
+                format!("`{s}` is not a valid namespace name"),
+            );
         }
+        meta.namespace = Some(s.to_string());
     }
     if let Some(n) = field(entries, "labels") {
         meta.labels = labels(ctx, n, "metadata.labels");
     }
     if let Some(n) = field(entries, "ownerReferences") {
         for r in ctx.seq(n, "metadata.ownerReferences").unwrap_or_default() {
-            let is_controller = matches!(r.get("controller").map(|c| &c.value), Some(Value::Bool(true)));
-            let Some(owner) = r.get("name").and_then(Node::as_str).filter(|_| is_controller) else {
+            let is_controller = matches!(
+                r.get("controller").map(|c| &c.value),
+                Some(Value::Bool(true))
+            );
+            let Some(owner) = r
+                .get("name")
+                .and_then(Node::as_str)
+                .filter(|_| is_controller)
+            else {
                 continue;
             };
             let owner_kind = match r.get("kind").and_then(Node::as_str) {

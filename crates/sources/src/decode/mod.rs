@@ -124,7 +124,13 @@ fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &mut D
             return;
         }
     };
-    let api_version = obj.get("apiVersion").and_then(Node::as_str).unwrap_or(if kind == "NetworkPolicy" && item_kind.is_some() { "networking.k8s.io/v1" } else { "" });
+    let api_version = obj.get("apiVersion").and_then(Node::as_str).unwrap_or(
+        if kind == "NetworkPolicy" && item_kind.is_some() {
+            "networking.k8s.io/v1"
+        } else {
+            ""
+        },
+    );
     if kind == "List" || (kind.ends_with("List") && obj.get("items").is_some()) {
         let implied = kind.strip_suffix("List").filter(|k| !k.is_empty());
         if let Some(items) = obj.get("items") {
