@@ -48,6 +48,9 @@ const BLOCKS: &[(&str, &[&str])] = &[
     ("192.168.0.0/16", &[]),
     ("::/0", &[]),
     ("fd00::/64", &["fd00::/126"]),
+    ("10.0.0.3/32", &[]),
+    // Every address excepted: an empty block.
+    ("10.0.0.6/31", &["10.0.0.6/32", "10.0.0.7/32"]),
 ];
 
 fn labels(vocab: Vocab, presence: f64) -> impl Strategy<Value = Labels> {
@@ -67,12 +70,14 @@ fn requirement(vocab: Vocab) -> impl Strategy<Value = Requirement> {
         // Index `vocab.len()` stands for a key no object carries.
         let (key, vals): (&str, &[&str]) = vocab.get(k).copied().unwrap_or(("zone", &["z1"]));
         (
-            select(&[
-                Operator::In,
-                Operator::NotIn,
-                Operator::Exists,
-                Operator::DoesNotExist,
-            ][..]),
+            select(
+                &[
+                    Operator::In,
+                    Operator::NotIn,
+                    Operator::Exists,
+                    Operator::DoesNotExist,
+                ][..],
+            ),
             proptest::collection::vec(select(vals), 1..=2),
         )
             .prop_map(move |(operator, values)| {
@@ -164,10 +169,11 @@ fn workload() -> impl Strategy<Value = (usize, &'static str, Vec<Pod>)> {
 
 fn ip_block() -> impl Strategy<Value = PeerKind> {
     select(BLOCKS).prop_map(|(cidr, except)| {
-        let addresses = except.iter().fold(
-            Cidr::parse(cidr).unwrap().to_set(),
-            |acc: IpSet, e| acc.difference(&Cidr::parse(e).unwrap().to_set()),
-        );
+        let addresses = except
+            .iter()
+            .fold(Cidr::parse(cidr).unwrap().to_set(), |acc: IpSet, e| {
+                acc.difference(&Cidr::parse(e).unwrap().to_set())
+            });
         PeerKind::IpBlock {
             cidr: cidr.to_string(),
             except: except.iter().map(|e| e.to_string()).collect(),
@@ -226,22 +232,24 @@ fn policy() -> impl Strategy<Value = (usize, NetworkPolicy)> {
         proptest::collection::vec(rule(), 0..=3),
         proptest::collection::vec(rule(), 0..=3),
     )
-        .prop_map(|(ns, pod_selector, isolates_ingress, isolates_egress, ingress, egress)| {
-            (
-                ns,
-                NetworkPolicy {
-                    namespace: String::new(),
-                    name: String::new(),
-                    location: None,
-                    pod_selector,
-                    isolates_ingress,
-                    isolates_egress,
-                    policy_types_explicit: true,
-                    ingress,
-                    egress,
-                },
-            )
-        })
+        .prop_map(
+            |(ns, pod_selector, isolates_ingress, isolates_egress, ingress, egress)| {
+                (
+                    ns,
+                    NetworkPolicy {
+                        namespace: String::new(),
+                        name: String::new(),
+                        location: None,
+                        pod_selector,
+                        isolates_ingress,
+                        isolates_egress,
+                        policy_types_explicit: true,
+                        ingress,
+                        egress,
+                    },
+                )
+            },
+        )
 }
 
 fn cluster() -> impl Strategy<Value = Cluster> {
@@ -321,7 +329,16 @@ fn describe(c: &Cluster) -> String {
             let ports: Vec<String> = p
                 .ports
                 .iter()
-                .map(|cp| format!("{}{}/{}", cp.name.as_deref().map_or(String::new(), |n| format!("{n}=")), cp.port, cp.protocol))
+                .map(|cp| {
+                    format!(
+                        "{}{}/{}",
+                        cp.name
+                            .as_deref()
+                            .map_or(String::new(), |n| format!("{n}=")),
+                        cp.port,
+                        cp.protocol
+                    )
+                })
                 .collect();
             let _ = writeln!(
                 s,
@@ -436,7 +453,12 @@ fn externals(engine: &Engine, cluster: &Cluster) -> Result<Vec<(usize, IpAddr)>,
     for (i, e) in engine.endpoints().iter().enumerate() {
         match e {
             Endpoint::Workload { workload, .. } => {
-                prop_assert!(i < n && *workload == i, "endpoint {} is workload {}", i, workload)
+                prop_assert!(
+                    i < n && *workload == i,
+                    "endpoint {} is workload {}",
+                    i,
+                    workload
+                )
             }
             Endpoint::External { addresses, .. } => {
                 prop_assert!(i >= n, "external endpoint {} before a workload", i);
@@ -515,12 +537,22 @@ fn check_compact(
             for &a in &grouped.groups[*g1] {
                 prop_assert!(sources.contains(&a), "edge source {} not a source", a);
                 for &b in &grouped.groups[*g2] {
-                    prop_assert!(destinations.contains(&b), "edge destination {} not a destination", b);
+                    prop_assert!(
+                        destinations.contains(&b),
+                        "edge destination {} not a destination",
+                        b
+                    );
                     if a == b || (ext[a] && ext[b]) {
                         continue;
                     }
                     if let Some(old) = got.insert((a, b), ports.clone()) {
-                        prop_assert_eq!(&old, ports, "pair ({}, {}) claimed with different ports", a, b);
+                        prop_assert_eq!(
+                            &old,
+                            ports,
+                            "pair ({}, {}) claimed with different ports",
+                            a,
+                            b
+                        );
                     }
                 }
             }
@@ -581,7 +613,11 @@ fn check_explain(cluster: &Cluster, r: Reading) -> Result<(), TestCaseError> {
 
 fn config() -> ProptestConfig {
     ProptestConfig {
-        cases: 1024,
+        // PROPTEST_CASES overrides the default for deeper runs.
+        cases: std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1024),
         failure_persistence: None,
         ..ProptestConfig::default()
     }
