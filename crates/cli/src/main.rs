@@ -102,8 +102,22 @@ fn options(common: &Common) -> Options {
 }
 
 fn reach(a: &ReachArgs) -> Result<String> {
+    let timings = std::env::var_os("KUBESEG_TIMINGS").is_some();
+    let start = std::time::Instant::now();
     let loaded = load_input(&a.common)?;
+    if timings {
+        eprintln!("timing: load {:?}", start.elapsed());
+    }
     let mut engine = Engine::new(&loaded.cluster, options(&a.common));
+    if timings {
+        eprintln!(
+            "timing: compile {:?} ({} classes, {} endpoints, {} signatures)",
+            start.elapsed(),
+            engine.reach.index.class_count(),
+            engine.endpoints().len(),
+            engine.reach.signature_count()
+        );
+    }
     let from = filter(&engine, a.from.as_deref()).context("--from")?;
     let to = filter(&engine, a.to.as_deref()).context("--to")?;
     let format = match a.format {
