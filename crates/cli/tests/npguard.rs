@@ -19,11 +19,14 @@ fn conformance_dir() -> Option<PathBuf> {
     dir.join("np-guard").is_dir().then(|| dir.join("np-guard"))
 }
 
+/// An IPv4 range and the ports allowed across it.
+type V4Ports = (u32, u32, PortSet);
+
 /// (workload src, workload dst) → ports, and (workload, inbound?) → [(v4 lo, v4 hi, ports)].
 #[derive(Default, Debug)]
 struct Relation {
     pairs: BTreeMap<(String, String), PortSet>,
-    external: BTreeMap<(String, bool), Vec<(u32, u32, PortSet)>>,
+    external: BTreeMap<(String, bool), Vec<V4Ports>>,
 }
 
 fn parse_ports(s: &str) -> PortSet {
