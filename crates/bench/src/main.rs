@@ -481,6 +481,7 @@ fn bench_command(
     program: &Path,
     args: &[String],
     stdout_file: Option<&Path>,
+    remove_before_run: Option<&Path>,
     runs: usize,
     timeout: f64,
     stats: &kubeseg_synth::Stats,
@@ -512,6 +513,10 @@ fn bench_command(
     };
     eprintln!("  $ {}", row.command);
     for i in 0..runs {
+        if let Some(p) = remove_before_run {
+            // e.g. `nca --file_out` appends to an existing file.
+            let _ = fs::remove_file(p);
+        }
         let err_path = ctx.logs.join(format!("{tag}.run{i}.stderr"));
         let r = run_measured(program, args, stdout_file, &err_path, timeout, ctx.meter)?;
         eprintln!(
@@ -673,6 +678,7 @@ fn run_scenarios(
                 kubeseg,
                 &a,
                 None,
+                None,
                 runs,
                 args.timeout,
                 &stats,
@@ -736,6 +742,7 @@ fn run_nca(ctx: &Ctx, args: &Args, kubeseg: &Path) -> io::Result<(Vec<Row>, Stri
             kubeseg,
             &kubeseg_args(&input, false),
             None,
+            None,
             runs,
             args.timeout,
             &stats,
@@ -745,6 +752,7 @@ fn run_nca(ctx: &Ctx, args: &Args, kubeseg: &Path) -> io::Result<(Vec<Row>, Stri
             &format!("{id} kubeseg compact"),
             kubeseg,
             &kubeseg_args(&input, true),
+            None,
             None,
             runs,
             args.timeout,
@@ -764,13 +772,13 @@ fn run_nca(ctx: &Ctx, args: &Args, kubeseg: &Path) -> io::Result<(Vec<Row>, Stri
         let nca_runs = args
             .nca_runs
             .unwrap_or(if sh.pods >= 1_000 { 1 } else { 3 });
-        let _ = fs::remove_file(&nca_out);
         let n = bench_command(
             ctx,
             &format!("{id} nca"),
             &nca,
             &nca_args,
             Some(&nca_log),
+            Some(&nca_out),
             nca_runs,
             args.nca_timeout,
             &stats,
