@@ -106,13 +106,14 @@ fn reach(a: &ReachArgs) -> Result<String> {
     let start = std::time::Instant::now();
     let loaded = load_input(&a.common)?;
     if timings {
-        eprintln!("timing: load {:?}", start.elapsed());
+        eprintln!("timing: load {:?} rss {}", start.elapsed(), rss());
     }
     let mut engine = Engine::new(&loaded.cluster, options(&a.common));
     if timings {
         eprintln!(
-            "timing: compile {:?} ({} classes, {} endpoints, {} signatures)",
+            "timing: compile {:?} rss {} ({} classes, {} endpoints, {} signatures)",
             start.elapsed(),
+            rss(),
             engine.reach.index.class_count(),
             engine.endpoints().len(),
             engine.reach.signature_count()
@@ -241,4 +242,12 @@ fn port_number(p: &str, protocol: Protocol, dst: &Side) -> Result<u16> {
         }
         Side::Address(_) => bail!("a named port needs a pod destination"),
     }
+}
+
+/// The resident set size as the kernel reports it, for `KUBESEG_TIMINGS`.
+fn rss() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l[6..].trim().to_string()))
+        .unwrap_or_else(|| "?".into())
 }

@@ -89,9 +89,9 @@ pub fn compact(
     let dst_groups = group_by(destinations, |j| columns[j]);
 
     // Pass 2: one representative row per source group, checked against every member.
-    let mut raw_edges: Vec<(Group, Group, PortSetId)> = Vec::new();
+    let mut raw_edges: Vec<(usize, usize, PortSetId)> = Vec::new();
     let mut member_row = Vec::new();
-    for sg in &src_groups {
+    for (si, sg) in src_groups.iter().enumerate() {
         engine.reach.endpoint_row(sg[0], &mut scratch, &mut row);
         let mut checked_keys = vec![src_key_of(sources, &src_key, sg[0])];
         for &m in &sg[1..] {
@@ -105,7 +105,7 @@ pub fn compact(
                 return Err(CollisionError);
             }
         }
-        for dg in &dst_groups {
+        for (di, dg) in dst_groups.iter().enumerate() {
             let v = row[dg[0]];
             if dg.iter().any(|d| row[*d] != v) {
                 return Err(CollisionError);
@@ -113,22 +113,34 @@ pub fn compact(
             if v == PortSetId::EMPTY || (sg.len() == 1 && dg.len() == 1 && sg[0] == dg[0]) {
                 continue;
             }
-            raw_edges.push((sg.clone(), dg.clone(), v));
+            raw_edges.push((si, di, v));
         }
     }
-    let mut groups: Vec<Group> = raw_edges
+    // Source and destination groups share one list; identical member sets share an id.
+    let mut used_src = vec![false; src_groups.len()];
+    let mut used_dst = vec![false; dst_groups.len()];
+    for &(si, di, _) in &raw_edges {
+        used_src[si] = true;
+        used_dst[di] = true;
+    }
+    let mut groups: Vec<&Group> = src_groups
         .iter()
-        .flat_map(|(a, b, _)| [a.clone(), b.clone()])
+        .zip(&used_src)
+        .chain(dst_groups.iter().zip(&used_dst))
+        .filter(|(_, used)| **used)
+        .map(|(g, _)| g)
         .collect();
     groups.sort();
     groups.dedup();
     groups.sort_by_key(|g| g[0]);
-    let group_ids: HashMap<&Group, usize> =
-        groups.iter().enumerate().map(|(i, g)| (g, i)).collect();
+    let group_ids: HashMap<&Group, usize> = groups.iter().enumerate().map(|(i, g)| (*g, i)).collect();
+    let src_ids: Vec<usize> = src_groups.iter().map(|g| group_ids.get(g).copied().unwrap_or(usize::MAX)).collect();
+    let dst_ids: Vec<usize> = dst_groups.iter().map(|g| group_ids.get(g).copied().unwrap_or(usize::MAX)).collect();
     let mut edges: Vec<(usize, usize, PortSet)> = raw_edges
         .iter()
-        .map(|(a, b, v)| (group_ids[a], group_ids[b], engine.port_set(*v).clone()))
+        .map(|&(si, di, v)| (src_ids[si], dst_ids[di], engine.port_set(v).clone()))
         .collect();
+    let groups: Vec<Group> = groups.into_iter().cloned().collect();
     edges.sort_by_key(|a| (a.0, a.1));
     Ok(Compact { groups, edges })
 }

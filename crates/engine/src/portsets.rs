@@ -15,6 +15,10 @@ impl PortSetId {
     pub const ALL: PortSetId = PortSetId(1);
 }
 
+/// Memo tables are cleared when they reach this many entries: many distinct port
+/// sets would otherwise make the pair memo grow quadratically.
+const MEMO_LIMIT: usize = 1 << 20;
+
 /// The table of interned port sets.
 #[derive(Debug)]
 pub struct PortSets {
@@ -68,6 +72,9 @@ impl PortSets {
             return id;
         }
         let id = self.intern(self.get(a).union(self.get(b)));
+        if self.unions.len() >= MEMO_LIMIT {
+            self.unions.clear();
+        }
         self.unions.insert(key, id);
         id
     }
@@ -85,6 +92,9 @@ impl PortSets {
             return id;
         }
         let id = self.intern(self.get(a).intersect(self.get(b)));
+        if self.intersections.len() >= MEMO_LIMIT {
+            self.intersections.clear();
+        }
         self.intersections.insert(key, id);
         id
     }

@@ -1,21 +1,38 @@
 //! Rows of the reachability matrix: for one source, the allowed ports toward every
 //! destination. Work is per source *signature* (the egress policies that select it
-//! and the ingress peer sets that contain it), never per pod pair.
+//! and the ingress peer sets that contain it) and per destination *ingress profile*
+//! (the peer sets and ports of the rules that isolate it), never per pod pair.
 
+use crate::bitset::BitSet;
 use crate::index::{Endpoint, Index};
 use crate::portsets::PortSetId;
 use std::collections::HashMap;
+
+/// Destinations whose ingress is decided by the same (peer set, ports) entries.
+struct Profile {
+    /// (dense peer-set index, ports it opens), sorted by peer set.
+    entries: Vec<(u32, PortSetId)>,
+    /// The destination nodes.
+    destinations: Vec<u32>,
+}
+
+/// Cached egress vectors are dropped when they hold more cells than this.
+const EGRESS_CACHE_CELLS: usize = 1 << 26;
 
 /// Reachability over a compiled cluster.
 pub struct Reachability {
     /// The compiled cluster.
     pub index: Index,
-    /// Per node: the ingress peer sets it belongs to.
-    member_of: Vec<Vec<u32>>,
-    /// Per ingress peer set: (destination node, ports) it opens, sorted by node.
-    ingress_contribution: Vec<Vec<(u32, PortSetId)>>,
-    /// Per node: the egress-isolating policies that select it.
+    /// Ingress profiles of the ingress-isolated destinations that have rules.
+    profiles: Vec<Profile>,
+    /// Per node: the (dense) ingress peer sets it belongs to.
+    membership: Vec<BitSet>,
+    /// Per node: its egress signature (the egress-isolating policies selecting it).
+    egress_signature: Vec<u32>,
+    /// Per egress signature: the policies.
     egress_policies: Vec<Vec<u32>>,
+    /// Egress vectors by egress signature, bounded by `EGRESS_CACHE_CELLS`.
+    egress_cache: HashMap<u32, Vec<PortSetId>>,
     /// The ingress side before any rule: ALL where not ingress-isolated.
     ingress_base: Vec<PortSetId>,
     /// Per node: its source signature id.
@@ -27,80 +44,107 @@ impl Reachability {
     /// Prepares row computation.
     pub fn new(mut index: Index) -> Self {
         let nodes = index.nodes;
-        let mut by_peer_set: Vec<Vec<usize>> = vec![Vec::new(); index.peer_sets.len()];
+        let policy_count = index.selected.len();
+        let mut rules_of: Vec<Vec<usize>> = vec![Vec::new(); policy_count];
         for (i, r) in index.ingress_rules.iter().enumerate() {
-            by_peer_set[r.peers as usize].push(i);
+            rules_of[r.policy as usize].push(i);
         }
-        let mut member_of: Vec<Vec<u32>> = vec![Vec::new(); nodes];
-        let mut ingress_contribution = Vec::with_capacity(by_peer_set.len());
-        let mut scratch = vec![PortSetId::EMPTY; nodes];
-        let mut touched: Vec<u32> = Vec::new();
-        for (ps, rules) in by_peer_set.iter().enumerate() {
-            if rules.is_empty() {
-                ingress_contribution.push(Vec::new());
-                continue;
-            }
-            for n in index.peer_sets[ps].iter() {
-                member_of[n].push(ps as u32);
-            }
-            for &ri in rules {
-                let (policy, spec) = (
-                    index.ingress_rules[ri].policy as usize,
-                    index.ingress_rules[ri].ports,
-                );
-                let dsts: Vec<usize> = index.selected[policy].iter().collect();
-                for d in dsts {
-                    let p = index.resolve(spec, d);
-                    if scratch[d] == PortSetId::EMPTY {
-                        touched.push(d as u32);
-                    }
-                    scratch[d] = index.port_sets.union(scratch[d], p);
+        // Ingress: the policies with rules that isolate each node.
+        let mut ingress_policies: Vec<Vec<u32>> = vec![Vec::new(); nodes];
+        for (p, rules) in rules_of.iter().enumerate() {
+            if !rules.is_empty() {
+                for c in index.selected[p].iter() {
+                    ingress_policies[c].push(p as u32);
                 }
             }
-            touched.sort_unstable();
-            let contribution: Vec<(u32, PortSetId)> = touched
-                .iter()
-                .map(|&d| (d, scratch[d as usize]))
-                .filter(|(_, p)| *p != PortSetId::EMPTY)
-                .collect();
-            for &d in &touched {
-                scratch[d as usize] = PortSetId::EMPTY;
-            }
-            touched.clear();
-            ingress_contribution.push(contribution);
         }
-        let mut egress_policies: Vec<Vec<u32>> = vec![Vec::new(); nodes];
+        let mut dense: HashMap<u32, u32> = HashMap::new();
+        let mut used: Vec<u32> = Vec::new();
+        let mut profile_ids: HashMap<Vec<(u32, PortSetId)>, usize> = HashMap::new();
+        let mut profiles: Vec<Profile> = Vec::new();
+        for (d, policies) in ingress_policies.iter().enumerate() {
+            if policies.is_empty() {
+                continue;
+            }
+            let mut entries: Vec<(u32, PortSetId)> = Vec::new();
+            for &p in policies {
+                for &ri in &rules_of[p as usize] {
+                    let (peers, spec) = (index.ingress_rules[ri].peers, index.ingress_rules[ri].ports);
+                    let ports = index.resolve(spec, d);
+                    if ports == PortSetId::EMPTY {
+                        continue;
+                    }
+                    let next = used.len() as u32;
+                    let ps = *dense.entry(peers).or_insert_with(|| {
+                        used.push(peers);
+                        next
+                    });
+                    entries.push((ps, ports));
+                }
+            }
+            entries.sort_unstable();
+            let mut merged: Vec<(u32, PortSetId)> = Vec::with_capacity(entries.len());
+            for (ps, ports) in entries {
+                match merged.last_mut() {
+                    Some(last) if last.0 == ps => last.1 = index.port_sets.union(last.1, ports),
+                    _ => merged.push((ps, ports)),
+                }
+            }
+            if merged.is_empty() {
+                continue;
+            }
+            let next = profiles.len();
+            let id = *profile_ids.entry(merged.clone()).or_insert(next);
+            if id == next {
+                profiles.push(Profile { entries: merged, destinations: Vec::new() });
+            }
+            profiles[id].destinations.push(d as u32);
+        }
+        let mut membership: Vec<BitSet> = vec![BitSet::new(used.len()); nodes];
+        for (u, &ps) in used.iter().enumerate() {
+            for n in index.peer_sets[ps as usize].iter() {
+                membership[n].insert(u);
+            }
+        }
+        // Egress: the policies that isolate each node, interned as signatures.
+        let mut per_node: Vec<Vec<u32>> = vec![Vec::new(); nodes];
         for (p, isolates) in index.isolates_egress.iter().enumerate() {
             if *isolates {
                 for c in index.selected[p].iter() {
-                    egress_policies[c].push(p as u32);
+                    per_node[c].push(p as u32);
                 }
             }
         }
-        let ingress_base = (0..nodes)
-            .map(|n| {
-                if index.ingress_isolated.contains(n) {
-                    PortSetId::EMPTY
-                } else {
-                    PortSetId::ALL
-                }
+        let mut egress_ids: HashMap<Vec<u32>, u32> = HashMap::new();
+        let mut egress_policies: Vec<Vec<u32>> = Vec::new();
+        let egress_signature: Vec<u32> = per_node
+            .into_iter()
+            .map(|list| {
+                let next = egress_policies.len() as u32;
+                *egress_ids.entry(list.clone()).or_insert_with(|| {
+                    egress_policies.push(list);
+                    next
+                })
             })
             .collect();
-        let mut signatures: HashMap<(&[u32], &[u32]), u32> = HashMap::new();
+        let ingress_base = (0..nodes)
+            .map(|n| if index.ingress_isolated.contains(n) { PortSetId::EMPTY } else { PortSetId::ALL })
+            .collect();
+        let mut signatures: HashMap<(u32, &BitSet), u32> = HashMap::new();
         let signature = (0..nodes)
             .map(|n| {
                 let next = signatures.len() as u32;
-                *signatures
-                    .entry((&egress_policies[n], &member_of[n]))
-                    .or_insert(next)
+                *signatures.entry((egress_signature[n], &membership[n])).or_insert(next)
             })
             .collect();
         let signature_count = signatures.len();
         Reachability {
             index,
-            member_of,
-            ingress_contribution,
+            profiles,
+            membership,
+            egress_signature,
             egress_policies,
+            egress_cache: HashMap::new(),
             ingress_base,
             signature,
             signature_count,
@@ -119,33 +163,64 @@ impl Reachability {
 
     /// The row of source node `src` over all nodes, into `out` (length `nodes`).
     pub fn node_row(&mut self, src: usize, out: &mut Vec<PortSetId>) {
-        let idx = &mut self.index;
         out.clear();
         out.extend_from_slice(&self.ingress_base);
-        for &ps in &self.member_of[src] {
-            for &(d, p) in &self.ingress_contribution[ps as usize] {
-                let cell = &mut out[d as usize];
-                *cell = idx.port_sets.union(*cell, p);
+        let member = &self.membership[src];
+        let port_sets = &mut self.index.port_sets;
+        for profile in &self.profiles {
+            let mut v = PortSetId::EMPTY;
+            for &(ps, ports) in &profile.entries {
+                if member.contains(ps as usize) {
+                    v = port_sets.union(v, ports);
+                }
             }
-        }
-        if !idx.egress_isolated.contains(src) {
-            return;
-        }
-        let mut egress = vec![PortSetId::EMPTY; out.len()];
-        for &p in &self.egress_policies[src] {
-            for ri in 0..idx.egress_rules[p as usize].len() {
-                let rule = &idx.egress_rules[p as usize][ri];
-                let (peers, spec) = (rule.peers as usize, rule.ports);
-                let dsts: Vec<usize> = idx.peer_sets[peers].iter().collect();
-                for d in dsts {
-                    let ports = idx.resolve(spec, d);
-                    egress[d] = idx.port_sets.union(egress[d], ports);
+            if v != PortSetId::EMPTY {
+                for &d in &profile.destinations {
+                    out[d as usize] = v;
                 }
             }
         }
-        for (cell, e) in out.iter_mut().zip(egress) {
-            *cell = idx.port_sets.intersect(*cell, e);
+        if !self.index.egress_isolated.contains(src) {
+            return;
         }
+        let sig = self.egress_signature[src];
+        if !self.egress_cache.contains_key(&sig) {
+            let egress = self.egress_vector(sig);
+            if (self.egress_cache.len() + 1) * egress.len() > EGRESS_CACHE_CELLS {
+                self.egress_cache.clear();
+            }
+            self.egress_cache.insert(sig, egress);
+        }
+        let egress = &self.egress_cache[&sig];
+        let port_sets = &mut self.index.port_sets;
+        for (cell, &e) in out.iter_mut().zip(egress) {
+            *cell = port_sets.intersect(*cell, e);
+        }
+    }
+
+    /// What the egress policies of one signature allow toward every node.
+    fn egress_vector(&mut self, sig: u32) -> Vec<PortSetId> {
+        let idx = &mut self.index;
+        let mut egress = vec![PortSetId::EMPTY; idx.nodes];
+        for &p in &self.egress_policies[sig as usize] {
+            for ri in 0..idx.egress_rules[p as usize].len() {
+                let rule = &idx.egress_rules[p as usize][ri];
+                let (peers, spec) = (rule.peers as usize, rule.ports);
+                if idx.port_specs[spec as usize].named.is_empty() {
+                    let ports = idx.port_specs[spec as usize].numeric;
+                    for d in idx.peer_sets[peers].iter() {
+                        egress[d] = idx.port_sets.union(egress[d], ports);
+                    }
+                } else {
+                    let dsts: Vec<usize> = idx.peer_sets[peers].iter().collect();
+                    for d in dsts {
+                        let ports = idx.resolve(spec, d);
+                        egress[d] = idx.port_sets.union(egress[d], ports);
+                    }
+                }
+            }
+        }
+        egress
     }
 
     /// The row of endpoint `src` over all endpoints: the union over its pods' classes,
