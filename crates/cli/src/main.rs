@@ -118,6 +118,10 @@ fn reach(a: &ReachArgs) -> Result<String> {
             engine.endpoints().len(),
             engine.reach.signature_count()
         );
+        eprintln!(
+            "timing: (ingress profiles, profile entries, ingress peer sets, egress signatures) = {:?}",
+            engine.reach.stats()
+        );
     }
     let from = filter(&engine, a.from.as_deref()).context("--from")?;
     let to = filter(&engine, a.to.as_deref()).context("--to")?;
@@ -248,6 +252,10 @@ fn port_number(p: &str, protocol: Protocol, dst: &Side) -> Result<u16> {
 fn rss() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l[6..].trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(|l| l[6..].trim().to_string())
+        })
         .unwrap_or_else(|| "?".into())
 }

@@ -14,6 +14,11 @@ impl BitSet {
         }
     }
 
+    /// How many members the set can hold (a multiple of 64).
+    pub fn capacity(&self) -> usize {
+        self.words.len() * 64
+    }
+
     /// Adds `i`.
     pub fn insert(&mut self, i: usize) {
         self.words[i / 64] |= 1 << (i % 64);

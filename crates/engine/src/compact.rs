@@ -133,9 +133,16 @@ pub fn compact(
     groups.sort();
     groups.dedup();
     groups.sort_by_key(|g| g[0]);
-    let group_ids: HashMap<&Group, usize> = groups.iter().enumerate().map(|(i, g)| (*g, i)).collect();
-    let src_ids: Vec<usize> = src_groups.iter().map(|g| group_ids.get(g).copied().unwrap_or(usize::MAX)).collect();
-    let dst_ids: Vec<usize> = dst_groups.iter().map(|g| group_ids.get(g).copied().unwrap_or(usize::MAX)).collect();
+    let group_ids: HashMap<&Group, usize> =
+        groups.iter().enumerate().map(|(i, g)| (*g, i)).collect();
+    let src_ids: Vec<usize> = src_groups
+        .iter()
+        .map(|g| group_ids.get(g).copied().unwrap_or(usize::MAX))
+        .collect();
+    let dst_ids: Vec<usize> = dst_groups
+        .iter()
+        .map(|g| group_ids.get(g).copied().unwrap_or(usize::MAX))
+        .collect();
     let mut edges: Vec<(usize, usize, PortSet)> = raw_edges
         .iter()
         .map(|&(si, di, v)| (src_ids[si], dst_ids[di], engine.port_set(v).clone()))

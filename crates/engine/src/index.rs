@@ -355,6 +355,23 @@ impl Index {
         self.classes.len()
     }
 
+    /// The port profile (the named container ports) of a node; 0 for none.
+    pub fn port_profile(&self, node: usize) -> u32 {
+        self.class_port_profile.get(node).copied().unwrap_or(0)
+    }
+
+    /// The ports named `name` under `protocol` on node `dst` (empty for atoms).
+    pub fn resolve_name(&mut self, protocol: Protocol, name: &str, dst: usize) -> PortSetId {
+        let profile = self.port_profile(dst) as usize;
+        let mut set = PortSet::empty();
+        for cp in &self.port_profiles[profile] {
+            if cp.protocol == protocol && cp.name.as_deref() == Some(name) {
+                set = set.union(&PortSet::range(protocol, cp.port, cp.port));
+            }
+        }
+        self.port_sets.intern(set)
+    }
+
     /// The ports of `spec` toward destination node `dst`, named ports resolved there.
     pub fn resolve(&mut self, spec: u32, dst: usize) -> PortSetId {
         let s = &self.port_specs[spec as usize];

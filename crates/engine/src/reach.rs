@@ -6,14 +6,17 @@
 use crate::bitset::BitSet;
 use crate::index::{Endpoint, Index};
 use crate::portsets::PortSetId;
+use kubeseg_model::Protocol;
 use std::collections::HashMap;
 
-/// Destinations whose ingress is decided by the same (peer set, ports) entries.
+/// Destinations isolated by the same ingress policies.
 struct Profile {
-    /// (dense peer-set index, ports it opens), sorted by peer set.
-    entries: Vec<(u32, PortSetId)>,
-    /// The destination nodes.
-    destinations: Vec<u32>,
+    /// Rules without named ports: (dense peer-set index, ports), merged per peer set.
+    numeric: Vec<(u32, PortSetId)>,
+    /// Named ports of rules: (dense peer-set index, named-port id), sorted.
+    named: Vec<(u32, u32)>,
+    /// The destinations, grouped by port profile: (a representative node, nodes).
+    destinations: Vec<(usize, Vec<u32>)>,
 }
 
 /// Cached egress vectors are dropped when they hold more cells than this.
@@ -25,6 +28,10 @@ pub struct Reachability {
     pub index: Index,
     /// Ingress profiles of the ingress-isolated destinations that have rules.
     profiles: Vec<Profile>,
+    /// Named ports (protocol, name) by id.
+    named_ports: Vec<(Protocol, String)>,
+    /// Resolved named ports by (named-port id, port profile).
+    named_resolved: HashMap<(u32, u32), PortSetId>,
     /// Per node: the (dense) ingress peer sets it belongs to.
     membership: Vec<BitSet>,
     /// Per node: its egress signature (the egress-isolating policies selecting it).
@@ -60,46 +67,73 @@ impl Reachability {
         }
         let mut dense: HashMap<u32, u32> = HashMap::new();
         let mut used: Vec<u32> = Vec::new();
-        let mut profile_ids: HashMap<Vec<(u32, PortSetId)>, usize> = HashMap::new();
+        let mut profile_ids: HashMap<&[u32], usize> = HashMap::new();
         let mut profiles: Vec<Profile> = Vec::new();
+        let mut by_port_profile: Vec<HashMap<u32, usize>> = Vec::new();
+        let mut named_ids: HashMap<(Protocol, String), u32> = HashMap::new();
+        let mut named_ports: Vec<(Protocol, String)> = Vec::new();
         for (d, policies) in ingress_policies.iter().enumerate() {
             if policies.is_empty() {
                 continue;
             }
-            let mut entries: Vec<(u32, PortSetId)> = Vec::new();
-            for &p in policies {
-                for &ri in &rules_of[p as usize] {
-                    let (peers, spec) = (index.ingress_rules[ri].peers, index.ingress_rules[ri].ports);
-                    let ports = index.resolve(spec, d);
-                    if ports == PortSetId::EMPTY {
-                        continue;
+            let id = match profile_ids.get(policies.as_slice()) {
+                Some(&id) => id,
+                None => {
+                    let mut numeric: Vec<(u32, PortSetId)> = Vec::new();
+                    let mut named: Vec<(u32, u32)> = Vec::new();
+                    for &p in policies {
+                        for &ri in &rules_of[p as usize] {
+                            let (peers, spec) =
+                                (index.ingress_rules[ri].peers, index.ingress_rules[ri].ports);
+                            let next = used.len() as u32;
+                            let ps = *dense.entry(peers).or_insert_with(|| {
+                                used.push(peers);
+                                next
+                            });
+                            let s = &index.port_specs[spec as usize];
+                            for key in &s.named {
+                                let next = named_ports.len() as u32;
+                                let id = *named_ids.entry(key.clone()).or_insert_with(|| {
+                                    named_ports.push(key.clone());
+                                    next
+                                });
+                                named.push((ps, id));
+                            }
+                            if s.numeric != PortSetId::EMPTY {
+                                numeric.push((ps, s.numeric));
+                            }
+                        }
                     }
-                    let next = used.len() as u32;
-                    let ps = *dense.entry(peers).or_insert_with(|| {
-                        used.push(peers);
-                        next
+                    numeric.sort_unstable();
+                    let mut merged: Vec<(u32, PortSetId)> = Vec::with_capacity(numeric.len());
+                    for (ps, ports) in numeric {
+                        match merged.last_mut() {
+                            Some(last) if last.0 == ps => {
+                                last.1 = index.port_sets.union(last.1, ports)
+                            }
+                            _ => merged.push((ps, ports)),
+                        }
+                    }
+                    named.sort_unstable();
+                    named.dedup();
+                    profiles.push(Profile {
+                        numeric: merged,
+                        named,
+                        destinations: Vec::new(),
                     });
-                    entries.push((ps, ports));
+                    by_port_profile.push(HashMap::new());
+                    profile_ids.insert(policies.as_slice(), profiles.len() - 1);
+                    profiles.len() - 1
                 }
-            }
-            entries.sort_unstable();
-            let mut merged: Vec<(u32, PortSetId)> = Vec::with_capacity(entries.len());
-            for (ps, ports) in entries {
-                match merged.last_mut() {
-                    Some(last) if last.0 == ps => last.1 = index.port_sets.union(last.1, ports),
-                    _ => merged.push((ps, ports)),
-                }
-            }
-            if merged.is_empty() {
-                continue;
-            }
-            let next = profiles.len();
-            let id = *profile_ids.entry(merged.clone()).or_insert(next);
-            if id == next {
-                profiles.push(Profile { entries: merged, destinations: Vec::new() });
-            }
-            profiles[id].destinations.push(d as u32);
+            };
+            let pp = index.port_profile(d);
+            let slot = *by_port_profile[id].entry(pp).or_insert_with(|| {
+                profiles[id].destinations.push((d, Vec::new()));
+                profiles[id].destinations.len() - 1
+            });
+            profiles[id].destinations[slot].1.push(d as u32);
         }
+        profiles.retain(|p| !p.numeric.is_empty() || !p.named.is_empty());
         let mut membership: Vec<BitSet> = vec![BitSet::new(used.len()); nodes];
         for (u, &ps) in used.iter().enumerate() {
             for n in index.peer_sets[ps as usize].iter() {
@@ -128,19 +162,29 @@ impl Reachability {
             })
             .collect();
         let ingress_base = (0..nodes)
-            .map(|n| if index.ingress_isolated.contains(n) { PortSetId::EMPTY } else { PortSetId::ALL })
+            .map(|n| {
+                if index.ingress_isolated.contains(n) {
+                    PortSetId::EMPTY
+                } else {
+                    PortSetId::ALL
+                }
+            })
             .collect();
         let mut signatures: HashMap<(u32, &BitSet), u32> = HashMap::new();
         let signature = (0..nodes)
             .map(|n| {
                 let next = signatures.len() as u32;
-                *signatures.entry((egress_signature[n], &membership[n])).or_insert(next)
+                *signatures
+                    .entry((egress_signature[n], &membership[n]))
+                    .or_insert(next)
             })
             .collect();
         let signature_count = signatures.len();
         Reachability {
             index,
             profiles,
+            named_ports,
+            named_resolved: HashMap::new(),
             membership,
             egress_signature,
             egress_policies,
@@ -156,6 +200,22 @@ impl Reachability {
         self.signature_count
     }
 
+    /// (ingress profiles, their entries in total, ingress peer sets, egress signatures), for diagnostics.
+    pub fn stats(&self) -> (usize, usize, usize, usize) {
+        let entries = self
+            .profiles
+            .iter()
+            .map(|p| p.numeric.len() + p.named.len())
+            .sum();
+        let peer_sets = self.membership.first().map_or(0, |m| m.capacity());
+        (
+            self.profiles.len(),
+            entries,
+            peer_sets,
+            self.egress_policies.len(),
+        )
+    }
+
     /// The source signature of a node.
     pub fn signature(&self, node: usize) -> u32 {
         self.signature[node]
@@ -166,17 +226,43 @@ impl Reachability {
         out.clear();
         out.extend_from_slice(&self.ingress_base);
         let member = &self.membership[src];
-        let port_sets = &mut self.index.port_sets;
+        let mut specs: Vec<u32> = Vec::new();
         for profile in &self.profiles {
-            let mut v = PortSetId::EMPTY;
-            for &(ps, ports) in &profile.entries {
+            let mut base = PortSetId::EMPTY;
+            for &(ps, ports) in &profile.numeric {
                 if member.contains(ps as usize) {
-                    v = port_sets.union(v, ports);
+                    base = self.index.port_sets.union(base, ports);
                 }
             }
-            if v != PortSetId::EMPTY {
-                for &d in &profile.destinations {
-                    out[d as usize] = v;
+            specs.clear();
+            specs.extend(
+                profile
+                    .named
+                    .iter()
+                    .filter(|(ps, _)| member.contains(*ps as usize))
+                    .map(|&(_, name)| name),
+            );
+            specs.sort_unstable();
+            specs.dedup();
+            for (representative, destinations) in &profile.destinations {
+                let mut v = base;
+                let pp = self.index.port_profile(*representative);
+                for &name in &specs {
+                    let ports = match self.named_resolved.get(&(name, pp)) {
+                        Some(&p) => p,
+                        None => {
+                            let (proto, n) = &self.named_ports[name as usize];
+                            let p = self.index.resolve_name(*proto, n, *representative);
+                            self.named_resolved.insert((name, pp), p);
+                            p
+                        }
+                    };
+                    v = self.index.port_sets.union(v, ports);
+                }
+                if v != PortSetId::EMPTY {
+                    for &d in destinations {
+                        out[d as usize] = v;
+                    }
                 }
             }
         }
