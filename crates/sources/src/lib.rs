@@ -6,6 +6,7 @@
 
 pub mod assemble;
 pub mod decode;
+pub mod json;
 pub mod load;
 pub mod tree;
 pub mod yaml;

@@ -1,12 +1,11 @@
 //! Paths (files, directories, `-`) into a cluster and diagnostics.
 
 use crate::assemble::assemble;
-use crate::decode::{Decoded, ctx::Ctx, decode_documents};
-use crate::yaml::parse_documents;
+use crate::decode::{Decoded, ctx::Ctx, decode_document, decode_object};
 use kubeseg_model::{Cluster, Diagnostic, Severity};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -174,22 +173,27 @@ fn decode_source(source: &Source) -> (Decoded, Vec<Diagnostic>) {
             );
         }
     };
-    let mut ctx = Ctx::new(source.name.clone(), text);
-    match parse_documents(text) {
-        Ok(docs) if source.discovered && !docs.is_empty() && !docs.iter().any(is_manifest) => {
+    let first = text.trim_start().as_bytes().first().copied();
+    let read = if matches!(first, Some(b'{' | b'[')) {
+        // JSON is YAML too; the dedicated reader is faster, and YAML flow style that
+        // is not JSON falls back to the YAML reader.
+        decode_json(source, text).or_else(|_| decode_yaml(source, text))
+    } else {
+        decode_yaml(source, text)
+    };
+    match read {
+        Ok(r) if source.discovered && r.documents_seen > 0 && !r.any_kind => {
             // A data file next to manifests (Helm values, tool output): not ours to read.
-            let d = kubeseg_model::Diagnostic::warning(
+            let d = Diagnostic::warning(
                 "not-a-manifest",
-                Some(ctx.loc(1, 1)),
+                Some(Ctx::new(source.name.clone(), text).loc(1, 1)),
                 "no document in this file has a `kind`; it is not a Kubernetes manifest and is skipped",
             );
             (Decoded::default(), vec![d])
         }
-        Ok(docs) => {
-            let decoded = decode_documents(&mut ctx, &docs);
-            (decoded, ctx.diagnostics)
-        }
+        Ok(r) => (r.decoded, r.diagnostics),
         Err(e) => {
+            let mut ctx = Ctx::new(source.name.clone(), text);
             ctx.error_at(
                 e.line,
                 e.column,
@@ -199,4 +203,99 @@ fn decode_source(source: &Source) -> (Decoded, Vec<Diagnostic>) {
             (Decoded::default(), ctx.diagnostics)
         }
     }
+}
+
+/// What reading one file produced.
+#[derive(Default)]
+struct FileRead {
+    decoded: Decoded,
+    diagnostics: Vec<Diagnostic>,
+    documents_seen: usize,
+    any_kind: bool,
+}
+
+impl FileRead {
+    fn merge(&mut self, other: FileRead) {
+        self.decoded.objects.extend(other.decoded.objects);
+        for (k, n) in other.decoded.skipped {
+            *self.decoded.skipped.entry(k).or_default() += n;
+        }
+        self.decoded.documents += other.decoded.documents;
+        self.diagnostics.extend(other.diagnostics);
+        self.documents_seen += other.documents_seen;
+        self.any_kind |= other.any_kind;
+    }
+}
+
+/// Pieces of at least this size are parsed in parallel.
+const CHUNK_BYTES: usize = 1 << 20;
+
+fn decode_yaml(source: &Source, text: &str) -> Result<FileRead, crate::yaml::SyntaxError> {
+    let cuts = crate::yaml::document_chunks(text, CHUNK_BYTES);
+    let pieces: Vec<Result<FileRead, crate::yaml::SyntaxError>> = cuts
+        .par_iter()
+        .enumerate()
+        .map(|(i, &(start, line))| {
+            let end = cuts.get(i + 1).map_or(text.len(), |c| c.0);
+            let mut ctx = Ctx::new(source.name.clone(), text);
+            let mut read = FileRead::default();
+            crate::yaml::parse_documents_with(&text[start..end], line, |doc| {
+                read.documents_seen += 1;
+                read.any_kind |= is_manifest(&doc);
+                decode_document(&mut ctx, &doc, &mut read.decoded);
+            })?;
+            read.diagnostics = ctx.diagnostics;
+            Ok(read)
+        })
+        .collect();
+    let mut all = FileRead::default();
+    for piece in pieces {
+        all.merge(piece?);
+    }
+    Ok(all)
+}
+
+fn decode_json(source: &Source, text: &str) -> Result<FileRead, crate::yaml::SyntaxError> {
+    let mut ctx = Ctx::new(source.name.clone(), text);
+    let mut read = FileRead::default();
+    let mut pending: Vec<crate::tree::Node> = Vec::new();
+    let mut top: Option<crate::tree::Node> = None;
+    let mut saw_items = false;
+    crate::json::parse_json(text, |piece| match piece {
+        crate::json::Piece::Item(node) => {
+            saw_items = true;
+            read.documents_seen += 1;
+            if node.get("kind").is_some() {
+                read.any_kind = true;
+                decode_object(&mut ctx, &node, None, &mut read.decoded);
+            } else {
+                pending.push(node);
+            }
+        }
+        crate::json::Piece::Top(node) => top = Some(node),
+    })?;
+    // Items of a typed list (`PodList`) may omit their kind; the list's kind, which
+    // kubectl writes after the items, implies it.
+    let list_kind = top
+        .as_ref()
+        .and_then(|t| t.get("kind"))
+        .and_then(|k| k.as_str())
+        .map(str::to_string);
+    let implied = list_kind
+        .as_deref()
+        .and_then(|k| k.strip_suffix("List"))
+        .filter(|k| !k.is_empty());
+    for node in &pending {
+        decode_object(&mut ctx, node, implied, &mut read.decoded);
+    }
+    if let Some(top) = top {
+        read.documents_seen += 1;
+        let is_list = list_kind.as_deref().is_some_and(|k| k.ends_with("List"));
+        read.any_kind |= list_kind.is_some();
+        if !(saw_items && is_list) {
+            decode_document(&mut ctx, &top, &mut read.decoded);
+        }
+    }
+    read.diagnostics = ctx.diagnostics;
+    Ok(read)
 }

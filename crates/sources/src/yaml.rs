@@ -19,11 +19,23 @@ pub struct SyntaxError {
 /// blank templates) yield nothing. On a syntax error the documents read before it
 /// are discarded: a half-read file must not pass for a whole one.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    let mut docs = Vec::new();
+    parse_documents_with(text, 0, |d| docs.push(d))?;
+    Ok(docs)
+}
+
+/// Parses a YAML stream, handing each non-empty document to `each` as soon as it is
+/// read. `line_offset` is added to every line (for a chunk cut out of a larger file).
+pub fn parse_documents_with(
+    text: &str,
+    line_offset: u32,
+    mut each: impl FnMut(Node),
+) -> Result<(), SyntaxError> {
     let mut builder = Builder {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
+        line_offset,
     };
-    let mut docs = Vec::new();
     loop {
         let (event, _) = builder.next()?;
         match event {
@@ -35,22 +47,38 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
                 }
                 let node = builder.node(event, span)?;
                 if !node.is_null() {
-                    docs.push(node);
+                    each(node);
                 }
             }
             _ => {}
         }
     }
-    Ok(docs)
+    Ok(())
+}
+
+/// Byte offsets and line numbers (0-based) where a YAML stream may be cut into
+/// independent pieces: lines that start a document (`---` at column 0), at least
+/// `min_size` bytes apart. The first piece starts at 0.
+pub fn document_chunks(text: &str, min_size: usize) -> Vec<(usize, u32)> {
+    let mut cuts = vec![(0usize, 0u32)];
+    let (mut offset, mut line) = (0usize, 0u32);
+    for l in text.split_inclusive('\n') {
+        if offset - cuts.last().map_or(0, |c| c.0) >= min_size
+            && l.starts_with("---")
+            && l[3..].starts_with([' ', '\t', '\n', '\r'])
+        {
+            cuts.push((offset, line));
+        }
+        offset += l.len();
+        line += 1;
+    }
+    cuts
 }
 
 struct Builder<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
     anchors: HashMap<usize, Node>,
-}
-
-fn position(span: &Span) -> (u32, u32) {
-    (span.start.line() as u32, span.start.col() as u32 + 1)
+    line_offset: u32,
 }
 
 impl<'a> Builder<'a> {
@@ -59,7 +87,7 @@ impl<'a> Builder<'a> {
             Some(Ok(pair)) => Ok(pair),
             Some(Err(e)) => Err(SyntaxError {
                 message: e.info().to_string(),
-                line: e.marker().line() as u32,
+                line: e.marker().line() as u32 + self.line_offset,
                 column: e.marker().col() as u32 + 1,
             }),
             None => Ok((Event::StreamEnd, Span::default())),
@@ -67,7 +95,10 @@ impl<'a> Builder<'a> {
     }
 
     fn node(&mut self, event: Event<'a>, span: Span) -> Result<Node, SyntaxError> {
-        let (line, column) = position(&span);
+        let (line, column) = (
+            span.start.line() as u32 + self.line_offset,
+            span.start.col() as u32 + 1,
+        );
         let (value, anchor) = match event {
             Event::Scalar(text, style, anchor, tag) => {
                 let value = if style == ScalarStyle::Plain && tag.is_none() {
@@ -189,6 +220,16 @@ mod tests {
     fn syntax_errors_carry_a_position() {
         let err = parse_documents("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.line >= 1);
+    }
+
+    #[test]
+    fn chunks_cut_at_document_starts_with_line_offsets() {
+        let text = "a: 1\n---\nb: 2\n--- # c\nc: 3\n";
+        let cuts = document_chunks(text, 1);
+        assert_eq!(cuts, vec![(0, 0), (5, 1), (14, 3)]);
+        let mut lines = Vec::new();
+        parse_documents_with(&text[14..], 3, |d| lines.push(d.get("c").unwrap().line)).unwrap();
+        assert_eq!(lines, vec![5]);
     }
 
     #[test]

@@ -90,22 +90,27 @@ const UNMODELLED_POLICY_KINDS: &[&str] = &[
 pub fn decode_documents(ctx: &mut Ctx, docs: &[Node]) -> Decoded {
     let mut out = Decoded::default();
     for doc in docs {
-        match &doc.value {
-            // A bare list of objects, as some tools write: read it like a List.
-            crate::tree::Value::Seq(items) => {
-                for item in items {
-                    decode_object(ctx, item, None, &mut out);
-                }
-            }
-            _ => decode_object(ctx, doc, None, &mut out),
-        }
+        decode_document(ctx, doc, &mut out);
     }
     out
 }
 
+/// Decodes one document: an object, a List, or a bare list of objects.
+pub fn decode_document(ctx: &mut Ctx, doc: &Node, out: &mut Decoded) {
+    match &doc.value {
+        // A bare list of objects, as some tools write: read it like a List.
+        crate::tree::Value::Seq(items) => {
+            for item in items {
+                decode_object(ctx, item, None, out);
+            }
+        }
+        _ => decode_object(ctx, doc, None, out),
+    }
+}
+
 /// Decodes one object; `item_kind` is the kind implied by a typed list (`PodList` → `Pod`),
 /// whose items `kubectl` prints without `kind`.
-fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &mut Decoded) {
+pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &mut Decoded) {
     let Some(entries) = ctx.map(obj, "a Kubernetes object") else {
         return;
     };

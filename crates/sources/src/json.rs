@@ -1,0 +1,347 @@
+//! A JSON reader that keeps line and column for every node and streams the items of a
+//! top-level `List`, so a large dump is decoded item by item instead of held whole.
+
+use crate::tree::{Key, Node, Value};
+use crate::yaml::SyntaxError;
+
+/// What the reader hands out, in input order.
+pub enum Piece {
+    /// An element of a top-level array, or an item of a top-level object's `items`.
+    Item(Node),
+    /// The top-level object without its `items` (or a lone top-level value).
+    Top(Node),
+}
+
+/// Reads one JSON text, calling `sink` for each piece.
+pub fn parse_json(text: &str, mut sink: impl FnMut(Piece)) -> Result<(), SyntaxError> {
+    let mut p = Parser {
+        b: text.as_bytes(),
+        pos: 0,
+        line: 1,
+        line_start: 0,
+    };
+    p.ws();
+    match p.peek() {
+        Some(b'[') => {
+            p.pos += 1;
+            p.elements(|n| sink(Piece::Item(n)))?;
+        }
+        Some(b'{') => {
+            let (line, column) = p.here();
+            p.pos += 1;
+            let mut entries = Vec::new();
+            p.ws();
+            if p.peek() == Some(b'}') {
+                p.pos += 1;
+            } else {
+                loop {
+                    p.ws();
+                    let key = p.key()?;
+                    p.ws();
+                    if key.name == "items" && p.peek() == Some(b'[') {
+                        p.pos += 1;
+                        p.elements(|n| sink(Piece::Item(n)))?;
+                    } else {
+                        let v = p.value()?;
+                        entries.push((key, v));
+                    }
+                    if p.separator(b'}')? {
+                        break;
+                    }
+                }
+            }
+            sink(Piece::Top(Node {
+                value: Value::Map(entries),
+                line,
+                column,
+            }));
+        }
+        Some(_) => {
+            let v = p.value()?;
+            sink(Piece::Top(v));
+        }
+        None => {}
+    }
+    p.ws();
+    if p.pos < p.b.len() {
+        return Err(p.error("trailing characters after the JSON value"));
+    }
+    Ok(())
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    pos: usize,
+    line: u32,
+    line_start: usize,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.pos).copied()
+    }
+
+    fn here(&self) -> (u32, u32) {
+        (self.line, (self.pos - self.line_start) as u32 + 1)
+    }
+
+    fn error(&self, message: &str) -> SyntaxError {
+        let (line, column) = self.here();
+        SyntaxError {
+            message: message.to_string(),
+            line,
+            column,
+        }
+    }
+
+    fn ws(&mut self) {
+        while let Some(c) = self.peek() {
+            match c {
+                b' ' | b'\t' | b'\r' => self.pos += 1,
+                b'\n' => {
+                    self.pos += 1;
+                    self.line += 1;
+                    self.line_start = self.pos;
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// After a member or element: `true` at the closing bracket, `false` after a comma.
+    fn separator(&mut self, close: u8) -> Result<bool, SyntaxError> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(c) if c == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            _ => Err(self.error(&format!("expected ',' or '{}'", close as char))),
+        }
+    }
+
+    fn elements(&mut self, mut each: impl FnMut(Node)) -> Result<(), SyntaxError> {
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            each(self.value()?);
+            if self.separator(b']')? {
+                return Ok(());
+            }
+        }
+    }
+
+    fn key(&mut self) -> Result<Key, SyntaxError> {
+        let (line, column) = self.here();
+        if self.peek() != Some(b'"') {
+            return Err(self.error("expected a string key"));
+        }
+        let name = self.string()?;
+        self.ws();
+        if self.peek() != Some(b':') {
+            return Err(self.error("expected ':'"));
+        }
+        self.pos += 1;
+        Ok(Key { name, line, column })
+    }
+
+    fn value(&mut self) -> Result<Node, SyntaxError> {
+        self.ws();
+        let (line, column) = self.here();
+        let value = match self.peek() {
+            Some(b'{') => {
+                self.pos += 1;
+                let mut entries = Vec::new();
+                self.ws();
+                if self.peek() == Some(b'}') {
+                    self.pos += 1;
+                } else {
+                    loop {
+                        self.ws();
+                        let key = self.key()?;
+                        let v = self.value()?;
+                        entries.push((key, v));
+                        if self.separator(b'}')? {
+                            break;
+                        }
+                    }
+                }
+                Value::Map(entries)
+            }
+            Some(b'[') => {
+                self.pos += 1;
+                let mut items = Vec::new();
+                self.elements(|n| items.push(n))?;
+                Value::Seq(items)
+            }
+            Some(b'"') => Value::Str(self.string()?),
+            Some(b't') => self.word("true", Value::Bool(true))?,
+            Some(b'f') => self.word("false", Value::Bool(false))?,
+            Some(b'n') => self.word("null", Value::Null)?,
+            Some(c) if c == b'-' || c.is_ascii_digit() => self.number()?,
+            _ => return Err(self.error("expected a JSON value")),
+        };
+        Ok(Node {
+            value,
+            line,
+            column,
+        })
+    }
+
+    fn word(&mut self, w: &str, v: Value) -> Result<Value, SyntaxError> {
+        if self.b[self.pos..].starts_with(w.as_bytes()) {
+            self.pos += w.len();
+            Ok(v)
+        } else {
+            Err(self.error("expected a JSON value"))
+        }
+    }
+
+    fn number(&mut self) -> Result<Value, SyntaxError> {
+        let start = self.pos;
+        while let Some(c) = self.peek() {
+            if c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E') {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+        let s = std::str::from_utf8(&self.b[start..self.pos]).unwrap_or("");
+        if let Ok(i) = s.parse::<i64>() {
+            return Ok(Value::Int(i));
+        }
+        s.parse::<f64>()
+            .map(Value::Float)
+            .map_err(|_| self.error("invalid number"))
+    }
+
+    fn string(&mut self) -> Result<String, SyntaxError> {
+        self.pos += 1;
+        let start = self.pos;
+        // Fast path: no escapes.
+        while let Some(c) = self.peek() {
+            match c {
+                b'"' => {
+                    let s = std::str::from_utf8(&self.b[start..self.pos])
+                        .map_err(|_| self.error("invalid UTF-8"))?;
+                    self.pos += 1;
+                    return Ok(s.to_string());
+                }
+                b'\\' => break,
+                b'\n' => return Err(self.error("unterminated string")),
+                _ => self.pos += 1,
+            }
+        }
+        let mut out: Vec<u8> = self.b[start..self.pos].to_vec();
+        loop {
+            match self.peek() {
+                None | Some(b'\n') => return Err(self.error("unterminated string")),
+                Some(b'"') => {
+                    self.pos += 1;
+                    return String::from_utf8(out).map_err(|_| self.error("invalid UTF-8"));
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let esc = self
+                        .peek()
+                        .ok_or_else(|| self.error("unterminated string"))?;
+                    self.pos += 1;
+                    match esc {
+                        b'"' => out.push(b'"'),
+                        b'\\' => out.push(b'\\'),
+                        b'/' => out.push(b'/'),
+                        b'b' => out.push(8),
+                        b'f' => out.push(12),
+                        b'n' => out.push(b'\n'),
+                        b'r' => out.push(b'\r'),
+                        b't' => out.push(b'\t'),
+                        b'u' => {
+                            let mut code = self.hex4()?;
+                            if (0xD800..0xDC00).contains(&code)
+                                && self.b[self.pos..].starts_with(b"\\u")
+                            {
+                                self.pos += 2;
+                                let low = self.hex4()?;
+                                code = 0x10000
+                                    + ((code - 0xD800) << 10)
+                                    + (low.wrapping_sub(0xDC00) & 0x3FF);
+                            }
+                            let ch = char::from_u32(code)
+                                .ok_or_else(|| self.error("invalid \\u escape"))?;
+                            let mut buf = [0u8; 4];
+                            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                        }
+                        _ => return Err(self.error("invalid escape")),
+                    }
+                }
+                Some(c) => {
+                    out.push(c);
+                    self.pos += 1;
+                }
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, SyntaxError> {
+        let s = self
+            .b
+            .get(self.pos..self.pos + 4)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .ok_or_else(|| self.error("invalid \\u escape"))?;
+        let v = u32::from_str_radix(s, 16).map_err(|_| self.error("invalid \\u escape"))?;
+        self.pos += 4;
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pieces(text: &str) -> Vec<Node> {
+        let mut out = Vec::new();
+        parse_json(text, |p| match p {
+            Piece::Item(n) | Piece::Top(n) => out.push(n),
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn list_items_stream_with_positions() {
+        let nodes = pieces(
+            "{\"apiVersion\": \"v1\",\n \"items\": [\n  {\"kind\": \"Pod\"},\n  {\"kind\": \"Service\"}],\n \"kind\": \"List\"}",
+        );
+        assert_eq!(nodes.len(), 3);
+        assert_eq!((nodes[1].line, nodes[1].column), (4, 3));
+        assert_eq!(nodes[2].get("kind").unwrap().as_str(), Some("List"));
+        assert!(nodes[2].get("items").is_none());
+    }
+
+    #[test]
+    fn values_and_escapes() {
+        let n = &pieces("{\"a\": [1, -2.5, true, null, \"x\\\"\\u00e9\\ud83d\\ude00\"]}")[0];
+        let Value::Seq(items) = &n.get("a").unwrap().value else {
+            panic!()
+        };
+        assert_eq!(items[0].value, Value::Int(1));
+        assert_eq!(items[1].value, Value::Float(-2.5));
+        assert_eq!(items[4].value, Value::Str("x\"é😀".into()));
+    }
+
+    #[test]
+    fn errors_have_positions() {
+        let err = parse_json("{\"a\": 1,\n \"b\" 2}", |_| {}).unwrap_err();
+        assert_eq!(err.line, 2);
+        assert!(parse_json("[1, 2", |_| {}).is_err());
+        assert!(parse_json("{} x", |_| {}).is_err());
+    }
+}
