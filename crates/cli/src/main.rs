@@ -23,11 +23,19 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Reach(a) => reach(a),
-        Command::Explain(a) => explain_cmd(a),
+        Command::Explain(a) => explain_cmd(a).map(Output::Text),
     };
     match result {
-        Ok(out) => write_stdout(&out),
+        Ok(Output::Text(out)) => write_stdout(&out),
+        Ok(Output::Written) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                if io.kind() == std::io::ErrorKind::BrokenPipe {
+                    return ExitCode::SUCCESS;
+                }
+                eprintln!("error: cannot write output: {io}");
+                return ExitCode::FAILURE;
+            }
             if let Some(Failure::Input) = e.downcast_ref::<Failure>() {
                 return ExitCode::from(EXIT_INPUT);
             }
@@ -101,7 +109,15 @@ fn options(common: &Common) -> Options {
     }
 }
 
-fn reach(a: &ReachArgs) -> Result<String> {
+/// What a command produced.
+enum Output {
+    /// Text still to be written to stdout.
+    Text(String),
+    /// Already streamed to stdout.
+    Written,
+}
+
+fn reach(a: &ReachArgs) -> Result<Output> {
     let timings = std::env::var_os("KUBESEG_TIMINGS").is_some();
     let start = std::time::Instant::now();
     let loaded = load_input(&a.common)?;
@@ -137,10 +153,24 @@ fn reach(a: &ReachArgs) -> Result<String> {
         let sources: Vec<usize> = (0..n).filter(|&e| from.accepts(e)).collect();
         let destinations: Vec<usize> = (0..n).filter(|&e| to.accepts(e)).collect();
         let grouped = kubeseg_engine::compact::compact(&mut engine, &sources, &destinations)?;
-        return Ok(kubeseg_report::reach::compact(&engine, &grouped, format));
+        return Ok(Output::Text(kubeseg_report::reach::compact(
+            &engine, &grouped, format,
+        )));
     }
-    let conns = engine.connections(|e| from.accepts(e), |e| to.accepts(e));
-    Ok(kubeseg_report::reach::connections(&engine, &conns, format))
+    let n = engine.endpoints().len();
+    let sources: Vec<usize> = (0..n).filter(|&e| from.accepts(e)).collect();
+    let destinations: Vec<usize> = (0..n).filter(|&e| to.accepts(e)).collect();
+    // Nothing can fail any more but writing: stream the answer.
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    kubeseg_report::reach::write_connections(
+        &mut engine,
+        &sources,
+        &destinations,
+        format,
+        &mut stdout,
+    )?;
+    stdout.flush()?;
+    Ok(Output::Written)
 }
 
 fn explain_cmd(a: &ExplainArgs) -> Result<String> {

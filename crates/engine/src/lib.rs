@@ -15,7 +15,7 @@ pub mod reach;
 
 pub use index::{Endpoint, Options};
 use kubeseg_model::{Cluster, PortSet};
-use portsets::PortSetId;
+use portsets::{PortSetId, PortSets};
 use reach::Reachability;
 
 /// One allowed connection between endpoints.
@@ -95,6 +95,27 @@ impl<'c> Engine<'c> {
             }
         }
         out
+    }
+
+    /// Calls `each(src, row)` for every source in `sources` (in that order), where
+    /// `row[dst]` is what `src` may send to endpoint `dst`. Rows are shared between
+    /// consecutive sources with equal signatures. The self cell and external-to-external
+    /// cells are for callers to skip.
+    pub fn for_each_row(
+        &mut self,
+        sources: &[usize],
+        mut each: impl FnMut(usize, &[PortSetId], &PortSets),
+    ) {
+        let (mut scratch, mut row) = (Vec::new(), Vec::new());
+        let mut cached_key: Option<Vec<u32>> = None;
+        for &src in sources {
+            let key = self.reach.endpoint_row_key(src);
+            if cached_key.as_ref() != Some(&key) {
+                self.reach.endpoint_row(src, &mut scratch, &mut row);
+                cached_key = Some(key);
+            }
+            each(src, &row, &self.reach.index.port_sets);
+        }
     }
 
     /// The allowed ports from endpoint `src` to endpoint `dst` (the self pair included).

@@ -7,15 +7,20 @@
 //!                  {"id": "0.0.0.0-9.255.255.255", "kind": "External", "ranges": ["0.0.0.0-9.255.255.255"]} ],
 //!   "connections": [ {"src": "<id>", "dst": "<id>", "allowed": {"TCP": [[80, 80]], "UDP": [], "SCTP": []}} ] }
 //! ```
+//! `endpoints` lists every endpoint among the sources and destinations, sorted by id;
+//! `connections` are sorted by source then destination label.
 //! Compact: `"groups": [{"id": "g0", "members": ["<endpoint id>", ...]}]` and
 //! `"connections": [{"src": "g0", "dst": "g1", "allowed": {...}}]`, plus `"endpoints"`.
 
 use crate::{Format, PortsJson, SCHEMA_VERSION, to_json};
 use kubeseg_engine::compact::Compact;
-use kubeseg_engine::{Connection, Endpoint, Engine};
-use kubeseg_model::PortSet;
+use kubeseg_engine::portsets::PortSetId;
+use kubeseg_engine::{Endpoint, Engine};
 use serde::Serialize;
-use std::fmt::Write;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io;
+use std::io::Write;
 
 #[derive(Serialize)]
 struct EndpointJson {
@@ -34,14 +39,6 @@ struct ConnectionJson {
     src: String,
     dst: String,
     allowed: PortsJson,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ReachJson {
-    schema_version: u32,
-    endpoints: Vec<EndpointJson>,
-    connections: Vec<ConnectionJson>,
 }
 
 #[derive(Serialize)]
@@ -90,49 +87,120 @@ pub fn label(engine: &Engine, e: usize) -> String {
     }
 }
 
-/// Renders the connection list.
-pub fn connections(engine: &Engine, conns: &[Connection], format: Format) -> String {
-    let mut rows: Vec<(String, String, &PortSet, usize, usize)> = conns
-        .iter()
-        .map(|c| {
-            (
-                label(engine, c.src),
-                label(engine, c.dst),
-                &c.ports,
-                c.src,
-                c.dst,
-            )
-        })
-        .collect();
-    rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+/// Writes the connection list from `sources` to `destinations` as it is computed,
+/// sorted by source then destination label, without holding it in memory.
+pub fn write_connections(
+    engine: &mut Engine,
+    sources: &[usize],
+    destinations: &[usize],
+    format: Format,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let n = engine.endpoints().len();
+    let labels: Vec<String> = (0..n).map(|e| label(engine, e)).collect();
+    let by_label = |list: &[usize]| {
+        let mut v = list.to_vec();
+        v.sort_by(|a, b| labels[*a].cmp(&labels[*b]));
+        v
+    };
+    let (src_order, dst_order) = (by_label(sources), by_label(destinations));
+    let mut rendered: HashMap<PortSetId, String> = HashMap::new();
+    let json_ids: Vec<String> = if format == Format::Json {
+        (0..n)
+            .map(|e| serde_json::to_string(&engine.endpoint_id(e)).unwrap_or_default())
+            .collect()
+    } else {
+        Vec::new()
+    };
     match format {
         Format::Json => {
-            let mut used: Vec<usize> = conns.iter().flat_map(|c| [c.src, c.dst]).collect();
-            used.sort_unstable();
-            used.dedup();
-            let mut endpoints: Vec<EndpointJson> =
-                used.into_iter().map(|e| endpoint_json(engine, e)).collect();
-            endpoints.sort_by(|a, b| a.id.cmp(&b.id));
-            let connections = rows
-                .iter()
-                .map(|r| ConnectionJson {
-                    src: engine.endpoint_id(r.3),
-                    dst: engine.endpoint_id(r.4),
-                    allowed: PortsJson::from_set(r.2),
-                })
+            let mut involved: Vec<usize> = sources.iter().chain(destinations).copied().collect();
+            involved.sort_unstable();
+            involved.dedup();
+            let mut endpoints: Vec<EndpointJson> = involved
+                .into_iter()
+                .map(|e| endpoint_json(engine, e))
                 .collect();
-            to_json(&ReachJson {
-                schema_version: SCHEMA_VERSION,
-                endpoints,
-                connections,
-            })
+            endpoints.sort_by(|a, b| a.id.cmp(&b.id));
+            writeln!(
+                out,
+                "{{\n  \"schemaVersion\": {SCHEMA_VERSION},\n  \"endpoints\": ["
+            )?;
+            for (i, e) in endpoints.iter().enumerate() {
+                let sep = if i + 1 < endpoints.len() { "," } else { "" };
+                writeln!(
+                    out,
+                    "    {}{sep}",
+                    serde_json::to_string(e).unwrap_or_default()
+                )?;
+            }
+            write!(out, "  ],\n  \"connections\": [")?;
         }
-        _ => table(
-            rows.iter()
-                .map(|r| (r.0.clone(), r.1.clone(), r.2.to_string()))
-                .collect(),
-            format,
-        ),
+        Format::Csv => writeln!(out, "src,dst,connection")?,
+        Format::Md => writeln!(out, "| src | dst | connection |\n|---|---|---|")?,
+        Format::Dot => {
+            writeln!(
+                out,
+                "digraph kubeseg {{\n  rankdir=LR;\n  node [shape=box];"
+            )?;
+            let mut nodes: Vec<&String> = sources
+                .iter()
+                .chain(destinations)
+                .map(|&e| &labels[e])
+                .collect();
+            nodes.sort();
+            nodes.dedup();
+            for node in nodes {
+                writeln!(out, "  \"{node}\";")?;
+            }
+        }
+        Format::Text => {}
+    }
+    let mut first = true;
+    let mut result = Ok(());
+    engine.for_each_row(&src_order, |src, row, port_sets| {
+        if result.is_err() {
+            return;
+        }
+        for &dst in &dst_order {
+            let p = row[dst];
+            if dst == src || p == PortSetId::EMPTY {
+                continue;
+            }
+            let ports = rendered.entry(p).or_insert_with(|| {
+                let set = port_sets.get(p);
+                if format == Format::Json {
+                    serde_json::to_string(&PortsJson::from_set(set)).unwrap_or_default()
+                } else {
+                    set.to_string()
+                }
+            });
+            let (s, d) = (&labels[src], &labels[dst]);
+            result = match format {
+                Format::Text => writeln!(out, "{s} => {d} : {ports}"),
+                Format::Csv => writeln!(out, "{},{},{}", csv(s), csv(d), csv(ports)),
+                Format::Md => writeln!(out, "| {s} | {d} | {ports} |"),
+                Format::Dot => writeln!(out, "  \"{s}\" -> \"{d}\" [label=\"{ports}\"];"),
+                Format::Json => {
+                    let sep = if first { "\n" } else { ",\n" };
+                    write!(
+                        out,
+                        "{sep}    {{\"src\": {}, \"dst\": {}, \"allowed\": {ports}}}",
+                        json_ids[src], json_ids[dst]
+                    )
+                }
+            };
+            first = false;
+            if result.is_err() {
+                return;
+            }
+        }
+    });
+    result?;
+    match format {
+        Format::Json => writeln!(out, "{}]\n}}", if first { "" } else { "\n  " }),
+        Format::Dot => writeln!(out, "}}"),
+        _ => Ok(()),
     }
 }
 
