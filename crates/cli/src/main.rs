@@ -148,27 +148,28 @@ fn reach(a: &ReachArgs) -> Result<Output> {
         ReachFormat::Md => Format::Md,
         ReachFormat::Dot => Format::Dot,
     };
-    if a.compact {
-        let n = engine.endpoints().len();
-        let sources: Vec<usize> = (0..n).filter(|&e| from.accepts(e)).collect();
-        let destinations: Vec<usize> = (0..n).filter(|&e| to.accepts(e)).collect();
-        let grouped = kubeseg_engine::compact::compact(&mut engine, &sources, &destinations)?;
-        return Ok(Output::Text(kubeseg_report::reach::compact(
-            &engine, &grouped, format,
-        )));
-    }
     let n = engine.endpoints().len();
     let sources: Vec<usize> = (0..n).filter(|&e| from.accepts(e)).collect();
     let destinations: Vec<usize> = (0..n).filter(|&e| to.accepts(e)).collect();
-    // Nothing can fail any more but writing: stream the answer.
+    // Nothing can fail any more but writing (and a never-seen fingerprint collision): stream the answer.
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-    kubeseg_report::reach::write_connections(
-        &mut engine,
-        &sources,
-        &destinations,
-        format,
-        &mut stdout,
-    )?;
+    if a.compact {
+        kubeseg_report::reach::write_compact(
+            &mut engine,
+            &sources,
+            &destinations,
+            format,
+            &mut stdout,
+        )??;
+    } else {
+        kubeseg_report::reach::write_connections(
+            &mut engine,
+            &sources,
+            &destinations,
+            format,
+            &mut stdout,
+        )?;
+    }
     stdout.flush()?;
     Ok(Output::Written)
 }

@@ -53,18 +53,34 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Groups the connections from `sources` to `destinations` (endpoint indices, sorted).
-pub fn compact(
-    engine: &mut Engine,
-    sources: &[usize],
-    destinations: &[usize],
-) -> Result<Compact, CollisionError> {
+/// Rows cached between the two passes are dropped beyond this many cells.
+const ROW_CACHE_CELLS: usize = 1 << 26;
+
+/// The groups of a grouped answer, before its edges are listed.
+pub struct Grouping {
+    /// Every group that has a non-empty row or column, ordered by first member.
+    pub groups: Vec<Group>,
+    /// Source groups: (group id, members).
+    src_groups: Vec<(usize, Group)>,
+    /// Destination groups: (group id, first member, positions in `destinations`).
+    dst_groups: Vec<(usize, usize, Vec<usize>)>,
+    /// Row key of each source (parallel to the sources given).
+    src_key: Vec<usize>,
+    sources: Vec<usize>,
+    destinations: Vec<usize>,
+    /// Rows from the first pass by row key, when they fit the cache.
+    rows: HashMap<usize, Vec<PortSetId>>,
+}
+
+/// Pass 1: groups sources by row and destinations by column (endpoint indices, sorted).
+pub fn group(engine: &mut Engine, sources: &[usize], destinations: &[usize]) -> Grouping {
     let (mut scratch, mut row) = (Vec::new(), Vec::new());
-    // Pass 1: fingerprints of rows (per row key) and of columns.
     let mut key_ids: HashMap<Vec<u32>, usize> = HashMap::new();
     let mut key_rows: Vec<Fingerprint> = Vec::new();
     let mut src_key: Vec<usize> = Vec::with_capacity(sources.len());
     let mut columns = vec![Fingerprint::default(); destinations.len()];
+    let mut rows: HashMap<usize, Vec<PortSetId>> = HashMap::new();
+    let cache = |n: usize| (n + 1) * destinations.len().max(1) <= ROW_CACHE_CELLS;
     for &s in sources {
         let key = engine.reach.endpoint_row_key(s);
         let next = key_ids.len();
@@ -83,72 +99,119 @@ pub fn compact(
             }
         }
         key_rows.push(fp);
-    }
-    // Columns are fingerprinted per row key; a key's weight is irrelevant to equality.
-    let src_groups = group_by(sources, |i| key_rows[src_key[i]]);
-    let dst_groups = group_by(destinations, |j| columns[j]);
-
-    // Pass 2: one representative row per source group, checked against every member.
-    let mut raw_edges: Vec<(usize, usize, PortSetId)> = Vec::new();
-    let mut member_row = Vec::new();
-    for (si, sg) in src_groups.iter().enumerate() {
-        engine.reach.endpoint_row(sg[0], &mut scratch, &mut row);
-        let mut checked_keys = vec![src_key_of(sources, &src_key, sg[0])];
-        for &m in &sg[1..] {
-            let k = src_key_of(sources, &src_key, m);
-            if checked_keys.contains(&k) {
-                continue;
-            }
-            checked_keys.push(k);
-            engine.reach.endpoint_row(m, &mut scratch, &mut member_row);
-            if destinations.iter().any(|&d| member_row[d] != row[d]) {
-                return Err(CollisionError);
-            }
-        }
-        for (di, dg) in dst_groups.iter().enumerate() {
-            let v = row[dg[0]];
-            if dg.iter().any(|d| row[*d] != v) {
-                return Err(CollisionError);
-            }
-            if v == PortSetId::EMPTY || (sg.len() == 1 && dg.len() == 1 && sg[0] == dg[0]) {
-                continue;
-            }
-            raw_edges.push((si, di, v));
+        if cache(rows.len()) {
+            rows.insert(k, destinations.iter().map(|&d| row[d]).collect());
         }
     }
-    // Source and destination groups share one list; identical member sets share an id.
-    let mut used_src = vec![false; src_groups.len()];
-    let mut used_dst = vec![false; dst_groups.len()];
-    for &(si, di, _) in &raw_edges {
-        used_src[si] = true;
-        used_dst[di] = true;
-    }
-    let mut groups: Vec<&Group> = src_groups
-        .iter()
-        .zip(&used_src)
-        .chain(dst_groups.iter().zip(&used_dst))
-        .filter(|(_, used)| **used)
-        .map(|(g, _)| g)
+    let empty = Fingerprint::default();
+    let src_groups: Vec<Group> = group_by(sources, |i| key_rows[src_key[i]])
+        .into_iter()
+        .filter(|g| {
+            let i = sources.binary_search(&g[0]).unwrap_or(0);
+            key_rows[src_key[i]] != empty
+        })
         .collect();
+    let dst_groups: Vec<Group> = group_by(destinations, |j| columns[j])
+        .into_iter()
+        .filter(|g| {
+            let j = destinations.binary_search(&g[0]).unwrap_or(0);
+            columns[j] != empty
+        })
+        .collect();
+    let mut groups: Vec<Group> = src_groups.iter().chain(&dst_groups).cloned().collect();
     groups.sort();
     groups.dedup();
     groups.sort_by_key(|g| g[0]);
-    let group_ids: HashMap<&Group, usize> =
-        groups.iter().enumerate().map(|(i, g)| (*g, i)).collect();
-    let src_ids: Vec<usize> = src_groups
+    let ids: HashMap<&Group, usize> = groups.iter().enumerate().map(|(i, g)| (g, i)).collect();
+    let src_groups = src_groups.into_iter().map(|g| (ids[&g], g)).collect();
+    let position: HashMap<usize, usize> = destinations
         .iter()
-        .map(|g| group_ids.get(g).copied().unwrap_or(usize::MAX))
+        .enumerate()
+        .map(|(j, &d)| (d, j))
         .collect();
-    let dst_ids: Vec<usize> = dst_groups
-        .iter()
-        .map(|g| group_ids.get(g).copied().unwrap_or(usize::MAX))
+    let dst_groups = dst_groups
+        .into_iter()
+        .map(|g| (ids[&g], g[0], g.iter().map(|d| position[d]).collect()))
         .collect();
-    let mut edges: Vec<(usize, usize, PortSet)> = raw_edges
-        .iter()
-        .map(|&(si, di, v)| (src_ids[si], dst_ids[di], engine.port_set(v).clone()))
+    Grouping {
+        groups,
+        src_groups,
+        dst_groups,
+        src_key,
+        sources: sources.to_vec(),
+        destinations: destinations.to_vec(),
+        rows,
+    }
+}
+
+/// Pass 2: calls `each(source group, destination group, ports)` for every edge, in
+/// order, after checking every member against its group's representative.
+pub fn for_each_edge(
+    engine: &mut Engine,
+    g: &Grouping,
+    mut each: impl FnMut(usize, usize, PortSetId, &crate::portsets::PortSets),
+) -> Result<(), CollisionError> {
+    let (mut scratch, mut full) = (Vec::new(), Vec::new());
+    let mut row_of = |engine: &mut Engine, src: usize| -> Vec<PortSetId> {
+        let k = src_key_of(&g.sources, &g.src_key, src);
+        if let Some(r) = g.rows.get(&k) {
+            return r.clone();
+        }
+        engine.reach.endpoint_row(src, &mut scratch, &mut full);
+        g.destinations.iter().map(|&d| full[d]).collect()
+    };
+    for (sid, sg) in &g.src_groups {
+        let row = row_of(engine, sg[0]);
+        let mut checked =
+            std::collections::HashSet::from([src_key_of(&g.sources, &g.src_key, sg[0])]);
+        for &m in &sg[1..] {
+            if checked.insert(src_key_of(&g.sources, &g.src_key, m)) && row_of(engine, m) != row {
+                return Err(CollisionError);
+            }
+        }
+        for (did, first, positions) in &g.dst_groups {
+            let v = row[positions[0]];
+            if positions.iter().any(|&j| row[j] != v) {
+                return Err(CollisionError);
+            }
+            if v == PortSetId::EMPTY || (sg.len() == 1 && positions.len() == 1 && sg[0] == *first) {
+                continue;
+            }
+            each(*sid, *did, v, &engine.reach.index.port_sets);
+        }
+    }
+    Ok(())
+}
+
+/// Groups the connections from `sources` to `destinations` (endpoint indices, sorted).
+pub fn compact(
+    engine: &mut Engine,
+    sources: &[usize],
+    destinations: &[usize],
+) -> Result<Compact, CollisionError> {
+    let grouping = group(engine, sources, destinations);
+    let mut edges = Vec::new();
+    for_each_edge(engine, &grouping, |a, b, v, port_sets| {
+        edges.push((a, b, port_sets.get(v).clone()))
+    })?;
+    // Only groups that take part in an edge are reported.
+    let mut used = vec![false; grouping.groups.len()];
+    for (a, b, _) in &edges {
+        used[*a] = true;
+        used[*b] = true;
+    }
+    let mut renumber = vec![usize::MAX; used.len()];
+    let mut groups = Vec::new();
+    for (i, g) in grouping.groups.into_iter().enumerate() {
+        if used[i] {
+            renumber[i] = groups.len();
+            groups.push(g);
+        }
+    }
+    let edges = edges
+        .into_iter()
+        .map(|(a, b, p)| (renumber[a], renumber[b], p))
         .collect();
-    let groups: Vec<Group> = groups.into_iter().cloned().collect();
-    edges.sort_by_key(|a| (a.0, a.1));
     Ok(Compact { groups, edges })
 }
 

@@ -12,8 +12,8 @@
 //! Compact: `"groups": [{"id": "g0", "members": ["<endpoint id>", ...]}]` and
 //! `"connections": [{"src": "g0", "dst": "g1", "allowed": {...}}]`, plus `"endpoints"`.
 
-use crate::{Format, PortsJson, SCHEMA_VERSION, to_json};
-use kubeseg_engine::compact::Compact;
+use crate::{Format, PortsJson, SCHEMA_VERSION};
+use kubeseg_engine::compact::{self, CollisionError};
 use kubeseg_engine::portsets::PortSetId;
 use kubeseg_engine::{Endpoint, Engine};
 use serde::Serialize;
@@ -35,26 +35,9 @@ struct EndpointJson {
 }
 
 #[derive(Serialize)]
-struct ConnectionJson {
-    src: String,
-    dst: String,
-    allowed: PortsJson,
-}
-
-#[derive(Serialize)]
 struct GroupJson {
     id: String,
     members: Vec<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CompactJson {
-    schema_version: u32,
-    compact: bool,
-    endpoints: Vec<EndpointJson>,
-    groups: Vec<GroupJson>,
-    connections: Vec<ConnectionJson>,
 }
 
 fn endpoint_json(engine: &Engine, e: usize) -> EndpointJson {
@@ -204,111 +187,128 @@ pub fn write_connections(
     }
 }
 
-/// Renders the grouped answer.
-pub fn compact(engine: &Engine, c: &Compact, format: Format) -> String {
-    let group_label = |g: usize| -> String {
-        let members = &c.groups[g];
-        if members.len() == 1 {
-            label(engine, members[0])
-        } else {
-            format!("g{g}")
-        }
-    };
+/// Writes the grouped answer, streaming its edges as they are found.
+pub fn write_compact(
+    engine: &mut Engine,
+    sources: &[usize],
+    destinations: &[usize],
+    format: Format,
+    out: &mut dyn Write,
+) -> io::Result<Result<(), CollisionError>> {
+    let grouping = compact::group(engine, sources, destinations);
+    let groups = &grouping.groups;
+    let group_label: Vec<String> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            if g.len() == 1 {
+                label(engine, g[0])
+            } else {
+                format!("g{i}")
+            }
+        })
+        .collect();
     match format {
         Format::Json => {
-            let mut used: Vec<usize> = c.groups.iter().flatten().copied().collect();
+            let mut used: Vec<usize> = groups.iter().flatten().copied().collect();
             used.sort_unstable();
             used.dedup();
-            let endpoints = used.into_iter().map(|e| endpoint_json(engine, e)).collect();
-            let groups = c
-                .groups
-                .iter()
-                .enumerate()
-                .map(|(i, g)| GroupJson {
+            let mut endpoints: Vec<EndpointJson> =
+                used.into_iter().map(|e| endpoint_json(engine, e)).collect();
+            endpoints.sort_by(|a, b| a.id.cmp(&b.id));
+            writeln!(
+                out,
+                "{{\n  \"schemaVersion\": {SCHEMA_VERSION},\n  \"compact\": true,\n  \"endpoints\": ["
+            )?;
+            for (i, e) in endpoints.iter().enumerate() {
+                let sep = if i + 1 < endpoints.len() { "," } else { "" };
+                writeln!(
+                    out,
+                    "    {}{sep}",
+                    serde_json::to_string(e).unwrap_or_default()
+                )?;
+            }
+            writeln!(out, "  ],\n  \"groups\": [")?;
+            for (i, g) in groups.iter().enumerate() {
+                let group = GroupJson {
                     id: format!("g{i}"),
                     members: g.iter().map(|&e| engine.endpoint_id(e)).collect(),
-                })
-                .collect();
-            let connections = c
-                .edges
-                .iter()
-                .map(|(s, d, p)| ConnectionJson {
-                    src: format!("g{s}"),
-                    dst: format!("g{d}"),
-                    allowed: PortsJson::from_set(p),
-                })
-                .collect();
-            to_json(&CompactJson {
-                schema_version: SCHEMA_VERSION,
-                compact: true,
-                endpoints,
-                groups,
-                connections,
-            })
-        }
-        _ => {
-            let mut out = table(
-                c.edges
-                    .iter()
-                    .map(|(s, d, p)| (group_label(*s), group_label(*d), p.to_string()))
-                    .collect(),
-                format,
-            );
-            if format == Format::Text || format == Format::Md {
-                let mut legend = String::new();
-                for (i, g) in c.groups.iter().enumerate().filter(|(_, g)| g.len() > 1) {
-                    let names: Vec<String> = g.iter().map(|&e| label(engine, e)).collect();
-                    let _ = writeln!(legend, "g{i} ({} endpoints): {}", g.len(), names.join(", "));
-                }
-                if !legend.is_empty() {
-                    out.push_str(if format == Format::Md {
-                        "\n"
-                    } else {
-                        "\ngroups:\n"
-                    });
-                    out.push_str(&legend);
-                }
+                };
+                let sep = if i + 1 < groups.len() { "," } else { "" };
+                writeln!(
+                    out,
+                    "    {}{sep}",
+                    serde_json::to_string(&group).unwrap_or_default()
+                )?;
             }
-            out
+            write!(out, "  ],\n  \"connections\": [")?;
         }
-    }
-}
-
-fn table(rows: Vec<(String, String, String)>, format: Format) -> String {
-    let mut out = String::new();
-    match format {
-        Format::Csv => {
-            out.push_str("src,dst,connection\n");
-            for (s, d, p) in rows {
-                let _ = writeln!(out, "{},{},{}", csv(&s), csv(&d), csv(&p));
-            }
-        }
-        Format::Md => {
-            out.push_str("| src | dst | connection |\n|---|---|---|\n");
-            for (s, d, p) in rows {
-                let _ = writeln!(out, "| {s} | {d} | {p} |");
-            }
-        }
+        Format::Csv => writeln!(out, "src,dst,connection")?,
+        Format::Md => writeln!(out, "| src | dst | connection |\n|---|---|---|")?,
         Format::Dot => {
-            out.push_str("digraph kubeseg {\n  rankdir=LR;\n  node [shape=box];\n");
-            let mut nodes: Vec<&String> = rows.iter().flat_map(|(s, d, _)| [s, d]).collect();
-            nodes.sort();
-            nodes.dedup();
-            for n in nodes {
-                let _ = writeln!(out, "  \"{n}\";");
-            }
-            for (s, d, p) in &rows {
-                let _ = writeln!(out, "  \"{s}\" -> \"{d}\" [label=\"{p}\"];");
-            }
-            out.push_str("}\n");
-        }
-        Format::Text | Format::Json => {
-            for (s, d, p) in rows {
-                let _ = writeln!(out, "{s} => {d} : {p}");
+            writeln!(
+                out,
+                "digraph kubeseg {{\n  rankdir=LR;\n  node [shape=box];"
+            )?;
+            for l in &group_label {
+                writeln!(out, "  \"{l}\";")?;
             }
         }
+        Format::Text => {}
     }
-    out
+    let mut rendered: HashMap<PortSetId, String> = HashMap::new();
+    let mut first = true;
+    let mut result = Ok(());
+    let edges = compact::for_each_edge(engine, &grouping, |a, b, p, port_sets| {
+        if result.is_err() {
+            return;
+        }
+        let ports = rendered.entry(p).or_insert_with(|| {
+            let set = port_sets.get(p);
+            if format == Format::Json {
+                serde_json::to_string(&PortsJson::from_set(set)).unwrap_or_default()
+            } else {
+                set.to_string()
+            }
+        });
+        let (s, d) = (&group_label[a], &group_label[b]);
+        result = match format {
+            Format::Text => writeln!(out, "{s} => {d} : {ports}"),
+            Format::Csv => writeln!(out, "{},{},{}", csv(s), csv(d), csv(ports)),
+            Format::Md => writeln!(out, "| {s} | {d} | {ports} |"),
+            Format::Dot => writeln!(out, "  \"{s}\" -> \"{d}\" [label=\"{ports}\"];"),
+            Format::Json => {
+                let sep = if first { "\n" } else { ",\n" };
+                write!(
+                    out,
+                    "{sep}    {{\"src\": \"g{a}\", \"dst\": \"g{b}\", \"allowed\": {ports}}}"
+                )
+            }
+        };
+        first = false;
+    });
+    result?;
+    match format {
+        Format::Json => writeln!(out, "{}]\n}}", if first { "" } else { "\n  " })?,
+        Format::Dot => writeln!(out, "}}")?,
+        Format::Text | Format::Md => {
+            let mut legend = String::new();
+            for (i, g) in groups.iter().enumerate().filter(|(_, g)| g.len() > 1) {
+                let names: Vec<String> = g.iter().map(|&e| label(engine, e)).collect();
+                let _ = writeln!(legend, "g{i} ({} endpoints): {}", g.len(), names.join(", "));
+            }
+            if !legend.is_empty() {
+                out.write_all(if format == Format::Md {
+                    b"\n"
+                } else {
+                    b"\ngroups:\n"
+                })?;
+                out.write_all(legend.as_bytes())?;
+            }
+        }
+        Format::Csv => {}
+    }
+    Ok(edges)
 }
 
 fn csv(s: &str) -> String {

@@ -83,6 +83,15 @@ pub struct Shape {
     pub named_port_pct: u32,
     /// Percent of pods with `status.podIP` (in 10.0.0.0/8).
     pub pod_ip_pct: u32,
+    /// Realistic cluster: ~30 teams, prod/staging/dev namespaces, special
+    /// `ingress-nginx` (`role=ingress`) and `monitoring` (`role=monitoring`)
+    /// namespaces, workloads with `tier` in frontend/backend/db/worker and named
+    /// ports, and per-namespace policies from a fixed catalogue (default-deny,
+    /// DNS egress, same-namespace, ingress controller, tier chain, metrics,
+    /// cross-team, external egress, ~5% app-specific). The random-mix knobs
+    /// (`select_all`, `*_pct` of selectors/peers/ports/ipBlocks, `ip_blocks`,
+    /// `distinct_ports`) are then ignored.
+    pub realistic: bool,
 }
 
 impl Default for Shape {
@@ -111,6 +120,7 @@ impl Default for Shape {
             endport_pct: 5,
             named_port_pct: 10,
             pod_ip_pct: 60,
+            realistic: false,
         }
     }
 }
@@ -175,6 +185,9 @@ pub const SHAPE_IDS: &[&str] = &[
     "B8",
     "issue-10k",
     "issue-150k",
+    "issue-10k-real",
+    "issue-150k-real",
+    "issue-150k-real-unique",
     "nca300",
     "nca1000",
 ];
@@ -191,6 +204,11 @@ pub fn shape(id: &str) -> Option<Shape> {
         description,
         ip_blocks: policies / 25,
         ..d.clone()
+    };
+    let real = |s: Shape| Shape {
+        realistic: true,
+        ip_blocks: 0,
+        ..s
     };
     let id = SHAPE_IDS.iter().find(|s| s.eq_ignore_ascii_case(id))?;
     Some(match *id {
@@ -302,6 +320,33 @@ pub fn shape(id: &str) -> Option<Shape> {
             45_000,
             "issue report, 150k pods",
         ),
+        "issue-10k-real" => real(syn(
+            "issue-10k-real",
+            100,
+            1_000,
+            10_000,
+            3_000,
+            "issue report, 10k pods, realistic policy mix",
+        )),
+        "issue-150k-real" => real(syn(
+            "issue-150k-real",
+            3_000,
+            15_000,
+            150_000,
+            45_000,
+            "issue report, 150k pods, realistic policy mix",
+        )),
+        "issue-150k-real-unique" => Shape {
+            unique_labels: true,
+            ..real(syn(
+                "issue-150k-real-unique",
+                3_000,
+                15_000,
+                150_000,
+                45_000,
+                "realistic policy mix, every workload has its own label set",
+            ))
+        },
         "nca300" | "nca1000" => {
             let pods = if *id == "nca300" { 300 } else { 1_000 };
             Shape {

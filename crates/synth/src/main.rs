@@ -51,6 +51,10 @@ struct Args {
     /// Add the pod-template-hash label to ReplicaSet pods.
     #[arg(long)]
     pod_template_hash: bool,
+    /// Realistic policy mix (teams, tiers, default-deny, DNS, ingress,
+    /// monitoring, cross-team and external-egress policies).
+    #[arg(long)]
+    realistic: bool,
     /// Print the shapes table and exit.
     #[arg(long)]
     list: bool,
@@ -59,13 +63,15 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     if args.list {
+        let all = shapes();
+        let w = all.iter().map(|s| s.name.len()).max().unwrap_or(5);
         println!(
-            "{:<11} {:>8} {:>7} {:>6} {:>9}  description",
+            "{:<w$} {:>8} {:>7} {:>6} {:>9}  description",
             "shape", "pods", "wls", "ns", "policies"
         );
-        for s in shapes() {
+        for s in all {
             println!(
-                "{:<11} {:>8} {:>7} {:>6} {:>9}  {}",
+                "{:<w$} {:>8} {:>7} {:>6} {:>9}  {}",
                 s.name, s.pods, s.workloads, s.namespaces, s.policies, s.description
             );
         }
@@ -82,6 +88,7 @@ fn main() -> ExitCode {
     let mut sh = base.scaled(args.pods, args.workloads, args.namespaces, args.policies);
     sh.unique_labels |= args.unique_labels;
     sh.pod_template_hash |= args.pod_template_hash;
+    sh.realistic |= args.realistic;
     let format = match args.format {
         Fmt::Yaml => Format::Yaml,
         Fmt::Json => Format::Json,

@@ -10,6 +10,8 @@ use crate::node::{Node, empty, int, obj, q, s};
 use crate::rng::{Rng, mix};
 use crate::{Kind, Shape, Sink};
 
+mod real;
+
 /// App names with their tier.
 const APPS: &[(&str, &str)] = &[
     ("frontend", "web"),
@@ -171,6 +173,8 @@ struct Plan {
     wls: Vec<Wl>,
     ports: Vec<u16>,
     teams: usize,
+    /// Per-namespace data of the realistic mix (`Shape::realistic`).
+    real: Option<real::RealPlan>,
 }
 
 /// Largest-remainder apportionment of `total` by `weights` (only exactly
@@ -321,44 +325,11 @@ fn build_plan(shape: &Shape, rng: &mut Rng) -> Plan {
         wls: Vec::with_capacity(wls_total),
         ports,
         teams,
+        real: None,
     };
 
     if kube {
-        let name = "kube-system".to_string();
-        plan.wls.push(Wl {
-            ns: 0,
-            name: "coredns".into(),
-            labels: vec![("k8s-app", "kube-dns".into())],
-            replicas: 2,
-            containers: vec![Container {
-                name: "coredns".into(),
-                image: "registry.k8s.io/coredns/coredns:v1.11.1".into(),
-                ports: vec![
-                    CPort {
-                        name: Some("dns"),
-                        port: 53,
-                        proto: "UDP",
-                    },
-                    CPort {
-                        name: Some("dns-tcp"),
-                        port: 53,
-                        proto: "TCP",
-                    },
-                    CPort {
-                        name: Some("metrics"),
-                        port: 9153,
-                        proto: "TCP",
-                    },
-                ],
-            }],
-        });
-        plan.ns.push(Ns {
-            labels: vec![("kubernetes.io/metadata.name", name.clone())],
-            name,
-            policies: 0,
-            wl: 0..1,
-            team: "team-0".into(),
-        });
+        push_kube_system(&mut plan);
     }
 
     // Namespace sizes.
@@ -495,6 +466,48 @@ fn build_plan(shape: &Shape, rng: &mut Rng) -> Plan {
     plan
 }
 
+
+/// Adds the `kube-system` namespace with its `coredns` workload (2 pods).
+fn push_kube_system(plan: &mut Plan) {
+    let name = "kube-system".to_string();
+    let ns = plan.ns.len();
+    let start = plan.wls.len();
+    plan.wls.push(Wl {
+        ns,
+        name: "coredns".into(),
+        labels: vec![("k8s-app", "kube-dns".into())],
+        replicas: 2,
+        containers: vec![Container {
+            name: "coredns".into(),
+            image: "registry.k8s.io/coredns/coredns:v1.11.1".into(),
+            ports: vec![
+                CPort {
+                    name: Some("dns"),
+                    port: 53,
+                    proto: "UDP",
+                },
+                CPort {
+                    name: Some("dns-tcp"),
+                    port: 53,
+                    proto: "TCP",
+                },
+                CPort {
+                    name: Some("metrics"),
+                    port: 9153,
+                    proto: "TCP",
+                },
+            ],
+        }],
+    });
+    plan.ns.push(Ns {
+        labels: vec![("kubernetes.io/metadata.name", name.clone())],
+        name,
+        policies: 0,
+        wl: start..start + 1,
+        team: "team-0".into(),
+    });
+}
+
 fn make_containers(rng: &mut Rng, pool: &[u16], word: &str) -> Vec<Container> {
     let mut ports: Vec<CPort> = Vec::new();
     let mut push = |name: Option<&'static str>, port: u16, proto: &'static str| {
@@ -611,7 +624,11 @@ struct Gen<'a> {
 /// Generates the synthetic cluster into `sink`.
 pub(crate) fn run<W: Write>(shape: &Shape, seed: u64, sink: &mut Sink<W>) -> io::Result<()> {
     let mut prng = Rng::new(mix(seed, 1));
-    let plan = build_plan(shape, &mut prng);
+    let plan = if shape.realistic {
+        real::build_plan(shape, &mut prng)
+    } else {
+        build_plan(shape, &mut prng)
+    };
     let total_policies = plan.ns.iter().map(|n| n.policies).sum();
     let mut g = Gen {
         shape,
@@ -648,6 +665,12 @@ impl Gen<'_> {
         for i in 0..self.plan.ns.len() {
             for w in self.plan.ns[i].wl.clone() {
                 self.workload(w, &mut names, sink)?;
+            }
+            if self.plan.real.is_some() {
+                for p in self.real_policies(i) {
+                    sink.emit(Kind::Policy, &p)?;
+                }
+                continue;
             }
             for j in 0..self.plan.ns[i].policies {
                 let p = self.policy(i, j);
