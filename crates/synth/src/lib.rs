@@ -50,7 +50,8 @@ pub struct Shape {
     /// Standalone Pods without owners (workloads is then ignored).
     pub standalone_pods: bool,
     /// Every workload (every pod when standalone) gets a label set of its own:
-    /// a unique `app=w<N>` (`p<N>`) plus random tier/team/version.
+    /// a unique `app=w<N>` (`p<N>`) plus random tier/team/version; with
+    /// [`Shape::realistic`], the usual labels plus a unique `id=w<N>` (`p<N>`).
     pub unique_labels: bool,
     /// Add the `pod-template-hash` label to ReplicaSet pods (as Kubernetes does),
     /// which makes every workload's pod label set unique.

@@ -466,7 +466,6 @@ fn build_plan(shape: &Shape, rng: &mut Rng) -> Plan {
     plan
 }
 
-
 /// Adds the `kube-system` namespace with its `coredns` workload (2 pods).
 fn push_kube_system(plan: &mut Plan) {
     let name = "kube-system".to_string();

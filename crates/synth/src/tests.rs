@@ -301,3 +301,272 @@ fn select_all_shape() {
         }
     }
 }
+
+/// FNV-1a 64 of the output, for golden checks.
+fn fnv(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325, |h, &c| {
+        (h ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The random-mix shapes must keep their exact output (values recorded before
+/// the realistic profile was added). Update only on an intended change.
+#[test]
+fn existing_shapes_golden() {
+    for (id, want, len) in [
+        ("B0", 0x24c7_e437_cb69_f1ea_u64, 12_813),
+        ("B1", 0xd13f_c506_3205_582b, 38_647),
+        ("B2", 0x39ef_b9ee_c3f6_1a88, 1_045_080),
+        ("issue-10k", 0x160c_2006_0da2_c6aa, 10_420_317),
+        ("nca300", 0x82c9_3562_b7f2_bb22, 162_484),
+    ] {
+        let (out, _) = gen_bytes(&shape(id).unwrap(), 1, Format::Yaml);
+        assert_eq!((fnv(&out), out.len()), (want, len), "{id}");
+    }
+}
+
+fn real_small() -> Shape {
+    shape("issue-150k-real")
+        .unwrap()
+        .scaled(Some(20_000), None, None, None)
+}
+
+#[test]
+fn realistic_deterministic() {
+    for s in [
+        shape("issue-10k-real").unwrap(),
+        shape("issue-150k-real-unique")
+            .unwrap()
+            .scaled(Some(5_000), None, None, None),
+    ] {
+        for f in [Format::Yaml, Format::Json] {
+            let (a, _) = gen_bytes(&s, 1, f);
+            let (b, _) = gen_bytes(&s, 1, f);
+            let (c, _) = gen_bytes(&s, 2, f);
+            assert_eq!(fnv(&a), fnv(&b), "{} {f:?}", s.name);
+            assert_ne!(fnv(&a), fnv(&c), "{} {f:?}", s.name);
+        }
+    }
+}
+
+#[test]
+fn realistic_counts() {
+    for s in [
+        shape("issue-10k-real").unwrap(),
+        real_small(),
+        shape("issue-10k-real")
+            .unwrap()
+            .scaled(Some(50), Some(9), Some(6), Some(40)),
+        shape("issue-10k-real")
+            .unwrap()
+            .scaled(Some(5), Some(3), Some(2), Some(7)),
+        Shape {
+            standalone_pods: true,
+            ..shape("issue-10k-real")
+                .unwrap()
+                .scaled(Some(800), None, Some(20), Some(200))
+        },
+    ] {
+        let st = generate(&s, 3, Format::Json, &mut std::io::sink()).unwrap();
+        let wls = if s.standalone_pods { 0 } else { s.workloads };
+        assert_eq!(
+            (st.namespaces, st.workloads, st.pods, st.policies),
+            (s.namespaces, wls, s.pods, s.policies),
+            "{} {}",
+            s.name,
+            s.pods
+        );
+    }
+}
+
+/// Classifies a realistic policy by structure (not by name).
+fn classify(p: &Value) -> &'static str {
+    let spec = &p["spec"];
+    let sel = spec["podSelector"].to_string();
+    let all = sel == "{}";
+    let t = |x: &str| sel == format!("{{\"matchLabels\":{{\"tier\":\"{x}\"}}}}");
+    let ing = spec["ingress"].to_string();
+    let eg = spec["egress"].to_string();
+    if sel.contains("\"app\"") {
+        return "app";
+    }
+    if all && spec.get("ingress").is_none() && spec.get("egress").is_none() {
+        return "default-deny";
+    }
+    if all && eg.contains("kube-dns") && eg.contains("\"port\":53") {
+        return "dns";
+    }
+    if all && ing == r#"[{"from":[{"podSelector":{}}]}]"# {
+        return "same-namespace";
+    }
+    if all && ing.contains(r#""role":"monitoring""#) && ing.contains(r#""port":"metrics""#) {
+        return "metrics";
+    }
+    if t("frontend") && ing.contains(r#""role":"ingress""#) && ing.contains(r#""port":"http""#) {
+        return "frontend-from-ingress";
+    }
+    if t("backend") && ing.contains("namespaceSelector") && ing.contains(r#""tier":"backend""#) {
+        return "cross-team";
+    }
+    if t("backend") && ing.contains(r#""tier":"frontend""#) {
+        return "backend-from-frontend";
+    }
+    if t("db") && ing.contains(r#""tier":"backend""#) {
+        return "db-from-backend";
+    }
+    if t("frontend") && eg.contains(r#""tier":"backend""#) {
+        return "frontend-to-backend";
+    }
+    if t("backend") && eg.contains(r#""tier":"db""#) {
+        return "backend-to-db";
+    }
+    if (t("frontend") || t("worker")) && eg.contains("0.0.0.0/0") && eg.contains("\"port\":443") {
+        return if eg.contains("::/0") {
+            "external-v6"
+        } else {
+            "external"
+        };
+    }
+    "other"
+}
+
+#[test]
+fn realistic_catalogue() {
+    let s = real_small();
+    let its = items(&s, 4);
+    let mut errs = Vec::new();
+    let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut per_ns: BTreeMap<String, usize> = BTreeMap::new();
+    let mut ns_labels: BTreeMap<String, Value> = BTreeMap::new();
+    let mut port_names = BTreeSet::new();
+    for it in &its {
+        let ns = it["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        match it["kind"].as_str().unwrap() {
+            "Namespace" => {
+                let name = it["metadata"]["name"].as_str().unwrap().to_string();
+                ns_labels.insert(name, it["metadata"]["labels"].clone());
+            }
+            "Pod" => {
+                for c in it["spec"]["containers"].as_array().unwrap() {
+                    for p in c["ports"].as_array().into_iter().flatten() {
+                        if let Some(n) = p["name"].as_str() {
+                            port_names.insert(n.to_string());
+                        }
+                    }
+                }
+            }
+            "NetworkPolicy" => {
+                walk_policy(it, &mut errs);
+                *kinds.entry(classify(it)).or_default() += 1;
+                *per_ns.entry(ns).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(errs.is_empty(), "{:?}", &errs[..errs.len().min(10)]);
+    for k in [
+        "default-deny",
+        "dns",
+        "same-namespace",
+        "metrics",
+        "frontend-from-ingress",
+        "cross-team",
+        "backend-from-frontend",
+        "db-from-backend",
+        "frontend-to-backend",
+        "backend-to-db",
+        "external",
+        "external-v6",
+        "app",
+    ] {
+        assert!(
+            kinds.get(k).copied().unwrap_or(0) > 0,
+            "{k} missing: {kinds:?}"
+        );
+    }
+    let total: usize = kinds.values().sum();
+    assert_eq!(total, s.policies);
+    let app = kinds["app"] * 100 / total;
+    assert!((3..=7).contains(&app), "app-specific {app}%");
+    // Special namespaces and labels.
+    assert_eq!(ns_labels["ingress-nginx"]["role"], "ingress");
+    assert_eq!(ns_labels["monitoring"]["role"], "monitoring");
+    assert!(ns_labels.contains_key("kube-system"));
+    let user: Vec<_> = ns_labels
+        .iter()
+        .filter(|(_, l)| l.get("team").is_some())
+        .collect();
+    assert_eq!(user.len(), s.namespaces - 3);
+    let envs: BTreeSet<_> = user.iter().map(|(_, l)| l["env"].to_string()).collect();
+    assert_eq!(envs.len(), 3);
+    let teams: BTreeSet<_> = user.iter().map(|(_, l)| l["team"].to_string()).collect();
+    assert_eq!(teams.len(), 30);
+    // ~15% flat namespaces, the rest with several policies each.
+    let flat = user
+        .iter()
+        .filter(|(n, _)| !per_ns.contains_key(*n))
+        .count();
+    let pct = flat * 100 / user.len();
+    assert!((8..=22).contains(&pct), "flat {pct}%");
+    for n in ["http", "metrics", "grpc", "postgres", "mysql", "redis"] {
+        assert!(port_names.contains(n), "{n}");
+    }
+}
+
+#[test]
+fn realistic_shapes_valid() {
+    for s in [
+        shape("issue-10k-real").unwrap(),
+        shape("issue-150k-real-unique")
+            .unwrap()
+            .scaled(Some(10_000), None, None, None),
+        shape("issue-10k-real")
+            .unwrap()
+            .scaled(Some(60), Some(12), Some(5), Some(90)),
+    ] {
+        let mut errs = Vec::new();
+        let mut names = BTreeSet::new();
+        for it in items(&s, 9) {
+            if it["kind"] == "NetworkPolicy" {
+                walk_policy(&it, &mut errs);
+                let ns = it["metadata"]["namespace"].as_str().unwrap().to_string();
+                let n = it["metadata"]["name"].as_str().unwrap().to_string();
+                assert!(n.len() <= 253 && !n.contains('_'), "{n}");
+                assert!(names.insert((ns, n)), "duplicate policy name");
+            }
+        }
+        assert!(
+            errs.is_empty(),
+            "{}: {:?}",
+            s.name,
+            &errs[..errs.len().min(10)]
+        );
+    }
+}
+
+#[test]
+fn realistic_label_sets() {
+    // Shared label sets without unique_labels, one per workload with it.
+    for (id, unique) in [("issue-150k-real", false), ("issue-150k-real-unique", true)] {
+        let s = shape(id).unwrap().scaled(Some(10_000), None, None, None);
+        let mut sets: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for it in items(&s, 2) {
+            if it["kind"] == "Pod" {
+                let l = it["metadata"]["labels"].to_string();
+                let ns = it["metadata"]["namespace"].as_str().unwrap();
+                let owner = it["metadata"]["ownerReferences"][0]["name"]
+                    .as_str()
+                    .unwrap();
+                sets.entry(l).or_default().insert(format!("{ns}/{owner}"));
+            }
+        }
+        if unique {
+            assert_eq!(sets.len(), s.workloads);
+        } else {
+            assert!(sets.len() < s.workloads * 9 / 10, "{} sets", sets.len());
+        }
+    }
+}
