@@ -53,8 +53,12 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Rows cached between the two passes are dropped beyond this many cells.
+/// Rows are cached between the two passes (sparse: position and ports of each
+/// non-empty cell) up to this many cells in total; beyond, pass 2 recomputes them.
 const ROW_CACHE_CELLS: usize = 1 << 26;
+
+/// A row restricted to the destinations, without its empty cells.
+type SparseRow = Vec<(u32, PortSetId)>;
 
 /// The groups of a grouped answer, before its edges are listed.
 pub struct Grouping {
@@ -69,7 +73,7 @@ pub struct Grouping {
     sources: Vec<usize>,
     destinations: Vec<usize>,
     /// Rows from the first pass by row key, when they fit the cache.
-    rows: HashMap<usize, Vec<PortSetId>>,
+    rows: HashMap<usize, SparseRow>,
 }
 
 /// Pass 1: groups sources by row and destinations by column (endpoint indices, sorted).
@@ -79,8 +83,8 @@ pub fn group(engine: &mut Engine, sources: &[usize], destinations: &[usize]) -> 
     let mut key_rows: Vec<Fingerprint> = Vec::new();
     let mut src_key: Vec<usize> = Vec::with_capacity(sources.len());
     let mut columns = vec![Fingerprint::default(); destinations.len()];
-    let mut rows: HashMap<usize, Vec<PortSetId>> = HashMap::new();
-    let cache = |n: usize| (n + 1) * destinations.len().max(1) <= ROW_CACHE_CELLS;
+    let mut rows: HashMap<usize, SparseRow> = HashMap::new();
+    let mut cached_cells = 0usize;
     for &s in sources {
         let key = engine.reach.endpoint_row_key(s);
         let next = key_ids.len();
@@ -91,16 +95,19 @@ pub fn group(engine: &mut Engine, sources: &[usize], destinations: &[usize]) -> 
         }
         engine.reach.endpoint_row(s, &mut scratch, &mut row);
         let mut fp = Fingerprint::default();
+        let mut sparse: SparseRow = Vec::new();
         for (j, &d) in destinations.iter().enumerate() {
             let v = row[d];
             if v != PortSetId::EMPTY {
                 fp.add(j as u64, v.0 as u64);
                 columns[j].add(k as u64, v.0 as u64);
+                sparse.push((j as u32, v));
             }
         }
         key_rows.push(fp);
-        if cache(rows.len()) {
-            rows.insert(k, destinations.iter().map(|&d| row[d]).collect());
+        if cached_cells + sparse.len() <= ROW_CACHE_CELLS {
+            cached_cells += sparse.len();
+            rows.insert(k, sparse);
         }
     }
     let empty = Fingerprint::default();
@@ -155,7 +162,11 @@ pub fn for_each_edge(
     let mut row_of = |engine: &mut Engine, src: usize| -> Vec<PortSetId> {
         let k = src_key_of(&g.sources, &g.src_key, src);
         if let Some(r) = g.rows.get(&k) {
-            return r.clone();
+            let mut dense = vec![PortSetId::EMPTY; g.destinations.len()];
+            for &(j, v) in r {
+                dense[j as usize] = v;
+            }
+            return dense;
         }
         engine.reach.endpoint_row(src, &mut scratch, &mut full);
         g.destinations.iter().map(|&d| full[d]).collect()
