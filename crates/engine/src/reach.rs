@@ -318,24 +318,23 @@ impl Reachability {
         out: &mut Vec<PortSetId>,
     ) {
         let src_nodes = self.endpoint_nodes(src);
-        let mut acc: Option<Vec<PortSetId>> = None;
-        for n in src_nodes {
-            self.node_row(n, scratch);
-            match &mut acc {
-                None => acc = Some(scratch.clone()),
-                Some(a) => {
-                    for (x, y) in a.iter_mut().zip(scratch.iter()) {
-                        *x = self.index.port_sets.union(*x, *y);
-                    }
+        self.node_row(src_nodes[0], scratch);
+        if src_nodes.len() > 1 {
+            let mut more = Vec::new();
+            for &n in &src_nodes[1..] {
+                self.node_row(n, &mut more);
+                for (x, y) in scratch.iter_mut().zip(more.iter()) {
+                    *x = self.index.port_sets.union(*x, *y);
                 }
             }
         }
-        let row = acc.unwrap_or_default();
+        let row = &*scratch;
         let src_external = matches!(self.index.endpoints[src], Endpoint::External { .. });
         out.clear();
         let class_count = self.index.class_count();
         for e in 0..self.index.endpoints.len() {
             let v = match &self.index.endpoints[e] {
+                Endpoint::Workload { classes, .. } if classes.len() == 1 => row[classes[0] as usize],
                 Endpoint::Workload { classes, .. } => {
                     let mut v = PortSetId::EMPTY;
                     for &c in classes {
