@@ -26,8 +26,15 @@ impl BitSet {
 
     /// Adds every member of `lo..hi`.
     pub fn insert_range(&mut self, lo: usize, hi: usize) {
-        for i in lo..hi {
-            self.insert(i);
+        let mut i = lo;
+        while i < hi {
+            if i % 64 == 0 && hi - i >= 64 {
+                self.words[i / 64] = u64::MAX;
+                i += 64;
+            } else {
+                self.insert(i);
+                i += 1;
+            }
         }
     }
 

@@ -117,6 +117,19 @@ struct LabelIndex {
 }
 
 impl LabelIndex {
+    /// Indexes the label maps of a universe of objects (object `i` is member `i`).
+    fn over<'l>(objects: impl ExactSizeIterator<Item = &'l kubeseg_model::Labels>) -> Self {
+        let len = objects.len();
+        let mut index = LabelIndex { by_pair: HashMap::new(), by_key: HashMap::new(), len };
+        for (i, labels) in objects.enumerate() {
+            for (k, v) in labels {
+                index.by_pair.entry((k.clone(), v.clone())).or_insert_with(|| BitSet::new(len)).insert(i);
+                index.by_key.entry(k.clone()).or_insert_with(|| BitSet::new(len)).insert(i);
+            }
+        }
+        index
+    }
+
     fn pair(&self, k: &str, v: &str) -> Option<&BitSet> {
         self.by_pair.get(&(k.to_string(), v.to_string()))
     }
@@ -239,9 +252,15 @@ impl Index {
             len: nodes,
         };
         let mut selectable = BitSet::new(nodes);
-        let mut ns_classes: Vec<BitSet> = vec![BitSet::new(nodes); cluster.namespaces.len()];
+        // Classes are ordered by namespace, so each namespace's classes are a range.
+        let mut ns_ranges: Vec<(usize, usize)> = vec![(0, 0); cluster.namespaces.len()];
         for (i, c) in classes.iter().enumerate() {
-            ns_classes[c.namespace as usize].insert(i);
+            let r = &mut ns_ranges[c.namespace as usize];
+            if r.0 == r.1 {
+                *r = (i, i + 1);
+            } else {
+                r.1 = i + 1;
+            }
             if c.host_network {
                 continue;
             }
@@ -279,10 +298,10 @@ impl Index {
             .collect();
 
         let mut b = Builder {
-            cluster,
             labels,
             selectable,
-            ns_classes,
+            ns_ranges,
+            ns_labels: LabelIndex::over(cluster.namespaces.iter().map(|n| &n.labels)),
             ns_cache: HashMap::new(),
             peer_cache: HashMap::new(),
             peer_sets: Vec::new(),
@@ -308,7 +327,7 @@ impl Index {
         let mut egress_isolated = BitSet::new(nodes);
         for (pi, p) in cluster.policies.iter().enumerate() {
             let ns = ns_index[p.namespace.as_str()];
-            let mut within = b.ns_classes[ns as usize].clone();
+            let mut within = b.ns_mask(ns);
             within.intersect_with(&b.selectable);
             let sel = b.labels.eval(&p.pod_selector, &within);
             if p.isolates_ingress {
@@ -399,10 +418,10 @@ impl Index {
 type PeerKey = (Option<Selector>, Option<Selector>, u32);
 
 struct Builder<'a> {
-    cluster: &'a Cluster,
     labels: LabelIndex,
     selectable: BitSet,
-    ns_classes: Vec<BitSet>,
+    ns_ranges: Vec<(usize, usize)>,
+    ns_labels: LabelIndex,
     ns_cache: HashMap<Selector, BitSet>,
     peer_cache: HashMap<PeerKey, BitSet>,
     peer_sets: Vec<BitSet>,
@@ -460,7 +479,7 @@ impl Builder<'_> {
                     return s.clone();
                 }
                 let mut within = match namespaces {
-                    None => self.ns_classes[ns as usize].clone(),
+                    None => self.ns_mask(ns),
                     Some(sel) => self.namespaces(sel),
                 };
                 within.intersect_with(&self.selectable);
@@ -492,13 +511,22 @@ impl Builder<'_> {
         if let Some(s) = self.ns_cache.get(sel) {
             return s.clone();
         }
+        let mut all = BitSet::new(self.ns_ranges.len());
+        all.insert_range(0, self.ns_ranges.len());
         let mut set = BitSet::new(self.nodes);
-        for (i, ns) in self.cluster.namespaces.iter().enumerate() {
-            if sel.matches(&ns.labels) {
-                set.union_with(&self.ns_classes[i]);
-            }
+        for i in self.ns_labels.eval(sel, &all).iter() {
+            let (lo, hi) = self.ns_ranges[i];
+            set.insert_range(lo, hi);
         }
         self.ns_cache.insert(sel.clone(), set.clone());
+        set
+    }
+
+    /// The classes of one namespace.
+    fn ns_mask(&self, ns: u32) -> BitSet {
+        let mut set = BitSet::new(self.nodes);
+        let (lo, hi) = self.ns_ranges[ns as usize];
+        set.insert_range(lo, hi);
         set
     }
 
