@@ -19,6 +19,11 @@ impl BitSet {
         self.words.len() * 64
     }
 
+    /// A 64-bit hash of the members, for interning.
+    pub fn fingerprint(&self) -> u64 {
+        self.words.iter().fold(0x9E37_79B9_7F4A_7C15u64, |h, &w| (h ^ w).wrapping_mul(0x0100_0000_01B3).rotate_left(23))
+    }
+
     /// Adds `i`.
     pub fn insert(&mut self, i: usize) {
         self.words[i / 64] |= 1 << (i % 64);

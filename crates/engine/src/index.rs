@@ -415,17 +415,18 @@ impl Index {
     }
 }
 
-type PeerKey = (Option<Selector>, Option<Selector>, u32);
+/// A peer and the namespace it is relative to (`u32::MAX` when it is not).
+type PeerKey = (PeerKind, u32);
 
 struct Builder<'a> {
     labels: LabelIndex,
     selectable: BitSet,
     ns_ranges: Vec<(usize, usize)>,
     ns_labels: LabelIndex,
-    ns_cache: HashMap<Selector, BitSet>,
-    peer_cache: HashMap<PeerKey, BitSet>,
+    ns_cache: HashMap<Selector, Vec<u32>>,
+    peer_cache: HashMap<PeerKey, u32>,
     peer_sets: Vec<BitSet>,
-    peer_ids: HashMap<BitSet, u32>,
+    peer_ids: HashMap<u64, Vec<u32>>,
     port_sets: PortSets,
     port_specs: Vec<PortSpec>,
     spec_ids: HashMap<PortSpec, u32>,
@@ -439,56 +440,55 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn intern_peers(&mut self, set: BitSet) -> u32 {
-        if let Some(&id) = self.peer_ids.get(&set) {
-            return id;
+        let hash = set.fingerprint();
+        if let Some(ids) = self.peer_ids.get(&hash) {
+            if let Some(&id) = ids.iter().find(|&&id| self.peer_sets[id as usize] == set) {
+                return id;
+            }
         }
         let id = self.peer_sets.len() as u32;
-        self.peer_sets.push(set.clone());
-        self.peer_ids.insert(set, id);
+        self.peer_sets.push(set);
+        self.peer_ids.entry(hash).or_default().push(id);
         id
     }
 
     fn compile_rule(&mut self, rule: &Rule, policy: u32, ns: u32, all_id: u32) -> CompiledRule {
-        let peers = match &rule.peers {
+        let peers = match rule.peers.as_deref() {
             None => all_id,
+            Some([single]) => self.peer(&single.kind, ns),
             Some(peers) => {
                 let mut set = BitSet::new(self.nodes);
                 for peer in peers {
-                    set.union_with(&self.peer(&peer.kind, ns));
+                    let id = self.peer(&peer.kind, ns);
+                    set.union_with(&self.peer_sets[id as usize]);
                 }
                 self.intern_peers(set)
             }
         };
         let ports = self.port_spec(rule.ports.as_deref());
-        CompiledRule {
-            policy,
-            peers,
-            ports,
-        }
+        CompiledRule { policy, peers, ports }
     }
 
-    fn peer(&mut self, kind: &PeerKind, ns: u32) -> BitSet {
-        match kind {
+    /// The peer-set id of one peer, computed once per distinct peer.
+    fn peer(&mut self, kind: &PeerKind, ns: u32) -> u32 {
+        let key = match kind {
+            PeerKind::Pods { namespaces, .. } => (kind.clone(), if namespaces.is_some() { u32::MAX } else { ns }),
+            PeerKind::IpBlock { .. } => (kind.clone(), u32::MAX),
+        };
+        if let Some(&id) = self.peer_cache.get(&key) {
+            return id;
+        }
+        let set = match kind {
             PeerKind::Pods { namespaces, pods } => {
-                let key = (
-                    namespaces.clone(),
-                    pods.clone(),
-                    if namespaces.is_some() { u32::MAX } else { ns },
-                );
-                if let Some(s) = self.peer_cache.get(&key) {
-                    return s.clone();
-                }
                 let mut within = match namespaces {
                     None => self.ns_mask(ns),
                     Some(sel) => self.namespaces(sel),
                 };
                 within.intersect_with(&self.selectable);
-                let set = match pods {
+                match pods {
                     None => within,
                     Some(sel) => self.labels.eval(sel, &within),
-                };
-                self.peer_cache.insert(key, set.clone());
-                set
+                }
             }
             PeerKind::IpBlock { addresses, .. } => {
                 let mut set = BitSet::new(self.nodes);
@@ -504,21 +504,24 @@ impl Builder<'_> {
                 }
                 set
             }
-        }
+        };
+        let id = self.intern_peers(set);
+        self.peer_cache.insert(key, id);
+        id
     }
 
     fn namespaces(&mut self, sel: &Selector) -> BitSet {
-        if let Some(s) = self.ns_cache.get(sel) {
-            return s.clone();
+        if !self.ns_cache.contains_key(sel) {
+            let mut all = BitSet::new(self.ns_ranges.len());
+            all.insert_range(0, self.ns_ranges.len());
+            let matched: Vec<u32> = self.ns_labels.eval(sel, &all).iter().map(|i| i as u32).collect();
+            self.ns_cache.insert(sel.clone(), matched);
         }
-        let mut all = BitSet::new(self.ns_ranges.len());
-        all.insert_range(0, self.ns_ranges.len());
         let mut set = BitSet::new(self.nodes);
-        for i in self.ns_labels.eval(sel, &all).iter() {
-            let (lo, hi) = self.ns_ranges[i];
+        for &i in &self.ns_cache[sel] {
+            let (lo, hi) = self.ns_ranges[i as usize];
             set.insert_range(lo, hi);
         }
-        self.ns_cache.insert(sel.clone(), set.clone());
         set
     }
 
