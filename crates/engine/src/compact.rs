@@ -9,7 +9,8 @@
 use crate::Engine;
 use crate::portsets::PortSetId;
 use kubeseg_model::PortSet;
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 
 /// A group of endpoints (indices into [`Engine::endpoints`], sorted).
 pub type Group = Vec<usize>;
@@ -79,11 +80,11 @@ pub struct Grouping {
 /// Pass 1: groups sources by row and destinations by column (endpoint indices, sorted).
 pub fn group(engine: &mut Engine, sources: &[usize], destinations: &[usize]) -> Grouping {
     let (mut scratch, mut row) = (Vec::new(), Vec::new());
-    let mut key_ids: HashMap<Vec<u32>, usize> = HashMap::new();
+    let mut key_ids: HashMap<Vec<u32>, usize> = HashMap::default();
     let mut key_rows: Vec<Fingerprint> = Vec::new();
     let mut src_key: Vec<usize> = Vec::with_capacity(sources.len());
     let mut columns = vec![Fingerprint::default(); destinations.len()];
-    let mut rows: HashMap<usize, SparseRow> = HashMap::new();
+    let mut rows: HashMap<usize, SparseRow> = HashMap::default();
     let mut cached_cells = 0usize;
     for &s in sources {
         let key = engine.reach.endpoint_row_key(s);

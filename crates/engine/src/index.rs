@@ -8,7 +8,8 @@ use kubeseg_model::{
     Cluster, ContainerPort, IpSet, Operator, PeerKind, PortMatch, PortRule, PortSet, Protocol,
     Rule, Selector,
 };
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// How the engine reads semantics that conformant implementations leave open.
@@ -120,7 +121,7 @@ impl LabelIndex {
     /// Indexes the label maps of a universe of objects (object `i` is member `i`).
     fn over<'l>(objects: impl ExactSizeIterator<Item = &'l kubeseg_model::Labels>) -> Self {
         let len = objects.len();
-        let mut index = LabelIndex { by_pair: HashMap::new(), by_key: HashMap::new(), len };
+        let mut index = LabelIndex { by_pair: HashMap::default(), by_key: HashMap::default(), len };
         for (i, labels) in objects.enumerate() {
             for (k, v) in labels {
                 index.by_pair.entry((k.clone(), v.clone())).or_insert_with(|| BitSet::new(len)).insert(i);
@@ -211,7 +212,7 @@ impl Index {
 
         // Address atoms from every ipBlock.
         let mut ip_sets: Vec<IpSet> = Vec::new();
-        let mut ip_set_ids: HashMap<IpSet, usize> = HashMap::new();
+        let mut ip_set_ids: HashMap<IpSet, usize> = HashMap::default();
         for p in &cluster.policies {
             for r in p.ingress.iter().chain(&p.egress) {
                 for peer in r.peers.iter().flatten() {
@@ -247,8 +248,8 @@ impl Index {
 
         // Label index over pod-selectable classes (host-network pods are never selected).
         let mut labels = LabelIndex {
-            by_pair: HashMap::new(),
-            by_key: HashMap::new(),
+            by_pair: HashMap::default(),
+            by_key: HashMap::default(),
             len: nodes,
         };
         let mut selectable = BitSet::new(nodes);
@@ -280,7 +281,7 @@ impl Index {
         }
 
         let mut port_profiles: Vec<Vec<ContainerPort>> = vec![Vec::new()];
-        let mut profile_ids: HashMap<Vec<ContainerPort>, u32> = HashMap::from([(Vec::new(), 0)]);
+        let mut profile_ids: HashMap<Vec<ContainerPort>, u32> = [(Vec::new(), 0)].into_iter().collect();
         let class_port_profile: Vec<u32> = classes
             .iter()
             .map(|c| {
@@ -302,13 +303,13 @@ impl Index {
             selectable,
             ns_ranges,
             ns_labels: LabelIndex::over(cluster.namespaces.iter().map(|n| &n.labels)),
-            ns_cache: HashMap::new(),
-            peer_cache: HashMap::new(),
+            ns_cache: HashMap::default(),
+            peer_cache: HashMap::default(),
             peer_sets: Vec::new(),
-            peer_ids: HashMap::new(),
+            peer_ids: HashMap::default(),
             port_sets: PortSets::default(),
             port_specs: Vec::new(),
-            spec_ids: HashMap::new(),
+            spec_ids: HashMap::default(),
             nodes,
             class_count,
             atom_members: part.members,
@@ -365,7 +366,7 @@ impl Index {
             egress_isolated,
             class_port_profile,
             port_profiles,
-            resolved: HashMap::new(),
+            resolved: HashMap::default(),
         }
     }
 

@@ -2,7 +2,7 @@
 //! and intersections of ids are memoised.
 
 use kubeseg_model::PortSet;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// An interned [`PortSet`]; equal ids mean equal sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -32,9 +32,9 @@ impl Default for PortSets {
     fn default() -> Self {
         let mut t = Self {
             sets: Vec::new(),
-            ids: HashMap::new(),
-            unions: HashMap::new(),
-            intersections: HashMap::new(),
+            ids: HashMap::default(),
+            unions: HashMap::default(),
+            intersections: HashMap::default(),
         };
         t.intern(PortSet::empty());
         t.intern(PortSet::all());

@@ -7,7 +7,7 @@ use crate::bitset::BitSet;
 use crate::index::{Endpoint, Index};
 use crate::portsets::PortSetId;
 use kubeseg_model::Protocol;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Destinations isolated by the same ingress policies.
 struct Profile {
@@ -65,12 +65,12 @@ impl Reachability {
                 }
             }
         }
-        let mut dense: HashMap<u32, u32> = HashMap::new();
+        let mut dense: HashMap<u32, u32> = HashMap::default();
         let mut used: Vec<u32> = Vec::new();
-        let mut profile_ids: HashMap<&[u32], usize> = HashMap::new();
+        let mut profile_ids: HashMap<&[u32], usize> = HashMap::default();
         let mut profiles: Vec<Profile> = Vec::new();
         let mut by_port_profile: Vec<HashMap<u32, usize>> = Vec::new();
-        let mut named_ids: HashMap<(Protocol, String), u32> = HashMap::new();
+        let mut named_ids: HashMap<(Protocol, String), u32> = HashMap::default();
         let mut named_ports: Vec<(Protocol, String)> = Vec::new();
         for (d, policies) in ingress_policies.iter().enumerate() {
             if policies.is_empty() {
@@ -121,7 +121,7 @@ impl Reachability {
                         named,
                         destinations: Vec::new(),
                     });
-                    by_port_profile.push(HashMap::new());
+                    by_port_profile.push(HashMap::default());
                     profile_ids.insert(policies.as_slice(), profiles.len() - 1);
                     profiles.len() - 1
                 }
@@ -149,7 +149,7 @@ impl Reachability {
                 }
             }
         }
-        let mut egress_ids: HashMap<Vec<u32>, u32> = HashMap::new();
+        let mut egress_ids: HashMap<Vec<u32>, u32> = HashMap::default();
         let mut egress_policies: Vec<Vec<u32>> = Vec::new();
         let egress_signature: Vec<u32> = per_node
             .into_iter()
@@ -170,7 +170,7 @@ impl Reachability {
                 }
             })
             .collect();
-        let mut signatures: HashMap<(u32, &BitSet), u32> = HashMap::new();
+        let mut signatures: HashMap<(u32, &BitSet), u32> = HashMap::default();
         let signature = (0..nodes)
             .map(|n| {
                 let next = signatures.len() as u32;
@@ -184,11 +184,11 @@ impl Reachability {
             index,
             profiles,
             named_ports,
-            named_resolved: HashMap::new(),
+            named_resolved: HashMap::default(),
             membership,
             egress_signature,
             egress_policies,
-            egress_cache: HashMap::new(),
+            egress_cache: HashMap::default(),
             ingress_base,
             signature,
             signature_count,
