@@ -109,9 +109,12 @@ const SCENARIOS: &[Scenario] = &[
         formats: YAML,
         compact: true,
     },
-    sc("B4", BOTH, false),
-    sc("B6", BOTH, false),
-    sc("B7", BOTH, false),
+    sc("issue-10k-real", BOTH, false),
+    sc("issue-150k-real", BOTH, true),
+    sc("issue-150k-real-unique", YAML, true),
+    sc("B4", BOTH, true),
+    sc("B6", BOTH, true),
+    sc("B7", BOTH, true),
     sc("B8", YAML, true),
 ];
 
