@@ -21,7 +21,9 @@ impl BitSet {
 
     /// A 64-bit hash of the members, for interning.
     pub fn fingerprint(&self) -> u64 {
-        self.words.iter().fold(0x9E37_79B9_7F4A_7C15u64, |h, &w| (h ^ w).wrapping_mul(0x0100_0000_01B3).rotate_left(23))
+        self.words.iter().fold(0x9E37_79B9_7F4A_7C15u64, |h, &w| {
+            (h ^ w).wrapping_mul(0x0100_0000_01B3).rotate_left(23)
+        })
     }
 
     /// Adds `i`.

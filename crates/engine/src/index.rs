@@ -121,11 +121,23 @@ impl LabelIndex {
     /// Indexes the label maps of a universe of objects (object `i` is member `i`).
     fn over<'l>(objects: impl ExactSizeIterator<Item = &'l kubeseg_model::Labels>) -> Self {
         let len = objects.len();
-        let mut index = LabelIndex { by_pair: HashMap::default(), by_key: HashMap::default(), len };
+        let mut index = LabelIndex {
+            by_pair: HashMap::default(),
+            by_key: HashMap::default(),
+            len,
+        };
         for (i, labels) in objects.enumerate() {
             for (k, v) in labels {
-                index.by_pair.entry((k.clone(), v.clone())).or_insert_with(|| BitSet::new(len)).insert(i);
-                index.by_key.entry(k.clone()).or_insert_with(|| BitSet::new(len)).insert(i);
+                index
+                    .by_pair
+                    .entry((k.clone(), v.clone()))
+                    .or_insert_with(|| BitSet::new(len))
+                    .insert(i);
+                index
+                    .by_key
+                    .entry(k.clone())
+                    .or_insert_with(|| BitSet::new(len))
+                    .insert(i);
             }
         }
         index
@@ -281,7 +293,8 @@ impl Index {
         }
 
         let mut port_profiles: Vec<Vec<ContainerPort>> = vec![Vec::new()];
-        let mut profile_ids: HashMap<Vec<ContainerPort>, u32> = [(Vec::new(), 0)].into_iter().collect();
+        let mut profile_ids: HashMap<Vec<ContainerPort>, u32> =
+            [(Vec::new(), 0)].into_iter().collect();
         let class_port_profile: Vec<u32> = classes
             .iter()
             .map(|c| {
@@ -467,13 +480,20 @@ impl Builder<'_> {
             }
         };
         let ports = self.port_spec(rule.ports.as_deref());
-        CompiledRule { policy, peers, ports }
+        CompiledRule {
+            policy,
+            peers,
+            ports,
+        }
     }
 
     /// The peer-set id of one peer, computed once per distinct peer.
     fn peer(&mut self, kind: &PeerKind, ns: u32) -> u32 {
         let key = match kind {
-            PeerKind::Pods { namespaces, .. } => (kind.clone(), if namespaces.is_some() { u32::MAX } else { ns }),
+            PeerKind::Pods { namespaces, .. } => (
+                kind.clone(),
+                if namespaces.is_some() { u32::MAX } else { ns },
+            ),
             PeerKind::IpBlock { .. } => (kind.clone(), u32::MAX),
         };
         if let Some(&id) = self.peer_cache.get(&key) {
@@ -515,7 +535,12 @@ impl Builder<'_> {
         if !self.ns_cache.contains_key(sel) {
             let mut all = BitSet::new(self.ns_ranges.len());
             all.insert_range(0, self.ns_ranges.len());
-            let matched: Vec<u32> = self.ns_labels.eval(sel, &all).iter().map(|i| i as u32).collect();
+            let matched: Vec<u32> = self
+                .ns_labels
+                .eval(sel, &all)
+                .iter()
+                .map(|i| i as u32)
+                .collect();
             self.ns_cache.insert(sel.clone(), matched);
         }
         let mut set = BitSet::new(self.nodes);

@@ -15,8 +15,17 @@ struct Profile {
     numeric: Vec<(u32, PortSetId)>,
     /// Named ports of rules: (dense peer-set index, named-port id), sorted.
     named: Vec<(u32, u32)>,
-    /// The destinations, grouped by port profile: (a representative node, nodes).
-    destinations: Vec<(usize, Vec<u32>)>,
+    /// The destinations, grouped by port profile: (port profile, a representative node, nodes).
+    destinations: Vec<(u32, usize, Vec<u32>)>,
+}
+
+/// What a profile entry contributes when its peer set holds the source.
+#[derive(Clone, Copy)]
+enum Entry {
+    /// Numeric ports.
+    Ports(PortSetId),
+    /// A named port, resolved per destination port profile.
+    Named(u32),
 }
 
 /// Cached egress vectors are dropped when they hold more cells than this.
@@ -32,6 +41,11 @@ pub struct Reachability {
     named_ports: Vec<(Protocol, String)>,
     /// Resolved named ports by (named-port id, port profile).
     named_resolved: HashMap<(u32, u32), PortSetId>,
+    /// Per dense ingress peer set: (profile, entry) pairs.
+    by_peer_set: Vec<Vec<(u32, Entry)>>,
+    /// Per profile, scratch for one row: numeric union and named ports seen.
+    profile_ports: Vec<PortSetId>,
+    profile_names: Vec<Vec<u32>>,
     /// Per node: the (dense) ingress peer sets it belongs to.
     membership: Vec<BitSet>,
     /// Per node: its egress signature (the egress-isolating policies selecting it).
@@ -128,12 +142,22 @@ impl Reachability {
             };
             let pp = index.port_profile(d);
             let slot = *by_port_profile[id].entry(pp).or_insert_with(|| {
-                profiles[id].destinations.push((d, Vec::new()));
+                profiles[id].destinations.push((pp, d, Vec::new()));
                 profiles[id].destinations.len() - 1
             });
-            profiles[id].destinations[slot].1.push(d as u32);
+            profiles[id].destinations[slot].2.push(d as u32);
         }
         profiles.retain(|p| !p.numeric.is_empty() || !p.named.is_empty());
+        // Inverted: per peer set, the profile entries it takes part in.
+        let mut by_peer_set: Vec<Vec<(u32, Entry)>> = vec![Vec::new(); used.len()];
+        for (i, p) in profiles.iter().enumerate() {
+            for &(ps, ports) in &p.numeric {
+                by_peer_set[ps as usize].push((i as u32, Entry::Ports(ports)));
+            }
+            for &(ps, name) in &p.named {
+                by_peer_set[ps as usize].push((i as u32, Entry::Named(name)));
+            }
+        }
         let mut membership: Vec<BitSet> = vec![BitSet::new(used.len()); nodes];
         for (u, &ps) in used.iter().enumerate() {
             for n in index.peer_sets[ps as usize].iter() {
@@ -182,7 +206,10 @@ impl Reachability {
         let signature_count = signatures.len();
         Reachability {
             index,
+            profile_ports: vec![PortSetId::EMPTY; profiles.len()],
+            profile_names: vec![Vec::new(); profiles.len()],
             profiles,
+            by_peer_set,
             named_ports,
             named_resolved: HashMap::default(),
             membership,
@@ -225,36 +252,41 @@ impl Reachability {
     pub fn node_row(&mut self, src: usize, out: &mut Vec<PortSetId>) {
         out.clear();
         out.extend_from_slice(&self.ingress_base);
-        let member = &self.membership[src];
-        let mut specs: Vec<u32> = Vec::new();
-        for profile in &self.profiles {
-            let mut base = PortSetId::EMPTY;
-            for &(ps, ports) in &profile.numeric {
-                if member.contains(ps as usize) {
-                    base = self.index.port_sets.union(base, ports);
+        // Scatter from the peer sets holding the source to the profiles using them.
+        let mut touched: Vec<u32> = Vec::new();
+        for ps in self.membership[src].iter() {
+            for &(profile, entry) in &self.by_peer_set[ps] {
+                let p = profile as usize;
+                if self.profile_ports[p] == PortSetId::EMPTY && self.profile_names[p].is_empty() {
+                    touched.push(profile);
+                }
+                match entry {
+                    Entry::Ports(ports) => {
+                        self.profile_ports[p] =
+                            self.index.port_sets.union(self.profile_ports[p], ports)
+                    }
+                    Entry::Named(name) => self.profile_names[p].push(name),
                 }
             }
-            specs.clear();
-            specs.extend(
-                profile
-                    .named
-                    .iter()
-                    .filter(|(ps, _)| member.contains(*ps as usize))
-                    .map(|&(_, name)| name),
-            );
-            specs.sort_unstable();
-            specs.dedup();
-            for (representative, destinations) in &profile.destinations {
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        for &profile in &touched {
+            let p = profile as usize;
+            let base = std::mem::replace(&mut self.profile_ports[p], PortSetId::EMPTY);
+            let mut names = std::mem::take(&mut self.profile_names[p]);
+            names.sort_unstable();
+            names.dedup();
+            for (pp, representative, destinations) in &self.profiles[p].destinations {
                 let mut v = base;
-                let pp = self.index.port_profile(*representative);
-                for &name in &specs {
-                    let ports = match self.named_resolved.get(&(name, pp)) {
-                        Some(&p) => p,
+                for &name in &names {
+                    let ports = match self.named_resolved.get(&(name, *pp)) {
+                        Some(&ports) => ports,
                         None => {
                             let (proto, n) = &self.named_ports[name as usize];
-                            let p = self.index.resolve_name(*proto, n, *representative);
-                            self.named_resolved.insert((name, pp), p);
-                            p
+                            let ports = self.index.resolve_name(*proto, n, *representative);
+                            self.named_resolved.insert((name, *pp), ports);
+                            ports
                         }
                     };
                     v = self.index.port_sets.union(v, ports);
@@ -265,6 +297,8 @@ impl Reachability {
                     }
                 }
             }
+            names.clear();
+            self.profile_names[p] = names;
         }
         if !self.index.egress_isolated.contains(src) {
             return;
@@ -334,7 +368,9 @@ impl Reachability {
         let class_count = self.index.class_count();
         for e in 0..self.index.endpoints.len() {
             let v = match &self.index.endpoints[e] {
-                Endpoint::Workload { classes, .. } if classes.len() == 1 => row[classes[0] as usize],
+                Endpoint::Workload { classes, .. } if classes.len() == 1 => {
+                    row[classes[0] as usize]
+                }
                 Endpoint::Workload { classes, .. } => {
                     let mut v = PortSetId::EMPTY;
                     for &c in classes {
