@@ -35,7 +35,7 @@ impl BitSet {
     pub fn insert_range(&mut self, lo: usize, hi: usize) {
         let mut i = lo;
         while i < hi {
-            if i % 64 == 0 && hi - i >= 64 {
+            if i.is_multiple_of(64) && hi - i >= 64 {
                 self.words[i / 64] = u64::MAX;
                 i += 64;
             } else {

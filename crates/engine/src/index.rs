@@ -455,10 +455,12 @@ struct Builder<'a> {
 impl Builder<'_> {
     fn intern_peers(&mut self, set: BitSet) -> u32 {
         let hash = set.fingerprint();
-        if let Some(ids) = self.peer_ids.get(&hash) {
-            if let Some(&id) = ids.iter().find(|&&id| self.peer_sets[id as usize] == set) {
-                return id;
-            }
+        if let Some(&id) = self
+            .peer_ids
+            .get(&hash)
+            .and_then(|ids| ids.iter().find(|&&id| self.peer_sets[id as usize] == set))
+        {
+            return id;
         }
         let id = self.peer_sets.len() as u32;
         self.peer_sets.push(set);
