@@ -14,7 +14,7 @@
 
 use crate::{Format, PortsJson, SCHEMA_VERSION};
 use kubeseg_engine::compact::{self, CollisionError};
-use kubeseg_engine::portsets::PortSetId;
+use kubeseg_engine::portsets::{PortSetId, PortSets};
 use kubeseg_engine::{Endpoint, Engine};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -87,7 +87,6 @@ pub fn write_connections(
         v
     };
     let (src_order, dst_order) = (by_label(sources), by_label(destinations));
-    let mut rendered: HashMap<PortSetId, String> = HashMap::new();
     let json_ids: Vec<String> = if format == Format::Json {
         (0..n)
             .map(|e| serde_json::to_string(&engine.endpoint_id(e)).unwrap_or_default())
@@ -139,51 +138,91 @@ pub fn write_connections(
         }
         Format::Text => {}
     }
-    let mut first = true;
-    let mut result = Ok(());
+    let mut lines = Lines::new(format, out);
     engine.for_each_row(&src_order, |src, row, port_sets| {
-        if result.is_err() {
-            return;
-        }
         for &dst in &dst_order {
             let p = row[dst];
-            if dst == src || p == PortSetId::EMPTY {
-                continue;
-            }
-            let ports = rendered.entry(p).or_insert_with(|| {
-                let set = port_sets.get(p);
-                if format == Format::Json {
-                    serde_json::to_string(&PortsJson::from_set(set)).unwrap_or_default()
+            if dst != src && p != PortSetId::EMPTY {
+                let json = format == Format::Json;
+                let (js, jd) = if json {
+                    (json_ids[src].as_str(), json_ids[dst].as_str())
                 } else {
-                    set.to_string()
-                }
-            });
-            let (s, d) = (&labels[src], &labels[dst]);
-            result = match format {
-                Format::Text => writeln!(out, "{s} => {d} : {ports}"),
-                Format::Csv => writeln!(out, "{},{},{}", csv(s), csv(d), csv(ports)),
-                Format::Md => writeln!(out, "| {s} | {d} | {ports} |"),
-                Format::Dot => writeln!(out, "  \"{s}\" -> \"{d}\" [label=\"{ports}\"];"),
-                Format::Json => {
-                    let sep = if first { "\n" } else { ",\n" };
-                    write!(
-                        out,
-                        "{sep}    {{\"src\": {}, \"dst\": {}, \"allowed\": {ports}}}",
-                        json_ids[src], json_ids[dst]
-                    )
-                }
-            };
-            first = false;
-            if result.is_err() {
-                return;
+                    ("", "")
+                };
+                lines.line(&labels[src], &labels[dst], js, jd, p, port_sets);
             }
         }
     });
-    result?;
-    match format {
-        Format::Json => writeln!(out, "{}]\n}}", if first { "" } else { "\n  " }),
-        Format::Dot => writeln!(out, "}}"),
-        _ => Ok(()),
+    lines.finish()
+}
+
+/// The connection lines of every format, with each port set rendered once.
+struct Lines<'o> {
+    format: Format,
+    out: &'o mut dyn Write,
+    rendered: HashMap<PortSetId, String>,
+    first: bool,
+    result: io::Result<()>,
+}
+
+impl<'o> Lines<'o> {
+    fn new(format: Format, out: &'o mut dyn Write) -> Self {
+        Lines {
+            format,
+            out,
+            rendered: HashMap::new(),
+            first: true,
+            result: Ok(()),
+        }
+    }
+
+    /// One connection; `json_src`/`json_dst` are the quoted JSON ids (JSON only).
+    fn line(
+        &mut self,
+        src: &str,
+        dst: &str,
+        json_src: &str,
+        json_dst: &str,
+        p: PortSetId,
+        port_sets: &PortSets,
+    ) {
+        if self.result.is_err() {
+            return;
+        }
+        let format = self.format;
+        let ports = self.rendered.entry(p).or_insert_with(|| {
+            let set = port_sets.get(p);
+            if format == Format::Json {
+                serde_json::to_string(&PortsJson::from_set(set)).unwrap_or_default()
+            } else {
+                set.to_string()
+            }
+        });
+        let out = &mut *self.out;
+        self.result = match format {
+            Format::Text => writeln!(out, "{src} => {dst} : {ports}"),
+            Format::Csv => writeln!(out, "{},{},{}", csv(src), csv(dst), csv(ports)),
+            Format::Md => writeln!(out, "| {src} | {dst} | {ports} |"),
+            Format::Dot => writeln!(out, "  \"{src}\" -> \"{dst}\" [label=\"{ports}\"];"),
+            Format::Json => {
+                let sep = if self.first { "\n" } else { ",\n" };
+                write!(
+                    out,
+                    "{sep}    {{\"src\": {json_src}, \"dst\": {json_dst}, \"allowed\": {ports}}}"
+                )
+            }
+        };
+        self.first = false;
+    }
+
+    /// Closes the JSON document or the digraph.
+    fn finish(self) -> io::Result<()> {
+        self.result?;
+        match self.format {
+            Format::Json => writeln!(self.out, "{}]\n}}", if self.first { "" } else { "\n  " }),
+            Format::Dot => writeln!(self.out, "}}"),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -256,41 +295,20 @@ pub fn write_compact(
         }
         Format::Text => {}
     }
-    let mut rendered: HashMap<PortSetId, String> = HashMap::new();
-    let mut first = true;
-    let mut result = Ok(());
+    let json_group: Vec<String> = (0..groups.len()).map(|i| format!("\"g{i}\"")).collect();
+    let mut lines = Lines::new(format, out);
     let edges = compact::for_each_edge(engine, &grouping, |a, b, p, port_sets| {
-        if result.is_err() {
-            return;
-        }
-        let ports = rendered.entry(p).or_insert_with(|| {
-            let set = port_sets.get(p);
-            if format == Format::Json {
-                serde_json::to_string(&PortsJson::from_set(set)).unwrap_or_default()
-            } else {
-                set.to_string()
-            }
-        });
-        let (s, d) = (&group_label[a], &group_label[b]);
-        result = match format {
-            Format::Text => writeln!(out, "{s} => {d} : {ports}"),
-            Format::Csv => writeln!(out, "{},{},{}", csv(s), csv(d), csv(ports)),
-            Format::Md => writeln!(out, "| {s} | {d} | {ports} |"),
-            Format::Dot => writeln!(out, "  \"{s}\" -> \"{d}\" [label=\"{ports}\"];"),
-            Format::Json => {
-                let sep = if first { "\n" } else { ",\n" };
-                write!(
-                    out,
-                    "{sep}    {{\"src\": \"g{a}\", \"dst\": \"g{b}\", \"allowed\": {ports}}}"
-                )
-            }
-        };
-        first = false;
+        lines.line(
+            &group_label[a],
+            &group_label[b],
+            &json_group[a],
+            &json_group[b],
+            p,
+            port_sets,
+        );
     });
-    result?;
+    lines.finish()?;
     match format {
-        Format::Json => writeln!(out, "{}]\n}}", if first { "" } else { "\n  " })?,
-        Format::Dot => writeln!(out, "}}")?,
         Format::Text | Format::Md => {
             let mut legend = String::new();
             for (i, g) in groups.iter().enumerate().filter(|(_, g)| g.len() > 1) {
@@ -306,7 +324,7 @@ pub fn write_compact(
                 out.write_all(legend.as_bytes())?;
             }
         }
-        Format::Csv => {}
+        Format::Csv | Format::Json | Format::Dot => {}
     }
     Ok(edges)
 }
