@@ -5,9 +5,7 @@
 //! paths agree.
 
 use crate::Options;
-use kubeseg_model::{
-    Cluster, IpSet, Labels, NetworkPolicy, PeerKind, Pod, PortMatch, PortSet, Rule,
-};
+use kubeseg_model::{Cluster, Labels, NetworkPolicy, PeerKind, Pod, PortMatch, PortSet, Rule};
 use std::net::IpAddr;
 
 /// One side of the explained connection.
@@ -245,16 +243,4 @@ pub fn namespace_labels(cluster: &Cluster, name: &str) -> Labels {
         .binary_search_by(|n| n.name.as_str().cmp(name))
         .map(|i| cluster.namespaces[i].labels.clone())
         .unwrap_or_else(|_| [("kubernetes.io/metadata.name".to_string(), name.to_string())].into())
-}
-
-/// An address set that no ipBlock distinguishes, for explaining an external atom by one address.
-pub fn representative(addresses: &IpSet) -> Option<IpAddr> {
-    if let Some(&(lo, _)) = addresses.v4.ranges().first() {
-        return Some(IpAddr::V4(lo.into()));
-    }
-    addresses
-        .v6
-        .ranges()
-        .first()
-        .map(|&(lo, _)| IpAddr::V6(lo.into()))
 }

@@ -118,26 +118,34 @@ struct LabelIndex {
 }
 
 impl LabelIndex {
-    /// Indexes the label maps of a universe of objects (object `i` is member `i`).
-    fn over<'l>(objects: impl ExactSizeIterator<Item = &'l kubeseg_model::Labels>) -> Self {
-        let len = objects.len();
-        let mut index = LabelIndex {
+    /// An empty index over members `0..len`.
+    fn new(len: usize) -> Self {
+        LabelIndex {
             by_pair: HashMap::default(),
             by_key: HashMap::default(),
             len,
-        };
+        }
+    }
+
+    /// Records that member `i` carries label `k=v`.
+    fn add(&mut self, i: usize, k: &str, v: &str) {
+        let len = self.len;
+        self.by_pair
+            .entry((k.to_string(), v.to_string()))
+            .or_insert_with(|| BitSet::new(len))
+            .insert(i);
+        self.by_key
+            .entry(k.to_string())
+            .or_insert_with(|| BitSet::new(len))
+            .insert(i);
+    }
+
+    /// Indexes the label maps of a universe of objects (object `i` is member `i`).
+    fn over<'l>(objects: impl ExactSizeIterator<Item = &'l kubeseg_model::Labels>) -> Self {
+        let mut index = LabelIndex::new(objects.len());
         for (i, labels) in objects.enumerate() {
             for (k, v) in labels {
-                index
-                    .by_pair
-                    .entry((k.clone(), v.clone()))
-                    .or_insert_with(|| BitSet::new(len))
-                    .insert(i);
-                index
-                    .by_key
-                    .entry(k.clone())
-                    .or_insert_with(|| BitSet::new(len))
-                    .insert(i);
+                index.add(i, k, v);
             }
         }
         index
@@ -259,11 +267,7 @@ impl Index {
         );
 
         // Label index over pod-selectable classes (host-network pods are never selected).
-        let mut labels = LabelIndex {
-            by_pair: HashMap::default(),
-            by_key: HashMap::default(),
-            len: nodes,
-        };
+        let mut labels = LabelIndex::new(nodes);
         let mut selectable = BitSet::new(nodes);
         // Classes are ordered by namespace, so each namespace's classes are a range.
         let mut ns_ranges: Vec<(usize, usize)> = vec![(0, 0); cluster.namespaces.len()];
@@ -279,16 +283,7 @@ impl Index {
             }
             selectable.insert(i);
             for (k, v) in &c.labels {
-                labels
-                    .by_pair
-                    .entry((k.clone(), v.clone()))
-                    .or_insert_with(|| BitSet::new(nodes))
-                    .insert(i);
-                labels
-                    .by_key
-                    .entry(k.clone())
-                    .or_insert_with(|| BitSet::new(nodes))
-                    .insert(i);
+                labels.add(i, k, v);
             }
         }
 

@@ -243,11 +243,6 @@ impl Reachability {
         )
     }
 
-    /// The source signature of a node.
-    pub fn signature(&self, node: usize) -> u32 {
-        self.signature[node]
-    }
-
     /// The row of source node `src` over all nodes, into `out` (length `nodes`).
     pub fn node_row(&mut self, src: usize, out: &mut Vec<PortSetId>) {
         out.clear();
@@ -269,8 +264,7 @@ impl Reachability {
                 }
             }
         }
-        touched.sort_unstable();
-        touched.dedup();
+        // Each profile is pushed once, at its first touch; profiles own disjoint destinations.
         for &profile in &touched {
             let p = profile as usize;
             let base = std::mem::replace(&mut self.profile_ports[p], PortSetId::EMPTY);

@@ -13,7 +13,7 @@
 //! `"connections": [{"src": "g0", "dst": "g1", "allowed": {...}}]`, plus `"endpoints"`.
 
 use crate::{Format, PortsJson, SCHEMA_VERSION};
-use kubeseg_engine::compact::{self, CollisionError};
+use kubeseg_engine::compact::{self, CollisionError, Group};
 use kubeseg_engine::portsets::{PortSetId, PortSets};
 use kubeseg_engine::{Endpoint, Engine};
 use serde::Serialize;
@@ -94,50 +94,9 @@ pub fn write_connections(
     } else {
         Vec::new()
     };
-    match format {
-        Format::Json => {
-            let mut involved: Vec<usize> = sources.iter().chain(destinations).copied().collect();
-            involved.sort_unstable();
-            involved.dedup();
-            let mut endpoints: Vec<EndpointJson> = involved
-                .into_iter()
-                .map(|e| endpoint_json(engine, e))
-                .collect();
-            endpoints.sort_by(|a, b| a.id.cmp(&b.id));
-            writeln!(
-                out,
-                "{{\n  \"schemaVersion\": {SCHEMA_VERSION},\n  \"endpoints\": ["
-            )?;
-            for (i, e) in endpoints.iter().enumerate() {
-                let sep = if i + 1 < endpoints.len() { "," } else { "" };
-                writeln!(
-                    out,
-                    "    {}{sep}",
-                    serde_json::to_string(e).unwrap_or_default()
-                )?;
-            }
-            write!(out, "  ],\n  \"connections\": [")?;
-        }
-        Format::Csv => writeln!(out, "src,dst,connection")?,
-        Format::Md => writeln!(out, "| src | dst | connection |\n|---|---|---|")?,
-        Format::Dot => {
-            writeln!(
-                out,
-                "digraph kubeseg {{\n  rankdir=LR;\n  node [shape=box];"
-            )?;
-            let mut nodes: Vec<&String> = sources
-                .iter()
-                .chain(destinations)
-                .map(|&e| &labels[e])
-                .collect();
-            nodes.sort();
-            nodes.dedup();
-            for node in nodes {
-                writeln!(out, "  \"{node}\";")?;
-            }
-        }
-        Format::Text => {}
-    }
+    let involved: Vec<usize> = sources.iter().chain(destinations).copied().collect();
+    let nodes: Vec<&String> = involved.iter().map(|&e| &labels[e]).collect();
+    write_header(out, format, engine, &involved, None, nodes)?;
     let mut lines = Lines::new(format, out);
     engine.for_each_row(&src_order, |src, row, port_sets| {
         for &dst in &dst_order {
@@ -154,6 +113,81 @@ pub fn write_connections(
         }
     });
     lines.finish()
+}
+
+/// Writes what precedes the lines: the JSON document up to `"connections": [` (its
+/// endpoints, sorted by id, and the groups of a compact answer), the CSV and Markdown
+/// headers, or the digraph with its nodes.
+fn write_header(
+    out: &mut dyn Write,
+    format: Format,
+    engine: &Engine,
+    endpoints: &[usize],
+    groups: Option<&[Group]>,
+    mut dot_nodes: Vec<&String>,
+) -> io::Result<()> {
+    match format {
+        Format::Json => {
+            let mut ids = endpoints.to_vec();
+            ids.sort_unstable();
+            ids.dedup();
+            let mut endpoints: Vec<EndpointJson> =
+                ids.into_iter().map(|e| endpoint_json(engine, e)).collect();
+            endpoints.sort_by(|a, b| a.id.cmp(&b.id));
+            let compact = if groups.is_some() {
+                "\n  \"compact\": true,"
+            } else {
+                ""
+            };
+            write!(
+                out,
+                "{{\n  \"schemaVersion\": {SCHEMA_VERSION},{compact}\n  \"endpoints\": ["
+            )?;
+            write_json_items(
+                out,
+                endpoints
+                    .iter()
+                    .map(|e| serde_json::to_string(e).unwrap_or_default()),
+            )?;
+            if let Some(groups) = groups {
+                write!(out, ",\n  \"groups\": [")?;
+                write_json_items(
+                    out,
+                    groups.iter().enumerate().map(|(i, g)| {
+                        let group = GroupJson {
+                            id: format!("g{i}"),
+                            members: g.iter().map(|&e| engine.endpoint_id(e)).collect(),
+                        };
+                        serde_json::to_string(&group).unwrap_or_default()
+                    }),
+                )?;
+            }
+            write!(out, ",\n  \"connections\": [")
+        }
+        Format::Csv => writeln!(out, "src,dst,connection"),
+        Format::Md => writeln!(out, "| src | dst | connection |\n|---|---|---|"),
+        Format::Dot => {
+            writeln!(
+                out,
+                "digraph kubeseg {{\n  rankdir=LR;\n  node [shape=box];"
+            )?;
+            dot_nodes.sort();
+            dot_nodes.dedup();
+            for node in dot_nodes {
+                writeln!(out, "  \"{node}\";")?;
+            }
+            Ok(())
+        }
+        Format::Text => Ok(()),
+    }
+}
+
+/// Writes `[`-opened JSON array items one per line and closes the array with `  ]`.
+fn write_json_items(out: &mut dyn Write, items: impl Iterator<Item = String>) -> io::Result<()> {
+    for (i, item) in items.enumerate() {
+        write!(out, "{}\n    {item}", if i == 0 { "" } else { "," })?;
+    }
+    write!(out, "\n  ]")
 }
 
 /// The connection lines of every format, with each port set rendered once.
@@ -247,54 +281,15 @@ pub fn write_compact(
             }
         })
         .collect();
-    match format {
-        Format::Json => {
-            let mut used: Vec<usize> = groups.iter().flatten().copied().collect();
-            used.sort_unstable();
-            used.dedup();
-            let mut endpoints: Vec<EndpointJson> =
-                used.into_iter().map(|e| endpoint_json(engine, e)).collect();
-            endpoints.sort_by(|a, b| a.id.cmp(&b.id));
-            writeln!(
-                out,
-                "{{\n  \"schemaVersion\": {SCHEMA_VERSION},\n  \"compact\": true,\n  \"endpoints\": ["
-            )?;
-            for (i, e) in endpoints.iter().enumerate() {
-                let sep = if i + 1 < endpoints.len() { "," } else { "" };
-                writeln!(
-                    out,
-                    "    {}{sep}",
-                    serde_json::to_string(e).unwrap_or_default()
-                )?;
-            }
-            writeln!(out, "  ],\n  \"groups\": [")?;
-            for (i, g) in groups.iter().enumerate() {
-                let group = GroupJson {
-                    id: format!("g{i}"),
-                    members: g.iter().map(|&e| engine.endpoint_id(e)).collect(),
-                };
-                let sep = if i + 1 < groups.len() { "," } else { "" };
-                writeln!(
-                    out,
-                    "    {}{sep}",
-                    serde_json::to_string(&group).unwrap_or_default()
-                )?;
-            }
-            write!(out, "  ],\n  \"connections\": [")?;
-        }
-        Format::Csv => writeln!(out, "src,dst,connection")?,
-        Format::Md => writeln!(out, "| src | dst | connection |\n|---|---|---|")?,
-        Format::Dot => {
-            writeln!(
-                out,
-                "digraph kubeseg {{\n  rankdir=LR;\n  node [shape=box];"
-            )?;
-            for l in &group_label {
-                writeln!(out, "  \"{l}\";")?;
-            }
-        }
-        Format::Text => {}
-    }
+    let members: Vec<usize> = groups.iter().flatten().copied().collect();
+    write_header(
+        out,
+        format,
+        engine,
+        &members,
+        Some(groups),
+        group_label.iter().collect(),
+    )?;
     let json_group: Vec<String> = (0..groups.len()).map(|i| format!("\"g{i}\"")).collect();
     let mut lines = Lines::new(format, out);
     let edges = compact::for_each_edge(engine, &grouping, |a, b, p, port_sets| {

@@ -30,26 +30,16 @@ pub fn parse_json(text: &str, mut sink: impl FnMut(Piece)) -> Result<(), SyntaxE
             let (line, column) = p.here();
             p.pos += 1;
             let mut entries = Vec::new();
-            p.ws();
-            if p.peek() == Some(b'}') {
-                p.pos += 1;
-            } else {
-                loop {
-                    p.ws();
-                    let key = p.key()?;
-                    p.ws();
-                    if key.name == "items" && p.peek() == Some(b'[') {
-                        p.pos += 1;
-                        p.elements(|n| sink(Piece::Item(n)))?;
-                    } else {
-                        let v = p.value()?;
-                        entries.push((key, v));
-                    }
-                    if p.separator(b'}')? {
-                        break;
-                    }
+            p.members(|p, key| {
+                p.ws();
+                if key.name == "items" && p.peek() == Some(b'[') {
+                    p.pos += 1;
+                    p.elements(|n| sink(Piece::Item(n)))
+                } else {
+                    entries.push((key, p.value()?));
+                    Ok(())
                 }
-            }
+            })?;
             sink(Piece::Top(Node {
                 value: Value::Map(entries),
                 line,
@@ -139,6 +129,26 @@ impl Parser<'_> {
         }
     }
 
+    /// The members of an object whose `{` was consumed: `each` reads the value after each key.
+    fn members(
+        &mut self,
+        mut each: impl FnMut(&mut Self, Key) -> Result<(), SyntaxError>,
+    ) -> Result<(), SyntaxError> {
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            let key = self.key()?;
+            each(self, key)?;
+            if self.separator(b'}')? {
+                return Ok(());
+            }
+        }
+    }
+
     fn key(&mut self) -> Result<Key, SyntaxError> {
         let (line, column) = self.here();
         if self.peek() != Some(b'"') {
@@ -160,20 +170,10 @@ impl Parser<'_> {
             Some(b'{') => {
                 self.pos += 1;
                 let mut entries = Vec::new();
-                self.ws();
-                if self.peek() == Some(b'}') {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        self.ws();
-                        let key = self.key()?;
-                        let v = self.value()?;
-                        entries.push((key, v));
-                        if self.separator(b'}')? {
-                            break;
-                        }
-                    }
-                }
+                self.members(|p, key| {
+                    entries.push((key, p.value()?));
+                    Ok(())
+                })?;
                 Value::Map(entries)
             }
             Some(b'[') => {

@@ -271,6 +271,59 @@ fn zipf_weights(n: usize, total: usize, max: usize) -> Vec<f64> {
     (0..n).map(|i| 1.0 / (i as f64 + 1.0 + c)).collect()
 }
 
+/// Pods and workloads per user namespace: Zipf sizes when the shape caps the largest
+/// namespace, otherwise near-even; one workload per non-empty namespace, the rest by size
+/// (standalone pods: one workload per pod).
+pub(super) fn namespace_sizes(
+    shape: &Shape,
+    rng: &mut Rng,
+    standalone: bool,
+    user_ns: usize,
+    user_pods: usize,
+    user_wls: usize,
+) -> (Vec<usize>, Vec<usize>) {
+    let active = if standalone {
+        user_ns
+    } else {
+        user_ns.min(user_wls)
+    };
+    let mut weights = vec![0.0f64; user_ns];
+    if shape.max_namespace_pods > 0
+        && active > 1
+        && shape.max_namespace_pods.saturating_mul(active) > user_pods
+        && shape.max_namespace_pods < user_pods
+    {
+        let mut z = zipf_weights(active, user_pods, shape.max_namespace_pods);
+        rng.shuffle(&mut z);
+        weights[..active].copy_from_slice(&z);
+    } else {
+        for w in weights.iter_mut().take(active) {
+            *w = 0.5 + rng.f64();
+        }
+    }
+    let ns_pods = apportion(user_pods, &weights);
+
+    // Workloads per namespace: one per non-empty namespace, rest by size.
+    let ns_wls: Vec<usize> = if standalone {
+        ns_pods.clone()
+    } else {
+        let nonempty = ns_pods.iter().filter(|&&p| p > 0).count();
+        let rest = user_wls.saturating_sub(nonempty);
+        let w: Vec<f64> = ns_pods
+            .iter()
+            .map(|&p| p.saturating_sub(1) as f64)
+            .collect();
+        let caps: Vec<usize> = ns_pods.iter().map(|&p| p.saturating_sub(1)).collect();
+        let extra = apportion_capped(rest, &w, &caps);
+        ns_pods
+            .iter()
+            .zip(extra)
+            .map(|(&p, e)| if p > 0 { 1 + e } else { 0 })
+            .collect()
+    };
+    (ns_pods, ns_wls)
+}
+
 fn labels_node(l: &Labels) -> Node {
     obj(l.iter().map(|(k, v)| (*k, q(v.as_str()))).collect())
 }
@@ -332,46 +385,7 @@ fn build_plan(shape: &Shape, rng: &mut Rng) -> Plan {
         push_kube_system(&mut plan);
     }
 
-    // Namespace sizes.
-    let active = if standalone {
-        user_ns
-    } else {
-        user_ns.min(user_wls)
-    };
-    let mut weights = vec![0.0f64; user_ns];
-    if shape.max_namespace_pods > 0
-        && active > 1
-        && shape.max_namespace_pods.saturating_mul(active) > user_pods
-        && shape.max_namespace_pods < user_pods
-    {
-        let mut z = zipf_weights(active, user_pods, shape.max_namespace_pods);
-        rng.shuffle(&mut z);
-        weights[..active].copy_from_slice(&z);
-    } else {
-        for w in weights.iter_mut().take(active) {
-            *w = 0.5 + rng.f64();
-        }
-    }
-    let ns_pods = apportion(user_pods, &weights);
-
-    // Workloads per namespace: one per non-empty namespace, rest by size.
-    let ns_wls: Vec<usize> = if standalone {
-        ns_pods.clone()
-    } else {
-        let nonempty = ns_pods.iter().filter(|&&p| p > 0).count();
-        let rest = user_wls.saturating_sub(nonempty);
-        let w: Vec<f64> = ns_pods
-            .iter()
-            .map(|&p| p.saturating_sub(1) as f64)
-            .collect();
-        let caps: Vec<usize> = ns_pods.iter().map(|&p| p.saturating_sub(1)).collect();
-        let extra = apportion_capped(rest, &w, &caps);
-        ns_pods
-            .iter()
-            .zip(extra)
-            .map(|(&p, e)| if p > 0 { 1 + e } else { 0 })
-            .collect()
-    };
+    let (ns_pods, ns_wls) = namespace_sizes(shape, rng, standalone, user_ns, user_pods, user_wls);
 
     let mut global = 0usize;
     for i in 0..user_ns {

@@ -9,10 +9,7 @@
 //! Every namespace (except ~15% flat ones) gets policies from a fixed
 //! catalogue, so connectivity is shared by tier and team, not per workload.
 
-use super::{
-    CPort, Container, Gen, Ns, Plan, Wl, apportion, apportion_capped, push_kube_system,
-    zipf_weights,
-};
+use super::{CPort, Container, Gen, Ns, Plan, Wl, apportion, push_kube_system};
 use crate::Shape;
 use crate::node::{Node, empty, int, obj, q, s};
 use crate::rng::Rng;
@@ -347,44 +344,8 @@ pub(super) fn build_plan(shape: &Shape, rng: &mut Rng) -> Plan {
         rp.partners.push(ps);
     }
 
-    // Namespace sizes (as in the random profile).
-    let active = if standalone {
-        user_ns
-    } else {
-        user_ns.min(user_wls)
-    };
-    let mut weights = vec![0.0f64; user_ns];
-    if shape.max_namespace_pods > 0
-        && active > 1
-        && shape.max_namespace_pods.saturating_mul(active) > user_pods
-        && shape.max_namespace_pods < user_pods
-    {
-        let mut z = zipf_weights(active, user_pods, shape.max_namespace_pods);
-        rng.shuffle(&mut z);
-        weights[..active].copy_from_slice(&z);
-    } else {
-        for w in weights.iter_mut().take(active) {
-            *w = 0.5 + rng.f64();
-        }
-    }
-    let ns_pods = apportion(user_pods, &weights);
-    let ns_wls: Vec<usize> = if standalone {
-        ns_pods.clone()
-    } else {
-        let nonempty = ns_pods.iter().filter(|&&p| p > 0).count();
-        let rest = user_wls.saturating_sub(nonempty);
-        let w: Vec<f64> = ns_pods
-            .iter()
-            .map(|&p| p.saturating_sub(1) as f64)
-            .collect();
-        let caps: Vec<usize> = ns_pods.iter().map(|&p| p.saturating_sub(1)).collect();
-        let extra = apportion_capped(rest, &w, &caps);
-        ns_pods
-            .iter()
-            .zip(extra)
-            .map(|(&p, e)| if p > 0 { 1 + e } else { 0 })
-            .collect()
-    };
+    let (ns_pods, ns_wls) =
+        super::namespace_sizes(shape, rng, standalone, user_ns, user_pods, user_wls);
 
     let first_user = plan.ns.len();
     let mut flat = Vec::with_capacity(user_ns);
