@@ -18,6 +18,96 @@ pub enum Command {
     Reach(ReachArgs),
     /// Explain why one connection is allowed or denied, rule by rule.
     Explain(ExplainArgs),
+    /// Find the segmentation gaps an attacker would use: unisolated workloads, lateral
+    /// movement to crown jewels, sensitive egress, over-broad rules, broken DNS, dead policy.
+    Audit(AuditArgs),
+    /// List the audit's finding codes, or print one rule's documentation.
+    Rules(RulesArgs),
+}
+
+/// Output formats of `audit`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditFormat {
+    /// Findings grouped by severity, for a terminal.
+    Text,
+    /// The versioned JSON document.
+    Json,
+    /// SARIF 2.1.0 (GitHub code scanning).
+    Sarif,
+    /// A pull-request comment.
+    Md,
+}
+
+/// Finding severities.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeverityArg {
+    /// Info and above.
+    Info,
+    /// Low and above.
+    Low,
+    /// Medium and above.
+    Medium,
+    /// High and above.
+    High,
+    /// Critical only.
+    Critical,
+}
+
+/// When to colour text output.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorArg {
+    /// When stdout is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// `kubeseg audit`.
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// Inputs and shared flags.
+    #[command(flatten)]
+    pub common: Common,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Text)]
+    pub format: AuditFormat,
+    /// Exit with status 1 when a reported finding has this severity or a higher one.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<SeverityArg>,
+    /// Report only these finding codes or names (repeatable, or comma-separated).
+    #[arg(long, value_name = "CODE", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Leave out these finding codes or names (repeatable, or comma-separated).
+    #[arg(long, value_name = "CODE", value_delimiter = ',')]
+    pub skip: Vec<String>,
+    /// Treat this workload as compromised: `ns/name` or `ns/name[Kind]` (repeatable).
+    #[arg(long, value_name = "WORKLOAD")]
+    pub assume_compromised: Vec<String>,
+    /// Pods matching this label selector are crown jewels, e.g. `app=payments` (repeatable).
+    #[arg(long, value_name = "SELECTOR")]
+    pub crown_jewel: Vec<String>,
+    /// The API server: `CIDR`, `IP`, `IP:PORT`, `CIDR:PORT` or `[IPv6]:PORT` (repeatable).
+    /// Default: the ClusterIP of Service default/kubernetes, ports 443 and 6443.
+    #[arg(long, value_name = "CIDR[:PORT]")]
+    pub apiserver: Vec<String>,
+    /// The nodes' addresses, for kubelet (TCP 10250) egress (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub node_cidr: Vec<String>,
+    /// List the minimal fix connection by connection only up to this many connections.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub max_cut: usize,
+    /// Colour the text output.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
+}
+
+/// `kubeseg rules`.
+#[derive(Args, Debug)]
+pub struct RulesArgs {
+    /// A code or name: print that rule's documentation.
+    pub code: Option<String>,
 }
 
 /// Flags every command shares.

@@ -2,6 +2,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod args;
+mod audit;
 mod select;
 
 use anyhow::{Context, Result, bail};
@@ -18,15 +19,23 @@ use std::process::ExitCode;
 
 /// Exit status for invalid input or arguments: nothing was written to stdout.
 const EXIT_INPUT: u8 = 2;
+/// Exit status of `audit --fail-on` when a finding reaches the threshold.
+const EXIT_FINDINGS: u8 = 1;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Reach(a) => reach(a),
         Command::Explain(a) => explain_cmd(a).map(Output::Text),
+        Command::Audit(a) => audit::run(a).map(|(out, fail)| Output::Status(out, fail)),
+        Command::Rules(a) => audit::rules(a).map(Output::Text),
     };
     match result {
         Ok(Output::Text(out)) => write_stdout(&out),
+        Ok(Output::Status(out, fail)) => match write_stdout(&out) {
+            code if code == ExitCode::SUCCESS && fail => ExitCode::from(EXIT_FINDINGS),
+            code => code,
+        },
         Ok(Output::Written) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(io) = e.downcast_ref::<std::io::Error>() {
@@ -115,6 +124,8 @@ enum Output {
     Text(String),
     /// Already streamed to stdout.
     Written,
+    /// Text to write, and whether the exit status must say findings reached `--fail-on`.
+    Status(String, bool),
 }
 
 fn reach(a: &ReachArgs) -> Result<Output> {

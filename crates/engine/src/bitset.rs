@@ -14,6 +14,34 @@ impl BitSet {
         }
     }
 
+    /// The 64-bit words (member `i` is bit `i % 64` of word `i / 64`).
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    /// The words, for word-at-a-time updates.
+    pub fn words_mut(&mut self) -> &mut [u64] {
+        &mut self.words
+    }
+
+    /// How many members lie in `lo..hi`.
+    pub fn count_range(&self, lo: usize, hi: usize) -> usize {
+        let (mut start, mut total) = (lo, 0);
+        while start < hi {
+            let w = self.words.get(start / 64).copied().unwrap_or(0);
+            let shift = start % 64;
+            let take = (64 - shift).min(hi - start);
+            let mask = if take == 64 {
+                u64::MAX
+            } else {
+                (1u64 << take) - 1
+            };
+            total += ((w >> shift) & mask).count_ones() as usize;
+            start += take;
+        }
+        total
+    }
+
     /// How many members the set can hold (a multiple of 64).
     pub fn capacity(&self) -> usize {
         self.words.len() * 64
@@ -119,5 +147,19 @@ mod tests {
         a.difference_with(&b);
         assert_eq!(a.iter().collect::<Vec<_>>(), vec![1]);
         assert!(!a.contains(129));
+    }
+
+    #[test]
+    fn counts_ranges_across_words() {
+        let mut a = BitSet::new(200);
+        for i in [0, 3, 63, 64, 65, 127, 128, 199] {
+            a.insert(i);
+        }
+        for lo in 0..200 {
+            for hi in lo..=200 {
+                let naive = (lo..hi).filter(|&i| a.contains(i)).count();
+                assert_eq!(a.count_range(lo, hi), naive, "{lo}..{hi}");
+            }
+        }
     }
 }

@@ -69,6 +69,19 @@ pub struct CompiledRule {
     pub ports: u32,
 }
 
+/// One peer of one rule of one policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PeerRef {
+    /// Index into `Cluster::policies`.
+    pub policy: u32,
+    /// Whether the rule is an egress rule.
+    pub egress: bool,
+    /// Index of the rule in its direction's list.
+    pub rule: u32,
+    /// Index of the peer in the rule's `from`/`to`.
+    pub peer: u32,
+}
+
 /// Ports of a rule before named ports are resolved against a destination.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PortSpec {
@@ -106,6 +119,8 @@ pub struct Index {
     pub ingress_isolated: BitSet,
     /// Nodes selected by an egress-isolating policy.
     pub egress_isolated: BitSet,
+    /// Peers of compiled rules that match no node (no pod, no address).
+    pub dead_peers: Vec<PeerRef>,
     class_port_profile: Vec<u32>,
     port_profiles: Vec<Vec<ContainerPort>>,
     resolved: HashMap<(u32, u32), PortSetId>,
@@ -324,6 +339,7 @@ impl Index {
             ip_set_ids,
             classes: &classes,
             options,
+            dead_peers: Vec::new(),
         };
         let mut all = BitSet::new(nodes);
         all.insert_range(0, nodes);
@@ -341,16 +357,28 @@ impl Index {
             let sel = b.labels.eval(&p.pod_selector, &within);
             if p.isolates_ingress {
                 ingress_isolated.union_with(&sel);
-                for r in &p.ingress {
-                    let rule = b.compile_rule(r, pi as u32, ns, all_id);
+                for (ri, r) in p.ingress.iter().enumerate() {
+                    let at = PeerRef {
+                        policy: pi as u32,
+                        egress: false,
+                        rule: ri as u32,
+                        peer: 0,
+                    };
+                    let rule = b.compile_rule(r, at, ns, all_id);
                     ingress_rules.push(rule);
                 }
             }
             let mut eg = Vec::new();
             if p.isolates_egress {
                 egress_isolated.union_with(&sel);
-                for r in &p.egress {
-                    eg.push(b.compile_rule(r, pi as u32, ns, all_id));
+                for (ri, r) in p.egress.iter().enumerate() {
+                    let at = PeerRef {
+                        policy: pi as u32,
+                        egress: true,
+                        rule: ri as u32,
+                        peer: 0,
+                    };
+                    eg.push(b.compile_rule(r, at, ns, all_id));
                 }
             }
             egress_rules.push(eg);
@@ -358,6 +386,7 @@ impl Index {
         }
 
         let (peer_sets, port_specs, port_sets) = (b.peer_sets, b.port_specs, b.port_sets);
+        let dead_peers = b.dead_peers;
         Index {
             classes,
             atoms: part.atoms,
@@ -372,6 +401,7 @@ impl Index {
             port_sets,
             ingress_isolated,
             egress_isolated,
+            dead_peers,
             class_port_profile,
             port_profiles,
             resolved: HashMap::default(),
@@ -445,6 +475,7 @@ struct Builder<'a> {
     ip_set_ids: HashMap<IpSet, usize>,
     classes: &'a [ClassKey],
     options: Options,
+    dead_peers: Vec<PeerRef>,
 }
 
 impl Builder<'_> {
@@ -463,19 +494,30 @@ impl Builder<'_> {
         id
     }
 
-    fn compile_rule(&mut self, rule: &Rule, policy: u32, ns: u32, all_id: u32) -> CompiledRule {
-        let peers = match rule.peers.as_deref() {
-            None => all_id,
-            Some([single]) => self.peer(&single.kind, ns),
-            Some(peers) => {
+    fn compile_rule(&mut self, rule: &Rule, at: PeerRef, ns: u32, all_id: u32) -> CompiledRule {
+        let mut ids = Vec::new();
+        for (i, peer) in rule.peers.iter().flatten().enumerate() {
+            let id = self.peer(&peer.kind, ns);
+            if self.peer_sets[id as usize].is_empty() {
+                self.dead_peers.push(PeerRef {
+                    peer: i as u32,
+                    ..at
+                });
+            }
+            ids.push(id);
+        }
+        let peers = match ids.as_slice() {
+            _ if rule.peers.is_none() => all_id,
+            [single] => *single,
+            _ => {
                 let mut set = BitSet::new(self.nodes);
-                for peer in peers {
-                    let id = self.peer(&peer.kind, ns);
+                for id in ids {
                     set.union_with(&self.peer_sets[id as usize]);
                 }
                 self.intern_peers(set)
             }
         };
+        let policy = at.policy;
         let ports = self.port_spec(rule.ports.as_deref());
         CompiledRule {
             policy,

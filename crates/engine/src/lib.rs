@@ -13,7 +13,7 @@ pub mod index;
 pub mod portsets;
 pub mod reach;
 
-pub use index::{Endpoint, Options};
+pub use index::{Endpoint, Options, PeerRef};
 use kubeseg_model::{Cluster, PortSet};
 use portsets::{PortSetId, PortSets};
 use reach::Reachability;

@@ -154,6 +154,7 @@ fn pod() -> impl Strategy<Value = Pod> {
                 ips,
                 host_network,
                 host_port: false,
+                images: Vec::new(),
                 location: None,
             }
         })
@@ -310,6 +311,7 @@ fn cluster() -> impl Strategy<Value = Cluster> {
                 workloads,
                 policies,
                 services: Vec::new(),
+                routes: Vec::new(),
             }
         })
 }

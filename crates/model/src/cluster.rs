@@ -17,6 +17,8 @@ pub struct Cluster {
     pub policies: Vec<NetworkPolicy>,
     /// Services, sorted by namespace and name.
     pub services: Vec<Service>,
+    /// Ingress and Gateway API HTTPRoute objects (their backends), sorted by namespace and name.
+    pub routes: Vec<Route>,
 }
 
 /// A namespace.
@@ -67,6 +69,8 @@ pub struct Pod {
     pub host_network: bool,
     /// Whether the pod declares `hostPort` on some container port.
     pub host_port: bool,
+    /// Container images (init containers included), as written.
+    pub images: Vec<String>,
     /// Where it is declared.
     pub location: Option<Location>,
 }
@@ -186,8 +190,44 @@ pub struct Service {
     pub selector: Option<Labels>,
     /// `spec.clusterIP` when set.
     pub cluster_ip: Option<IpAddr>,
-    /// The service ports: (port, protocol).
-    pub ports: Vec<(u16, Protocol)>,
+    /// The service ports.
+    pub ports: Vec<ServicePort>,
     /// Where it is declared.
     pub location: Option<Location>,
+}
+
+/// One port of a Service.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ServicePort {
+    /// The Service's port.
+    pub port: u16,
+    /// The protocol (TCP when not written).
+    pub protocol: Protocol,
+    /// `targetPort` as written: a number or a container port name (`None`: same as `port`).
+    pub target: Option<String>,
+    /// `nodePort`, when written.
+    pub node_port: Option<u16>,
+}
+
+/// An object that routes traffic from outside the cluster to Services: an Ingress
+/// (networking.k8s.io/v1) or a Gateway API HTTPRoute.
+#[derive(Clone, Debug)]
+pub struct Route {
+    /// `Ingress` or `HTTPRoute`.
+    pub kind: String,
+    /// The namespace.
+    pub namespace: String,
+    /// The name.
+    pub name: String,
+    /// Backend Services: (namespace, name).
+    pub backends: Vec<(String, String)>,
+    /// Where it is declared.
+    pub location: Option<Location>,
+}
+
+impl Route {
+    /// `Kind ns/name`.
+    pub fn id(&self) -> String {
+        format!("{} {}/{}", self.kind, self.namespace, self.name)
+    }
 }

@@ -75,6 +75,89 @@ impl Selector {
     }
 }
 
+impl Selector {
+    /// Parses the `kubectl -l` syntax: comma-separated `k=v`, `k==v`, `k!=v`, `k`, `!k`,
+    /// `k in (a,b)` and `k notin (a,b)`. The empty string is the empty selector.
+    pub fn parse(text: &str) -> Result<Selector, String> {
+        let mut sel = Selector::default();
+        let mut rest = text.trim();
+        while !rest.is_empty() {
+            // One term ends at a comma outside parentheses.
+            let mut depth = 0i32;
+            let end = rest
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += i32::from(c == '(') - i32::from(c == ')');
+                    c == ',' && depth == 0
+                })
+                .map_or(rest.len(), |(i, _)| i);
+            sel.push_term(rest[..end].trim())?;
+            rest = rest[end..].trim_start_matches(',').trim();
+        }
+        sel.match_labels.sort();
+        Ok(sel)
+    }
+
+    fn push_term(&mut self, term: &str) -> Result<(), String> {
+        let bad_key = |k: &str| k.is_empty() || k.contains(char::is_whitespace);
+        let requirement =
+            |key: &str, operator, values: Vec<String>| -> Result<Requirement, String> {
+                if bad_key(key) {
+                    return Err(format!("invalid label key in `{term}`"));
+                }
+                let mut values = values;
+                values.sort();
+                Ok(Requirement {
+                    key: key.to_string(),
+                    operator,
+                    values,
+                })
+            };
+        if let Some(key) = term.strip_prefix('!') {
+            let r = requirement(key.trim(), Operator::DoesNotExist, vec![])?;
+            self.match_expressions.push(r);
+        } else if let Some((key, value)) = term.split_once("!=") {
+            let r = requirement(key.trim(), Operator::NotIn, vec![value.trim().to_string()])?;
+            self.match_expressions.push(r);
+        } else if let Some((key, value)) = term.split_once('=') {
+            let key = key.trim();
+            let value = value.trim_start_matches('=').trim();
+            if bad_key(key) || value.contains(char::is_whitespace) {
+                return Err(format!("invalid term `{term}`"));
+            }
+            self.match_labels.push((key.to_string(), value.to_string()));
+        } else if let Some(open) = term.find('(') {
+            let head: Vec<&str> = term[..open].split_whitespace().collect();
+            let body = term[open + 1..]
+                .strip_suffix(')')
+                .ok_or_else(|| format!("missing `)` in `{term}`"))?;
+            let values: Vec<String> = body
+                .split(',')
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect();
+            let operator = match head.as_slice() {
+                [_, "in"] => Operator::In,
+                [_, "notin"] => Operator::NotIn,
+                _ => {
+                    return Err(format!(
+                        "expected `key in (...)` or `key notin (...)`, found `{term}`"
+                    ));
+                }
+            };
+            if values.is_empty() {
+                return Err(format!("no values in `{term}`"));
+            }
+            let r = requirement(head[0], operator, values)?;
+            self.match_expressions.push(r);
+        } else {
+            let r = requirement(term, Operator::Exists, vec![])?;
+            self.match_expressions.push(r);
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Display for Selector {
     /// Renders like `kubectl`: `app=web,tier in (a,b),!debug`, or `{}` for the empty selector.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -136,6 +219,30 @@ mod tests {
         assert!(s.matches(&labels(&[("app", "shop"), ("tier", "web")])));
         assert!(!s.matches(&labels(&[("app", "shop"), ("tier", "db")])));
         assert!(!s.matches(&labels(&[("app", "blog"), ("tier", "web")])));
+    }
+
+    #[test]
+    fn parses_the_kubectl_syntax() {
+        let s = Selector::parse("tier in (db, cache),app=pay,!debug,env!=dev,team").unwrap();
+        assert_eq!(
+            s.to_string(),
+            "app=pay,tier in (cache,db),!debug,env notin (dev),team"
+        );
+        assert!(s.matches(&labels(&[("app", "pay"), ("tier", "db"), ("team", "x")])));
+        assert!(!s.matches(&labels(&[
+            ("app", "pay"),
+            ("tier", "db"),
+            ("team", "x"),
+            ("debug", "1")
+        ])));
+        assert_eq!(Selector::parse("").unwrap(), Selector::default());
+        assert_eq!(
+            Selector::parse("a==b").unwrap().match_labels,
+            vec![("a".into(), "b".into())]
+        );
+        for bad in ["a in (", "a in ()", "x y", "a foo (b)", "=b"] {
+            assert!(Selector::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

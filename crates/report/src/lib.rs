@@ -1,6 +1,7 @@
 //! Output formats. Only this crate knows how answers look on the outside; every
 //! function returns a `String` and prints nothing.
 
+pub mod audit;
 pub mod diagnostics;
 pub mod explain;
 pub mod reach;

@@ -71,6 +71,10 @@ pub fn assemble(objects: Vec<Object>) -> Cluster {
                 referenced.push(p.namespace.clone());
                 cluster.policies.push(p);
             }
+            Object::Route(r) => {
+                referenced.push(r.namespace.clone());
+                cluster.routes.push(r);
+            }
         }
     }
 
@@ -136,5 +140,8 @@ pub fn assemble(objects: Vec<Object>) -> Cluster {
     cluster
         .services
         .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    cluster
+        .routes
+        .sort_by(|a, b| (&a.namespace, &a.name, &a.kind).cmp(&(&b.namespace, &b.name, &b.kind)));
     cluster
 }

@@ -7,7 +7,7 @@ mod workloads;
 
 use crate::tree::Node;
 use ctx::Ctx;
-use kubeseg_model::{Labels, NetworkPolicy, Pod, Service};
+use kubeseg_model::{Labels, NetworkPolicy, Pod, Route, Service};
 use std::collections::BTreeMap;
 
 /// An object of a kind kubeseg models.
@@ -48,6 +48,8 @@ pub enum Object {
     Service(Service),
     /// A NetworkPolicy.
     NetworkPolicy(NetworkPolicy),
+    /// An Ingress or HTTPRoute.
+    Route(Route),
 }
 
 /// What one file held.
@@ -181,6 +183,16 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
             let meta = meta::metadata(ctx, obj, "Service", true);
             out.objects
                 .push(Object::Service(workloads::service(ctx, obj, meta)));
+        }
+        "Ingress" if api_version == "networking.k8s.io/v1" => {
+            let meta = meta::metadata(ctx, obj, "Ingress", true);
+            out.objects
+                .push(Object::Route(workloads::ingress(ctx, obj, meta)));
+        }
+        "HTTPRoute" if api_version.starts_with("gateway.networking.k8s.io/") => {
+            let meta = meta::metadata(ctx, obj, "HTTPRoute", true);
+            out.objects
+                .push(Object::Route(workloads::http_route(ctx, obj, meta)));
         }
         k if CONTROLLER_KINDS.contains(&k) => {
             let meta = meta::metadata(ctx, obj, k, true);

@@ -3,7 +3,7 @@
 use super::ctx::Ctx;
 use super::meta::{Meta, labels};
 use crate::tree::{Node, Value};
-use kubeseg_model::{ContainerPort, Labels, Pod, Protocol, Service};
+use kubeseg_model::{ContainerPort, Labels, Pod, Protocol, Route, Service, ServicePort};
 use std::net::IpAddr;
 
 /// Reads a pod from a Pod object or a pod template (`metadata` + `spec`).
@@ -15,6 +15,7 @@ pub fn pod(ctx: &mut Ctx, node: &Node, name: &str, labels_: Labels) -> Pod {
         ips: Vec::new(),
         host_network: false,
         host_port: false,
+        images: Vec::new(),
         location: Some(ctx.at(node)),
     };
     if let Some(spec) = node.get("spec") {
@@ -22,6 +23,20 @@ pub fn pod(ctx: &mut Ctx, node: &Node, name: &str, labels_: Labels) -> Pod {
             spec.get("hostNetwork").map(|n| &n.value),
             Some(Value::Bool(true))
         );
+        for c in ["initContainers", "containers"]
+            .into_iter()
+            .filter_map(|k| match spec.get(k).map(|n| &n.value) {
+                Some(Value::Seq(items)) => Some(items),
+                _ => None,
+            })
+            .flatten()
+        {
+            if let Some(image) = c.get("image").and_then(Node::as_str) {
+                pod.images.push(image.to_string());
+            }
+        }
+        pod.images.sort();
+        pod.images.dedup();
         if let Some(containers) = spec.get("containers") {
             for c in ctx.seq(containers, "spec.containers").unwrap_or_default() {
                 let Some(ports) = c.get("ports") else {
@@ -128,13 +143,27 @@ pub fn service(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Service {
     if let Some(Value::Seq(items)) = get("ports").map(|n| &n.value) {
         for p in items {
             if let Some(Value::Int(n)) = p.get("port").map(|n| &n.value) {
-                let proto = p
+                let protocol = p
                     .get("protocol")
                     .and_then(Node::as_str)
                     .and_then(Protocol::parse)
                     .unwrap_or(Protocol::Tcp);
+                let target = p.get("targetPort").and_then(|t| match &t.value {
+                    Value::Int(i) => Some(i.to_string()),
+                    Value::Str(s) => Some(s.clone()),
+                    _ => None,
+                });
+                let node_port = match p.get("nodePort").map(|n| &n.value) {
+                    Some(Value::Int(i)) if (1..=65535).contains(i) => Some(*i as u16),
+                    _ => None,
+                };
                 if (1..=65535).contains(n) {
-                    ports.push((*n as u16, proto));
+                    ports.push(ServicePort {
+                        port: *n as u16,
+                        protocol,
+                        target,
+                        node_port,
+                    });
                 }
             }
         }
@@ -151,6 +180,91 @@ pub fn service(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Service {
             .and_then(Node::as_str)
             .and_then(|s| s.parse().ok()),
         ports,
+        location: Some(ctx.at(obj)),
+    }
+}
+
+/// Reads the backends of an Ingress (networking.k8s.io/v1): the default backend and
+/// every path's backend Service, in the Ingress's namespace.
+pub fn ingress(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Route {
+    let namespace = meta.namespace.unwrap_or_else(|| "default".into());
+    let mut backends = Vec::new();
+    let mut add = |backend: Option<&Node>| {
+        if let Some(name) = backend
+            .and_then(|b| b.get("service"))
+            .and_then(|s| s.get("name"))
+            .and_then(Node::as_str)
+        {
+            backends.push((namespace.clone(), name.to_string()));
+        }
+    };
+    let spec = obj.get("spec");
+    add(spec.and_then(|s| s.get("defaultBackend")));
+    if let Some(Value::Seq(rules)) = spec.and_then(|s| s.get("rules")).map(|n| &n.value) {
+        for rule in rules {
+            let paths = rule.get("http").and_then(|h| h.get("paths"));
+            if let Some(Value::Seq(paths)) = paths.map(|n| &n.value) {
+                for path in paths {
+                    add(path.get("backend"));
+                }
+            }
+        }
+    }
+    route(ctx, obj, "Ingress", namespace, meta.name, backends)
+}
+
+/// Reads the backends of a Gateway API HTTPRoute: every `backendRefs` entry that is a
+/// Service (the default kind), in its own namespace unless it names another.
+pub fn http_route(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Route {
+    let namespace = meta.namespace.unwrap_or_else(|| "default".into());
+    let mut backends = Vec::new();
+    let rules = obj.get("spec").and_then(|s| s.get("rules"));
+    if let Some(Value::Seq(rules)) = rules.map(|n| &n.value) {
+        for rule in rules {
+            let Some(Value::Seq(refs)) = rule.get("backendRefs").map(|n| &n.value) else {
+                continue;
+            };
+            for r in refs {
+                let kind = r.get("kind").and_then(Node::as_str).unwrap_or("Service");
+                let group = r.get("group").and_then(Node::as_str).unwrap_or("");
+                let Some(name) = r.get("name").and_then(Node::as_str) else {
+                    continue;
+                };
+                if kind != "Service" || !group.is_empty() {
+                    ctx.warning_at(
+                        r.line,
+                        r.column,
+                        "unmodelled-backend",
+                        format!("HTTPRoute backend of kind `{kind}` is not a Service; kubeseg does not follow it"),
+                    );
+                    continue;
+                }
+                let ns = r
+                    .get("namespace")
+                    .and_then(Node::as_str)
+                    .unwrap_or(&namespace);
+                backends.push((ns.to_string(), name.to_string()));
+            }
+        }
+    }
+    route(ctx, obj, "HTTPRoute", namespace, meta.name, backends)
+}
+
+fn route(
+    ctx: &mut Ctx,
+    obj: &Node,
+    kind: &str,
+    namespace: String,
+    name: String,
+    mut backends: Vec<(String, String)>,
+) -> Route {
+    backends.sort();
+    backends.dedup();
+    Route {
+        kind: kind.to_string(),
+        namespace,
+        name,
+        backends,
         location: Some(ctx.at(obj)),
     }
 }

@@ -1,0 +1,328 @@
+//! Checks that read policies and isolation directly: unisolated workloads and
+//! namespaces (KS101–KS104), over-broad rules (KS401–KS403), dead policy (KS601, KS602).
+
+use super::{Audit, finding, yaml};
+use crate::attribution::workload_location;
+use crate::finding::{Evidence, Remediation, Severity};
+use crate::registry::*;
+use kubeseg_model::PeerKind;
+use std::collections::BTreeMap;
+
+/// KS101–KS104.
+pub fn isolation(a: &mut Audit) {
+    let cluster = a.engine.cluster;
+    for (w, wl) in cluster.workloads.iter().enumerate() {
+        let id = wl.id();
+        if !a.ingress_isolated[w] {
+            let mut f = finding(
+                &INGRESS_UNISOLATED,
+                format!(
+                    "{id} is not isolated for ingress: every pod and address may connect to it"
+                ),
+                vec![id.clone()],
+            );
+            if a.is_jewel[w] {
+                f.severity = Severity::High;
+            }
+            f.location = wl.location.clone();
+            f.evidence.push(Evidence::at(
+                wl.location.clone(),
+                format!(
+                    "no NetworkPolicy with Ingress in its policyTypes selects the pods of {id}"
+                ),
+            ));
+            f.remediation = Remediation {
+                text: format!(
+                    "Apply a default-deny ingress policy in namespace {}, then allow the clients {id} needs.",
+                    wl.namespace
+                ),
+                yaml: Some(yaml::default_deny_ingress(&wl.namespace)),
+            };
+            a.push(f);
+        }
+        if !a.egress_isolated[w] {
+            let mut f = finding(
+                &EGRESS_UNISOLATED,
+                format!("{id} is not isolated for egress: it may connect anywhere"),
+                vec![id.clone()],
+            );
+            if a.is_entry[w] {
+                f.severity = Severity::Medium;
+            }
+            f.location = wl.location.clone();
+            f.evidence.push(Evidence::at(
+                wl.location.clone(),
+                format!("no NetworkPolicy with Egress in its policyTypes selects the pods of {id}"),
+            ));
+            f.remediation = Remediation {
+                text: format!(
+                    "Apply a default-deny egress policy in namespace {} (it keeps DNS), then allow the destinations {id} needs.",
+                    wl.namespace
+                ),
+                yaml: Some(yaml::default_deny_egress(&wl.namespace)),
+            };
+            a.push(f);
+        }
+    }
+    let mut workloads_per_ns: BTreeMap<&str, usize> = BTreeMap::new();
+    for wl in &cluster.workloads {
+        *workloads_per_ns.entry(&wl.namespace).or_default() += 1;
+    }
+    for ns in &cluster.namespaces {
+        let Some(&count) = workloads_per_ns.get(ns.name.as_str()) else {
+            continue;
+        };
+        let covers = |ingress: bool| {
+            cluster.policies.iter().any(|p| {
+                p.namespace == ns.name
+                    && p.pod_selector.is_empty()
+                    && if ingress {
+                        p.isolates_ingress
+                    } else {
+                        p.isolates_egress
+                    }
+            })
+        };
+        for (ingress, rule) in [
+            (true, &NAMESPACE_NO_DEFAULT_DENY_INGRESS),
+            (false, &NAMESPACE_NO_DEFAULT_DENY_EGRESS),
+        ] {
+            if covers(ingress) {
+                continue;
+            }
+            let dir = if ingress { "ingress" } else { "egress" };
+            let mut f = finding(
+                rule,
+                format!(
+                    "namespace {} ({count} workload(s)) has no default-deny {dir} policy",
+                    ns.name
+                ),
+                vec![ns.name.clone()],
+            );
+            f.location = ns.location.clone();
+            f.evidence.push(Evidence::at(
+                ns.location.clone(),
+                format!(
+                    "no NetworkPolicy in {} has `podSelector: {{}}` and {} in its policyTypes",
+                    ns.name,
+                    if ingress { "Ingress" } else { "Egress" }
+                ),
+            ));
+            f.remediation = Remediation {
+                text: format!(
+                    "Apply this policy in {}, then allow what each workload needs.",
+                    ns.name
+                ),
+                yaml: Some(if ingress {
+                    yaml::default_deny_ingress(&ns.name)
+                } else {
+                    yaml::default_deny_egress(&ns.name)
+                }),
+            };
+            a.push(f);
+        }
+    }
+}
+
+/// KS401–KS403: ingress rules that admit too much.
+pub fn rules(a: &mut Audit) {
+    let cluster = a.engine.cluster;
+    let classes = a.engine.reach.index.class_count();
+    // Per policy: the crown jewels it selects.
+    let jewel_classes: Vec<(usize, Vec<usize>)> = a
+        .jewels
+        .iter()
+        .map(|j| (j.workload, a.engine.reach.endpoint_nodes(j.workload)))
+        .collect();
+    for (pi, p) in cluster.policies.iter().enumerate() {
+        if !p.isolates_ingress {
+            continue;
+        }
+        let selected = &a.engine.reach.index.selected[pi];
+        let jewels: Vec<String> = jewel_classes
+            .iter()
+            .filter(|(_, nodes)| nodes.iter().any(|&n| n < classes && selected.contains(n)))
+            .map(|(w, _)| cluster.workloads[*w].id())
+            .collect();
+        let raise = |f: &mut crate::finding::Finding| {
+            if !jewels.is_empty() {
+                f.severity = Severity::High;
+                f.endpoints.extend(jewels.iter().cloned());
+                f.evidence.push(Evidence::at(
+                    p.location.clone(),
+                    format!("the policy selects crown jewel(s) {}", jewels.join(", ")),
+                ));
+            }
+        };
+        for (ri, r) in p.ingress.iter().enumerate() {
+            let at = r.location.clone().or(p.location.clone());
+            let mut broad = Vec::new();
+            match &r.peers {
+                None => broad.push((
+                    "has no `from`: it admits every pod and every address".to_string(),
+                    at.clone(),
+                )),
+                Some(peers) => {
+                    for peer in peers {
+                        match &peer.kind {
+                            PeerKind::IpBlock { cidr, except, .. }
+                                if cidr == "0.0.0.0/0" || cidr == "::/0" =>
+                            {
+                                let ex = if except.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(" (except {})", except.join(", "))
+                                };
+                                broad.push((
+                                    format!("admits ipBlock {cidr}{ex}: the whole internet"),
+                                    peer.location.clone(),
+                                ));
+                            }
+                            PeerKind::Pods {
+                                namespaces: Some(ns),
+                                pods,
+                            } if ns.is_empty() => {
+                                let mut f = finding(
+                                    &INGRESS_FROM_ALL_NAMESPACES,
+                                    format!(
+                                        "ingress[{ri}] of NetworkPolicy {} admits {} of every namespace",
+                                        p.id(),
+                                        pods.as_ref().map_or("all pods".to_string(), |s| format!(
+                                            "pods matching {s}"
+                                        ))
+                                    ),
+                                    vec![p.id()],
+                                );
+                                f.location = peer.location.clone();
+                                f.evidence.push(Evidence::at(peer.location.clone(), "`namespaceSelector: {}` matches every namespace, including ones created later"));
+                                raise(&mut f);
+                                f.remediation = Remediation {
+                                    text: "Select the client namespaces by label (for example kubernetes.io/metadata.name) in the same peer as the podSelector.".into(),
+                                    yaml: None,
+                                };
+                                a.push(f);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            for (why, loc) in broad {
+                let mut f = finding(
+                    &INGRESS_FROM_ANYWHERE,
+                    format!("ingress[{ri}] of NetworkPolicy {} {why}", p.id()),
+                    vec![p.id()],
+                );
+                f.location = loc.clone();
+                f.evidence
+                    .push(Evidence::at(loc, format!("ingress[{ri}] {why}")));
+                raise(&mut f);
+                f.remediation = Remediation {
+                    text: "List the address ranges and workloads that really connect.".into(),
+                    yaml: None,
+                };
+                a.push(f);
+            }
+            if r.ports.is_none() && !jewels.is_empty() {
+                let mut f = finding(
+                    &CROWN_JEWEL_ALL_PORTS,
+                    format!(
+                        "ingress[{ri}] of NetworkPolicy {} opens every port of crown jewel(s) {}",
+                        p.id(),
+                        jewels.join(", ")
+                    ),
+                    vec![p.id()],
+                );
+                f.endpoints.extend(jewels.iter().cloned());
+                f.location = at.clone();
+                f.evidence.push(Evidence::at(
+                    at.clone(),
+                    format!("ingress[{ri}] has no `ports`"),
+                ));
+                f.remediation = Remediation {
+                    text: "Add `ports` with the service ports the clients use.".into(),
+                    yaml: None,
+                };
+                a.push(f);
+            }
+        }
+    }
+}
+
+/// KS601 and KS602.
+pub fn dead(a: &mut Audit) {
+    let cluster = a.engine.cluster;
+    for (pi, p) in cluster.policies.iter().enumerate() {
+        if !a.engine.reach.index.selected[pi].is_empty() {
+            continue;
+        }
+        let mut f = finding(
+            &POLICY_SELECTS_NOTHING,
+            format!(
+                "NetworkPolicy {} selects no pod (podSelector {})",
+                p.id(),
+                p.pod_selector
+            ),
+            vec![p.id()],
+        );
+        f.location = p.location.clone();
+        f.evidence.push(Evidence::at(
+            p.location.clone(),
+            format!(
+                "no pod in namespace {} matches {} (host-network pods are never selected)",
+                p.namespace, p.pod_selector
+            ),
+        ));
+        f.remediation = Remediation {
+            text: "Fix the podSelector, or delete the policy.".into(),
+            yaml: None,
+        };
+        a.push(f);
+    }
+    for d in a.engine.reach.index.dead_peers.clone() {
+        let p = &cluster.policies[d.policy as usize];
+        let (dir, rules) = if d.egress {
+            ("egress", &p.egress)
+        } else {
+            ("ingress", &p.ingress)
+        };
+        let rule = &rules[d.rule as usize];
+        let Some(peer) = rule.peers.as_ref().and_then(|ps| ps.get(d.peer as usize)) else {
+            continue;
+        };
+        let what = match &peer.kind {
+            PeerKind::Pods { namespaces, pods } => format!(
+                "namespaceSelector {} / podSelector {}",
+                namespaces
+                    .as_ref()
+                    .map_or(format!("(namespace {})", p.namespace), ToString::to_string),
+                pods.as_ref()
+                    .map_or("(all pods)".to_string(), ToString::to_string)
+            ),
+            PeerKind::IpBlock { cidr, except, .. } => {
+                format!("ipBlock {cidr} except {}", except.join(", "))
+            }
+        };
+        let mut f = finding(
+            &PEER_MATCHES_NOTHING,
+            format!(
+                "{dir}[{}] peer {} of NetworkPolicy {} matches nothing: {what}",
+                d.rule,
+                d.peer,
+                p.id()
+            ),
+            vec![p.id()],
+        );
+        f.location = peer.location.clone().or(rule.location.clone());
+        f.evidence.push(Evidence::at(
+            f.location.clone(),
+            format!("no pod or address in the input matches {what}"),
+        ));
+        f.remediation = Remediation {
+            text: "Fix the selectors of the peer, or delete it.".into(),
+            yaml: None,
+        };
+        a.push(f);
+    }
+    let _ = workload_location;
+}

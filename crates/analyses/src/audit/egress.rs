@@ -1,0 +1,343 @@
+//! Sensitive egress (KS301–KS304) and broken DNS (KS501).
+
+use super::{Audit, AuditConfig, Note, apiserver_ports, finding, yaml};
+use crate::attribution::{ports_text, workload_location};
+use crate::finding::{Evidence, Remediation, Severity};
+use crate::registry::{
+    APISERVER_EGRESS, DNS_BLOCKED, INTERNET_EGRESS, KUBELET_EGRESS, METADATA_EGRESS,
+};
+use crate::rows::{TargetGroup, Targets};
+use kubeseg_engine::{Endpoint, Engine};
+use kubeseg_model::{Cidr, IpSet, PortSet, Protocol};
+use std::net::IpAddr;
+
+/// The cloud metadata service addresses (AWS, GCP, Azure, and AWS's IPv6 one).
+pub const METADATA_ADDRESSES: [&str; 2] = ["169.254.169.254", "fd00:ec2::254"];
+
+/// Ranges that are not the public internet.
+const NON_PUBLIC_V4: &[&str] = &[
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.0.2.0/24",
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "224.0.0.0/3",
+];
+
+/// The groups of [`Targets`] the audit defines, by position.
+pub struct EgressTargets {
+    pub targets: Targets,
+    metadata: Option<usize>,
+    apiserver: Option<(usize, String)>,
+    kubelet: Option<(usize, String)>,
+    dns: Option<usize>,
+}
+
+fn set(cidrs: &[&str]) -> IpSet {
+    cidrs.iter().fold(IpSet::empty(), |acc, c| {
+        acc.union(
+            &Cidr::parse(c)
+                .map(Cidr::to_set)
+                .unwrap_or_else(|_| IpSet::empty()),
+        )
+    })
+}
+
+/// Atom endpoints overlapping `addresses`.
+fn atoms_overlapping(engine: &Engine, addresses: &IpSet) -> Vec<usize> {
+    engine
+        .endpoints()
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e, Endpoint::External { addresses: a, .. } if !a.intersect(addresses).is_empty()))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Finds the endpoints behind each sensitive target; what cannot be found becomes a note.
+pub fn targets(engine: &Engine, config: &AuditConfig, notes: &mut Vec<Note>) -> EgressTargets {
+    let mut t = EgressTargets {
+        targets: Targets::default(),
+        metadata: None,
+        apiserver: None,
+        kubelet: None,
+        dns: None,
+    };
+    let add = |t: &mut Targets, endpoints: Vec<usize>, ports: Option<PortSet>| {
+        t.groups.push(TargetGroup { endpoints, ports });
+        t.groups.len() - 1
+    };
+    let metadata: IpSet = METADATA_ADDRESSES
+        .iter()
+        .filter_map(|a| a.parse::<IpAddr>().ok())
+        .fold(IpSet::empty(), |acc, ip| acc.union(&IpSet::single(ip)));
+    t.metadata = Some(add(
+        &mut t.targets,
+        atoms_overlapping(engine, &metadata),
+        None,
+    ));
+
+    let default_api = engine
+        .cluster
+        .services
+        .iter()
+        .find(|s| s.namespace == "default" && s.name == "kubernetes")
+        .and_then(|s| s.cluster_ip);
+    if !config.apiserver.is_empty() {
+        let mut endpoints = Vec::new();
+        let mut ports = PortSet::empty();
+        for (_, addresses, port) in &config.apiserver {
+            endpoints.extend(atoms_overlapping(engine, addresses));
+            ports = ports.union(&apiserver_ports(*port));
+        }
+        endpoints.sort_unstable();
+        endpoints.dedup();
+        let what: Vec<&str> = config
+            .apiserver
+            .iter()
+            .map(|(s, _, _)| s.as_str())
+            .collect();
+        let g = add(&mut t.targets, endpoints, Some(ports));
+        t.apiserver = Some((g, what.join(", ")));
+    } else if let Some(ip) = default_api {
+        let g = add(
+            &mut t.targets,
+            atoms_overlapping(engine, &IpSet::single(ip)),
+            Some(apiserver_ports(None)),
+        );
+        t.apiserver = Some((
+            g,
+            format!("{ip} (the ClusterIP of Service default/kubernetes)"),
+        ));
+        notes.push(format!("API server egress is checked against {ip}, the ClusterIP of Service default/kubernetes; with network plugins that apply egress policy after Service load balancing the API server's own addresses count: give them with --apiserver"));
+    } else {
+        notes.push("API server egress (KS302) not checked: no Service default/kubernetes with a clusterIP in the input; give the address with --apiserver CIDR[:PORT]".into());
+    }
+    if !config.node_cidrs.is_empty() {
+        let all = config
+            .node_cidrs
+            .iter()
+            .fold(IpSet::empty(), |acc, (_, s)| acc.union(s));
+        let what: Vec<&str> = config.node_cidrs.iter().map(|(s, _)| s.as_str()).collect();
+        let g = add(
+            &mut t.targets,
+            atoms_overlapping(engine, &all),
+            Some(PortSet::range(Protocol::Tcp, 10250, 10250)),
+        );
+        t.kubelet = Some((g, what.join(", ")));
+    } else {
+        notes.push(
+            "kubelet egress (KS303) not checked: give the nodes' addresses with --node-cidr".into(),
+        );
+    }
+    let dns: Vec<usize> = engine
+        .cluster
+        .workloads
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| {
+            w.namespace == "kube-system"
+                && w.pods
+                    .iter()
+                    .any(|p| p.labels.get("k8s-app").map(String::as_str) == Some("kube-dns"))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    if dns.is_empty() {
+        notes.push("DNS breakage (KS501) not checked: no kube-system pods labelled k8s-app=kube-dns in the input".into());
+    } else {
+        let ports =
+            PortSet::range(Protocol::Udp, 53, 53).union(&PortSet::range(Protocol::Tcp, 53, 53));
+        t.dns = Some(add(&mut t.targets, dns, Some(ports)));
+    }
+    let public_v4 = IpSet::all()
+        .difference(&set(NON_PUBLIC_V4))
+        .intersect(&set(&["0.0.0.0/0"]));
+    let public_v6 = set(&["2000::/3"]).difference(&set(&["2001:db8::/32"]));
+    t.targets.internet_v4 = atoms_overlapping(engine, &public_v4);
+    t.targets.internet_v6 = atoms_overlapping(engine, &public_v6);
+    t
+}
+
+/// KS301–KS304, one finding per workload and target.
+pub fn sensitive_egress(a: &mut Audit, t: &EgressTargets) {
+    let metadata_v4 = ["169.254.169.254/32"];
+    let metadata_v6 = ["fd00:ec2::254/128"];
+    for w in 0..a.rows.workloads {
+        let key = a.rows.key_of[w] as usize;
+        let id = a.id(w);
+        let row = &a.rows.keys[key];
+        let mut hits = Vec::new();
+        if let Some(g) = t.metadata {
+            if !row.to_targets[g].is_empty() {
+                hits.push((
+                    &METADATA_EGRESS,
+                    g,
+                    "the cloud metadata service (169.254.169.254, fd00:ec2::254)".to_string(),
+                ));
+            }
+        }
+        if let Some((g, what)) = &t.apiserver {
+            if !row.to_targets[*g].is_empty() {
+                hits.push((
+                    &APISERVER_EGRESS,
+                    *g,
+                    format!("the Kubernetes API server at {what}"),
+                ));
+            }
+        }
+        if let Some((g, what)) = &t.kubelet {
+            if !row.to_targets[*g].is_empty() {
+                hits.push((
+                    &KUBELET_EGRESS,
+                    *g,
+                    format!("the kubelet API (TCP 10250) of the nodes in {what}"),
+                ));
+            }
+        }
+        let ports: Vec<PortSet> = hits
+            .iter()
+            .map(|(_, g, _)| row.to_targets[*g].clone())
+            .collect();
+        let internet = row.internet;
+        for ((rule, g, what), ports) in hits.into_iter().zip(ports) {
+            let mut f = finding(
+                rule,
+                format!("{id} can reach {what} on {}", ports_text(&ports)),
+                vec![id.clone()],
+            );
+            f.location = workload_location(a.engine, w);
+            f.evidence = egress_evidence(a, w, &t.targets.groups[g].endpoints);
+            f.remediation = if a.egress_isolated[w] {
+                Remediation {
+                    text: "Narrow the egress rules listed as evidence so that they no longer match these addresses (an ipBlock `except`, or a narrower cidr).".into(),
+                    yaml: None,
+                }
+            } else if std::ptr::eq(rule, &METADATA_EGRESS) {
+                let labels = yaml::workload_labels(a.engine.cluster, w);
+                let name = format!("{}-deny-metadata", a.engine.cluster.workloads[w].name);
+                Remediation {
+                    text: "Isolate the workload's egress with a policy that allows everything except the metadata service.".into(),
+                    yaml: Some(yaml::egress_except(&name, &a.engine.cluster.workloads[w].namespace, &labels, &metadata_v4, &metadata_v6)),
+                }
+            } else {
+                Remediation {
+                    text: format!(
+                        "Isolate the workload's egress (see KS102) and allow only the destinations it needs; do not include {what}."
+                    ),
+                    yaml: None,
+                }
+            };
+            a.push(f);
+        }
+        if internet.0 || internet.1 {
+            let family = match internet {
+                (true, true) => "every public IPv4 and IPv6 address",
+                (true, false) => "every public IPv4 address",
+                _ => "every public IPv6 address",
+            };
+            let mut f = finding(
+                &INTERNET_EGRESS,
+                format!("{id} can reach {family}"),
+                vec![id.clone()],
+            );
+            f.location = workload_location(a.engine, w);
+            let probe: Vec<usize> = if internet.0 {
+                t.targets.internet_v4.clone()
+            } else {
+                t.targets.internet_v6.clone()
+            };
+            f.evidence = egress_evidence(a, w, &probe);
+            f.remediation = Remediation {
+                text: "Allow egress only to the external ranges the workload needs.".into(),
+                yaml: None,
+            };
+            a.push(f);
+        }
+    }
+}
+
+/// The egress rules (or missing isolation) that let workload `w` reach any of `targets`.
+fn egress_evidence(a: &mut Audit, w: usize, targets: &[usize]) -> Vec<Evidence> {
+    for &t in targets {
+        let ev = a.attribution.pair_evidence(a.engine, w, t);
+        if !ev.is_empty() {
+            return ev
+                .into_iter()
+                .filter(|e| !e.message.contains("outside the cluster"))
+                .collect();
+        }
+    }
+    Vec::new()
+}
+
+/// KS501: egress-isolated workloads that cannot reach cluster DNS on UDP 53 or TCP 53.
+pub fn dns(a: &mut Audit, t: &EgressTargets) {
+    let Some(g) = t.dns else {
+        return;
+    };
+    for w in 0..a.rows.workloads {
+        if !a.egress_isolated[w] || t.targets.groups[g].endpoints.contains(&w) {
+            continue;
+        }
+        let ports = &a.rows.keys[a.rows.key_of[w] as usize].to_targets[g];
+        let (udp, tcp) = (
+            ports.contains(Protocol::Udp, 53),
+            ports.contains(Protocol::Tcp, 53),
+        );
+        if udp && tcp {
+            continue;
+        }
+        let id = a.id(w);
+        let (severity, what) = match (udp, tcp) {
+            (false, false) => (
+                Severity::High,
+                "UDP 53 nor TCP 53: name resolution is broken",
+            ),
+            (false, true) => (Severity::High, "UDP 53 (only TCP 53): most lookups fail"),
+            _ => (Severity::Low, "TCP 53 (only UDP 53): large answers fail"),
+        };
+        let mut f = finding(
+            &DNS_BLOCKED,
+            format!("{id} cannot reach cluster DNS on {what}"),
+            vec![id.clone()],
+        );
+        f.severity = severity;
+        f.location = workload_location(a.engine, w);
+        let cluster = a.engine.cluster;
+        let nodes = a.engine.reach.endpoint_nodes(w);
+        let mut policies: Vec<usize> = nodes
+            .iter()
+            .flat_map(|&n| a.attribution.egress_policies(n))
+            .map(|&p| p as usize)
+            .collect();
+        policies.sort_unstable();
+        policies.dedup();
+        f.evidence = policies
+            .iter()
+            .map(|&p| {
+                let pol = &cluster.policies[p];
+                Evidence::at(pol.location.clone(), format!("NetworkPolicy {} isolates its egress and no egress rule allows the kube-dns pods on {}", pol.id(), if udp { "TCP 53" } else { "UDP 53" }))
+            })
+            .collect();
+        let wl = &cluster.workloads[w];
+        f.remediation = Remediation {
+            text:
+                "Add an egress rule to the kube-dns pods on UDP and TCP 53 (this policy adds one)."
+                    .into(),
+            yaml: Some(yaml::allow_dns(
+                &format!("{}-allow-dns", wl.name),
+                &wl.namespace,
+                &yaml::workload_labels(cluster, w),
+            )),
+        };
+        a.push(f);
+    }
+}

@@ -1,0 +1,235 @@
+//! `kubeseg audit`: the segmentation gaps an attacker would use.
+//!
+//! The audit computes every distinct row of the reachability matrix once
+//! ([`crate::rows`]), derives the workload graph's closure and shortest paths from it
+//! ([`crate::graph`]), and runs each check over that shared state. Checks return
+//! findings; the report layer renders them.
+
+mod checks;
+pub mod context;
+mod egress;
+mod fix;
+mod lateral;
+mod score;
+pub mod yaml;
+
+use crate::attribution::Attribution;
+use crate::finding::{Finding, Rule};
+use crate::graph::Closure;
+use crate::rows::Rows;
+pub use context::{CrownJewel, EntryPoint};
+use kubeseg_engine::Engine;
+use kubeseg_model::{IpSet, PortSet, Selector};
+pub use lateral::{BlastRadius, Path};
+pub use score::Score;
+
+/// What the user told the audit.
+#[derive(Clone, Debug, Default)]
+pub struct AuditConfig {
+    /// `--assume-compromised`: `ns/name` or `ns/name[Kind]`.
+    pub assume_compromised: Vec<String>,
+    /// `--crown-jewel`: label selectors, with their text.
+    pub crown_jewels: Vec<(String, Selector)>,
+    /// `--apiserver`: addresses and the ports that count (`None`: 443 and 6443).
+    pub apiserver: Vec<(String, IpSet, Option<u16>)>,
+    /// `--node-cidr`: the nodes' addresses, with their text.
+    pub node_cidrs: Vec<(String, IpSet)>,
+    /// The largest minimum cut the audit lists connection by connection.
+    pub max_cut: usize,
+    /// The engine's reading of open semantics (to recompute reachability for checks).
+    pub options: kubeseg_engine::Options,
+}
+
+/// Input the audit refuses.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AuditError {
+    /// An `--assume-compromised` that names no workload.
+    #[error(
+        "--assume-compromised {0}: no workload `namespace/name` or `namespace/name[Kind]` has that name"
+    )]
+    UnknownWorkload(String),
+    /// A `--crown-jewel` selector that matches no pod.
+    #[error("--crown-jewel {0}: the selector matches no pod in the input")]
+    SelectorMatchesNothing(String),
+}
+
+/// A fact the audit could not establish, shown with the findings so that a clean
+/// report is never mistaken for a complete one.
+pub type Note = String;
+
+/// The audit's answer.
+#[derive(Debug)]
+pub struct AuditReport {
+    /// Every finding, most severe first.
+    pub findings: Vec<Finding>,
+    /// The entry points.
+    pub entry_points: Vec<EntryPoint>,
+    /// The crown jewels.
+    pub crown_jewels: Vec<CrownJewel>,
+    /// Blast radius of every workload, in workload order.
+    pub blast: Vec<BlastRadius>,
+    /// Every entry-point → crown-jewel shortest path, shortest first.
+    pub paths: Vec<Path>,
+    /// Segmentation scores: the cluster first, then each namespace.
+    pub scores: Vec<Score>,
+    /// What the audit could not check, and why.
+    pub notes: Vec<Note>,
+    /// Workloads, namespaces and policies audited.
+    pub counts: (usize, usize, usize),
+}
+
+/// Shared state of one audit run.
+pub(crate) struct Audit<'e, 'c> {
+    pub engine: &'e mut Engine<'c>,
+    pub rows: Rows,
+    pub closure: Closure,
+    pub attribution: Attribution,
+    pub jewels: Vec<CrownJewel>,
+    pub is_jewel: Vec<bool>,
+    pub entries: Vec<EntryPoint>,
+    pub is_entry: Vec<bool>,
+    /// Per workload: whether every one of its pods is isolated for ingress; for egress.
+    pub ingress_isolated: Vec<bool>,
+    pub egress_isolated: Vec<bool>,
+    pub findings: Vec<Finding>,
+    pub notes: Vec<Note>,
+}
+
+impl Audit<'_, '_> {
+    pub fn push(&mut self, f: Finding) {
+        self.findings.push(f);
+    }
+
+    pub fn id(&self, e: usize) -> String {
+        self.engine.endpoint_id(e)
+    }
+}
+
+/// A finding with the rule's default severity and no evidence yet.
+pub(crate) fn finding(rule: &'static Rule, title: String, endpoints: Vec<String>) -> Finding {
+    Finding {
+        rule,
+        severity: rule.severity,
+        title,
+        endpoints,
+        location: None,
+        evidence: Vec::new(),
+        remediation: Default::default(),
+    }
+}
+
+/// Runs every check.
+pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, AuditError> {
+    let cluster = engine.cluster;
+    let assumed = resolve_assumed(engine, &config.assume_compromised)?;
+    for (text, sel) in &config.crown_jewels {
+        let hit = cluster
+            .workloads
+            .iter()
+            .any(|w| w.pods.iter().any(|p| sel.matches(&p.labels)));
+        if !hit {
+            return Err(AuditError::SelectorMatchesNothing(text.clone()));
+        }
+    }
+    let mut notes = Vec::new();
+    let targets = egress::targets(engine, config, &mut notes);
+    let rows = Rows::compute(engine, &targets.targets);
+    let closure = Closure::compute(&rows);
+    let attribution = Attribution::new(engine);
+    let all_nodes = |engine: &Engine, w: usize, f: &dyn Fn(usize) -> bool| {
+        engine.reach.endpoint_nodes(w).into_iter().all(f)
+    };
+    let workloads = cluster.workloads.len();
+    let ingress_isolated: Vec<bool> = (0..workloads)
+        .map(|w| all_nodes(engine, w, &|n| attribution.ingress_isolated(n)))
+        .collect();
+    let egress_isolated: Vec<bool> = (0..workloads)
+        .map(|w| all_nodes(engine, w, &|n| attribution.egress_isolated(n)))
+        .collect();
+    let jewels = context::crown_jewels(cluster, &config.crown_jewels);
+    let mut is_jewel = vec![false; workloads];
+    for j in &jewels {
+        is_jewel[j.workload] = true;
+    }
+    let atom_ranges = |e: usize| engine.endpoint_id(e);
+    let entries = context::entry_points(cluster, &rows, &ingress_isolated, &atom_ranges, &assumed);
+    let mut is_entry = vec![false; workloads];
+    for e in &entries {
+        is_entry[e.workload] = true;
+    }
+    let mut a = Audit {
+        engine,
+        rows,
+        closure,
+        attribution,
+        jewels,
+        is_jewel,
+        entries,
+        is_entry,
+        ingress_isolated,
+        egress_isolated,
+        findings: Vec::new(),
+        notes,
+    };
+    checks::isolation(&mut a);
+    let (blast, paths) = lateral::lateral(&mut a);
+    egress::sensitive_egress(&mut a, &targets);
+    egress::dns(&mut a, &targets);
+    checks::rules(&mut a);
+    checks::dead(&mut a);
+    fix::minimal_fix(&mut a, &paths, config.max_cut, config.options);
+    let scores = score::scores(&a);
+    let mut findings = std::mem::take(&mut a.findings);
+    for f in &mut findings {
+        // Evidence keeps its order (path hops read in order); repeats go.
+        let mut seen = std::collections::BTreeSet::new();
+        f.evidence.retain(|e| seen.insert(e.clone()));
+    }
+    findings.sort_by(|x, y| x.sort_key().cmp(&y.sort_key()));
+    let cluster = a.engine.cluster;
+    Ok(AuditReport {
+        findings,
+        entry_points: a.entries,
+        crown_jewels: a.jewels,
+        blast,
+        paths,
+        scores,
+        notes: a.notes,
+        counts: (
+            cluster.workloads.len(),
+            cluster.namespaces.len(),
+            cluster.policies.len(),
+        ),
+    })
+}
+
+/// `ns/name` or `ns/name[Kind]` → workload indices.
+fn resolve_assumed(engine: &Engine, names: &[String]) -> Result<Vec<usize>, AuditError> {
+    let mut out = Vec::new();
+    for name in names {
+        let hits: Vec<usize> = engine
+            .cluster
+            .workloads
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| w.id() == *name || format!("{}/{}", w.namespace, w.name) == *name)
+            .map(|(i, _)| i)
+            .collect();
+        if hits.is_empty() {
+            return Err(AuditError::UnknownWorkload(name.clone()));
+        }
+        out.extend(hits);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// The ports of a Kubernetes API server when none are given.
+pub fn apiserver_ports(port: Option<u16>) -> PortSet {
+    use kubeseg_model::Protocol::Tcp;
+    match port {
+        Some(p) => PortSet::range(Tcp, p, p),
+        None => PortSet::range(Tcp, 443, 443).union(&PortSet::range(Tcp, 6443, 6443)),
+    }
+}

@@ -1,0 +1,12 @@
+//! Analyses on top of the reachability engine: the segmentation audit, its rule
+//! registry and the finding model the report layer renders. No I/O, no printing.
+
+pub mod attribution;
+pub mod audit;
+pub mod finding;
+pub mod graph;
+pub mod registry;
+pub mod rows;
+
+pub use audit::{AuditConfig, AuditError, AuditReport, audit};
+pub use finding::{Evidence, Finding, Remediation, Rule, Severity};

@@ -1,0 +1,163 @@
+//! Every audit rule: code, name, default severity and documentation. Codes are stable:
+//! a retired code is never reused.
+
+use crate::finding::{Rule, Severity};
+
+macro_rules! rule {
+    ($id:ident, $code:literal, $name:literal, $sev:ident, $summary:literal, what: $what:literal, why: $why:literal, fix: $fix:literal) => {
+        #[doc = $summary]
+        pub static $id: Rule = Rule {
+            code: $code,
+            name: $name,
+            severity: Severity::$sev,
+            summary: $summary,
+            what: $what,
+            why: $why,
+            fix: $fix,
+        };
+    };
+}
+
+rule!(INGRESS_UNISOLATED, "KS101", "ingress-unisolated", Medium,
+    "A workload is not selected by any policy that isolates ingress.",
+    what: "Lists workloads that no NetworkPolicy with `Ingress` in its policyTypes selects. Raised to high for crown jewels.",
+    why: "Such a workload accepts connections from every pod of the cluster and every address that can route to it.",
+    fix: "Apply a default-deny ingress policy to its namespace, then allow the clients it needs.");
+rule!(EGRESS_UNISOLATED, "KS102", "egress-unisolated", Low,
+    "A workload is not selected by any policy that isolates egress.",
+    what: "Lists workloads that no NetworkPolicy with `Egress` in its policyTypes selects. Raised to medium for entry points.",
+    why: "Once compromised, such a workload can connect anywhere: other workloads, the metadata service, the internet.",
+    fix: "Apply a default-deny egress policy to its namespace that still allows DNS, then allow the destinations it needs.");
+rule!(NAMESPACE_NO_DEFAULT_DENY_INGRESS, "KS103", "namespace-no-default-deny-ingress", Medium,
+    "A namespace has no policy that isolates all of its pods for ingress.",
+    what: "Fires for a namespace with workloads where no NetworkPolicy with an empty podSelector isolates ingress.",
+    why: "Without a default deny, every new workload in the namespace starts reachable from the whole cluster.",
+    fix: "Apply the default-deny ingress policy shown, then allow what each workload needs.");
+rule!(NAMESPACE_NO_DEFAULT_DENY_EGRESS, "KS104", "namespace-no-default-deny-egress", Low,
+    "A namespace has no policy that isolates all of its pods for egress.",
+    what: "Fires for a namespace with workloads where no NetworkPolicy with an empty podSelector isolates egress.",
+    why: "Without a default deny, every new workload in the namespace can connect anywhere.",
+    fix: "Apply the default-deny egress policy shown (it keeps DNS), then allow what each workload needs.");
+rule!(BLAST_RADIUS, "KS201", "blast-radius", Medium,
+    "How far an attacker gets from an entry point or an assumed-compromised workload.",
+    what: "For each entry point (reachable from outside the cluster) and each `--assume-compromised` workload, counts the workloads it reaches directly and through any number of hops. High from half of all workloads, medium from a tenth, low below, info when none.",
+    why: "Lateral movement: every workload an attacker reaches is a new foothold with its own reach.",
+    fix: "Isolate the entry point's egress to the destinations it needs; the minimal fix (KS801) shows the fewest connections to remove.");
+rule!(CROWN_JEWEL_PATH, "KS202", "crown-jewel-path", High,
+    "A path leads from an entry point to a crown jewel.",
+    what: "Reports the shortest path from each entry point or assumed-compromised workload to each crown jewel it reaches. Critical when the path is one hop, high otherwise.",
+    why: "This is the path an attacker takes from the internet to your data.",
+    fix: "Cut the path: restrict the crown jewel's ingress to its real clients, or the hops' egress. KS801 gives the smallest cut.");
+rule!(METADATA_EGRESS, "KS301", "metadata-service-egress", High,
+    "A workload can reach the cloud metadata service.",
+    what: "Fires when a workload may connect to 169.254.169.254 or fd00:ec2::254.",
+    why: "The metadata service hands out the node's cloud credentials; from there an attacker leaves the cluster.",
+    fix: "Isolate egress and allow the internet only with `except` entries for 169.254.169.254/32 (and fd00:ec2::254/128).");
+rule!(APISERVER_EGRESS, "KS302", "apiserver-egress", Medium,
+    "A workload can reach the Kubernetes API server.",
+    what: "Fires when a workload may connect to the API server address (`--apiserver`, or the `kubernetes` Service in `default`) on its ports (443 and 6443 by default).",
+    why: "With a stolen or over-privileged service account token, the API server is the way to the whole cluster.",
+    fix: "Allow egress to the API server only from the workloads that call it.");
+rule!(KUBELET_EGRESS, "KS303", "kubelet-egress", High,
+    "A workload can reach the kubelet API of the nodes.",
+    what: "Fires when a workload may connect to TCP 10250 in the node range given with `--node-cidr`.",
+    why: "The kubelet API runs commands in pods; misconfigured kubelets hand over every pod of the node.",
+    fix: "Isolate egress so that the node range is excluded or port 10250 is not allowed.");
+rule!(INTERNET_EGRESS, "KS304", "internet-egress", Medium,
+    "A workload can reach the whole internet.",
+    what: "Fires when a workload may connect to every public address (IPv4 and IPv6).",
+    why: "Unrestricted egress lets an attacker download tools and exfiltrate data.",
+    fix: "Isolate egress and allow only the external ranges the workload needs.");
+rule!(INGRESS_FROM_ANYWHERE, "KS401", "ingress-from-anywhere", Medium,
+    "An ingress rule admits every address.",
+    what: "Fires for ingress rules with an ipBlock of 0.0.0.0/0 or ::/0, or with no `from` at all. Raised to high when the policy selects a crown jewel.",
+    why: "The rule opens the selected pods to the whole internet and to every pod of the cluster.",
+    fix: "Replace the peer with the ranges and workloads that really connect.");
+rule!(INGRESS_FROM_ALL_NAMESPACES, "KS402", "ingress-from-all-namespaces", Medium,
+    "An ingress rule admits pods of every namespace.",
+    what: "Fires for ingress peers with `namespaceSelector: {}`. Raised to high when the policy selects a crown jewel.",
+    why: "Every namespace, including ones created later, can reach the selected pods.",
+    fix: "Select the client namespaces by label, and the client pods with a podSelector in the same peer.");
+rule!(CROWN_JEWEL_ALL_PORTS, "KS403", "crown-jewel-all-ports", High,
+    "An ingress rule opens every port of a crown jewel.",
+    what: "Fires for ingress rules without `ports` in a policy that selects a crown jewel.",
+    why: "Admin and replication ports are exposed along with the service port.",
+    fix: "List the ports the clients use.");
+rule!(DNS_BLOCKED, "KS501", "dns-egress-blocked", Medium,
+    "An egress-isolated workload cannot reach cluster DNS.",
+    what: "Fires when a workload whose egress is isolated cannot reach the kube-dns pods (kube-system, `k8s-app=kube-dns`) on UDP 53 (high: resolution is broken) or on TCP 53 (low: large answers fail).",
+    why: "The workload cannot resolve Service names; it breaks, and someone will \"fix\" it by deleting the policy.",
+    fix: "Add an egress rule to the kube-dns pods on UDP and TCP 53.");
+rule!(POLICY_SELECTS_NOTHING, "KS601", "policy-selects-nothing", Low,
+    "A NetworkPolicy selects no workload.",
+    what: "Fires for NetworkPolicies whose podSelector matches no pod in the input.",
+    why: "The policy protects nothing; usually its selector has a typo or its workload was renamed.",
+    fix: "Fix the podSelector, or delete the policy.");
+rule!(PEER_MATCHES_NOTHING, "KS602", "peer-matches-nothing", Low,
+    "A rule peer matches no pod and no address.",
+    what: "Fires for `from`/`to` entries that match nothing in the input.",
+    why: "The traffic the author meant to allow is blocked, or the selector has a typo.",
+    fix: "Fix the selectors of the peer, or delete it.");
+rule!(MINIMAL_FIX, "KS801", "minimal-fix", High,
+    "The fewest connections whose removal cuts every entry-point to crown-jewel path.",
+    what: "Computes a minimum cut of the workload graph between the entry points and the crown jewels and shows the NetworkPolicy change that removes exactly those connections.",
+    why: "It is the smallest change that stops an attacker from reaching your data.",
+    fix: "Apply the policies shown, after checking that the removed connections are not needed.");
+
+/// Every audit rule, in code order.
+pub static AUDIT_RULES: &[&Rule] = &[
+    &INGRESS_UNISOLATED,
+    &EGRESS_UNISOLATED,
+    &NAMESPACE_NO_DEFAULT_DENY_INGRESS,
+    &NAMESPACE_NO_DEFAULT_DENY_EGRESS,
+    &BLAST_RADIUS,
+    &CROWN_JEWEL_PATH,
+    &METADATA_EGRESS,
+    &APISERVER_EGRESS,
+    &KUBELET_EGRESS,
+    &INTERNET_EGRESS,
+    &INGRESS_FROM_ANYWHERE,
+    &INGRESS_FROM_ALL_NAMESPACES,
+    &CROWN_JEWEL_ALL_PORTS,
+    &DNS_BLOCKED,
+    &POLICY_SELECTS_NOTHING,
+    &PEER_MATCHES_NOTHING,
+    &MINIMAL_FIX,
+];
+
+/// The rule with this code or name.
+pub fn find(code_or_name: &str) -> Option<&'static Rule> {
+    AUDIT_RULES
+        .iter()
+        .copied()
+        .find(|r| r.code.eq_ignore_ascii_case(code_or_name) || r.name == code_or_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_and_names_are_unique_sorted_and_kebab_case() {
+        for pair in AUDIT_RULES.windows(2) {
+            assert!(
+                pair[0].code < pair[1].code,
+                "{} before {}",
+                pair[0].code,
+                pair[1].code
+            );
+        }
+        let mut names: Vec<_> = AUDIT_RULES.iter().map(|r| r.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), AUDIT_RULES.len());
+        for r in AUDIT_RULES {
+            assert!(
+                r.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
+                "{}",
+                r.name
+            );
+            assert!(r.code.starts_with("KS") && r.code.len() == 5, "{}", r.code);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! One pass over the distinct rows of the reachability matrix: each row key (sources
+//! whose rows are identical) gets its one-hop workload set and what it sends to the
+//! sensitive targets. Everything the audit needs from the matrix is taken here.
+
+use kubeseg_engine::Engine;
+use kubeseg_engine::bitset::BitSet;
+use kubeseg_engine::portsets::PortSetId;
+use kubeseg_model::PortSet;
+use rustc_hash::FxHashMap as HashMap;
+
+/// Endpoints whose reachability the audit checks from every source.
+#[derive(Clone, Debug, Default)]
+pub struct Targets {
+    /// Named target groups: endpoint indices and the ports that matter (`None`: any).
+    pub groups: Vec<TargetGroup>,
+    /// Atoms that hold public IPv4 addresses.
+    pub internet_v4: Vec<usize>,
+    /// Atoms that hold public IPv6 addresses.
+    pub internet_v6: Vec<usize>,
+}
+
+/// One group of target endpoints.
+#[derive(Clone, Debug)]
+pub struct TargetGroup {
+    /// Endpoint indices.
+    pub endpoints: Vec<usize>,
+    /// Only these ports count; `None` for every port.
+    pub ports: Option<PortSet>,
+}
+
+/// What one row key sends.
+#[derive(Clone, Debug)]
+pub struct KeyRow {
+    /// Workloads reached in one hop on some port (the source itself included when its pods talk to each other).
+    pub out: BitSet,
+    /// Per target group: the ports allowed to any of its endpoints (restricted to the group's ports).
+    pub to_targets: Vec<PortSet>,
+    /// Whether every public IPv4 atom is reachable; likewise IPv6.
+    pub internet: (bool, bool),
+}
+
+/// The rows of all workload sources, deduplicated by row key.
+pub struct Rows {
+    /// Number of workloads (endpoints `0..workloads` are the workloads).
+    pub workloads: usize,
+    /// Row key of each workload.
+    pub key_of: Vec<u32>,
+    /// Per key: its row facts.
+    pub keys: Vec<KeyRow>,
+    /// Per key: its workloads, ascending.
+    pub members: Vec<Vec<u32>>,
+    /// Per workload: the external atoms (endpoint indices) that may connect to it.
+    pub admitted_from: Vec<Vec<u32>>,
+}
+
+impl Rows {
+    /// Computes every distinct row once.
+    pub fn compute(engine: &mut Engine, targets: &Targets) -> Rows {
+        let workloads = engine.cluster.workloads.len();
+        let endpoints = engine.endpoints().len();
+        let mut key_ids: HashMap<Vec<u32>, u32> = HashMap::default();
+        let mut key_of = Vec::with_capacity(workloads);
+        let mut keys: Vec<KeyRow> = Vec::new();
+        let mut members: Vec<Vec<u32>> = Vec::new();
+        let (mut scratch, mut row) = (Vec::new(), Vec::new());
+        for w in 0..workloads {
+            let key = engine.reach.endpoint_row_key(w);
+            let next = key_ids.len() as u32;
+            let k = *key_ids.entry(key).or_insert(next);
+            key_of.push(k);
+            if (k as usize) < keys.len() {
+                members[k as usize].push(w as u32);
+                continue;
+            }
+            engine.reach.endpoint_row(w, &mut scratch, &mut row);
+            keys.push(key_row(engine, &row, workloads, targets));
+            members.push(vec![w as u32]);
+        }
+        let mut admitted_from = vec![Vec::new(); workloads];
+        for atom in workloads..endpoints {
+            engine.reach.endpoint_row(atom, &mut scratch, &mut row);
+            for (w, &cell) in row[..workloads].iter().enumerate() {
+                if cell != PortSetId::EMPTY {
+                    admitted_from[w].push(atom as u32);
+                }
+            }
+        }
+        Rows {
+            workloads,
+            key_of,
+            keys,
+            members,
+            admitted_from,
+        }
+    }
+
+    /// The one-hop workload set of workload `w`.
+    pub fn out(&self, w: usize) -> &BitSet {
+        &self.keys[self.key_of[w] as usize].out
+    }
+}
+
+fn key_row(engine: &Engine, row: &[PortSetId], workloads: usize, targets: &Targets) -> KeyRow {
+    let mut out = BitSet::new(workloads);
+    for (w, &cell) in row[..workloads].iter().enumerate() {
+        if cell != PortSetId::EMPTY {
+            out.insert(w);
+        }
+    }
+    let to_targets = targets
+        .groups
+        .iter()
+        .map(|g| {
+            let mut ports = PortSet::empty();
+            for &e in &g.endpoints {
+                ports = ports.union(engine.port_set(row[e]));
+            }
+            match &g.ports {
+                Some(only) => ports.intersect(only),
+                None => ports,
+            }
+        })
+        .collect();
+    let all =
+        |atoms: &[usize]| !atoms.is_empty() && atoms.iter().all(|&a| row[a] != PortSetId::EMPTY);
+    KeyRow {
+        out,
+        to_targets,
+        internet: (all(&targets.internet_v4), all(&targets.internet_v6)),
+    }
+}

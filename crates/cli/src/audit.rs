@@ -1,0 +1,177 @@
+//! `kubeseg audit` and `kubeseg rules`: flags to [`AuditConfig`], findings filtered and rendered.
+
+use crate::args::{AuditArgs, AuditFormat, ColorArg, RulesArgs, SeverityArg};
+use crate::{load_input, options};
+use anyhow::{Context, Result, bail};
+use kubeseg_analyses::audit::{AuditConfig, audit};
+use kubeseg_analyses::registry::{AUDIT_RULES, find};
+use kubeseg_analyses::{Finding, Severity};
+use kubeseg_engine::Engine;
+use kubeseg_model::{Cidr, IpSet, Selector};
+use kubeseg_report::audit::{AuditFormat as Format, render};
+use std::io::IsTerminal;
+use std::net::IpAddr;
+
+/// Runs the audit; returns the output and whether `--fail-on` was reached.
+pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
+    let only = codes(&a.only).context("--only")?;
+    let skip = codes(&a.skip).context("--skip")?;
+    let mut config = AuditConfig {
+        assume_compromised: a.assume_compromised.clone(),
+        max_cut: a.max_cut,
+        options: options(&a.common),
+        ..Default::default()
+    };
+    for s in &a.crown_jewel {
+        let sel = Selector::parse(s)
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("--crown-jewel {s}"))?;
+        config.crown_jewels.push((s.clone(), sel));
+    }
+    for s in &a.apiserver {
+        let (set, port) = apiserver(s).with_context(|| format!("--apiserver {s}"))?;
+        config.apiserver.push((s.clone(), set, port));
+    }
+    for s in &a.node_cidr {
+        let set = addresses(s).with_context(|| format!("--node-cidr {s}"))?;
+        config.node_cidrs.push((s.clone(), set));
+    }
+    let loaded = load_input(&a.common)?;
+    let mut engine = Engine::new(&loaded.cluster, config.options);
+    let report = audit(&mut engine, &config)?;
+    let findings: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| only.is_empty() || only.contains(&f.rule.code))
+        .filter(|f| !skip.contains(&f.rule.code))
+        .collect();
+    let fail = a.fail_on.is_some_and(|t| {
+        let threshold = match t {
+            SeverityArg::Info => Severity::Info,
+            SeverityArg::Low => Severity::Low,
+            SeverityArg::Medium => Severity::Medium,
+            SeverityArg::High => Severity::High,
+            SeverityArg::Critical => Severity::Critical,
+        };
+        findings.iter().any(|f| f.severity >= threshold)
+    });
+    let format = match a.format {
+        AuditFormat::Text => Format::Text,
+        AuditFormat::Json => Format::Json,
+        AuditFormat::Sarif => Format::Sarif,
+        AuditFormat::Md => Format::Md,
+    };
+    let color = match a.color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
+    };
+    Ok((render(format, &engine, &report, &findings, color), fail))
+}
+
+/// Codes or names → codes; unknown ones are an error.
+fn codes(list: &[String]) -> Result<Vec<&'static str>> {
+    list.iter()
+        .map(|c| match find(c.trim()) {
+            Some(r) => Ok(r.code),
+            None => bail!("unknown finding code `{c}` (`kubeseg rules` lists them)"),
+        })
+        .collect()
+}
+
+/// A CIDR or a single address.
+fn addresses(s: &str) -> Result<IpSet> {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(IpSet::single(ip));
+    }
+    Cidr::parse(s)
+        .map(Cidr::to_set)
+        .map_err(|e| anyhow::anyhow!("`{s}` is not an IP address or CIDR: {e}"))
+}
+
+/// `CIDR`, `IP`, `IP:PORT`, `CIDR:PORT`, `[IPv6]:PORT`.
+fn apiserver(s: &str) -> Result<(IpSet, Option<u16>)> {
+    let port = |p: &str| -> Result<u16> {
+        match p.parse::<u16>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => bail!("`{p}` is not a port (1-65535)"),
+        }
+    };
+    if let Some(rest) = s.strip_prefix('[') {
+        let (addr, tail) = rest.split_once(']').context("missing `]`")?;
+        let p = match tail.strip_prefix(':') {
+            Some(p) => Some(port(p)?),
+            None if tail.is_empty() => None,
+            None => bail!("unexpected `{tail}` after `]`"),
+        };
+        return Ok((addresses(addr)?, p));
+    }
+    if let Ok(set) = addresses(s) {
+        return Ok((set, None));
+    }
+    // The port follows the last colon: after the prefix length, or after an IPv4 address.
+    if let Some((addr, p)) = s.rsplit_once(':')
+        && (addr.contains('/') || !addr.contains(':'))
+    {
+        return Ok((addresses(addr)?, Some(port(p)?)));
+    }
+    bail!("expected CIDR[:PORT], IP[:PORT] or [IPv6]:PORT")
+}
+
+/// `kubeseg rules [CODE]`.
+pub fn rules(a: &RulesArgs) -> Result<String> {
+    let mut out = String::new();
+    match &a.code {
+        None => {
+            for r in AUDIT_RULES {
+                out.push_str(&format!(
+                    "{} {:<36} {:<8} {}\n",
+                    r.code,
+                    r.name,
+                    r.severity.as_str(),
+                    r.summary
+                ));
+            }
+        }
+        Some(c) => {
+            let Some(r) = find(c) else {
+                bail!("unknown finding code `{c}` (`kubeseg rules` lists them)");
+            };
+            out.push_str(&format!(
+                "{} {} (default severity: {})\n\n{}\n\nWhat it does\n  {}\n\nWhy is this bad\n  {}\n\nFix\n  {}\n",
+                r.code, r.name, r.severity.as_str(), r.summary, r.what, r.why, r.fix
+            ));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_apiserver_forms() {
+        assert_eq!(apiserver("10.0.0.1").unwrap().1, None);
+        assert_eq!(apiserver("10.0.0.1:6443").unwrap().1, Some(6443));
+        assert_eq!(apiserver("10.0.0.0/24:443").unwrap().1, Some(443));
+        assert_eq!(apiserver("fd00::/64").unwrap().1, None);
+        assert_eq!(apiserver("fd00::/64:6443").unwrap().1, Some(6443));
+        assert_eq!(apiserver("[fd00::1]:6443").unwrap().1, Some(6443));
+        assert!(
+            apiserver("fd00::1")
+                .unwrap()
+                .0
+                .contains("fd00::1".parse().unwrap())
+        );
+        for bad in [
+            "10.0.0.1:0",
+            "10.0.0.1:x",
+            "nonsense",
+            "[fd00::1",
+            "10.0.0.0/33",
+        ] {
+            assert!(apiserver(bad).is_err(), "{bad}");
+        }
+    }
+}

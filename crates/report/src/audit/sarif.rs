@@ -1,0 +1,141 @@
+//! SARIF 2.1.0 for GitHub code scanning: one result per finding, located at its
+//! manifest line, with the rule's documentation as metadata.
+
+use kubeseg_analyses::registry::AUDIT_RULES;
+use kubeseg_analyses::{Finding, Severity};
+use kubeseg_model::Location;
+use serde_json::{Value, json};
+
+/// SARIF level of a severity.
+fn level(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Info => "note",
+    }
+}
+
+/// GitHub's `security-severity` (0.0–10.0) of a severity.
+fn security_severity(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "9.5",
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "3.0",
+        Severity::Info => "1.0",
+    }
+}
+
+/// A relative URI reference for a path: separators kept, everything else outside the
+/// unreserved set percent-encoded.
+fn uri(path: &str) -> String {
+    let path = path.strip_prefix("./").unwrap_or(path);
+    let mut out = String::new();
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn physical(l: &Location) -> Option<Value> {
+    (&*l.file != "-").then(|| {
+        json!({"physicalLocation": {
+            "artifactLocation": {"uri": uri(&l.file)},
+            "region": {"startLine": l.line, "startColumn": l.column}
+        }})
+    })
+}
+
+/// The SARIF log.
+pub fn sarif(findings: &[&Finding]) -> String {
+    let rules: Vec<Value> = AUDIT_RULES
+        .iter()
+        .map(|r| {
+            let markdown = format!("**What it does.** {}\n\n**Why is this bad?** {}\n\n**Fix.** {}", r.what, r.why, r.fix);
+            json!({
+                "id": r.code,
+                "name": r.name,
+                "shortDescription": {"text": r.summary},
+                "fullDescription": {"text": r.what},
+                "help": {"text": format!("{} {} {}", r.what, r.why, r.fix), "markdown": markdown},
+                "helpUri": r.help_uri(),
+                "defaultConfiguration": {"level": level(r.severity)},
+                "properties": {"tags": ["security", "network-segmentation"], "security-severity": security_severity(r.severity)}
+            })
+        })
+        .collect();
+    let results: Vec<Value> = findings
+        .iter()
+        .map(|f| {
+            let index = AUDIT_RULES.iter().position(|r| r.code == f.rule.code);
+            let locations: Vec<Value> = f.location.iter().filter_map(physical).collect();
+            let related: Vec<Value> = f
+                .evidence
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| {
+                    let mut v = physical(e.location.as_ref()?)?;
+                    v["id"] = json!(i);
+                    v["message"] = json!({"text": e.message});
+                    Some(v)
+                })
+                .collect();
+            let mut text = f.title.clone();
+            if !f.remediation.text.is_empty() {
+                text.push_str(". Fix: ");
+                text.push_str(&f.remediation.text);
+            }
+            let mut r = json!({
+                "ruleId": f.rule.code,
+                "level": level(f.severity),
+                "message": {"text": text},
+                "locations": locations,
+                "partialFingerprints": {"kubesegFinding/v1": fingerprint(f)},
+                "properties": {"severity": f.severity.as_str(), "endpoints": f.endpoints, "security-severity": security_severity(f.severity)}
+            });
+            if let Some(i) = index {
+                r["ruleIndex"] = json!(i);
+            }
+            if !related.is_empty() {
+                r["relatedLocations"] = json!(related);
+            }
+            if let Some(yaml) = &f.remediation.yaml {
+                r["properties"]["remediationYaml"] = json!(yaml);
+            }
+            r
+        })
+        .collect();
+    let log = json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "kubeseg",
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": "https://github.com/kubeseg/kubeseg",
+                "rules": rules
+            }},
+            "results": results
+        }]
+    });
+    crate::to_json(&log)
+}
+
+/// A stable identity for a finding across runs (code, title, endpoints), independent of line numbers.
+fn fingerprint(f: &Finding) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in [f.rule.code, &f.title]
+        .into_iter()
+        .chain(f.endpoints.iter().map(String::as_str))
+    {
+        for b in part.bytes().chain([0u8]) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
