@@ -129,14 +129,16 @@ pub struct Bfs {
 }
 
 impl Bfs {
-    /// Runs from `start`.
-    pub fn run(rows: &Rows, start: usize) -> Bfs {
+    /// Runs from `starts` at once: each reached workload gets a shortest path from the nearest start.
+    pub fn run(rows: &Rows, starts: &[usize]) -> Bfs {
         let mut parent = vec![u32::MAX; rows.workloads];
         let mut visited = BitSet::new(rows.workloads);
         let mut key_done = vec![false; rows.keys.len()];
-        parent[start] = start as u32;
-        visited.insert(start);
-        let mut frontier = vec![start];
+        for &s in starts {
+            parent[s] = s as u32;
+            visited.insert(s);
+        }
+        let mut frontier = starts.to_vec();
         while !frontier.is_empty() {
             let mut next = Vec::new();
             for &u in &frontier {
@@ -161,7 +163,7 @@ impl Bfs {
         Bfs { parent }
     }
 
-    /// The path start → … → `target`, or `None` when unreached.
+    /// The path from the nearest start to `target`, or `None` when unreached.
     pub fn path_to(&self, target: usize) -> Option<Vec<usize>> {
         if self.parent[target] == u32::MAX {
             return None;
@@ -188,35 +190,32 @@ pub enum Cut {
 
 /// A minimum set of workload-to-workload connections whose removal leaves no path from
 /// any of `sources` to any of `sinks` (unit capacities; augmenting paths found breadth
-/// first over the implicit graph). Workloads in both sets are left out: nothing between
-/// workloads can cut them. Stops once the cut would exceed `limit`.
+/// first over the implicit graph). A workload in both sets is split in two: connections
+/// into it lead to a sink, connections out of it leave a source. Stops once the cut
+/// would exceed `limit`.
 pub fn min_cut(rows: &Rows, sources: &[usize], sinks: &[usize], limit: usize) -> Cut {
     let n = rows.workloads;
     let mut is_sink = BitSet::new(n);
     for &t in sinks {
         is_sink.insert(t);
     }
-    let sources: Vec<usize> = sources
-        .iter()
-        .copied()
-        .filter(|&s| !is_sink.contains(s))
-        .collect();
     // Unit flow on edge (u, v), kept sparsely: u's saturated successors and v's flowing predecessors.
     let mut flow_out: Vec<Vec<u32>> = vec![Vec::new(); n];
     let mut flow_in: Vec<Vec<u32>> = vec![Vec::new(); n];
     let mut flow = 0usize;
     loop {
-        let (parent, reached) = residual_bfs(rows, &sources, &is_sink, &flow_out, &flow_in);
-        let Some(t) = reached else {
-            // `parent` marks the source side of the final residual graph.
+        let (parent, reached) = residual_bfs(rows, sources, &is_sink, &flow_out, &flow_in);
+        let Some((last, t)) = reached else {
+            // `parent` marks the source side of the final residual graph; sinks are never on it.
             let mut cut = Vec::new();
             for u in 0..n {
-                if parent[u] == UNREACHED {
+                if parent[u] == Step::Unreached {
                     continue;
                 }
                 for &v in &flow_out[u] {
-                    if parent[v as usize] == UNREACHED {
-                        cut.push((u, v as usize));
+                    let v = v as usize;
+                    if parent[v] == Step::Unreached || is_sink.contains(v) {
+                        cut.push((u, v));
                     }
                 }
             }
@@ -227,7 +226,9 @@ pub fn min_cut(rows: &Rows, sources: &[usize], sinks: &[usize], limit: usize) ->
         if flow > limit {
             return Cut::TooLarge(limit);
         }
-        let mut v = t;
+        flow_out[last].push(t as u32);
+        flow_in[t].push(last as u32);
+        let mut v = last;
         while let Step::From(u, forward) = parent[v] {
             let u = u as usize;
             if forward {
@@ -250,15 +251,16 @@ enum Step {
     /// Reached from this workload over a forward (true) or a cancelling (false) edge.
     From(u32, bool),
 }
-const UNREACHED: Step = Step::Unreached;
 
+/// One breadth-first search of the residual graph: the parents, and the last edge
+/// (u, sink) of an augmenting path when one exists.
 fn residual_bfs(
     rows: &Rows,
     sources: &[usize],
     is_sink: &BitSet,
     flow_out: &[Vec<u32>],
     flow_in: &[Vec<u32>],
-) -> (Vec<Step>, Option<usize>) {
+) -> (Vec<Step>, Option<(usize, usize)>) {
     let n = rows.workloads;
     let mut parent = vec![Step::Unreached; n];
     let mut visited = BitSet::new(n);
@@ -271,25 +273,30 @@ fn residual_bfs(
         }
     }
     while let Some(u) = queue.pop_front() {
-        // Forward residual edges: successors not yet visited whose edge carries no flow.
+        // Forward residual edges carry no flow yet; a sink ends the search even when it
+        // is also a source (its sink half is never visited).
         let out = rows.out(u).words();
         for (i, (&o, v)) in out.iter().zip(visited.words_mut()).enumerate() {
-            let mut fresh = o & !*v;
-            while fresh != 0 {
-                let w = i * 64 + fresh.trailing_zeros() as usize;
-                fresh &= fresh - 1;
+            let mut candidates = o & (!*v | is_sink.words()[i]);
+            while candidates != 0 {
+                let w = i * 64 + candidates.trailing_zeros() as usize;
+                candidates &= candidates - 1;
                 if w == u || flow_out[u].contains(&(w as u32)) {
                     continue;
                 }
+                if is_sink.contains(w) {
+                    return (parent, Some((u, w)));
+                }
                 *v |= 1 << (w % 64);
                 parent[w] = Step::From(u as u32, true);
-                if is_sink.contains(w) {
-                    return (parent, Some(w));
-                }
                 queue.push_back(w);
             }
         }
-        // Backward residual edges: cancelling flow that enters u.
+        // Backward residual edges cancel flow that enters u (a sink's incoming flow
+        // belongs to its sink half, which the search never leaves from).
+        if is_sink.contains(u) {
+            continue;
+        }
         for &w in &flow_in[u] {
             let w = w as usize;
             if !visited.contains(w) {

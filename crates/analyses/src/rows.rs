@@ -40,6 +40,7 @@ pub struct KeyRow {
 }
 
 /// The rows of all workload sources, deduplicated by row key.
+#[derive(Debug)]
 pub struct Rows {
     /// Number of workloads (endpoints `0..workloads` are the workloads).
     pub workloads: usize,

@@ -36,9 +36,19 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
         let set = addresses(s).with_context(|| format!("--node-cidr {s}"))?;
         config.node_cidrs.push((s.clone(), set));
     }
+    let timings = std::env::var_os("KUBESEG_TIMINGS").is_some();
+    let start = std::time::Instant::now();
+    let lap = |what: &str| {
+        if timings {
+            eprintln!("timing: {what} {:?} rss {}", start.elapsed(), crate::rss());
+        }
+    };
     let loaded = load_input(&a.common)?;
+    lap("load");
     let mut engine = Engine::new(&loaded.cluster, config.options);
+    lap("compile");
     let report = audit(&mut engine, &config)?;
+    lap("audit");
     let findings: Vec<&Finding> = report
         .findings
         .iter()
@@ -66,7 +76,9 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
         ColorArg::Never => false,
         ColorArg::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
     };
-    Ok((render(format, &engine, &report, &findings, color), fail))
+    let out = render(format, &engine, &report, &findings, color);
+    lap("render");
+    Ok((out, fail))
 }
 
 /// Codes or names → codes; unknown ones are an error.

@@ -291,7 +291,7 @@ fn port_number(p: &str, protocol: Protocol, dst: &Side) -> Result<u16> {
 }
 
 /// The resident set size as the kernel reports it, for `KUBESEG_TIMINGS`.
-fn rss() -> String {
+pub(crate) fn rss() -> String {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {

@@ -17,16 +17,14 @@ const MAX_LISTED_SOURCES: usize = 50;
 
 /// Computes the cut over the paths found and reports it.
 pub fn minimal_fix(a: &mut Audit, paths: &[Path], limit: usize, options: Options) {
+    // Paths: every pair when listed, else the nearest entry point's per crown jewel; the
+    // cut is computed from every entry point to every crown jewel either way.
     let cuttable: Vec<&Path> = paths.iter().filter(|p| !p.is_empty()).collect();
     if cuttable.is_empty() {
         return;
     }
-    let mut sources: Vec<usize> = cuttable.iter().map(|p| p.hops[0]).collect();
-    let mut sinks: Vec<usize> = cuttable.iter().map(|p| p.hops[p.hops.len() - 1]).collect();
-    sources.sort_unstable();
-    sources.dedup();
-    sinks.sort_unstable();
-    sinks.dedup();
+    let sources: Vec<usize> = a.entries.iter().map(|e| e.workload).collect();
+    let sinks: Vec<usize> = a.jewels.iter().map(|j| j.workload).collect();
     let severity = cuttable
         .iter()
         .map(|p| p.severity)

@@ -29,7 +29,30 @@ pub struct Path {
     pub severity: Severity,
 }
 
+/// Above this many entry points, or entry-point × crown-jewel pairs, paths are searched
+/// from all entry points at once and listed per crown jewel only.
+const MAX_ENTRY_SEARCHES: usize = 256;
+const MAX_PAIRS: usize = 20_000;
+
+/// The path from `e` to `j` in a search started at `e` (the entry point alone when `e` is `j`).
+fn path(bfs: &Bfs, e: usize, j: usize) -> Option<Path> {
+    if e == j {
+        return Some(Path::new(vec![e]));
+    }
+    bfs.path_to(j).map(Path::new)
+}
+
 impl Path {
+    /// A path with its severity: critical for zero or one hop, high otherwise.
+    pub fn new(hops: Vec<usize>) -> Path {
+        let severity = if hops.len() <= 2 {
+            Severity::Critical
+        } else {
+            Severity::High
+        };
+        Path { hops, severity }
+    }
+
     /// Number of connections on the path.
     pub fn len(&self) -> usize {
         self.hops.len() - 1
@@ -61,7 +84,6 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
         })
         .collect();
     let others = n.saturating_sub(1).max(1);
-    let mut paths = Vec::new();
     let entries: Vec<usize> = a.entries.iter().map(|e| e.workload).collect();
     for (i, &e) in entries.iter().enumerate() {
         let b = &blast[e];
@@ -92,27 +114,24 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
             yaml: None,
         };
         a.push(f);
-        if jewels.is_empty() {
-            continue;
-        }
-        let bfs = Bfs::run(&a.rows, e);
-        for &j in &jewels {
-            let hops = if j == e {
-                Some(vec![e])
-            } else {
-                bfs.path_to(j)
-            };
-            let Some(hops) = hops else {
-                continue;
-            };
-            let severity = if hops.len() <= 2 {
-                Severity::Critical
-            } else {
-                Severity::High
-            };
-            paths.push(Path { hops, severity });
-        }
     }
+    let pairs = entries.len() * jewels.len();
+    let paths = if entries.len() <= MAX_ENTRY_SEARCHES && pairs <= MAX_PAIRS {
+        let mut paths = Vec::new();
+        for &e in &entries {
+            let bfs = Bfs::run(&a.rows, &[e]);
+            paths.extend(jewels.iter().filter_map(|&j| path(&bfs, e, j)));
+        }
+        paths
+    } else {
+        a.notes.push(format!("{} entry points and {} crown jewels: the shortest path to each crown jewel is listed from the nearest entry point only, not for every pair (the counts of entry points reaching each crown jewel are exact)", entries.len(), jewels.len()));
+        let bfs = Bfs::run(&a.rows, &entries);
+        jewels
+            .iter()
+            .filter_map(|&j| bfs.path_to(j).map(Path::new))
+            .collect()
+    };
+    let mut paths = paths;
     paths.sort_by(|x, y| {
         (x.len(), std::cmp::Reverse(x.severity), &x.hops).cmp(&(
             y.len(),
@@ -120,30 +139,44 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
             &y.hops,
         ))
     });
+    // One finding per crown jewel: the shortest of its paths as evidence; `paths` lists them all.
+    let mut by_jewel: std::collections::BTreeMap<usize, Vec<&Path>> = Default::default();
     for p in &paths {
-        let (e, j) = (p.hops[0], *p.hops.last().unwrap_or(&p.hops[0]));
+        by_jewel
+            .entry(p.hops[p.hops.len() - 1])
+            .or_default()
+            .push(p);
+    }
+    for (j, list) in by_jewel {
+        let p = list[0];
+        let e = p.hops[0];
         let names: Vec<String> = p.hops.iter().map(|&h| a.id(h)).collect();
+        let reach = |e: usize| e == j || a.closure.reach_of(&a.rows, e).contains(j);
+        let entries: Vec<usize> = entries.iter().copied().filter(|&e| reach(e)).collect();
         let title = if p.is_empty() {
             format!("crown jewel {} is itself an entry point", names[0])
         } else {
             format!(
-                "entry point {} reaches crown jewel {} in {} hop(s): {}",
-                names[0],
+                "crown jewel {} is reachable from {} entry point(s); shortest path ({} hop(s)): {}",
                 a.id(j),
+                entries.len(),
                 p.len(),
                 names.join(" → ")
             )
         };
-        let mut f = finding(&CROWN_JEWEL_PATH, title, names.clone());
-        f.severity = p.severity;
+        let mut endpoints = vec![a.id(j)];
+        endpoints.extend(p.hops[..p.hops.len() - 1].iter().map(|&x| a.id(x)));
+        let mut f = finding(&CROWN_JEWEL_PATH, title, endpoints);
+        f.severity = list.iter().map(|p| p.severity).max().unwrap_or(p.severity);
         f.location = workload_location(a.engine, j);
-        let entry = a
-            .entries
-            .iter()
-            .find(|x| x.workload == e)
-            .map(|x| x.reasons.clone())
-            .unwrap_or_default();
-        f.evidence = entry;
+        if let Some(entry) = a.entries.iter().find(|x| x.workload == e) {
+            for r in &entry.reasons {
+                f.evidence.push(Evidence::at(
+                    r.location.clone(),
+                    format!("{} is an entry point: {}", names[0], r.message),
+                ));
+            }
+        }
         for w in p.hops.windows(2) {
             let hop = format!("{} → {}", a.id(w[0]), a.id(w[1]));
             for ev in a.attribution.pair_evidence(a.engine, w[0], w[1]) {
@@ -151,11 +184,11 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
                     .push(Evidence::at(ev.location, format!("{hop}: {}", ev.message)));
             }
         }
-        if let Some(j) = a.jewels.iter().find(|x| x.workload == j) {
-            for r in &j.reasons {
+        if let Some(jewel) = a.jewels.iter().find(|x| x.workload == j) {
+            for r in &jewel.reasons {
                 f.evidence.push(Evidence::at(
-                    workload_location(a.engine, j.workload),
-                    format!("{} is a crown jewel: {r}", a.id(j.workload)),
+                    workload_location(a.engine, j),
+                    format!("{} is a crown jewel: {r}", a.id(j)),
                 ));
             }
         }
@@ -163,7 +196,7 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
             text: if p.is_empty() {
                 "Do not expose the crown jewel outside the cluster; restrict its ingress to its clients.".into()
             } else {
-                "Restrict the crown jewel's ingress to the clients that need it, or the egress of a hop; see KS801 for the smallest cut.".into()
+                "Restrict the crown jewel's ingress to the clients that need it, or the egress of a hop; KS801 gives the smallest cut.".into()
             },
             yaml: None,
         };

@@ -127,6 +127,8 @@ pub fn text(engine: &Engine, report: &AuditReport, findings: &[&Finding], color:
             }
         ),
     );
+    // A policy suggested by several findings is printed once.
+    let mut shown: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
     for severity in Severity::ALL.iter().rev() {
         let group: Vec<&&Finding> = findings
             .iter()
@@ -165,8 +167,17 @@ pub fn text(engine: &Engine, report: &AuditReport, findings: &[&Finding], color:
                 wrap(&mut out, "  fix: ", 7, &f.remediation.text);
             }
             if let Some(yaml) = &f.remediation.yaml {
-                for line in yaml.lines() {
-                    let _ = writeln!(out, "    {}", st.dim(line));
+                if let Some(first) = shown.get(yaml.as_str()) {
+                    let _ = writeln!(
+                        out,
+                        "    {}",
+                        st.dim(&format!("(the policy shown above under {first})"))
+                    );
+                } else {
+                    shown.insert(yaml, f.rule.code);
+                    for line in yaml.lines() {
+                        let _ = writeln!(out, "    {}", st.dim(line));
+                    }
                 }
             }
         }
