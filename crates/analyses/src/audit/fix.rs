@@ -53,10 +53,23 @@ pub fn minimal_fix(a: &mut Audit, paths: &[Path], limit: usize, options: Options
         .iter()
         .map(|&(u, v)| format!("{} → {}", a.id(u), a.id(v)))
         .collect();
+    let exposed: Vec<String> = paths
+        .iter()
+        .filter(|p| p.is_empty())
+        .map(|p| a.id(p.hops[0]))
+        .collect();
+    let uncut = if exposed.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (no connection can protect {}, which is itself an entry point)",
+            exposed.join(", ")
+        )
+    };
     let mut f = finding(
         &MINIMAL_FIX,
         format!(
-            "removing {} connection(s) cuts all {} entry-point → crown-jewel path(s): {}",
+            "removing {} connection(s) cuts all {} entry-point → crown-jewel path(s){uncut}: {}",
             edges.len(),
             cuttable.len(),
             ids.join(", ")

@@ -6,6 +6,19 @@ use kubeseg_analyses::audit::AuditReport;
 use kubeseg_engine::Engine;
 use std::fmt::Write;
 
+/// Tables stop after this many rows: a comment must stay readable (the JSON has everything).
+const MAX_ROWS: usize = 100;
+
+fn more(out: &mut String, total: usize) {
+    if total > MAX_ROWS {
+        let _ = writeln!(
+            out,
+            "\n… and {} more (run `kubeseg audit --format json` for all of them).",
+            total - MAX_ROWS
+        );
+    }
+}
+
 /// Escapes text for a table cell.
 fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
@@ -44,7 +57,7 @@ pub fn markdown(engine: &Engine, report: &AuditReport, findings: &[&Finding]) ->
             out,
             "\n### Entry point → crown jewel paths\n\n| severity | hops | path |\n| --- | ---: | --- |"
         );
-        for p in &report.paths {
+        for p in report.paths.iter().take(MAX_ROWS) {
             let names: Vec<String> = p
                 .hops
                 .iter()
@@ -58,12 +71,13 @@ pub fn markdown(engine: &Engine, report: &AuditReport, findings: &[&Finding]) ->
                 names.join(" → ")
             );
         }
+        more(&mut out, report.paths.len());
     }
     let _ = writeln!(
         out,
         "\n### Findings\n\n| severity | code | finding | location |\n| --- | --- | --- | --- |"
     );
-    for f in findings {
+    for f in findings.iter().take(MAX_ROWS) {
         let at = f
             .location
             .as_ref()
@@ -78,8 +92,10 @@ pub fn markdown(engine: &Engine, report: &AuditReport, findings: &[&Finding]) ->
             cell(&f.title)
         );
     }
+    more(&mut out, findings.len());
     let fixes: Vec<&&Finding> = findings
         .iter()
+        .take(MAX_ROWS)
         .filter(|f| f.remediation.yaml.is_some())
         .collect();
     if !fixes.is_empty() {
