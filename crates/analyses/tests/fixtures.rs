@@ -5,6 +5,8 @@
 //! - `# expect: CODE FIRST-ENDPOINT [SEVERITY]`: for every code named this way, the
 //!   findings of that code are exactly the listed ones (by first endpoint).
 //! - `# expect-none: CODE`: no finding of that code.
+//! - `# expect-verified-fix: CODE`: its findings carry a generated policy that the
+//!   audit checked by recomputing reachability.
 //! - `# apiserver: CIDR`, `# node-cidr: CIDR`, `# assume-compromised: ns/name`,
 //!   `# crown-jewel: SELECTOR`: audit settings.
 
@@ -16,7 +18,7 @@ use std::path::Path;
 
 type Expected = BTreeMap<String, BTreeSet<(String, Option<String>)>>;
 
-fn parse_header(text: &str, config: &mut AuditConfig) -> Expected {
+fn parse_header(text: &str, config: &mut AuditConfig, verified: &mut Vec<String>) -> Expected {
     let mut expected = Expected::new();
     for line in text.lines().take_while(|l| l.starts_with('#')) {
         let line = line.trim_start_matches('#').trim();
@@ -37,6 +39,9 @@ fn parse_header(text: &str, config: &mut AuditConfig) -> Expected {
                     .entry(code.to_string())
                     .or_default()
                     .insert((endpoint, severity));
+            }
+            "expect-verified-fix" => {
+                verified.push(value.to_string());
             }
             "expect-none" => {
                 expected.entry(value.to_string()).or_default();
@@ -67,7 +72,8 @@ fn check(path: &Path) -> Result<(), String> {
         options: Options::default(),
         ..Default::default()
     };
-    let expected = parse_header(&text, &mut config);
+    let mut verified = Vec::new();
+    let expected = parse_header(&text, &mut config, &mut verified);
     if expected.is_empty() {
         return Err("the fixture states no expectation".into());
     }
@@ -105,6 +111,26 @@ fn check(path: &Path) -> Result<(), String> {
             .collect();
         if &got_cmp != want {
             errors.push(format!("{code}: expected {want:?}, got {got:?}"));
+        }
+    }
+    for code in &verified {
+        let fixes: Vec<_> = report
+            .findings
+            .iter()
+            .filter(|f| f.rule.code == code)
+            .collect();
+        let ok = !fixes.is_empty()
+            && fixes.iter().all(|f| {
+                f.remediation.yaml.is_some()
+                    && f.remediation
+                        .text
+                        .contains("exactly the listed connections disappear")
+            });
+        if !ok {
+            let got: Vec<_> = fixes.iter().map(|f| &f.remediation).collect();
+            errors.push(format!(
+                "{code}: expected a generated, verified fix, got {got:?}"
+            ));
         }
     }
     if errors.is_empty() {

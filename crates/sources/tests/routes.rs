@@ -1,0 +1,100 @@
+//! Exposure objects the audit reads: Ingress and HTTPRoute backends, Service ports,
+//! container images.
+
+use kubeseg_sources::load_str;
+
+#[test]
+fn ingress_and_httproute_backends_are_read() {
+    let loaded = load_str(
+        "routes.yaml",
+        r#"
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: shop, namespace: web}
+spec:
+  defaultBackend: {service: {name: fallback, port: {number: 80}}}
+  rules:
+  - host: shop.example.com
+    http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: front, port: {name: http}}}}
+      - {path: /api, pathType: Prefix, backend: {service: {name: api, port: {number: 8080}}}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: shop, namespace: web}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+  - backendRefs:
+    - {name: front, port: 80}
+    - {name: billing, namespace: pay, port: 443}
+    - {name: bucket, kind: Backend, group: example.io}
+"#,
+    );
+    let routes = &loaded.cluster.routes;
+    assert_eq!(routes.len(), 2);
+    let ingress = routes.iter().find(|r| r.kind == "Ingress").unwrap();
+    let names: Vec<(&str, &str)> = ingress
+        .backends
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![("web", "api"), ("web", "fallback"), ("web", "front")]
+    );
+    let route = routes.iter().find(|r| r.kind == "HTTPRoute").unwrap();
+    let names: Vec<(&str, &str)> = route
+        .backends
+        .iter()
+        .map(|(n, s)| (n.as_str(), s.as_str()))
+        .collect();
+    assert_eq!(names, vec![("pay", "billing"), ("web", "front")]);
+    // The non-Service backend is not followed, and says so at its line.
+    let warning = loaded
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "unmodelled-backend")
+        .expect("warning");
+    assert_eq!(warning.location.as_ref().map(|l| l.line), Some(23));
+}
+
+#[test]
+fn service_ports_and_images_are_read() {
+    let loaded = load_str(
+        "svc.yaml",
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: a}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports:
+  - {port: 80, targetPort: http, nodePort: 30080}
+  - {port: 53, protocol: UDP, targetPort: 5353}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: a, labels: {app: web}}
+spec:
+  initContainers: [{name: init, image: busybox:1.36}]
+  containers: [{name: c, image: "docker.io/library/nginx:1.27@sha256:abc"}]
+"#,
+    );
+    let svc = &loaded.cluster.services[0];
+    assert_eq!(svc.service_type, "NodePort");
+    assert_eq!(svc.ports[0].target.as_deref(), Some("http"));
+    assert_eq!(svc.ports[0].node_port, Some(30080));
+    assert_eq!(svc.ports[1].protocol, kubeseg_model::Protocol::Udp);
+    assert_eq!(svc.ports[1].target.as_deref(), Some("5353"));
+    let pod = &loaded.cluster.workloads[0].pods[0];
+    assert_eq!(
+        pod.images,
+        vec![
+            "busybox:1.36".to_string(),
+            "docker.io/library/nginx:1.27@sha256:abc".to_string()
+        ]
+    );
+}
