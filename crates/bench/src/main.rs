@@ -70,6 +70,12 @@ struct Args {
     /// List the scenarios and exit.
     #[arg(long)]
     list: bool,
+    /// Time `kubeseg audit --format json` instead of `reach` on the scenarios.
+    #[arg(long)]
+    audit: bool,
+    /// With --audit: workloads passed as `--assume-compromised` (repeatable).
+    #[arg(long, value_name = "WORKLOAD")]
+    assume_compromised: Vec<String>,
 }
 
 /// One benchmark scenario: a shape, its input formats and the kubeseg flags.
@@ -654,6 +660,20 @@ fn kubeseg_args(input: &Path, compact: bool) -> Vec<String> {
     a
 }
 
+fn audit_args(input: &Path, assumed: &[String]) -> Vec<String> {
+    let mut a = vec![
+        "audit".to_string(),
+        input.display().to_string(),
+        "--format".to_string(),
+        "json".to_string(),
+    ];
+    for w in assumed {
+        a.push("--assume-compromised".to_string());
+        a.push(w.clone());
+    }
+    a
+}
+
 fn run_scenarios(
     ctx: &Ctx,
     args: &Args,
@@ -668,12 +688,20 @@ fn run_scenarios(
             eprintln!("== {} ({})", s.id, ext(f));
             let input = ctx.out.join(format!("{}.{}", s.id, ext(f)));
             let stats = gen_input(s.shape, s.unique_labels, args.seed, f, &input)?;
-            let a = kubeseg_args(&input, s.compact);
+            let a = if args.audit {
+                audit_args(&input, &args.assume_compromised)
+            } else {
+                kubeseg_args(&input, s.compact)
+            };
             let name = format!(
                 "{} {}{}",
                 s.id,
                 ext(f),
-                if s.compact { " compact" } else { "" }
+                match (args.audit, s.compact) {
+                    (true, _) => " audit",
+                    (false, true) => " compact",
+                    (false, false) => "",
+                }
             );
             rows.push(bench_command(
                 ctx,

@@ -108,6 +108,18 @@ pub struct AuditArgs {
 pub struct RulesArgs {
     /// A code or name: print that rule's documentation.
     pub code: Option<String>,
+    /// `text` (default), or `md`: the documentation of every rule as Markdown.
+    #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
+    pub format: RulesFormat,
+}
+
+/// Output formats of `rules`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RulesFormat {
+    /// One line per rule, or one rule's documentation.
+    Text,
+    /// Every rule's documentation as Markdown.
+    Md,
 }
 
 /// Flags every command shares.

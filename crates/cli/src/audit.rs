@@ -1,6 +1,6 @@
 //! `kubeseg audit` and `kubeseg rules`: flags to [`AuditConfig`], findings filtered and rendered.
 
-use crate::args::{AuditArgs, AuditFormat, ColorArg, RulesArgs, SeverityArg};
+use crate::args::{AuditArgs, AuditFormat, ColorArg, RulesArgs, RulesFormat, SeverityArg};
 use crate::{load_input, options};
 use anyhow::{Context, Result, bail};
 use kubeseg_analyses::audit::{AuditConfig, audit};
@@ -132,6 +132,9 @@ fn apiserver(s: &str) -> Result<(IpSet, Option<u16>)> {
 
 /// `kubeseg rules [CODE]`.
 pub fn rules(a: &RulesArgs) -> Result<String> {
+    if a.format == RulesFormat::Md {
+        return Ok(kubeseg_report::audit::rules_markdown());
+    }
     let mut out = String::new();
     match &a.code {
         None => {

@@ -21,6 +21,8 @@ use std::process::ExitCode;
 const EXIT_INPUT: u8 = 2;
 /// Exit status of `audit --fail-on` when a finding reaches the threshold.
 const EXIT_FINDINGS: u8 = 1;
+/// Exit status when the answer could not be written.
+const EXIT_WRITE: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -43,7 +45,7 @@ fn main() -> ExitCode {
                     return ExitCode::SUCCESS;
                 }
                 eprintln!("error: cannot write output: {io}");
-                return ExitCode::FAILURE;
+                return ExitCode::from(EXIT_WRITE);
             }
             if let Some(Failure::Input) = e.downcast_ref::<Failure>() {
                 return ExitCode::from(EXIT_INPUT);
@@ -64,7 +66,7 @@ fn write_stdout(out: &str) -> ExitCode {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: cannot write output: {e}");
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_WRITE)
         }
     }
 }

@@ -377,6 +377,20 @@ fn assumed_compromised_workload_becomes_an_entry_point() {
 }
 
 #[test]
+fn docs_rules_md_is_generated_from_the_registry() {
+    let md = stdout_of(&["rules", "--format", "md"]);
+    let path = Path::new(ROOT).join("docs/rules.md");
+    if std::env::var_os("KUBESEG_BLESS").is_some() {
+        std::fs::write(&path, &md).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap_or_default(),
+        md,
+        "docs/rules.md is stale (KUBESEG_BLESS=1 regenerates it)"
+    );
+}
+
+#[test]
 fn rules_lists_every_code_and_documents_one() {
     let list = stdout_of(&["rules"]);
     for code in ["KS101", "KS202", "KS301", "KS501", "KS801"] {
