@@ -49,6 +49,11 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
     lap("compile");
     let report = audit(&mut engine, &config)?;
     lap("audit");
+    if timings {
+        for (what, d) in &report.timings {
+            eprintln!("timing:   {what} {d:?}");
+        }
+    }
     let findings: Vec<&Finding> = report
         .findings
         .iter()

@@ -76,6 +76,30 @@ pub struct AuditReport {
     pub notes: Vec<Note>,
     /// Workloads, namespaces and policies audited.
     pub counts: (usize, usize, usize),
+    /// How long each phase took, for `KUBESEG_TIMINGS` (never part of any output format).
+    pub timings: Vec<(&'static str, std::time::Duration)>,
+}
+
+/// Phase durations.
+struct Clock {
+    last: Option<std::time::Instant>,
+    laps: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Clock {
+    fn start() -> Clock {
+        Clock {
+            last: Some(std::time::Instant::now()),
+            laps: Vec::new(),
+        }
+    }
+
+    fn lap(&mut self, what: &'static str) {
+        let now = std::time::Instant::now();
+        let since = self.last.unwrap_or(now);
+        self.laps.push((what, now - since));
+        self.last = Some(now);
+    }
 }
 
 /// Shared state of one audit run.
@@ -133,8 +157,11 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
     }
     let mut notes = Vec::new();
     let targets = egress::targets(engine, config, &mut notes);
+    let mut clock = Clock::start();
     let rows = Rows::compute(engine, &targets.targets);
+    clock.lap("rows");
     let closure = Closure::compute(&rows);
+    clock.lap("closure");
     let attribution = Attribution::new(engine);
     let all_nodes = |engine: &Engine, w: usize, f: &dyn Fn(usize) -> bool| {
         engine.reach.endpoint_nodes(w).into_iter().all(f)
@@ -173,12 +200,16 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
     };
     checks::isolation(&mut a);
     let (blast, paths) = lateral::lateral(&mut a);
+    clock.lap("lateral");
     egress::sensitive_egress(&mut a, &targets);
     egress::dns(&mut a, &targets);
     checks::rules(&mut a);
     checks::dead(&mut a);
+    clock.lap("checks");
     fix::minimal_fix(&mut a, &paths, config.max_cut, config.options);
+    clock.lap("minimal fix");
     let scores = score::scores(&a);
+    clock.lap("scores");
     let mut findings = std::mem::take(&mut a.findings);
     for f in &mut findings {
         // Evidence keeps its order (path hops read in order); repeats go.
@@ -200,6 +231,7 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
             cluster.namespaces.len(),
             cluster.policies.len(),
         ),
+        timings: clock.laps,
     })
 }
 
