@@ -68,6 +68,8 @@ pub struct Rule {
     pub why: &'static str,
     /// How to fix it.
     pub fix: &'static str,
+    /// A manifest that triggers the rule (empty when none is needed).
+    pub example: &'static str,
 }
 
 impl Rule {

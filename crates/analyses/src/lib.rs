@@ -5,6 +5,7 @@ pub mod attribution;
 pub mod audit;
 pub mod finding;
 pub mod graph;
+pub mod lint;
 pub mod registry;
 pub mod rows;
 

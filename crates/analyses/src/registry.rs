@@ -14,6 +14,7 @@ macro_rules! rule {
             what: $what,
             why: $why,
             fix: $fix,
+            example: "",
         };
     };
 }
@@ -125,9 +126,21 @@ pub static AUDIT_RULES: &[&Rule] = &[
     &MINIMAL_FIX,
 ];
 
-/// The rule with this code or name.
+/// Every rule of every command: the audit's, then lint's.
+pub fn all_rules() -> Vec<&'static Rule> {
+    let mut out: Vec<&'static Rule> = AUDIT_RULES.to_vec();
+    out.extend(crate::lint::registry());
+    out
+}
+
+/// The audit rule with this code or name.
 pub fn find(code_or_name: &str) -> Option<&'static Rule> {
-    AUDIT_RULES
+    find_in(AUDIT_RULES, code_or_name)
+}
+
+/// The rule with this code or name among `rules`.
+pub fn find_in(rules: &[&'static Rule], code_or_name: &str) -> Option<&'static Rule> {
+    rules
         .iter()
         .copied()
         .find(|r| r.code.eq_ignore_ascii_case(code_or_name) || r.name == code_or_name)
@@ -139,7 +152,8 @@ mod tests {
 
     #[test]
     fn codes_and_names_are_unique_sorted_and_kebab_case() {
-        for pair in AUDIT_RULES.windows(2) {
+        let lint = crate::lint::registry();
+        for pair in AUDIT_RULES.windows(2).chain(lint.windows(2)) {
             assert!(
                 pair[0].code < pair[1].code,
                 "{} before {}",
@@ -147,17 +161,22 @@ mod tests {
                 pair[1].code
             );
         }
-        let mut names: Vec<_> = AUDIT_RULES.iter().map(|r| r.name).collect();
+        let all = all_rules();
+        let mut names: Vec<_> = all.iter().map(|r| r.name).collect();
         names.sort();
         names.dedup();
-        assert_eq!(names.len(), AUDIT_RULES.len());
-        for r in AUDIT_RULES {
+        assert_eq!(names.len(), all.len());
+        for r in &all {
             assert!(
                 r.name.chars().all(|c| c.is_ascii_lowercase() || c == '-'),
                 "{}",
                 r.name
             );
-            assert!(r.code.starts_with("KS") && r.code.len() == 5, "{}", r.code);
+            assert!(
+                (r.code.starts_with("KS") || r.code.starts_with("KL")) && r.code.len() == 5,
+                "{}",
+                r.code
+            );
         }
     }
 }

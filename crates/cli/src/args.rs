@@ -21,8 +21,51 @@ pub enum Command {
     /// Find the segmentation gaps an attacker would use: unisolated workloads, lateral
     /// movement to crown jewels, sensitive egress, over-broad rules, broken DNS, dead policy.
     Audit(AuditArgs),
-    /// List the audit's finding codes, or print one rule's documentation.
+    /// Find malformed and misleading policies: what the API server would reject, wrong
+    /// kinds, misspelled fields, and policies that do not do what they seem to.
+    Lint(LintArgs),
+    /// List every finding code (audit and lint), or print one rule's documentation.
     Rules(RulesArgs),
+}
+
+/// Output formats of `lint`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LintFormat {
+    /// Compiler-style: the source line and a caret under the spot.
+    Text,
+    /// The versioned JSON document.
+    Json,
+    /// SARIF 2.1.0 (GitHub code scanning).
+    Sarif,
+}
+
+/// `kubeseg lint`.
+#[derive(Args, Debug)]
+pub struct LintArgs {
+    /// Manifest files or directories (recursive; .yaml, .yml, .json); `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+    /// Exit with status 1 when a finding has this severity or a higher one.
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = SeverityArg::High)]
+    pub fail_on: SeverityArg,
+    /// Report only these codes or names (repeatable, or comma-separated).
+    #[arg(long, value_name = "CODE", value_delimiter = ',')]
+    pub only: Vec<String>,
+    /// Leave out these codes or names (repeatable, or comma-separated).
+    #[arg(long, value_name = "CODE", value_delimiter = ',')]
+    pub skip: Vec<String>,
+    /// The cluster's pod address range, for ipBlock overlap checks (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub pod_cidr: Vec<String>,
+    /// The cluster's Service address range (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub service_cidr: Vec<String>,
+    /// Colour the text output.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    pub color: ColorArg,
 }
 
 /// Output formats of `audit`.

@@ -4,7 +4,7 @@ use crate::args::{AuditArgs, AuditFormat, ColorArg, RulesArgs, RulesFormat, Seve
 use crate::{load_input, options};
 use anyhow::{Context, Result, bail};
 use kubeseg_analyses::audit::{AuditConfig, audit};
-use kubeseg_analyses::registry::{AUDIT_RULES, find};
+use kubeseg_analyses::registry::{AUDIT_RULES, all_rules, find_in};
 use kubeseg_analyses::{Finding, Severity};
 use kubeseg_engine::Engine;
 use kubeseg_model::{Cidr, IpSet, Selector};
@@ -60,27 +60,16 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
         .filter(|f| only.is_empty() || only.contains(&f.rule.code))
         .filter(|f| !skip.contains(&f.rule.code))
         .collect();
-    let fail = a.fail_on.is_some_and(|t| {
-        let threshold = match t {
-            SeverityArg::Info => Severity::Info,
-            SeverityArg::Low => Severity::Low,
-            SeverityArg::Medium => Severity::Medium,
-            SeverityArg::High => Severity::High,
-            SeverityArg::Critical => Severity::Critical,
-        };
-        findings.iter().any(|f| f.severity >= threshold)
-    });
+    let fail = a
+        .fail_on
+        .is_some_and(|t| findings.iter().any(|f| f.severity >= threshold(t)));
     let format = match a.format {
         AuditFormat::Text => Format::Text,
         AuditFormat::Json => Format::Json,
         AuditFormat::Sarif => Format::Sarif,
         AuditFormat::Md => Format::Md,
     };
-    let color = match a.color {
-        ColorArg::Always => true,
-        ColorArg::Never => false,
-        ColorArg::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
-    };
+    let color = use_color(a.color);
     let out = render(format, &engine, &report, &findings, color);
     lap("render");
     Ok((out, fail))
@@ -88,16 +77,44 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
 
 /// Codes or names → codes; unknown ones are an error.
 fn codes(list: &[String]) -> Result<Vec<&'static str>> {
+    codes_in(AUDIT_RULES, list)
+}
+
+/// Codes or names among `rules` → codes; unknown ones are an error.
+pub(crate) fn codes_in(
+    rules: &[&'static kubeseg_analyses::Rule],
+    list: &[String],
+) -> Result<Vec<&'static str>> {
     list.iter()
-        .map(|c| match find(c.trim()) {
+        .map(|c| match find_in(rules, c.trim()) {
             Some(r) => Ok(r.code),
             None => bail!("unknown finding code `{c}` (`kubeseg rules` lists them)"),
         })
         .collect()
 }
 
+/// The severity a `--fail-on` names.
+pub(crate) fn threshold(t: SeverityArg) -> Severity {
+    match t {
+        SeverityArg::Info => Severity::Info,
+        SeverityArg::Low => Severity::Low,
+        SeverityArg::Medium => Severity::Medium,
+        SeverityArg::High => Severity::High,
+        SeverityArg::Critical => Severity::Critical,
+    }
+}
+
+/// Whether to colour text on stdout.
+pub(crate) fn use_color(c: ColorArg) -> bool {
+    match c {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal(),
+    }
+}
+
 /// A CIDR or a single address.
-fn addresses(s: &str) -> Result<IpSet> {
+pub(crate) fn addresses(s: &str) -> Result<IpSet> {
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(IpSet::single(ip));
     }
@@ -143,7 +160,7 @@ pub fn rules(a: &RulesArgs) -> Result<String> {
     let mut out = String::new();
     match &a.code {
         None => {
-            for r in AUDIT_RULES {
+            for r in all_rules() {
                 out.push_str(&format!(
                     "{} {:<36} {:<8} {}\n",
                     r.code,
@@ -154,7 +171,7 @@ pub fn rules(a: &RulesArgs) -> Result<String> {
             }
         }
         Some(c) => {
-            let Some(r) = find(c) else {
+            let Some(r) = find_in(&all_rules(), c) else {
                 bail!("unknown finding code `{c}` (`kubeseg rules` lists them)");
             };
             out.push_str(&format!(

@@ -3,6 +3,7 @@
 
 mod args;
 mod audit;
+mod lint;
 mod select;
 
 use anyhow::{Context, Result, bail};
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         Command::Reach(a) => reach(a),
         Command::Explain(a) => explain_cmd(a).map(Output::Text),
         Command::Audit(a) => audit::run(a).map(|(out, fail)| Output::Status(out, fail)),
+        Command::Lint(a) => lint::run(a).map(|(out, fail)| Output::Status(out, fail)),
         Command::Rules(a) => audit::rules(a).map(Output::Text),
     };
     match result {

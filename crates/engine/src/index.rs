@@ -70,7 +70,7 @@ pub struct CompiledRule {
 }
 
 /// One peer of one rule of one policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerRef {
     /// Index into `Cluster::policies`.
     pub policy: u32,
@@ -121,6 +121,8 @@ pub struct Index {
     pub egress_isolated: BitSet,
     /// Peers of compiled rules that match no node (no pod, no address).
     pub dead_peers: Vec<PeerRef>,
+    /// Every peer of every compiled rule with its peer-set id, in compile order.
+    pub peer_refs: Vec<(PeerRef, u32)>,
     class_port_profile: Vec<u32>,
     port_profiles: Vec<Vec<ContainerPort>>,
     resolved: HashMap<(u32, u32), PortSetId>,
@@ -340,6 +342,7 @@ impl Index {
             classes: &classes,
             options,
             dead_peers: Vec::new(),
+            peer_refs: Vec::new(),
         };
         let mut all = BitSet::new(nodes);
         all.insert_range(0, nodes);
@@ -386,7 +389,7 @@ impl Index {
         }
 
         let (peer_sets, port_specs, port_sets) = (b.peer_sets, b.port_specs, b.port_sets);
-        let dead_peers = b.dead_peers;
+        let (dead_peers, peer_refs) = (b.dead_peers, b.peer_refs);
         Index {
             classes,
             atoms: part.atoms,
@@ -402,6 +405,7 @@ impl Index {
             ingress_isolated,
             egress_isolated,
             dead_peers,
+            peer_refs,
             class_port_profile,
             port_profiles,
             resolved: HashMap::default(),
@@ -476,6 +480,7 @@ struct Builder<'a> {
     classes: &'a [ClassKey],
     options: Options,
     dead_peers: Vec<PeerRef>,
+    peer_refs: Vec<(PeerRef, u32)>,
 }
 
 impl Builder<'_> {
@@ -498,12 +503,14 @@ impl Builder<'_> {
         let mut ids = Vec::new();
         for (i, peer) in rule.peers.iter().flatten().enumerate() {
             let id = self.peer(&peer.kind, ns);
+            let at = PeerRef {
+                peer: i as u32,
+                ..at
+            };
             if self.peer_sets[id as usize].is_empty() {
-                self.dead_peers.push(PeerRef {
-                    peer: i as u32,
-                    ..at
-                });
+                self.dead_peers.push(at);
             }
+            self.peer_refs.push((at, id));
             ids.push(id);
         }
         let peers = match ids.as_slice() {

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod diagnostics;
 pub mod explain;
+pub mod lint;
 pub mod reach;
 
 use kubeseg_model::{PortSet, Protocol};

@@ -1,7 +1,7 @@
 //! Objects of many files into one [`Cluster`]: owners folded, namespaces completed, sorted.
 
 use crate::decode::Object;
-use kubeseg_model::{Cluster, Labels, Namespace, Pod, Workload};
+use kubeseg_model::{Cluster, Labels, Namespace, NetworkPolicy, Pod, Workload};
 use std::collections::{BTreeMap, HashMap};
 
 /// The label every namespace carries.
@@ -11,8 +11,9 @@ type Key = (String, String, String); // namespace, kind, name
 
 /// Builds the cluster. Pods fold into their controller chain's topmost known owner;
 /// controllers without pods in the input stand for their pods by their template.
-pub fn assemble(objects: Vec<Object>) -> Cluster {
+pub fn assemble(objects: Vec<Object>) -> (Cluster, Vec<NetworkPolicy>) {
     let mut cluster = Cluster::default();
+    let mut misfiled = Vec::new();
     let mut namespaces: BTreeMap<String, Namespace> = BTreeMap::new();
     let mut parents: HashMap<Key, (String, String)> = HashMap::new();
     let mut templates: Vec<(Key, Pod)> = Vec::new();
@@ -75,6 +76,7 @@ pub fn assemble(objects: Vec<Object>) -> Cluster {
                 referenced.push(r.namespace.clone());
                 cluster.routes.push(r);
             }
+            Object::Misfiled(p) => misfiled.push(p),
         }
     }
 
@@ -143,5 +145,6 @@ pub fn assemble(objects: Vec<Object>) -> Cluster {
     cluster
         .routes
         .sort_by(|a, b| (&a.namespace, &a.name, &a.kind).cmp(&(&b.namespace, &b.name, &b.kind)));
-    cluster
+    misfiled.sort_by(|a: &NetworkPolicy, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    (cluster, misfiled)
 }

@@ -22,6 +22,10 @@ pub struct Loaded {
     pub files: usize,
     /// Objects read (List items individually).
     pub documents: usize,
+    /// NetworkPolicy-shaped documents under another apiVersion or kind (each has a
+    /// `wrong-kind` warning), read as the policies they were meant to be; never part of
+    /// `cluster`.
+    pub misfiled: Vec<kubeseg_model::NetworkPolicy>,
 }
 
 impl Loaded {
@@ -103,7 +107,7 @@ pub fn load(paths: &[String]) -> Loaded {
             "the input holds no Kubernetes object",
         ));
     }
-    loaded.cluster = assemble(objects);
+    (loaded.cluster, loaded.misfiled) = assemble(objects);
     diagnostics.sort();
     diagnostics.dedup();
     loaded.diagnostics = diagnostics;
@@ -118,8 +122,10 @@ pub fn load_str(name: &str, text: &str) -> Loaded {
         discovered: false,
     });
     diagnostics.sort();
+    let (cluster, misfiled) = assemble(decoded.objects);
     Loaded {
-        cluster: assemble(decoded.objects),
+        cluster,
+        misfiled,
         diagnostics,
         skipped: decoded.skipped,
         files: 1,

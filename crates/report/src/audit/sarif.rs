@@ -2,7 +2,7 @@
 //! manifest line, with the rule's documentation as metadata.
 
 use kubeseg_analyses::registry::AUDIT_RULES;
-use kubeseg_analyses::{Finding, Severity};
+use kubeseg_analyses::{Finding, Rule, Severity};
 use kubeseg_model::Location;
 use serde_json::{Value, json};
 
@@ -50,9 +50,14 @@ fn physical(l: &Location) -> Option<Value> {
     })
 }
 
-/// The SARIF log.
+/// The SARIF log of an audit.
 pub fn sarif(findings: &[&Finding]) -> String {
-    let rules: Vec<Value> = AUDIT_RULES
+    sarif_with(findings, AUDIT_RULES)
+}
+
+/// The SARIF log of findings of these rules.
+pub fn sarif_with(findings: &[&Finding], all_rules: &[&Rule]) -> String {
+    let rules: Vec<Value> = all_rules
         .iter()
         .map(|r| {
             let markdown = format!("**What it does.** {}\n\n**Why is this bad?** {}\n\n**Fix.** {}", r.what, r.why, r.fix);
@@ -71,7 +76,7 @@ pub fn sarif(findings: &[&Finding]) -> String {
     let results: Vec<Value> = findings
         .iter()
         .map(|f| {
-            let index = AUDIT_RULES.iter().position(|r| r.code == f.rule.code);
+            let index = all_rules.iter().position(|r| r.code == f.rule.code);
             let locations: Vec<Value> = f.location.iter().filter_map(physical).collect();
             let related: Vec<Value> = f
                 .evidence

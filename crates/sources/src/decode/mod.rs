@@ -3,6 +3,7 @@
 pub mod ctx;
 mod meta;
 mod policy;
+pub mod shape;
 mod workloads;
 
 use crate::tree::Node;
@@ -50,6 +51,9 @@ pub enum Object {
     NetworkPolicy(NetworkPolicy),
     /// An Ingress or HTTPRoute.
     Route(Route),
+    /// A document shaped like a NetworkPolicy under another apiVersion or kind: not
+    /// part of the cluster, read as the policy it was meant to be for `lint`.
+    Misfiled(NetworkPolicy),
 }
 
 /// What one file held.
@@ -148,9 +152,31 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
         return;
     }
     out.documents += 1;
+    if let Some((intended, keys, at)) = shape::misfiled(obj, &kind, api_version) {
+        let want = intended.api_versions[0];
+        ctx.warning_at(at.line, at.column, "wrong-kind", format!(
+            "this document looks like a {want} {} (its spec has {}) but says apiVersion `{api_version}`, kind `{kind}`: the API server rejects it or applies something else; did you mean `apiVersion: {want}` and `kind: {}`?",
+            intended.kind,
+            keys.join(", "),
+            intended.kind
+        ));
+        *out.skipped
+            .entry(format!("{kind} ({api_version})"))
+            .or_default() += 1;
+        if intended.kind == "NetworkPolicy" {
+            let meta = meta::metadata(ctx, obj, "NetworkPolicy", true);
+            if let Some(p) = policy::network_policy(ctx, obj, meta) {
+                out.objects.push(Object::Misfiled(p));
+            }
+        } else {
+            meta::metadata(ctx, obj, intended.kind, true);
+        }
+        return;
+    }
     match kind.as_str() {
         "NetworkPolicy" if api_version != "networking.k8s.io/v1" => {
-            // Calico's projectcalico.org/v3 NetworkPolicy and look-alikes under made-up groups.
+            // Calico's projectcalico.org/v3 NetworkPolicy (look-alikes under made-up groups
+            // were reported above as misfiled).
             ctx.warning_at(obj.line, obj.column, "unmodelled-policy", format!("NetworkPolicy with apiVersion `{api_version}` is not a networking.k8s.io/v1 NetworkPolicy; kubeseg does not model it and the results ignore it"));
             *out.skipped
                 .entry(format!("{kind} ({api_version})"))
@@ -213,6 +239,8 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
             });
         }
         k if UNMODELLED_POLICY_KINDS.contains(&k) => {
+            // The API server checks the name of every object, modelled or not.
+            meta::metadata(ctx, obj, k, true);
             ctx.warning_at(obj.line, obj.column, "unmodelled-policy", format!("{k} ({api_version}) changes connectivity but is not modelled by this version of kubeseg; the results ignore it"));
             *out.skipped.entry(kind).or_default() += 1;
         }

@@ -1,0 +1,72 @@
+use crate::finding::{Evidence, Remediation, Rule, Severity};
+use crate::lint::{Cx, finding};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+pub static RULE: Rule = Rule {
+    code: "KL111",
+    name: "duplicate-policy",
+    severity: Severity::Medium,
+    summary: "Two NetworkPolicies in one namespace have the same spec.",
+    what: "Fires for every policy whose podSelector, policy types and rules equal an earlier policy's in the same namespace.",
+    why: "Copies drift: the next change edits one of them and the other keeps allowing the old traffic.",
+    fix: "Delete the copy.",
+    example: "",
+};
+
+/// The spec of a policy as text, without locations.
+fn canonical(p: &kubeseg_model::NetworkPolicy) -> String {
+    let mut s = format!(
+        "{}|{}|{}|",
+        p.pod_selector, p.isolates_ingress, p.isolates_egress
+    );
+    for rules in [&p.ingress, &p.egress] {
+        for r in rules {
+            let peers: Vec<String> = r
+                .peers
+                .iter()
+                .flatten()
+                .map(|x| format!("{:?}", x.kind))
+                .collect();
+            let _ = write!(
+                s,
+                "[{}|{}|{:?}]",
+                r.peers.is_some(),
+                peers.join(","),
+                r.ports
+            );
+        }
+        s.push('/');
+    }
+    s
+}
+
+pub fn check(cx: &mut Cx) {
+    let mut first: BTreeMap<(String, String), &kubeseg_model::NetworkPolicy> = BTreeMap::new();
+    for p in cx.policies() {
+        let pol = p.policy;
+        let key = (pol.namespace.clone(), canonical(pol));
+        match first.get(&key) {
+            None => {
+                first.insert(key, pol);
+            }
+            Some(original) => {
+                let mut f = finding(
+                    &RULE,
+                    format!("NetworkPolicy {} duplicates {}", pol.id(), original.id()),
+                    pol.location.clone(),
+                    vec![pol.id(), original.id()],
+                );
+                f.evidence.push(Evidence::at(
+                    original.location.clone(),
+                    format!("{} has the same spec", original.id()),
+                ));
+                f.remediation = Remediation {
+                    text: "Delete one of the two.".into(),
+                    yaml: None,
+                };
+                cx.findings.push(f);
+            }
+        }
+    }
+}

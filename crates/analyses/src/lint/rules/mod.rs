@@ -1,0 +1,74 @@
+//! The lint rules, one per file. Each file holds the rule's documentation (its
+//! `RULE`) and its `check`.
+
+mod and_or_peer;
+mod duplicate_policy;
+mod duplicate_port_name;
+mod egress_without_dns;
+mod ignored_rules;
+mod invalid_manifest;
+mod ipblock_overlaps_cluster;
+mod manifest_warning;
+mod misleading_name;
+mod named_port_undefined;
+mod namespace_not_declared;
+mod selector_matches_nothing;
+mod shadowed_rule;
+mod unknown_field;
+mod wrong_kind;
+
+use super::Cx;
+use crate::finding::Rule;
+
+/// A rule and its check.
+pub type Entry = (&'static Rule, fn(&mut Cx));
+
+/// Every rule, in code order.
+pub static ALL: &[Entry] = &[
+    (&invalid_manifest::RULE, invalid_manifest::check),
+    (&unknown_field::RULE, unknown_field::check),
+    (&wrong_kind::RULE, wrong_kind::check),
+    (&manifest_warning::RULE, manifest_warning::check),
+    (&misleading_name::RULE, misleading_name::check),
+    (&ignored_rules::RULE, ignored_rules::check),
+    (&and_or_peer::RULE, and_or_peer::check),
+    (&egress_without_dns::RULE, egress_without_dns::check),
+    (&named_port_undefined::RULE, named_port_undefined::check),
+    (&duplicate_port_name::RULE, duplicate_port_name::check),
+    (
+        &selector_matches_nothing::RULE,
+        selector_matches_nothing::check,
+    ),
+    (&namespace_not_declared::RULE, namespace_not_declared::check),
+    (
+        &ipblock_overlaps_cluster::RULE,
+        ipblock_overlaps_cluster::check,
+    ),
+    (&shadowed_rule::RULE, shadowed_rule::check),
+    (&duplicate_policy::RULE, duplicate_policy::check),
+];
+
+/// The lint rule that reports a loader diagnostic.
+fn owner(d: &kubeseg_model::Diagnostic) -> &'static str {
+    match d.code {
+        "unknown-field" | "duplicate-field" | "invalid-type" => unknown_field::RULE.code,
+        "wrong-kind" => wrong_kind::RULE.code,
+        _ if d.severity == kubeseg_model::Severity::Error => invalid_manifest::RULE.code,
+        _ => manifest_warning::RULE.code,
+    }
+}
+
+/// Turns the loader diagnostics that `rule` owns into findings.
+pub(super) fn from_diagnostics(cx: &mut Cx, rule: &'static Rule) {
+    for d in cx.diagnostics.iter().filter(|d| owner(d) == rule.code) {
+        let mut f = super::finding(rule, d.message.clone(), d.location.clone(), vec![]);
+        f.evidence.push(crate::finding::Evidence::at(
+            d.location.clone(),
+            format!("loader check `{}`", d.code),
+        ));
+        if d.code == "unmodelled-policy" || d.severity == kubeseg_model::Severity::Info {
+            f.severity = crate::finding::Severity::Info;
+        }
+        cx.findings.push(f);
+    }
+}

@@ -1,0 +1,128 @@
+use crate::finding::{Evidence, Remediation, Rule, Severity};
+use crate::lint::{Cx, finding};
+use kubeseg_engine::bitset::BitSet;
+use std::collections::HashMap;
+
+pub static RULE: Rule = Rule {
+    code: "KL110",
+    name: "shadowed-rule",
+    severity: Severity::Low,
+    summary: "A rule allows nothing that another rule for the same pods does not already allow.",
+    what: "Among the rules of policies that select exactly the same pods in the same direction, fires for a rule whose peers and ports are contained in another rule's (rules with named ports are left out). Removing it changes nothing.",
+    why: "Dead weight hides intent: a reviewer narrowing the other rule believes this one still matters, or the reverse.",
+    fix: "Delete the rule, or narrow the broader one if this one was the intent.",
+    example: "  ingress:\n  - from: [{podSelector: {}}]\n  - from: [{podSelector: {matchLabels: {app: web}}}]\n    ports: [{port: 80}]\n",
+};
+
+/// Above this many rules for one pod set only exact duplicates are compared.
+const MAX_PAIRWISE: usize = 200;
+
+/// A compiled rule: (policy, rule index, peer set, port spec).
+type Compiled = (usize, usize, u32, u32);
+/// A shadowed rule: (egress, (policy, rule), covered by (policy, rule)).
+type Shadowed = (bool, (usize, usize), (usize, usize));
+
+fn subset(a: &BitSet, b: &BitSet) -> bool {
+    a.words().iter().zip(b.words()).all(|(x, y)| x & !y == 0)
+}
+
+pub fn check(cx: &mut Cx) {
+    let index = &cx.engine.reach.index;
+    let cluster = cx.cluster();
+    // (egress, selected pods) → [(policy, rule, peer set, port spec)].
+    let mut groups: HashMap<(bool, &BitSet), Vec<Compiled>> = HashMap::new();
+    let mut seen_ingress: HashMap<u32, usize> = HashMap::new();
+    for r in &index.ingress_rules {
+        let n = seen_ingress.entry(r.policy).or_default();
+        groups
+            .entry((false, &index.selected[r.policy as usize]))
+            .or_default()
+            .push((r.policy as usize, *n, r.peers, r.ports));
+        *n += 1;
+    }
+    for (p, rules) in index.egress_rules.iter().enumerate() {
+        for (ri, r) in rules.iter().enumerate() {
+            groups
+                .entry((true, &index.selected[p]))
+                .or_default()
+                .push((p, ri, r.peers, r.ports));
+        }
+    }
+    let mut found: Vec<Shadowed> = Vec::new();
+    for ((egress, selected), rules) in &groups {
+        if selected.is_empty() {
+            continue;
+        }
+        for (i, &(p, r, peers, spec)) in rules.iter().enumerate() {
+            if !index.port_specs[spec as usize].named.is_empty() {
+                continue;
+            }
+            let ports = index.port_sets.get(index.port_specs[spec as usize].numeric);
+            let covered = rules
+                .iter()
+                .enumerate()
+                .find(|&(j, &(_, _, peers2, spec2))| {
+                    if i == j || !index.port_specs[spec2 as usize].named.is_empty() {
+                        return false;
+                    }
+                    let same = peers == peers2 && spec == spec2;
+                    if same {
+                        // Of identical rules, every one but the first is the shadowed one.
+                        return j < i;
+                    }
+                    if rules.len() > MAX_PAIRWISE {
+                        return false;
+                    }
+                    let ports2 = index
+                        .port_sets
+                        .get(index.port_specs[spec2 as usize].numeric);
+                    subset(
+                        &index.peer_sets[peers as usize],
+                        &index.peer_sets[peers2 as usize],
+                    ) && ports.intersect(ports2) == *ports
+                });
+            if let Some((_, &(p2, r2, _, _))) = covered {
+                found.push((*egress, (p, r), (p2, r2)));
+            }
+        }
+    }
+    found.sort();
+    for (egress, (p, r), (p2, r2)) in found {
+        let dir = if egress { "egress" } else { "ingress" };
+        let (pol, other) = (&cluster.policies[p], &cluster.policies[p2]);
+        let rule = if egress {
+            &pol.egress[r]
+        } else {
+            &pol.ingress[r]
+        };
+        let covering = if egress {
+            &other.egress[r2]
+        } else {
+            &other.ingress[r2]
+        };
+        let mut f = finding(
+            &RULE,
+            format!(
+                "{dir}[{r}] of NetworkPolicy {} is shadowed by {dir}[{r2}] of {}: removing it changes nothing",
+                pol.id(),
+                other.id()
+            ),
+            rule.location.clone().or(pol.location.clone()),
+            vec![pol.id()],
+        );
+        f.evidence.push(Evidence::at(
+            covering.location.clone().or(other.location.clone()),
+            format!(
+                "{dir}[{r2}] of {} allows every peer and port this rule allows, for the same pods",
+                other.id()
+            ),
+        ));
+        f.remediation = Remediation {
+            text:
+                "Delete the shadowed rule, or narrow the covering one if this rule was the intent."
+                    .into(),
+            yaml: None,
+        };
+        cx.findings.push(f);
+    }
+}

@@ -1,0 +1,71 @@
+//! `kubeseg lint`: every problem of the input, and every misleading policy, as findings.
+
+use crate::args::{LintArgs, LintFormat};
+use crate::audit::{addresses, codes_in, threshold, use_color};
+use anyhow::{Context, Result};
+use kubeseg_analyses::Finding;
+use kubeseg_analyses::lint::{LintConfig, lint, registry};
+use kubeseg_engine::{Engine, Options};
+use kubeseg_model::Location;
+use kubeseg_report::lint::{LintFormat as Format, render};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+/// Runs lint; returns the output and whether `--fail-on` was reached. Invalid manifests
+/// are findings here, not errors: lint reports every problem of the input.
+pub fn run(a: &LintArgs) -> Result<(String, bool)> {
+    let rules = registry();
+    let only = codes_in(&rules, &a.only).context("--only")?;
+    let skip = codes_in(&rules, &a.skip).context("--skip")?;
+    let mut config = LintConfig::default();
+    for s in &a.pod_cidr {
+        config.pod_cidrs.push((
+            s.clone(),
+            addresses(s).with_context(|| format!("--pod-cidr {s}"))?,
+        ));
+    }
+    for s in &a.service_cidr {
+        config.service_cidrs.push((
+            s.clone(),
+            addresses(s).with_context(|| format!("--service-cidr {s}"))?,
+        ));
+    }
+    let loaded = kubeseg_sources::load(&a.paths);
+    let mut engine = Engine::new(&loaded.cluster, Options::default());
+    let report = lint(&mut engine, &loaded.diagnostics, &loaded.misfiled, &config);
+    let findings: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|f| only.is_empty() || only.contains(&f.rule.code))
+        .filter(|f| !skip.contains(&f.rule.code))
+        .collect();
+    let fail = findings.iter().any(|f| f.severity >= threshold(a.fail_on));
+    let format = match a.format {
+        LintFormat::Text => Format::Text,
+        LintFormat::Json => Format::Json,
+        LintFormat::Sarif => Format::Sarif,
+    };
+    // Source lines for the text rendering, read once per file.
+    let files: RefCell<HashMap<String, Option<Vec<String>>>> = RefCell::new(HashMap::new());
+    let source = |loc: &Location| -> Option<String> {
+        let mut files = files.borrow_mut();
+        let lines = files.entry(loc.file.to_string()).or_insert_with(|| {
+            std::fs::read_to_string(&*loc.file)
+                .ok()
+                .map(|t| t.lines().map(str::to_string).collect())
+        });
+        lines
+            .as_ref()?
+            .get(loc.line.checked_sub(1)? as usize)
+            .cloned()
+    };
+    let out = render(
+        format,
+        &findings,
+        &report.notes,
+        &rules,
+        &source,
+        use_color(a.color),
+    );
+    Ok((out, fail))
+}
