@@ -43,7 +43,10 @@ fn canonical(p: &kubeseg_model::NetworkPolicy) -> String {
 
 pub fn check(cx: &mut Cx) {
     let mut first: BTreeMap<(String, String), &kubeseg_model::NetworkPolicy> = BTreeMap::new();
-    for p in cx.policies() {
+    // The copy is the one further down the input.
+    let mut policies = cx.policies();
+    policies.sort_by(|a, b| a.policy.location.cmp(&b.policy.location));
+    for p in policies {
         let pol = p.policy;
         let key = (pol.namespace.clone(), canonical(pol));
         match first.get(&key) {

@@ -100,7 +100,7 @@ pub fn check(cx: &mut Cx) {
             }
         }
         if pol.name.starts_with("default-deny") && !pol.pod_selector.is_empty() {
-            problems.push(Evidence::at(pol.location.clone(), format!("a default deny should select every pod, but its podSelector `{}` selects only some", pol.pod_selector)));
+            problems.push(Evidence::at(pol.location.clone(), format!("its podSelector `{}` selects only some pods, where a default deny selects every pod", pol.pod_selector)));
         }
         let subject: Vec<&str> = words
             .iter()
