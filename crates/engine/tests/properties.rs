@@ -312,6 +312,8 @@ fn cluster() -> impl Strategy<Value = Cluster> {
                 policies,
                 services: Vec::new(),
                 routes: Vec::new(),
+                authorization_policies: Vec::new(),
+                peer_authentications: Vec::new(),
             }
         })
 }

@@ -19,6 +19,10 @@ pub struct Cluster {
     pub services: Vec<Service>,
     /// Ingress and Gateway API HTTPRoute objects (their backends), sorted by namespace and name.
     pub routes: Vec<Route>,
+    /// Istio AuthorizationPolicies (read for `lint`; not part of any verdict yet).
+    pub authorization_policies: Vec<crate::mesh::AuthorizationPolicy>,
+    /// Istio PeerAuthentications (read for `lint`).
+    pub peer_authentications: Vec<crate::mesh::PeerAuthentication>,
 }
 
 /// A namespace.
@@ -199,6 +203,10 @@ pub struct Service {
 /// One port of a Service.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ServicePort {
+    /// The port's name, if any.
+    pub name: Option<String>,
+    /// `appProtocol`, if any.
+    pub app_protocol: Option<String>,
     /// The Service's port.
     pub port: u16,
     /// The protocol (TCP when not written).

@@ -7,6 +7,7 @@ pub mod addr;
 pub mod cluster;
 pub mod diag;
 pub mod intervals;
+pub mod mesh;
 pub mod ports;
 pub mod selector;
 
@@ -14,5 +15,6 @@ pub use addr::{Cidr, IpSet};
 pub use cluster::*;
 pub use diag::{Diagnostic, Location, Severity};
 pub use intervals::IntervalSet;
+pub use mesh::{AuthorizationPolicy, AuthorizationRule, PeerAuthentication};
 pub use ports::{PortSet, Protocol};
 pub use selector::{Labels, Operator, Requirement, Selector};

@@ -11,9 +11,9 @@ type Key = (String, String, String); // namespace, kind, name
 
 /// Builds the cluster. Pods fold into their controller chain's topmost known owner;
 /// controllers without pods in the input stand for their pods by their template.
-pub fn assemble(objects: Vec<Object>) -> (Cluster, Vec<NetworkPolicy>) {
+pub fn assemble(objects: Vec<Object>) -> (Cluster, Misfiled) {
     let mut cluster = Cluster::default();
-    let mut misfiled = Vec::new();
+    let mut misfiled = Misfiled::default();
     let mut namespaces: BTreeMap<String, Namespace> = BTreeMap::new();
     let mut parents: HashMap<Key, (String, String)> = HashMap::new();
     let mut templates: Vec<(Key, Pod)> = Vec::new();
@@ -76,7 +76,19 @@ pub fn assemble(objects: Vec<Object>) -> (Cluster, Vec<NetworkPolicy>) {
                 referenced.push(r.namespace.clone());
                 cluster.routes.push(r);
             }
-            Object::Misfiled(p) => misfiled.push(p),
+            Object::Misfiled(p) => misfiled.network_policies.push(p),
+            Object::AuthorizationPolicy {
+                policy,
+                misfiled: true,
+            } => misfiled.authorization_policies.push(policy),
+            Object::AuthorizationPolicy { policy, .. } => {
+                referenced.push(policy.namespace.clone());
+                cluster.authorization_policies.push(policy);
+            }
+            Object::PeerAuthentication(p) => {
+                referenced.push(p.namespace.clone());
+                cluster.peer_authentications.push(p);
+            }
         }
     }
 
@@ -145,6 +157,27 @@ pub fn assemble(objects: Vec<Object>) -> (Cluster, Vec<NetworkPolicy>) {
     cluster
         .routes
         .sort_by(|a, b| (&a.namespace, &a.name, &a.kind).cmp(&(&b.namespace, &b.name, &b.kind)));
-    misfiled.sort_by(|a: &NetworkPolicy, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    misfiled
+        .network_policies
+        .sort_by(|a: &NetworkPolicy, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    misfiled
+        .authorization_policies
+        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    cluster
+        .authorization_policies
+        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    cluster
+        .peer_authentications
+        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     (cluster, misfiled)
+}
+
+/// Policy-shaped documents under a wrong apiVersion or kind, read as what they were
+/// meant to be (for `lint`); never part of the cluster.
+#[derive(Debug, Default)]
+pub struct Misfiled {
+    /// NetworkPolicy-shaped documents.
+    pub network_policies: Vec<NetworkPolicy>,
+    /// AuthorizationPolicy-shaped documents.
+    pub authorization_policies: Vec<kubeseg_model::AuthorizationPolicy>,
 }

@@ -22,10 +22,9 @@ pub struct Loaded {
     pub files: usize,
     /// Objects read (List items individually).
     pub documents: usize,
-    /// NetworkPolicy-shaped documents under another apiVersion or kind (each has a
-    /// `wrong-kind` warning), read as the policies they were meant to be; never part of
-    /// `cluster`.
-    pub misfiled: Vec<kubeseg_model::NetworkPolicy>,
+    /// Policy-shaped documents under another apiVersion or kind (each has a `wrong-kind`
+    /// warning), read as the policies they were meant to be; never part of `cluster`.
+    pub misfiled: crate::assemble::Misfiled,
 }
 
 impl Loaded {

@@ -5,7 +5,9 @@ pub mod rules;
 
 use crate::finding::{Finding, Rule};
 use kubeseg_engine::Engine;
-use kubeseg_model::{Cluster, Diagnostic, IpSet, Labels, NetworkPolicy, Selector};
+use kubeseg_model::{
+    AuthorizationPolicy, Cluster, Diagnostic, IpSet, Labels, NetworkPolicy, Selector,
+};
 
 /// What the user told lint.
 #[derive(Clone, Debug, Default)]
@@ -33,6 +35,8 @@ pub struct Cx<'e, 'c> {
     pub diagnostics: &'c [Diagnostic],
     /// Misfiled NetworkPolicy-shaped documents.
     pub misfiled: &'c [NetworkPolicy],
+    /// Misfiled AuthorizationPolicy-shaped documents.
+    pub misfiled_authorization: &'c [AuthorizationPolicy],
     /// Settings.
     pub config: &'e LintConfig,
     /// Per class: the workloads that have a pod in it.
@@ -66,6 +70,31 @@ impl<'c> Cx<'_, 'c> {
             index: None,
         }));
         out
+    }
+
+    /// Every AuthorizationPolicy: the cluster's, then the misfiled ones.
+    pub fn authorization_policies(&self) -> Vec<&'c AuthorizationPolicy> {
+        self.cluster()
+            .authorization_policies
+            .iter()
+            .chain(self.misfiled_authorization)
+            .collect()
+    }
+
+    /// Workloads of `namespace` with a pod carrying all of `labels` (`None`: every workload).
+    pub fn with_labels(&self, namespace: &str, labels: Option<&Labels>) -> Vec<usize> {
+        self.cluster()
+            .workloads
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| {
+                w.namespace == namespace
+                    && w.pods.iter().any(|p| {
+                        labels.is_none_or(|l| l.iter().all(|(k, v)| p.labels.get(k) == Some(v)))
+                    })
+            })
+            .map(|(i, _)| i)
+            .collect()
     }
 
     /// Workloads with a pod that `p` selects.
@@ -139,7 +168,7 @@ pub struct LintReport {
 pub fn lint<'c>(
     engine: &mut Engine<'c>,
     diagnostics: &'c [Diagnostic],
-    misfiled: &'c [NetworkPolicy],
+    misfiled: &'c kubeseg_sources::assemble::Misfiled,
     config: &LintConfig,
 ) -> LintReport {
     let classes = engine.reach.index.class_count();
@@ -154,7 +183,8 @@ pub fn lint<'c>(
     let mut cx = Cx {
         engine,
         diagnostics,
-        misfiled,
+        misfiled: &misfiled.network_policies,
+        misfiled_authorization: &misfiled.authorization_policies,
         config,
         class_workloads,
         findings: Vec::new(),

@@ -1,6 +1,7 @@
 //! Document trees into typed objects, with every problem reported at its position.
 
 pub mod ctx;
+mod mesh;
 mod meta;
 mod policy;
 pub mod shape;
@@ -8,7 +9,9 @@ mod workloads;
 
 use crate::tree::Node;
 use ctx::Ctx;
-use kubeseg_model::{Labels, NetworkPolicy, Pod, Route, Service};
+use kubeseg_model::{
+    AuthorizationPolicy, Labels, NetworkPolicy, PeerAuthentication, Pod, Route, Service,
+};
 use std::collections::BTreeMap;
 
 /// An object of a kind kubeseg models.
@@ -54,6 +57,15 @@ pub enum Object {
     /// A document shaped like a NetworkPolicy under another apiVersion or kind: not
     /// part of the cluster, read as the policy it was meant to be for `lint`.
     Misfiled(NetworkPolicy),
+    /// An Istio AuthorizationPolicy; `misfiled` when its apiVersion or kind is wrong.
+    AuthorizationPolicy {
+        /// The policy.
+        policy: AuthorizationPolicy,
+        /// Whether it was filed under a wrong apiVersion or kind.
+        misfiled: bool,
+    },
+    /// An Istio PeerAuthentication.
+    PeerAuthentication(PeerAuthentication),
 }
 
 /// What one file held.
@@ -168,6 +180,12 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
             if let Some(p) = policy::network_policy(ctx, obj, meta) {
                 out.objects.push(Object::Misfiled(p));
             }
+        } else if intended.kind == "AuthorizationPolicy" {
+            let meta = meta::metadata(ctx, obj, "AuthorizationPolicy", true);
+            out.objects.push(Object::AuthorizationPolicy {
+                policy: mesh::authorization_policy(ctx, obj, meta),
+                misfiled: true,
+            });
         } else {
             meta::metadata(ctx, obj, intended.kind, true);
         }
@@ -240,7 +258,22 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
         }
         k if UNMODELLED_POLICY_KINDS.contains(&k) => {
             // The API server checks the name of every object, modelled or not.
-            meta::metadata(ctx, obj, k, true);
+            let meta = meta::metadata(ctx, obj, k, true);
+            if api_version.starts_with("security.istio.io/") {
+                match k {
+                    "AuthorizationPolicy" => out.objects.push(Object::AuthorizationPolicy {
+                        policy: mesh::authorization_policy(ctx, obj, meta),
+                        misfiled: false,
+                    }),
+                    "PeerAuthentication" => {
+                        out.objects
+                            .push(Object::PeerAuthentication(mesh::peer_authentication(
+                                ctx, obj, meta,
+                            )))
+                    }
+                    _ => {}
+                }
+            }
             ctx.warning_at(obj.line, obj.column, "unmodelled-policy", format!("{k} ({api_version}) changes connectivity but is not modelled by this version of kubeseg; the results ignore it"));
             *out.skipped.entry(kind).or_default() += 1;
         }

@@ -159,6 +159,11 @@ pub fn service(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Service {
                 };
                 if (1..=65535).contains(n) {
                     ports.push(ServicePort {
+                        name: p.get("name").and_then(Node::as_str).map(str::to_string),
+                        app_protocol: p
+                            .get("appProtocol")
+                            .and_then(Node::as_str)
+                            .map(str::to_string),
                         port: *n as u16,
                         protocol,
                         target,

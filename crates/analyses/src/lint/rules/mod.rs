@@ -2,6 +2,10 @@
 //! `RULE`) and its `check`.
 
 mod and_or_peer;
+mod authz_allow_nothing;
+mod authz_http_on_tcp;
+mod authz_principals_without_strict_mtls;
+mod authz_selector_matches_nothing;
 mod duplicate_policy;
 mod duplicate_port_name;
 mod egress_without_dns;
@@ -46,6 +50,16 @@ pub static ALL: &[Entry] = &[
     ),
     (&shadowed_rule::RULE, shadowed_rule::check),
     (&duplicate_policy::RULE, duplicate_policy::check),
+    (
+        &authz_selector_matches_nothing::RULE,
+        authz_selector_matches_nothing::check,
+    ),
+    (&authz_http_on_tcp::RULE, authz_http_on_tcp::check),
+    (
+        &authz_principals_without_strict_mtls::RULE,
+        authz_principals_without_strict_mtls::check,
+    ),
+    (&authz_allow_nothing::RULE, authz_allow_nothing::check),
 ];
 
 /// The lint rule that reports a loader diagnostic.

@@ -1,0 +1,92 @@
+use crate::finding::{Evidence, Remediation, Rule, Severity};
+use crate::lint::{Cx, finding};
+use kubeseg_model::{Location, PeerAuthentication};
+
+pub static RULE: Rule = Rule {
+    code: "KL203",
+    name: "authz-principals-without-strict-mtls",
+    severity: Severity::Medium,
+    summary: "An AuthorizationPolicy relies on principals where mutual TLS is not STRICT.",
+    what: "For rules matching `principals` or `notPrincipals`, works out the mTLS mode of the selected workloads from the PeerAuthentications in the input (workload selector, then namespace, then the mesh-wide one in istio-system; PERMISSIVE when none) and fires when it is not STRICT. High for DENY policies.",
+    why: "Principals exist only on mutual TLS. Plaintext requests carry none: an ALLOW rule then denies clients without sidecars, and a DENY rule on principals lets plaintext requests through.",
+    fix: "Apply a PeerAuthentication with `mtls: {mode: STRICT}` to the workloads (or the namespace).",
+    example: "  rules:\n  - from:\n    - source: {principals: [cluster.local/ns/ci/sa/deployer]}\n",
+};
+
+/// The mTLS mode that applies to pods with `labels` in `namespace`, and where it comes from.
+fn mode<'c>(
+    pas: &'c [PeerAuthentication],
+    namespace: &str,
+    labels: Option<&kubeseg_model::Labels>,
+) -> (String, Option<&'c PeerAuthentication>) {
+    let workload = pas.iter().find(|p| {
+        p.namespace == namespace
+            && p.selector
+                .as_ref()
+                .is_some_and(|s| labels.is_some_and(|l| s.iter().all(|(k, v)| l.get(k) == Some(v))))
+    });
+    let ns = pas
+        .iter()
+        .find(|p| p.namespace == namespace && p.selector.is_none());
+    let mesh = pas
+        .iter()
+        .find(|p| p.namespace == "istio-system" && p.selector.is_none());
+    for p in [workload, ns, mesh].into_iter().flatten() {
+        match p.mode.as_deref() {
+            Some("UNSET") | None => continue,
+            Some(m) => return (m.to_string(), Some(p)),
+        }
+    }
+    ("PERMISSIVE".into(), None)
+}
+
+pub fn check(cx: &mut Cx) {
+    let pas = &cx.cluster().peer_authentications;
+    let mut out = Vec::new();
+    for ap in cx.authorization_policies() {
+        let Some(rules) = &ap.rules else { continue };
+        let Some((i, r)) = rules.iter().enumerate().find(|(_, r)| r.principals) else {
+            continue;
+        };
+        let (m, from) = mode(pas, &ap.namespace, ap.selector.as_ref());
+        if m == "STRICT" {
+            continue;
+        }
+        let source: (Option<Location>, String) = match from {
+            Some(p) => (
+                p.location.clone(),
+                format!(
+                    "PeerAuthentication {}/{} sets mode {m}",
+                    p.namespace, p.name
+                ),
+            ),
+            None => (
+                None,
+                "no PeerAuthentication in the input applies: Istio's default is PERMISSIVE".into(),
+            ),
+        };
+        let mut f = finding(
+            &RULE,
+            format!(
+                "rules[{i}] of AuthorizationPolicy {} ({}) matches principals, but mTLS is {m} for its workloads: plaintext requests carry no principal",
+                ap.id(),
+                ap.action
+            ),
+            r.location.clone().or(ap.location.clone()),
+            vec![ap.id()],
+        );
+        if ap.action == "DENY" {
+            f.severity = Severity::High;
+        }
+        f.evidence.push(Evidence::at(source.0, source.1));
+        f.remediation = Remediation {
+            text: "Require mutual TLS for these workloads.".into(),
+            yaml: Some(format!(
+                "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: strict-mtls\n  namespace: {}\nspec:\n  mtls:\n    mode: STRICT\n",
+                ap.namespace
+            )),
+        };
+        out.push(f);
+    }
+    cx.findings.extend(out);
+}
