@@ -84,34 +84,30 @@ pub fn authorization_policy(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Authorizat
                     out.matches_all = entries.is_empty();
                 }
                 for from in items(rule.get("from")) {
-                    if let Some(source) = from.get("source") {
-                        if let Some(entries) = source.as_map() {
-                            ctx.check_fields(entries, AP_SOURCE, "rule source");
-                            out.principals |= field(entries, "principals").is_some()
-                                || field(entries, "notPrincipals").is_some();
-                        }
+                    if let Some(entries) = from.get("source").and_then(Node::as_map) {
+                        ctx.check_fields(entries, AP_SOURCE, "rule source");
+                        out.principals |= field(entries, "principals").is_some()
+                            || field(entries, "notPrincipals").is_some();
                     }
                 }
                 for to in items(rule.get("to")) {
-                    if let Some(op) = to.get("operation") {
-                        if let Some(entries) = op.as_map() {
-                            ctx.check_fields(entries, AP_OPERATION, "rule operation");
-                            for f in HTTP_FIELDS {
-                                if field(entries, f).is_some()
-                                    && !out.http_fields.iter().any(|x| x == f)
-                                {
-                                    out.http_fields.push(f.to_string());
-                                }
+                    if let Some(entries) = to.get("operation").and_then(Node::as_map) {
+                        ctx.check_fields(entries, AP_OPERATION, "rule operation");
+                        for f in HTTP_FIELDS {
+                            if field(entries, f).is_some()
+                                && !out.http_fields.iter().any(|x| x == f)
+                            {
+                                out.http_fields.push(f.to_string());
                             }
-                            out.ports
-                                .extend(items(field(entries, "ports")).iter().filter_map(|p| {
-                                    match &p.value {
-                                        Value::Str(s) => Some(s.clone()),
-                                        Value::Int(i) => Some(i.to_string()),
-                                        _ => None,
-                                    }
-                                }));
                         }
+                        out.ports
+                            .extend(items(field(entries, "ports")).iter().filter_map(|p| {
+                                match &p.value {
+                                    Value::Str(s) => Some(s.clone()),
+                                    Value::Int(i) => Some(i.to_string()),
+                                    _ => None,
+                                }
+                            }));
                     }
                 }
                 out
