@@ -174,9 +174,21 @@ pub fn rules(a: &RulesArgs) -> Result<String> {
             let Some(r) = find_in(&all_rules(), c) else {
                 bail!("unknown finding code `{c}` (`kubeseg rules` lists them)");
             };
+            let example = if r.example.is_empty() {
+                String::new()
+            } else {
+                let lines: Vec<String> = r.example.lines().map(|l| format!("  {l}")).collect();
+                format!("\nExample\n{}\n", lines.join("\n"))
+            };
             out.push_str(&format!(
-                "{} {} (default severity: {})\n\n{}\n\nWhat it does\n  {}\n\nWhy is this bad\n  {}\n\nFix\n  {}\n",
-                r.code, r.name, r.severity.as_str(), r.summary, r.what, r.why, r.fix
+                "{} {} (default severity: {})\n\n{}\n\nWhat it does\n  {}\n\nWhy is this bad\n  {}\n{example}\nFix\n  {}\n",
+                r.code,
+                r.name,
+                r.severity.as_str(),
+                r.summary,
+                r.what,
+                r.why,
+                r.fix
             ));
         }
     }

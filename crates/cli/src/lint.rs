@@ -45,9 +45,24 @@ pub fn run(a: &LintArgs) -> Result<(String, bool)> {
         LintFormat::Json => Format::Json,
         LintFormat::Sarif => Format::Sarif,
     };
-    // Source lines for the text rendering, read once per file.
+    // Source lines for the text rendering: the loader's snippets (stdin cannot be read
+    // twice), else the file, read once.
+    let snippets: HashMap<(String, u32), String> = loaded
+        .diagnostics
+        .iter()
+        .filter_map(|d| {
+            let loc = d.location.as_ref()?;
+            Some(((loc.file.to_string(), loc.line), d.snippet.clone()?))
+        })
+        .collect();
     let files: RefCell<HashMap<String, Option<Vec<String>>>> = RefCell::new(HashMap::new());
     let source = |loc: &Location| -> Option<String> {
+        if let Some(s) = snippets.get(&(loc.file.to_string(), loc.line)) {
+            return Some(s.clone());
+        }
+        if &*loc.file == "-" {
+            return None;
+        }
         let mut files = files.borrow_mut();
         let lines = files.entry(loc.file.to_string()).or_insert_with(|| {
             std::fs::read_to_string(&*loc.file)
