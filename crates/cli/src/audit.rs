@@ -54,12 +54,7 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
             eprintln!("timing:   {what} {d:?}");
         }
     }
-    let findings: Vec<&Finding> = report
-        .findings
-        .iter()
-        .filter(|f| only.is_empty() || only.contains(&f.rule.code))
-        .filter(|f| !skip.contains(&f.rule.code))
-        .collect();
+    let findings = select(&report.findings, &only, &skip);
     let fail = a
         .fail_on
         .is_some_and(|t| findings.iter().any(|f| f.severity >= threshold(t)));
@@ -73,6 +68,19 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
     let out = render(format, &engine, &report, &findings, color);
     lap("render");
     Ok((out, fail))
+}
+
+/// The findings `--only` and `--skip` keep.
+pub(crate) fn select<'f>(
+    findings: &'f [Finding],
+    only: &[&str],
+    skip: &[&str],
+) -> Vec<&'f Finding> {
+    findings
+        .iter()
+        .filter(|f| only.is_empty() || only.contains(&f.rule.code))
+        .filter(|f| !skip.contains(&f.rule.code))
+        .collect()
 }
 
 /// Codes or names → codes; unknown ones are an error.
@@ -174,22 +182,7 @@ pub fn rules(a: &RulesArgs) -> Result<String> {
             let Some(r) = find_in(&all_rules(), c) else {
                 bail!("unknown finding code `{c}` (`kubeseg rules` lists them)");
             };
-            let example = if r.example.is_empty() {
-                String::new()
-            } else {
-                let lines: Vec<String> = r.example.lines().map(|l| format!("  {l}")).collect();
-                format!("\nExample\n{}\n", lines.join("\n"))
-            };
-            out.push_str(&format!(
-                "{} {} (default severity: {})\n\n{}\n\nWhat it does\n  {}\n\nWhy is this bad\n  {}\n{example}\nFix\n  {}\n",
-                r.code,
-                r.name,
-                r.severity.as_str(),
-                r.summary,
-                r.what,
-                r.why,
-                r.fix
-            ));
+            out.push_str(&kubeseg_report::audit::rule_text(r));
         }
     }
     Ok(out)

@@ -1,7 +1,7 @@
 //! `kubeseg lint`: every problem of the input, and every misleading policy, as findings.
 
 use crate::args::{LintArgs, LintFormat};
-use crate::audit::{addresses, codes_in, threshold, use_color};
+use crate::audit::{addresses, codes_in, select, threshold, use_color};
 use anyhow::{Context, Result};
 use kubeseg_analyses::Finding;
 use kubeseg_analyses::lint::{LintConfig, lint, registry};
@@ -33,12 +33,7 @@ pub fn run(a: &LintArgs) -> Result<(String, bool)> {
     let loaded = kubeseg_sources::load(&a.paths);
     let mut engine = Engine::new(&loaded.cluster, Options::default());
     let report = lint(&mut engine, &loaded.diagnostics, &loaded.misfiled, &config);
-    let findings: Vec<&Finding> = report
-        .findings
-        .iter()
-        .filter(|f| only.is_empty() || only.contains(&f.rule.code))
-        .filter(|f| !skip.contains(&f.rule.code))
-        .collect();
+    let findings: Vec<&Finding> = select(&report.findings, &only, &skip);
     let fail = findings.iter().any(|f| f.severity >= threshold(a.fail_on));
     let format = match a.format {
         LintFormat::Text => Format::Text,

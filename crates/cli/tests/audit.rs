@@ -3,22 +3,14 @@
 //! (see `examples/wordpress-cluster/EXPECTED.md`), snapshots of every format, the SARIF
 //! output against the SARIF 2.1.0 schema, exit statuses and bad input.
 
+mod common;
+
+use common::{ROOT, kubeseg, snapshot};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 const EXAMPLE: &str = "examples/wordpress-cluster";
-
-/// Runs kubeseg from the repository root, so that locations are relative paths.
-fn kubeseg(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kubeseg"))
-        .current_dir(ROOT)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn stdout_of(args: &[&str]) -> String {
     let out = kubeseg(args);
@@ -185,38 +177,14 @@ fn minimal_fix_is_the_hand_derived_cut() {
     assert_eq!(got, want);
 }
 
-fn schemas_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("KUBESEG_SCHEMAS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(ROOT).join("../shared/schemas"));
-    dir.join("sarif-schema-2.1.0.json").is_file().then_some(dir)
-}
-
 #[test]
 fn sarif_is_valid_against_the_sarif_2_1_0_schema() {
-    let Some(dir) = schemas_dir() else {
-        eprintln!(
-            "SKIPPED: SARIF schema not found (set KUBESEG_SCHEMAS or place ../shared/schemas beside the checkout)"
-        );
+    let Some(validator) = common::sarif_validator() else {
         return;
     };
-    let mut schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("sarif-schema-2.1.0.json")).unwrap(),
-    )
-    .unwrap();
-    // The published schema's `language` pattern has a stray `]`, which a strict validator
-    // rejects as a regex; escape it in memory (kubeseg never writes `language`).
-    escape_stray_bracket(&mut schema);
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .unwrap_or_else(|e| panic!("schema: {e}"));
     let sarif: Value =
         serde_json::from_str(&stdout_of(&["audit", EXAMPLE, "--format", "sarif", "-q"])).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&sarif)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
+    let errors = common::violations(&validator, &sarif);
     assert!(errors.is_empty(), "{}", errors.join("\n"));
     // Results point at manifest lines.
     let results = sarif["runs"][0]["results"].as_array().unwrap();
@@ -230,39 +198,6 @@ fn sarif_is_valid_against_the_sarif_2_1_0_schema() {
             "{r}"
         );
     }
-}
-
-fn escape_stray_bracket(v: &mut Value) {
-    const BROKEN: &str = "^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$";
-    match v {
-        Value::Object(map) => {
-            for (k, x) in map.iter_mut() {
-                if k == "pattern" && x == BROKEN {
-                    *x = Value::from("^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}\\]?$");
-                } else {
-                    escape_stray_bracket(x);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(escape_stray_bracket),
-        _ => {}
-    }
-}
-
-/// Compares with `tests/snapshots/NAME`, or writes it when `KUBESEG_BLESS` is set.
-fn snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(name);
-    if std::env::var_os("KUBESEG_BLESS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        expected == actual,
-        "{name} differs from its snapshot (KUBESEG_BLESS=1 rewrites it after review):\n{actual}"
-    );
 }
 
 #[test]

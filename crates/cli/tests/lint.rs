@@ -3,20 +3,11 @@
 //! derived by hand, the rendered text as a reviewed snapshot, the code list snapshot,
 //! exit statuses and SARIF validity.
 
+mod common;
+
+use common::{kubeseg, snapshot};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-
-fn kubeseg(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kubeseg"))
-        .current_dir(ROOT)
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn findings(file: &str) -> BTreeSet<(String, u64)> {
     let out = kubeseg(&["lint", file, "--format", "json"]);
@@ -58,21 +49,6 @@ fn ci_cd_authorization_policy_has_a_made_up_group_and_an_invalid_name() {
     assert_eq!(
         findings("examples/lint/ci-cd-authorization.yaml"),
         set(&[("KL003", 1), ("KL001", 4), ("KL203", 11)])
-    );
-}
-
-fn snapshot(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(name);
-    if std::env::var_os("KUBESEG_BLESS").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        expected == actual,
-        "{name} differs from its snapshot (KUBESEG_BLESS=1 rewrites it after review):\n{actual}"
     );
 }
 
@@ -129,28 +105,12 @@ fn fail_on_and_filters() {
 
 #[test]
 fn lint_sarif_is_valid() {
-    let dir = std::env::var_os("KUBESEG_SCHEMAS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(ROOT).join("../shared/schemas"));
-    let Ok(text) = std::fs::read_to_string(dir.join("sarif-schema-2.1.0.json")) else {
-        eprintln!(
-            "SKIPPED: SARIF schema not found (set KUBESEG_SCHEMAS or place ../shared/schemas beside the checkout)"
-        );
+    let Some(validator) = common::sarif_validator() else {
         return;
     };
-    // The published schema's `language` pattern has a stray `]`; escape it in memory.
-    let text = text.replace("[a-zA-Z]{2}]?$", "[a-zA-Z]{2}\\\\]?$");
-    let schema: Value = serde_json::from_str(&text).unwrap();
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .unwrap_or_else(|e| panic!("schema: {e}"));
     let out = kubeseg(&["lint", "examples/lint", "--format", "sarif"]);
     let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&sarif)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
+    let errors = common::violations(&validator, &sarif);
     assert!(errors.is_empty(), "{}", errors.join("\n"));
     assert!(
         sarif["runs"][0]["tool"]["driver"]["rules"]

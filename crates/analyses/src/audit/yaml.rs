@@ -114,15 +114,20 @@ pub fn egress_except(
     labels_block(&mut out, "podSelector", pods, 2);
     out.push_str("  policyTypes:\n  - Egress\n  egress:\n  - to:\n    - namespaceSelector: {}\n");
     for (cidr, except) in [("0.0.0.0/0", v4), ("::/0", v6)] {
-        let _ = writeln!(out, "    - ipBlock:\n        cidr: {}", scalar(cidr));
-        if !except.is_empty() {
-            out.push_str("        except:\n");
-            for e in except {
-                let _ = writeln!(out, "        - {}", scalar(e));
-            }
-        }
+        ip_block(&mut out, cidr, except);
     }
     out
+}
+
+/// One `- ipBlock` peer item with its excepts.
+fn ip_block(out: &mut String, cidr: &str, except: &[impl AsRef<str>]) {
+    let _ = writeln!(out, "    - ipBlock:\n        cidr: {}", scalar(cidr));
+    if !except.is_empty() {
+        out.push_str("        except:\n");
+        for e in except {
+            let _ = writeln!(out, "        - {}", scalar(e.as_ref()));
+        }
+    }
 }
 
 /// A source of an ingress allow list: pods of a namespace, or an address range.
@@ -154,15 +159,7 @@ pub fn ingress_allow(name: &str, namespace: &str, pods: &Labels, sources: &[Sour
                 );
                 labels_block(&mut out, "podSelector", labels, 6);
             }
-            Source::Block(cidr, except) => {
-                let _ = writeln!(out, "    - ipBlock:\n        cidr: {}", scalar(cidr));
-                if !except.is_empty() {
-                    out.push_str("        except:\n");
-                    for e in except {
-                        let _ = writeln!(out, "        - {}", scalar(e));
-                    }
-                }
-            }
+            Source::Block(cidr, except) => ip_block(&mut out, cidr, except),
         }
     }
     out

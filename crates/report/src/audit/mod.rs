@@ -94,6 +94,26 @@ pub fn rules_markdown() -> String {
     out
 }
 
+/// One rule's documentation for a terminal.
+pub fn rule_text(r: &kubeseg_analyses::Rule) -> String {
+    let example = if r.example.is_empty() {
+        String::new()
+    } else {
+        let lines: Vec<String> = r.example.lines().map(|l| format!("  {l}")).collect();
+        format!("\nExample\n{}\n", lines.join("\n"))
+    };
+    format!(
+        "{} {} (default severity: {})\n\n{}\n\nWhat it does\n  {}\n\nWhy is this bad\n  {}\n{example}\nFix\n  {}\n",
+        r.code,
+        r.name,
+        r.severity.as_str(),
+        r.summary,
+        r.what,
+        r.why,
+        r.fix
+    )
+}
+
 /// Counts per severity, most severe first.
 pub fn counts(findings: &[&Finding]) -> Vec<(Severity, usize)> {
     Severity::ALL

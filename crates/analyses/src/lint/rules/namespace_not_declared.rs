@@ -28,7 +28,7 @@ pub fn check(cx: &mut Cx) {
         if declared.contains(&pol.namespace.as_str()) {
             continue;
         }
-        let hint = closest(&pol.namespace, &declared)
+        let hint = kubeseg_sources::decode::ctx::did_you_mean(&pol.namespace, &declared)
             .map(|c| format!(" (did you mean `{c}`?)"))
             .unwrap_or_default();
         let mut f = finding(
@@ -51,27 +51,4 @@ pub fn check(cx: &mut Cx) {
         };
         cx.findings.push(f);
     }
-}
-
-fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let distance = |a: &str, b: &str| {
-        let b: Vec<char> = b.chars().collect();
-        let mut prev: Vec<usize> = (0..=b.len()).collect();
-        for (i, ca) in a.chars().enumerate() {
-            let mut cur = vec![i + 1; b.len() + 1];
-            for (j, &cb) in b.iter().enumerate() {
-                cur[j + 1] = (prev[j] + usize::from(ca != cb))
-                    .min(prev[j + 1] + 1)
-                    .min(cur[j] + 1);
-            }
-            prev = cur;
-        }
-        prev[b.len()]
-    };
-    candidates
-        .iter()
-        .map(|c| (distance(name, c), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
-        .min()
-        .map(|(_, c)| c)
 }

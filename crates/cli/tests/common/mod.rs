@@ -1,0 +1,67 @@
+//! Helpers shared by the CLI tests: running kubeseg from the repository root, reviewed
+//! snapshots, and the SARIF schema.
+#![allow(dead_code, clippy::print_stderr)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+/// Runs kubeseg from the repository root, so that locations are relative paths.
+pub fn kubeseg(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubeseg"))
+        .current_dir(ROOT)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Compares with `tests/snapshots/NAME`, or writes it when `KUBESEG_BLESS` is set.
+pub fn snapshot(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
+    if std::env::var_os("KUBESEG_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "{name} differs from its snapshot (KUBESEG_BLESS=1 rewrites it after review):\n{actual}"
+    );
+}
+
+/// A validator for the SARIF 2.1.0 schema, or `None` (with a loud SKIPPED line) when the
+/// schema is not beside the checkout nor in `KUBESEG_SCHEMAS`.
+pub fn sarif_validator() -> Option<jsonschema::Validator> {
+    let dir = std::env::var_os("KUBESEG_SCHEMAS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(ROOT).join("../shared/schemas"));
+    let Ok(text) = std::fs::read_to_string(dir.join("sarif-schema-2.1.0.json")) else {
+        eprintln!(
+            "SKIPPED: SARIF schema not found (set KUBESEG_SCHEMAS or place ../shared/schemas beside the checkout)"
+        );
+        return None;
+    };
+    // The published schema's `language` pattern has a stray `]`, which a strict validator
+    // rejects as a regex; escape it in memory (kubeseg never writes `language`).
+    let text = text.replace("[a-zA-Z]{2}]?$", "[a-zA-Z]{2}\\\\]?$");
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    Some(
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .unwrap_or_else(|e| panic!("schema: {e}")),
+    )
+}
+
+/// Every schema violation of `doc`.
+pub fn violations(validator: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
