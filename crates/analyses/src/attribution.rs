@@ -66,6 +66,11 @@ impl Attribution {
         }
     }
 
+    /// The policies that isolate a class for ingress.
+    pub fn ingress_policies(&self, node: usize) -> &[u32] {
+        self.ingress_of.get(node).map_or(&[], Vec::as_slice)
+    }
+
     /// The policies that isolate a class for egress.
     pub fn egress_policies(&self, node: usize) -> &[u32] {
         self.egress_of.get(node).map_or(&[], Vec::as_slice)

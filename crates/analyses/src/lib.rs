@@ -1,6 +1,7 @@
 //! Analyses on top of the reachability engine: the segmentation audit, its rule
 //! registry and the finding model the report layer renders. No I/O, no printing.
 
+pub mod assert;
 pub mod attribution;
 pub mod audit;
 pub mod finding;

@@ -26,6 +26,37 @@ pub enum Command {
     Lint(LintArgs),
     /// List every finding code (audit and lint), or print one rule's documentation.
     Rules(RulesArgs),
+    /// Check connectivity assertions (a ConnectivitySpec file) against the manifests.
+    Test(TestArgs),
+}
+
+/// Output formats of `test`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TestFormat {
+    /// PASS/FAIL lines with counterexamples.
+    Text,
+    /// The versioned JSON document.
+    Json,
+    /// JUnit XML (one testcase per assertion).
+    Junit,
+    /// Test Anything Protocol 13.
+    Tap,
+    /// SARIF 2.1.0, failures at their line of the spec.
+    Sarif,
+}
+
+/// `kubeseg test`.
+#[derive(Args, Debug)]
+pub struct TestArgs {
+    /// Inputs and shared flags.
+    #[command(flatten)]
+    pub common: Common,
+    /// The assertion file (`apiVersion: kubeseg.io/v1`, `kind: ConnectivitySpec`).
+    #[arg(long, value_name = "FILE")]
+    pub spec: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TestFormat::Text)]
+    pub format: TestFormat,
 }
 
 /// Output formats of `lint`.

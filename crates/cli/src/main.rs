@@ -5,6 +5,7 @@ mod args;
 mod audit;
 mod lint;
 mod select;
+mod test;
 
 use anyhow::{Context, Result, bail};
 use args::{Cli, Command, Common, ExplainArgs, ExplainFormat, ProtocolArg, ReachArgs, ReachFormat};
@@ -33,6 +34,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => audit::run(a).map(|(out, fail)| Output::Status(out, fail)),
         Command::Lint(a) => lint::run(a).map(|(out, fail)| Output::Status(out, fail)),
         Command::Rules(a) => audit::rules(a).map(Output::Text),
+        Command::Test(a) => test::run(a).map(|(out, fail)| Output::Status(out, fail)),
     };
     match result {
         Ok(Output::Text(out)) => write_stdout(&out),
@@ -75,7 +77,7 @@ fn write_stdout(out: &str) -> ExitCode {
 
 /// The input had errors, already printed.
 #[derive(Debug)]
-enum Failure {
+pub(crate) enum Failure {
     Input,
 }
 
@@ -88,7 +90,7 @@ impl std::fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 /// Loads the input and prints its diagnostics; fails when any is an error.
-fn load_input(common: &Common) -> Result<Loaded> {
+pub(crate) fn load_input(common: &Common) -> Result<Loaded> {
     let loaded = load(&common.paths);
     let shown: Vec<_> = loaded
         .diagnostics
@@ -115,7 +117,7 @@ fn load_input(common: &Common) -> Result<Loaded> {
     Ok(loaded)
 }
 
-fn options(common: &Common) -> Options {
+pub(crate) fn options(common: &Common) -> Options {
     Options {
         ipblock_pod_ips: common.ipblock_pod_ips,
         host_network_selectable: common.host_network_selectable,

@@ -10,6 +10,7 @@ pub mod intervals;
 pub mod mesh;
 pub mod ports;
 pub mod selector;
+pub mod spec;
 
 pub use addr::{Cidr, IpSet};
 pub use cluster::*;

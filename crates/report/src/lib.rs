@@ -6,6 +6,7 @@ pub mod diagnostics;
 pub mod explain;
 pub mod lint;
 pub mod reach;
+pub mod test;
 
 use kubeseg_model::{PortSet, Protocol};
 use serde::Serialize;

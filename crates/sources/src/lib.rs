@@ -8,6 +8,7 @@ pub mod assemble;
 pub mod decode;
 pub mod json;
 pub mod load;
+pub mod spec;
 pub mod tree;
 pub mod yaml;
 

@@ -34,6 +34,7 @@ use kubeseg_model::Location;
 use serde::Serialize;
 
 pub use md::markdown;
+pub(crate) use sarif::uri;
 pub use sarif::{sarif, sarif_with};
 pub use text::text;
 

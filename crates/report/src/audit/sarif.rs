@@ -28,7 +28,7 @@ fn security_severity(s: Severity) -> &'static str {
 
 /// A relative URI reference for a path: separators kept, everything else outside the
 /// unreserved set percent-encoded.
-fn uri(path: &str) -> String {
+pub(crate) fn uri(path: &str) -> String {
     let path = path.strip_prefix("./").unwrap_or(path);
     let mut out = String::new();
     for b in path.bytes() {

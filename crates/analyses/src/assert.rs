@@ -1,0 +1,519 @@
+//! `kubeseg test`: connectivity assertions checked against the engine, each passing or
+//! failing with a concrete counterexample and the policy (or missing policy) behind it.
+
+use crate::attribution::{Attribution, ports_text, workload_location};
+use crate::finding::Evidence;
+use crate::graph::{Bfs, Closure};
+use crate::rows::{Rows, Targets};
+use kubeseg_engine::{Endpoint, Engine};
+use kubeseg_model::spec::{Check, ConnectivitySpec, Flow, Limit, Matcher, Party};
+use kubeseg_model::{Location, PortSet, Protocol};
+
+/// A concrete violation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Counterexample {
+    /// The source endpoint id.
+    pub src: String,
+    /// The destination endpoint id (empty for a blast radius).
+    pub dst: String,
+    /// A protocol and port that shows it, when one does.
+    pub port: Option<(Protocol, u16)>,
+    /// The hops, for paths.
+    pub path: Vec<String>,
+}
+
+/// The result of one assertion.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// Whether it holds.
+    pub passed: bool,
+    /// One sentence: what was checked, or how it fails.
+    pub message: String,
+    /// The violation, when it fails.
+    pub counterexample: Option<Counterexample>,
+    /// Why: the rules that allow it, or the isolation that blocks it.
+    pub evidence: Vec<Evidence>,
+}
+
+/// A spec that cannot be checked against this input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecError {
+    /// Where.
+    pub location: Location,
+    /// What.
+    pub message: String,
+}
+
+struct Tester<'e, 'c> {
+    engine: &'e mut Engine<'c>,
+    attribution: Attribution,
+    rows: Option<(Rows, Closure)>,
+}
+
+/// Checks every assertion; a party that matches nothing is an error, never a vacuous pass.
+pub fn check(engine: &mut Engine, spec: &ConnectivitySpec) -> Result<Vec<Outcome>, Vec<SpecError>> {
+    let attribution = Attribution::new(engine);
+    let mut t = Tester {
+        engine,
+        attribution,
+        rows: None,
+    };
+    let mut errors = Vec::new();
+    let mut resolved = Vec::new();
+    for a in &spec.assertions {
+        let mut sides = Vec::new();
+        let parties: Vec<&Vec<Party>> = match &a.check {
+            Check::Allow(f) | Check::Deny(f) | Check::Only(f) | Check::NoPath(f) => {
+                vec![&f.from, &f.to]
+            }
+            Check::MaxBlastRadius { from, .. } => vec![from],
+            Check::Isolated { namespace, except } => {
+                for ns in std::iter::once(namespace).chain(except) {
+                    if !t.engine.cluster.namespaces.iter().any(|n| &n.name == ns) {
+                        errors.push(SpecError {
+                            location: a.location.clone(),
+                            message: format!(
+                                "assertion `{}`: namespace `{ns}` is not in the input",
+                                a.name
+                            ),
+                        });
+                    }
+                }
+                vec![]
+            }
+        };
+        for side in parties {
+            let mut all = Vec::new();
+            for p in side {
+                let hits = t.resolve(p);
+                if hits.is_empty() {
+                    errors.push(SpecError {
+                        location: p.location.clone(),
+                        message: format!(
+                            "assertion `{}`: `{}` matches nothing in the input",
+                            a.name, p.text
+                        ),
+                    });
+                }
+                all.extend(hits);
+            }
+            all.sort_unstable();
+            all.dedup();
+            sides.push(all);
+        }
+        if let Check::NoPath(f) = &a.check
+            && let Some(p) =
+                f.to.iter()
+                    .find(|p| matches!(p.matcher, Matcher::Addresses(_)))
+        {
+            errors.push(SpecError {
+                location: p.location.clone(),
+                message: format!(
+                    "assertion `{}`: no-path destinations must be workloads, not `{}`",
+                    a.name, p.text
+                ),
+            });
+        }
+        resolved.push(sides);
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(spec
+        .assertions
+        .iter()
+        .zip(resolved)
+        .map(|(a, sides)| match &a.check {
+            Check::Allow(f) => t.allow(f, &sides[0], &sides[1]),
+            Check::Deny(f) => t.deny(f, &sides[0], &sides[1]),
+            Check::Only(f) => t.only(f, &sides[0], &sides[1]),
+            Check::NoPath(_) => t.no_path(&sides[0], &sides[1]),
+            Check::MaxBlastRadius { max, .. } => t.blast(&sides[0], *max),
+            Check::Isolated { namespace, except } => t.isolated(namespace, except),
+        })
+        .collect())
+}
+
+/// The lowest (protocol, port) of a set.
+fn first_port(p: &PortSet) -> Option<(Protocol, u16)> {
+    Protocol::ALL
+        .iter()
+        .find_map(|&proto| p.ports(proto).ranges().first().map(|r| (proto, r.0)))
+}
+
+fn port_text(port: Option<(Protocol, u16)>) -> String {
+    port.map(|(p, n)| format!(" on {}/{n}", p.as_str()))
+        .unwrap_or_default()
+}
+
+impl Tester<'_, '_> {
+    fn id(&self, e: usize) -> String {
+        self.engine.endpoint_id(e)
+    }
+
+    fn resolve(&self, p: &Party) -> Vec<usize> {
+        let cluster = self.engine.cluster;
+        let workloads = cluster.workloads.iter().enumerate();
+        match &p.matcher {
+            Matcher::All => (0..cluster.workloads.len()).collect(),
+            Matcher::Namespace(ns) => workloads.filter(|(_, w)| &w.namespace == ns).map(|(i, _)| i).collect(),
+            Matcher::Workload { namespace, name, kind } => workloads
+                .filter(|(_, w)| &w.namespace == namespace && &w.name == name && kind.as_ref().is_none_or(|k| k == &w.kind))
+                .map(|(i, _)| i)
+                .collect(),
+            Matcher::Selector { namespace, selector } => workloads
+                .filter(|(_, w)| namespace.as_ref().is_none_or(|n| n == &w.namespace) && w.pods.iter().any(|p| selector.matches(&p.labels)))
+                .map(|(i, _)| i)
+                .collect(),
+            Matcher::Addresses(set) => self
+                .engine
+                .endpoints()
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| matches!(e, Endpoint::External { addresses, .. } if !addresses.intersect(set).is_empty()))
+                .map(|(i, _)| i)
+                .collect(),
+        }
+    }
+
+    /// What `src` may send to every endpoint.
+    fn row(&mut self, src: usize) -> Vec<PortSet> {
+        let (mut scratch, mut row) = (Vec::new(), Vec::new());
+        self.engine.reach.endpoint_row(src, &mut scratch, &mut row);
+        row.iter()
+            .map(|&id| self.engine.port_set(id).clone())
+            .collect()
+    }
+
+    fn pairs(
+        &mut self,
+        from: &[usize],
+        to: &[usize],
+        mut each: impl FnMut(usize, usize, &PortSet) -> bool,
+    ) {
+        let workloads = self.engine.cluster.workloads.len();
+        for &s in from {
+            let row = self.row(s);
+            for &d in to {
+                if s == d || (s >= workloads && d >= workloads) {
+                    continue;
+                }
+                if !each(s, d, &row[d]) {
+                    return;
+                }
+            }
+        }
+    }
+
+    fn allow(&mut self, f: &Flow, from: &[usize], to: &[usize]) -> Outcome {
+        let want = f.ports.clone();
+        let mut bad = None;
+        self.pairs(from, to, |s, d, allowed| {
+            let missing = match &want {
+                Some(w) => w.difference(allowed),
+                None if allowed.is_empty() => PortSet::all(),
+                None => PortSet::empty(),
+            };
+            if missing.is_empty() {
+                return true;
+            }
+            bad = Some((s, d, missing));
+            false
+        });
+        let what = f
+            .ports_text
+            .as_ref()
+            .map(|p| format!(" on {p}"))
+            .unwrap_or_default();
+        match bad {
+            None => pass(format!("every matched pair connects{what}")),
+            Some((s, d, missing)) => {
+                let port = if want.is_some() {
+                    first_port(&missing)
+                } else {
+                    None
+                };
+                let evidence = self.why_not(s, d, port);
+                fail(
+                    format!(
+                        "{} cannot reach {}{}",
+                        self.id(s),
+                        self.id(d),
+                        if want.is_some() {
+                            port_text(port)
+                        } else {
+                            " at all".into()
+                        }
+                    ),
+                    self.example(s, d, port),
+                    evidence,
+                )
+            }
+        }
+    }
+
+    fn deny(&mut self, f: &Flow, from: &[usize], to: &[usize]) -> Outcome {
+        let mut bad = None;
+        self.pairs(from, to, |s, d, allowed| {
+            let hit = match &f.ports {
+                Some(w) => w.intersect(allowed),
+                None => allowed.clone(),
+            };
+            if hit.is_empty() {
+                return true;
+            }
+            bad = Some((s, d, hit));
+            false
+        });
+        match bad {
+            None => pass(format!(
+                "no matched pair connects{}",
+                f.ports_text
+                    .as_ref()
+                    .map(|p| format!(" on {p}"))
+                    .unwrap_or_default()
+            )),
+            Some((s, d, hit)) => {
+                let port = first_port(&hit);
+                let evidence = self.attribution.pair_evidence(self.engine, s, d);
+                fail(
+                    format!(
+                        "{} can reach {} on {}",
+                        self.id(s),
+                        self.id(d),
+                        ports_text(&hit)
+                    ),
+                    self.example(s, d, port),
+                    evidence,
+                )
+            }
+        }
+    }
+
+    fn only(&mut self, f: &Flow, allowed_sources: &[usize], to: &[usize]) -> Outcome {
+        let everyone: Vec<usize> = (0..self.engine.endpoints().len())
+            .filter(|e| !allowed_sources.contains(e))
+            .collect();
+        let flow = Flow {
+            from: vec![],
+            to: vec![],
+            ports: f.ports.clone(),
+            ports_text: f.ports_text.clone(),
+        };
+        let mut out = self.deny(&flow, &everyone, to);
+        if out.passed {
+            out.message = format!(
+                "only the listed sources reach the destinations{}",
+                f.ports_text
+                    .as_ref()
+                    .map(|p| format!(" on {p}"))
+                    .unwrap_or_default()
+            );
+        } else {
+            out.message = format!("{}, which is not among the allowed sources", out.message);
+        }
+        out
+    }
+
+    fn graph(&mut self) -> &(Rows, Closure) {
+        if self.rows.is_none() {
+            let rows = Rows::compute(self.engine, &Targets::default());
+            let closure = Closure::compute(&rows);
+            self.rows = Some((rows, closure));
+        }
+        self.rows.as_ref().expect("computed above")
+    }
+
+    fn no_path(&mut self, from: &[usize], to: &[usize]) -> Outcome {
+        let workloads = self.engine.cluster.workloads.len();
+        // Outside sources start at the workloads that admit them.
+        let (rows, _) = self.graph();
+        let mut starts: Vec<usize> = from.iter().copied().filter(|&e| e < workloads).collect();
+        let mut entry_of: Vec<Option<usize>> = vec![None; workloads];
+        for &a in from.iter().filter(|&&e| e >= workloads) {
+            for (w, entry) in entry_of.iter_mut().enumerate() {
+                if rows.admitted_from[w].contains(&(a as u32)) {
+                    starts.push(w);
+                    entry.get_or_insert(a);
+                }
+            }
+        }
+        starts.sort_unstable();
+        starts.dedup();
+        let bfs = Bfs::run(rows, &starts);
+        for &t in to {
+            if from.contains(&t) {
+                continue;
+            }
+            if let Some(path) = bfs.path_to(t) {
+                let mut hops: Vec<String> = path.iter().map(|&h| self.id(h)).collect();
+                if let Some(a) = entry_of[path[0]].filter(|_| !from.contains(&path[0])) {
+                    hops.insert(0, self.id(a));
+                }
+                let mut evidence = Vec::new();
+                for w in path.windows(2) {
+                    let hop = format!("{} → {}", self.id(w[0]), self.id(w[1]));
+                    for ev in self.attribution.pair_evidence(self.engine, w[0], w[1]) {
+                        evidence.push(Evidence::at(ev.location, format!("{hop}: {}", ev.message)));
+                    }
+                }
+                let c = Counterexample {
+                    src: hops[0].clone(),
+                    dst: self.id(t),
+                    port: None,
+                    path: hops.clone(),
+                };
+                return fail(
+                    format!(
+                        "a path of {} hop(s) leads from {} to {}: {}",
+                        hops.len() - 1,
+                        hops[0],
+                        self.id(t),
+                        hops.join(" → ")
+                    ),
+                    Some(c),
+                    evidence,
+                );
+            }
+        }
+        pass("no path leads from a source to a destination".into())
+    }
+
+    fn blast(&mut self, from: &[usize], max: Limit) -> Outcome {
+        let workloads = self.engine.cluster.workloads.len();
+        let others = workloads.saturating_sub(1).max(1);
+        let (rows, closure) = self.graph();
+        let worst = from
+            .iter()
+            .filter(|&&e| e < workloads)
+            .map(|&w| (closure.blast_radius(rows, w), w))
+            .max_by_key(|&(n, w)| (n, std::cmp::Reverse(w)));
+        let Some((n, w)) = worst else {
+            return pass("no workload among the sources".into());
+        };
+        let over = match max {
+            Limit::Count(c) => n > c,
+            Limit::Percent(p) => n as f64 * 100.0 > p * others as f64,
+        };
+        let limit = match max {
+            Limit::Count(c) => c.to_string(),
+            Limit::Percent(p) => format!("{p}% ({:.0} workloads)", p * others as f64 / 100.0),
+        };
+        if !over {
+            return pass(format!("the largest blast radius is {n} (at most {limit})"));
+        }
+        let c = Counterexample {
+            src: self.id(w),
+            dst: String::new(),
+            port: None,
+            path: vec![],
+        };
+        let evidence = vec![Evidence::at(
+            workload_location(self.engine, w),
+            format!("{} reaches {n} of {others} other workloads", self.id(w)),
+        )];
+        fail(
+            format!(
+                "{} reaches {n} other workloads, more than {limit}",
+                self.id(w)
+            ),
+            Some(c),
+            evidence,
+        )
+    }
+
+    fn isolated(&mut self, namespace: &str, except: &[String]) -> Outcome {
+        let cluster = self.engine.cluster;
+        let inside: Vec<usize> = (0..cluster.workloads.len())
+            .filter(|&w| cluster.workloads[w].namespace == namespace)
+            .collect();
+        let outside: Vec<usize> = (0..cluster.workloads.len())
+            .filter(|&w| {
+                cluster.workloads[w].namespace != namespace
+                    && !except.contains(&cluster.workloads[w].namespace)
+            })
+            .collect();
+        let flow = Flow {
+            from: vec![],
+            to: vec![],
+            ports: None,
+            ports_text: None,
+        };
+        for (from, to) in [(&inside, &outside), (&outside, &inside)] {
+            let out = self.deny(&flow, from, to);
+            if !out.passed {
+                return out;
+            }
+        }
+        pass(format!(
+            "namespace {namespace} neither reaches nor is reached from other namespaces{}",
+            if except.is_empty() {
+                String::new()
+            } else {
+                format!(" but {}", except.join(", "))
+            }
+        ))
+    }
+
+    fn example(&self, s: usize, d: usize, port: Option<(Protocol, u16)>) -> Option<Counterexample> {
+        Some(Counterexample {
+            src: self.id(s),
+            dst: self.id(d),
+            port,
+            path: vec![],
+        })
+    }
+
+    /// Why `s → d` lacks `port`: the isolating policies of each side that allow too little.
+    fn why_not(&mut self, s: usize, d: usize, port: Option<(Protocol, u16)>) -> Vec<Evidence> {
+        let (sn, dn) = (
+            self.engine.reach.endpoint_nodes(s)[0],
+            self.engine.reach.endpoint_nodes(d)[0],
+        );
+        let eg = self.attribution.egress(self.engine, sn, dn);
+        let ing = self.attribution.ingress(self.engine, sn, dn);
+        let lacks = |v: &crate::attribution::Verdict| match port {
+            Some((p, n)) => !v.allowed().contains(p, n),
+            None => v.allowed().is_empty(),
+        };
+        let cluster = self.engine.cluster;
+        let mut out = Vec::new();
+        for (dir, verdict, node, subject) in [("egress", &eg, sn, s), ("ingress", &ing, dn, d)] {
+            if !verdict.isolated || !lacks(verdict) {
+                continue;
+            }
+            let policies = if dir == "egress" {
+                self.attribution.egress_policies(node)
+            } else {
+                self.attribution.ingress_policies(node)
+            };
+            for &p in policies {
+                let pol = &cluster.policies[p as usize];
+                out.push(Evidence::at(pol.location.clone(), format!("NetworkPolicy {} isolates the {dir} of {} and none of the rules that apply allows it{}", pol.id(), self.id(subject), port_text(port))));
+            }
+        }
+        out
+    }
+}
+
+fn pass(message: String) -> Outcome {
+    Outcome {
+        passed: true,
+        message,
+        counterexample: None,
+        evidence: vec![],
+    }
+}
+
+fn fail(
+    message: String,
+    counterexample: Option<Counterexample>,
+    evidence: Vec<Evidence>,
+) -> Outcome {
+    Outcome {
+        passed: false,
+        message,
+        counterexample,
+        evidence,
+    }
+}

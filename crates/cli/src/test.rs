@@ -1,0 +1,42 @@
+//! `kubeseg test`: a ConnectivitySpec checked against the manifests.
+
+use crate::args::{TestArgs, TestFormat};
+use crate::{Failure, load_input, options};
+use anyhow::{Context, Result};
+use kubeseg_analyses::assert::check;
+use kubeseg_engine::Engine;
+use kubeseg_report::diagnostics;
+use kubeseg_report::test::{TestFormat as Format, render};
+
+/// Runs the assertions; returns the output and whether any failed.
+pub fn run(a: &TestArgs) -> Result<(String, bool)> {
+    let text = std::fs::read_to_string(&a.spec).with_context(|| format!("--spec {}", a.spec))?;
+    let spec = match kubeseg_sources::spec::parse_spec(&a.spec, &text) {
+        Ok(s) => s,
+        Err(diags) => {
+            eprint!("{}", diagnostics::text(&diags));
+            eprintln!("{}", diagnostics::summary(&diags));
+            return Err(Failure::Input.into());
+        }
+    };
+    let loaded = load_input(&a.common)?;
+    let mut engine = Engine::new(&loaded.cluster, options(&a.common));
+    let outcomes = match check(&mut engine, &spec) {
+        Ok(o) => o,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error[invalid-spec]: {}\n  --> {}", e.message, e.location);
+            }
+            return Err(Failure::Input.into());
+        }
+    };
+    let format = match a.format {
+        TestFormat::Text => Format::Text,
+        TestFormat::Json => Format::Json,
+        TestFormat::Junit => Format::Junit,
+        TestFormat::Tap => Format::Tap,
+        TestFormat::Sarif => Format::Sarif,
+    };
+    let failed = outcomes.iter().any(|o| !o.passed);
+    Ok((render(format, &a.spec, &spec.assertions, &outcomes), failed))
+}
