@@ -4,6 +4,7 @@
 pub mod assert;
 pub mod attribution;
 pub mod audit;
+pub mod diff;
 pub mod finding;
 pub mod graph;
 pub mod lint;

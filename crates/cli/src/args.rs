@@ -28,6 +28,52 @@ pub enum Command {
     Rules(RulesArgs),
     /// Check connectivity assertions (a ConnectivitySpec file) against the manifests.
     Test(TestArgs),
+    /// What a change opens or closes: connections added, removed and changed, and the
+    /// policy edit responsible for each.
+    Diff(DiffArgs),
+}
+
+/// Output formats of `diff`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffFormat {
+    /// One line per change.
+    Text,
+    /// The versioned JSON document.
+    Json,
+    /// A pull-request comment.
+    Md,
+    /// SARIF 2.1.0.
+    Sarif,
+}
+
+/// `kubeseg diff`.
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    /// `OLD NEW` (files or directories), or with `--git REV` the paths to compare with
+    /// themselves at that revision.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+    /// Compare the working tree's PATHs with the same paths at this git revision.
+    #[arg(long, value_name = "REV")]
+    pub git: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+    pub format: DiffFormat,
+    /// Exit 1 when a connection is added.
+    #[arg(long)]
+    pub fail_on_added: bool,
+    /// Exit 1 when anything changes.
+    #[arg(long)]
+    pub fail_on_change: bool,
+    /// Let ipBlocks also match pods whose IP is known (status.podIP), as Calico does.
+    #[arg(long)]
+    pub ipblock_pod_ips: bool,
+    /// Treat hostNetwork pods like other pods (np-guard's reading).
+    #[arg(long)]
+    pub host_network_selectable: bool,
+    /// Print no warnings (errors are always printed).
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 /// Output formats of `test`.

@@ -3,6 +3,7 @@
 
 mod args;
 mod audit;
+mod diff;
 mod lint;
 mod select;
 mod test;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         Command::Lint(a) => lint::run(a).map(|(out, fail)| Output::Status(out, fail)),
         Command::Rules(a) => audit::rules(a).map(Output::Text),
         Command::Test(a) => test::run(a).map(|(out, fail)| Output::Status(out, fail)),
+        Command::Diff(a) => diff::run(a).map(|(out, fail)| Output::Status(out, fail)),
     };
     match result {
         Ok(Output::Text(out)) => write_stdout(&out),

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod diagnostics;
+pub mod diff;
 pub mod explain;
 pub mod lint;
 pub mod reach;

@@ -1,0 +1,345 @@
+//! `kubeseg diff`: what a change of manifests opens or closes, connection by connection,
+//! and which policy edit is responsible.
+//!
+//! Workloads are matched by id. Outside addresses are compared on the common refinement
+//! of both sides' address atoms, so every address range reported has one verdict before
+//! and one after.
+
+use crate::attribution::Attribution;
+use crate::finding::Evidence;
+use kubeseg_engine::atoms::partition;
+use kubeseg_engine::{Endpoint, Engine};
+use kubeseg_model::{IpSet, NetworkPolicy, PortSet};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How a policy changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Edit {
+    /// Only in NEW.
+    Added,
+    /// Only in OLD.
+    Removed,
+    /// In both, with another spec.
+    Modified,
+}
+
+impl Edit {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Edit::Added => "added",
+            Edit::Removed => "removed",
+            Edit::Modified => "modified",
+        }
+    }
+}
+
+/// One connection that differs.
+#[derive(Clone, Debug)]
+pub struct Change {
+    /// Source id (a workload, or an address range).
+    pub src: String,
+    /// Destination id.
+    pub dst: String,
+    /// Allowed before.
+    pub before: PortSet,
+    /// Allowed after.
+    pub after: PortSet,
+    /// The policy edits responsible: (namespace/name, edit), and where each lives.
+    pub causes: Vec<(String, Edit)>,
+    /// The rules or isolation behind the change, located on the side where they live.
+    pub evidence: Vec<Evidence>,
+}
+
+/// The semantic difference of two inputs.
+#[derive(Debug, Default)]
+pub struct Diff {
+    /// Connections that did not exist before.
+    pub added: Vec<Change>,
+    /// Connections that no longer exist.
+    pub removed: Vec<Change>,
+    /// Connections whose ports changed.
+    pub changed: Vec<Change>,
+    /// Workloads only in NEW, only in OLD.
+    pub workloads: (Vec<String>, Vec<String>),
+    /// Policy edits: (namespace/name, edit, location on its side).
+    pub policies: Vec<(String, Edit, Option<kubeseg_model::Location>)>,
+}
+
+/// The spec of a policy as text, without locations (equal texts: unchanged).
+pub fn canonical(p: &NetworkPolicy) -> String {
+    let mut s = format!(
+        "{}|{}|{}|",
+        p.pod_selector, p.isolates_ingress, p.isolates_egress
+    );
+    for rules in [&p.ingress, &p.egress] {
+        for r in rules {
+            let peers: Vec<String> = r
+                .peers
+                .iter()
+                .flatten()
+                .map(|x| format!("{:?}", x.kind))
+                .collect();
+            s.push_str(&format!(
+                "[{}|{}|{:?}]",
+                r.peers.is_some(),
+                peers.join(","),
+                r.ports
+            ));
+        }
+        s.push('/');
+    }
+    s
+}
+
+/// One side's view: its engine, rows, and atoms mapped onto the common refinement.
+struct Side<'e, 'c> {
+    engine: &'e mut Engine<'c>,
+    attribution: Attribution,
+    /// Refined atom → this side's endpoint index.
+    atom_endpoint: Vec<usize>,
+}
+
+impl Side<'_, '_> {
+    fn row(&mut self, src: usize) -> Vec<PortSet> {
+        let (mut scratch, mut row) = (Vec::new(), Vec::new());
+        self.engine.reach.endpoint_row(src, &mut scratch, &mut row);
+        row.iter()
+            .map(|&id| self.engine.port_set(id).clone())
+            .collect()
+    }
+
+    fn workload(&self, id: &str) -> Option<usize> {
+        self.engine
+            .cluster
+            .workloads
+            .binary_search_by(|w| w.id().as_str().cmp(id))
+            .ok()
+    }
+
+    /// The policies isolating the egress of `src` or the ingress of `dst` (endpoints).
+    fn isolating(&self, src: Option<usize>, dst: Option<usize>) -> BTreeSet<usize> {
+        let mut out = BTreeSet::new();
+        if let Some(s) = src {
+            for n in self.engine.reach.endpoint_nodes(s) {
+                out.extend(
+                    self.attribution
+                        .egress_policies(n)
+                        .iter()
+                        .map(|&p| p as usize),
+                );
+            }
+        }
+        if let Some(d) = dst {
+            for n in self.engine.reach.endpoint_nodes(d) {
+                out.extend(
+                    self.attribution
+                        .ingress_policies(n)
+                        .iter()
+                        .map(|&p| p as usize),
+                );
+            }
+        }
+        out
+    }
+}
+
+/// External atoms of an engine as (endpoint index, addresses).
+fn atoms(engine: &Engine) -> Vec<(usize, IpSet)> {
+    engine
+        .endpoints()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| match e {
+            Endpoint::External { addresses, .. } => Some((i, addresses.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Compares OLD with NEW.
+pub fn diff(old: &mut Engine, new: &mut Engine) -> Diff {
+    // The common refinement of both sides' atoms.
+    let (old_atoms, new_atoms) = (atoms(old), atoms(new));
+    let sets: Vec<IpSet> = old_atoms
+        .iter()
+        .chain(&new_atoms)
+        .map(|(_, s)| s.clone())
+        .collect();
+    let part = partition(&sets);
+    let mut old_of = vec![0usize; part.atoms.len()];
+    let mut new_of = vec![0usize; part.atoms.len()];
+    for (i, members) in part.members.iter().enumerate() {
+        for &r in members {
+            if i < old_atoms.len() {
+                old_of[r as usize] = old_atoms[i].0;
+            } else {
+                new_of[r as usize] = new_atoms[i - old_atoms.len()].0;
+            }
+        }
+    }
+    let refined: Vec<String> = part
+        .atoms
+        .iter()
+        .map(|a| a.range_strings().join(","))
+        .collect();
+    let old_attr = Attribution::new(old);
+    let new_attr = Attribution::new(new);
+    let mut a = Side {
+        engine: old,
+        attribution: old_attr,
+        atom_endpoint: old_of,
+    };
+    let mut b = Side {
+        engine: new,
+        attribution: new_attr,
+        atom_endpoint: new_of,
+    };
+
+    // Policy edits.
+    let old_p: BTreeMap<String, (usize, String)> = a
+        .engine
+        .cluster
+        .policies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id(), (i, canonical(p))))
+        .collect();
+    let new_p: BTreeMap<String, (usize, String)> = b
+        .engine
+        .cluster
+        .policies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id(), (i, canonical(p))))
+        .collect();
+    let mut out = Diff::default();
+    let mut edits: BTreeMap<String, Edit> = BTreeMap::new();
+    for (id, (i, c)) in &old_p {
+        match new_p.get(id) {
+            None => {
+                edits.insert(id.clone(), Edit::Removed);
+                out.policies.push((
+                    id.clone(),
+                    Edit::Removed,
+                    a.engine.cluster.policies[*i].location.clone(),
+                ));
+            }
+            Some((j, c2)) if c2 != c => {
+                edits.insert(id.clone(), Edit::Modified);
+                out.policies.push((
+                    id.clone(),
+                    Edit::Modified,
+                    b.engine.cluster.policies[*j].location.clone(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    for (id, (j, _)) in &new_p {
+        if !old_p.contains_key(id) {
+            edits.insert(id.clone(), Edit::Added);
+            out.policies.push((
+                id.clone(),
+                Edit::Added,
+                b.engine.cluster.policies[*j].location.clone(),
+            ));
+        }
+    }
+    out.policies.sort_by(|x, y| x.0.cmp(&y.0));
+
+    // Workloads.
+    let old_ids: Vec<String> = a.engine.cluster.workloads.iter().map(|w| w.id()).collect();
+    let new_ids: Vec<String> = b.engine.cluster.workloads.iter().map(|w| w.id()).collect();
+    out.workloads.0 = new_ids
+        .iter()
+        .filter(|i| a.workload(i).is_none())
+        .cloned()
+        .collect();
+    out.workloads.1 = old_ids
+        .iter()
+        .filter(|i| b.workload(i).is_none())
+        .cloned()
+        .collect();
+
+    // Endpoints on both sides: common workloads, then refined atoms.
+    let common: Vec<String> = old_ids
+        .iter()
+        .filter(|i| b.workload(i).is_some())
+        .cloned()
+        .collect();
+    let endpoints: Vec<(String, usize, usize, bool)> = common
+        .iter()
+        .map(|id| {
+            (
+                id.clone(),
+                a.workload(id).unwrap_or(0),
+                b.workload(id).unwrap_or(0),
+                false,
+            )
+        })
+        .chain(
+            refined
+                .iter()
+                .enumerate()
+                .map(|(r, id)| (id.clone(), a.atom_endpoint[r], b.atom_endpoint[r], true)),
+        )
+        .collect();
+    for (sid, sa, sb, s_ext) in &endpoints {
+        let (row_a, row_b) = (a.row(*sa), b.row(*sb));
+        for (did, da, db, d_ext) in &endpoints {
+            if sid == did || (*s_ext && *d_ext) {
+                continue;
+            }
+            let (before, after) = (&row_a[*da], &row_b[*db]);
+            if before == after {
+                continue;
+            }
+            let ends = |side: &Side, s: usize, d: usize| {
+                (side.workload(sid).map(|_| s), side.workload(did).map(|_| d))
+            };
+            let (oa, od) = ends(&a, *sa, *da);
+            let (na, nd) = ends(&b, *sb, *db);
+            let mut involved: BTreeSet<String> = a
+                .isolating(oa, od)
+                .into_iter()
+                .map(|p| a.engine.cluster.policies[p].id())
+                .collect();
+            involved.extend(
+                b.isolating(na, nd)
+                    .into_iter()
+                    .map(|p| b.engine.cluster.policies[p].id()),
+            );
+            let causes: Vec<(String, Edit)> = involved
+                .into_iter()
+                .filter_map(|id| edits.get(&id).map(|e| (id, *e)))
+                .collect();
+            // Evidence on the side where the connection exists: its allowing rules.
+            let mut evidence = Vec::new();
+            if !after.is_empty() {
+                for e in b.attribution.pair_evidence(b.engine, *sb, *db) {
+                    evidence.push(Evidence::at(e.location, format!("now: {}", e.message)));
+                }
+            }
+            if !before.is_empty() {
+                for e in a.attribution.pair_evidence(a.engine, *sa, *da) {
+                    evidence.push(Evidence::at(e.location, format!("before: {}", e.message)));
+                }
+            }
+            let change = Change {
+                src: sid.clone(),
+                dst: did.clone(),
+                before: before.clone(),
+                after: after.clone(),
+                causes,
+                evidence,
+            };
+            match (before.is_empty(), after.is_empty()) {
+                (true, _) => out.added.push(change),
+                (_, true) => out.removed.push(change),
+                _ => out.changed.push(change),
+            }
+        }
+    }
+    out
+}

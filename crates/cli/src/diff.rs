@@ -1,0 +1,134 @@
+//! `kubeseg diff OLD NEW` and `kubeseg diff --git REV PATH...`.
+
+use crate::args::{Common, DiffArgs, DiffFormat};
+use crate::{load_input, options};
+use anyhow::{Context, Result, bail};
+use kubeseg_analyses::diff::diff;
+use kubeseg_engine::Engine;
+use kubeseg_report::diff::{DiffFormat as Format, render};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Runs the diff; returns the output and whether `--fail-on-*` was reached.
+pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
+    let common = |paths: Vec<String>| Common {
+        paths,
+        ipblock_pod_ips: a.ipblock_pod_ips,
+        host_network_selectable: a.host_network_selectable,
+        verbose: false,
+        quiet: a.quiet,
+    };
+    let (old_paths, new_paths, snapshot) = match &a.git {
+        Some(rev) => {
+            let dir = checkout(rev, &a.paths)?;
+            let old: Vec<String> = a
+                .paths
+                .iter()
+                .map(|p| dir.path.join(&dir.prefix).join(p).display().to_string())
+                .collect();
+            (old, a.paths.clone(), Some((dir, rev.clone())))
+        }
+        None => match a.paths.as_slice() {
+            [old, new] => (vec![old.clone()], vec![new.clone()], None),
+            _ => bail!("give OLD and NEW, or --git REV with the paths to compare"),
+        },
+    };
+    let old_common = common(old_paths);
+    let new_common = common(new_paths);
+    let old = load_input(&old_common).context("OLD")?;
+    let new = load_input(&new_common).context("NEW")?;
+    let mut old_engine = Engine::new(&old.cluster, options(&old_common));
+    let mut new_engine = Engine::new(&new.cluster, options(&new_common));
+    let mut d = diff(&mut old_engine, &mut new_engine);
+    // Locations in the checked-out revision read as REV:path.
+    if let Some((dir, rev)) = &snapshot {
+        let root = dir.path.join(&dir.prefix).display().to_string();
+        let rename = |l: &mut Option<kubeseg_model::Location>| {
+            if let Some(l) = l
+                && let Some(rest) = l.file.strip_prefix(&root)
+            {
+                l.file = format!("{rev}:{}", rest.trim_start_matches('/')).into();
+            }
+        };
+        for c in d
+            .added
+            .iter_mut()
+            .chain(d.removed.iter_mut())
+            .chain(d.changed.iter_mut())
+        {
+            for e in &mut c.evidence {
+                rename(&mut e.location);
+            }
+        }
+        for p in &mut d.policies {
+            rename(&mut p.2);
+        }
+    }
+    let fail = (a.fail_on_added && !d.added.is_empty())
+        || (a.fail_on_change
+            && !(d.added.is_empty() && d.removed.is_empty() && d.changed.is_empty()));
+    let format = match a.format {
+        DiffFormat::Text => Format::Text,
+        DiffFormat::Json => Format::Json,
+        DiffFormat::Md => Format::Md,
+        DiffFormat::Sarif => Format::Sarif,
+    };
+    Ok((render(format, &d), fail))
+}
+
+/// A temporary checkout of some paths at a revision, removed when dropped.
+struct Checkout {
+    path: PathBuf,
+    /// The current directory relative to the repository root.
+    prefix: String,
+}
+
+impl Drop for Checkout {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+fn git(args: &[&str]) -> Result<Vec<u8>> {
+    let out = Command::new("git")
+        .args(args)
+        .output()
+        .context("running git")?;
+    if !out.status.success() {
+        bail!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(out.stdout)
+}
+
+/// Writes the files under `paths` as they are at `rev` into a temporary directory.
+fn checkout(rev: &str, paths: &[String]) -> Result<Checkout> {
+    let prefix = String::from_utf8(git(&["rev-parse", "--show-prefix"])?)?
+        .trim()
+        .to_string();
+    let dir = std::env::temp_dir().join(format!("kubeseg-diff-{}", std::process::id()));
+    let checkout = Checkout {
+        path: dir.clone(),
+        prefix: prefix.clone(),
+    };
+    for p in paths {
+        let listed = git(&["ls-tree", "-r", "--name-only", rev, "--", p])?;
+        let files: Vec<&str> = std::str::from_utf8(&listed)?.lines().collect();
+        if files.is_empty() {
+            bail!("--git {rev}: `{p}` does not exist at that revision");
+        }
+        for f in files {
+            // ls-tree prints paths relative to the current directory; show wants them from the root.
+            let content = git(&["show", &format!("{rev}:./{f}")])?;
+            let target = dir.join(&prefix).join(f);
+            if let Some(parent) = Path::new(&target).parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(&target, content)?;
+        }
+    }
+    Ok(checkout)
+}

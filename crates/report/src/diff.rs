@@ -1,0 +1,234 @@
+//! `kubeseg diff` output: text, JSON, Markdown (a pull-request comment) and SARIF.
+//!
+//! # JSON contract (schemaVersion 1)
+//! ```text
+//! { "schemaVersion": 1,
+//!   "added":   [ {"src": "<id>", "dst": "<id>", "allowed": {"TCP": [[80, 80]], "UDP": [], "SCTP": []},
+//!                 "attribution": [{"policy": "ns/name", "edit": "added|removed|modified"}],
+//!                 "evidence": [{"message", "location"}]} ],
+//!   "removed": [ ... same, "allowed" is what was allowed before ... ],
+//!   "changed": [ {"src", "dst", "before": {...}, "after": {...}, "attribution", "evidence"} ],
+//!   "workloads": {"added": ["<id>"], "removed": ["<id>"]},
+//!   "policies": [ {"policy": "ns/name", "edit": "added", "location": {...} | null} ] }
+//! ```
+//! Entries are sorted by source, then destination. Ids are the `reach` ids; address ranges
+//! are those of the common refinement of both sides' ipBlocks.
+
+use crate::{PortsJson, SCHEMA_VERSION};
+use kubeseg_analyses::diff::{Change, Diff};
+use kubeseg_model::Location;
+use serde_json::{Value, json};
+use std::fmt::Write;
+
+/// Output formats of `diff`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffFormat {
+    /// One line per change, with its cause.
+    Text,
+    /// The versioned JSON document.
+    Json,
+    /// A pull-request comment.
+    Md,
+    /// SARIF 2.1.0.
+    Sarif,
+}
+
+/// Renders a diff.
+pub fn render(format: DiffFormat, d: &Diff) -> String {
+    match format {
+        DiffFormat::Text => text(d),
+        DiffFormat::Json => crate::to_json(&json_doc(d)),
+        DiffFormat::Md => markdown(d),
+        DiffFormat::Sarif => sarif(d),
+    }
+}
+
+fn cause(c: &Change) -> String {
+    if c.causes.is_empty() {
+        return "no policy edit: workloads' labels, ports or namespaces changed".into();
+    }
+    c.causes
+        .iter()
+        .map(|(p, e)| format!("{p} {}", e.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn ports(p: &kubeseg_model::PortSet) -> String {
+    if p.is_all() {
+        "All Connections".into()
+    } else {
+        p.to_string()
+    }
+}
+
+fn text(d: &Diff) -> String {
+    let mut out = String::new();
+    for (mark, list) in [("+", &d.added), ("-", &d.removed), ("~", &d.changed)] {
+        for c in list {
+            let what = match mark {
+                "+" => ports(&c.after),
+                "-" => ports(&c.before),
+                _ => format!("{} → {}", ports(&c.before), ports(&c.after)),
+            };
+            let _ = writeln!(
+                out,
+                "{mark} {} => {} : {what}   [{}]",
+                c.src,
+                c.dst,
+                cause(c)
+            );
+        }
+    }
+    for w in &d.workloads.0 {
+        let _ = writeln!(out, "+ workload {w}");
+    }
+    for w in &d.workloads.1 {
+        let _ = writeln!(out, "- workload {w}");
+    }
+    for (p, e, l) in &d.policies {
+        let at = l.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
+        let _ = writeln!(out, "policy {p} {}{at}", e.as_str());
+    }
+    let _ = writeln!(
+        out,
+        "{} added, {} removed, {} changed connection(s)",
+        d.added.len(),
+        d.removed.len(),
+        d.changed.len()
+    );
+    out
+}
+
+fn loc(l: &Option<Location>) -> Value {
+    l.as_ref().map_or(
+        Value::Null,
+        |l| json!({"file": &*l.file, "line": l.line, "column": l.column}),
+    )
+}
+
+fn change_json(c: &Change, which: &str) -> Value {
+    let mut v = json!({"src": c.src, "dst": c.dst});
+    match which {
+        "added" => v["allowed"] = json!(PortsJson::from_set(&c.after)),
+        "removed" => v["allowed"] = json!(PortsJson::from_set(&c.before)),
+        _ => {
+            v["before"] = json!(PortsJson::from_set(&c.before));
+            v["after"] = json!(PortsJson::from_set(&c.after));
+        }
+    }
+    v["attribution"] = c
+        .causes
+        .iter()
+        .map(|(p, e)| json!({"policy": p, "edit": e.as_str()}))
+        .collect();
+    v["evidence"] = c
+        .evidence
+        .iter()
+        .map(|e| json!({"message": e.message, "location": loc(&e.location)}))
+        .collect();
+    v
+}
+
+fn json_doc(d: &Diff) -> Value {
+    let mut doc = serde_json::Map::new();
+    doc.insert("schemaVersion".into(), json!(SCHEMA_VERSION));
+    for (key, list) in [
+        ("added", &d.added),
+        ("removed", &d.removed),
+        ("changed", &d.changed),
+    ] {
+        doc.insert(
+            key.into(),
+            list.iter().map(|c| change_json(c, key)).collect(),
+        );
+    }
+    doc.insert(
+        "workloads".into(),
+        json!({"added": d.workloads.0, "removed": d.workloads.1}),
+    );
+    doc.insert(
+        "policies".into(),
+        d.policies
+            .iter()
+            .map(|(p, e, l)| json!({"policy": p, "edit": e.as_str(), "location": loc(l)}))
+            .collect(),
+    );
+    Value::Object(doc)
+}
+
+fn markdown(d: &Diff) -> String {
+    let mut out = String::from("## kubeseg diff\n\n");
+    let _ = writeln!(
+        out,
+        "**{}** connection(s) added, **{}** removed, **{}** changed.\n",
+        d.added.len(),
+        d.removed.len(),
+        d.changed.len()
+    );
+    if !(d.added.is_empty() && d.removed.is_empty() && d.changed.is_empty()) {
+        out.push_str("| | source | destination | connections | because of |\n| --- | --- | --- | --- | --- |\n");
+        for (mark, list) in [("➕", &d.added), ("➖", &d.removed), ("✏️", &d.changed)] {
+            for c in list.iter().take(200) {
+                let what = match mark {
+                    "➕" => ports(&c.after),
+                    "➖" => ports(&c.before),
+                    _ => format!("{} → {}", ports(&c.before), ports(&c.after)),
+                };
+                let _ = writeln!(
+                    out,
+                    "| {mark} | `{}` | `{}` | {what} | {} |",
+                    c.src,
+                    c.dst,
+                    cause(c)
+                );
+            }
+        }
+    }
+    if !d.policies.is_empty() {
+        out.push_str("\n### Policy edits\n\n");
+        for (p, e, l) in &d.policies {
+            let at = l.as_ref().map(|l| format!(" (`{l}`)")).unwrap_or_default();
+            let _ = writeln!(out, "- `{p}` {}{at}", e.as_str());
+        }
+    }
+    out
+}
+
+fn sarif(d: &Diff) -> String {
+    let kinds = [
+        ("added", "warning"),
+        ("removed", "note"),
+        ("changed", "note"),
+    ];
+    let rules: Vec<Value> = kinds
+        .iter()
+        .map(|(k, level)| json!({"id": format!("kubeseg-diff/{k}"), "name": format!("connection-{k}"), "shortDescription": {"text": format!("A connection was {k} by the change.")}, "defaultConfiguration": {"level": level}}))
+        .collect();
+    let mut results = Vec::new();
+    for (i, (k, level)) in kinds.iter().enumerate() {
+        let list = match i {
+            0 => &d.added,
+            1 => &d.removed,
+            _ => &d.changed,
+        };
+        for c in list {
+            let at = c.evidence.iter().find_map(|e| e.location.clone());
+            let mut r = json!({
+                "ruleId": format!("kubeseg-diff/{k}"),
+                "ruleIndex": i,
+                "level": level,
+                "message": {"text": format!("{} => {} : {} → {} ({})", c.src, c.dst, ports(&c.before), ports(&c.after), cause(c))},
+            });
+            if let Some(l) = at.filter(|l| &*l.file != "-") {
+                r["locations"] = json!([{"physicalLocation": {"artifactLocation": {"uri": crate::audit::uri(&l.file)}, "region": {"startLine": l.line, "startColumn": l.column}}}]);
+            }
+            results.push(r);
+        }
+    }
+    crate::to_json(&json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{"tool": {"driver": {"name": "kubeseg", "version": env!("CARGO_PKG_VERSION"), "rules": rules}}, "results": results}]
+    }))
+}
