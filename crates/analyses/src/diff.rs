@@ -117,6 +117,18 @@ impl Side<'_, '_> {
             .ok()
     }
 
+    /// The rules that allow `src → dst` on this side, labelled.
+    fn evidence(&mut self, src: Option<usize>, dst: Option<usize>, label: &str) -> Vec<Evidence> {
+        let (Some(s), Some(d)) = (src, dst) else {
+            return Vec::new();
+        };
+        self.attribution
+            .pair_evidence(self.engine, s, d)
+            .into_iter()
+            .map(|e| Evidence::at(e.location, format!("{label}: {}", e.message)))
+            .collect()
+    }
+
     /// The policies isolating the egress of `src` or the ingress of `dst` (endpoints).
     fn isolating(&self, src: Option<usize>, dst: Option<usize>) -> BTreeSet<usize> {
         let mut out = BTreeSet::new();
@@ -262,51 +274,47 @@ pub fn diff(old: &mut Engine, new: &mut Engine) -> Diff {
         .cloned()
         .collect();
 
-    // Endpoints on both sides: common workloads, then refined atoms.
-    let common: Vec<String> = old_ids
+    // Endpoints of either side: workloads by id, then refined atoms; a workload present
+    // on one side only has all its connections added or removed.
+    let mut ids: Vec<String> = old_ids.iter().chain(&new_ids).cloned().collect();
+    ids.sort();
+    ids.dedup();
+    let endpoints: Vec<(String, Option<usize>, Option<usize>, bool)> = ids
         .iter()
-        .filter(|i| b.workload(i).is_some())
-        .cloned()
-        .collect();
-    let endpoints: Vec<(String, usize, usize, bool)> = common
-        .iter()
-        .map(|id| {
+        .map(|id| (id.clone(), a.workload(id), b.workload(id), false))
+        .chain(refined.iter().enumerate().map(|(r, id)| {
             (
                 id.clone(),
-                a.workload(id).unwrap_or(0),
-                b.workload(id).unwrap_or(0),
-                false,
+                Some(a.atom_endpoint[r]),
+                Some(b.atom_endpoint[r]),
+                true,
             )
-        })
-        .chain(
-            refined
-                .iter()
-                .enumerate()
-                .map(|(r, id)| (id.clone(), a.atom_endpoint[r], b.atom_endpoint[r], true)),
-        )
+        }))
         .collect();
+    let empty = PortSet::empty();
     for (sid, sa, sb, s_ext) in &endpoints {
-        let (row_a, row_b) = (a.row(*sa), b.row(*sb));
+        let row_a = sa.map(|s| a.row(s));
+        let row_b = sb.map(|s| b.row(s));
         for (did, da, db, d_ext) in &endpoints {
             if sid == did || (*s_ext && *d_ext) {
                 continue;
             }
-            let (before, after) = (&row_a[*da], &row_b[*db]);
+            let cell = |row: &Option<Vec<PortSet>>, d: &Option<usize>| match (row, d) {
+                (Some(r), Some(d)) => r[*d].clone(),
+                _ => empty.clone(),
+            };
+            let (before, after) = (cell(&row_a, da), cell(&row_b, db));
             if before == after {
                 continue;
             }
-            let ends = |side: &Side, s: usize, d: usize| {
-                (side.workload(sid).map(|_| s), side.workload(did).map(|_| d))
-            };
-            let (oa, od) = ends(&a, *sa, *da);
-            let (na, nd) = ends(&b, *sb, *db);
+            let ext = |x: &Option<usize>, is_ext: bool| if is_ext { None } else { *x };
             let mut involved: BTreeSet<String> = a
-                .isolating(oa, od)
+                .isolating(ext(sa, *s_ext), ext(da, *d_ext))
                 .into_iter()
                 .map(|p| a.engine.cluster.policies[p].id())
                 .collect();
             involved.extend(
-                b.isolating(na, nd)
+                b.isolating(ext(sb, *s_ext), ext(db, *d_ext))
                     .into_iter()
                     .map(|p| b.engine.cluster.policies[p].id()),
             );
@@ -317,24 +325,31 @@ pub fn diff(old: &mut Engine, new: &mut Engine) -> Diff {
             // Evidence on the side where the connection exists: its allowing rules.
             let mut evidence = Vec::new();
             if !after.is_empty() {
-                for e in b.attribution.pair_evidence(b.engine, *sb, *db) {
-                    evidence.push(Evidence::at(e.location, format!("now: {}", e.message)));
-                }
+                evidence.extend(b.evidence(*sb, *db, "now"));
             }
             if !before.is_empty() {
-                for e in a.attribution.pair_evidence(a.engine, *sa, *da) {
-                    evidence.push(Evidence::at(e.location, format!("before: {}", e.message)));
+                evidence.extend(a.evidence(*sa, *da, "before"));
+            }
+            for (id, present) in [(sid, (sa, sb)), (did, (da, db))] {
+                match present {
+                    (None, Some(_)) => {
+                        evidence.push(Evidence::at(None, format!("workload {id} is added")))
+                    }
+                    (Some(_), None) => {
+                        evidence.push(Evidence::at(None, format!("workload {id} is removed")))
+                    }
+                    _ => {}
                 }
             }
             let change = Change {
                 src: sid.clone(),
                 dst: did.clone(),
-                before: before.clone(),
-                after: after.clone(),
+                before,
+                after,
                 causes,
                 evidence,
             };
-            match (before.is_empty(), after.is_empty()) {
+            match (change.before.is_empty(), change.after.is_empty()) {
                 (true, _) => out.added.push(change),
                 (_, true) => out.removed.push(change),
                 _ => out.changed.push(change),

@@ -298,3 +298,269 @@ fn uses_cluster_tiers(dir: &Path) -> bool {
     }
     false
 }
+
+/// One side of a semantic diff: (src, dst) → (before, after) for workload pairs, and
+/// (workload, inbound?) → IPv4 ranges with (before, after).
+#[derive(Default, Debug)]
+struct DiffRelation {
+    pairs: BTreeMap<(String, String), (PortSet, PortSet)>,
+    external: BTreeMap<(String, bool), Vec<(u32, u32, PortSet, PortSet)>>,
+}
+
+impl DiffRelation {
+    fn add(
+        &mut self,
+        src: &str,
+        dst: &str,
+        before: PortSet,
+        after: PortSet,
+        ranges: impl Fn(&str) -> Vec<(u32, u32)>,
+    ) {
+        let (s_ext, d_ext) = (
+            src.contains('.') || src.contains(':'),
+            dst.contains('.') || dst.contains(':'),
+        );
+        match (s_ext, d_ext) {
+            (false, false) => {
+                self.pairs.insert((src.into(), dst.into()), (before, after));
+            }
+            (true, false) | (false, true) => {
+                let (w, r, inbound) = if s_ext {
+                    (dst, src, true)
+                } else {
+                    (src, dst, false)
+                };
+                for (lo, hi) in ranges(r) {
+                    self.external.entry((w.into(), inbound)).or_default().push((
+                        lo,
+                        hi,
+                        before.clone(),
+                        after.clone(),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// np-guard's `diff-type: ..., source: S, destination: D, ref1: OLD, ref2: NEW[, ...]` lines.
+fn golden_diff(path: &Path) -> DiffRelation {
+    let mut rel = DiffRelation::default();
+    for line in std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("diff-type:"))
+    {
+        let field = |key: &str| {
+            let start = line
+                .find(&format!("{key}: "))
+                .unwrap_or_else(|| panic!("no {key} in `{line}`"))
+                + key.len()
+                + 2;
+            let rest = &line[start..];
+            let end = [
+                ", source:",
+                ", destination:",
+                ", ref1:",
+                ", ref2:",
+                ", workloads-diff-info:",
+            ]
+            .iter()
+            .filter_map(|m| rest.find(m))
+            .min()
+            .unwrap_or(rest.len());
+            rest[..end].trim().to_string()
+        };
+        let ports = |s: String| {
+            if s == "No Connections" {
+                PortSet::empty()
+            } else {
+                parse_ports(&s)
+            }
+        };
+        let strip = |s: String| s.trim_end_matches("[External]").to_string();
+        rel.add(
+            &strip(field("source")),
+            &strip(field("destination")),
+            ports(field("ref1")),
+            ports(field("ref2")),
+            |r| vec![parse_v4_range(r)],
+        );
+    }
+    rel
+}
+
+fn ports_json(v: &serde_json::Value) -> PortSet {
+    let mut set = PortSet::empty();
+    for p in Protocol::ALL {
+        for r in v[p.as_str()].as_array().into_iter().flatten() {
+            set = set.union(&PortSet::range(
+                p,
+                r[0].as_u64().unwrap() as u16,
+                r[1].as_u64().unwrap() as u16,
+            ));
+        }
+    }
+    set
+}
+
+/// Our diff of OLD → NEW, IPv4 ranges only (np-guard has no IPv6).
+fn our_diff(old: &Path, new: &Path) -> Result<DiffRelation, String> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubeseg"))
+        .args([
+            "diff",
+            old.to_str().unwrap(),
+            new.to_str().unwrap(),
+            "--format",
+            "json",
+            "--host-network-selectable",
+            "-q",
+        ])
+        .output()
+        .unwrap();
+    if out.status.code() != Some(0) {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut rel = DiffRelation::default();
+    let v4 = |r: &str| {
+        r.split(',')
+            .filter(|x| x.contains('.'))
+            .map(parse_v4_range)
+            .collect::<Vec<_>>()
+    };
+    for key in ["added", "removed", "changed"] {
+        for c in doc[key].as_array().unwrap() {
+            let (before, after) = match key {
+                "added" => (PortSet::empty(), ports_json(&c["allowed"])),
+                "removed" => (ports_json(&c["allowed"]), PortSet::empty()),
+                _ => (ports_json(&c["before"]), ports_json(&c["after"])),
+            };
+            let (src, dst) = (c["src"].as_str().unwrap(), c["dst"].as_str().unwrap());
+            let is_v6_only = |s: &str| (s.contains(':') && !s.contains('.'));
+            if is_v6_only(src) || is_v6_only(dst) {
+                continue;
+            }
+            rel.add(src, dst, before, after, v4);
+        }
+    }
+    Ok(rel)
+}
+
+fn compare_diff(expected: &DiffRelation, got: &DiffRelation) -> Vec<String> {
+    let mut out = Vec::new();
+    let keys: BTreeSet<&(String, String)> = expected.pairs.keys().chain(got.pairs.keys()).collect();
+    let none = (PortSet::empty(), PortSet::empty());
+    for k in keys {
+        let (e, g) = (
+            expected.pairs.get(k).unwrap_or(&none),
+            got.pairs.get(k).unwrap_or(&none),
+        );
+        if e != g {
+            out.push(format!(
+                "{} => {}: expected {} → {}, got {} → {}",
+                k.0, k.1, e.0, e.1, g.0, g.1
+            ));
+        }
+    }
+    let keys: BTreeSet<&(String, bool)> = expected
+        .external
+        .keys()
+        .chain(got.external.keys())
+        .collect();
+    for k in keys {
+        let empty = Vec::new();
+        let (e, g) = (
+            expected.external.get(k).unwrap_or(&empty),
+            got.external.get(k).unwrap_or(&empty),
+        );
+        let side = |v: &[(u32, u32, PortSet, PortSet)], before: bool| -> Vec<V4Ports> {
+            v.iter()
+                .map(|(lo, hi, b, a)| (*lo, *hi, if before { b.clone() } else { a.clone() }))
+                .collect()
+        };
+        for before in [true, false] {
+            for (at, x, y) in split(&side(e, before), &side(g, before)) {
+                if x != y {
+                    out.push(format!(
+                        "{} {} {}: {}: expected `{x}`, got `{y}`",
+                        k.0,
+                        if k.1 { "from" } else { "to" },
+                        std::net::Ipv4Addr::from(at),
+                        if before { "before" } else { "after" }
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn npguard_diff_goldens_agree() {
+    let Some(root) = conformance_dir() else {
+        eprintln!(
+            "\n=== SKIPPED: np-guard conformance data not found (../shared/conformance/np-guard); no diff was checked ===\n"
+        );
+        return;
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("diff"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let (mut agree, mut total, mut skipped, mut failures) = (0, 0, 0, Vec::new());
+    for f in files {
+        let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
+        let Some(names) = stem.strip_prefix("diff_between_") else {
+            continue;
+        };
+        // `<new>_and_<old>`: the split whose two halves are both cases.
+        let split_at = names.match_indices("_and_").map(|(i, _)| i).find(|&i| {
+            root.join("cases").join(&names[..i]).is_dir()
+                && root.join("cases").join(&names[i + 5..]).is_dir()
+        });
+        let Some(i) = split_at else {
+            failures.push(format!("{stem}: cannot tell the two cases apart"));
+            continue;
+        };
+        let (new, old) = (
+            root.join("cases").join(&names[..i]),
+            root.join("cases").join(&names[i + 5..]),
+        );
+        if uses_cluster_tiers(&new) || uses_cluster_tiers(&old) {
+            skipped += 1;
+            continue;
+        }
+        total += 1;
+        match our_diff(&old, &new) {
+            Ok(got) => {
+                let d = compare_diff(&golden_diff(&f), &got);
+                if d.is_empty() {
+                    agree += 1;
+                } else {
+                    failures.push(format!(
+                        "{stem}: {} differences, first: {}",
+                        d.len(),
+                        d.iter().take(4).cloned().collect::<Vec<_>>().join("\n    ")
+                    ));
+                }
+            }
+            Err(e) => failures.push(format!("{stem}: {e}")),
+        }
+    }
+    println!(
+        "np-guard diff goldens: {agree}/{total} agree; {skipped} skipped (AdminNetworkPolicy/BaselineAdminNetworkPolicy, not modelled yet)"
+    );
+    assert!(
+        total >= 15,
+        "expected about 18 NetworkPolicy-only diff goldens, found {total}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} diffs disagree:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
+}
