@@ -299,12 +299,15 @@ fn uses_cluster_tiers(dir: &Path) -> bool {
     false
 }
 
+/// An IPv4 range with what was allowed before and after.
+type V4Change = (u32, u32, PortSet, PortSet);
+
 /// One side of a semantic diff: (src, dst) → (before, after) for workload pairs, and
 /// (workload, inbound?) → IPv4 ranges with (before, after).
 #[derive(Default, Debug)]
 struct DiffRelation {
     pairs: BTreeMap<(String, String), (PortSet, PortSet)>,
-    external: BTreeMap<(String, bool), Vec<(u32, u32, PortSet, PortSet)>>,
+    external: BTreeMap<(String, bool), Vec<V4Change>>,
 }
 
 impl DiffRelation {
@@ -438,7 +441,7 @@ fn our_diff(old: &Path, new: &Path) -> Result<DiffRelation, String> {
                 _ => (ports_json(&c["before"]), ports_json(&c["after"])),
             };
             let (src, dst) = (c["src"].as_str().unwrap(), c["dst"].as_str().unwrap());
-            let is_v6_only = |s: &str| (s.contains(':') && !s.contains('.'));
+            let is_v6_only = |s: &str| s.contains(':') && !s.contains('.');
             if is_v6_only(src) || is_v6_only(dst) {
                 continue;
             }
@@ -475,7 +478,7 @@ fn compare_diff(expected: &DiffRelation, got: &DiffRelation) -> Vec<String> {
             expected.external.get(k).unwrap_or(&empty),
             got.external.get(k).unwrap_or(&empty),
         );
-        let side = |v: &[(u32, u32, PortSet, PortSet)], before: bool| -> Vec<V4Ports> {
+        let side = |v: &[V4Change], before: bool| -> Vec<V4Ports> {
             v.iter()
                 .map(|(lo, hi, b, a)| (*lo, *hi, if before { b.clone() } else { a.clone() }))
                 .collect()
