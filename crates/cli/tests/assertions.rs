@@ -172,3 +172,83 @@ fn a_passing_spec_exits_zero() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn every_form_passes_and_fails_as_derived_by_hand() {
+    let out = kubeseg(&[
+        "test",
+        CLUSTER,
+        "--spec",
+        "crates/cli/tests/specs/forms.yaml",
+        "--format",
+        "json",
+        "-q",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let verdicts: Vec<(String, bool)> = doc["assertions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_string(),
+                a["passed"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let want = [
+        // redis admits internal/users-api (on 6379), which is not listed.
+        ("only payments reaches redis", false),
+        // blogs/wordpress reaches users-api on 8080.
+        ("internal is isolated", false),
+        // reindex is ingress-isolated with no ingress rule: nothing reaches it.
+        ("nothing reaches the reindex job", true),
+        // payments → kube-dns (UDP 53) → blogs (4) → mysql, users-api, search → redis:
+        // 9 of the 10 others, everything but reindex.
+        ("payments reaches at most 90 percent", true),
+        // reindex reaches search (9200), mysql is closed to it, kube-dns is open.
+        ("the reindex job reaches nothing", false),
+        // users-api admits only WordPress pods; no ipBlock.
+        ("a documentation range cannot reach the users API", true),
+        // users-api egress: 203.0.113.0/24 except 203.0.113.128/25 on TCP 443.
+        ("the users API reaches its partner on 443", true),
+        ("the users API cannot reach the excepted half", true),
+        // search ingress: 2001:db8::/32 except 2001:db8:1::/48 on TCP 9200-9300.
+        ("an IPv6 client reaches search", true),
+        // redis admits users-api only; tier=frontend is WordPress.
+        ("frontends cannot reach redis", true),
+        ("every WordPress reaches both the API and MySQL", true),
+    ];
+    let want: Vec<(String, bool)> = want.iter().map(|(n, p)| (n.to_string(), *p)).collect();
+    assert_eq!(verdicts, want);
+    let only = &doc["assertions"][0]["counterexample"];
+    assert_eq!(
+        (only["src"].as_str(), only["dst"].as_str()),
+        (
+            Some("internal/users-api[Deployment]"),
+            Some("data/redis[Deployment]")
+        )
+    );
+    for (format, file) in [
+        ("text", "test-forms.txt"),
+        ("junit", "test-forms.xml"),
+        ("tap", "test-forms.tap"),
+    ] {
+        let out = kubeseg(&[
+            "test",
+            CLUSTER,
+            "--spec",
+            "crates/cli/tests/specs/forms.yaml",
+            "--format",
+            format,
+            "-q",
+        ]);
+        snapshot(file, &String::from_utf8(out.stdout).unwrap());
+    }
+}

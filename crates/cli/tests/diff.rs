@@ -264,3 +264,57 @@ fn git_mode_compares_with_a_revision() {
     );
     let _ = std::fs::remove_dir_all(&repo);
 }
+
+#[test]
+fn one_edit_adds_and_another_removes_in_the_same_diff() {
+    // users-api-ingress now also admits the search namespace (adds search/* → users-api on
+    // 8080); mysql-from-wordpress requires instance=a (removes wordpress-b/c → mysql).
+    let new = edited("mix");
+    let internal = new.join("internal.yaml");
+    let text = std::fs::read_to_string(&internal).unwrap();
+    let before = "          podSelector:\n            matchLabels:\n              app: wordpress\n      ports:\n        - protocol: TCP";
+    assert!(text.contains(before));
+    let text = text.replacen(before, "          podSelector:\n            matchLabels:\n              app: wordpress\n        - namespaceSelector:\n            matchLabels:\n              kubernetes.io/metadata.name: search\n      ports:\n        - protocol: TCP", 1);
+    std::fs::write(&internal, text).unwrap();
+    std::fs::remove_file(new.join("blogs.yaml")).unwrap();
+    std::fs::copy(
+        Path::new(ROOT).join("examples/wordpress-cluster/blogs.yaml"),
+        new.join("blogs.yaml"),
+    )
+    .unwrap();
+    let (_, doc) = json(&[
+        "diff",
+        "examples/wordpress-cluster",
+        new.to_str().unwrap(),
+        "--format",
+        "json",
+        "-q",
+    ]);
+    let added = pairs(&doc["added"]);
+    // search and reindex reach users-api on 8080 only if their egress allows it: search's
+    // egress is open, reindex's is isolated without a rule to internal.
+    assert_eq!(
+        added,
+        vec![(
+            "search/search[Deployment]".to_string(),
+            "internal/users-api[Deployment]".to_string()
+        )]
+    );
+    assert_eq!(
+        doc["added"][0]["attribution"],
+        serde_json::json!([{"policy": "internal/users-api-ingress", "edit": "modified"}])
+    );
+    assert_eq!(
+        doc["added"][0]["allowed"]["TCP"],
+        serde_json::json!([[8080, 8080]])
+    );
+    let removed = pairs(&doc["removed"]);
+    assert_eq!(removed.len(), 2, "{removed:?}");
+    for r in doc["removed"].as_array().unwrap() {
+        assert_eq!(
+            r["attribution"],
+            serde_json::json!([{"policy": "data/mysql-from-wordpress", "edit": "modified"}])
+        );
+    }
+    let _ = std::fs::remove_dir_all(&new);
+}
