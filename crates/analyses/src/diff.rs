@@ -8,6 +8,7 @@
 use crate::attribution::Attribution;
 use crate::finding::Evidence;
 use kubeseg_engine::atoms::partition;
+use kubeseg_engine::portsets::PortSetId;
 use kubeseg_engine::{Endpoint, Engine};
 use kubeseg_model::{IpSet, NetworkPolicy, PortSet};
 use std::collections::{BTreeMap, BTreeSet};
@@ -101,12 +102,11 @@ struct Side<'e, 'c> {
 }
 
 impl Side<'_, '_> {
-    fn row(&mut self, src: usize) -> Vec<PortSet> {
+    /// What `src` may send to every endpoint, as interned ids of this side.
+    fn row(&mut self, src: usize) -> Vec<PortSetId> {
         let (mut scratch, mut row) = (Vec::new(), Vec::new());
         self.engine.reach.endpoint_row(src, &mut scratch, &mut row);
-        row.iter()
-            .map(|&id| self.engine.port_set(id).clone())
-            .collect()
+        row
     }
 
     fn workload(&self, id: &str) -> Option<usize> {
@@ -259,6 +259,20 @@ pub fn diff(old: &mut Engine, new: &mut Engine) -> Diff {
         }
     }
     out.policies.sort_by(|x, y| x.0.cmp(&y.0));
+    let old_edited: Vec<bool> = a
+        .engine
+        .cluster
+        .policies
+        .iter()
+        .map(|p| edits.contains_key(&p.id()))
+        .collect();
+    let new_edited: Vec<bool> = b
+        .engine
+        .cluster
+        .policies
+        .iter()
+        .map(|p| edits.contains_key(&p.id()))
+        .collect();
 
     // Workloads.
     let old_ids: Vec<String> = a.engine.cluster.workloads.iter().map(|w| w.id()).collect();
@@ -291,7 +305,7 @@ pub fn diff(old: &mut Engine, new: &mut Engine) -> Diff {
             )
         }))
         .collect();
-    let empty = PortSet::empty();
+    let mut equal: rustc_hash::FxHashMap<(PortSetId, PortSetId), bool> = Default::default();
     for (sid, sa, sb, s_ext) in &endpoints {
         let row_a = sa.map(|s| a.row(s));
         let row_b = sb.map(|s| b.row(s));
@@ -299,25 +313,33 @@ pub fn diff(old: &mut Engine, new: &mut Engine) -> Diff {
             if sid == did || (*s_ext && *d_ext) {
                 continue;
             }
-            let cell = |row: &Option<Vec<PortSet>>, d: &Option<usize>| match (row, d) {
-                (Some(r), Some(d)) => r[*d].clone(),
-                _ => empty.clone(),
+            let cell = |row: &Option<Vec<PortSetId>>, d: &Option<usize>| match (row, d) {
+                (Some(r), Some(d)) => r[*d],
+                _ => PortSetId::EMPTY,
             };
-            let (before, after) = (cell(&row_a, da), cell(&row_b, db));
-            if before == after {
+            // Ids are per side: equality is memoised per pair of ids, sets built only for changes.
+            let (ia, ib) = (cell(&row_a, da), cell(&row_b, db));
+            let same = *equal
+                .entry((ia, ib))
+                .or_insert_with(|| a.engine.port_set(ia) == b.engine.port_set(ib));
+            if same {
                 continue;
             }
+            let (before, after) = (a.engine.port_set(ia).clone(), b.engine.port_set(ib).clone());
             let ext = |x: &Option<usize>, is_ext: bool| if is_ext { None } else { *x };
-            let mut involved: BTreeSet<String> = a
-                .isolating(ext(sa, *s_ext), ext(da, *d_ext))
-                .into_iter()
-                .map(|p| a.engine.cluster.policies[p].id())
-                .collect();
-            involved.extend(
-                b.isolating(ext(sb, *s_ext), ext(db, *d_ext))
-                    .into_iter()
-                    .map(|p| b.engine.cluster.policies[p].id()),
-            );
+            // Edited policies isolating either end, on either side (by index: no strings
+            // unless a policy was edited).
+            let mut involved: BTreeSet<String> = BTreeSet::new();
+            for p in a.isolating(ext(sa, *s_ext), ext(da, *d_ext)) {
+                if old_edited[p] {
+                    involved.insert(a.engine.cluster.policies[p].id());
+                }
+            }
+            for p in b.isolating(ext(sb, *s_ext), ext(db, *d_ext)) {
+                if new_edited[p] {
+                    involved.insert(b.engine.cluster.policies[p].id());
+                }
+            }
             let causes: Vec<(String, Edit)> = involved
                 .into_iter()
                 .filter_map(|id| edits.get(&id).map(|e| (id, *e)))

@@ -76,6 +76,10 @@ struct Args {
     /// With --audit: workloads passed as `--assume-compromised` (repeatable).
     #[arg(long, value_name = "WORKLOAD")]
     assume_compromised: Vec<String>,
+    /// Time `kubeseg diff` between each scenario's JSON input and a copy with 1% of its
+    /// policies changed, next to `reach --compact` on the input.
+    #[arg(long)]
+    diff: bool,
 }
 
 /// One benchmark scenario: a shape, its input formats and the kubeseg flags.
@@ -660,6 +664,45 @@ fn kubeseg_args(input: &Path, compact: bool) -> Vec<String> {
     a
 }
 
+/// Writes `output`: `input` (kubeseg-synth JSON, one item per line) with every 100th
+/// NetworkPolicy changed: an ingress (or egress) rule allowing TCP 8443 added, or, for a
+/// policy without rules, Egress dropped from its policyTypes. Returns how many changed.
+fn change_policies(input: &Path, output: &Path) -> io::Result<usize> {
+    let text = fs::read_to_string(input)?;
+    let mut out = String::with_capacity(text.len() + (1 << 16));
+    let (mut seen, mut changed, mut due) = (0usize, 0usize, false);
+    const RULE: &str = "{\"ports\":[{\"protocol\":\"TCP\",\"port\":8443}]},";
+    for line in text.lines() {
+        let mut line = line.to_string();
+        if line.contains("\"kind\":\"NetworkPolicy\"") {
+            seen += 1;
+            due |= seen % 100 == 0;
+            if due {
+                let edited = if line.contains("\"ingress\":[") {
+                    line.replacen("\"ingress\":[", &format!("\"ingress\":[{RULE}"), 1)
+                } else if line.contains("\"egress\":[") {
+                    line.replacen("\"egress\":[", &format!("\"egress\":[{RULE}"), 1)
+                } else {
+                    line.replacen(
+                        "\"policyTypes\":[\"Ingress\",\"Egress\"]",
+                        "\"policyTypes\":[\"Ingress\"]",
+                        1,
+                    )
+                };
+                if edited != line {
+                    line = edited;
+                    changed += 1;
+                    due = false;
+                }
+            }
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    fs::write(output, out)?;
+    Ok(changed)
+}
+
 fn audit_args(input: &Path, assumed: &[String]) -> Vec<String> {
     let mut a = vec![
         "audit".to_string(),
@@ -688,6 +731,46 @@ fn run_scenarios(
             eprintln!("== {} ({})", s.id, ext(f));
             let input = ctx.out.join(format!("{}.{}", s.id, ext(f)));
             let stats = gen_input(s.shape, s.unique_labels, args.seed, f, &input)?;
+            if args.diff {
+                if f != Format::Json {
+                    continue;
+                }
+                let changed = ctx.out.join(format!("{}-changed.json", s.id));
+                let n = change_policies(&input, &changed)?;
+                eprintln!("  changed {n} policies into {}", changed.display());
+                let diff = vec![
+                    "diff".to_string(),
+                    input.display().to_string(),
+                    changed.display().to_string(),
+                    "--format".into(),
+                    "json".into(),
+                    "-q".into(),
+                ];
+                rows.push(bench_command(
+                    ctx,
+                    &format!("{} json diff (1% changed)", s.id),
+                    kubeseg,
+                    &diff,
+                    None,
+                    None,
+                    runs,
+                    args.timeout,
+                    &stats,
+                )?);
+                let reach = kubeseg_args(&input, true);
+                rows.push(bench_command(
+                    ctx,
+                    &format!("{} json reach --compact", s.id),
+                    kubeseg,
+                    &reach,
+                    None,
+                    None,
+                    runs,
+                    args.timeout,
+                    &stats,
+                )?);
+                continue;
+            }
             let a = if args.audit {
                 audit_args(&input, &args.assume_compromised)
             } else {

@@ -35,10 +35,25 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
     };
     let old_common = common(old_paths);
     let new_common = common(new_paths);
-    let old = load_input(&old_common).context("OLD")?;
-    let new = load_input(&new_common).context("NEW")?;
-    let mut old_engine = Engine::new(&old.cluster, options(&old_common));
-    let mut new_engine = Engine::new(&new.cluster, options(&new_common));
+    // The two sides are loaded and compiled at the same time, one per core.
+    let (old, new) = std::thread::scope(|scope| {
+        let old = scope.spawn(|| load_input(&old_common).context("OLD"));
+        let new = load_input(&new_common).context("NEW");
+        (
+            old.join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("loading OLD panicked"))),
+            new,
+        )
+    });
+    let (old, new) = (old?, new?);
+    let (old_engine, mut new_engine) = std::thread::scope(|scope| {
+        let o = scope.spawn(|| Engine::new(&old.cluster, options(&old_common)));
+        let n = Engine::new(&new.cluster, options(&new_common));
+        (o.join(), n)
+    });
+    let Ok(mut old_engine) = old_engine else {
+        bail!("compiling OLD panicked");
+    };
     let mut d = diff(&mut old_engine, &mut new_engine);
     // Locations in the checked-out revision read as REV:path.
     if let Some((dir, rev)) = &snapshot {

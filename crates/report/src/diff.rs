@@ -100,61 +100,134 @@ fn text(d: &Diff) -> String {
     out
 }
 
-fn loc(l: &Option<Location>) -> Value {
-    l.as_ref().map_or(
-        Value::Null,
-        |l| json!({"file": &*l.file, "line": l.line, "column": l.column}),
-    )
+#[derive(serde::Serialize)]
+struct LocationJson<'a> {
+    file: &'a str,
+    line: u32,
+    column: u32,
 }
 
-fn change_json(c: &Change, which: &str) -> Value {
-    let mut v = json!({"src": c.src, "dst": c.dst});
-    match which {
-        "added" => v["allowed"] = json!(PortsJson::from_set(&c.after)),
-        "removed" => v["allowed"] = json!(PortsJson::from_set(&c.before)),
-        _ => {
-            v["before"] = json!(PortsJson::from_set(&c.before));
-            v["after"] = json!(PortsJson::from_set(&c.after));
-        }
-    }
-    v["attribution"] = c
-        .causes
-        .iter()
-        .map(|(p, e)| json!({"policy": p, "edit": e.as_str()}))
-        .collect();
-    v["evidence"] = c
-        .evidence
-        .iter()
-        .map(|e| json!({"message": e.message, "location": loc(&e.location)}))
-        .collect();
-    v
+#[derive(serde::Serialize)]
+struct EvidenceJson<'a> {
+    message: &'a str,
+    location: Option<LocationJson<'a>>,
 }
 
-fn json_doc(d: &Diff) -> Value {
-    let mut doc = serde_json::Map::new();
-    doc.insert("schemaVersion".into(), json!(SCHEMA_VERSION));
-    for (key, list) in [
-        ("added", &d.added),
-        ("removed", &d.removed),
-        ("changed", &d.changed),
-    ] {
-        doc.insert(
-            key.into(),
-            list.iter().map(|c| change_json(c, key)).collect(),
-        );
-    }
-    doc.insert(
-        "workloads".into(),
-        json!({"added": d.workloads.0, "removed": d.workloads.1}),
-    );
-    doc.insert(
-        "policies".into(),
-        d.policies
+#[derive(serde::Serialize)]
+struct CauseJson<'a> {
+    policy: &'a str,
+    edit: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct ChangeJson<'a> {
+    src: &'a str,
+    dst: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed: Option<PortsJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    before: Option<PortsJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    after: Option<PortsJson>,
+    attribution: Vec<CauseJson<'a>>,
+    evidence: Vec<EvidenceJson<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct PolicyJson<'a> {
+    policy: &'a str,
+    edit: &'static str,
+    location: Option<LocationJson<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct WorkloadsJson<'a> {
+    added: &'a [String],
+    removed: &'a [String],
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DiffJson<'a> {
+    schema_version: u32,
+    added: Vec<ChangeJson<'a>>,
+    removed: Vec<ChangeJson<'a>>,
+    changed: Vec<ChangeJson<'a>>,
+    workloads: WorkloadsJson<'a>,
+    policies: Vec<PolicyJson<'a>>,
+}
+
+fn loc(l: &Option<Location>) -> Option<LocationJson<'_>> {
+    l.as_ref().map(|l| LocationJson {
+        file: &l.file,
+        line: l.line,
+        column: l.column,
+    })
+}
+
+fn change_json<'a>(c: &'a Change, which: &str) -> ChangeJson<'a> {
+    let (allowed, before, after) = match which {
+        "added" => (Some(PortsJson::from_set(&c.after)), None, None),
+        "removed" => (Some(PortsJson::from_set(&c.before)), None, None),
+        _ => (
+            None,
+            Some(PortsJson::from_set(&c.before)),
+            Some(PortsJson::from_set(&c.after)),
+        ),
+    };
+    ChangeJson {
+        src: &c.src,
+        dst: &c.dst,
+        allowed,
+        before,
+        after,
+        attribution: c
+            .causes
             .iter()
-            .map(|(p, e, l)| json!({"policy": p, "edit": e.as_str(), "location": loc(l)}))
+            .map(|(p, e)| CauseJson {
+                policy: p,
+                edit: e.as_str(),
+            })
             .collect(),
-    );
-    Value::Object(doc)
+        evidence: c
+            .evidence
+            .iter()
+            .map(|e| EvidenceJson {
+                message: &e.message,
+                location: loc(&e.location),
+            })
+            .collect(),
+    }
+}
+
+fn json_doc(d: &Diff) -> DiffJson<'_> {
+    DiffJson {
+        schema_version: SCHEMA_VERSION,
+        added: d.added.iter().map(|c| change_json(c, "added")).collect(),
+        removed: d
+            .removed
+            .iter()
+            .map(|c| change_json(c, "removed"))
+            .collect(),
+        changed: d
+            .changed
+            .iter()
+            .map(|c| change_json(c, "changed"))
+            .collect(),
+        workloads: WorkloadsJson {
+            added: &d.workloads.0,
+            removed: &d.workloads.1,
+        },
+        policies: d
+            .policies
+            .iter()
+            .map(|(p, e, l)| PolicyJson {
+                policy: p,
+                edit: e.as_str(),
+                location: loc(l),
+            })
+            .collect(),
+    }
 }
 
 fn markdown(d: &Diff) -> String {
