@@ -35,26 +35,31 @@ impl Edit {
     }
 }
 
-/// One connection that differs.
+/// One connection that differs, as indices into its [`Diff`]'s tables (a large diff
+/// holds millions of these).
 #[derive(Clone, Debug)]
 pub struct Change {
-    /// Source id (a workload, or an address range).
-    pub src: String,
-    /// Destination id.
-    pub dst: String,
-    /// Allowed before.
-    pub before: PortSet,
-    /// Allowed after.
-    pub after: PortSet,
-    /// The policy edits responsible: (namespace/name, edit), and where each lives.
-    pub causes: Vec<(String, Edit)>,
-    /// The rules or isolation behind the change, located on the side where they live.
+    /// Source: index into [`Diff::endpoints`].
+    pub src: u32,
+    /// Destination: index into [`Diff::endpoints`].
+    pub dst: u32,
+    /// Allowed before: index into [`Diff::port_sets`].
+    pub before: u32,
+    /// Allowed after: index into [`Diff::port_sets`].
+    pub after: u32,
+    /// The policy edits responsible: indices into [`Diff::policies`].
+    pub causes: Vec<u32>,
+    /// The rules behind the change on each side (only when asked for).
     pub evidence: Vec<Evidence>,
 }
 
 /// The semantic difference of two inputs.
 #[derive(Debug, Default)]
 pub struct Diff {
+    /// Endpoint ids: workloads of either side by id, then address ranges.
+    pub endpoints: Vec<String>,
+    /// Distinct port sets of the changes.
+    pub port_sets: Vec<PortSet>,
     /// Connections that did not exist before.
     pub added: Vec<Change>,
     /// Connections that no longer exist.
@@ -170,7 +175,7 @@ fn atoms(engine: &Engine) -> Vec<(usize, IpSet)> {
 }
 
 /// Compares OLD with NEW.
-pub fn diff(old: &mut Engine, new: &mut Engine) -> Diff {
+pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool) -> Diff {
     // The common refinement of both sides' atoms.
     let (old_atoms, new_atoms) = (atoms(old), atoms(new));
     let sets: Vec<IpSet> = old_atoms
@@ -259,20 +264,6 @@ pub fn diff(old: &mut Engine, new: &mut Engine) -> Diff {
         }
     }
     out.policies.sort_by(|x, y| x.0.cmp(&y.0));
-    let old_edited: Vec<bool> = a
-        .engine
-        .cluster
-        .policies
-        .iter()
-        .map(|p| edits.contains_key(&p.id()))
-        .collect();
-    let new_edited: Vec<bool> = b
-        .engine
-        .cluster
-        .policies
-        .iter()
-        .map(|p| edits.contains_key(&p.id()))
-        .collect();
 
     // Workloads.
     let old_ids: Vec<String> = a.engine.cluster.workloads.iter().map(|w| w.id()).collect();
@@ -305,19 +296,71 @@ pub fn diff(old: &mut Engine, new: &mut Engine) -> Diff {
             )
         }))
         .collect();
+    out.endpoints = endpoints.iter().map(|e| e.0.clone()).collect();
+    // Per endpoint: the edited policies isolating its egress, its ingress, on either side.
+    let position: BTreeMap<&str, u32> = out
+        .policies
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.0.as_str(), i as u32))
+        .collect();
+    let old_cause: Vec<Option<u32>> = a
+        .engine
+        .cluster
+        .policies
+        .iter()
+        .map(|p| position.get(p.id().as_str()).copied())
+        .collect();
+    let new_cause: Vec<Option<u32>> = b
+        .engine
+        .cluster
+        .policies
+        .iter()
+        .map(|p| position.get(p.id().as_str()).copied())
+        .collect();
+    let ends = |egress: bool| -> Vec<Vec<u32>> {
+        endpoints
+            .iter()
+            .map(|(_, ea, eb, ext)| {
+                let mut v: Vec<u32> = Vec::new();
+                if !ext {
+                    let pick = |e: usize| {
+                        if egress {
+                            (Some(e), None)
+                        } else {
+                            (None, Some(e))
+                        }
+                    };
+                    if let Some(e) = ea {
+                        let (s, d) = pick(*e);
+                        v.extend(a.isolating(s, d).into_iter().filter_map(|p| old_cause[p]));
+                    }
+                    if let Some(e) = eb {
+                        let (s, d) = pick(*e);
+                        v.extend(b.isolating(s, d).into_iter().filter_map(|p| new_cause[p]));
+                    }
+                }
+                v.sort_unstable();
+                v.dedup();
+                v
+            })
+            .collect()
+    };
+    let (egress_causes, ingress_causes) = (ends(true), ends(false));
     let mut equal: rustc_hash::FxHashMap<(PortSetId, PortSetId), bool> = Default::default();
-    for (sid, sa, sb, s_ext) in &endpoints {
+    let mut interned: rustc_hash::FxHashMap<(bool, PortSetId), u32> = Default::default();
+    for (si, (_, sa, sb, s_ext)) in endpoints.iter().enumerate() {
         let row_a = sa.map(|s| a.row(s));
         let row_b = sb.map(|s| b.row(s));
-        for (did, da, db, d_ext) in &endpoints {
-            if sid == did || (*s_ext && *d_ext) {
+        for (di, (_, da, db, d_ext)) in endpoints.iter().enumerate() {
+            if si == di || (*s_ext && *d_ext) {
                 continue;
             }
             let cell = |row: &Option<Vec<PortSetId>>, d: &Option<usize>| match (row, d) {
                 (Some(r), Some(d)) => r[*d],
                 _ => PortSetId::EMPTY,
             };
-            // Ids are per side: equality is memoised per pair of ids, sets built only for changes.
+            // Ids are per side: equality is memoised per pair of ids, sets kept only for changes.
             let (ia, ib) = (cell(&row_a, da), cell(&row_b, db));
             let same = *equal
                 .entry((ia, ib))
@@ -325,53 +368,40 @@ pub fn diff(old: &mut Engine, new: &mut Engine) -> Diff {
             if same {
                 continue;
             }
-            let (before, after) = (a.engine.port_set(ia).clone(), b.engine.port_set(ib).clone());
-            let ext = |x: &Option<usize>, is_ext: bool| if is_ext { None } else { *x };
-            // Edited policies isolating either end, on either side (by index: no strings
-            // unless a policy was edited).
-            let mut involved: BTreeSet<String> = BTreeSet::new();
-            for p in a.isolating(ext(sa, *s_ext), ext(da, *d_ext)) {
-                if old_edited[p] {
-                    involved.insert(a.engine.cluster.policies[p].id());
-                }
-            }
-            for p in b.isolating(ext(sb, *s_ext), ext(db, *d_ext)) {
-                if new_edited[p] {
-                    involved.insert(b.engine.cluster.policies[p].id());
-                }
-            }
-            let causes: Vec<(String, Edit)> = involved
-                .into_iter()
-                .filter_map(|id| edits.get(&id).map(|e| (id, *e)))
-                .collect();
-            // Evidence on the side where the connection exists: its allowing rules.
+            let mut intern = |new_side: bool, id: PortSetId| -> u32 {
+                *interned.entry((new_side, id)).or_insert_with(|| {
+                    let set = if new_side {
+                        b.engine.port_set(id)
+                    } else {
+                        a.engine.port_set(id)
+                    };
+                    out.port_sets.push(set.clone());
+                    (out.port_sets.len() - 1) as u32
+                })
+            };
+            let (before, after) = (intern(false, ia), intern(true, ib));
+            let mut causes = egress_causes[si].clone();
+            causes.extend(&ingress_causes[di]);
+            causes.sort_unstable();
+            causes.dedup();
             let mut evidence = Vec::new();
-            if !after.is_empty() {
-                evidence.extend(b.evidence(*sb, *db, "now"));
-            }
-            if !before.is_empty() {
-                evidence.extend(a.evidence(*sa, *da, "before"));
-            }
-            for (id, present) in [(sid, (sa, sb)), (did, (da, db))] {
-                match present {
-                    (None, Some(_)) => {
-                        evidence.push(Evidence::at(None, format!("workload {id} is added")))
-                    }
-                    (Some(_), None) => {
-                        evidence.push(Evidence::at(None, format!("workload {id} is removed")))
-                    }
-                    _ => {}
+            if with_evidence {
+                if ib != PortSetId::EMPTY {
+                    evidence.extend(b.evidence(*sb, *db, "now"));
+                }
+                if ia != PortSetId::EMPTY {
+                    evidence.extend(a.evidence(*sa, *da, "before"));
                 }
             }
             let change = Change {
-                src: sid.clone(),
-                dst: did.clone(),
+                src: si as u32,
+                dst: di as u32,
                 before,
                 after,
                 causes,
                 evidence,
             };
-            match (change.before.is_empty(), change.after.is_empty()) {
+            match (ia == PortSetId::EMPTY, ib == PortSetId::EMPTY) {
                 (true, _) => out.added.push(change),
                 (_, true) => out.removed.push(change),
                 _ => out.changed.push(change),

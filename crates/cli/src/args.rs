@@ -65,6 +65,9 @@ pub struct DiffArgs {
     /// Exit 1 when anything changes.
     #[arg(long)]
     pub fail_on_change: bool,
+    /// Give every change the rules that allow it on each side (slower on large diffs).
+    #[arg(long)]
+    pub evidence: bool,
     /// Let ipBlocks also match pods whose IP is known (status.podIP), as Calico does.
     #[arg(long)]
     pub ipblock_pod_ips: bool,

@@ -5,7 +5,7 @@ use crate::{load_input, options};
 use anyhow::{Context, Result, bail};
 use kubeseg_analyses::diff::diff;
 use kubeseg_engine::Engine;
-use kubeseg_report::diff::{DiffFormat as Format, render};
+use kubeseg_report::diff::{DiffFormat as Format, write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -54,7 +54,7 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
     let Ok(mut old_engine) = old_engine else {
         bail!("compiling OLD panicked");
     };
-    let mut d = diff(&mut old_engine, &mut new_engine);
+    let mut d = diff(&mut old_engine, &mut new_engine, a.evidence);
     // Locations in the checked-out revision read as REV:path.
     if let Some((dir, rev)) = &snapshot {
         let root = dir.path.join(&dir.prefix).display().to_string();
@@ -88,7 +88,10 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
         DiffFormat::Md => Format::Md,
         DiffFormat::Sarif => Format::Sarif,
     };
-    Ok((render(format, &d), fail))
+    // Written as rendered: a diff can hold millions of changes.
+    let mut stdout = std::io::stdout().lock();
+    write(format, &d, &mut stdout)?;
+    Ok((String::new(), fail))
 }
 
 /// A temporary checkout of some paths at a revision, removed when dropped.

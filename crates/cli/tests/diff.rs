@@ -45,6 +45,21 @@ fn json(args: &[&str]) -> (Option<i32>, Value) {
     )
 }
 
+/// The (policy, edit) pairs a change is attributed to.
+fn causes(change: &Value) -> Vec<(String, String)> {
+    change["attribution"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["policy"].as_str().unwrap().to_string(),
+                c["edit"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 fn pairs(v: &Value) -> Vec<(String, String)> {
     v.as_array()
         .unwrap()
@@ -87,9 +102,16 @@ fn the_edits_remove_exactly_the_hand_derived_connections() {
             .position(|p| *p == pair)
             .expect("mysql removal");
         assert_eq!(
-            doc["removed"][i]["attribution"],
-            serde_json::json!([{"policy": "data/mysql-from-wordpress", "edit": "modified"}])
+            causes(&doc["removed"][i]),
+            vec![(
+                "data/mysql-from-wordpress".to_string(),
+                "modified".to_string()
+            )]
         );
+        // Modified: located in NEW, where the policy now lives (data.yaml line 137).
+        let at = &doc["removed"][i]["attribution"][0]["location"];
+        assert!(at["file"].as_str().unwrap().ends_with("data.yaml"));
+        assert_eq!(at["line"], 137);
         assert_eq!(
             doc["removed"][i]["allowed"]["TCP"],
             serde_json::json!([[3306, 3306]])
@@ -259,8 +281,13 @@ fn git_mode_compares_with_a_revision() {
         serde_json::json!([[5432, 5432]])
     );
     assert_eq!(
-        doc["added"][0]["attribution"],
-        serde_json::json!([{"policy": "a/db-closed", "edit": "modified"}])
+        causes(&doc["added"][0]),
+        vec![("a/db-closed".to_string(), "modified".to_string())]
+    );
+    let at = &doc["added"][0]["attribution"][0]["location"];
+    assert_eq!(
+        (at["file"].as_str(), at["line"].as_u64()),
+        (Some("k8s/app.yaml"), Some(11))
     );
     let _ = std::fs::remove_dir_all(&repo);
 }
@@ -301,8 +328,11 @@ fn one_edit_adds_and_another_removes_in_the_same_diff() {
         )]
     );
     assert_eq!(
-        doc["added"][0]["attribution"],
-        serde_json::json!([{"policy": "internal/users-api-ingress", "edit": "modified"}])
+        causes(&doc["added"][0]),
+        vec![(
+            "internal/users-api-ingress".to_string(),
+            "modified".to_string()
+        )]
     );
     assert_eq!(
         doc["added"][0]["allowed"]["TCP"],
@@ -312,8 +342,11 @@ fn one_edit_adds_and_another_removes_in_the_same_diff() {
     assert_eq!(removed.len(), 2, "{removed:?}");
     for r in doc["removed"].as_array().unwrap() {
         assert_eq!(
-            r["attribution"],
-            serde_json::json!([{"policy": "data/mysql-from-wordpress", "edit": "modified"}])
+            causes(r),
+            vec![(
+                "data/mysql-from-wordpress".to_string(),
+                "modified".to_string()
+            )]
         );
     }
     let _ = std::fs::remove_dir_all(&new);

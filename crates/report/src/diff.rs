@@ -1,24 +1,27 @@
-//! `kubeseg diff` output: text, JSON, Markdown (a pull-request comment) and SARIF.
+//! `kubeseg diff` output: text, JSON, Markdown (a pull-request comment) and SARIF,
+//! written as they are rendered (a diff can hold millions of changes).
 //!
 //! # JSON contract (schemaVersion 1)
 //! ```text
 //! { "schemaVersion": 1,
 //!   "added":   [ {"src": "<id>", "dst": "<id>", "allowed": {"TCP": [[80, 80]], "UDP": [], "SCTP": []},
-//!                 "attribution": [{"policy": "ns/name", "edit": "added|removed|modified"}],
+//!                 "attribution": [{"policy": "ns/name", "edit": "added|removed|modified",
+//!                                  "location": {"file", "line", "column"} | null}],
 //!                 "evidence": [{"message", "location"}]} ],
 //!   "removed": [ ... same, "allowed" is what was allowed before ... ],
 //!   "changed": [ {"src", "dst", "before": {...}, "after": {...}, "attribution", "evidence"} ],
 //!   "workloads": {"added": ["<id>"], "removed": ["<id>"]},
 //!   "policies": [ {"policy": "ns/name", "edit": "added", "location": {...} | null} ] }
 //! ```
-//! Entries are sorted by source, then destination. Ids are the `reach` ids; address ranges
-//! are those of the common refinement of both sides' ipBlocks.
+//! Entries are in endpoint order (workloads by id, then address ranges of the common
+//! refinement of both sides' ipBlocks). `evidence` is empty unless `--evidence` is given.
 
 use crate::{PortsJson, SCHEMA_VERSION};
 use kubeseg_analyses::diff::{Change, Diff};
-use kubeseg_model::Location;
+use kubeseg_model::{Location, PortSet};
 use serde_json::{Value, json};
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io::{self, Write};
 
 /// Output formats of `diff`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,28 +36,41 @@ pub enum DiffFormat {
     Sarif,
 }
 
-/// Renders a diff.
+/// Renders a diff into a string (small diffs, tests).
 pub fn render(format: DiffFormat, d: &Diff) -> String {
+    let mut out = Vec::new();
+    let _ = write(format, d, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes a diff.
+pub fn write(format: DiffFormat, d: &Diff, out: &mut dyn Write) -> io::Result<()> {
     match format {
-        DiffFormat::Text => text(d),
-        DiffFormat::Json => crate::to_json(&json_doc(d)),
-        DiffFormat::Md => markdown(d),
-        DiffFormat::Sarif => sarif(d),
+        DiffFormat::Text => text(d, out),
+        DiffFormat::Json => json_stream(d, out),
+        DiffFormat::Md => out.write_all(markdown(d).as_bytes()),
+        DiffFormat::Sarif => out.write_all(sarif(d).as_bytes()),
     }
 }
 
-fn cause(c: &Change) -> String {
+fn cause(d: &Diff, c: &Change) -> String {
     if c.causes.is_empty() {
         return "no policy edit: workloads' labels, ports or namespaces changed".into();
     }
     c.causes
         .iter()
-        .map(|(p, e)| format!("{p} {}", e.as_str()))
+        .map(|&i| {
+            format!(
+                "{} {}",
+                d.policies[i as usize].0,
+                d.policies[i as usize].1.as_str()
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-fn ports(p: &kubeseg_model::PortSet) -> String {
+fn ports(p: &PortSet) -> String {
     if p.is_all() {
         "All Connections".into()
     } else {
@@ -62,172 +78,154 @@ fn ports(p: &kubeseg_model::PortSet) -> String {
     }
 }
 
-fn text(d: &Diff) -> String {
-    let mut out = String::new();
-    for (mark, list) in [("+", &d.added), ("-", &d.removed), ("~", &d.changed)] {
+fn categories(d: &Diff) -> [(&'static str, &Vec<Change>); 3] {
+    [
+        ("added", &d.added),
+        ("removed", &d.removed),
+        ("changed", &d.changed),
+    ]
+}
+
+fn what(d: &Diff, kind: &str, c: &Change) -> String {
+    let (b, a) = (
+        &d.port_sets[c.before as usize],
+        &d.port_sets[c.after as usize],
+    );
+    match kind {
+        "added" => ports(a),
+        "removed" => ports(b),
+        _ => format!("{} → {}", ports(b), ports(a)),
+    }
+}
+
+fn text(d: &Diff, out: &mut dyn Write) -> io::Result<()> {
+    let mut out = io::BufWriter::new(out);
+    for (kind, list) in categories(d) {
+        let mark = match kind {
+            "added" => "+",
+            "removed" => "-",
+            _ => "~",
+        };
         for c in list {
-            let what = match mark {
-                "+" => ports(&c.after),
-                "-" => ports(&c.before),
-                _ => format!("{} → {}", ports(&c.before), ports(&c.after)),
-            };
-            let _ = writeln!(
+            writeln!(
                 out,
-                "{mark} {} => {} : {what}   [{}]",
-                c.src,
-                c.dst,
-                cause(c)
-            );
+                "{mark} {} => {} : {}   [{}]",
+                d.endpoints[c.src as usize],
+                d.endpoints[c.dst as usize],
+                what(d, kind, c),
+                cause(d, c)
+            )?;
         }
     }
     for w in &d.workloads.0 {
-        let _ = writeln!(out, "+ workload {w}");
+        writeln!(out, "+ workload {w}")?;
     }
     for w in &d.workloads.1 {
-        let _ = writeln!(out, "- workload {w}");
+        writeln!(out, "- workload {w}")?;
     }
     for (p, e, l) in &d.policies {
         let at = l.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
-        let _ = writeln!(out, "policy {p} {}{at}", e.as_str());
+        writeln!(out, "policy {p} {}{at}", e.as_str())?;
     }
-    let _ = writeln!(
+    writeln!(
         out,
         "{} added, {} removed, {} changed connection(s)",
         d.added.len(),
         d.removed.len(),
         d.changed.len()
-    );
-    out
+    )?;
+    out.flush()
 }
 
-#[derive(serde::Serialize)]
-struct LocationJson<'a> {
-    file: &'a str,
-    line: u32,
-    column: u32,
+fn loc(l: &Option<Location>) -> Value {
+    l.as_ref().map_or(
+        Value::Null,
+        |l| json!({"file": &*l.file, "line": l.line, "column": l.column}),
+    )
 }
 
-#[derive(serde::Serialize)]
-struct EvidenceJson<'a> {
-    message: &'a str,
-    location: Option<LocationJson<'a>>,
+/// Two-space indented JSON text of a value, re-indented to `depth` levels.
+fn nested(v: &Value, depth: usize) -> String {
+    let text = serde_json::to_string_pretty(v).unwrap_or_default();
+    text.replace('\n', &format!("\n{}", "  ".repeat(depth)))
 }
 
-#[derive(serde::Serialize)]
-struct CauseJson<'a> {
-    policy: &'a str,
-    edit: &'static str,
-}
-
-#[derive(serde::Serialize)]
-struct ChangeJson<'a> {
-    src: &'a str,
-    dst: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    allowed: Option<PortsJson>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    before: Option<PortsJson>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    after: Option<PortsJson>,
-    attribution: Vec<CauseJson<'a>>,
-    evidence: Vec<EvidenceJson<'a>>,
-}
-
-#[derive(serde::Serialize)]
-struct PolicyJson<'a> {
-    policy: &'a str,
-    edit: &'static str,
-    location: Option<LocationJson<'a>>,
-}
-
-#[derive(serde::Serialize)]
-struct WorkloadsJson<'a> {
-    added: &'a [String],
-    removed: &'a [String],
-}
-
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DiffJson<'a> {
-    schema_version: u32,
-    added: Vec<ChangeJson<'a>>,
-    removed: Vec<ChangeJson<'a>>,
-    changed: Vec<ChangeJson<'a>>,
-    workloads: WorkloadsJson<'a>,
-    policies: Vec<PolicyJson<'a>>,
-}
-
-fn loc(l: &Option<Location>) -> Option<LocationJson<'_>> {
-    l.as_ref().map(|l| LocationJson {
-        file: &l.file,
-        line: l.line,
-        column: l.column,
-    })
-}
-
-fn change_json<'a>(c: &'a Change, which: &str) -> ChangeJson<'a> {
-    let (allowed, before, after) = match which {
-        "added" => (Some(PortsJson::from_set(&c.after)), None, None),
-        "removed" => (Some(PortsJson::from_set(&c.before)), None, None),
-        _ => (
-            None,
-            Some(PortsJson::from_set(&c.before)),
-            Some(PortsJson::from_set(&c.after)),
-        ),
-    };
-    ChangeJson {
-        src: &c.src,
-        dst: &c.dst,
-        allowed,
-        before,
-        after,
-        attribution: c
-            .causes
-            .iter()
-            .map(|(p, e)| CauseJson {
-                policy: p,
-                edit: e.as_str(),
-            })
-            .collect(),
-        evidence: c
-            .evidence
-            .iter()
-            .map(|e| EvidenceJson {
-                message: &e.message,
-                location: loc(&e.location),
-            })
-            .collect(),
+fn json_stream(d: &Diff, out: &mut dyn Write) -> io::Result<()> {
+    let mut out = io::BufWriter::with_capacity(1 << 16, out);
+    // Each distinct port set and each policy's attribution object is rendered once.
+    let sets: Vec<String> = d
+        .port_sets
+        .iter()
+        .map(|p| nested(&json!(PortsJson::from_set(p)), 3))
+        .collect();
+    let causes: Vec<String> = d
+        .policies
+        .iter()
+        .map(|(p, e, l)| {
+            nested(
+                &json!({"policy": p, "edit": e.as_str(), "location": loc(l)}),
+                4,
+            )
+        })
+        .collect();
+    write!(out, "{{\n  \"schemaVersion\": {SCHEMA_VERSION}")?;
+    for (kind, list) in categories(d) {
+        write!(out, ",\n  \"{kind}\": [")?;
+        for (i, c) in list.iter().enumerate() {
+            let src = serde_json::to_string(&d.endpoints[c.src as usize]).unwrap_or_default();
+            let dst = serde_json::to_string(&d.endpoints[c.dst as usize]).unwrap_or_default();
+            write!(
+                out,
+                "{}\n    {{\n      \"src\": {src},\n      \"dst\": {dst},\n",
+                if i == 0 { "" } else { "," }
+            )?;
+            match kind {
+                "added" => write!(out, "      \"allowed\": {},\n", sets[c.after as usize])?,
+                "removed" => write!(out, "      \"allowed\": {},\n", sets[c.before as usize])?,
+                _ => write!(
+                    out,
+                    "      \"before\": {},\n      \"after\": {},\n",
+                    sets[c.before as usize], sets[c.after as usize]
+                )?,
+            }
+            if c.causes.is_empty() {
+                out.write_all(b"      \"attribution\": [],\n")?;
+            } else {
+                out.write_all(b"      \"attribution\": [")?;
+                for (j, &p) in c.causes.iter().enumerate() {
+                    write!(
+                        out,
+                        "{}\n        {}",
+                        if j == 0 { "" } else { "," },
+                        causes[p as usize]
+                    )?;
+                }
+                out.write_all(b"\n      ],\n")?;
+            }
+            let evidence: Vec<Value> = c
+                .evidence
+                .iter()
+                .map(|e| json!({"message": e.message, "location": loc(&e.location)}))
+                .collect();
+            write!(
+                out,
+                "      \"evidence\": {}\n    }}",
+                nested(&json!(evidence), 3)
+            )?;
+        }
+        out.write_all(if list.is_empty() { b"]" } else { b"\n  ]" })?;
     }
-}
-
-fn json_doc(d: &Diff) -> DiffJson<'_> {
-    DiffJson {
-        schema_version: SCHEMA_VERSION,
-        added: d.added.iter().map(|c| change_json(c, "added")).collect(),
-        removed: d
-            .removed
-            .iter()
-            .map(|c| change_json(c, "removed"))
-            .collect(),
-        changed: d
-            .changed
-            .iter()
-            .map(|c| change_json(c, "changed"))
-            .collect(),
-        workloads: WorkloadsJson {
-            added: &d.workloads.0,
-            removed: &d.workloads.1,
-        },
-        policies: d
-            .policies
-            .iter()
-            .map(|(p, e, l)| PolicyJson {
-                policy: p,
-                edit: e.as_str(),
-                location: loc(l),
-            })
-            .collect(),
-    }
+    let rest = json!({
+        "workloads": {"added": d.workloads.0, "removed": d.workloads.1},
+        "policies": d.policies.iter().map(|(p, e, l)| json!({"policy": p, "edit": e.as_str(), "location": loc(l)})).collect::<Vec<_>>(),
+    });
+    write!(
+        out,
+        ",\n  \"workloads\": {},\n  \"policies\": {}\n}}\n",
+        nested(&rest["workloads"], 1),
+        nested(&rest["policies"], 1)
+    )?;
+    out.flush()
 }
 
 fn markdown(d: &Diff) -> String {
@@ -239,23 +237,34 @@ fn markdown(d: &Diff) -> String {
         d.removed.len(),
         d.changed.len()
     );
-    if !(d.added.is_empty() && d.removed.is_empty() && d.changed.is_empty()) {
+    let total = d.added.len() + d.removed.len() + d.changed.len();
+    if total > 0 {
         out.push_str("| | source | destination | connections | because of |\n| --- | --- | --- | --- | --- |\n");
-        for (mark, list) in [("➕", &d.added), ("➖", &d.removed), ("✏️", &d.changed)] {
-            for c in list.iter().take(200) {
-                let what = match mark {
-                    "➕" => ports(&c.after),
-                    "➖" => ports(&c.before),
-                    _ => format!("{} → {}", ports(&c.before), ports(&c.after)),
-                };
+        let mut shown = 0;
+        for (kind, list) in categories(d) {
+            let mark = match kind {
+                "added" => "➕",
+                "removed" => "➖",
+                _ => "✏️",
+            };
+            for c in list.iter().take(200usize.saturating_sub(shown)) {
+                shown += 1;
                 let _ = writeln!(
                     out,
-                    "| {mark} | `{}` | `{}` | {what} | {} |",
-                    c.src,
-                    c.dst,
-                    cause(c)
+                    "| {mark} | `{}` | `{}` | {} | {} |",
+                    d.endpoints[c.src as usize],
+                    d.endpoints[c.dst as usize],
+                    what(d, kind, c),
+                    cause(d, c)
                 );
             }
+        }
+        if total > shown {
+            let _ = writeln!(
+                out,
+                "\n… and {} more (run `kubeseg diff --format json` for all of them).",
+                total - shown
+            );
         }
     }
     if !d.policies.is_empty() {
@@ -279,19 +288,18 @@ fn sarif(d: &Diff) -> String {
         .map(|(k, level)| json!({"id": format!("kubeseg-diff/{k}"), "name": format!("connection-{k}"), "shortDescription": {"text": format!("A connection was {k} by the change.")}, "defaultConfiguration": {"level": level}}))
         .collect();
     let mut results = Vec::new();
-    for (i, (k, level)) in kinds.iter().enumerate() {
-        let list = match i {
-            0 => &d.added,
-            1 => &d.removed,
-            _ => &d.changed,
-        };
+    for (i, ((k, level), (_, list))) in kinds.iter().zip(categories(d)).enumerate() {
         for c in list {
-            let at = c.evidence.iter().find_map(|e| e.location.clone());
+            // Located at the edited policy that causes it, on the side where it lives.
+            let at = c
+                .causes
+                .first()
+                .and_then(|&p| d.policies[p as usize].2.clone());
             let mut r = json!({
                 "ruleId": format!("kubeseg-diff/{k}"),
                 "ruleIndex": i,
                 "level": level,
-                "message": {"text": format!("{} => {} : {} → {} ({})", c.src, c.dst, ports(&c.before), ports(&c.after), cause(c))},
+                "message": {"text": format!("{} => {} : {} ({})", d.endpoints[c.src as usize], d.endpoints[c.dst as usize], what(d, k, c), cause(d, c))},
             });
             if let Some(l) = at.filter(|l| &*l.file != "-") {
                 r["locations"] = json!([{"physicalLocation": {"artifactLocation": {"uri": crate::audit::uri(&l.file)}, "region": {"startLine": l.line, "startColumn": l.column}}}]);
