@@ -180,8 +180,8 @@ fn json_stream(d: &Diff, out: &mut dyn Write) -> io::Result<()> {
                 if i == 0 { "" } else { "," }
             )?;
             match kind {
-                "added" => write!(out, "      \"allowed\": {},\n", sets[c.after as usize])?,
-                "removed" => write!(out, "      \"allowed\": {},\n", sets[c.before as usize])?,
+                "added" => writeln!(out, "      \"allowed\": {},", sets[c.after as usize])?,
+                "removed" => writeln!(out, "      \"allowed\": {},", sets[c.before as usize])?,
                 _ => write!(
                     out,
                     "      \"before\": {},\n      \"after\": {},\n",
