@@ -47,8 +47,6 @@ pub struct Change {
     pub before: u32,
     /// Allowed after: index into [`Diff::port_sets`].
     pub after: u32,
-    /// The policy edits responsible: indices into [`Diff::policies`].
-    pub causes: Vec<u32>,
     /// The rules behind the change on each side (only when asked for).
     pub evidence: Vec<Evidence>,
 }
@@ -60,6 +58,11 @@ pub struct Diff {
     pub endpoints: Vec<String>,
     /// Distinct port sets of the changes.
     pub port_sets: Vec<PortSet>,
+    /// Per endpoint: the edited policies (indices into `policies`) isolating its egress,
+    /// on either side.
+    pub egress_causes: Vec<Vec<u32>>,
+    /// Per endpoint: the edited policies isolating its ingress, on either side.
+    pub ingress_causes: Vec<Vec<u32>>,
     /// Connections that did not exist before.
     pub added: Vec<Change>,
     /// Connections that no longer exist.
@@ -160,6 +163,9 @@ impl Side<'_, '_> {
         out
     }
 }
+
+/// The row keys of one endpoint on each side (`None` where it is absent).
+type KeyPair = (Option<Vec<u32>>, Option<Vec<u32>>);
 
 /// External atoms of an engine as (endpoint index, addresses).
 fn atoms(engine: &Engine) -> Vec<(usize, IpSet)> {
@@ -347,66 +353,122 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool) -> Diff {
             .collect()
     };
     let (egress_causes, ingress_causes) = (ends(true), ends(false));
+    out.egress_causes = egress_causes;
+    out.ingress_causes = ingress_causes;
     let mut equal: rustc_hash::FxHashMap<(PortSetId, PortSetId), bool> = Default::default();
     let mut interned: rustc_hash::FxHashMap<(bool, PortSetId), u32> = Default::default();
-    for (si, (_, sa, sb, s_ext)) in endpoints.iter().enumerate() {
-        let row_a = sa.map(|s| a.row(s));
-        let row_b = sb.map(|s| b.row(s));
-        for (di, (_, da, db, d_ext)) in endpoints.iter().enumerate() {
-            if si == di || (*s_ext && *d_ext) {
-                continue;
-            }
-            let cell = |row: &Option<Vec<PortSetId>>, d: &Option<usize>| match (row, d) {
-                (Some(r), Some(d)) => r[*d],
-                _ => PortSetId::EMPTY,
-            };
-            // Ids are per side: equality is memoised per pair of ids, sets kept only for changes.
-            let (ia, ib) = (cell(&row_a, da), cell(&row_b, db));
-            let same = *equal
-                .entry((ia, ib))
-                .or_insert_with(|| a.engine.port_set(ia) == b.engine.port_set(ib));
-            if same {
-                continue;
-            }
-            let mut intern = |new_side: bool, id: PortSetId| -> u32 {
-                *interned.entry((new_side, id)).or_insert_with(|| {
-                    let set = if new_side {
-                        b.engine.port_set(id)
-                    } else {
-                        a.engine.port_set(id)
+    // Sources with the same row keys on both sides have the same rows: visit them
+    // consecutively and compute each distinct pair of rows once.
+    let key = |side: &Side, e: &Option<usize>| e.map(|e| side.engine.reach.endpoint_row_key(e));
+    let mut order: Vec<(KeyPair, usize)> = endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, (_, sa, sb, _))| ((key(&a, sa), key(&b, sb)), i))
+        .collect();
+    order.sort();
+    // Distinct key pairs with their sources; rows of each chunk of pairs are computed
+    // on both sides at once, one side per core.
+    let mut groups: Vec<(Option<usize>, Option<usize>, Vec<usize>)> = Vec::new();
+    let mut last: Option<KeyPair> = None;
+    for (keys, si) in order {
+        let pair = Some(keys);
+        if pair != last {
+            groups.push((endpoints[si].1, endpoints[si].2, Vec::new()));
+            last = pair;
+        }
+        if let Some(g) = groups.last_mut() {
+            g.2.push(si);
+        }
+    }
+    for chunk in groups.chunks(64) {
+        let (rows_a, rows_b) = std::thread::scope(|scope| {
+            let old_side = &mut a;
+            let handle = scope.spawn(move || {
+                chunk
+                    .iter()
+                    .map(|g| g.0.map(|s| old_side.row(s)))
+                    .collect::<Vec<_>>()
+            });
+            let rows_b: Vec<Option<Vec<PortSetId>>> =
+                chunk.iter().map(|g| g.1.map(|s| b.row(s))).collect();
+            (handle.join(), rows_b)
+        });
+        let Ok(rows_a) = rows_a else {
+            continue;
+        };
+        for ((row_a, row_b), g) in rows_a.iter().zip(&rows_b).zip(chunk) {
+            for &si in &g.2 {
+                let (_, sa, sb, s_ext) = &endpoints[si];
+                for (di, (_, da, db, d_ext)) in endpoints.iter().enumerate() {
+                    if si == di || (*s_ext && *d_ext) {
+                        continue;
+                    }
+                    let cell = |row: &Option<Vec<PortSetId>>, d: &Option<usize>| match (row, d) {
+                        (Some(r), Some(d)) => r[*d],
+                        _ => PortSetId::EMPTY,
                     };
-                    out.port_sets.push(set.clone());
-                    (out.port_sets.len() - 1) as u32
-                })
-            };
-            let (before, after) = (intern(false, ia), intern(true, ib));
-            let mut causes = egress_causes[si].clone();
-            causes.extend(&ingress_causes[di]);
-            causes.sort_unstable();
-            causes.dedup();
-            let mut evidence = Vec::new();
-            if with_evidence {
-                if ib != PortSetId::EMPTY {
-                    evidence.extend(b.evidence(*sb, *db, "now"));
+                    // Ids are per side: equality is memoised per pair of ids, sets kept only for changes.
+                    let (ia, ib) = (cell(row_a, da), cell(row_b, db));
+                    // Most cells are empty on both sides: no lookup for them.
+                    if ia == PortSetId::EMPTY && ib == PortSetId::EMPTY {
+                        continue;
+                    }
+                    let same = *equal
+                        .entry((ia, ib))
+                        .or_insert_with(|| a.engine.port_set(ia) == b.engine.port_set(ib));
+                    if same {
+                        continue;
+                    }
+                    let mut intern = |new_side: bool, id: PortSetId| -> u32 {
+                        *interned.entry((new_side, id)).or_insert_with(|| {
+                            let set = if new_side {
+                                b.engine.port_set(id)
+                            } else {
+                                a.engine.port_set(id)
+                            };
+                            out.port_sets.push(set.clone());
+                            (out.port_sets.len() - 1) as u32
+                        })
+                    };
+                    let (before, after) = (intern(false, ia), intern(true, ib));
+                    let mut evidence = Vec::new();
+                    if with_evidence {
+                        if ib != PortSetId::EMPTY {
+                            evidence.extend(b.evidence(*sb, *db, "now"));
+                        }
+                        if ia != PortSetId::EMPTY {
+                            evidence.extend(a.evidence(*sa, *da, "before"));
+                        }
+                    }
+                    let change = Change {
+                        src: si as u32,
+                        dst: di as u32,
+                        before,
+                        after,
+                        evidence,
+                    };
+                    match (ia == PortSetId::EMPTY, ib == PortSetId::EMPTY) {
+                        (true, _) => out.added.push(change),
+                        (_, true) => out.removed.push(change),
+                        _ => out.changed.push(change),
+                    }
                 }
-                if ia != PortSetId::EMPTY {
-                    evidence.extend(a.evidence(*sa, *da, "before"));
-                }
-            }
-            let change = Change {
-                src: si as u32,
-                dst: di as u32,
-                before,
-                after,
-                causes,
-                evidence,
-            };
-            match (ia == PortSetId::EMPTY, ib == PortSetId::EMPTY) {
-                (true, _) => out.added.push(change),
-                (_, true) => out.removed.push(change),
-                _ => out.changed.push(change),
             }
         }
     }
+    for list in [&mut out.added, &mut out.removed, &mut out.changed] {
+        list.sort_by_key(|c| (c.src, c.dst));
+    }
     out
+}
+
+impl Diff {
+    /// The policy edits responsible for a change: indices into [`Diff::policies`], sorted.
+    pub fn causes(&self, c: &Change) -> Vec<u32> {
+        let mut v = self.egress_causes[c.src as usize].clone();
+        v.extend(&self.ingress_causes[c.dst as usize]);
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
 }

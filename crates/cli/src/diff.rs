@@ -35,6 +35,13 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
     };
     let old_common = common(old_paths);
     let new_common = common(new_paths);
+    let timings = std::env::var_os("KUBESEG_TIMINGS").is_some();
+    let start = std::time::Instant::now();
+    let lap = |what: &str| {
+        if timings {
+            eprintln!("timing: {what} {:?} rss {}", start.elapsed(), crate::rss());
+        }
+    };
     // The two sides are loaded and compiled at the same time, one per core.
     let (old, new) = std::thread::scope(|scope| {
         let old = scope.spawn(|| load_input(&old_common).context("OLD"));
@@ -46,6 +53,7 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
         )
     });
     let (old, new) = (old?, new?);
+    lap("load");
     let (old_engine, mut new_engine) = std::thread::scope(|scope| {
         let o = scope.spawn(|| Engine::new(&old.cluster, options(&old_common)));
         let n = Engine::new(&new.cluster, options(&new_common));
@@ -54,7 +62,9 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
     let Ok(mut old_engine) = old_engine else {
         bail!("compiling OLD panicked");
     };
+    lap("compile");
     let mut d = diff(&mut old_engine, &mut new_engine, a.evidence);
+    lap("diff");
     // Locations in the checked-out revision read as REV:path.
     if let Some((dir, rev)) = &snapshot {
         let root = dir.path.join(&dir.prefix).display().to_string();
@@ -91,6 +101,7 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
     // Written as rendered: a diff can hold millions of changes.
     let mut stdout = std::io::stdout().lock();
     write(format, &d, &mut stdout)?;
+    lap("write");
     Ok((String::new(), fail))
 }
 

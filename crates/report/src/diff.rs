@@ -54,10 +54,11 @@ pub fn write(format: DiffFormat, d: &Diff, out: &mut dyn Write) -> io::Result<()
 }
 
 fn cause(d: &Diff, c: &Change) -> String {
-    if c.causes.is_empty() {
+    let causes = d.causes(c);
+    if causes.is_empty() {
         return "no policy edit: workloads' labels, ports or namespaces changed".into();
     }
-    c.causes
+    causes
         .iter()
         .map(|&i| {
             format!(
@@ -168,12 +169,16 @@ fn json_stream(d: &Diff, out: &mut dyn Write) -> io::Result<()> {
             )
         })
         .collect();
+    let ids: Vec<String> = d
+        .endpoints
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap_or_default())
+        .collect();
     write!(out, "{{\n  \"schemaVersion\": {SCHEMA_VERSION}")?;
     for (kind, list) in categories(d) {
         write!(out, ",\n  \"{kind}\": [")?;
         for (i, c) in list.iter().enumerate() {
-            let src = serde_json::to_string(&d.endpoints[c.src as usize]).unwrap_or_default();
-            let dst = serde_json::to_string(&d.endpoints[c.dst as usize]).unwrap_or_default();
+            let (src, dst) = (&ids[c.src as usize], &ids[c.dst as usize]);
             write!(
                 out,
                 "{}\n    {{\n      \"src\": {src},\n      \"dst\": {dst},\n",
@@ -188,11 +193,12 @@ fn json_stream(d: &Diff, out: &mut dyn Write) -> io::Result<()> {
                     sets[c.before as usize], sets[c.after as usize]
                 )?,
             }
-            if c.causes.is_empty() {
+            let c_causes = d.causes(c);
+            if c_causes.is_empty() {
                 out.write_all(b"      \"attribution\": [],\n")?;
             } else {
                 out.write_all(b"      \"attribution\": [")?;
-                for (j, &p) in c.causes.iter().enumerate() {
+                for (j, &p) in c_causes.iter().enumerate() {
                     write!(
                         out,
                         "{}\n        {}",
@@ -291,8 +297,8 @@ fn sarif(d: &Diff) -> String {
     for (i, ((k, level), (_, list))) in kinds.iter().zip(categories(d)).enumerate() {
         for c in list {
             // Located at the edited policy that causes it, on the side where it lives.
-            let at = c
-                .causes
+            let at = d
+                .causes(c)
                 .first()
                 .and_then(|&p| d.policies[p as usize].2.clone());
             let mut r = json!({
