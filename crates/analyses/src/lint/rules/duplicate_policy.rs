@@ -1,7 +1,6 @@
 use crate::finding::{Evidence, Remediation, Rule, Severity};
 use crate::lint::{Cx, finding};
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 pub static RULE: Rule = Rule {
     code: "KL111",
@@ -14,33 +13,6 @@ pub static RULE: Rule = Rule {
     example: "",
 };
 
-/// The spec of a policy as text, without locations.
-fn canonical(p: &kubeseg_model::NetworkPolicy) -> String {
-    let mut s = format!(
-        "{}|{}|{}|",
-        p.pod_selector, p.isolates_ingress, p.isolates_egress
-    );
-    for rules in [&p.ingress, &p.egress] {
-        for r in rules {
-            let peers: Vec<String> = r
-                .peers
-                .iter()
-                .flatten()
-                .map(|x| format!("{:?}", x.kind))
-                .collect();
-            let _ = write!(
-                s,
-                "[{}|{}|{:?}]",
-                r.peers.is_some(),
-                peers.join(","),
-                r.ports
-            );
-        }
-        s.push('/');
-    }
-    s
-}
-
 pub fn check(cx: &mut Cx) {
     let mut first: BTreeMap<(String, String), &kubeseg_model::NetworkPolicy> = BTreeMap::new();
     // The copy is the one further down the input.
@@ -48,7 +20,7 @@ pub fn check(cx: &mut Cx) {
     policies.sort_by(|a, b| a.policy.location.cmp(&b.policy.location));
     for p in policies {
         let pol = p.policy;
-        let key = (pol.namespace.clone(), canonical(pol));
+        let key = (pol.namespace.clone(), crate::diff::canonical(pol));
         match first.get(&key) {
             None => {
                 first.insert(key, pol);
