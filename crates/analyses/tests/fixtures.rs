@@ -10,6 +10,8 @@
 //! - `# apiserver: CIDR`, `# node-cidr: CIDR`, `# assume-compromised: ns/name`,
 //!   `# crown-jewel: SELECTOR`: audit settings.
 
+mod common;
+
 use kubeseg_analyses::audit::{AuditConfig, audit};
 use kubeseg_engine::{Engine, Options};
 use kubeseg_model::{Cidr, IpSet, Selector, Severity as DiagSeverity};
@@ -142,13 +144,7 @@ fn check(path: &Path) -> Result<(), String> {
 
 #[test]
 fn every_fixture_fires_exactly_where_it_says() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("fixtures")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
+    let files = common::fixtures("fixtures");
     let mut failures = Vec::new();
     let mut covered = BTreeSet::new();
     for f in &files {

@@ -9,6 +9,8 @@
 //! Each fixture's findings (code, line, title) are also kept as a snapshot beside it
 //! (`.snap`; `KUBESEG_BLESS=1` rewrites them after review).
 
+mod common;
+
 use kubeseg_analyses::lint::{LintConfig, lint, registry};
 use kubeseg_engine::{Engine, Options};
 use kubeseg_model::Cidr;
@@ -95,13 +97,7 @@ fn check(path: &Path) -> Result<(), String> {
 
 #[test]
 fn every_lint_fixture_fires_exactly_where_it_says() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lint");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("fixtures")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
+    let files = common::fixtures("lint");
     let mut failures = Vec::new();
     let mut covered = BTreeSet::new();
     for f in &files {
