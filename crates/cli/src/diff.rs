@@ -154,9 +154,12 @@ fn checkout(rev: &str, paths: &[String]) -> Result<Checkout> {
             let content = git(&["show", &format!("{rev}:./{f}")])?;
             let target = dir.join(&prefix).join(f);
             if let Some(parent) = Path::new(&target).parent() {
-                std::fs::create_dir_all(parent)?;
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    anyhow::anyhow!("--git: cannot write {}: {e}", parent.display())
+                })?;
             }
-            std::fs::write(&target, content)?;
+            std::fs::write(&target, content)
+                .map_err(|e| anyhow::anyhow!("--git: cannot write {}: {e}", target.display()))?;
         }
     }
     Ok(checkout)

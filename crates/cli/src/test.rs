@@ -2,7 +2,7 @@
 
 use crate::args::{TestArgs, TestFormat};
 use crate::{Failure, load_input, options};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use kubeseg_analyses::assert::check;
 use kubeseg_engine::Engine;
 use kubeseg_report::diagnostics;
@@ -10,7 +10,9 @@ use kubeseg_report::test::{TestFormat as Format, render};
 
 /// Runs the assertions; returns the output and whether any failed.
 pub fn run(a: &TestArgs) -> Result<(String, bool)> {
-    let text = std::fs::read_to_string(&a.spec).with_context(|| format!("--spec {}", a.spec))?;
+    // Reading errors are input errors (exit 2), not output errors: no io::Error source.
+    let text = std::fs::read_to_string(&a.spec)
+        .map_err(|e| anyhow::anyhow!("--spec {}: cannot read it: {e}", a.spec))?;
     let spec = match kubeseg_sources::spec::parse_spec(&a.spec, &text) {
         Ok(s) => s,
         Err(diags) => {

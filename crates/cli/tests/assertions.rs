@@ -154,6 +154,10 @@ fn bad_specs_are_errors_at_their_line() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(needle), "{needle} not in {err}");
     }
+    // A spec that cannot be read is an input error too, not an output error.
+    let out = kubeseg(&["test", CLUSTER, "--spec", "no/such/spec.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
