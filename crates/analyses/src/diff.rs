@@ -104,6 +104,8 @@ pub fn canonical(p: &NetworkPolicy) -> String {
 /// One side's view: its engine, rows, and atoms mapped onto the common refinement.
 struct Side<'e, 'c> {
     engine: &'e mut Engine<'c>,
+    /// Workload id → index.
+    ids: BTreeMap<String, usize>,
     attribution: Attribution,
     /// Refined atom → this side's endpoint index.
     atom_endpoint: Vec<usize>,
@@ -118,11 +120,7 @@ impl Side<'_, '_> {
     }
 
     fn workload(&self, id: &str) -> Option<usize> {
-        self.engine
-            .cluster
-            .workloads
-            .binary_search_by(|w| w.id().as_str().cmp(id))
-            .ok()
+        self.ids.get(id).copied()
     }
 
     /// The rules that allow `src → dst` on this side, labelled.
@@ -208,12 +206,22 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool) -> Diff {
         .collect();
     let old_attr = Attribution::new(old);
     let new_attr = Attribution::new(new);
+    let ids = |e: &Engine| -> BTreeMap<String, usize> {
+        e.cluster
+            .workloads
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.id(), i))
+            .collect()
+    };
     let mut a = Side {
+        ids: ids(old),
         engine: old,
         attribution: old_attr,
         atom_endpoint: old_of,
     };
     let mut b = Side {
+        ids: ids(new),
         engine: new,
         attribution: new_attr,
         atom_endpoint: new_of,

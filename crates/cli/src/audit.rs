@@ -10,7 +10,6 @@ use kubeseg_engine::Engine;
 use kubeseg_model::{Cidr, IpSet, Selector};
 use kubeseg_report::audit::{AuditFormat as Format, render};
 use std::io::IsTerminal;
-use std::net::IpAddr;
 
 /// Runs the audit; returns the output and whether `--fail-on` was reached.
 pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
@@ -123,12 +122,13 @@ pub(crate) fn use_color(c: ColorArg) -> bool {
 
 /// A CIDR or a single address.
 pub(crate) fn addresses(s: &str) -> Result<IpSet> {
-    if let Ok(ip) = s.parse::<IpAddr>() {
-        return Ok(IpSet::single(ip));
-    }
-    Cidr::parse(s)
-        .map(Cidr::to_set)
-        .map_err(|e| anyhow::anyhow!("`{s}` is not an IP address or CIDR: {e}"))
+    crate::select::parse_addresses(s).ok_or_else(|| {
+        let why = Cidr::parse(s)
+            .err()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
+        anyhow::anyhow!("`{s}` is not an IP address or CIDR{why}")
+    })
 }
 
 /// `CIDR`, `IP`, `IP:PORT`, `CIDR:PORT`, `[IPv6]:PORT`.

@@ -2,7 +2,7 @@
 
 use anyhow::{Result, bail};
 use kubeseg_engine::{Endpoint, Engine};
-use kubeseg_model::{Cidr, IpSet, Operator, Requirement, Selector, Workload};
+use kubeseg_model::{Cidr, IpSet, Selector, Workload};
 use std::net::IpAddr;
 
 /// A filter over endpoints.
@@ -37,7 +37,9 @@ pub fn filter(engine: &Engine, spec: Option<&str>) -> Result<Filter> {
     let selector = if spec.contains('/') || addresses.is_some() {
         None
     } else {
-        Some(parse_selector(spec)?)
+        Some(Selector::parse(spec).map_err(|e| {
+            anyhow::anyhow!("cannot read `{spec}` as a label selector: {e} (use key=value, key!=value, key in (a,b), key notin (a,b), key, !key)")
+        })?)
     };
     let accepts = |e: usize| -> bool {
         if let Some(set) = &addresses {
@@ -78,72 +80,6 @@ pub fn parse_addresses(s: &str) -> Option<IpSet> {
         return Some(IpSet::single(ip));
     }
     Cidr::parse(s).ok().map(Cidr::to_set)
-}
-
-/// Parses a kubectl-style selector: `a=b,c!=d,e in (x,y),f notin (z),g,!h`.
-pub fn parse_selector(s: &str) -> Result<Selector> {
-    let mut sel = Selector::default();
-    let mut parts = Vec::new();
-    let (mut depth, mut start) = (0, 0);
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    parts.push(&s[start..]);
-    for part in parts.into_iter().map(str::trim).filter(|p| !p.is_empty()) {
-        let set_op = [(" notin ", Operator::NotIn), (" in ", Operator::In)]
-            .into_iter()
-            .find_map(|(w, op)| part.split_once(w).map(|(k, v)| (k, v, op)));
-        if let Some((key, values, operator)) = set_op {
-            let values = values.trim().trim_start_matches('(').trim_end_matches(')');
-            let mut values: Vec<String> = values
-                .split(',')
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-                .collect();
-            values.sort();
-            sel.match_expressions.push(Requirement {
-                key: key.trim().into(),
-                operator,
-                values,
-            });
-        } else if let Some((k, v)) = part.split_once("!=") {
-            sel.match_expressions.push(Requirement {
-                key: k.trim().into(),
-                operator: Operator::NotIn,
-                values: vec![v.trim().into()],
-            });
-        } else if let Some((k, v)) = part.split_once("==").or_else(|| part.split_once('=')) {
-            sel.match_labels.push((k.trim().into(), v.trim().into()));
-        } else if let Some(k) = part.strip_prefix('!') {
-            sel.match_expressions.push(Requirement {
-                key: k.trim().into(),
-                operator: Operator::DoesNotExist,
-                values: vec![],
-            });
-        } else if part
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-        {
-            sel.match_expressions.push(Requirement {
-                key: part.into(),
-                operator: Operator::Exists,
-                values: vec![],
-            });
-        } else {
-            bail!(
-                "cannot read `{part}` as a label selector (use key=value, key!=value, key in (a,b), key notin (a,b), key, !key)"
-            );
-        }
-    }
-    Ok(sel)
 }
 
 /// What an explain argument resolved to.

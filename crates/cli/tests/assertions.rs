@@ -15,12 +15,9 @@ fn run(format: &str) -> (Option<i32>, String) {
     (out.status.code(), String::from_utf8(out.stdout).unwrap())
 }
 
-#[test]
-fn verdicts_are_the_hand_derived_ones() {
-    let (code, out) = run("json");
-    assert_eq!(code, Some(1), "failing assertions exit 1");
-    let doc: Value = serde_json::from_str(&out).unwrap();
-    let verdicts: Vec<(String, bool)> = doc["assertions"]
+/// (name, passed) of every assertion of a JSON report, in order.
+fn verdicts(doc: &Value) -> Vec<(String, bool)> {
+    doc["assertions"]
         .as_array()
         .unwrap()
         .iter()
@@ -30,7 +27,15 @@ fn verdicts_are_the_hand_derived_ones() {
                 a["passed"].as_bool().unwrap(),
             )
         })
-        .collect();
+        .collect()
+}
+
+#[test]
+fn verdicts_are_the_hand_derived_ones() {
+    let (code, out) = run("json");
+    assert_eq!(code, Some(1), "failing assertions exit 1");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let verdicts = verdicts(&doc);
     let want = [
         // blogs is flat and mysql admits app=wordpress from blogs on `mysql` (3306).
         ("the blogs namespace cannot reach MySQL", false),
@@ -195,17 +200,7 @@ fn every_form_passes_and_fails_as_derived_by_hand() {
         String::from_utf8_lossy(&out.stderr)
     );
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let verdicts: Vec<(String, bool)> = doc["assertions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            (
-                a["name"].as_str().unwrap().to_string(),
-                a["passed"].as_bool().unwrap(),
-            )
-        })
-        .collect();
+    let verdicts = verdicts(&doc);
     let want = [
         // redis admits internal/users-api (on 6379), which is not listed.
         ("only payments reaches redis", false),

@@ -119,8 +119,6 @@ pub struct Index {
     pub ingress_isolated: BitSet,
     /// Nodes selected by an egress-isolating policy.
     pub egress_isolated: BitSet,
-    /// Peers of compiled rules that match no node (no pod, no address).
-    pub dead_peers: Vec<PeerRef>,
     /// Every peer of every compiled rule with its peer-set id, in compile order.
     pub peer_refs: Vec<(PeerRef, u32)>,
     class_port_profile: Vec<u32>,
@@ -341,7 +339,6 @@ impl Index {
             ip_set_ids,
             classes: &classes,
             options,
-            dead_peers: Vec::new(),
             peer_refs: Vec::new(),
         };
         let mut all = BitSet::new(nodes);
@@ -389,7 +386,7 @@ impl Index {
         }
 
         let (peer_sets, port_specs, port_sets) = (b.peer_sets, b.port_specs, b.port_sets);
-        let (dead_peers, peer_refs) = (b.dead_peers, b.peer_refs);
+        let peer_refs = b.peer_refs;
         Index {
             classes,
             atoms: part.atoms,
@@ -404,12 +401,19 @@ impl Index {
             port_sets,
             ingress_isolated,
             egress_isolated,
-            dead_peers,
             peer_refs,
             class_port_profile,
             port_profiles,
             resolved: HashMap::default(),
         }
+    }
+
+    /// Peers of compiled rules that match no node (no pod, no address), in compile order.
+    pub fn dead_peers(&self) -> impl Iterator<Item = PeerRef> + '_ {
+        self.peer_refs
+            .iter()
+            .filter(|(_, id)| self.peer_sets[*id as usize].is_empty())
+            .map(|(at, _)| *at)
     }
 
     /// Number of classes (nodes below this are classes, the rest atoms).
@@ -479,7 +483,6 @@ struct Builder<'a> {
     ip_set_ids: HashMap<IpSet, usize>,
     classes: &'a [ClassKey],
     options: Options,
-    dead_peers: Vec<PeerRef>,
     peer_refs: Vec<(PeerRef, u32)>,
 }
 
@@ -507,9 +510,6 @@ impl Builder<'_> {
                 peer: i as u32,
                 ..at
             };
-            if self.peer_sets[id as usize].is_empty() {
-                self.dead_peers.push(at);
-            }
             self.peer_refs.push((at, id));
             ids.push(id);
         }

@@ -68,21 +68,25 @@ pub fn isolation(a: &mut Audit) {
     for wl in &cluster.workloads {
         *workloads_per_ns.entry(&wl.namespace).or_default() += 1;
     }
+    // (namespace, ingress?) pairs that a `podSelector: {}` policy isolates, found in one pass.
+    let mut default_deny: std::collections::BTreeSet<(&str, bool)> = Default::default();
+    for p in cluster
+        .policies
+        .iter()
+        .filter(|p| p.pod_selector.is_empty())
+    {
+        if p.isolates_ingress {
+            default_deny.insert((&p.namespace, true));
+        }
+        if p.isolates_egress {
+            default_deny.insert((&p.namespace, false));
+        }
+    }
     for ns in &cluster.namespaces {
         let Some(&count) = workloads_per_ns.get(ns.name.as_str()) else {
             continue;
         };
-        let covers = |ingress: bool| {
-            cluster.policies.iter().any(|p| {
-                p.namespace == ns.name
-                    && p.pod_selector.is_empty()
-                    && if ingress {
-                        p.isolates_ingress
-                    } else {
-                        p.isolates_egress
-                    }
-            })
-        };
+        let covers = |ingress: bool| default_deny.contains(&(ns.name.as_str(), ingress));
         for (ingress, rule) in [
             (true, &NAMESPACE_NO_DEFAULT_DENY_INGRESS),
             (false, &NAMESPACE_NO_DEFAULT_DENY_EGRESS),
@@ -279,7 +283,8 @@ pub fn dead(a: &mut Audit) {
         };
         a.push(f);
     }
-    for d in a.engine.reach.index.dead_peers.clone() {
+    let dead: Vec<_> = a.engine.reach.index.dead_peers().collect();
+    for d in dead {
         let p = &cluster.policies[d.policy as usize];
         let (dir, rules) = if d.egress {
             ("egress", &p.egress)

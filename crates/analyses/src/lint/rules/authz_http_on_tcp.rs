@@ -1,3 +1,4 @@
+use crate::audit::context::ServiceBackends;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
 use crate::lint::{Cx, finding};
 
@@ -24,6 +25,7 @@ fn protocol(port: &kubeseg_model::ServicePort) -> Option<String> {
 const TCP: &[&str] = &["tcp", "tls", "mongo", "mysql", "redis"];
 
 pub fn check(cx: &mut Cx) {
+    let backends = ServiceBackends::new(cx.cluster());
     for ap in cx.authorization_policies() {
         let Some(rules) = &ap.rules else { continue };
         let workloads = cx.with_labels(&ap.namespace, ap.selector.as_ref());
@@ -39,13 +41,11 @@ pub fn check(cx: &mut Cx) {
                 .filter(|s| s.namespace == ap.namespace)
             {
                 let Some(sel) = &s.selector else { continue };
-                let backs = workloads.iter().any(|&w| {
-                    cluster.workloads[w]
-                        .pods
-                        .iter()
-                        .any(|p| sel.iter().all(|(k, v)| p.labels.get(k) == Some(v)))
-                });
-                if !backs {
+                if !backends
+                    .select(&s.namespace, sel)
+                    .iter()
+                    .any(|w| workloads.contains(w))
+                {
                     continue;
                 }
                 for sp in &s.ports {

@@ -18,6 +18,16 @@ pub fn check(cx: &mut Cx) {
         cx.notes.push("KL107 (selector-matches-nothing) not checked: the input holds no workloads; lint the policies together with the workloads they select".into());
         return;
     }
+    // The engine's dead peers, by policy, read once.
+    let mut compiled_dead: std::collections::HashMap<usize, Vec<(bool, usize, usize)>> =
+        Default::default();
+    for d in cx.engine.reach.index.dead_peers() {
+        compiled_dead.entry(d.policy as usize).or_default().push((
+            d.egress,
+            d.rule as usize,
+            d.peer as usize,
+        ));
+    }
     for p in cx.policies() {
         let pol = p.policy;
         if cx.selected(p).is_empty() {
@@ -46,15 +56,7 @@ pub fn check(cx: &mut Cx) {
         }
         // Peers: the engine's for cluster policies, evaluated directly for misfiled ones.
         let dead: Vec<(bool, usize, usize)> = match p.index {
-            Some(i) => cx
-                .engine
-                .reach
-                .index
-                .dead_peers
-                .iter()
-                .filter(|d| d.policy as usize == i)
-                .map(|d| (d.egress, d.rule as usize, d.peer as usize))
-                .collect(),
+            Some(i) => compiled_dead.remove(&i).unwrap_or_default(),
             None => naive_dead(cx, pol),
         };
         for (egress, ri, pi) in dead {
