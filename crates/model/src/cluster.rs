@@ -15,6 +15,12 @@ pub struct Cluster {
     pub workloads: Vec<Workload>,
     /// NetworkPolicies, sorted by namespace and name.
     pub policies: Vec<NetworkPolicy>,
+    /// Cluster-scoped tiered policies (AdminNetworkPolicy, BaselineAdminNetworkPolicy,
+    /// ClusterNetworkPolicy), sorted by tier, priority, name and kind: the order in which
+    /// kubeseg evaluates them (equal priorities have no defined order; lint warns).
+    pub cluster_policies: Vec<crate::tier::ClusterPolicy>,
+    /// Node objects (for `nodes` peers), sorted by name.
+    pub nodes: Vec<crate::tier::Node>,
     /// Services, sorted by namespace and name.
     pub services: Vec<Service>,
     /// Ingress and Gateway API HTTPRoute objects (their backends), sorted by namespace and name.

@@ -11,6 +11,7 @@ pub mod mesh;
 pub mod ports;
 pub mod selector;
 pub mod spec;
+pub mod tier;
 
 pub use addr::{Cidr, IpSet};
 pub use cluster::*;
@@ -19,3 +20,4 @@ pub use intervals::IntervalSet;
 pub use mesh::{AuthorizationPolicy, AuthorizationRule, PeerAuthentication};
 pub use ports::{PortSet, Protocol};
 pub use selector::{Labels, Operator, Requirement, Selector};
+pub use tier::{Action, ClusterPolicy, Node, PodSet, Tier, TierPeer, TierPeerKind, TierRule};

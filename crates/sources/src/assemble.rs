@@ -89,6 +89,8 @@ pub fn assemble(objects: Vec<Object>) -> (Cluster, Misfiled) {
                 referenced.push(p.namespace.clone());
                 cluster.peer_authentications.push(p);
             }
+            Object::ClusterPolicy(p) => cluster.cluster_policies.push(p),
+            Object::Node(n) => cluster.nodes.push(n),
         }
     }
 
@@ -169,6 +171,11 @@ pub fn assemble(objects: Vec<Object>) -> (Cluster, Misfiled) {
     cluster
         .peer_authentications
         .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    // Evaluation order: tier, then priority; name and kind only make it deterministic.
+    cluster.cluster_policies.sort_by(|a, b| {
+        (a.tier, a.priority, &a.name, &a.kind).cmp(&(b.tier, b.priority, &b.name, &b.kind))
+    });
+    cluster.nodes.sort_by(|a, b| a.name.cmp(&b.name));
     (cluster, misfiled)
 }
 

@@ -66,6 +66,10 @@ pub enum Object {
     },
     /// An Istio PeerAuthentication.
     PeerAuthentication(PeerAuthentication),
+    /// An AdminNetworkPolicy, BaselineAdminNetworkPolicy or ClusterNetworkPolicy.
+    ClusterPolicy(kubeseg_model::ClusterPolicy),
+    /// A Node.
+    Node(kubeseg_model::Node),
 }
 
 /// What one file held.
