@@ -198,7 +198,7 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String> {
     let cluster = &loaded.cluster;
     let src = resolve(&cluster.workloads, &a.from).context("--from")?;
     let dst = resolve(&cluster.workloads, &a.to).context("--to")?;
-    fn side<'c>(r: &Resolved<'c>) -> (Side<'c>, String, String) {
+    fn side<'c>(r: &'c Resolved<'c>) -> (Side<'c>, String, String) {
         match r {
             Resolved::Pod { workload, pod } => {
                 let workload: &'c kubeseg_model::Workload = workload;
@@ -213,6 +213,11 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String> {
                 )
             }
             Resolved::Address(ip) => (Side::Address(*ip), ip.to_string(), "External".to_string()),
+            Resolved::Domain(name) => (
+                Side::Domain(name),
+                format!("{name}[Domain]"),
+                "Domain".to_string(),
+            ),
         }
     }
     let (src_side, src_id, src_kind) = side(&src);
@@ -294,7 +299,7 @@ fn port_number(p: &str, protocol: Protocol, dst: &Side) -> Result<u16> {
                 _ => bail!("the destination defines `{p}` more than once"),
             }
         }
-        Side::Address(_) => bail!("a named port needs a pod destination"),
+        Side::Address(_) | Side::Domain(_) => bail!("a named port needs a pod destination"),
     }
 }
 

@@ -31,8 +31,16 @@ pub fn filter(engine: &Engine, spec: Option<&str>) -> Result<Filter> {
     let endpoints = engine.endpoints();
     let workload = |e: usize| match &endpoints[e] {
         Endpoint::Workload { workload, .. } => Some(&engine.cluster.workloads[*workload]),
-        Endpoint::External { .. } => None,
+        Endpoint::External { .. } | Endpoint::Domain { .. } => None,
     };
+    // A domain endpoint is named by its name, with or without `[Domain]`.
+    let domain = spec.strip_suffix("[Domain]").unwrap_or(spec);
+    let domain = kubeseg_engine::index::normalise_domain(domain);
+    let is_domain =
+        |e: usize| matches!(&endpoints[e], Endpoint::Domain { name, .. } if *name == domain);
+    if (0..endpoints.len()).any(is_domain) {
+        return Ok(Filter::Set((0..endpoints.len()).map(is_domain).collect()));
+    }
     let addresses = parse_addresses(spec);
     let selector = if spec.contains('/') || addresses.is_some() {
         None
@@ -45,7 +53,7 @@ pub fn filter(engine: &Engine, spec: Option<&str>) -> Result<Filter> {
         if let Some(set) = &addresses {
             return match &endpoints[e] {
                 Endpoint::External { addresses: a, .. } => !a.intersect(set).is_empty(),
-                Endpoint::Workload { .. } => false,
+                Endpoint::Workload { .. } | Endpoint::Domain { .. } => false,
             };
         }
         let Some(w) = workload(e) else { return false };
@@ -88,6 +96,8 @@ pub enum Resolved<'c> {
     Pod { workload: &'c Workload, pod: usize },
     /// An address.
     Address(IpAddr),
+    /// A domain name (normalised), for `domainNames` peers.
+    Domain(String),
 }
 
 /// Resolves an explain argument to one pod or one address; unknown or ambiguous names
@@ -97,7 +107,13 @@ pub fn resolve<'c>(workloads: &'c [Workload], spec: &str) -> Result<Resolved<'c>
         return Ok(Resolved::Address(ip));
     }
     let Some((ns, rest)) = spec.split_once('/') else {
-        bail!("`{spec}` is neither `namespace/name` nor an IP address");
+        let name = spec.strip_suffix("[Domain]").unwrap_or(spec);
+        if name.contains('.') {
+            return Ok(Resolved::Domain(kubeseg_engine::index::normalise_domain(
+                name,
+            )));
+        }
+        bail!("`{spec}` is neither `namespace/name`, an IP address nor a domain name");
     };
     let in_ns: Vec<&Workload> = workloads.iter().filter(|w| w.namespace == ns).collect();
     let by_id: Vec<&Workload> = in_ns

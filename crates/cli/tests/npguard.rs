@@ -118,7 +118,7 @@ fn ours(dir: &Path) -> Result<Relation, String> {
     for c in conns {
         let ext = |e: usize| match &engine.endpoints()[e] {
             Endpoint::External { addresses, .. } => Some(addresses.v4.ranges().to_vec()),
-            Endpoint::Workload { .. } => None,
+            Endpoint::Workload { .. } | Endpoint::Domain { .. } => None,
         };
         match (ext(c.src), ext(c.dst)) {
             (Some(ranges), None) => {

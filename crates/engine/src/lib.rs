@@ -56,6 +56,7 @@ impl<'c> Engine<'c> {
         match &self.endpoints()[e] {
             Endpoint::Workload { workload, .. } => self.cluster.workloads[*workload].id(),
             Endpoint::External { addresses, .. } => addresses.range_strings().join(","),
+            Endpoint::Domain { name, .. } => format!("{name}[Domain]"),
         }
     }
 

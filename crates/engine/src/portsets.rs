@@ -26,6 +26,7 @@ pub struct PortSets {
     ids: HashMap<PortSet, PortSetId>,
     unions: HashMap<(PortSetId, PortSetId), PortSetId>,
     intersections: HashMap<(PortSetId, PortSetId), PortSetId>,
+    differences: HashMap<(PortSetId, PortSetId), PortSetId>,
 }
 
 impl Default for PortSets {
@@ -35,6 +36,7 @@ impl Default for PortSets {
             ids: HashMap::default(),
             unions: HashMap::default(),
             intersections: HashMap::default(),
+            differences: HashMap::default(),
         };
         t.intern(PortSet::empty());
         t.intern(PortSet::all());
@@ -76,6 +78,25 @@ impl PortSets {
             self.unions.clear();
         }
         self.unions.insert(key, id);
+        id
+    }
+
+    /// The ports of `a` that are not in `b`.
+    pub fn difference(&mut self, a: PortSetId, b: PortSetId) -> PortSetId {
+        if b == PortSetId::EMPTY || a == PortSetId::EMPTY {
+            return a;
+        }
+        if a == b || b == PortSetId::ALL {
+            return PortSetId::EMPTY;
+        }
+        if let Some(&id) = self.differences.get(&(a, b)) {
+            return id;
+        }
+        let id = self.intern(self.get(a).difference(self.get(b)));
+        if self.differences.len() >= MEMO_LIMIT {
+            self.differences.clear();
+        }
+        self.differences.insert((a, b), id);
         id
     }
 

@@ -937,7 +937,7 @@ spec:
         Endpoint::Workload { workload, .. } => {
             assert_eq!(loaded.cluster.workloads[*workload].pods.len(), 2)
         }
-        Endpoint::External { .. } => panic!("db is a workload"),
+        Endpoint::External { .. } | Endpoint::Domain { .. } => panic!("db is a workload"),
     }
     assert!(engine.pair(db, db).is_all());
 }

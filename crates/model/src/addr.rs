@@ -96,6 +96,13 @@ impl IpSet {
         }
     }
 
+    /// Whether every IPv4 address is in the set: then it holds every pod address
+    /// even when the pod's IP is not known, as clusters give pods IPv4 addresses
+    /// unless they are IPv6-only.
+    pub fn has_all_ipv4(&self) -> bool {
+        self.v4 == IntervalSet::full()
+    }
+
     /// One address.
     pub fn single(ip: IpAddr) -> Self {
         match ip {

@@ -6,13 +6,21 @@
 //! set, shaped like `allowed` in `reach`), and `egress` / `ingress`, each
 //! `{"applicable", "isolated", "isolatingPolicies": [{"policy", "location"}],
 //!   "rules": [{"policy", "rule", "location", "peerMatches", "allows", "failed"}],
-//!   "allowed"}` where `rule` reads `ingress[0]`, `allows` is the rule's port set toward
-//! the destination, and `failed` is null, `"peer"`, `"port"`, `"protocol"` or
-//! `"named-port"`.
+//!   "tiers": [{"tier", "policy", "priority", "rule", "location", "action", "ports", "decides"}],
+//!   "dnsDependent": [{"policy", "rule", "location"}], "allowed"}` where `rule` reads
+//! `ingress[0]`, `allows` is the rule's port set toward the destination, and `failed` is
+//! null, `"peer"`, `"port"`, `"protocol"` or `"named-port"`. `rules` are the
+//! NetworkPolicy layer's. `tiers` lists, in evaluation order, the rules of tiered
+//! policies (`policy` reads `Kind/name`, `tier` `Admin` or `Baseline`, `action`
+//! `Accept`, `Deny` or `Pass`) that apply and whose peer matches: `ports` what the rule
+//! matches toward the destination, `decides` the part no earlier rule of its tier
+//! decided. Baseline rules appear only when no NetworkPolicy isolates the endpoint.
+//! `dnsDependent` lists `domainNames` rules whose verdict for an address depends on
+//! what the names resolve to. `allowed` is the direction's verdict with every tier.
 
 use crate::{PortsJson, SCHEMA_VERSION, to_json};
-use kubeseg_engine::explain::{Direction, Explanation, Miss};
-use kubeseg_model::{Cluster, PortSet, Protocol};
+use kubeseg_engine::explain::{Direction, Explanation, Miss, TierStep};
+use kubeseg_model::{Action, Cluster, ClusterPolicy, PortSet, Protocol, Tier};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -66,7 +74,29 @@ struct DirectionJson {
     isolated: bool,
     isolating_policies: Vec<PolicyRef>,
     rules: Vec<RuleJson>,
+    tiers: Vec<TierStepJson>,
+    dns_dependent: Vec<TierRuleRef>,
     allowed: PortsJson,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TierStepJson {
+    tier: &'static str,
+    policy: String,
+    priority: u32,
+    rule: String,
+    location: Option<String>,
+    action: &'static str,
+    ports: PortsJson,
+    decides: PortsJson,
+}
+
+#[derive(Serialize)]
+struct TierRuleRef {
+    policy: String,
+    rule: String,
+    location: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -141,6 +171,37 @@ fn direction_json(
                 }
             })
             .collect(),
+        tiers: d
+            .tiers
+            .steps
+            .iter()
+            .map(|s| {
+                let (policy, rule) = tier_rule(cluster, s.policy, s.rule, name);
+                TierStepJson {
+                    tier: s.tier.as_str(),
+                    policy: policy.id(),
+                    priority: policy.priority,
+                    rule: format!("{name}[{}]", s.rule),
+                    location: rule.location.as_ref().map(|l| l.to_string()),
+                    action: s.action.as_str(),
+                    ports: PortsJson::from_set(&s.ports),
+                    decides: PortsJson::from_set(&s.decided),
+                }
+            })
+            .collect(),
+        dns_dependent: d
+            .tiers
+            .dns_dependent
+            .iter()
+            .map(|&(p, r)| {
+                let (policy, rule) = tier_rule(cluster, p, r, name);
+                TierRuleRef {
+                    policy: policy.id(),
+                    rule: format!("{name}[{r}]"),
+                    location: rule.location.as_ref().map(|l| l.to_string()),
+                }
+            })
+            .collect(),
         allowed: PortsJson::from_set(&d.allowed),
     }
 }
@@ -206,10 +267,130 @@ fn direction_text(
     if d.not_applicable {
         let _ = writeln!(
             out,
-            "not subject to NetworkPolicy (outside the cluster or host network): everything allowed"
+            "not subject to policy (outside the cluster or host network): everything allowed"
         );
         return;
     }
+    let _ = writeln!(out);
+    let (admin, baseline): (Vec<&TierStep>, Vec<&TierStep>) =
+        d.tiers.steps.iter().partition(|s| s.tier == Tier::Admin);
+    for s in &admin {
+        tier_step_text(out, cluster, s, name);
+    }
+    network_policy_text(out, cluster, d, name, port);
+    for s in &baseline {
+        tier_step_text(out, cluster, s, name);
+    }
+    for &(p, r) in &d.tiers.dns_dependent {
+        let (policy, rule) = tier_rule(cluster, p, r, name);
+        let _ = writeln!(
+            out,
+            "  note: {} {name}[{r}]{} names domains: if the address is one they resolve to, it {} (depends on DNS)",
+            policy_label(policy),
+            location(&rule.location),
+            rule.action.as_str().to_lowercase() + "s",
+        );
+    }
+    if let Some((proto, n)) = port {
+        let _ = writeln!(
+            out,
+            "  {proto} {n} decided by {}",
+            decider(cluster, d, name, proto, n)
+        );
+    }
+    let allowed = if d.allowed.is_empty() {
+        "No Connections".to_string()
+    } else {
+        d.allowed.to_string()
+    };
+    let _ = writeln!(out, "  {name} allows: {allowed}");
+}
+
+fn location(l: &Option<kubeseg_model::Location>) -> String {
+    l.as_ref().map(|l| format!(" ({l})")).unwrap_or_default()
+}
+
+fn policy_label(p: &ClusterPolicy) -> String {
+    match p.tier {
+        Tier::Admin => format!("[Admin] {} (priority {})", p.id(), p.priority),
+        Tier::Baseline => format!("[Baseline] {} (priority {})", p.id(), p.priority),
+    }
+}
+
+fn tier_rule<'c>(
+    cluster: &'c Cluster,
+    p: usize,
+    r: usize,
+    name: &str,
+) -> (&'c ClusterPolicy, &'c kubeseg_model::TierRule) {
+    let policy = &cluster.cluster_policies[p];
+    let rules = if name == "egress" {
+        &policy.egress
+    } else {
+        &policy.ingress
+    };
+    (policy, &rules[r])
+}
+
+fn tier_step_text(out: &mut String, cluster: &Cluster, s: &TierStep, name: &str) {
+    let (policy, rule) = tier_rule(cluster, s.policy, s.rule, name);
+    let what = if s.ports.is_empty() {
+        "peer matches, but no port toward this destination".to_string()
+    } else if s.decided.is_empty() {
+        format!("{} {} (already decided above)", s.action.as_str(), s.ports)
+    } else if s.decided == s.ports {
+        format!("{} {}", s.action.as_str(), s.ports)
+    } else {
+        format!("{} {} (decides {})", s.action.as_str(), s.ports, s.decided)
+    };
+    let _ = writeln!(
+        out,
+        "  {} {name}[{}]{}: {what}",
+        policy_label(policy),
+        s.rule,
+        location(&rule.location)
+    );
+}
+
+/// Which layer decides one port, as a phrase.
+fn decider(cluster: &Cluster, d: &Direction, name: &str, proto: Protocol, n: u16) -> String {
+    let step = |tier: Tier| {
+        d.tiers
+            .steps
+            .iter()
+            .find(|s| s.tier == tier && s.decided.contains(proto, n))
+    };
+    let label = |s: &TierStep| {
+        let (policy, _) = tier_rule(cluster, s.policy, s.rule, name);
+        format!(
+            "{} {name}[{}] {}",
+            policy_label(policy),
+            s.rule,
+            s.action.as_str()
+        )
+    };
+    if let Some(s) = step(Tier::Admin).filter(|s| s.action != Action::Pass) {
+        return label(s);
+    }
+    let passed = step(Tier::Admin)
+        .map(|s| format!("{} → ", label(s)))
+        .unwrap_or_default();
+    if d.isolated {
+        return format!("{passed}[NetworkPolicy]");
+    }
+    match step(Tier::Baseline) {
+        Some(s) => format!("{passed}[NetworkPolicy] not isolated → {}", label(s)),
+        None => format!("{passed}[NetworkPolicy] not isolated → no Baseline rule: default allow"),
+    }
+}
+
+fn network_policy_text(
+    out: &mut String,
+    cluster: &Cluster,
+    d: &Direction,
+    name: &str,
+    port: Option<(Protocol, u16)>,
+) {
     if !d.isolated {
         let kind = if name == "egress" {
             "Egress"
@@ -218,7 +399,7 @@ fn direction_text(
         };
         let _ = writeln!(
             out,
-            "not isolated (no NetworkPolicy with {kind} selects it): everything allowed"
+            "  [NetworkPolicy] not isolated (no NetworkPolicy with {kind} selects it)"
         );
         return;
     }
@@ -233,9 +414,9 @@ fn direction_text(
             }
         })
         .collect();
-    let _ = writeln!(out, "isolated by {}", names.join(", "));
+    let _ = writeln!(out, "  [NetworkPolicy] isolated by {}", names.join(", "));
     if d.rules.is_empty() {
-        let _ = writeln!(out, "  no {name} rule in these policies: nothing allowed");
+        let _ = writeln!(out, "    no {name} rule in these policies: nothing allowed");
     }
     for r in &d.rules {
         let p = &cluster.policies[r.policy];
@@ -244,11 +425,7 @@ fn direction_text(
         } else {
             &p.ingress
         };
-        let loc = rules[r.rule]
-            .location
-            .as_ref()
-            .map(|l| format!(" ({l})"))
-            .unwrap_or_default();
+        let loc = location(&rules[r.rule].location);
         let what = match (&r.miss, failed(&r.miss, &r.ports, port)) {
             (Some(Miss::Peer), _) => "no peer matches".to_string(),
             (Some(Miss::NamedPortUndefined(names)), _) => format!(
@@ -265,12 +442,6 @@ fn direction_text(
             ),
             (None, None) => format!("allows {}", r.ports),
         };
-        let _ = writeln!(out, "  {} {name}[{}]{loc}: {what}", p.id(), r.rule);
+        let _ = writeln!(out, "    {} {name}[{}]{loc}: {what}", p.id(), r.rule);
     }
-    let allowed = if d.allowed.is_empty() {
-        "No Connections".to_string()
-    } else {
-        d.allowed.to_string()
-    };
-    let _ = writeln!(out, "  {name} allows: {allowed}");
 }

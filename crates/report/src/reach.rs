@@ -59,13 +59,20 @@ fn endpoint_json(engine: &Engine, e: usize) -> EndpointJson {
             name: None,
             ranges: Some(addresses.range_strings()),
         },
+        Endpoint::Domain { name, .. } => EndpointJson {
+            id: engine.endpoint_id(e),
+            kind: "Domain".into(),
+            namespace: None,
+            name: Some(name.clone()),
+            ranges: None,
+        },
     }
 }
 
 /// The label of an endpoint in text formats: external atoms carry `[External]`.
 pub fn label(engine: &Engine, e: usize) -> String {
     match &engine.endpoints()[e] {
-        Endpoint::Workload { .. } => engine.endpoint_id(e),
+        Endpoint::Workload { .. } | Endpoint::Domain { .. } => engine.endpoint_id(e),
         Endpoint::External { .. } => format!("{}[External]", engine.endpoint_id(e)),
     }
 }

@@ -1,5 +1,6 @@
 //! A deliberately naive reference evaluator, written straight from the Kubernetes
-//! NetworkPolicy specification, pod by pod and policy by policy.
+//! NetworkPolicy specification (and the AdminNetworkPolicy / ClusterNetworkPolicy
+//! tiers around it), pod by pod and policy by policy.
 //!
 //! It shares no code with the engine: only the model types and their simple methods
 //! (`Selector::matches`, `IpSet::contains` and set operations, `PortSet` operations).
@@ -8,7 +9,8 @@
 #![allow(dead_code)]
 
 use kubeseg_model::{
-    Cluster, IpSet, Labels, NetworkPolicy, PeerKind, Pod, PortMatch, PortSet, Protocol, Rule,
+    Action, Cluster, IpSet, Labels, NetworkPolicy, PeerKind, Pod, PodSet, PortMatch, PortRule,
+    PortSet, Protocol, Rule, Tier, TierPeerKind, TierRule,
 };
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -52,7 +54,9 @@ pub fn allowed(cluster: &Cluster, src: Party, dst: Party, reading: Reading) -> P
 }
 
 /// What `subject`'s policies of one direction allow toward/from `peer`, where
-/// `destination` is the receiving end (named ports are resolved there).
+/// `destination` is the receiving end (named ports are resolved there): the Admin tier
+/// first, then NetworkPolicies for the ports it left undecided or passed, then (only
+/// where no NetworkPolicy isolates the subject) the Baseline tier.
 fn direction_allows(
     cluster: &Cluster,
     direction: Direction,
@@ -61,14 +65,172 @@ fn direction_allows(
     destination: Party,
     reading: Reading,
 ) -> PortSet {
-    // NetworkPolicy only governs pods; external addresses are not subject to it.
+    // Policies only govern pods; external addresses are not subject to them.
     let Party::Pod { namespace, pod } = subject else {
         return PortSet::all();
     };
-    // Host-network pods are never selected by a policy's podSelector (by default).
+    // Host-network pods are never selected by a policy (by default).
     if pod.host_network && !reading.host_network_selectable {
         return PortSet::all();
     }
+
+    // Admin tier: per port, the first matching rule in evaluation order decides.
+    let (admin_allowed, undecided, passed) = tier_decide(
+        cluster,
+        Tier::Admin,
+        direction,
+        namespace,
+        pod,
+        peer,
+        destination,
+        reading,
+        PortSet::all(),
+    );
+    let to_network_policies = undecided.union(&passed);
+
+    // NetworkPolicies, on what the Admin tier did not decide.
+    let lower = match network_policy_allows(
+        cluster,
+        direction,
+        namespace,
+        pod,
+        peer,
+        destination,
+        reading,
+    ) {
+        Some(allowed) => allowed.intersect(&to_network_policies),
+        None => {
+            // Not isolated: the Baseline tier, then allowed by default.
+            let (baseline_allowed, undecided, passed) = tier_decide(
+                cluster,
+                Tier::Baseline,
+                direction,
+                namespace,
+                pod,
+                peer,
+                destination,
+                reading,
+                to_network_policies,
+            );
+            assert!(passed.is_empty(), "Pass in the Baseline tier");
+            baseline_allowed.union(&undecided)
+        }
+    };
+    admin_allowed.union(&lower)
+}
+
+/// One tier's verdict on `ports` for a subject pod: (accepted, undecided, passed).
+/// The policies of `tier` that apply to the subject, in `cluster.cluster_policies` order,
+/// their rules of `direction` in order; each port is decided by the first rule whose
+/// peers match `peer` and whose ports contain it.
+#[allow(clippy::too_many_arguments)]
+fn tier_decide(
+    cluster: &Cluster,
+    tier: Tier,
+    direction: Direction,
+    namespace: &str,
+    pod: &Pod,
+    peer: Party,
+    destination: Party,
+    reading: Reading,
+    ports: PortSet,
+) -> (PortSet, PortSet, PortSet) {
+    let mut undecided = ports;
+    let mut accepted = PortSet::empty();
+    let mut passed = PortSet::empty();
+    for policy in cluster.cluster_policies.iter().filter(|p| p.tier == tier) {
+        if !pod_set_matches(cluster, &policy.subject, namespace, pod) {
+            continue;
+        }
+        let rules = match direction {
+            Direction::Ingress => &policy.ingress,
+            Direction::Egress => &policy.egress,
+        };
+        for rule in rules {
+            if !tier_rule_matches_peer(cluster, rule, peer, reading) {
+                continue;
+            }
+            let decided = tier_rule_ports(rule, destination).intersect(&undecided);
+            match rule.action {
+                Action::Accept => accepted = accepted.union(&decided),
+                Action::Deny => {}
+                Action::Pass => passed = passed.union(&decided),
+            }
+            undecided = undecided.difference(&decided);
+        }
+    }
+    (accepted, undecided, passed)
+}
+
+fn pod_set_matches(cluster: &Cluster, set: &PodSet, namespace: &str, pod: &Pod) -> bool {
+    set.namespaces.matches(namespace_labels(cluster, namespace)) && set.pods.matches(&pod.labels)
+}
+
+fn tier_rule_matches_peer(
+    cluster: &Cluster,
+    rule: &TierRule,
+    peer: Party,
+    reading: Reading,
+) -> bool {
+    rule.peers
+        .iter()
+        .any(|p| tier_peer_matches(cluster, &p.kind, peer, reading))
+}
+
+fn tier_peer_matches(
+    cluster: &Cluster,
+    kind: &TierPeerKind,
+    peer: Party,
+    reading: Reading,
+) -> bool {
+    match kind {
+        TierPeerKind::Pods(set) => {
+            let Party::Pod { namespace, pod } = peer else {
+                return false;
+            };
+            if pod.host_network && !reading.host_network_selectable {
+                return false;
+            }
+            pod_set_matches(cluster, set, namespace, pod)
+        }
+        TierPeerKind::Networks { addresses, .. } => match peer {
+            Party::External(ip) => addresses.contains(ip),
+            // Every pod, host-network or not, whatever the ipBlock reading.
+            Party::Pod { pod, .. } => {
+                if pod.ips.is_empty() {
+                    // An unknown pod IP is some IPv4 address.
+                    addresses.v4.is_full()
+                } else {
+                    pod.ips.iter().any(|ip| addresses.contains(*ip))
+                }
+            }
+        },
+        TierPeerKind::Nodes(selector) => match peer {
+            Party::External(ip) => cluster
+                .nodes
+                .iter()
+                .any(|n| selector.matches(&n.labels) && n.addresses.contains(&ip)),
+            Party::Pod { .. } => false,
+        },
+        TierPeerKind::DomainNames(_) => false,
+    }
+}
+
+fn tier_rule_ports(rule: &TierRule, destination: Party) -> PortSet {
+    port_entries(rule.ports.as_deref(), destination)
+}
+
+/// What the NetworkPolicies selecting the subject allow in one direction, or `None`
+/// when none of them isolates it in that direction.
+fn network_policy_allows(
+    cluster: &Cluster,
+    direction: Direction,
+    namespace: &str,
+    pod: &Pod,
+    peer: Party,
+    destination: Party,
+    reading: Reading,
+) -> Option<PortSet> {
     let mut isolated = false;
     let mut result = PortSet::empty();
     for policy in &cluster.policies {
@@ -92,7 +254,7 @@ fn direction_allows(
             }
         }
     }
-    if isolated { result } else { PortSet::all() }
+    isolated.then_some(result)
 }
 
 fn rule_matches_peer(
@@ -155,7 +317,12 @@ fn namespace_labels<'c>(cluster: &'c Cluster, name: &str) -> &'c Labels {
 }
 
 fn rule_ports(rule: &Rule, destination: Party) -> PortSet {
-    let Some(entries) = &rule.ports else {
+    port_entries(rule.ports.as_deref(), destination)
+}
+
+/// A rule's `ports` toward `destination`; `None` is every port of every protocol.
+fn port_entries(entries: Option<&[PortRule]>, destination: Party) -> PortSet {
+    let Some(entries) = entries else {
         return PortSet::all();
     };
     let mut set = PortSet::empty();
@@ -247,7 +414,9 @@ pub fn connections(
     out
 }
 
-/// Every ipBlock address set of the cluster's policies.
+/// Every address set a policy peer can tell outside addresses apart by: the ipBlocks of
+/// NetworkPolicies, the `networks` of tiered policies, and for each `nodes` peer the
+/// addresses of the Nodes it selects.
 pub fn ip_blocks(cluster: &Cluster) -> Vec<IpSet> {
     let mut out = Vec::new();
     for p in &cluster.policies {
@@ -259,11 +428,30 @@ pub fn ip_blocks(cluster: &Cluster) -> Vec<IpSet> {
             }
         }
     }
+    for p in &cluster.cluster_policies {
+        for r in p.ingress.iter().chain(&p.egress) {
+            for peer in &r.peers {
+                match &peer.kind {
+                    TierPeerKind::Networks { addresses, .. } => out.push(addresses.clone()),
+                    TierPeerKind::Nodes(selector) => {
+                        let mut set = IpSet::empty();
+                        for n in cluster.nodes.iter().filter(|n| selector.matches(&n.labels)) {
+                            for &ip in &n.addresses {
+                                set = set.union(&IpSet::single(ip));
+                            }
+                        }
+                        out.push(set);
+                    }
+                    TierPeerKind::Pods(_) | TierPeerKind::DomainNames(_) => {}
+                }
+            }
+        }
+    }
     out
 }
 
 /// Checks that `atoms` are the coarsest partition of the whole IPv4+IPv6 space that no
-/// ipBlock of the cluster splits (which is what makes one address per atom enough).
+/// address set of `ip_blocks` splits (which is what makes one address per atom enough).
 pub fn check_atoms(cluster: &Cluster, atoms: &[IpSet]) -> Result<(), String> {
     let blocks = ip_blocks(cluster);
     let mut union = IpSet::empty();
@@ -279,7 +467,7 @@ pub fn check_atoms(cluster: &Cluster, atoms: &[IpSet]) -> Result<(), String> {
             let inside = b.intersect(a);
             if !inside.is_empty() && inside != *a {
                 return Err(format!(
-                    "atom {i} {:?} is split by ipBlock {:?}",
+                    "atom {i} {:?} is split by address set {:?}",
                     a.range_strings(),
                     b.range_strings()
                 ));
@@ -295,7 +483,7 @@ pub fn check_atoms(cluster: &Cluster, atoms: &[IpSet]) -> Result<(), String> {
             let rj = first_address(&atoms[j]);
             if blocks.iter().all(|b| b.contains(ri) == b.contains(rj)) {
                 return Err(format!(
-                    "atoms {i} and {j} are not separated by any ipBlock (partition not coarsest)"
+                    "atoms {i} and {j} are not separated by any address set (partition not coarsest)"
                 ));
             }
         }

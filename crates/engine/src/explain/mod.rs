@@ -4,9 +4,12 @@
 //! the two pods instead of going through the compiled index; tests check that both
 //! paths agree.
 
+mod tiers;
+
 use crate::Options;
 use kubeseg_model::{Cluster, Labels, NetworkPolicy, PeerKind, Pod, PortMatch, PortSet, Rule};
 use std::net::IpAddr;
+pub use tiers::{TierStep, TierWalk};
 
 /// One side of the explained connection.
 #[derive(Clone, Debug)]
@@ -20,6 +23,8 @@ pub enum Side<'c> {
     },
     /// An address outside the cluster.
     Address(IpAddr),
+    /// Whatever addresses a domain name resolves to (a destination only).
+    Domain(&'c str),
 }
 
 /// A rule that matched the peer.
@@ -57,6 +62,8 @@ pub struct Direction {
     pub allowed: PortSet,
     /// Whether the endpoint is outside the cluster or on the host network, where NetworkPolicy does not apply.
     pub not_applicable: bool,
+    /// The tiered policies' walk (the Baseline tier only when no NetworkPolicy isolates).
+    pub tiers: TierWalk,
 }
 
 /// The full explanation of a pair.
@@ -96,6 +103,7 @@ fn direction(
         rules: vec![],
         allowed: PortSet::all(),
         not_applicable: true,
+        tiers: TierWalk::default(),
     };
     let Side::Pod { namespace, pod } = subject else {
         return open;
@@ -138,6 +146,24 @@ fn direction(
             .iter()
             .fold(PortSet::empty(), |acc, r| acc.union(&r.ports));
     }
+    let walk = tiers::walk(
+        cluster,
+        namespace,
+        pod,
+        peer,
+        destination,
+        egress,
+        !d.isolated,
+        options,
+    );
+    // The Admin tier's accepts stand; its denies cut what the layers below allow.
+    let below = if d.isolated {
+        d.allowed.clone()
+    } else {
+        PortSet::all().difference(&walk.baseline_deny)
+    };
+    d.allowed = walk.accept.union(&below.difference(&walk.deny));
+    d.tiers = walk;
     d
 }
 
@@ -196,7 +222,7 @@ pub fn rule_ports(rule: &Rule, destination: &Side) -> (PortSet, Vec<String>) {
                         .filter(|cp| cp.protocol == e.protocol && cp.name.as_deref() == Some(name))
                         .map(|cp| cp.port)
                         .collect(),
-                    Side::Address(_) => vec![],
+                    Side::Address(_) | Side::Domain(_) => vec![],
                 };
                 if found.is_empty() {
                     missing.push(format!("{}/{name}", e.protocol));
@@ -228,7 +254,9 @@ fn peer_matches(
             };
             ns_ok && pods.as_ref().is_none_or(|s| s.matches(&pod.labels))
         }
-        (PeerKind::Pods { .. }, Side::Address(_)) => false,
+        (PeerKind::Pods { .. }, Side::Address(_) | Side::Domain(_)) => false,
+        // Wherever the name resolves, a block holding every IPv4 address holds it.
+        (PeerKind::IpBlock { addresses, .. }, Side::Domain(_)) => addresses.has_all_ipv4(),
         (PeerKind::IpBlock { addresses, .. }, Side::Address(ip)) => addresses.contains(*ip),
         (PeerKind::IpBlock { addresses, .. }, Side::Pod { pod, .. }) => {
             options.ipblock_pod_ips && pod.ips.iter().any(|ip| addresses.contains(*ip))

@@ -3,11 +3,14 @@
 //! and the ingress peer sets that contain it) and per destination *ingress profile*
 //! (the peer sets and ports of the rules that isolate it), never per pod pair.
 
+mod tiers;
+
 use crate::bitset::BitSet;
 use crate::index::{Endpoint, Index};
 use crate::portsets::PortSetId;
 use kubeseg_model::Protocol;
 use rustc_hash::FxHashMap as HashMap;
+pub use tiers::Decision;
 
 /// Destinations isolated by the same ingress policies.
 struct Profile {
@@ -43,6 +46,10 @@ pub struct Reachability {
     named_resolved: HashMap<(u32, u32), PortSetId>,
     /// Per dense ingress peer set: (profile, entry) pairs.
     by_peer_set: Vec<Vec<(u32, Entry)>>,
+    /// The tiered ingress rules.
+    tier_ingress: tiers::TierIngress,
+    /// Sources whose egress some NetworkPolicy or tiered policy restricts.
+    egress_affected: BitSet,
     /// Per profile, scratch for one row: numeric union and named ports seen.
     profile_ports: Vec<PortSetId>,
     profile_names: Vec<Vec<u32>>,
@@ -81,6 +88,7 @@ impl Reachability {
         }
         let mut dense: HashMap<u32, u32> = HashMap::default();
         let mut used: Vec<u32> = Vec::new();
+        let mut tier_ingress = tiers::TierIngress::new(&index, &mut dense, &mut used);
         let mut profile_ids: HashMap<&[u32], usize> = HashMap::default();
         let mut profiles: Vec<Profile> = Vec::new();
         let mut by_port_profile: Vec<HashMap<u32, usize>> = Vec::new();
@@ -148,6 +156,7 @@ impl Reachability {
             profiles[id].destinations[slot].2.push(d as u32);
         }
         profiles.retain(|p| !p.numeric.is_empty() || !p.named.is_empty());
+        tier_ingress.cover(used.len());
         // Inverted: per peer set, the profile entries it takes part in.
         let mut by_peer_set: Vec<Vec<(u32, Entry)>> = vec![Vec::new(); used.len()];
         for (i, p) in profiles.iter().enumerate() {
@@ -164,12 +173,22 @@ impl Reachability {
                 membership[n].insert(u);
             }
         }
-        // Egress: the policies that isolate each node, interned as signatures.
+        // Egress: the policies that isolate each node, then (numbered after them) the
+        // tiered policies with egress rules that apply to it, interned as signatures.
         let mut per_node: Vec<Vec<u32>> = vec![Vec::new(); nodes];
         for (p, isolates) in index.isolates_egress.iter().enumerate() {
             if *isolates {
                 for c in index.selected[p].iter() {
                     per_node[c].push(p as u32);
+                }
+            }
+        }
+        let mut egress_affected = index.egress_isolated.clone();
+        for (p, rules) in index.tiers.egress.iter().enumerate() {
+            if !rules.is_empty() {
+                for c in index.tiers.selected[p].iter() {
+                    per_node[c].push((policy_count + p) as u32);
+                    egress_affected.insert(c);
                 }
             }
         }
@@ -209,6 +228,8 @@ impl Reachability {
             profile_ports: vec![PortSetId::EMPTY; profiles.len()],
             profile_names: vec![Vec::new(); profiles.len()],
             profiles,
+            tier_ingress,
+            egress_affected,
             by_peer_set,
             named_ports,
             named_resolved: HashMap::default(),
@@ -294,7 +315,11 @@ impl Reachability {
             names.clear();
             self.profile_names[p] = names;
         }
-        if !self.index.egress_isolated.contains(src) {
+        if !self.tier_ingress.is_empty() {
+            self.tier_ingress
+                .apply(&self.membership[src], &mut self.index, out);
+        }
+        if !self.egress_affected.contains(src) {
             return;
         }
         let sig = self.egress_signature[src];
@@ -315,8 +340,17 @@ impl Reachability {
     /// What the egress policies of one signature allow toward every node.
     fn egress_vector(&mut self, sig: u32) -> Vec<PortSetId> {
         let idx = &mut self.index;
-        let mut egress = vec![PortSetId::EMPTY; idx.nodes];
-        for &p in &self.egress_policies[sig as usize] {
+        let policy_count = idx.selected.len() as u32;
+        let list = &self.egress_policies[sig as usize];
+        let split = list.partition_point(|&p| p < policy_count);
+        let (np, tiered) = list.split_at(split);
+        let fill = if np.is_empty() {
+            PortSetId::ALL
+        } else {
+            PortSetId::EMPTY
+        };
+        let mut egress = vec![fill; idx.nodes];
+        for &p in np {
             for ri in 0..idx.egress_rules[p as usize].len() {
                 let rule = &idx.egress_rules[p as usize][ri];
                 let (peers, spec) = (rule.peers as usize, rule.ports);
@@ -333,6 +367,10 @@ impl Reachability {
                     }
                 }
             }
+        }
+        if !tiered.is_empty() {
+            let tiered: Vec<u32> = tiered.iter().map(|&p| p - policy_count).collect();
+            tiers::egress_vector(idx, &tiered, !np.is_empty(), &mut egress);
         }
         egress
     }
@@ -357,7 +395,13 @@ impl Reachability {
             }
         }
         let row = &*scratch;
-        let src_external = matches!(self.index.endpoints[src], Endpoint::External { .. });
+        let src_external = !matches!(self.index.endpoints[src], Endpoint::Workload { .. });
+        if matches!(self.index.endpoints[src], Endpoint::Domain { .. }) {
+            // A name is only ever a destination.
+            out.clear();
+            out.resize(self.index.endpoints.len(), PortSetId::EMPTY);
+            return;
+        }
         out.clear();
         let class_count = self.index.class_count();
         for e in 0..self.index.endpoints.len() {
@@ -372,8 +416,11 @@ impl Reachability {
                     }
                     v
                 }
-                Endpoint::External { .. } if src_external => PortSetId::EMPTY,
+                Endpoint::External { .. } | Endpoint::Domain { .. } if src_external => {
+                    PortSetId::EMPTY
+                }
                 Endpoint::External { atom, .. } => row[class_count + *atom as usize],
+                Endpoint::Domain { domain, .. } => row[self.index.domain_base() + *domain as usize],
             };
             out.push(v);
         }
@@ -384,6 +431,7 @@ impl Reachability {
         match &self.index.endpoints[e] {
             Endpoint::Workload { classes, .. } => classes.iter().map(|&c| c as usize).collect(),
             Endpoint::External { atom, .. } => vec![self.index.class_count() + *atom as usize],
+            Endpoint::Domain { domain, .. } => vec![self.index.domain_base() + *domain as usize],
         }
     }
 
@@ -396,8 +444,10 @@ impl Reachability {
             .collect();
         k.sort_unstable();
         k.dedup();
-        if matches!(self.index.endpoints[e], Endpoint::External { .. }) {
-            k.push(u32::MAX);
+        match self.index.endpoints[e] {
+            Endpoint::External { .. } => k.push(u32::MAX),
+            Endpoint::Domain { .. } => k.push(u32::MAX - 1),
+            Endpoint::Workload { .. } => {}
         }
         k
     }

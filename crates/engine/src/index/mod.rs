@@ -12,6 +12,9 @@ use rustc_hash::FxHashMap as HashMap;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+mod tiers;
+pub use tiers::{TierPeerRef, TierRule, Tiers, domain_matches, normalise_domain};
+
 /// How the engine reads semantics that conformant implementations leave open.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
@@ -56,6 +59,14 @@ pub enum Endpoint {
         /// Its addresses.
         addresses: IpSet,
     },
+    /// A destination known by a name from a `domainNames` peer: whatever addresses the
+    /// name resolves to. Only reached as a destination.
+    Domain {
+        /// Index among the domains.
+        domain: u32,
+        /// The name (normalised; `*.` patterns are their own endpoints).
+        name: String,
+    },
 }
 
 /// One compiled rule.
@@ -97,10 +108,14 @@ pub struct Index {
     pub classes: Vec<ClassKey>,
     /// Address atoms.
     pub atoms: Vec<IpSet>,
-    /// Endpoints: workloads in cluster order, then atoms.
+    /// Domain endpoints' names, sorted.
+    pub domains: Vec<String>,
+    /// Endpoints: workloads in cluster order, then atoms, then domains.
     pub endpoints: Vec<Endpoint>,
-    /// Node count: classes then atoms.
+    /// Node count: classes, then atoms, then domains.
     pub nodes: usize,
+    /// The compiled tiered cluster policies.
+    pub tiers: Tiers,
     /// Per policy: the classes it selects.
     pub selected: Vec<BitSet>,
     /// Ingress rules of ingress-isolating policies.
@@ -208,6 +223,9 @@ impl Index {
             .map(|(i, n)| (n.name.as_str(), i as u32))
             .collect();
 
+        let pre = tiers::prepass(cluster);
+        // Pod IPs split classes only when some peer can match them.
+        let keep_ips = options.ipblock_pod_ips || pre.has_networks;
         // Equivalence classes, ordered by key so each namespace's classes are contiguous.
         let mut keys: BTreeMap<ClassKey, u32> = BTreeMap::new();
         let mut workload_keys: Vec<Vec<ClassKey>> = Vec::with_capacity(cluster.workloads.len());
@@ -224,11 +242,7 @@ impl Index {
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect(),
                     ports: p.ports.clone(),
-                    ips: if options.ipblock_pod_ips {
-                        p.ips.clone()
-                    } else {
-                        Vec::new()
-                    },
+                    ips: if keep_ips { p.ips.clone() } else { Vec::new() },
                     host_network: p.host_network && !options.host_network_selectable,
                 })
                 .collect();
@@ -260,8 +274,15 @@ impl Index {
                 }
             }
         }
+        for set in pre.ip_sets {
+            ip_set_ids.entry(set.clone()).or_insert_with(|| {
+                ip_sets.push(set);
+                ip_sets.len() - 1
+            });
+        }
         let part = partition(&ip_sets);
-        let nodes = class_count + part.atoms.len();
+        let domain_base = class_count + part.atoms.len();
+        let nodes = domain_base + pre.domains.len();
 
         let mut endpoints: Vec<Endpoint> = workload_keys
             .iter()
@@ -278,6 +299,15 @@ impl Index {
                 .map(|(i, a)| Endpoint::External {
                     atom: i as u32,
                     addresses: a.clone(),
+                }),
+        );
+        endpoints.extend(
+            pre.domains
+                .iter()
+                .enumerate()
+                .map(|(i, name)| Endpoint::Domain {
+                    domain: i as u32,
+                    name: name.clone(),
                 }),
         );
 
@@ -340,6 +370,9 @@ impl Index {
             classes: &classes,
             options,
             peer_refs: Vec::new(),
+            domains: &pre.domains,
+            domain_base,
+            node_addresses: pre.node_addresses,
         };
         let mut all = BitSet::new(nodes);
         all.insert_range(0, nodes);
@@ -385,11 +418,14 @@ impl Index {
             selected.push(sel);
         }
 
+        let tiers = b.tiers(cluster);
         let (peer_sets, port_specs, port_sets) = (b.peer_sets, b.port_specs, b.port_sets);
         let peer_refs = b.peer_refs;
         Index {
             classes,
             atoms: part.atoms,
+            domains: pre.domains.clone(),
+            tiers,
             endpoints,
             nodes,
             selected,
@@ -414,6 +450,11 @@ impl Index {
             .iter()
             .filter(|(_, id)| self.peer_sets[*id as usize].is_empty())
             .map(|(at, _)| *at)
+    }
+
+    /// The first domain node (nodes from here on are domain endpoints).
+    pub fn domain_base(&self) -> usize {
+        self.classes.len() + self.atoms.len()
     }
 
     /// Number of classes (nodes below this are classes, the rest atoms).
@@ -484,6 +525,9 @@ struct Builder<'a> {
     classes: &'a [ClassKey],
     options: Options,
     peer_refs: Vec<(PeerRef, u32)>,
+    domains: &'a [String],
+    domain_base: usize,
+    node_addresses: HashMap<Selector, IpSet>,
 }
 
 impl Builder<'_> {
@@ -558,10 +602,7 @@ impl Builder<'_> {
                 }
             }
             PeerKind::IpBlock { addresses, .. } => {
-                let mut set = BitSet::new(self.nodes);
-                for &a in &self.atom_members[self.ip_set_ids[addresses]] {
-                    set.insert(self.class_count + a as usize);
-                }
+                let mut set = self.address_nodes(addresses);
                 if self.options.ipblock_pod_ips {
                     for (i, c) in self.classes.iter().enumerate() {
                         if c.ips.iter().any(|ip| addresses.contains(*ip)) {
@@ -593,6 +634,19 @@ impl Builder<'_> {
         for &i in &self.ns_cache[sel] {
             let (lo, hi) = self.ns_ranges[i as usize];
             set.insert_range(lo, hi);
+        }
+        set
+    }
+
+    /// The atoms of an address set, and the domain endpoints when the set holds every
+    /// IPv4 address (wherever the name resolves, the set holds it).
+    fn address_nodes(&self, addresses: &IpSet) -> BitSet {
+        let mut set = BitSet::new(self.nodes);
+        for &a in &self.atom_members[self.ip_set_ids[addresses]] {
+            set.insert(self.class_count + a as usize);
+        }
+        if addresses.has_all_ipv4() {
+            set.insert_range(self.domain_base, self.nodes);
         }
         set
     }

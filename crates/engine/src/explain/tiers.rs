@@ -1,0 +1,147 @@
+//! The tier walk of one direction, rule by rule, straight from the tiered policies.
+
+use super::{Side, namespace_labels, rule_ports};
+use crate::Options;
+use crate::index::{domain_matches, normalise_domain};
+use kubeseg_model::{Action, Cluster, PortSet, Rule, Tier, TierPeerKind, TierRule};
+
+/// A tiered rule that applies to the endpoint and whose peer matches the other side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierStep {
+    /// Index into `Cluster::cluster_policies`.
+    pub policy: usize,
+    /// Index of the rule in its direction's list.
+    pub rule: usize,
+    /// The policy's tier.
+    pub tier: Tier,
+    /// The rule's action.
+    pub action: Action,
+    /// The ports the rule matches toward the destination.
+    pub ports: PortSet,
+    /// Of those, the ports no earlier rule of its tier had decided: the ones it decides.
+    pub decided: PortSet,
+}
+
+/// What the tiers say about one direction.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TierWalk {
+    /// The matching rules in evaluation order (Baseline ones only when consulted).
+    pub steps: Vec<TierStep>,
+    /// Ports the Admin tier accepts.
+    pub accept: PortSet,
+    /// Ports the Admin tier denies.
+    pub deny: PortSet,
+    /// Ports the Baseline tier denies (when consulted).
+    pub baseline_deny: PortSet,
+    /// `domainNames` rules that apply and would match if the destination address is
+    /// one the name resolves to: (policy, rule). The verdict then depends on DNS.
+    pub dns_dependent: Vec<(usize, usize)>,
+}
+
+/// Walks the tiers for `subject` (a pod) toward or from `peer`.
+#[allow(clippy::too_many_arguments)]
+pub fn walk(
+    cluster: &Cluster,
+    namespace: &str,
+    subject: &kubeseg_model::Pod,
+    peer: &Side,
+    destination: &Side,
+    egress: bool,
+    baseline: bool,
+    options: Options,
+) -> TierWalk {
+    let mut w = TierWalk::default();
+    let (mut decided, mut baseline_decided) = (PortSet::empty(), PortSet::empty());
+    let subject_labels = namespace_labels(cluster, namespace);
+    for (pi, p) in cluster.cluster_policies.iter().enumerate() {
+        if p.tier == Tier::Baseline && !baseline {
+            continue;
+        }
+        if !(p.subject.namespaces.matches(&subject_labels)
+            && p.subject.pods.matches(&subject.labels))
+        {
+            continue;
+        }
+        let rules = if egress { &p.egress } else { &p.ingress };
+        for (ri, r) in rules.iter().enumerate() {
+            if !r
+                .peers
+                .iter()
+                .any(|x| peer_matches(cluster, &x.kind, peer, options))
+            {
+                if matches!(peer, Side::Address(_))
+                    && r.peers
+                        .iter()
+                        .any(|x| matches!(x.kind, TierPeerKind::DomainNames(_)))
+                {
+                    w.dns_dependent.push((pi, ri));
+                }
+                continue;
+            }
+            let ports = tier_rule_ports(r, destination);
+            let seen = match p.tier {
+                Tier::Admin => &mut decided,
+                Tier::Baseline => &mut baseline_decided,
+            };
+            let new = ports.difference(seen);
+            *seen = seen.union(&ports);
+            match (p.tier, r.action) {
+                (Tier::Admin, Action::Accept) => w.accept = w.accept.union(&new),
+                (Tier::Admin, Action::Deny) => w.deny = w.deny.union(&new),
+                (Tier::Baseline, Action::Deny) => w.baseline_deny = w.baseline_deny.union(&new),
+                _ => {}
+            }
+            w.steps.push(TierStep {
+                policy: pi,
+                rule: ri,
+                tier: p.tier,
+                action: r.action,
+                ports,
+                decided: new,
+            });
+        }
+    }
+    w
+}
+
+/// The ports a tiered rule matches toward `destination`.
+fn tier_rule_ports(rule: &TierRule, destination: &Side) -> PortSet {
+    let as_rule = Rule {
+        location: None,
+        peers: None,
+        ports: rule.ports.clone(),
+    };
+    rule_ports(&as_rule, destination).0
+}
+
+fn peer_matches(cluster: &Cluster, kind: &TierPeerKind, peer: &Side, options: Options) -> bool {
+    match (kind, peer) {
+        (TierPeerKind::Pods(set), Side::Pod { namespace, pod }) => {
+            (!pod.host_network || options.host_network_selectable)
+                && set
+                    .namespaces
+                    .matches(&namespace_labels(cluster, namespace))
+                && set.pods.matches(&pod.labels)
+        }
+        (TierPeerKind::Networks { addresses, .. }, Side::Pod { pod, .. }) => {
+            if pod.ips.is_empty() {
+                addresses.has_all_ipv4()
+            } else {
+                pod.ips.iter().any(|ip| addresses.contains(*ip))
+            }
+        }
+        (TierPeerKind::Networks { addresses, .. }, Side::Address(ip)) => addresses.contains(*ip),
+        (TierPeerKind::Networks { addresses, .. }, Side::Domain(_)) => addresses.has_all_ipv4(),
+        (TierPeerKind::Nodes(sel), Side::Address(ip)) => cluster
+            .nodes
+            .iter()
+            .any(|n| sel.matches(&n.labels) && n.addresses.contains(ip)),
+        (TierPeerKind::DomainNames(patterns), Side::Domain(name)) => {
+            let name = normalise_domain(name);
+            patterns
+                .iter()
+                .any(|p| domain_matches(&normalise_domain(p), &name))
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,224 @@
+//! Tiered cluster policies compiled onto the same nodes, peer sets and port specs as
+//! NetworkPolicy rules: subjects become class bitsets, peers interned peer sets.
+
+use super::Builder;
+use crate::bitset::BitSet;
+use kubeseg_model::{Action, Cluster, IpSet, PodSet, Selector, Tier, TierPeerKind};
+use rustc_hash::FxHashMap as HashMap;
+
+/// One compiled rule of a tiered policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TierRule {
+    /// Index into `Cluster::cluster_policies`.
+    pub policy: u32,
+    /// Index of the rule in its direction's list.
+    pub rule: u32,
+    /// The policy's tier.
+    pub tier: Tier,
+    /// What the rule does.
+    pub action: Action,
+    /// The peers, as a peer-set id.
+    pub peers: u32,
+    /// The port spec id.
+    pub ports: u32,
+}
+
+/// One peer of one rule of one tiered policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TierPeerRef {
+    /// Index into `Cluster::cluster_policies`.
+    pub policy: u32,
+    /// Whether the rule is an egress rule.
+    pub egress: bool,
+    /// Index of the rule in its direction's list.
+    pub rule: u32,
+    /// Index of the peer in the rule's `from`/`to`.
+    pub peer: u32,
+}
+
+/// The compiled tiers.
+#[derive(Default)]
+pub struct Tiers {
+    /// Per cluster policy: the classes it applies to.
+    pub selected: Vec<BitSet>,
+    /// Per cluster policy: its ingress rules in order.
+    pub ingress: Vec<Vec<TierRule>>,
+    /// Per cluster policy: its egress rules in order.
+    pub egress: Vec<Vec<TierRule>>,
+    /// Every peer of every rule with its peer-set id, in compile order.
+    pub peer_refs: Vec<(TierPeerRef, u32)>,
+}
+
+/// Whether a `domainNames` pattern covers a domain endpoint's name (both normalised).
+pub fn domain_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_prefix('*') {
+        Some(suffix) => name.len() > suffix.len() && name.ends_with(suffix),
+        None => pattern == name,
+    }
+}
+
+/// A domain name as compared: lower case, without the final dot.
+pub fn normalise_domain(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// What tiered policies need before nodes are laid out: the address sets they name
+/// (for the address partition), the domain endpoints, and whether pod IPs matter.
+pub struct Prepass {
+    /// Address sets of `networks` peers and of the Node objects `nodes` peers select.
+    pub ip_sets: Vec<IpSet>,
+    /// Per distinct node selector: the addresses of the Nodes it selects.
+    pub node_addresses: HashMap<Selector, IpSet>,
+    /// Every domain named by a `domainNames` peer, normalised, sorted.
+    pub domains: Vec<String>,
+    /// Whether some `networks` peer exists (pod IPs then split classes).
+    pub has_networks: bool,
+}
+
+/// Collects what [`Prepass`] describes.
+pub fn prepass(cluster: &Cluster) -> Prepass {
+    let mut out = Prepass {
+        ip_sets: Vec::new(),
+        node_addresses: HashMap::default(),
+        domains: Vec::new(),
+        has_networks: false,
+    };
+    for p in &cluster.cluster_policies {
+        for r in p.ingress.iter().chain(&p.egress) {
+            for peer in &r.peers {
+                match &peer.kind {
+                    TierPeerKind::Networks { addresses, .. } => {
+                        out.has_networks = true;
+                        out.ip_sets.push(addresses.clone());
+                    }
+                    TierPeerKind::Nodes(sel) if !out.node_addresses.contains_key(sel) => {
+                        let set = cluster
+                            .nodes
+                            .iter()
+                            .filter(|n| sel.matches(&n.labels))
+                            .flat_map(|n| &n.addresses)
+                            .fold(IpSet::empty(), |acc, ip| acc.union(&IpSet::single(*ip)));
+                        out.ip_sets.push(set.clone());
+                        out.node_addresses.insert(sel.clone(), set);
+                    }
+                    TierPeerKind::DomainNames(names) => out
+                        .domains
+                        .extend(names.iter().map(|n| normalise_domain(n))),
+                    TierPeerKind::Pods(_) | TierPeerKind::Nodes(_) => {}
+                }
+            }
+        }
+    }
+    out.domains.sort();
+    out.domains.dedup();
+    out
+}
+
+impl Builder<'_> {
+    /// Compiles every tiered policy.
+    pub(super) fn tiers(&mut self, cluster: &Cluster) -> Tiers {
+        let mut t = Tiers::default();
+        let mut cache: HashMap<TierPeerKind, u32> = HashMap::default();
+        for (pi, p) in cluster.cluster_policies.iter().enumerate() {
+            t.selected.push(self.pod_set(&p.subject));
+            for (egress, rules) in [(false, &p.ingress), (true, &p.egress)] {
+                let mut compiled = Vec::with_capacity(rules.len());
+                for (ri, r) in rules.iter().enumerate() {
+                    let mut ids = Vec::with_capacity(r.peers.len());
+                    for (i, peer) in r.peers.iter().enumerate() {
+                        let id = match cache.get(&peer.kind) {
+                            Some(&id) => id,
+                            None => {
+                                let set = self.tier_peer(&peer.kind);
+                                let id = self.intern_peers(set);
+                                cache.insert(peer.kind.clone(), id);
+                                id
+                            }
+                        };
+                        let at = TierPeerRef {
+                            policy: pi as u32,
+                            egress,
+                            rule: ri as u32,
+                            peer: i as u32,
+                        };
+                        t.peer_refs.push((at, id));
+                        ids.push(id);
+                    }
+                    let peers = match ids.as_slice() {
+                        [single] => *single,
+                        _ => {
+                            let mut set = BitSet::new(self.nodes);
+                            for id in ids {
+                                set.union_with(&self.peer_sets[id as usize]);
+                            }
+                            self.intern_peers(set)
+                        }
+                    };
+                    compiled.push(TierRule {
+                        policy: pi as u32,
+                        rule: ri as u32,
+                        tier: p.tier,
+                        action: r.action,
+                        peers,
+                        ports: self.port_spec(r.ports.as_deref()),
+                    });
+                }
+                if egress {
+                    t.egress.push(compiled);
+                } else {
+                    t.ingress.push(compiled);
+                }
+            }
+        }
+        t
+    }
+
+    /// The selectable classes of a namespace selector and a pod selector.
+    fn pod_set(&mut self, set: &PodSet) -> BitSet {
+        let mut within = self.namespaces(&set.namespaces);
+        within.intersect_with(&self.selectable);
+        self.labels.eval(&set.pods, &within)
+    }
+
+    fn tier_peer(&mut self, kind: &TierPeerKind) -> BitSet {
+        match kind {
+            TierPeerKind::Pods(set) => self.pod_set(set),
+            TierPeerKind::Networks { addresses, .. } => {
+                let mut set = self.address_nodes(addresses);
+                // Networks hold pod addresses too: by known IP, or all of them when the
+                // network holds every IPv4 address.
+                for (i, c) in self.classes.iter().enumerate() {
+                    let inside = if c.ips.is_empty() {
+                        addresses.has_all_ipv4()
+                    } else {
+                        c.ips.iter().any(|ip| addresses.contains(*ip))
+                    };
+                    if inside {
+                        set.insert(i);
+                    }
+                }
+                set
+            }
+            TierPeerKind::Nodes(sel) => {
+                let addresses = self.node_addresses[sel].clone();
+                let mut set = BitSet::new(self.nodes);
+                for &a in &self.atom_members[self.ip_set_ids[&addresses]] {
+                    set.insert(self.class_count + a as usize);
+                }
+                set
+            }
+            TierPeerKind::DomainNames(patterns) => {
+                let mut set = BitSet::new(self.nodes);
+                for (i, name) in self.domains.iter().enumerate() {
+                    if patterns
+                        .iter()
+                        .any(|p| domain_matches(&normalise_domain(p), name))
+                    {
+                        set.insert(self.domain_base + i);
+                    }
+                }
+                set
+            }
+        }
+    }
+}
