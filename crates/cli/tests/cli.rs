@@ -179,7 +179,8 @@ fn directory_without_manifests_is_an_error() {
 
 #[test]
 fn unmodelled_policy_kinds_are_never_silent() {
-    let input = "apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n";
+    // AdminNetworkPolicy is modelled now; Cilium's policies are not.
+    let input = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: a, namespace: default}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n";
     let out = kubeseg(&["reach", "-"], input);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

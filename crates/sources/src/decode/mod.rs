@@ -5,6 +5,9 @@ mod mesh;
 mod meta;
 mod policy;
 pub mod shape;
+mod tier;
+mod tier_peers;
+mod tier_ports;
 mod workloads;
 
 use crate::tree::Node;
@@ -95,10 +98,9 @@ pub const CONTROLLER_KINDS: &[&str] = &[
 ];
 
 /// Policy kinds that change connectivity but that this version does not model: never dropped silently.
+/// (ClusterNetworkPolicy here is Antrea's, `crd.antrea.io`; the
+/// `policy.networking.k8s.io/v1alpha2` one is modelled.)
 const UNMODELLED_POLICY_KINDS: &[&str] = &[
-    "AdminNetworkPolicy",
-    "BaselineAdminNetworkPolicy",
-    "ClusterNetworkPolicy",
     "AuthorizationPolicy",
     "PeerAuthentication",
     "CiliumNetworkPolicy",
@@ -151,13 +153,19 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
             return;
         }
     };
-    let api_version = obj.get("apiVersion").and_then(Node::as_str).unwrap_or(
-        if kind == "NetworkPolicy" && item_kind.is_some() {
-            "networking.k8s.io/v1"
-        } else {
-            ""
-        },
-    );
+    // Items of a typed list may omit apiVersion: the list's kind implies it.
+    let implied_version = match (kind.as_str(), item_kind.is_some()) {
+        ("NetworkPolicy", true) => "networking.k8s.io/v1",
+        ("Node", true) => "v1",
+        ("AdminNetworkPolicy" | "BaselineAdminNetworkPolicy", true) => {
+            "policy.networking.k8s.io/v1alpha1"
+        }
+        _ => "",
+    };
+    let api_version = obj
+        .get("apiVersion")
+        .and_then(Node::as_str)
+        .unwrap_or(implied_version);
     if kind == "List" || (kind.ends_with("List") && obj.get("items").is_some()) {
         let implied = kind.strip_suffix("List").filter(|k| !k.is_empty());
         if let Some(items) = obj.get("items") {
@@ -241,6 +249,35 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
             let meta = meta::metadata(ctx, obj, "HTTPRoute", true);
             out.objects
                 .push(Object::Route(workloads::http_route(ctx, obj, meta)));
+        }
+        "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" | "ClusterNetworkPolicy"
+            if let Some(flavor) = tier::Flavor::of(&kind, api_version) =>
+        {
+            let meta = meta::metadata(ctx, obj, &kind, true);
+            if let Some(p) = tier::cluster_policy(ctx, obj, meta, flavor) {
+                out.objects.push(Object::ClusterPolicy(p));
+            }
+        }
+        "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" | "ClusterNetworkPolicy"
+            if kind != "ClusterNetworkPolicy"
+                || api_version.starts_with("policy.networking.k8s.io/") =>
+        {
+            // Another version of a tiered kind (Antrea's ClusterNetworkPolicy is below).
+            meta::metadata(ctx, obj, &kind, true);
+            let want = if kind == "ClusterNetworkPolicy" {
+                "policy.networking.k8s.io/v1alpha2"
+            } else {
+                "policy.networking.k8s.io/v1alpha1"
+            };
+            ctx.warning_at(obj.line, obj.column, "unmodelled-policy", format!("{kind} with apiVersion `{api_version}` changes connectivity but kubeseg models only `{want}` {kind}; the results ignore it"));
+            *out.skipped
+                .entry(format!("{kind} ({api_version})"))
+                .or_default() += 1;
+        }
+        "Node" if api_version == "v1" => {
+            let meta = meta::metadata(ctx, obj, "Node", true);
+            out.objects
+                .push(Object::Node(tier_peers::node(ctx, obj, meta)));
         }
         k if CONTROLLER_KINDS.contains(&k) => {
             let meta = meta::metadata(ctx, obj, k, true);

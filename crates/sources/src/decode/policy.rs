@@ -71,7 +71,7 @@ pub fn network_policy(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Option<NetworkPo
     })
 }
 
-fn error_count(ctx: &Ctx) -> usize {
+pub(super) fn error_count(ctx: &Ctx) -> usize {
     ctx.diagnostics
         .iter()
         .filter(|d| d.severity == Severity::Error)

@@ -102,6 +102,17 @@ pub fn misfiled<'n>(
     if OTHER_GROUPS.iter().any(|g| api_version.starts_with(g)) {
         return None;
     }
+    // A correctly filed tiered policy is decoded as what it says it is, whichever tier
+    // its spec looks like (an AdminNetworkPolicy missing its priority is an invalid
+    // AdminNetworkPolicy, not a misfiled BaselineAdminNetworkPolicy).
+    let tiered = [
+        ADMIN_NETWORK_POLICY.kind,
+        BASELINE_ADMIN_NETWORK_POLICY.kind,
+        CLUSTER_NETWORK_POLICY.kind,
+    ];
+    if tiered.contains(&intended.kind) && super::tier::Flavor::of(kind, api_version).is_some() {
+        return None;
+    }
     let kind_ok = kind == intended.kind;
     let version_ok = intended.api_versions.contains(&api_version);
     if kind_ok && version_ok {
