@@ -93,6 +93,12 @@ pub struct Shape {
     /// (`select_all`, `*_pct` of selectors/peers/ports/ipBlocks, `ip_blocks`,
     /// `distinct_ports`) are then ignored.
     pub realistic: bool,
+    /// Number of Admin-tier ClusterNetworkPolicies.
+    pub admin_policies: usize,
+    /// Most rules per Admin-tier policy (each gets 1..=this many).
+    pub admin_rules: usize,
+    /// Add one Baseline-tier ClusterNetworkPolicy isolating team namespaces.
+    pub baseline: bool,
 }
 
 impl Default for Shape {
@@ -122,6 +128,9 @@ impl Default for Shape {
             named_port_pct: 10,
             pod_ip_pct: 60,
             realistic: false,
+            admin_policies: 0,
+            admin_rules: 0,
+            baseline: false,
         }
     }
 }
@@ -189,6 +198,8 @@ pub const SHAPE_IDS: &[&str] = &[
     "issue-10k-real",
     "issue-150k-real",
     "issue-150k-real-unique",
+    "issue-10k-real-tiers",
+    "issue-150k-real-tiers",
     "nca300",
     "nca1000",
 ];
@@ -337,6 +348,32 @@ pub fn shape(id: &str) -> Option<Shape> {
             45_000,
             "issue report, 150k pods, realistic policy mix",
         )),
+        "issue-150k-real-tiers" => Shape {
+            admin_policies: 200,
+            admin_rules: 100,
+            baseline: true,
+            ..real(syn(
+                "issue-150k-real-tiers",
+                3_000,
+                15_000,
+                150_000,
+                45_000,
+                "issue-150k-real plus 200 Admin-tier policies (up to 100 rules) and a Baseline",
+            ))
+        },
+        "issue-10k-real-tiers" => Shape {
+            admin_policies: 200,
+            admin_rules: 100,
+            baseline: true,
+            ..real(syn(
+                "issue-10k-real-tiers",
+                100,
+                1_000,
+                10_000,
+                3_000,
+                "issue-10k-real plus 200 Admin-tier policies (up to 100 rules) and a Baseline",
+            ))
+        },
         "issue-150k-real-unique" => Shape {
             unique_labels: true,
             ..real(syn(

@@ -11,6 +11,7 @@ use crate::rng::{Rng, mix};
 use crate::{Kind, Shape, Sink};
 
 mod real;
+mod tiers;
 
 /// App names with their tier.
 const APPS: &[(&str, &str)] = &[
@@ -689,6 +690,9 @@ impl Gen<'_> {
                 let p = self.policy(i, j);
                 sink.emit(Kind::Policy, &p)?;
             }
+        }
+        for p in self.tier_policies() {
+            sink.emit(Kind::Policy, &p)?;
         }
         Ok(())
     }

@@ -40,6 +40,9 @@ pub struct ClassKey {
     pub ips: Vec<IpAddr>,
     /// Whether the pods use the host network.
     pub host_network: bool,
+    /// The tiered `networks` address sets that hold the pods' addresses (indices
+    /// into the distinct sets), so pod IPs split classes only as far as they matter.
+    pub networks: Vec<u32>,
 }
 
 /// An endpoint of the answer: a workload or an external address atom.
@@ -224,8 +227,6 @@ impl Index {
             .collect();
 
         let pre = tiers::prepass(cluster);
-        // Pod IPs split classes only when some peer can match them.
-        let keep_ips = options.ipblock_pod_ips || pre.has_networks;
         // Equivalence classes, ordered by key so each namespace's classes are contiguous.
         let mut keys: BTreeMap<ClassKey, u32> = BTreeMap::new();
         let mut workload_keys: Vec<Vec<ClassKey>> = Vec::with_capacity(cluster.workloads.len());
@@ -242,7 +243,12 @@ impl Index {
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect(),
                     ports: p.ports.clone(),
-                    ips: if keep_ips { p.ips.clone() } else { Vec::new() },
+                    ips: if options.ipblock_pod_ips {
+                        p.ips.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    networks: pre.networks_holding(p),
                     host_network: p.host_network && !options.host_network_selectable,
                 })
                 .collect();
@@ -373,6 +379,7 @@ impl Index {
             domains: &pre.domains,
             domain_base,
             node_addresses: pre.node_addresses,
+            networks: &pre.networks,
         };
         let mut all = BitSet::new(nodes);
         all.insert_range(0, nodes);
@@ -526,6 +533,7 @@ struct Builder<'a> {
     options: Options,
     peer_refs: Vec<(PeerRef, u32)>,
     domains: &'a [String],
+    networks: &'a [IpSet],
     domain_base: usize,
     node_addresses: HashMap<Selector, IpSet>,
 }

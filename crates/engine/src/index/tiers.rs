@@ -71,8 +71,25 @@ pub struct Prepass {
     pub node_addresses: HashMap<Selector, IpSet>,
     /// Every domain named by a `domainNames` peer, normalised, sorted.
     pub domains: Vec<String>,
-    /// Whether some `networks` peer exists (pod IPs then split classes).
-    pub has_networks: bool,
+    /// The distinct address sets of `networks` peers.
+    pub networks: Vec<IpSet>,
+}
+
+impl Prepass {
+    /// The indices of the `networks` sets holding a pod: by its known IPs, or when it
+    /// has none, the sets holding every IPv4 address.
+    pub fn networks_holding(&self, pod: &kubeseg_model::Pod) -> Vec<u32> {
+        (0..self.networks.len() as u32)
+            .filter(|&i| {
+                let set = &self.networks[i as usize];
+                if pod.ips.is_empty() {
+                    set.has_all_ipv4()
+                } else {
+                    pod.ips.iter().any(|ip| set.contains(*ip))
+                }
+            })
+            .collect()
+    }
 }
 
 /// Collects what [`Prepass`] describes.
@@ -81,14 +98,17 @@ pub fn prepass(cluster: &Cluster) -> Prepass {
         ip_sets: Vec::new(),
         node_addresses: HashMap::default(),
         domains: Vec::new(),
-        has_networks: false,
+        networks: Vec::new(),
     };
+    let mut seen: rustc_hash::FxHashSet<&IpSet> = Default::default();
     for p in &cluster.cluster_policies {
         for r in p.ingress.iter().chain(&p.egress) {
             for peer in &r.peers {
                 match &peer.kind {
                     TierPeerKind::Networks { addresses, .. } => {
-                        out.has_networks = true;
+                        if seen.insert(addresses) {
+                            out.networks.push(addresses.clone());
+                        }
                         out.ip_sets.push(addresses.clone());
                     }
                     TierPeerKind::Nodes(sel) if !out.node_addresses.contains_key(sel) => {
@@ -185,15 +205,10 @@ impl Builder<'_> {
             TierPeerKind::Pods(set) => self.pod_set(set),
             TierPeerKind::Networks { addresses, .. } => {
                 let mut set = self.address_nodes(addresses);
-                // Networks hold pod addresses too: by known IP, or all of them when the
-                // network holds every IPv4 address.
+                // Networks hold pod addresses too (see `Prepass::networks_holding`).
+                let id = self.networks.iter().position(|n| n == addresses);
                 for (i, c) in self.classes.iter().enumerate() {
-                    let inside = if c.ips.is_empty() {
-                        addresses.has_all_ipv4()
-                    } else {
-                        c.ips.iter().any(|ip| addresses.contains(*ip))
-                    };
-                    if inside {
+                    if id.is_some_and(|id| c.networks.contains(&(id as u32))) {
                         set.insert(i);
                     }
                 }
