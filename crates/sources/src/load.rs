@@ -107,10 +107,33 @@ pub fn load(paths: &[String]) -> Loaded {
         ));
     }
     (loaded.cluster, loaded.misfiled) = assemble(objects);
+    diagnostics.extend(unknown_nodes(&loaded.cluster));
     diagnostics.sort();
     diagnostics.dedup();
     loaded.diagnostics = diagnostics;
     loaded
+}
+
+/// A `nodes` peer can only match the addresses of Node objects; without any in the
+/// input it matches nothing, which must be said.
+fn unknown_nodes(cluster: &kubeseg_model::Cluster) -> Vec<Diagnostic> {
+    if !cluster.nodes.is_empty() {
+        return Vec::new();
+    }
+    cluster
+        .cluster_policies
+        .iter()
+        .flat_map(|p| p.ingress.iter().chain(&p.egress))
+        .flat_map(|r| &r.peers)
+        .filter(|peer| matches!(peer.kind, kubeseg_model::TierPeerKind::Nodes(_)))
+        .map(|peer| {
+            Diagnostic::warning(
+                "nodes-unknown",
+                peer.location.clone(),
+                "the input holds no Node object, so this `nodes` peer matches no address; add the Nodes (`kubectl get nodes -o yaml`) for a verdict on node traffic",
+            )
+        })
+        .collect()
 }
 
 /// Loads manifests from a string (for tests and embedding).
@@ -120,8 +143,9 @@ pub fn load_str(name: &str, text: &str) -> Loaded {
         text: Ok(text.to_string()),
         discovered: false,
     });
-    diagnostics.sort();
     let (cluster, misfiled) = assemble(decoded.objects);
+    diagnostics.extend(unknown_nodes(&cluster));
+    diagnostics.sort();
     Loaded {
         cluster,
         misfiled,
