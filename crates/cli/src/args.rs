@@ -264,6 +264,13 @@ pub struct Common {
     /// Print no warnings (errors are always printed).
     #[arg(short, long)]
     pub quiet: bool,
+    /// Trust domain of Istio identities (`<trust-domain>/ns/<ns>/sa/<sa>`).
+    #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
+    pub trust_domain: String,
+    /// Istio's root namespace: its AuthorizationPolicies and PeerAuthentications
+    /// without selector apply mesh-wide.
+    #[arg(long, default_value = "istio-system", value_name = "NAMESPACE")]
+    pub istio_root_namespace: String,
 }
 
 /// Output formats of `reach`.
@@ -342,6 +349,15 @@ pub struct ExplainArgs {
     /// The protocol of --port.
     #[arg(long, value_enum, default_value_t = ProtocolArg::Tcp)]
     pub protocol: ProtocolArg,
+    /// The HTTP method of the request, for the mesh layer (e.g. POST).
+    #[arg(long)]
+    pub method: Option<String>,
+    /// The request path, for the mesh layer (e.g. /index).
+    #[arg(long)]
+    pub path: Option<String>,
+    /// The request host (`:authority`), for the mesh layer.
+    #[arg(long)]
+    pub host: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
     pub format: ExplainFormat,

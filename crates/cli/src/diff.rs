@@ -17,6 +17,8 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
         host_network_selectable: a.host_network_selectable,
         verbose: false,
         quiet: a.quiet,
+        trust_domain: "cluster.local".into(),
+        istio_root_namespace: "istio-system".into(),
     };
     let (old_paths, new_paths, snapshot) = match &a.git {
         Some(rev) => {

@@ -247,17 +247,84 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String> {
         Some(p) => Some((protocol, port_number(p, protocol, &dst_side)?)),
     };
     let e = explain(cluster, &src_side, &dst_side, options(&a.common));
+    let request = kubeseg_engine::mesh::Request {
+        method: a.method.clone(),
+        path: a.path.clone(),
+        host: a.host.clone(),
+    };
+    let mesh = mesh_layer(
+        cluster, &src_side, &dst_side, port, &e.allowed, &request, &a.common,
+    );
     let q = kubeseg_report::explain::Query {
         src: &src_id,
         src_kind: &src_kind,
         dst: &dst_id,
         dst_kind: &dst_kind,
         port,
+        mesh: &mesh,
+        request: &request,
     };
     Ok(match a.format {
         ExplainFormat::Text => kubeseg_report::explain::text(cluster, &q, &e),
         ExplainFormat::Json => kubeseg_report::explain::json(cluster, &q, &e),
     })
+}
+
+/// The mesh verdicts behind an explanation: for `--port` (TCP only: Istio does not
+/// authorize UDP or SCTP), else for every TCP container port of the destination that
+/// L3/L4 allows. Empty when the input has no mesh.
+fn mesh_layer(
+    cluster: &kubeseg_model::Cluster,
+    src: &Side,
+    dst: &Side,
+    port: Option<(Protocol, u16)>,
+    allowed: &kubeseg_model::PortSet,
+    request: &kubeseg_engine::mesh::Request,
+    common: &Common,
+) -> Vec<(u16, kubeseg_engine::mesh::MeshVerdict)> {
+    use kubeseg_engine::mesh::{self, Dataplane, MeshOptions, Party};
+    let Side::Pod { namespace, pod } = dst else {
+        return Vec::new();
+    };
+    let party = match src {
+        Side::Pod { namespace, pod } => Party::Pod { namespace, pod },
+        Side::Address(ip) => Party::Address(*ip),
+        Side::Domain(_) => return Vec::new(),
+    };
+    let present = !cluster.authorization_policies.is_empty()
+        || !cluster.peer_authentications.is_empty()
+        || mesh::dataplane(cluster, namespace, pod) != Dataplane::None;
+    if !present {
+        return Vec::new();
+    }
+    let options = MeshOptions {
+        trust_domain: common.trust_domain.clone(),
+        root_namespace: common.istio_root_namespace.clone(),
+    };
+    let ports: Vec<u16> = match port {
+        Some((Protocol::Tcp, n)) => vec![n],
+        Some(_) => Vec::new(),
+        None => {
+            let mut v: Vec<u16> = pod
+                .ports
+                .iter()
+                .filter(|c| c.protocol == Protocol::Tcp && allowed.contains(Protocol::Tcp, c.port))
+                .map(|c| c.port)
+                .collect();
+            v.sort_unstable();
+            v.dedup();
+            v
+        }
+    };
+    ports
+        .into_iter()
+        .map(|p| {
+            (
+                p,
+                mesh::evaluate(cluster, party, namespace, pod, p, request, &options),
+            )
+        })
+        .collect()
 }
 
 fn port_number(p: &str, protocol: Protocol, dst: &Side) -> Result<u16> {

@@ -10,6 +10,7 @@ pub mod bitset;
 pub mod compact;
 pub mod explain;
 pub mod index;
+pub mod mesh;
 pub mod portsets;
 pub mod reach;
 

@@ -185,6 +185,8 @@ fn pod() -> impl Strategy<Value = Pod> {
                 host_network,
                 host_port: false,
                 images: Vec::new(),
+                service_account: None,
+                inject_annotation: None,
                 location: None,
             }
         })

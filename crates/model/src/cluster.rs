@@ -25,10 +25,12 @@ pub struct Cluster {
     pub services: Vec<Service>,
     /// Ingress and Gateway API HTTPRoute objects (their backends), sorted by namespace and name.
     pub routes: Vec<Route>,
-    /// Istio AuthorizationPolicies (read for `lint`; not part of any verdict yet).
+    /// Istio AuthorizationPolicies, sorted by namespace and name.
     pub authorization_policies: Vec<crate::mesh::AuthorizationPolicy>,
-    /// Istio PeerAuthentications (read for `lint`).
+    /// Istio PeerAuthentications.
     pub peer_authentications: Vec<crate::mesh::PeerAuthentication>,
+    /// ServiceAccounts, sorted by namespace and name.
+    pub service_accounts: Vec<crate::mesh::ServiceAccount>,
 }
 
 /// A namespace.
@@ -81,6 +83,11 @@ pub struct Pod {
     pub host_port: bool,
     /// Container images (init containers included), as written.
     pub images: Vec<String>,
+    /// `spec.serviceAccountName` (or the deprecated `serviceAccount`), when written.
+    pub service_account: Option<String>,
+    /// The `sidecar.istio.io/inject` annotation, when written (the label of that name is
+    /// among `labels`).
+    pub inject_annotation: Option<String>,
     /// Where it is declared.
     pub location: Option<Location>,
 }

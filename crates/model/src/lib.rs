@@ -17,7 +17,9 @@ pub use addr::{Cidr, IpSet};
 pub use cluster::*;
 pub use diag::{Diagnostic, Location, Severity};
 pub use intervals::IntervalSet;
-pub use mesh::{AuthorizationPolicy, AuthorizationRule, PeerAuthentication};
+pub use mesh::{
+    AuthorizationPolicy, AuthorizationRule, Clause, Condition, PeerAuthentication, ServiceAccount,
+};
 pub use ports::{PortSet, Protocol};
 pub use selector::{Labels, Operator, Requirement, Selector};
 pub use tier::{Action, ClusterPolicy, Node, PodSet, Tier, TierPeer, TierPeerKind, TierRule};

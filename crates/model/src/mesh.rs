@@ -1,6 +1,6 @@
-//! Istio's security objects, as far as they are read today: by `lint` (the engine does
-//! not model the mesh layer yet, and every such object gets an `unmodelled-policy`
-//! warning).
+//! Istio's security objects: AuthorizationPolicy (`security.istio.io/v1`, `v1beta1`)
+//! with every field of its rules, PeerAuthentication, and what decides whether a
+//! workload runs a sidecar.
 
 use crate::diag::Location;
 use crate::selector::Labels;
@@ -18,8 +18,12 @@ pub struct AuthorizationPolicy {
     pub selector: Option<Labels>,
     /// Whether `targetRef`/`targetRefs` is given instead of a selector.
     pub target_refs: bool,
+    /// The `targetRef`/`targetRefs` entries: (group, kind, name).
+    pub targets: Vec<(String, String, String)>,
     /// `ALLOW` (the default), `DENY`, `AUDIT` or `CUSTOM`.
     pub action: String,
+    /// `provider.name` of a CUSTOM policy.
+    pub provider: Option<String>,
     /// `spec.rules`; `None` when absent.
     pub rules: Option<Vec<AuthorizationRule>>,
 }
@@ -44,6 +48,34 @@ pub struct AuthorizationRule {
     pub ports: Vec<String>,
     /// Whether the rule has neither `from`, `to` nor `when` (it matches every request).
     pub matches_all: bool,
+    /// `from[].source`, ORed (empty: any source).
+    pub from: Vec<Clause>,
+    /// `to[].operation`, ORed (empty: any operation).
+    pub to: Vec<Clause>,
+    /// `when[]`, ANDed.
+    pub when: Vec<Condition>,
+}
+
+/// One `source` or `operation`: its fields, ANDed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Clause {
+    /// Where it starts.
+    pub location: Option<Location>,
+    /// (field as written, e.g. `principals` or `notMethods`; its values).
+    pub fields: Vec<(String, Vec<String>)>,
+}
+
+/// One `when` condition.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Condition {
+    /// Where it starts.
+    pub location: Option<Location>,
+    /// The attribute, e.g. `source.namespace` or `request.headers[x-token]`.
+    pub key: String,
+    /// `values` (any of them matches; empty when absent).
+    pub values: Vec<String>,
+    /// `notValues` (none may match).
+    pub not_values: Vec<String>,
 }
 
 /// A `security.istio.io` PeerAuthentication.
@@ -59,4 +91,17 @@ pub struct PeerAuthentication {
     pub selector: Option<Labels>,
     /// `spec.mtls.mode`: `STRICT`, `PERMISSIVE`, `DISABLE` or `UNSET` (`None` when absent).
     pub mode: Option<String>,
+    /// `spec.portLevelMtls`: (port number, mode), as written.
+    pub port_level: Vec<(u16, String)>,
+}
+
+/// A ServiceAccount, for the identities a mesh can issue.
+#[derive(Clone, Debug)]
+pub struct ServiceAccount {
+    /// The namespace.
+    pub namespace: String,
+    /// The name.
+    pub name: String,
+    /// Where it is declared.
+    pub location: Option<Location>,
 }

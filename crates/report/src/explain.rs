@@ -18,8 +18,10 @@
 //! `dnsDependent` lists `domainNames` rules whose verdict for an address depends on
 //! what the names resolve to. `allowed` is the direction's verdict with every tier.
 
+use crate::mesh::{MeshJson, mesh_json, mesh_text};
 use crate::{PortsJson, SCHEMA_VERSION, to_json};
 use kubeseg_engine::explain::{Direction, Explanation, Miss, TierStep};
+use kubeseg_engine::mesh::{Decision, MeshVerdict, Request};
 use kubeseg_model::{Action, Cluster, ClusterPolicy, PortSet, Protocol, Tier};
 use serde::Serialize;
 use std::fmt::Write;
@@ -36,6 +38,10 @@ pub struct Query<'a> {
     pub dst_kind: &'a str,
     /// The port asked about, resolved to a number.
     pub port: Option<(Protocol, u16)>,
+    /// The mesh layer per TCP port (empty without a mesh).
+    pub mesh: &'a [(u16, MeshVerdict)],
+    /// The request the mesh was asked about.
+    pub request: &'a Request,
 }
 
 #[derive(Serialize)]
@@ -107,9 +113,31 @@ struct ExplainJson<'a> {
     dst: Side<'a>,
     port: Option<PortJson>,
     allowed: Option<bool>,
+    verdict: Option<&'static str>,
     connections: PortsJson,
     egress: DirectionJson,
     ingress: DirectionJson,
+    mesh: Vec<MeshJson>,
+}
+
+/// The composed verdict on the asked port: L3/L4, then the mesh on that port.
+fn verdict(q: &Query, e: &Explanation) -> Option<&'static str> {
+    let (proto, n) = q.port?;
+    if !e.allowed.contains(proto, n) {
+        return Some("denied");
+    }
+    Some(
+        match q
+            .mesh
+            .iter()
+            .find(|(p, _)| *p == n)
+            .map(|(_, v)| &v.decision)
+        {
+            None | Some(Decision::Allowed) => "allowed",
+            Some(Decision::Denied) => "denied",
+            Some(Decision::Conditional(_)) => "conditional",
+        },
+    )
 }
 
 fn failed(
@@ -222,10 +250,16 @@ pub fn json(cluster: &Cluster, q: &Query, e: &Explanation) -> String {
             protocol: p.as_str(),
             port: n,
         }),
-        allowed: q.port.map(|(p, n)| e.allowed.contains(p, n)),
+        allowed: verdict(q, e).map(|v| v == "allowed"),
+        verdict: verdict(q, e),
         connections: PortsJson::from_set(&e.allowed),
         egress: direction_json(cluster, &e.egress, "egress", q.port),
         ingress: direction_json(cluster, &e.ingress, "ingress", q.port),
+        mesh: q
+            .mesh
+            .iter()
+            .map(|(p, v)| mesh_json(cluster, *p, v))
+            .collect(),
     })
 }
 
@@ -234,10 +268,11 @@ pub fn text(cluster: &Cluster, q: &Query, e: &Explanation) -> String {
     let mut out = String::new();
     match q.port {
         Some((proto, n)) => {
-            let verdict = if e.allowed.contains(proto, n) {
-                "ALLOWED"
-            } else {
-                "DENIED"
+            let verdict = match verdict(q, e) {
+                Some("allowed") => "ALLOWED".to_string(),
+                Some("conditional") => "ALLOWED ONLY IF the mesh conditions below hold".to_string(),
+                _ if e.allowed.contains(proto, n) => "DENIED (by the mesh)".to_string(),
+                _ => "DENIED".to_string(),
             };
             let _ = writeln!(out, "{} => {} on {proto} {n}: {verdict}", q.src, q.dst);
         }
@@ -252,6 +287,9 @@ pub fn text(cluster: &Cluster, q: &Query, e: &Explanation) -> String {
     }
     direction_text(&mut out, cluster, &e.egress, "egress", q.src, q.port);
     direction_text(&mut out, cluster, &e.ingress, "ingress", q.dst, q.port);
+    for (p, v) in q.mesh {
+        mesh_text(&mut out, cluster, *p, v, q.request);
+    }
     out
 }
 
@@ -263,11 +301,11 @@ fn direction_text(
     who: &str,
     port: Option<(Protocol, u16)>,
 ) {
-    let _ = write!(out, "\n{name} of {who}: ");
+    let _ = write!(out, "\n{name} of {who}:");
     if d.not_applicable {
         let _ = writeln!(
             out,
-            "not subject to policy (outside the cluster or host network): everything allowed"
+            " not subject to policy (outside the cluster or host network): everything allowed"
         );
         return;
     }

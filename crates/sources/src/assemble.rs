@@ -91,6 +91,10 @@ pub fn assemble(objects: Vec<Object>) -> (Cluster, Misfiled) {
             }
             Object::ClusterPolicy(p) => cluster.cluster_policies.push(p),
             Object::Node(n) => cluster.nodes.push(n),
+            Object::ServiceAccount(a) => {
+                referenced.push(a.namespace.clone());
+                cluster.service_accounts.push(a);
+            }
         }
     }
 
@@ -176,6 +180,9 @@ pub fn assemble(objects: Vec<Object>) -> (Cluster, Misfiled) {
         (a.tier, a.priority, &a.name, &a.kind).cmp(&(b.tier, b.priority, &b.name, &b.kind))
     });
     cluster.nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    cluster
+        .service_accounts
+        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     (cluster, misfiled)
 }
 

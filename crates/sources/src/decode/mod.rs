@@ -73,6 +73,8 @@ pub enum Object {
     ClusterPolicy(kubeseg_model::ClusterPolicy),
     /// A Node.
     Node(kubeseg_model::Node),
+    /// A ServiceAccount.
+    ServiceAccount(kubeseg_model::ServiceAccount),
 }
 
 /// What one file held.
@@ -296,6 +298,37 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
                 owner: meta.controller,
                 template,
             });
+        }
+        "AuthorizationPolicy"
+            if matches!(
+                api_version,
+                "security.istio.io/v1" | "security.istio.io/v1beta1"
+            ) =>
+        {
+            let meta = meta::metadata(ctx, obj, "AuthorizationPolicy", true);
+            out.objects.push(Object::AuthorizationPolicy {
+                policy: mesh::authorization_policy(ctx, obj, meta),
+                misfiled: false,
+            });
+        }
+        "PeerAuthentication"
+            if matches!(
+                api_version,
+                "security.istio.io/v1" | "security.istio.io/v1beta1"
+            ) =>
+        {
+            let meta = meta::metadata(ctx, obj, "PeerAuthentication", true);
+            out.objects
+                .push(Object::PeerAuthentication(mesh::peer_authentication(
+                    ctx, obj, meta,
+                )));
+        }
+        "ServiceAccount" if api_version == "v1" => {
+            let meta = meta::metadata(ctx, obj, "ServiceAccount", true);
+            out.objects
+                .push(Object::ServiceAccount(mesh::service_account(
+                    ctx, obj, meta,
+                )));
         }
         k if UNMODELLED_POLICY_KINDS.contains(&k) => {
             // The API server checks the name of every object, modelled or not.

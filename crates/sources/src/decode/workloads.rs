@@ -16,9 +16,23 @@ pub fn pod(ctx: &mut Ctx, node: &Node, name: &str, labels_: Labels) -> Pod {
         host_network: false,
         host_port: false,
         images: Vec::new(),
+        service_account: None,
+        inject_annotation: node
+            .get("metadata")
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get("sidecar.istio.io/inject"))
+            .and_then(|v| match &v.value {
+                Value::Str(s) => Some(s.clone()),
+                Value::Bool(b) => Some(b.to_string()),
+                _ => None,
+            }),
         location: Some(ctx.at(node)),
     };
     if let Some(spec) = node.get("spec") {
+        pod.service_account = ["serviceAccountName", "serviceAccount"]
+            .iter()
+            .find_map(|k| spec.get(k).and_then(Node::as_str))
+            .map(str::to_string);
         pod.host_network = matches!(
             spec.get("hostNetwork").map(|n| &n.value),
             Some(Value::Bool(true))

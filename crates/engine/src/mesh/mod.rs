@@ -1,0 +1,276 @@
+//! The Istio layer: which requests a destination's proxy accepts from a source, after
+//! the L3/L4 verdict. Evaluated per (source, destination, port) straight from the
+//! policies; fields the manifests cannot decide leave the verdict conditional.
+//!
+//! Modelled: sidecar injection (namespace `istio-injection`/`istio.io/rev`, pod label and
+//! annotation `sidecar.istio.io/inject`), ambient mode (`istio.io/dataplane-mode=ambient`:
+//! the node proxy enforces L4 fields only, so L7 fields count as on a TCP port),
+//! PeerAuthentication (mesh, namespace, workload, `portLevelMtls`; default PERMISSIVE),
+//! identities `<trust-domain>/ns/<ns>/sa/<sa>` on mutual TLS only, and
+//! AuthorizationPolicy scope (root namespace mesh-wide, namespace-wide, `selector`;
+//! `targetRefs` attach to gateways and waypoints, which are not modelled and are reported).
+
+mod logic;
+mod rules;
+
+use kubeseg_model::{AuthorizationPolicy, Cluster, Labels, Pod};
+pub use logic::{Truth, string_matches};
+use std::net::IpAddr;
+
+/// How the mesh is set up.
+#[derive(Clone, Debug)]
+pub struct MeshOptions {
+    /// The trust domain of identities (`cluster.local` by default).
+    pub trust_domain: String,
+    /// The root namespace, whose selector-less policies apply mesh-wide (`istio-system`).
+    pub root_namespace: String,
+}
+
+impl Default for MeshOptions {
+    fn default() -> Self {
+        MeshOptions {
+            trust_domain: "cluster.local".into(),
+            root_namespace: "istio-system".into(),
+        }
+    }
+}
+
+/// What proxies a workload's traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dataplane {
+    /// No proxy: plaintext out, nothing enforced in.
+    None,
+    /// An Envoy sidecar: mutual TLS, L4 and L7 authorization.
+    Sidecar,
+    /// Ambient mode: ztunnel, mutual TLS and L4 authorization (no waypoint modelled).
+    Ambient,
+}
+
+impl Dataplane {
+    /// `none`, `sidecar` or `ambient`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dataplane::None => "none",
+            Dataplane::Sidecar => "sidecar",
+            Dataplane::Ambient => "ambient",
+        }
+    }
+}
+
+/// One end of a mesh evaluation.
+#[derive(Clone, Copy, Debug)]
+pub enum Party<'c> {
+    /// A pod in a namespace.
+    Pod {
+        /// The namespace.
+        namespace: &'c str,
+        /// The pod.
+        pod: &'c Pod,
+    },
+    /// An address outside the mesh.
+    Address(IpAddr),
+}
+
+/// What is known of the request (`None`: not given, so undecided).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Request {
+    /// The HTTP method.
+    pub method: Option<String>,
+    /// The path.
+    pub path: Option<String>,
+    /// The host (`:authority`).
+    pub host: Option<String>,
+}
+
+/// The mesh's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Accepted.
+    Allowed,
+    /// Rejected.
+    Denied,
+    /// Accepted only if the conditions hold (or, for CUSTOM, if the external
+    /// authorizer agrees).
+    Conditional(Vec<String>),
+}
+
+/// A rule that may match, with how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleStep {
+    /// Index into `Cluster::authorization_policies`.
+    pub policy: usize,
+    /// Index of the rule in `spec.rules` (`None` for a policy without rules).
+    pub rule: Option<usize>,
+    /// The policy's action.
+    pub action: String,
+    /// Whether it matches this request.
+    pub truth: Truth,
+    /// The request constraints of the rule (methods, paths, hosts, conditions) as text.
+    pub constraints: Vec<String>,
+}
+
+/// The mesh verdict for one source, destination and port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeshVerdict {
+    /// The source's and the destination's data planes.
+    pub dataplanes: (Dataplane, Dataplane),
+    /// The destination's mutual TLS mode on the port and the PeerAuthentication that set it.
+    pub mtls: (String, Option<usize>),
+    /// The source principal presented (`None`: plaintext).
+    pub principal: Option<String>,
+    /// The answer.
+    pub decision: Decision,
+    /// Why, in one sentence.
+    pub reason: String,
+    /// The deciding rule, when one decided.
+    pub deciding: Option<(usize, Option<usize>)>,
+    /// Every applicable rule that may match, in Istio's order (CUSTOM, DENY, ALLOW).
+    pub steps: Vec<RuleStep>,
+    /// AuthorizationPolicies that apply to the destination but are not enforced
+    /// (no proxy, or `targetRefs`).
+    pub unenforced: Vec<usize>,
+}
+
+/// The data plane of a pod in a namespace.
+pub fn dataplane(cluster: &Cluster, namespace: &str, pod: &Pod) -> Dataplane {
+    let ns = crate::explain::namespace_labels(cluster, namespace);
+    fn mode(l: &Labels) -> Option<&str> {
+        l.get("istio.io/dataplane-mode").map(String::as_str)
+    }
+    if mode(&pod.labels) == Some("ambient")
+        || (mode(&ns) == Some("ambient") && mode(&pod.labels) != Some("none"))
+    {
+        return Dataplane::Ambient;
+    }
+    if ns.get("istio-injection").map(String::as_str) == Some("disabled") {
+        return Dataplane::None;
+    }
+    match pod
+        .labels
+        .get("sidecar.istio.io/inject")
+        .map(String::as_str)
+    {
+        Some("true") => return Dataplane::Sidecar,
+        Some("false") => return Dataplane::None,
+        _ => {}
+    }
+    let enabled = ns.get("istio-injection").map(String::as_str) == Some("enabled")
+        || ns.contains_key("istio.io/rev");
+    if enabled && pod.inject_annotation.as_deref() != Some("false") {
+        Dataplane::Sidecar
+    } else {
+        Dataplane::None
+    }
+}
+
+/// Whether a policy's scope covers a pod: mesh-wide from the root namespace, else its
+/// own namespace; all pods without a selector, else those it matches.
+pub fn policy_covers(
+    ap: &AuthorizationPolicy,
+    namespace: &str,
+    pod: &Pod,
+    options: &MeshOptions,
+) -> bool {
+    (ap.namespace == namespace || ap.namespace == options.root_namespace)
+        && ap.selector.as_ref().is_none_or(|sel| {
+            sel.iter()
+                .all(|(k, v)| pod.labels.get(k).is_some_and(|x| x == v))
+        })
+}
+
+/// The mutual TLS mode of a destination port, with the PeerAuthentication that set it:
+/// workload (port level first), then namespace, then mesh; PERMISSIVE by default.
+pub fn mtls_mode(
+    cluster: &Cluster,
+    namespace: &str,
+    pod: &Pod,
+    port: u16,
+    options: &MeshOptions,
+) -> (String, Option<usize>) {
+    let pas = &cluster.peer_authentications;
+    let selects = |i: usize| {
+        pas[i].selector.as_ref().is_some_and(|sel| {
+            pas[i].namespace == namespace
+                && sel
+                    .iter()
+                    .all(|(k, v)| pod.labels.get(k).is_some_and(|x| x == v))
+        })
+    };
+    let set = |m: &Option<String>| m.as_deref().filter(|m| *m != "UNSET").map(str::to_string);
+    for i in (0..pas.len()).filter(|&i| selects(i)) {
+        if let Some((_, mode)) = pas[i].port_level.iter().find(|(p, _)| *p == port)
+            && mode != "UNSET"
+        {
+            return (mode.clone(), Some(i));
+        }
+        if let Some(mode) = set(&pas[i].mode) {
+            return (mode, Some(i));
+        }
+    }
+    for scope in [namespace, options.root_namespace.as_str()] {
+        if let Some(i) =
+            (0..pas.len()).find(|&i| pas[i].selector.is_none() && pas[i].namespace == scope)
+            && let Some(mode) = set(&pas[i].mode)
+        {
+            return (mode, Some(i));
+        }
+    }
+    ("PERMISSIVE".into(), None)
+}
+
+/// Whether a destination port speaks HTTP, as its Services declare it (`appProtocol`, or
+/// a port name `http`, `http2`, `grpc`, `grpc-web` or prefixed `http-` …): `Some(false)`
+/// for ports declared as another protocol, `None` when nothing says.
+pub fn port_is_http(cluster: &Cluster, namespace: &str, pod: &Pod, port: u16) -> Option<bool> {
+    const HTTP: &[&str] = &["http", "http2", "grpc", "grpc-web", "h2c"];
+    for s in &cluster.services {
+        if s.namespace != namespace
+            || !s.selector.as_ref().is_some_and(|sel| {
+                !sel.is_empty()
+                    && sel
+                        .iter()
+                        .all(|(k, v)| pod.labels.get(k).is_some_and(|x| x == v))
+            })
+        {
+            continue;
+        }
+        for sp in &s.ports {
+            let target = match sp.target.as_deref() {
+                None => sp.port,
+                Some(t) => match t.parse::<u16>() {
+                    Ok(n) => n,
+                    Err(_) => match pod.ports.iter().find(|c| c.name.as_deref() == Some(t)) {
+                        Some(c) => c.port,
+                        None => continue,
+                    },
+                },
+            };
+            if target != port {
+                continue;
+            }
+            let declared = sp.app_protocol.clone().or_else(|| {
+                sp.name
+                    .as_deref()
+                    .map(|n| n.split('-').next().unwrap_or(n).to_string())
+            });
+            if let Some(p) = declared {
+                let p = p.to_ascii_lowercase();
+                return Some(HTTP.contains(&p.as_str()));
+            }
+        }
+    }
+    None
+}
+
+/// Evaluates the mesh for a request from `src` to TCP `port` of `dst` (a pod).
+pub fn evaluate(
+    cluster: &Cluster,
+    src: Party,
+    dst_namespace: &str,
+    dst: &Pod,
+    port: u16,
+    request: &Request,
+    options: &MeshOptions,
+) -> MeshVerdict {
+    rules::evaluate(cluster, src, dst_namespace, dst, port, request, options)
+}

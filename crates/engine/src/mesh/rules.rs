@@ -1,0 +1,378 @@
+//! AuthorizationPolicy rules against one request, in Istio's order.
+
+use super::logic::{Truth, any_matches, host_matches};
+use super::{
+    Dataplane, Decision, MeshOptions, MeshVerdict, Party, Request, RuleStep, dataplane, mtls_mode,
+    policy_covers, port_is_http,
+};
+use kubeseg_model::{AuthorizationRule, Clause, Cluster, Condition, Pod};
+
+/// Source and operation fields that exist only for HTTP.
+const HTTP_ONLY: &[&str] = &[
+    "hosts",
+    "notHosts",
+    "methods",
+    "notMethods",
+    "paths",
+    "notPaths",
+    "requestPrincipals",
+    "notRequestPrincipals",
+];
+
+/// What the rules are evaluated against.
+struct Facts<'a> {
+    principal: Option<String>,
+    source_namespace: Option<&'a str>,
+    source_ips: Vec<std::net::IpAddr>,
+    port: u16,
+    request: &'a Request,
+    /// Whether HTTP attributes exist on this port (false: TCP, or ambient without waypoint).
+    http: bool,
+}
+
+pub(super) fn evaluate(
+    cluster: &Cluster,
+    src: Party,
+    dst_namespace: &str,
+    dst: &Pod,
+    port: u16,
+    request: &Request,
+    options: &MeshOptions,
+) -> MeshVerdict {
+    let src_plane = match src {
+        Party::Pod { namespace, pod } => dataplane(cluster, namespace, pod),
+        Party::Address(_) => Dataplane::None,
+    };
+    let dst_plane = dataplane(cluster, dst_namespace, dst);
+    let mtls = mtls_mode(cluster, dst_namespace, dst, port, options);
+    let covering: Vec<usize> = (0..cluster.authorization_policies.len())
+        .filter(|&i| {
+            policy_covers(
+                &cluster.authorization_policies[i],
+                dst_namespace,
+                dst,
+                options,
+            )
+        })
+        .collect();
+    let (targeted, applying): (Vec<usize>, Vec<usize>) = covering
+        .into_iter()
+        .partition(|&i| !cluster.authorization_policies[i].targets.is_empty());
+    let mut v = MeshVerdict {
+        dataplanes: (src_plane, dst_plane),
+        mtls: mtls.clone(),
+        principal: None,
+        decision: Decision::Allowed,
+        reason: String::new(),
+        deciding: None,
+        steps: Vec::new(),
+        unenforced: targeted,
+    };
+    if dst_plane == Dataplane::None {
+        v.unenforced.extend(&applying);
+        v.unenforced.sort_unstable();
+        v.reason = "the destination runs no proxy: the mesh enforces nothing on it".into();
+        return v;
+    }
+    let mutual = src_plane != Dataplane::None && mtls.0 != "DISABLE";
+    if let (true, Party::Pod { namespace, pod }) = (mutual, src) {
+        let sa = pod.service_account.as_deref().unwrap_or("default");
+        v.principal = Some(format!("{}/ns/{namespace}/sa/{sa}", options.trust_domain));
+    }
+    if !mutual && mtls.0 == "STRICT" {
+        v.decision = Decision::Denied;
+        v.reason = "STRICT mutual TLS on this port rejects the source's plaintext".into();
+        return v;
+    }
+    let facts = Facts {
+        principal: v.principal.clone(),
+        source_namespace: match src {
+            Party::Pod { namespace, .. } if mutual => Some(namespace),
+            _ => None,
+        },
+        source_ips: match src {
+            Party::Pod { pod, .. } => pod.ips.clone(),
+            Party::Address(ip) => vec![ip],
+        },
+        port,
+        request,
+        http: dst_plane == Dataplane::Sidecar
+            && port_is_http(cluster, dst_namespace, dst, port) != Some(false),
+    };
+    decide(cluster, &applying, &facts, &mut v);
+    v
+}
+
+fn decide(cluster: &Cluster, applying: &[usize], facts: &Facts, v: &mut MeshVerdict) {
+    let aps = &cluster.authorization_policies;
+    let of = |action: &str| -> Vec<usize> {
+        applying
+            .iter()
+            .copied()
+            .filter(|&i| aps[i].action == action)
+            .collect()
+    };
+    let mut pending: Vec<String> = Vec::new();
+    for (action, list) in [("CUSTOM", of("CUSTOM")), ("DENY", of("DENY"))] {
+        for p in list {
+            for (rule, truth) in policy_rules(cluster, p, facts) {
+                if !truth.possible() {
+                    continue;
+                }
+                push_step(v, cluster, p, rule, truth.clone());
+                match (action, truth) {
+                    ("CUSTOM", _) => {
+                        let provider = aps[p].provider.clone().unwrap_or_default();
+                        pending.push(format!("the external authorizer `{provider}` agrees"));
+                    }
+                    (_, Truth::Yes) => {
+                        v.decision = Decision::Denied;
+                        v.deciding = Some((p, rule));
+                        v.reason = format!("DENY policy {} matches", aps[p].id());
+                        return;
+                    }
+                    (_, Truth::Unknown(conds)) => {
+                        pending.push(format!("not ({})", conds.join(" and ")))
+                    }
+                    (_, Truth::No) => {}
+                }
+            }
+        }
+    }
+    let allows = of("ALLOW");
+    let mut allowed = Truth::No;
+    let mut first_yes = None;
+    for &p in &allows {
+        for (rule, truth) in policy_rules(cluster, p, facts) {
+            if !truth.possible() {
+                continue;
+            }
+            push_step(v, cluster, p, rule, truth.clone());
+            if truth == Truth::Yes && first_yes.is_none() {
+                first_yes = Some((p, rule));
+            }
+            allowed = allowed.or(truth);
+        }
+    }
+    if allows.is_empty() {
+        allowed = Truth::Yes;
+    }
+    match allowed {
+        Truth::No => {
+            v.decision = Decision::Denied;
+            v.reason = "ALLOW policies apply and none of their rules matches".into();
+        }
+        Truth::Yes => {
+            v.deciding = first_yes;
+            v.reason = match first_yes {
+                Some((p, _)) => format!("ALLOW policy {} matches", aps[p].id()),
+                None => "no ALLOW policy applies".into(),
+            };
+            if !pending.is_empty() {
+                v.decision = Decision::Conditional(pending);
+            }
+        }
+        Truth::Unknown(conds) => {
+            pending.push(conds.join(" and "));
+            v.reason =
+                "an ALLOW rule matches only under conditions the manifests do not decide".into();
+            v.decision = Decision::Conditional(pending);
+        }
+    }
+    if matches!(v.decision, Decision::Conditional(_)) && v.reason.is_empty() {
+        v.reason = "conditions the manifests do not decide".into();
+    }
+}
+
+fn push_step(v: &mut MeshVerdict, cluster: &Cluster, p: usize, rule: Option<usize>, truth: Truth) {
+    let ap = &cluster.authorization_policies[p];
+    let constraints = rule
+        .and_then(|r| ap.rules.as_ref().map(|rs| &rs[r]))
+        .map(constraints)
+        .unwrap_or_default();
+    v.steps.push(RuleStep {
+        policy: p,
+        rule,
+        action: ap.action.clone(),
+        truth,
+        constraints,
+    });
+}
+
+/// Each rule of a policy with whether it matches (`None` rule: a policy without rules,
+/// which never matches).
+fn policy_rules(cluster: &Cluster, p: usize, facts: &Facts) -> Vec<(Option<usize>, Truth)> {
+    let ap = &cluster.authorization_policies[p];
+    let Some(rules) = &ap.rules else {
+        return vec![(None, Truth::No)];
+    };
+    let deny = ap.action == "DENY";
+    rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (Some(i), rule_truth(r, facts, deny)))
+        .collect()
+}
+
+/// `from` AND `to` AND `when`. On a port without HTTP, an HTTP-only field makes an
+/// ALLOW (CUSTOM, AUDIT) rule never match and is ignored in a DENY rule, as Istio does.
+fn rule_truth(rule: &AuthorizationRule, facts: &Facts, deny: bool) -> Truth {
+    let http_only = |c: &Clause| {
+        c.fields
+            .iter()
+            .any(|(k, _)| HTTP_ONLY.contains(&k.as_str()))
+    };
+    if !facts.http
+        && !deny
+        && (rule.from.iter().any(http_only)
+            || rule.to.iter().any(http_only)
+            || rule.when.iter().any(|c| c.key.starts_with("request.")))
+    {
+        return Truth::No;
+    }
+    let clauses = |list: &[Clause]| {
+        if list.is_empty() {
+            return Truth::Yes;
+        }
+        list.iter()
+            .map(|c| clause_truth(c, facts))
+            .fold(Truth::No, Truth::or)
+    };
+    let mut t = clauses(&rule.from).and(clauses(&rule.to));
+    for c in &rule.when {
+        if !facts.http && c.key.starts_with("request.") {
+            continue;
+        }
+        t = t.and(condition_truth(c, facts));
+    }
+    t
+}
+
+fn clause_truth(c: &Clause, facts: &Facts) -> Truth {
+    let mut t = Truth::Yes;
+    for (key, values) in &c.fields {
+        if !facts.http && HTTP_ONLY.contains(&key.as_str()) {
+            continue;
+        }
+        let (negated, base) = match key.strip_prefix("not") {
+            Some(rest) => (true, lower_first(rest)),
+            None => (false, key.clone()),
+        };
+        let field = field_truth(&base, values, facts);
+        t = t.and(if negated {
+            not(field, &base, values)
+        } else {
+            field
+        });
+    }
+    t
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_ascii_lowercase().to_string() + c.as_str())
+        .unwrap_or_default()
+}
+
+fn not(t: Truth, key: &str, values: &[String]) -> Truth {
+    match t {
+        Truth::Yes => Truth::No,
+        Truth::No => Truth::Yes,
+        Truth::Unknown(_) => Truth::Unknown(vec![format!("{key} not in [{}]", values.join(", "))]),
+    }
+}
+
+fn field_truth(key: &str, values: &[String], facts: &Facts) -> Truth {
+    let unknown = |attr: &str| Truth::Unknown(vec![format!("{attr} in [{}]", values.join(", "))]);
+    let principal = facts.principal.as_deref().unwrap_or("");
+    match key {
+        "principals" => Truth::of(any_matches(values, principal)),
+        "namespaces" => Truth::of(any_matches(values, facts.source_namespace.unwrap_or(""))),
+        "serviceAccounts" => {
+            // `ns/name`, taken from the principal.
+            let sa = principal
+                .split_once("/ns/")
+                .map(|(_, rest)| rest.replacen("/sa/", "/", 1))
+                .unwrap_or_default();
+            Truth::of(any_matches(values, &sa))
+        }
+        "ports" => Truth::of(values.iter().any(|p| *p == facts.port.to_string())),
+        "ipBlocks" if !facts.source_ips.is_empty() => Truth::of(values.iter().any(|b| {
+            kubeseg_model::Cidr::parse(b)
+                .map(|c| facts.source_ips.iter().any(|ip| c.to_set().contains(*ip)))
+                .unwrap_or(false)
+        })),
+        "ipBlocks" => unknown("source.ip"),
+        "remoteIpBlocks" => unknown("remote.ip"),
+        "requestPrincipals" => unknown("request.auth.principal"),
+        "methods" => match &facts.request.method {
+            Some(m) => Truth::of(any_matches(values, m)),
+            None => unknown("request.method"),
+        },
+        "paths" => match &facts.request.path {
+            Some(p) => Truth::of(any_matches(values, p)),
+            None => unknown("request.path"),
+        },
+        "hosts" => match &facts.request.host {
+            Some(h) => Truth::of(host_matches(values, h)),
+            None => unknown("request.host"),
+        },
+        other => unknown(other),
+    }
+}
+
+fn condition_truth(c: &Condition, facts: &Facts) -> Truth {
+    let known: Option<String> = match c.key.as_str() {
+        "source.namespace" => Some(facts.source_namespace.unwrap_or("").to_string()),
+        "source.principal" => Some(facts.principal.clone().unwrap_or_default()),
+        "destination.port" => Some(facts.port.to_string()),
+        "source.ip" if facts.source_ips.len() == 1 => Some(facts.source_ips[0].to_string()),
+        _ => None,
+    };
+    match known {
+        Some(value) => {
+            let in_values = c.values.is_empty() || any_matches(&c.values, &value);
+            Truth::of(in_values && !any_matches(&c.not_values, &value))
+        }
+        None => {
+            let mut parts = Vec::new();
+            if !c.values.is_empty() {
+                parts.push(format!("{} in [{}]", c.key, c.values.join(", ")));
+            }
+            if !c.not_values.is_empty() {
+                parts.push(format!("{} not in [{}]", c.key, c.not_values.join(", ")));
+            }
+            Truth::Unknown(parts)
+        }
+    }
+}
+
+/// A rule's request-level constraints, for summaries: `POST`, `/api/*`, conditions.
+fn constraints(rule: &AuthorizationRule) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in &rule.to {
+        for (k, values) in &c.fields {
+            match k.as_str() {
+                "methods" | "paths" | "hosts" => out.push(values.join("|")),
+                "notMethods" | "notPaths" | "notHosts" => {
+                    out.push(format!("not {}", values.join("|")))
+                }
+                _ => {}
+            }
+        }
+    }
+    for c in &rule.from {
+        for (k, values) in &c.fields {
+            if k == "requestPrincipals" {
+                out.push(format!("jwt {}", values.join("|")));
+            }
+        }
+    }
+    for c in &rule.when {
+        if !c.key.starts_with("source.") && c.key != "destination.port" {
+            out.push(format!("{} in [{}]", c.key, c.values.join(", ")));
+        }
+    }
+    out
+}
