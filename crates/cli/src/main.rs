@@ -172,7 +172,20 @@ fn reach(a: &ReachArgs) -> Result<Output> {
     let destinations: Vec<usize> = (0..n).filter(|&e| to.accepts(e)).collect();
     // Nothing can fail any more but writing (and a never-seen fingerprint collision): stream the answer.
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let cluster = engine.cluster;
+    let mut mesh = kubeseg_engine::mesh::Annotator::new(
+        cluster,
+        kubeseg_engine::mesh::MeshOptions {
+            trust_domain: a.common.trust_domain.clone(),
+            root_namespace: a.common.istio_root_namespace.clone(),
+        },
+    );
     if a.compact {
+        if mesh.is_some() && !a.common.quiet {
+            eprintln!(
+                "note: --compact lists L3/L4 connections without their mesh constraints; drop --compact to see them"
+            );
+        }
         kubeseg_report::reach::write_compact(
             &mut engine,
             &sources,
@@ -186,6 +199,7 @@ fn reach(a: &ReachArgs) -> Result<Output> {
             &sources,
             &destinations,
             format,
+            mesh.as_mut(),
             &mut stdout,
         )?;
     }

@@ -498,6 +498,7 @@ fn cluster_with(tiered: std::ops::RangeInclusive<usize>) -> impl Strategy<Value 
                     routes: Vec::new(),
                     authorization_policies: Vec::new(),
                     peer_authentications: Vec::new(),
+                    service_accounts: Vec::new(),
                 }
             },
         )

@@ -103,6 +103,17 @@ impl IpSet {
         self.v4 == IntervalSet::full()
     }
 
+    /// The lowest address (IPv4 first), if any.
+    pub fn first_address(&self) -> Option<IpAddr> {
+        if let Some(&(lo, _)) = self.v4.ranges().first() {
+            return Some(IpAddr::V4(lo.into()));
+        }
+        self.v6
+            .ranges()
+            .first()
+            .map(|&(lo, _)| IpAddr::V6(lo.into()))
+    }
+
     /// One address.
     pub fn single(ip: IpAddr) -> Self {
         match ip {

@@ -194,3 +194,59 @@ pub fn mesh_text(out: &mut String, cluster: &Cluster, port: u16, v: &MeshVerdict
         );
     }
 }
+
+/// A short phrase for what the mesh accepts, for `reach`: `any request`, `denied`,
+/// `POST from <principal>`, `not enforced (no proxy)`.
+pub fn summary(v: &MeshVerdict) -> String {
+    if v.dataplanes.1 == kubeseg_engine::mesh::Dataplane::None {
+        return "not enforced (no proxy)".into();
+    }
+    let from = v
+        .principal
+        .as_ref()
+        .map(|p| format!(" from {p}"))
+        .unwrap_or_default();
+    let alternative = |s: &kubeseg_engine::mesh::RuleStep| {
+        if s.constraints.is_empty() {
+            match &s.truth {
+                Truth::Unknown(c) => c.join(" and "),
+                _ => String::new(),
+            }
+        } else {
+            s.constraints.join(" ")
+        }
+    };
+    match &v.decision {
+        Decision::Denied if v.reason.contains("STRICT") => {
+            "denied: plaintext under STRICT mTLS".into()
+        }
+        Decision::Denied => "denied".into(),
+        Decision::Allowed => format!("any request{from}"),
+        Decision::Conditional(_) => {
+            let allow: Vec<String> = v
+                .steps
+                .iter()
+                .filter(|s| s.action == "ALLOW" && s.truth != Truth::Yes)
+                .map(alternative)
+                .collect();
+            let deny: Vec<String> = v
+                .steps
+                .iter()
+                .filter(|s| s.action == "DENY")
+                .map(alternative)
+                .collect();
+            let mut text = if allow.is_empty() {
+                format!("any request{from}")
+            } else {
+                format!("{}{from}", allow.join(" | "))
+            };
+            if !deny.is_empty() {
+                text.push_str(&format!(" except {}", deny.join(" | ")));
+            }
+            if v.steps.iter().any(|s| s.action == "CUSTOM") {
+                text.push_str(" if the external authorizer agrees");
+            }
+            text
+        }
+    }
+}

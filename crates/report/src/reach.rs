@@ -14,8 +14,10 @@
 
 use crate::{Format, PortsJson, SCHEMA_VERSION};
 use kubeseg_engine::compact::{self, CollisionError, Group};
+use kubeseg_engine::mesh::{Annotator, Decision};
 use kubeseg_engine::portsets::{PortSetId, PortSets};
 use kubeseg_engine::{Endpoint, Engine};
+use kubeseg_model::PortSet;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -84,6 +86,7 @@ pub fn write_connections(
     sources: &[usize],
     destinations: &[usize],
     format: Format,
+    mut mesh: Option<&mut Annotator>,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let n = engine.endpoints().len();
@@ -105,6 +108,12 @@ pub fn write_connections(
     let nodes: Vec<&String> = involved.iter().map(|&e| &labels[e]).collect();
     write_header(out, format, engine, &involved, None, nodes)?;
     let mut lines = Lines::new(format, out);
+    // The annotator needs endpoints while rows borrow the engine.
+    let endpoints: Vec<Endpoint> = if mesh.is_some() {
+        engine.endpoints().to_vec()
+    } else {
+        Vec::new()
+    };
     engine.for_each_row(&src_order, |src, row, port_sets| {
         for &dst in &dst_order {
             let p = row[dst];
@@ -115,11 +124,80 @@ pub fn write_connections(
                 } else {
                     ("", "")
                 };
-                lines.line(&labels[src], &labels[dst], js, jd, p, port_sets);
+                let note = mesh
+                    .as_deref_mut()
+                    .and_then(|m| mesh_note(m, &endpoints, src, dst, port_sets.get(p), format));
+                lines.line(&labels[src], &labels[dst], js, jd, p, port_sets, note);
             }
         }
     });
     lines.finish()
+}
+
+/// The mesh annotation of one connection: ` [mesh: …]` in text formats, `, "mesh": [...]`
+/// in JSON; `None` when the destination is outside the mesh.
+fn mesh_note(
+    mesh: &mut Annotator,
+    endpoints: &[Endpoint],
+    src: usize,
+    dst: usize,
+    ports: &PortSet,
+    format: Format,
+) -> Option<String> {
+    let Endpoint::Workload { workload: d, .. } = endpoints[dst] else {
+        return None;
+    };
+    let from = match &endpoints[src] {
+        Endpoint::Workload { workload, .. } => Ok(*workload),
+        Endpoint::External { addresses, .. } => Err(addresses.first_address()?),
+        Endpoint::Domain { .. } => return None,
+    };
+    let notes = mesh.annotate(from, d, ports);
+    if notes.is_empty() {
+        return None;
+    }
+    if format == Format::Json {
+        let items: Vec<MeshNoteJson> = notes
+            .iter()
+            .map(|a| MeshNoteJson {
+                ports: PortsJson::from_set(&a.ports),
+                allowed: match a.verdict.decision {
+                    Decision::Allowed => Some(true),
+                    Decision::Denied => Some(false),
+                    Decision::Conditional(_) => None,
+                },
+                summary: crate::mesh::summary(&a.verdict),
+                conditional: match &a.verdict.decision {
+                    Decision::Conditional(c) => c.clone(),
+                    _ => Vec::new(),
+                },
+                reason: a.verdict.reason.clone(),
+            })
+            .collect();
+        return Some(format!(
+            ", \"mesh\": {}",
+            serde_json::to_string(&items).unwrap_or_default()
+        ));
+    }
+    // Unprefixed only when the note covers every port of the connection (TCP only).
+    let text: Vec<String> = if notes.len() == 1 && notes[0].ports == *ports {
+        vec![crate::mesh::summary(&notes[0].verdict)]
+    } else {
+        notes
+            .iter()
+            .map(|a| format!("{}: {}", a.ports, crate::mesh::summary(&a.verdict)))
+            .collect()
+    };
+    Some(format!(" [mesh: {}]", text.join("; ")))
+}
+
+#[derive(Serialize)]
+struct MeshNoteJson {
+    ports: PortsJson,
+    allowed: Option<bool>,
+    summary: String,
+    conditional: Vec<String>,
+    reason: String,
 }
 
 /// Writes what precedes the lines: the JSON document up to `"connections": [` (its
@@ -226,6 +304,7 @@ impl<'o> Lines<'o> {
         json_dst: &str,
         p: PortSetId,
         port_sets: &PortSets,
+        mesh: Option<String>,
     ) {
         if self.result.is_err() {
             return;
@@ -240,8 +319,9 @@ impl<'o> Lines<'o> {
             }
         });
         let out = &mut *self.out;
+        let note = mesh.unwrap_or_default();
         self.result = match format {
-            Format::Text => writeln!(out, "{src} => {dst} : {ports}"),
+            Format::Text => writeln!(out, "{src} => {dst} : {ports}{note}"),
             Format::Csv => writeln!(out, "{},{},{}", csv(src), csv(dst), csv(ports)),
             Format::Md => writeln!(out, "| {src} | {dst} | {ports} |"),
             Format::Dot => writeln!(out, "  \"{src}\" -> \"{dst}\" [label=\"{ports}\"];"),
@@ -249,7 +329,7 @@ impl<'o> Lines<'o> {
                 let sep = if self.first { "\n" } else { ",\n" };
                 write!(
                     out,
-                    "{sep}    {{\"src\": {json_src}, \"dst\": {json_dst}, \"allowed\": {ports}}}"
+                    "{sep}    {{\"src\": {json_src}, \"dst\": {json_dst}, \"allowed\": {ports}{note}}}"
                 )
             }
         };
@@ -307,6 +387,7 @@ pub fn write_compact(
             &json_group[b],
             p,
             port_sets,
+            None,
         );
     });
     lines.finish()?;

@@ -79,11 +79,16 @@ pub fn walk(
                 continue;
             }
             let ports = tier_rule_ports(r, destination);
+            // The Baseline tier only sees what the Admin tier neither accepted nor denied.
+            let final_above = match p.tier {
+                Tier::Admin => PortSet::empty(),
+                Tier::Baseline => w.accept.union(&w.deny),
+            };
             let seen = match p.tier {
                 Tier::Admin => &mut decided,
                 Tier::Baseline => &mut baseline_decided,
             };
-            let new = ports.difference(seen);
+            let new = ports.difference(seen).difference(&final_above);
             *seen = seen.union(&ports);
             match (p.tier, r.action) {
                 (Tier::Admin, Action::Accept) => w.accept = w.accept.union(&new),

@@ -10,8 +10,12 @@
 //! AuthorizationPolicy scope (root namespace mesh-wide, namespace-wide, `selector`;
 //! `targetRefs` attach to gateways and waypoints, which are not modelled and are reported).
 
+mod annotate;
 mod logic;
 mod rules;
+
+pub use annotate::{Annotation, Annotator};
+pub use rules::Destination;
 
 use kubeseg_model::{AuthorizationPolicy, Cluster, Labels, Pod};
 pub use logic::{Truth, string_matches};
@@ -36,7 +40,7 @@ impl Default for MeshOptions {
 }
 
 /// What proxies a workload's traffic.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Dataplane {
     /// No proxy: plaintext out, nothing enforced in.
     None,
@@ -272,5 +276,6 @@ pub fn evaluate(
     request: &Request,
     options: &MeshOptions,
 ) -> MeshVerdict {
-    rules::evaluate(cluster, src, dst_namespace, dst, port, request, options)
+    let dst = Destination::new(cluster, dst_namespace, dst, options);
+    rules::evaluate(cluster, src, &dst, port, request, options)
 }

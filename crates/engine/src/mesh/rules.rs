@@ -30,11 +30,38 @@ struct Facts<'a> {
     http: bool,
 }
 
+/// The destination side, computed once per destination workload.
+pub struct Destination<'c> {
+    /// The namespace.
+    pub namespace: &'c str,
+    /// The pod.
+    pub pod: &'c Pod,
+    /// Its data plane.
+    pub plane: Dataplane,
+    /// The AuthorizationPolicies whose scope covers it.
+    pub covering: Vec<usize>,
+}
+
+impl<'c> Destination<'c> {
+    /// Looks the destination's data plane and covering policies up.
+    pub fn new(cluster: &Cluster, namespace: &'c str, pod: &'c Pod, options: &MeshOptions) -> Self {
+        Destination {
+            namespace,
+            pod,
+            plane: dataplane(cluster, namespace, pod),
+            covering: (0..cluster.authorization_policies.len())
+                .filter(|&i| {
+                    policy_covers(&cluster.authorization_policies[i], namespace, pod, options)
+                })
+                .collect(),
+        }
+    }
+}
+
 pub(super) fn evaluate(
     cluster: &Cluster,
     src: Party,
-    dst_namespace: &str,
-    dst: &Pod,
+    dst: &Destination,
     port: u16,
     request: &Request,
     options: &MeshOptions,
@@ -43,21 +70,12 @@ pub(super) fn evaluate(
         Party::Pod { namespace, pod } => dataplane(cluster, namespace, pod),
         Party::Address(_) => Dataplane::None,
     };
-    let dst_plane = dataplane(cluster, dst_namespace, dst);
-    let mtls = mtls_mode(cluster, dst_namespace, dst, port, options);
-    let covering: Vec<usize> = (0..cluster.authorization_policies.len())
-        .filter(|&i| {
-            policy_covers(
-                &cluster.authorization_policies[i],
-                dst_namespace,
-                dst,
-                options,
-            )
-        })
-        .collect();
-    let (targeted, applying): (Vec<usize>, Vec<usize>) = covering
-        .into_iter()
-        .partition(|&i| !cluster.authorization_policies[i].targets.is_empty());
+    let (dst_namespace, dst_plane) = (dst.namespace, dst.plane);
+    let mtls = mtls_mode(cluster, dst_namespace, dst.pod, port, options);
+    let (targeted, applying): (Vec<usize>, Vec<usize>) = dst
+        .covering
+        .iter()
+        .partition(|&&i| !cluster.authorization_policies[i].targets.is_empty());
     let mut v = MeshVerdict {
         dataplanes: (src_plane, dst_plane),
         mtls: mtls.clone(),
@@ -97,7 +115,7 @@ pub(super) fn evaluate(
         port,
         request,
         http: dst_plane == Dataplane::Sidecar
-            && port_is_http(cluster, dst_namespace, dst, port) != Some(false),
+            && port_is_http(cluster, dst_namespace, dst.pod, port) != Some(false),
     };
     decide(cluster, &applying, &facts, &mut v);
     v
