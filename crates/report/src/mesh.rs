@@ -196,16 +196,11 @@ pub fn mesh_text(out: &mut String, cluster: &Cluster, port: u16, v: &MeshVerdict
 }
 
 /// A short phrase for what the mesh accepts, for `reach`: `any request`, `denied`,
-/// `POST from <principal>`, `not enforced (no proxy)`.
+/// `POST from <required principal>`, `not enforced (no proxy)`.
 pub fn summary(v: &MeshVerdict) -> String {
     if v.dataplanes.1 == kubeseg_engine::mesh::Dataplane::None {
         return "not enforced (no proxy)".into();
     }
-    let from = v
-        .principal
-        .as_ref()
-        .map(|p| format!(" from {p}"))
-        .unwrap_or_default();
     let alternative = |s: &kubeseg_engine::mesh::RuleStep| {
         if s.constraints.is_empty() {
             match &s.truth {
@@ -221,7 +216,7 @@ pub fn summary(v: &MeshVerdict) -> String {
             "denied: plaintext under STRICT mTLS".into()
         }
         Decision::Denied => "denied".into(),
-        Decision::Allowed => format!("any request{from}"),
+        Decision::Allowed => "any request".into(),
         Decision::Conditional(_) => {
             let allow: Vec<String> = v
                 .steps
@@ -236,9 +231,9 @@ pub fn summary(v: &MeshVerdict) -> String {
                 .map(alternative)
                 .collect();
             let mut text = if allow.is_empty() {
-                format!("any request{from}")
+                "any request".to_string()
             } else {
-                format!("{}{from}", allow.join(" | "))
+                allow.join(" | ")
             };
             if !deny.is_empty() {
                 text.push_str(&format!(" except {}", deny.join(" | ")));

@@ -14,7 +14,7 @@
 
 use crate::{Format, PortsJson, SCHEMA_VERSION};
 use kubeseg_engine::compact::{self, CollisionError, Group};
-use kubeseg_engine::mesh::{Annotator, Decision};
+use kubeseg_engine::mesh::{Annotation, Annotator, Decision};
 use kubeseg_engine::portsets::{PortSetId, PortSets};
 use kubeseg_engine::{Endpoint, Engine};
 use kubeseg_model::PortSet;
@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io;
 use std::io::Write;
+use std::rc::Rc;
 
 #[derive(Serialize)]
 struct EndpointJson {
@@ -108,6 +109,8 @@ pub fn write_connections(
     let nodes: Vec<&String> = involved.iter().map(|&e| &labels[e]).collect();
     write_header(out, format, engine, &involved, None, nodes)?;
     let mut lines = Lines::new(format, out);
+    // Rendered annotations, by the annotator's shared verdict list.
+    let mut notes: RenderedNotes = HashMap::new();
     // The annotator needs endpoints while rows borrow the engine.
     let endpoints: Vec<Endpoint> = if mesh.is_some() {
         engine.endpoints().to_vec()
@@ -124,9 +127,18 @@ pub fn write_connections(
                 } else {
                     ("", "")
                 };
-                let note = mesh
-                    .as_deref_mut()
-                    .and_then(|m| mesh_note(m, &endpoints, src, dst, port_sets.get(p), format));
+                let note = mesh.as_deref_mut().and_then(|m| {
+                    mesh_note(
+                        m,
+                        &mut notes,
+                        &endpoints,
+                        src,
+                        dst,
+                        p,
+                        port_sets.get(p),
+                        format,
+                    )
+                });
                 lines.line(&labels[src], &labels[dst], js, jd, p, port_sets, note);
             }
         }
@@ -136,11 +148,14 @@ pub fn write_connections(
 
 /// The mesh annotation of one connection: ` [mesh: …]` in text formats, `, "mesh": [...]`
 /// in JSON; `None` when the destination is outside the mesh.
+#[allow(clippy::too_many_arguments)]
 fn mesh_note(
     mesh: &mut Annotator,
+    rendered: &mut RenderedNotes,
     endpoints: &[Endpoint],
     src: usize,
     dst: usize,
+    ports_id: PortSetId,
     ports: &PortSet,
     format: Format,
 ) -> Option<String> {
@@ -152,7 +167,18 @@ fn mesh_note(
         Endpoint::External { addresses, .. } => Err(addresses.first_address()?),
         Endpoint::Domain { .. } => return None,
     };
-    let notes = mesh.annotate(from, d, ports);
+    let notes = mesh.annotate(from, d, ports_id.0, ports);
+    let key = Rc::as_ptr(&notes);
+    if let Some((_, text)) = rendered.get(&key) {
+        return text.clone();
+    }
+    let text = render_note(&notes, ports, format);
+    // The Rc is kept so the address stays this list's.
+    rendered.insert(key, (notes, text.clone()));
+    text
+}
+
+fn render_note(notes: &[Annotation], ports: &PortSet, format: Format) -> Option<String> {
     if notes.is_empty() {
         return None;
     }
@@ -190,6 +216,10 @@ fn mesh_note(
     };
     Some(format!(" [mesh: {}]", text.join("; ")))
 }
+
+/// Rendered mesh annotations by the address of the annotator's shared list (the `Rc`
+/// is kept so the address stays that list's).
+type RenderedNotes = HashMap<*const Vec<Annotation>, (Rc<Vec<Annotation>>, Option<String>)>;
 
 #[derive(Serialize)]
 struct MeshNoteJson {
@@ -295,7 +325,9 @@ impl<'o> Lines<'o> {
         }
     }
 
-    /// One connection; `json_src`/`json_dst` are the quoted JSON ids (JSON only).
+    /// One connection; `json_src`/`json_dst` are the quoted JSON ids (JSON only), `mesh`
+    /// the connection's rendered mesh annotation.
+    #[allow(clippy::too_many_arguments)]
     fn line(
         &mut self,
         src: &str,

@@ -97,8 +97,11 @@ pub struct Shape {
     pub admin_policies: usize,
     /// Most rules per Admin-tier policy (each gets 1..=this many).
     pub admin_rules: usize,
-    /// Add one Baseline-tier ClusterNetworkPolicy isolating team namespaces.
+    /// Add the BaselineAdminNetworkPolicy `default` isolating team namespaces.
     pub baseline: bool,
+    /// Number of Istio AuthorizationPolicies; above 0, namespaces get sidecar injection,
+    /// workloads ServiceAccounts, and half the namespaces a STRICT PeerAuthentication.
+    pub mesh_policies: usize,
 }
 
 impl Default for Shape {
@@ -131,6 +134,7 @@ impl Default for Shape {
             admin_policies: 0,
             admin_rules: 0,
             baseline: false,
+            mesh_policies: 0,
         }
     }
 }
@@ -200,6 +204,7 @@ pub const SHAPE_IDS: &[&str] = &[
     "issue-150k-real-unique",
     "issue-10k-real-tiers",
     "issue-150k-real-tiers",
+    "mesh-20k",
     "nca300",
     "nca1000",
 ];
@@ -374,6 +379,17 @@ pub fn shape(id: &str) -> Option<Shape> {
                 "issue-10k-real plus 200 Admin-tier policies (up to 100 rules) and a Baseline",
             ))
         },
+        "mesh-20k" => Shape {
+            mesh_policies: 5_000,
+            ..real(syn(
+                "mesh-20k",
+                500,
+                20_000,
+                40_000,
+                5_000,
+                "B12: Istio mesh, 20k workloads, 500 namespaces, 5,000 AuthorizationPolicies + NetworkPolicies",
+            ))
+        },
         "issue-150k-real-unique" => Shape {
             unique_labels: true,
             ..real(syn(
@@ -431,6 +447,8 @@ pub struct Stats {
     pub pods: usize,
     /// NetworkPolicies written.
     pub policies: usize,
+    /// Other objects written: tiered policies, Istio objects, ServiceAccounts.
+    pub others: usize,
     /// Total objects (documents / list items) written.
     pub objects: usize,
     /// Bytes written.
@@ -444,6 +462,8 @@ pub(crate) enum Kind {
     ReplicaSet,
     Pod,
     Policy,
+    /// Tiered policies, Istio objects, ServiceAccounts.
+    Other,
 }
 
 /// Buffered, counting object writer shared by the generators.
@@ -494,6 +514,7 @@ impl<W: Write> Sink<W> {
             Kind::ReplicaSet => {}
             Kind::Pod => st.pods += 1,
             Kind::Policy => st.policies += 1,
+            Kind::Other => st.others += 1,
         }
         st.bytes += self.buf.len() as u64;
         self.w.write_all(&self.buf)

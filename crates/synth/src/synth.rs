@@ -10,6 +10,7 @@ use crate::node::{Node, empty, int, obj, q, s};
 use crate::rng::{Rng, mix};
 use crate::{Kind, Shape, Sink};
 
+mod mesh;
 mod real;
 mod tiers;
 
@@ -325,7 +326,7 @@ pub(super) fn namespace_sizes(
     (ns_pods, ns_wls)
 }
 
-fn labels_node(l: &Labels) -> Node {
+pub(super) fn labels_node(l: &Labels) -> Node {
     obj(l.iter().map(|(k, v)| (*k, q(v.as_str()))).collect())
 }
 
@@ -668,7 +669,7 @@ impl Gen<'_> {
                         obj(vec![
                             ("name", s(ns.name.as_str())),
                             ("uid", s(self.rng.uuid())),
-                            ("labels", labels_node(&ns.labels)),
+                            ("labels", self.namespace_labels(i)),
                         ]),
                     ),
                 ])
@@ -692,7 +693,10 @@ impl Gen<'_> {
             }
         }
         for p in self.tier_policies() {
-            sink.emit(Kind::Policy, &p)?;
+            sink.emit(Kind::Other, &p)?;
+        }
+        for p in self.mesh_objects() {
+            sink.emit(Kind::Other, &p)?;
         }
         Ok(())
     }
@@ -757,9 +761,10 @@ impl Gen<'_> {
         }
         let pod_labels = labels_node(&pod_labels);
         let replicas = wl.replicas;
+        let pod_spec = self.pod_spec(w, &containers);
         let template = obj(vec![
             ("metadata", obj(vec![("labels", tmpl_labels.clone())])),
-            ("spec", obj(vec![("containers", containers.clone())])),
+            ("spec", pod_spec.clone()),
         ]);
         let dep = obj(vec![
             ("apiVersion", s("apps/v1")),
@@ -843,7 +848,7 @@ impl Gen<'_> {
                         ("ownerReferences", owner_refs.clone()),
                     ]),
                 ),
-                ("spec", obj(vec![("containers", containers.clone())])),
+                ("spec", pod_spec.clone()),
                 ("status", status),
             ]);
             sink.emit(Kind::Pod, &pod)?;

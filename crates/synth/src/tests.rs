@@ -59,8 +59,19 @@ fn counts_match_shapes() {
         let rs = if s.standalone_pods { 0 } else { s.workloads };
         assert_eq!(
             st.objects,
-            s.namespaces + s.workloads + rs + s.pods + s.policies
+            s.namespaces + s.workloads + rs + s.pods + s.policies + st.others
         );
+        // Tiered policies: the Admin ones plus the Baseline; mesh shapes: a
+        // ServiceAccount per workload, the AuthorizationPolicies, a PeerAuthentication
+        // in every other namespace.
+        let expected_others = s.admin_policies
+            + usize::from(s.baseline)
+            + if s.mesh_policies > 0 {
+                s.workloads + s.mesh_policies + s.namespaces.div_ceil(2)
+            } else {
+                0
+            };
+        assert_eq!(st.others, expected_others, "{}", s.name);
     }
     let u = Shape {
         unique_labels: true,

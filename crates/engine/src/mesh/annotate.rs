@@ -1,12 +1,21 @@
 //! Mesh constraints for many connections: `reach` annotates each allowed connection
 //! with what the destination's proxy accepts from the source, port by port.
+//!
+//! A verdict depends on the source only through its data plane, which of the
+//! destination's principal and namespace patterns it matches, and its IPs when a rule
+//! looks at them; verdicts are memoised per destination on that key, so a mesh of
+//! thousands of identities costs a few pattern matches per connection.
 
+use super::logic::any_matches;
 use super::rules::{self, Destination};
 use super::{Dataplane, MeshOptions, MeshVerdict, Party, Request, dataplane};
 use kubeseg_model::{Cluster, PortSet, Protocol};
 use rustc_hash::FxHashMap as HashMap;
+use std::net::IpAddr;
+use std::rc::Rc;
 
-/// TCP ports of a connection and the mesh verdict they share.
+/// TCP ports of a connection and the mesh verdict they share (without the source's
+/// principal: annotations are shared between sources the policies cannot tell apart).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Annotation {
     /// The TCP ports.
@@ -15,17 +24,36 @@ pub struct Annotation {
     pub verdict: MeshVerdict,
 }
 
-/// What distinguishes sources for the mesh: namespace, service account, data plane, IPs.
-type SourceKey = (usize, Option<String>, Dataplane, Vec<std::net::IpAddr>);
+/// A source as far as one destination's policies can tell.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct SourceKey {
+    plane: Dataplane,
+    /// Bit i: the source matches principal pattern list i.
+    principals: u64,
+    /// Bit i: the source matches namespace pattern list i.
+    namespaces: u64,
+    /// The workload itself, when the policies look at more than 64 pattern lists or at
+    /// source addresses (then nothing is shared).
+    exact: Option<Result<usize, IpAddr>>,
+}
 
-/// Annotates connections between workloads, memoised per source identity and
-/// destination workload.
+/// What one destination's policies look at.
+struct Target<'c> {
+    destination: Destination<'c>,
+    /// Ports whose verdict may differ from the others'.
+    ports: Vec<u16>,
+    principal_patterns: Vec<Vec<String>>,
+    namespace_patterns: Vec<Vec<String>>,
+    uses_ips: bool,
+    memo: HashMap<(SourceKey, u32), Rc<Vec<Annotation>>>,
+}
+
+/// Annotates connections between workloads.
 pub struct Annotator<'c> {
     cluster: &'c Cluster,
     options: MeshOptions,
-    destinations: HashMap<usize, (Destination<'c>, Vec<u16>)>,
-    memo: HashMap<(SourceKey, usize, PortSet), Vec<Annotation>>,
-    namespace_ids: HashMap<&'c str, usize>,
+    targets: HashMap<usize, Target<'c>>,
+    sources: HashMap<usize, (Dataplane, String, &'c str)>,
 }
 
 impl<'c> Annotator<'c> {
@@ -40,131 +68,215 @@ impl<'c> Annotator<'c> {
         meshed.then(|| Annotator {
             cluster,
             options,
-            destinations: HashMap::default(),
-            memo: HashMap::default(),
-            namespace_ids: cluster
-                .namespaces
-                .iter()
-                .enumerate()
-                .map(|(i, n)| (n.name.as_str(), i))
-                .collect(),
+            targets: HashMap::default(),
+            sources: HashMap::default(),
         })
     }
 
-    /// The mesh verdicts on the TCP ports of `ports` from workload `src` (or an
-    /// address) to workload `dst`, grouped by verdict; empty when the destination has no
-    /// proxy and no policy covers it.
+    /// The mesh verdicts on the TCP ports of `ports` (interned as `ports_id` by the
+    /// caller) from workload `src` (or an address) to workload `dst`, grouped by verdict;
+    /// empty when the destination has no proxy and no policy covers it.
     pub fn annotate(
         &mut self,
-        src: Result<usize, std::net::IpAddr>,
+        src: Result<usize, IpAddr>,
         dst: usize,
+        ports_id: u32,
         ports: &PortSet,
-    ) -> Vec<Annotation> {
-        let tcp = ports.intersect(&PortSet::all_of(Protocol::Tcp));
-        if tcp.is_empty() {
-            return Vec::new();
-        }
+    ) -> Rc<Vec<Annotation>> {
         let cluster = self.cluster;
-        let party = match src {
+        let options = &self.options;
+        let target = self
+            .targets
+            .entry(dst)
+            .or_insert_with(|| Target::new(cluster, dst, options));
+        if target.destination.plane == Dataplane::None && target.destination.covering.is_empty() {
+            return Rc::default();
+        }
+        let (plane, principal, namespace) = match src {
             Ok(w) => {
-                let w = &cluster.workloads[w];
-                Party::Pod {
-                    namespace: &w.namespace,
-                    pod: &w.pods[0],
-                }
+                let (plane, principal, namespace) = self
+                    .sources
+                    .entry(w)
+                    .or_insert_with(|| {
+                        let wl = &cluster.workloads[w];
+                        let pod = &wl.pods[0];
+                        let sa = pod.service_account.as_deref().unwrap_or("default");
+                        (
+                            dataplane(cluster, &wl.namespace, pod),
+                            format!("{}/ns/{}/sa/{sa}", self.options.trust_domain, wl.namespace),
+                            wl.namespace.as_str(),
+                        )
+                    })
+                    .clone();
+                (plane, Some(principal), namespace)
             }
-            Err(ip) => Party::Address(ip),
+            Err(_) => (Dataplane::None, None, ""),
         };
-        let key: SourceKey = match party {
-            Party::Pod { namespace, pod } => (
-                self.namespace_ids[namespace],
-                pod.service_account.clone(),
-                dataplane(cluster, namespace, pod),
-                pod.ips.clone(),
-            ),
-            Party::Address(ip) => (usize::MAX, None, Dataplane::None, vec![ip]),
+        let bits = |lists: &[Vec<String>], value: Option<&str>| {
+            lists.iter().enumerate().fold(0u64, |acc, (i, p)| {
+                acc | (u64::from(value.is_some_and(|v| any_matches(p, v))) << i)
+            })
         };
-        let memo_key = (key, dst, tcp.clone());
-        if let Some(a) = self.memo.get(&memo_key) {
+        let exact = target.uses_ips
+            || target.principal_patterns.len() > 64
+            || target.namespace_patterns.len() > 64;
+        let key = SourceKey {
+            plane,
+            principals: if exact {
+                0
+            } else {
+                bits(&target.principal_patterns, principal.as_deref())
+            },
+            namespaces: if exact {
+                0
+            } else {
+                bits(&target.namespace_patterns, Some(namespace))
+            },
+            exact: exact.then_some(src),
+        };
+        let memo_key = (key, ports_id);
+        if let Some(a) = target.memo.get(&memo_key) {
             return a.clone();
         }
-        let options = &self.options;
-        let (destination, interesting) = self.destinations.entry(dst).or_insert_with(|| {
-            let w = &cluster.workloads[dst];
-            let d = Destination::new(cluster, &w.namespace, &w.pods[0], options);
-            let ports = interesting_ports(cluster, &d);
-            (d, ports)
-        });
-        let out = if destination.plane == Dataplane::None && destination.covering.is_empty() {
-            Vec::new()
-        } else {
-            // Ports named anywhere get their own verdict; all others share one.
-            let mut out: Vec<Annotation> = Vec::new();
-            let mut rest = tcp.clone();
-            let mut add = |ports: PortSet, verdict: MeshVerdict| match out
-                .iter_mut()
-                .find(|a| a.verdict == verdict)
-            {
-                Some(a) => a.ports = a.ports.union(&ports),
-                None => out.push(Annotation { ports, verdict }),
-            };
-            let request = Request::default();
-            for &p in interesting.iter() {
-                if tcp.contains(Protocol::Tcp, p) {
-                    let one = PortSet::range(Protocol::Tcp, p, p);
-                    rest = rest.difference(&one);
-                    let v = rules::evaluate(cluster, party, destination, p, &request, options);
-                    add(one, v);
-                }
-            }
-            if let Some(&(lo, _)) = rest.ports(Protocol::Tcp).ranges().first() {
-                let v = rules::evaluate(cluster, party, destination, lo, &request, options);
-                add(rest, v);
-            }
-            out
+        let party = match src {
+            Ok(w) => Party::Pod {
+                namespace: &cluster.workloads[w].namespace,
+                pod: &cluster.workloads[w].pods[0],
+            },
+            Err(ip) => Party::Address(ip),
         };
-        self.memo.insert(memo_key, out.clone());
+        let out = Rc::new(target.verdicts(cluster, party, ports, &self.options));
+        target.memo.insert(memo_key, out.clone());
         out
     }
 }
 
-/// Ports whose verdict may differ from the others': container ports (their Services
-/// say whether they speak HTTP), ports in policies' operations, port-level mTLS.
-fn interesting_ports(cluster: &Cluster, d: &Destination) -> Vec<u16> {
-    let mut ports: Vec<u16> = d
-        .pod
-        .ports
-        .iter()
-        .filter(|c| c.protocol == Protocol::Tcp)
-        .map(|c| c.port)
-        .collect();
-    for &i in &d.covering {
-        for r in cluster.authorization_policies[i].rules.iter().flatten() {
-            for c in &r.to {
-                for (k, values) in &c.fields {
-                    if k == "ports" || k == "notPorts" {
-                        ports.extend(values.iter().filter_map(|v| v.parse::<u16>().ok()));
+impl<'c> Target<'c> {
+    fn new(cluster: &'c Cluster, dst: usize, options: &MeshOptions) -> Self {
+        let w = &cluster.workloads[dst];
+        let destination = Destination::new(cluster, &w.namespace, &w.pods[0], options);
+        let mut t = Target {
+            ports: Vec::new(),
+            principal_patterns: Vec::new(),
+            namespace_patterns: Vec::new(),
+            uses_ips: false,
+            memo: HashMap::default(),
+            destination,
+        };
+        t.ports = t
+            .destination
+            .pod
+            .ports
+            .iter()
+            .filter(|c| c.protocol == Protocol::Tcp)
+            .map(|c| c.port)
+            .collect();
+        for &i in &t.destination.covering {
+            for r in cluster.authorization_policies[i].rules.iter().flatten() {
+                for c in r.from.iter().chain(&r.to) {
+                    for (k, values) in &c.fields {
+                        match k.as_str() {
+                            "principals" | "notPrincipals" => {
+                                t.principal_patterns.push(values.clone())
+                            }
+                            // `ns/sa`: the end of the principal.
+                            "serviceAccounts" | "notServiceAccounts" => t.principal_patterns.push(
+                                values
+                                    .iter()
+                                    .map(|v| format!("*/ns/{}", v.replacen('/', "/sa/", 1)))
+                                    .collect(),
+                            ),
+                            "namespaces" | "notNamespaces" => {
+                                t.namespace_patterns.push(values.clone())
+                            }
+                            "ipBlocks" | "notIpBlocks" => t.uses_ips = true,
+                            "ports" | "notPorts" => t
+                                .ports
+                                .extend(values.iter().filter_map(|v| v.parse::<u16>().ok())),
+                            _ => {}
+                        }
+                    }
+                }
+                for c in &r.when {
+                    let values: Vec<String> =
+                        c.values.iter().chain(&c.not_values).cloned().collect();
+                    match c.key.as_str() {
+                        "source.principal" => t.principal_patterns.push(values),
+                        "source.namespace" => t.namespace_patterns.push(values),
+                        "source.ip" => t.uses_ips = true,
+                        "destination.port" => t
+                            .ports
+                            .extend(values.iter().filter_map(|v| v.parse::<u16>().ok())),
+                        _ => {}
                     }
                 }
             }
-            for c in &r.when {
-                if c.key == "destination.port" {
-                    ports.extend(
-                        c.values
+        }
+        // Service target ports: their Services say whether they speak HTTP.
+        for svc in &cluster.services {
+            let pod = t.destination.pod;
+            let selects = svc.namespace == t.destination.namespace
+                && svc.selector.as_ref().is_some_and(|sel| {
+                    !sel.is_empty()
+                        && sel
                             .iter()
-                            .chain(&c.not_values)
-                            .filter_map(|v| v.parse::<u16>().ok()),
-                    );
-                }
+                            .all(|(k, v)| pod.labels.get(k).is_some_and(|x| x == v))
+                });
+            if selects {
+                t.ports.extend(
+                    svc.ports
+                        .iter()
+                        .filter_map(|sp| match sp.target.as_deref() {
+                            None => Some(sp.port),
+                            Some(target) => target.parse::<u16>().ok(),
+                        }),
+                );
             }
         }
-    }
-    for pa in &cluster.peer_authentications {
-        if pa.namespace == d.namespace {
-            ports.extend(pa.port_level.iter().map(|(p, _)| *p));
+        for pa in &cluster.peer_authentications {
+            if pa.namespace == t.destination.namespace {
+                t.ports.extend(pa.port_level.iter().map(|(p, _)| *p));
+            }
         }
+        t.ports.sort_unstable();
+        t.ports.dedup();
+        t
     }
-    ports.sort_unstable();
-    ports.dedup();
-    ports
+
+    /// Verdicts per port that something names, and one for all other ports.
+    fn verdicts(
+        &self,
+        cluster: &Cluster,
+        party: Party,
+        ports: &PortSet,
+        options: &MeshOptions,
+    ) -> Vec<Annotation> {
+        let tcp = ports.intersect(&PortSet::all_of(Protocol::Tcp));
+        let mut out: Vec<Annotation> = Vec::new();
+        let mut add = |ports: PortSet, verdict: MeshVerdict| match out
+            .iter_mut()
+            .find(|a| a.verdict == verdict)
+        {
+            Some(a) => a.ports = a.ports.union(&ports),
+            None => out.push(Annotation { ports, verdict }),
+        };
+        let request = Request::default();
+        // Verdicts are shared between sources: they carry no principal.
+        let evaluate = |port: u16| MeshVerdict {
+            principal: None,
+            ..rules::evaluate(cluster, party, &self.destination, port, &request, options)
+        };
+        let mut rest = tcp.clone();
+        for &p in &self.ports {
+            if tcp.contains(Protocol::Tcp, p) {
+                let one = PortSet::range(Protocol::Tcp, p, p);
+                rest = rest.difference(&one);
+                add(one, evaluate(p));
+            }
+        }
+        if let Some(&(lo, _)) = rest.ports(Protocol::Tcp).ranges().first() {
+            add(rest, evaluate(lo));
+        }
+        out
+    }
 }

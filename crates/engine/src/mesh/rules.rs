@@ -316,11 +316,9 @@ fn field_truth(key: &str, values: &[String], facts: &Facts) -> Truth {
             Truth::of(any_matches(values, &sa))
         }
         "ports" => Truth::of(values.iter().any(|p| *p == facts.port.to_string())),
-        "ipBlocks" if !facts.source_ips.is_empty() => Truth::of(values.iter().any(|b| {
-            kubeseg_model::Cidr::parse(b)
-                .map(|c| facts.source_ips.iter().any(|ip| c.to_set().contains(*ip)))
-                .unwrap_or(false)
-        })),
+        "ipBlocks" if !facts.source_ips.is_empty() => {
+            Truth::of(values.iter().any(|b| ip_matches(b, &facts.source_ips)))
+        }
         "ipBlocks" => unknown("source.ip"),
         "remoteIpBlocks" => unknown("remote.ip"),
         "requestPrincipals" => unknown("request.auth.principal"),
@@ -340,12 +338,27 @@ fn field_truth(key: &str, values: &[String], facts: &Facts) -> Truth {
     }
 }
 
+/// Whether one of `ips` is the address or in the CIDR `block` (Istio takes both).
+pub(super) fn ip_matches(block: &str, ips: &[std::net::IpAddr]) -> bool {
+    let set = match block.parse::<std::net::IpAddr>() {
+        Ok(ip) => kubeseg_model::IpSet::single(ip),
+        Err(_) => match kubeseg_model::Cidr::parse(block) {
+            Ok(c) => c.to_set(),
+            Err(_) => return false,
+        },
+    };
+    ips.iter().any(|ip| set.contains(*ip))
+}
+
 fn condition_truth(c: &Condition, facts: &Facts) -> Truth {
+    if c.key == "source.ip" && !facts.source_ips.is_empty() {
+        let any = |list: &[String]| list.iter().any(|b| ip_matches(b, &facts.source_ips));
+        return Truth::of((c.values.is_empty() || any(&c.values)) && !any(&c.not_values));
+    }
     let known: Option<String> = match c.key.as_str() {
         "source.namespace" => Some(facts.source_namespace.unwrap_or("").to_string()),
         "source.principal" => Some(facts.principal.clone().unwrap_or_default()),
         "destination.port" => Some(facts.port.to_string()),
-        "source.ip" if facts.source_ips.len() == 1 => Some(facts.source_ips[0].to_string()),
         _ => None,
     };
     match known {
@@ -382,8 +395,10 @@ fn constraints(rule: &AuthorizationRule) -> Vec<String> {
     }
     for c in &rule.from {
         for (k, values) in &c.fields {
-            if k == "requestPrincipals" {
-                out.push(format!("jwt {}", values.join("|")));
+            match k.as_str() {
+                "requestPrincipals" => out.push(format!("jwt {}", values.join("|"))),
+                "principals" => out.push(format!("from {}", values.join("|"))),
+                _ => {}
             }
         }
     }

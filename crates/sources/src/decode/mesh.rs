@@ -218,6 +218,19 @@ pub fn service_account(ctx: &mut Ctx, obj: &Node, meta: Meta) -> ServiceAccount 
 
 /// The fields of a `source` or `operation` (known ones only; unknown ones were reported).
 fn clause(ctx: &mut Ctx, node: &Node, entries: &[(Key, Node)], known: &[&str]) -> Clause {
+    for (k, v) in entries {
+        if !k.name.to_ascii_lowercase().ends_with("ipblocks") {
+            continue;
+        }
+        for item in items(Some(v)) {
+            let text = item.as_str().unwrap_or_default();
+            if text.parse::<std::net::IpAddr>().is_err()
+                && kubeseg_model::Cidr::parse(text).is_err()
+            {
+                ctx.warning_at(item.line, item.column, "invalid-address", format!("`{text}` in {} is neither an IP address nor a CIDR: Istio rejects the policy; kubeseg lets this value match no address", k.name));
+            }
+        }
+    }
     Clause {
         location: Some(ctx.at(node)),
         fields: entries

@@ -18,6 +18,10 @@ mod named_port_undefined;
 mod namespace_not_declared;
 mod selector_matches_nothing;
 mod shadowed_rule;
+mod tier_equal_priority;
+mod tier_pass_default_allow;
+mod tier_shadowed_rule;
+mod tier_subject_matches_nothing;
 mod unknown_field;
 mod wrong_kind;
 
@@ -50,6 +54,16 @@ pub static ALL: &[Entry] = &[
     ),
     (&shadowed_rule::RULE, shadowed_rule::check),
     (&duplicate_policy::RULE, duplicate_policy::check),
+    (&tier_shadowed_rule::RULE, tier_shadowed_rule::check),
+    (
+        &tier_pass_default_allow::RULE,
+        tier_pass_default_allow::check,
+    ),
+    (&tier_equal_priority::RULE, tier_equal_priority::check),
+    (
+        &tier_subject_matches_nothing::RULE,
+        tier_subject_matches_nothing::check,
+    ),
     (
         &authz_selector_matches_nothing::RULE,
         authz_selector_matches_nothing::check,
@@ -84,5 +98,51 @@ pub(super) fn from_diagnostics(cx: &mut Cx, rule: &'static Rule) {
             f.severity = crate::finding::Severity::Info;
         }
         cx.findings.push(f);
+    }
+}
+
+/// Whether every member of `a` is in `b` (same capacity).
+fn subset(a: &kubeseg_engine::bitset::BitSet, b: &kubeseg_engine::bitset::BitSet) -> bool {
+    a.words().iter().zip(b.words()).all(|(x, y)| x & !y == 0)
+}
+
+/// Whether `a` and `b` have a member in common (same capacity).
+fn intersects(a: &kubeseg_engine::bitset::BitSet, b: &kubeseg_engine::bitset::BitSet) -> bool {
+    a.words().iter().zip(b.words()).any(|(x, y)| x & y != 0)
+}
+
+/// A tiered rule as titles name it: ``ingress[1] (`name`, Deny)``.
+fn tier_rule(p: &kubeseg_model::ClusterPolicy, egress: bool, rule: usize) -> String {
+    let dir = if egress { "egress" } else { "ingress" };
+    let r = if egress {
+        &p.egress[rule]
+    } else {
+        &p.ingress[rule]
+    };
+    match &r.name {
+        Some(name) => format!("{dir}[{rule}] (`{name}`, {})", r.action.as_str()),
+        None => format!("{dir}[{rule}] ({})", r.action.as_str()),
+    }
+}
+
+/// Where `at` is, for a title about something at `from`: `line N` in the same file,
+/// `file:N` in another one.
+fn place(at: Option<&kubeseg_model::Location>, from: Option<&kubeseg_model::Location>) -> String {
+    match (at, from) {
+        (Some(a), Some(f)) if a.file == f.file => format!("line {}", a.line),
+        (Some(a), _) => format!("{}:{}", a.file, a.line),
+        (None, _) => "an unknown line".into(),
+    }
+}
+
+/// A tiered policy's subject: `namespaces S`, or `namespaces S, pods P`.
+fn subject(p: &kubeseg_model::ClusterPolicy) -> String {
+    if p.subject.pods.is_empty() {
+        format!("namespaces {}", p.subject.namespaces)
+    } else {
+        format!(
+            "namespaces {}, pods {}",
+            p.subject.namespaces, p.subject.pods
+        )
     }
 }
