@@ -54,6 +54,9 @@ pub struct Annotator<'c> {
     options: MeshOptions,
     targets: HashMap<usize, Target<'c>>,
     sources: HashMap<usize, (Dataplane, String, &'c str)>,
+    /// AuthorizationPolicies by namespace, so a destination looks at its own and the
+    /// root namespace's only.
+    by_namespace: HashMap<&'c str, Vec<usize>>,
 }
 
 impl<'c> Annotator<'c> {
@@ -70,6 +73,13 @@ impl<'c> Annotator<'c> {
             options,
             targets: HashMap::default(),
             sources: HashMap::default(),
+            by_namespace: {
+                let mut m: HashMap<&str, Vec<usize>> = HashMap::default();
+                for (i, ap) in cluster.authorization_policies.iter().enumerate() {
+                    m.entry(ap.namespace.as_str()).or_default().push(i);
+                }
+                m
+            },
         })
     }
 
@@ -85,30 +95,34 @@ impl<'c> Annotator<'c> {
     ) -> Rc<Vec<Annotation>> {
         let cluster = self.cluster;
         let options = &self.options;
-        let target = self
-            .targets
-            .entry(dst)
-            .or_insert_with(|| Target::new(cluster, dst, options));
+        let by_namespace = &self.by_namespace;
+        let target = self.targets.entry(dst).or_insert_with(|| {
+            let ns = cluster.workloads[dst].namespace.as_str();
+            let mut candidates: Vec<usize> = [ns, options.root_namespace.as_str()]
+                .iter()
+                .flat_map(|n| by_namespace.get(n).into_iter().flatten().copied())
+                .collect();
+            candidates.sort_unstable();
+            candidates.dedup();
+            Target::new(cluster, dst, options, &candidates)
+        });
         if target.destination.plane == Dataplane::None && target.destination.covering.is_empty() {
             return Rc::default();
         }
+        let trust_domain = &self.options.trust_domain;
         let (plane, principal, namespace) = match src {
             Ok(w) => {
-                let (plane, principal, namespace) = self
-                    .sources
-                    .entry(w)
-                    .or_insert_with(|| {
-                        let wl = &cluster.workloads[w];
-                        let pod = &wl.pods[0];
-                        let sa = pod.service_account.as_deref().unwrap_or("default");
-                        (
-                            dataplane(cluster, &wl.namespace, pod),
-                            format!("{}/ns/{}/sa/{sa}", self.options.trust_domain, wl.namespace),
-                            wl.namespace.as_str(),
-                        )
-                    })
-                    .clone();
-                (plane, Some(principal), namespace)
+                let (plane, principal, namespace) = self.sources.entry(w).or_insert_with(|| {
+                    let wl = &cluster.workloads[w];
+                    let pod = &wl.pods[0];
+                    let sa = pod.service_account.as_deref().unwrap_or("default");
+                    (
+                        dataplane(cluster, &wl.namespace, pod),
+                        format!("{trust_domain}/ns/{}/sa/{sa}", wl.namespace),
+                        wl.namespace.as_str(),
+                    )
+                });
+                (*plane, Some(principal.as_str()), *namespace)
             }
             Err(_) => (Dataplane::None, None, ""),
         };
@@ -125,7 +139,7 @@ impl<'c> Annotator<'c> {
             principals: if exact {
                 0
             } else {
-                bits(&target.principal_patterns, principal.as_deref())
+                bits(&target.principal_patterns, principal)
             },
             namespaces: if exact {
                 0
@@ -152,9 +166,10 @@ impl<'c> Annotator<'c> {
 }
 
 impl<'c> Target<'c> {
-    fn new(cluster: &'c Cluster, dst: usize, options: &MeshOptions) -> Self {
+    fn new(cluster: &'c Cluster, dst: usize, options: &MeshOptions, candidates: &[usize]) -> Self {
         let w = &cluster.workloads[dst];
-        let destination = Destination::new(cluster, &w.namespace, &w.pods[0], options);
+        let destination =
+            Destination::among(cluster, &w.namespace, &w.pods[0], options, candidates);
         let mut t = Target {
             ports: Vec::new(),
             principal_patterns: Vec::new(),

@@ -45,11 +45,26 @@ pub struct Destination<'c> {
 impl<'c> Destination<'c> {
     /// Looks the destination's data plane and covering policies up.
     pub fn new(cluster: &Cluster, namespace: &'c str, pod: &'c Pod, options: &MeshOptions) -> Self {
+        let all: Vec<usize> = (0..cluster.authorization_policies.len()).collect();
+        Self::among(cluster, namespace, pod, options, &all)
+    }
+
+    /// The same, looking only at `candidates` (the policies of the destination's and the
+    /// root namespace).
+    pub fn among(
+        cluster: &Cluster,
+        namespace: &'c str,
+        pod: &'c Pod,
+        options: &MeshOptions,
+        candidates: &[usize],
+    ) -> Self {
         Destination {
             namespace,
             pod,
             plane: dataplane(cluster, namespace, pod),
-            covering: (0..cluster.authorization_policies.len())
+            covering: candidates
+                .iter()
+                .copied()
                 .filter(|&i| {
                     policy_covers(&cluster.authorization_policies[i], namespace, pod, options)
                 })
