@@ -1,35 +1,94 @@
 //! Which policy rules allow a connection, read from the compiled index: the evidence
 //! behind findings. Works on nodes (classes and atoms), like the engine.
+//!
+//! With cluster-scoped tiers, a direction allows `A ∪ (NP \ D)` (see the engine's
+//! `reach::tiers`): the Admin tier's accepted ports A stand whatever the
+//! NetworkPolicies say, its denied ports D are cut, and NP is the NetworkPolicy answer
+//! where one isolates, else everything the Baseline tier does not deny. The tier walk
+//! here follows the compiled tier rules of the two nodes only, so evidence costs the
+//! tiered policies that apply to one class, never pods × policies.
 
 use crate::finding::Evidence;
 use kubeseg_engine::Engine;
-use kubeseg_model::{Location, PortSet};
+use kubeseg_engine::index::Index;
+use kubeseg_model::{Action, Location, PortSet, Tier};
 
-/// Per class, the policies that isolate it; per policy, its compiled ingress rules.
+/// Per class, the policies that isolate it and the tiered policies that apply to it;
+/// per policy, its compiled ingress rules.
 pub struct Attribution {
     ingress_of: Vec<Vec<u32>>,
     egress_of: Vec<Vec<u32>>,
     ingress_range: Vec<(usize, usize)>,
+    /// Per class: the tiered policies with ingress (egress) rules that apply to it, in
+    /// evaluation order.
+    tier_ingress_of: Vec<Vec<u32>>,
+    tier_egress_of: Vec<Vec<u32>>,
+    /// Per class: whether a tiered policy that applies to it has an ingress (egress)
+    /// `Deny` rule.
+    tier_ingress_deny: Vec<bool>,
+    tier_egress_deny: Vec<bool>,
+}
+
+/// A tiered rule whose subject holds the endpoint and whose peer matches the other
+/// side, with the ports it decides (those no earlier rule of its tier decided; for the
+/// Baseline tier, also none the Admin tier accepted or denied).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierStep {
+    /// Index into `Cluster::cluster_policies`.
+    pub policy: usize,
+    /// Index of the rule in its direction's list.
+    pub rule: usize,
+    /// The policy's tier.
+    pub tier: Tier,
+    /// The rule's action.
+    pub action: Action,
+    /// The ports it decides.
+    pub decided: PortSet,
 }
 
 /// One direction of a connection.
 #[derive(Clone, Debug, Default)]
 pub struct Verdict {
-    /// Whether some policy isolates the subject in this direction.
+    /// Whether some NetworkPolicy isolates the subject in this direction.
     pub isolated: bool,
-    /// The allowing rules: (policy, rule index, ports toward the destination).
+    /// The allowing NetworkPolicy rules: (policy, rule index, ports toward the destination).
     pub rules: Vec<(usize, usize, PortSet)>,
+    /// The tiered rules that decide some port, in evaluation order (the Baseline tier's
+    /// only where no NetworkPolicy isolates).
+    pub tiers: Vec<TierStep>,
+    /// Ports the Admin tier accepts.
+    pub accept: PortSet,
+    /// Ports the Admin tier denies.
+    pub deny: PortSet,
+    /// Ports the Baseline tier denies (where it is consulted).
+    pub baseline_deny: PortSet,
 }
 
 impl Verdict {
-    /// What the direction allows.
-    pub fn allowed(&self) -> PortSet {
+    /// The NetworkPolicy layer's answer: the rules' ports where a NetworkPolicy
+    /// isolates, else every port the Baseline tier does not deny.
+    pub fn below(&self) -> PortSet {
         if !self.isolated {
-            return PortSet::all();
+            return PortSet::all().difference(&self.baseline_deny);
         }
         self.rules
             .iter()
             .fold(PortSet::empty(), |acc, (_, _, p)| acc.union(p))
+    }
+
+    /// What the direction allows: `A ∪ (below \ D)`.
+    pub fn allowed(&self) -> PortSet {
+        self.accept.union(&self.below().difference(&self.deny))
+    }
+
+    /// The Admin-tier `Accept` steps that decide some of `ports`, with those ports.
+    pub fn admin_accepts(&self, ports: &PortSet) -> Vec<(&TierStep, PortSet)> {
+        self.tiers
+            .iter()
+            .filter(|s| s.tier == Tier::Admin && s.action == Action::Accept)
+            .map(|s| (s, s.decided.intersect(ports)))
+            .filter(|(_, p)| !p.is_empty())
+            .collect()
     }
 }
 
@@ -59,10 +118,125 @@ impl Attribution {
                 range.1 = i + 1;
             }
         }
+        let tiers = &index.tiers;
+        let (mut tier_ingress_of, mut tier_egress_of) =
+            (vec![Vec::new(); classes], vec![Vec::new(); classes]);
+        let (mut tier_ingress_deny, mut tier_egress_deny) =
+            (vec![false; classes], vec![false; classes]);
+        for (p, selected) in tiers.selected.iter().enumerate() {
+            let (ingress, egress) = (&tiers.ingress[p], &tiers.egress[p]);
+            let deny = |rules: &[kubeseg_engine::index::TierRule]| {
+                rules.iter().any(|r| r.action == Action::Deny)
+            };
+            let (ingress_deny, egress_deny) = (deny(ingress), deny(egress));
+            for c in selected.iter().filter(|&c| c < classes) {
+                if !ingress.is_empty() {
+                    tier_ingress_of[c].push(p as u32);
+                }
+                if !egress.is_empty() {
+                    tier_egress_of[c].push(p as u32);
+                }
+                tier_ingress_deny[c] |= ingress_deny;
+                tier_egress_deny[c] |= egress_deny;
+            }
+        }
         Attribution {
             ingress_of,
             egress_of,
             ingress_range,
+            tier_ingress_of,
+            tier_egress_of,
+            tier_ingress_deny,
+            tier_egress_deny,
+        }
+    }
+
+    /// Whether a class is isolated for ingress, tiers included: a NetworkPolicy with
+    /// Ingress selects it, or an Admin or Baseline tier policy with an ingress `Deny`
+    /// rule applies to it (atoms never are).
+    pub fn ingress_restricted(&self, node: usize) -> bool {
+        self.ingress_isolated(node) || self.tier_ingress_deny.get(node) == Some(&true)
+    }
+
+    /// Whether a class is isolated for egress, tiers included (see
+    /// [`Attribution::ingress_restricted`]).
+    pub fn egress_restricted(&self, node: usize) -> bool {
+        self.egress_isolated(node) || self.tier_egress_deny.get(node) == Some(&true)
+    }
+
+    /// The tiered policies with ingress rules that apply to a class, in evaluation order.
+    pub fn tier_ingress_policies(&self, node: usize) -> &[u32] {
+        self.tier_ingress_of.get(node).map_or(&[], Vec::as_slice)
+    }
+
+    /// The tiered policies with egress rules that apply to a class, in evaluation order.
+    pub fn tier_egress_policies(&self, node: usize) -> &[u32] {
+        self.tier_egress_of.get(node).map_or(&[], Vec::as_slice)
+    }
+
+    /// Walks the tiered rules of `policies` (in evaluation order) for the peer node
+    /// `peer` toward the destination node `dst`, as the engine's `Decision` does, and
+    /// records the steps that decide some port in `v`. The Baseline tier is consulted
+    /// only where no NetworkPolicy isolates (`v.isolated` is set before).
+    fn tier_walk(
+        index: &mut Index,
+        policies: &[u32],
+        egress: bool,
+        peer: usize,
+        dst: usize,
+        v: &mut Verdict,
+    ) {
+        let (mut decided, mut baseline_decided) = (PortSet::empty(), PortSet::empty());
+        for &p in policies {
+            let count = if egress {
+                index.tiers.egress[p as usize].len()
+            } else {
+                index.tiers.ingress[p as usize].len()
+            };
+            for ri in 0..count {
+                let r = if egress {
+                    index.tiers.egress[p as usize][ri]
+                } else {
+                    index.tiers.ingress[p as usize][ri]
+                };
+                if r.tier == Tier::Baseline && v.isolated {
+                    break;
+                }
+                if !index.peer_sets[r.peers as usize].contains(peer) {
+                    continue;
+                }
+                let id = index.resolve(r.ports, dst);
+                let ports = index.port_sets.get(id).clone();
+                let new = match r.tier {
+                    Tier::Admin => {
+                        let new = ports.difference(&decided);
+                        decided = decided.union(&ports);
+                        new
+                    }
+                    Tier::Baseline => {
+                        let above = v.accept.union(&v.deny);
+                        let new = ports.difference(&baseline_decided).difference(&above);
+                        baseline_decided = baseline_decided.union(&ports);
+                        new
+                    }
+                };
+                if new.is_empty() {
+                    continue;
+                }
+                match (r.tier, r.action) {
+                    (Tier::Admin, Action::Accept) => v.accept = v.accept.union(&new),
+                    (Tier::Admin, Action::Deny) => v.deny = v.deny.union(&new),
+                    (Tier::Baseline, Action::Deny) => v.baseline_deny = v.baseline_deny.union(&new),
+                    _ => {}
+                }
+                v.tiers.push(TierStep {
+                    policy: p as usize,
+                    rule: r.rule as usize,
+                    tier: r.tier,
+                    action: r.action,
+                    decided: new,
+                });
+            }
         }
     }
 
@@ -90,7 +264,7 @@ impl Attribution {
     pub fn egress(&self, engine: &mut Engine, src: usize, dst: usize) -> Verdict {
         let mut v = Verdict {
             isolated: self.egress_isolated(src),
-            rules: Vec::new(),
+            ..Verdict::default()
         };
         let index = &mut engine.reach.index;
         for &p in self.egress_of.get(src).into_iter().flatten() {
@@ -105,6 +279,8 @@ impl Attribution {
                 }
             }
         }
+        let tiered = self.tier_egress_policies(src).to_vec();
+        Self::tier_walk(index, &tiered, true, dst, dst, &mut v);
         v
     }
 
@@ -112,7 +288,7 @@ impl Attribution {
     pub fn ingress(&self, engine: &mut Engine, src: usize, dst: usize) -> Verdict {
         let mut v = Verdict {
             isolated: self.ingress_isolated(dst),
-            rules: Vec::new(),
+            ..Verdict::default()
         };
         let index = &mut engine.reach.index;
         for &p in self.ingress_of.get(dst).into_iter().flatten() {
@@ -128,6 +304,8 @@ impl Attribution {
                 }
             }
         }
+        let tiered = self.tier_ingress_policies(dst).to_vec();
+        Self::tier_walk(index, &tiered, false, src, dst, &mut v);
         v
     }
 
@@ -151,7 +329,47 @@ impl Attribution {
         Vec::new()
     }
 
-    /// Evidence for one side: the allowing rules, or the absence of isolation.
+    /// The Admin-tier `Accept` rules that let endpoint `src → dst` through on one side
+    /// (the egress of `src` when `egress`, else the ingress of `dst`), for every pair of
+    /// their nodes: the side's accepted ports that the other side allows. No
+    /// NetworkPolicy on that side can cut those ports. Steps of one rule are merged.
+    pub fn admin_accepts(
+        &self,
+        engine: &mut Engine,
+        src: usize,
+        dst: usize,
+        egress: bool,
+    ) -> Vec<TierStep> {
+        let (src_nodes, dst_nodes) = (
+            engine.reach.endpoint_nodes(src),
+            engine.reach.endpoint_nodes(dst),
+        );
+        let mut out: Vec<TierStep> = Vec::new();
+        for &s in &src_nodes {
+            for &d in &dst_nodes {
+                let eg = self.egress(engine, s, d);
+                let ing = self.ingress(engine, s, d);
+                let (side, other) = if egress { (&eg, &ing) } else { (&ing, &eg) };
+                for (step, ports) in side.admin_accepts(&other.allowed()) {
+                    match out
+                        .iter_mut()
+                        .find(|o| (o.policy, o.rule) == (step.policy, step.rule))
+                    {
+                        Some(o) => o.decided = o.decided.union(&ports),
+                        None => out.push(TierStep {
+                            decided: ports,
+                            ..step.clone()
+                        }),
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Evidence for one side, in evaluation order: the Admin-tier rules that accept or
+    /// pass ports, then the NetworkPolicy rules that allow what the Admin tier left (or
+    /// the absence of isolation), then the Baseline-tier rules that accept ports.
     pub fn describe(
         &self,
         engine: &Engine,
@@ -161,35 +379,107 @@ impl Attribution {
     ) -> Vec<Evidence> {
         let dir = if egress { "egress" } else { "ingress" };
         let cluster = engine.cluster;
-        if !v.isolated {
-            let location = workload_location(engine, subject);
-            let what = engine.endpoint_id(subject);
-            let text = match location {
-                Some(_) => format!("no NetworkPolicy isolates the {dir} of {what}"),
-                None => format!("{what} is outside the cluster: no policy applies to its {dir}"),
+        let mut out = Vec::new();
+        // What the NetworkPolicy layer (or the default and the Baseline tier) decides.
+        let below = v.below();
+        let np_ports = below.difference(&v.accept).difference(&v.deny);
+        for s in v.tiers.iter().filter(|s| s.tier == Tier::Admin) {
+            let what = match s.action {
+                Action::Accept => format!(
+                    "accepts {} in the Admin tier, before any NetworkPolicy",
+                    ports_text(&s.decided)
+                ),
+                Action::Pass => {
+                    let passed = s.decided.intersect(&below);
+                    if passed.is_empty() {
+                        continue;
+                    }
+                    format!("passes {} on to the NetworkPolicies", ports_text(&passed))
+                }
+                Action::Deny => continue,
             };
-            return vec![Evidence::at(location, text)];
+            out.push(tier_evidence(engine, s, dir, egress, what));
         }
-        v.rules
-            .iter()
-            .map(|(p, r, ports)| {
+        if !v.isolated {
+            if !np_ports.is_empty() {
+                let location = workload_location(engine, subject);
+                let what = engine.endpoint_id(subject);
+                let text = match location {
+                    Some(_) if !v.baseline_deny.is_empty() || !v.tiers.is_empty() => format!(
+                        "no NetworkPolicy isolates the {dir} of {what}, and no tiered rule denies {}",
+                        ports_text(&np_ports)
+                    ),
+                    Some(_) => format!("no NetworkPolicy isolates the {dir} of {what}"),
+                    None => {
+                        format!("{what} is outside the cluster: no policy applies to its {dir}")
+                    }
+                };
+                out.push(Evidence::at(location, text));
+            }
+        } else {
+            for (p, r, ports) in &v.rules {
+                let ports = ports.intersect(&np_ports);
+                if ports.is_empty() {
+                    continue;
+                }
                 let policy = &cluster.policies[*p];
                 let rule = if egress {
                     &policy.egress[*r]
                 } else {
                     &policy.ingress[*r]
                 };
-                Evidence::at(
+                out.push(Evidence::at(
                     rule.location.clone().or(policy.location.clone()),
                     format!(
                         "{dir}[{r}] of NetworkPolicy {} allows {}",
                         policy.id(),
-                        ports_text(ports)
+                        ports_text(&ports)
                     ),
-                )
-            })
-            .collect()
+                ));
+            }
+        }
+        for s in v.tiers.iter().filter(|s| s.tier == Tier::Baseline) {
+            if s.action == Action::Accept {
+                let what = format!("accepts {} in the Baseline tier", ports_text(&s.decided));
+                out.push(tier_evidence(engine, s, dir, egress, what));
+            }
+        }
+        out
     }
+}
+
+/// `ingress[0] (name) of AdminNetworkPolicy/x WHAT`, at the rule.
+fn tier_evidence(engine: &Engine, s: &TierStep, dir: &str, egress: bool, what: String) -> Evidence {
+    let policy = &engine.cluster.cluster_policies[s.policy];
+    let rule = if egress {
+        &policy.egress[s.rule]
+    } else {
+        &policy.ingress[s.rule]
+    };
+    let name = rule
+        .name
+        .as_ref()
+        .map(|n| format!(" ({n})"))
+        .unwrap_or_default();
+    Evidence::at(
+        rule.location.clone().or(policy.location.clone()),
+        format!("{dir}[{}]{name} of {} {what}", s.rule, policy.id()),
+    )
+}
+
+/// The `Kind/name` and `ingress[i]`/`egress[i]` of a tiered rule, with its location.
+pub fn tier_rule_text(engine: &Engine, s: &TierStep, egress: bool) -> (String, Option<Location>) {
+    let policy = &engine.cluster.cluster_policies[s.policy];
+    let rule = if egress {
+        &policy.egress[s.rule]
+    } else {
+        &policy.ingress[s.rule]
+    };
+    let dir = if egress { "egress" } else { "ingress" };
+    (
+        format!("{dir}[{}] of {}", s.rule, policy.id()),
+        rule.location.clone().or(policy.location.clone()),
+    )
 }
 
 /// Where a workload endpoint is declared (`None` for atoms).

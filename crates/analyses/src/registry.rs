@@ -21,22 +21,22 @@ macro_rules! rule {
 
 rule!(INGRESS_UNISOLATED, "KS101", "ingress-unisolated", Medium,
     "A workload is not selected by any policy that isolates ingress.",
-    what: "Lists workloads that no NetworkPolicy with `Ingress` in its policyTypes selects. Raised to high for crown jewels.",
+    what: "Lists workloads that are not isolated for ingress: some pod is selected by no NetworkPolicy with `Ingress` in its policyTypes and is not the subject of an Admin or Baseline tier policy (AdminNetworkPolicy, BaselineAdminNetworkPolicy, ClusterNetworkPolicy) with an ingress `Deny` rule, so it admits every connection. Raised to high for crown jewels.",
     why: "Such a workload accepts connections from every pod of the cluster and every address that can route to it.",
     fix: "Apply a default-deny ingress policy to its namespace, then allow the clients it needs.");
 rule!(EGRESS_UNISOLATED, "KS102", "egress-unisolated", Low,
     "A workload is not selected by any policy that isolates egress.",
-    what: "Lists workloads that no NetworkPolicy with `Egress` in its policyTypes selects. Raised to medium for entry points.",
+    what: "Lists workloads that are not isolated for egress: some pod is selected by no NetworkPolicy with `Egress` in its policyTypes and is not the subject of an Admin or Baseline tier policy with an egress `Deny` rule, so it may connect anywhere. Raised to medium for entry points.",
     why: "Once compromised, such a workload can connect anywhere: other workloads, the metadata service, the internet.",
     fix: "Apply a default-deny egress policy to its namespace that still allows DNS, then allow the destinations it needs.");
 rule!(NAMESPACE_NO_DEFAULT_DENY_INGRESS, "KS103", "namespace-no-default-deny-ingress", Medium,
     "A namespace has no policy that isolates all of its pods for ingress.",
-    what: "Fires for a namespace with workloads where no NetworkPolicy with an empty podSelector isolates ingress.",
+    what: "Fires for a namespace with workloads where no NetworkPolicy with an empty podSelector isolates ingress and no Admin or Baseline tier policy whose subject holds every pod of the namespace has an ingress `Deny` rule.",
     why: "Without a default deny, every new workload in the namespace starts reachable from the whole cluster.",
     fix: "Apply the default-deny ingress policy shown, then allow what each workload needs.");
 rule!(NAMESPACE_NO_DEFAULT_DENY_EGRESS, "KS104", "namespace-no-default-deny-egress", Low,
     "A namespace has no policy that isolates all of its pods for egress.",
-    what: "Fires for a namespace with workloads where no NetworkPolicy with an empty podSelector isolates egress.",
+    what: "Fires for a namespace with workloads where no NetworkPolicy with an empty podSelector isolates egress and no Admin or Baseline tier policy whose subject holds every pod of the namespace has an egress `Deny` rule.",
     why: "Without a default deny, every new workload in the namespace can connect anywhere.",
     fix: "Apply the default-deny egress policy shown (it keeps DNS), then allow what each workload needs.");
 rule!(BLAST_RADIUS, "KS201", "blast-radius", Medium,
@@ -99,9 +99,34 @@ rule!(PEER_MATCHES_NOTHING, "KS602", "peer-matches-nothing", Low,
     what: "Fires for `from`/`to` entries that match nothing in the input.",
     why: "The traffic the author meant to allow is blocked, or the selector has a typo.",
     fix: "Fix the selectors of the peer, or delete it.");
+rule!(MESH_PRINCIPAL_IMPOSSIBLE, "KS701", "mesh-principal-impossible", High,
+    "An AuthorizationPolicy names a principal that no service account can provide.",
+    what: "Checks every `principals`, `notPrincipals`, `serviceAccounts` and `notServiceAccounts` entry and `source.principal` condition: an identity is `<trust-domain>/ns/<namespace>/sa/<service-account>`, the namespace a lowercase RFC 1123 label, the service account a lowercase RFC 1123 subdomain. Fires for entries that no such identity can match; patterns (`abc*`, `*abc`) are checked on their literal part.",
+    why: "`cluster.local/ns/default/sa/1Tap` never matches: an ALLOW rule written for it denies the requests it was meant to admit, a DENY rule never fires, and a `not` form excludes nothing.",
+    fix: "Write the identity of an existing ServiceAccount, in lowercase.");
+rule!(MESH_PRINCIPAL_UNKNOWN_SERVICE_ACCOUNT, "KS702", "mesh-unknown-service-account", Low,
+    "An AuthorizationPolicy names a service account that the input neither declares nor uses.",
+    what: "For exact principals (and `serviceAccounts` entries), fires when their ServiceAccount is not among the input's ServiceAccounts and no pod of its namespace sets it as `serviceAccountName`. Only for namespaces where the input declares a ServiceAccount or sets a `serviceAccountName`; `default` always exists.",
+    why: "Usually a typo or a renamed ServiceAccount: the rule matches no workload of the input.",
+    fix: "Fix the name, or audit the policy together with the workloads that run as that ServiceAccount.");
+rule!(MESH_NAMESPACE_NO_ALLOW_POLICY, "KS703", "mesh-namespace-no-allow-policy", Medium,
+    "Meshed workloads are covered by no ALLOW AuthorizationPolicy.",
+    what: "Per namespace, lists the workloads with a sidecar or in ambient mode that no ALLOW AuthorizationPolicy covers (selector-less ones of the namespace or of the root namespace, or a matching selector).",
+    why: "Without an applicable ALLOW policy the proxy accepts every request that reaches it: the mesh is flat at L7, whatever the identities.",
+    fix: "Apply an allow-nothing policy (`spec: {}`) to the namespace, then ALLOW the clients each workload needs.");
+rule!(MESH_PRINCIPALS_PLAINTEXT, "KS704", "mesh-principals-plaintext", Medium,
+    "A rule relies on peer identities where the covered workloads accept plaintext.",
+    what: "For ALLOW and DENY rules matching on `principals`, `namespaces`, `serviceAccounts` (or their `not` forms, or `source.principal`/`source.namespace` conditions), works out the mutual TLS mode of each covered workload on the rule's ports (its container ports when the rule names none) from the PeerAuthentications (port level, workload, namespace, mesh; PERMISSIVE by default) and fires when it is not STRICT. High for DENY rules and for rules with only `not` forms.",
+    why: "Identities exist only on mutual TLS. Plaintext requests carry none: they pass DENY rules on identities and satisfy `notPrincipals`, and ALLOW rules on identities reject clients without a proxy.",
+    fix: "Require mutual TLS with a STRICT PeerAuthentication for the covered workloads.");
+rule!(MESH_POLICY_NOT_ENFORCED, "KS705", "mesh-policy-not-enforced", High,
+    "An AuthorizationPolicy covers only workloads without a proxy, so nothing enforces it.",
+    what: "Fires for AuthorizationPolicies whose scope covers workloads, none of which runs a sidecar or is in ambient mode (by the labels of their Namespace objects, or their own opt-out; policies whose namespaces the input does not declare are left out, with a note). Policies attached with `targetRefs` get an info finding: gateways and waypoints are not modelled.",
+    why: "Only a proxy enforces an AuthorizationPolicy: its author believes the workloads are protected and they are not.",
+    fix: "Enable sidecar injection or ambient mode for the workloads, or protect them with NetworkPolicies.");
 rule!(MINIMAL_FIX, "KS801", "minimal-fix", High,
     "The fewest connections whose removal cuts every entry-point to crown-jewel path.",
-    what: "Computes a minimum cut of the workload graph between the entry points and the crown jewels and shows the NetworkPolicy change that removes exactly those connections.",
+    what: "Computes a minimum cut of the workload graph between the entry points and the crown jewels and shows the NetworkPolicy change that removes exactly those connections. A connection the Admin tier accepts cannot be removed by a NetworkPolicy: the remediation names the Admin rule to change instead.",
     why: "It is the smallest change that stops an attacker from reaching your data.",
     fix: "Apply the policies shown, after checking that the removed connections are not needed.");
 
@@ -123,6 +148,11 @@ pub static AUDIT_RULES: &[&Rule] = &[
     &DNS_BLOCKED,
     &POLICY_SELECTS_NOTHING,
     &PEER_MATCHES_NOTHING,
+    &MESH_PRINCIPAL_IMPOSSIBLE,
+    &MESH_PRINCIPAL_UNKNOWN_SERVICE_ACCOUNT,
+    &MESH_NAMESPACE_NO_ALLOW_POLICY,
+    &MESH_PRINCIPALS_PLAINTEXT,
+    &MESH_POLICY_NOT_ENFORCED,
     &MINIMAL_FIX,
 ];
 

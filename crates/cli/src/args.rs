@@ -143,6 +143,13 @@ pub struct LintArgs {
     /// The cluster's Service address range (repeatable).
     #[arg(long, value_name = "CIDR")]
     pub service_cidr: Vec<String>,
+    /// Trust domain of Istio identities (`<trust-domain>/ns/<ns>/sa/<sa>`).
+    #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
+    pub trust_domain: String,
+    /// Istio's root namespace: its AuthorizationPolicies and PeerAuthentications
+    /// without selector apply mesh-wide.
+    #[arg(long, default_value = "istio-system", value_name = "NAMESPACE")]
+    pub istio_root_namespace: String,
     /// Colour the text output.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,

@@ -17,7 +17,13 @@ pub fn run(a: &LintArgs) -> Result<(String, bool)> {
     let rules = registry();
     let only = codes_in(&rules, &a.only).context("--only")?;
     let skip = codes_in(&rules, &a.skip).context("--skip")?;
-    let mut config = LintConfig::default();
+    let mut config = LintConfig {
+        mesh: kubeseg_engine::mesh::MeshOptions {
+            trust_domain: a.trust_domain.clone(),
+            root_namespace: a.istio_root_namespace.clone(),
+        },
+        ..Default::default()
+    };
     for s in &a.pod_cidr {
         config.pod_cidrs.push((
             s.clone(),

@@ -45,10 +45,11 @@ fn deny_backend_egress_is_a_misfiled_misnamed_dns_cutting_policy() {
 fn ci_cd_authorization_policy_has_a_made_up_group_and_an_invalid_name() {
     // Line 1: apiVersion network.servicemeshk8.io/v1 for an Istio AuthorizationPolicy;
     // line 4: `CI-CD` has upper-case letters, which no object name may have; line 11: the
-    // rule relies on a principal, and no PeerAuthentication makes mTLS STRICT.
+    // rule relies on a principal, and no PeerAuthentication makes mTLS STRICT; line 12:
+    // `sa/1Tap` is no ServiceAccount name (upper case), so the principal never matches.
     assert_eq!(
         findings("examples/lint/ci-cd-authorization.yaml"),
-        set(&[("KL003", 1), ("KL001", 4), ("KL203", 11)])
+        set(&[("KL003", 1), ("KL001", 4), ("KL203", 11), ("KL205", 12)])
     );
 }
 

@@ -5,12 +5,28 @@ use super::{Audit, finding, yaml};
 use crate::attribution::workload_location;
 use crate::finding::{Evidence, Remediation, Severity};
 use crate::registry::*;
-use kubeseg_model::PeerKind;
+use kubeseg_model::{Action, PeerKind};
 use std::collections::BTreeMap;
 
-/// KS101–KS104.
+/// KS101–KS104. A workload is isolated in a direction when each of its pods is selected
+/// by a NetworkPolicy with that direction in its policyTypes, or is the subject of an
+/// Admin or Baseline tier policy with a `Deny` rule in that direction; an unisolated
+/// workload therefore admits (sends) every connection. A namespace has a default deny
+/// when a NetworkPolicy with an empty podSelector isolates it, or a tiered policy whose
+/// subject holds every pod of the namespace has a `Deny` rule in that direction.
 pub fn isolation(a: &mut Audit) {
     let cluster = a.engine.cluster;
+    let tiered = !cluster.cluster_policies.is_empty();
+    // Only named where tiered policies exist, so NetworkPolicy-only reports read as before.
+    let no_tier_deny = |dir: &str, whom: &str| {
+        if tiered {
+            format!(
+                ", and no Admin or Baseline tier policy with an {dir} Deny rule applies to {whom}"
+            )
+        } else {
+            String::new()
+        }
+    };
     for (w, wl) in cluster.workloads.iter().enumerate() {
         let id = wl.id();
         if !a.ingress_isolated[w] {
@@ -28,7 +44,8 @@ pub fn isolation(a: &mut Audit) {
             f.evidence.push(Evidence::at(
                 wl.location.clone(),
                 format!(
-                    "no NetworkPolicy with Ingress in its policyTypes selects the pods of {id}"
+                    "no NetworkPolicy with Ingress in its policyTypes selects the pods of {id}{}",
+                    no_tier_deny("ingress", "them")
                 ),
             ));
             f.remediation = Remediation {
@@ -52,7 +69,10 @@ pub fn isolation(a: &mut Audit) {
             f.location = wl.location.clone();
             f.evidence.push(Evidence::at(
                 wl.location.clone(),
-                format!("no NetworkPolicy with Egress in its policyTypes selects the pods of {id}"),
+                format!(
+                    "no NetworkPolicy with Egress in its policyTypes selects the pods of {id}{}",
+                    no_tier_deny("egress", "them")
+                ),
             ));
             f.remediation = Remediation {
                 text: format!(
@@ -82,11 +102,28 @@ pub fn isolation(a: &mut Audit) {
             default_deny.insert((&p.namespace, false));
         }
     }
+    // Tiered policies with a Deny rule whose subject holds every pod of its namespaces.
+    let tier_default_deny: Vec<(&kubeseg_model::Selector, bool, bool)> = cluster
+        .cluster_policies
+        .iter()
+        .filter(|p| p.subject.pods.is_empty())
+        .map(|p| {
+            let deny =
+                |rules: &[kubeseg_model::TierRule]| rules.iter().any(|r| r.action == Action::Deny);
+            (&p.subject.namespaces, deny(&p.ingress), deny(&p.egress))
+        })
+        .filter(|(_, i, e)| *i || *e)
+        .collect();
     for ns in &cluster.namespaces {
         let Some(&count) = workloads_per_ns.get(ns.name.as_str()) else {
             continue;
         };
-        let covers = |ingress: bool| default_deny.contains(&(ns.name.as_str(), ingress));
+        let covers = |ingress: bool| {
+            default_deny.contains(&(ns.name.as_str(), ingress))
+                || tier_default_deny
+                    .iter()
+                    .any(|(sel, i, e)| (if ingress { *i } else { *e }) && sel.matches(&ns.labels))
+        };
         for (ingress, rule) in [
             (true, &NAMESPACE_NO_DEFAULT_DENY_INGRESS),
             (false, &NAMESPACE_NO_DEFAULT_DENY_EGRESS),
@@ -107,9 +144,17 @@ pub fn isolation(a: &mut Audit) {
             f.evidence.push(Evidence::at(
                 ns.location.clone(),
                 format!(
-                    "no NetworkPolicy in {} has `podSelector: {{}}` and {} in its policyTypes",
+                    "no NetworkPolicy in {} has `podSelector: {{}}` and {} in its policyTypes{}",
                     ns.name,
-                    if ingress { "Ingress" } else { "Egress" }
+                    if ingress { "Ingress" } else { "Egress" },
+                    if tiered {
+                        format!(
+                            ", and no Admin or Baseline tier policy whose subject holds every pod of {} has an {dir} Deny rule",
+                            ns.name
+                        )
+                    } else {
+                        String::new()
+                    }
                 ),
             ));
             f.remediation = Remediation {

@@ -1,14 +1,14 @@
 //! Sensitive egress (KS301–KS304) and broken DNS (KS501).
 
 use super::{Audit, AuditConfig, Note, apiserver_ports, finding, yaml};
-use crate::attribution::{ports_text, workload_location};
+use crate::attribution::{ports_text, tier_rule_text, workload_location};
 use crate::finding::{Evidence, Remediation, Severity};
 use crate::registry::{
     APISERVER_EGRESS, DNS_BLOCKED, INTERNET_EGRESS, KUBELET_EGRESS, METADATA_EGRESS,
 };
 use crate::rows::{TargetGroup, Targets};
 use kubeseg_engine::{Endpoint, Engine};
-use kubeseg_model::{Cidr, IpSet, PortSet, Protocol};
+use kubeseg_model::{Action, Cidr, IpSet, PortSet, Protocol};
 use std::net::IpAddr;
 
 /// The cloud metadata service addresses (AWS, GCP, Azure, and AWS's IPv6 one).
@@ -215,7 +215,27 @@ pub fn sensitive_egress(a: &mut Audit, t: &EgressTargets) {
             );
             f.location = workload_location(a.engine, w);
             f.evidence = egress_evidence(a, w, &t.targets.groups[g].endpoints);
-            f.remediation = if a.egress_isolated[w] {
+            let accepted = admin_accepted(a, w, &t.targets.groups[g].endpoints);
+            f.remediation = if !accepted.is_empty() {
+                Remediation {
+                    text: format!(
+                        "The Admin tier accepts this before any NetworkPolicy is consulted ({}): no NetworkPolicy can cut it. Change {} so that it no longer accepts {what}.",
+                        accepted
+                            .iter()
+                            .map(|(r, _)| r.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                        {
+                            let mut p: Vec<&str> =
+                                accepted.iter().map(|(_, p)| p.as_str()).collect();
+                            p.sort_unstable();
+                            p.dedup();
+                            p.join(", ")
+                        }
+                    ),
+                    yaml: None,
+                }
+            } else if a.np_egress_isolated[w] {
                 Remediation {
                     text: "Narrow the egress rules listed as evidence so that they no longer match these addresses (an ipBlock `except`, or a narrower cidr).".into(),
                     yaml: None,
@@ -278,6 +298,33 @@ fn egress_evidence(a: &mut Audit, w: usize, targets: &[usize]) -> Vec<Evidence> 
     Vec::new()
 }
 
+/// The Admin-tier `Accept` rules that let workload `w` reach any of `targets`: (the rule
+/// and what it accepts, the policy), deduplicated.
+fn admin_accepted(a: &mut Audit, w: usize, targets: &[usize]) -> Vec<(String, String)> {
+    let mut steps: Vec<crate::attribution::TierStep> = Vec::new();
+    for &t in targets {
+        for s in a.attribution.admin_accepts(a.engine, w, t, true) {
+            match steps
+                .iter_mut()
+                .find(|x| (x.policy, x.rule) == (s.policy, s.rule))
+            {
+                Some(x) => x.decided = x.decided.union(&s.decided),
+                None => steps.push(s),
+            }
+        }
+    }
+    steps
+        .iter()
+        .map(|s| {
+            let (rule, _) = tier_rule_text(a.engine, s, true);
+            (
+                format!("{rule} accepts {}", ports_text(&s.decided)),
+                a.engine.cluster.cluster_policies[s.policy].id(),
+            )
+        })
+        .collect()
+}
+
 /// KS501: egress-isolated workloads that cannot reach cluster DNS on UDP 53 or TCP 53.
 pub fn dns(a: &mut Audit, t: &EgressTargets) {
     let Some(g) = t.dns else {
@@ -327,16 +374,79 @@ pub fn dns(a: &mut Audit, t: &EgressTargets) {
                 Evidence::at(pol.location.clone(), format!("NetworkPolicy {} isolates its egress and no egress rule allows the kube-dns pods on {}", pol.id(), if udp { "TCP 53" } else { "UDP 53" }))
             })
             .collect();
+        // Tiered Deny rules toward the kube-dns pods on port 53.
+        let dns_ports =
+            PortSet::range(Protocol::Udp, 53, 53).union(&PortSet::range(Protocol::Tcp, 53, 53));
+        let mut denies: Vec<crate::attribution::TierStep> = Vec::new();
+        if let (Some(&s), Some(&dns)) = (nodes.first(), t.targets.groups[g].endpoints.first()) {
+            for d in a.engine.reach.endpoint_nodes(dns) {
+                let v = a.attribution.egress(a.engine, s, d);
+                for step in v.tiers.into_iter().filter(|x| x.action == Action::Deny) {
+                    let ports = step.decided.intersect(&dns_ports);
+                    if !ports.is_empty()
+                        && !denies
+                            .iter()
+                            .any(|x| (x.policy, x.rule) == (step.policy, step.rule))
+                    {
+                        denies.push(crate::attribution::TierStep {
+                            decided: ports,
+                            ..step
+                        });
+                    }
+                }
+            }
+        }
+        for step in &denies {
+            let (rule, at) = tier_rule_text(a.engine, step, true);
+            f.evidence.push(Evidence::at(
+                at,
+                format!(
+                    "{rule} denies {} toward the kube-dns pods in the {} tier",
+                    ports_text(&step.decided),
+                    step.tier.as_str()
+                ),
+            ));
+        }
         let wl = &cluster.workloads[w];
-        f.remediation = Remediation {
-            text:
-                "Add an egress rule to the kube-dns pods on UDP and TCP 53 (this policy adds one)."
-                    .into(),
-            yaml: Some(yaml::allow_dns(
-                &format!("{}-allow-dns", wl.name),
-                &wl.namespace,
-                &yaml::workload_labels(cluster, w),
-            )),
+        f.remediation = if denies.is_empty() && a.np_egress_isolated[w] {
+            Remediation {
+                text: "Add an egress rule to the kube-dns pods on UDP and TCP 53 (this policy adds one).".into(),
+                yaml: Some(yaml::allow_dns(
+                    &format!("{}-allow-dns", wl.name),
+                    &wl.namespace,
+                    &yaml::workload_labels(cluster, w),
+                )),
+            }
+        } else if denies.is_empty() {
+            Remediation {
+                text: format!(
+                    "No egress rule of {} blocks DNS: the ingress of the kube-dns pods does not admit it; allow it there.",
+                    a.id(w)
+                ),
+                yaml: None,
+            }
+        } else {
+            let mut names: Vec<String> = denies
+                .iter()
+                .map(|x| tier_rule_text(a.engine, x, true).0)
+                .collect();
+            names.dedup();
+            let admin = denies.iter().any(|x| x.tier == kubeseg_model::Tier::Admin);
+            Remediation {
+                text: if admin {
+                    format!(
+                        "An Admin-tier Deny rule blocks DNS ({}), and no NetworkPolicy overrides it: add an Admin rule that accepts (or passes) the kube-dns pods on UDP and TCP 53 before it, or narrow it.",
+                        names.join(", ")
+                    )
+                } else {
+                    format!(
+                        "A Baseline-tier Deny rule blocks DNS ({}): add a Baseline rule that accepts the kube-dns pods on UDP and TCP 53 before it, or narrow it (a NetworkPolicy selecting {} would replace the Baseline tier for it, but would also isolate its egress to what that policy allows).",
+                        names.join(", "),
+                        a.id(w)
+                    )
+                },
+                yaml: None,
+            }
         };
         a.push(f);
     }

@@ -4,12 +4,13 @@
 use super::lateral::Path;
 use super::yaml::{self, Source};
 use super::{Audit, finding};
+use crate::attribution::{ports_text, tier_rule_text};
 use crate::finding::{Evidence, Remediation, Severity};
 use crate::graph::{Cut, min_cut};
 use crate::registry::MINIMAL_FIX;
 use crate::rows::{Rows, Targets};
 use kubeseg_engine::{Engine, Options};
-use kubeseg_model::Cluster;
+use kubeseg_model::{Action, Cluster, Tier};
 use std::collections::BTreeMap;
 
 /// Destinations with more sources than this get no generated allow list.
@@ -90,7 +91,9 @@ pub fn minimal_fix(a: &mut Audit, paths: &[Path], limit: usize, options: Options
 }
 
 /// Per cut destination: an ingress allow list without the cut sources when the
-/// destination is not isolated; otherwise the rules to narrow.
+/// destination is not isolated by a NetworkPolicy; otherwise the rules to narrow. A
+/// connection the Admin tier accepts is out of any NetworkPolicy's reach: for it the
+/// remediation names the Admin rules to change instead.
 fn remediation(a: &mut Audit, options: Options, edges: &[(usize, usize)]) -> Remediation {
     let cluster = a.engine.cluster;
     let mut by_dst: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -99,10 +102,43 @@ fn remediation(a: &mut Audit, options: Options, edges: &[(usize, usize)]) -> Rem
     }
     let mut text = Vec::new();
     let mut docs = Vec::new();
-    for (&v, cut_sources) in &by_dst {
+    // The cut connections the generated policies are meant to remove.
+    let mut targeted = Vec::new();
+    for (&v, all_sources) in &by_dst {
         let id = a.id(v);
+        let mut cut_sources = Vec::new();
+        for &u in all_sources {
+            let accepts = a.attribution.admin_accepts(a.engine, u, v, false);
+            if accepts.is_empty() {
+                cut_sources.push(u);
+                continue;
+            }
+            let rules: Vec<String> = accepts
+                .iter()
+                .map(|s| {
+                    let (rule, at) = tier_rule_text(a.engine, s, false);
+                    let at = at.map(|l| format!(" ({l})")).unwrap_or_default();
+                    format!("{rule}{at} accepts {}", ports_text(&s.decided))
+                })
+                .collect();
+            let mut policies: Vec<String> = accepts
+                .iter()
+                .map(|s| cluster.cluster_policies[s.policy].id())
+                .collect();
+            policies.dedup();
+            text.push(format!(
+                "{} → {id} cannot be cut by a NetworkPolicy: {} in the Admin tier, before any NetworkPolicy is consulted. Change {} so that it no longer accepts {} (or deny it in an earlier Admin rule).",
+                a.id(u),
+                rules.join("; "),
+                policies.join(", "),
+                a.id(u)
+            ));
+        }
+        if cut_sources.is_empty() {
+            continue;
+        }
         let cut_names: Vec<String> = cut_sources.iter().map(|&u| a.id(u)).collect();
-        if a.ingress_isolated[v] {
+        if a.np_ingress_isolated[v] {
             text.push(format!("{id} is isolated for ingress: narrow the ingress rules listed as evidence so that they no longer admit {}.", cut_names.join(", ")));
             continue;
         }
@@ -135,15 +171,38 @@ fn remediation(a: &mut Audit, options: Options, edges: &[(usize, usize)]) -> Rem
             &yaml::workload_labels(cluster, v),
             &sources,
         ));
+        targeted.extend(cut_sources.iter().map(|&u| (u, v)));
         text.push(format!("{id} is not isolated for ingress: the policy `{name}` isolates it and admits everything it admits today except {}.", cut_names.join(", ")));
+        let baseline = baseline_deny_policies(a, v);
+        if !baseline.is_empty() {
+            text.push(format!("Once a NetworkPolicy isolates {id}, the Baseline tier ({}) no longer applies to it: ports that tier denies to the kept clients become open (the check below compares workloads and addresses, not ports).", baseline.join(", ")));
+        }
     }
     if !docs.is_empty() {
-        text.push(verify(a, options, &docs, edges));
+        text.push(verify(a, options, &docs, &targeted));
     }
     Remediation {
         text: text.join(" "),
         yaml: (!docs.is_empty()).then(|| docs.join("---\n")),
     }
+}
+
+/// The Baseline-tier policies with an ingress `Deny` rule that apply to workload `v`.
+fn baseline_deny_policies(a: &Audit, v: usize) -> Vec<String> {
+    let cluster = a.engine.cluster;
+    let mut out: Vec<String> = a
+        .engine
+        .reach
+        .endpoint_nodes(v)
+        .into_iter()
+        .flat_map(|n| a.attribution.tier_ingress_policies(n).to_vec())
+        .map(|p| &cluster.cluster_policies[p as usize])
+        .filter(|p| p.tier == Tier::Baseline && p.ingress.iter().any(|r| r.action == Action::Deny))
+        .map(|p| p.id())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The outside addresses that may connect to workload `w` (atoms differ between engines).
@@ -215,5 +274,169 @@ fn verify(a: &Audit, options: Options, docs: &[String], edges: &[(usize, usize)]
                 unexpected.join(", ")
             }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Tier-aware evidence and remediation on hand-derived clusters.
+    use crate::audit::{AuditConfig, AuditReport, audit};
+    use crate::finding::Finding;
+    use kubeseg_engine::{Engine, Options};
+
+    fn run(name: &str, text: &str) -> AuditReport {
+        let loaded = kubeseg_sources::load_str(name, text);
+        assert!(
+            loaded
+                .diagnostics
+                .iter()
+                .all(|d| d.severity == kubeseg_model::Severity::Info),
+            "{:?}",
+            loaded.diagnostics
+        );
+        let cluster = Box::leak(Box::new(loaded.cluster));
+        let mut engine = Engine::new(cluster, Options::default());
+        let config = AuditConfig {
+            max_cut: 100,
+            ..Default::default()
+        };
+        audit(&mut engine, &config).expect("audit")
+    }
+
+    fn one<'r>(report: &'r AuditReport, code: &str) -> &'r Finding {
+        let hits: Vec<&Finding> = report
+            .findings
+            .iter()
+            .filter(|f| f.rule.code == code)
+            .collect();
+        assert_eq!(hits.len(), 1, "{code}: {hits:#?}");
+        hits[0]
+    }
+
+    fn messages(f: &Finding) -> Vec<String> {
+        f.evidence
+            .iter()
+            .map(|e| {
+                let line = e.location.as_ref().map_or(0, |l| l.line);
+                format!("{line}: {}", e.message)
+            })
+            .collect()
+    }
+
+    /// b/db is behind a NetworkPolicy default deny, but the AdminNetworkPolicy's
+    /// ingress[0] (line 74 of the fixture) accepts TCP 5432 from namespace a first.
+    #[test]
+    fn an_admin_accept_is_the_evidence_and_no_network_policy_can_cut_it() {
+        let r = run(
+            "admin.yaml",
+            include_str!("../../tests/fixtures/ks202-ks801-tier-admin-accept.yaml"),
+        );
+        let hop = "a/web[Pod] → b/db[Pod]: ";
+        let want = [
+            format!("22: {hop}no NetworkPolicy isolates the egress of a/web[Pod]"),
+            format!(
+                "74: {hop}ingress[0] (from-web) of AdminNetworkPolicy/allow-web-db accepts TCP 5432 in the Admin tier, before any NetworkPolicy"
+            ),
+        ];
+        for code in ["KS202", "KS801"] {
+            let got = messages(one(&r, code));
+            for w in &want {
+                assert!(got.contains(w), "{code}: {w} not in {got:#?}");
+            }
+            // The default deny decides nothing here: it is not named as allowing.
+            assert!(got.iter().all(|m| !m.contains("default-deny")), "{got:#?}");
+        }
+        let fix = &one(&r, "KS801").remediation;
+        assert_eq!(fix.yaml, None);
+        assert!(
+            fix.text.starts_with("a/web[Pod] → b/db[Pod] cannot be cut by a NetworkPolicy: ingress[0] of AdminNetworkPolicy/allow-web-db"),
+            "{}",
+            fix.text
+        );
+        assert!(
+            fix.text.contains(
+                "Change AdminNetworkPolicy/allow-web-db so that it no longer accepts a/web[Pod]"
+            ),
+            "{}",
+            fix.text
+        );
+        assert!(!fix.text.contains("Checked by recomputing"), "{}", fix.text);
+    }
+
+    /// The Admin tier passes TCP 5432 (rule at line 32) to the NetworkPolicies, whose
+    /// rule (line 22) admits web; a
+    /// second port (TCP 9000, line 36) is accepted by the Admin tier itself; the rest is
+    /// denied. The NetworkPolicy
+    /// rule allows every port but decides only what the Admin tier passed or left.
+    const PASS: &str = r#"apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: a, labels: {app: web}}
+spec: {containers: [{name: c, image: nginx, ports: [{containerPort: 80}]}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: a}
+spec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: b, labels: {app: db}}
+spec: {containers: [{name: c, image: nginx, ports: [{containerPort: 5432}]}]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-from-a, namespace: b}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+  - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: a}}}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: guard}
+spec:
+  tier: Admin
+  priority: 5
+  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: b}}}
+  ingress:
+  - name: to-np
+    action: Pass
+    from: [{namespaces: {}}]
+    protocols: [{tcp: {destinationPort: {number: 5432}}}]
+  - name: metrics
+    action: Accept
+    from: [{namespaces: {}}]
+    protocols: [{tcp: {destinationPort: {number: 9000}}}]
+  - name: rest
+    action: Deny
+    from: [{namespaces: {}}]
+"#;
+
+    #[test]
+    fn an_admin_pass_and_the_network_policy_rule_are_both_named() {
+        let r = run("pass.yaml", PASS);
+        let got = messages(one(&r, "KS202"));
+        let hop = "a/web[Pod] → b/db[Pod]: ";
+        for w in [
+            format!(
+                "32: {hop}ingress[0] (to-np) of ClusterNetworkPolicy/guard passes TCP 5432 on to the NetworkPolicies"
+            ),
+            format!(
+                "36: {hop}ingress[1] (metrics) of ClusterNetworkPolicy/guard accepts TCP 9000 in the Admin tier, before any NetworkPolicy"
+            ),
+            format!("22: {hop}ingress[0] of NetworkPolicy b/db-from-a allows TCP 5432"),
+        ] {
+            assert!(got.contains(&w), "{w} not in {got:#?}");
+        }
+        // The cut: TCP 9000 is the Admin tier's, so the NetworkPolicy cannot remove it.
+        let fix = &one(&r, "KS801").remediation;
+        assert!(
+            fix.text
+                .contains("ingress[1] of ClusterNetworkPolicy/guard")
+                && fix.text.contains("accepts TCP 9000"),
+            "{}",
+            fix.text
+        );
+        assert_eq!(fix.yaml, None);
     }
 }

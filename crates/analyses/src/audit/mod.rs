@@ -10,6 +10,7 @@ pub mod context;
 mod egress;
 mod fix;
 mod lateral;
+pub(crate) mod mesh;
 mod score;
 pub mod yaml;
 
@@ -38,6 +39,8 @@ pub struct AuditConfig {
     pub max_cut: usize,
     /// The engine's reading of open semantics (to recompute reachability for checks).
     pub options: kubeseg_engine::Options,
+    /// `--trust-domain` and `--istio-root-namespace`, for the mesh checks.
+    pub mesh: kubeseg_engine::mesh::MeshOptions,
 }
 
 /// Input the audit refuses.
@@ -112,9 +115,14 @@ pub(crate) struct Audit<'e, 'c> {
     pub is_jewel: Vec<bool>,
     pub entries: Vec<EntryPoint>,
     pub is_entry: Vec<bool>,
-    /// Per workload: whether every one of its pods is isolated for ingress; for egress.
+    /// Per workload: whether every one of its pods is isolated for ingress, tiers
+    /// included (a NetworkPolicy with Ingress selects it, or an Admin or Baseline tier
+    /// policy with an ingress `Deny` rule applies to it); for egress.
     pub ingress_isolated: Vec<bool>,
     pub egress_isolated: Vec<bool>,
+    /// The same by NetworkPolicies alone (what a generated NetworkPolicy changes).
+    pub np_ingress_isolated: Vec<bool>,
+    pub np_egress_isolated: Vec<bool>,
     pub findings: Vec<Finding>,
     pub notes: Vec<Note>,
 }
@@ -167,19 +175,23 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
         engine.reach.endpoint_nodes(w).into_iter().all(f)
     };
     let workloads = cluster.workloads.len();
-    let ingress_isolated: Vec<bool> = (0..workloads)
-        .map(|w| all_nodes(engine, w, &|n| attribution.ingress_isolated(n)))
-        .collect();
-    let egress_isolated: Vec<bool> = (0..workloads)
-        .map(|w| all_nodes(engine, w, &|n| attribution.egress_isolated(n)))
-        .collect();
+    let per_workload = |f: &dyn Fn(usize) -> bool| -> Vec<bool> {
+        (0..workloads).map(|w| all_nodes(engine, w, f)).collect()
+    };
+    let ingress_isolated = per_workload(&|n| attribution.ingress_restricted(n));
+    let egress_isolated = per_workload(&|n| attribution.egress_restricted(n));
+    let np_ingress_isolated = per_workload(&|n| attribution.ingress_isolated(n));
+    let np_egress_isolated = per_workload(&|n| attribution.egress_isolated(n));
     let jewels = context::crown_jewels(cluster, &config.crown_jewels);
     let mut is_jewel = vec![false; workloads];
     for j in &jewels {
         is_jewel[j.workload] = true;
     }
     let atom_ranges = |e: usize| engine.endpoint_id(e);
-    let entries = context::entry_points(cluster, &rows, &ingress_isolated, &atom_ranges, &assumed);
+    // Outside addresses admitted where a NetworkPolicy isolates are admitted on purpose;
+    // a tiered Deny (of pods, say) leaves the default for addresses as it was.
+    let entries =
+        context::entry_points(cluster, &rows, &np_ingress_isolated, &atom_ranges, &assumed);
     let mut is_entry = vec![false; workloads];
     for e in &entries {
         is_entry[e.workload] = true;
@@ -195,6 +207,8 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
         is_entry,
         ingress_isolated,
         egress_isolated,
+        np_ingress_isolated,
+        np_egress_isolated,
         findings: Vec::new(),
         notes,
     };
@@ -205,6 +219,7 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
     egress::dns(&mut a, &targets);
     checks::rules(&mut a);
     checks::dead(&mut a);
+    mesh::check(&mut a, &config.mesh);
     clock.lap("checks");
     fix::minimal_fix(&mut a, &paths, config.max_cut, config.options);
     clock.lap("minimal fix");

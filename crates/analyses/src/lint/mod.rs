@@ -16,6 +16,8 @@ pub struct LintConfig {
     pub pod_cidrs: Vec<(String, IpSet)>,
     /// `--service-cidr`, with their text.
     pub service_cidrs: Vec<(String, IpSet)>,
+    /// `--trust-domain` and `--istio-root-namespace`, for the mesh rules.
+    pub mesh: kubeseg_engine::mesh::MeshOptions,
 }
 
 /// A policy lint looks at: one of the cluster's, or a misfiled one read as what it was meant to be.

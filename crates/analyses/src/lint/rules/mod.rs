@@ -4,8 +4,12 @@
 mod and_or_peer;
 mod authz_allow_nothing;
 mod authz_http_on_tcp;
+mod authz_namespace_without_allow;
+mod authz_policy_not_enforced;
+mod authz_principal_impossible;
 mod authz_principals_without_strict_mtls;
 mod authz_selector_matches_nothing;
+mod authz_unknown_service_account;
 mod duplicate_policy;
 mod duplicate_port_name;
 mod egress_without_dns;
@@ -74,6 +78,22 @@ pub static ALL: &[Entry] = &[
         authz_principals_without_strict_mtls::check,
     ),
     (&authz_allow_nothing::RULE, authz_allow_nothing::check),
+    (
+        &authz_principal_impossible::RULE,
+        authz_principal_impossible::check,
+    ),
+    (
+        &authz_unknown_service_account::RULE,
+        authz_unknown_service_account::check,
+    ),
+    (
+        &authz_namespace_without_allow::RULE,
+        authz_namespace_without_allow::check,
+    ),
+    (
+        &authz_policy_not_enforced::RULE,
+        authz_policy_not_enforced::check,
+    ),
 ];
 
 /// The lint rule that reports a loader diagnostic.
