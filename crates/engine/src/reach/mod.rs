@@ -50,6 +50,8 @@ pub struct Reachability {
     tier_ingress: tiers::TierIngress,
     /// Sources whose egress some NetworkPolicy or tiered policy restricts.
     egress_affected: BitSet,
+    /// The tiered egress decisions per (tiered policies, whether a NetworkPolicy isolates).
+    tier_egress: HashMap<(Vec<u32>, bool), std::sync::Arc<tiers::Grouped>>,
     /// Per profile, scratch for one row: numeric union and named ports seen.
     profile_ports: Vec<PortSetId>,
     profile_names: Vec<Vec<u32>>,
@@ -230,6 +232,7 @@ impl Reachability {
             profiles,
             tier_ingress,
             egress_affected,
+            tier_egress: HashMap::default(),
             by_peer_set,
             named_ports,
             named_resolved: HashMap::default(),
@@ -370,7 +373,18 @@ impl Reachability {
         }
         if !tiered.is_empty() {
             let tiered: Vec<u32> = tiered.iter().map(|&p| p - policy_count).collect();
-            tiers::egress_vector(idx, &tiered, !np.is_empty(), &mut egress);
+            let np_isolated = !np.is_empty();
+            // Sources under the same tiered policies share the tiers' decisions.
+            let key = (tiered, np_isolated);
+            let grouped = match self.tier_egress.get(&key) {
+                Some(g) => g.clone(),
+                None => {
+                    let g = std::sync::Arc::new(tiers::egress_decisions(idx, &key.0, np_isolated));
+                    self.tier_egress.insert(key, g.clone());
+                    g
+                }
+            };
+            tiers::apply_grouped(&grouped, |_| np_isolated, &mut egress, &mut idx.port_sets);
         }
         egress
     }

@@ -12,7 +12,7 @@ use kubeseg_model::{Action, Tier};
 use rustc_hash::FxHashMap as HashMap;
 
 /// What a walk over tiered rules decided for one destination.
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Decision {
     /// Ports the Admin tier accepts.
     pub accept: PortSetId,
@@ -68,6 +68,9 @@ impl Decision {
     }
 }
 
+/// Cached folds are dropped when there are more than this many.
+const FOLD_CACHE: usize = 1 << 16;
+
 /// Destinations that the same tiered ingress rules apply to.
 struct Profile {
     /// The rules, in evaluation order.
@@ -84,6 +87,10 @@ pub struct TierIngress {
     by_peer_set: Vec<Vec<(u32, u32)>>,
     /// Per profile, scratch: the positions matched by the current source.
     matched: Vec<Vec<u32>>,
+    /// Scratch: the profiles the current source touched.
+    touched: Vec<u32>,
+    /// Per (profile, matched positions): the decisions per destination group.
+    folds: HashMap<(u32, Vec<u32>), std::sync::Arc<Grouped>>,
 }
 
 impl TierIngress {
@@ -156,7 +163,8 @@ impl TierIngress {
     /// Applies the tiers to a row whose cells hold the NetworkPolicy ingress answer,
     /// for a source in the dense peer sets `membership`.
     pub fn apply(&mut self, membership: &BitSet, index: &mut Index, row: &mut [PortSetId]) {
-        let mut touched: Vec<u32> = Vec::new();
+        let mut touched = std::mem::take(&mut self.touched);
+        touched.clear();
         for ps in membership.iter() {
             for &(profile, pos) in &self.by_peer_set[ps] {
                 let m = &mut self.matched[profile as usize];
@@ -166,50 +174,60 @@ impl TierIngress {
                 m.push(pos);
             }
         }
-        for profile in touched {
+        for &profile in &touched {
             let mut positions = std::mem::take(&mut self.matched[profile as usize]);
             positions.sort_unstable();
-            let p = &self.profiles[profile as usize];
-            for (representative, destinations) in &p.destinations {
-                let mut decision = Decision::default();
-                for &pos in &positions {
-                    let r = p.rules[pos as usize];
-                    let ports = index.resolve(r.ports, *representative);
-                    decision.apply(r.tier, r.action, ports, &mut index.port_sets);
+            let key = (profile, positions);
+            let grouped = match self.folds.get(&key) {
+                Some(g) => g.clone(),
+                None => {
+                    let g = std::sync::Arc::new(self.fold(profile, &key.1, index));
+                    if self.folds.len() >= FOLD_CACHE {
+                        self.folds.clear();
+                    }
+                    self.folds.insert(key.clone(), g.clone());
+                    g
                 }
-                if decision.is_neutral() {
-                    continue;
-                }
-                let mut memo: Option<(Option<PortSetId>, PortSetId)> = None;
-                for &d in destinations {
-                    let d = d as usize;
-                    let np = index.ingress_isolated.contains(d).then_some(row[d]);
-                    row[d] = match memo {
-                        Some((key, v)) if key == np => v,
-                        _ => {
-                            let v = decision.verdict(np, &mut index.port_sets);
-                            memo = Some((np, v));
-                            v
-                        }
-                    };
-                }
-            }
+            };
+            let isolated = &index.ingress_isolated;
+            apply_grouped(
+                &grouped,
+                |d| isolated.contains(d),
+                row,
+                &mut index.port_sets,
+            );
+            let mut positions = key.1;
             positions.clear();
             self.matched[profile as usize] = positions;
         }
+        self.touched = touched;
+    }
+
+    /// The decisions of a profile's matched rules, per destination.
+    fn fold(&self, profile: u32, positions: &[u32], index: &mut Index) -> Grouped {
+        let p = &self.profiles[profile as usize];
+        let mut items = Vec::new();
+        for (representative, destinations) in &p.destinations {
+            let mut decision = Decision::default();
+            for &pos in positions {
+                let r = p.rules[pos as usize];
+                let ports = index.resolve(r.ports, *representative);
+                decision.apply(r.tier, r.action, ports, &mut index.port_sets);
+            }
+            items.extend(destinations.iter().map(|&d| (decision, d)));
+        }
+        group(items.into_iter(), &mut index.port_sets)
     }
 }
 
-/// The egress vector of a source selected by the NetworkPolicies `policies` (their
-/// answer already in `egress`, `None` when none isolates) and by the tiered policies
-/// `tiered`, in evaluation order.
-pub fn egress_vector(
-    index: &mut Index,
-    tiered: &[u32],
-    np_isolated: bool,
-    egress: &mut [PortSetId],
-) {
-    let nodes = egress.len();
+/// Destinations grouped by the decision the tiers make for them (neutral ones left out),
+/// with the verdict where no NetworkPolicy isolates.
+pub type Grouped = Vec<(Decision, PortSetId, Vec<u32>)>;
+
+/// What the tiered egress rules of `tiered` (in evaluation order) decide toward every
+/// node, grouped by decision; Baseline rules only when no NetworkPolicy isolates.
+pub fn egress_decisions(index: &mut Index, tiered: &[u32], np_isolated: bool) -> Grouped {
+    let nodes = index.nodes;
     let mut decisions = vec![Decision::default(); nodes];
     let mut touched = BitSet::new(nodes);
     for &p in tiered {
@@ -218,19 +236,85 @@ pub fn egress_vector(
             if r.tier == Tier::Baseline && np_isolated {
                 continue;
             }
-            let dsts: Vec<usize> = index.peer_sets[r.peers as usize].iter().collect();
-            for d in dsts {
-                let ports = index.resolve(r.ports, d);
-                decisions[d].apply(r.tier, r.action, ports, &mut index.port_sets);
-                touched.insert(d);
+            let named = !index.port_specs[r.ports as usize].named.is_empty();
+            let numeric = index.port_specs[r.ports as usize].numeric;
+            let peers = r.peers as usize;
+            for w in 0..index.peer_sets[peers].words().len() {
+                let mut word = index.peer_sets[peers].words()[w];
+                while word != 0 {
+                    let d = w * 64 + word.trailing_zeros() as usize;
+                    word &= word - 1;
+                    let ports = if named {
+                        index.resolve(r.ports, d)
+                    } else {
+                        numeric
+                    };
+                    decisions[d].apply(r.tier, r.action, ports, &mut index.port_sets);
+                    touched.insert(d);
+                }
             }
         }
     }
-    for d in touched.iter() {
-        if decisions[d].is_neutral() {
+    group(
+        touched.iter().map(|d| (decisions[d], d as u32)),
+        &mut index.port_sets,
+    )
+}
+
+/// Groups (decision, node) pairs by decision, dropping neutral ones, in first-seen order.
+fn group(items: impl Iterator<Item = (Decision, u32)>, sets: &mut PortSets) -> Grouped {
+    let mut at: HashMap<Decision, usize> = HashMap::default();
+    let mut out: Grouped = Vec::new();
+    for (decision, node) in items {
+        if decision.is_neutral() {
             continue;
         }
-        let np = np_isolated.then_some(egress[d]);
-        egress[d] = decisions[d].verdict(np, &mut index.port_sets);
+        let slot = *at.entry(decision).or_insert_with(|| {
+            out.push((decision, decision.verdict(None, sets), Vec::new()));
+            out.len() - 1
+        });
+        out[slot].2.push(node);
+    }
+    out
+}
+
+/// Applies grouped decisions to cells holding the NetworkPolicy answer (`np_isolated`)
+/// or nothing yet (then the Baseline tier's answer stands in for it).
+pub fn apply_grouped(
+    grouped: &Grouped,
+    np_isolated: impl Fn(usize) -> bool,
+    cells: &mut [PortSetId],
+    sets: &mut PortSets,
+) {
+    for (decision, open, nodes) in grouped {
+        // Where no NetworkPolicy isolates, the verdict is the same for the whole group;
+        // where one does, it is A ∪ (NP \ D): A where it allows nothing, unchanged
+        // when the Admin tier neither accepts nor denies here.
+        let open = *open;
+        let admin_silent = decision.accept == PortSetId::EMPTY && decision.deny == PortSetId::EMPTY;
+        let mut last: Option<(PortSetId, PortSetId)> = None;
+        for &d in nodes {
+            let d = d as usize;
+            if !np_isolated(d) {
+                cells[d] = open;
+                continue;
+            }
+            let np = cells[d];
+            if admin_silent {
+                continue;
+            }
+            cells[d] = if np == PortSetId::EMPTY {
+                decision.accept
+            } else {
+                match last {
+                    Some((key, v)) if key == np => v,
+                    _ => {
+                        let v = decision.verdict(Some(np), sets);
+                        last = Some((np, v));
+                        v
+                    }
+                }
+            };
+        }
     }
 }
