@@ -1,24 +1,10 @@
 //! The binary end to end: bad input gives located diagnostics, exit status 2 and an
 //! empty stdout; good input gives answers.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod common;
 
-fn kubeseg(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeseg"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubeseg runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+fn kubeseg(args: &[&str], stdin: &str) -> std::process::Output {
+    common::kubeseg_stdin(args, stdin)
 }
 
 fn policy(spec: &str) -> String {

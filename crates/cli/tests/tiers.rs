@@ -5,24 +5,11 @@
 //! the locations by counting the lines of `CLUSTER` (numbered in the comment below).
 
 use serde_json::{Value, json};
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
 
-fn kubeseg(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeseg"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("kubeseg runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+mod common;
+
+fn kubeseg(args: &[&str], stdin: &str) -> std::process::Output {
+    common::kubeseg_stdin(args, stdin)
 }
 
 /// Pods a, b (named port web = 80) and c in prod.
@@ -99,7 +86,7 @@ fn hand_counted_lines() {
     assert_eq!(CLUSTER.lines().nth(48).unwrap(), "  - name: no-c");
 }
 
-fn explain(from: &str, to: &str, port: Option<&str>, json: bool) -> (String, Output) {
+fn explain(from: &str, to: &str, port: Option<&str>, json: bool) -> (String, std::process::Output) {
     let mut args = vec!["explain", "-", "--from", from, "--to", to];
     if let Some(port) = port {
         args.extend(["--port", port]);

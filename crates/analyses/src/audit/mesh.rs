@@ -9,6 +9,7 @@
 
 use super::Audit;
 use crate::finding::{Evidence, Finding, Remediation, Rule, Severity};
+use crate::lint::finding;
 use crate::registry::{
     MESH_NAMESPACE_NO_ALLOW_POLICY, MESH_POLICY_NOT_ENFORCED, MESH_PRINCIPAL_IMPOSSIBLE,
     MESH_PRINCIPAL_UNKNOWN_SERVICE_ACCOUNT, MESH_PRINCIPALS_PLAINTEXT,
@@ -52,23 +53,6 @@ pub(crate) fn check(a: &mut Audit, options: &MeshOptions) {
         a.push(f);
     }
     a.notes.extend(note);
-}
-
-fn finding(
-    rule: &'static Rule,
-    title: String,
-    location: Option<Location>,
-    endpoints: Vec<String>,
-) -> Finding {
-    Finding {
-        rule,
-        severity: rule.severity,
-        title,
-        endpoints,
-        location,
-        evidence: Vec::new(),
-        remediation: Remediation::default(),
-    }
 }
 
 /// The data plane of every pod of every workload, and the workloads of each namespace.

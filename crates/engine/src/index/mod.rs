@@ -565,16 +565,9 @@ impl Builder<'_> {
             self.peer_refs.push((at, id));
             ids.push(id);
         }
-        let peers = match ids.as_slice() {
-            _ if rule.peers.is_none() => all_id,
-            [single] => *single,
-            _ => {
-                let mut set = BitSet::new(self.nodes);
-                for id in ids {
-                    set.union_with(&self.peer_sets[id as usize]);
-                }
-                self.intern_peers(set)
-            }
+        let peers = match rule.peers {
+            None => all_id,
+            Some(_) => self.union_of(&ids),
         };
         let policy = at.policy;
         let ports = self.port_spec(rule.ports.as_deref());
@@ -583,6 +576,18 @@ impl Builder<'_> {
             peers,
             ports,
         }
+    }
+
+    /// The peer-set id of the union of peer sets (the set itself for one).
+    fn union_of(&mut self, ids: &[u32]) -> u32 {
+        if let [single] = ids {
+            return *single;
+        }
+        let mut set = BitSet::new(self.nodes);
+        for &id in ids {
+            set.union_with(&self.peer_sets[id as usize]);
+        }
+        self.intern_peers(set)
     }
 
     /// The peer-set id of one peer, computed once per distinct peer.

@@ -164,16 +164,7 @@ impl Builder<'_> {
                         t.peer_refs.push((at, id));
                         ids.push(id);
                     }
-                    let peers = match ids.as_slice() {
-                        [single] => *single,
-                        _ => {
-                            let mut set = BitSet::new(self.nodes);
-                            for id in ids {
-                                set.union_with(&self.peer_sets[id as usize]);
-                            }
-                            self.intern_peers(set)
-                        }
-                    };
+                    let peers = self.union_of(&ids);
                     compiled.push(TierRule {
                         policy: pi as u32,
                         rule: ri as u32,
