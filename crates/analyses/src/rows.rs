@@ -4,8 +4,9 @@
 
 use kubeseg_engine::Engine;
 use kubeseg_engine::bitset::BitSet;
+use kubeseg_engine::mesh::{self, Annotator, Dataplane, Decision};
 use kubeseg_engine::portsets::PortSetId;
-use kubeseg_model::PortSet;
+use kubeseg_model::{PortSet, Protocol};
 use rustc_hash::FxHashMap as HashMap;
 
 /// Endpoints whose reachability the audit checks from every source.
@@ -55,8 +56,20 @@ pub struct Rows {
 }
 
 impl Rows {
-    /// Computes every distinct row once.
+    /// Computes every distinct row once (L3/L4 only).
     pub fn compute(engine: &mut Engine, targets: &Targets) -> Rows {
+        Self::compute_with_mesh(engine, targets, None)
+    }
+
+    /// Computes every distinct row once; with a mesh annotator, a one-hop edge that the
+    /// destination's proxy denies for every request on every port L3/L4 allows (and no
+    /// UDP or SCTP, which Istio does not authorize) is left out of `out`. Sources then
+    /// also differ by their mesh identity (namespace, service account, data plane).
+    pub fn compute_with_mesh(
+        engine: &mut Engine,
+        targets: &Targets,
+        mut mesh: Option<&mut Annotator>,
+    ) -> Rows {
         let workloads = engine.cluster.workloads.len();
         let endpoints = engine.endpoints().len();
         let mut key_ids: HashMap<Vec<u32>, u32> = HashMap::default();
@@ -64,8 +77,21 @@ impl Rows {
         let mut keys: Vec<KeyRow> = Vec::new();
         let mut members: Vec<Vec<u32>> = Vec::new();
         let (mut scratch, mut row) = (Vec::new(), Vec::new());
+        let mut identities: HashMap<(&str, Option<&str>, Dataplane), u32> = HashMap::default();
+        let cluster = engine.cluster;
         for w in 0..workloads {
-            let key = engine.reach.endpoint_row_key(w);
+            let mut key = engine.reach.endpoint_row_key(w);
+            if mesh.is_some() {
+                let wl = &cluster.workloads[w];
+                let pod = &wl.pods[0];
+                let identity = (
+                    wl.namespace.as_str(),
+                    pod.service_account.as_deref(),
+                    mesh::dataplane(cluster, &wl.namespace, pod),
+                );
+                let next = identities.len() as u32;
+                key.push(*identities.entry(identity).or_insert(next));
+            }
             let next = key_ids.len() as u32;
             let k = *key_ids.entry(key).or_insert(next);
             key_of.push(k);
@@ -74,7 +100,11 @@ impl Rows {
                 continue;
             }
             engine.reach.endpoint_row(w, &mut scratch, &mut row);
-            keys.push(key_row(engine, &row, workloads, targets));
+            let mut facts = key_row(engine, &row, workloads, targets);
+            if let Some(m) = mesh.as_deref_mut() {
+                drop_mesh_denied(engine, m, w, &row, &mut facts.out);
+            }
+            keys.push(facts);
             members.push(vec![w as u32]);
         }
         let mut admitted_from = vec![Vec::new(); workloads];
@@ -98,6 +128,29 @@ impl Rows {
     /// The one-hop workload set of workload `w`.
     pub fn out(&self, w: usize) -> &BitSet {
         &self.keys[self.key_of[w] as usize].out
+    }
+}
+
+/// Removes from `out` the destinations whose proxy denies `src` every request on every
+/// TCP port of the connection, when the connection has no UDP or SCTP port.
+fn drop_mesh_denied(
+    engine: &Engine,
+    mesh: &mut Annotator,
+    src: usize,
+    row: &[PortSetId],
+    out: &mut BitSet,
+) {
+    let tcp_only = PortSet::all_of(Protocol::Tcp);
+    let reached: Vec<usize> = out.iter().filter(|&d| d != src).collect();
+    for d in reached {
+        let ports = engine.port_set(row[d]);
+        if ports.difference(&tcp_only) != PortSet::empty() {
+            continue;
+        }
+        let notes = mesh.annotate(Ok(src), d, row[d].0, ports);
+        if !notes.is_empty() && notes.iter().all(|a| a.verdict.decision == Decision::Denied) {
+            out.remove(d);
+        }
     }
 }
 

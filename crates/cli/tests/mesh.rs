@@ -210,3 +210,44 @@ fn reach_annotates_connections_into_meshed_workloads() {
     let batch = reach_line(&out, "default/ci[Deployment]", "legacy/batch[Deployment]");
     assert!(!batch.contains("[mesh:"), "{batch}");
 }
+
+/// With search admitting only TCP 8080 from pods, web's direct hop is denied by the mesh
+/// for every request (web presents `sa/web`, the only ALLOW rule wants `sa/1tap`), so
+/// the audit's shortest path from web goes through ci, which presents `sa/1tap`
+/// (its POST requests are accepted). Under UDP or SCTP the direct hop would stay, since
+/// Istio does not authorize them: `search-tcp-8080.yaml` leaves only TCP 8080.
+#[test]
+fn audit_paths_leave_out_hops_the_mesh_always_denies() {
+    const TCP_ONLY: &str = "crates/cli/tests/mesh/search-tcp-8080.yaml";
+    let audit = |paths: &[&str]| {
+        let mut args = vec!["audit"];
+        args.extend(paths);
+        args.extend([
+            "--assume-compromised",
+            "default/web",
+            "--crown-jewel",
+            "app=search",
+            "--only",
+            "KS202",
+            "--format",
+            "json",
+        ]);
+        let out = kubeseg(&args);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["findings"][0]["title"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let with_mesh = audit(&[ARTICLE, TCP_ONLY]);
+    assert!(
+        with_mesh.contains("2 hop(s)")
+            && with_mesh.contains(
+                "default/web[Deployment] → default/ci[Deployment] → default/search[Deployment]"
+            ),
+        "{with_mesh}"
+    );
+    // All connections (UDP and SCTP too) to search: the direct hop stays.
+    let all_protocols = audit(&[ARTICLE]);
+    assert!(all_protocols.contains("1 hop(s)"), "{all_protocols}");
+}

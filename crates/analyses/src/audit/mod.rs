@@ -166,7 +166,10 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
     let mut notes = Vec::new();
     let targets = egress::targets(engine, config, &mut notes);
     let mut clock = Clock::start();
-    let rows = Rows::compute(engine, &targets.targets);
+    // The lateral-movement graph leaves out what the mesh denies for every request.
+    let cluster_ref = engine.cluster;
+    let mut mesh = kubeseg_engine::mesh::Annotator::new(cluster_ref, config.mesh.clone());
+    let rows = Rows::compute_with_mesh(engine, &targets.targets, mesh.as_mut());
     clock.lap("rows");
     let closure = Closure::compute(&rows);
     clock.lap("closure");
