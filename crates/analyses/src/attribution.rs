@@ -10,6 +10,7 @@
 
 use crate::finding::Evidence;
 use kubeseg_engine::Engine;
+use kubeseg_engine::explain::TierFold;
 use kubeseg_engine::index::Index;
 use kubeseg_model::{Action, Location, PortSet, Tier};
 
@@ -30,21 +31,8 @@ pub struct Attribution {
 }
 
 /// A tiered rule whose subject holds the endpoint and whose peer matches the other
-/// side, with the ports it decides (those no earlier rule of its tier decided; for the
-/// Baseline tier, also none the Admin tier accepted or denied).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TierStep {
-    /// Index into `Cluster::cluster_policies`.
-    pub policy: usize,
-    /// Index of the rule in its direction's list.
-    pub rule: usize,
-    /// The policy's tier.
-    pub tier: Tier,
-    /// The rule's action.
-    pub action: Action,
-    /// The ports it decides.
-    pub decided: PortSet,
-}
+/// side, with the ports it decides: explain's step.
+pub use kubeseg_engine::explain::TierStep;
 
 /// One direction of a connection.
 #[derive(Clone, Debug, Default)]
@@ -186,7 +174,7 @@ impl Attribution {
         dst: usize,
         v: &mut Verdict,
     ) {
-        let (mut decided, mut baseline_decided) = (PortSet::empty(), PortSet::empty());
+        let mut fold = TierFold::default();
         for &p in policies {
             let count = if egress {
                 index.tiers.egress[p as usize].len()
@@ -207,37 +195,21 @@ impl Attribution {
                 }
                 let id = index.resolve(r.ports, dst);
                 let ports = index.port_sets.get(id).clone();
-                let new = match r.tier {
-                    Tier::Admin => {
-                        let new = ports.difference(&decided);
-                        decided = decided.union(&ports);
-                        new
-                    }
-                    Tier::Baseline => {
-                        let above = v.accept.union(&v.deny);
-                        let new = ports.difference(&baseline_decided).difference(&above);
-                        baseline_decided = baseline_decided.union(&ports);
-                        new
-                    }
-                };
+                let new = fold.step(r.tier, r.action, &ports);
                 if new.is_empty() {
                     continue;
-                }
-                match (r.tier, r.action) {
-                    (Tier::Admin, Action::Accept) => v.accept = v.accept.union(&new),
-                    (Tier::Admin, Action::Deny) => v.deny = v.deny.union(&new),
-                    (Tier::Baseline, Action::Deny) => v.baseline_deny = v.baseline_deny.union(&new),
-                    _ => {}
                 }
                 v.tiers.push(TierStep {
                     policy: p as usize,
                     rule: r.rule as usize,
                     tier: r.tier,
                     action: r.action,
+                    ports,
                     decided: new,
                 });
             }
         }
+        (v.accept, v.deny, v.baseline_deny) = (fold.accept, fold.deny, fold.baseline_deny);
     }
 
     /// The policies that isolate a class for ingress.

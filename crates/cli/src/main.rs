@@ -296,7 +296,7 @@ fn mesh_layer(
     request: &kubeseg_engine::mesh::Request,
     common: &Common,
 ) -> Vec<(u16, kubeseg_engine::mesh::MeshVerdict)> {
-    use kubeseg_engine::mesh::{self, Dataplane, MeshOptions, Party};
+    use kubeseg_engine::mesh::{self, MeshOptions, Party};
     let Side::Pod { namespace, pod } = dst else {
         return Vec::new();
     };
@@ -305,10 +305,7 @@ fn mesh_layer(
         Side::Address(ip) => Party::Address(*ip),
         Side::Domain(_) => return Vec::new(),
     };
-    let present = !cluster.authorization_policies.is_empty()
-        || !cluster.peer_authentications.is_empty()
-        || mesh::dataplane(cluster, namespace, pod) != Dataplane::None;
-    if !present {
+    if !mesh::present(cluster) {
         return Vec::new();
     }
     let options = MeshOptions {

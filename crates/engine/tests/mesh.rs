@@ -1244,6 +1244,27 @@ fn app_protocol_tcp_makes_a_port_tcp() {
 }
 
 #[test]
+fn a_port_name_without_a_known_protocol_prefix_leaves_http_possible() {
+    // Istio selects a protocol from `appProtocol` or a known name prefix (http, tcp,
+    // grpc, …); a port named `web` has neither, so Istio detects the protocol and an
+    // HTTP GET reaches the rule: allowed.
+    let c = load(
+        &(ns_yaml("inj", "istio-injection: enabled")
+            + &pod_yaml("inj", "server", "server", "", "", "10.1.0.2")
+            + &pod_yaml("inj", "client", "client", "", "", "10.1.0.1")
+            + "---\napiVersion: v1\nkind: Service\nmetadata: {name: server, namespace: inj}\n\
+           spec:\n  selector: {app: server}\n  ports:\n  - {name: web, port: 80, targetPort: 8080}\n"
+            + &ap(
+                "p",
+                "inj",
+                "  selector: {matchLabels: {app: server}}\n  rules:\n  - to:\n    - operation: {methods: [GET]}\n",
+            )),
+    );
+    let v = verdict(&c, "inj/client", "inj/server", 8080, &req("GET", "/", ""));
+    assert_eq!(v.decision, Decision::Allowed, "{v:?}");
+}
+
+#[test]
 fn reach_annotations_see_a_tcp_service_port_that_is_not_a_container_port() {
     // The Service declares 5432 as `tcp-db`, the pod declares no container port. An ALLOW
     // rule on methods never matches on that TCP port, whatever the request: the

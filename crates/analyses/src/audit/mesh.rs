@@ -666,8 +666,13 @@ pub(crate) fn principals_plaintext(
                     check.push(None);
                 }
                 for port in check {
-                    let (mode, pa) =
-                        mtls_mode(cluster, &wl.namespace, pod, port.unwrap_or(0), options);
+                    let (mode, pa) = mtls_mode(
+                        cluster,
+                        &wl.namespace,
+                        &pod.labels,
+                        port.unwrap_or(0),
+                        options,
+                    );
                     if mode != "STRICT" {
                         weak.insert((w, port, mode, pa));
                     }

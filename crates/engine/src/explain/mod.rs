@@ -9,7 +9,7 @@ mod tiers;
 use crate::Options;
 use kubeseg_model::{Cluster, Labels, NetworkPolicy, PeerKind, Pod, PortMatch, PortSet, Rule};
 use std::net::IpAddr;
-pub use tiers::{TierStep, TierWalk};
+pub use tiers::{TierFold, TierStep, TierWalk};
 
 /// One side of the explained connection.
 #[derive(Clone, Debug)]

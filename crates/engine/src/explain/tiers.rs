@@ -51,7 +51,7 @@ pub fn walk(
     options: Options,
 ) -> TierWalk {
     let mut w = TierWalk::default();
-    let (mut decided, mut baseline_decided) = (PortSet::empty(), PortSet::empty());
+    let mut fold = TierFold::default();
     let subject_labels = namespace_labels(cluster, namespace);
     for (pi, p) in cluster.cluster_policies.iter().enumerate() {
         if p.tier == Tier::Baseline && !baseline {
@@ -79,23 +79,7 @@ pub fn walk(
                 continue;
             }
             let ports = tier_rule_ports(r, destination);
-            // The Baseline tier only sees what the Admin tier neither accepted nor denied.
-            let final_above = match p.tier {
-                Tier::Admin => PortSet::empty(),
-                Tier::Baseline => w.accept.union(&w.deny),
-            };
-            let seen = match p.tier {
-                Tier::Admin => &mut decided,
-                Tier::Baseline => &mut baseline_decided,
-            };
-            let new = ports.difference(seen).difference(&final_above);
-            *seen = seen.union(&ports);
-            match (p.tier, r.action) {
-                (Tier::Admin, Action::Accept) => w.accept = w.accept.union(&new),
-                (Tier::Admin, Action::Deny) => w.deny = w.deny.union(&new),
-                (Tier::Baseline, Action::Deny) => w.baseline_deny = w.baseline_deny.union(&new),
-                _ => {}
-            }
+            let new = fold.step(p.tier, r.action, &ports);
             w.steps.push(TierStep {
                 policy: pi,
                 rule: ri,
@@ -106,7 +90,42 @@ pub fn walk(
             });
         }
     }
+    (w.accept, w.deny, w.baseline_deny) = (fold.accept, fold.deny, fold.baseline_deny);
     w
+}
+
+/// The first-match fold of tiered rules on port sets, rules given in evaluation order
+/// with the ports they match: per tier, a port is decided by the first rule holding it,
+/// and the Baseline tier only sees what the Admin tier neither accepted nor denied.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TierFold {
+    decided: PortSet,
+    baseline_decided: PortSet,
+    /// Ports the Admin tier accepts.
+    pub accept: PortSet,
+    /// Ports the Admin tier denies.
+    pub deny: PortSet,
+    /// Ports the Baseline tier denies.
+    pub baseline_deny: PortSet,
+}
+
+impl TierFold {
+    /// Applies one matching rule; returns the ports it decides.
+    pub fn step(&mut self, tier: Tier, action: Action, ports: &PortSet) -> PortSet {
+        let (seen, above) = match tier {
+            Tier::Admin => (&mut self.decided, PortSet::empty()),
+            Tier::Baseline => (&mut self.baseline_decided, self.accept.union(&self.deny)),
+        };
+        let new = ports.difference(seen).difference(&above);
+        *seen = seen.union(ports);
+        match (tier, action) {
+            (Tier::Admin, Action::Accept) => self.accept = self.accept.union(&new),
+            (Tier::Admin, Action::Deny) => self.deny = self.deny.union(&new),
+            (Tier::Baseline, Action::Deny) => self.baseline_deny = self.baseline_deny.union(&new),
+            _ => {}
+        }
+        new
+    }
 }
 
 /// The ports a tiered rule matches toward `destination`.

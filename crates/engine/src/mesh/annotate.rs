@@ -62,13 +62,7 @@ pub struct Annotator<'c> {
 impl<'c> Annotator<'c> {
     /// An annotator, or `None` when the input has no mesh at all.
     pub fn new(cluster: &'c Cluster, options: MeshOptions) -> Option<Self> {
-        let meshed = !cluster.authorization_policies.is_empty()
-            || !cluster.peer_authentications.is_empty()
-            || cluster
-                .workloads
-                .iter()
-                .any(|w| dataplane(cluster, &w.namespace, &w.pods[0]) != Dataplane::None);
-        meshed.then(|| Annotator {
+        super::present(cluster).then(|| Annotator {
             cluster,
             options,
             targets: HashMap::default(),
@@ -229,15 +223,7 @@ impl<'c> Target<'c> {
         }
         // Service target ports: their Services say whether they speak HTTP.
         for svc in &cluster.services {
-            let pod = t.destination.pod;
-            let selects = svc.namespace == t.destination.namespace
-                && svc.selector.as_ref().is_some_and(|sel| {
-                    !sel.is_empty()
-                        && sel
-                            .iter()
-                            .all(|(k, v)| pod.labels.get(k).is_some_and(|x| x == v))
-                });
-            if selects {
+            if super::service_selects(svc, t.destination.namespace, t.destination.pod) {
                 t.ports.extend(
                     svc.ports
                         .iter()

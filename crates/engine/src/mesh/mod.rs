@@ -176,29 +176,62 @@ pub fn policy_covers(
     options: &MeshOptions,
 ) -> bool {
     (ap.namespace == namespace || ap.namespace == options.root_namespace)
-        && ap.selector.as_ref().is_none_or(|sel| {
-            sel.iter()
-                .all(|(k, v)| pod.labels.get(k).is_some_and(|x| x == v))
-        })
+        && ap
+            .selector
+            .as_ref()
+            .is_none_or(|sel| labels_match(sel, &pod.labels))
 }
 
-/// The mutual TLS mode of a destination port, with the PeerAuthentication that set it:
-/// workload (port level first), then namespace, then mesh; PERMISSIVE by default.
+/// Whether `labels` carry every label of a `matchLabels` selector.
+pub fn labels_match(selector: &Labels, labels: &Labels) -> bool {
+    selector
+        .iter()
+        .all(|(k, v)| labels.get(k).is_some_and(|x| x == v))
+}
+
+/// Whether the input has a mesh at all: Istio policies, or a workload with a proxy.
+pub fn present(cluster: &Cluster) -> bool {
+    !cluster.authorization_policies.is_empty()
+        || !cluster.peer_authentications.is_empty()
+        || cluster
+            .workloads
+            .iter()
+            .any(|w| dataplane(cluster, &w.namespace, &w.pods[0]) != Dataplane::None)
+}
+
+/// Protocols whose requests Istio's proxy inspects (HTTP fields exist).
+pub const HTTP_PROTOCOLS: &[&str] = &["http", "http2", "grpc", "grpc-web", "h2c"];
+/// Protocols Istio treats as plain TCP for authorization.
+pub const TCP_PROTOCOLS: &[&str] = &["tcp", "tls", "mongo", "mysql", "redis"];
+
+/// Istio's protocol selection for a Service port: `appProtocol`, else the port name's
+/// prefix before `-`, lower case (`None` without either).
+pub fn port_protocol(port: &kubeseg_model::ServicePort) -> Option<String> {
+    let declared = match (&port.app_protocol, &port.name) {
+        (Some(p), _) => p.as_str(),
+        (None, Some(name)) => name.split('-').next().unwrap_or(name),
+        (None, None) => return None,
+    };
+    Some(declared.to_ascii_lowercase())
+}
+
+/// The mutual TLS mode of a destination port for pods with `labels`, with the
+/// PeerAuthentication that set it: workload (port level first), then namespace, then
+/// mesh; PERMISSIVE by default.
 pub fn mtls_mode(
     cluster: &Cluster,
     namespace: &str,
-    pod: &Pod,
+    labels: &Labels,
     port: u16,
     options: &MeshOptions,
 ) -> (String, Option<usize>) {
     let pas = &cluster.peer_authentications;
     let selects = |i: usize| {
-        pas[i].selector.as_ref().is_some_and(|sel| {
-            pas[i].namespace == namespace
-                && sel
-                    .iter()
-                    .all(|(k, v)| pod.labels.get(k).is_some_and(|x| x == v))
-        })
+        pas[i].namespace == namespace
+            && pas[i]
+                .selector
+                .as_ref()
+                .is_some_and(|sel| labels_match(sel, labels))
     };
     let set = |m: &Option<String>| m.as_deref().filter(|m| *m != "UNSET").map(str::to_string);
     for i in (0..pas.len()).filter(|&i| selects(i)) {
@@ -222,20 +255,22 @@ pub fn mtls_mode(
     ("PERMISSIVE".into(), None)
 }
 
-/// Whether a destination port speaks HTTP, as its Services declare it (`appProtocol`, or
-/// a port name `http`, `http2`, `grpc`, `grpc-web` or prefixed `http-` …): `Some(false)`
-/// for ports declared as another protocol, `None` when nothing says.
+/// Whether a Service selects a pod (a Service without selector selects none).
+pub fn service_selects(service: &kubeseg_model::Service, namespace: &str, pod: &Pod) -> bool {
+    service.namespace == namespace
+        && service
+            .selector
+            .as_ref()
+            .is_some_and(|sel| !sel.is_empty() && labels_match(sel, &pod.labels))
+}
+
+/// Whether a destination port speaks HTTP, as its Services declare it
+/// ([`port_protocol`]): `Some(true)` for [`HTTP_PROTOCOLS`], `Some(false)` for
+/// [`TCP_PROTOCOLS`], `None` when nothing says (Istio then detects the protocol, so HTTP
+/// requests are possible).
 pub fn port_is_http(cluster: &Cluster, namespace: &str, pod: &Pod, port: u16) -> Option<bool> {
-    const HTTP: &[&str] = &["http", "http2", "grpc", "grpc-web", "h2c"];
     for s in &cluster.services {
-        if s.namespace != namespace
-            || !s.selector.as_ref().is_some_and(|sel| {
-                !sel.is_empty()
-                    && sel
-                        .iter()
-                        .all(|(k, v)| pod.labels.get(k).is_some_and(|x| x == v))
-            })
-        {
+        if !service_selects(s, namespace, pod) {
             continue;
         }
         for sp in &s.ports {
@@ -252,14 +287,10 @@ pub fn port_is_http(cluster: &Cluster, namespace: &str, pod: &Pod, port: u16) ->
             if target != port {
                 continue;
             }
-            let declared = sp.app_protocol.clone().or_else(|| {
-                sp.name
-                    .as_deref()
-                    .map(|n| n.split('-').next().unwrap_or(n).to_string())
-            });
-            if let Some(p) = declared {
-                let p = p.to_ascii_lowercase();
-                return Some(HTTP.contains(&p.as_str()));
+            match port_protocol(sp).as_deref() {
+                Some(p) if HTTP_PROTOCOLS.contains(&p) => return Some(true),
+                Some(p) if TCP_PROTOCOLS.contains(&p) => return Some(false),
+                _ => {}
             }
         }
     }

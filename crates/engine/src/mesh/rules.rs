@@ -86,7 +86,7 @@ pub(super) fn evaluate(
         Party::Address(_) => Dataplane::None,
     };
     let (dst_namespace, dst_plane) = (dst.namespace, dst.plane);
-    let mtls = mtls_mode(cluster, dst_namespace, dst.pod, port, options);
+    let mtls = mtls_mode(cluster, dst_namespace, &dst.pod.labels, port, options);
     let (targeted, applying): (Vec<usize>, Vec<usize>) = dst
         .covering
         .iter()

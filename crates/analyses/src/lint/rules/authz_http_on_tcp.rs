@@ -1,6 +1,7 @@
 use crate::audit::context::ServiceBackends;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
 use crate::lint::{Cx, finding};
+use kubeseg_engine::mesh::{TCP_PROTOCOLS, port_protocol};
 
 pub static RULE: Rule = Rule {
     code: "KL202",
@@ -12,17 +13,6 @@ pub static RULE: Rule = Rule {
     fix: "Name the ports for their protocol (`http-…`, `grpc-…`) if they serve HTTP, or drop the HTTP fields.",
     example: "  rules:\n  - to:\n    - operation: {methods: [POST], ports: [\"5432\"]}\n",
 };
-
-/// Istio's protocol for a Service port: `appProtocol`, else the name's prefix.
-fn protocol(port: &kubeseg_model::ServicePort) -> Option<String> {
-    if let Some(p) = &port.app_protocol {
-        return Some(p.to_ascii_lowercase());
-    }
-    let name = port.name.as_ref()?;
-    Some(name.split('-').next().unwrap_or(name).to_ascii_lowercase())
-}
-
-const TCP: &[&str] = &["tcp", "tls", "mongo", "mysql", "redis"];
 
 pub fn check(cx: &mut Cx) {
     let backends = ServiceBackends::new(cx.cluster());
@@ -54,7 +44,7 @@ pub fn check(cx: &mut Cx) {
                             *p == sp.port.to_string() || sp.target.as_deref() == Some(p.as_str())
                         });
                     if wanted {
-                        ports.push((s.name.clone(), sp.port, protocol(sp)));
+                        ports.push((s.name.clone(), sp.port, port_protocol(sp)));
                     }
                 }
             }
@@ -62,7 +52,7 @@ pub fn check(cx: &mut Cx) {
             if ports.is_empty()
                 || !ports
                     .iter()
-                    .all(|(_, _, p)| p.as_deref().is_some_and(|p| TCP.contains(&p)))
+                    .all(|(_, _, p)| p.as_deref().is_some_and(|p| TCP_PROTOCOLS.contains(&p)))
             {
                 continue;
             }

@@ -1,54 +1,34 @@
 use crate::finding::{Evidence, Remediation, Rule, Severity};
 use crate::lint::{Cx, finding};
-use kubeseg_model::{Location, PeerAuthentication};
+use kubeseg_engine::mesh::mtls_mode;
+use kubeseg_model::Location;
 
 pub static RULE: Rule = Rule {
     code: "KL203",
     name: "authz-principals-without-strict-mtls",
     severity: Severity::Medium,
     summary: "An AuthorizationPolicy relies on principals where mutual TLS is not STRICT.",
-    what: "For rules matching `principals` or `notPrincipals`, works out the mTLS mode of the selected workloads from the PeerAuthentications in the input (workload selector, then namespace, then the mesh-wide one in istio-system; PERMISSIVE when none) and fires when it is not STRICT. High for DENY policies.",
+    what: "For rules matching `principals` or `notPrincipals`, works out the mTLS mode of the selected workloads from the PeerAuthentications in the input (workload selector, then namespace, then the mesh-wide one in the root namespace, `istio-system` unless `--istio-root-namespace` says otherwise; PERMISSIVE when none) and fires when it is not STRICT. High for DENY policies.",
     why: "Principals exist only on mutual TLS. Plaintext requests carry none: an ALLOW rule then denies clients without sidecars, and a DENY rule on principals lets plaintext requests through.",
     fix: "Apply a PeerAuthentication with `mtls: {mode: STRICT}` to the workloads (or the namespace).",
     example: "  rules:\n  - from:\n    - source: {principals: [cluster.local/ns/ci/sa/deployer]}\n",
 };
 
-/// The mTLS mode that applies to pods with `labels` in `namespace`, and where it comes from.
-fn mode<'c>(
-    pas: &'c [PeerAuthentication],
-    namespace: &str,
-    labels: Option<&kubeseg_model::Labels>,
-) -> (String, Option<&'c PeerAuthentication>) {
-    let workload = pas.iter().find(|p| {
-        p.namespace == namespace
-            && p.selector
-                .as_ref()
-                .is_some_and(|s| labels.is_some_and(|l| s.iter().all(|(k, v)| l.get(k) == Some(v))))
-    });
-    let ns = pas
-        .iter()
-        .find(|p| p.namespace == namespace && p.selector.is_none());
-    let mesh = pas
-        .iter()
-        .find(|p| p.namespace == "istio-system" && p.selector.is_none());
-    for p in [workload, ns, mesh].into_iter().flatten() {
-        match p.mode.as_deref() {
-            Some("UNSET") | None => continue,
-            Some(m) => return (m.to_string(), Some(p)),
-        }
-    }
-    ("PERMISSIVE".into(), None)
-}
-
 pub fn check(cx: &mut Cx) {
-    let pas = &cx.cluster().peer_authentications;
+    let cluster = cx.cluster();
+    let pas = &cluster.peer_authentications;
+    let no_labels = kubeseg_model::Labels::default();
     let mut out = Vec::new();
     for ap in cx.authorization_policies() {
         let Some(rules) = &ap.rules else { continue };
         let Some((i, r)) = rules.iter().enumerate().find(|(_, r)| r.principals) else {
             continue;
         };
-        let (m, from) = mode(pas, &ap.namespace, ap.selector.as_ref());
+        // The policy's selector stands for its workloads' labels; no port: the
+        // workload-wide mode.
+        let labels = ap.selector.as_ref().unwrap_or(&no_labels);
+        let (m, from) = mtls_mode(cluster, &ap.namespace, labels, 0, &cx.config.mesh);
+        let from = from.map(|i| &pas[i]);
         if m == "STRICT" {
             continue;
         }
