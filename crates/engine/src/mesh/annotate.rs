@@ -57,6 +57,8 @@ pub struct Annotator<'c> {
     /// AuthorizationPolicies by namespace, so a destination looks at its own and the
     /// root namespace's only.
     by_namespace: HashMap<&'c str, Vec<usize>>,
+    /// Services by namespace, for the same reason.
+    services_by_namespace: HashMap<&'c str, Vec<usize>>,
 }
 
 impl<'c> Annotator<'c> {
@@ -67,13 +69,15 @@ impl<'c> Annotator<'c> {
             options,
             targets: HashMap::default(),
             sources: HashMap::default(),
-            by_namespace: {
-                let mut m: HashMap<&str, Vec<usize>> = HashMap::default();
-                for (i, ap) in cluster.authorization_policies.iter().enumerate() {
-                    m.entry(ap.namespace.as_str()).or_default().push(i);
-                }
-                m
-            },
+            by_namespace: group_by_namespace(
+                cluster
+                    .authorization_policies
+                    .iter()
+                    .map(|ap| ap.namespace.as_str()),
+            ),
+            services_by_namespace: group_by_namespace(
+                cluster.services.iter().map(|s| s.namespace.as_str()),
+            ),
         })
     }
 
@@ -89,7 +93,7 @@ impl<'c> Annotator<'c> {
     ) -> Rc<Vec<Annotation>> {
         let cluster = self.cluster;
         let options = &self.options;
-        let by_namespace = &self.by_namespace;
+        let (by_namespace, services) = (&self.by_namespace, &self.services_by_namespace);
         let target = self.targets.entry(dst).or_insert_with(|| {
             let ns = cluster.workloads[dst].namespace.as_str();
             let mut candidates: Vec<usize> = [ns, options.root_namespace.as_str()]
@@ -98,7 +102,8 @@ impl<'c> Annotator<'c> {
                 .collect();
             candidates.sort_unstable();
             candidates.dedup();
-            Target::new(cluster, dst, options, &candidates)
+            let services = services.get(ns).map_or(&[][..], Vec::as_slice);
+            Target::new(cluster, dst, options, &candidates, services)
         });
         if target.destination.plane == Dataplane::None && target.destination.covering.is_empty() {
             return Rc::default();
@@ -159,11 +164,34 @@ impl<'c> Annotator<'c> {
     }
 }
 
+/// Indices grouped by the namespace of their object.
+fn group_by_namespace<'c>(
+    namespaces: impl Iterator<Item = &'c str>,
+) -> HashMap<&'c str, Vec<usize>> {
+    let mut m: HashMap<&str, Vec<usize>> = HashMap::default();
+    for (i, ns) in namespaces.enumerate() {
+        m.entry(ns).or_default().push(i);
+    }
+    m
+}
+
 impl<'c> Target<'c> {
-    fn new(cluster: &'c Cluster, dst: usize, options: &MeshOptions, candidates: &[usize]) -> Self {
+    fn new(
+        cluster: &'c Cluster,
+        dst: usize,
+        options: &MeshOptions,
+        candidates: &[usize],
+        services: &[usize],
+    ) -> Self {
         let w = &cluster.workloads[dst];
-        let destination =
-            Destination::among(cluster, &w.namespace, &w.pods[0], options, candidates);
+        let destination = Destination::among(
+            cluster,
+            &w.namespace,
+            &w.pods[0],
+            options,
+            candidates,
+            services,
+        );
         let mut t = Target {
             ports: Vec::new(),
             principal_patterns: Vec::new(),
@@ -222,17 +250,15 @@ impl<'c> Target<'c> {
             }
         }
         // Service target ports: their Services say whether they speak HTTP.
-        for svc in &cluster.services {
-            if super::service_selects(svc, t.destination.namespace, t.destination.pod) {
-                t.ports.extend(
-                    svc.ports
-                        .iter()
-                        .filter_map(|sp| match sp.target.as_deref() {
-                            None => Some(sp.port),
-                            Some(target) => target.parse::<u16>().ok(),
-                        }),
-                );
-            }
+        for svc in t.destination.services.iter().map(|&i| &cluster.services[i]) {
+            t.ports.extend(
+                svc.ports
+                    .iter()
+                    .filter_map(|sp| match sp.target.as_deref() {
+                        None => Some(sp.port),
+                        Some(target) => target.parse::<u16>().ok(),
+                    }),
+            );
         }
         for pa in &cluster.peer_authentications {
             if pa.namespace == t.destination.namespace {

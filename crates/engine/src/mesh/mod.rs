@@ -268,11 +268,9 @@ pub fn service_selects(service: &kubeseg_model::Service, namespace: &str, pod: &
 /// ([`port_protocol`]): `Some(true)` for [`HTTP_PROTOCOLS`], `Some(false)` for
 /// [`TCP_PROTOCOLS`], `None` when nothing says (Istio then detects the protocol, so HTTP
 /// requests are possible).
-pub fn port_is_http(cluster: &Cluster, namespace: &str, pod: &Pod, port: u16) -> Option<bool> {
-    for s in &cluster.services {
-        if !service_selects(s, namespace, pod) {
-            continue;
-        }
+/// `services` are the Services selecting the pod (see [`service_selects`]).
+pub fn port_is_http(cluster: &Cluster, services: &[usize], pod: &Pod, port: u16) -> Option<bool> {
+    for s in services.iter().map(|&i| &cluster.services[i]) {
         for sp in &s.ports {
             let target = match sp.target.as_deref() {
                 None => sp.port,

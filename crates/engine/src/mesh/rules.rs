@@ -3,7 +3,7 @@
 use super::logic::{Truth, any_matches, host_matches};
 use super::{
     Dataplane, Decision, MeshOptions, MeshVerdict, Party, Request, RuleStep, dataplane, mtls_mode,
-    policy_covers, port_is_http,
+    policy_covers, port_is_http, service_selects,
 };
 use kubeseg_model::{AuthorizationRule, Clause, Cluster, Condition, Pod};
 
@@ -40,23 +40,27 @@ pub struct Destination<'c> {
     pub plane: Dataplane,
     /// The AuthorizationPolicies whose scope covers it.
     pub covering: Vec<usize>,
+    /// The Services that select it (they declare its ports' protocols).
+    pub services: Vec<usize>,
 }
 
 impl<'c> Destination<'c> {
     /// Looks the destination's data plane and covering policies up.
     pub fn new(cluster: &Cluster, namespace: &'c str, pod: &'c Pod, options: &MeshOptions) -> Self {
-        let all: Vec<usize> = (0..cluster.authorization_policies.len()).collect();
-        Self::among(cluster, namespace, pod, options, &all)
+        let policies: Vec<usize> = (0..cluster.authorization_policies.len()).collect();
+        let services: Vec<usize> = (0..cluster.services.len()).collect();
+        Self::among(cluster, namespace, pod, options, &policies, &services)
     }
 
-    /// The same, looking only at `candidates` (the policies of the destination's and the
-    /// root namespace).
+    /// The same, looking only at the candidate policies (those of the destination's and
+    /// the root namespace) and candidate Services (those of its namespace).
     pub fn among(
         cluster: &Cluster,
         namespace: &'c str,
         pod: &'c Pod,
         options: &MeshOptions,
         candidates: &[usize],
+        services: &[usize],
     ) -> Self {
         Destination {
             namespace,
@@ -68,6 +72,11 @@ impl<'c> Destination<'c> {
                 .filter(|&i| {
                     policy_covers(&cluster.authorization_policies[i], namespace, pod, options)
                 })
+                .collect(),
+            services: services
+                .iter()
+                .copied()
+                .filter(|&i| service_selects(&cluster.services[i], namespace, pod))
                 .collect(),
         }
     }
@@ -130,7 +139,7 @@ pub(super) fn evaluate(
         port,
         request,
         http: dst_plane == Dataplane::Sidecar
-            && port_is_http(cluster, dst_namespace, dst.pod, port) != Some(false),
+            && port_is_http(cluster, &dst.services, dst.pod, port) != Some(false),
     };
     decide(cluster, &applying, &facts, &mut v);
     v
