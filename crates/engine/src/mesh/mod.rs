@@ -137,12 +137,17 @@ pub struct MeshVerdict {
 
 /// The data plane of a pod in a namespace.
 pub fn dataplane(cluster: &Cluster, namespace: &str, pod: &Pod) -> Dataplane {
-    let ns = crate::explain::namespace_labels(cluster, namespace);
+    // Borrowed, not cloned: this runs for every workload of every command.
+    let empty = Labels::new();
+    let ns = cluster
+        .namespaces
+        .binary_search_by(|n| n.name.as_str().cmp(namespace))
+        .map_or(&empty, |i| &cluster.namespaces[i].labels);
     fn mode(l: &Labels) -> Option<&str> {
         l.get("istio.io/dataplane-mode").map(String::as_str)
     }
     if mode(&pod.labels) == Some("ambient")
-        || (mode(&ns) == Some("ambient") && mode(&pod.labels) != Some("none"))
+        || (mode(ns) == Some("ambient") && mode(&pod.labels) != Some("none"))
     {
         return Dataplane::Ambient;
     }
