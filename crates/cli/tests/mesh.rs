@@ -166,16 +166,22 @@ fn explain_with_another_trust_domain_denies() {
 }
 
 #[test]
-fn explain_with_the_policy_namespace_as_root_makes_it_mesh_wide() {
-    // With `default` as the root namespace, ci-cd still has a selector, so it applies to
-    // app=search pods in every namespace; search is in default either way: unchanged.
+fn the_root_namespace_flag_makes_its_selectorless_policies_mesh_wide() {
+    // `root-deny.yaml` holds a selector-less DENY of every request in `mesh-root`. Under
+    // the default root (istio-system) it covers only mesh-root, so POST from 1tap is
+    // allowed by ci-cd; with `--istio-root-namespace mesh-root` it covers search too,
+    // and DENY wins over ALLOW.
+    const ROOT_DENY: &str = "crates/cli/tests/mesh/root-deny.yaml";
+    let default_root = json(&[ARTICLE, ROOT_DENY], "default/ci", Some("POST"), &[]);
+    assert_eq!(default_root["verdict"], "allowed");
     let v = json(
-        &[ARTICLE],
+        &[ARTICLE, ROOT_DENY],
         "default/ci",
-        Some("GET"),
-        &["--istio-root-namespace", "default"],
+        Some("POST"),
+        &["--istio-root-namespace", "mesh-root"],
     );
     assert_eq!(v["verdict"], "denied");
+    assert_eq!(v["mesh"][0]["deciding"]["policy"], "mesh-root/deny-all");
 }
 
 fn reach_line(out: &str, src: &str, dst: &str) -> String {
