@@ -43,7 +43,7 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
     let start = std::time::Instant::now();
     let lap = |what: &str| {
         if timings {
-            eprintln!("timing: {what} {:?} rss {}", start.elapsed(), crate::rss());
+            note!("timing: {what} {:?} rss {}", start.elapsed(), crate::rss());
         }
     };
     let loaded = load_input(&a.common)?;
@@ -54,7 +54,7 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
     lap("audit");
     if timings {
         for (what, d) in &report.timings {
-            eprintln!("timing:   {what} {d:?}");
+            note!("timing:   {what} {d:?}");
         }
     }
     let findings = select(&report.findings, &only, &skip);

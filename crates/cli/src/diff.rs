@@ -41,7 +41,7 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
     let start = std::time::Instant::now();
     let lap = |what: &str| {
         if timings {
-            eprintln!("timing: {what} {:?} rss {}", start.elapsed(), crate::rss());
+            note!("timing: {what} {:?} rss {}", start.elapsed(), crate::rss());
         }
     };
     // The two sides are loaded and compiled at the same time, one per core.
@@ -102,7 +102,11 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
     };
     // Written as rendered: a diff can hold millions of changes.
     let mut stdout = std::io::stdout().lock();
-    write(format, &d, &mut stdout)?;
+    match write(format, &d, &mut stdout).and_then(|()| std::io::Write::flush(&mut stdout)) {
+        // A reader that stops early (`| head -1`) must not turn a failing gate green.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        written => written?,
+    }
     lap("write");
     Ok((String::new(), fail))
 }
@@ -135,16 +139,42 @@ fn git(args: &[&str]) -> Result<Vec<u8>> {
     Ok(out.stdout)
 }
 
+/// Creates a new directory only this user can enter, with an unpredictable name: a
+/// directory left by a crash, or planted by another user, is never reused.
+fn private_dir() -> Result<PathBuf> {
+    use std::io::Read as _;
+    use std::os::unix::fs::DirBuilderExt as _;
+    let mut last_error = None;
+    for _ in 0..8 {
+        let mut random = [0u8; 16];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut random))
+            .context("--git: reading /dev/urandom")?;
+        let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let path = std::env::temp_dir().join(format!("kubeseg-diff-{name}"));
+        // `create` fails when the path exists, whatever it is (a link included).
+        match std::fs::DirBuilder::new().mode(0o700).create(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) => last_error = Some(e),
+        }
+    }
+    bail!(
+        "--git: cannot create a temporary directory in {}: {}",
+        std::env::temp_dir().display(),
+        last_error.map_or_else(String::new, |e| e.to_string())
+    )
+}
+
 /// Writes the files under `paths` as they are at `rev` into a temporary directory.
 fn checkout(rev: &str, paths: &[String]) -> Result<Checkout> {
     let prefix = String::from_utf8(git(&["rev-parse", "--show-prefix"])?)?
         .trim()
         .to_string();
-    let dir = std::env::temp_dir().join(format!("kubeseg-diff-{}", std::process::id()));
     let checkout = Checkout {
-        path: dir.clone(),
+        path: private_dir()?,
         prefix: prefix.clone(),
     };
+    let dir = checkout.path.clone();
     for p in paths {
         let listed = git(&["ls-tree", "-r", "--name-only", rev, "--", p])?;
         let files: Vec<&str> = std::str::from_utf8(&listed)?.lines().collect();

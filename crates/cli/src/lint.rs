@@ -36,7 +36,7 @@ pub fn run(a: &LintArgs) -> Result<(String, bool)> {
             addresses(s).with_context(|| format!("--service-cidr {s}"))?,
         ));
     }
-    let loaded = kubeseg_sources::load(&a.paths);
+    let loaded = crate::load_paths(&a.paths);
     let mut engine = Engine::new(&loaded.cluster, Options::default());
     let report = lint(&mut engine, &loaded.diagnostics, &loaded.misfiled, &config);
     let findings: Vec<&Finding> = select(&report.findings, &only, &skip);

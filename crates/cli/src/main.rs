@@ -1,5 +1,21 @@
 //! The `kubeseg` binary: flags in, answers out. All logic lives in the library crates.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+/// Writes a line to stderr. A closed or full stderr must not stop the answer, so a
+/// failed write is ignored (`eprintln!` would panic).
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// Writes text to stderr as is, ignoring a failed write (see `note!`).
+macro_rules! note_text {
+    ($text:expr) => {{
+        use std::io::Write as _;
+        let _ = std::io::stderr().write_all($text.as_bytes());
+    }};
+}
 
 mod args;
 mod audit;
@@ -15,7 +31,7 @@ use kubeseg_engine::explain::{Side, explain};
 use kubeseg_engine::{Engine, Options};
 use kubeseg_model::{Protocol, Severity};
 use kubeseg_report::{Format, diagnostics};
-use kubeseg_sources::{Loaded, load};
+use kubeseg_sources::Loaded;
 use select::{Resolved, filter, resolve};
 use std::io::Write;
 use std::process::ExitCode;
@@ -27,8 +43,19 @@ const EXIT_FINDINGS: u8 = 1;
 /// Exit status when the answer could not be written.
 const EXIT_WRITE: u8 = 3;
 
+/// What one run may read, set once from `--max-file-size`.
+static LIMITS: std::sync::OnceLock<kubeseg_sources::Limits> = std::sync::OnceLock::new();
+
+/// Loads manifests within the run's limits.
+pub(crate) fn load_paths(paths: &[String]) -> Loaded {
+    kubeseg_sources::load_with(paths, LIMITS.get().copied().unwrap_or_default())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(max_file_bytes) = cli.max_file_size {
+        let _ = LIMITS.set(kubeseg_sources::Limits { max_file_bytes });
+    }
     let result = match &cli.command {
         Command::Reach(a) => reach(a),
         Command::Explain(a) => explain_cmd(a).map(Output::Text),
@@ -50,13 +77,13 @@ fn main() -> ExitCode {
                 if io.kind() == std::io::ErrorKind::BrokenPipe {
                     return ExitCode::SUCCESS;
                 }
-                eprintln!("error: cannot write output: {io}");
+                note!("error: cannot write output: {io}");
                 return ExitCode::from(EXIT_WRITE);
             }
             if let Some(Failure::Input) = e.downcast_ref::<Failure>() {
                 return ExitCode::from(EXIT_INPUT);
             }
-            eprintln!("error: {e:#}");
+            note!("error: {e:#}");
             ExitCode::from(EXIT_INPUT)
         }
     }
@@ -71,7 +98,7 @@ fn write_stdout(out: &str) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: cannot write output: {e}");
+            note!("error: cannot write output: {e}");
             ExitCode::from(EXIT_WRITE)
         }
     }
@@ -93,7 +120,7 @@ impl std::error::Error for Failure {}
 
 /// Loads the input and prints its diagnostics; fails when any is an error.
 pub(crate) fn load_input(common: &Common) -> Result<Loaded> {
-    let loaded = load(&common.paths);
+    let loaded = load_paths(&common.paths);
     let shown: Vec<_> = loaded
         .diagnostics
         .iter()
@@ -101,17 +128,17 @@ pub(crate) fn load_input(common: &Common) -> Result<Loaded> {
         .cloned()
         .collect();
     if !shown.is_empty() {
-        eprint!("{}", diagnostics::text(&shown));
-        eprintln!("{}", diagnostics::summary(&loaded.diagnostics));
+        note_text!(diagnostics::text(&shown));
+        note!("{}", diagnostics::summary(&loaded.diagnostics));
     }
     if common.verbose {
-        eprintln!("read {} files, {} objects", loaded.files, loaded.documents);
+        note!("read {} files, {} objects", loaded.files, loaded.documents);
         for (kind, n) in &loaded.skipped {
-            eprintln!("skipped {n} {kind}");
+            note!("skipped {n} {kind}");
         }
     } else if !loaded.skipped.is_empty() {
         let n: usize = loaded.skipped.values().sum();
-        eprintln!("skipped {n} objects of kinds kubeseg does not model (-v lists them)");
+        note!("skipped {n} objects of kinds kubeseg does not model (-v lists them)");
     }
     if loaded.has_errors() {
         return Err(Failure::Input.into());
@@ -141,11 +168,11 @@ fn reach(a: &ReachArgs) -> Result<Output> {
     let start = std::time::Instant::now();
     let loaded = load_input(&a.common)?;
     if timings {
-        eprintln!("timing: load {:?} rss {}", start.elapsed(), rss());
+        note!("timing: load {:?} rss {}", start.elapsed(), rss());
     }
     let mut engine = Engine::new(&loaded.cluster, options(&a.common));
     if timings {
-        eprintln!(
+        note!(
             "timing: compile {:?} rss {} ({} classes, {} endpoints, {} signatures)",
             start.elapsed(),
             rss(),
@@ -153,7 +180,7 @@ fn reach(a: &ReachArgs) -> Result<Output> {
             engine.endpoints().len(),
             engine.reach.signature_count()
         );
-        eprintln!(
+        note!(
             "timing: (ingress profiles, profile entries, ingress peer sets, egress signatures) = {:?}",
             engine.reach.stats()
         );
@@ -182,7 +209,7 @@ fn reach(a: &ReachArgs) -> Result<Output> {
     );
     if a.compact {
         if mesh.is_some() && !a.common.quiet {
-            eprintln!(
+            note!(
                 "note: --compact lists L3/L4 connections without their mesh constraints; drop --compact to see them"
             );
         }
@@ -244,7 +271,7 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String> {
                 .any(|p| p.labels != workload.pods[0].labels || p.ports != workload.pods[0].ports)
             && !a.common.quiet
         {
-            eprintln!(
+            note!(
                 "warning: the pods of {} differ in labels or ports; {flag} explains pod `{}` (name a pod to choose another)",
                 workload.id(),
                 workload.pods[0].name
@@ -339,11 +366,14 @@ fn mesh_layer(
 }
 
 fn port_number(p: &str, protocol: Protocol, dst: &Side) -> Result<u16> {
-    if let Ok(n) = p.parse::<u16>() {
-        if n == 0 {
-            bail!("--port must be between 1 and 65535");
-        }
-        return Ok(n);
+    if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+        return match p.parse::<u16>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => bail!(
+                "--port {}: out of range; ports are 1 to 65535",
+                kubeseg_model::clip(p)
+            ),
+        };
     }
     match dst {
         Side::Pod { pod, .. } => {

@@ -41,6 +41,9 @@ pub fn filter(engine: &Engine, spec: Option<&str>) -> Result<Filter> {
     if (0..endpoints.len()).any(is_domain) {
         return Ok(Filter::Set((0..endpoints.len()).map(is_domain).collect()));
     }
+    if let Some(why) = malformed_address(spec) {
+        bail!("{why}");
+    }
     let addresses = parse_addresses(spec);
     let selector = if spec.contains('/') || addresses.is_some() {
         None
@@ -82,6 +85,36 @@ fn matches_name(w: &Workload, spec: &str) -> bool {
         || w.pods.iter().any(|p| p.name == rest)
 }
 
+/// Why an argument that looks like an IP address or CIDR is not one (`999.1.1.1`,
+/// `10.0.0.0/33`); such a typo would otherwise read as a domain or a workload name and
+/// answer for something else.
+pub fn malformed_address(spec: &str) -> Option<String> {
+    let (addr, prefix) = match spec.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (spec, None),
+    };
+    let dotted = addr.split('.').count() == 4
+        && addr
+            .split('.')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let colons = addr.contains(':')
+        && addr
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.');
+    if !(dotted || colons) {
+        return None;
+    }
+    if addr.parse::<IpAddr>().is_err() {
+        return Some(format!("`{addr}` is not a valid IP address"));
+    }
+    match prefix {
+        Some(_) => Cidr::parse(spec)
+            .err()
+            .map(|e| format!("`{spec}` is not a valid CIDR: {e}")),
+        None => None,
+    }
+}
+
 /// Parses an IP address or CIDR into an address set.
 pub fn parse_addresses(s: &str) -> Option<IpSet> {
     if let Ok(ip) = s.parse::<IpAddr>() {
@@ -105,6 +138,12 @@ pub enum Resolved<'c> {
 pub fn resolve<'c>(workloads: &'c [Workload], spec: &str) -> Result<Resolved<'c>> {
     if let Ok(ip) = spec.parse::<IpAddr>() {
         return Ok(Resolved::Address(ip));
+    }
+    if let Some(why) = malformed_address(spec) {
+        bail!("{why}");
+    }
+    if Cidr::parse(spec).is_ok() {
+        bail!("`{spec}` is a range; explain takes one address (pick one inside it)");
     }
     let Some((ns, rest)) = spec.split_once('/') else {
         let name = spec.strip_suffix("[Domain]").unwrap_or(spec);

@@ -16,8 +16,8 @@ pub fn run(a: &TestArgs) -> Result<(String, bool)> {
     let spec = match kubeseg_sources::spec::parse_spec(&a.spec, &text) {
         Ok(s) => s,
         Err(diags) => {
-            eprint!("{}", diagnostics::text(&diags));
-            eprintln!("{}", diagnostics::summary(&diags));
+            note_text!(diagnostics::text(&diags));
+            note!("{}", diagnostics::summary(&diags));
             return Err(Failure::Input.into());
         }
     };
@@ -27,7 +27,7 @@ pub fn run(a: &TestArgs) -> Result<(String, bool)> {
         Ok(o) => o,
         Err(errors) => {
             for e in &errors {
-                eprintln!("error[invalid-spec]: {}\n  --> {}", e.message, e.location);
+                note!("error[invalid-spec]: {}\n  --> {}", e.message, e.location);
             }
             return Err(Failure::Input.into());
         }

@@ -9,7 +9,7 @@ const EXT: &str = "0.0.0.0-255.255.255.255,::-ffff:ffff:ffff:ffff:ffff:ffff:ffff
 /// A Pod manifest: `labels` and `ports` are YAML flow-map / flow-list contents.
 fn pod(namespace: &str, name: &str, labels: &str, ports: &str) -> String {
     format!(
-        "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {namespace}, labels: {{{labels}}}}}\n\
+        "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: '{namespace}', labels: {{{labels}}}}}\n\
          spec: {{containers: [{{name: main, image: app, ports: [{ports}]}}]}}\n"
     )
 }
@@ -237,7 +237,7 @@ spec:
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
-metadata: {name: allow-all-both-ways, namespace: y}
+metadata: {name: allow-all-both-ways, namespace: 'y'}
 spec:
   podSelector: {}
   policyTypes: [Ingress, Egress]
@@ -332,7 +332,7 @@ fn namespace_selector_alone_means_every_pod_of_those_namespaces() {
     let yaml = r#"---
 apiVersion: v1
 kind: Namespace
-metadata: {name: y, labels: {team: t}}
+metadata: {name: 'y', labels: {team: t}}
 "#
     .to_string()
         + &pod("x", "target", "app: target", "")
@@ -364,7 +364,7 @@ fn namespace_and_pod_selector_in_one_peer_is_and_in_two_peers_is_or() {
     let yaml = r#"---
 apiVersion: v1
 kind: Namespace
-metadata: {name: y, labels: {team: t}}
+metadata: {name: 'y', labels: {team: t}}
 "#
     .to_string()
         + &pod("x", "and-target", "app: and", "")
@@ -477,7 +477,7 @@ fn every_namespace_has_the_metadata_name_label_even_implicit_ones() {
     let yaml = r#"---
 apiVersion: v1
 kind: Namespace
-metadata: {name: y, labels: {team: t}}
+metadata: {name: 'y', labels: {team: t}}
 "#
     .to_string()
         + &pod("x", "target", "app: target", "")
@@ -492,7 +492,7 @@ spec:
   podSelector: {matchLabels: {app: target}}
   ingress:
   - from:
-    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: y}}
+    - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: 'y'}}
     - namespaceSelector:
         matchExpressions: [{key: kubernetes.io/metadata.name, operator: In, values: [z]}]
 "#;

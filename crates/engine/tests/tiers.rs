@@ -1344,12 +1344,12 @@ spec:
 #[test]
 fn v1alpha1_and_v1alpha2_agree_on_namespace_subjects() {
     let base = doc("apiVersion: v1\nkind: Namespace\nmetadata: {name: x, labels: {team: x}}")
-        + &doc("apiVersion: v1\nkind: Namespace\nmetadata: {name: y, labels: {team: y}}")
+        + &doc("apiVersion: v1\nkind: Namespace\nmetadata: {name: 'y', labels: {team: 'y'}}")
         + &doc(
             "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: x}\nspec: {containers: [{name: c, image: i}]}",
         )
         + &doc(
-            "apiVersion: v1\nkind: Pod\nmetadata: {name: q, namespace: y}\nspec: {containers: [{name: c, image: i}]}",
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: q, namespace: 'y'}\nspec: {containers: [{name: c, image: i}]}",
         );
     both(
         &base,
@@ -1361,7 +1361,7 @@ spec:
   priority: 0
   subject: {namespaces: {matchLabels: {team: x}}}
   ingress:
-  - {action: Deny, from: [{namespaces: {matchLabels: {team: y}}}]}
+  - {action: Deny, from: [{namespaces: {matchLabels: {team: 'y'}}}]}
 "#,
         r#"
 apiVersion: policy.networking.k8s.io/v1alpha2
@@ -1372,7 +1372,7 @@ spec:
   priority: 0
   subject: {namespaces: {matchLabels: {team: x}}}
   ingress:
-  - {action: Deny, from: [{namespaces: {matchLabels: {team: y}}}]}
+  - {action: Deny, from: [{namespaces: {matchLabels: {team: 'y'}}}]}
 "#,
         &[
             ("y/q[Pod]", "x/p[Pod]", NONE),

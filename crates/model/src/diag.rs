@@ -42,6 +42,41 @@ impl fmt::Display for Location {
     }
 }
 
+/// Cuts a value echoed in a message to about 200 characters: an attacker's 10 MB
+/// label must not be printed back whole.
+pub fn clip(s: &str) -> std::borrow::Cow<'_, str> {
+    const SHOWN: usize = 200;
+    if s.len() <= SHOWN {
+        return s.into();
+    }
+    let mut end = SHOWN;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &s[..end], s.len()).into()
+}
+
+/// Clips every backquoted value in a message (kubeseg quotes input values in
+/// backquotes) with [`clip`].
+pub fn clip_quoted(message: String) -> String {
+    if message.len() <= 300 {
+        return message;
+    }
+    let mut out = String::with_capacity(600);
+    for (i, part) in message.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        // Odd parts lie between backquotes; the others are kubeseg's own words.
+        if i % 2 == 1 {
+            out.push_str(&clip(part));
+        } else {
+            out.push_str(part);
+        }
+    }
+    out
+}
+
 /// One message about the input.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Diagnostic {
@@ -68,7 +103,7 @@ impl Diagnostic {
             location,
             severity: Severity::Error,
             code,
-            message: message.into(),
+            message: clip_quoted(message.into()),
             snippet: None,
         }
     }
@@ -83,7 +118,7 @@ impl Diagnostic {
             location,
             severity: Severity::Warning,
             code,
-            message: message.into(),
+            message: clip_quoted(message.into()),
             snippet: None,
         }
     }
@@ -98,8 +133,35 @@ impl Diagnostic {
             location,
             severity: Severity::Info,
             code,
-            message: message.into(),
+            message: clip_quoted(message.into()),
             snippet: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clipped_values_say_how_long_they_were() {
+        assert_eq!(clip("short"), "short");
+        let long = "é".repeat(5000);
+        let shown = clip(&long);
+        assert!(shown.len() < 260, "{}", shown.len());
+        assert!(shown.ends_with("(10000 bytes in all)"));
+    }
+
+    #[test]
+    fn long_quoted_values_are_clipped_in_messages() {
+        let value = "v".repeat(10_000_000);
+        let d = Diagnostic::error(
+            "invalid-label",
+            None,
+            format!("invalid label value `{value}`: too long; `{value}`"),
+        );
+        assert!(d.message.len() < 700, "{}", d.message.len());
+        assert!(d.message.starts_with("invalid label value `vvv"));
+        assert_eq!(d.message.matches("(10000000 bytes in all)").count(), 2);
     }
 }

@@ -15,6 +15,7 @@ pub mod tier;
 
 pub use addr::{Cidr, IpSet};
 pub use cluster::*;
+pub use diag::clip;
 pub use diag::{Diagnostic, Location, Severity};
 pub use intervals::IntervalSet;
 pub use mesh::{

@@ -19,22 +19,29 @@ pub fn parse_json(text: &str, mut sink: impl FnMut(Piece)) -> Result<(), SyntaxE
         pos: 0,
         line: 1,
         line_start: 0,
+        depth: 0,
     };
     p.ws();
     match p.peek() {
         Some(b'[') => {
             p.pos += 1;
+            // Depth counts as in the YAML reader: the top-level container is level 1.
+            p.depth = 1;
             p.elements(|n| sink(Piece::Item(n)))?;
         }
         Some(b'{') => {
             let (line, column) = p.here();
             p.pos += 1;
+            p.depth = 1;
             let mut entries = Vec::new();
             p.members(|p, key| {
                 p.ws();
                 if key.name == "items" && p.peek() == Some(b'[') {
                     p.pos += 1;
-                    p.elements(|n| sink(Piece::Item(n)))
+                    p.depth = 2;
+                    let items = p.elements(|n| sink(Piece::Item(n)));
+                    p.depth = 1;
+                    items
                 } else {
                     entries.push((key, p.value()?));
                     Ok(())
@@ -64,6 +71,7 @@ struct Parser<'a> {
     pos: usize,
     line: u32,
     line_start: usize,
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -77,11 +85,7 @@ impl Parser<'_> {
 
     fn error(&self, message: &str) -> SyntaxError {
         let (line, column) = self.here();
-        SyntaxError {
-            message: message.to_string(),
-            line,
-            column,
-        }
+        SyntaxError::new(message, line, column)
     }
 
     fn ws(&mut self) {
@@ -168,18 +172,20 @@ impl Parser<'_> {
         let (line, column) = self.here();
         let value = match self.peek() {
             Some(b'{') => {
-                self.pos += 1;
+                self.descend(line, column)?;
                 let mut entries = Vec::new();
                 self.members(|p, key| {
                     entries.push((key, p.value()?));
                     Ok(())
                 })?;
+                self.depth -= 1;
                 Value::Map(entries)
             }
             Some(b'[') => {
-                self.pos += 1;
+                self.descend(line, column)?;
                 let mut items = Vec::new();
                 self.elements(|n| items.push(n))?;
+                self.depth -= 1;
                 Value::Seq(items)
             }
             Some(b'"') => Value::Str(self.string()?),
@@ -194,6 +200,16 @@ impl Parser<'_> {
             line,
             column,
         })
+    }
+
+    /// Steps into `{` or `[`; the top-level container counts as the first level.
+    fn descend(&mut self, line: u32, column: u32) -> Result<(), SyntaxError> {
+        self.pos += 1;
+        self.depth += 1;
+        if self.depth > crate::yaml::MAX_DEPTH {
+            return Err(SyntaxError::too_deep(line, column));
+        }
+        Ok(())
     }
 
     fn word(&mut self, w: &str, v: Value) -> Result<Value, SyntaxError> {

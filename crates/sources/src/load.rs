@@ -38,51 +38,69 @@ impl Loaded {
 
 struct Source {
     name: Arc<str>,
-    text: Result<String, String>,
+    /// The text, or the error that stopped reading it.
+    text: Result<String, Diagnostic>,
     /// Found by walking a directory (not named by the user).
     discovered: bool,
 }
 
-/// Loads every manifest under `paths`. Directories are walked recursively for
-/// `.yaml`, `.yml` and `.json` files in sorted order; `-` reads standard input.
+/// Bounds on what one run reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// The largest single input (a file, or standard input), in bytes.
+    pub max_file_bytes: u64,
+}
+
+impl Limits {
+    /// 512 MiB: several times the largest manifest set kubeseg is benchmarked on
+    /// (150,000 pods), and small enough that `/dev/zero` stops in a second.
+    pub const DEFAULT_MAX_FILE_BYTES: u64 = 512 << 20;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: Self::DEFAULT_MAX_FILE_BYTES,
+        }
+    }
+}
+
+/// Loads every manifest under `paths` with the default [`Limits`].
 pub fn load(paths: &[String]) -> Loaded {
+    load_with(paths, Limits::default())
+}
+
+/// Loads every manifest under `paths`. Directories are walked recursively for
+/// `.yaml`, `.yml` and `.json` files in sorted order, each file read once however many
+/// symbolic links lead to it; `-` reads standard input.
+pub fn load_with(paths: &[String], limits: Limits) -> Loaded {
     let mut diagnostics = Vec::new();
     let mut sources = Vec::new();
     for p in paths {
         if p == "-" {
-            let mut text = String::new();
-            let text = std::io::stdin()
-                .read_to_string(&mut text)
-                .map(|_| text)
-                .map_err(|e| e.to_string());
             sources.push(Source {
                 name: "-".into(),
-                text,
+                text: read_capped(std::io::stdin().lock(), "-".into(), limits),
                 discovered: false,
             });
             continue;
         }
         let path = Path::new(p);
         if path.is_dir() {
-            let mut files = Vec::new();
-            if let Err(e) = walk(path, &mut files) {
-                diagnostics.push(Diagnostic::error(
-                    "unreadable-path",
-                    None,
-                    format!("cannot read directory {p}: {e}"),
-                ));
-            }
-            if files.is_empty() {
+            let mut walk = Walk::default();
+            walk.dir(path, &mut Vec::new());
+            diagnostics.append(&mut walk.diagnostics);
+            if walk.files.is_empty() {
                 diagnostics.push(Diagnostic::error(
                     "no-manifests",
                     None,
                     format!("directory {p} holds no .yaml, .yml or .json file"),
                 ));
             }
-            files.sort();
-            sources.extend(files.into_iter().map(|f| read(f, true)));
+            walk.files.sort();
+            sources.extend(walk.files.into_iter().map(|f| read(f, true, limits)));
         } else {
-            sources.push(read(path.to_path_buf(), false));
+            sources.push(read(path.to_path_buf(), false, limits));
         }
     }
     let results: Vec<(Decoded, Vec<Diagnostic>)> = sources.par_iter().map(decode_source).collect();
@@ -156,13 +174,77 @@ pub fn load_str(name: &str, text: &str) -> Loaded {
     }
 }
 
-fn read(path: PathBuf, discovered: bool) -> Source {
+fn read(path: PathBuf, discovered: bool, limits: Limits) -> Source {
     let name: Arc<str> = path.to_string_lossy().into();
+    let unreadable = |e: std::io::Error| {
+        Diagnostic::error("unreadable-path", None, format!("cannot read {name}: {e}"))
+    };
+    let text = std::fs::File::open(&path)
+        .map_err(unreadable)
+        .and_then(|file| {
+            // A regular file says its size: refuse an oversized one before reading it.
+            let size = file.metadata().map(|m| (m.is_file(), m.len()));
+            match size {
+                Ok((true, len)) if len > limits.max_file_bytes => Err(too_large(&name, limits)),
+                _ => read_capped(file, name.clone(), limits),
+            }
+        });
     Source {
         name,
-        text: std::fs::read_to_string(&path).map_err(|e| e.to_string()),
+        text,
         discovered,
     }
+}
+
+fn too_large(name: &str, limits: Limits) -> Diagnostic {
+    Diagnostic::error(
+        "input-too-large",
+        None,
+        format!(
+            "{name} is larger than {} bytes, the most kubeseg reads from one input; raise it with --max-file-size",
+            limits.max_file_bytes
+        ),
+    )
+}
+
+/// Reads at most `max_file_bytes` (a pipe or a device may never end) as UTF-8; the
+/// first invalid byte is an error at its line and column.
+fn read_capped(
+    reader: impl std::io::Read,
+    name: Arc<str>,
+    limits: Limits,
+) -> Result<String, Diagnostic> {
+    let mut bytes = Vec::new();
+    let read = reader
+        .take(limits.max_file_bytes.saturating_add(1))
+        .read_to_end(&mut bytes);
+    if let Err(e) = read {
+        return Err(Diagnostic::error(
+            "unreadable-path",
+            None,
+            format!("cannot read {name}: {e}"),
+        ));
+    }
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return Err(too_large(&name, limits));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+        let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        // Columns count characters, as every other diagnostic's do.
+        let column =
+            std::str::from_utf8(&good[line_start..]).map_or(1, |l| l.chars().count() as u32 + 1);
+        Diagnostic::error(
+            "invalid-utf8",
+            Some(kubeseg_model::Location {
+                file: name,
+                line,
+                column,
+            }),
+            "the input is not valid UTF-8 here; Kubernetes manifests are UTF-8",
+        )
+    })
 }
 
 /// Whether a document looks like a Kubernetes object (or a bare list of them).
@@ -173,40 +255,106 @@ fn is_manifest(doc: &crate::tree::Node) -> bool {
     }
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml" | "json")
-        ) {
-            out.push(path);
+/// A directory walk that reads each directory and file once, by device and inode.
+#[derive(Default)]
+struct Walk {
+    files: Vec<PathBuf>,
+    seen: std::collections::HashSet<(u64, u64)>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Walk {
+    /// Walks `dir`; `ancestors` are the directories above it, to tell a cycle from a
+    /// second path to a directory already read.
+    fn dir(&mut self, dir: &Path, ancestors: &mut Vec<(u64, u64)>) {
+        use std::os::unix::fs::MetadataExt as _;
+        let id = match std::fs::metadata(dir) {
+            Ok(m) => (m.dev(), m.ino()),
+            Err(e) => return self.unreadable(dir, &e),
+        };
+        if ancestors.contains(&id) {
+            self.warn("symlink-cycle", format!("{} leads back to a directory above it (a symbolic-link cycle); it is not followed", dir.display()));
+            return;
         }
+        if !self.seen.insert(id) {
+            self.warn(
+                "already-read",
+                format!(
+                    "{} is a directory already read through another path; it is read once",
+                    dir.display()
+                ),
+            );
+            return;
+        }
+        let entries = match std::fs::read_dir(dir) {
+            Ok(rd) => rd
+                .map(|e| e.map(|e| e.path()))
+                .collect::<std::io::Result<Vec<_>>>(),
+            Err(e) => Err(e),
+        };
+        let mut entries = match entries {
+            Ok(e) => e,
+            Err(e) => return self.unreadable(dir, &e),
+        };
+        // Sorted, so which of two paths to one file is read does not depend on the disk.
+        entries.sort();
+        ancestors.push(id);
+        for path in entries {
+            let manifest = matches!(
+                path.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            );
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_dir() => self.dir(&path, ancestors),
+                _ if !manifest => {}
+                Ok(m) if !m.is_file() => self.warn(
+                    "not-a-file",
+                    format!(
+                        "{} is not a regular file (a pipe, socket or device) and is skipped",
+                        path.display()
+                    ),
+                ),
+                Ok(m) => {
+                    if self.seen.insert((m.dev(), m.ino())) {
+                        self.files.push(path);
+                    } else {
+                        self.warn("already-read", format!("{} is a file already read through another path (a link); it is read once", path.display()));
+                    }
+                }
+                // A dangling link named like a manifest: reading it reports the error.
+                Err(_) => self.files.push(path),
+            }
+        }
+        ancestors.pop();
     }
-    Ok(())
+
+    fn warn(&mut self, code: &'static str, message: String) {
+        self.diagnostics
+            .push(Diagnostic::warning(code, None, message));
+    }
+
+    fn unreadable(&mut self, dir: &Path, e: &std::io::Error) {
+        self.diagnostics.push(Diagnostic::error(
+            "unreadable-path",
+            None,
+            format!("cannot read directory {}: {e}", dir.display()),
+        ));
+    }
 }
 
 fn decode_source(source: &Source) -> (Decoded, Vec<Diagnostic>) {
     let text = match &source.text {
         Ok(t) => t,
-        Err(e) => {
-            return (
-                Decoded::default(),
-                vec![Diagnostic::error(
-                    "unreadable-path",
-                    None,
-                    format!("cannot read {}: {e}", source.name),
-                )],
-            );
-        }
+        Err(d) => return (Decoded::default(), vec![d.clone()]),
     };
     let first = text.trim_start().as_bytes().first().copied();
     let read = if matches!(first, Some(b'{' | b'[')) {
         // JSON is YAML too; the dedicated reader is faster, and YAML flow style that
         // is not JSON falls back to the YAML reader.
-        decode_json(source, text).or_else(|_| decode_yaml(source, text))
+        decode_json(source, text).or_else(|e| match e.code {
+            "syntax-error" => decode_yaml(source, text),
+            _ => Err(e),
+        })
     } else {
         decode_yaml(source, text)
     };
@@ -223,12 +371,11 @@ fn decode_source(source: &Source) -> (Decoded, Vec<Diagnostic>) {
         Ok(r) => (r.decoded, r.diagnostics),
         Err(e) => {
             let mut ctx = Ctx::new(source.name.clone(), text);
-            ctx.error_at(
-                e.line,
-                e.column,
-                "syntax-error",
-                format!("syntax error: {}", e.message),
-            );
+            let message = match e.code {
+                "syntax-error" => format!("syntax error: {}", e.message),
+                _ => e.message,
+            };
+            ctx.error_at(e.line, e.column, e.code, message);
             (Decoded::default(), ctx.diagnostics)
         }
     }

@@ -22,7 +22,7 @@ pub fn parse_spec(file: &str, text: &str) -> Result<ConnectivitySpec, Vec<Diagno
     let docs = match crate::yaml::parse_documents(text) {
         Ok(d) => d,
         Err(e) => {
-            ctx.error_at(e.line, e.column, "syntax-error", e.message);
+            ctx.error_at(e.line, e.column, e.code, e.message);
             return Err(ctx.diagnostics);
         }
     };

@@ -14,7 +14,7 @@ pub struct Node {
     pub column: u32,
 }
 
-/// A document value, after YAML 1.2 core-schema resolution of plain scalars.
+/// A document value, after plain scalars are resolved as kubectl's YAML reader does.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// `null`, `~` or an empty plain scalar.
@@ -88,49 +88,132 @@ impl Node {
     }
 }
 
-/// Resolves a plain YAML scalar with the YAML 1.2 core schema.
+/// Resolves a plain YAML scalar as go-yaml v2 does (`resolve.go`), the reader behind
+/// `kubectl apply`: YAML 1.1 booleans (`yes`, `on`, `n`, …), integers in Go's base-0
+/// syntax with `_` ignored (`0443` is octal 291, `0x1F`, `0o17`, `0b101`), and
+/// floats; anything else is a string.
 pub fn resolve_plain(s: &str) -> Value {
-    match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
-        _ => {}
+    let Some(&first) = s.as_bytes().first() else {
+        return Value::Null;
+    };
+    match first {
+        b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~' => match s {
+            "~" | "null" | "Null" | "NULL" => Value::Null,
+            "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+                Value::Bool(true)
+            }
+            "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off"
+            | "OFF" => Value::Bool(false),
+            _ => Value::Str(s.to_string()),
+        },
+        b'.' => match s {
+            ".nan" | ".NaN" | ".NAN" => Value::Float(f64::NAN),
+            ".inf" | ".Inf" | ".INF" => Value::Float(f64::INFINITY),
+            _ => match s.parse::<f64>() {
+                Ok(f) if is_decimal_float(s) => Value::Float(f),
+                _ => Value::Str(s.to_string()),
+            },
+        },
+        b'+' | b'-' | b'0'..=b'9' => match s {
+            "+.inf" | "+.Inf" | "+.INF" => Value::Float(f64::INFINITY),
+            "-.inf" | "-.Inf" | "-.INF" => Value::Float(f64::NEG_INFINITY),
+            _ => resolve_number(s),
+        },
+        _ => Value::Str(s.to_string()),
     }
-    let first = s.as_bytes()[0];
-    if first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.' {
-        if let Some(i) = parse_int(s) {
-            return Value::Int(i);
-        }
-        if looks_like_float(s)
-            && let Ok(f) = s.parse::<f64>()
-        {
-            return Value::Float(f);
-        }
+}
+
+fn resolve_number(s: &str) -> Value {
+    let plain: std::borrow::Cow<str> = if s.contains('_') {
+        s.replace('_', "").into()
+    } else {
+        s.into()
+    };
+    if let Some(i) = go_parse_int(&plain) {
+        return match i64::try_from(i) {
+            Ok(i) => Value::Int(i),
+            Err(_) => Value::Float(i as f64),
+        };
+    }
+    if is_decimal_float(&plain)
+        && let Ok(f) = plain.parse::<f64>()
+    {
+        return Value::Float(f);
     }
     Value::Str(s.to_string())
 }
 
-fn parse_int(s: &str) -> Option<i64> {
-    if let Some(hex) = s.strip_prefix("0x") {
-        return i64::from_str_radix(hex, 16).ok();
-    }
-    if let Some(oct) = s.strip_prefix("0o") {
-        return i64::from_str_radix(oct, 8).ok();
-    }
-    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+/// Go's `strconv.ParseInt(s, 0, 64)`, then `ParseUint(s, 0, 64)`: an optional sign
+/// (ParseInt only), then `0x`, `0o`, `0b` or a leading `0` (octal) picks the base.
+fn go_parse_int(s: &str) -> Option<i128> {
+    let (negative, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) = if let Some(d) = body.strip_prefix(['0']).and_then(|r| {
+        r.strip_prefix(['x', 'X'])
+            .map(|d| (16, d))
+            .or_else(|| r.strip_prefix(['o', 'O']).map(|d| (8, d)))
+            .or_else(|| r.strip_prefix(['b', 'B']).map(|d| (2, d)))
+    }) {
+        d
+    } else if body.len() > 1 && body.starts_with('0') {
+        (8, &body[1..])
+    } else {
+        (10, body)
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| (b as char).is_digit(radix)) {
         return None;
     }
-    s.parse().ok()
+    let magnitude = u64::from_str_radix(digits, radix).ok()?;
+    let value = if negative {
+        -i128::from(magnitude)
+    } else {
+        i128::from(magnitude)
+    };
+    // A signed value must fit int64; an unsigned one may use all of uint64.
+    let fits = if s.starts_with(['-', '+']) {
+        i64::try_from(value).is_ok()
+    } else {
+        true
+    };
+    fits.then_some(value)
 }
 
-fn looks_like_float(s: &str) -> bool {
-    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
-    matches!(body, ".inf" | ".Inf" | ".INF")
-        || (body
-            .bytes()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
-            && body.bytes().any(|b| b.is_ascii_digit()))
+/// go-yaml v2's float pattern: `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
+fn is_decimal_float(s: &str) -> bool {
+    let b = s.strip_prefix(['-', '+']).unwrap_or(s).as_bytes();
+    let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let mut i = 0;
+    if b.first() == Some(&b'.') {
+        let n = digits(1);
+        if n == 0 {
+            return false;
+        }
+        i = 1 + n;
+    } else {
+        let n = digits(0);
+        if n == 0 {
+            return false;
+        }
+        i += n;
+        if b.get(i) == Some(&b'.') {
+            i += 1 + digits(i + 1);
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'-' | b'+')) {
+            i += 1;
+        }
+        let n = digits(i);
+        if n == 0 {
+            return false;
+        }
+        i += n;
+    }
+    i == b.len()
 }
 
 #[cfg(test)]
@@ -138,14 +221,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn plain_scalars_resolve_with_the_core_schema() {
+    fn plain_scalars_resolve_as_go_yaml_v2() {
         assert_eq!(resolve_plain("80"), Value::Int(80));
         assert_eq!(resolve_plain("http"), Value::Str("http".into()));
         assert_eq!(resolve_plain("~"), Value::Null);
         assert_eq!(resolve_plain("true"), Value::Bool(true));
-        assert_eq!(resolve_plain("yes"), Value::Str("yes".into()));
+        assert_eq!(resolve_plain("yes"), Value::Bool(true));
+        assert_eq!(resolve_plain("Off"), Value::Bool(false));
+        assert_eq!(resolve_plain("n"), Value::Bool(false));
+        assert_eq!(resolve_plain("yess"), Value::Str("yess".into()));
         assert_eq!(resolve_plain("1.5"), Value::Float(1.5));
         assert_eq!(resolve_plain("10.0.0.0/8"), Value::Str("10.0.0.0/8".into()));
         assert_eq!(resolve_plain("1.2.3.4"), Value::Str("1.2.3.4".into()));
+    }
+
+    /// Expected values from Go's strconv rules as go-yaml v2 applies them (resolve.go):
+    /// base-0 integers with `_` removed, then the float pattern.
+    #[test]
+    fn numbers_follow_go_base_zero_rules() {
+        assert_eq!(resolve_plain("0443"), Value::Int(0o443));
+        assert_eq!(resolve_plain("0443"), Value::Int(291));
+        assert_eq!(resolve_plain("0o17"), Value::Int(15));
+        assert_eq!(resolve_plain("0x1F"), Value::Int(31));
+        assert_eq!(resolve_plain("0b101"), Value::Int(5));
+        assert_eq!(resolve_plain("1_000"), Value::Int(1000));
+        assert_eq!(resolve_plain("+12"), Value::Int(12));
+        assert_eq!(resolve_plain("-0x10"), Value::Int(-16));
+        assert_eq!(resolve_plain("0"), Value::Int(0));
+        // Not octal, so the float pattern reads it.
+        assert_eq!(resolve_plain("08"), Value::Float(8.0));
+        assert_eq!(resolve_plain("1e3"), Value::Float(1000.0));
+        assert_eq!(resolve_plain(".5"), Value::Float(0.5));
+        assert_eq!(
+            resolve_plain("18446744073709551615"),
+            Value::Float(18446744073709551615.0)
+        );
+        assert_eq!(resolve_plain("0x"), Value::Str("0x".into()));
+        assert_eq!(resolve_plain("1.2.3"), Value::Str("1.2.3".into()));
+        assert_eq!(resolve_plain("2001-01-01"), Value::Str("2001-01-01".into()));
+        assert_eq!(resolve_plain("-"), Value::Str("-".into()));
+        assert_eq!(resolve_plain("1e"), Value::Str("1e".into()));
     }
 }

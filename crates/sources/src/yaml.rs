@@ -1,18 +1,56 @@
 //! YAML (and YAML-compatible JSON) into [`Node`] trees, one per document.
+//!
+//! Scalars resolve as `kubectl apply` reads them (go-yaml v2, YAML 1.1: `yes` is a
+//! boolean, `0443` is octal, `<<` merges), so a verdict is about what the API server
+//! would store. Nesting depth and alias expansion are bounded: the input is
+//! attacker-controlled.
 
 use crate::tree::{Key, Node, Value, resolve_plain};
-use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 use std::collections::HashMap;
+
+/// The deepest nesting of lists and mappings any reader accepts (YAML block or flow,
+/// JSON). Real manifests stay under 40; the bound keeps recursion off the stack's edge
+/// on every thread.
+pub const MAX_DEPTH: usize = 200;
+
+/// The most nodes that aliases may copy into one document. Anchors are rare in
+/// manifests; the bound stops "billion laughs" expansion in memory and time.
+pub const MAX_ALIAS_NODES: usize = 100_000;
 
 /// A syntax error with its 1-based position.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyntaxError {
+    /// The diagnostic code: `syntax-error`, `depth-limit` or `alias-limit`.
+    pub code: &'static str,
     /// What the parser said.
     pub message: String,
     /// 1-based line.
     pub line: u32,
     /// 1-based column.
     pub column: u32,
+}
+
+impl SyntaxError {
+    /// A plain syntax error.
+    pub fn new(message: impl Into<String>, line: u32, column: u32) -> Self {
+        Self {
+            code: "syntax-error",
+            message: message.into(),
+            line,
+            column,
+        }
+    }
+
+    /// The error for nesting deeper than [`MAX_DEPTH`].
+    pub fn too_deep(line: u32, column: u32) -> Self {
+        Self {
+            code: "depth-limit",
+            message: format!("nesting deeper than {MAX_DEPTH} levels; no manifest needs it"),
+            line,
+            column,
+        }
+    }
 }
 
 /// Parses every document of a YAML stream. Empty documents (`---` alone, Helm's
@@ -35,17 +73,23 @@ pub fn parse_documents_with(
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         line_offset,
+        depth: 0,
+        alias_nodes: 0,
     };
     loop {
         let (event, _) = builder.next()?;
         match event {
             Event::StreamEnd => break,
             Event::DocumentStart(_) => {
+                // Anchors and the alias budget belong to one document, as in go-yaml
+                // and kubectl (which splits the stream before decoding).
+                builder.anchors.clear();
+                builder.alias_nodes = 0;
                 let (event, span) = builder.next()?;
                 if matches!(event, Event::DocumentEnd) {
                     continue;
                 }
-                let node = builder.node(event, span)?;
+                let (node, _) = builder.node(event, span)?;
                 if !node.is_null() {
                     each(node);
                 }
@@ -77,102 +121,171 @@ pub fn document_chunks(text: &str, min_size: usize) -> Vec<(usize, u32)> {
 
 struct Builder<'a> {
     parser: Parser<'a, saphyr_parser::StrInput<'a>>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored nodes of the current document with their sizes in nodes.
+    anchors: HashMap<usize, (Node, usize)>,
     line_offset: u32,
+    depth: usize,
+    /// Nodes copied by aliases in the current document.
+    alias_nodes: usize,
+}
+
+/// A mapping under construction: which entries came from a merge key, because an
+/// explicit key replaces a merged one silently while a repeated explicit key is a
+/// duplicate the decoder reports.
+struct MapBuilder {
+    entries: Vec<(Key, Node)>,
+    merged: Vec<bool>,
+}
+
+impl MapBuilder {
+    fn push_explicit(&mut self, key: Key, value: Node) {
+        if let Some(i) = self.position(&key.name)
+            && self.merged[i]
+        {
+            self.entries[i] = (key, value);
+            self.merged[i] = false;
+        } else {
+            self.entries.push((key, value));
+            self.merged.push(false);
+        }
+    }
+
+    /// go-yaml writes merged keys into the map as it meets `<<`: they overwrite keys
+    /// written before it, and later keys overwrite them.
+    fn merge(&mut self, source: &[(Key, Node)]) {
+        for (key, value) in source {
+            match self.position(&key.name) {
+                Some(i) => {
+                    self.entries[i] = (key.clone(), value.clone());
+                    self.merged[i] = true;
+                }
+                None => {
+                    self.entries.push((key.clone(), value.clone()));
+                    self.merged.push(true);
+                }
+            }
+        }
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.entries.iter().rposition(|(k, _)| k.name == name)
+    }
 }
 
 impl<'a> Builder<'a> {
     fn next(&mut self) -> Result<(Event<'a>, Span), SyntaxError> {
         match self.parser.next_event() {
             Some(Ok(pair)) => Ok(pair),
-            Some(Err(e)) => Err(SyntaxError {
-                message: e.info().to_string(),
-                line: e.marker().line() as u32 + self.line_offset,
-                column: e.marker().col() as u32 + 1,
-            }),
+            Some(Err(e)) => {
+                let (line, column) = (
+                    e.marker().line() as u32 + self.line_offset,
+                    e.marker().col() as u32 + 1,
+                );
+                // The scanner's own bound on flow nesting is the same limit to a user.
+                if e.info() == "recursion limit exceeded" {
+                    return Err(SyntaxError::too_deep(line, column));
+                }
+                Err(SyntaxError::new(e.info(), line, column))
+            }
             None => Ok((Event::StreamEnd, Span::default())),
         }
     }
 
-    fn node(&mut self, event: Event<'a>, span: Span) -> Result<Node, SyntaxError> {
+    /// Builds the node that starts with `event`; returns it with its size in nodes.
+    fn node(&mut self, event: Event<'a>, span: Span) -> Result<(Node, usize), SyntaxError> {
         let (line, column) = (
             span.start.line() as u32 + self.line_offset,
             span.start.col() as u32 + 1,
         );
+        let mut size = 1;
         let (value, anchor) = match event {
             Event::Scalar(text, style, anchor, tag) => {
-                let value = if style == ScalarStyle::Plain && tag.is_none() {
-                    resolve_plain(&text)
-                } else {
-                    Value::Str(text.into_owned())
+                let value = match &tag {
+                    None if style == ScalarStyle::Plain => resolve_plain(&text),
+                    None => Value::Str(text.into_owned()),
+                    Some(tag) => resolve_tagged(tag, &text)
+                        .map_err(|message| SyntaxError::new(message, line, column))?,
                 };
-                (value, anchor)
+                (integral_float_as_int(value), anchor)
             }
             Event::SequenceStart(anchor, _) => {
+                self.descend(line, column)?;
                 let mut items = Vec::new();
                 loop {
                     let (event, span) = self.next()?;
                     if matches!(event, Event::SequenceEnd) {
                         break;
                     }
-                    items.push(self.node(event, span)?);
+                    let (item, n) = self.node(event, span)?;
+                    size += n;
+                    items.push(item);
                 }
+                self.depth -= 1;
                 (Value::Seq(items), anchor)
             }
             Event::MappingStart(anchor, _) => {
-                let mut entries = Vec::new();
+                self.descend(line, column)?;
+                let mut map = MapBuilder {
+                    entries: Vec::new(),
+                    merged: Vec::new(),
+                };
                 loop {
                     let (event, span) = self.next()?;
                     if matches!(event, Event::MappingEnd) {
                         break;
                     }
-                    let key_node = self.node(event, span)?;
-                    let name = match key_node.value {
-                        Value::Str(s) => s,
-                        Value::Null => String::new(),
-                        Value::Bool(b) => b.to_string(),
-                        Value::Int(i) => i.to_string(),
-                        Value::Float(f) => f.to_string(),
-                        Value::Seq(_) | Value::Map(_) => {
-                            return Err(SyntaxError {
-                                message: "complex mapping keys are not supported".into(),
-                                line: key_node.line,
-                                column: key_node.column,
-                            });
-                        }
-                    };
+                    let is_merge = is_merge_key(&event);
+                    let (key_node, n) = self.node(event, span)?;
+                    size += n;
+                    let (event, span) = self.next()?;
+                    let (value, n) = self.node(event, span)?;
+                    size += n;
+                    if is_merge {
+                        merge_into(&mut map, &value)?;
+                        continue;
+                    }
                     let key = Key {
-                        name,
+                        name: key_text(&key_node)?,
                         line: key_node.line,
                         column: key_node.column,
                     };
-                    let (event, span) = self.next()?;
-                    let value = self.node(event, span)?;
-                    entries.push((key, value));
+                    map.push_explicit(key, value);
                 }
-                (Value::Map(entries), anchor)
+                self.depth -= 1;
+                (Value::Map(map.entries), anchor)
             }
             Event::Alias(id) => {
-                return self
-                    .anchors
-                    .get(&id)
-                    .map(|n| Node {
+                let Some((node, n)) = self.anchors.get(&id) else {
+                    return Err(SyntaxError::new(
+                        "alias to an unknown anchor (anchors belong to their own document)",
                         line,
                         column,
-                        ..n.clone()
-                    })
-                    .ok_or(SyntaxError {
-                        message: "alias to an unknown anchor".into(),
+                    ));
+                };
+                self.alias_nodes += n;
+                if self.alias_nodes > MAX_ALIAS_NODES {
+                    return Err(SyntaxError {
+                        code: "alias-limit",
+                        message: format!(
+                            "aliases expand to more than {MAX_ALIAS_NODES} nodes in this document; no manifest needs that many (a \"billion laughs\" input?)"
+                        ),
                         line,
                         column,
                     });
-            }
-            other => {
-                return Err(SyntaxError {
-                    message: format!("unexpected YAML event {other:?}"),
+                }
+                let node = Node {
                     line,
                     column,
-                });
+                    ..node.clone()
+                };
+                return Ok((node, *n));
+            }
+            other => {
+                return Err(SyntaxError::new(
+                    format!("unexpected YAML event {other:?}"),
+                    line,
+                    column,
+                ));
             }
         };
         let node = Node {
@@ -181,10 +294,138 @@ impl<'a> Builder<'a> {
             column,
         };
         if anchor != 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), size));
         }
-        Ok(node)
+        Ok((node, size))
     }
+
+    fn descend(&mut self, line: u32, column: u32) -> Result<(), SyntaxError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(SyntaxError::too_deep(line, column));
+        }
+        Ok(())
+    }
+}
+
+/// A mapping key as text, as sigs.k8s.io/yaml turns keys into JSON strings.
+fn key_text(key: &Node) -> Result<String, SyntaxError> {
+    Ok(match &key.value {
+        Value::Str(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Seq(_) | Value::Map(_) => {
+            return Err(SyntaxError::new(
+                "complex mapping keys are not supported",
+                key.line,
+                key.column,
+            ));
+        }
+    })
+}
+
+/// Whether a key is YAML 1.1's merge key: a plain `<<`, or one tagged `!!merge`.
+fn is_merge_key(event: &Event) -> bool {
+    match event {
+        Event::Scalar(text, style, _, tag) => match tag {
+            None => *style == ScalarStyle::Plain && text == "<<",
+            Some(tag) => tag.is_yaml_core_schema() && tag.suffix == "merge",
+        },
+        _ => false,
+    }
+}
+
+/// Applies `<<: value`: a mapping, or a list of mappings where earlier ones win.
+fn merge_into(map: &mut MapBuilder, value: &Node) -> Result<(), SyntaxError> {
+    let not_a_map = || {
+        SyntaxError::new(
+            "a merge key (`<<`) needs a mapping or a list of mappings",
+            value.line,
+            value.column,
+        )
+    };
+    match &value.value {
+        Value::Map(entries) => map.merge(entries),
+        Value::Seq(items) => {
+            for item in items.iter().rev() {
+                match &item.value {
+                    Value::Map(entries) => map.merge(entries),
+                    _ => return Err(not_a_map()),
+                }
+            }
+        }
+        _ => return Err(not_a_map()),
+    }
+    Ok(())
+}
+
+/// A scalar with an explicit tag, as go-yaml v2 decodes it: the core-schema tags
+/// convert or fail; any other tag leaves the text a string.
+fn resolve_tagged(tag: &Tag, text: &str) -> Result<Value, String> {
+    if !tag.is_yaml_core_schema() {
+        return Ok(Value::Str(text.to_string()));
+    }
+    let resolved = resolve_plain(text);
+    let fits = match (tag.suffix.as_str(), &resolved) {
+        ("str" | "timestamp", _) => return Ok(Value::Str(text.to_string())),
+        ("binary", _) => {
+            return decode_base64(text).ok_or("`!!binary` value is not valid base64".to_string());
+        }
+        ("int", Value::Int(_))
+        | ("bool", Value::Bool(_))
+        | ("null", Value::Null)
+        | ("float", Value::Float(_)) => true,
+        ("float", Value::Int(i)) => return Ok(Value::Float(*i as f64)),
+        ("int" | "bool" | "null" | "float", _) => false,
+        _ => return Ok(Value::Str(text.to_string())),
+    };
+    if fits {
+        Ok(resolved)
+    } else {
+        Err(format!(
+            "cannot read `{}` as `!!{}`",
+            kubeseg_model::clip(text),
+            tag.suffix
+        ))
+    }
+}
+
+/// A whole number read as a float (`8.0`, `1e3`, or `08`, which go-yaml reads as a
+/// float) reaches the API server as an integer: sigs.k8s.io/yaml writes it to JSON as
+/// `8`, `1000`.
+fn integral_float_as_int(value: Value) -> Value {
+    match value {
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::Int(f as i64),
+        other => other,
+    }
+}
+
+/// Standard base64 (whitespace ignored); the bytes are read as UTF-8 as Go's JSON
+/// encoder does, invalid sequences replaced.
+fn decode_base64(text: &str) -> Option<Value> {
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    let body = text.trim_end_matches(|c: char| c == '=' || c.is_whitespace());
+    for c in body.bytes().filter(|c| !c.is_ascii_whitespace()) {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+        }
+    }
+    Some(Value::Str(String::from_utf8_lossy(&out).into_owned()))
 }
 
 #[cfg(test)]

@@ -38,11 +38,12 @@ impl<'a> Ctx<'a> {
         self.loc(node.line, node.column)
     }
 
+    /// The source line, when short enough to show: a line of megabytes (an
+    /// attacker's label value) is not echoed.
     fn snippet(&self, line: u32) -> Option<String> {
-        self.text
-            .lines()
-            .nth(line.checked_sub(1)? as usize)
-            .map(str::to_string)
+        const SHOWN: usize = 240;
+        let text = self.text.lines().nth(line.checked_sub(1)? as usize)?;
+        (text.len() <= SHOWN).then(|| text.to_string())
     }
 
     /// Reports an error at `(line, column)`.
@@ -116,17 +117,28 @@ impl<'a> Ctx<'a> {
                 self.error(
                     node,
                     "invalid-type",
-                    format!("{what} must be a string, found {}", node.type_name()),
+                    format!(
+                        "{what} must be a string, found {}{}",
+                        node.type_name(),
+                        quote_hint(node)
+                    ),
                 );
                 None
             }
         }
     }
 
-    /// Warns about every key of `entries` not in `known`, suggesting the closest known key.
-    pub fn check_fields(&mut self, entries: &[(Key, Node)], known: &[&str], what: &str) {
+    /// Warns about every key given twice: kubectl keeps the last value without a word.
+    pub fn check_duplicates(&mut self, entries: &[(Key, Node)], what: &str) {
+        // Most mappings are small: compare pairwise there, and hash only large ones.
+        let mut seen = std::collections::HashSet::new();
         for (i, (key, _)) in entries.iter().enumerate() {
-            if entries[..i].iter().any(|(k, _)| k.name == key.name) {
+            let repeated = if entries.len() <= 16 {
+                entries[..i].iter().any(|(k, _)| k.name == key.name)
+            } else {
+                !seen.insert(key.name.as_str())
+            };
+            if repeated {
                 self.warning_at(
                     key.line,
                     key.column,
@@ -137,6 +149,13 @@ impl<'a> Ctx<'a> {
                     ),
                 );
             }
+        }
+    }
+
+    /// Warns about every key of `entries` not in `known`, suggesting the closest known key.
+    pub fn check_fields(&mut self, entries: &[(Key, Node)], known: &[&str], what: &str) {
+        self.check_duplicates(entries, what);
+        for (key, _) in entries {
             if known.contains(&key.name.as_str()) {
                 continue;
             }
@@ -153,6 +172,20 @@ impl<'a> Ctx<'a> {
                 ),
             );
         }
+    }
+}
+
+/// Why a bare scalar is not a string: kubectl's YAML reader (YAML 1.1) takes `y`, `no`,
+/// `on`, `0443` for booleans and numbers.
+pub fn quote_hint(node: &Node) -> &'static str {
+    match node.value {
+        Value::Bool(_) => {
+            " (kubectl reads a bare y, n, yes, no, on, off, true or false as a boolean; quote the value)"
+        }
+        Value::Int(_) | Value::Float(_) => {
+            " (kubectl reads a bare number as a number; quote the value)"
+        }
+        _ => "",
     }
 }
 

@@ -33,6 +33,7 @@ pub fn metadata(ctx: &mut Ctx, obj: &Node, kind: &str, name_required: bool) -> M
     let Some(entries) = ctx.map(node, "metadata") else {
         return meta;
     };
+    ctx.check_duplicates(entries, "metadata");
     match field(entries, "name").or_else(|| field(entries, "generateName")) {
         Some(n) => {
             if let Some(s) = ctx.str(n, "metadata.name") {
@@ -92,7 +93,9 @@ pub fn metadata(ctx: &mut Ctx, obj: &Node, kind: &str, name_required: bool) -> M
 /// Reads a `string: string` label map, checking label syntax.
 pub fn labels(ctx: &mut Ctx, node: &Node, what: &str) -> Labels {
     let mut out = Labels::new();
-    for (k, v) in ctx.map(node, what).unwrap_or_default() {
+    let entries = ctx.map(node, what).unwrap_or_default();
+    ctx.check_duplicates(entries, what);
+    for (k, v) in entries {
         let value = match &v.value {
             Value::Str(s) => s.clone(),
             Value::Null => String::new(),
@@ -109,9 +112,10 @@ pub fn labels(ctx: &mut Ctx, node: &Node, what: &str) -> Labels {
                     v,
                     "invalid-type",
                     format!(
-                        "label `{}` must be a string, found {}",
+                        "label `{}` must be a string, found {}{}",
                         k.name,
-                        v.type_name()
+                        v.type_name(),
+                        super::ctx::quote_hint(v)
                     ),
                 );
                 continue;
@@ -126,7 +130,11 @@ pub fn labels(ctx: &mut Ctx, node: &Node, what: &str) -> Labels {
             );
         }
         if !is_label_value(&value) {
-            ctx.error(v, "invalid-label", format!("invalid label value `{value}`: at most 63 alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric"));
+            ctx.error(
+                v,
+                "invalid-label",
+                format!("invalid label value `{value}`: {LABEL_VALUE_RULE}"),
+            );
         }
         out.insert(k.name.clone(), value);
     }
@@ -192,6 +200,14 @@ pub fn selector(ctx: &mut Ctx, node: &Node, what: &str) -> Option<Selector> {
             if let Some(v) = field(e, "values") {
                 for item in ctx.seq(v, "values").unwrap_or_default() {
                     match &item.value {
+                        // The API server validates selector values as label values.
+                        Value::Str(s) if !is_label_value(s) => ctx.error(
+                            item,
+                            "invalid-label",
+                            format!(
+                                "invalid label value `{s}` in matchExpressions: {LABEL_VALUE_RULE}"
+                            ),
+                        ),
                         Value::Str(s) => values.push(s.clone()),
                         _ => ctx.error(
                             item,
@@ -252,10 +268,24 @@ pub fn is_dns1123_label(s: &str) -> bool {
         && !s.ends_with('-')
 }
 
-/// A DNS-1123 subdomain: most object names.
+/// A DNS-1123 subdomain: most object names. As the API server's
+/// `IsDNS1123Subdomain`, it checks the total length and the pattern only: a
+/// dot-separated part may be longer than 63 characters.
 pub fn is_dns1123_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_label)
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !part.starts_with('-')
+                && !part.ends_with('-')
+        })
 }
+
+const LABEL_VALUE_RULE: &str =
+    "at most 63 alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric";
 
 fn is_label_value(s: &str) -> bool {
     s.is_empty()

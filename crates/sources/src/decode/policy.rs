@@ -80,7 +80,18 @@ pub(super) fn error_count(ctx: &Ctx) -> usize {
 
 fn policy_types(ctx: &mut Ctx, node: &Node) -> Option<(bool, bool)> {
     let (mut ingress, mut egress) = (false, false);
-    for item in ctx.seq(node, "spec.policyTypes")? {
+    let items = ctx.seq(node, "spec.policyTypes")?;
+    if items.len() > 2 {
+        ctx.error(
+            node,
+            "invalid-policy-type",
+            format!(
+                "policyTypes lists {} entries; the API server accepts at most two (Ingress and Egress)",
+                items.len()
+            ),
+        );
+    }
+    for item in items {
         match item.as_str() {
             Some("Ingress") => ingress = true,
             Some("Egress") => egress = true,
@@ -137,9 +148,12 @@ fn peers(ctx: &mut Ctx, node: &Node, dir: &str, key: &str) -> Option<Vec<Peer>> 
             continue;
         };
         ctx.check_fields(entries, PEER_FIELDS, &format!("a `{key}` peer"));
-        let pods = field(entries, "podSelector");
-        let namespaces = field(entries, "namespaceSelector");
-        let ip_block = field(entries, "ipBlock");
+        // The three are pointers in the API: `null` is the same as absent, so
+        // `{podSelector: null}` is an empty peer, which the API server rejects.
+        let present = |key| field(entries, key).filter(|n| !n.is_null());
+        let pods = present("podSelector");
+        let namespaces = present("namespaceSelector");
+        let ip_block = present("ipBlock");
         let kind = match (ip_block, pods.is_some() || namespaces.is_some()) {
             (Some(b), false) => ip_block_peer(ctx, b),
             (Some(b), true) => {
