@@ -9,6 +9,8 @@
 //! when the folder is absent the test says so loudly and checks nothing.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod common;
+
 use kubeseg_engine::{Endpoint, Engine, Options};
 use kubeseg_model::Protocol;
 use serde_json::Value;
@@ -124,8 +126,8 @@ fn replay(version_dir: &Path, file: &Value, tally: &mut Tally) {
 
 fn check(version: &str, min_agree: usize) {
     let Some(root) = data_dir() else {
-        eprintln!(
-            "\n=== SKIPPED: network-policy-api conformance data not found (../shared/conformance/network-policy-api); nothing was checked ===\n"
+        common::missing_data(
+            "network-policy-api conformance data not found (../shared/conformance/network-policy-api)",
         );
         return;
     };

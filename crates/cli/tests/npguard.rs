@@ -5,6 +5,8 @@
 //! so loudly and passes without checking anything.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod common;
+
 use kubeseg_engine::{Endpoint, Engine, Options};
 use kubeseg_model::{PortSet, Protocol};
 use std::collections::{BTreeMap, BTreeSet};
@@ -305,8 +307,8 @@ fn npguard_tier_cases_agree() {
 /// connection list; `documented` lists the cases kubeseg rejects, with the reason.
 fn check_cases(tiers: bool, documented: &[(&str, &str, &str)], min_total: usize) {
     let Some(root) = conformance_dir() else {
-        eprintln!(
-            "\n=== SKIPPED: np-guard conformance data not found (../shared/conformance/np-guard); nothing was checked ===\n"
+        common::missing_data(
+            "np-guard conformance data not found (../shared/conformance/np-guard)",
         );
         return;
     };
@@ -587,8 +589,8 @@ fn compare_diff(expected: &DiffRelation, got: &DiffRelation) -> Vec<String> {
 #[test]
 fn npguard_diff_goldens_agree() {
     let Some(root) = conformance_dir() else {
-        eprintln!(
-            "\n=== SKIPPED: np-guard conformance data not found (../shared/conformance/np-guard); no diff was checked ===\n"
+        common::missing_data(
+            "np-guard conformance data not found (../shared/conformance/np-guard)",
         );
         return;
     };

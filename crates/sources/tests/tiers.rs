@@ -748,9 +748,7 @@ const NPGUARD_REJECTED: &[(&str, &str)] = &[
 #[test]
 fn conformance_manifests_decode_without_errors() {
     let Some(root) = conformance_dir() else {
-        eprintln!(
-            "\n=== SKIPPED: conformance data not found (../shared/conformance); no tiered policy file was checked ===\n"
-        );
+        missing_data("conformance data not found (../shared/conformance)");
         return;
     };
     let mut failures = Vec::new();
@@ -762,7 +760,7 @@ fn conformance_manifests_decode_without_errors() {
             .join(version)
             .join("conformance/base");
         if !base.is_dir() {
-            eprintln!("\n=== SKIPPED: {} not found ===\n", base.display());
+            missing_data(&format!("{} not found", base.display()));
             continue;
         }
         let mut paths = Vec::new();
@@ -839,10 +837,24 @@ fn conformance_manifests_decode_without_errors() {
             }
         }
     } else {
-        eprintln!("\n=== SKIPPED: {} not found ===\n", cases.display());
+        missing_data(&format!("{} not found", cases.display()));
     }
     eprintln!(
         "conformance: {files} inputs, {policies} tiered policies decoded; warnings by code: {warnings:?}"
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A data set the tests need is missing: the test fails, unless
+/// `KUBESEG_ALLOW_MISSING_DATA=1` asks to skip it (with a loud line).
+fn missing_data(what: &str) {
+    if std::env::var_os("KUBESEG_ALLOW_MISSING_DATA").is_some_and(|v| v == "1") {
+        eprintln!(
+            "\n=== SKIPPED (KUBESEG_ALLOW_MISSING_DATA=1): {what}; nothing was checked ===\n"
+        );
+        return;
+    }
+    panic!(
+        "{what}. Place ../shared beside the checkout, point KUBESEG_CONFORMANCE / KUBESEG_SCHEMAS at it, or set KUBESEG_ALLOW_MISSING_DATA=1 to skip on purpose"
+    );
 }

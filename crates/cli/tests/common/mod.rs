@@ -53,15 +53,16 @@ pub fn snapshot(name: &str, actual: &str) {
     );
 }
 
-/// A validator for the SARIF 2.1.0 schema, or `None` (with a loud SKIPPED line) when the
-/// schema is not beside the checkout nor in `KUBESEG_SCHEMAS`.
+/// A validator for the SARIF 2.1.0 schema; when the schema is not beside the checkout
+/// nor in `KUBESEG_SCHEMAS`, the test fails, or with `KUBESEG_ALLOW_MISSING_DATA=1` gets
+/// `None` and skips.
 pub fn sarif_validator() -> Option<jsonschema::Validator> {
     let dir = std::env::var_os("KUBESEG_SCHEMAS")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(ROOT).join("../shared/schemas"));
     let Ok(text) = std::fs::read_to_string(dir.join("sarif-schema-2.1.0.json")) else {
-        eprintln!(
-            "SKIPPED: SARIF schema not found (set KUBESEG_SCHEMAS or place ../shared/schemas beside the checkout)"
+        missing_data(
+            "SARIF schema not found (set KUBESEG_SCHEMAS or place ../shared/schemas beside the checkout)",
         );
         return None;
     };
@@ -83,4 +84,18 @@ pub fn violations(validator: &jsonschema::Validator, doc: &Value) -> Vec<String>
         .iter_errors(doc)
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect()
+}
+
+/// A data set the tests need is missing: the test fails, unless
+/// `KUBESEG_ALLOW_MISSING_DATA=1` asks to skip it (with a loud line).
+pub fn missing_data(what: &str) {
+    if std::env::var_os("KUBESEG_ALLOW_MISSING_DATA").is_some_and(|v| v == "1") {
+        eprintln!(
+            "\n=== SKIPPED (KUBESEG_ALLOW_MISSING_DATA=1): {what}; nothing was checked ===\n"
+        );
+        return;
+    }
+    panic!(
+        "{what}. Place ../shared beside the checkout, point KUBESEG_CONFORMANCE / KUBESEG_SCHEMAS at it, or set KUBESEG_ALLOW_MISSING_DATA=1 to skip on purpose"
+    );
 }

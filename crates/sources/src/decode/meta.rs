@@ -201,14 +201,12 @@ pub fn selector(ctx: &mut Ctx, node: &Node, what: &str) -> Option<Selector> {
                 for item in ctx.seq(v, "values").unwrap_or_default() {
                     match &item.value {
                         // The API server validates selector values as label values.
-                        Value::Str(s) if !is_label_value(s) => ctx.error(
-                            item,
-                            "invalid-label",
-                            format!(
-                                "invalid label value `{s}` in matchExpressions: {LABEL_VALUE_RULE}"
-                            ),
-                        ),
-                        Value::Str(s) => values.push(s.clone()),
+                        Value::Str(s) => {
+                            if !is_label_value(s) {
+                                ctx.error(item, "invalid-label", format!("invalid label value `{s}` in matchExpressions: {LABEL_VALUE_RULE}"));
+                            }
+                            values.push(s.clone());
+                        }
                         _ => ctx.error(
                             item,
                             "invalid-type",
