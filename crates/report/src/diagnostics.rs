@@ -7,9 +7,15 @@ use std::fmt::Write;
 pub fn text(diagnostics: &[Diagnostic]) -> String {
     let mut out = String::new();
     for d in diagnostics {
-        let _ = writeln!(out, "{}[{}]: {}", d.severity.as_str(), d.code, d.message);
+        let _ = writeln!(
+            out,
+            "{}[{}]: {}",
+            d.severity.as_str(),
+            d.code,
+            visible(&d.message)
+        );
         if let Some(loc) = &d.location {
-            let _ = writeln!(out, "  --> {loc}");
+            let _ = writeln!(out, "  --> {}", visible(&loc.to_string()));
             if let Some(snippet) = &d.snippet {
                 let gutter = loc.line.to_string().len();
                 let pad = " ".repeat(gutter);
@@ -19,12 +25,33 @@ pub fn text(diagnostics: &[Diagnostic]) -> String {
                     .map(|c| if c == '\t' { 4 } else { 1 })
                     .sum();
                 let _ = writeln!(out, "{pad} |");
-                let _ = writeln!(out, "{} | {}", loc.line, snippet.replace('\t', "    "));
+                let _ = writeln!(
+                    out,
+                    "{} | {}",
+                    loc.line,
+                    visible(&snippet.replace('\t', "    "))
+                );
                 let _ = writeln!(out, "{pad} | {}^", " ".repeat(caret_at));
             }
         }
     }
     out
+}
+
+/// Input text made safe for a terminal: control characters (an attacker's escape
+/// sequences, carriage returns) are shown as `\u{..}` instead of being obeyed.
+fn visible(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(|c| c.is_control() && c != '\n') {
+        return s.into();
+    }
+    s.chars()
+        .map(|c| match c {
+            '\n' => "\n".to_string(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect::<String>()
+        .into()
 }
 
 /// A one-line summary such as `2 errors, 1 warning`.
@@ -36,4 +63,20 @@ pub fn summary(diagnostics: &[Diagnostic]) -> String {
         plural(count(kubeseg_model::Severity::Error), "error"),
         plural(count(kubeseg_model::Severity::Warning), "warning")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_in_input_are_shown_not_obeyed() {
+        let d = Diagnostic::warning("unknown-field", None, "unknown field `a\u{1b}[31mred\r`");
+        let shown = text(&[d]);
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\r'),
+            "{shown:?}"
+        );
+        assert!(shown.contains("a\\u{1b}[31mred\\u{d}"), "{shown:?}");
+    }
 }
