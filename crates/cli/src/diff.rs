@@ -196,3 +196,25 @@ fn checkout(rev: &str, paths: &[String]) -> Result<Checkout> {
     }
     Ok(checkout)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    /// Two runs never share a directory, and no other user can enter one: a planted or
+    /// leftover directory cannot join the OLD side.
+    #[test]
+    fn checkout_directories_are_private_and_unpredictable() {
+        let a = private_dir().unwrap();
+        let b = private_dir().unwrap();
+        assert_ne!(a, b);
+        let mode = std::fs::metadata(&a).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        let name = a.file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(name.len(), "kubeseg-diff-".len() + 32, "{name}");
+        for d in [a, b] {
+            std::fs::remove_dir(d).unwrap();
+        }
+    }
+}

@@ -46,9 +46,14 @@ const EXIT_WRITE: u8 = 3;
 /// What one run may read, set once from `--max-file-size`.
 static LIMITS: std::sync::OnceLock<kubeseg_sources::Limits> = std::sync::OnceLock::new();
 
+/// The run's input limits.
+pub(crate) fn limits() -> kubeseg_sources::Limits {
+    LIMITS.get().copied().unwrap_or_default()
+}
+
 /// Loads manifests within the run's limits.
 pub(crate) fn load_paths(paths: &[String]) -> Loaded {
-    kubeseg_sources::load_with(paths, LIMITS.get().copied().unwrap_or_default())
+    kubeseg_sources::load_with(paths, limits())
 }
 
 fn main() -> ExitCode {

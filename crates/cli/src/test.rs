@@ -11,8 +11,13 @@ use kubeseg_report::test::{TestFormat as Format, render};
 /// Runs the assertions; returns the output and whether any failed.
 pub fn run(a: &TestArgs) -> Result<(String, bool)> {
     // Reading errors are input errors (exit 2), not output errors: no io::Error source.
-    let text = std::fs::read_to_string(&a.spec)
-        .map_err(|e| anyhow::anyhow!("--spec {}: cannot read it: {e}", a.spec))?;
+    let text = match kubeseg_sources::read_file(&a.spec, crate::limits()) {
+        Ok(text) => text,
+        Err(d) => {
+            note_text!(diagnostics::text(&[d]));
+            return Err(Failure::Input.into());
+        }
+    };
     let spec = match kubeseg_sources::spec::parse_spec(&a.spec, &text) {
         Ok(s) => s,
         Err(diags) => {

@@ -115,6 +115,21 @@ fn special_files_are_skipped_in_walks_and_inputs_are_capped() {
         &bounded(&dir, &["reach", "--max-file-size", "1M", "/dev/zero"]),
         "input-too-large",
     );
+    // So is a spec file.
+    rejected(
+        &bounded(
+            &dir,
+            &[
+                "test",
+                "pod.yaml",
+                "--spec",
+                "/dev/zero",
+                "--max-file-size",
+                "1M",
+            ],
+        ),
+        "input-too-large",
+    );
     // A regular file over the cap is refused before it is read.
     std::fs::write(dir.join("big.yaml"), POD.repeat(20_000)).unwrap();
     rejected(

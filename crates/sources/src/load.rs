@@ -174,6 +174,12 @@ pub fn load_str(name: &str, text: &str) -> Loaded {
     }
 }
 
+/// Reads one file (a spec, say) within `limits`, as manifests are read: capped in size,
+/// and invalid UTF-8 located.
+pub fn read_file(path: &str, limits: Limits) -> Result<String, Diagnostic> {
+    read(PathBuf::from(path), false, limits).text
+}
+
 fn read(path: PathBuf, discovered: bool, limits: Limits) -> Source {
     let name: Arc<str> = path.to_string_lossy().into();
     let unreadable = |e: std::io::Error| {
