@@ -131,7 +131,7 @@ struct Builder<'a> {
 
 /// A mapping under construction: which entries came from a merge key, because an
 /// explicit key replaces a merged one silently while a repeated explicit key is a
-/// duplicate the decoder reports.
+/// duplicate the decoder reports. `merged` stays empty (no allocation) until a merge.
 struct MapBuilder {
     entries: Vec<(Key, Node)>,
     merged: Vec<bool>,
@@ -139,13 +139,16 @@ struct MapBuilder {
 
 impl MapBuilder {
     fn push_explicit(&mut self, key: Key, value: Node) {
-        if let Some(i) = self.position(&key.name)
+        if !self.merged.is_empty()
+            && let Some(i) = self.position(&key.name)
             && self.merged[i]
         {
             self.entries[i] = (key, value);
             self.merged[i] = false;
-        } else {
-            self.entries.push((key, value));
+            return;
+        }
+        self.entries.push((key, value));
+        if !self.merged.is_empty() {
             self.merged.push(false);
         }
     }
@@ -153,6 +156,9 @@ impl MapBuilder {
     /// go-yaml writes merged keys into the map as it meets `<<`: they overwrite keys
     /// written before it, and later keys overwrite them.
     fn merge(&mut self, source: &[(Key, Node)]) {
+        if self.merged.len() < self.entries.len() {
+            self.merged.resize(self.entries.len(), false);
+        }
         for (key, value) in source {
             match self.position(&key.name) {
                 Some(i) => {
