@@ -41,17 +41,19 @@ pub fn text(diagnostics: &[Diagnostic]) -> String {
 /// Input text made safe for a terminal: control characters (an attacker's escape
 /// sequences, carriage returns) are shown as `\u{..}` instead of being obeyed.
 fn visible(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(|c| c.is_control() && c != '\n') {
+    let escaped = |c: char| c.is_control() && c != '\n';
+    if !s.chars().any(escaped) {
         return s.into();
     }
-    s.chars()
-        .map(|c| match c {
-            '\n' => "\n".to_string(),
-            c if c.is_control() => c.escape_unicode().to_string(),
-            c => c.to_string(),
-        })
-        .collect::<String>()
-        .into()
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        if escaped(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 /// A one-line summary such as `2 errors, 1 warning`.

@@ -1,7 +1,7 @@
 //! A JSON reader that keeps line and column for every node and streams the items of a
 //! top-level `List`, so a large dump is decoded item by item instead of held whole.
 
-use crate::tree::{Key, Node, Value};
+use crate::tree::{DuplicateKey, Key, MapBuilder, Node, Value};
 use crate::yaml::SyntaxError;
 
 /// What the reader hands out, in input order.
@@ -12,14 +12,19 @@ pub enum Piece {
     Top(Node),
 }
 
-/// Reads one JSON text, calling `sink` for each piece.
-pub fn parse_json(text: &str, mut sink: impl FnMut(Piece)) -> Result<(), SyntaxError> {
+/// Reads one JSON text, calling `sink` for each piece; returns the keys given twice
+/// (each object keeps the last value, as Go's encoding/json does).
+pub fn parse_json(
+    text: &str,
+    mut sink: impl FnMut(Piece),
+) -> Result<Vec<DuplicateKey>, SyntaxError> {
     let mut p = Parser {
         b: text.as_bytes(),
         pos: 0,
         line: 1,
         line_start: 0,
         depth: 0,
+        duplicates: Vec::new(),
     };
     p.ws();
     match p.peek() {
@@ -33,7 +38,7 @@ pub fn parse_json(text: &str, mut sink: impl FnMut(Piece)) -> Result<(), SyntaxE
             let (line, column) = p.here();
             p.pos += 1;
             p.depth = 1;
-            let mut entries = Vec::new();
+            let mut map = MapBuilder::default();
             p.members(|p, key| {
                 p.ws();
                 if key.name == "items" && p.peek() == Some(b'[') {
@@ -43,12 +48,13 @@ pub fn parse_json(text: &str, mut sink: impl FnMut(Piece)) -> Result<(), SyntaxE
                     p.depth = 1;
                     items
                 } else {
-                    entries.push((key, p.value()?));
+                    let value = p.value()?;
+                    map.push(key, value, &mut p.duplicates);
                     Ok(())
                 }
             })?;
             sink(Piece::Top(Node {
-                value: Value::Map(entries),
+                value: Value::Map(map.finish()),
                 line,
                 column,
             }));
@@ -63,7 +69,7 @@ pub fn parse_json(text: &str, mut sink: impl FnMut(Piece)) -> Result<(), SyntaxE
     if p.pos < p.b.len() {
         return Err(p.error("trailing characters after the JSON value"));
     }
-    Ok(())
+    Ok(p.duplicates)
 }
 
 struct Parser<'a> {
@@ -72,6 +78,7 @@ struct Parser<'a> {
     line: u32,
     line_start: usize,
     depth: usize,
+    duplicates: Vec<DuplicateKey>,
 }
 
 impl Parser<'_> {
@@ -173,13 +180,14 @@ impl Parser<'_> {
         let value = match self.peek() {
             Some(b'{') => {
                 self.descend(line, column)?;
-                let mut entries = Vec::new();
+                let mut map = MapBuilder::default();
                 self.members(|p, key| {
-                    entries.push((key, p.value()?));
+                    let value = p.value()?;
+                    map.push(key, value, &mut p.duplicates);
                     Ok(())
                 })?;
                 self.depth -= 1;
-                Value::Map(entries)
+                Value::Map(map.finish())
             }
             Some(b'[') => {
                 self.descend(line, column)?;

@@ -88,7 +88,7 @@ pub fn load_with(paths: &[String], limits: Limits) -> Loaded {
         let path = Path::new(p);
         if path.is_dir() {
             let mut walk = Walk::default();
-            walk.dir(path, &mut Vec::new());
+            walk.root(path);
             diagnostics.append(&mut walk.diagnostics);
             if walk.files.is_empty() {
                 diagnostics.push(Diagnostic::error(
@@ -97,7 +97,6 @@ pub fn load_with(paths: &[String], limits: Limits) -> Loaded {
                     format!("directory {p} holds no .yaml, .yml or .json file"),
                 ));
             }
-            walk.files.sort();
             sources.extend(walk.files.into_iter().map(|f| read(f, true, limits)));
         } else {
             sources.push(read(path.to_path_buf(), false, limits));
@@ -177,29 +176,32 @@ pub fn load_str(name: &str, text: &str) -> Loaded {
 /// Reads one file (a spec, say) within `limits`, as manifests are read: capped in size,
 /// and invalid UTF-8 located.
 pub fn read_file(path: &str, limits: Limits) -> Result<String, Diagnostic> {
-    read(PathBuf::from(path), false, limits).text
+    read_text(Path::new(path), path.into(), limits)
 }
 
 fn read(path: PathBuf, discovered: bool, limits: Limits) -> Source {
     let name: Arc<str> = path.to_string_lossy().into();
-    let unreadable = |e: std::io::Error| {
-        Diagnostic::error("unreadable-path", None, format!("cannot read {name}: {e}"))
-    };
-    let text = std::fs::File::open(&path)
-        .map_err(unreadable)
-        .and_then(|file| {
-            // A regular file says its size: refuse an oversized one before reading it.
-            let size = file.metadata().map(|m| (m.is_file(), m.len()));
-            match size {
-                Ok((true, len)) if len > limits.max_file_bytes => Err(too_large(&name, limits)),
-                _ => read_capped(file, name.clone(), limits),
-            }
-        });
     Source {
+        text: read_text(&path, name.clone(), limits),
         name,
-        text,
         discovered,
     }
+}
+
+fn read_text(path: &Path, name: Arc<str>, limits: Limits) -> Result<String, Diagnostic> {
+    let file = std::fs::File::open(path).map_err(|e| unreadable(&name, &e))?;
+    // A regular file says its size: refuse an oversized one before reading it.
+    if let Ok(m) = file.metadata()
+        && m.is_file()
+        && m.len() > limits.max_file_bytes
+    {
+        return Err(too_large(&name, limits));
+    }
+    read_capped(file, name, limits)
+}
+
+fn unreadable(name: &str, e: &std::io::Error) -> Diagnostic {
+    Diagnostic::error("unreadable-path", None, format!("cannot read {name}: {e}"))
 }
 
 fn too_large(name: &str, limits: Limits) -> Diagnostic {
@@ -225,11 +227,7 @@ fn read_capped(
         .take(limits.max_file_bytes.saturating_add(1))
         .read_to_end(&mut bytes);
     if let Err(e) = read {
-        return Err(Diagnostic::error(
-            "unreadable-path",
-            None,
-            format!("cannot read {name}: {e}"),
-        ));
+        return Err(unreadable(&name, &e));
     }
     if bytes.len() as u64 > limits.max_file_bytes {
         return Err(too_large(&name, limits));
@@ -261,6 +259,12 @@ fn is_manifest(doc: &crate::tree::Node) -> bool {
     }
 }
 
+/// What identifies a file or directory whatever the path to it.
+fn file_id(m: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt as _;
+    (m.dev(), m.ino())
+}
+
 /// A directory walk that reads each directory and file once, by device and inode.
 #[derive(Default)]
 struct Walk {
@@ -270,14 +274,18 @@ struct Walk {
 }
 
 impl Walk {
-    /// Walks `dir`; `ancestors` are the directories above it, to tell a cycle from a
-    /// second path to a directory already read.
-    fn dir(&mut self, dir: &Path, ancestors: &mut Vec<(u64, u64)>) {
-        use std::os::unix::fs::MetadataExt as _;
-        let id = match std::fs::metadata(dir) {
-            Ok(m) => (m.dev(), m.ino()),
-            Err(e) => return self.unreadable(dir, &e),
-        };
+    /// Walks the directory `root`. Files come out in sorted path order: entries are
+    /// visited sorted, depth first.
+    fn root(&mut self, root: &Path) {
+        match std::fs::metadata(root) {
+            Ok(m) => self.dir(root, file_id(&m), &mut Vec::new()),
+            Err(e) => self.unreadable(root, &e),
+        }
+    }
+
+    /// Walks `dir` (device and inode `id`); `ancestors` are the directories above it,
+    /// to tell a cycle from a second path to a directory already read.
+    fn dir(&mut self, dir: &Path, id: (u64, u64), ancestors: &mut Vec<(u64, u64)>) {
         if ancestors.contains(&id) {
             self.warn("symlink-cycle", format!("{} leads back to a directory above it (a symbolic-link cycle); it is not followed", dir.display()));
             return;
@@ -311,7 +319,7 @@ impl Walk {
                 Some("yaml" | "yml" | "json")
             );
             match std::fs::metadata(&path) {
-                Ok(m) if m.is_dir() => self.dir(&path, ancestors),
+                Ok(m) if m.is_dir() => self.dir(&path, file_id(&m), ancestors),
                 _ if !manifest => {}
                 Ok(m) if !m.is_file() => self.warn(
                     "not-a-file",
@@ -321,7 +329,7 @@ impl Walk {
                     ),
                 ),
                 Ok(m) => {
-                    if self.seen.insert((m.dev(), m.ino())) {
+                    if self.seen.insert(file_id(&m)) {
                         self.files.push(path);
                     } else {
                         self.warn("already-read", format!("{} is a file already read through another path (a link); it is read once", path.display()));
@@ -340,11 +348,8 @@ impl Walk {
     }
 
     fn unreadable(&mut self, dir: &Path, e: &std::io::Error) {
-        self.diagnostics.push(Diagnostic::error(
-            "unreadable-path",
-            None,
-            format!("cannot read directory {}: {e}", dir.display()),
-        ));
+        let name = format!("directory {}", dir.display());
+        self.diagnostics.push(unreadable(&name, e));
     }
 }
 
@@ -421,11 +426,12 @@ fn decode_yaml(source: &Source, text: &str) -> Result<FileRead, crate::yaml::Syn
             let end = cuts.get(i + 1).map_or(text.len(), |c| c.0);
             let mut ctx = Ctx::new(source.name.clone(), text);
             let mut read = FileRead::default();
-            crate::yaml::parse_documents_with(&text[start..end], line, |doc| {
+            let duplicates = crate::yaml::parse_documents_with(&text[start..end], line, |doc| {
                 read.documents_seen += 1;
                 read.any_kind |= is_manifest(&doc);
                 decode_document(&mut ctx, &doc, &mut read.decoded);
             })?;
+            ctx.duplicate_keys(&duplicates);
             read.diagnostics = ctx.diagnostics;
             Ok(read)
         })
@@ -443,7 +449,7 @@ fn decode_json(source: &Source, text: &str) -> Result<FileRead, crate::yaml::Syn
     let mut pending: Vec<crate::tree::Node> = Vec::new();
     let mut top: Option<crate::tree::Node> = None;
     let mut saw_items = false;
-    crate::json::parse_json(text, |piece| match piece {
+    let duplicates = crate::json::parse_json(text, |piece| match piece {
         crate::json::Piece::Item(node) => {
             saw_items = true;
             read.documents_seen += 1;
@@ -478,6 +484,7 @@ fn decode_json(source: &Source, text: &str) -> Result<FileRead, crate::yaml::Syn
             decode_document(&mut ctx, &top, &mut read.decoded);
         }
     }
+    ctx.duplicate_keys(&duplicates);
     read.diagnostics = ctx.diagnostics;
     Ok(read)
 }

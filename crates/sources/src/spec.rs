@@ -20,7 +20,18 @@ const KINDS: &[&str] = &[
 pub fn parse_spec(file: &str, text: &str) -> Result<ConnectivitySpec, Vec<Diagnostic>> {
     let mut ctx = Ctx::new(Arc::from(file), text);
     let docs = match crate::yaml::parse_documents(text) {
-        Ok(d) => d,
+        Ok((docs, duplicates)) => {
+            // The spec is strict: a field written twice is an error, not a silent choice.
+            for d in duplicates {
+                ctx.error_at(
+                    d.line,
+                    d.column,
+                    "invalid-spec",
+                    format!("`{}` is given twice", d.name),
+                );
+            }
+            docs
+        }
         Err(e) => {
             ctx.error_at(e.line, e.column, e.code, e.message);
             return Err(ctx.diagnostics);

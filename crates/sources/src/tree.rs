@@ -44,6 +44,105 @@ pub struct Key {
     pub column: u32,
 }
 
+/// A key given twice in one mapping. The readers keep the last value, as kubectl's
+/// reader does, and report the repeat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DuplicateKey {
+    /// The key.
+    pub name: String,
+    /// 1-based line of the later occurrence.
+    pub line: u32,
+    /// 1-based column of the later occurrence.
+    pub column: u32,
+}
+
+/// A mapping under construction, for both readers: every key appears once, holding
+/// the last value written, as kubectl (go-yaml, encoding/json) stores it. A key given
+/// again explicitly is a [`DuplicateKey`]; a key a YAML merge (`<<`) brought in is
+/// replaced silently, which is what merges are for.
+#[derive(Default)]
+pub(crate) struct MapBuilder {
+    entries: Vec<(Key, Node)>,
+    /// Which entries came from a merge; `None` (no allocation) until a merge.
+    merged: Option<Vec<bool>>,
+    /// Key positions, built once a mapping is too large to scan.
+    index: Option<std::collections::HashMap<String, usize>>,
+}
+
+impl MapBuilder {
+    /// Mappings up to this size are scanned; larger ones are indexed.
+    const SCAN: usize = 16;
+
+    /// Sets an explicitly written key.
+    pub(crate) fn push(&mut self, key: Key, value: Node, duplicates: &mut Vec<DuplicateKey>) {
+        let Some(i) = self.position(&key.name) else {
+            return self.append(key, value, false);
+        };
+        let was_merged = self
+            .merged
+            .as_mut()
+            .is_some_and(|m| std::mem::replace(&mut m[i], false));
+        if !was_merged {
+            duplicates.push(DuplicateKey {
+                name: key.name.clone(),
+                line: key.line,
+                column: key.column,
+            });
+        }
+        self.entries[i] = (key, value);
+    }
+
+    /// Applies one mapping of a YAML merge: go-yaml writes merged keys into the map as
+    /// it meets `<<`, so they overwrite keys written before it, and later keys
+    /// overwrite them.
+    pub(crate) fn merge(&mut self, source: &[(Key, Node)]) {
+        let len = self.entries.len();
+        self.merged.get_or_insert_with(|| vec![false; len]);
+        for (key, value) in source {
+            match self.position(&key.name) {
+                Some(i) => {
+                    self.entries[i] = (key.clone(), value.clone());
+                    if let Some(m) = &mut self.merged {
+                        m[i] = true;
+                    }
+                }
+                None => self.append(key.clone(), value.clone(), true),
+            }
+        }
+    }
+
+    /// The entries, each key once, in the order keys were first written.
+    pub(crate) fn finish(self) -> Vec<(Key, Node)> {
+        self.entries
+    }
+
+    fn append(&mut self, key: Key, value: Node, merged: bool) {
+        if let Some(index) = &mut self.index {
+            index.insert(key.name.clone(), self.entries.len());
+        }
+        self.entries.push((key, value));
+        if let Some(m) = &mut self.merged {
+            m.push(merged);
+        }
+    }
+
+    fn position(&mut self, name: &str) -> Option<usize> {
+        if self.index.is_none() && self.entries.len() > Self::SCAN {
+            let index = self
+                .entries
+                .iter()
+                .enumerate()
+                .map(|(i, (k, _))| (k.name.clone(), i))
+                .collect();
+            self.index = Some(index);
+        }
+        match &self.index {
+            Some(index) => index.get(name).copied(),
+            None => self.entries.iter().position(|(k, _)| k.name == name),
+        }
+    }
+}
+
 impl Node {
     /// The entries when the node is a mapping.
     pub fn as_map(&self) -> Option<&[(Key, Node)]> {
@@ -53,7 +152,8 @@ impl Node {
         }
     }
 
-    /// The value of `key` when the node is a mapping that has it.
+    /// The value of `key` when the node is a mapping that has it (the readers keep one
+    /// entry per key).
     pub fn get(&self, key: &str) -> Option<&Node> {
         self.as_map()?
             .iter()

@@ -5,7 +5,7 @@
 //! would store. Nesting depth and alias expansion are bounded: the input is
 //! attacker-controlled.
 
-use crate::tree::{Key, Node, Value, resolve_plain};
+use crate::tree::{DuplicateKey, Key, MapBuilder, Node, Value, resolve_plain};
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 use std::collections::HashMap;
 
@@ -53,28 +53,31 @@ impl SyntaxError {
     }
 }
 
-/// Parses every document of a YAML stream. Empty documents (`---` alone, Helm's
-/// blank templates) yield nothing. On a syntax error the documents read before it
-/// are discarded: a half-read file must not pass for a whole one.
-pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
+/// Parses every document of a YAML stream, with the keys given twice (each mapping
+/// keeps the last value). Empty documents (`---` alone, Helm's blank templates) yield
+/// nothing. On a syntax error the documents read before it are discarded: a half-read
+/// file must not pass for a whole one.
+pub fn parse_documents(text: &str) -> Result<(Vec<Node>, Vec<DuplicateKey>), SyntaxError> {
     let mut docs = Vec::new();
-    parse_documents_with(text, 0, |d| docs.push(d))?;
-    Ok(docs)
+    let duplicates = parse_documents_with(text, 0, |d| docs.push(d))?;
+    Ok((docs, duplicates))
 }
 
 /// Parses a YAML stream, handing each non-empty document to `each` as soon as it is
-/// read. `line_offset` is added to every line (for a chunk cut out of a larger file).
+/// read; returns the keys given twice. `line_offset` is added to every line (for a
+/// chunk cut out of a larger file).
 pub fn parse_documents_with(
     text: &str,
     line_offset: u32,
     mut each: impl FnMut(Node),
-) -> Result<(), SyntaxError> {
+) -> Result<Vec<DuplicateKey>, SyntaxError> {
     let mut builder = Builder {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         line_offset,
         depth: 0,
         alias_nodes: 0,
+        duplicates: Vec::new(),
     };
     loop {
         let (event, _) = builder.next()?;
@@ -97,7 +100,7 @@ pub fn parse_documents_with(
             _ => {}
         }
     }
-    Ok(())
+    Ok(builder.duplicates)
 }
 
 /// Byte offsets and line numbers (0-based) where a YAML stream may be cut into
@@ -127,55 +130,7 @@ struct Builder<'a> {
     depth: usize,
     /// Nodes copied by aliases in the current document.
     alias_nodes: usize,
-}
-
-/// A mapping under construction: which entries came from a merge key, because an
-/// explicit key replaces a merged one silently while a repeated explicit key is a
-/// duplicate the decoder reports. `merged` stays empty (no allocation) until a merge.
-struct MapBuilder {
-    entries: Vec<(Key, Node)>,
-    merged: Vec<bool>,
-}
-
-impl MapBuilder {
-    fn push_explicit(&mut self, key: Key, value: Node) {
-        if !self.merged.is_empty()
-            && let Some(i) = self.position(&key.name)
-            && self.merged[i]
-        {
-            self.entries[i] = (key, value);
-            self.merged[i] = false;
-            return;
-        }
-        self.entries.push((key, value));
-        if !self.merged.is_empty() {
-            self.merged.push(false);
-        }
-    }
-
-    /// go-yaml writes merged keys into the map as it meets `<<`: they overwrite keys
-    /// written before it, and later keys overwrite them.
-    fn merge(&mut self, source: &[(Key, Node)]) {
-        if self.merged.len() < self.entries.len() {
-            self.merged.resize(self.entries.len(), false);
-        }
-        for (key, value) in source {
-            match self.position(&key.name) {
-                Some(i) => {
-                    self.entries[i] = (key.clone(), value.clone());
-                    self.merged[i] = true;
-                }
-                None => {
-                    self.entries.push((key.clone(), value.clone()));
-                    self.merged.push(true);
-                }
-            }
-        }
-    }
-
-    fn position(&self, name: &str) -> Option<usize> {
-        self.entries.iter().rposition(|(k, _)| k.name == name)
-    }
+    duplicates: Vec<DuplicateKey>,
 }
 
 impl<'a> Builder<'a> {
@@ -231,10 +186,7 @@ impl<'a> Builder<'a> {
             }
             Event::MappingStart(anchor, _) => {
                 self.descend(line, column)?;
-                let mut map = MapBuilder {
-                    entries: Vec::new(),
-                    merged: Vec::new(),
-                };
+                let mut map = MapBuilder::default();
                 loop {
                     let (event, span) = self.next()?;
                     if matches!(event, Event::MappingEnd) {
@@ -255,10 +207,10 @@ impl<'a> Builder<'a> {
                         line: key_node.line,
                         column: key_node.column,
                     };
-                    map.push_explicit(key, value);
+                    map.push(key, value, &mut self.duplicates);
                 }
                 self.depth -= 1;
-                (Value::Map(map.entries), anchor)
+                (Value::Map(map.finish()), anchor)
             }
             Event::Alias(id) => {
                 let Some((node, n)) = self.anchors.get(&id) else {
@@ -440,7 +392,7 @@ mod tests {
 
     #[test]
     fn positions_are_one_based() {
-        let docs = parse_documents(
+        let (docs, _) = parse_documents(
             "# Source: chart/templates/np.yaml\nkind: NetworkPolicy\nspec:\n  podSelector: {}\n",
         )
         .unwrap();
@@ -452,13 +404,13 @@ mod tests {
 
     #[test]
     fn empty_documents_are_skipped() {
-        let docs = parse_documents("---\n---\na: 1\n---\n# only a comment\n").unwrap();
+        let (docs, _) = parse_documents("---\n---\na: 1\n---\n# only a comment\n").unwrap();
         assert_eq!(docs.len(), 1);
     }
 
     #[test]
     fn quoted_numbers_stay_strings() {
-        let docs = parse_documents("a: \"80\"\nb: 80\n").unwrap();
+        let (docs, _) = parse_documents("a: \"80\"\nb: 80\n").unwrap();
         assert_eq!(docs[0].get("a").unwrap().value, Value::Str("80".into()));
         assert_eq!(docs[0].get("b").unwrap().value, Value::Int(80));
     }
@@ -481,7 +433,38 @@ mod tests {
 
     #[test]
     fn json_is_read_as_yaml() {
-        let docs = parse_documents("{\"kind\": \"List\", \"items\": [{\"a\": 1}]}").unwrap();
+        let (docs, _) = parse_documents("{\"kind\": \"List\", \"items\": [{\"a\": 1}]}").unwrap();
         assert_eq!(docs[0].get("kind").unwrap().as_str(), Some("List"));
+    }
+
+    #[test]
+    fn each_key_keeps_its_last_value_in_small_and_large_mappings() {
+        for size in [3, 40] {
+            let mut text: String = (0..size).map(|i| format!("k{i}: {i}\n")).collect();
+            text += "k1: last\n";
+            let (docs, duplicates) = parse_documents(&text).unwrap();
+            let entries = docs[0].as_map().unwrap();
+            assert_eq!(entries.len(), size, "one entry per key");
+            assert_eq!(docs[0].get("k1").unwrap().as_str(), Some("last"));
+            let line = size as u32 + 1;
+            assert_eq!(
+                duplicates,
+                vec![DuplicateKey {
+                    name: "k1".into(),
+                    line,
+                    column: 1
+                }]
+            );
+        }
+    }
+
+    #[test]
+    fn a_merge_first_in_a_mapping_is_overridden_silently() {
+        let (docs, duplicates) =
+            parse_documents("base: &b {app: a, tier: t}\nuse:\n  <<: *b\n  app: b\n").unwrap();
+        let used = docs[0].get("use").unwrap();
+        assert_eq!(used.get("app").unwrap().as_str(), Some("b"));
+        assert_eq!(used.get("tier").unwrap().as_str(), Some("t"));
+        assert!(duplicates.is_empty(), "{duplicates:?}");
     }
 }

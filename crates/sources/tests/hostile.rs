@@ -27,6 +27,17 @@ fn errors(loaded: &Loaded) -> Vec<(&'static str, u32)> {
     diagnostics(loaded, Severity::Error)
 }
 
+/// Asserts that `text` loads with exactly one error, `code` at the line holding `marker`.
+fn rejected_at(text: &str, code: &str, marker: &str) {
+    let loaded = load_str("t.yaml", text);
+    assert_eq!(
+        errors(&loaded),
+        vec![(code, line_of(text, marker))],
+        "{:#?}",
+        loaded.diagnostics
+    );
+}
+
 const POLICY_HEAD: &str = "apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: p, namespace: prod}
@@ -256,11 +267,7 @@ spec: {containers: [{name: c, image: i}]}
 #[test]
 fn a_peer_whose_only_selector_is_null_is_rejected() {
     let text = format!("{POLICY_HEAD}  ingress:\n  - from:\n    - podSelector: null\n");
-    let loaded = load_str("t.yaml", &text);
-    assert_eq!(
-        errors(&loaded),
-        vec![("invalid-peer", line_of(&text, "podSelector: null"))]
-    );
+    rejected_at(&text, "invalid-peer", "podSelector: null");
 }
 
 #[test]
@@ -275,11 +282,7 @@ fn a_null_ip_block_beside_a_selector_is_absent() {
 #[test]
 fn more_than_two_policy_types_are_rejected() {
     let text = format!("{POLICY_HEAD}  policyTypes: [Ingress, Egress, Ingress]\n");
-    let loaded = load_str("t.yaml", &text);
-    assert_eq!(
-        errors(&loaded),
-        vec![("invalid-policy-type", line_of(&text, "policyTypes"))]
-    );
+    rejected_at(&text, "invalid-policy-type", "policyTypes");
     let two = format!("{POLICY_HEAD}  policyTypes: [Ingress, Ingress]\n");
     assert!(errors(&load_str("t.yaml", &two)).is_empty());
 }
@@ -289,11 +292,7 @@ fn invalid_label_values_in_match_expressions_are_rejected() {
     let text = format!(
         "{POLICY_HEAD}  ingress:\n  - from:\n    - podSelector:\n        matchExpressions:\n        - {{key: app, operator: In, values: [\"not a value\"]}}\n"
     );
-    let loaded = load_str("t.yaml", &text);
-    assert_eq!(
-        errors(&loaded),
-        vec![("invalid-label", line_of(&text, "not a value"))]
-    );
+    rejected_at(&text, "invalid-label", "not a value");
 }
 
 #[test]
@@ -342,4 +341,54 @@ fn a_huge_value_is_not_echoed_in_full() {
     let d = &loaded.diagnostics[0];
     assert!(d.message.len() < 500, "{} bytes", d.message.len());
     assert!(d.snippet.is_none(), "a 10 MB line is not a snippet");
+}
+
+/// kubectl keeps the last of two equal keys in YAML (go-yaml v2) and in JSON (Go's
+/// encoding/json), in every mapping, not only in the fields a decoder checks: a pod
+/// whose port entry says `containerPort` twice serves the second port.
+#[test]
+fn the_last_of_two_equal_keys_wins_everywhere_with_a_warning() {
+    let yaml = "apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: prod}
+spec:
+  containers:
+  - name: c
+    image: i
+    ports:
+    - containerPort: 80
+      containerPort: 8080
+";
+    let json = r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "prod"},
+ "spec": {"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80, "containerPort": 8080}]}]}}"#;
+    for (name, text, line) in [("t.yaml", yaml, 10), ("t.json", json, 2)] {
+        let loaded = load_str(name, text);
+        assert_eq!(
+            diagnostics(&loaded, Severity::Warning),
+            vec![("duplicate-field", line)],
+            "{name}: {:#?}",
+            loaded.diagnostics
+        );
+        let ports: Vec<u16> = loaded.cluster.workloads[0].pods[0]
+            .ports
+            .iter()
+            .map(|p| p.port)
+            .collect();
+        assert_eq!(ports, vec![8080], "{name}");
+    }
+}
+
+#[test]
+fn a_key_given_twice_in_a_spec_is_an_error() {
+    let text = "apiVersion: kubeseg.io/v1
+kind: ConnectivitySpec
+assertions: []
+assertions: []
+";
+    let errs: Vec<(&str, u32)> = kubeseg_sources::spec::parse_spec("s.yaml", text)
+        .unwrap_err()
+        .iter()
+        .map(|d| (d.code, d.location.as_ref().map_or(0, |l| l.line)))
+        .collect();
+    assert_eq!(errs, vec![("invalid-spec", 4)]);
 }

@@ -128,33 +128,24 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Warns about every key given twice: kubectl keeps the last value without a word.
-    pub fn check_duplicates(&mut self, entries: &[(Key, Node)], what: &str) {
-        // Most mappings are small: compare pairwise there, and hash only large ones.
-        let mut seen = std::collections::HashSet::new();
-        for (i, (key, _)) in entries.iter().enumerate() {
-            let repeated = if entries.len() <= 16 {
-                entries[..i].iter().any(|(k, _)| k.name == key.name)
-            } else {
-                !seen.insert(key.name.as_str())
-            };
-            if repeated {
-                self.warning_at(
-                    key.line,
-                    key.column,
-                    "duplicate-field",
-                    format!(
-                        "duplicate field `{}` in {what}: the last one wins",
-                        key.name
-                    ),
-                );
-            }
+    /// Warns about every key the reader saw twice in one mapping: kubectl keeps the
+    /// last value without a word, and so does the reader.
+    pub fn duplicate_keys(&mut self, duplicates: &[crate::tree::DuplicateKey]) {
+        for d in duplicates {
+            self.warning_at(
+                d.line,
+                d.column,
+                "duplicate-field",
+                format!(
+                    "duplicate key `{}`: the last one wins, as kubectl keeps it",
+                    d.name
+                ),
+            );
         }
     }
 
     /// Warns about every key of `entries` not in `known`, suggesting the closest known key.
     pub fn check_fields(&mut self, entries: &[(Key, Node)], known: &[&str], what: &str) {
-        self.check_duplicates(entries, what);
         for (key, _) in entries {
             if known.contains(&key.name.as_str()) {
                 continue;
@@ -189,13 +180,9 @@ pub fn quote_hint(node: &Node) -> &'static str {
     }
 }
 
-/// The value of the last entry named `key` (the API server keeps the last duplicate).
+/// The value of the entry named `key` (the readers keep one entry per key: the last).
 pub fn field<'n>(entries: &'n [(Key, Node)], key: &str) -> Option<&'n Node> {
-    entries
-        .iter()
-        .rev()
-        .find(|(k, _)| k.name == key)
-        .map(|(_, v)| v)
+    entries.iter().find(|(k, _)| k.name == key).map(|(_, v)| v)
 }
 
 /// The closest candidate by case-insensitive edit distance, if close enough to be a typo.

@@ -33,7 +33,6 @@ pub fn metadata(ctx: &mut Ctx, obj: &Node, kind: &str, name_required: bool) -> M
     let Some(entries) = ctx.map(node, "metadata") else {
         return meta;
     };
-    ctx.check_duplicates(entries, "metadata");
     match field(entries, "name").or_else(|| field(entries, "generateName")) {
         Some(n) => {
             if let Some(s) = ctx.str(n, "metadata.name") {
@@ -93,9 +92,7 @@ pub fn metadata(ctx: &mut Ctx, obj: &Node, kind: &str, name_required: bool) -> M
 /// Reads a `string: string` label map, checking label syntax.
 pub fn labels(ctx: &mut Ctx, node: &Node, what: &str) -> Labels {
     let mut out = Labels::new();
-    let entries = ctx.map(node, what).unwrap_or_default();
-    ctx.check_duplicates(entries, what);
-    for (k, v) in entries {
+    for (k, v) in ctx.map(node, what).unwrap_or_default() {
         let value = match &v.value {
             Value::Str(s) => s.clone(),
             Value::Null => String::new(),
