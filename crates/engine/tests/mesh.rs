@@ -186,7 +186,7 @@ fn article_post_from_1tap_is_allowed_by_the_rule() {
         Some("cluster.local/ns/default/sa/1tap")
     );
     assert_eq!(v.dataplanes, (Dataplane::Sidecar, Dataplane::Sidecar));
-    assert_eq!(v.mtls.0, "PERMISSIVE");
+    assert_eq!(v.mtls.0.as_str(), "PERMISSIVE");
     let ap = c
         .authorization_policies
         .iter()
@@ -247,7 +247,7 @@ fn article_post_from_a_pod_without_sidecar_is_denied_under_strict() {
         &req("POST", "", ""),
     );
     assert_eq!(v.dataplanes.0, Dataplane::None);
-    assert_eq!(v.mtls.0, "STRICT");
+    assert_eq!(v.mtls.0.as_str(), "STRICT");
     assert_eq!(v.principal, None);
     denied(&v);
 }
@@ -838,7 +838,7 @@ fn pa(name: &str, ns: &str, spec: &str) -> String {
 fn permissive_is_the_default() {
     let c = mesh("");
     let v = verdict(&c, "plain/client", "app/server", 8080, &get());
-    assert_eq!(v.mtls, ("PERMISSIVE".to_string(), None));
+    assert_eq!(v.mtls, (kubeseg_model::MtlsMode::Permissive, None));
     assert_eq!(v.principal, None);
     allowed(&v);
 }
@@ -850,11 +850,11 @@ fn mesh_strict_overridden_by_namespace_permissive() {
             + &pa("default", "app", "  mtls: {mode: PERMISSIVE}\n")),
     );
     let v = verdict(&c, "plain/client", "app/server", 8080, &get());
-    assert_eq!(v.mtls.0, "PERMISSIVE");
+    assert_eq!(v.mtls.0.as_str(), "PERMISSIVE");
     allowed(&v);
     // `other` has no namespace policy: the mesh-wide STRICT rejects plaintext.
     let v = verdict(&c, "plain/client", "other/server", 8080, &get());
-    assert_eq!(v.mtls.0, "STRICT");
+    assert_eq!(v.mtls.0.as_str(), "STRICT");
     denied(&v);
     // A sidecar source speaks mutual TLS: STRICT accepts it.
     allowed(&verdict(&c, "app/client", "other/server", 8080, &get()));
@@ -868,10 +868,10 @@ fn workload_port_level_strict_on_one_port_only() {
         "  selector: {matchLabels: {app: server}}\n  portLevelMtls:\n    9000: {mode: STRICT}\n",
     ));
     let v = verdict(&c, "plain/client", "app/server", 9000, &any());
-    assert_eq!(v.mtls.0, "STRICT");
+    assert_eq!(v.mtls.0.as_str(), "STRICT");
     denied(&v);
     let v = verdict(&c, "plain/client", "app/server", 8080, &get());
-    assert_eq!(v.mtls.0, "PERMISSIVE");
+    assert_eq!(v.mtls.0.as_str(), "PERMISSIVE");
     allowed(&v);
 }
 
@@ -902,7 +902,7 @@ fn disable_means_no_principal() {
             )),
     );
     let v = verdict(&c, "app/client", "app/server", 8080, &get());
-    assert_eq!(v.mtls.0, "DISABLE");
+    assert_eq!(v.mtls.0.as_str(), "DISABLE");
     assert_eq!(v.principal, None);
     denied(&v);
 }

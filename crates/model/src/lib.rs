@@ -19,7 +19,8 @@ pub use diag::clip;
 pub use diag::{Diagnostic, Location, Severity};
 pub use intervals::IntervalSet;
 pub use mesh::{
-    AuthorizationPolicy, AuthorizationRule, Clause, Condition, PeerAuthentication, ServiceAccount,
+    AuthorizationPolicy, AuthorizationRule, AuthzAction, Clause, Condition, MtlsMode,
+    PeerAuthentication, ServiceAccount,
 };
 pub use ports::{PortSet, Protocol};
 pub use selector::{Labels, Operator, Requirement, Selector};

@@ -5,6 +5,94 @@
 use crate::diag::Location;
 use crate::selector::Labels;
 
+/// An AuthorizationPolicy's `action`, as the CRD's enum spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AuthzAction {
+    /// `ALLOW`: requests must match a rule of some ALLOW policy.
+    Allow,
+    /// `DENY`: a matching rule rejects the request.
+    Deny,
+    /// `AUDIT`: logs only; never changes a verdict.
+    Audit,
+    /// `CUSTOM`: an external authorizer decides matching requests.
+    Custom,
+}
+
+impl AuthzAction {
+    /// Every action with its spelling, in Istio's evaluation order.
+    pub const ALL: [(&'static str, AuthzAction); 4] = [
+        ("CUSTOM", AuthzAction::Custom),
+        ("DENY", AuthzAction::Deny),
+        ("ALLOW", AuthzAction::Allow),
+        ("AUDIT", AuthzAction::Audit),
+    ];
+
+    /// The spelling in manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthzAction::Allow => "ALLOW",
+            AuthzAction::Deny => "DENY",
+            AuthzAction::Audit => "AUDIT",
+            AuthzAction::Custom => "CUSTOM",
+        }
+    }
+
+    /// The action spelled exactly `s` (the CRD's enum is case-sensitive).
+    pub fn parse(s: &str) -> Option<AuthzAction> {
+        Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, a)| *a)
+    }
+}
+
+impl std::fmt::Display for AuthzAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for MtlsMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A PeerAuthentication mutual TLS mode, as the CRD's enum spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MtlsMode {
+    /// `UNSET`: inherit from the parent scope.
+    Unset,
+    /// `DISABLE`: plaintext only.
+    Disable,
+    /// `PERMISSIVE`: mutual TLS and plaintext (Istio's default).
+    Permissive,
+    /// `STRICT`: mutual TLS only.
+    Strict,
+}
+
+impl MtlsMode {
+    /// Every mode with its spelling.
+    pub const ALL: [(&'static str, MtlsMode); 4] = [
+        ("UNSET", MtlsMode::Unset),
+        ("DISABLE", MtlsMode::Disable),
+        ("PERMISSIVE", MtlsMode::Permissive),
+        ("STRICT", MtlsMode::Strict),
+    ];
+
+    /// The spelling in manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MtlsMode::Unset => "UNSET",
+            MtlsMode::Disable => "DISABLE",
+            MtlsMode::Permissive => "PERMISSIVE",
+            MtlsMode::Strict => "STRICT",
+        }
+    }
+
+    /// The mode spelled exactly `s` (the CRD's enum is case-sensitive).
+    pub fn parse(s: &str) -> Option<MtlsMode> {
+        Self::ALL.iter().find(|(n, _)| *n == s).map(|(_, m)| *m)
+    }
+}
+
 /// A `security.istio.io` AuthorizationPolicy.
 #[derive(Clone, Debug)]
 pub struct AuthorizationPolicy {
@@ -20,8 +108,8 @@ pub struct AuthorizationPolicy {
     pub target_refs: bool,
     /// The `targetRef`/`targetRefs` entries: (group, kind, name).
     pub targets: Vec<(String, String, String)>,
-    /// `ALLOW` (the default), `DENY`, `AUDIT` or `CUSTOM`.
-    pub action: String,
+    /// `spec.action`; `ALLOW` when absent.
+    pub action: AuthzAction,
     /// `provider.name` of a CUSTOM policy.
     pub provider: Option<String>,
     /// `spec.rules`; `None` when absent.
@@ -89,10 +177,10 @@ pub struct PeerAuthentication {
     pub location: Option<Location>,
     /// `spec.selector.matchLabels`; `None` applies to the whole namespace.
     pub selector: Option<Labels>,
-    /// `spec.mtls.mode`: `STRICT`, `PERMISSIVE`, `DISABLE` or `UNSET` (`None` when absent).
-    pub mode: Option<String>,
+    /// `spec.mtls.mode` (`None` when absent).
+    pub mode: Option<MtlsMode>,
     /// `spec.portLevelMtls`: (port number, mode), as written.
-    pub port_level: Vec<(u16, String)>,
+    pub port_level: Vec<(u16, MtlsMode)>,
 }
 
 /// A ServiceAccount, for the identities a mesh can issue.

@@ -15,7 +15,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// The version of every JSON document kubeseg writes; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Output formats of `reach`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,7 +10,7 @@
 //! "constraints"}], "unenforced": [{"policy", "location"}]}`. `rules` lists the
 //! applicable rules that may match, in Istio's order (CUSTOM, DENY, ALLOW).
 
-use kubeseg_engine::mesh::{Decision, MeshVerdict, Request, Truth};
+use kubeseg_engine::mesh::{Decision, MeshVerdict, Mismatch, Reason, Request, Truth};
 use kubeseg_model::Cluster;
 use serde::Serialize;
 use std::fmt::Write;
@@ -53,10 +53,68 @@ pub struct MeshJson {
     principal: Option<String>,
     allowed: Option<bool>,
     conditional: Vec<String>,
-    reason: String,
+    reason: &'static str,
+    reason_text: String,
+    misses: Vec<MissJson>,
     deciding: Option<RuleRef>,
     rules: Vec<MeshRuleJson>,
     unenforced: Vec<RuleRef>,
+}
+
+#[derive(Serialize)]
+struct MissJson {
+    policy: String,
+    rule: Option<String>,
+    location: Option<String>,
+    mismatch: String,
+}
+
+/// The stable code of a reason, for JSON.
+pub fn reason_code(r: &Reason) -> &'static str {
+    match r {
+        Reason::NoProxy => "no-proxy",
+        Reason::PlaintextUnderStrict => "plaintext-under-strict",
+        Reason::DenyMatches => "deny-matches",
+        Reason::NoAllowMatches => "no-allow-matches",
+        Reason::AllowMatches => "allow-matches",
+        Reason::NoAllowPolicy => "no-allow-policy",
+        Reason::AllowConditional => "allow-conditional",
+    }
+}
+
+/// The reason in one sentence, naming the deciding policy.
+pub fn reason_text(cluster: &Cluster, v: &MeshVerdict) -> String {
+    let deciding = || {
+        v.deciding
+            .map(|(p, _)| cluster.authorization_policies[p].id())
+            .unwrap_or_default()
+    };
+    match v.reason {
+        Reason::NoProxy => "the destination runs no proxy: the mesh enforces nothing on it".into(),
+        Reason::PlaintextUnderStrict => {
+            "STRICT mutual TLS on this port rejects the source's plaintext".into()
+        }
+        Reason::DenyMatches => format!("DENY policy {} matches", deciding()),
+        Reason::NoAllowMatches => "ALLOW policies apply and none of their rules matches".into(),
+        Reason::AllowMatches => format!("ALLOW policy {} matches", deciding()),
+        Reason::NoAllowPolicy => "no ALLOW policy applies".into(),
+        Reason::AllowConditional => {
+            "an ALLOW rule matches only under conditions the manifests do not decide".into()
+        }
+    }
+}
+
+/// What kept an ALLOW rule from matching, as a phrase.
+pub fn mismatch_text(m: &Mismatch) -> String {
+    match m {
+        Mismatch::NoRules => "the policy has no rules, so it matches nothing".into(),
+        Mismatch::HttpOnTcp(f) => {
+            format!(
+                "`{f}` is HTTP-only and this port does not speak HTTP, so the rule never matches"
+            )
+        }
+        Mismatch::Field(f) => format!("`{f}` does not match"),
+    }
 }
 
 fn rule_ref(cluster: &Cluster, p: usize, rule: Option<usize>) -> RuleRef {
@@ -81,7 +139,7 @@ pub fn mesh_json(cluster: &Cluster, port: u16, v: &MeshVerdict) -> MeshJson {
         source_dataplane: v.dataplanes.0.as_str(),
         destination_dataplane: v.dataplanes.1.as_str(),
         mtls: MtlsJson {
-            mode: v.mtls.0.clone(),
+            mode: v.mtls.0.to_string(),
             peer_authentication: pa.map(|p| format!("{}/{}", p.namespace, p.name)),
             location: pa.and_then(|p| p.location.as_ref()).map(|l| l.to_string()),
         },
@@ -95,7 +153,21 @@ pub fn mesh_json(cluster: &Cluster, port: u16, v: &MeshVerdict) -> MeshJson {
             Decision::Conditional(c) => c.clone(),
             _ => Vec::new(),
         },
-        reason: v.reason.clone(),
+        reason: reason_code(&v.reason),
+        reason_text: reason_text(cluster, v),
+        misses: v
+            .misses
+            .iter()
+            .map(|m| {
+                let r = rule_ref(cluster, m.policy, m.rule);
+                MissJson {
+                    policy: r.policy,
+                    rule: r.rule,
+                    location: r.location,
+                    mismatch: mismatch_text(&m.mismatch),
+                }
+            })
+            .collect(),
         deciding: v.deciding.map(|(p, r)| rule_ref(cluster, p, r)),
         rules: v
             .steps
@@ -106,7 +178,7 @@ pub fn mesh_json(cluster: &Cluster, port: u16, v: &MeshVerdict) -> MeshJson {
                     policy: r.policy,
                     rule: r.rule,
                     location: r.location,
-                    action: s.action.clone(),
+                    action: s.action.to_string(),
                     matches: if s.truth == Truth::Yes {
                         "yes"
                     } else {
@@ -149,7 +221,7 @@ pub fn mesh_text(out: &mut String, cluster: &Cluster, port: u16, v: &MeshVerdict
         asked.join(" ")
     };
     let _ = writeln!(out, "\nmesh (Istio) on TCP {port}, {request}: {what}");
-    let _ = writeln!(out, "  {}", v.reason);
+    let _ = writeln!(out, "  {}", reason_text(cluster, v));
     let pa = v.mtls.1.map(|i| {
         let p = &cluster.peer_authentications[i];
         let loc = p
@@ -164,7 +236,7 @@ pub fn mesh_text(out: &mut String, cluster: &Cluster, port: u16, v: &MeshVerdict
         "  data plane: source {}, destination {}; mTLS {} ({}); principal {}",
         v.dataplanes.0.as_str(),
         v.dataplanes.1.as_str(),
-        v.mtls.0,
+        v.mtls.0.as_str(),
         pa.unwrap_or_else(|| "default".into()),
         v.principal.as_deref().unwrap_or("none (plaintext)")
     );
@@ -182,6 +254,17 @@ pub fn mesh_text(out: &mut String, cluster: &Cluster, port: u16, v: &MeshVerdict
             s.action,
             r.policy,
             r.rule.unwrap_or_default()
+        );
+    }
+    for m in &v.misses {
+        let r = rule_ref(cluster, m.policy, m.rule);
+        let loc = r.location.map(|l| format!(" ({l})")).unwrap_or_default();
+        let rule = r.rule.map(|r| format!(" {r}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  ALLOW {}{rule}{loc}: does not match: {}",
+            r.policy,
+            mismatch_text(&m.mismatch)
         );
     }
     for &p in &v.unenforced {
@@ -212,7 +295,7 @@ pub fn summary(v: &MeshVerdict) -> String {
         }
     };
     match &v.decision {
-        Decision::Denied if v.reason.contains("STRICT") => {
+        Decision::Denied if v.reason == Reason::PlaintextUnderStrict => {
             "denied: plaintext under STRICT mTLS".into()
         }
         Decision::Denied => "denied".into(),
@@ -221,13 +304,13 @@ pub fn summary(v: &MeshVerdict) -> String {
             let allow: Vec<String> = v
                 .steps
                 .iter()
-                .filter(|s| s.action == "ALLOW" && s.truth != Truth::Yes)
+                .filter(|s| s.action == kubeseg_model::AuthzAction::Allow && s.truth != Truth::Yes)
                 .map(alternative)
                 .collect();
             let deny: Vec<String> = v
                 .steps
                 .iter()
-                .filter(|s| s.action == "DENY")
+                .filter(|s| s.action == kubeseg_model::AuthzAction::Deny)
                 .map(alternative)
                 .collect();
             let mut text = if allow.is_empty() {
@@ -238,7 +321,10 @@ pub fn summary(v: &MeshVerdict) -> String {
             if !deny.is_empty() {
                 text.push_str(&format!(" except {}", deny.join(" | ")));
             }
-            if v.steps.iter().any(|s| s.action == "CUSTOM") {
+            if v.steps
+                .iter()
+                .any(|s| s.action == kubeseg_model::AuthzAction::Custom)
+            {
                 text.push_str(" if the external authorizer agrees");
             }
             text

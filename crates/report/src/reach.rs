@@ -197,7 +197,7 @@ fn render_note(notes: &[Annotation], ports: &PortSet, format: Format) -> Option<
                     Decision::Conditional(c) => c.clone(),
                     _ => Vec::new(),
                 },
-                reason: a.verdict.reason.clone(),
+                reason: crate::mesh::reason_code(&a.verdict.reason),
             })
             .collect();
         return Some(format!(
@@ -227,7 +227,7 @@ struct MeshNoteJson {
     allowed: Option<bool>,
     summary: String,
     conditional: Vec<String>,
-    reason: String,
+    reason: &'static str,
 }
 
 /// Writes what precedes the lines: the JSON document up to `"connections": [` (its

@@ -1,7 +1,7 @@
 //! Objects of many files into one [`Cluster`]: owners folded, namespaces completed, sorted.
 
 use crate::decode::Object;
-use kubeseg_model::{Cluster, Labels, Namespace, NetworkPolicy, Pod, Workload};
+use kubeseg_model::{Cluster, Diagnostic, Labels, Namespace, NetworkPolicy, Pod, Workload};
 use std::collections::{BTreeMap, HashMap};
 
 /// The label every namespace carries.
@@ -9,9 +9,66 @@ pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 type Key = (String, String, String); // namespace, kind, name
 
-/// Builds the cluster. Pods fold into their controller chain's topmost known owner;
-/// controllers without pods in the input stand for their pods by their template.
-pub fn assemble(objects: Vec<Object>) -> (Cluster, Misfiled) {
+/// Builds the cluster from objects in load order. A cluster holds one object per
+/// name, so of objects with the same identity the last one wins, as `kubectl apply`
+/// of the same files in order leaves it; each replaced one gets a `duplicate-object`
+/// warning. Pods fold into their controller chain's topmost known owner; controllers
+/// without pods in the input stand for their pods by their template.
+pub fn assemble(objects: Vec<Object>) -> (Cluster, Misfiled, Vec<Diagnostic>) {
+    let (objects, diagnostics) = last_of_each_name(objects);
+    let (cluster, misfiled) = build(objects);
+    (cluster, misfiled, diagnostics)
+}
+
+/// Keeps the last object of each identity ([`Object::identity`]), in load order.
+fn last_of_each_name(objects: Vec<Object>) -> (Vec<Object>, Vec<Diagnostic>) {
+    let mut last: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    for (i, obj) in objects.iter().enumerate() {
+        if let Some((kind, ns, name, _)) = obj.identity() {
+            last.insert((kind, ns, name), i);
+        }
+    }
+    let mut diagnostics = Vec::new();
+    let mut replaced = vec![false; objects.len()];
+    for (i, obj) in objects.iter().enumerate() {
+        let Some((kind, ns, name, at)) = obj.identity() else {
+            continue;
+        };
+        let winner = last[&(kind, ns, name)];
+        if winner == i {
+            continue;
+        }
+        replaced[i] = true;
+        let by = objects[winner].identity().and_then(|w| w.3);
+        let id = if ns.is_empty() {
+            name.to_string()
+        } else {
+            format!("{ns}/{name}")
+        };
+        let by = match (by, at) {
+            (Some(b), Some(a)) if b.file == a.file => format!("at line {}", b.line),
+            (Some(b), _) => format!("at {}:{}", b.file, b.line),
+            (None, _) => "later in the input".into(),
+        };
+        diagnostics.push(Diagnostic::warning(
+            "duplicate-object",
+            at.cloned(),
+            format!(
+                "{kind} {} is defined again {by}, which replaces this one: a cluster holds one object per kind, namespace and name, and applying these files in order keeps the last; kubeseg ignores this one",
+                kubeseg_model::clip(&id)
+            ),
+        ));
+    }
+    drop(last);
+    let kept = objects
+        .into_iter()
+        .zip(replaced)
+        .filter_map(|(o, r)| (!r).then_some(o))
+        .collect();
+    (kept, diagnostics)
+}
+
+fn build(objects: Vec<Object>) -> (Cluster, Misfiled) {
     let mut cluster = Cluster::default();
     let mut misfiled = Misfiled::default();
     let mut namespaces: BTreeMap<String, Namespace> = BTreeMap::new();
@@ -54,6 +111,7 @@ pub fn assemble(objects: Vec<Object>) -> (Cluster, Misfiled) {
                 name,
                 owner,
                 template,
+                ..
             } => {
                 referenced.push(namespace.clone());
                 let key = (namespace, kind, name);

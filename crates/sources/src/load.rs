@@ -123,7 +123,9 @@ pub fn load_with(paths: &[String], limits: Limits) -> Loaded {
             "the input holds no Kubernetes object",
         ));
     }
-    (loaded.cluster, loaded.misfiled) = assemble(objects);
+    let replaced;
+    (loaded.cluster, loaded.misfiled, replaced) = assemble(objects);
+    diagnostics.extend(replaced);
     diagnostics.extend(unknown_nodes(&loaded.cluster));
     diagnostics.sort();
     diagnostics.dedup();
@@ -160,7 +162,8 @@ pub fn load_str(name: &str, text: &str) -> Loaded {
         text: Ok(text.to_string()),
         discovered: false,
     });
-    let (cluster, misfiled) = assemble(decoded.objects);
+    let (cluster, misfiled, replaced) = assemble(decoded.objects);
+    diagnostics.extend(replaced);
     diagnostics.extend(unknown_nodes(&cluster));
     diagnostics.sort();
     Loaded {

@@ -412,7 +412,7 @@ pub(crate) fn impossible_principals(
                     ap.action,
                     p.value,
                     p.field,
-                    never_matches_effect(&ap.action, p.negated)
+                    never_matches_effect(ap.action.as_str(), p.negated)
                 ),
                 p.location.clone().or(ap.location.clone()),
                 vec![ap.id()],
@@ -537,7 +537,7 @@ pub(crate) fn namespaces_without_allow(
     for ap in cluster
         .authorization_policies
         .iter()
-        .filter(|ap| ap.action == "ALLOW")
+        .filter(|ap| ap.action == kubeseg_model::AuthzAction::Allow)
     {
         for (w, p) in planes.covered(cluster, ap, options) {
             allowed[w][p] = true;
@@ -613,7 +613,9 @@ pub(crate) fn principals_plaintext(
 ) -> Vec<Finding> {
     let mut out = Vec::new();
     for ap in &cluster.authorization_policies {
-        if ap.action != "ALLOW" && ap.action != "DENY" {
+        if ap.action != kubeseg_model::AuthzAction::Allow
+            && ap.action != kubeseg_model::AuthzAction::Deny
+        {
             continue;
         }
         let Some(rules) = &ap.rules else { continue };
@@ -649,7 +651,8 @@ pub(crate) fn principals_plaintext(
             });
             let ports: Vec<u16> = r.ports.iter().filter_map(|p| p.parse().ok()).collect();
             // (workload, port, mode, PeerAuthentication), one per workload and mode.
-            let mut weak: BTreeSet<(usize, Option<u16>, String, Option<usize>)> = BTreeSet::new();
+            let mut weak: BTreeSet<(usize, Option<u16>, kubeseg_model::MtlsMode, Option<usize>)> =
+                BTreeSet::new();
             for &(w, p) in pods.iter() {
                 let wl = &cluster.workloads[w];
                 let pod = &wl.pods[p];
@@ -673,7 +676,7 @@ pub(crate) fn principals_plaintext(
                         port.unwrap_or(0),
                         options,
                     );
-                    if mode != "STRICT" {
+                    if mode != kubeseg_model::MtlsMode::Strict {
                         weak.insert((w, port, mode, pa));
                     }
                 }
@@ -691,7 +694,7 @@ pub(crate) fn principals_plaintext(
                     "plaintext requests carry no identity, so this rule never admits them: clients without a proxy are denied"
                 }
             };
-            let high = ap.action == "DENY" || negated_only;
+            let high = ap.action == kubeseg_model::AuthzAction::Deny || negated_only;
             if let Some(f) = &mut found {
                 more += 1;
                 if high {

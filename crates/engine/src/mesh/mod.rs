@@ -17,7 +17,7 @@ mod rules;
 pub use annotate::{Annotation, Annotator};
 pub use rules::Destination;
 
-use kubeseg_model::{AuthorizationPolicy, Cluster, Labels, Pod};
+use kubeseg_model::{AuthorizationPolicy, AuthzAction, Cluster, Labels, MtlsMode, Pod};
 pub use logic::{Truth, string_matches};
 use std::net::IpAddr;
 
@@ -106,11 +106,54 @@ pub struct RuleStep {
     /// Index of the rule in `spec.rules` (`None` for a policy without rules).
     pub rule: Option<usize>,
     /// The policy's action.
-    pub action: String,
+    pub action: AuthzAction,
     /// Whether it matches this request.
     pub truth: Truth,
     /// The request constraints of the rule (methods, paths, hosts, conditions) as text.
     pub constraints: Vec<String>,
+}
+
+/// Why the mesh decided as it did; the report layer words it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// The destination runs no proxy, so nothing is enforced.
+    NoProxy,
+    /// STRICT mutual TLS on the port rejects the source's plaintext.
+    PlaintextUnderStrict,
+    /// A DENY rule matches (the deciding rule is in [`MeshVerdict::deciding`]).
+    DenyMatches,
+    /// ALLOW policies apply and none of their rules matches ([`MeshVerdict::misses`]
+    /// says why each did not).
+    NoAllowMatches,
+    /// An ALLOW rule matches ([`MeshVerdict::deciding`]).
+    AllowMatches,
+    /// No ALLOW policy applies, so what no DENY rule rejects is allowed.
+    NoAllowPolicy,
+    /// An ALLOW rule matches only under conditions the manifests do not decide.
+    AllowConditional,
+}
+
+/// What kept an ALLOW rule from matching a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mismatch {
+    /// The policy has no rules, so it matches nothing.
+    NoRules,
+    /// The rule uses an HTTP-only field (named) on a port without HTTP.
+    HttpOnTcp(String),
+    /// A field of a `from.source` (`from.principals`), `to.operation` (`to.methods`)
+    /// or a `when` condition (`when.source.namespace`) does not match.
+    Field(String),
+}
+
+/// An applicable ALLOW rule that does not match the request, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Miss {
+    /// Index into `Cluster::authorization_policies`.
+    pub policy: usize,
+    /// Index of the rule (`None` for a policy without rules).
+    pub rule: Option<usize>,
+    /// What did not match.
+    pub mismatch: Mismatch,
 }
 
 /// The mesh verdict for one source, destination and port.
@@ -119,17 +162,19 @@ pub struct MeshVerdict {
     /// The source's and the destination's data planes.
     pub dataplanes: (Dataplane, Dataplane),
     /// The destination's mutual TLS mode on the port and the PeerAuthentication that set it.
-    pub mtls: (String, Option<usize>),
+    pub mtls: (MtlsMode, Option<usize>),
     /// The source principal presented (`None`: plaintext).
     pub principal: Option<String>,
     /// The answer.
     pub decision: Decision,
-    /// Why, in one sentence.
-    pub reason: String,
+    /// Why.
+    pub reason: Reason,
     /// The deciding rule, when one decided.
     pub deciding: Option<(usize, Option<usize>)>,
     /// Every applicable rule that may match, in Istio's order (CUSTOM, DENY, ALLOW).
     pub steps: Vec<RuleStep>,
+    /// The applicable ALLOW rules that do not match, with what failed.
+    pub misses: Vec<Miss>,
     /// AuthorizationPolicies that apply to the destination but are not enforced
     /// (no proxy, or `targetRefs`).
     pub unenforced: Vec<usize>,
@@ -229,7 +274,7 @@ pub fn mtls_mode(
     labels: &Labels,
     port: u16,
     options: &MeshOptions,
-) -> (String, Option<usize>) {
+) -> (MtlsMode, Option<usize>) {
     let pas = &cluster.peer_authentications;
     let selects = |i: usize| {
         pas[i].namespace == namespace
@@ -238,12 +283,12 @@ pub fn mtls_mode(
                 .as_ref()
                 .is_some_and(|sel| labels_match(sel, labels))
     };
-    let set = |m: &Option<String>| m.as_deref().filter(|m| *m != "UNSET").map(str::to_string);
+    let set = |m: &Option<MtlsMode>| m.filter(|m| *m != MtlsMode::Unset);
     for i in (0..pas.len()).filter(|&i| selects(i)) {
-        if let Some((_, mode)) = pas[i].port_level.iter().find(|(p, _)| *p == port)
-            && mode != "UNSET"
+        if let Some(&(_, mode)) = pas[i].port_level.iter().find(|(p, _)| *p == port)
+            && mode != MtlsMode::Unset
         {
-            return (mode.clone(), Some(i));
+            return (mode, Some(i));
         }
         if let Some(mode) = set(&pas[i].mode) {
             return (mode, Some(i));
@@ -257,7 +302,7 @@ pub fn mtls_mode(
             return (mode, Some(i));
         }
     }
-    ("PERMISSIVE".into(), None)
+    (MtlsMode::Permissive, None)
 }
 
 /// Whether a Service selects a pod (a Service without selector selects none).

@@ -2,10 +2,10 @@
 
 use super::logic::{Truth, any_matches, host_matches};
 use super::{
-    Dataplane, Decision, MeshOptions, MeshVerdict, Party, Request, RuleStep, dataplane, mtls_mode,
-    policy_covers, port_is_http, service_selects,
+    Dataplane, Decision, MeshOptions, MeshVerdict, Mismatch, Miss, Party, Reason, Request,
+    RuleStep, dataplane, mtls_mode, policy_covers, port_is_http, service_selects,
 };
-use kubeseg_model::{AuthorizationRule, Clause, Cluster, Condition, Pod};
+use kubeseg_model::{AuthorizationRule, AuthzAction, Clause, Cluster, Condition, MtlsMode, Pod};
 
 /// Source and operation fields that exist only for HTTP.
 const HTTP_ONLY: &[&str] = &[
@@ -102,28 +102,29 @@ pub(super) fn evaluate(
         .partition(|&&i| !cluster.authorization_policies[i].targets.is_empty());
     let mut v = MeshVerdict {
         dataplanes: (src_plane, dst_plane),
-        mtls: mtls.clone(),
+        mtls,
         principal: None,
         decision: Decision::Allowed,
-        reason: String::new(),
+        reason: Reason::NoAllowPolicy,
         deciding: None,
         steps: Vec::new(),
+        misses: Vec::new(),
         unenforced: targeted,
     };
     if dst_plane == Dataplane::None {
         v.unenforced.extend(&applying);
         v.unenforced.sort_unstable();
-        v.reason = "the destination runs no proxy: the mesh enforces nothing on it".into();
+        v.reason = Reason::NoProxy;
         return v;
     }
-    let mutual = src_plane != Dataplane::None && mtls.0 != "DISABLE";
+    let mutual = src_plane != Dataplane::None && mtls.0 != MtlsMode::Disable;
     if let (true, Party::Pod { namespace, pod }) = (mutual, src) {
         let sa = pod.service_account.as_deref().unwrap_or("default");
         v.principal = Some(format!("{}/ns/{namespace}/sa/{sa}", options.trust_domain));
     }
-    if !mutual && mtls.0 == "STRICT" {
+    if !mutual && mtls.0 == MtlsMode::Strict {
         v.decision = Decision::Denied;
-        v.reason = "STRICT mutual TLS on this port rejects the source's plaintext".into();
+        v.reason = Reason::PlaintextUnderStrict;
         return v;
     }
     let facts = Facts {
@@ -147,7 +148,7 @@ pub(super) fn evaluate(
 
 fn decide(cluster: &Cluster, applying: &[usize], facts: &Facts, v: &mut MeshVerdict) {
     let aps = &cluster.authorization_policies;
-    let of = |action: &str| -> Vec<usize> {
+    let of = |action: AuthzAction| -> Vec<usize> {
         applying
             .iter()
             .copied()
@@ -155,7 +156,10 @@ fn decide(cluster: &Cluster, applying: &[usize], facts: &Facts, v: &mut MeshVerd
             .collect()
     };
     let mut pending: Vec<String> = Vec::new();
-    for (action, list) in [("CUSTOM", of("CUSTOM")), ("DENY", of("DENY"))] {
+    for (action, list) in [
+        (AuthzAction::Custom, of(AuthzAction::Custom)),
+        (AuthzAction::Deny, of(AuthzAction::Deny)),
+    ] {
         for p in list {
             for (rule, truth) in policy_rules(cluster, p, facts) {
                 if !truth.possible() {
@@ -163,14 +167,14 @@ fn decide(cluster: &Cluster, applying: &[usize], facts: &Facts, v: &mut MeshVerd
                 }
                 push_step(v, cluster, p, rule, truth.clone());
                 match (action, truth) {
-                    ("CUSTOM", _) => {
+                    (AuthzAction::Custom, _) => {
                         let provider = aps[p].provider.clone().unwrap_or_default();
                         pending.push(format!("the external authorizer `{provider}` agrees"));
                     }
                     (_, Truth::Yes) => {
                         v.decision = Decision::Denied;
                         v.deciding = Some((p, rule));
-                        v.reason = format!("DENY policy {} matches", aps[p].id());
+                        v.reason = Reason::DenyMatches;
                         return;
                     }
                     (_, Truth::Unknown(conds)) => {
@@ -181,12 +185,21 @@ fn decide(cluster: &Cluster, applying: &[usize], facts: &Facts, v: &mut MeshVerd
             }
         }
     }
-    let allows = of("ALLOW");
+    let allows = of(AuthzAction::Allow);
     let mut allowed = Truth::No;
     let mut first_yes = None;
     for &p in &allows {
         for (rule, truth) in policy_rules(cluster, p, facts) {
             if !truth.possible() {
+                let mismatch = match rule.and_then(|r| aps[p].rules.as_ref().map(|rs| &rs[r])) {
+                    Some(r) => why_not(r, facts),
+                    None => Mismatch::NoRules,
+                };
+                v.misses.push(Miss {
+                    policy: p,
+                    rule,
+                    mismatch,
+                });
                 continue;
             }
             push_step(v, cluster, p, rule, truth.clone());
@@ -202,13 +215,13 @@ fn decide(cluster: &Cluster, applying: &[usize], facts: &Facts, v: &mut MeshVerd
     match allowed {
         Truth::No => {
             v.decision = Decision::Denied;
-            v.reason = "ALLOW policies apply and none of their rules matches".into();
+            v.reason = Reason::NoAllowMatches;
         }
         Truth::Yes => {
             v.deciding = first_yes;
             v.reason = match first_yes {
-                Some((p, _)) => format!("ALLOW policy {} matches", aps[p].id()),
-                None => "no ALLOW policy applies".into(),
+                Some(_) => Reason::AllowMatches,
+                None => Reason::NoAllowPolicy,
             };
             if !pending.is_empty() {
                 v.decision = Decision::Conditional(pending);
@@ -216,14 +229,56 @@ fn decide(cluster: &Cluster, applying: &[usize], facts: &Facts, v: &mut MeshVerd
         }
         Truth::Unknown(conds) => {
             pending.push(conds.join(" and "));
-            v.reason =
-                "an ALLOW rule matches only under conditions the manifests do not decide".into();
+            v.reason = Reason::AllowConditional;
             v.decision = Decision::Conditional(pending);
         }
     }
-    if matches!(v.decision, Decision::Conditional(_)) && v.reason.is_empty() {
-        v.reason = "conditions the manifests do not decide".into();
+}
+
+/// The first part of an ALLOW rule that keeps it from matching, in Istio's order:
+/// HTTP-only fields on a TCP port, then `from`, `to`, `when`.
+fn why_not(rule: &AuthorizationRule, facts: &Facts) -> Mismatch {
+    if let Some(field) = http_only_field(rule).filter(|_| !facts.http) {
+        return Mismatch::HttpOnTcp(field);
     }
+    for (part, list) in [("from", &rule.from), ("to", &rule.to)] {
+        if list.is_empty() || list.iter().any(|c| clause_truth(c, facts).possible()) {
+            continue;
+        }
+        // Every clause fails; name the failing field of the first.
+        for (key, values) in &list[0].fields {
+            let one = Clause {
+                location: None,
+                fields: vec![(key.clone(), values.clone())],
+            };
+            if !clause_truth(&one, facts).possible() {
+                return Mismatch::Field(format!("{part}.{key}"));
+            }
+        }
+    }
+    for c in &rule.when {
+        if !condition_truth(c, facts).possible() {
+            return Mismatch::Field(format!("when.{}", c.key));
+        }
+    }
+    Mismatch::Field("rule".into())
+}
+
+/// The first HTTP-only field a rule uses (`methods`, or `request.headers[x]` in `when`).
+fn http_only_field(rule: &AuthorizationRule) -> Option<String> {
+    rule.from
+        .iter()
+        .chain(&rule.to)
+        .flat_map(|c| &c.fields)
+        .map(|(k, _)| k)
+        .find(|k| HTTP_ONLY.contains(&k.as_str()))
+        .cloned()
+        .or_else(|| {
+            rule.when
+                .iter()
+                .find(|c| c.key.starts_with("request."))
+                .map(|c| c.key.clone())
+        })
 }
 
 fn push_step(v: &mut MeshVerdict, cluster: &Cluster, p: usize, rule: Option<usize>, truth: Truth) {
@@ -235,7 +290,7 @@ fn push_step(v: &mut MeshVerdict, cluster: &Cluster, p: usize, rule: Option<usiz
     v.steps.push(RuleStep {
         policy: p,
         rule,
-        action: ap.action.clone(),
+        action: ap.action,
         truth,
         constraints,
     });
@@ -248,7 +303,7 @@ fn policy_rules(cluster: &Cluster, p: usize, facts: &Facts) -> Vec<(Option<usize
     let Some(rules) = &ap.rules else {
         return vec![(None, Truth::No)];
     };
-    let deny = ap.action == "DENY";
+    let deny = ap.action == AuthzAction::Deny;
     rules
         .iter()
         .enumerate()
@@ -259,17 +314,7 @@ fn policy_rules(cluster: &Cluster, p: usize, facts: &Facts) -> Vec<(Option<usize
 /// `from` AND `to` AND `when`. On a port without HTTP, an HTTP-only field makes an
 /// ALLOW (CUSTOM, AUDIT) rule never match and is ignored in a DENY rule, as Istio does.
 fn rule_truth(rule: &AuthorizationRule, facts: &Facts, deny: bool) -> Truth {
-    let http_only = |c: &Clause| {
-        c.fields
-            .iter()
-            .any(|(k, _)| HTTP_ONLY.contains(&k.as_str()))
-    };
-    if !facts.http
-        && !deny
-        && (rule.from.iter().any(http_only)
-            || rule.to.iter().any(http_only)
-            || rule.when.iter().any(|c| c.key.starts_with("request.")))
-    {
+    if !facts.http && !deny && http_only_field(rule).is_some() {
         return Truth::No;
     }
     let clauses = |list: &[Clause]| {

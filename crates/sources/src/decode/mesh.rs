@@ -5,8 +5,8 @@ use super::ctx::{Ctx, field};
 use super::meta::{Meta, labels};
 use crate::tree::{Key, Node, Value};
 use kubeseg_model::{
-    AuthorizationPolicy, AuthorizationRule, Clause, Condition, Labels, PeerAuthentication,
-    ServiceAccount,
+    AuthorizationPolicy, AuthorizationRule, AuthzAction, Clause, Condition, Labels, MtlsMode,
+    PeerAuthentication, ServiceAccount,
 };
 
 const AP_SPEC: &[&str] = &[
@@ -163,9 +163,8 @@ pub fn authorization_policy(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Authorizat
             .map(str::to_string),
         action: spec
             .and_then(|s| s.get("action"))
-            .and_then(Node::as_str)
-            .unwrap_or("ALLOW")
-            .to_string(),
+            .and_then(|a| one_of(ctx, a, "AuthorizationPolicy action", &AuthzAction::ALL))
+            .unwrap_or(AuthzAction::Allow),
         rules,
     }
 }
@@ -188,23 +187,68 @@ pub fn peer_authentication(ctx: &mut Ctx, obj: &Node, meta: Meta) -> PeerAuthent
         mode: spec
             .and_then(|s| s.get("mtls"))
             .and_then(|m| m.get("mode"))
-            .and_then(Node::as_str)
-            .map(str::to_string),
+            .and_then(|m| one_of(ctx, m, "mtls.mode", &MtlsMode::ALL)),
         port_level: spec
             .and_then(|s| s.get("portLevelMtls"))
-            .and_then(Node::as_map)
-            .map(|entries| {
-                entries
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        let port = k.name.parse::<u16>().ok()?;
-                        let mode = v.get("mode").and_then(Node::as_str)?;
-                        Some((port, mode.to_string()))
-                    })
-                    .collect()
-            })
+            .map(|node| port_level(ctx, node))
             .unwrap_or_default(),
     }
+}
+
+/// `portLevelMtls`: port numbers (1–65535) to `{mode}`.
+fn port_level(ctx: &mut Ctx, node: &Node) -> Vec<(u16, MtlsMode)> {
+    let Some(entries) = ctx.map(node, "portLevelMtls") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (k, v) in entries {
+        let Some(port) = k.name.parse::<u16>().ok().filter(|p| *p != 0) else {
+            ctx.error_at(
+                k.line,
+                k.column,
+                "invalid-port",
+                format!(
+                    "portLevelMtls key `{}` is not a port number (1-65535)",
+                    kubeseg_model::clip(&k.name)
+                ),
+            );
+            continue;
+        };
+        let Some(fields) = ctx.map(v, "a portLevelMtls entry") else {
+            continue;
+        };
+        ctx.check_fields(fields, &["mode"], "portLevelMtls entry");
+        if let Some(mode) =
+            field(fields, "mode").and_then(|m| one_of(ctx, m, "portLevelMtls mode", &MtlsMode::ALL))
+        {
+            out.push((port, mode));
+        }
+    }
+    out
+}
+
+/// A string enum spelled exactly as the CRD's schema lists it, or an error naming the
+/// accepted values (with the right case when only the case is wrong).
+fn one_of<T: Copy>(ctx: &mut Ctx, node: &Node, what: &str, values: &[(&str, T)]) -> Option<T> {
+    let text = ctx.str(node, what)?;
+    if let Some((_, v)) = values.iter().find(|(n, _)| *n == text) {
+        return Some(*v);
+    }
+    let names: Vec<&str> = values.iter().map(|(n, _)| *n).collect();
+    let hint = match names.iter().find(|n| n.eq_ignore_ascii_case(text)) {
+        Some(n) => format!("; did you mean `{n}`? The values are case-sensitive"),
+        None => String::new(),
+    };
+    ctx.error(
+        node,
+        "invalid-value",
+        format!(
+            "{what} `{}` is not one of {}: the CRD rejects the object{hint}",
+            kubeseg_model::clip(text),
+            names.join(", ")
+        ),
+    );
+    None
 }
 
 /// Reads a ServiceAccount.

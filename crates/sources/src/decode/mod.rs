@@ -50,6 +50,8 @@ pub enum Object {
         owner: Option<(String, String)>,
         /// Its pod template.
         template: Option<Pod>,
+        /// Where it is.
+        location: kubeseg_model::Location,
     },
     /// A Service.
     Service(Service),
@@ -75,6 +77,53 @@ pub enum Object {
     Node(kubeseg_model::Node),
     /// A ServiceAccount.
     ServiceAccount(kubeseg_model::ServiceAccount),
+}
+
+impl Object {
+    /// What names the object in a cluster, which holds one object per name:
+    /// `(kind, namespace, name)` (namespace empty for cluster-scoped kinds; each
+    /// modelled kind belongs to one API group, so the kind stands for the group too),
+    /// and where it is. `None` for misfiled documents, which are never in the cluster.
+    pub fn identity(&self) -> Option<(&str, &str, &str, Option<&kubeseg_model::Location>)> {
+        Some(match self {
+            Object::Namespace { name, location, .. } => ("Namespace", "", name, Some(location)),
+            Object::Pod { namespace, pod, .. } => {
+                ("Pod", namespace, &pod.name, pod.location.as_ref())
+            }
+            Object::Controller {
+                kind,
+                namespace,
+                name,
+                location,
+                ..
+            } => (kind, namespace, name, Some(location)),
+            Object::Service(s) => ("Service", &s.namespace, &s.name, s.location.as_ref()),
+            Object::NetworkPolicy(p) => {
+                ("NetworkPolicy", &p.namespace, &p.name, p.location.as_ref())
+            }
+            Object::Route(r) => (&r.kind, &r.namespace, &r.name, r.location.as_ref()),
+            Object::Misfiled(_) | Object::AuthorizationPolicy { misfiled: true, .. } => {
+                return None;
+            }
+            Object::AuthorizationPolicy { policy: p, .. } => (
+                "AuthorizationPolicy",
+                &p.namespace,
+                &p.name,
+                p.location.as_ref(),
+            ),
+            Object::PeerAuthentication(p) => (
+                "PeerAuthentication",
+                &p.namespace,
+                &p.name,
+                p.location.as_ref(),
+            ),
+            Object::ClusterPolicy(p) => (&p.kind, "", &p.name, p.location.as_ref()),
+            Object::Node(n) => ("Node", "", &n.name, n.location.as_ref()),
+            Object::ServiceAccount(a) => {
+                ("ServiceAccount", &a.namespace, &a.name, a.location.as_ref())
+            }
+        })
+    }
 }
 
 /// What one file held.
@@ -297,6 +346,7 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
                 name: meta.name,
                 owner: meta.controller,
                 template,
+                location: ctx.at(obj),
             });
         }
         "AuthorizationPolicy"

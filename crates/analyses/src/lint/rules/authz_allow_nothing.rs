@@ -14,7 +14,9 @@ pub static RULE: Rule = Rule {
 
 pub fn check(cx: &mut Cx) {
     for ap in cx.authorization_policies() {
-        if ap.action != "ALLOW" || ap.rules.as_ref().is_some_and(|r| !r.is_empty()) {
+        if ap.action != kubeseg_model::AuthzAction::Allow
+            || ap.rules.as_ref().is_some_and(|r| !r.is_empty())
+        {
             continue;
         }
         let scope = match &ap.selector {

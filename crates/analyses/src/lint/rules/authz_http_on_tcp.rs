@@ -60,7 +60,7 @@ pub fn check(cx: &mut Cx) {
                 .iter()
                 .map(|(s, n, p)| format!("{s}:{n} ({})", p.as_deref().unwrap_or("?")))
                 .collect();
-            let effect = if ap.action == "DENY" {
+            let effect = if ap.action == kubeseg_model::AuthzAction::Deny {
                 "this DENY rule matches every connection"
             } else {
                 "this rule never matches, so its requests are denied"

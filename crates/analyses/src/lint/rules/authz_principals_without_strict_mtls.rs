@@ -29,7 +29,7 @@ pub fn check(cx: &mut Cx) {
         let labels = ap.selector.as_ref().unwrap_or(&no_labels);
         let (m, from) = mtls_mode(cluster, &ap.namespace, labels, 0, &cx.config.mesh);
         let from = from.map(|i| &pas[i]);
-        if m == "STRICT" {
+        if m == kubeseg_model::MtlsMode::Strict {
             continue;
         }
         let source: (Option<Location>, String) = match from {
@@ -55,7 +55,7 @@ pub fn check(cx: &mut Cx) {
             r.location.clone().or(ap.location.clone()),
             vec![ap.id()],
         );
-        if ap.action == "DENY" {
+        if ap.action == kubeseg_model::AuthzAction::Deny {
             f.severity = Severity::High;
         }
         f.evidence.push(Evidence::at(source.0, source.1));

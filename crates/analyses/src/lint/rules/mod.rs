@@ -10,6 +10,7 @@ mod authz_principal_impossible;
 mod authz_principals_without_strict_mtls;
 mod authz_selector_matches_nothing;
 mod authz_unknown_service_account;
+mod duplicate_object;
 mod duplicate_policy;
 mod duplicate_port_name;
 mod egress_without_dns;
@@ -41,6 +42,7 @@ pub static ALL: &[Entry] = &[
     (&unknown_field::RULE, unknown_field::check),
     (&wrong_kind::RULE, wrong_kind::check),
     (&manifest_warning::RULE, manifest_warning::check),
+    (&duplicate_object::RULE, duplicate_object::check),
     (&misleading_name::RULE, misleading_name::check),
     (&ignored_rules::RULE, ignored_rules::check),
     (&and_or_peer::RULE, and_or_peer::check),
@@ -101,6 +103,7 @@ fn owner(d: &kubeseg_model::Diagnostic) -> &'static str {
     match d.code {
         "unknown-field" | "duplicate-field" | "invalid-type" => unknown_field::RULE.code,
         "wrong-kind" => wrong_kind::RULE.code,
+        "duplicate-object" => duplicate_object::RULE.code,
         _ if d.severity == kubeseg_model::Severity::Error => invalid_manifest::RULE.code,
         _ => manifest_warning::RULE.code,
     }
