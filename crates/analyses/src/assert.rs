@@ -5,6 +5,8 @@ use crate::attribution::{Attribution, ports_text, workload_location};
 use crate::finding::Evidence;
 use crate::graph::{Bfs, Closure};
 use crate::rows::{Rows, Targets};
+use kubeseg_engine::mesh::{Annotator, Composed, MeshOptions, Request};
+use kubeseg_engine::portsets::PortSetId;
 use kubeseg_engine::{Endpoint, Engine};
 use kubeseg_model::spec::{Check, ConnectivitySpec, Flow, Limit, Matcher, Party};
 use kubeseg_model::{Location, PortSet, Protocol};
@@ -48,15 +50,37 @@ struct Tester<'e, 'c> {
     engine: &'e mut Engine<'c>,
     attribution: Attribution,
     rows: Option<(Rows, Closure)>,
+    mesh_options: MeshOptions,
+    /// The mesh for any request (`None`: the input has no mesh).
+    mesh: Option<Annotator<'c>>,
 }
 
-/// Checks every assertion; a party that matches nothing is an error, never a vacuous pass.
-pub fn check(engine: &mut Engine, spec: &ConnectivitySpec) -> Result<Vec<Outcome>, Vec<SpecError>> {
+/// One matched pair as the layers leave it.
+struct Pair {
+    src: usize,
+    dst: usize,
+    /// What L3/L4 allows.
+    l4: PortSet,
+    /// What L3/L4 and the mesh leave open to the request asked about.
+    composed: Composed,
+}
+
+/// Checks every assertion on the composed verdict (L3/L4, then the mesh for TCP ports
+/// into meshed workloads); a party that matches nothing is an error, never a vacuous
+/// pass.
+pub fn check(
+    engine: &mut Engine,
+    spec: &ConnectivitySpec,
+    mesh_options: &MeshOptions,
+) -> Result<Vec<Outcome>, Vec<SpecError>> {
     let attribution = Attribution::new(engine);
+    let cluster = engine.cluster;
     let mut t = Tester {
         engine,
         attribution,
         rows: None,
+        mesh_options: mesh_options.clone(),
+        mesh: Annotator::new(cluster, mesh_options.clone()),
     };
     let mut errors = Vec::new();
     let mut resolved = Vec::new();
@@ -176,29 +200,58 @@ impl Tester<'_, '_> {
         }
     }
 
-    /// What `src` may send to every endpoint.
-    fn row(&mut self, src: usize) -> Vec<PortSet> {
+    /// What `src` may send to every endpoint, as interned ids.
+    fn row(&mut self, src: usize) -> Vec<PortSetId> {
         let (mut scratch, mut row) = (Vec::new(), Vec::new());
         self.engine.reach.endpoint_row(src, &mut scratch, &mut row);
-        row.iter()
-            .map(|&id| self.engine.port_set(id).clone())
-            .collect()
+        row
     }
 
+    /// Every matched pair with its composed verdict for `request` (any request when
+    /// `None`), until `each` returns false.
     fn pairs(
         &mut self,
         from: &[usize],
         to: &[usize],
-        mut each: impl FnMut(usize, usize, &PortSet) -> bool,
+        request: Option<&kubeseg_model::spec::Request>,
+        mut each: impl FnMut(&Pair) -> bool,
     ) {
-        let workloads = self.engine.cluster.workloads.len();
+        let cluster = self.engine.cluster;
+        let workloads = cluster.workloads.len();
+        let mut asked = request.and_then(|r| {
+            let request = Request {
+                method: r.method.clone(),
+                path: r.path.clone(),
+                host: r.host.clone(),
+            };
+            Annotator::with_request(cluster, self.mesh_options.clone(), request)
+        });
         for &s in from {
             let row = self.row(s);
             for &d in to {
                 if s == d || (s >= workloads && d >= workloads) {
                     continue;
                 }
-                if !each(s, d, &row[d]) {
+                let l4 = self.engine.port_set(row[d]).clone();
+                let mesh = match asked.as_mut() {
+                    Some(m) => Some(m),
+                    None => self.mesh.as_mut(),
+                };
+                let composed = match (mesh, self.engine.endpoints()[s].mesh_source()) {
+                    (Some(m), Some(source)) if d < workloads && !l4.is_empty() => {
+                        Composed::of(&l4, &m.annotate(source, d, row[d].0, &l4))
+                    }
+                    _ => Composed {
+                        open: l4.clone(),
+                        conditional: PortSet::empty(),
+                    },
+                };
+                if !each(&Pair {
+                    src: s,
+                    dst: d,
+                    l4,
+                    composed,
+                }) {
                     return;
                 }
             }
@@ -208,16 +261,38 @@ impl Tester<'_, '_> {
     fn allow(&mut self, f: &Flow, from: &[usize], to: &[usize]) -> Outcome {
         let want = f.ports.clone();
         let mut bad = None;
-        self.pairs(from, to, |s, d, allowed| {
+        // Asked about one request, a port the mesh opens only under conditions is not
+        // known to be allowed; asked about any request, some request may use it.
+        let sure = f.request.is_some();
+        self.pairs(from, to, f.request.as_ref(), |p| {
+            let allowed = if sure {
+                p.composed.open.difference(&p.composed.conditional)
+            } else {
+                p.composed.open.clone()
+            };
             let missing = match &want {
-                Some(w) => w.difference(allowed),
+                Some(w) => w.difference(&allowed),
                 None if allowed.is_empty() => PortSet::all(),
                 None => PortSet::empty(),
             };
             if missing.is_empty() {
                 return true;
             }
-            bad = Some((s, d, missing));
+            let by_mesh = match &want {
+                Some(w) => !w.difference(&p.l4).intersect(&missing).eq(&missing),
+                None => !p.l4.is_empty(),
+            };
+            let mesh_note = match (
+                by_mesh,
+                missing.difference(&p.composed.conditional).is_empty(),
+            ) {
+                (false, _) => "",
+                (true, true) => {
+                    " (the mesh allows it only under conditions the manifests do not decide)"
+                }
+                (true, false) => " (the mesh denies it)",
+            };
+            bad = Some((p.src, p.dst, missing, by_mesh, mesh_note));
             false
         });
         let what = f
@@ -225,25 +300,32 @@ impl Tester<'_, '_> {
             .as_ref()
             .map(|p| format!(" on {p}"))
             .unwrap_or_default();
+        let what = format!("{what}{}", request_text(f));
         match bad {
             None => pass(format!("every matched pair connects{what}")),
-            Some((s, d, missing)) => {
+            Some((s, d, missing, by_mesh, mesh_note)) => {
                 let port = if want.is_some() {
                     first_port(&missing)
                 } else {
                     None
                 };
-                let evidence = self.why_not(s, d, port);
+                let evidence = if by_mesh {
+                    self.mesh_evidence(s, d, &missing, f.request.as_ref())
+                } else {
+                    self.why_not(s, d, port)
+                };
                 fail(
                     format!(
-                        "{} cannot reach {}{}",
+                        "{} cannot reach {}{}{}{}",
                         self.id(s),
                         self.id(d),
                         if want.is_some() {
                             port_text(port)
                         } else {
                             " at all".into()
-                        }
+                        },
+                        request_text(f),
+                        mesh_note
                     ),
                     self.example(s, d, port),
                     evidence,
@@ -254,34 +336,49 @@ impl Tester<'_, '_> {
 
     fn deny(&mut self, f: &Flow, from: &[usize], to: &[usize]) -> Outcome {
         let mut bad = None;
-        self.pairs(from, to, |s, d, allowed| {
+        self.pairs(from, to, f.request.as_ref(), |p| {
+            // Ports the mesh opens only under conditions may carry the request.
             let hit = match &f.ports {
-                Some(w) => w.intersect(allowed),
-                None => allowed.clone(),
+                Some(w) => w.intersect(&p.composed.open),
+                None => p.composed.open.clone(),
             };
             if hit.is_empty() {
                 return true;
             }
-            bad = Some((s, d, hit));
+            bad = Some((p.src, p.dst, hit, p.composed.conditional.clone()));
             false
         });
         match bad {
             None => pass(format!(
-                "no matched pair connects{}",
+                "no matched pair connects{}{}",
                 f.ports_text
                     .as_ref()
                     .map(|p| format!(" on {p}"))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                request_text(f)
             )),
-            Some((s, d, hit)) => {
+            Some((s, d, hit, conditional)) => {
                 let port = first_port(&hit);
-                let evidence = self.attribution.pair_evidence(self.engine, s, d);
+                let mut evidence = self.attribution.pair_evidence(self.engine, s, d);
+                let meshed = hit.intersect(&PortSet::all_of(Protocol::Tcp));
+                if self.mesh.is_some()
+                    && d < self.engine.cluster.workloads.len()
+                    && !meshed.is_empty()
+                {
+                    evidence.extend(self.mesh_evidence(s, d, &meshed, f.request.as_ref()));
+                }
+                let only_if = if hit.intersect(&conditional) == hit {
+                    " (the mesh allows it only under conditions the manifests do not decide)"
+                } else {
+                    ""
+                };
                 fail(
                     format!(
-                        "{} can reach {} on {}",
+                        "{} can reach {} on {}{}{only_if}",
                         self.id(s),
                         self.id(d),
-                        ports_text(&hit)
+                        ports_text(&hit),
+                        request_text(f)
                     ),
                     self.example(s, d, port),
                     evidence,
@@ -299,6 +396,7 @@ impl Tester<'_, '_> {
             to: vec![],
             ports: f.ports.clone(),
             ports_text: f.ports_text.clone(),
+            request: f.request.clone(),
         };
         let mut out = self.deny(&flow, &everyone, to);
         if out.passed {
@@ -438,6 +536,7 @@ impl Tester<'_, '_> {
             to: vec![],
             ports: None,
             ports_text: None,
+            request: None,
         };
         for (from, to) in [(&inside, &outside), (&outside, &inside)] {
             let out = self.deny(&flow, from, to);
@@ -453,6 +552,48 @@ impl Tester<'_, '_> {
                 format!(" but {}", except.join(", "))
             }
         ))
+    }
+
+    /// Why the mesh keeps `s` from `d` on the first TCP port of `ports` for `request`:
+    /// the deciding rule, or the STRICT PeerAuthentication, and each ALLOW rule that
+    /// does not match with the field that fails.
+    fn mesh_evidence(
+        &self,
+        s: usize,
+        d: usize,
+        ports: &PortSet,
+        request: Option<&kubeseg_model::spec::Request>,
+    ) -> Vec<Evidence> {
+        let cluster = self.engine.cluster;
+        let Some(&(port, _)) = ports.ports(Protocol::Tcp).ranges().first() else {
+            return Vec::new();
+        };
+        let Some(source) = self.engine.endpoints()[s].mesh_source() else {
+            return Vec::new();
+        };
+        let party = match source {
+            Ok(w) => kubeseg_engine::mesh::Party::Pod {
+                namespace: &cluster.workloads[w].namespace,
+                pod: &cluster.workloads[w].pods[0],
+            },
+            Err(ip) => kubeseg_engine::mesh::Party::Address(ip),
+        };
+        let request = request.map_or_else(Request::default, |r| Request {
+            method: r.method.clone(),
+            path: r.path.clone(),
+            host: r.host.clone(),
+        });
+        let dst = &cluster.workloads[d];
+        let v = kubeseg_engine::mesh::evaluate(
+            cluster,
+            party,
+            &dst.namespace,
+            &dst.pods[0],
+            port,
+            &request,
+            &self.mesh_options,
+        );
+        mesh_verdict_evidence(cluster, port, &v)
     }
 
     fn example(&self, s: usize, d: usize, port: Option<(Protocol, u16)>) -> Option<Counterexample> {
@@ -494,6 +635,60 @@ impl Tester<'_, '_> {
         }
         out
     }
+}
+
+/// A mesh verdict as evidence: its reason at the deciding rule (or the
+/// PeerAuthentication that made mTLS STRICT), and every ALLOW rule that missed.
+pub fn mesh_verdict_evidence(
+    cluster: &kubeseg_model::Cluster,
+    port: u16,
+    v: &kubeseg_engine::mesh::MeshVerdict,
+) -> Vec<Evidence> {
+    use crate::mesh_words::{mismatch_text, reason_text};
+    let aps = &cluster.authorization_policies;
+    let rule_at = |p: usize, r: Option<usize>| match r {
+        Some(r) => aps[p].rules.as_ref().and_then(|rs| rs[r].location.clone()),
+        None => aps[p].location.clone(),
+    };
+    let at = match (v.deciding, v.mtls.1) {
+        (Some((p, r)), _) => rule_at(p, r),
+        (None, Some(pa)) if v.reason == kubeseg_engine::mesh::Reason::PlaintextUnderStrict => {
+            cluster.peer_authentications[pa].location.clone()
+        }
+        _ => None,
+    };
+    let mut out = vec![Evidence::at(
+        at,
+        format!("mesh on TCP {port}: {}", reason_text(cluster, v)),
+    )];
+    for m in &v.misses {
+        let rule = m.rule.map(|r| format!(" rules[{r}]")).unwrap_or_default();
+        out.push(Evidence::at(
+            rule_at(m.policy, m.rule),
+            format!(
+                "mesh on TCP {port}: ALLOW {}{rule} does not match: {}",
+                aps[m.policy].id(),
+                mismatch_text(&m.mismatch)
+            ),
+        ));
+    }
+    out
+}
+
+/// ` for GET /x` when the assertion names a request.
+fn request_text(f: &Flow) -> String {
+    let Some(r) = &f.request else {
+        return String::new();
+    };
+    let parts: Vec<String> = [
+        r.method.clone(),
+        r.path.clone(),
+        r.host.as_ref().map(|h| format!("host {h}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    format!(" for {}", parts.join(" "))
 }
 
 fn pass(message: String) -> Outcome {

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod finding;
 pub mod graph;
 pub mod lint;
+pub mod mesh_words;
 pub mod registry;
 pub mod rows;
 

@@ -19,10 +19,7 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
         assume_compromised: a.assume_compromised.clone(),
         max_cut: a.max_cut,
         options: options(&a.common),
-        mesh: kubeseg_engine::mesh::MeshOptions {
-            trust_domain: a.common.trust_domain.clone(),
-            root_namespace: a.common.istio_root_namespace.clone(),
-        },
+        mesh: crate::mesh_options(&a.common),
         ..Default::default()
     };
     for s in &a.crown_jewel {

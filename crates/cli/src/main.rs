@@ -205,13 +205,7 @@ fn reach(a: &ReachArgs) -> Result<Output> {
     // Nothing can fail any more but writing (and a never-seen fingerprint collision): stream the answer.
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let cluster = engine.cluster;
-    let mut mesh = kubeseg_engine::mesh::Annotator::new(
-        cluster,
-        kubeseg_engine::mesh::MeshOptions {
-            trust_domain: a.common.trust_domain.clone(),
-            root_namespace: a.common.istio_root_namespace.clone(),
-        },
-    );
+    let mut mesh = kubeseg_engine::mesh::Annotator::new(cluster, mesh_options(&a.common));
     if a.compact {
         if mesh.is_some() && !a.common.quiet {
             note!(
@@ -328,7 +322,7 @@ fn mesh_layer(
     request: &kubeseg_engine::mesh::Request,
     common: &Common,
 ) -> Vec<(u16, kubeseg_engine::mesh::MeshVerdict)> {
-    use kubeseg_engine::mesh::{self, MeshOptions, Party};
+    use kubeseg_engine::mesh::{self, Party};
     let Side::Pod { namespace, pod } = dst else {
         return Vec::new();
     };
@@ -340,10 +334,7 @@ fn mesh_layer(
     if !mesh::present(cluster) {
         return Vec::new();
     }
-    let options = MeshOptions {
-        trust_domain: common.trust_domain.clone(),
-        root_namespace: common.istio_root_namespace.clone(),
-    };
+    let options = mesh_options(common);
     let ports: Vec<u16> = match port {
         Some((Protocol::Tcp, n)) => vec![n],
         Some(_) => Vec::new(),
@@ -426,4 +417,12 @@ pub(crate) fn rss() -> String {
                 .map(|l| l[6..].trim().to_string())
         })
         .unwrap_or_else(|| "?".into())
+}
+
+/// The mesh settings of the common flags.
+pub(crate) fn mesh_options(common: &Common) -> kubeseg_engine::mesh::MeshOptions {
+    kubeseg_engine::mesh::MeshOptions {
+        trust_domain: common.trust_domain.clone(),
+        root_namespace: common.istio_root_namespace.clone(),
+    }
 }

@@ -28,7 +28,7 @@ pub fn run(a: &TestArgs) -> Result<(String, bool)> {
     };
     let loaded = load_input(&a.common)?;
     let mut engine = Engine::new(&loaded.cluster, options(&a.common));
-    let outcomes = match check(&mut engine, &spec) {
+    let outcomes = match check(&mut engine, &spec, &crate::mesh_options(&a.common)) {
         Ok(o) => o,
         Err(errors) => {
             for e in &errors {

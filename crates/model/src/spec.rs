@@ -62,6 +62,20 @@ pub struct Flow {
     pub ports: Option<PortSet>,
     /// The ports as written.
     pub ports_text: Option<String>,
+    /// The HTTP request the mesh is asked about (`None`: any request).
+    pub request: Option<Request>,
+}
+
+/// An HTTP request, as far as an assertion describes it; what is not given may be
+/// anything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Request {
+    /// The method.
+    pub method: Option<String>,
+    /// The path.
+    pub path: Option<String>,
+    /// The host (`:authority`).
+    pub host: Option<String>,
 }
 
 /// A blast-radius limit.

@@ -10,7 +10,8 @@
 //! "constraints"}], "unenforced": [{"policy", "location"}]}`. `rules` lists the
 //! applicable rules that may match, in Istio's order (CUSTOM, DENY, ALLOW).
 
-use kubeseg_engine::mesh::{Decision, MeshVerdict, Mismatch, Reason, Request, Truth};
+pub use kubeseg_analyses::mesh_words::{mismatch_text, reason_text};
+use kubeseg_engine::mesh::{Decision, MeshVerdict, Reason, Request, Truth};
 use kubeseg_model::Cluster;
 use serde::Serialize;
 use std::fmt::Write;
@@ -79,41 +80,6 @@ pub fn reason_code(r: &Reason) -> &'static str {
         Reason::AllowMatches => "allow-matches",
         Reason::NoAllowPolicy => "no-allow-policy",
         Reason::AllowConditional => "allow-conditional",
-    }
-}
-
-/// The reason in one sentence, naming the deciding policy.
-pub fn reason_text(cluster: &Cluster, v: &MeshVerdict) -> String {
-    let deciding = || {
-        v.deciding
-            .map(|(p, _)| cluster.authorization_policies[p].id())
-            .unwrap_or_default()
-    };
-    match v.reason {
-        Reason::NoProxy => "the destination runs no proxy: the mesh enforces nothing on it".into(),
-        Reason::PlaintextUnderStrict => {
-            "STRICT mutual TLS on this port rejects the source's plaintext".into()
-        }
-        Reason::DenyMatches => format!("DENY policy {} matches", deciding()),
-        Reason::NoAllowMatches => "ALLOW policies apply and none of their rules matches".into(),
-        Reason::AllowMatches => format!("ALLOW policy {} matches", deciding()),
-        Reason::NoAllowPolicy => "no ALLOW policy applies".into(),
-        Reason::AllowConditional => {
-            "an ALLOW rule matches only under conditions the manifests do not decide".into()
-        }
-    }
-}
-
-/// What kept an ALLOW rule from matching, as a phrase.
-pub fn mismatch_text(m: &Mismatch) -> String {
-    match m {
-        Mismatch::NoRules => "the policy has no rules, so it matches nothing".into(),
-        Mismatch::HttpOnTcp(f) => {
-            format!(
-                "`{f}` is HTTP-only and this port does not speak HTTP, so the rule never matches"
-            )
-        }
-        Mismatch::Field(f) => format!("`{f}` does not match"),
     }
 }
 

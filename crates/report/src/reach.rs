@@ -162,11 +162,7 @@ fn mesh_note(
     let Endpoint::Workload { workload: d, .. } = endpoints[dst] else {
         return None;
     };
-    let from = match &endpoints[src] {
-        Endpoint::Workload { workload, .. } => Ok(*workload),
-        Endpoint::External { addresses, .. } => Err(addresses.first_address()?),
-        Endpoint::Domain { .. } => return None,
-    };
+    let from = endpoints[src].mesh_source()?;
     let notes = mesh.annotate(from, d, ports_id.0, ports);
     let key = Rc::as_ptr(&notes);
     if let Some((_, text)) = rendered.get(&key) {

@@ -1,15 +1,19 @@
 //! `kubeseg test` output: text, JSON, JUnit XML, TAP and SARIF.
 //!
-//! # JSON contract (schemaVersion 1)
+//! # JSON contract (schemaVersion 2)
 //! ```text
-//! { "schemaVersion": 1, "spec": "spec.yaml", "passed": 3, "failed": 1,
+//! { "schemaVersion": 2, "spec": "spec.yaml", "passed": 3, "failed": 1,
 //!   "assertions": [ { "name": "...", "kind": "deny", "location": {"file", "line", "column"},
+//!                     "request": {"method", "path", "host"} | null,
 //!                     "passed": false, "message": "...",
 //!                     "counterexample": {"src": "<id>", "dst": "<id>",
 //!                                        "protocol": "TCP" | null, "port": 5432 | null,
 //!                                        "path": ["<id>", ...]} | null,
 //!                     "evidence": [{"message", "location"}] } ] }
 //! ```
+//! Verdicts are composed: L3/L4 (tiers and NetworkPolicy), then, for TCP ports into
+//! workloads with a proxy, the mesh. Evidence lines of the mesh start with
+//! `mesh on TCP <port>:`. (schemaVersion 2 added `request`.)
 
 use crate::SCHEMA_VERSION;
 use kubeseg_analyses::assert::Outcome;
@@ -121,6 +125,7 @@ fn json_doc(spec: &str, assertions: &[Assertion], outcomes: &[Outcome]) -> Value
                 "name": a.name,
                 "kind": kind(&a.check),
                 "location": {"file": &*a.location.file, "line": a.location.line, "column": a.location.column},
+                "request": request(&a.check),
                 "passed": o.passed,
                 "message": o.message,
                 "counterexample": o.counterexample.as_ref().map(|c| json!({
@@ -143,6 +148,16 @@ fn json_doc(spec: &str, assertions: &[Assertion], outcomes: &[Outcome]) -> Value
     doc.insert("failed".into(), json!(failed));
     doc.insert("assertions".into(), json!(items));
     Value::Object(doc)
+}
+
+fn request(c: &Check) -> Value {
+    match c {
+        Check::Allow(f) | Check::Deny(f) | Check::Only(f) => f.request.as_ref().map_or(
+            Value::Null,
+            |r| json!({"method": r.method, "path": r.path, "host": r.host}),
+        ),
+        _ => Value::Null,
+    }
 }
 
 fn xml(s: &str) -> String {

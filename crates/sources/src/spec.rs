@@ -3,7 +3,9 @@
 
 use crate::decode::ctx::{Ctx, field};
 use crate::tree::{Node, Value};
-use kubeseg_model::spec::{Assertion, Check, ConnectivitySpec, Flow, Limit, Matcher, Party};
+use kubeseg_model::spec::{
+    Assertion, Check, ConnectivitySpec, Flow, Limit, Matcher, Party, Request,
+};
 use kubeseg_model::{Cidr, Diagnostic, IpSet, PortSet, Protocol, Selector};
 use std::sync::Arc;
 
@@ -146,7 +148,7 @@ fn assertion(ctx: &mut Ctx, item: &Node) -> Option<Assertion> {
             let allowed: &[&str] = if *kind == "no-path" {
                 &["from", "to"]
             } else {
-                &["from", "to", "port"]
+                &["from", "to", "port", "request"]
             };
             strict(ctx, fields, allowed, kind);
             let from = parties(ctx, fields, "from", body)?;
@@ -158,11 +160,16 @@ fn assertion(ctx: &mut Ctx, item: &Node) -> Option<Assertion> {
                     (Some(set), Some(text))
                 }
             };
+            let request = match field(fields, "request") {
+                None => None,
+                Some(r) => Some(request(ctx, r)?),
+            };
             let flow = Flow {
                 from,
                 to,
                 ports,
                 ports_text,
+                request,
             };
             match *kind {
                 "allow" => Check::Allow(flow),
@@ -231,6 +238,51 @@ fn assertion(ctx: &mut Ctx, item: &Node) -> Option<Assertion> {
         location: ctx.at(item),
         check,
     })
+}
+
+/// `request: {method, path, host}`: what the mesh is asked about.
+fn request(ctx: &mut Ctx, n: &Node) -> Option<Request> {
+    let entries = ctx.map(n, "request")?;
+    for (k, _) in entries {
+        if matches!(
+            k.name.as_str(),
+            "principal" | "sourceNamespace" | "namespace"
+        ) {
+            ctx.error_at(k.line, k.column, "invalid-spec", format!("`{}` is not a request field: the mesh identity and namespace are those of the source workload, chosen with `from`", k.name));
+        }
+    }
+    strict(
+        ctx,
+        entries,
+        &[
+            "method",
+            "path",
+            "host",
+            "principal",
+            "sourceNamespace",
+            "namespace",
+        ],
+        "request",
+    );
+    let mut out = Request::default();
+    for (key, slot) in [
+        ("method", &mut out.method),
+        ("path", &mut out.path),
+        ("host", &mut out.host),
+    ] {
+        if let Some(v) = field(entries, key) {
+            *slot = Some(ctx.str(v, key)?.to_string());
+        }
+    }
+    if out == Request::default() {
+        ctx.error(
+            n,
+            "invalid-spec",
+            "`request` needs at least one of method, path, host",
+        );
+        return None;
+    }
+    Some(out)
 }
 
 fn parties(

@@ -72,6 +72,19 @@ pub enum Endpoint {
     },
 }
 
+impl Endpoint {
+    /// The endpoint as a mesh source: a workload index, or a representative address of
+    /// an outside range (every address of an atom is alike to the policies); `None` for
+    /// a domain, which is only a destination.
+    pub fn mesh_source(&self) -> Option<Result<usize, std::net::IpAddr>> {
+        match self {
+            Endpoint::Workload { workload, .. } => Some(Ok(*workload)),
+            Endpoint::External { addresses, .. } => addresses.first_address().map(Err),
+            Endpoint::Domain { .. } => None,
+        }
+    }
+}
+
 /// One compiled rule.
 #[derive(Clone, Debug)]
 pub struct CompiledRule {

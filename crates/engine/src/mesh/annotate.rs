@@ -24,6 +24,34 @@ pub struct Annotation {
     pub verdict: MeshVerdict,
 }
 
+/// The ports of an L3/L4-allowed connection as the destination's proxy leaves them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Composed {
+    /// The ports some request may still use: L3/L4's minus the TCP ports the mesh denies.
+    pub open: PortSet,
+    /// The part of `open` that the mesh allows only under conditions.
+    pub conditional: PortSet,
+}
+
+impl Composed {
+    /// Composes an L3/L4 answer with the annotations of its TCP ports.
+    pub fn of(ports: &PortSet, notes: &[Annotation]) -> Composed {
+        let mut denied = PortSet::empty();
+        let mut conditional = PortSet::empty();
+        for a in notes {
+            match a.verdict.decision {
+                super::Decision::Denied => denied = denied.union(&a.ports),
+                super::Decision::Conditional(_) => conditional = conditional.union(&a.ports),
+                super::Decision::Allowed => {}
+            }
+        }
+        Composed {
+            open: ports.difference(&denied),
+            conditional,
+        }
+    }
+}
+
 /// A source as far as one destination's policies can tell.
 #[derive(Clone, PartialEq, Eq, Hash)]
 struct SourceKey {
@@ -52,6 +80,8 @@ struct Target<'c> {
 pub struct Annotator<'c> {
     cluster: &'c Cluster,
     options: MeshOptions,
+    /// What is known of the requests (nothing, for `reach` and the audit).
+    request: Request,
     targets: HashMap<usize, Target<'c>>,
     sources: HashMap<usize, (Dataplane, String, &'c str)>,
     /// AuthorizationPolicies by namespace, so a destination looks at its own and the
@@ -64,9 +94,19 @@ pub struct Annotator<'c> {
 impl<'c> Annotator<'c> {
     /// An annotator, or `None` when the input has no mesh at all.
     pub fn new(cluster: &'c Cluster, options: MeshOptions) -> Option<Self> {
+        Self::with_request(cluster, options, Request::default())
+    }
+
+    /// An annotator for one kind of request (`kubeseg test` assertions with `request`).
+    pub fn with_request(
+        cluster: &'c Cluster,
+        options: MeshOptions,
+        request: Request,
+    ) -> Option<Self> {
         super::present(cluster).then(|| Annotator {
             cluster,
             options,
+            request,
             targets: HashMap::default(),
             sources: HashMap::default(),
             by_namespace: group_by_namespace(
@@ -158,7 +198,7 @@ impl<'c> Annotator<'c> {
             },
             Err(ip) => Party::Address(ip),
         };
-        let out = Rc::new(target.verdicts(cluster, party, ports, &self.options));
+        let out = Rc::new(target.verdicts(cluster, party, ports, &self.options, &self.request));
         target.memo.insert(memo_key, out.clone());
         out
     }
@@ -277,6 +317,7 @@ impl<'c> Target<'c> {
         party: Party,
         ports: &PortSet,
         options: &MeshOptions,
+        request: &Request,
     ) -> Vec<Annotation> {
         let tcp = ports.intersect(&PortSet::all_of(Protocol::Tcp));
         let mut out: Vec<Annotation> = Vec::new();
@@ -287,11 +328,10 @@ impl<'c> Target<'c> {
             Some(a) => a.ports = a.ports.union(&ports),
             None => out.push(Annotation { ports, verdict }),
         };
-        let request = Request::default();
         // Verdicts are shared between sources: they carry no principal.
         let evaluate = |port: u16| MeshVerdict {
             principal: None,
-            ..rules::evaluate(cluster, party, &self.destination, port, &request, options)
+            ..rules::evaluate(cluster, party, &self.destination, port, request, options)
         };
         let mut rest = tcp.clone();
         for &p in &self.ports {
