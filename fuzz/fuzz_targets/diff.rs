@@ -12,5 +12,5 @@ fuzz_target!(|data: &[u8]| {
     let new = kubeseg_sources::load_str("new.yaml", new);
     let mut old_engine = Engine::new(&old.cluster, Options::default());
     let mut new_engine = Engine::new(&new.cluster, Options::default());
-    let _ = kubeseg_analyses::diff::diff(&mut old_engine, &mut new_engine, true);
+    let _ = kubeseg_analyses::diff::diff(&mut old_engine, &mut new_engine, true, &Default::default());
 });

@@ -554,9 +554,7 @@ impl Tester<'_, '_> {
         ))
     }
 
-    /// Why the mesh keeps `s` from `d` on the first TCP port of `ports` for `request`:
-    /// the deciding rule, or the STRICT PeerAuthentication, and each ALLOW rule that
-    /// does not match with the field that fails.
+    /// Why the mesh keeps `s` from `d` on the first TCP port of `ports` for `request`.
     fn mesh_evidence(
         &self,
         s: usize,
@@ -564,36 +562,15 @@ impl Tester<'_, '_> {
         ports: &PortSet,
         request: Option<&kubeseg_model::spec::Request>,
     ) -> Vec<Evidence> {
-        let cluster = self.engine.cluster;
         let Some(&(port, _)) = ports.ports(Protocol::Tcp).ranges().first() else {
             return Vec::new();
-        };
-        let Some(source) = self.engine.endpoints()[s].mesh_source() else {
-            return Vec::new();
-        };
-        let party = match source {
-            Ok(w) => kubeseg_engine::mesh::Party::Pod {
-                namespace: &cluster.workloads[w].namespace,
-                pod: &cluster.workloads[w].pods[0],
-            },
-            Err(ip) => kubeseg_engine::mesh::Party::Address(ip),
         };
         let request = request.map_or_else(Request::default, |r| Request {
             method: r.method.clone(),
             path: r.path.clone(),
             host: r.host.clone(),
         });
-        let dst = &cluster.workloads[d];
-        let v = kubeseg_engine::mesh::evaluate(
-            cluster,
-            party,
-            &dst.namespace,
-            &dst.pods[0],
-            port,
-            &request,
-            &self.mesh_options,
-        );
-        mesh_verdict_evidence(cluster, port, &v)
+        pair_mesh_evidence(self.engine, s, d, port, &request, &self.mesh_options)
     }
 
     fn example(&self, s: usize, d: usize, port: Option<(Protocol, u16)>) -> Option<Counterexample> {
@@ -635,6 +612,42 @@ impl Tester<'_, '_> {
         }
         out
     }
+}
+
+/// The mesh verdict from endpoint `s` to workload endpoint `d` on TCP `port` for
+/// `request`, as evidence (empty when `s` is a domain or `d` not a workload).
+pub fn pair_mesh_evidence(
+    engine: &Engine,
+    s: usize,
+    d: usize,
+    port: u16,
+    request: &Request,
+    options: &MeshOptions,
+) -> Vec<Evidence> {
+    let cluster = engine.cluster;
+    let (Some(source), Endpoint::Workload { workload: d, .. }) =
+        (engine.endpoints()[s].mesh_source(), &engine.endpoints()[d])
+    else {
+        return Vec::new();
+    };
+    let party = match source {
+        Ok(w) => kubeseg_engine::mesh::Party::Pod {
+            namespace: &cluster.workloads[w].namespace,
+            pod: &cluster.workloads[w].pods[0],
+        },
+        Err(ip) => kubeseg_engine::mesh::Party::Address(ip),
+    };
+    let dst = &cluster.workloads[*d];
+    let v = kubeseg_engine::mesh::evaluate(
+        cluster,
+        party,
+        &dst.namespace,
+        &dst.pods[0],
+        port,
+        request,
+        options,
+    );
+    mesh_verdict_evidence(cluster, port, &v)
 }
 
 /// A mesh verdict as evidence: its reason at the deciding rule (or the

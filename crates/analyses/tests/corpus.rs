@@ -70,6 +70,11 @@ fn every_reader_spec_and_diff_corpus_input_is_handled_without_panicking() {
         let new = kubeseg_sources::load_str("new.yaml", new);
         let mut old_engine = Engine::new(&old.cluster, Options::default());
         let mut new_engine = Engine::new(&new.cluster, Options::default());
-        let _ = kubeseg_analyses::diff::diff(&mut old_engine, &mut new_engine, true);
+        let _ = kubeseg_analyses::diff::diff(
+            &mut old_engine,
+            &mut new_engine,
+            true,
+            &Default::default(),
+        );
     }
 }

@@ -102,6 +102,13 @@ pub struct DiffArgs {
     /// Print no warnings (errors are always printed).
     #[arg(short, long)]
     pub quiet: bool,
+    /// Trust domain of Istio identities (`<trust-domain>/ns/<ns>/sa/<sa>`).
+    #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
+    pub trust_domain: String,
+    /// Istio's root namespace: its AuthorizationPolicies and PeerAuthentications
+    /// without selector apply mesh-wide.
+    #[arg(long, default_value = "istio-system", value_name = "NAMESPACE")]
+    pub istio_root_namespace: String,
 }
 
 /// Output formats of `test`.

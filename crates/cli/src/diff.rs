@@ -17,8 +17,8 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
         host_network_selectable: a.host_network_selectable,
         verbose: false,
         quiet: a.quiet,
-        trust_domain: "cluster.local".into(),
-        istio_root_namespace: "istio-system".into(),
+        trust_domain: a.trust_domain.clone(),
+        istio_root_namespace: a.istio_root_namespace.clone(),
     };
     let (old_paths, new_paths, snapshot) = match &a.git {
         Some(rev) => {
@@ -65,7 +65,8 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
         bail!("compiling OLD panicked");
     };
     lap("compile");
-    let mut d = diff(&mut old_engine, &mut new_engine, a.evidence);
+    let mesh = crate::mesh_options(&new_common);
+    let mut d = diff(&mut old_engine, &mut new_engine, a.evidence, &mesh);
     lap("diff");
     // Locations in the checked-out revision read as REV:path.
     if let Some((dir, rev)) = &snapshot {
@@ -88,7 +89,7 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
             }
         }
         for p in &mut d.policies {
-            rename(&mut p.2);
+            rename(&mut p.location);
         }
     }
     let fail = (a.fail_on_added && !d.added.is_empty())

@@ -53,7 +53,7 @@ fn causes(change: &Value) -> Vec<(String, String)> {
         .iter()
         .map(|c| {
             (
-                c["policy"].as_str().unwrap().to_string(),
+                c["object"].as_str().unwrap().to_string(),
                 c["edit"].as_str().unwrap().to_string(),
             )
         })
@@ -134,7 +134,7 @@ fn the_edits_remove_exactly_the_hand_derived_connections() {
         .iter()
         .map(|p| {
             (
-                p["policy"].as_str().unwrap().into(),
+                p["object"].as_str().unwrap().into(),
                 p["edit"].as_str().unwrap().into(),
             )
         })
@@ -182,7 +182,7 @@ fn reversed_the_same_connections_are_added() {
     assert!(
         causes
             .iter()
-            .any(|c| c["policy"] == "blogs/debug-shell-lockdown" && c["edit"] == "removed")
+            .any(|c| c["object"] == "blogs/debug-shell-lockdown" && c["edit"] == "removed")
     );
     let _ = std::fs::remove_dir_all(&new);
 }

@@ -261,3 +261,121 @@ fn unknown_istio_enum_values_stop_every_command() {
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("mtls.mode `strict`"), "{out}");
 }
+
+/// Writes bookinfo with `edit` applied (a replacement that must happen once).
+fn edited(s: &Scratch, name: &str, from: &str, to: &str) -> String {
+    let text = bookinfo();
+    assert_eq!(text.matches(from).count(), 1, "{from}");
+    s.write(name, &text.replacen(from, to, 1))
+}
+
+#[test]
+fn diff_sees_an_authorization_policy_opened_to_every_caller() {
+    // Without `from.principals`, details-viewer admits GET from anyone: curl, reviews
+    // and ratings (the sidecar callers other than productpage) gain TCP 9080 for GET;
+    // UDP and SCTP, which Istio does not authorize, were open before and stay open.
+    let s = Scratch::new("diff-ap");
+    let new = edited(
+        &s,
+        "new.yaml",
+        "  - from:\n    - source: {principals: [\"cluster.local/ns/default/sa/bookinfo-productpage\"]}\n    to:\n    - operation: {methods: [\"GET\"]}\n---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: reviews-viewer",
+        "  - to:\n    - operation: {methods: [\"GET\"]}\n---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: reviews-viewer",
+    );
+    let (out, code) = stdout(&["diff", BOOKINFO, &new, "--fail-on-change"]);
+    assert_eq!(code, Some(1), "{out}");
+    for src in ["curl", "ratings-v1", "reviews-v1"] {
+        assert!(
+            out.contains(&format!("~ default/{src}[Deployment] => default/details-v1[Deployment] : UDP 1-65535; SCTP 1-65535 → All Connections [mesh: TCP 1-65535: only if request.method in [GET]]   [AuthorizationPolicy default/details-viewer modified]")),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains("0 added, 0 removed, 3 changed connection(s)"),
+        "{out}"
+    );
+    // legacy/client is plaintext under STRICT: still denied on TCP, so unchanged.
+    assert!(!out.contains("legacy/client"), "{out}");
+    let (json, _) = stdout(&["diff", BOOKINFO, &new, "--format", "json"]);
+    let doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["mesh"], true);
+    let c = &doc["changed"][0];
+    assert_eq!(c["meshBefore"], serde_json::json!([]));
+    assert_eq!(c["meshAfter"][0]["allowed"], serde_json::Value::Null);
+    assert_eq!(
+        c["meshAfter"][0]["conditional"][0],
+        "request.method in [GET]"
+    );
+    assert_eq!(c["attribution"][0]["kind"], "AuthorizationPolicy");
+    assert_eq!(c["attribution"][0]["object"], "default/details-viewer");
+    assert_eq!(c["attribution"][0]["location"]["line"], 132);
+}
+
+#[test]
+fn diff_sees_strict_mtls_relaxed() {
+    // PERMISSIVE lets legacy/client's plaintext in; productpage-viewer then admits its
+    // GETs (it names no principal). Outside addresses, also plaintext, likewise.
+    let s = Scratch::new("diff-pa");
+    let new = edited(&s, "new.yaml", "mode: STRICT", "mode: PERMISSIVE");
+    let (out, code) = stdout(&["diff", BOOKINFO, &new, "--fail-on-change"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("~ legacy/client[Deployment] => default/productpage-v1[Deployment] : UDP 1-65535; SCTP 1-65535 → All Connections [mesh: TCP 1-65535: only if request.method in [GET]]   [PeerAuthentication default/default modified]"),
+        "{out}"
+    );
+    // details admits productpage's identity only: plaintext gains nothing there.
+    assert!(
+        !out.contains("legacy/client[Deployment] => default/details-v1"),
+        "{out}"
+    );
+    assert!(
+        out.contains("0 added, 0 removed, 2 changed connection(s)"),
+        "{out}"
+    );
+}
+
+const PLAIN: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {team: a}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: a, labels: {app: web}}\nspec: {containers: [{name: c, image: i}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: b, labels: {app: db}}\nspec: {containers: [{name: c, image: i}]}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: db-from-a, namespace: b}\nspec:\n  podSelector: {}\n  ingress: [{from: [{namespaceSelector: {matchLabels: {team: a}}}], ports: [{port: 80}]}]\n";
+
+#[test]
+fn diff_blames_an_admin_policy_not_the_workloads() {
+    // An AdminNetworkPolicy denying b's ingress from a removes a/web => b/db TCP 80.
+    let s = Scratch::new("diff-anp");
+    let old = s.write("old.yaml", PLAIN);
+    let new = s.write(
+        "new.yaml",
+        &(PLAIN.to_string() + "---\napiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: deny-a-to-b}\nspec:\n  priority: 10\n  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: b}}}\n  ingress:\n  - {action: Deny, from: [{namespaces: {matchLabels: {team: a}}}]}\n"),
+    );
+    let (out, code) = stdout(&["diff", &old, &new]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("- a/web[Pod] => b/db[Pod] : TCP 80   [AdminNetworkPolicy deny-a-to-b added]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("policy AdminNetworkPolicy deny-a-to-b added"),
+        "{out}"
+    );
+}
+
+#[test]
+fn diff_blames_workloads_added_removed_or_relabelled() {
+    let s = Scratch::new("diff-workloads");
+    let old = s.write("old.yaml", PLAIN);
+    // A new pod b/cache (b's policy isolates its ingress; its egress is open, so it
+    // reaches a/web), and namespace a loses its `team: a` label, so a/web no longer
+    // reaches b/db. Neither is a policy edit: each change names the workloads at its
+    // ends that were added or changed (a namespace's labels count as its workloads'). Neither is a policy edit.
+    let new = s.write(
+        "new.yaml",
+        &PLAIN.replace("labels: {team: a}", "labels: {team: other}").replace(
+            "namespace: a, labels: {app: web}",
+            "namespace: a, labels: {app: web}}\nspec: {containers: [{name: c, image: i}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: cache, namespace: b, labels: {app: cache}",
+        ),
+    );
+    let (out, _) = stdout(&["diff", &old, &new]);
+    assert!(
+        out.contains("- a/web[Pod] => b/db[Pod] : TCP 80   [workload a/web[Pod] modified]\n"),
+        "{out}"
+    );
+    assert!(out.contains("+ b/cache[Pod] => a/web[Pod] : All Connections   [workload b/cache[Pod] added, workload a/web[Pod] modified]"), "{out}");
+    assert!(!out.contains("no policy or workload edit"), "{out}");
+}

@@ -11,6 +11,7 @@ pub mod mesh;
 pub mod ports;
 pub mod selector;
 pub mod spec;
+mod spec_eq;
 pub mod tier;
 
 pub use addr::{Cidr, IpSet};

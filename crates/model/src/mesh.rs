@@ -145,7 +145,7 @@ pub struct AuthorizationRule {
 }
 
 /// One `source` or `operation`: its fields, ANDed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Clause {
     /// Where it starts.
     pub location: Option<Location>,
@@ -154,7 +154,7 @@ pub struct Clause {
 }
 
 /// One `when` condition.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct Condition {
     /// Where it starts.
     pub location: Option<Location>,

@@ -1,23 +1,35 @@
 //! `kubeseg diff` output: text, JSON, Markdown (a pull-request comment) and SARIF,
 //! written as they are rendered (a diff can hold millions of changes).
 //!
-//! # JSON contract (schemaVersion 1)
+//! # JSON contract (schemaVersion 2)
 //! ```text
-//! { "schemaVersion": 1,
+//! { "schemaVersion": 2, "mesh": true | false,
 //!   "added":   [ {"src": "<id>", "dst": "<id>", "allowed": {"TCP": [[80, 80]], "UDP": [], "SCTP": []},
-//!                 "attribution": [{"policy": "ns/name", "edit": "added|removed|modified",
+//!                 "mesh": [{"ports": {...}, "allowed": true | null, "conditional": ["..."]}],
+//!                 "attribution": [{"kind": "NetworkPolicy" | "AdminNetworkPolicy" | ... | "Workload",
+//!                                  "object": "ns/name", "edit": "added|removed|modified",
 //!                                  "location": {"file", "line", "column"} | null}],
 //!                 "evidence": [{"message", "location"}]} ],
-//!   "removed": [ ... same, "allowed" is what was allowed before ... ],
-//!   "changed": [ {"src", "dst", "before": {...}, "after": {...}, "attribution", "evidence"} ],
+//!   "removed": [ ... same, "allowed" and "mesh" are what was allowed before ... ],
+//!   "changed": [ {"src", "dst", "before": {...}, "after": {...}, "meshBefore": [...],
+//!                 "meshAfter": [...], "attribution", "evidence"} ],
 //!   "workloads": {"added": ["<id>"], "removed": ["<id>"]},
-//!   "policies": [ {"policy": "ns/name", "edit": "added", "location": {...} | null} ] }
+//!   "policies": [ {"kind": "AuthorizationPolicy", "object": "ns/name", "edit": "added",
+//!                  "location": {...} | null} ] }
 //! ```
+//! Verdicts are composed: `allowed` is what L3/L4 allows minus the TCP ports the
+//! destination's proxy denies for any request; `mesh` lists, per group of the remaining
+//! TCP ports into a workload the mesh covers, whether any request is allowed (`true`) or
+//! only under `conditional` conditions (`null`); it is empty where no mesh applies. A
+//! connection whose mesh requirements change is `changed` even when its ports do not.
+//! `"mesh"` at the top says whether either side has a mesh.
 //! Entries are in endpoint order (workloads by id, then address ranges of the common
 //! refinement of both sides' ipBlocks). `evidence` is empty unless `--evidence` is given.
+//! (schemaVersion 2: `kind`/`object` replace `policy`; the mesh fields are new.)
 
 use crate::{PortsJson, SCHEMA_VERSION};
-use kubeseg_analyses::diff::{Change, Diff};
+use kubeseg_analyses::diff::{Cause, Change, Diff, MeshNote};
+use kubeseg_engine::mesh::Decision;
 use kubeseg_model::{Location, PortSet};
 use serde_json::{Value, json};
 use std::fmt::Write as _;
@@ -56,19 +68,64 @@ pub fn write(format: DiffFormat, d: &Diff, out: &mut dyn Write) -> io::Result<()
 fn cause(d: &Diff, c: &Change) -> String {
     let causes = d.causes(c);
     if causes.is_empty() {
-        return "no policy edit: workloads' labels, ports or namespaces changed".into();
+        return "no policy or workload edit at its ends: a Service's port protocols, a Node or another workload's labels changed".into();
     }
     causes
         .iter()
-        .map(|&i| {
-            format!(
-                "{} {}",
-                d.policies[i as usize].0,
-                d.policies[i as usize].1.as_str()
-            )
+        .map(|&cause| match cause {
+            Cause::Policy(i) => {
+                let p = &d.policies[i as usize];
+                format!("{} {} {}", p.kind, p.id, p.edit.as_str())
+            }
+            Cause::Workload(e, edit) => {
+                format!("workload {} {}", d.endpoints[e as usize], edit.as_str())
+            }
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// What the mesh requires, for a terminal: ` [mesh: any request]`, empty without mesh.
+fn mesh_text(note: &MeshNote, open: &PortSet) -> String {
+    if note.is_empty() {
+        return String::new();
+    }
+    let say = |decision: &Decision| match decision {
+        Decision::Conditional(c) => format!("only if {}", c.join("; ")),
+        _ => "any request".to_string(),
+    };
+    // Unprefixed only when it covers every port of the connection (TCP only).
+    let parts: Vec<String> = if note.len() == 1 && note[0].0 == *open {
+        vec![say(&note[0].1)]
+    } else {
+        note.iter()
+            .map(|(ports, decision)| format!("{ports}: {}", say(decision)))
+            .collect()
+    };
+    format!(" [mesh: {}]", parts.join("; "))
+}
+
+fn mesh_json(note: &MeshNote) -> Value {
+    json!(note
+        .iter()
+        .map(|(ports, decision)| json!({
+            "ports": PortsJson::from_set(ports),
+            "allowed": match decision { Decision::Conditional(_) => Value::Null, _ => json!(true) },
+            "conditional": match decision { Decision::Conditional(c) => c.clone(), _ => Vec::new() },
+        }))
+        .collect::<Vec<_>>())
+}
+
+fn cause_json(d: &Diff, cause: Cause) -> Value {
+    match cause {
+        Cause::Policy(i) => {
+            let p = &d.policies[i as usize];
+            json!({"kind": p.kind, "object": p.id, "edit": p.edit.as_str(), "location": loc(&p.location)})
+        }
+        Cause::Workload(e, edit) => {
+            json!({"kind": "Workload", "object": d.endpoints[e as usize], "edit": edit.as_str(), "location": Value::Null})
+        }
+    }
 }
 
 fn ports(p: &PortSet) -> String {
@@ -92,10 +149,20 @@ fn what(d: &Diff, kind: &str, c: &Change) -> String {
         &d.port_sets[c.before as usize],
         &d.port_sets[c.after as usize],
     );
+    let (mb, ma) = (
+        &d.mesh_notes[c.mesh_before as usize],
+        &d.mesh_notes[c.mesh_after as usize],
+    );
     match kind {
-        "added" => ports(a),
-        "removed" => ports(b),
-        _ => format!("{} → {}", ports(b), ports(a)),
+        "added" => format!("{}{}", ports(a), mesh_text(ma, a)),
+        "removed" => format!("{}{}", ports(b), mesh_text(mb, b)),
+        _ => format!(
+            "{}{} → {}{}",
+            ports(b),
+            mesh_text(mb, b),
+            ports(a),
+            mesh_text(ma, a)
+        ),
     }
 }
 
@@ -124,9 +191,13 @@ fn text(d: &Diff, out: &mut dyn Write) -> io::Result<()> {
     for w in &d.workloads.1 {
         writeln!(out, "- workload {w}")?;
     }
-    for (p, e, l) in &d.policies {
-        let at = l.as_ref().map(|l| format!(" ({l})")).unwrap_or_default();
-        writeln!(out, "policy {p} {}{at}", e.as_str())?;
+    for p in &d.policies {
+        let at = p
+            .location
+            .as_ref()
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default();
+        writeln!(out, "policy {} {} {}{at}", p.kind, p.id, p.edit.as_str())?;
     }
     writeln!(
         out,
@@ -159,22 +230,21 @@ fn json_stream(d: &Diff, out: &mut dyn Write) -> io::Result<()> {
         .iter()
         .map(|p| nested(&json!(PortsJson::from_set(p)), 3))
         .collect();
-    let causes: Vec<String> = d
-        .policies
+    let notes: Vec<String> = d
+        .mesh_notes
         .iter()
-        .map(|(p, e, l)| {
-            nested(
-                &json!({"policy": p, "edit": e.as_str(), "location": loc(l)}),
-                4,
-            )
-        })
+        .map(|n| nested(&mesh_json(n), 3))
         .collect();
     let ids: Vec<String> = d
         .endpoints
         .iter()
         .map(|e| serde_json::to_string(e).unwrap_or_default())
         .collect();
-    write!(out, "{{\n  \"schemaVersion\": {SCHEMA_VERSION}")?;
+    write!(
+        out,
+        "{{\n  \"schemaVersion\": {SCHEMA_VERSION},\n  \"mesh\": {}",
+        d.mesh
+    )?;
     for (kind, list) in categories(d) {
         write!(out, ",\n  \"{kind}\": [")?;
         for (i, c) in list.iter().enumerate() {
@@ -184,12 +254,24 @@ fn json_stream(d: &Diff, out: &mut dyn Write) -> io::Result<()> {
                 "{}\n    {{\n      \"src\": {src},\n      \"dst\": {dst},\n",
                 if i == 0 { "" } else { "," }
             )?;
+            let (nb, na) = (
+                &notes[c.mesh_before as usize],
+                &notes[c.mesh_after as usize],
+            );
             match kind {
-                "added" => writeln!(out, "      \"allowed\": {},", sets[c.after as usize])?,
-                "removed" => writeln!(out, "      \"allowed\": {},", sets[c.before as usize])?,
+                "added" => write!(
+                    out,
+                    "      \"allowed\": {},\n      \"mesh\": {na},\n",
+                    sets[c.after as usize]
+                )?,
+                "removed" => write!(
+                    out,
+                    "      \"allowed\": {},\n      \"mesh\": {nb},\n",
+                    sets[c.before as usize]
+                )?,
                 _ => write!(
                     out,
-                    "      \"before\": {},\n      \"after\": {},\n",
+                    "      \"before\": {},\n      \"after\": {},\n      \"meshBefore\": {nb},\n      \"meshAfter\": {na},\n",
                     sets[c.before as usize], sets[c.after as usize]
                 )?,
             }
@@ -198,12 +280,12 @@ fn json_stream(d: &Diff, out: &mut dyn Write) -> io::Result<()> {
                 out.write_all(b"      \"attribution\": [],\n")?;
             } else {
                 out.write_all(b"      \"attribution\": [")?;
-                for (j, &p) in c_causes.iter().enumerate() {
+                for (j, &cause) in c_causes.iter().enumerate() {
                     write!(
                         out,
                         "{}\n        {}",
                         if j == 0 { "" } else { "," },
-                        causes[p as usize]
+                        nested(&cause_json(d, cause), 4)
                     )?;
                 }
                 out.write_all(b"\n      ],\n")?;
@@ -223,7 +305,7 @@ fn json_stream(d: &Diff, out: &mut dyn Write) -> io::Result<()> {
     }
     let rest = json!({
         "workloads": {"added": d.workloads.0, "removed": d.workloads.1},
-        "policies": d.policies.iter().map(|(p, e, l)| json!({"policy": p, "edit": e.as_str(), "location": loc(l)})).collect::<Vec<_>>(),
+        "policies": d.policies.iter().map(|p| json!({"kind": p.kind, "object": p.id, "edit": p.edit.as_str(), "location": loc(&p.location)})).collect::<Vec<_>>(),
     });
     write!(
         out,
@@ -257,11 +339,11 @@ fn markdown(d: &Diff) -> String {
                 shown += 1;
                 let _ = writeln!(
                     out,
-                    "| {mark} | `{}` | `{}` | {} | {} |",
-                    d.endpoints[c.src as usize],
-                    d.endpoints[c.dst as usize],
-                    what(d, kind, c),
-                    cause(d, c)
+                    "| {mark} | {} | {} | {} | {} |",
+                    crate::md_cell(&d.endpoints[c.src as usize]),
+                    crate::md_cell(&d.endpoints[c.dst as usize]),
+                    crate::md_cell(&what(d, kind, c)),
+                    crate::md_cell(&cause(d, c))
                 );
             }
         }
@@ -275,9 +357,19 @@ fn markdown(d: &Diff) -> String {
     }
     if !d.policies.is_empty() {
         out.push_str("\n### Policy edits\n\n");
-        for (p, e, l) in &d.policies {
-            let at = l.as_ref().map(|l| format!(" (`{l}`)")).unwrap_or_default();
-            let _ = writeln!(out, "- `{p}` {}{at}", e.as_str());
+        for p in &d.policies {
+            let at = p
+                .location
+                .as_ref()
+                .map(|l| format!(" ({})", crate::md_cell(&l.to_string())))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "- {} {} {}{at}",
+                p.kind,
+                crate::md_cell(&p.id),
+                p.edit.as_str()
+            );
         }
     }
     out
@@ -297,10 +389,10 @@ fn sarif(d: &Diff) -> String {
     for (i, ((k, level), (_, list))) in kinds.iter().zip(categories(d)).enumerate() {
         for c in list {
             // Located at the edited policy that causes it, on the side where it lives.
-            let at = d
-                .causes(c)
-                .first()
-                .and_then(|&p| d.policies[p as usize].2.clone());
+            let at = d.causes(c).into_iter().find_map(|cause| match cause {
+                Cause::Policy(p) => d.policies[p as usize].location.clone(),
+                Cause::Workload(..) => None,
+            });
             let mut r = json!({
                 "ruleId": format!("kubeseg-diff/{k}"),
                 "ruleIndex": i,

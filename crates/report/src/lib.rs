@@ -64,3 +64,37 @@ pub fn to_json<T: Serialize>(value: &T) -> String {
     s.push('\n');
     s
 }
+
+/// Escapes text from the input for a Markdown table cell (or any Markdown text): HTML
+/// is neutralised as entities, the punctuation that opens links and images (`[`, `]`),
+/// emphasis, code spans, strikethrough, mentions and table breaks is backslash-escaped,
+/// and line breaks become spaces.
+pub fn md_cell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '@' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn markdown_cells_cannot_inject() {
+        assert_eq!(
+            super::md_cell("[x](http://e) <img src=a> a|b `c` @u\nnext"),
+            "\\[x\\](http://e) &lt;img src=a&gt; a\\|b \\`c\\` \\@u next"
+        );
+    }
+}

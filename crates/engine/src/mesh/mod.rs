@@ -87,7 +87,7 @@ pub struct Request {
 }
 
 /// The mesh's answer.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Decision {
     /// Accepted.
     Allowed,

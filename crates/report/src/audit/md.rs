@@ -19,10 +19,7 @@ fn more(out: &mut String, total: usize) {
     }
 }
 
-/// Escapes text for a table cell.
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
-}
+use crate::md_cell as cell;
 
 /// Renders the report as Markdown.
 pub fn markdown(engine: &Engine, report: &AuditReport, findings: &[&Finding]) -> String {

@@ -1,6 +1,6 @@
 use crate::finding::{Evidence, Remediation, Rule, Severity};
 use crate::lint::{Cx, finding};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 pub static RULE: Rule = Rule {
     code: "KL111",
@@ -14,13 +14,13 @@ pub static RULE: Rule = Rule {
 };
 
 pub fn check(cx: &mut Cx) {
-    let mut first: BTreeMap<(String, String), &kubeseg_model::NetworkPolicy> = BTreeMap::new();
+    let mut first = HashMap::new();
     // The copy is the one further down the input.
     let mut policies = cx.policies();
     policies.sort_by(|a, b| a.policy.location.cmp(&b.policy.location));
     for p in policies {
         let pol = p.policy;
-        let key = (pol.namespace.clone(), crate::diff::canonical(pol));
+        let key = (pol.namespace.as_str(), pol.spec());
         match first.get(&key) {
             None => {
                 first.insert(key, pol);

@@ -1,16 +1,24 @@
 //! `kubeseg diff`: what a change of manifests opens or closes, connection by connection,
-//! and which policy edit is responsible.
+//! and which edit is responsible.
 //!
-//! Workloads are matched by id. Outside addresses are compared on the common refinement
-//! of both sides' address atoms, so every address range reported has one verdict before
-//! and one after.
+//! Connections are compared on their composed verdict: what L3/L4 (the cluster tiers and
+//! NetworkPolicy) allows, minus the TCP ports the destination's proxy denies for any
+//! request, with what the mesh requires of the requests on the rest. Workloads are
+//! matched by id. Outside addresses are compared on the common refinement of both
+//! sides' address atoms, so every address range reported has one verdict before and
+//! one after.
+
+mod edits;
+
+pub use edits::PolicyEdit;
 
 use crate::attribution::Attribution;
 use crate::finding::Evidence;
 use kubeseg_engine::atoms::partition;
+use kubeseg_engine::mesh::{Annotator, Decision, MeshOptions, Request};
 use kubeseg_engine::portsets::PortSetId;
 use kubeseg_engine::{Endpoint, Engine};
-use kubeseg_model::{IpSet, NetworkPolicy, PortSet};
+use kubeseg_model::{IpSet, PortSet, Protocol};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How a policy changed.
@@ -35,6 +43,11 @@ impl Edit {
     }
 }
 
+/// What the mesh requires of the requests on the ports of a connection it lets
+/// through: per group of TCP ports, allowed for any request or only under conditions.
+/// Empty when the destination has no proxy and no policy covers it.
+pub type MeshNote = Vec<(PortSet, Decision)>;
+
 /// One connection that differs, as indices into its [`Diff`]'s tables (a large diff
 /// holds millions of these).
 #[derive(Clone, Debug)]
@@ -43,10 +56,14 @@ pub struct Change {
     pub src: u32,
     /// Destination: index into [`Diff::endpoints`].
     pub dst: u32,
-    /// Allowed before: index into [`Diff::port_sets`].
+    /// Open before (L3/L4 minus what the mesh denies): index into [`Diff::port_sets`].
     pub before: u32,
-    /// Allowed after: index into [`Diff::port_sets`].
+    /// Open after: index into [`Diff::port_sets`].
     pub after: u32,
+    /// The mesh's requirements before: index into [`Diff::mesh_notes`] (0: none).
+    pub mesh_before: u32,
+    /// The mesh's requirements after.
+    pub mesh_after: u32,
     /// The rules behind the change on each side (only when asked for).
     pub evidence: Vec<Evidence>,
 }
@@ -58,11 +75,17 @@ pub struct Diff {
     pub endpoints: Vec<String>,
     /// Distinct port sets of the changes.
     pub port_sets: Vec<PortSet>,
-    /// Per endpoint: the edited policies (indices into `policies`) isolating its egress,
-    /// on either side.
+    /// Distinct mesh notes of the changes; the first is the empty one.
+    pub mesh_notes: Vec<MeshNote>,
+    /// Whether either side has a mesh (then verdicts are composed with it).
+    pub mesh: bool,
+    /// Per endpoint: the edited policies (indices into `policies`) that isolate or
+    /// select its egress, on either side.
     pub egress_causes: Vec<Vec<u32>>,
-    /// Per endpoint: the edited policies isolating its ingress, on either side.
+    /// Per endpoint: the edited policies that isolate, select or cover its ingress.
     pub ingress_causes: Vec<Vec<u32>>,
+    /// Per endpoint: how the workload changed (`None`: not at all, or an address range).
+    pub workload_edits: Vec<Option<Edit>>,
     /// Connections that did not exist before.
     pub added: Vec<Change>,
     /// Connections that no longer exist.
@@ -71,34 +94,17 @@ pub struct Diff {
     pub changed: Vec<Change>,
     /// Workloads only in NEW, only in OLD.
     pub workloads: (Vec<String>, Vec<String>),
-    /// Policy edits: (namespace/name, edit, location on its side).
-    pub policies: Vec<(String, Edit, Option<kubeseg_model::Location>)>,
+    /// Policy edits of every layer, sorted by kind and id.
+    pub policies: Vec<PolicyEdit>,
 }
 
-/// The spec of a policy as text, without locations (equal texts: unchanged).
-pub fn canonical(p: &NetworkPolicy) -> String {
-    let mut s = format!(
-        "{}|{}|{}|",
-        p.pod_selector, p.isolates_ingress, p.isolates_egress
-    );
-    for rules in [&p.ingress, &p.egress] {
-        for r in rules {
-            let peers: Vec<String> = r
-                .peers
-                .iter()
-                .flatten()
-                .map(|x| format!("{:?}", x.kind))
-                .collect();
-            s.push_str(&format!(
-                "[{}|{}|{:?}]",
-                r.peers.is_some(),
-                peers.join(","),
-                r.ports
-            ));
-        }
-        s.push('/');
-    }
-    s
+/// An edit that may explain a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Cause {
+    /// A policy edit: index into [`Diff::policies`].
+    Policy(u32),
+    /// A workload (index into [`Diff::endpoints`]) added, removed or changed.
+    Workload(u32, Edit),
 }
 
 /// One side's view: its engine, rows, and atoms mapped onto the common refinement.
@@ -178,8 +184,58 @@ fn atoms(engine: &Engine) -> Vec<(usize, IpSet)> {
         .collect()
 }
 
-/// Compares OLD with NEW.
-pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool) -> Diff {
+/// One side's composed verdict of a cell: the open ports and the mesh note.
+fn compose(
+    mesh: Option<&mut Annotator>,
+    engine: &Engine,
+    src: usize,
+    dst: Option<usize>,
+    id: PortSetId,
+) -> (PortSet, MeshNote) {
+    let ports = engine.port_set(id);
+    let workload = match dst.map(|d| &engine.endpoints()[d]) {
+        Some(Endpoint::Workload { workload, .. }) => Some(*workload),
+        _ => None,
+    };
+    let (Some(m), Some(d), Some(source)) = (mesh, workload, engine.endpoints()[src].mesh_source())
+    else {
+        return (ports.clone(), Vec::new());
+    };
+    if id == PortSetId::EMPTY {
+        return (PortSet::empty(), Vec::new());
+    }
+    let notes = m.annotate(source, d, id.0, ports);
+    let mut open = ports.clone();
+    let mut note: MeshNote = Vec::new();
+    for a in notes.iter() {
+        match &a.verdict.decision {
+            Decision::Denied => open = open.difference(&a.ports),
+            decision => note.push((a.ports.clone(), decision.clone())),
+        }
+    }
+    note.sort_by(|x, y| x.0.cmp(&y.0));
+    (open, note)
+}
+
+/// The mesh verdict of one side's cell on `port`, labelled `now` or `before`.
+fn labelled_mesh_evidence(
+    engine: &Engine,
+    (src, dst): (Option<usize>, Option<usize>),
+    port: u16,
+    mesh: &MeshOptions,
+    label: &str,
+) -> Vec<Evidence> {
+    let (Some(s), Some(d)) = (src, dst) else {
+        return Vec::new();
+    };
+    crate::assert::pair_mesh_evidence(engine, s, d, port, &Request::default(), mesh)
+        .into_iter()
+        .map(|e| Evidence::at(e.location, format!("{label}: {}", e.message)))
+        .collect()
+}
+
+/// Compares OLD with NEW, composing each side's mesh (set up by `mesh`) when it has one.
+pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool, mesh: &MeshOptions) -> Diff {
     // The common refinement of both sides' atoms.
     let (old_atoms, new_atoms) = (atoms(old), atoms(new));
     let sets: Vec<IpSet> = old_atoms
@@ -214,6 +270,9 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool) -> Diff {
             .map(|(i, w)| (w.id(), i))
             .collect()
     };
+    let (old_cluster, new_cluster) = (old.cluster, new.cluster);
+    let mut mesh_a = Annotator::new(old_cluster, mesh.clone());
+    let mut mesh_b = Annotator::new(new_cluster, mesh.clone());
     let mut a = Side {
         ids: ids(old),
         engine: old,
@@ -226,62 +285,16 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool) -> Diff {
         attribution: new_attr,
         atom_endpoint: new_of,
     };
-
-    // Policy edits.
-    let old_p: BTreeMap<String, (usize, String)> = a
-        .engine
-        .cluster
-        .policies
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.id(), (i, canonical(p))))
-        .collect();
-    let new_p: BTreeMap<String, (usize, String)> = b
-        .engine
-        .cluster
-        .policies
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (p.id(), (i, canonical(p))))
-        .collect();
-    let mut out = Diff::default();
-    let mut edits: BTreeMap<String, Edit> = BTreeMap::new();
-    for (id, (i, c)) in &old_p {
-        match new_p.get(id) {
-            None => {
-                edits.insert(id.clone(), Edit::Removed);
-                out.policies.push((
-                    id.clone(),
-                    Edit::Removed,
-                    a.engine.cluster.policies[*i].location.clone(),
-                ));
-            }
-            Some((j, c2)) if c2 != c => {
-                edits.insert(id.clone(), Edit::Modified);
-                out.policies.push((
-                    id.clone(),
-                    Edit::Modified,
-                    b.engine.cluster.policies[*j].location.clone(),
-                ));
-            }
-            _ => {}
-        }
-    }
-    for (id, (j, _)) in &new_p {
-        if !old_p.contains_key(id) {
-            edits.insert(id.clone(), Edit::Added);
-            out.policies.push((
-                id.clone(),
-                Edit::Added,
-                b.engine.cluster.policies[*j].location.clone(),
-            ));
-        }
-    }
-    out.policies.sort_by(|x, y| x.0.cmp(&y.0));
+    let mut out = Diff {
+        policies: edits::policy_edits(old_cluster, new_cluster),
+        mesh_notes: vec![Vec::new()],
+        mesh: mesh_a.is_some() || mesh_b.is_some(),
+        ..Diff::default()
+    };
 
     // Workloads.
-    let old_ids: Vec<String> = a.engine.cluster.workloads.iter().map(|w| w.id()).collect();
-    let new_ids: Vec<String> = b.engine.cluster.workloads.iter().map(|w| w.id()).collect();
+    let old_ids: Vec<String> = old_cluster.workloads.iter().map(|w| w.id()).collect();
+    let new_ids: Vec<String> = new_cluster.workloads.iter().map(|w| w.id()).collect();
     out.workloads.0 = new_ids
         .iter()
         .filter(|i| a.workload(i).is_none())
@@ -311,27 +324,39 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool) -> Diff {
         }))
         .collect();
     out.endpoints = endpoints.iter().map(|e| e.0.clone()).collect();
-    // Per endpoint: the edited policies isolating its egress, its ingress, on either side.
-    let position: BTreeMap<&str, u32> = out
+    out.workload_edits = endpoints
+        .iter()
+        .map(|(_, ea, eb, ext)| match (ext, ea, eb) {
+            (true, ..) => None,
+            (false, None, Some(_)) => Some(Edit::Added),
+            (false, Some(_), None) => Some(Edit::Removed),
+            (false, Some(x), Some(y)) => edits::workload_changed(
+                (old_cluster, &old_cluster.workloads[*x]),
+                (new_cluster, &new_cluster.workloads[*y]),
+            )
+            .then_some(Edit::Modified),
+            (false, None, None) => None,
+        })
+        .collect();
+    // Per endpoint: the edited policies isolating or selecting its egress, its ingress,
+    // on either side.
+    let position = |kind: &str, id: &str| {
+        out.policies
+            .binary_search_by(|e| (e.kind.as_str(), e.id.as_str()).cmp(&(kind, id)))
+            .ok()
+            .map(|i| i as u32)
+    };
+    let old_cause: Vec<Option<u32>> = old_cluster
         .policies
         .iter()
-        .enumerate()
-        .map(|(i, p)| (p.0.as_str(), i as u32))
+        .map(|p| position("NetworkPolicy", &p.id()))
         .collect();
-    let old_cause: Vec<Option<u32>> = a
-        .engine
-        .cluster
+    let new_cause: Vec<Option<u32>> = new_cluster
         .policies
         .iter()
-        .map(|p| position.get(p.id().as_str()).copied())
+        .map(|p| position("NetworkPolicy", &p.id()))
         .collect();
-    let new_cause: Vec<Option<u32>> = b
-        .engine
-        .cluster
-        .policies
-        .iter()
-        .map(|p| position.get(p.id().as_str()).copied())
-        .collect();
+    let policies = &out.policies;
     let ends = |egress: bool| -> Vec<Vec<u32>> {
         endpoints
             .iter()
@@ -348,10 +373,24 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool) -> Diff {
                     if let Some(e) = ea {
                         let (s, d) = pick(*e);
                         v.extend(a.isolating(s, d).into_iter().filter_map(|p| old_cause[p]));
+                        v.extend(edits::selecting_edits(
+                            old_cluster,
+                            *e,
+                            egress,
+                            policies,
+                            mesh,
+                        ));
                     }
                     if let Some(e) = eb {
                         let (s, d) = pick(*e);
                         v.extend(b.isolating(s, d).into_iter().filter_map(|p| new_cause[p]));
+                        v.extend(edits::selecting_edits(
+                            new_cluster,
+                            *e,
+                            egress,
+                            policies,
+                            mesh,
+                        ));
                     }
                 }
                 v.sort_unstable();
@@ -364,7 +403,9 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool) -> Diff {
     out.egress_causes = egress_causes;
     out.ingress_causes = ingress_causes;
     let mut equal: rustc_hash::FxHashMap<(PortSetId, PortSetId), bool> = Default::default();
-    let mut interned: rustc_hash::FxHashMap<(bool, PortSetId), u32> = Default::default();
+    let mut interned: rustc_hash::FxHashMap<PortSet, u32> = Default::default();
+    let mut notes: rustc_hash::FxHashMap<MeshNote, u32> = Default::default();
+    notes.insert(Vec::new(), 0);
     // Sources with the same row keys on both sides have the same rows: visit them
     // consecutively and compute each distinct pair of rows once.
     let key = |side: &Side, e: &Option<usize>| e.map(|e| side.engine.reach.endpoint_row_key(e));
@@ -424,28 +465,63 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool) -> Diff {
                     let same = *equal
                         .entry((ia, ib))
                         .or_insert_with(|| a.engine.port_set(ia) == b.engine.port_set(ib));
-                    if same {
+                    // Into a workload, the mesh may differ while L3/L4 does not.
+                    if same && (!out.mesh || *d_ext) {
                         continue;
                     }
-                    let mut intern = |new_side: bool, id: PortSetId| -> u32 {
-                        *interned.entry((new_side, id)).or_insert_with(|| {
-                            let set = if new_side {
-                                b.engine.port_set(id)
-                            } else {
-                                a.engine.port_set(id)
-                            };
+                    let (open_a, note_a) = match sa {
+                        Some(s) => compose(mesh_a.as_mut(), a.engine, *s, *da, ia),
+                        None => (PortSet::empty(), Vec::new()),
+                    };
+                    let (open_b, note_b) = match sb {
+                        Some(s) => compose(mesh_b.as_mut(), b.engine, *s, *db, ib),
+                        None => (PortSet::empty(), Vec::new()),
+                    };
+                    if open_a == open_b && note_a == note_b {
+                        continue;
+                    }
+                    let mut intern = |set: PortSet| -> u32 {
+                        let next = interned.len() as u32;
+                        *interned.entry(set).or_insert_with_key(|set| {
                             out.port_sets.push(set.clone());
-                            (out.port_sets.len() - 1) as u32
+                            next
                         })
                     };
-                    let (before, after) = (intern(false, ia), intern(true, ib));
+                    let (before, after) = (intern(open_a.clone()), intern(open_b.clone()));
+                    let mut note = |n: MeshNote| -> u32 {
+                        let next = notes.len() as u32;
+                        *notes.entry(n).or_insert_with_key(|n| {
+                            out.mesh_notes.push(n.clone());
+                            next
+                        })
+                    };
+                    let (mesh_before, mesh_after) = (note(note_a), note(note_b));
                     let mut evidence = Vec::new();
                     if with_evidence {
-                        if ib != PortSetId::EMPTY {
+                        if !open_b.is_empty() {
                             evidence.extend(b.evidence(*sb, *db, "now"));
                         }
-                        if ia != PortSetId::EMPTY {
+                        if !open_a.is_empty() {
                             evidence.extend(a.evidence(*sa, *da, "before"));
+                        }
+                        // The mesh's say on the first TCP port where the sides differ.
+                        let l4 = a.engine.port_set(ia).union(b.engine.port_set(ib));
+                        let port = l4.ports(Protocol::Tcp).ranges().first().map(|r| r.0);
+                        if let (true, Some(port)) = (!same || mesh_before != mesh_after, port) {
+                            evidence.extend(labelled_mesh_evidence(
+                                b.engine,
+                                (*sb, *db),
+                                port,
+                                mesh,
+                                "now",
+                            ));
+                            evidence.extend(labelled_mesh_evidence(
+                                a.engine,
+                                (*sa, *da),
+                                port,
+                                mesh,
+                                "before",
+                            ));
                         }
                     }
                     let change = Change {
@@ -453,12 +529,15 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool) -> Diff {
                         dst: di as u32,
                         before,
                         after,
+                        mesh_before,
+                        mesh_after,
                         evidence,
                     };
-                    match (ia == PortSetId::EMPTY, ib == PortSetId::EMPTY) {
-                        (true, _) => out.added.push(change),
-                        (_, true) => out.removed.push(change),
-                        _ => out.changed.push(change),
+                    match (open_a.is_empty(), open_b.is_empty()) {
+                        (true, true) => {}
+                        (true, false) => out.added.push(change),
+                        (false, true) => out.removed.push(change),
+                        (false, false) => out.changed.push(change),
                     }
                 }
             }
@@ -471,12 +550,19 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool) -> Diff {
 }
 
 impl Diff {
-    /// The policy edits responsible for a change: indices into [`Diff::policies`], sorted.
-    pub fn causes(&self, c: &Change) -> Vec<u32> {
-        let mut v = self.egress_causes[c.src as usize].clone();
-        v.extend(&self.ingress_causes[c.dst as usize]);
-        v.sort_unstable();
-        v.dedup();
+    /// The edits that may explain a change: the workloads at its ends that were added,
+    /// removed or changed, then the policy edits of every layer that isolate, select or
+    /// cover its ends, sorted.
+    pub fn causes(&self, c: &Change) -> Vec<Cause> {
+        let mut v: Vec<Cause> = [c.src, c.dst]
+            .iter()
+            .filter_map(|&e| self.workload_edits[e as usize].map(|edit| Cause::Workload(e, edit)))
+            .collect();
+        let mut p = self.egress_causes[c.src as usize].clone();
+        p.extend(&self.ingress_causes[c.dst as usize]);
+        p.sort_unstable();
+        p.dedup();
+        v.extend(p.into_iter().map(Cause::Policy));
         v
     }
 }

@@ -1,0 +1,207 @@
+//! What changed between two inputs, object by object: policy edits of every layer
+//! (NetworkPolicy, the cluster tiers, AuthorizationPolicy, PeerAuthentication) and
+//! workloads added, removed or changed, and which of them can explain a change of a
+//! connection.
+
+use super::Edit;
+use kubeseg_engine::mesh::{self, MeshOptions};
+use kubeseg_model::{Cluster, Labels, Location, Workload};
+use std::collections::BTreeMap;
+
+/// An edited policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyEdit {
+    /// `NetworkPolicy`, `AdminNetworkPolicy`, `BaselineAdminNetworkPolicy`,
+    /// `ClusterNetworkPolicy`, `AuthorizationPolicy` or `PeerAuthentication`.
+    pub kind: String,
+    /// `namespace/name`, or `name` for cluster-scoped kinds.
+    pub id: String,
+    /// How it changed.
+    pub edit: Edit,
+    /// Where it is: in NEW, or in OLD when removed.
+    pub location: Option<Location>,
+}
+
+/// Every policy edit, sorted by kind and id.
+pub(super) fn policy_edits(old: &Cluster, new: &Cluster) -> Vec<PolicyEdit> {
+    let mut out = Vec::new();
+    compare(
+        &mut out,
+        &old.policies,
+        &new.policies,
+        |p| ("NetworkPolicy".into(), p.id()),
+        |p| p.location.clone(),
+        |a, b| a.spec() == b.spec(),
+    );
+    compare(
+        &mut out,
+        &old.cluster_policies,
+        &new.cluster_policies,
+        |p| (p.kind.clone(), p.name.clone()),
+        |p| p.location.clone(),
+        |a, b| a.spec() == b.spec(),
+    );
+    compare(
+        &mut out,
+        &old.authorization_policies,
+        &new.authorization_policies,
+        |p| ("AuthorizationPolicy".into(), p.id()),
+        |p| p.location.clone(),
+        |a, b| a.spec() == b.spec(),
+    );
+    compare(
+        &mut out,
+        &old.peer_authentications,
+        &new.peer_authentications,
+        |p| {
+            (
+                "PeerAuthentication".into(),
+                format!("{}/{}", p.namespace, p.name),
+            )
+        },
+        |p| p.location.clone(),
+        |a, b| a.spec() == b.spec(),
+    );
+    out.sort_by(|a, b| (&a.kind, &a.id).cmp(&(&b.kind, &b.id)));
+    out
+}
+
+fn compare<T>(
+    out: &mut Vec<PolicyEdit>,
+    old: &[T],
+    new: &[T],
+    key: impl Fn(&T) -> (String, String),
+    location: impl Fn(&T) -> Option<Location>,
+    same: impl Fn(&T, &T) -> bool,
+) {
+    let old_by: BTreeMap<(String, String), &T> = old.iter().map(|p| (key(p), p)).collect();
+    let new_by: BTreeMap<(String, String), &T> = new.iter().map(|p| (key(p), p)).collect();
+    for (k, a) in &old_by {
+        let edit = match new_by.get(k) {
+            None => Edit::Removed,
+            Some(b) if !same(a, b) => Edit::Modified,
+            Some(_) => continue,
+        };
+        let at = match edit {
+            Edit::Removed => location(a),
+            _ => new_by.get(k).and_then(|b| location(b)),
+        };
+        out.push(PolicyEdit {
+            kind: k.0.clone(),
+            id: k.1.clone(),
+            edit,
+            location: at,
+        });
+    }
+    for (k, b) in &new_by {
+        if !old_by.contains_key(k) {
+            out.push(PolicyEdit {
+                kind: k.0.clone(),
+                id: k.1.clone(),
+                edit: Edit::Added,
+                location: location(b),
+            });
+        }
+    }
+}
+
+/// Whether what decides a workload's connectivity differs between the sides: its
+/// pods' labels, ports, addresses, host network, service account and sidecar
+/// annotation, and its namespace's labels.
+pub(super) fn workload_changed(old: (&Cluster, &Workload), new: (&Cluster, &Workload)) -> bool {
+    fn facts<'a>(c: &'a Cluster, w: &'a Workload) -> impl PartialEq + 'a {
+        let pods: Vec<_> = w
+            .pods
+            .iter()
+            .map(|p| {
+                (
+                    &p.labels,
+                    &p.ports,
+                    &p.ips,
+                    p.host_network,
+                    &p.service_account,
+                    &p.inject_annotation,
+                )
+            })
+            .collect();
+        (namespace_labels(c, &w.namespace), pods)
+    }
+    facts(old.0, old.1) != facts(new.0, new.1)
+}
+
+fn namespace_labels<'c>(c: &'c Cluster, name: &str) -> Option<&'c Labels> {
+    c.namespaces
+        .binary_search_by(|n| n.name.as_str().cmp(name))
+        .ok()
+        .map(|i| &c.namespaces[i].labels)
+}
+
+/// The edited policies (indices into `edits`) that may explain a change of the
+/// connections of workload `w` of `cluster`: the cluster tiers whose subject selects
+/// it (`egress` for its egress, else its ingress) and, for its ingress, the
+/// AuthorizationPolicies covering it and the PeerAuthentications of its namespace or
+/// the mesh's root. NetworkPolicy edits are found by the engine's isolation instead.
+pub(super) fn selecting_edits(
+    cluster: &Cluster,
+    w: usize,
+    egress: bool,
+    edits: &[PolicyEdit],
+    options: &MeshOptions,
+) -> Vec<u32> {
+    let wl = &cluster.workloads[w];
+    let ns_labels = namespace_labels(cluster, &wl.namespace);
+    let empty = Labels::new();
+    let ns_labels = ns_labels.unwrap_or(&empty);
+    let index = |kind: &str, id: &str| {
+        edits
+            .binary_search_by(|e| (e.kind.as_str(), e.id.as_str()).cmp(&(kind, id)))
+            .ok()
+            .map(|i| i as u32)
+    };
+    let mut out = Vec::new();
+    for p in &cluster.cluster_policies {
+        let rules = if egress { &p.egress } else { &p.ingress };
+        if rules.is_empty() {
+            continue;
+        }
+        let selects = p.subject.namespaces.matches(ns_labels)
+            && wl
+                .pods
+                .iter()
+                .any(|pod| p.subject.pods.matches(&pod.labels));
+        if let (true, Some(i)) = (selects, index(&p.kind, &p.name)) {
+            out.push(i);
+        }
+    }
+    if !egress {
+        for ap in &cluster.authorization_policies {
+            if wl
+                .pods
+                .iter()
+                .any(|pod| mesh::policy_covers(ap, &wl.namespace, pod, options))
+                && let Some(i) = index("AuthorizationPolicy", &ap.id())
+            {
+                out.push(i);
+            }
+        }
+        for pa in &cluster.peer_authentications {
+            let scope = pa.namespace == wl.namespace
+                || (pa.namespace == options.root_namespace && pa.selector.is_none());
+            let selects = pa.selector.as_ref().is_none_or(|sel| {
+                wl.pods
+                    .iter()
+                    .any(|pod| mesh::labels_match(sel, &pod.labels))
+            });
+            if scope
+                && selects
+                && let Some(i) = index(
+                    "PeerAuthentication",
+                    &format!("{}/{}", pa.namespace, pa.name),
+                )
+            {
+                out.push(i);
+            }
+        }
+    }
+    out
+}
