@@ -38,6 +38,10 @@ pub struct KeyRow {
     pub to_targets: Vec<PortSet>,
     /// Whether every public IPv4 atom is reachable; likewise IPv6.
     pub internet: (bool, bool),
+    /// The members of `out` reached on UDP or SCTP only: L3/L4 allows no TCP port, or
+    /// the mesh denies every TCP port for any request (Istio does not authorize UDP or
+    /// SCTP, so no AuthorizationPolicy can close these hops).
+    pub without_tcp: BitSet,
 }
 
 /// The rows of all workload sources, deduplicated by row key.
@@ -58,17 +62,19 @@ pub struct Rows {
 impl Rows {
     /// Computes every distinct row once (L3/L4 only).
     pub fn compute(engine: &mut Engine, targets: &Targets) -> Rows {
-        Self::compute_with_mesh(engine, targets, None)
+        Self::compute_with_mesh(engine, targets, None, None)
     }
 
     /// Computes every distinct row once; with a mesh annotator, a one-hop edge that the
     /// destination's proxy denies for every request on every port L3/L4 allows (and no
     /// UDP or SCTP, which Istio does not authorize) is left out of `out`. Sources then
     /// also differ by their mesh identity (namespace, service account, data plane).
+    /// With `protocols`, a hop counts only on those ports (`--protocols tcp`).
     pub fn compute_with_mesh(
         engine: &mut Engine,
         targets: &Targets,
         mut mesh: Option<&mut Annotator>,
+        protocols: Option<&PortSet>,
     ) -> Rows {
         let workloads = engine.cluster.workloads.len();
         let endpoints = engine.endpoints().len();
@@ -100,10 +106,15 @@ impl Rows {
                 continue;
             }
             engine.reach.endpoint_row(w, &mut scratch, &mut row);
-            let mut facts = key_row(engine, &row, workloads, targets);
-            if let Some(m) = mesh.as_deref_mut() {
-                drop_mesh_denied(engine, m, w, &row, &mut facts.out);
-            }
+            let mut facts = key_row(engine, &row, workloads, targets, protocols);
+            facts.without_tcp = classify_hops(
+                engine,
+                mesh.as_deref_mut(),
+                w,
+                &row,
+                &mut facts.out,
+                protocols,
+            );
             keys.push(facts);
             members.push(vec![w as u32]);
         }
@@ -131,33 +142,63 @@ impl Rows {
     }
 }
 
-/// Removes from `out` the destinations whose proxy denies `src` every request on every
-/// TCP port of the connection, when the connection has no UDP or SCTP port.
-fn drop_mesh_denied(
+/// Removes from `out` the destinations that no TCP port the mesh lets through and no
+/// UDP or SCTP port reaches (within `protocols`), and returns those reached on UDP or
+/// SCTP only.
+fn classify_hops(
     engine: &Engine,
-    mesh: &mut Annotator,
+    mut mesh: Option<&mut Annotator>,
     src: usize,
     row: &[PortSetId],
     out: &mut BitSet,
-) {
-    let tcp_only = PortSet::all_of(Protocol::Tcp);
+    protocols: Option<&PortSet>,
+) -> BitSet {
+    let all_tcp = PortSet::all_of(Protocol::Tcp);
+    let mut without_tcp = BitSet::new(out.capacity());
     let reached: Vec<usize> = out.iter().filter(|&d| d != src).collect();
     for d in reached {
-        let ports = engine.port_set(row[d]);
-        if ports.difference(&tcp_only) != PortSet::empty() {
-            continue;
+        let full = engine.port_set(row[d]);
+        let ports = match protocols {
+            Some(p) => full.intersect(p),
+            None => full.clone(),
+        };
+        let tcp = ports.intersect(&all_tcp);
+        let other = ports.difference(&all_tcp);
+        let mut tcp_open = !tcp.is_empty();
+        if let (true, Some(m)) = (tcp_open, mesh.as_deref_mut()) {
+            let notes = m.annotate(Ok(src), d, row[d].0, full);
+            let relevant: Vec<_> = notes
+                .iter()
+                .filter(|a| !a.ports.intersect(&tcp).is_empty())
+                .collect();
+            tcp_open = relevant.is_empty()
+                || relevant
+                    .iter()
+                    .any(|a| a.verdict.decision != Decision::Denied);
         }
-        let notes = mesh.annotate(Ok(src), d, row[d].0, ports);
-        if !notes.is_empty() && notes.iter().all(|a| a.verdict.decision == Decision::Denied) {
-            out.remove(d);
+        match (tcp_open, other.is_empty()) {
+            (true, _) => {}
+            (false, true) => out.remove(d),
+            (false, false) => without_tcp.insert(d),
         }
     }
+    without_tcp
 }
 
-fn key_row(engine: &Engine, row: &[PortSetId], workloads: usize, targets: &Targets) -> KeyRow {
+fn key_row(
+    engine: &Engine,
+    row: &[PortSetId],
+    workloads: usize,
+    targets: &Targets,
+    protocols: Option<&PortSet>,
+) -> KeyRow {
     let mut out = BitSet::new(workloads);
     for (w, &cell) in row[..workloads].iter().enumerate() {
-        if cell != PortSetId::EMPTY {
+        let counts = match protocols {
+            None => cell != PortSetId::EMPTY,
+            Some(p) => !engine.port_set(cell).intersect(p).is_empty(),
+        };
+        if counts {
             out.insert(w);
         }
     }
@@ -178,6 +219,7 @@ fn key_row(engine: &Engine, row: &[PortSetId], workloads: usize, targets: &Targe
     let all =
         |atoms: &[usize]| !atoms.is_empty() && atoms.iter().all(|&a| row[a] != PortSetId::EMPTY);
     KeyRow {
+        without_tcp: BitSet::new(workloads),
         out,
         to_targets,
         internet: (all(&targets.internet_v4), all(&targets.internet_v6)),

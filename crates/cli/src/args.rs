@@ -260,6 +260,10 @@ pub struct AuditArgs {
     /// List the minimal fix connection by connection only up to this many connections.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub max_cut: usize,
+    /// Count lateral movement (blast radius, paths, minimal fix) on these protocols
+    /// only, e.g. `--protocols tcp` for what a mesh authorizes (default: all).
+    #[arg(long, value_enum, value_name = "PROTOCOL", value_delimiter = ',')]
+    pub protocols: Vec<ProtocolArg>,
     /// Colour the text output.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,

@@ -18,6 +18,13 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
     let mut config = AuditConfig {
         assume_compromised: a.assume_compromised.clone(),
         max_cut: a.max_cut,
+        protocols: (!a.protocols.is_empty()).then(|| {
+            a.protocols
+                .iter()
+                .fold(kubeseg_model::PortSet::empty(), |set, p| {
+                    set.union(&kubeseg_model::PortSet::all_of(p.protocol()))
+                })
+        }),
         options: options(&a.common),
         mesh: crate::mesh_options(&a.common),
         ..Default::default()

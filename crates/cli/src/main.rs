@@ -277,11 +277,7 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String> {
             );
         }
     }
-    let protocol = match a.protocol {
-        ProtocolArg::Tcp => Protocol::Tcp,
-        ProtocolArg::Udp => Protocol::Udp,
-        ProtocolArg::Sctp => Protocol::Sctp,
-    };
+    let protocol = a.protocol.protocol();
     let port = match &a.port {
         None => None,
         Some(p) => Some((protocol, port_number(p, protocol, &dst_side)?)),
@@ -424,5 +420,16 @@ pub(crate) fn mesh_options(common: &Common) -> kubeseg_engine::mesh::MeshOptions
     kubeseg_engine::mesh::MeshOptions {
         trust_domain: common.trust_domain.clone(),
         root_namespace: common.istio_root_namespace.clone(),
+    }
+}
+
+impl ProtocolArg {
+    /// The model's protocol.
+    pub(crate) fn protocol(self) -> Protocol {
+        match self {
+            ProtocolArg::Tcp => Protocol::Tcp,
+            ProtocolArg::Udp => Protocol::Udp,
+            ProtocolArg::Sctp => Protocol::Sctp,
+        }
     }
 }

@@ -379,3 +379,59 @@ fn diff_blames_workloads_added_removed_or_relabelled() {
     assert!(out.contains("+ b/cache[Pod] => a/web[Pod] : All Connections   [workload b/cache[Pod] added, workload a/web[Pod] modified]"), "{out}");
     assert!(!out.contains("no policy or workload edit"), "{out}");
 }
+
+#[test]
+fn audit_says_which_protocols_keep_the_hops_and_can_count_tcp_only() {
+    // From productpage: details and reviews admit its identity's GETs (TCP open),
+    // legacy/client runs no proxy (TCP open); ratings admits reviews' identity only
+    // and curl is under allow-nothing, so those two hops are kept by UDP/SCTP alone.
+    // On TCP only: details, reviews and legacy/client directly, ratings through
+    // reviews: 4 of the 5 others, 3 directly.
+    let args = |extra: &[&'static str]| {
+        let mut v = vec![
+            "audit",
+            BOOKINFO,
+            "--assume-compromised",
+            "default/productpage-v1",
+            "--only",
+            "KS201",
+            "--format",
+            "json",
+        ];
+        v.extend(extra);
+        v
+    };
+    let finding = |extra: &[&'static str]| {
+        let (out, _) = stdout(&args(extra));
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        doc["findings"][0].clone()
+    };
+    let all = finding(&[]);
+    assert!(
+        all["title"]
+            .as_str()
+            .unwrap()
+            .contains("reaches 5 of 5 other workloads (100%), 5 directly"),
+        "{all}"
+    );
+    let evidence: Vec<&str> = all["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e.starts_with("2 of its 5 direct hop(s) are open on UDP or SCTP only")),
+        "{evidence:?}"
+    );
+    let tcp = finding(&["--protocols", "tcp"]);
+    assert!(
+        tcp["title"]
+            .as_str()
+            .unwrap()
+            .contains("reaches 4 of 5 other workloads (80%), 3 directly"),
+        "{tcp}"
+    );
+}

@@ -109,6 +109,18 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
         };
         f.location = workload_location(a.engine, e);
         f.evidence = a.entries[i].reasons.clone();
+        // Which protocols keep the hops: UDP and SCTP hops are beyond Istio's reach.
+        let key = &a.rows.keys[a.rows.key_of[e] as usize];
+        let without_tcp = key.without_tcp.iter().filter(|&d| d != e).count();
+        if without_tcp > 0 {
+            f.evidence.push(Evidence::at(
+                f.location.clone(),
+                format!(
+                    "{without_tcp} of its {} direct hop(s) are open on UDP or SCTP only (L3/L4 allows no TCP there, or the mesh denies every TCP request); Istio does not authorize UDP or SCTP, so AuthorizationPolicies cannot close them: restrict them with NetworkPolicy, or audit TCP alone with --protocols tcp",
+                    b.direct
+                ),
+            ));
+        }
         f.remediation = Remediation {
             text: "Isolate the entry point's egress to the destinations it needs, and the reached workloads' ingress to their real clients; KS801 gives the fewest connections to remove.".into(),
             yaml: None,

@@ -41,6 +41,9 @@ pub struct AuditConfig {
     pub options: kubeseg_engine::Options,
     /// `--trust-domain` and `--istio-root-namespace`, for the mesh checks.
     pub mesh: kubeseg_engine::mesh::MeshOptions,
+    /// `--protocols`: the lateral-movement graph counts a hop only on these ports
+    /// (`None`: every protocol).
+    pub protocols: Option<kubeseg_model::PortSet>,
 }
 
 /// Input the audit refuses.
@@ -169,7 +172,23 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
     // The lateral-movement graph leaves out what the mesh denies for every request.
     let cluster_ref = engine.cluster;
     let mut mesh = kubeseg_engine::mesh::Annotator::new(cluster_ref, config.mesh.clone());
-    let rows = Rows::compute_with_mesh(engine, &targets.targets, mesh.as_mut());
+    let rows = Rows::compute_with_mesh(
+        engine,
+        &targets.targets,
+        mesh.as_mut(),
+        config.protocols.as_ref(),
+    );
+    if let Some(p) = &config.protocols {
+        let names: Vec<&str> = kubeseg_model::Protocol::ALL
+            .iter()
+            .filter(|&&proto| !p.ports(proto).is_empty())
+            .map(|proto| proto.as_str())
+            .collect();
+        notes.push(format!(
+            "--protocols: blast radius, paths and the minimal fix count connections on {} only",
+            names.join(", ")
+        ));
+    }
     clock.lap("rows");
     let closure = Closure::compute(&rows);
     clock.lap("closure");

@@ -136,72 +136,117 @@ fn namespace_labels<'c>(c: &'c Cluster, name: &str) -> Option<&'c Labels> {
         .map(|i| &c.namespaces[i].labels)
 }
 
-/// The edited policies (indices into `edits`) that may explain a change of the
-/// connections of workload `w` of `cluster`: the cluster tiers whose subject selects
-/// it (`egress` for its egress, else its ingress) and, for its ingress, the
-/// AuthorizationPolicies covering it and the PeerAuthentications of its namespace or
-/// the mesh's root. NetworkPolicy edits are found by the engine's isolation instead.
-pub(super) fn selecting_edits(
-    cluster: &Cluster,
-    w: usize,
-    egress: bool,
-    edits: &[PolicyEdit],
-    options: &MeshOptions,
-) -> Vec<u32> {
-    let wl = &cluster.workloads[w];
-    let ns_labels = namespace_labels(cluster, &wl.namespace);
-    let empty = Labels::new();
-    let ns_labels = ns_labels.unwrap_or(&empty);
-    let index = |kind: &str, id: &str| {
-        edits
-            .binary_search_by(|e| (e.kind.as_str(), e.id.as_str()).cmp(&(kind, id)))
-            .ok()
-            .map(|i| i as u32)
-    };
-    let mut out = Vec::new();
-    for p in &cluster.cluster_policies {
-        let rules = if egress { &p.egress } else { &p.ingress };
-        if rules.is_empty() {
-            continue;
+/// One side's edited tiered and mesh policies, each with its index among the edits.
+/// NetworkPolicy edits are found by the engine's isolation instead.
+pub(super) struct Edited<'c> {
+    objects: Vec<(u32, Object<'c>)>,
+}
+
+enum Object<'c> {
+    Tier(&'c kubeseg_model::ClusterPolicy),
+    Authz(&'c kubeseg_model::AuthorizationPolicy),
+    Peer(&'c kubeseg_model::PeerAuthentication),
+}
+
+impl<'c> Edited<'c> {
+    /// The objects of `cluster` that `edits` name.
+    pub(super) fn new(cluster: &'c Cluster, edits: &[PolicyEdit]) -> Self {
+        let index = |kind: &str, id: &str| {
+            edits
+                .binary_search_by(|e| (e.kind.as_str(), e.id.as_str()).cmp(&(kind, id)))
+                .ok()
+                .map(|i| i as u32)
+        };
+        let mut objects = Vec::new();
+        for p in &cluster.cluster_policies {
+            if let Some(i) = index(&p.kind, &p.name) {
+                objects.push((i, Object::Tier(p)));
+            }
         }
-        let selects = p.subject.namespaces.matches(ns_labels)
-            && wl
-                .pods
-                .iter()
-                .any(|pod| p.subject.pods.matches(&pod.labels));
-        if let (true, Some(i)) = (selects, index(&p.kind, &p.name)) {
-            out.push(i);
-        }
-    }
-    if !egress {
         for ap in &cluster.authorization_policies {
-            if wl
-                .pods
-                .iter()
-                .any(|pod| mesh::policy_covers(ap, &wl.namespace, pod, options))
-                && let Some(i) = index("AuthorizationPolicy", &ap.id())
-            {
-                out.push(i);
+            if let Some(i) = index("AuthorizationPolicy", &ap.id()) {
+                objects.push((i, Object::Authz(ap)));
             }
         }
         for pa in &cluster.peer_authentications {
-            let scope = pa.namespace == wl.namespace
-                || (pa.namespace == options.root_namespace && pa.selector.is_none());
-            let selects = pa.selector.as_ref().is_none_or(|sel| {
-                wl.pods
-                    .iter()
-                    .any(|pod| mesh::labels_match(sel, &pod.labels))
-            });
-            if scope
-                && selects
-                && let Some(i) = index(
-                    "PeerAuthentication",
-                    &format!("{}/{}", pa.namespace, pa.name),
-                )
-            {
-                out.push(i);
+            if let Some(i) = index(
+                "PeerAuthentication",
+                &format!("{}/{}", pa.namespace, pa.name),
+            ) {
+                objects.push((i, Object::Peer(pa)));
             }
         }
+        Edited { objects }
     }
+
+    /// The edits (indices) that may explain a change of the connections of workload `w`:
+    /// the cluster tiers whose subject selects it (`egress` for its egress, else its
+    /// ingress) and, for its ingress, the AuthorizationPolicies covering it and the
+    /// PeerAuthentications of its namespace or the mesh's root.
+    pub(super) fn selecting(
+        &self,
+        cluster: &Cluster,
+        w: usize,
+        egress: bool,
+        options: &MeshOptions,
+    ) -> Vec<u32> {
+        let wl = &cluster.workloads[w];
+        let empty = Labels::new();
+        let ns_labels = namespace_labels(cluster, &wl.namespace).unwrap_or(&empty);
+        let any_pod = |f: &dyn Fn(&kubeseg_model::Pod) -> bool| wl.pods.iter().any(f);
+        self.objects
+            .iter()
+            .filter(|(_, o)| match o {
+                Object::Tier(p) => {
+                    let rules = if egress { &p.egress } else { &p.ingress };
+                    !rules.is_empty()
+                        && p.subject.namespaces.matches(ns_labels)
+                        && any_pod(&|pod| p.subject.pods.matches(&pod.labels))
+                }
+                Object::Authz(ap) => {
+                    !egress && any_pod(&|pod| mesh::policy_covers(ap, &wl.namespace, pod, options))
+                }
+                Object::Peer(pa) => {
+                    let scope = pa.namespace == wl.namespace
+                        || (pa.namespace == options.root_namespace && pa.selector.is_none());
+                    !egress
+                        && scope
+                        && pa
+                            .selector
+                            .as_ref()
+                            .is_none_or(|sel| any_pod(&|pod| mesh::labels_match(sel, &pod.labels)))
+                }
+            })
+            .map(|(i, _)| *i)
+            .collect()
+    }
+}
+
+/// Namespaces whose Services differ between the sides (their ports' protocols decide
+/// whether the mesh sees HTTP).
+pub(super) fn namespaces_with_service_edits(old: &Cluster, new: &Cluster) -> Vec<String> {
+    fn by_namespace(c: &Cluster) -> BTreeMap<&str, Vec<impl PartialEq + '_>> {
+        let mut m: BTreeMap<&str, Vec<_>> = BTreeMap::new();
+        for s in &c.services {
+            m.entry(s.namespace.as_str())
+                .or_default()
+                .push((&s.name, &s.selector, &s.ports));
+        }
+        m
+    }
+    let (a, b) = (by_namespace(old), by_namespace(new));
+    let mut out: Vec<String> = a
+        .keys()
+        .chain(b.keys())
+        .filter(|ns| a.get(*ns) != b.get(*ns))
+        .map(|ns| ns.to_string())
+        .collect();
+    out.sort();
+    out.dedup();
     out
+}
+
+/// Whether the edit is of a mesh kind.
+pub(super) fn is_mesh_edit(e: &PolicyEdit) -> bool {
+    e.kind == "AuthorizationPolicy" || e.kind == "PeerAuthentication"
 }

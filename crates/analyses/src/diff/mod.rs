@@ -8,6 +8,7 @@
 //! sides' address atoms, so every address range reported has one verdict before and
 //! one after.
 
+mod compose;
 mod edits;
 
 pub use edits::PolicyEdit;
@@ -184,39 +185,6 @@ fn atoms(engine: &Engine) -> Vec<(usize, IpSet)> {
         .collect()
 }
 
-/// One side's composed verdict of a cell: the open ports and the mesh note.
-fn compose(
-    mesh: Option<&mut Annotator>,
-    engine: &Engine,
-    src: usize,
-    dst: Option<usize>,
-    id: PortSetId,
-) -> (PortSet, MeshNote) {
-    let ports = engine.port_set(id);
-    let workload = match dst.map(|d| &engine.endpoints()[d]) {
-        Some(Endpoint::Workload { workload, .. }) => Some(*workload),
-        _ => None,
-    };
-    let (Some(m), Some(d), Some(source)) = (mesh, workload, engine.endpoints()[src].mesh_source())
-    else {
-        return (ports.clone(), Vec::new());
-    };
-    if id == PortSetId::EMPTY {
-        return (PortSet::empty(), Vec::new());
-    }
-    let notes = m.annotate(source, d, id.0, ports);
-    let mut open = ports.clone();
-    let mut note: MeshNote = Vec::new();
-    for a in notes.iter() {
-        match &a.verdict.decision {
-            Decision::Denied => open = open.difference(&a.ports),
-            decision => note.push((a.ports.clone(), decision.clone())),
-        }
-    }
-    note.sort_by(|x, y| x.0.cmp(&y.0));
-    (open, note)
-}
-
 /// The mesh verdict of one side's cell on `port`, labelled `now` or `before`.
 fn labelled_mesh_evidence(
     engine: &Engine,
@@ -271,8 +239,8 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool, mesh: &Mesh
             .collect()
     };
     let (old_cluster, new_cluster) = (old.cluster, new.cluster);
-    let mut mesh_a = Annotator::new(old_cluster, mesh.clone());
-    let mut mesh_b = Annotator::new(new_cluster, mesh.clone());
+    let mesh_a = Annotator::new(old_cluster, mesh.clone());
+    let mesh_b = Annotator::new(new_cluster, mesh.clone());
     let mut a = Side {
         ids: ids(old),
         engine: old,
@@ -356,7 +324,10 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool, mesh: &Mesh
         .iter()
         .map(|p| position("NetworkPolicy", &p.id()))
         .collect();
-    let policies = &out.policies;
+    let (old_edited, new_edited) = (
+        edits::Edited::new(old_cluster, &out.policies),
+        edits::Edited::new(new_cluster, &out.policies),
+    );
     let ends = |egress: bool| -> Vec<Vec<u32>> {
         endpoints
             .iter()
@@ -373,24 +344,12 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool, mesh: &Mesh
                     if let Some(e) = ea {
                         let (s, d) = pick(*e);
                         v.extend(a.isolating(s, d).into_iter().filter_map(|p| old_cause[p]));
-                        v.extend(edits::selecting_edits(
-                            old_cluster,
-                            *e,
-                            egress,
-                            policies,
-                            mesh,
-                        ));
+                        v.extend(old_edited.selecting(old_cluster, *e, egress, mesh));
                     }
                     if let Some(e) = eb {
                         let (s, d) = pick(*e);
                         v.extend(b.isolating(s, d).into_iter().filter_map(|p| new_cause[p]));
-                        v.extend(edits::selecting_edits(
-                            new_cluster,
-                            *e,
-                            egress,
-                            policies,
-                            mesh,
-                        ));
+                        v.extend(new_edited.selecting(new_cluster, *e, egress, mesh));
                     }
                 }
                 v.sort_unstable();
@@ -402,10 +361,36 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool, mesh: &Mesh
     let (egress_causes, ingress_causes) = (ends(true), ends(false));
     out.egress_causes = egress_causes;
     out.ingress_causes = ingress_causes;
+    // Where L3/L4 is the same on both sides, the mesh can answer differently only when
+    // the source's identity or the destination's mesh context changed: its workload,
+    // the AuthorizationPolicies and PeerAuthentications covering it, or its
+    // namespace's Services. Elsewhere a cell equal in L3/L4 needs no mesh evaluation.
+    let service_edits = edits::namespaces_with_service_edits(old_cluster, new_cluster);
+    let mesh_stable: Vec<bool> = endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _, _, ext))| {
+            *ext || (out.workload_edits[i].is_none()
+                && !out.ingress_causes[i]
+                    .iter()
+                    .any(|&p| edits::is_mesh_edit(&out.policies[p as usize]))
+                && id.split_once('/').is_none_or(|(ns, _)| {
+                    service_edits
+                        .binary_search_by(|s| s.as_str().cmp(ns))
+                        .is_err()
+                }))
+        })
+        .collect();
     let mut equal: rustc_hash::FxHashMap<(PortSetId, PortSetId), bool> = Default::default();
-    let mut interned: rustc_hash::FxHashMap<PortSet, u32> = Default::default();
-    let mut notes: rustc_hash::FxHashMap<MeshNote, u32> = Default::default();
-    notes.insert(Vec::new(), 0);
+    let mut tables = compose::Tables::new();
+    let (mut compose_a, mut compose_b) = (
+        compose::Composer::new(mesh_a),
+        compose::Composer::new(mesh_b),
+    );
+    // Table entries of the changes in `out.port_sets` and `out.mesh_notes`.
+    let mut exported_sets: rustc_hash::FxHashMap<u32, u32> = Default::default();
+    let mut exported_notes: rustc_hash::FxHashMap<u32, u32> = Default::default();
+    exported_notes.insert(0, 0);
     // Sources with the same row keys on both sides have the same rows: visit them
     // consecutively and compute each distinct pair of rows once.
     let key = |side: &Side, e: &Option<usize>| e.map(|e| side.engine.reach.endpoint_row_key(e));
@@ -466,42 +451,38 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool, mesh: &Mesh
                         .entry((ia, ib))
                         .or_insert_with(|| a.engine.port_set(ia) == b.engine.port_set(ib));
                     // Into a workload, the mesh may differ while L3/L4 does not.
-                    if same && (!out.mesh || *d_ext) {
+                    if same && (!out.mesh || *d_ext || (mesh_stable[si] && mesh_stable[di])) {
                         continue;
                     }
-                    let (open_a, note_a) = match sa {
-                        Some(s) => compose(mesh_a.as_mut(), a.engine, *s, *da, ia),
-                        None => (PortSet::empty(), Vec::new()),
-                    };
-                    let (open_b, note_b) = match sb {
-                        Some(s) => compose(mesh_b.as_mut(), b.engine, *s, *db, ib),
-                        None => (PortSet::empty(), Vec::new()),
-                    };
+                    let (open_a, note_a) = compose_a.compose(a.engine, &mut tables, *sa, *da, ia);
+                    let (open_b, note_b) = compose_b.compose(b.engine, &mut tables, *sb, *db, ib);
                     if open_a == open_b && note_a == note_b {
                         continue;
                     }
-                    let mut intern = |set: PortSet| -> u32 {
-                        let next = interned.len() as u32;
-                        *interned.entry(set).or_insert_with_key(|set| {
-                            out.port_sets.push(set.clone());
-                            next
+                    let mut export_set = |i: u32| -> u32 {
+                        *exported_sets.entry(i).or_insert_with(|| {
+                            out.port_sets.push(tables.sets[i as usize].clone());
+                            (out.port_sets.len() - 1) as u32
                         })
                     };
-                    let (before, after) = (intern(open_a.clone()), intern(open_b.clone()));
-                    let mut note = |n: MeshNote| -> u32 {
-                        let next = notes.len() as u32;
-                        *notes.entry(n).or_insert_with_key(|n| {
-                            out.mesh_notes.push(n.clone());
-                            next
+                    let (before, after) = (export_set(open_a), export_set(open_b));
+                    let mut export_note = |i: u32| -> u32 {
+                        *exported_notes.entry(i).or_insert_with(|| {
+                            out.mesh_notes.push(tables.notes[i as usize].clone());
+                            (out.mesh_notes.len() - 1) as u32
                         })
                     };
-                    let (mesh_before, mesh_after) = (note(note_a), note(note_b));
+                    let (mesh_before, mesh_after) = (export_note(note_a), export_note(note_b));
+                    let (empty_a, empty_b) = (
+                        tables.sets[open_a as usize].is_empty(),
+                        tables.sets[open_b as usize].is_empty(),
+                    );
                     let mut evidence = Vec::new();
                     if with_evidence {
-                        if !open_b.is_empty() {
+                        if !empty_b {
                             evidence.extend(b.evidence(*sb, *db, "now"));
                         }
-                        if !open_a.is_empty() {
+                        if !empty_a {
                             evidence.extend(a.evidence(*sa, *da, "before"));
                         }
                         // The mesh's say on the first TCP port where the sides differ.
@@ -533,7 +514,7 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool, mesh: &Mesh
                         mesh_after,
                         evidence,
                     };
-                    match (open_a.is_empty(), open_b.is_empty()) {
+                    match (empty_a, empty_b) {
                         (true, true) => {}
                         (true, false) => out.added.push(change),
                         (false, true) => out.removed.push(change),
