@@ -130,6 +130,24 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// A finding with the rule's default severity, no evidence and no remediation yet.
+    pub fn new(
+        rule: &'static Rule,
+        title: String,
+        location: Option<Location>,
+        endpoints: Vec<String>,
+    ) -> Finding {
+        Finding {
+            rule,
+            severity: rule.severity,
+            title,
+            endpoints,
+            location,
+            evidence: Vec::new(),
+            remediation: Remediation::default(),
+        }
+    }
+
     /// The sort key: most severe first, then code, then location and title.
     pub fn sort_key(&self) -> impl Ord + '_ {
         (

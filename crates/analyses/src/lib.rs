@@ -4,10 +4,12 @@
 pub mod assert;
 pub mod attribution;
 pub mod audit;
+pub mod backends;
 pub mod diff;
 pub mod finding;
 pub mod graph;
 pub mod lint;
+pub(crate) mod mesh_checks;
 pub mod mesh_words;
 pub mod registry;
 pub mod rows;

@@ -5,6 +5,58 @@
 use crate::diag::Location;
 use crate::selector::Labels;
 
+/// The fields of a rule's `from[].source`, as the CRD spells them.
+pub const SOURCE_FIELDS: &[&str] = &[
+    "principals",
+    "notPrincipals",
+    "requestPrincipals",
+    "notRequestPrincipals",
+    "namespaces",
+    "notNamespaces",
+    "ipBlocks",
+    "notIpBlocks",
+    "remoteIpBlocks",
+    "notRemoteIpBlocks",
+    "serviceAccounts",
+    "notServiceAccounts",
+];
+
+/// The fields of a rule's `to[].operation`.
+pub const OPERATION_FIELDS: &[&str] = &[
+    "hosts",
+    "notHosts",
+    "ports",
+    "notPorts",
+    "methods",
+    "notMethods",
+    "paths",
+    "notPaths",
+];
+
+/// Source and operation fields that exist only for HTTP requests (JWT principals
+/// included): on a TCP port an ALLOW rule using one never matches and a DENY rule
+/// ignores it.
+pub const HTTP_ONLY_FIELDS: &[&str] = &[
+    "hosts",
+    "notHosts",
+    "methods",
+    "notMethods",
+    "paths",
+    "notPaths",
+    "requestPrincipals",
+    "notRequestPrincipals",
+];
+
+/// Source fields about the peer's mesh identity: they hold only on mutual TLS.
+pub const IDENTITY_FIELDS: &[&str] = &[
+    "principals",
+    "notPrincipals",
+    "namespaces",
+    "notNamespaces",
+    "serviceAccounts",
+    "notServiceAccounts",
+];
+
 /// An AuthorizationPolicy's `action`, as the CRD's enum spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AuthzAction {

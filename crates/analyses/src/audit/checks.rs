@@ -1,8 +1,9 @@
 //! Checks that read policies and isolation directly: unisolated workloads and
 //! namespaces (KS101–KS104), over-broad rules (KS401–KS403), dead policy (KS601, KS602).
 
-use super::{Audit, finding, yaml};
+use super::{Audit, yaml};
 use crate::attribution::workload_location;
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Severity};
 use crate::registry::*;
 use kubeseg_model::{Action, PeerKind};
@@ -30,11 +31,12 @@ pub fn isolation(a: &mut Audit) {
     for (w, wl) in cluster.workloads.iter().enumerate() {
         let id = wl.id();
         if !a.ingress_isolated[w] {
-            let mut f = finding(
+            let mut f = Finding::new(
                 &INGRESS_UNISOLATED,
                 format!(
                     "{id} is not isolated for ingress: every pod and address may connect to it"
                 ),
+                None,
                 vec![id.clone()],
             );
             if a.is_jewel[w] {
@@ -58,9 +60,10 @@ pub fn isolation(a: &mut Audit) {
             a.push(f);
         }
         if !a.egress_isolated[w] {
-            let mut f = finding(
+            let mut f = Finding::new(
                 &EGRESS_UNISOLATED,
                 format!("{id} is not isolated for egress: it may connect anywhere"),
+                None,
                 vec![id.clone()],
             );
             if a.is_entry[w] {
@@ -132,12 +135,13 @@ pub fn isolation(a: &mut Audit) {
                 continue;
             }
             let dir = if ingress { "ingress" } else { "egress" };
-            let mut f = finding(
+            let mut f = Finding::new(
                 rule,
                 format!(
                     "namespace {} ({count} workload(s)) has no default-deny {dir} policy",
                     ns.name
                 ),
+                None,
                 vec![ns.name.clone()],
             );
             f.location = ns.location.clone();
@@ -231,7 +235,7 @@ pub fn rules(a: &mut Audit) {
                                 namespaces: Some(ns),
                                 pods,
                             } if ns.is_empty() => {
-                                let mut f = finding(
+                                let mut f = Finding::new(
                                     &INGRESS_FROM_ALL_NAMESPACES,
                                     format!(
                                         "ingress[{ri}] of NetworkPolicy {} admits {} of every namespace",
@@ -240,6 +244,7 @@ pub fn rules(a: &mut Audit) {
                                             "pods matching {s}"
                                         ))
                                     ),
+                                    None,
                                     vec![p.id()],
                                 );
                                 f.location = peer.location.clone();
@@ -257,9 +262,10 @@ pub fn rules(a: &mut Audit) {
                 }
             }
             for (why, loc) in broad {
-                let mut f = finding(
+                let mut f = Finding::new(
                     &INGRESS_FROM_ANYWHERE,
                     format!("ingress[{ri}] of NetworkPolicy {} {why}", p.id()),
+                    None,
                     vec![p.id()],
                 );
                 f.location = loc.clone();
@@ -273,13 +279,14 @@ pub fn rules(a: &mut Audit) {
                 a.push(f);
             }
             if r.ports.is_none() && !jewels.is_empty() {
-                let mut f = finding(
+                let mut f = Finding::new(
                     &CROWN_JEWEL_ALL_PORTS,
                     format!(
                         "ingress[{ri}] of NetworkPolicy {} opens every port of crown jewel(s) {}",
                         p.id(),
                         jewels.join(", ")
                     ),
+                    None,
                     vec![p.id()],
                 );
                 f.endpoints.extend(jewels.iter().cloned());
@@ -305,13 +312,14 @@ pub fn dead(a: &mut Audit) {
         if !a.engine.reach.index.selected[pi].is_empty() {
             continue;
         }
-        let mut f = finding(
+        let mut f = Finding::new(
             &POLICY_SELECTS_NOTHING,
             format!(
                 "NetworkPolicy {} selects no pod (podSelector {})",
                 p.id(),
                 p.pod_selector
             ),
+            None,
             vec![p.id()],
         );
         f.location = p.location.clone();
@@ -353,7 +361,7 @@ pub fn dead(a: &mut Audit) {
                 format!("ipBlock {cidr} except {}", except.join(", "))
             }
         };
-        let mut f = finding(
+        let mut f = Finding::new(
             &PEER_MATCHES_NOTHING,
             format!(
                 "{dir}[{}] peer {} of NetworkPolicy {} matches nothing: {what}",
@@ -361,6 +369,7 @@ pub fn dead(a: &mut Audit) {
                 d.peer,
                 p.id()
             ),
+            None,
             vec![p.id()],
         );
         f.location = peer.location.clone().or(rule.location.clone());

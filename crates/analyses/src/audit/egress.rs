@@ -1,7 +1,8 @@
 //! Sensitive egress (KS301–KS304) and broken DNS (KS501).
 
-use super::{Audit, AuditConfig, Note, apiserver_ports, finding, yaml};
+use super::{Audit, AuditConfig, Note, apiserver_ports, yaml};
 use crate::attribution::{ports_text, tier_rule_text, workload_location};
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Severity};
 use crate::registry::{
     APISERVER_EGRESS, DNS_BLOCKED, INTERNET_EGRESS, KUBELET_EGRESS, METADATA_EGRESS,
@@ -208,9 +209,10 @@ pub fn sensitive_egress(a: &mut Audit, t: &EgressTargets) {
             .collect();
         let internet = row.internet;
         for ((rule, g, what), ports) in hits.into_iter().zip(ports) {
-            let mut f = finding(
+            let mut f = Finding::new(
                 rule,
                 format!("{id} can reach {what} on {}", ports_text(&ports)),
+                None,
                 vec![id.clone()],
             );
             f.location = workload_location(a.engine, w);
@@ -263,9 +265,10 @@ pub fn sensitive_egress(a: &mut Audit, t: &EgressTargets) {
                 (true, false) => "every public IPv4 address",
                 _ => "every public IPv6 address",
             };
-            let mut f = finding(
+            let mut f = Finding::new(
                 &INTERNET_EGRESS,
                 format!("{id} can reach {family}"),
+                None,
                 vec![id.clone()],
             );
             f.location = workload_location(a.engine, w);
@@ -351,9 +354,10 @@ pub fn dns(a: &mut Audit, t: &EgressTargets) {
             (false, true) => (Severity::High, "UDP 53 (only TCP 53): most lookups fail"),
             _ => (Severity::Low, "TCP 53 (only UDP 53): large answers fail"),
         };
-        let mut f = finding(
+        let mut f = Finding::new(
             &DNS_BLOCKED,
             format!("{id} cannot reach cluster DNS on {what}"),
+            None,
             vec![id.clone()],
         );
         f.severity = severity;

@@ -1,11 +1,11 @@
 //! KS801: the fewest connections whose removal cuts every entry-point → crown-jewel
 //! path, and the NetworkPolicies that remove exactly those, checked by recomputing.
 
+use super::Audit;
 use super::lateral::Path;
 use super::yaml::{self, Source};
-use super::{Audit, finding};
 use crate::attribution::{ports_text, tier_rule_text};
-use crate::finding::{Evidence, Remediation, Severity};
+use crate::finding::{Evidence, Finding, Remediation, Severity};
 use crate::graph::{Cut, min_cut};
 use crate::registry::MINIMAL_FIX;
 use crate::rows::{Rows, Targets};
@@ -34,11 +34,12 @@ pub fn minimal_fix(a: &mut Audit, paths: &[Path], limit: usize, options: Options
     let edges = match min_cut(&a.rows, &sources, &sinks, limit) {
         Cut::Edges(e) => e,
         Cut::TooLarge(limit) => {
-            let mut f = finding(
+            let mut f = Finding::new(
                 &MINIMAL_FIX,
                 format!(
                     "more than {limit} connections would have to be removed to cut every entry-point → crown-jewel path: the network is too flat for a targeted fix"
                 ),
+                None,
                 vec![],
             );
             f.severity = severity;
@@ -67,7 +68,7 @@ pub fn minimal_fix(a: &mut Audit, paths: &[Path], limit: usize, options: Options
             exposed.join(", ")
         )
     };
-    let mut f = finding(
+    let mut f = Finding::new(
         &MINIMAL_FIX,
         format!(
             "removing {} connection(s) cuts all {} entry-point → crown-jewel path(s){uncut}: {}",
@@ -75,6 +76,7 @@ pub fn minimal_fix(a: &mut Audit, paths: &[Path], limit: usize, options: Options
             cuttable.len(),
             ids.join(", ")
         ),
+        None,
         ids.clone(),
     );
     f.severity = severity;

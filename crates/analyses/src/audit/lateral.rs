@@ -1,8 +1,9 @@
 //! Lateral movement: blast radius of every workload (KS201 for entry points) and the
 //! shortest entry-point → crown-jewel paths (KS202).
 
-use super::{Audit, finding};
+use super::Audit;
 use crate::attribution::workload_location;
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Severity};
 use crate::graph::Bfs;
 use crate::registry::{BLAST_RADIUS, CROWN_JEWEL_PATH};
@@ -89,7 +90,7 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
         let b = &blast[e];
         let share = b.transitive as f64 / others as f64;
         let id = a.id(e);
-        let mut f = finding(
+        let mut f = Finding::new(
             &BLAST_RADIUS,
             format!(
                 "an attacker in entry point {id} reaches {} of {} other workloads ({:.0}%), {} directly, and {} crown jewel(s)",
@@ -99,6 +100,7 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
                 b.direct,
                 b.crown_jewels
             ),
+            None,
             vec![id.clone()],
         );
         f.severity = match share {
@@ -178,7 +180,7 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
         };
         let mut endpoints = vec![a.id(j)];
         endpoints.extend(p.hops[..p.hops.len() - 1].iter().map(|&x| a.id(x)));
-        let mut f = finding(&CROWN_JEWEL_PATH, title, endpoints);
+        let mut f = Finding::new(&CROWN_JEWEL_PATH, title, None, endpoints);
         f.severity = list.iter().map(|p| p.severity).max().unwrap_or(p.severity);
         f.location = workload_location(a.engine, j);
         if let Some(entry) = a.entries.iter().find(|x| x.workload == e) {

@@ -15,7 +15,7 @@ mod score;
 pub mod yaml;
 
 use crate::attribution::Attribution;
-use crate::finding::{Finding, Rule};
+use crate::finding::Finding;
 use crate::graph::Closure;
 use crate::rows::Rows;
 pub use context::{CrownJewel, EntryPoint};
@@ -137,19 +137,6 @@ impl Audit<'_, '_> {
 
     pub fn id(&self, e: usize) -> String {
         self.engine.endpoint_id(e)
-    }
-}
-
-/// A finding with the rule's default severity and no evidence yet.
-pub(crate) fn finding(rule: &'static Rule, title: String, endpoints: Vec<String>) -> Finding {
-    Finding {
-        rule,
-        severity: rule.severity,
-        title,
-        endpoints,
-        location: None,
-        evidence: Vec::new(),
-        remediation: Default::default(),
     }
 }
 

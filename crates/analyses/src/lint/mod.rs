@@ -215,21 +215,3 @@ pub fn lint<'c>(
         notes: cx.notes,
     }
 }
-
-/// A finding at a location with the rule's default severity.
-pub fn finding(
-    rule: &'static Rule,
-    title: String,
-    location: Option<kubeseg_model::Location>,
-    endpoints: Vec<String>,
-) -> Finding {
-    Finding {
-        rule,
-        severity: rule.severity,
-        title,
-        endpoints,
-        location,
-        evidence: Vec::new(),
-        remediation: Default::default(),
-    }
-}

@@ -7,17 +7,7 @@ use super::{
 };
 use kubeseg_model::{AuthorizationRule, AuthzAction, Clause, Cluster, Condition, MtlsMode, Pod};
 
-/// Source and operation fields that exist only for HTTP.
-const HTTP_ONLY: &[&str] = &[
-    "hosts",
-    "notHosts",
-    "methods",
-    "notMethods",
-    "paths",
-    "notPaths",
-    "requestPrincipals",
-    "notRequestPrincipals",
-];
+use kubeseg_model::mesh::HTTP_ONLY_FIELDS as HTTP_ONLY;
 
 /// What the rules are evaluated against.
 struct Facts<'a> {

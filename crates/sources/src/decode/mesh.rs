@@ -4,6 +4,7 @@
 use super::ctx::{Ctx, field};
 use super::meta::{Meta, labels};
 use crate::tree::{Key, Node, Value};
+use kubeseg_model::mesh::{HTTP_ONLY_FIELDS, OPERATION_FIELDS, SOURCE_FIELDS};
 use kubeseg_model::{
     AuthorizationPolicy, AuthorizationRule, AuthzAction, Clause, Condition, Labels, MtlsMode,
     PeerAuthentication, ServiceAccount,
@@ -18,39 +19,6 @@ const AP_SPEC: &[&str] = &[
     "rules",
 ];
 const AP_RULE: &[&str] = &["from", "to", "when"];
-const AP_SOURCE: &[&str] = &[
-    "principals",
-    "notPrincipals",
-    "requestPrincipals",
-    "notRequestPrincipals",
-    "namespaces",
-    "notNamespaces",
-    "ipBlocks",
-    "notIpBlocks",
-    "remoteIpBlocks",
-    "notRemoteIpBlocks",
-    "serviceAccounts",
-    "notServiceAccounts",
-];
-const AP_OPERATION: &[&str] = &[
-    "hosts",
-    "notHosts",
-    "ports",
-    "notPorts",
-    "methods",
-    "notMethods",
-    "paths",
-    "notPaths",
-];
-const HTTP_FIELDS: &[&str] = &[
-    "hosts",
-    "notHosts",
-    "methods",
-    "notMethods",
-    "paths",
-    "notPaths",
-];
-
 /// `selector.matchLabels`, if any.
 fn match_labels(ctx: &mut Ctx, spec: Option<&Node>) -> Option<Labels> {
     let sel = spec?.get("selector")?;
@@ -88,10 +56,10 @@ pub fn authorization_policy(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Authorizat
                 }
                 for from in items(rule.get("from")) {
                     if let Some(entries) = from.get("source").and_then(Node::as_map) {
-                        ctx.check_fields(entries, AP_SOURCE, "rule source");
+                        ctx.check_fields(entries, SOURCE_FIELDS, "rule source");
                         out.principals |= field(entries, "principals").is_some()
                             || field(entries, "notPrincipals").is_some();
-                        out.from.push(clause(ctx, from, entries, AP_SOURCE));
+                        out.from.push(clause(ctx, from, entries, SOURCE_FIELDS));
                     }
                 }
                 for when in items(rule.get("when")) {
@@ -114,9 +82,12 @@ pub fn authorization_policy(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Authorizat
                 }
                 for to in items(rule.get("to")) {
                     if let Some(entries) = to.get("operation").and_then(Node::as_map) {
-                        ctx.check_fields(entries, AP_OPERATION, "rule operation");
-                        out.to.push(clause(ctx, to, entries, AP_OPERATION));
-                        for f in HTTP_FIELDS {
+                        ctx.check_fields(entries, OPERATION_FIELDS, "rule operation");
+                        out.to.push(clause(ctx, to, entries, OPERATION_FIELDS));
+                        for f in HTTP_ONLY_FIELDS
+                            .iter()
+                            .filter(|f| OPERATION_FIELDS.contains(f))
+                        {
                             if field(entries, f).is_some()
                                 && !out.http_fields.iter().any(|x| x == f)
                             {

@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 use kubeseg_model::PeerKind;
 
 pub static RULE: Rule = Rule {
@@ -40,7 +41,7 @@ pub fn check(cx: &mut Cx) {
                 let (Some(a), Some(b)) = (ns_only, pod_only) else {
                     continue;
                 };
-                let mut f = finding(
+                let mut f = Finding::new(
                     &RULE,
                     format!(
                         "{dir}[{i}] of NetworkPolicy {} ORs a namespaceSelector item with a podSelector item: any pod of the selected namespaces, or matching pods of {} only",

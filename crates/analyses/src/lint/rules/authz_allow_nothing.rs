@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 
 pub static RULE: Rule = Rule {
     code: "KL204",
@@ -30,7 +31,7 @@ pub fn check(cx: &mut Cx) {
             None if ap.namespace == "istio-system" => "every workload of the mesh".into(),
             None => format!("every workload of namespace {}", ap.namespace),
         };
-        let mut f = finding(
+        let mut f = Finding::new(
             &RULE,
             format!(
                 "AuthorizationPolicy {} is an ALLOW policy without rules: it denies every request to {scope}",

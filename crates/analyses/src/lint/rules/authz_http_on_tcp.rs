@@ -1,6 +1,7 @@
-use crate::audit::context::ServiceBackends;
+use crate::backends::ServiceBackends;
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 use kubeseg_engine::mesh::{TCP_PROTOCOLS, port_protocol};
 
 pub static RULE: Rule = Rule {
@@ -65,7 +66,7 @@ pub fn check(cx: &mut Cx) {
             } else {
                 "this rule never matches, so its requests are denied"
             };
-            let mut f = finding(
+            let mut f = Finding::new(
                 &RULE,
                 format!(
                     "rules[{i}] of AuthorizationPolicy {} uses {} on plain-TCP ports {}: {effect}",

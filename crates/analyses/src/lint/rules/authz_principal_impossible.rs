@@ -1,6 +1,6 @@
-use crate::audit::mesh;
 use crate::finding::{Rule, Severity};
 use crate::lint::Cx;
+use crate::mesh_checks as mesh;
 
 pub static RULE: Rule = Rule {
     code: "KL205",

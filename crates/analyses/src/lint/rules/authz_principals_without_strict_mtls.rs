@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 use kubeseg_engine::mesh::mtls_mode;
 use kubeseg_model::Location;
 
@@ -45,7 +46,7 @@ pub fn check(cx: &mut Cx) {
                 "no PeerAuthentication in the input applies: Istio's default is PERMISSIVE".into(),
             ),
         };
-        let mut f = finding(
+        let mut f = Finding::new(
             &RULE,
             format!(
                 "rules[{i}] of AuthorizationPolicy {} ({}) matches principals, but mTLS is {m} for its workloads: plaintext requests carry no principal",

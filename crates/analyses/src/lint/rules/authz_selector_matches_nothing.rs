@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 
 pub static RULE: Rule = Rule {
     code: "KL201",
@@ -36,7 +37,7 @@ pub fn check(cx: &mut Cx) {
             continue;
         }
         let sel: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let mut f = finding(
+        let mut f = Finding::new(
             &RULE,
             format!(
                 "AuthorizationPolicy {} selects no workload ({})",

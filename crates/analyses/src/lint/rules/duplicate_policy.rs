@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 use std::collections::HashMap;
 
 pub static RULE: Rule = Rule {
@@ -26,7 +27,7 @@ pub fn check(cx: &mut Cx) {
                 first.insert(key, pol);
             }
             Some(original) => {
-                let mut f = finding(
+                let mut f = Finding::new(
                     &RULE,
                     format!("NetworkPolicy {} duplicates {}", pol.id(), original.id()),
                     pol.location.clone(),

@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 
 pub static RULE: Rule = Rule {
     code: "KL106",
@@ -27,7 +28,7 @@ pub fn check(cx: &mut Cx) {
             if dups.is_empty() {
                 continue;
             }
-            let mut f = finding(
+            let mut f = Finding::new(
                 &RULE,
                 format!(
                     "pod {} of {} names several container ports {}",

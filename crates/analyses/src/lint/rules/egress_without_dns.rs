@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, PolicyRef, finding};
+use crate::lint::{Cx, PolicyRef};
 use kubeseg_model::{Labels, PeerKind, PortMatch, Protocol, Rule as PolicyRule};
 
 pub static RULE: Rule = Rule {
@@ -110,7 +111,7 @@ pub fn check(cx: &mut Cx) {
                 if cut.len() > 5 { ", …" } else { "" }
             )
         };
-        let mut f = finding(
+        let mut f = Finding::new(
             &RULE,
             format!(
                 "NetworkPolicy {} isolates egress but no egress rule lets {whom} reach cluster DNS on UDP 53",

@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 
 pub static RULE: Rule = Rule {
     code: "KL102",
@@ -26,7 +27,7 @@ pub fn check(cx: &mut Cx) {
                 continue;
             }
             let at = rules[0].location.clone().or(pol.location.clone());
-            let mut f = finding(
+            let mut f = Finding::new(
                 &RULE,
                 format!(
                     "the {} {dir} rule(s) of NetworkPolicy {} are ignored: policyTypes does not include {kind}",

@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 use kubeseg_model::PeerKind;
 
 pub static RULE: Rule = Rule {
@@ -49,7 +50,7 @@ pub fn check(cx: &mut Cx) {
                     if hits.is_empty() {
                         continue;
                     }
-                    let mut f = finding(
+                    let mut f = Finding::new(
                         &RULE,
                         format!(
                             "ipBlock {cidr} in {dir}[{ri}] of NetworkPolicy {} overlaps {}",

@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 
 pub static RULE: Rule = Rule {
     code: "KL101",
@@ -116,7 +117,7 @@ pub fn check(cx: &mut Cx) {
             continue;
         }
         let what: Vec<&str> = problems.iter().map(|e| e.message.as_str()).collect();
-        let mut f = finding(
+        let mut f = Finding::new(
             &RULE,
             format!(
                 "NetworkPolicy `{}` is named as a deny, but {}",

@@ -112,7 +112,8 @@ fn owner(d: &kubeseg_model::Diagnostic) -> &'static str {
 /// Turns the loader diagnostics that `rule` owns into findings.
 pub(super) fn from_diagnostics(cx: &mut Cx, rule: &'static Rule) {
     for d in cx.diagnostics.iter().filter(|d| owner(d) == rule.code) {
-        let mut f = super::finding(rule, d.message.clone(), d.location.clone(), vec![]);
+        let mut f =
+            crate::finding::Finding::new(rule, d.message.clone(), d.location.clone(), vec![]);
         f.evidence.push(crate::finding::Evidence::at(
             d.location.clone(),
             format!("loader check `{}`", d.code),

@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, PolicyRef, finding};
+use crate::lint::{Cx, PolicyRef};
 use kubeseg_engine::PeerRef;
 use kubeseg_model::{PeerKind, PortMatch, Selector};
 use std::collections::HashMap;
@@ -93,7 +94,7 @@ pub fn check(cx: &mut Cx) {
                         ));
                     }
                     let at = rule.location.clone().or(p.policy.location.clone());
-                    let mut f = finding(
+                    let mut f = Finding::new(
                         &RULE,
                         format!(
                             "named port `{name}` in {dir}[{ri}] of NetworkPolicy {}: {}",

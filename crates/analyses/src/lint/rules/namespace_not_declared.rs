@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 
 pub static RULE: Rule = Rule {
     code: "KL108",
@@ -31,7 +32,7 @@ pub fn check(cx: &mut Cx) {
         let hint = kubeseg_sources::decode::ctx::did_you_mean(&pol.namespace, &declared)
             .map(|c| format!(" (did you mean `{c}`?)"))
             .unwrap_or_default();
-        let mut f = finding(
+        let mut f = Finding::new(
             &RULE,
             format!(
                 "NetworkPolicy {} is in namespace `{}`, which the input does not declare{hint}",

@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 use kubeseg_model::{PeerKind, Selector};
 
 pub static RULE: Rule = Rule {
@@ -31,7 +32,7 @@ pub fn check(cx: &mut Cx) {
     for p in cx.policies() {
         let pol = p.policy;
         if cx.selected(p).is_empty() {
-            let mut f = finding(
+            let mut f = Finding::new(
                 &RULE,
                 format!(
                     "NetworkPolicy {} selects no pod of the input (podSelector {})",
@@ -66,7 +67,7 @@ pub fn check(cx: &mut Cx) {
             };
             let dir = if egress { "egress" } else { "ingress" };
             let at = peer.location.clone().or(rules[ri].location.clone());
-            let mut f = finding(
+            let mut f = Finding::new(
                 &RULE,
                 format!(
                     "{dir}[{ri}] item {pi} of NetworkPolicy {} matches no pod and no address",

@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 use kubeseg_engine::bitset::BitSet;
 use std::collections::HashMap;
 
@@ -100,7 +101,7 @@ pub fn check(cx: &mut Cx) {
         } else {
             &other.ingress[r2]
         };
-        let mut f = finding(
+        let mut f = Finding::new(
             &RULE,
             format!(
                 "{dir}[{r}] of NetworkPolicy {} is shadowed by {dir}[{r2}] of {}: removing it changes nothing",

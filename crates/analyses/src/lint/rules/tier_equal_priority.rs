@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 use kubeseg_engine::index::{Index, TierRule};
 
 pub static RULE: Rule = Rule {
@@ -88,7 +89,7 @@ pub fn check(cx: &mut Cx) {
             x.action != y.action
         });
         let shown = *conflicting.unwrap_or(&rules[0]);
-        let mut f = finding(
+        let mut f = Finding::new(
             &RULE,
             format!(
                 "{} has the same priority ({}) in the {} tier as {} at {}, and they apply to common pods with overlapping rules: the API leaves their order undefined",

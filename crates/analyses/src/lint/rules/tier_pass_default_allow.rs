@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 use kubeseg_engine::bitset::BitSet;
 use kubeseg_model::{Action, Tier};
 
@@ -63,7 +64,7 @@ pub fn check(cx: &mut Cx) {
         let dir = if egress { "egress" } else { "ingress" };
         let at = rule.location.clone().or(pol.location.clone());
         let workloads = cx.workloads_of(cx.engine.reach.index.tiers.selected[p].iter());
-        let mut f = finding(
+        let mut f = Finding::new(
             &RULE,
             format!(
                 "{} of {} passes to lower layers, but none decides {dir} for the pods it selects: the passed traffic is allowed",

@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 use kubeseg_engine::index::TierRule;
 use kubeseg_model::{PortSet, Tier};
 use std::collections::HashMap;
@@ -133,7 +134,7 @@ pub fn check(cx: &mut Cx) {
                 )
             })
             .collect();
-        let mut f = finding(
+        let mut f = Finding::new(
             &RULE,
             format!(
                 "{} of {} never decides anything: {} already decide{} all its traffic",

@@ -1,5 +1,6 @@
+use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
-use crate::lint::{Cx, finding};
+use crate::lint::Cx;
 
 pub static RULE: Rule = Rule {
     code: "KL115",
@@ -26,7 +27,7 @@ pub fn check(cx: &mut Cx) {
             continue;
         }
         let subject = super::subject(pol);
-        let mut f = finding(
+        let mut f = Finding::new(
             &RULE,
             format!(
                 "{} selects no pod of the input (subject {subject})",
