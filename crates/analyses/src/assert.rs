@@ -219,12 +219,7 @@ impl Tester<'_, '_> {
         let cluster = self.engine.cluster;
         let workloads = cluster.workloads.len();
         let mut asked = request.and_then(|r| {
-            let request = Request {
-                method: r.method.clone(),
-                path: r.path.clone(),
-                host: r.host.clone(),
-            };
-            Annotator::with_request(cluster, self.mesh_options.clone(), request)
+            Annotator::with_request(cluster, self.mesh_options.clone(), engine_request(r))
         });
         for &s in from {
             let row = self.row(s);
@@ -565,11 +560,7 @@ impl Tester<'_, '_> {
         let Some(&(port, _)) = ports.ports(Protocol::Tcp).ranges().first() else {
             return Vec::new();
         };
-        let request = request.map_or_else(Request::default, |r| Request {
-            method: r.method.clone(),
-            path: r.path.clone(),
-            host: r.host.clone(),
-        });
+        let request = request.map_or_else(Request::default, engine_request);
         pair_mesh_evidence(self.engine, s, d, port, &request, &self.mesh_options)
     }
 
@@ -690,18 +681,22 @@ pub fn mesh_verdict_evidence(
 
 /// ` for GET /x` when the assertion names a request.
 fn request_text(f: &Flow) -> String {
-    let Some(r) = &f.request else {
-        return String::new();
-    };
-    let parts: Vec<String> = [
-        r.method.clone(),
-        r.path.clone(),
-        r.host.as_ref().map(|h| format!("host {h}")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    format!(" for {}", parts.join(" "))
+    match &f.request {
+        Some(r) => format!(
+            " for {}",
+            crate::mesh_words::request_text(&engine_request(r))
+        ),
+        None => String::new(),
+    }
+}
+
+/// An assertion's request as the mesh engine takes it.
+fn engine_request(r: &kubeseg_model::spec::Request) -> Request {
+    Request {
+        method: r.method.clone(),
+        path: r.path.clone(),
+        host: r.host.clone(),
+    }
 }
 
 fn pass(message: String) -> Outcome {

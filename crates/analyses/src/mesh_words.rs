@@ -1,6 +1,6 @@
 //! Mesh verdicts in words, for evidence, findings and every output format.
 
-use kubeseg_engine::mesh::{MeshVerdict, Mismatch, Reason};
+use kubeseg_engine::mesh::{MeshVerdict, Mismatch, Reason, Request};
 use kubeseg_model::Cluster;
 
 /// The reason in one sentence, naming the deciding policy.
@@ -36,4 +36,17 @@ pub fn mismatch_text(m: &Mismatch) -> String {
         }
         Mismatch::Field(f) => format!("`{f}` does not match"),
     }
+}
+
+/// What is known of a request, as `GET /x host h` (empty when nothing is).
+pub fn request_text(r: &Request) -> String {
+    let parts: Vec<String> = [
+        r.method.clone(),
+        r.path.clone(),
+        r.host.as_ref().map(|h| format!("host {h}")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    parts.join(" ")
 }

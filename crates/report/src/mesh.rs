@@ -173,18 +173,11 @@ pub fn mesh_text(out: &mut String, cluster: &Cluster, port: u16, v: &MeshVerdict
         Decision::Denied => "denied".to_string(),
         Decision::Conditional(c) => format!("allowed only if {}", c.join("; ")),
     };
-    let asked: Vec<String> = [
-        req.method.clone(),
-        req.path.clone(),
-        req.host.as_ref().map(|h| format!("host {h}")),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let asked = kubeseg_analyses::mesh_words::request_text(req);
     let request = if asked.is_empty() {
         "any request".to_string()
     } else {
-        asked.join(" ")
+        asked
     };
     let _ = writeln!(out, "\nmesh (Istio) on TCP {port}, {request}: {what}");
     let _ = writeln!(out, "  {}", reason_text(cluster, v));
