@@ -661,9 +661,15 @@ pub fn mesh_verdict_evidence(
         }
         _ => None,
     };
+    let only_if = match &v.decision {
+        kubeseg_engine::mesh::Decision::Conditional(c) => {
+            format!(": allowed only if {}", c.join("; "))
+        }
+        _ => String::new(),
+    };
     let mut out = vec![Evidence::at(
         at,
-        format!("mesh on TCP {port}: {}", reason_text(cluster, v)),
+        format!("mesh on TCP {port}: {}{only_if}", reason_text(cluster, v)),
     )];
     for m in &v.misses {
         let rule = m.rule.map(|r| format!(" rules[{r}]")).unwrap_or_default();

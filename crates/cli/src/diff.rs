@@ -102,8 +102,8 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
         DiffFormat::Sarif => Format::Sarif,
     };
     // Written as rendered: a diff can hold millions of changes.
-    let mut stdout = std::io::stdout().lock();
-    match write(format, &d, &mut stdout).and_then(|()| std::io::Write::flush(&mut stdout)) {
+    let mut stdout = crate::visible::Visible::new(std::io::stdout().lock());
+    match write(format, &d, &mut stdout).and_then(|()| stdout.finish()) {
         // A reader that stops early (`| head -1`) must not turn a failing gate green.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         written => written?,

@@ -23,6 +23,7 @@ mod diff;
 mod lint;
 mod select;
 mod test;
+mod visible;
 
 use anyhow::{Context, Result, bail};
 use args::{Cli, Command, Common, ExplainArgs, ExplainFormat, ProtocolArg, ReachArgs, ReachFormat};
@@ -95,10 +96,10 @@ fn main() -> ExitCode {
 }
 
 fn write_stdout(out: &str) -> ExitCode {
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = visible::Visible::new(std::io::stdout().lock());
     match stdout
         .write_all(out.as_bytes())
-        .and_then(|_| stdout.flush())
+        .and_then(|_| stdout.finish())
     {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -203,7 +204,8 @@ fn reach(a: &ReachArgs) -> Result<Output> {
     let sources: Vec<usize> = (0..n).filter(|&e| from.accepts(e)).collect();
     let destinations: Vec<usize> = (0..n).filter(|&e| to.accepts(e)).collect();
     // Nothing can fail any more but writing (and a never-seen fingerprint collision): stream the answer.
-    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let mut stdout =
+        std::io::BufWriter::with_capacity(1 << 16, visible::Visible::new(std::io::stdout().lock()));
     let cluster = engine.cluster;
     let mut mesh = kubeseg_engine::mesh::Annotator::new(cluster, mesh_options(&a.common));
     if a.compact {
@@ -230,6 +232,7 @@ fn reach(a: &ReachArgs) -> Result<Output> {
         )?;
     }
     stdout.flush()?;
+    stdout.get_mut().finish()?;
     Ok(Output::Written)
 }
 

@@ -435,3 +435,47 @@ fn audit_says_which_protocols_keep_the_hops_and_can_count_tcp_only() {
         "{tcp}"
     );
 }
+
+#[test]
+fn mesh_text_from_the_input_cannot_drive_the_terminal() {
+    // A condition value with escape sequences (clear screen, C1 CSI) reaches explain's,
+    // test's and diff's text through the mesh's conditions: shown, never obeyed.
+    let s = Scratch::new("escape");
+    let hostile = bookinfo().replacen(
+        "    - operation: {methods: [\"GET\"]}\n---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: details-viewer",
+        "    - operation: {methods: [\"GET\"]}\n    when: [{key: \"request.headers[x]\", values: [\"\\e[2J\\u009b0m\\r\"]}]\n---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: details-viewer",
+        1,
+    );
+    assert_ne!(hostile, bookinfo());
+    let file = s.write("m.yaml", &hostile);
+    let spec = s.write(
+        "spec.yaml",
+        &format!("{SPEC_HEAD}- name: d\n  deny: {{from: default/curl, to: default/productpage-v1, port: TCP/9080}}\n"),
+    );
+    for args in [
+        vec![
+            "explain",
+            file.as_str(),
+            "--from",
+            "default/curl",
+            "--to",
+            "default/productpage-v1",
+            "--port",
+            "9080",
+        ],
+        vec!["test", file.as_str(), "--spec", spec.as_str()],
+        vec!["diff", BOOKINFO, file.as_str()],
+        vec!["reach", file.as_str()],
+    ] {
+        let out = kubeseg(&args);
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.contains("\\u{1b}[2J\\u{9b}0m\\u{d}"),
+            "{args:?}: {text}"
+        );
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{9b}') && !text.contains('\r'),
+            "{args:?}"
+        );
+    }
+}
