@@ -38,10 +38,6 @@ pub struct KeyRow {
     pub to_targets: Vec<PortSet>,
     /// Whether every public IPv4 atom is reachable; likewise IPv6.
     pub internet: (bool, bool),
-    /// The members of `out` reached on UDP or SCTP only: L3/L4 allows no TCP port, or
-    /// the mesh denies every TCP port for any request (Istio does not authorize UDP or
-    /// SCTP, so no AuthorizationPolicy can close these hops).
-    pub without_tcp: BitSet,
 }
 
 /// The rows of all workload sources, deduplicated by row key.
@@ -107,14 +103,9 @@ impl Rows {
             }
             engine.reach.endpoint_row(w, &mut scratch, &mut row);
             let mut facts = key_row(engine, &row, workloads, targets, protocols);
-            facts.without_tcp = classify_hops(
-                engine,
-                mesh.as_deref_mut(),
-                w,
-                &row,
-                &mut facts.out,
-                protocols,
-            );
+            if let Some(m) = mesh.as_deref_mut() {
+                drop_mesh_denied(engine, m, w, &row, &mut facts.out, protocols);
+            }
             keys.push(facts);
             members.push(vec![w as u32]);
         }
@@ -142,47 +133,100 @@ impl Rows {
     }
 }
 
-/// Removes from `out` the destinations that no TCP port the mesh lets through and no
-/// UDP or SCTP port reaches (within `protocols`), and returns those reached on UDP or
-/// SCTP only.
-fn classify_hops(
+/// Whether a cell has ports (within `protocols`) other than TCP.
+fn has_other(engine: &Engine, cell: PortSetId, protocols: Option<&PortSet>) -> bool {
+    let ports = engine.port_set(cell);
+    [Protocol::Udp, Protocol::Sctp].iter().any(|&p| {
+        !ports.ports(p).is_empty() && protocols.is_none_or(|only| !only.ports(p).is_empty())
+    })
+}
+
+/// The TCP ports of a cell that count.
+fn tcp_of(engine: &Engine, cell: PortSetId, protocols: Option<&PortSet>) -> PortSet {
+    let tcp = engine
+        .port_set(cell)
+        .intersect(&PortSet::all_of(Protocol::Tcp));
+    match protocols {
+        Some(only) => tcp.intersect(only),
+        None => tcp,
+    }
+}
+
+/// Whether the destination's proxy denies `src` every request on every TCP port of
+/// the cell that counts (`protocols`: only the annotations of those ports matter).
+fn mesh_denies(
+    mesh: &mut Annotator,
     engine: &Engine,
-    mut mesh: Option<&mut Annotator>,
-    src: usize,
-    row: &[PortSetId],
-    out: &mut BitSet,
+    (src, d): (usize, usize),
+    cell: PortSetId,
     protocols: Option<&PortSet>,
-) -> BitSet {
-    let all_tcp = PortSet::all_of(Protocol::Tcp);
-    let mut without_tcp = BitSet::new(out.capacity());
-    let reached: Vec<usize> = out.iter().filter(|&d| d != src).collect();
-    for d in reached {
-        let full = engine.port_set(row[d]);
-        let ports = match protocols {
-            Some(p) => full.intersect(p),
-            None => full.clone(),
-        };
-        let tcp = ports.intersect(&all_tcp);
-        let other = ports.difference(&all_tcp);
-        let mut tcp_open = !tcp.is_empty();
-        if let (true, Some(m)) = (tcp_open, mesh.as_deref_mut()) {
-            let notes = m.annotate(Ok(src), d, row[d].0, full);
+) -> bool {
+    let notes = mesh.annotate(Ok(src), d, cell.0, engine.port_set(cell));
+    if notes.is_empty() {
+        return false;
+    }
+    match protocols {
+        // Every annotation is about a TCP port of the cell.
+        None => notes.iter().all(|a| a.verdict.decision == Decision::Denied),
+        Some(_) => {
+            let tcp = tcp_of(engine, cell, protocols);
             let relevant: Vec<_> = notes
                 .iter()
                 .filter(|a| !a.ports.intersect(&tcp).is_empty())
                 .collect();
-            tcp_open = relevant.is_empty()
-                || relevant
+            !relevant.is_empty()
+                && relevant
                     .iter()
-                    .any(|a| a.verdict.decision != Decision::Denied);
-        }
-        match (tcp_open, other.is_empty()) {
-            (true, _) => {}
-            (false, true) => out.remove(d),
-            (false, false) => without_tcp.insert(d),
+                    .all(|a| a.verdict.decision == Decision::Denied)
         }
     }
-    without_tcp
+}
+
+/// Removes from `out` the destinations whose proxy denies `src` every request on every
+/// TCP port of the connection, when the connection has no UDP or SCTP port (within
+/// `protocols`).
+fn drop_mesh_denied(
+    engine: &Engine,
+    mesh: &mut Annotator,
+    src: usize,
+    row: &[PortSetId],
+    out: &mut BitSet,
+    protocols: Option<&PortSet>,
+) {
+    let reached: Vec<usize> = out.iter().filter(|&d| d != src).collect();
+    for d in reached {
+        if !has_other(engine, row[d], protocols)
+            && mesh_denies(mesh, engine, (src, d), row[d], protocols)
+        {
+            out.remove(d);
+        }
+    }
+}
+
+/// How many of the one-hop destinations `out` of workload `src` are reached on UDP or
+/// SCTP only: L3/L4 allows no TCP port there, or the mesh denies every TCP request
+/// (Istio does not authorize UDP or SCTP, so no AuthorizationPolicy can close them).
+/// Computed for the few workloads a finding is about, not for every row.
+pub fn hops_without_tcp(
+    engine: &mut Engine,
+    mut mesh: Option<&mut Annotator>,
+    src: usize,
+    out: &BitSet,
+    protocols: Option<&PortSet>,
+) -> usize {
+    let (mut scratch, mut row) = (Vec::new(), Vec::new());
+    engine.reach.endpoint_row(src, &mut scratch, &mut row);
+    let engine = &*engine;
+    out.iter()
+        .filter(|&d| d != src)
+        .filter(|&d| {
+            has_other(engine, row[d], protocols)
+                && (tcp_of(engine, row[d], protocols).is_empty()
+                    || mesh
+                        .as_deref_mut()
+                        .is_some_and(|m| mesh_denies(m, engine, (src, d), row[d], protocols)))
+        })
+        .count()
 }
 
 fn key_row(
@@ -219,7 +263,6 @@ fn key_row(
     let all =
         |atoms: &[usize]| !atoms.is_empty() && atoms.iter().all(|&a| row[a] != PortSetId::EMPTY);
     KeyRow {
-        without_tcp: BitSet::new(workloads),
         out,
         to_targets,
         internet: (all(&targets.internet_v4), all(&targets.internet_v6)),

@@ -20,7 +20,6 @@ fn rows(n: usize, key_of: Vec<u32>, succ: &[Vec<usize>]) -> Rows {
                 out,
                 to_targets: vec![],
                 internet: (false, false),
-                without_tcp: BitSet::new(n),
             }
         })
         .collect();

@@ -112,8 +112,13 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
         f.location = workload_location(a.engine, e);
         f.evidence = a.entries[i].reasons.clone();
         // Which protocols keep the hops: UDP and SCTP hops are beyond Istio's reach.
-        let key = &a.rows.keys[a.rows.key_of[e] as usize];
-        let without_tcp = key.without_tcp.iter().filter(|&d| d != e).count();
+        let without_tcp = crate::rows::hops_without_tcp(
+            a.engine,
+            a.mesh.as_mut(),
+            e,
+            a.rows.out(e),
+            a.protocols.as_ref(),
+        );
         if without_tcp > 0 {
             f.evidence.push(Evidence::at(
                 f.location.clone(),

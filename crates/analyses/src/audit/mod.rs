@@ -128,6 +128,10 @@ pub(crate) struct Audit<'e, 'c> {
     pub np_egress_isolated: Vec<bool>,
     pub findings: Vec<Finding>,
     pub notes: Vec<Note>,
+    /// The mesh, when the input has one (for evidence about single hops).
+    pub mesh: Option<kubeseg_engine::mesh::Annotator<'c>>,
+    /// `--protocols`.
+    pub protocols: Option<kubeseg_model::PortSet>,
 }
 
 impl Audit<'_, '_> {
@@ -220,6 +224,8 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
         np_egress_isolated,
         findings: Vec::new(),
         notes,
+        mesh,
+        protocols: config.protocols.clone(),
     };
     checks::isolation(&mut a);
     let (blast, paths) = lateral::lateral(&mut a);
