@@ -15,6 +15,32 @@ const OWN_COLOURS: &[&[u8]] = &[b"0", b"1", b"2", b"1;31", b"1;33", b"1;35", b"1
 /// The longest colour sequence, `ESC [ 1 ; 3 1 m`.
 const LONGEST: usize = 7;
 
+/// Whether a byte needs a look: a control other than line feed and tab, DEL, or the
+/// lead byte of a C1 control.
+fn special(b: u8) -> bool {
+    (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || b == 0xc2
+}
+
+/// Whether `buf` holds a [`special`] byte, eight bytes at a time: a word is looked at
+/// byte by byte only when it holds a byte below 0x20 (a line feed, usually), 0x7f or
+/// 0xc2.
+fn special_in(buf: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    let mut words = buf.chunks_exact(8);
+    for word in &mut words {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0;
+        if (below_space || has_zero(w ^ (ONES * 0x7f)) || has_zero(w ^ (ONES * 0xc2)))
+            && word.iter().any(|&b| special(b))
+        {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| special(b))
+}
+
 /// A writer that escapes control characters on their way to `W`.
 pub(crate) struct Visible<W: Write> {
     inner: W,
@@ -106,11 +132,7 @@ impl<W: Write> Visible<W> {
 impl<W: Write> Write for Visible<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // Most text has no control byte at all: pass it through as it is.
-        let plain = self.escape.is_empty()
-            && !self.lead
-            && !buf
-                .iter()
-                .any(|&b| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || b == 0xc2);
+        let plain = self.escape.is_empty() && !self.lead && !special_in(buf);
         if plain {
             self.inner.write_all(buf)?;
             return Ok(buf.len());
@@ -152,6 +174,17 @@ mod tests {
         assert_eq!(shown(&["é ü → x\u{7f}".as_bytes()]), "é ü → x\\u{7f}");
         // C1 CSI (U+009B), even split between two writes.
         assert_eq!(shown(&[b"x\xc2", b"\x9b2Jy"]), "x\\u{9b}2Jy");
+    }
+
+    #[test]
+    fn the_word_scan_finds_every_special_byte_anywhere() {
+        for b in 0..=255u8 {
+            for at in 0..17 {
+                let mut buf = vec![b'a'; 17];
+                buf[at] = b;
+                assert_eq!(super::special_in(&buf), super::special(b), "{b:#x} at {at}");
+            }
+        }
     }
 
     #[test]

@@ -83,13 +83,7 @@ pub struct Annotator<'c> {
     /// What is known of the requests (nothing, for `reach` and the audit).
     request: Request,
     targets: HashMap<usize, Target<'c>>,
-    /// Per source workload: data plane, principal, namespace and an identity number
-    /// shared by the workloads with the same three.
-    sources: HashMap<usize, (Dataplane, String, &'c str, u32)>,
-    identities: HashMap<(Dataplane, String), u32>,
-    /// Answers by (identity, destination, port set) for destinations whose policies
-    /// do not look at addresses: sources with one identity get the same answer.
-    by_identity: HashMap<(u32, usize, u32), Rc<Vec<Annotation>>>,
+    sources: HashMap<usize, (Dataplane, String, &'c str)>,
     /// AuthorizationPolicies by namespace, so a destination looks at its own and the
     /// root namespace's only.
     by_namespace: HashMap<&'c str, Vec<usize>>,
@@ -115,8 +109,6 @@ impl<'c> Annotator<'c> {
             request,
             targets: HashMap::default(),
             sources: HashMap::default(),
-            identities: HashMap::default(),
-            by_identity: HashMap::default(),
             by_namespace: group_by_namespace(
                 cluster
                     .authorization_policies
@@ -157,36 +149,22 @@ impl<'c> Annotator<'c> {
             return Rc::default();
         }
         let trust_domain = &self.options.trust_domain;
-        let identities = &mut self.identities;
-        let (plane, principal, namespace, identity) = match src {
+        let (plane, principal, namespace) = match src {
             Ok(w) => {
-                let (plane, principal, namespace, identity) =
-                    self.sources.entry(w).or_insert_with(|| {
-                        let wl = &cluster.workloads[w];
-                        let pod = &wl.pods[0];
-                        let sa = pod.service_account.as_deref().unwrap_or("default");
-                        let plane = dataplane(cluster, &wl.namespace, pod);
-                        let principal = format!("{trust_domain}/ns/{}/sa/{sa}", wl.namespace);
-                        let next = identities.len() as u32;
-                        let identity =
-                            *identities.entry((plane, principal.clone())).or_insert(next);
-                        (plane, principal, wl.namespace.as_str(), identity)
-                    });
-                (
-                    *plane,
-                    Some(principal.as_str()),
-                    *namespace,
-                    Some(*identity),
-                )
+                let (plane, principal, namespace) = self.sources.entry(w).or_insert_with(|| {
+                    let wl = &cluster.workloads[w];
+                    let pod = &wl.pods[0];
+                    let sa = pod.service_account.as_deref().unwrap_or("default");
+                    (
+                        dataplane(cluster, &wl.namespace, pod),
+                        format!("{trust_domain}/ns/{}/sa/{sa}", wl.namespace),
+                        wl.namespace.as_str(),
+                    )
+                });
+                (*plane, Some(principal.as_str()), *namespace)
             }
-            Err(_) => (Dataplane::None, None, "", None),
+            Err(_) => (Dataplane::None, None, ""),
         };
-        let shared = identity
-            .filter(|_| !target.uses_ips)
-            .map(|i| (i, dst, ports_id));
-        if let Some(a) = shared.and_then(|k| self.by_identity.get(&k)) {
-            return a.clone();
-        }
         let bits = |lists: &[Vec<String>], value: Option<&str>| {
             lists.iter().enumerate().fold(0u64, |acc, (i, p)| {
                 acc | (u64::from(value.is_some_and(|v| any_matches(p, v))) << i)
@@ -211,9 +189,6 @@ impl<'c> Annotator<'c> {
         };
         let memo_key = (key, ports_id);
         if let Some(a) = target.memo.get(&memo_key) {
-            if let Some(k) = shared {
-                self.by_identity.insert(k, a.clone());
-            }
             return a.clone();
         }
         let party = match src {
@@ -225,9 +200,6 @@ impl<'c> Annotator<'c> {
         };
         let out = Rc::new(target.verdicts(cluster, party, ports, &self.options, &self.request));
         target.memo.insert(memo_key, out.clone());
-        if let Some(k) = shared {
-            self.by_identity.insert(k, out.clone());
-        }
         out
     }
 }
@@ -359,7 +331,15 @@ impl<'c> Target<'c> {
         // Verdicts are shared between sources: they carry no principal.
         let evaluate = |port: u16| MeshVerdict {
             principal: None,
-            ..rules::evaluate(cluster, party, &self.destination, port, request, options)
+            ..rules::evaluate(
+                cluster,
+                party,
+                &self.destination,
+                port,
+                request,
+                options,
+                false,
+            )
         };
         let mut rest = tcp.clone();
         for &p in &self.ports {

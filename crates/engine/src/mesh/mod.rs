@@ -356,5 +356,5 @@ pub fn evaluate(
     options: &MeshOptions,
 ) -> MeshVerdict {
     let dst = Destination::new(cluster, dst_namespace, dst, options);
-    rules::evaluate(cluster, src, &dst, port, request, options)
+    rules::evaluate(cluster, src, &dst, port, request, options, true)
 }

@@ -72,6 +72,8 @@ impl<'c> Destination<'c> {
     }
 }
 
+/// `why`: also say why each applicable ALLOW rule does not match (`misses`), which
+/// costs a second look at those rules; `reach` and the audit do without.
 pub(super) fn evaluate(
     cluster: &Cluster,
     src: Party,
@@ -79,6 +81,7 @@ pub(super) fn evaluate(
     port: u16,
     request: &Request,
     options: &MeshOptions,
+    why: bool,
 ) -> MeshVerdict {
     let src_plane = match src {
         Party::Pod { namespace, pod } => dataplane(cluster, namespace, pod),
@@ -132,11 +135,11 @@ pub(super) fn evaluate(
         http: dst_plane == Dataplane::Sidecar
             && port_is_http(cluster, &dst.services, dst.pod, port) != Some(false),
     };
-    decide(cluster, &applying, &facts, &mut v);
+    decide(cluster, &applying, &facts, &mut v, why);
     v
 }
 
-fn decide(cluster: &Cluster, applying: &[usize], facts: &Facts, v: &mut MeshVerdict) {
+fn decide(cluster: &Cluster, applying: &[usize], facts: &Facts, v: &mut MeshVerdict, why: bool) {
     let aps = &cluster.authorization_policies;
     let of = |action: AuthzAction| -> Vec<usize> {
         applying
@@ -180,6 +183,9 @@ fn decide(cluster: &Cluster, applying: &[usize], facts: &Facts, v: &mut MeshVerd
     let mut first_yes = None;
     for &p in &allows {
         for (rule, truth) in policy_rules(cluster, p, facts) {
+            if !truth.possible() && !why {
+                continue;
+            }
             if !truth.possible() {
                 let mismatch = match rule.and_then(|r| aps[p].rules.as_ref().map(|rs| &rs[r])) {
                     Some(r) => why_not(r, facts),
