@@ -21,20 +21,24 @@ fn special(b: u8) -> bool {
     (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f || b == 0xc2
 }
 
-/// Whether `buf` holds a [`special`] byte, eight bytes at a time: a word is looked at
-/// byte by byte only when it holds a byte below 0x20 (a line feed, usually), 0x7f or
-/// 0xc2.
+/// Whether `buf` holds a [`special`] byte, eight bytes at a time with exact per-byte
+/// masks (no carry crosses a byte), so pretty JSON's many line feeds cost nothing.
 fn special_in(buf: &[u8]) -> bool {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    // High bit of each byte set where the byte equals `b`.
+    let equal = |x: u64, b: u8| {
+        let y = x ^ (ONES * u64::from(b));
+        !(((y & LOW) + LOW) | y) & HIGH
+    };
     let mut words = buf.chunks_exact(8);
     for word in &mut words {
-        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0;
-        if (below_space || has_zero(w ^ (ONES * 0x7f)) || has_zero(w ^ (ONES * 0xc2)))
-            && word.iter().any(|&b| special(b))
-        {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        // Bytes below 0x20: high bit clear and the low seven bits below 0x20.
+        let below_space = !((x & LOW) + ONES * 0x60) & !x & HIGH;
+        let controls = below_space & !equal(x, b'\n') & !equal(x, b'\t');
+        if controls | equal(x, 0x7f) | equal(x, 0xc2) != 0 {
             return true;
         }
     }

@@ -230,6 +230,9 @@ fn json_stream(d: &Diff, out: &mut dyn Write) -> io::Result<()> {
         .iter()
         .map(|p| nested(&json!(PortsJson::from_set(p)), 3))
         .collect();
+    // Attribution objects are rendered once per cause, not once per change.
+    let mut rendered_causes: std::collections::HashMap<Cause, String> =
+        std::collections::HashMap::new();
     let notes: Vec<String> = d
         .mesh_notes
         .iter()
@@ -285,7 +288,9 @@ fn json_stream(d: &Diff, out: &mut dyn Write) -> io::Result<()> {
                         out,
                         "{}\n        {}",
                         if j == 0 { "" } else { "," },
-                        nested(&cause_json(d, cause), 4)
+                        rendered_causes
+                            .entry(cause)
+                            .or_insert_with(|| nested(&cause_json(d, cause), 4))
                     )?;
                 }
                 out.write_all(b"\n      ],\n")?;

@@ -23,7 +23,7 @@ use kubeseg_model::{IpSet, PortSet, Protocol};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How a policy changed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Edit {
     /// Only in NEW.
     Added,
@@ -100,7 +100,7 @@ pub struct Diff {
 }
 
 /// An edit that may explain a change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Cause {
     /// A policy edit: index into [`Diff::policies`].
     Policy(u32),
