@@ -13,6 +13,10 @@ pub struct Cli {
     /// with a K, M or G suffix (powers of 1024). Default: 512M.
     #[arg(long, global = true, value_name = "SIZE", value_parser = parse_size)]
     pub max_file_size: Option<u64>,
+    /// Put objects that name no namespace in NAMESPACE (as `kubectl apply -n`); an
+    /// object that names another namespace is then an error. Default: `default`.
+    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE", value_parser = parse_namespace)]
+    pub namespace: Option<String>,
 }
 
 /// Parses `512M`, `2G`, `1048576`.
@@ -404,4 +408,19 @@ pub struct ExplainArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
     pub format: ExplainFormat,
+}
+
+/// A namespace name: a DNS-1123 label, as the API server requires.
+fn parse_namespace(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("a namespace is 1-63 lower-case letters, digits or '-', starting and ending with a letter or digit".into())
+    }
 }

@@ -47,6 +47,9 @@ const EXIT_WRITE: u8 = 3;
 /// What one run may read, set once from `--max-file-size`.
 static LIMITS: std::sync::OnceLock<kubeseg_sources::Limits> = std::sync::OnceLock::new();
 
+/// `-n`: the namespace of objects that name none.
+static NAMESPACE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// The run's input limits.
 pub(crate) fn limits() -> kubeseg_sources::Limits {
     LIMITS.get().copied().unwrap_or_default()
@@ -54,13 +57,16 @@ pub(crate) fn limits() -> kubeseg_sources::Limits {
 
 /// Loads manifests within the run's limits.
 pub(crate) fn load_paths(paths: &[String]) -> Loaded {
-    kubeseg_sources::load_with(paths, limits())
+    kubeseg_sources::load_in(paths, limits(), NAMESPACE.get().map(String::as_str))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(max_file_bytes) = cli.max_file_size {
         let _ = LIMITS.set(kubeseg_sources::Limits { max_file_bytes });
+    }
+    if let Some(ns) = &cli.namespace {
+        let _ = NAMESPACE.set(ns.clone());
     }
     let result = match &cli.command {
         Command::Reach(a) => reach(a),

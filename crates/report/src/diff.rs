@@ -183,6 +183,15 @@ fn text(d: &Diff, out: &mut dyn Write) -> io::Result<()> {
                 what(d, kind, c),
                 cause(d, c)
             )?;
+            // `--evidence`: the rules behind it on each side, indented under it.
+            for e in &c.evidence {
+                let at = e
+                    .location
+                    .as_ref()
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default();
+                writeln!(out, "    {}{at}", e.message)?;
+            }
         }
     }
     for w in &d.workloads.0 {

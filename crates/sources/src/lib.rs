@@ -12,4 +12,4 @@ pub mod spec;
 pub mod tree;
 pub mod yaml;
 
-pub use load::{Limits, Loaded, load, load_str, load_with, read_file};
+pub use load::{Limits, Loaded, load, load_in, load_str, load_with, read_file};

@@ -42,6 +42,17 @@ struct Source {
     text: Result<String, Diagnostic>,
     /// Found by walking a directory (not named by the user).
     discovered: bool,
+    /// `-n`: the namespace of objects that name none.
+    namespace: Option<Arc<str>>,
+}
+
+impl Source {
+    /// A decoding context for this source's text.
+    fn ctx<'t>(&self, text: &'t str) -> Ctx<'t> {
+        let mut ctx = Ctx::new(self.name.clone(), text);
+        ctx.namespace = self.namespace.clone();
+        ctx
+    }
 }
 
 /// Bounds on what one run reads.
@@ -74,6 +85,13 @@ pub fn load(paths: &[String]) -> Loaded {
 /// `.yaml`, `.yml` and `.json` files in sorted order, each file read once however many
 /// symbolic links lead to it; `-` reads standard input.
 pub fn load_with(paths: &[String], limits: Limits) -> Loaded {
+    load_in(paths, limits, None)
+}
+
+/// Loads as [`load_with`] does, with objects that name no namespace in `namespace`, as
+/// `kubectl apply -n NAMESPACE` places them; an object of a namespaced kind that names
+/// another namespace is an error, as kubectl refuses it.
+pub fn load_in(paths: &[String], limits: Limits, namespace: Option<&str>) -> Loaded {
     let mut diagnostics = Vec::new();
     let mut sources = Vec::new();
     for p in paths {
@@ -82,6 +100,7 @@ pub fn load_with(paths: &[String], limits: Limits) -> Loaded {
                 name: "-".into(),
                 text: read_capped(std::io::stdin().lock(), "-".into(), limits),
                 discovered: false,
+                namespace: None,
             });
             continue;
         }
@@ -101,6 +120,10 @@ pub fn load_with(paths: &[String], limits: Limits) -> Loaded {
         } else {
             sources.push(read(path.to_path_buf(), false, limits));
         }
+    }
+    let namespace: Option<Arc<str>> = namespace.map(Arc::from);
+    for s in &mut sources {
+        s.namespace = namespace.clone();
     }
     let results: Vec<(Decoded, Vec<Diagnostic>)> = sources.par_iter().map(decode_source).collect();
     let mut loaded = Loaded {
@@ -161,6 +184,7 @@ pub fn load_str(name: &str, text: &str) -> Loaded {
         name: name.into(),
         text: Ok(text.to_string()),
         discovered: false,
+        namespace: None,
     });
     let (cluster, misfiled, replaced) = assemble(decoded.objects);
     diagnostics.extend(replaced);
@@ -188,6 +212,7 @@ fn read(path: PathBuf, discovered: bool, limits: Limits) -> Source {
         text: read_text(&path, name.clone(), limits),
         name,
         discovered,
+        namespace: None,
     }
 }
 
@@ -377,14 +402,14 @@ fn decode_source(source: &Source) -> (Decoded, Vec<Diagnostic>) {
             // A data file next to manifests (Helm values, tool output): not ours to read.
             let d = Diagnostic::warning(
                 "not-a-manifest",
-                Some(Ctx::new(source.name.clone(), text).loc(1, 1)),
+                Some(source.ctx(text).loc(1, 1)),
                 "no document in this file has a `kind`; it is not a Kubernetes manifest and is skipped",
             );
             (Decoded::default(), vec![d])
         }
         Ok(r) => (r.decoded, r.diagnostics),
         Err(e) => {
-            let mut ctx = Ctx::new(source.name.clone(), text);
+            let mut ctx = source.ctx(text);
             let message = match e.code {
                 "syntax-error" => format!("syntax error: {}", e.message),
                 _ => e.message,
@@ -427,7 +452,7 @@ fn decode_yaml(source: &Source, text: &str) -> Result<FileRead, crate::yaml::Syn
         .enumerate()
         .map(|(i, &(start, line))| {
             let end = cuts.get(i + 1).map_or(text.len(), |c| c.0);
-            let mut ctx = Ctx::new(source.name.clone(), text);
+            let mut ctx = source.ctx(text);
             let mut read = FileRead::default();
             let duplicates = crate::yaml::parse_documents_with(&text[start..end], line, |doc| {
                 read.documents_seen += 1;
@@ -447,7 +472,7 @@ fn decode_yaml(source: &Source, text: &str) -> Result<FileRead, crate::yaml::Syn
 }
 
 fn decode_json(source: &Source, text: &str) -> Result<FileRead, crate::yaml::SyntaxError> {
-    let mut ctx = Ctx::new(source.name.clone(), text);
+    let mut ctx = source.ctx(text);
     let mut read = FileRead::default();
     let mut pending: Vec<crate::tree::Node> = Vec::new();
     let mut top: Option<crate::tree::Node> = None;

@@ -12,12 +12,15 @@ pub struct Ctx<'a> {
     pub text: &'a str,
     /// Everything reported so far.
     pub diagnostics: Vec<Diagnostic>,
+    /// `-n`: the namespace of objects that name none (`default` otherwise).
+    pub namespace: Option<Arc<str>>,
 }
 
 impl<'a> Ctx<'a> {
     /// A context for one file.
     pub fn new(file: Arc<str>, text: &'a str) -> Self {
         Self {
+            namespace: None,
             file,
             text,
             diagnostics: Vec::new(),

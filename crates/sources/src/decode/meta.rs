@@ -16,6 +16,17 @@ pub struct Meta {
     pub controller: Option<(String, String)>,
 }
 
+/// Kinds without a namespace: `-n` does not apply to them.
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "Node",
+    "AdminNetworkPolicy",
+    "BaselineAdminNetworkPolicy",
+    "ClusterNetworkPolicy",
+    "CiliumClusterwideNetworkPolicy",
+    "GlobalNetworkPolicy",
+];
+
 /// Reads `metadata`; reports a missing or invalid name when `name_required`.
 pub fn metadata(ctx: &mut Ctx, obj: &Node, kind: &str, name_required: bool) -> Meta {
     let mut meta = Meta {
@@ -58,6 +69,19 @@ pub fn metadata(ctx: &mut Ctx, obj: &Node, kind: &str, name_required: bool) -> M
             );
         }
         meta.namespace = Some(s.to_string());
+    }
+    if let Some(ns) = ctx.namespace.clone()
+        && !CLUSTER_SCOPED.contains(&kind)
+    {
+        match (&meta.namespace, field(entries, "namespace")) {
+            (None, _) => meta.namespace = Some(ns.to_string()),
+            (Some(other), Some(n)) if other.as_str() != &*ns => ctx.error(
+                n,
+                "namespace-mismatch",
+                format!("{kind} names namespace `{other}` but -n says `{ns}`: kubectl apply -n {ns} refuses it; drop -n or the object's namespace"),
+            ),
+            _ => {}
+        }
     }
     if let Some(n) = field(entries, "labels") {
         meta.labels = labels(ctx, n, "metadata.labels");

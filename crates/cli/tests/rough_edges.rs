@@ -1,0 +1,126 @@
+//! Rough edges a new user meets (issue 14, item 8): `-n` as kubectl has it, and
+//! `diff --evidence` in text.
+
+mod common;
+
+use common::kubeseg;
+
+fn run(args: &[&str]) -> (String, String, Option<i32>) {
+    let out = kubeseg(args);
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.code(),
+    )
+}
+
+fn scratch(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("kubeseg-rough-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (f, text) in files {
+        std::fs::write(dir.join(f), text).unwrap();
+    }
+    dir
+}
+
+/// Namespace-less manifests, as projects ship them for `kubectl apply -n argocd`.
+const NAMELESS: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: server, labels: {app: server}}\nspec: {containers: [{name: c, image: i}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: redis, labels: {app: redis}}\nspec: {containers: [{name: c, image: i}]}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: redis-from-server}\nspec:\n  podSelector: {matchLabels: {app: redis}}\n  ingress: [{from: [{podSelector: {matchLabels: {app: server}}}], ports: [{port: 6379}]}]\n";
+
+#[test]
+fn dash_n_places_objects_that_name_no_namespace() {
+    let dir = scratch("n", &[("m.yaml", NAMELESS)]);
+    let file = dir.join("m.yaml").display().to_string();
+    // Without -n they land in default, as kubectl apply without -n puts them.
+    let (out, _, code) = run(&["reach", &file]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("default/server[Pod] => default/redis[Pod] : TCP 6379"),
+        "{out}"
+    );
+    let (out, _, code) = run(&["reach", &file, "-n", "argocd"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("argocd/server[Pod] => argocd/redis[Pod] : TCP 6379"),
+        "{out}"
+    );
+    assert!(!out.contains("default/"), "{out}");
+    // The policy moved with them: the namespace's other ports stay closed.
+    let (out, _, _) = run(&[
+        "explain",
+        &file,
+        "--namespace",
+        "argocd",
+        "--from",
+        "argocd/server",
+        "--to",
+        "argocd/redis",
+        "--port",
+        "80",
+    ]);
+    assert!(out.lines().next().unwrap().ends_with("DENIED"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn dash_n_refuses_an_object_of_another_namespace_as_kubectl_does() {
+    let text = NAMELESS.replacen(
+        "metadata: {name: redis,",
+        "metadata: {name: redis, namespace: cache,",
+        1,
+    );
+    let dir = scratch("mismatch", &[("m.yaml", &text)]);
+    let file = dir.join("m.yaml").display().to_string();
+    let (_, err, code) = run(&["reach", &file, "-n", "argocd"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("error[namespace-mismatch]: Pod names namespace `cache` but -n says `argocd`"),
+        "{err}"
+    );
+    assert!(err.contains("m.yaml:8:36"), "{err}");
+    // Cluster-scoped kinds have no namespace to mismatch.
+    let ns =
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n---\n".to_string() + NAMELESS;
+    let dir2 = scratch("cluster-scoped", &[("m.yaml", &ns)]);
+    let (_, err, code) = run(&[
+        "reach",
+        &dir2.join("m.yaml").display().to_string(),
+        "-n",
+        "argocd",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, err, code) = run(&["reach", &file, "-n", "Not_A_Name"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("a namespace is 1-63 lower-case letters"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&dir2).unwrap();
+}
+
+#[test]
+fn diff_evidence_shows_in_text() {
+    let old = NAMELESS.to_string();
+    let new = NAMELESS.replace(
+        "ports: [{port: 6379}]",
+        "ports: [{port: 6379}, {port: 6380}]",
+    );
+    let dir = scratch("evidence", &[("old.yaml", &old), ("new.yaml", &new)]);
+    let (o, n) = (
+        dir.join("old.yaml").display().to_string(),
+        dir.join("new.yaml").display().to_string(),
+    );
+    let (plain, _, _) = run(&["diff", &o, &n]);
+    let (with, _, _) = run(&["diff", &o, &n, "--evidence"]);
+    assert!(
+        plain.contains("~ default/server[Pod] => default/redis[Pod] : TCP 6379 → TCP 6379-6380"),
+        "{plain}"
+    );
+    // Each side's allowing rule, indented under the change, located.
+    assert!(with.contains("\n    now: "), "{with}");
+    assert!(with.contains("\n    before: "), "{with}");
+    assert!(with.contains("new.yaml:"), "{with}");
+    assert!(with.lines().count() > plain.lines().count(), "{with}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
