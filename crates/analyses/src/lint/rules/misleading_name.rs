@@ -7,7 +7,7 @@ pub static RULE: Rule = Rule {
     name: "misleading-name",
     severity: Severity::Medium,
     summary: "A policy's name promises a deny that its spec does not do.",
-    what: "For policies named `deny-*`, `*-deny-*` or `default-deny*`: reports rules that allow traffic in the direction the name denies, a named direction the policy does not isolate, a `default-deny` that selects only some pods, and a name that names a workload (`deny-backend-egress`) while the podSelector selects every pod.",
+    what: "For policies named `deny-*`, `*-deny-*` or `default-deny*`: reports rules that allow traffic in the direction the name denies, a named direction the policy does not isolate, a `default-deny` that selects only some pods, and a name that names a workload (`deny-backend-egress`) while the podSelector selects every pod. A rule that allows only port 53 (the usual DNS exception of a default deny, as in `foo-deny-egress`) is not a contradiction, and a deny the name qualifies (`deny-from-other-namespaces`, `foo-deny-external-egress`) is partial by its own account: its rules in that direction are not reported, and the qualifying words are not read as the workload it selects.",
     why: "Reviewers read names. A `deny` policy that allows traffic, or applies to other pods than its name says, passes review and leaves the gap open.",
     fix: "Make the spec match the name (no rules in the denied direction, the right podSelector), or rename the policy after what it does.",
     example: "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny-backend-egress, namespace: default}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n  - to:\n    - podSelector: {}\n",
@@ -38,6 +38,45 @@ const POLICY_WORDS: &[&str] = &[
     "network",
 ];
 
+/// Whether a rule allows DNS only (every port entry is port 53), the exception a
+/// default deny keeps.
+fn dns_only(rule: &kubeseg_model::Rule) -> bool {
+    use kubeseg_model::PortMatch;
+    rule.ports.as_ref().is_some_and(|ports| {
+        !ports.is_empty()
+            && ports
+                .iter()
+                .all(|p| matches!(p.port, PortMatch::Range(53, 53)))
+    })
+}
+
+/// Words that qualify a deny as partial (`deny-from-other-namespaces`, `deny-external`):
+/// after `from`/`to`, and the words `other`, `external`, `outside`, `cross`.
+fn qualified(words: &[&str]) -> (Vec<usize>, bool, bool) {
+    let mut qualifying = Vec::new();
+    let (mut ingress, mut egress) = (false, false);
+    let mut after: Option<&str> = None;
+    for (i, w) in words.iter().enumerate() {
+        match *w {
+            "from" | "to" => after = Some(w),
+            "other" | "external" | "outside" | "cross" => {
+                qualifying.push(i);
+                ingress |= after != Some("to");
+                egress |= after != Some("from");
+            }
+            "ingress" | "egress" | "inbound" | "outbound" | "in" | "out" | "deny" | "default"
+            | "all" => after = None,
+            _ if after.is_some() => {
+                qualifying.push(i);
+                ingress |= after == Some("from");
+                egress |= after == Some("to");
+            }
+            _ => {}
+        }
+    }
+    (qualifying, ingress, egress)
+}
+
 fn describe_peers(rule: &kubeseg_model::Rule, egress: bool) -> String {
     use kubeseg_model::PeerKind;
     let dir = if egress { "to" } else { "from" };
@@ -67,10 +106,23 @@ pub fn check(cx: &mut Cx) {
             (false, false) => (true, true),
             x => x,
         };
+        let (qualifying, partial_ingress, partial_egress) = qualified(&words);
         let mut problems: Vec<Evidence> = Vec::new();
-        for (dir, denied, isolates, rules) in [
-            ("ingress", deny_ingress, pol.isolates_ingress, &pol.ingress),
-            ("egress", deny_egress, pol.isolates_egress, &pol.egress),
+        for (dir, denied, isolates, rules, partial) in [
+            (
+                "ingress",
+                deny_ingress,
+                pol.isolates_ingress,
+                &pol.ingress,
+                partial_ingress,
+            ),
+            (
+                "egress",
+                deny_egress,
+                pol.isolates_egress,
+                &pol.egress,
+                partial_egress,
+            ),
         ] {
             if !denied {
                 continue;
@@ -88,8 +140,8 @@ pub fn check(cx: &mut Cx) {
                     ),
                 ));
             }
-            if isolates {
-                for (i, r) in rules.iter().enumerate() {
+            if isolates && !partial {
+                for (i, r) in rules.iter().enumerate().filter(|(_, r)| !dns_only(r)) {
                     problems.push(Evidence::at(
                         r.location.clone(),
                         format!(
@@ -105,10 +157,14 @@ pub fn check(cx: &mut Cx) {
         }
         let subject: Vec<&str> = words
             .iter()
-            .copied()
-            .filter(|w| {
-                !w.is_empty() && !POLICY_WORDS.contains(w) && !w.chars().all(|c| c.is_ascii_digit())
+            .enumerate()
+            .filter(|(i, w)| {
+                !qualifying.contains(i)
+                    && !w.is_empty()
+                    && !POLICY_WORDS.contains(w)
+                    && !w.chars().all(|c| c.is_ascii_digit())
             })
+            .map(|(_, w)| *w)
             .collect();
         if !subject.is_empty() && pol.pod_selector.is_empty() {
             problems.push(Evidence::at(pol.location.clone(), format!("the name names `{}`, but `podSelector: {{}}` selects every pod of namespace {}", subject.join("-"), pol.namespace)));
