@@ -124,3 +124,58 @@ fn diff_evidence_shows_in_text() {
     assert!(with.lines().count() > plain.lines().count(), "{with}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn host_network_workloads_get_no_networkpolicy_they_cannot_use() {
+    // node-exporter runs with hostNetwork: no NetworkPolicy selects it, so KS101's
+    // remediation names the host firewall or the CNI's host policies and carries no
+    // YAML; the ordinary pod beside it keeps its default-deny YAML.
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: node-exporter, namespace: monitoring, labels: {app: node-exporter}}\nspec: {hostNetwork: true, containers: [{name: c, image: i, ports: [{containerPort: 9100}]}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: grafana, namespace: monitoring, labels: {app: grafana}}\nspec: {containers: [{name: c, image: i}]}\n";
+    let dir = scratch("hostnet", &[("m.yaml", text)]);
+    let file = dir.join("m.yaml").display().to_string();
+    let (out, err, _) = run(&["audit", &file, "--only", "KS101", "--format", "json"]);
+    let doc: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|_| panic!("{out}{err}"));
+    let by = |id: &str| {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["endpoints"][0] == id)
+            .unwrap_or_else(|| panic!("{id}: {doc}"))
+            .clone()
+    };
+    let host = by("monitoring/node-exporter[Pod]");
+    assert_eq!(
+        host["remediation"]["yaml"],
+        serde_json::Value::Null,
+        "{host}"
+    );
+    assert!(
+        host["remediation"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("host firewall"),
+        "{host}"
+    );
+    let plain = by("monitoring/grafana[Pod]");
+    assert!(
+        plain["remediation"]["yaml"]
+            .as_str()
+            .unwrap()
+            .contains("kind: NetworkPolicy"),
+        "{plain}"
+    );
+    // Read as selectable, it is an ordinary pod again.
+    let (out, _, _) = run(&[
+        "audit",
+        &file,
+        "--only",
+        "KS101",
+        "--format",
+        "json",
+        "--host-network-selectable",
+    ]);
+    assert!(!out.contains("host firewall"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -385,3 +385,41 @@ pub fn dead(a: &mut Audit) {
     }
     let _ = workload_location;
 }
+
+/// Rules whose remediation is a NetworkPolicy selecting the finding's first endpoint.
+const POLICY_REMEDIATED: &[&str] = &[
+    "KS101", "KS102", "KS301", "KS302", "KS303", "KS304", "KS501",
+];
+
+/// A NetworkPolicy cannot select a pod in the node's network namespace (kubeseg's
+/// reading unless `--host-network-selectable`): for such workloads the remediation says
+/// what can isolate them instead and offers no YAML that would not work.
+pub(super) fn host_network_remediations(a: &mut Audit, options: kubeseg_engine::Options) {
+    if options.host_network_selectable {
+        return;
+    }
+    let cluster = a.engine.cluster;
+    let host: std::collections::BTreeSet<String> = cluster
+        .workloads
+        .iter()
+        .filter(|w| w.pods.iter().all(|p| p.host_network))
+        .map(|w| w.id())
+        .collect();
+    if host.is_empty() {
+        return;
+    }
+    for f in &mut a.findings {
+        let Some(id) = f.endpoints.first().filter(|id| host.contains(*id)) else {
+            continue;
+        };
+        if !POLICY_REMEDIATED.contains(&f.rule.code) {
+            continue;
+        }
+        f.remediation = Remediation {
+            text: format!(
+                "{id} runs in the node's network namespace (hostNetwork), where no NetworkPolicy selects it (most network plugins ignore such pods; kubeseg reads them so unless --host-network-selectable): isolate it with the nodes' host firewall (nftables or iptables rules for its ports) or the network plugin's host policies (Calico HostEndpoint with a GlobalNetworkPolicy, Cilium's host firewall with a CiliumClusterwideNetworkPolicy nodeSelector), or run it without hostNetwork."
+            ),
+            yaml: None,
+        };
+    }
+}

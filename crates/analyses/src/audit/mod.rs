@@ -235,6 +235,7 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
     checks::rules(&mut a);
     checks::dead(&mut a);
     mesh::check(&mut a, &config.mesh);
+    checks::host_network_remediations(&mut a, config.options);
     clock.lap("checks");
     fix::minimal_fix(&mut a, &paths, config.max_cut, config.options);
     clock.lap("minimal fix");
