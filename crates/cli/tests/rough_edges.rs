@@ -179,3 +179,18 @@ fn host_network_workloads_get_no_networkpolicy_they_cannot_use() {
     assert!(!out.contains("host firewall"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_namespace_no_manifest_declares_is_located_at_its_first_object() {
+    // `default` is never declared in NAMELESS: KS103/KS104 point at its first object,
+    // the Pod on line 1, so SARIF viewers keep the result.
+    let dir = scratch("nsloc", &[("m.yaml", NAMELESS)]);
+    let file = dir.join("m.yaml").display().to_string();
+    let (out, _, _) = run(&["audit", &file, "--only", "KS104", "--format", "sarif"]);
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let result = &doc["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "KS104", "{doc}");
+    let region = &result["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(region["startLine"], 1, "{result}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -144,9 +144,15 @@ pub fn isolation(a: &mut Audit) {
                 None,
                 vec![ns.name.clone()],
             );
-            f.location = ns.location.clone();
+            // A namespace no manifest declares is located at its first object (SARIF
+            // viewers drop results without a location).
+            let at = ns
+                .location
+                .clone()
+                .or_else(|| first_object_of(cluster, &ns.name));
+            f.location = at.clone();
             f.evidence.push(Evidence::at(
-                ns.location.clone(),
+                at,
                 format!(
                     "no NetworkPolicy in {} has `podSelector: {{}}` and {} in its policyTypes{}",
                     ns.name,
@@ -422,4 +428,27 @@ pub(super) fn host_network_remediations(a: &mut Audit, options: kubeseg_engine::
             yaml: None,
         };
     }
+}
+
+/// The earliest location of an object in `namespace` (workloads, policies, Services).
+fn first_object_of(
+    cluster: &kubeseg_model::Cluster,
+    namespace: &str,
+) -> Option<kubeseg_model::Location> {
+    let workloads = cluster
+        .workloads
+        .iter()
+        .filter(|w| w.namespace == namespace)
+        .filter_map(|w| w.location.clone());
+    let policies = cluster
+        .policies
+        .iter()
+        .filter(|p| p.namespace == namespace)
+        .filter_map(|p| p.location.clone());
+    let services = cluster
+        .services
+        .iter()
+        .filter(|s| s.namespace == namespace)
+        .filter_map(|s| s.location.clone());
+    workloads.chain(policies).chain(services).min()
 }
