@@ -50,6 +50,11 @@ static LIMITS: std::sync::OnceLock<kubeseg_sources::Limits> = std::sync::OnceLoc
 /// `-n`: the namespace of objects that name none.
 static NAMESPACE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// `-n`, when given.
+pub(crate) fn namespace() -> Option<&'static str> {
+    NAMESPACE.get().map(String::as_str)
+}
+
 /// The run's input limits.
 pub(crate) fn limits() -> kubeseg_sources::Limits {
     LIMITS.get().copied().unwrap_or_default()

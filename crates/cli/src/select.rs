@@ -152,7 +152,7 @@ pub fn resolve<'c>(workloads: &'c [Workload], spec: &str) -> Result<Resolved<'c>
                 name,
             )));
         }
-        bail!("`{spec}` is neither `namespace/name`, an IP address nor a domain name");
+        return bare(workloads, spec);
     };
     let in_ns: Vec<&Workload> = workloads.iter().filter(|w| w.namespace == ns).collect();
     let by_id: Vec<&Workload> = in_ns
@@ -192,4 +192,50 @@ pub fn resolve<'c>(workloads: &'c [Workload], spec: &str) -> Result<Resolved<'c>
         "`{spec}` names no workload or pod; workloads in `{ns}`: {}",
         names.join(", ")
     );
+}
+
+/// A bare `name` (or `name[Kind]`): the one workload or pod of that name, in the `-n`
+/// namespace when given, else in any namespace; several are an error that lists them.
+fn bare<'c>(workloads: &'c [Workload], spec: &str) -> Result<Resolved<'c>> {
+    let namespace = crate::namespace();
+    let scope = || {
+        workloads
+            .iter()
+            .filter(move |w| namespace.is_none_or(|ns| w.namespace == ns))
+    };
+    let by_id: Vec<&Workload> = scope()
+        .filter(|w| format!("{}[{}]", w.name, w.kind) == spec)
+        .collect();
+    let by_name: Vec<&Workload> = scope().filter(|w| w.name == spec).collect();
+    let workload_hits = if by_id.is_empty() { by_name } else { by_id };
+    let pod_hits: Vec<(&Workload, usize)> = scope()
+        .flat_map(|w| {
+            w.pods
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| p.name == spec)
+                .map(move |(i, _)| (w, i))
+        })
+        .collect();
+    let mut hits: Vec<(&Workload, usize)> = workload_hits.iter().map(|w| (*w, 0)).collect();
+    if hits.is_empty() {
+        hits = pod_hits;
+    }
+    match hits.as_slice() {
+        [(workload, pod)] => Ok(Resolved::Pod {
+            workload,
+            pod: *pod,
+        }),
+        [] => bail!(
+            "`{spec}` names no workload or pod{}; write `namespace/name`, an IP address or a domain name",
+            namespace
+                .map(|ns| format!(" in namespace `{ns}`"))
+                .unwrap_or_default()
+        ),
+        many => {
+            let mut ids: Vec<String> = many.iter().map(|(w, _)| w.id()).collect();
+            ids.dedup();
+            bail!("`{spec}` is ambiguous; use one of: {}", ids.join(", "))
+        }
+    }
 }

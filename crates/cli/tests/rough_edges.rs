@@ -194,3 +194,40 @@ fn a_namespace_no_manifest_declares_is_located_at_its_first_object() {
     assert_eq!(region["startLine"], 1, "{result}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn explain_takes_a_bare_name_when_it_is_unambiguous() {
+    // `server` and `redis` exist once each (in default): bare names resolve. Copied into
+    // a second namespace, `redis` becomes ambiguous and the error lists both; `-n`
+    // picks the namespace, as kubectl does.
+    let two = NAMELESS.to_string()
+        + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: redis, namespace: cache, labels: {app: redis}}\nspec: {containers: [{name: c, image: i}]}\n";
+    let dir = scratch("bare", &[("one.yaml", NAMELESS), ("two.yaml", &two)]);
+    let one = dir.join("one.yaml").display().to_string();
+    let (out, err, code) = run(&[
+        "explain", &one, "--from", "server", "--to", "redis", "--port", "6379",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.starts_with("default/server[Pod] => default/redis[Pod] on TCP 6379: ALLOWED"),
+        "{out}"
+    );
+    let two = dir.join("two.yaml").display().to_string();
+    let (_, err, code) = run(&["explain", &two, "--from", "server", "--to", "redis"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("`redis` is ambiguous; use one of: cache/redis[Pod], default/redis[Pod]"),
+        "{err}"
+    );
+    let (out, err, code) = run(&[
+        "explain", &two, "-n", "default", "--from", "server", "--to", "redis", "--port", "6379",
+    ]);
+    assert_eq!(
+        code,
+        Some(2),
+        "the cache Pod names another namespace than -n: {out}{err}"
+    );
+    let (_, err, _) = run(&["explain", &one, "--from", "nosuch", "--to", "redis"]);
+    assert!(err.contains("`nosuch` names no workload or pod"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
