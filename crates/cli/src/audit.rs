@@ -54,8 +54,25 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
     lap("load");
     let mut engine = Engine::new(&loaded.cluster, config.options);
     lap("compile");
-    let report = audit(&mut engine, &config)?;
+    let mut report = audit(&mut engine, &config)?;
     lap("audit");
+    // Objects that change connectivity but that kubeseg does not model are named in
+    // every format, not only on stderr: a clean report must not look complete.
+    for d in loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "unmodelled-policy")
+    {
+        let at = d
+            .location
+            .as_ref()
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default();
+        report.notes.push(format!(
+            "not modelled, the findings ignore it: {}{at}",
+            d.message
+        ));
+    }
     if timings {
         for (what, d) in &report.timings {
             note!("timing:   {what} {d:?}");

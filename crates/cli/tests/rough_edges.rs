@@ -231,3 +231,27 @@ fn explain_takes_a_bare_name_when_it_is_unambiguous() {
     assert!(err.contains("`nosuch` names no workload or pod"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn unmodelled_objects_are_named_in_every_audit_format() {
+    // A Cilium policy (line 1) and an Istio Gateway (line 6) change connectivity; the
+    // audit ignores them, and every format says so with the location, not only stderr.
+    let text = NAMELESS.to_string()
+        .replacen("apiVersion: v1\nkind: Pod", "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: c}\nspec: {endpointSelector: {}}\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw}\nspec: {selector: {istio: ingressgateway}}\n---\napiVersion: v1\nkind: Pod", 1);
+    let dir = scratch("unmodelled", &[("m.yaml", &text)]);
+    let file = dir.join("m.yaml").display().to_string();
+    for format in ["text", "json", "sarif", "md"] {
+        let (out, _, _) = run(&["audit", &file, "--format", format]);
+        assert!(
+            out.contains("not modelled, the findings ignore it: CiliumNetworkPolicy"),
+            "{format}: {out}"
+        );
+        assert!(out.contains("m.yaml:1:1"), "{format}");
+        assert!(
+            out.contains("not modelled, the findings ignore it: Gateway"),
+            "{format}"
+        );
+        assert!(out.contains("m.yaml:6:1"), "{format}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -39,7 +39,7 @@ pub fn render(
     match format {
         LintFormat::Text => text(findings, notes, source, color),
         LintFormat::Json => json(findings, notes),
-        LintFormat::Sarif => crate::audit::sarif_with(findings, rules),
+        LintFormat::Sarif => crate::audit::sarif_with(findings, rules, notes),
     }
 }
 

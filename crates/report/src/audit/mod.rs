@@ -62,7 +62,7 @@ pub fn render(
     match format {
         AuditFormat::Text => text(engine, report, findings, color),
         AuditFormat::Json => json(engine, report, findings),
-        AuditFormat::Sarif => sarif(findings),
+        AuditFormat::Sarif => sarif(findings, &report.notes),
         AuditFormat::Md => markdown(engine, report, findings),
     }
 }

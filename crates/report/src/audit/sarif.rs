@@ -50,13 +50,15 @@ fn physical(l: &Location) -> Option<Value> {
     })
 }
 
-/// The SARIF log of an audit.
-pub fn sarif(findings: &[&Finding]) -> String {
-    sarif_with(findings, AUDIT_RULES)
+/// The SARIF log of an audit, its notes as tool notifications.
+pub fn sarif(findings: &[&Finding], notes: &[String]) -> String {
+    sarif_with(findings, AUDIT_RULES, notes)
 }
 
-/// The SARIF log of findings of these rules.
-pub fn sarif_with(findings: &[&Finding], all_rules: &[&Rule]) -> String {
+/// The SARIF log of findings of these rules; `notes` (what was not checked or not
+/// modelled) become the invocation's `toolExecutionNotifications`, so a log that looks
+/// clean still says what it left out.
+pub fn sarif_with(findings: &[&Finding], all_rules: &[&Rule], notes: &[String]) -> String {
     let rules: Vec<Value> = all_rules
         .iter()
         .map(|r| {
@@ -124,7 +126,14 @@ pub fn sarif_with(findings: &[&Finding], all_rules: &[&Rule]) -> String {
                 "informationUri": "https://github.com/kubeseg/kubeseg",
                 "rules": rules
             }},
-            "results": results
+            "results": results,
+            "invocations": [{
+                "executionSuccessful": true,
+                "toolExecutionNotifications": notes
+                    .iter()
+                    .map(|n| json!({"level": "note", "message": {"text": n}}))
+                    .collect::<Vec<_>>()
+            }]
         }]
     });
     crate::to_json(&log)
