@@ -255,3 +255,20 @@ fn unmodelled_objects_are_named_in_every_audit_format() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_audit_leads_with_a_short_summary() {
+    // The bundled example: its first screen holds the counts by severity and the
+    // shortest paths (wordpress-a reaches MySQL in one hop, as KS202 says below).
+    let (out, _, _) = run(&["audit", "examples/wordpress-cluster", "--color", "never"]);
+    let head: Vec<&str> = out.lines().take(12).collect();
+    let head = head.join("\n");
+    assert!(head.contains("summary: "), "{head}");
+    assert!(head.contains("critical"), "{head}");
+    assert!(
+        head.contains(
+            "  top path: blogs/wordpress-a[Deployment] → data/mysql[StatefulSet] (1 hop(s))"
+        ),
+        "{head}"
+    );
+}

@@ -64,6 +64,50 @@ fn wrap(out: &mut String, first: &str, indent: usize, text: &str) {
     out.push('\n');
 }
 
+/// The first screen: counts by severity and the shortest entry-point → crown-jewel
+/// paths, before the details.
+fn summary_block(out: &mut String, engine: &Engine, report: &AuditReport, findings: &[&Finding]) {
+    let by_severity: Vec<String> = counts(findings)
+        .into_iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{n} {}", s.as_str()))
+        .collect();
+    wrap(
+        out,
+        "",
+        2,
+        &format!(
+            "summary: {} finding(s){}",
+            findings.len(),
+            if by_severity.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", by_severity.join(", "))
+            }
+        ),
+    );
+    let mut paths: Vec<&kubeseg_analyses::audit::Path> =
+        report.paths.iter().filter(|p| !p.is_empty()).collect();
+    paths.sort_by_key(|p| (p.len(), p.hops.clone()));
+    const TOP: usize = 3;
+    for p in paths.iter().take(TOP) {
+        let hops: Vec<String> = p.hops.iter().map(|&h| engine.endpoint_id(h)).collect();
+        wrap(
+            out,
+            "  top path: ",
+            4,
+            &format!("{} ({} hop(s))", hops.join(" → "), p.len()),
+        );
+    }
+    if paths.len() > TOP {
+        let _ = writeln!(
+            out,
+            "  … and {} more path(s) (KS202 below)",
+            paths.len() - TOP
+        );
+    }
+}
+
 /// Renders the report for a terminal.
 pub fn text(engine: &Engine, report: &AuditReport, findings: &[&Finding], color: bool) -> String {
     let st = Style { color };
@@ -127,6 +171,7 @@ pub fn text(engine: &Engine, report: &AuditReport, findings: &[&Finding], color:
             }
         ),
     );
+    summary_block(&mut out, engine, report, findings);
     // A policy suggested by several findings is printed once.
     let mut shown: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
     for severity in Severity::ALL.iter().rev() {
