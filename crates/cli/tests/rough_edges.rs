@@ -272,3 +272,29 @@ fn the_audit_leads_with_a_short_summary() {
         "{head}"
     );
 }
+
+#[test]
+fn a_raw_kustomize_tree_gets_a_hint_to_render_it() {
+    // Read raw, a kustomize tree loses its patches, namespace and name prefixes: the
+    // kustomization (with or without `kind`) is a warning that says to render it first.
+    let with_kind = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: shop\nresources: [pod.yaml]\n";
+    let without_kind = "namespace: shop\nresources: [pod.yaml]\n";
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec: {containers: [{name: c, image: i}]}\n";
+    for (name, k) in [("kind", with_kind), ("nokind", without_kind)] {
+        let dir = scratch(
+            &format!("kustomize-{name}"),
+            &[("kustomization.yaml", k), ("pod.yaml", pod)],
+        );
+        let (out, err, code) = run(&["reach", &dir.display().to_string()]);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(
+            err.contains("warning[kustomize-tree]: this is a kustomization"),
+            "{name}: {err}"
+        );
+        assert!(err.contains("kustomize build DIR"), "{err}");
+        assert!(err.contains("kustomization.yaml:1:1"), "{err}");
+        // The pod is still read, in `default` (the kustomization's namespace is not applied).
+        assert!(out.contains("default/web[Pod]"), "{out}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

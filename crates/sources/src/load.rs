@@ -398,6 +398,15 @@ fn decode_source(source: &Source) -> (Decoded, Vec<Diagnostic>) {
         decode_yaml(source, text)
     };
     match read {
+        Ok(r) if !r.any_kind && is_kustomization(&source.name) => {
+            // Older kustomization files have no `kind`.
+            let d = Diagnostic::warning(
+                "kustomize-tree",
+                Some(source.ctx(text).loc(1, 1)),
+                crate::decode::KUSTOMIZE_HINT,
+            );
+            (Decoded::default(), vec![d])
+        }
         Ok(r) if source.discovered && r.documents_seen > 0 && !r.any_kind => {
             // A data file next to manifests (Helm values, tool output): not ours to read.
             let d = Diagnostic::warning(
@@ -515,4 +524,13 @@ fn decode_json(source: &Source, text: &str) -> Result<FileRead, crate::yaml::Syn
     ctx.duplicate_keys(&duplicates);
     read.diagnostics = ctx.diagnostics;
     Ok(read)
+}
+
+/// Whether a file is named as kustomize names its configuration.
+fn is_kustomization(name: &str) -> bool {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    matches!(
+        base,
+        "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+    )
 }

@@ -165,6 +165,9 @@ const UNMODELLED_POLICY_KINDS: &[&str] = &[
     "VirtualService",
 ];
 
+/// What a kustomization file in the input means for the answer.
+pub const KUSTOMIZE_HINT: &str = "this is a kustomization: kubeseg reads the files beside it as they are, without its patches, overlays, namespace, name prefixes or generated objects; render it first (`kustomize build DIR | kubeseg audit -`, or `kubectl kustomize DIR`)";
+
 /// Decodes the documents of one file.
 pub fn decode_documents(ctx: &mut Ctx, docs: &[Node]) -> Decoded {
     let mut out = Decoded::default();
@@ -383,6 +386,10 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
                 .push(Object::ServiceAccount(mesh::service_account(
                     ctx, obj, meta,
                 )));
+        }
+        "Kustomization" | "Component" if api_version.starts_with("kustomize.config.k8s.io/") => {
+            ctx.warning_at(obj.line, obj.column, "kustomize-tree", KUSTOMIZE_HINT);
+            *out.skipped.entry(kind).or_default() += 1;
         }
         k if UNMODELLED_POLICY_KINDS.contains(&k) => {
             // The API server checks the name of every object, modelled or not.
