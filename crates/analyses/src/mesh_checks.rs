@@ -751,9 +751,8 @@ fn known_unmeshed(cluster: &Cluster, w: usize, p: usize) -> bool {
     let wl = &cluster.workloads[w];
     let pod = &wl.pods[p];
     cluster
-        .namespaces
-        .binary_search_by(|n| n.name.as_str().cmp(&wl.namespace))
-        .is_ok_and(|i| cluster.namespaces[i].location.is_some())
+        .namespace(&wl.namespace)
+        .is_some_and(|n| n.location.is_some())
         || pod
             .labels
             .get("sidecar.istio.io/inject")

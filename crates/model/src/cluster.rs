@@ -33,6 +33,16 @@ pub struct Cluster {
     pub service_accounts: Vec<crate::mesh::ServiceAccount>,
 }
 
+impl Cluster {
+    /// The namespace of that name (namespaces are sorted by name).
+    pub fn namespace(&self, name: &str) -> Option<&Namespace> {
+        self.namespaces
+            .binary_search_by(|n| n.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.namespaces[i])
+    }
+}
+
 /// A namespace.
 #[derive(Clone, Debug)]
 pub struct Namespace {

@@ -117,6 +117,7 @@ pub fn isolation(a: &mut Audit) {
         })
         .filter(|(_, i, e)| *i || *e)
         .collect();
+    let first_objects = first_objects(cluster);
     for ns in &cluster.namespaces {
         let Some(&count) = workloads_per_ns.get(ns.name.as_str()) else {
             continue;
@@ -149,7 +150,7 @@ pub fn isolation(a: &mut Audit) {
             let at = ns
                 .location
                 .clone()
-                .or_else(|| first_object_of(cluster, &ns.name));
+                .or_else(|| first_objects.get(ns.name.as_str()).cloned());
             f.location = at.clone();
             f.evidence.push(Evidence::at(
                 at,
@@ -430,25 +431,33 @@ pub(super) fn host_network_remediations(a: &mut Audit, options: kubeseg_engine::
     }
 }
 
-/// The earliest location of an object in `namespace` (workloads, policies, Services).
-fn first_object_of(
-    cluster: &kubeseg_model::Cluster,
-    namespace: &str,
-) -> Option<kubeseg_model::Location> {
-    let workloads = cluster
+/// The earliest location of an object (workload, policy, Service) of each namespace,
+/// in one pass over the cluster.
+fn first_objects(cluster: &kubeseg_model::Cluster) -> BTreeMap<&str, kubeseg_model::Location> {
+    let mut first: BTreeMap<&str, kubeseg_model::Location> = BTreeMap::new();
+    let located = cluster
         .workloads
         .iter()
-        .filter(|w| w.namespace == namespace)
-        .filter_map(|w| w.location.clone());
-    let policies = cluster
-        .policies
-        .iter()
-        .filter(|p| p.namespace == namespace)
-        .filter_map(|p| p.location.clone());
-    let services = cluster
-        .services
-        .iter()
-        .filter(|s| s.namespace == namespace)
-        .filter_map(|s| s.location.clone());
-    workloads.chain(policies).chain(services).min()
+        .map(|w| (w.namespace.as_str(), &w.location))
+        .chain(
+            cluster
+                .policies
+                .iter()
+                .map(|p| (p.namespace.as_str(), &p.location)),
+        )
+        .chain(
+            cluster
+                .services
+                .iter()
+                .map(|s| (s.namespace.as_str(), &s.location)),
+        );
+    for (ns, at) in located {
+        if let Some(at) = at {
+            let slot = first.entry(ns).or_insert_with(|| at.clone());
+            if at < slot {
+                *slot = at.clone();
+            }
+        }
+    }
+    first
 }

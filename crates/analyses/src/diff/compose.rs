@@ -3,7 +3,7 @@
 //! equal numbers and a diff of millions of cells allocates once per distinct verdict.
 
 use super::MeshNote;
-use kubeseg_engine::mesh::{Annotation, Annotator, Decision};
+use kubeseg_engine::mesh::{Annotation, Annotator, Composed, Decision};
 use kubeseg_engine::portsets::PortSetId;
 use kubeseg_engine::{Endpoint, Engine};
 use kubeseg_model::PortSet;
@@ -45,7 +45,7 @@ impl Tables {
 
 /// A composed answer: the annotator's shared list (kept so its address stays its
 /// own), the open ports and the mesh note (table entries).
-type Composed = (Rc<Vec<Annotation>>, u32, u32);
+type Memo = (Rc<Vec<Annotation>>, u32, u32);
 
 /// Composes one side's cells, memoised.
 pub(super) struct Composer<'c> {
@@ -54,7 +54,7 @@ pub(super) struct Composer<'c> {
     plain: FxHashMap<PortSetId, u32>,
     /// Composed answers by the annotator's shared list and the port set (the `Rc` is
     /// kept so the address stays that list's).
-    composed: FxHashMap<(*const Vec<Annotation>, PortSetId), Composed>,
+    composed: FxHashMap<(*const Vec<Annotation>, PortSetId), Memo>,
 }
 
 impl<'c> Composer<'c> {
@@ -104,14 +104,12 @@ impl<'c> Composer<'c> {
         if let Some(&(_, set, note)) = self.composed.get(&key) {
             return (set, note);
         }
-        let mut open = ports.clone();
-        let mut note: MeshNote = Vec::new();
-        for a in notes.iter() {
-            match &a.verdict.decision {
-                Decision::Denied => open = open.difference(&a.ports),
-                decision => note.push((a.ports.clone(), decision.clone())),
-            }
-        }
+        let open = Composed::of(ports, &notes).open;
+        let mut note: MeshNote = notes
+            .iter()
+            .filter(|a| a.verdict.decision != Decision::Denied)
+            .map(|a| (a.ports.clone(), a.verdict.decision.clone()))
+            .collect();
         note.sort_by(|x, y| x.0.cmp(&y.0));
         let (set, note) = (tables.set(open), tables.note(note));
         self.composed.insert(key, (notes, set, note));

@@ -124,16 +124,9 @@ pub(super) fn workload_changed(old: (&Cluster, &Workload), new: (&Cluster, &Work
                 )
             })
             .collect();
-        (namespace_labels(c, &w.namespace), pods)
+        (c.namespace(&w.namespace).map(|n| &n.labels), pods)
     }
     facts(old.0, old.1) != facts(new.0, new.1)
-}
-
-fn namespace_labels<'c>(c: &'c Cluster, name: &str) -> Option<&'c Labels> {
-    c.namespaces
-        .binary_search_by(|n| n.name.as_str().cmp(name))
-        .ok()
-        .map(|i| &c.namespaces[i].labels)
 }
 
 /// One side's edited tiered and mesh policies, each with its index among the edits.
@@ -192,7 +185,9 @@ impl<'c> Edited<'c> {
     ) -> Vec<u32> {
         let wl = &cluster.workloads[w];
         let empty = Labels::new();
-        let ns_labels = namespace_labels(cluster, &wl.namespace).unwrap_or(&empty);
+        let ns_labels = cluster
+            .namespace(&wl.namespace)
+            .map_or(&empty, |n| &n.labels);
         let any_pod = |f: &dyn Fn(&kubeseg_model::Pod) -> bool| wl.pods.iter().any(f);
         self.objects
             .iter()

@@ -266,9 +266,8 @@ fn peer_matches(
 
 /// The labels of a namespace (implicit namespaces carry only their name label).
 pub fn namespace_labels(cluster: &Cluster, name: &str) -> Labels {
-    cluster
-        .namespaces
-        .binary_search_by(|n| n.name.as_str().cmp(name))
-        .map(|i| cluster.namespaces[i].labels.clone())
-        .unwrap_or_else(|_| [("kubernetes.io/metadata.name".to_string(), name.to_string())].into())
+    cluster.namespace(name).map_or_else(
+        || [("kubernetes.io/metadata.name".to_string(), name.to_string())].into(),
+        |n| n.labels.clone(),
+    )
 }

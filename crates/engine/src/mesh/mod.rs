@@ -184,10 +184,7 @@ pub struct MeshVerdict {
 pub fn dataplane(cluster: &Cluster, namespace: &str, pod: &Pod) -> Dataplane {
     // Borrowed, not cloned: this runs for every workload of every command.
     let empty = Labels::new();
-    let ns = cluster
-        .namespaces
-        .binary_search_by(|n| n.name.as_str().cmp(namespace))
-        .map_or(&empty, |i| &cluster.namespaces[i].labels);
+    let ns = cluster.namespace(namespace).map_or(&empty, |n| &n.labels);
     fn mode(l: &Labels) -> Option<&str> {
         l.get("istio.io/dataplane-mode").map(String::as_str)
     }
