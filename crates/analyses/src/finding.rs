@@ -127,6 +127,38 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
     /// What to do.
     pub remediation: Remediation,
+    /// Set when a team accepted the finding: it stays in every output, marked.
+    pub suppression: Option<Suppression>,
+}
+
+/// How a finding was accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SuppressionKind {
+    /// A `kubeseg.io/ignore` annotation on an object the finding concerns.
+    Annotation,
+    /// An entry of the `--baseline` file.
+    Baseline,
+}
+
+impl SuppressionKind {
+    /// The name in the JSON contract.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuppressionKind::Annotation => "annotation",
+            SuppressionKind::Baseline => "baseline",
+        }
+    }
+}
+
+/// Why a finding is accepted, and where that is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suppression {
+    /// Annotation or baseline.
+    pub kind: SuppressionKind,
+    /// The reason given (`kubeseg.io/ignore-reason`), or where the baseline is.
+    pub justification: String,
+    /// The annotated object, or none for a baseline.
+    pub location: Option<Location>,
 }
 
 impl Finding {
@@ -145,7 +177,24 @@ impl Finding {
             location,
             evidence: Vec::new(),
             remediation: Remediation::default(),
+            suppression: None,
         }
+    }
+
+    /// A stable identity across runs (code, title, endpoints), independent of line
+    /// numbers: SARIF's fingerprint and the key of a baseline entry.
+    pub fn fingerprint(&self) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for part in [self.rule.code, &self.title]
+            .into_iter()
+            .chain(self.endpoints.iter().map(String::as_str))
+        {
+            for b in part.bytes().chain([0u8]) {
+                h ^= b as u64;
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        format!("{h:016x}")
     }
 
     /// The sort key: most severe first, then code, then location and title.

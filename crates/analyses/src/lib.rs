@@ -13,6 +13,7 @@ pub(crate) mod mesh_checks;
 pub mod mesh_words;
 pub mod registry;
 pub mod rows;
+pub mod suppress;
 
 pub use audit::{AuditConfig, AuditError, AuditReport, audit};
-pub use finding::{Evidence, Finding, Remediation, Rule, Severity};
+pub use finding::{Evidence, Finding, Remediation, Rule, Severity, Suppression, SuppressionKind};

@@ -268,6 +268,13 @@ pub struct AuditArgs {
     /// only, e.g. `--protocols tcp` for what a mesh authorizes (default: all).
     #[arg(long, value_enum, value_name = "PROTOCOL", value_delimiter = ',')]
     pub protocols: Vec<ProtocolArg>,
+    /// Accept the findings listed in this baseline file: they are reported as
+    /// suppressed and do not count for `--fail-on`.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<String>,
+    /// Write every finding reported now to this baseline file (and accept them).
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<String>,
     /// Colour the text output.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     pub color: ColorArg,

@@ -78,10 +78,13 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
             note!("timing:   {what} {d:?}");
         }
     }
+    accept(a, &loaded.cluster, &mut report, &only, &skip)?;
     let findings = select(&report.findings, &only, &skip);
-    let fail = a
-        .fail_on
-        .is_some_and(|t| findings.iter().any(|f| f.severity >= threshold(t)));
+    let fail = a.fail_on.is_some_and(|t| {
+        findings
+            .iter()
+            .any(|f| f.suppression.is_none() && f.severity >= threshold(t))
+    });
     let format = match a.format {
         AuditFormat::Text => Format::Text,
         AuditFormat::Json => Format::Json,
@@ -92,6 +95,50 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
     let out = render(format, &engine, &report, &findings, color);
     lap("render");
     Ok((out, fail))
+}
+
+/// Marks the findings the team accepted: `kubeseg.io/ignore` annotations, then the
+/// `--baseline` file. `--write-baseline` first writes the findings reported now
+/// (those no annotation accepts) and then reads them back as the baseline.
+fn accept(
+    a: &AuditArgs,
+    cluster: &kubeseg_model::Cluster,
+    report: &mut kubeseg_analyses::AuditReport,
+    only: &[&str],
+    skip: &[&str],
+) -> Result<()> {
+    let notes = kubeseg_analyses::suppress::apply(&mut report.findings, &cluster.ignores, None);
+    report.notes.extend(notes);
+    let path = match (&a.write_baseline, &a.baseline) {
+        (Some(out), _) => {
+            let open: Vec<&Finding> = select(&report.findings, only, skip)
+                .into_iter()
+                .filter(|f| f.suppression.is_none())
+                .collect();
+            std::fs::write(out, kubeseg_report::audit::baseline(&open))
+                .with_context(|| format!("--write-baseline {out}"))?;
+            note!("wrote {} finding(s) to the baseline {out}", open.len());
+            out
+        }
+        (None, Some(path)) => path,
+        (None, None) => return Ok(()),
+    };
+    let text = kubeseg_sources::read_file(path, crate::limits())
+        .map_err(|d| anyhow::anyhow!("--baseline {path}: {}", d.message))?;
+    let entries = match kubeseg_sources::baseline::parse_baseline(path, &text) {
+        Ok(entries) => entries,
+        Err(diagnostics) => {
+            note_text!(kubeseg_report::diagnostics::text(&diagnostics));
+            return Err(crate::Failure::Input.into());
+        }
+    };
+    let notes = kubeseg_analyses::suppress::apply(
+        &mut report.findings,
+        &[],
+        Some((path.as_str(), &entries)),
+    );
+    report.notes.extend(notes);
+    Ok(())
 }
 
 /// The findings `--only` and `--skip` keep.

@@ -38,9 +38,14 @@ pub fn run(a: &LintArgs) -> Result<(String, bool)> {
     }
     let loaded = crate::load_paths(&a.paths);
     let mut engine = Engine::new(&loaded.cluster, Options::default());
-    let report = lint(&mut engine, &loaded.diagnostics, &loaded.misfiled, &config);
+    let mut report = lint(&mut engine, &loaded.diagnostics, &loaded.misfiled, &config);
+    let notes =
+        kubeseg_analyses::suppress::apply(&mut report.findings, &loaded.cluster.ignores, None);
+    report.notes.extend(notes);
     let findings: Vec<&Finding> = select(&report.findings, &only, &skip);
-    let fail = findings.iter().any(|f| f.severity >= threshold(a.fail_on));
+    let fail = findings
+        .iter()
+        .any(|f| f.suppression.is_none() && f.severity >= threshold(a.fail_on));
     let format = match a.format {
         LintFormat::Text => Format::Text,
         LintFormat::Json => Format::Json,

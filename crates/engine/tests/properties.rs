@@ -499,6 +499,7 @@ fn cluster_with(tiered: std::ops::RangeInclusive<usize>) -> impl Strategy<Value 
                     authorization_policies: Vec::new(),
                     peer_authentications: Vec::new(),
                     service_accounts: Vec::new(),
+                    ignores: Vec::new(),
                 }
             },
         )

@@ -31,6 +31,8 @@ pub struct Cluster {
     pub peer_authentications: Vec<crate::mesh::PeerAuthentication>,
     /// ServiceAccounts, sorted by namespace and name.
     pub service_accounts: Vec<crate::mesh::ServiceAccount>,
+    /// `kubeseg.io/ignore` annotations, in input order.
+    pub ignores: Vec<crate::Ignore>,
 }
 
 impl Cluster {

@@ -6,6 +6,7 @@
 pub mod addr;
 pub mod cluster;
 pub mod diag;
+pub mod ignore;
 pub mod intervals;
 pub mod mesh;
 pub mod ports;
@@ -18,6 +19,7 @@ pub use addr::{Cidr, IpSet};
 pub use cluster::*;
 pub use diag::clip;
 pub use diag::{Diagnostic, Location, Severity};
+pub use ignore::{BaselineEntry, Ignore};
 pub use intervals::IntervalSet;
 pub use mesh::{
     AuthorizationPolicy, AuthorizationRule, AuthzAction, Clause, Condition, MtlsMode,

@@ -4,7 +4,8 @@
 //! # JSON contract (schemaVersion 1)
 //! ```text
 //! { "schemaVersion": 1, "tool": {"name": "kubeseg", "version": "0.1.0"},
-//!   "summary": {"findings": {"critical": 0, "high": 2, "info": 0, "low": 1, "medium": 1}},
+//!   "summary": {"findings": {"critical": 0, "high": 2, "info": 0, "low": 1, "medium": 1},
+//!               "suppressed": 0},
 //!   "findings": [ <the audit's finding objects> ],
 //!   "notes": ["..."] }
 //! ```
@@ -37,7 +38,11 @@ pub fn render(
     color: bool,
 ) -> String {
     match format {
-        LintFormat::Text => text(findings, notes, source, color),
+        LintFormat::Text => {
+            let (suppressed, active): (Vec<&Finding>, Vec<&Finding>) =
+                findings.iter().partition(|f| f.suppression.is_some());
+            text(&active, notes, source, color) + &crate::audit::suppressed_text(&suppressed)
+        }
         LintFormat::Json => json(findings, notes),
         LintFormat::Sarif => crate::audit::sarif_with(findings, rules, notes),
     }
@@ -131,7 +136,12 @@ pub fn text(
 /// The versioned JSON document.
 pub fn json(findings: &[&Finding], notes: &[String]) -> String {
     use serde_json::json;
-    let by_severity: serde_json::Map<String, serde_json::Value> = counts(findings)
+    let active: Vec<&Finding> = findings
+        .iter()
+        .copied()
+        .filter(|f| f.suppression.is_none())
+        .collect();
+    let by_severity: serde_json::Map<String, serde_json::Value> = counts(&active)
         .into_iter()
         .map(|(s, n)| (s.as_str().to_string(), json!(n)))
         .collect();
@@ -147,7 +157,7 @@ pub fn json(findings: &[&Finding], notes: &[String]) -> String {
     let doc = Doc {
         schema_version: SCHEMA_VERSION,
         tool: json!({"name": "kubeseg", "version": env!("CARGO_PKG_VERSION")}),
-        summary: json!({"findings": by_severity}),
+        summary: json!({"findings": by_severity, "suppressed": findings.len() - active.len()}),
         findings: findings.iter().map(|f| finding_json(f)).collect(),
         notes,
     };

@@ -2,7 +2,7 @@
 
 use crate::decode::Object;
 use kubeseg_model::{Cluster, Diagnostic, Labels, Namespace, NetworkPolicy, Pod, Workload};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The label every namespace carries.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
@@ -60,10 +60,18 @@ fn last_of_each_name(objects: Vec<Object>) -> (Vec<Object>, Vec<Diagnostic>) {
         ));
     }
     drop(last);
+    // An annotation goes with its object: a replaced object's ignores go too.
+    let gone: HashSet<kubeseg_model::Location> = objects
+        .iter()
+        .zip(&replaced)
+        .filter(|(_, r)| **r)
+        .filter_map(|(o, _)| o.identity().and_then(|i| i.3).cloned())
+        .collect();
     let kept = objects
         .into_iter()
         .zip(replaced)
         .filter_map(|(o, r)| (!r).then_some(o))
+        .filter(|o| !matches!(o, Object::Ignore(i) if gone.contains(&i.location)))
         .collect();
     (kept, diagnostics)
 }
@@ -153,6 +161,7 @@ fn build(objects: Vec<Object>) -> (Cluster, Misfiled) {
                 referenced.push(a.namespace.clone());
                 cluster.service_accounts.push(a);
             }
+            Object::Ignore(i) => cluster.ignores.push(i),
         }
     }
 

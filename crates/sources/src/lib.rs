@@ -5,6 +5,7 @@
 //! errors stop the run (the CLI does).
 
 pub mod assemble;
+pub mod baseline;
 pub mod decode;
 pub mod json;
 pub mod load;

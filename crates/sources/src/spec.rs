@@ -98,6 +98,17 @@ fn read(ctx: &mut Ctx, doc: &Node) -> Option<ConnectivitySpec> {
 
 /// Unknown fields are errors in a spec (a typo must not weaken an assertion).
 fn strict(ctx: &mut Ctx, entries: &[(crate::tree::Key, Node)], known: &[&str], what: &str) {
+    strict_fields(ctx, "invalid-spec", entries, known, what);
+}
+
+/// Reports every unknown field as an error with `code`, suggesting the closest known one.
+pub(crate) fn strict_fields(
+    ctx: &mut Ctx,
+    code: &'static str,
+    entries: &[(crate::tree::Key, Node)],
+    known: &[&str],
+    what: &str,
+) {
     for (key, _) in entries {
         if !known.contains(&key.name.as_str()) {
             let hint = crate::decode::ctx::did_you_mean(&key.name, known)
@@ -106,7 +117,7 @@ fn strict(ctx: &mut Ctx, entries: &[(crate::tree::Key, Node)], known: &[&str], w
             ctx.error_at(
                 key.line,
                 key.column,
-                "invalid-spec",
+                code,
                 format!("unknown field `{}` in {what}{hint}", key.name),
             );
         }

@@ -161,6 +161,27 @@ impl Node {
             .map(|(_, v)| v)
     }
 
+    /// The line of the last key or value inside the node (with an explicit stack:
+    /// documents may nest deeply).
+    pub fn last_line(&self) -> u32 {
+        let mut last = self.line;
+        let mut stack = vec![self];
+        while let Some(n) = stack.pop() {
+            last = last.max(n.line);
+            match &n.value {
+                Value::Seq(items) => stack.extend(items),
+                Value::Map(entries) => {
+                    for (k, v) in entries {
+                        last = last.max(k.line);
+                        stack.push(v);
+                    }
+                }
+                _ => {}
+            }
+        }
+        last
+    }
+
     /// The string when the node is a string.
     pub fn as_str(&self) -> Option<&str> {
         match &self.value {

@@ -5,12 +5,15 @@
 //! { "schemaVersion": 1, "tool": {"name": "kubeseg", "version": "0.1.0"},
 //!   "summary": { "workloads": 11, "namespaces": 6, "policies": 14,
 //!                "findings": {"critical": 2, "high": 3, "medium": 9, "low": 4, "info": 0},
+//!                "suppressed": 0,
 //!                "score": 41.5 },
 //!   "findings": [ { "code": "KS202", "name": "crown-jewel-path", "severity": "critical",
 //!                   "title": "...", "endpoints": ["blogs/wordpress-a[Deployment]", ...],
 //!                   "location": {"file": "...", "line": 19, "column": 1} | null,
 //!                   "evidence": [ {"message": "...", "location": {...} | null} ],
-//!                   "remediation": {"text": "...", "yaml": "..." | null} } ],
+//!                   "remediation": {"text": "...", "yaml": "..." | null},
+//!                   "suppressed": {"kind": "annotation" | "baseline", "justification": "...",
+//!                                  "location": {...} | null} (only when accepted) } ],
 //!   "entryPoints": [ {"workload": "<id>", "reasons": [<evidence>]} ],
 //!   "crownJewels": [ {"workload": "<id>", "reasons": ["listens on TCP/3306 (MySQL)"]} ],
 //!   "paths": [ {"hops": ["<id>", ...], "length": 1, "severity": "critical"} ],
@@ -59,12 +62,107 @@ pub fn render(
     findings: &[&Finding],
     color: bool,
 ) -> String {
+    // Accepted findings leave the terminal and comment views for a list of their own;
+    // JSON and SARIF carry them in place, marked.
+    let (suppressed, active): (Vec<&Finding>, Vec<&Finding>) =
+        findings.iter().partition(|f| f.suppression.is_some());
     match format {
-        AuditFormat::Text => text(engine, report, findings, color),
+        AuditFormat::Text => text(engine, report, &active, color) + &suppressed_text(&suppressed),
         AuditFormat::Json => json(engine, report, findings),
         AuditFormat::Sarif => sarif(findings, &report.notes),
-        AuditFormat::Md => markdown(engine, report, findings),
+        AuditFormat::Md => markdown(engine, report, &active) + &suppressed_md(&suppressed),
     }
+}
+
+/// The accepted findings, one line each, for a terminal.
+pub fn suppressed_text(suppressed: &[&Finding]) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    if suppressed.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\nsuppressed ({}), not counted above:",
+        suppressed.len()
+    );
+    for f in suppressed {
+        let Some(s) = &f.suppression else { continue };
+        let at = s
+            .location
+            .as_ref()
+            .map(|l| format!(" at {l}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  - {} {} {}: {} ({}{at}: {})",
+            f.severity.as_str(),
+            f.rule.code,
+            f.rule.name,
+            f.title,
+            s.kind.as_str(),
+            s.justification
+        );
+    }
+    out
+}
+
+/// The accepted findings as a Markdown table.
+pub fn suppressed_md(suppressed: &[&Finding]) -> String {
+    use crate::md_cell as cell;
+    use std::fmt::Write;
+    let mut out = String::new();
+    if suppressed.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\n### Suppressed ({})\n\n| severity | code | finding | by | justification |\n| --- | --- | --- | --- | --- |",
+        suppressed.len()
+    );
+    for f in suppressed {
+        let Some(s) = &f.suppression else { continue };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            f.severity.as_str(),
+            f.rule.code,
+            cell(&f.title),
+            s.kind.as_str(),
+            cell(&s.justification)
+        );
+    }
+    out
+}
+
+/// A baseline file accepting these findings (`audit --write-baseline`), sorted so
+/// that it reviews well in git. Strings are JSON-quoted, which YAML reads as is.
+pub fn baseline(findings: &[&Finding]) -> String {
+    use std::fmt::Write;
+    let mut rows: Vec<(String, &Finding)> =
+        findings.iter().map(|f| (f.fingerprint(), *f)).collect();
+    rows.sort_by(|a, b| (a.1.rule.code, &a.0).cmp(&(b.1.rule.code, &b.0)));
+    rows.dedup_by(|a, b| a.0 == b.0);
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let mut out = String::from(
+        "# Findings accepted by this team: `kubeseg audit --baseline FILE` reports them as\n# suppressed. Rewrite with `kubeseg audit --write-baseline FILE`.\napiVersion: kubeseg.io/v1\nkind: Baseline\n",
+    );
+    if rows.is_empty() {
+        out.push_str("findings: []\n");
+        return out;
+    }
+    out.push_str("findings:\n");
+    for (fingerprint, f) in rows {
+        let endpoints: Vec<String> = f.endpoints.iter().map(|e| q(e)).collect();
+        let _ = writeln!(
+            out,
+            "- code: {}\n  fingerprint: \"{fingerprint}\"\n  title: {}\n  endpoints: [{}]",
+            q(f.rule.code),
+            q(&f.title),
+            endpoints.join(", ")
+        );
+    }
+    out
 }
 
 /// The documentation of every audit rule as Markdown (`docs/rules.md`).
@@ -176,6 +274,15 @@ pub(crate) struct FindingJson<'a> {
     location: Option<LocationJson<'a>>,
     evidence: Vec<EvidenceJson<'a>>,
     remediation: RemediationJson<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppressed: Option<SuppressedJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct SuppressedJson<'a> {
+    kind: &'a str,
+    justification: &'a str,
+    location: Option<LocationJson<'a>>,
 }
 
 /// One finding in the JSON contract.
@@ -192,6 +299,11 @@ pub(crate) fn finding_json<'a>(f: &'a Finding) -> FindingJson<'a> {
             text: &f.remediation.text,
             yaml: f.remediation.yaml.as_deref(),
         },
+        suppressed: f.suppression.as_ref().map(|s| SuppressedJson {
+            kind: s.kind.as_str(),
+            justification: &s.justification,
+            location: location_json(&s.location),
+        }),
     }
 }
 
@@ -215,7 +327,12 @@ pub fn json(engine: &Engine, report: &AuditReport, findings: &[&Finding]) -> Str
     use serde_json::json;
     let id = |w: usize| engine.endpoint_id(w);
     let others = report.counts.0.saturating_sub(1).max(1) as f64;
-    let by_severity: serde_json::Map<String, serde_json::Value> = counts(findings)
+    let active: Vec<&Finding> = findings
+        .iter()
+        .copied()
+        .filter(|f| f.suppression.is_none())
+        .collect();
+    let by_severity: serde_json::Map<String, serde_json::Value> = counts(&active)
         .into_iter()
         .map(|(s, n)| (s.as_str().to_string(), json!(n)))
         .collect();
@@ -227,6 +344,7 @@ pub fn json(engine: &Engine, report: &AuditReport, findings: &[&Finding]) -> Str
             "namespaces": report.counts.1,
             "policies": report.counts.2,
             "findings": by_severity,
+            "suppressed": findings.len() - active.len(),
             "score": report.scores.first().map(|s| round(s.score, 1)),
         }),
         findings: findings.iter().map(|f| finding_json(f)).collect(),

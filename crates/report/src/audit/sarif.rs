@@ -2,7 +2,7 @@
 //! manifest line, with the rule's documentation as metadata.
 
 use kubeseg_analyses::registry::AUDIT_RULES;
-use kubeseg_analyses::{Finding, Rule, Severity};
+use kubeseg_analyses::{Finding, Rule, Severity, SuppressionKind};
 use kubeseg_model::Location;
 use serde_json::{Value, json};
 
@@ -101,7 +101,7 @@ pub fn sarif_with(findings: &[&Finding], all_rules: &[&Rule], notes: &[String]) 
                 "level": level(f.severity),
                 "message": {"text": text},
                 "locations": locations,
-                "partialFingerprints": {"kubesegFinding/v1": fingerprint(f)},
+                "partialFingerprints": {"kubesegFinding/v1": f.fingerprint()},
                 "properties": {"severity": f.severity.as_str(), "endpoints": f.endpoints, "security-severity": security_severity(f.severity)}
             });
             if let Some(i) = index {
@@ -112,6 +112,22 @@ pub fn sarif_with(findings: &[&Finding], all_rules: &[&Rule], notes: &[String]) 
             }
             if let Some(yaml) = &f.remediation.yaml {
                 r["properties"]["remediationYaml"] = json!(yaml);
+            }
+            if let Some(s) = &f.suppression {
+                let kind = match s.kind {
+                    SuppressionKind::Annotation => "inSource",
+                    SuppressionKind::Baseline => "external",
+                };
+                // No `status`/`state`: schema revisions of 2.1.0 disagree on its name, and
+                // GitHub code scanning reads a suppression without it.
+                let mut v = json!({"kind": kind, "justification": s.justification});
+                if let Some(l) = s.location.as_ref().and_then(physical) {
+                    v["location"] = l;
+                }
+                r["suppressions"] = json!([v]);
+            } else {
+                // kubeseg always looks for suppressions: an empty list says none applies.
+                r["suppressions"] = json!([]);
             }
             r
         })
@@ -137,19 +153,4 @@ pub fn sarif_with(findings: &[&Finding], all_rules: &[&Rule], notes: &[String]) 
         }]
     });
     crate::to_json(&log)
-}
-
-/// A stable identity for a finding across runs (code, title, endpoints), independent of line numbers.
-fn fingerprint(f: &Finding) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in [f.rule.code, &f.title]
-        .into_iter()
-        .chain(f.endpoints.iter().map(String::as_str))
-    {
-        for b in part.bytes().chain([0u8]) {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{h:016x}")
 }

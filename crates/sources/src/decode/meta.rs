@@ -27,6 +27,20 @@ const CLUSTER_SCOPED: &[&str] = &[
     "GlobalNetworkPolicy",
 ];
 
+/// The namespace an object lands in: its own, `-n`'s, or `default`; empty for
+/// cluster-scoped kinds. (Problems with it are reported by [`metadata`].)
+pub fn landing_namespace(ctx: &Ctx, obj: &Node, kind: &str) -> String {
+    if CLUSTER_SCOPED.contains(&kind) {
+        return String::new();
+    }
+    obj.get("metadata")
+        .and_then(|m| m.get("namespace"))
+        .and_then(Node::as_str)
+        .map(str::to_string)
+        .or_else(|| ctx.namespace.as_deref().map(str::to_string))
+        .unwrap_or_else(|| "default".into())
+}
+
 /// Reads `metadata`; reports a missing or invalid name when `name_required`.
 pub fn metadata(ctx: &mut Ctx, obj: &Node, kind: &str, name_required: bool) -> Meta {
     let mut meta = Meta {

@@ -1,6 +1,7 @@
 //! Document trees into typed objects, with every problem reported at its position.
 
 pub mod ctx;
+mod ignore;
 mod mesh;
 mod meta;
 mod policy;
@@ -77,6 +78,8 @@ pub enum Object {
     Node(kubeseg_model::Node),
     /// A ServiceAccount.
     ServiceAccount(kubeseg_model::ServiceAccount),
+    /// A `kubeseg.io/ignore` annotation of the object decoded just before it.
+    Ignore(kubeseg_model::Ignore),
 }
 
 impl Object {
@@ -102,7 +105,9 @@ impl Object {
                 ("NetworkPolicy", &p.namespace, &p.name, p.location.as_ref())
             }
             Object::Route(r) => (&r.kind, &r.namespace, &r.name, r.location.as_ref()),
-            Object::Misfiled(_) | Object::AuthorizationPolicy { misfiled: true, .. } => {
+            Object::Misfiled(_)
+            | Object::AuthorizationPolicy { misfiled: true, .. }
+            | Object::Ignore(_) => {
                 return None;
             }
             Object::AuthorizationPolicy { policy: p, .. } => (
@@ -260,6 +265,10 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
             meta::metadata(ctx, obj, intended.kind, true);
         }
         return;
+    }
+    let namespace = meta::landing_namespace(ctx, obj, &kind);
+    if let Some(i) = ignore::ignore(ctx, obj, &kind, &namespace) {
+        out.objects.push(Object::Ignore(i));
     }
     match kind.as_str() {
         "NetworkPolicy" if api_version != "networking.k8s.io/v1" => {
