@@ -17,6 +17,10 @@ pub struct Cli {
     /// object that names another namespace is then an error. Default: `default`.
     #[arg(short = 'n', long, global = true, value_name = "NAMESPACE", value_parser = parse_namespace)]
     pub namespace: Option<String>,
+    /// Describe more operators' custom resources (an `OperatorCatalog` file; repeatable):
+    /// their pods join the model, as the built-in descriptions' do.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub operators: Vec<String>,
 }
 
 /// Parses `512M`, `2G`, `1048576`.

@@ -61,7 +61,7 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
     for d in loaded
         .diagnostics
         .iter()
-        .filter(|d| d.code == "unmodelled-policy")
+        .filter(|d| kubeseg_sources::UNMODELLED_CODES.contains(&d.code))
     {
         let at = d
             .location

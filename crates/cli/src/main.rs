@@ -50,6 +50,34 @@ static LIMITS: std::sync::OnceLock<kubeseg_sources::Limits> = std::sync::OnceLoc
 /// `-n`: the namespace of objects that name none.
 static NAMESPACE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
+/// The operator descriptions: the built-in ones and `--operators` files.
+static OPERATORS: std::sync::OnceLock<std::sync::Arc<kubeseg_sources::operators::Catalog>> =
+    std::sync::OnceLock::new();
+
+/// Reads the `--operators` files; their problems are input errors.
+fn read_operators(files: &[String]) -> Result<()> {
+    use kubeseg_sources::operators::{Catalog, parse_catalog};
+    if files.is_empty() {
+        return Ok(());
+    }
+    let mut user = Catalog::default();
+    let mut problems = Vec::new();
+    for f in files {
+        let text = kubeseg_sources::read_file(f, limits())
+            .map_err(|d| anyhow::anyhow!("--operators {f}: {}", d.message))?;
+        match parse_catalog(f, &text) {
+            Ok(c) => user.operators.extend(c.operators),
+            Err(d) => problems.extend(d),
+        }
+    }
+    if !problems.is_empty() {
+        note_text!(diagnostics::text(&problems));
+        return Err(Failure::Input.into());
+    }
+    let _ = OPERATORS.set(Catalog::with_user(user));
+    Ok(())
+}
+
 /// `-n`, when given.
 pub(crate) fn namespace() -> Option<&'static str> {
     NAMESPACE.get().map(String::as_str)
@@ -62,7 +90,12 @@ pub(crate) fn limits() -> kubeseg_sources::Limits {
 
 /// Loads manifests within the run's limits.
 pub(crate) fn load_paths(paths: &[String]) -> Loaded {
-    kubeseg_sources::load_in(paths, limits(), NAMESPACE.get().map(String::as_str))
+    let options = kubeseg_sources::LoadOptions {
+        limits: limits(),
+        namespace: NAMESPACE.get().cloned(),
+        operators: OPERATORS.get().cloned(),
+    };
+    kubeseg_sources::load_opts(paths, &options)
 }
 
 fn main() -> ExitCode {
@@ -73,7 +106,7 @@ fn main() -> ExitCode {
     if let Some(ns) = &cli.namespace {
         let _ = NAMESPACE.set(ns.clone());
     }
-    let result = match &cli.command {
+    let result = read_operators(&cli.operators).and_then(|()| match &cli.command {
         Command::Reach(a) => reach(a),
         Command::Explain(a) => explain_cmd(a).map(Output::Text),
         Command::Audit(a) => audit::run(a).map(|(out, fail)| Output::Status(out, fail)),
@@ -81,7 +114,7 @@ fn main() -> ExitCode {
         Command::Rules(a) => audit::rules(a).map(Output::Text),
         Command::Test(a) => test::run(a).map(|(out, fail)| Output::Status(out, fail)),
         Command::Diff(a) => diff::run(a).map(|(out, fail)| Output::Status(out, fail)),
-    };
+    });
     match result {
         Ok(Output::Text(out)) => write_stdout(&out),
         Ok(Output::Status(out, fail)) => match write_stdout(&out) {

@@ -9,8 +9,15 @@ pub mod baseline;
 pub mod decode;
 pub mod json;
 pub mod load;
+pub mod operators;
 pub mod spec;
 pub mod tree;
 pub mod yaml;
 
-pub use load::{Limits, Loaded, load, load_in, load_str, load_with, read_file};
+pub use load::{
+    Limits, LoadOptions, Loaded, load, load_in, load_opts, load_str, load_with, read_file,
+};
+
+/// Diagnostic codes of objects that change connectivity but that the results leave
+/// out: every command names them in its output, not only on stderr.
+pub const UNMODELLED_CODES: &[&str] = &["unmodelled-policy", "unexpanded-workload"];

@@ -44,6 +44,8 @@ struct Source {
     discovered: bool,
     /// `-n`: the namespace of objects that name none.
     namespace: Option<Arc<str>>,
+    /// The operator descriptions (`None`: the built-in ones).
+    operators: Option<Arc<crate::operators::Catalog>>,
 }
 
 impl Source {
@@ -51,6 +53,7 @@ impl Source {
     fn ctx<'t>(&self, text: &'t str) -> Ctx<'t> {
         let mut ctx = Ctx::new(self.name.clone(), text);
         ctx.namespace = self.namespace.clone();
+        ctx.operators = self.operators.clone();
         ctx
     }
 }
@@ -92,6 +95,31 @@ pub fn load_with(paths: &[String], limits: Limits) -> Loaded {
 /// `kubectl apply -n NAMESPACE` places them; an object of a namespaced kind that names
 /// another namespace is an error, as kubectl refuses it.
 pub fn load_in(paths: &[String], limits: Limits, namespace: Option<&str>) -> Loaded {
+    load_opts(
+        paths,
+        &LoadOptions {
+            limits,
+            namespace: namespace.map(str::to_string),
+            operators: None,
+        },
+    )
+}
+
+/// How to read the input.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Bounds on what is read.
+    pub limits: Limits,
+    /// `-n`: the namespace of objects that name none.
+    pub namespace: Option<String>,
+    /// Operator descriptions (`None`: the built-in ones).
+    pub operators: Option<Arc<crate::operators::Catalog>>,
+}
+
+/// Loads as [`load_in`] does, with custom resources expanded by `options.operators`.
+pub fn load_opts(paths: &[String], options: &LoadOptions) -> Loaded {
+    let limits = options.limits;
+    let namespace = options.namespace.as_deref();
     let mut diagnostics = Vec::new();
     let mut sources = Vec::new();
     for p in paths {
@@ -101,6 +129,7 @@ pub fn load_in(paths: &[String], limits: Limits, namespace: Option<&str>) -> Loa
                 text: read_capped(std::io::stdin().lock(), "-".into(), limits),
                 discovered: false,
                 namespace: None,
+                operators: None,
             });
             continue;
         }
@@ -124,6 +153,7 @@ pub fn load_in(paths: &[String], limits: Limits, namespace: Option<&str>) -> Loa
     let namespace: Option<Arc<str>> = namespace.map(Arc::from);
     for s in &mut sources {
         s.namespace = namespace.clone();
+        s.operators = options.operators.clone();
     }
     let results: Vec<(Decoded, Vec<Diagnostic>)> = sources.par_iter().map(decode_source).collect();
     let mut loaded = Loaded {
@@ -185,6 +215,7 @@ pub fn load_str(name: &str, text: &str) -> Loaded {
         text: Ok(text.to_string()),
         discovered: false,
         namespace: None,
+        operators: None,
     });
     let (cluster, misfiled, replaced) = assemble(decoded.objects);
     diagnostics.extend(replaced);
@@ -213,6 +244,7 @@ fn read(path: PathBuf, discovered: bool, limits: Limits) -> Source {
         name,
         discovered,
         namespace: None,
+        operators: None,
     }
 }
 

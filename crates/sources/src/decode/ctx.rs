@@ -14,6 +14,9 @@ pub struct Ctx<'a> {
     pub diagnostics: Vec<Diagnostic>,
     /// `-n`: the namespace of objects that name none (`default` otherwise).
     pub namespace: Option<Arc<str>>,
+    /// The operator descriptions custom resources expand by (`None`: the built-in
+    /// ones, looked up when first needed; parsing them uses a `Ctx` too).
+    pub operators: Option<Arc<crate::operators::Catalog>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -21,6 +24,7 @@ impl<'a> Ctx<'a> {
     pub fn new(file: Arc<str>, text: &'a str) -> Self {
         Self {
             namespace: None,
+            operators: None,
             file,
             text,
             diagnostics: Vec::new(),

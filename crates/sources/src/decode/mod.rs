@@ -16,6 +16,7 @@ use ctx::Ctx;
 use kubeseg_model::{
     AuthorizationPolicy, Labels, NetworkPolicy, PeerAuthentication, Pod, Route, Service,
 };
+pub use meta::labels;
 use std::collections::BTreeMap;
 
 /// An object of a kind kubeseg models.
@@ -421,6 +422,24 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
             ctx.warning_at(obj.line, obj.column, "unmodelled-policy", format!("{k} ({api_version}) changes connectivity but is not modelled by this version of kubeseg; the results ignore it"));
             *out.skipped.entry(kind).or_default() += 1;
         }
-        _ => *out.skipped.entry(kind).or_default() += 1,
+        _ => {
+            let catalog = ctx
+                .operators
+                .clone()
+                .unwrap_or_else(crate::operators::Catalog::builtin);
+            if let Some(op) = catalog.find(api_version, &kind) {
+                let meta = meta::metadata(ctx, obj, &kind, true);
+                let namespace = meta.namespace.unwrap_or_else(|| "default".into());
+                let expanded = crate::operators::expand(ctx, op, obj, &meta.name, &namespace);
+                out.objects.extend(expanded);
+            } else {
+                if crate::operators::looks_like_a_workload(api_version, obj) {
+                    ctx.warning_at(obj.line, obj.column, "unexpanded-workload", format!(
+                        "{kind} ({api_version}) looks like it makes an operator run pods, but no operator description covers it: the results leave those pods out; describe them with --operators FILE (see the README)"
+                    ));
+                }
+                *out.skipped.entry(kind).or_default() += 1;
+            }
+        }
     }
 }
