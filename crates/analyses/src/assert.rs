@@ -176,28 +176,7 @@ impl Tester<'_, '_> {
     }
 
     fn resolve(&self, p: &Party) -> Vec<usize> {
-        let cluster = self.engine.cluster;
-        let workloads = cluster.workloads.iter().enumerate();
-        match &p.matcher {
-            Matcher::All => (0..cluster.workloads.len()).collect(),
-            Matcher::Namespace(ns) => workloads.filter(|(_, w)| &w.namespace == ns).map(|(i, _)| i).collect(),
-            Matcher::Workload { namespace, name, kind } => workloads
-                .filter(|(_, w)| &w.namespace == namespace && &w.name == name && kind.as_ref().is_none_or(|k| k == &w.kind))
-                .map(|(i, _)| i)
-                .collect(),
-            Matcher::Selector { namespace, selector } => workloads
-                .filter(|(_, w)| namespace.as_ref().is_none_or(|n| n == &w.namespace) && w.pods.iter().any(|p| selector.matches(&p.labels)))
-                .map(|(i, _)| i)
-                .collect(),
-            Matcher::Addresses(set) => self
-                .engine
-                .endpoints()
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| matches!(e, Endpoint::External { addresses, .. } if !addresses.intersect(set).is_empty()))
-                .map(|(i, _)| i)
-                .collect(),
-        }
+        crate::resolve::party(self.engine, p)
     }
 
     /// What `src` may send to every endpoint, as interned ids.

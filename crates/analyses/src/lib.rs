@@ -12,6 +12,8 @@ pub mod lint;
 pub(crate) mod mesh_checks;
 pub mod mesh_words;
 pub mod registry;
+pub mod required_cut;
+pub mod resolve;
 pub mod rows;
 pub mod suppress;
 

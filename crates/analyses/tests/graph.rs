@@ -2,6 +2,7 @@
 //! workload graphs where workloads sharing a row key share their successors.
 
 use kubeseg_analyses::graph::{Bfs, Closure, Cut, min_cut};
+use kubeseg_analyses::required_cut::{Required, min_cut_keeping};
 use kubeseg_analyses::rows::{KeyRow, Rows};
 use kubeseg_engine::bitset::BitSet;
 use proptest::prelude::*;
@@ -150,6 +151,58 @@ proptest! {
                 if (mask.count_ones() as usize) < cut.len() {
                     let removed: Vec<(usize, usize)> = edges.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, e)| *e).collect();
                     prop_assert!(connected(&r, &sources, &sinks, &removed), "{:?} is a smaller cut than {:?}", removed, cut);
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// With required connections: sinks the sources reach over required connections
+    /// alone are reached as intended; every other sink is cut off, by the fewest
+    /// connections, none of them required.
+    #[test]
+    fn the_cut_keeping_required_flows_is_minimum(
+        r in graph(),
+        src in proptest::collection::vec(0usize..14, 1..3),
+        dst in proptest::collection::vec(0usize..14, 1..3),
+        keep in proptest::collection::vec(any::<bool>(), 200),
+    ) {
+        let n = r.workloads;
+        let mut sources: Vec<usize> = src.iter().map(|s| s % n).collect();
+        let mut sinks: Vec<usize> = dst.iter().map(|s| s % n).collect();
+        sources.sort_unstable();
+        sources.dedup();
+        sinks.sort_unstable();
+        sinks.dedup();
+        let edges: Vec<(usize, usize)> = (0..n)
+            .flat_map(|u| r.out(u).iter().filter(move |&v| v != u).map(move |v| (u, v)).collect::<Vec<_>>())
+            .collect();
+        let required: Required = edges
+            .iter()
+            .zip(&keep)
+            .filter(|(_, k)| **k)
+            .map(|(&(u, v), _)| (u as u32, v as u32))
+            .collect();
+        let optional: Vec<(usize, usize)> = edges.iter().copied().filter(|&(u, v)| !required.contains(&(u as u32, v as u32))).collect();
+        // Intended: reached with every optional connection removed.
+        let intended = |t: usize| sources.contains(&t) || sources.iter().any(|&s| distances(&r, s, &optional)[t].is_some());
+        let targets: Vec<usize> = sinks.iter().copied().filter(|&t| !intended(t)).collect();
+        let Some(Cut::Edges(cut)) = min_cut_keeping(&r, &sources, &sinks, 1000, &required) else {
+            return Err(TestCaseError::fail("no cut"));
+        };
+        for &(u, v) in &cut {
+            prop_assert!(u != v && r.out(u).contains(v), "{}→{} is not a connection", u, v);
+            prop_assert!(!required.contains(&(u as u32, v as u32)), "cut {}→{} is required", u, v);
+        }
+        prop_assert!(!connected(&r, &sources, &targets, &cut), "the cut {:?} leaves a path", cut);
+        if optional.len() <= 14 && !cut.is_empty() {
+            for mask in 0u32..(1 << optional.len()) {
+                if (mask.count_ones() as usize) < cut.len() {
+                    let removed: Vec<(usize, usize)> = optional.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, e)| *e).collect();
+                    prop_assert!(connected(&r, &sources, &targets, &removed), "{:?} is a smaller cut than {:?}", removed, cut);
                 }
             }
         }

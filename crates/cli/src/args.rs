@@ -272,6 +272,11 @@ pub struct AuditArgs {
     /// only, e.g. `--protocols tcp` for what a mesh authorizes (default: all).
     #[arg(long, value_enum, value_name = "PROTOCOL", value_delimiter = ',')]
     pub protocols: Vec<ProtocolArg>,
+    /// The flows the application needs: a ConnectivitySpec (as `kubeseg test` reads)
+    /// whose `allow` assertions are required. The minimal fix never cuts one, and a
+    /// path made of required flows only is intended, not a finding.
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<String>,
     /// Accept the findings listed in this baseline file: they are reported as
     /// suppressed and do not count for `--fail-on`.
     #[arg(long, value_name = "FILE")]

@@ -27,6 +27,7 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
         }),
         options: options(&a.common),
         mesh: crate::mesh_options(&a.common),
+        spec: a.spec.as_deref().map(crate::test::read_spec).transpose()?,
         ..Default::default()
     };
     for s in &a.crown_jewel {

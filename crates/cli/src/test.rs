@@ -8,24 +8,29 @@ use kubeseg_engine::Engine;
 use kubeseg_report::diagnostics;
 use kubeseg_report::test::{TestFormat as Format, render};
 
-/// Runs the assertions; returns the output and whether any failed.
-pub fn run(a: &TestArgs) -> Result<(String, bool)> {
+/// Reads a ConnectivitySpec; its problems are printed and make an input error.
+pub(crate) fn read_spec(path: &str) -> Result<kubeseg_model::spec::ConnectivitySpec> {
     // Reading errors are input errors (exit 2), not output errors: no io::Error source.
-    let text = match kubeseg_sources::read_file(&a.spec, crate::limits()) {
+    let text = match kubeseg_sources::read_file(path, crate::limits()) {
         Ok(text) => text,
         Err(d) => {
             note_text!(diagnostics::text(&[d]));
             return Err(Failure::Input.into());
         }
     };
-    let spec = match kubeseg_sources::spec::parse_spec(&a.spec, &text) {
-        Ok(s) => s,
+    match kubeseg_sources::spec::parse_spec(path, &text) {
+        Ok(s) => Ok(s),
         Err(diags) => {
             note_text!(diagnostics::text(&diags));
             note!("{}", diagnostics::summary(&diags));
-            return Err(Failure::Input.into());
+            Err(Failure::Input.into())
         }
-    };
+    }
+}
+
+/// Runs the assertions; returns the output and whether any failed.
+pub fn run(a: &TestArgs) -> Result<(String, bool)> {
+    let spec = read_spec(&a.spec)?;
     let loaded = load_input(&a.common)?;
     let mut engine = Engine::new(&loaded.cluster, options(&a.common));
     let outcomes = match check(&mut engine, &spec, &crate::mesh_options(&a.common)) {

@@ -8,6 +8,7 @@ use crate::attribution::{ports_text, tier_rule_text};
 use crate::finding::{Evidence, Finding, Remediation, Severity};
 use crate::graph::{Cut, min_cut};
 use crate::registry::MINIMAL_FIX;
+use crate::required_cut::min_cut_keeping;
 use crate::rows::{Rows, Targets};
 use kubeseg_engine::{Engine, Options};
 use kubeseg_model::{Action, Cluster, Tier};
@@ -20,7 +21,13 @@ const MAX_LISTED_SOURCES: usize = 50;
 pub fn minimal_fix(a: &mut Audit, paths: &[Path], limit: usize, options: Options) {
     // Paths: every pair when listed, else the nearest entry point's per crown jewel; the
     // cut is computed from every entry point to every crown jewel either way.
-    let cuttable: Vec<&Path> = paths.iter().filter(|p| !p.is_empty()).collect();
+    // With required flows, a crown jewel that is itself an entry point is not cut off
+    // from the other entry points either (the cut keeps what entry points reach).
+    let cuttable: Vec<&Path> = paths
+        .iter()
+        .filter(|p| !p.is_empty())
+        .filter(|p| a.intent.is_empty() || !a.is_entry[p.hops[p.hops.len() - 1]])
+        .collect();
     if cuttable.is_empty() {
         return;
     }
@@ -31,7 +38,21 @@ pub fn minimal_fix(a: &mut Audit, paths: &[Path], limit: usize, options: Options
         .map(|p| p.severity)
         .max()
         .unwrap_or(Severity::High);
-    let edges = match min_cut(&a.rows, &sources, &sinks, limit) {
+    // With required flows, the cut leaves the paths made of them alone (they are
+    // intended) and never removes one.
+    let cut = if a.intent.is_empty() {
+        min_cut(&a.rows, &sources, &sinks, limit)
+    } else {
+        match min_cut_keeping(&a.rows, &sources, &sinks, limit, &a.intent.required) {
+            Some(cut) => cut,
+            None => {
+                a.notes.push("minimal fix (KS801) not computed: with --spec, the workload graph is too large for the cut that keeps required flows".into());
+                return;
+            }
+        }
+    };
+    let edges = match cut {
+        Cut::Edges(e) if e.is_empty() => return,
         Cut::Edges(e) => e,
         Cut::TooLarge(limit) => {
             let mut f = Finding::new(
@@ -68,10 +89,18 @@ pub fn minimal_fix(a: &mut Audit, paths: &[Path], limit: usize, options: Options
             exposed.join(", ")
         )
     };
+    let (keeping, which) = if a.intent.is_empty() {
+        ("", "")
+    } else {
+        (
+            ", keeping every flow --spec requires,",
+            " to crown jewels not reached as intended",
+        )
+    };
     let mut f = Finding::new(
         &MINIMAL_FIX,
         format!(
-            "removing {} connection(s) cuts all {} entry-point → crown-jewel path(s){uncut}: {}",
+            "removing {} connection(s){keeping} cuts all {} entry-point → crown-jewel path(s){which}{uncut}: {}",
             edges.len(),
             cuttable.len(),
             ids.join(", ")

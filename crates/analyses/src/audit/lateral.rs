@@ -158,6 +158,7 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
             &y.hops,
         ))
     });
+    let accepted = crate::required_cut::required_closure(n, &entries, &a.intent.required);
     // One finding per crown jewel: the shortest of its paths as evidence; `paths` lists them all.
     let mut by_jewel: std::collections::BTreeMap<usize, Vec<&Path>> = Default::default();
     for p in &paths {
@@ -172,6 +173,30 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
         let names: Vec<String> = p.hops.iter().map(|&h| a.id(h)).collect();
         let reach = |e: usize| e == j || a.closure.reach_of(&a.rows, e).contains(j);
         let entries: Vec<usize> = entries.iter().copied().filter(|&e| reach(e)).collect();
+        // With required flows declared, a crown jewel the entry points reach over
+        // required flows alone is intended; otherwise a hop of the path is not required.
+        if !a.intent.is_empty() && !p.is_empty() && accepted[j] && !a.is_entry[j] {
+            let hops = a.intent.path(n, &entries, j).unwrap_or_default();
+            let mut required: Vec<String> = hops
+                .windows(2)
+                .flat_map(|w| a.intent.names(w[0], w[1]).to_vec())
+                .collect();
+            required.sort();
+            required.dedup();
+            let ids: Vec<String> = hops.iter().map(|&h| a.id(h)).collect();
+            a.notes.push(format!(
+                "crown jewel {} is reached from the entry points over flows --spec requires ({}): intended, not a finding; e.g. {}",
+                a.id(j),
+                required.join(", "),
+                ids.join(" → ")
+            ));
+            continue;
+        }
+        let unintended = p
+            .hops
+            .windows(2)
+            .find(|w| !a.intent.is_empty() && !a.intent.requires(w[0], w[1]))
+            .map(|w| (w[0], w[1]));
         let title = if p.is_empty() {
             format!("crown jewel {} is itself an entry point", names[0])
         } else {
@@ -203,6 +228,16 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
                     .push(Evidence::at(ev.location, format!("{hop}: {}", ev.message)));
             }
         }
+        if let Some((u, v)) = unintended {
+            f.evidence.push(Evidence::at(
+                workload_location(a.engine, u),
+                format!(
+                    "{} → {} is on the path and no assertion of --spec requires it",
+                    a.id(u),
+                    a.id(v)
+                ),
+            ));
+        }
         if let Some(jewel) = a.jewels.iter().find(|x| x.workload == j) {
             for r in &jewel.reasons {
                 f.evidence.push(Evidence::at(
@@ -220,6 +255,13 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
             yaml: None,
         };
         a.push(f);
+    }
+    // Paths to crown jewels reached as intended (`--spec`) are not listed.
+    if !a.intent.is_empty() {
+        paths.retain(|p| {
+            let j = p.hops[p.hops.len() - 1];
+            p.is_empty() || a.is_entry[j] || !accepted[j]
+        });
     }
     (blast, paths)
 }

@@ -9,6 +9,7 @@ mod checks;
 pub mod context;
 mod egress;
 mod fix;
+pub mod intent;
 mod lateral;
 pub(crate) mod mesh;
 mod score;
@@ -44,6 +45,8 @@ pub struct AuditConfig {
     /// `--protocols`: the lateral-movement graph counts a hop only on these ports
     /// (`None`: every protocol).
     pub protocols: Option<kubeseg_model::PortSet>,
+    /// `--spec`: its `allow` assertions are required flows.
+    pub spec: Option<kubeseg_model::spec::ConnectivitySpec>,
 }
 
 /// Input the audit refuses.
@@ -57,6 +60,9 @@ pub enum AuditError {
     /// A `--crown-jewel` selector that matches no pod.
     #[error("--crown-jewel {0}: the selector matches no pod in the input")]
     SelectorMatchesNothing(String),
+    /// A `--spec` assertion that cannot be read against this input.
+    #[error("--spec {0}")]
+    Spec(String),
 }
 
 /// A fact the audit could not establish, shown with the findings so that a clean
@@ -132,6 +138,8 @@ pub(crate) struct Audit<'e, 'c> {
     pub mesh: Option<kubeseg_engine::mesh::Annotator<'c>>,
     /// `--protocols`.
     pub protocols: Option<kubeseg_model::PortSet>,
+    /// The flows `--spec` requires.
+    pub intent: intent::Intent,
 }
 
 impl Audit<'_, '_> {
@@ -209,7 +217,12 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
     for e in &entries {
         is_entry[e.workload] = true;
     }
+    let intent = match &config.spec {
+        Some(spec) => intent::Intent::from_spec(engine, &rows, spec)?,
+        None => intent::Intent::default(),
+    };
     let mut a = Audit {
+        intent,
         engine,
         rows,
         closure,
