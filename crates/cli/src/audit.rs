@@ -59,20 +59,10 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
     lap("audit");
     // Objects that change connectivity but that kubeseg does not model are named in
     // every format, not only on stderr: a clean report must not look complete.
-    for d in loaded
-        .diagnostics
-        .iter()
-        .filter(|d| kubeseg_sources::UNMODELLED_CODES.contains(&d.code))
-    {
-        let at = d
-            .location
-            .as_ref()
-            .map(|l| format!(" ({l})"))
-            .unwrap_or_default();
-        report.notes.push(format!(
-            "not modelled, the findings ignore it: {}{at}",
-            d.message
-        ));
+    for m in crate::unmodelled(&loaded) {
+        report
+            .notes
+            .push(format!("not modelled, the findings ignore it: {m}"));
     }
     if timings {
         for (what, d) in &report.timings {

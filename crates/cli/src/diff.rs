@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use kubeseg_analyses::diff::diff;
 use kubeseg_engine::Engine;
 use kubeseg_report::diff::{DiffFormat as Format, write};
+use kubeseg_report::unmodelled::{Shape, add};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -101,9 +102,33 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
         DiffFormat::Md => Format::Md,
         DiffFormat::Sarif => Format::Sarif,
     };
-    // Written as rendered: a diff can hold millions of changes.
+    // What either side leaves out is named in the output too.
+    let unmodelled: Vec<String> = [("OLD", &old), ("NEW", &new)]
+        .iter()
+        .flat_map(|(side, l)| {
+            crate::unmodelled(l)
+                .into_iter()
+                .map(move |m| format!("{side}: {m}"))
+        })
+        .collect();
+    // Written as rendered: a diff can hold millions of changes. With objects left
+    // out, the document is completed in memory first.
     let mut stdout = crate::visible::Visible::new(std::io::stdout().lock());
-    match write(format, &d, &mut stdout).and_then(|()| stdout.finish()) {
+    let written = if unmodelled.is_empty() {
+        write(format, &d, &mut stdout)
+    } else {
+        let mut buffer = Vec::new();
+        write(format, &d, &mut buffer)?;
+        let shape = match format {
+            Format::Text => Shape::Text,
+            Format::Json => Shape::Json,
+            Format::Md => Shape::Md,
+            Format::Sarif => Shape::Sarif,
+        };
+        let text = String::from_utf8_lossy(&buffer).into_owned();
+        std::io::Write::write_all(&mut stdout, add(shape, text, &unmodelled).as_bytes())
+    };
+    match written.and_then(|()| stdout.finish()) {
         // A reader that stops early (`| head -1`) must not turn a failing gate green.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
         written => written?,

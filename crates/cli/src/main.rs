@@ -168,6 +168,20 @@ impl std::fmt::Display for Failure {
 
 impl std::error::Error for Failure {}
 
+/// Objects that change connectivity but that the answer leaves out, each with its
+/// location: every command names them in its output, not only on stderr.
+pub(crate) fn unmodelled(loaded: &Loaded) -> Vec<String> {
+    loaded
+        .diagnostics
+        .iter()
+        .filter(|d| kubeseg_sources::UNMODELLED_CODES.contains(&d.code))
+        .map(|d| match &d.location {
+            Some(l) => format!("{} ({l})", d.message),
+            None => d.message.clone(),
+        })
+        .collect()
+}
+
 /// Loads the input and prints its diagnostics; fails when any is an error.
 pub(crate) fn load_input(common: &Common) -> Result<Loaded> {
     let loaded = load_paths(&common.paths);
@@ -237,6 +251,7 @@ fn reach(a: &ReachArgs) -> Result<Output> {
     }
     let from = filter(&engine, a.from.as_deref()).context("--from")?;
     let to = filter(&engine, a.to.as_deref()).context("--to")?;
+    let unmodelled = unmodelled(&loaded);
     let format = match a.format {
         ReachFormat::Text => Format::Text,
         ReachFormat::Json => Format::Json,
@@ -263,6 +278,7 @@ fn reach(a: &ReachArgs) -> Result<Output> {
             &sources,
             &destinations,
             format,
+            &unmodelled,
             &mut stdout,
         )??;
     } else {
@@ -272,6 +288,7 @@ fn reach(a: &ReachArgs) -> Result<Output> {
             &destinations,
             format,
             mesh.as_mut(),
+            &unmodelled,
             &mut stdout,
         )?;
     }
@@ -347,9 +364,19 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String> {
         mesh: &mesh,
         request: &request,
     };
+    use kubeseg_report::unmodelled::{Shape, add};
+    let unmodelled = unmodelled(&loaded);
     Ok(match a.format {
-        ExplainFormat::Text => kubeseg_report::explain::text(cluster, &q, &e),
-        ExplainFormat::Json => kubeseg_report::explain::json(cluster, &q, &e),
+        ExplainFormat::Text => add(
+            Shape::Text,
+            kubeseg_report::explain::text(cluster, &q, &e),
+            &unmodelled,
+        ),
+        ExplainFormat::Json => add(
+            Shape::Json,
+            kubeseg_report::explain::json(cluster, &q, &e),
+            &unmodelled,
+        ),
     })
 }
 

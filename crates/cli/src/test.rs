@@ -7,6 +7,7 @@ use kubeseg_analyses::assert::check;
 use kubeseg_engine::Engine;
 use kubeseg_report::diagnostics;
 use kubeseg_report::test::{TestFormat as Format, render};
+use kubeseg_report::unmodelled::{Shape, add};
 
 /// Reads a ConnectivitySpec; its problems are printed and make an input error.
 pub(crate) fn read_spec(path: &str) -> Result<kubeseg_model::spec::ConnectivitySpec> {
@@ -50,5 +51,13 @@ pub fn run(a: &TestArgs) -> Result<(String, bool)> {
         TestFormat::Sarif => Format::Sarif,
     };
     let failed = outcomes.iter().any(|o| !o.passed);
-    Ok((render(format, &a.spec, &spec.assertions, &outcomes), failed))
+    let shape = match format {
+        Format::Text => Shape::Text,
+        Format::Json => Shape::Json,
+        Format::Junit => Shape::Junit,
+        Format::Tap => Shape::Tap,
+        Format::Sarif => Shape::Sarif,
+    };
+    let out = render(format, &a.spec, &spec.assertions, &outcomes);
+    Ok((add(shape, out, &crate::unmodelled(&loaded)), failed))
 }

@@ -298,3 +298,69 @@ fn a_raw_kustomize_tree_gets_a_hint_to_render_it() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[test]
+fn unmodelled_objects_are_named_in_every_format_of_every_command() {
+    // A Cilium policy (line 1) and a RabbitmqCluster no operator description covers
+    // (line 6) change connectivity; each command's every format names them with
+    // their location, not only stderr.
+    let text = NAMELESS.to_string().replacen(
+        "apiVersion: v1\nkind: Pod",
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: c}\nspec: {endpointSelector: {}}\n---\napiVersion: rabbitmq.com/v1beta1\nkind: RabbitmqCluster\nmetadata: {name: mq}\nspec: {replicas: 3}\n---\napiVersion: v1\nkind: Pod",
+        1,
+    );
+    let spec = "apiVersion: kubeseg.io/v1\nkind: ConnectivitySpec\nassertions:\n- name: server reaches redis\n  allow: {from: default/server, to: default/redis, port: TCP/6379}\n";
+    let dir = scratch("unmodelled-all", &[("m.yaml", &text), ("spec.yaml", spec)]);
+    let file = dir.join("m.yaml").display().to_string();
+    let spec = dir.join("spec.yaml").display().to_string();
+    let explain = [
+        "explain", &file, "--from", "server", "--to", "redis", "--port", "6379",
+    ];
+    let mut runs: Vec<(String, Vec<&str>)> = Vec::new();
+    for f in ["text", "json", "csv", "md", "dot"] {
+        runs.push((format!("reach {f}"), vec!["reach", &file, "--format", f]));
+        runs.push((
+            format!("reach --compact {f}"),
+            vec!["reach", &file, "--compact", "--format", f],
+        ));
+    }
+    for f in ["text", "json"] {
+        let mut args = explain.to_vec();
+        args.extend(["--format", f]);
+        runs.push((format!("explain {f}"), args));
+    }
+    for f in ["text", "json", "junit", "tap", "sarif"] {
+        runs.push((
+            format!("test {f}"),
+            vec!["test", "--spec", &spec, &file, "--format", f],
+        ));
+    }
+    for f in ["text", "json", "md", "sarif"] {
+        runs.push((
+            format!("diff {f}"),
+            vec!["diff", &file, &file, "--format", f],
+        ));
+        runs.push((format!("lint {f}"), vec!["lint", &file, "--format", f]));
+    }
+    for (what, args) in runs {
+        if what.starts_with("lint md") {
+            continue;
+        }
+        let (out, err, code) = run(&args);
+        assert!(code == Some(0), "{what}: {err}");
+        for (kind, at, line) in [
+            ("CiliumNetworkPolicy", "m.yaml:1:1", 1),
+            ("RabbitmqCluster", "m.yaml:6:1", 6),
+        ] {
+            assert!(out.contains(kind), "{what}: no {kind} in\n{out}");
+            // Lint's findings carry structured locations.
+            let located = match what.as_str() {
+                "lint json" => out.contains(&format!("\"line\": {line},")),
+                "lint sarif" => out.contains(&format!("\"startLine\": {line}")),
+                _ => out.contains(at),
+            };
+            assert!(located, "{what}: no {at} in\n{out}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -9,6 +9,7 @@ pub mod lint;
 pub mod mesh;
 pub mod reach;
 pub mod test;
+pub mod unmodelled;
 
 use kubeseg_model::{PortSet, Protocol};
 use serde::Serialize;

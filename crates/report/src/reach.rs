@@ -11,6 +11,9 @@
 //! `connections` are sorted by source then destination label.
 //! Compact: `"groups": [{"id": "g0", "members": ["<endpoint id>", ...]}]` and
 //! `"connections": [{"src": "g0", "dst": "g1", "allowed": {...}}]`, plus `"endpoints"`.
+//! When the input holds objects that change connectivity but that kubeseg does not
+//! model, `"unmodelled": ["<message> (<file:line:column>)", ...]` closes the document
+//! (every other command's JSON has the same top-level list; text formats end with them).
 
 use crate::{Format, PortsJson, SCHEMA_VERSION};
 use kubeseg_engine::compact::{self, CollisionError, Group};
@@ -88,6 +91,7 @@ pub fn write_connections(
     destinations: &[usize],
     format: Format,
     mut mesh: Option<&mut Annotator>,
+    unmodelled: &[String],
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let n = engine.endpoints().len();
@@ -108,7 +112,7 @@ pub fn write_connections(
     let involved: Vec<usize> = sources.iter().chain(destinations).copied().collect();
     let nodes: Vec<&String> = involved.iter().map(|&e| &labels[e]).collect();
     write_header(out, format, engine, &involved, None, nodes)?;
-    let mut lines = Lines::new(format, out);
+    let mut lines = Lines::new(format, out, unmodelled);
     // Rendered annotations, by the annotator's shared verdict list.
     let mut notes: RenderedNotes = HashMap::new();
     // The annotator needs endpoints while rows borrow the engine.
@@ -305,16 +309,19 @@ fn write_json_items(out: &mut dyn Write, items: impl Iterator<Item = String>) ->
 struct Lines<'o> {
     format: Format,
     out: &'o mut dyn Write,
+    /// Objects that change connectivity but that the answer leaves out.
+    unmodelled: &'o [String],
     rendered: HashMap<PortSetId, String>,
     first: bool,
     result: io::Result<()>,
 }
 
 impl<'o> Lines<'o> {
-    fn new(format: Format, out: &'o mut dyn Write) -> Self {
+    fn new(format: Format, out: &'o mut dyn Write, unmodelled: &'o [String]) -> Self {
         Lines {
             format,
             out,
+            unmodelled,
             rendered: HashMap::new(),
             first: true,
             result: Ok(()),
@@ -367,10 +374,54 @@ impl<'o> Lines<'o> {
     /// Closes the JSON document or the digraph.
     fn finish(self) -> io::Result<()> {
         self.result?;
+        let out = self.out;
+        // Every format names what the answer leaves out, where that format can.
+        let said = |m: &String| m.replace(['\n', '\r'], " ");
         match self.format {
-            Format::Json => writeln!(self.out, "{}]\n}}", if self.first { "" } else { "\n  " }),
-            Format::Dot => writeln!(self.out, "}}"),
-            _ => Ok(()),
+            Format::Json => {
+                let close = if self.first { "" } else { "\n  " };
+                if self.unmodelled.is_empty() {
+                    return writeln!(out, "{close}]\n}}");
+                }
+                let list = serde_json::to_string(self.unmodelled).unwrap_or_default();
+                writeln!(out, "{close}],\n  \"unmodelled\": {list}\n}}")
+            }
+            Format::Dot => {
+                for m in self.unmodelled {
+                    writeln!(
+                        out,
+                        "  // not modelled, the edges ignore it: {}",
+                        said(m).replace("*/", "* /")
+                    )?;
+                }
+                writeln!(out, "}}")
+            }
+            Format::Text => {
+                for m in self.unmodelled {
+                    writeln!(
+                        out,
+                        "# not modelled, the connections above ignore it: {}",
+                        said(m)
+                    )?;
+                }
+                Ok(())
+            }
+            Format::Csv => {
+                for m in self.unmodelled {
+                    let m = format!("not modelled, the rows above ignore it: {}", said(m));
+                    writeln!(out, "{},,", csv(&format!("# {m}")))?;
+                }
+                Ok(())
+            }
+            Format::Md => {
+                if !self.unmodelled.is_empty() {
+                    writeln!(out, "\nNot modelled (the table ignores them):\n")?;
+                }
+                for m in self.unmodelled {
+                    writeln!(out, "- {}", crate::md_cell(&said(m)))?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -381,6 +432,7 @@ pub fn write_compact(
     sources: &[usize],
     destinations: &[usize],
     format: Format,
+    unmodelled: &[String],
     out: &mut dyn Write,
 ) -> io::Result<Result<(), CollisionError>> {
     let grouping = compact::group(engine, sources, destinations);
@@ -406,7 +458,7 @@ pub fn write_compact(
         group_label.iter().collect(),
     )?;
     let json_group: Vec<String> = (0..groups.len()).map(|i| format!("\"g{i}\"")).collect();
-    let mut lines = Lines::new(format, out);
+    let mut lines = Lines::new(format, out, unmodelled);
     let edges = compact::for_each_edge(engine, &grouping, |a, b, p, port_sets| {
         lines.line(
             &group_label[a],
