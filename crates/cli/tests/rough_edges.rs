@@ -234,10 +234,10 @@ fn explain_takes_a_bare_name_when_it_is_unambiguous() {
 
 #[test]
 fn unmodelled_objects_are_named_in_every_audit_format() {
-    // A Cilium policy (line 1) and an Istio Gateway (line 6) change connectivity; the
+    // A Cilium policy (line 1) and a Calico GlobalNetworkPolicy (line 6) change connectivity; the
     // audit ignores them, and every format says so with the location, not only stderr.
     let text = NAMELESS.to_string()
-        .replacen("apiVersion: v1\nkind: Pod", "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: c}\nspec: {endpointSelector: {}}\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw}\nspec: {selector: {istio: ingressgateway}}\n---\napiVersion: v1\nkind: Pod", 1);
+        .replacen("apiVersion: v1\nkind: Pod", "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: c}\nspec: {endpointSelector: {}}\n---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: gw}\nspec: {selector: all()}\n---\napiVersion: v1\nkind: Pod", 1);
     let dir = scratch("unmodelled", &[("m.yaml", &text)]);
     let file = dir.join("m.yaml").display().to_string();
     for format in ["text", "json", "sarif", "md"] {
@@ -248,7 +248,7 @@ fn unmodelled_objects_are_named_in_every_audit_format() {
         );
         assert!(out.contains("m.yaml:1:1"), "{format}");
         assert!(
-            out.contains("not modelled, the findings ignore it: Gateway"),
+            out.contains("not modelled, the findings ignore it: GlobalNetworkPolicy"),
             "{format}"
         );
         assert!(out.contains("m.yaml:6:1"), "{format}");
@@ -362,5 +362,35 @@ fn unmodelled_objects_are_named_in_every_format_of_every_command() {
             assert!(located, "{what}: no {at} in\n{out}");
         }
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_gateway_bound_virtual_service_makes_its_backend_an_entry_point() {
+    // `web` has no Service of type LoadBalancer; the VirtualService bound to the Istio
+    // Gateway routes outside traffic to it, as an Ingress would. The mesh-only one
+    // (no `gateways`) exposes `api` to nobody outside.
+    let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop, labels: {app: web}}\nspec: {containers: [{name: c, image: i, ports: [{containerPort: 8080}]}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: api, namespace: shop, labels: {app: api}}\nspec: {containers: [{name: c, image: i, ports: [{containerPort: 8080}]}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\nspec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop}\nspec: {selector: {app: api}, ports: [{port: 80, targetPort: 8080}]}\n---\napiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: public, namespace: shop}\nspec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ['*']}]}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: front, namespace: shop}\nspec: {hosts: ['*'], gateways: [public], http: [{route: [{destination: {host: web}}]}]}\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: inner, namespace: shop}\nspec: {hosts: [api], http: [{route: [{destination: {host: api}}]}]}\n";
+    let dir = scratch("vs-entry", &[("m.yaml", text)]);
+    let file = dir.join("m.yaml").display().to_string();
+    let (out, err, code) = run(&["audit", &file, "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        !err.contains("unmodelled-policy"),
+        "Gateway and VirtualService are modelled: {err}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let entries: Vec<&str> = doc["entryPoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["workload"].as_str().unwrap())
+        .collect();
+    assert_eq!(entries, ["shop/web[Pod]"]);
+    let reasons = doc["entryPoints"][0]["reasons"].to_string();
+    assert!(
+        reasons.contains("backend of VirtualService shop/front through Service shop/web"),
+        "{reasons}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

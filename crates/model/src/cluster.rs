@@ -243,10 +243,11 @@ pub struct ServicePort {
 }
 
 /// An object that routes traffic from outside the cluster to Services: an Ingress
-/// (networking.k8s.io/v1) or a Gateway API HTTPRoute.
+/// (networking.k8s.io/v1), a Gateway API route or a gateway-bound Istio VirtualService.
 #[derive(Clone, Debug)]
 pub struct Route {
-    /// `Ingress` or `HTTPRoute`.
+    /// `Ingress`, a Gateway API route kind (`HTTPRoute`, `GRPCRoute`, `TLSRoute`,
+    /// `TCPRoute`, `UDPRoute`), or an Istio `VirtualService` bound to a gateway.
     pub kind: String,
     /// The namespace.
     pub namespace: String,

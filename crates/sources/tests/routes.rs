@@ -98,3 +98,93 @@ spec:
         ]
     );
 }
+
+#[test]
+fn gateway_bound_virtual_services_and_gateway_api_routes_name_their_backends() {
+    // Istio resolves a short host in the VirtualService's namespace; `name.ns` and the
+    // full name name another namespace's Service (istio.io, VirtualService `host`).
+    let loaded = load_str(
+        "vs.yaml",
+        r#"
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: public, namespace: shop}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: front, namespace: shop}
+spec:
+  hosts: ["*"]
+  gateways: [public]
+  http:
+  - route:
+    - destination: {host: web}
+    - destination: {host: api.backend.svc.cluster.local}
+  tcp:
+  - route:
+    - destination: {host: db.data}
+  tls:
+  - route:
+    - destination: {host: payments.example.com}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: internal, namespace: shop}
+spec:
+  hosts: [reviews]
+  http: [{route: [{destination: {host: reviews}}]}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: edge, namespace: shop}
+spec: {gatewayClassName: x, listeners: [{name: tls, port: 443, protocol: TLS}]}
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TLSRoute
+metadata: {name: passthrough, namespace: shop}
+spec:
+  parentRefs: [{name: edge}]
+  rules: [{backendRefs: [{name: secure, port: 443}]}]
+"#,
+    );
+    let routes: Vec<(String, Vec<(String, String)>)> = loaded
+        .cluster
+        .routes
+        .iter()
+        .map(|r| (r.id(), r.backends.clone()))
+        .collect();
+    let pair = |ns: &str, n: &str| (ns.to_string(), n.to_string());
+    assert_eq!(
+        routes,
+        // Sorted by namespace and name.
+        vec![
+            (
+                "VirtualService shop/front".to_string(),
+                vec![
+                    pair("backend", "api"),
+                    pair("data", "db"),
+                    pair("shop", "web")
+                ]
+            ),
+            (
+                "TLSRoute shop/passthrough".to_string(),
+                vec![pair("shop", "secure")]
+            ),
+        ]
+    );
+    // The outside host is named, not dropped; the mesh-only VirtualService exposes nothing.
+    let warnings: Vec<_> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| (d.code, d.location.as_ref().map(|l| l.line)))
+        .collect();
+    assert_eq!(
+        warnings,
+        vec![("unmodelled-backend", Some(24))],
+        "{:#?}",
+        loaded.diagnostics
+    );
+}

@@ -121,8 +121,8 @@ pub fn crown_jewels(cluster: &Cluster, selectors: &[(String, Selector)]) -> Vec<
     out
 }
 
-/// Entry points: exposed workloads (LoadBalancer or NodePort Service, Ingress or HTTPRoute
-/// backend, hostPort, hostNetwork) whose ingress admits some outside address; workloads
+/// Entry points: exposed workloads (LoadBalancer or NodePort Service, backend of an
+/// Ingress, a Gateway API route or a gateway-bound VirtualService, hostPort, hostNetwork) whose ingress admits some outside address; workloads
 /// whose ingress policies admit outside addresses explicitly; and assumed-compromised ones.
 pub fn entry_points(
     cluster: &Cluster,

@@ -165,10 +165,6 @@ const UNMODELLED_POLICY_KINDS: &[&str] = &[
     "GlobalNetworkPolicy",
     "AntreaNetworkPolicy",
     "ClusterNetworkPolicy",
-    // Entry points the audit does not see yet: Istio's Gateway and VirtualService and
-    // Gateway API's Gateway expose workloads as Ingress does.
-    "Gateway",
-    "VirtualService",
 ];
 
 /// What a kustomization file in the input means for the answer.
@@ -313,10 +309,26 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
             out.objects
                 .push(Object::Route(workloads::ingress(ctx, obj, meta)));
         }
-        "HTTPRoute" if api_version.starts_with("gateway.networking.k8s.io/") => {
-            let meta = meta::metadata(ctx, obj, "HTTPRoute", true);
+        "HTTPRoute" | "GRPCRoute" | "TLSRoute" | "TCPRoute" | "UDPRoute"
+            if api_version.starts_with("gateway.networking.k8s.io/") =>
+        {
+            let meta = meta::metadata(ctx, obj, &kind, true);
             out.objects
-                .push(Object::Route(workloads::http_route(ctx, obj, meta)));
+                .push(Object::Route(workloads::http_route(ctx, obj, meta, &kind)));
+        }
+        "VirtualService" if api_version.starts_with("networking.istio.io/") => {
+            let meta = meta::metadata(ctx, obj, "VirtualService", true);
+            if let Some(r) = workloads::virtual_service(ctx, obj, meta) {
+                out.objects.push(Object::Route(r));
+            }
+        }
+        // A Gateway exposes what the routes bound to it name (read above); the gateway
+        // pods themselves are exposed by their own Service.
+        "Gateway"
+            if api_version.starts_with("networking.istio.io/")
+                || api_version.starts_with("gateway.networking.k8s.io/") =>
+        {
+            meta::metadata(ctx, obj, "Gateway", true);
         }
         "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" | "ClusterNetworkPolicy"
             if let Some(flavor) = tier::Flavor::of(&kind, api_version) =>

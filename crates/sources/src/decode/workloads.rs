@@ -232,9 +232,10 @@ pub fn ingress(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Route {
     route(ctx, obj, "Ingress", namespace, meta.name, backends)
 }
 
-/// Reads the backends of a Gateway API HTTPRoute: every `backendRefs` entry that is a
-/// Service (the default kind), in its own namespace unless it names another.
-pub fn http_route(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Route {
+/// Reads the backends of a Gateway API route (HTTPRoute, GRPCRoute, TLSRoute, TCPRoute,
+/// UDPRoute): every `backendRefs` entry that is a Service (the default kind), in its
+/// own namespace unless it names another.
+pub fn http_route(ctx: &mut Ctx, obj: &Node, meta: Meta, route_kind: &str) -> Route {
     let namespace = meta.namespace.unwrap_or_else(|| "default".into());
     let mut backends = Vec::new();
     let rules = obj.get("spec").and_then(|s| s.get("rules"));
@@ -254,7 +255,7 @@ pub fn http_route(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Route {
                         r.line,
                         r.column,
                         "unmodelled-backend",
-                        format!("HTTPRoute backend of kind `{kind}` is not a Service; kubeseg does not follow it"),
+                        format!("route backend of kind `{kind}` is not a Service; kubeseg does not follow it"),
                     );
                     continue;
                 }
@@ -266,7 +267,74 @@ pub fn http_route(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Route {
             }
         }
     }
-    route(ctx, obj, "HTTPRoute", namespace, meta.name, backends)
+    route(ctx, obj, route_kind, namespace, meta.name, backends)
+}
+
+/// Reads the destinations of an Istio VirtualService bound to a gateway: every
+/// `route[].destination.host` of its `http`, `tls` and `tcp` routes that names a
+/// Service of the cluster (`name`, `name.ns`, `name.ns.svc`, `name.ns.svc.cluster.local`,
+/// resolved in the VirtualService's namespace as Istio does). `None` for a
+/// VirtualService of the mesh only (no `gateways`, or only `mesh`), which exposes
+/// nothing.
+pub fn virtual_service(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Option<Route> {
+    let namespace = meta.namespace.unwrap_or_else(|| "default".into());
+    let spec = obj.get("spec");
+    let gateways: Vec<&str> = match spec.and_then(|s| s.get("gateways")).map(|n| &n.value) {
+        Some(Value::Seq(items)) => items.iter().filter_map(Node::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if gateways.iter().all(|g| *g == "mesh") {
+        return None;
+    }
+    let mut backends = Vec::new();
+    for kind in ["http", "tls", "tcp"] {
+        let Some(Value::Seq(routes)) = spec.and_then(|s| s.get(kind)).map(|n| &n.value) else {
+            continue;
+        };
+        for r in routes {
+            let Some(Value::Seq(dests)) = r.get("route").map(|n| &n.value) else {
+                continue;
+            };
+            for d in dests {
+                let Some(host_node) = d.get("destination").and_then(|x| x.get("host")) else {
+                    continue;
+                };
+                let Some(host) = host_node.as_str() else {
+                    continue;
+                };
+                match service_of_host(host, &namespace) {
+                    Some(b) => backends.push(b),
+                    None => ctx.warning_at(
+                        host_node.line,
+                        host_node.column,
+                        "unmodelled-backend",
+                        format!("VirtualService destination `{host}` is not a Service of the cluster (a ServiceEntry or an outside host); kubeseg does not follow it"),
+                    ),
+                }
+            }
+        }
+    }
+    Some(route(
+        ctx,
+        obj,
+        "VirtualService",
+        namespace,
+        meta.name,
+        backends,
+    ))
+}
+
+/// The Service a VirtualService host names, as Istio resolves short names in the
+/// VirtualService's namespace.
+fn service_of_host(host: &str, namespace: &str) -> Option<(String, String)> {
+    let parts: Vec<&str> = host.split('.').collect();
+    match parts.as_slice() {
+        [name] if !name.contains('*') => Some((namespace.to_string(), name.to_string())),
+        [name, ns] | [name, ns, "svc"] | [name, ns, "svc", "cluster", "local"] => {
+            Some((ns.to_string(), name.to_string()))
+        }
+        _ => None,
+    }
 }
 
 fn route(
