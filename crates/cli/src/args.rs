@@ -400,7 +400,10 @@ pub struct ExplainArgs {
     /// Inputs and shared flags.
     #[command(flatten)]
     pub common: Common,
-    /// The source: `ns/name` (workload or pod), `ns/name[Kind]`, or an IP address.
+    /// The source: `ns/name` (workload or pod), `ns/name[Kind]`, a bare name when it is
+    /// unique (in `-n`'s namespace when given), `svc/NAME` or `svc/NS/NAME` (the one
+    /// workload a Service selects; --port then names the Service's port), an IP address
+    /// or a domain name.
     #[arg(long, value_name = "ENDPOINT")]
     pub from: String,
     /// The destination (same forms as --from).

@@ -300,8 +300,8 @@ fn reach(a: &ReachArgs) -> Result<Output> {
 fn explain_cmd(a: &ExplainArgs) -> Result<String> {
     let loaded = load_input(&a.common)?;
     let cluster = &loaded.cluster;
-    let src = resolve(&cluster.workloads, &a.from).context("--from")?;
-    let dst = resolve(&cluster.workloads, &a.to).context("--to")?;
+    let src = resolve(cluster, &a.from).context("--from")?;
+    let dst = resolve(cluster, &a.to).context("--to")?;
     fn side<'c>(r: &'c Resolved<'c>) -> (Side<'c>, String, String) {
         match r {
             Resolved::Pod { workload, pod } => {
@@ -342,7 +342,16 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String> {
         }
     }
     let protocol = a.protocol.protocol();
-    let port = match &a.port {
+    // Through a Service, --port names the Service's port (number or name): its
+    // targetPort is what reaches the pod.
+    let service_port = match (
+        &a.port,
+        kubeseg_analyses::resolve::service(cluster, &a.to, namespace()),
+    ) {
+        (Some(p), Some(Ok(svc))) => Some(service_target(svc, p, protocol)?),
+        _ => None,
+    };
+    let port = match service_port.as_ref().or(a.port.as_ref()) {
         None => None,
         Some(p) => Some((protocol, port_number(p, protocol, &dst_side)?)),
     };
@@ -429,6 +438,34 @@ fn mesh_layer(
             )
         })
         .collect()
+}
+
+/// The targetPort of the Service port `p` (its number or name): a number, or a
+/// container port name for [`port_number`].
+fn service_target(svc: &kubeseg_model::Service, p: &str, protocol: Protocol) -> Result<String> {
+    let hit = svc.ports.iter().find(|sp| {
+        sp.protocol == protocol && (sp.name.as_deref() == Some(p) || sp.port.to_string() == p)
+    });
+    match hit {
+        Some(sp) => Ok(sp.target.clone().unwrap_or_else(|| sp.port.to_string())),
+        None => {
+            let ports: Vec<String> = svc
+                .ports
+                .iter()
+                .map(|sp| match &sp.name {
+                    Some(n) => format!("{n} ({} {})", sp.protocol, sp.port),
+                    None => format!("{} {}", sp.protocol, sp.port),
+                })
+                .collect();
+            bail!(
+                "--port {}: Service {}/{} has no such port; its ports: {}",
+                kubeseg_model::clip(p),
+                svc.namespace,
+                svc.name,
+                ports.join(", ")
+            )
+        }
+    }
 }
 
 fn port_number(p: &str, protocol: Protocol, dst: &Side) -> Result<u16> {

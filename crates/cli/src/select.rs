@@ -1,8 +1,9 @@
 //! Resolving endpoint arguments (`--from`, `--to`) against the loaded cluster.
 
 use anyhow::{Result, bail};
+use kubeseg_analyses::resolve::named;
 use kubeseg_engine::{Endpoint, Engine};
-use kubeseg_model::{Cidr, IpSet, Selector, Workload};
+use kubeseg_model::{Cidr, Cluster, IpSet, Selector, Workload};
 use std::net::IpAddr;
 
 /// A filter over endpoints.
@@ -23,7 +24,8 @@ impl Filter {
     }
 }
 
-/// Builds a filter from `ns/name[Kind]`, `ns/name`, `ns/*`, an IP or CIDR, or a label selector.
+/// Builds a filter from `ns/name[Kind]`, `ns/name`, `ns/*`, `svc/NAME` (the workloads a
+/// Service selects), an IP or CIDR, or a label selector.
 pub fn filter(engine: &Engine, spec: Option<&str>) -> Result<Filter> {
     let Some(spec) = spec else {
         return Ok(Filter::All);
@@ -33,6 +35,13 @@ pub fn filter(engine: &Engine, spec: Option<&str>) -> Result<Filter> {
         Endpoint::Workload { workload, .. } => Some(&engine.cluster.workloads[*workload]),
         Endpoint::External { .. } | Endpoint::Domain { .. } => None,
     };
+    if spec.starts_with("svc/") {
+        let hits = named(engine.cluster, spec, crate::namespace())?;
+        let set: Vec<bool> = (0..endpoints.len())
+            .map(|e| matches!(&endpoints[e], Endpoint::Workload { workload, .. } if hits.iter().any(|h| h.workload == *workload)))
+            .collect();
+        return Ok(Filter::Set(set));
+    }
     // A domain endpoint is named by its name, with or without `[Domain]`.
     let domain = spec.strip_suffix("[Domain]").unwrap_or(spec);
     let domain = kubeseg_engine::index::normalise_domain(domain);
@@ -134,8 +143,8 @@ pub enum Resolved<'c> {
 }
 
 /// Resolves an explain argument to one pod or one address; unknown or ambiguous names
-/// are errors that list the candidates.
-pub fn resolve<'c>(workloads: &'c [Workload], spec: &str) -> Result<Resolved<'c>> {
+/// are errors that list the candidates (names resolve in the library, as everywhere).
+pub fn resolve<'c>(cluster: &'c Cluster, spec: &str) -> Result<Resolved<'c>> {
     if let Ok(ip) = spec.parse::<IpAddr>() {
         return Ok(Resolved::Address(ip));
     }
@@ -145,97 +154,30 @@ pub fn resolve<'c>(workloads: &'c [Workload], spec: &str) -> Result<Resolved<'c>
     if Cidr::parse(spec).is_ok() {
         bail!("`{spec}` is a range; explain takes one address (pick one inside it)");
     }
-    let Some((ns, rest)) = spec.split_once('/') else {
+    if !spec.contains('/') {
         let name = spec.strip_suffix("[Domain]").unwrap_or(spec);
         if name.contains('.') {
             return Ok(Resolved::Domain(kubeseg_engine::index::normalise_domain(
                 name,
             )));
         }
-        return bare(workloads, spec);
-    };
-    let in_ns: Vec<&Workload> = workloads.iter().filter(|w| w.namespace == ns).collect();
-    let by_id: Vec<&Workload> = in_ns
-        .iter()
-        .copied()
-        .filter(|w| format!("{}[{}]", w.name, w.kind) == rest)
-        .collect();
-    let by_name: Vec<&Workload> = in_ns.iter().copied().filter(|w| w.name == rest).collect();
-    let candidates = if !by_id.is_empty() { by_id } else { by_name };
-    match candidates.as_slice() {
-        [w] => {
-            return Ok(Resolved::Pod {
-                workload: w,
-                pod: 0,
-            });
-        }
-        [] => {}
-        many => {
-            let ids: Vec<String> = many.iter().map(|w| w.id()).collect();
-            bail!("`{spec}` is ambiguous; use one of: {}", ids.join(", "));
-        }
     }
-    for w in &in_ns {
-        if let Some(i) = w.pods.iter().position(|p| p.name == rest) {
-            return Ok(Resolved::Pod {
-                workload: w,
-                pod: i,
-            });
-        }
-    }
-    let mut names: Vec<String> = in_ns.iter().map(|w| w.id()).collect();
-    names.truncate(20);
-    if names.is_empty() {
-        bail!("`{spec}`: no workload in namespace `{ns}`");
-    }
-    bail!(
-        "`{spec}` names no workload or pod; workloads in `{ns}`: {}",
-        names.join(", ")
-    );
-}
-
-/// A bare `name` (or `name[Kind]`): the one workload or pod of that name, in the `-n`
-/// namespace when given, else in any namespace; several are an error that lists them.
-fn bare<'c>(workloads: &'c [Workload], spec: &str) -> Result<Resolved<'c>> {
-    let namespace = crate::namespace();
-    let scope = || {
-        workloads
-            .iter()
-            .filter(move |w| namespace.is_none_or(|ns| w.namespace == ns))
-    };
-    let by_id: Vec<&Workload> = scope()
-        .filter(|w| format!("{}[{}]", w.name, w.kind) == spec)
-        .collect();
-    let by_name: Vec<&Workload> = scope().filter(|w| w.name == spec).collect();
-    let workload_hits = if by_id.is_empty() { by_name } else { by_id };
-    let pod_hits: Vec<(&Workload, usize)> = scope()
-        .flat_map(|w| {
-            w.pods
-                .iter()
-                .enumerate()
-                .filter(|(_, p)| p.name == spec)
-                .map(move |(i, _)| (w, i))
-        })
-        .collect();
-    let mut hits: Vec<(&Workload, usize)> = workload_hits.iter().map(|w| (*w, 0)).collect();
-    if hits.is_empty() {
-        hits = pod_hits;
-    }
+    let hits = named(cluster, spec, crate::namespace())?;
     match hits.as_slice() {
-        [(workload, pod)] => Ok(Resolved::Pod {
-            workload,
-            pod: *pod,
+        [one] => Ok(Resolved::Pod {
+            workload: &cluster.workloads[one.workload],
+            pod: one.pod,
         }),
-        [] => bail!(
-            "`{spec}` names no workload or pod{}; write `namespace/name`, an IP address or a domain name",
-            namespace
-                .map(|ns| format!(" in namespace `{ns}`"))
-                .unwrap_or_default()
-        ),
         many => {
-            let mut ids: Vec<String> = many.iter().map(|(w, _)| w.id()).collect();
-            ids.dedup();
-            bail!("`{spec}` is ambiguous; use one of: {}", ids.join(", "))
+            let ids: Vec<String> = many
+                .iter()
+                .map(|r| cluster.workloads[r.workload].id())
+                .collect();
+            bail!(
+                "`{spec}` stands for {} workloads; explain takes one: {}",
+                many.len(),
+                ids.join(", ")
+            )
         }
     }
 }

@@ -394,3 +394,59 @@ fn a_gateway_bound_virtual_service_makes_its_backend_an_entry_point() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn svc_names_a_service_and_its_ports() {
+    // Service `cache` (port `redis` 6379 → targetPort `resp`, the container's named
+    // port 6380) selects the one Pod `redis`; `server` reaches it by the policy.
+    let text = NAMELESS.replace(
+        "spec: {containers: [{name: c, image: i}]}\n---\napiVersion: networking.k8s.io/v1",
+        "spec: {containers: [{name: c, image: i, ports: [{name: resp, containerPort: 6380}]}]}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: cache}\nspec: {selector: {app: redis}, ports: [{name: redis, port: 6379, targetPort: resp}]}\n---\napiVersion: networking.k8s.io/v1",
+    ).replace("ports: [{port: 6379}]", "ports: [{port: 6380}]");
+    let dir = scratch("svc", &[("m.yaml", &text)]);
+    let file = dir.join("m.yaml").display().to_string();
+    let explain = |to: &str, port: &str| {
+        run(&[
+            "explain", &file, "--from", "server", "--to", to, "--port", port,
+        ])
+    };
+    // By the Service's port name and number alike: the pod's 6380 is what is asked.
+    for port in ["redis", "6379"] {
+        let (out, err, code) = explain("svc/cache", port);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(
+            out.contains("default/redis[Pod]") && out.contains("6380"),
+            "{out}"
+        );
+        assert!(out.contains("ALLOWED"), "{out}");
+    }
+    let (_, err, code) = explain("svc/cache", "http");
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("Service default/cache has no such port; its ports: redis (TCP 6379)"),
+        "{err}"
+    );
+    let (_, err, _) = explain("svc/nosuch", "80");
+    assert!(err.contains("`svc/nosuch` names no Service"), "{err}");
+    // reach --to takes it too.
+    let (out, _, _) = run(&["reach", &file, "--to", "svc/cache"]);
+    assert_eq!(
+        out,
+        "default/server[Pod] => default/redis[Pod] : TCP 6380\n"
+    );
+    // The audit's --assume-compromised reads names the same way.
+    let (out, err, code) = run(&[
+        "audit",
+        &file,
+        "--assume-compromised",
+        "svc/cache",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("\"workload\": \"default/redis[Pod]\""),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -53,10 +53,8 @@ pub struct AuditConfig {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuditError {
     /// An `--assume-compromised` that names no workload.
-    #[error(
-        "--assume-compromised {0}: no workload `namespace/name` or `namespace/name[Kind]` has that name"
-    )]
-    UnknownWorkload(String),
+    #[error("--assume-compromised {0}: {1}")]
+    UnknownWorkload(String, String),
     /// A `--crown-jewel` selector that matches no pod.
     #[error("--crown-jewel {0}: the selector matches no pod in the input")]
     SelectorMatchesNothing(String),
@@ -279,22 +277,13 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
     })
 }
 
-/// `ns/name` or `ns/name[Kind]` → workload indices.
+/// `--assume-compromised` names → workload indices, by the one resolver of names.
 fn resolve_assumed(engine: &Engine, names: &[String]) -> Result<Vec<usize>, AuditError> {
     let mut out = Vec::new();
     for name in names {
-        let hits: Vec<usize> = engine
-            .cluster
-            .workloads
-            .iter()
-            .enumerate()
-            .filter(|(_, w)| w.id() == *name || format!("{}/{}", w.namespace, w.name) == *name)
-            .map(|(i, _)| i)
-            .collect();
-        if hits.is_empty() {
-            return Err(AuditError::UnknownWorkload(name.clone()));
-        }
-        out.extend(hits);
+        let hits = crate::resolve::named(engine.cluster, name, None)
+            .map_err(|e| AuditError::UnknownWorkload(name.clone(), e.to_string()))?;
+        out.extend(hits.iter().map(|r| r.workload));
     }
     out.sort_unstable();
     out.dedup();
