@@ -172,13 +172,11 @@ pub fn named(
         ids.dedup();
         Err(NameError::Ambiguous(spec.to_string(), ids.join(", ")))
     };
-    let (scope, rest): (Box<dyn Fn(&Workload) -> bool>, &str) = match spec.split_once('/') {
-        Some((ns, rest)) => (Box::new(move |w: &Workload| w.namespace == ns), rest),
-        None => (
-            Box::new(move |w: &Workload| namespace.is_none_or(|ns| w.namespace == ns)),
-            spec,
-        ),
+    let (within, rest): (Option<&str>, &str) = match spec.split_once('/') {
+        Some((ns, rest)) => (Some(ns), rest),
+        None => (namespace, spec),
     };
+    let scope = |w: &Workload| within.is_none_or(|ns| w.namespace == ns);
     let in_scope: Vec<usize> = (0..workloads.len())
         .filter(|&i| scope(&workloads[i]))
         .collect();
