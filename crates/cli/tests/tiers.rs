@@ -261,7 +261,7 @@ fn explain_json_lists_the_tier_walk() {
 fn reach_lists_the_expected_connections() {
     let out = kubeseg(&["reach", "-"], CLUSTER);
     assert_eq!(out.status.code(), Some(0));
-    let ext = "0.0.0.0-255.255.255.255,::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff[External]";
+    let ext = "0.0.0.0/0,::/0[External]";
     let mut want: Vec<String> = [
         "EXT => prod/a[Pod] : All Connections",
         "EXT => prod/c[Pod] : All Connections",

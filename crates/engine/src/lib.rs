@@ -56,7 +56,7 @@ impl<'c> Engine<'c> {
     pub fn endpoint_id(&self, e: usize) -> String {
         match &self.endpoints()[e] {
             Endpoint::Workload { workload, .. } => self.cluster.workloads[*workload].id(),
-            Endpoint::External { addresses, .. } => addresses.range_strings().join(","),
+            Endpoint::External { addresses, .. } => addresses.readable(),
             Endpoint::Domain { name, .. } => format!("{name}[Domain]"),
         }
     }

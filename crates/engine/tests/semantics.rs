@@ -3,8 +3,9 @@
 
 use kubeseg_engine::{Endpoint, Engine, Options};
 
-/// The single external atom when no ipBlock splits the address space.
-const EXT: &str = "0.0.0.0-255.255.255.255,::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+/// The single external atom when no ipBlock splits the address space: each whole
+/// address family reads as its CIDR.
+const EXT: &str = "0.0.0.0/0,::/0";
 
 /// A Pod manifest: `labels` and `ports` are YAML flow-map / flow-list contents.
 fn pod(namespace: &str, name: &str, labels: &str, ports: &str) -> String {
@@ -786,7 +787,7 @@ spec:
 "#;
     let inside = "10.0.0.0-10.0.255.255,10.2.0.0-10.255.255.255";
     let outside = "0.0.0.0-9.255.255.255,10.1.0.0-10.1.255.255,11.0.0.0-255.255.255.255,\
-                   ::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+                   ::/0";
     let lines: Vec<String> = [
         format!("default/a[Pod] => {inside} : {ALL}"),
         format!("default/b[Pod] => default/a[Pod] : {ALL}"),
@@ -814,8 +815,8 @@ spec:
   egress:
   - to: [{ipBlock: {cidr: 0.0.0.0/0}}]
 "#;
-    let v4 = "0.0.0.0-255.255.255.255";
-    let v6 = "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+    let v4 = "0.0.0.0/0";
+    let v6 = "::/0";
     let lines: Vec<String> = [
         format!("default/a[Pod] => {v4} : {ALL}"),
         format!("default/b[Pod] => default/a[Pod] : {ALL}"),
@@ -868,8 +869,7 @@ spec:
         ],
     );
     // The full listing with pod IPs: only the ingress of t is restricted.
-    let low =
-        "0.0.0.0-9.255.255.255,10.0.1.0-255.255.255.255,::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+    let low = "0.0.0.0-9.255.255.255,10.0.1.0-255.255.255.255,::/0";
     let block = "10.0.0.0-10.0.0.255";
     let mut lines = vec![
         "default/a[Pod] => default/b[Pod] : All Connections".to_string(),

@@ -184,6 +184,29 @@ impl IpSet {
     }
 }
 
+impl IpSet {
+    /// The set as people read it: a whole address family as its CIDR (`0.0.0.0/0`,
+    /// `::/0`) instead of the range that spans it, other parts as ranges.
+    pub fn readable(&self) -> String {
+        let mut parts = Vec::new();
+        if self.v4.is_full() {
+            parts.push("0.0.0.0/0".to_string());
+        } else {
+            parts.extend(self.v4.ranges().iter().map(|&(lo, hi)| {
+                render_range(Ipv4Addr::from(lo).into(), Ipv4Addr::from(hi).into())
+            }));
+        }
+        if self.v6.is_full() {
+            parts.push("::/0".to_string());
+        } else {
+            parts.extend(self.v6.ranges().iter().map(|&(lo, hi)| {
+                render_range(Ipv6Addr::from(lo).into(), Ipv6Addr::from(hi).into())
+            }));
+        }
+        parts.join(",")
+    }
+}
+
 fn render_range(lo: IpAddr, hi: IpAddr) -> String {
     if lo == hi {
         lo.to_string()
@@ -221,6 +244,19 @@ mod tests {
         assert_eq!(
             Cidr::parse("0.0.0.0/0").unwrap().to_set().range_strings(),
             vec!["0.0.0.0-255.255.255.255"]
+        );
+    }
+
+    #[test]
+    fn a_whole_address_family_reads_as_its_cidr() {
+        assert_eq!(IpSet::all().readable(), "0.0.0.0/0,::/0");
+        let v4 = Cidr::parse("0.0.0.0/0").unwrap().to_set();
+        assert_eq!(v4.readable(), "0.0.0.0/0");
+        // Anything less than a whole family keeps its ranges.
+        let carved = v4.difference(&Cidr::parse("10.0.0.0/8").unwrap().to_set());
+        assert_eq!(
+            carved.readable(),
+            "0.0.0.0-9.255.255.255,11.0.0.0-255.255.255.255"
         );
     }
 
