@@ -136,15 +136,7 @@ pub fn text(
 /// The versioned JSON document.
 pub fn json(findings: &[&Finding], notes: &[String]) -> String {
     use serde_json::json;
-    let active: Vec<&Finding> = findings
-        .iter()
-        .copied()
-        .filter(|f| f.suppression.is_none())
-        .collect();
-    let by_severity: serde_json::Map<String, serde_json::Value> = counts(&active)
-        .into_iter()
-        .map(|(s, n)| (s.as_str().to_string(), json!(n)))
-        .collect();
+    let (by_severity, suppressed) = crate::audit::severity_summary(findings);
     #[derive(serde::Serialize)]
     #[serde(rename_all = "camelCase")]
     struct Doc<'a> {
@@ -157,7 +149,7 @@ pub fn json(findings: &[&Finding], notes: &[String]) -> String {
     let doc = Doc {
         schema_version: SCHEMA_VERSION,
         tool: json!({"name": "kubeseg", "version": env!("CARGO_PKG_VERSION")}),
-        summary: json!({"findings": by_severity, "suppressed": findings.len() - active.len()}),
+        summary: json!({"findings": by_severity, "suppressed": suppressed}),
         findings: findings.iter().map(|f| finding_json(f)).collect(),
         notes,
     };

@@ -12,18 +12,8 @@ const CODE: &str = "invalid-baseline";
 /// Parses a baseline; on any problem, every diagnostic found.
 pub fn parse_baseline(file: &str, text: &str) -> Result<Vec<BaselineEntry>, Vec<Diagnostic>> {
     let mut ctx = Ctx::new(Arc::from(file), text);
-    let docs = match crate::yaml::parse_documents(text) {
-        Ok((docs, duplicates)) => {
-            for d in duplicates {
-                let message = format!("`{}` is given twice", d.name);
-                ctx.error_at(d.line, d.column, CODE, message);
-            }
-            docs
-        }
-        Err(e) => {
-            ctx.error_at(e.line, e.column, e.code, e.message);
-            return Err(ctx.diagnostics);
-        }
+    let Some(docs) = crate::spec::strict_documents(&mut ctx, text, CODE) else {
+        return Err(ctx.diagnostics);
     };
     let entries = match docs.as_slice() {
         [doc] => read(&mut ctx, doc),

@@ -18,26 +18,30 @@ const KINDS: &[&str] = &[
     "max-blast-radius",
 ];
 
-/// Parses a spec; on any problem, every diagnostic found.
-pub fn parse_spec(file: &str, text: &str) -> Result<ConnectivitySpec, Vec<Diagnostic>> {
-    let mut ctx = Ctx::new(Arc::from(file), text);
-    let docs = match crate::yaml::parse_documents(text) {
+/// The documents of a strict kubeseg file (spec, baseline, operator catalog): a key
+/// written twice is an error with `code`, not a silent choice; `None` when the text is
+/// not YAML (the error is in `ctx`).
+pub(crate) fn strict_documents(ctx: &mut Ctx, text: &str, code: &'static str) -> Option<Vec<Node>> {
+    match crate::yaml::parse_documents(text) {
         Ok((docs, duplicates)) => {
-            // The spec is strict: a field written twice is an error, not a silent choice.
             for d in duplicates {
-                ctx.error_at(
-                    d.line,
-                    d.column,
-                    "invalid-spec",
-                    format!("`{}` is given twice", d.name),
-                );
+                let message = format!("`{}` is given twice", d.name);
+                ctx.error_at(d.line, d.column, code, message);
             }
-            docs
+            Some(docs)
         }
         Err(e) => {
             ctx.error_at(e.line, e.column, e.code, e.message);
-            return Err(ctx.diagnostics);
+            None
         }
+    }
+}
+
+/// Parses a spec; on any problem, every diagnostic found.
+pub fn parse_spec(file: &str, text: &str) -> Result<ConnectivitySpec, Vec<Diagnostic>> {
+    let mut ctx = Ctx::new(Arc::from(file), text);
+    let Some(docs) = strict_documents(&mut ctx, text, "invalid-spec") else {
+        return Err(ctx.diagnostics);
     };
     let spec = match docs.as_slice() {
         [doc] => read(&mut ctx, doc),

@@ -144,10 +144,10 @@ fn walk_policy(p: &Value, errs: &mut Vec<String>) {
                 }
             }
             for port in r["ports"].as_array().into_iter().flatten() {
-                if let Some(pr) = port.get("protocol") {
-                    if !["TCP", "UDP", "SCTP"].contains(&pr.as_str().unwrap()) {
-                        errs.push(format!("{name}: bad protocol {pr}"));
-                    }
+                if let Some(pr) = port.get("protocol")
+                    && !["TCP", "UDP", "SCTP"].contains(&pr.as_str().unwrap())
+                {
+                    errs.push(format!("{name}: bad protocol {pr}"));
                 }
                 match (&port["port"], port.get("endPort")) {
                     (Value::Number(p), Some(e)) => {

@@ -176,32 +176,32 @@ pub fn sensitive_egress(a: &mut Audit, t: &EgressTargets) {
         let id = a.id(w);
         let row = &a.rows.keys[key];
         let mut hits = Vec::new();
-        if let Some(g) = t.metadata {
-            if !row.to_targets[g].is_empty() {
-                hits.push((
-                    &METADATA_EGRESS,
-                    g,
-                    "the cloud metadata service (169.254.169.254, fd00:ec2::254)".to_string(),
-                ));
-            }
+        if let Some(g) = t.metadata
+            && !row.to_targets[g].is_empty()
+        {
+            hits.push((
+                &METADATA_EGRESS,
+                g,
+                "the cloud metadata service (169.254.169.254, fd00:ec2::254)".to_string(),
+            ));
         }
-        if let Some((g, what)) = &t.apiserver {
-            if !row.to_targets[*g].is_empty() {
-                hits.push((
-                    &APISERVER_EGRESS,
-                    *g,
-                    format!("the Kubernetes API server at {what}"),
-                ));
-            }
+        if let Some((g, what)) = &t.apiserver
+            && !row.to_targets[*g].is_empty()
+        {
+            hits.push((
+                &APISERVER_EGRESS,
+                *g,
+                format!("the Kubernetes API server at {what}"),
+            ));
         }
-        if let Some((g, what)) = &t.kubelet {
-            if !row.to_targets[*g].is_empty() {
-                hits.push((
-                    &KUBELET_EGRESS,
-                    *g,
-                    format!("the kubelet API (TCP 10250) of the nodes in {what}"),
-                ));
-            }
+        if let Some((g, what)) = &t.kubelet
+            && !row.to_targets[*g].is_empty()
+        {
+            hits.push((
+                &KUBELET_EGRESS,
+                *g,
+                format!("the kubelet API (TCP 10250) of the nodes in {what}"),
+            ));
         }
         let ports: Vec<PortSet> = hits
             .iter()

@@ -213,6 +213,23 @@ pub fn rule_text(r: &kubeseg_analyses::Rule) -> String {
     )
 }
 
+/// The JSON summary of findings: counts per severity of those not accepted, and how
+/// many are accepted (suppressed).
+pub(crate) fn severity_summary(
+    findings: &[&Finding],
+) -> (serde_json::Map<String, serde_json::Value>, usize) {
+    let active: Vec<&Finding> = findings
+        .iter()
+        .copied()
+        .filter(|f| f.suppression.is_none())
+        .collect();
+    let by_severity = counts(&active)
+        .into_iter()
+        .map(|(s, n)| (s.as_str().to_string(), serde_json::json!(n)))
+        .collect();
+    (by_severity, findings.len() - active.len())
+}
+
 /// Counts per severity, most severe first.
 pub fn counts(findings: &[&Finding]) -> Vec<(Severity, usize)> {
     Severity::ALL
@@ -327,15 +344,7 @@ pub fn json(engine: &Engine, report: &AuditReport, findings: &[&Finding]) -> Str
     use serde_json::json;
     let id = |w: usize| engine.endpoint_id(w);
     let others = report.counts.0.saturating_sub(1).max(1) as f64;
-    let active: Vec<&Finding> = findings
-        .iter()
-        .copied()
-        .filter(|f| f.suppression.is_none())
-        .collect();
-    let by_severity: serde_json::Map<String, serde_json::Value> = counts(&active)
-        .into_iter()
-        .map(|(s, n)| (s.as_str().to_string(), json!(n)))
-        .collect();
+    let (by_severity, suppressed) = severity_summary(findings);
     let doc = ReportJson {
         schema_version: SCHEMA_VERSION,
         tool: json!({"name": "kubeseg", "version": env!("CARGO_PKG_VERSION")}),
@@ -344,7 +353,7 @@ pub fn json(engine: &Engine, report: &AuditReport, findings: &[&Finding]) -> Str
             "namespaces": report.counts.1,
             "policies": report.counts.2,
             "findings": by_severity,
-            "suppressed": findings.len() - active.len(),
+            "suppressed": suppressed,
             "score": report.scores.first().map(|s| round(s.score, 1)),
         }),
         findings: findings.iter().map(|f| finding_json(f)).collect(),

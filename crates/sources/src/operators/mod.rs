@@ -108,22 +108,8 @@ impl Catalog {
 /// Parses a catalog; on any problem, every diagnostic found.
 pub fn parse_catalog(file: &str, text: &str) -> Result<Catalog, Vec<Diagnostic>> {
     let mut ctx = Ctx::new(Arc::from(file), text);
-    let docs = match crate::yaml::parse_documents(text) {
-        Ok((docs, duplicates)) => {
-            for d in duplicates {
-                ctx.error_at(
-                    d.line,
-                    d.column,
-                    CODE,
-                    format!("`{}` is given twice", d.name),
-                );
-            }
-            docs
-        }
-        Err(e) => {
-            ctx.error_at(e.line, e.column, e.code, e.message);
-            return Err(ctx.diagnostics);
-        }
+    let Some(docs) = crate::spec::strict_documents(&mut ctx, text, CODE) else {
+        return Err(ctx.diagnostics);
     };
     let mut catalog = Catalog::default();
     for doc in &docs {
