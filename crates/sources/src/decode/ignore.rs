@@ -5,9 +5,8 @@ use crate::tree::{Node, Value};
 use kubeseg_model::Ignore;
 use kubeseg_model::ignore::{IGNORE_ANNOTATION, IGNORE_REASON_ANNOTATION};
 
-/// Reads the object's `kubeseg.io/ignore` annotation, if any. `namespace` is the
-/// namespace the object lands in (empty for cluster-scoped kinds).
-pub fn ignore(ctx: &mut Ctx, obj: &Node, kind: &str, namespace: &str) -> Option<Ignore> {
+/// Reads the object's `kubeseg.io/ignore` annotation, if any.
+pub fn ignore(ctx: &mut Ctx, obj: &Node, kind: &str) -> Option<Ignore> {
     let annotations = obj.get("metadata")?.get("annotations")?;
     let value = annotations.get(IGNORE_ANNOTATION)?;
     let Value::Str(text) = &value.value else {
@@ -40,7 +39,7 @@ pub fn ignore(ctx: &mut Ctx, obj: &Node, kind: &str, namespace: &str) -> Option<
         .unwrap_or_default();
     Some(Ignore {
         kind: kind.to_string(),
-        namespace: namespace.to_string(),
+        namespace: super::meta::landing_namespace(ctx, obj, kind),
         name: name.to_string(),
         location: ctx.at(obj),
         end_line: obj.last_line(),

@@ -263,8 +263,7 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
         }
         return;
     }
-    let namespace = meta::landing_namespace(ctx, obj, &kind);
-    if let Some(i) = ignore::ignore(ctx, obj, &kind, &namespace) {
+    if let Some(i) = ignore::ignore(ctx, obj, &kind) {
         out.objects.push(Object::Ignore(i));
     }
     match kind.as_str() {
