@@ -276,6 +276,17 @@ spec:
 }
 
 #[test]
+fn an_elasticsearch_without_node_sets_is_a_warning_not_silence() {
+    let loaded = load_str(
+        "e.yaml",
+        "apiVersion: elasticsearch.k8s.elastic.co/v1\nkind: Elasticsearch\nmetadata: {name: logs, namespace: elastic}\nspec: {version: 8.15.0}\n",
+    );
+    assert!(loaded.cluster.workloads.is_empty());
+    let codes: Vec<&str> = loaded.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["unexpanded-workload"], "{:#?}", loaded.diagnostics);
+}
+
+#[test]
 fn an_undescribed_custom_resource_that_makes_pods_is_a_warning() {
     let loaded = load_str(
         "u.yaml",

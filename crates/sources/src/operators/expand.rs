@@ -39,6 +39,14 @@ pub fn expand<'n>(
     let mut out = Vec::new();
     for desc in &op.workloads {
         let items = each(desc.for_each.as_ref(), obj, name, namespace);
+        if items.is_empty() {
+            // A resource whose list names no item creates none of these workloads,
+            // which the operator would not do silently either: say so.
+            ctx.warning_at(obj.line, obj.column, "unexpanded-workload", format!(
+                "{} {namespace}/{name}: the operator description ({}) makes one {} per item of a list this resource does not hold; kubeseg expands none of them",
+                op.kind, op.location, desc.kind
+            ));
+        }
         for item in items {
             let env = Env {
                 name,
