@@ -221,6 +221,15 @@ spec:
     );
     // No entityOperator in the spec: no entity-operator Deployment.
     assert!(!w.iter().any(|w| w.name == "events-entity-operator"));
+    // With node pools the brokers are the pools' (NAME-POOL-N), which kubeseg does not
+    // expand: no made-up NAME-kafka, and the KafkaNodePool is a visible gap.
+    let pools = load_str(
+        "k.yaml",
+        "apiVersion: kafka.strimzi.io/v1beta2\nkind: Kafka\nmetadata: {name: events, namespace: kafka, annotations: {strimzi.io/node-pools: enabled, strimzi.io/kraft: enabled}}\nspec: {kafka: {listeners: [{name: plain, port: 9092, type: internal, tls: false}]}}\n---\napiVersion: kafka.strimzi.io/v1beta2\nkind: KafkaNodePool\nmetadata: {name: brokers, namespace: kafka, labels: {strimzi.io/cluster: events}}\nspec: {replicas: 3, roles: [broker]}\n",
+    );
+    assert!(pools.cluster.workloads.is_empty());
+    let codes: Vec<&str> = pools.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["unexpanded-workload"], "{:#?}", pools.diagnostics);
 }
 
 #[test]
@@ -237,6 +246,12 @@ spec:
   - name: master
     count: 3
     config: {node.roles: [master]}
+  - name: coord
+    count: 1
+    config: {node.roles: []}
+  - name: nested
+    count: 1
+    config: {node: {roles: [data]}}
   - name: any
     count: 2
     podTemplate:
@@ -254,6 +269,20 @@ spec:
         "logs-es-master"
     );
     assert_eq!(m.service_account, None);
+    // An empty list: a coordinating-only node, no role (ECK's Roles != nil).
+    let c = &workload(w, "elastic/logs-es-coord[StatefulSet]").pods[0];
+    assert_eq!(
+        c.labels["elasticsearch.k8s.elastic.co/node-master"],
+        "false"
+    );
+    assert_eq!(c.labels["elasticsearch.k8s.elastic.co/node-data"], "false");
+    // The nested form is the same setting.
+    let n = &workload(w, "elastic/logs-es-nested[StatefulSet]").pods[0];
+    assert_eq!(n.labels["elasticsearch.k8s.elastic.co/node-data"], "true");
+    assert_eq!(
+        n.labels["elasticsearch.k8s.elastic.co/node-master"],
+        "false"
+    );
     // No roles: every role but voting_only.
     let a = workload(w, "elastic/logs-es-any[StatefulSet]");
     let l = &a.pods[0].labels;

@@ -223,11 +223,7 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool, mesh: &Mesh
             }
         }
     }
-    let refined: Vec<String> = part
-        .atoms
-        .iter()
-        .map(|a| a.range_strings().join(","))
-        .collect();
+    let refined: Vec<String> = part.atoms.iter().map(|a| a.readable()).collect();
     let old_attr = Attribution::new(old);
     let new_attr = Attribution::new(new);
     let ids = |e: &Engine| -> BTreeMap<String, usize> {

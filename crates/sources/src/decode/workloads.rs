@@ -324,15 +324,18 @@ pub fn virtual_service(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Option<Route> {
     ))
 }
 
-/// The Service a VirtualService host names, as Istio resolves short names in the
-/// VirtualService's namespace.
+/// The Service a VirtualService host names. Istio expands only a name without dots, in
+/// the VirtualService's namespace (`ResolveShortnameToFQDN`); anything else is taken
+/// as written, so only `name.ns.svc.cluster.local` names another Service. Wildcards
+/// name no one Service.
 fn service_of_host(host: &str, namespace: &str) -> Option<(String, String)> {
+    if host.contains('*') {
+        return None;
+    }
     let parts: Vec<&str> = host.split('.').collect();
     match parts.as_slice() {
-        [name] if !name.contains('*') => Some((namespace.to_string(), name.to_string())),
-        [name, ns] | [name, ns, "svc"] | [name, ns, "svc", "cluster", "local"] => {
-            Some((ns.to_string(), name.to_string()))
-        }
+        [name] => Some((namespace.to_string(), name.to_string())),
+        [name, ns, "svc", "cluster", "local"] => Some((ns.to_string(), name.to_string())),
         _ => None,
     }
 }

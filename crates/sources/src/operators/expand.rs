@@ -39,6 +39,27 @@ pub fn expand<'n>(
     let mut out = Vec::new();
     for desc in &op.workloads {
         let items = each(desc.for_each.as_ref(), obj, name, namespace);
+        let listed = desc
+            .for_each
+            .as_ref()
+            .and_then(|p| {
+                p.node(&Env {
+                    name,
+                    namespace,
+                    object: obj,
+                    item: None,
+                })
+            })
+            .and_then(|n| match &n.value {
+                Value::Seq(all) => Some(all.len()),
+                _ => None,
+            });
+        if listed.is_some_and(|n| n > MAX_ITEMS) {
+            ctx.warning_at(obj.line, obj.column, "unexpanded-workload", format!(
+                "{} {namespace}/{name}: only the first {MAX_ITEMS} items of its list are expanded into workloads; the results leave the others out",
+                op.kind
+            ));
+        }
         if items.is_empty() {
             // A resource whose list names no item creates none of these workloads,
             // which the operator would not do silently either: say so.
@@ -62,7 +83,11 @@ pub fn expand<'n>(
     out
 }
 
-/// The items of a `forEach` list, or one pass without an item.
+/// The most items of one `forEach` list expanded: a hostile resource must not turn a
+/// few bytes per item into kilobytes of workloads without bound.
+pub const MAX_ITEMS: usize = 1_000;
+
+/// The items of a `forEach` list (at most [`MAX_ITEMS`]), or one pass without an item.
 fn each<'n>(
     path: Option<&Path>,
     obj: &'n Node,
@@ -79,7 +104,7 @@ fn each<'n>(
         item: None,
     };
     match path.node(&env).map(|n| &n.value) {
-        Some(Value::Seq(items)) => items.iter().map(Some).collect(),
+        Some(Value::Seq(items)) => items.iter().take(MAX_ITEMS).map(Some).collect(),
         _ => Vec::new(),
     }
 }
@@ -158,7 +183,7 @@ fn ports(ctx: &mut Ctx, desc: &WorkloadDesc, env: &Env) -> Vec<ContainerPort> {
         let items = match &p.for_each {
             None => vec![env.item],
             Some(path) => match path.node(env).map(|n| &n.value) {
-                Some(Value::Seq(items)) => items.iter().map(Some).collect(),
+                Some(Value::Seq(items)) => items.iter().take(MAX_ITEMS).map(Some).collect(),
                 _ => Vec::new(),
             },
         };

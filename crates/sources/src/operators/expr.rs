@@ -8,6 +8,7 @@
 //!   is set, else the quoted text.
 //! - A condition is a list of clauses that must all hold (or clauses joined by
 //!   ` && `); a clause is atoms joined by ` || ` (which binds tighter); an atom is `path` (set and not false, 0 or empty), `!path`,
+//!   `path exists`, `path missing` (written at all, an empty list included),
 //!   `path == v`, `path != v`, `path > n` or `path contains v`.
 
 use crate::tree::{Node, Value};
@@ -33,6 +34,7 @@ pub struct Condition(Vec<Vec<Atom>>);
 #[derive(Clone, Debug, PartialEq)]
 enum Atom {
     Set(Path, bool),
+    Exists(Path, bool),
     Equals(Path, String, bool),
     Greater(Path, i64),
     Contains(Path, String),
@@ -219,6 +221,12 @@ fn atom(s: &str) -> Result<Atom, String> {
     if let Some((p, v)) = s.split_once(" contains ") {
         return Ok(Atom::Contains(Path::parse(p)?, unquote(v)));
     }
+    if let Some(p) = s.strip_suffix(" exists") {
+        return Ok(Atom::Exists(Path::parse(p)?, false));
+    }
+    if let Some(p) = s.strip_suffix(" missing") {
+        return Ok(Atom::Exists(Path::parse(p)?, true));
+    }
     match s.strip_prefix('!') {
         Some(p) => Ok(Atom::Set(Path::parse(p)?, true)),
         None => Ok(Atom::Set(Path::parse(s)?, false)),
@@ -252,6 +260,7 @@ impl Atom {
                 };
                 set != *negate
             }
+            Atom::Exists(p, negate) => p.find(env).is_some() != *negate,
             Atom::Equals(p, v, negate) => (p.text(env).as_deref() == Some(v)) != *negate,
             Atom::Greater(p, n) => p
                 .text(env)
@@ -294,6 +303,8 @@ mod tests {
         assert!(!c(&["spec.count > 3"]));
         assert!(c(&["spec.config[\"node.roles\"] contains master"]));
         assert!(!c(&["spec.config[\"node.roles\"] contains data"]));
+        assert!(c(&["spec.config[\"node.roles\"] exists"]));
+        assert!(c(&["spec.config.node.roles missing"]));
         assert!(c(&["!spec.thanos"]));
         assert!(c(&["spec.thanos || spec.portName == metrics"]));
         assert!(c(&["spec.count > 2 && spec.portName == metrics"]));

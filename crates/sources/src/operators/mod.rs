@@ -351,7 +351,9 @@ fn condition(ctx: &mut Ctx, entries: &[(crate::tree::Key, Node)]) -> Condition {
     };
     let clauses: Vec<&str> = match &node.value {
         Value::Str(s) => vec![s.as_str()],
-        Value::Seq(items) => items.iter().filter_map(Node::as_str).collect(),
+        Value::Seq(items) if items.iter().all(|i| i.as_str().is_some()) => {
+            items.iter().filter_map(Node::as_str).collect()
+        }
         _ => {
             ctx.error(node, CODE, "`when` is a condition or a list of conditions");
             return Condition::default();
