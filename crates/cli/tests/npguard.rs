@@ -57,6 +57,10 @@ fn parse_ports(s: &str) -> PortSet {
 }
 
 fn parse_v4_range(s: &str) -> (u32, u32) {
+    // kubeseg names the whole IPv4 space by its CIDR; np-guard writes the range.
+    if s == "0.0.0.0/0" {
+        return (0, u32::MAX);
+    }
     let (lo, hi) = s.split_once('-').unwrap_or((s, s));
     let ip = |x: &str| {
         u32::from(
