@@ -57,7 +57,13 @@ pub fn apply(
         .collect();
     for f in findings.iter_mut() {
         let fingerprint = f.fingerprint();
-        let Some(entry) = entries.iter().find(|e| e.fingerprint == fingerprint) else {
+        // The fingerprint finds the entry; code, title and endpoints must be equal too.
+        let Some(entry) = entries.iter().find(|e| {
+            e.fingerprint == fingerprint
+                && e.code == f.rule.code
+                && e.title == f.title
+                && e.endpoints == f.endpoints
+        }) else {
             continue;
         };
         unused.remove(fingerprint.as_str());
@@ -98,22 +104,23 @@ fn names(i: &Ignore, f: &Finding) -> bool {
 }
 
 /// Whether the finding is about the annotated object: it is located inside the
-/// object, one of its endpoints is the annotated workload, or (for a Namespace) all
-/// of its endpoints are that namespace or in it.
+/// object; its subject (its first endpoint: the workload, or a path's crown jewel) is
+/// the annotated workload; or, on a Namespace, every endpoint (each end of a cut
+/// connection `a → b` too) is that namespace or in it.
 fn concerns(i: &Ignore, f: &Finding) -> bool {
     let inside = f.location.as_ref().is_some_and(|l| {
-        l.file == i.location.file && (i.location.line..=i.end_line).contains(&l.line)
+        l.file == i.location.file
+            && (i.location.line, i.location.column) <= (l.line, l.column)
+            && (l.line, l.column) <= i.end
     });
     if inside {
         return true;
     }
     if i.kind == "Namespace" {
         let prefix = format!("{}/", i.name);
-        return !f.endpoints.is_empty()
-            && f.endpoints
-                .iter()
-                .all(|e| *e == i.name || e.starts_with(&prefix));
+        let in_ns = |e: &str| e == i.name || e.starts_with(&prefix);
+        return !f.endpoints.is_empty() && f.endpoints.iter().all(|e| e.split(" → ").all(in_ns));
     }
     let id = format!("{}/{}[{}]", i.namespace, i.name, i.kind);
-    f.endpoints.contains(&id)
+    f.endpoints.first() == Some(&id)
 }

@@ -440,3 +440,94 @@ fn sarif_marks_accepted_results_and_stays_valid() {
             .all(|r| r["suppressions"] == serde_json::json!([]))
     );
 }
+
+#[test]
+fn an_annotation_covers_its_own_object_only_even_on_one_line() {
+    // One-line JSON: two Pods on line 1. The first one's annotation must not reach
+    // the second one's findings, which are located on the same line.
+    let list = r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","namespace":"shop","annotations":{"kubeseg.io/ignore":"KS101"}},"spec":{"containers":[{"name":"c","image":"i"}]}},{"apiVersion":"v1","kind":"Pod","metadata":{"name":"b","namespace":"shop"},"spec":{"containers":[{"name":"c","image":"i"}]}}]}"#;
+    let d = dir("oneline", &[("m.json", list)]);
+    let doc = audit_json(&[d.join("m.json").to_str().unwrap(), "--only", "KS101"]);
+    let state = |w: &str| {
+        findings(&doc)
+            .iter()
+            .find(|f| is(f, "KS101", w))
+            .map(|f| f.get("suppressed").is_some())
+    };
+    assert_eq!(state("shop/a[Pod]"), Some(true));
+    assert_eq!(state("shop/b[Pod]"), Some(false));
+}
+
+#[test]
+fn an_annotation_on_a_hop_does_not_hide_the_crown_jewels_path() {
+    // KS202 is about the crown jewel (its first endpoint); the entry point on its path
+    // accepting KS202 accepts nothing of the jewel's.
+    let shop = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/intent/shop.yaml"
+    ))
+    .unwrap();
+    let on = |name: &str| {
+        shop.replacen(
+            &format!("metadata: {{name: {name}, namespace: shop}}\nspec:\n  selector"),
+            &format!("metadata: {{name: {name}, namespace: shop, annotations: {{kubeseg.io/ignore: KS202}}}}\nspec:\n  selector"),
+            1,
+        )
+    };
+    for (annotated, suppressed) in [("web", false), ("db", true)] {
+        let text = on(annotated);
+        assert_ne!(text, shop, "the fixture has Deployment {annotated}");
+        let d = dir(&format!("hop-{annotated}"), &[("m.yaml", &text)]);
+        let doc = audit_json(&[
+            d.join("m.yaml").to_str().unwrap(),
+            "--crown-jewel",
+            "tier=data",
+            "--only",
+            "KS202",
+        ]);
+        let db = findings(&doc)
+            .iter()
+            .find(|f| f["endpoints"][0] == "shop/db[Deployment]")
+            .unwrap();
+        assert_eq!(
+            db.get("suppressed").is_some(),
+            suppressed,
+            "{annotated}: {db}"
+        );
+    }
+}
+
+#[test]
+fn a_baseline_entry_must_match_its_finding_exactly() {
+    // An entry whose title no longer matches (edited, or forged to collide with a
+    // fingerprint) accepts nothing, and is named as stale.
+    let d = dir("exact", &[("m.yaml", &shop("", "", ""))]);
+    let file = d.join("m.yaml").display().to_string();
+    let baseline = d.join("b.yaml").display().to_string();
+    let (_, _, code) = run(&[
+        "audit",
+        &file,
+        "-q",
+        "--only",
+        "KS101",
+        "--write-baseline",
+        &baseline,
+    ]);
+    assert_eq!(code, Some(0));
+    let text = std::fs::read_to_string(&baseline).unwrap();
+    let edited = text.replacen(
+        "is not isolated for ingress",
+        "is not isolated for INGRESS",
+        1,
+    );
+    assert_ne!(edited, text);
+    std::fs::write(&baseline, edited).unwrap();
+    let doc = audit_json(&[&file, "--only", "KS101", "--baseline", &baseline]);
+    let open = findings(&doc)
+        .iter()
+        .filter(|f| f.get("suppressed").is_none())
+        .count();
+    assert_eq!(open, 1, "exactly the edited entry's finding is open again");
+    let notes = doc["notes"].to_string();
+    assert!(notes.contains("matches no finding any more"), "{notes}");
+}

@@ -18,9 +18,10 @@ pub struct Ignore {
     pub name: String,
     /// Where the object starts.
     pub location: Location,
-    /// The object's last line in the same file: a finding located between the two
-    /// lines is about this object.
-    pub end_line: u32,
+    /// The position (line, column) of the object's last key or value in the same
+    /// file: a finding located between the object's start and it is about the object
+    /// (columns count: one-line JSON holds many objects on a line).
+    pub end: (u32, u32),
     /// Codes or rule names as written (`all` accepts every rule).
     pub codes: Vec<String>,
     /// `kubeseg.io/ignore-reason`, when given.
@@ -34,6 +35,10 @@ pub struct BaselineEntry {
     pub code: String,
     /// The finding's fingerprint (code, title and endpoints).
     pub fingerprint: String,
+    /// The finding's title, compared exactly (a fingerprint alone could be forged).
+    pub title: String,
+    /// The finding's endpoints, compared exactly.
+    pub endpoints: Vec<String>,
     /// Where the entry is in the baseline file.
     pub location: Location,
 }

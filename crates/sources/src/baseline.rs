@@ -73,6 +73,18 @@ fn read(ctx: &mut Ctx, doc: &Node) -> Vec<BaselineEntry> {
         };
         let code = text(ctx, "code");
         let fingerprint = text(ctx, "fingerprint");
+        let title = text(ctx, "title");
+        let mut endpoints = Vec::new();
+        match field(fields, "endpoints") {
+            Some(list) => {
+                for e in ctx.seq(list, "endpoints").unwrap_or_default() {
+                    if let Some(s) = ctx.str(e, "an endpoint") {
+                        endpoints.push(s.to_string());
+                    }
+                }
+            }
+            None => ctx.error(item, CODE, "a baseline entry needs `endpoints`"),
+        }
         if let Some(f) = &fingerprint
             && !(f.len() == 16 && f.bytes().all(|b| b.is_ascii_hexdigit()))
         {
@@ -83,10 +95,12 @@ fn read(ctx: &mut Ctx, doc: &Node) -> Vec<BaselineEntry> {
                 "a fingerprint is 16 hexadecimal digits, as --write-baseline writes it",
             );
         }
-        if let (Some(code), Some(fingerprint)) = (code, fingerprint) {
+        if let (Some(code), Some(fingerprint), Some(title)) = (code, fingerprint, title) {
             out.push(BaselineEntry {
                 code,
                 fingerprint: fingerprint.to_ascii_lowercase(),
+                title,
+                endpoints,
                 location: ctx.at(item),
             });
         }

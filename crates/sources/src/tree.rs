@@ -161,18 +161,18 @@ impl Node {
             .map(|(_, v)| v)
     }
 
-    /// The line of the last key or value inside the node (with an explicit stack:
-    /// documents may nest deeply).
-    pub fn last_line(&self) -> u32 {
-        let mut last = self.line;
+    /// The position (line, column) of the last key or value inside the node, with an
+    /// explicit stack: documents may nest deeply.
+    pub fn last_position(&self) -> (u32, u32) {
+        let mut last = (self.line, self.column);
         let mut stack = vec![self];
         while let Some(n) = stack.pop() {
-            last = last.max(n.line);
+            last = last.max((n.line, n.column));
             match &n.value {
                 Value::Seq(items) => stack.extend(items),
                 Value::Map(entries) => {
                     for (k, v) in entries {
-                        last = last.max(k.line);
+                        last = last.max((k.line, k.column));
                         stack.push(v);
                     }
                 }

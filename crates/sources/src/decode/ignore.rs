@@ -42,7 +42,7 @@ pub fn ignore(ctx: &mut Ctx, obj: &Node, kind: &str) -> Option<Ignore> {
         namespace: super::meta::landing_namespace(ctx, obj, kind),
         name: name.to_string(),
         location: ctx.at(obj),
-        end_line: obj.last_line(),
+        end: obj.last_position(),
         codes,
         reason: annotations
             .get(IGNORE_REASON_ANNOTATION)
