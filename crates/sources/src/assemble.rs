@@ -15,9 +15,57 @@ type Key = (String, String, String); // namespace, kind, name
 /// warning. Pods fold into their controller chain's topmost known owner; controllers
 /// without pods in the input stand for their pods by their template.
 pub fn assemble(objects: Vec<Object>) -> (Cluster, Misfiled, Vec<Diagnostic>) {
+    let objects = expanded_or_real(objects);
     let (objects, diagnostics) = last_of_each_name(objects);
     let (cluster, misfiled) = build(objects);
     (cluster, misfiled, diagnostics)
+}
+
+/// Objects expanded from custom resources stand for what the operator creates only
+/// where the input does not hold the real thing: one of the same identity replaces an
+/// expanded object, and real pods of an owner replace the pods expanded for it (a live
+/// export after a failover has the real primary). The rest join ahead of the real
+/// objects.
+fn expanded_or_real(objects: Vec<Object>) -> Vec<Object> {
+    let (expanded, real): (Vec<Object>, Vec<Object>) = objects
+        .into_iter()
+        .partition(|o| matches!(o, Object::Expanded(_)));
+    if expanded.is_empty() {
+        return real;
+    }
+    let identities: HashSet<(String, String, String)> = real
+        .iter()
+        .filter_map(Object::identity)
+        .map(|(k, ns, n, _)| (k.to_string(), ns.to_string(), n.to_string()))
+        .collect();
+    let owners: HashSet<(String, String, String)> = real
+        .iter()
+        .filter_map(|o| match o {
+            Object::Pod {
+                namespace,
+                owner: Some((kind, name)),
+                ..
+            } => Some((namespace.clone(), kind.clone(), name.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut out: Vec<Object> = expanded
+        .into_iter()
+        .filter_map(|o| match o {
+            Object::Expanded(inner) => Some(*inner),
+            _ => None,
+        })
+        .filter(|o| {
+            let shadowed = o.identity().is_some_and(|(k, ns, n, _)| {
+                identities.contains(&(k.to_string(), ns.to_string(), n.to_string()))
+            });
+            let replaced = matches!(o, Object::Pod { namespace, owner: Some((kind, name)), .. }
+                if owners.contains(&(namespace.clone(), kind.clone(), name.clone())));
+            !shadowed && !replaced
+        })
+        .collect();
+    out.extend(real);
+    out
 }
 
 /// Keeps the last object of each identity ([`Object::identity`]), in load order.
@@ -162,6 +210,8 @@ fn build(objects: Vec<Object>) -> (Cluster, Misfiled) {
                 cluster.service_accounts.push(a);
             }
             Object::Ignore(i) => cluster.ignores.push(i),
+            // `expanded_or_real` unwrapped every expanded object before.
+            Object::Expanded(inner) => debug_assert!(false, "expanded {inner:?} reached build"),
         }
     }
 

@@ -389,3 +389,41 @@ fn a_bad_catalog_is_an_error_at_its_line() {
         "{at:?}"
     );
 }
+
+#[test]
+fn real_objects_in_a_live_export_replace_the_expanded_ones() {
+    // After a failover pg-2 is the primary; the export's pods are the truth, wherever
+    // they come in the input, and the expanded primary pg-1 must not replace them.
+    let pod = |name: &str, role: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: db\n  labels: {{cnpg.io/cluster: pg, cnpg.io/instanceRole: {role}}}\n  ownerReferences: [{{apiVersion: postgresql.cnpg.io/v1, kind: Cluster, name: pg, uid: u, controller: true}}]\nspec: {{containers: [{{name: postgres, image: pg}}]}}\n---\n"
+        )
+    };
+    let cr = "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: pg, namespace: db}\nspec: {instances: 2}\n---\n";
+    for text in [
+        format!("{}{}{cr}", pod("pg-1", "replica"), pod("pg-2", "primary")),
+        format!("{cr}{}{}", pod("pg-1", "replica"), pod("pg-2", "primary")),
+    ] {
+        let loaded = load_str("live.yaml", &text);
+        assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+        let w = workload(&loaded.cluster.workloads, "db/pg[Cluster]");
+        let roles: Vec<(&str, &str)> = w
+            .pods
+            .iter()
+            .map(|p| (p.name.as_str(), p.labels["cnpg.io/instanceRole"].as_str()))
+            .collect();
+        assert_eq!(roles, [("pg-1", "replica"), ("pg-2", "primary")]);
+    }
+    // A real StatefulSet of the same name replaces the expanded one, in either order.
+    let sts = "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: prometheus-k8s, namespace: monitoring}\nspec:\n  selector: {matchLabels: {app: real}}\n  template:\n    metadata: {labels: {app: real}}\n    spec: {containers: [{name: c, image: i}]}\n---\n";
+    let prom = "apiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {name: k8s, namespace: monitoring}\nspec: {}\n---\n";
+    for text in [format!("{sts}{prom}"), format!("{prom}{sts}")] {
+        let loaded = load_str("live.yaml", &text);
+        assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+        let w = workload(
+            &loaded.cluster.workloads,
+            "monitoring/prometheus-k8s[StatefulSet]",
+        );
+        assert_eq!(w.pods[0].labels, labels(&[("app", "real")]));
+    }
+}

@@ -81,6 +81,10 @@ pub enum Object {
     ServiceAccount(kubeseg_model::ServiceAccount),
     /// A `kubeseg.io/ignore` annotation of the object decoded just before it.
     Ignore(kubeseg_model::Ignore),
+    /// An object an operator creates from a custom resource, as its description says:
+    /// a real object of the same identity in the input (a live export) replaces it, and
+    /// real pods of the same owner replace its pods (`assemble::expanded_or_real`).
+    Expanded(Box<Object>),
 }
 
 impl Object {
@@ -108,7 +112,8 @@ impl Object {
             Object::Route(r) => (&r.kind, &r.namespace, &r.name, r.location.as_ref()),
             Object::Misfiled(_)
             | Object::AuthorizationPolicy { misfiled: true, .. }
-            | Object::Ignore(_) => {
+            | Object::Ignore(_)
+            | Object::Expanded(_) => {
                 return None;
             }
             Object::AuthorizationPolicy { policy: p, .. } => (
@@ -442,7 +447,8 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
                 let meta = meta::metadata(ctx, obj, &kind, true);
                 let namespace = meta.namespace.unwrap_or_else(|| "default".into());
                 let expanded = crate::operators::expand(ctx, op, obj, &meta.name, &namespace);
-                out.objects.extend(expanded);
+                out.objects
+                    .extend(expanded.into_iter().map(|o| Object::Expanded(Box::new(o))));
             } else {
                 if crate::operators::looks_like_a_workload(api_version, obj) {
                     ctx.warning_at(obj.line, obj.column, "unexpanded-workload", format!(
