@@ -138,3 +138,43 @@ fn a_spec_party_that_matches_nothing_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn a_required_flow_needs_all_its_ports_open() {
+    // db admits api on TCP 5432 only; a spec requiring TCP 5433 requires a flow that
+    // does not exist (`kubeseg test` fails it), so db is not reached as intended.
+    let dir = std::env::temp_dir().join(format!("kubeseg-intent-ports-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shop = std::fs::read_to_string(format!("{DIR}/shop.yaml")).unwrap();
+    let policy = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: db, namespace: shop}\nspec:\n  podSelector: {matchLabels: {app: db}}\n  ingress: [{from: [{podSelector: {matchLabels: {app: api}}}], ports: [{port: 5432}]}]\n";
+    std::fs::write(dir.join("shop.yaml"), format!("{shop}{policy}")).unwrap();
+    let spec = std::fs::read_to_string(format!("{DIR}/spec.yaml")).unwrap();
+    for (port, intended) in [("5432", true), ("5433", false)] {
+        let spec_file = dir.join(format!("spec-{port}.yaml"));
+        std::fs::write(&spec_file, spec.replace("TCP/5432", &format!("TCP/{port}"))).unwrap();
+        let input = dir.join("shop.yaml").display().to_string();
+        let out = kubeseg(&[
+            "audit",
+            &input,
+            "--crown-jewel",
+            "tier=data",
+            "--format",
+            "json",
+            "-q",
+            "--spec",
+            spec_file.to_str().unwrap(),
+        ]);
+        assert!(out.status.success());
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let db_finding = of(&doc, "KS202")
+            .iter()
+            .any(|f| f["endpoints"][0] == "shop/db[Deployment]");
+        assert_eq!(db_finding, !intended, "TCP/{port}");
+        let notes = doc["notes"].to_string();
+        assert_eq!(
+            notes.contains("does not allow TCP 5433"),
+            !intended,
+            "{notes}"
+        );
+    }
+}

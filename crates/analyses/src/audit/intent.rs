@@ -23,9 +23,10 @@ impl Intent {
     /// Reads the spec's `allow` assertions; a party that matches nothing is an error, as
     /// in `kubeseg test`. Other assertion kinds say nothing about what is required.
     pub fn from_spec(
-        engine: &Engine,
+        engine: &mut Engine,
         rows: &Rows,
         spec: &ConnectivitySpec,
+        notes: &mut Vec<String>,
     ) -> Result<Intent, AuditError> {
         let mut intent = Intent::default();
         let n = rows.workloads;
@@ -51,7 +52,24 @@ impl Intent {
             // Connections to or from outside addresses are no hop of the workload graph.
             for &u in sides[0].iter().filter(|&&u| u < n) {
                 for &v in sides[1].iter().filter(|&&v| v < n && v != u) {
-                    if rows.out(u).contains(v) {
+                    if !rows.out(u).contains(v) {
+                        continue;
+                    }
+                    // With ports, the flow exists only when all of them are open (as
+                    // `kubeseg test` checks it); otherwise nothing is required of u → v.
+                    if let Some(ports) = &flow.ports {
+                        let missing = ports.difference(&engine.pair(u, v));
+                        if !missing.is_empty() {
+                            notes.push(format!(
+                                "--spec assertion `{}`: {} → {} does not allow {missing}, so it is not counted as a required flow (kubeseg test fails it)",
+                                a.name,
+                                engine.endpoint_id(u),
+                                engine.endpoint_id(v)
+                            ));
+                            continue;
+                        }
+                    }
+                    {
                         let key = (u as u32, v as u32);
                         intent.required.insert(key);
                         let names = intent.names.entry(key).or_default();

@@ -216,7 +216,7 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
         is_entry[e.workload] = true;
     }
     let intent = match &config.spec {
-        Some(spec) => intent::Intent::from_spec(engine, &rows, spec)?,
+        Some(spec) => intent::Intent::from_spec(engine, &rows, spec, &mut notes)?,
         None => intent::Intent::default(),
     };
     let mut a = Audit {
