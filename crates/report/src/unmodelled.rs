@@ -65,13 +65,21 @@ pub fn add(shape: Shape, out: String, unmodelled: &[String]) -> String {
                 None => out,
             }
         }
-        Shape::Json | Shape::Sarif => {
+        Shape::Json => {
+            // Appended as the last key, so the document keeps its key order and is not
+            // parsed again (a diff can be large).
+            let body = out.trim_end();
+            let Some(open) = body.strip_suffix('}') else {
+                return out;
+            };
+            let list = serde_json::to_string(unmodelled).unwrap_or_default();
+            format!("{},\n  \"unmodelled\": {list}\n}}\n", open.trim_end())
+        }
+        Shape::Sarif => {
             let Ok(mut doc) = serde_json::from_str::<Value>(&out) else {
                 return out;
             };
-            if shape == Shape::Json {
-                doc["unmodelled"] = json!(unmodelled);
-            } else {
+            {
                 let notes: Vec<Value> = unmodelled
                     .iter()
                     .map(|m| json!({"level": "warning", "message": {"text": format!("{SAID}: {m}")}}))
