@@ -106,6 +106,19 @@ impl BitSet {
         }
     }
 
+    /// Whether every member is also in `other`.
+    pub fn is_subset(&self, other: &BitSet) -> bool {
+        self.words
+            .iter()
+            .enumerate()
+            .all(|(i, w)| w & !other.words.get(i).copied().unwrap_or(0) == 0)
+    }
+
+    /// Whether the two sets have a member in common.
+    pub fn intersects(&self, other: &BitSet) -> bool {
+        self.words.iter().zip(&other.words).any(|(a, b)| a & b != 0)
+    }
+
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
         self.words.iter().all(|&w| w == 0)
@@ -135,6 +148,26 @@ impl BitSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subset_and_intersection_follow_the_members() {
+        let set = |n: usize, members: &[usize]| {
+            let mut b = BitSet::new(n);
+            for &m in members {
+                b.insert(m);
+            }
+            b
+        };
+        let small = set(130, &[1, 64, 129]);
+        let big = set(130, &[0, 1, 64, 100, 129]);
+        assert!(small.is_subset(&big));
+        assert!(!big.is_subset(&small));
+        assert!(BitSet::new(130).is_subset(&small));
+        assert!(small.intersects(&big));
+        assert!(!set(130, &[2]).intersects(&small));
+        // A longer set with a member beyond the other's words is no subset of it.
+        assert!(!set(200, &[190]).is_subset(&set(64, &[])));
+    }
 
     #[test]
     fn set_operations() {

@@ -125,16 +125,6 @@ pub(super) fn from_diagnostics(cx: &mut Cx, rule: &'static Rule) {
     }
 }
 
-/// Whether every member of `a` is in `b` (same capacity).
-fn subset(a: &kubeseg_engine::bitset::BitSet, b: &kubeseg_engine::bitset::BitSet) -> bool {
-    a.words().iter().zip(b.words()).all(|(x, y)| x & !y == 0)
-}
-
-/// Whether `a` and `b` have a member in common (same capacity).
-fn intersects(a: &kubeseg_engine::bitset::BitSet, b: &kubeseg_engine::bitset::BitSet) -> bool {
-    a.words().iter().zip(b.words()).any(|(x, y)| x & y != 0)
-}
-
 /// A tiered rule as titles name it: ``ingress[1] (`name`, Deny)``.
 fn tier_rule(p: &kubeseg_model::ClusterPolicy, egress: bool, rule: usize) -> String {
     let dir = if egress { "egress" } else { "ingress" };

@@ -23,10 +23,6 @@ type Compiled = (usize, usize, u32, u32);
 /// A shadowed rule: (egress, (policy, rule), covered by (policy, rule)).
 type Shadowed = (bool, (usize, usize), (usize, usize));
 
-fn subset(a: &BitSet, b: &BitSet) -> bool {
-    a.words().iter().zip(b.words()).all(|(x, y)| x & !y == 0)
-}
-
 pub fn check(cx: &mut Cx) {
     let index = &cx.engine.reach.index;
     let cluster = cx.cluster();
@@ -77,10 +73,8 @@ pub fn check(cx: &mut Cx) {
                     let ports2 = index
                         .port_sets
                         .get(index.port_specs[spec2 as usize].numeric);
-                    subset(
-                        &index.peer_sets[peers as usize],
-                        &index.peer_sets[peers2 as usize],
-                    ) && ports.intersect(ports2) == *ports
+                    index.peer_sets[peers as usize].is_subset(&index.peer_sets[peers2 as usize])
+                        && ports.intersect(ports2) == *ports
                 });
             if let Some((_, &(p2, r2, _, _))) = covered {
                 found.push((*egress, (p, r), (p2, r2)));

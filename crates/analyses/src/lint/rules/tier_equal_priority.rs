@@ -16,10 +16,7 @@ pub static RULE: Rule = Rule {
 
 /// Whether two rules may match the same traffic (named ports may always).
 fn overlap(index: &Index, a: &TierRule, b: &TierRule) -> bool {
-    if !super::intersects(
-        &index.peer_sets[a.peers as usize],
-        &index.peer_sets[b.peers as usize],
-    ) {
+    if !index.peer_sets[a.peers as usize].intersects(&index.peer_sets[b.peers as usize]) {
         return false;
     }
     let (sa, sb) = (
@@ -67,7 +64,7 @@ pub fn check(cx: &mut Cx) {
                 .count();
         for first in start..end {
             for second in first + 1..end {
-                if !super::intersects(&tiers.selected[first], &tiers.selected[second]) {
+                if !tiers.selected[first].intersects(&tiers.selected[second]) {
                     continue;
                 }
                 let rules = overlapping(index, first, second);

@@ -40,10 +40,7 @@ pub fn check(cx: &mut Cx) {
         }
         for (p, rules) in compiled.iter().enumerate() {
             let subject = &tiers.selected[p];
-            if policies[p].tier != Tier::Admin
-                || subject.is_empty()
-                || super::intersects(subject, &below)
-            {
+            if policies[p].tier != Tier::Admin || subject.is_empty() || subject.intersects(&below) {
                 continue;
             }
             for r in rules {

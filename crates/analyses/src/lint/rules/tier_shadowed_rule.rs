@@ -74,15 +74,13 @@ pub fn check(cx: &mut Cx) {
                     }
                     let covers_subject = *subjects
                         .entry((p, q))
-                        .or_insert_with(|| super::subset(&tiers.selected[p], &tiers.selected[q]));
+                        .or_insert_with(|| tiers.selected[p].is_subset(&tiers.selected[q]));
                     if !covers_subject {
                         continue;
                     }
                     let covers_peers = *peers.entry((r.peers, e.peers)).or_insert_with(|| {
-                        super::subset(
-                            &index.peer_sets[r.peers as usize],
-                            &index.peer_sets[e.peers as usize],
-                        )
+                        index.peer_sets[r.peers as usize]
+                            .is_subset(&index.peer_sets[e.peers as usize])
                     });
                     if !covers_peers {
                         continue;
