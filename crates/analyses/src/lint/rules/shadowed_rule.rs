@@ -18,10 +18,28 @@ pub static RULE: Rule = Rule {
 /// Above this many rules for one pod set only exact duplicates are compared.
 const MAX_PAIRWISE: usize = 200;
 
-/// A compiled rule: (policy, rule index, peer set, port spec).
-type Compiled = (usize, usize, u32, u32);
-/// A shadowed rule: (egress, (policy, rule), covered by (policy, rule)).
-type Shadowed = (bool, (usize, usize), (usize, usize));
+/// One rule of a policy as the engine compiled it.
+#[derive(Clone, Copy)]
+struct Compiled {
+    /// The policy's index in the cluster.
+    policy: usize,
+    /// The rule's index in its direction.
+    rule: usize,
+    /// The interned peer set.
+    peers: u32,
+    /// The interned port spec.
+    ports: u32,
+}
+
+/// A rule that another one covers.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Shadowed {
+    egress: bool,
+    /// (policy, rule) of the shadowed rule.
+    shadowed: (usize, usize),
+    /// (policy, rule) of the rule that covers it.
+    by: (usize, usize),
+}
 
 pub fn check(cx: &mut Cx) {
     let index = &cx.engine.reach.index;
@@ -34,7 +52,12 @@ pub fn check(cx: &mut Cx) {
         groups
             .entry((false, &index.selected[r.policy as usize]))
             .or_default()
-            .push((r.policy as usize, *n, r.peers, r.ports));
+            .push(Compiled {
+                policy: r.policy as usize,
+                rule: *n,
+                peers: r.peers,
+                ports: r.ports,
+            });
         *n += 1;
     }
     for (p, rules) in index.egress_rules.iter().enumerate() {
@@ -42,7 +65,12 @@ pub fn check(cx: &mut Cx) {
             groups
                 .entry((true, &index.selected[p]))
                 .or_default()
-                .push((p, ri, r.peers, r.ports));
+                .push(Compiled {
+                    policy: p,
+                    rule: ri,
+                    peers: r.peers,
+                    ports: r.ports,
+                });
         }
     }
     let mut found: Vec<Shadowed> = Vec::new();
@@ -50,39 +78,47 @@ pub fn check(cx: &mut Cx) {
         if selected.is_empty() {
             continue;
         }
-        for (i, &(p, r, peers, spec)) in rules.iter().enumerate() {
+        for (i, c) in rules.iter().enumerate() {
+            let (peers, spec) = (c.peers, c.ports);
             if !index.port_specs[spec as usize].named.is_empty() {
                 continue;
             }
             let ports = index.port_sets.get(index.port_specs[spec as usize].numeric);
-            let covered = rules
-                .iter()
-                .enumerate()
-                .find(|&(j, &(_, _, peers2, spec2))| {
-                    if i == j || !index.port_specs[spec2 as usize].named.is_empty() {
-                        return false;
-                    }
-                    let same = peers == peers2 && spec == spec2;
-                    if same {
-                        // Of identical rules, every one but the first is the shadowed one.
-                        return j < i;
-                    }
-                    if rules.len() > MAX_PAIRWISE {
-                        return false;
-                    }
-                    let ports2 = index
-                        .port_sets
-                        .get(index.port_specs[spec2 as usize].numeric);
-                    index.peer_sets[peers as usize].is_subset(&index.peer_sets[peers2 as usize])
-                        && ports.intersect(ports2) == *ports
+            let covered = rules.iter().enumerate().find(|&(j, other)| {
+                let (peers2, spec2) = (other.peers, other.ports);
+                if i == j || !index.port_specs[spec2 as usize].named.is_empty() {
+                    return false;
+                }
+                let same = peers == peers2 && spec == spec2;
+                if same {
+                    // Of identical rules, every one but the first is the shadowed one.
+                    return j < i;
+                }
+                if rules.len() > MAX_PAIRWISE {
+                    return false;
+                }
+                let ports2 = index
+                    .port_sets
+                    .get(index.port_specs[spec2 as usize].numeric);
+                index.peer_sets[peers as usize].is_subset(&index.peer_sets[peers2 as usize])
+                    && ports.intersect(ports2) == *ports
+            });
+            if let Some((_, by)) = covered {
+                found.push(Shadowed {
+                    egress: *egress,
+                    shadowed: (c.policy, c.rule),
+                    by: (by.policy, by.rule),
                 });
-            if let Some((_, &(p2, r2, _, _))) = covered {
-                found.push((*egress, (p, r), (p2, r2)));
             }
         }
     }
     found.sort();
-    for (egress, (p, r), (p2, r2)) in found {
+    for Shadowed {
+        egress,
+        shadowed: (p, r),
+        by: (p2, r2),
+    } in found
+    {
         let dir = if egress { "egress" } else { "ingress" };
         let (pol, other) = (&cluster.policies[p], &cluster.policies[p2]);
         let rule = if egress {
