@@ -40,11 +40,7 @@ impl<'c> ServiceBackends<'c> {
             Some((k, v)) => self.by_label.get(&(namespace, k.as_str(), v.as_str())),
             None => self.by_namespace.get(namespace),
         };
-        let matches = |w: &Workload| {
-            w.pods
-                .iter()
-                .any(|p| selector.iter().all(|(k, v)| p.labels.get(k) == Some(v)))
-        };
+        let matches = |w: &Workload| w.pods.iter().any(|p| selects(selector, &p.labels));
         candidates
             .into_iter()
             .flatten()
@@ -52,4 +48,9 @@ impl<'c> ServiceBackends<'c> {
             .filter(|&i| matches(&self.cluster.workloads[i]))
             .collect()
     }
+}
+
+/// Whether a Service selector (equality on every key) selects a pod with `labels`.
+pub fn selects(selector: &Labels, labels: &Labels) -> bool {
+    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }

@@ -138,22 +138,25 @@ pub fn named(
 ) -> Result<Vec<PodRef>, NameError> {
     if let Some(svc) = service(cluster, spec, namespace) {
         let svc = svc?;
+        // The audit's and lint's reading of a Service selector, one lookup.
+        let selects = |sel: &kubeseg_model::Labels| {
+            crate::backends::ServiceBackends::new(cluster).select(&svc.namespace, sel)
+        };
         let hits: Vec<PodRef> = svc
             .selector
             .as_ref()
-            .map(|sel| {
-                cluster
-                    .workloads
+            .map(selects)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|w| {
+                let sel = svc.selector.as_ref()?;
+                let pod = cluster.workloads[w]
+                    .pods
                     .iter()
-                    .enumerate()
-                    .filter(|(_, w)| w.namespace == svc.namespace)
-                    .filter_map(|(i, w)| {
-                        let pod = w.pods.iter().position(|p| labels_match(sel, &p.labels))?;
-                        Some(PodRef { workload: i, pod })
-                    })
-                    .collect()
+                    .position(|p| crate::backends::selects(sel, &p.labels))?;
+                Some(PodRef { workload: w, pod })
             })
-            .unwrap_or_default();
+            .collect();
         if hits.is_empty() {
             return Err(NameError::ServiceWithoutBackends(format!(
                 "{}/{}",
@@ -234,9 +237,4 @@ pub fn named(
             in_namespace(namespace),
         )),
     }
-}
-
-/// Whether a Service selector (equality on every key) matches the labels.
-fn labels_match(selector: &kubeseg_model::Labels, labels: &kubeseg_model::Labels) -> bool {
-    selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }

@@ -3,26 +3,7 @@
 
 mod common;
 
-use common::kubeseg;
-
-fn run(args: &[&str]) -> (String, String, Option<i32>) {
-    let out = kubeseg(args);
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-        out.status.code(),
-    )
-}
-
-fn scratch(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("kubeseg-rough-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for (f, text) in files {
-        std::fs::write(dir.join(f), text).unwrap();
-    }
-    dir
-}
+use common::{run, scratch};
 
 /// Namespace-less manifests, as projects ship them for `kubectl apply -n argocd`.
 const NAMELESS: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: server, labels: {app: server}}\nspec: {containers: [{name: c, image: i}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: redis, labels: {app: redis}}\nspec: {containers: [{name: c, image: i}]}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: redis-from-server}\nspec:\n  podSelector: {matchLabels: {app: redis}}\n  ingress: [{from: [{podSelector: {matchLabels: {app: server}}}], ports: [{port: 6379}]}]\n";

@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::kubeseg;
+use common::{run, scratch};
 use serde_json::Value;
 
 /// Two Deployments with no NetworkPolicy: each gets KS101 (ingress not isolated) and
@@ -23,25 +23,6 @@ spec:\n  selector: {{matchLabels: {{app: db}}}}\n  template:\n    metadata: {{la
 }
 
 const CACHE: &str = "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: cache\n  namespace: shop\nspec:\n  selector: {matchLabels: {app: cache}}\n  template:\n    metadata: {labels: {app: cache}}\n    spec: {containers: [{name: c, image: cache, ports: [{containerPort: 6379}]}]}\n";
-
-fn dir(name: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("kubeseg-suppress-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for (f, text) in files {
-        std::fs::write(dir.join(f), text).unwrap();
-    }
-    dir
-}
-
-fn run(args: &[&str]) -> (String, String, Option<i32>) {
-    let out = kubeseg(args);
-    (
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-        out.status.code(),
-    )
-}
 
 fn audit_json(args: &[&str]) -> Value {
     let mut all = vec!["audit", "--format", "json", "-q"];
@@ -69,8 +50,8 @@ const DB: &str = "shop/db[Deployment]";
 
 #[test]
 fn an_annotation_accepts_the_named_codes_on_its_object_only() {
-    let plain = dir("plain", &[("m.yaml", &shop("", "", ""))]);
-    let annotated = dir(
+    let plain = scratch("plain", &[("m.yaml", &shop("", "", ""))]);
+    let annotated = scratch(
         "annotated",
         &[(
             "m.yaml",
@@ -159,8 +140,7 @@ fn an_annotation_accepts_the_named_codes_on_its_object_only() {
     };
     assert_eq!(fail(&plain), Some(1));
     assert_eq!(fail(&annotated), Some(1), "db's KS101 is still open");
-    let both = dir(
-        "both",
+    let both = scratch("both",
         &[(
             "m.yaml",
             &shop("  annotations: {kubeseg.io/ignore: KS101}\n", "", "")
@@ -172,7 +152,7 @@ fn an_annotation_accepts_the_named_codes_on_its_object_only() {
 
 #[test]
 fn a_namespace_annotation_covers_findings_about_that_namespace_only() {
-    let d = dir(
+    let d = scratch(
         "ns",
         &[(
             "m.yaml",
@@ -212,7 +192,7 @@ fn a_namespace_annotation_covers_findings_about_that_namespace_only() {
 
 #[test]
 fn an_annotation_naming_no_rule_is_a_note() {
-    let d = dir(
+    let d = scratch(
         "unknown",
         &[(
             "m.yaml",
@@ -233,7 +213,7 @@ fn an_annotation_naming_no_rule_is_a_note() {
 
 #[test]
 fn a_baseline_accepts_what_it_lists_and_new_findings_still_fail() {
-    let d = dir("baseline", &[("m.yaml", &shop("", "", ""))]);
+    let d = scratch("baseline", &[("m.yaml", &shop("", "", ""))]);
     let file = d.join("m.yaml").display().to_string();
     let baseline = d.join("baseline.yaml").display().to_string();
     let before = audit_json(&[&file]);
@@ -339,7 +319,7 @@ fn a_baseline_accepts_what_it_lists_and_new_findings_still_fail() {
 
 #[test]
 fn a_bad_baseline_is_an_error_at_its_line() {
-    let d = dir(
+    let d = scratch(
         "bad",
         &[
             ("m.yaml", &shop("", "", "")),
@@ -372,7 +352,7 @@ fn sarif_marks_accepted_results_and_stays_valid() {
     let Some(validator) = common::sarif_validator() else {
         return;
     };
-    let d = dir(
+    let d = scratch(
         "sarif",
         &[(
             "m.yaml",
@@ -446,7 +426,7 @@ fn an_annotation_covers_its_own_object_only_even_on_one_line() {
     // One-line JSON: two Pods on line 1. The first one's annotation must not reach
     // the second one's findings, which are located on the same line.
     let list = r#"{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","namespace":"shop","annotations":{"kubeseg.io/ignore":"KS101"}},"spec":{"containers":[{"name":"c","image":"i"}]}},{"apiVersion":"v1","kind":"Pod","metadata":{"name":"b","namespace":"shop"},"spec":{"containers":[{"name":"c","image":"i"}]}}]}"#;
-    let d = dir("oneline", &[("m.json", list)]);
+    let d = scratch("oneline", &[("m.json", list)]);
     let doc = audit_json(&[d.join("m.json").to_str().unwrap(), "--only", "KS101"]);
     let state = |w: &str| {
         findings(&doc)
@@ -477,7 +457,7 @@ fn an_annotation_on_a_hop_does_not_hide_the_crown_jewels_path() {
     for (annotated, suppressed) in [("web", false), ("db", true)] {
         let text = on(annotated);
         assert_ne!(text, shop, "the fixture has Deployment {annotated}");
-        let d = dir(&format!("hop-{annotated}"), &[("m.yaml", &text)]);
+        let d = scratch(&format!("hop-{annotated}"), &[("m.yaml", &text)]);
         let doc = audit_json(&[
             d.join("m.yaml").to_str().unwrap(),
             "--crown-jewel",
@@ -501,7 +481,7 @@ fn an_annotation_on_a_hop_does_not_hide_the_crown_jewels_path() {
 fn a_baseline_entry_must_match_its_finding_exactly() {
     // An entry whose title no longer matches (edited, or forged to collide with a
     // fingerprint) accepts nothing, and is named as stale.
-    let d = dir("exact", &[("m.yaml", &shop("", "", ""))]);
+    let d = scratch("exact", &[("m.yaml", &shop("", "", ""))]);
     let file = d.join("m.yaml").display().to_string();
     let baseline = d.join("b.yaml").display().to_string();
     let (_, _, code) = run(&[

@@ -5,7 +5,6 @@
 use kubeseg_model::{Labels, Protocol, Workload};
 use kubeseg_sources::operators::{Catalog, parse_catalog};
 use kubeseg_sources::{LoadOptions, load_str};
-use std::sync::Arc;
 
 fn workload<'c>(w: &'c [Workload], id: &str) -> &'c Workload {
     w.iter().find(|w| w.id() == id).unwrap_or_else(|| {
@@ -368,7 +367,6 @@ operators:
     );
     assert_eq!(w.pods[0].service_account.as_deref(), Some("widgets"));
     assert_eq!(ports(w), vec![(Some("api"), 9000, Protocol::Tcp)]);
-    let _ = Arc::strong_count(options.operators.as_ref().unwrap());
 }
 
 #[test]

@@ -102,13 +102,6 @@ impl Intent {
 
     /// A shortest path from `sources` to `target` over required connections alone.
     pub fn path(&self, n: usize, sources: &[usize], target: usize) -> Option<Vec<usize>> {
-        let mut next: Vec<Vec<usize>> = vec![Vec::new(); n];
-        for &(u, v) in &self.required {
-            next[u as usize].push(v as usize);
-        }
-        for list in &mut next {
-            list.sort_unstable();
-        }
         let mut parent = vec![usize::MAX; n];
         let mut queue: std::collections::VecDeque<usize> = sources.iter().copied().collect();
         for &s in sources {
@@ -123,7 +116,14 @@ impl Intent {
                 hops.reverse();
                 return Some(hops);
             }
-            for &v in &next[u] {
+            // `names` is keyed by (source, destination): u's required successors, in order.
+            let u32_ = u as u32;
+            for &(_, v) in self
+                .names
+                .range((u32_, 0)..=(u32_, u32::MAX))
+                .map(|(k, _)| k)
+            {
+                let v = v as usize;
                 if parent[v] == usize::MAX {
                     parent[v] = u;
                     queue.push_back(v);

@@ -158,7 +158,12 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
             &y.hops,
         ))
     });
-    let accepted = crate::required_cut::required_closure(n, &entries, &a.intent.required);
+    // What the entry points reach over required flows alone (`--spec` only).
+    let accepted = if a.intent.is_empty() {
+        Vec::new()
+    } else {
+        crate::required_cut::required_closure(n, &entries, &a.intent.required)
+    };
     // One finding per crown jewel: the shortest of its paths as evidence; `paths` lists them all.
     let mut by_jewel: std::collections::BTreeMap<usize, Vec<&Path>> = Default::default();
     for p in &paths {

@@ -37,6 +37,27 @@ pub fn kubeseg_stdin(args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Runs kubeseg and returns its stdout, its stderr and its exit status.
+pub fn run(args: &[&str]) -> (String, String, Option<i32>) {
+    let out = kubeseg(args);
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.code(),
+    )
+}
+
+/// A fresh directory of this test process holding `files` (name, text).
+pub fn scratch(name: &str, files: &[(&str, &str)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kubeseg-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (f, text) in files {
+        std::fs::write(dir.join(f), text).unwrap();
+    }
+    dir
+}
+
 /// Compares with `tests/snapshots/NAME`, or writes it when `KUBESEG_BLESS` is set.
 pub fn snapshot(name: &str, actual: &str) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -37,37 +37,34 @@ pub fn expand<'n>(
     namespace: &'n str,
 ) -> Vec<Object> {
     let mut out = Vec::new();
+    let top = Env {
+        name,
+        namespace,
+        object: obj,
+        item: None,
+    };
     for desc in &op.workloads {
-        let items = each(desc.for_each.as_ref(), obj, name, namespace);
-        let listed = desc
-            .for_each
-            .as_ref()
-            .and_then(|p| {
-                p.node(&Env {
-                    name,
-                    namespace,
-                    object: obj,
-                    item: None,
-                })
-            })
-            .and_then(|n| match &n.value {
-                Value::Seq(all) => Some(all.len()),
-                _ => None,
-            });
-        if listed.is_some_and(|n| n > MAX_ITEMS) {
-            ctx.warning_at(obj.line, obj.column, "unexpanded-workload", format!(
-                "{} {namespace}/{name}: only the first {MAX_ITEMS} items of its list are expanded into workloads; the results leave the others out",
-                op.kind
-            ));
-        }
-        if items.is_empty() {
-            // A resource whose list names no item creates none of these workloads,
-            // which the operator would not do silently either: say so.
-            ctx.warning_at(obj.line, obj.column, "unexpanded-workload", format!(
-                "{} {namespace}/{name}: the operator description ({}) makes one {} per item of a list this resource does not hold; kubeseg expands none of them",
-                op.kind, op.location, desc.kind
-            ));
-        }
+        let items: Vec<Option<&Node>> = match &desc.for_each {
+            None => vec![None],
+            Some(path) => {
+                let all = list(path, &top);
+                if all.len() > MAX_ITEMS {
+                    ctx.warning_at(obj.line, obj.column, "unexpanded-workload", format!(
+                        "{} {namespace}/{name}: only the first {MAX_ITEMS} items of its list are expanded into workloads; the results leave the others out",
+                        op.kind
+                    ));
+                }
+                if all.is_empty() {
+                    // A resource whose list names no item creates none of these
+                    // workloads, which the operator would not do silently either.
+                    ctx.warning_at(obj.line, obj.column, "unexpanded-workload", format!(
+                        "{} {namespace}/{name}: the operator description ({}) makes one {} per item of a list this resource does not hold; kubeseg expands none of them",
+                        op.kind, op.location, desc.kind
+                    ));
+                }
+                all.iter().take(MAX_ITEMS).map(Some).collect()
+            }
+        };
         for item in items {
             let env = Env {
                 name,
@@ -87,25 +84,11 @@ pub fn expand<'n>(
 /// few bytes per item into kilobytes of workloads without bound.
 pub const MAX_ITEMS: usize = 1_000;
 
-/// The items of a `forEach` list (at most [`MAX_ITEMS`]), or one pass without an item.
-fn each<'n>(
-    path: Option<&Path>,
-    obj: &'n Node,
-    name: &'n str,
-    namespace: &'n str,
-) -> Vec<Option<&'n Node>> {
-    let Some(path) = path else {
-        return vec![None];
-    };
-    let env = Env {
-        name,
-        namespace,
-        object: obj,
-        item: None,
-    };
-    match path.node(&env).map(|n| &n.value) {
-        Some(Value::Seq(items)) => items.iter().take(MAX_ITEMS).map(Some).collect(),
-        _ => Vec::new(),
+/// The items of the list `path` leads to; none when it leads to no list.
+fn list<'n>(path: &Path, env: &Env<'n>) -> &'n [Node] {
+    match path.node(env).map(|n| &n.value) {
+        Some(Value::Seq(items)) => items,
+        _ => &[],
     }
 }
 
@@ -180,12 +163,9 @@ fn workload(ctx: &mut Ctx, op: &Operator, desc: &WorkloadDesc, env: &Env, out: &
 fn ports(ctx: &mut Ctx, desc: &WorkloadDesc, env: &Env) -> Vec<ContainerPort> {
     let mut out = Vec::new();
     for p in &desc.ports {
-        let items = match &p.for_each {
+        let items: Vec<Option<&Node>> = match &p.for_each {
             None => vec![env.item],
-            Some(path) => match path.node(env).map(|n| &n.value) {
-                Some(Value::Seq(items)) => items.iter().take(MAX_ITEMS).map(Some).collect(),
-                _ => Vec::new(),
-            },
+            Some(path) => list(path, env).iter().take(MAX_ITEMS).map(Some).collect(),
         };
         for item in items {
             let env = Env { item, ..*env };
