@@ -129,6 +129,9 @@ pub struct Finding {
     pub remediation: Remediation,
     /// Set when a team accepted the finding: it stays in every output, marked.
     pub suppression: Option<Suppression>,
+    /// The connections the finding is about, as endpoint-id pairs: a path's hops in
+    /// order, or the connections a fix removes. Empty when it is about endpoints alone.
+    pub edges: Vec<(String, String)>,
 }
 
 /// How a finding was accepted.
@@ -178,6 +181,7 @@ impl Finding {
             evidence: Vec::new(),
             remediation: Remediation::default(),
             suppression: None,
+            edges: Vec::new(),
         }
     }
 

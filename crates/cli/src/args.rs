@@ -206,6 +206,8 @@ pub enum AuditFormat {
     Sarif,
     /// A pull-request comment.
     Md,
+    /// One self-contained HTML page: summary, graph, findings, minimal fix.
+    Html,
 }
 
 /// Finding severities.
@@ -349,6 +351,8 @@ pub enum ReachFormat {
     Md,
     /// A Graphviz digraph.
     Dot,
+    /// One self-contained HTML page with the interactive connectivity map.
+    Html,
 }
 
 /// `kubeseg reach`.

@@ -77,6 +77,15 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
             .any(|f| f.suppression.is_none() && f.severity >= threshold(t))
     });
     let format = match a.format {
+        AuditFormat::Html => {
+            let excerpts = excerpts(&findings);
+            let mesh = kubeseg_engine::mesh::Annotator::new(&loaded.cluster, config.mesh.clone())
+                .is_some();
+            let out =
+                kubeseg_report::html::audit(&mut engine, &report, &findings, &excerpts, mesh)?;
+            lap("render");
+            return Ok((out, fail));
+        }
         AuditFormat::Text => Format::Text,
         AuditFormat::Json => Format::Json,
         AuditFormat::Sarif => Format::Sarif,
@@ -86,6 +95,27 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
     let out = render(format, &engine, &report, &findings, color);
     lap("render");
     Ok((out, fail))
+}
+
+/// The YAML each finding cites, read from the input files (a file that cannot be read
+/// again, such as stdin, just has no excerpt).
+fn excerpts(findings: &[&Finding]) -> kubeseg_report::html::Excerpts {
+    let mut texts: std::collections::BTreeMap<&str, Option<String>> = Default::default();
+    let mut out = kubeseg_report::html::Excerpts::new();
+    for l in kubeseg_report::html::cited_locations(findings) {
+        let text = texts.entry(&l.file).or_insert_with(|| {
+            (&*l.file != "-")
+                .then(|| kubeseg_sources::read_file(&l.file, crate::limits()).ok())
+                .flatten()
+        });
+        if let Some(x) = text
+            .as_deref()
+            .and_then(|t| kubeseg_report::html::excerpt(t, l.line))
+        {
+            out.insert(kubeseg_report::html::excerpt_key(l), x);
+        }
+    }
+    out
 }
 
 /// Marks the findings the team accepted: `kubeseg.io/ignore` annotations, then the

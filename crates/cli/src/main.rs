@@ -258,6 +258,22 @@ fn reach(a: &ReachArgs) -> Result<Output> {
         ReachFormat::Csv => Format::Csv,
         ReachFormat::Md => Format::Md,
         ReachFormat::Dot => Format::Dot,
+        ReachFormat::Html => {
+            let n = engine.endpoints().len();
+            let sources: Vec<usize> = (0..n).filter(|&e| from.accepts(e)).collect();
+            let destinations: Vec<usize> = (0..n).filter(|&e| to.accepts(e)).collect();
+            let mesh =
+                kubeseg_engine::mesh::Annotator::new(engine.cluster, mesh_options(&a.common))
+                    .is_some();
+            let page = kubeseg_report::html::reach(
+                &mut engine,
+                &sources,
+                &destinations,
+                &unmodelled,
+                mesh,
+            )?;
+            return Ok(Output::Text(page));
+        }
     };
     let n = engine.endpoints().len();
     let sources: Vec<usize> = (0..n).filter(|&e| from.accepts(e)).collect();

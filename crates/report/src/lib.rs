@@ -5,6 +5,7 @@ pub mod audit;
 pub mod diagnostics;
 pub mod diff;
 pub mod explain;
+pub mod html;
 pub mod lint;
 pub mod mesh;
 pub mod reach;

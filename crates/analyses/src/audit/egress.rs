@@ -41,6 +41,25 @@ pub struct EgressTargets {
     dns: Option<usize>,
 }
 
+impl EgressTargets {
+    /// The sensitive external endpoints by what they hold, for reports that mark them.
+    pub fn named(&self) -> Vec<(&'static str, Vec<usize>)> {
+        let groups = &self.targets.groups;
+        let mut named = Vec::new();
+        if let Some(g) = self.metadata {
+            named.push(("cloud metadata service", groups[g].endpoints.clone()));
+        }
+        if let Some((g, _)) = &self.apiserver {
+            named.push(("API server", groups[*g].endpoints.clone()));
+        }
+        if let Some((g, _)) = &self.kubelet {
+            named.push(("kubelet", groups[*g].endpoints.clone()));
+        }
+        named.retain(|(_, endpoints)| !endpoints.is_empty());
+        named
+    }
+}
+
 fn set(cidrs: &[&str]) -> IpSet {
     cidrs.iter().fold(IpSet::empty(), |acc, c| {
         acc.union(

@@ -109,6 +109,7 @@ pub fn minimal_fix(a: &mut Audit, paths: &[Path], limit: usize, options: Options
         ids.clone(),
     );
     f.severity = severity;
+    f.edges = edges.iter().map(|&(u, v)| (a.id(u), a.id(v))).collect();
     for &(u, v) in &edges {
         let hop = format!("{} → {}", a.id(u), a.id(v));
         for ev in a.attribution.pair_evidence(a.engine, u, v) {

@@ -216,6 +216,11 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
         let mut endpoints = vec![a.id(j)];
         endpoints.extend(p.hops[..p.hops.len() - 1].iter().map(|&x| a.id(x)));
         let mut f = Finding::new(&CROWN_JEWEL_PATH, title, None, endpoints);
+        f.edges = p
+            .hops
+            .windows(2)
+            .map(|w| (a.id(w[0]), a.id(w[1])))
+            .collect();
         f.severity = list.iter().map(|p| p.severity).max().unwrap_or(p.severity);
         f.location = workload_location(a.engine, j);
         if let Some(entry) = a.entries.iter().find(|x| x.workload == e) {

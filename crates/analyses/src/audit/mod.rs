@@ -84,6 +84,9 @@ pub struct AuditReport {
     pub scores: Vec<Score>,
     /// What the audit could not check, and why.
     pub notes: Vec<Note>,
+    /// External endpoints (address atoms) holding the cloud metadata service, the API
+    /// server or the kubelets, by what they hold.
+    pub sensitive: Vec<(&'static str, Vec<usize>)>,
     /// Workloads, namespaces and policies audited.
     pub counts: (usize, usize, usize),
     /// How long each phase took, for `KUBESEG_TIMINGS` (never part of any output format).
@@ -268,6 +271,7 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
         paths,
         scores,
         notes: a.notes,
+        sensitive: targets.named(),
         counts: (
             cluster.workloads.len(),
             cluster.namespaces.len(),

@@ -1,0 +1,232 @@
+//! The connectivity graph the page draws: endpoints as nodes grouped by namespace,
+//! laid out here, and the grouped (compact) connections between them, so that a flat
+//! cluster of 15,000 workloads is one edge, not 225 million.
+
+use super::layout::{CELL, layout};
+use kubeseg_engine::compact::{self, CollisionError};
+use kubeseg_engine::{Endpoint, Engine};
+use kubeseg_model::{PortSet, Protocol};
+use rustc_hash::FxHashMap as HashMap;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// Namespace-to-namespace lines are listed up to this many; beyond, the page draws
+/// none and says so.
+const MAX_GROUP_EDGES: usize = 5_000;
+
+/// The name of the group of addresses and domains outside the cluster.
+pub const OUTSIDE: &str = "(outside the cluster)";
+
+#[derive(Serialize)]
+pub struct Node {
+    /// The endpoint id, as `reach` writes it.
+    pub id: String,
+    /// The short label drawn in the node.
+    pub label: String,
+    /// Index of its group.
+    pub group: u32,
+    pub x: u32,
+    pub y: u32,
+    /// `w` workload, `x` external addresses, `d` a domain name.
+    pub kind: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct Group {
+    pub name: String,
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+    /// Its nodes, in drawing order.
+    pub nodes: Vec<u32>,
+}
+
+/// The graph as the page reads it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Graph {
+    pub cell: (u32, u32),
+    pub groups: Vec<Group>,
+    pub nodes: Vec<Node>,
+    /// Classes of nodes with identical rows or columns (node indices).
+    pub classes: Vec<Vec<u32>>,
+    /// (source class, destination class, index into `ports`): every member of the
+    /// first may connect to every other member of the second on those ports.
+    pub edges: Vec<(u32, u32, u32)>,
+    /// Distinct port sets, as text.
+    pub ports: Vec<String>,
+    /// Per port set: bit 1 TCP, 2 UDP, 4 SCTP.
+    pub port_protocols: Vec<u8>,
+    /// Node-to-node connections in all (a member never paired with itself).
+    pub pairs: u64,
+    /// Group pairs with some connection between their nodes (different groups only).
+    pub group_edges: Vec<(u32, u32)>,
+    /// Whether `group_edges` stopped at its limit.
+    pub group_edges_truncated: bool,
+}
+
+/// The node index of each endpoint in the graph.
+pub struct NodeIndex(HashMap<usize, u32>, HashMap<String, u32>);
+
+impl NodeIndex {
+    /// The node of an endpoint index.
+    pub fn of(&self, endpoint: usize) -> Option<u32> {
+        self.0.get(&endpoint).copied()
+    }
+
+    /// The node of an endpoint id.
+    pub fn by_id(&self, id: &str) -> Option<u32> {
+        self.1.get(id).copied()
+    }
+}
+
+/// Builds the graph over `endpoints ⊇ sources ∪ destinations` (sorted endpoint indices).
+pub fn build(
+    engine: &mut Engine,
+    endpoints: &[usize],
+    sources: &[usize],
+    destinations: &[usize],
+) -> Result<(Graph, NodeIndex), CollisionError> {
+    // Groups: namespaces by name, then everything outside the cluster.
+    let mut members: std::collections::BTreeMap<(bool, String), Vec<(String, usize)>> =
+        Default::default();
+    for &e in endpoints {
+        let id = engine.endpoint_id(e);
+        let (key, label) = match &engine.endpoints()[e] {
+            Endpoint::Workload { workload, .. } => {
+                let w = &engine.cluster.workloads[*workload];
+                (
+                    (false, w.namespace.clone()),
+                    format!("{}[{}]", w.name, w.kind),
+                )
+            }
+            _ => ((true, OUTSIDE.to_string()), id.clone()),
+        };
+        members.entry(key).or_default().push((label, e));
+    }
+    let sizes: Vec<usize> = members.values().map(Vec::len).collect();
+    let placed = layout(&sizes);
+    let mut nodes = Vec::with_capacity(endpoints.len());
+    let mut groups = Vec::with_capacity(members.len());
+    let mut by_endpoint = HashMap::default();
+    let mut by_id = HashMap::default();
+    for (g, (((_, name), mut list), p)) in members.into_iter().zip(placed).enumerate() {
+        list.sort();
+        let mut group_nodes = Vec::with_capacity(list.len());
+        for ((label, e), (x, y)) in list.into_iter().zip(p.nodes) {
+            let n = nodes.len() as u32;
+            let id = engine.endpoint_id(e);
+            by_endpoint.insert(e, n);
+            by_id.insert(id.clone(), n);
+            let kind = match &engine.endpoints()[e] {
+                Endpoint::Workload { .. } => "w",
+                Endpoint::External { .. } => "x",
+                Endpoint::Domain { .. } => "d",
+            };
+            nodes.push(Node {
+                id,
+                label,
+                group: g as u32,
+                x,
+                y,
+                kind,
+            });
+            group_nodes.push(n);
+        }
+        groups.push(Group {
+            name,
+            x: p.x,
+            y: p.y,
+            w: p.width,
+            h: p.height,
+            nodes: group_nodes,
+        });
+    }
+    let index = NodeIndex(by_endpoint, by_id);
+    let grouping = compact::group(engine, sources, destinations);
+    let classes: Vec<Vec<u32>> = grouping
+        .groups
+        .iter()
+        .map(|g| g.iter().filter_map(|&e| index.of(e)).collect())
+        .collect();
+    let mut port_ids: HashMap<u32, u32> = HashMap::default();
+    let (mut ports, mut port_protocols) = (Vec::new(), Vec::new());
+    let mut edges = Vec::new();
+    compact::for_each_edge(engine, &grouping, |a, b, v, sets| {
+        let next = ports.len() as u32;
+        let p = *port_ids.entry(v.0).or_insert_with(|| {
+            let set = sets.get(v);
+            ports.push(set.to_string());
+            port_protocols.push(protocol_bits(set));
+            next
+        });
+        edges.push((a as u32, b as u32, p));
+    })?;
+    let pairs = edges
+        .iter()
+        .map(|&(a, b, _)| {
+            let (a, b) = (&classes[a as usize], &classes[b as usize]);
+            a.len() as u64 * b.len() as u64 - common(a, b)
+        })
+        .sum();
+    let (group_edges, group_edges_truncated) = group_edges(&nodes, &classes, &edges);
+    Ok((
+        Graph {
+            cell: CELL,
+            groups,
+            nodes,
+            classes,
+            edges,
+            ports,
+            port_protocols,
+            pairs,
+            group_edges,
+            group_edges_truncated,
+        },
+        index,
+    ))
+}
+
+fn protocol_bits(set: &PortSet) -> u8 {
+    [(Protocol::Tcp, 1), (Protocol::Udp, 2), (Protocol::Sctp, 4)]
+        .iter()
+        .filter(|(p, _)| !set.ports(*p).is_empty())
+        .map(|(_, bit)| bit)
+        .sum()
+}
+
+/// How many members two sorted classes share (pairs of a member with itself).
+fn common(a: &[u32], b: &[u32]) -> u64 {
+    let set: BTreeSet<u32> = a.iter().copied().collect();
+    b.iter().filter(|n| set.contains(n)).count() as u64
+}
+
+/// The group pairs some edge connects, from the groups each class touches.
+fn group_edges(
+    nodes: &[Node],
+    classes: &[Vec<u32>],
+    edges: &[(u32, u32, u32)],
+) -> (Vec<(u32, u32)>, bool) {
+    let class_groups: Vec<Vec<u32>> = classes
+        .iter()
+        .map(|c| {
+            let set: BTreeSet<u32> = c.iter().map(|&n| nodes[n as usize].group).collect();
+            set.into_iter().collect()
+        })
+        .collect();
+    let mut pairs = BTreeSet::new();
+    for &(a, b, _) in edges {
+        for &ga in &class_groups[a as usize] {
+            for &gb in &class_groups[b as usize] {
+                if ga != gb {
+                    pairs.insert((ga, gb));
+                    if pairs.len() > MAX_GROUP_EDGES {
+                        return (Vec::new(), true);
+                    }
+                }
+            }
+        }
+    }
+    (pairs.into_iter().collect(), false)
+}

@@ -1,0 +1,366 @@
+//! `--format html`: one self-contained page (styles, script and data inline; nothing
+//! is fetched when it opens) with the connectivity graph, and for `audit` the summary,
+//! the findings and the minimal fix.
+//!
+//! # What the page holds
+//! The data is one JSON document in `<script type="application/json" id="kubeseg-data">`,
+//! read by the page's own script (`page.js`), which builds every element with
+//! `textContent` and attributes, never from markup. Input text therefore never becomes
+//! markup, and the document's `<`, `>`, `&` and line separators are written as `\u`
+//! escapes so that nothing in it can close the script element. A Content-Security-Policy
+//! forbids every request the page could make.
+//!
+//! ```text
+//! { "kind": "audit" | "reach", "version": "0.1.0",
+//!   "summary": {...} (audit: the JSON report's summary) | null,
+//!   "notes": ["..."],
+//!   "graph": { "cell": [w, h], "groups": [{"name", "x", "y", "w", "h", "nodes": [n]}],
+//!              "nodes": [{"id", "label", "group", "x", "y", "kind": "w"|"x"|"d"}],
+//!              "classes": [[n]], "edges": [[srcClass, dstClass, portsIndex]],
+//!              "ports": ["TCP 80"], "portProtocols": [1], "pairs": 12,
+//!              "groupEdges": [[g, g]], "groupEdgesTruncated": false },
+//!   "marks": [{"node": n, "entry": ["why"], "jewel": ["why"], "tags": ["API server"]}],
+//!   "findings": [{ ...the JSON report's finding..., "nodes": [n], "edges": [[n, n]] }],
+//!   "cut": [[n, n]], "paths": [{"hops": [n], "severity": "critical"}],
+//!   "excerpts": {"file:line": "the YAML from that line"} }
+//! ```
+
+mod graph;
+mod layout;
+
+use crate::audit::{FindingJson, finding_json, severity_summary};
+use kubeseg_analyses::Finding;
+use kubeseg_analyses::audit::AuditReport;
+use kubeseg_engine::Engine;
+use kubeseg_engine::compact::CollisionError;
+use kubeseg_model::Location;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub use graph::OUTSIDE;
+
+const CSS: &str = include_str!("page.css");
+const JS: &str = include_str!("page.js");
+
+/// Lines of YAML shown from a location at most.
+const EXCERPT_LINES: usize = 16;
+
+/// YAML excerpts by `file:line`, read by the caller from the input files.
+pub type Excerpts = BTreeMap<String, String>;
+
+/// The key of a location in [`Excerpts`].
+pub fn excerpt_key(l: &Location) -> String {
+    format!("{}:{}", l.file, l.line)
+}
+
+/// Every location the findings cite (their own and their evidence's), to read excerpts of.
+pub fn cited_locations<'f>(findings: &[&'f Finding]) -> BTreeSet<&'f Location> {
+    let mut set = BTreeSet::new();
+    for f in findings {
+        set.extend(f.location.iter());
+        set.extend(f.evidence.iter().filter_map(|e| e.location.as_ref()));
+    }
+    set
+}
+
+/// The block of YAML that starts at 1-based `line`: that line and the more indented
+/// ones after it (or list items at the same indentation, for a rule), up to
+/// [`EXCERPT_LINES`] lines and never past a document separator.
+pub fn excerpt(text: &str, line: u32) -> Option<String> {
+    let mut lines = text.lines().skip((line as usize).checked_sub(1)?);
+    let first = lines.next()?;
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let base = indent(first);
+    let item = first.trim_start().starts_with("- ");
+    let mut out = vec![first];
+    for l in lines {
+        if out.len() == EXCERPT_LINES || l.trim_end() == "---" || l.starts_with("...") {
+            break;
+        }
+        let blank = l.trim().is_empty();
+        // Same indentation: top-level keys of the document, or the items of a list
+        // written level with its key (`ingress:` then `- from:`).
+        let level = indent(l) == base && !item && (base == 0 || l.trim_start().starts_with("- "));
+        let inside = indent(l) > base || level;
+        if !blank && !inside {
+            break;
+        }
+        out.push(l);
+    }
+    while out.last().is_some_and(|l| l.trim().is_empty()) {
+        out.pop();
+    }
+    Some(out.join("\n"))
+}
+
+#[derive(Serialize)]
+struct Mark {
+    node: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    entry: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    jewel: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct PageFinding<'a> {
+    #[serde(flatten)]
+    finding: FindingJson<'a>,
+    nodes: Vec<u32>,
+    edges: Vec<(u32, u32)>,
+}
+
+#[derive(Serialize)]
+struct PagePath {
+    hops: Vec<u32>,
+    severity: &'static str,
+}
+
+#[derive(Serialize)]
+struct Page<'a> {
+    kind: &'static str,
+    version: &'static str,
+    summary: Option<serde_json::Value>,
+    notes: Vec<String>,
+    graph: graph::Graph,
+    marks: Vec<Mark>,
+    findings: Vec<PageFinding<'a>>,
+    cut: Vec<(u32, u32)>,
+    paths: Vec<PagePath>,
+    excerpts: &'a Excerpts,
+}
+
+/// The audit page. `findings` are the ones selected for output; `mesh` says whether
+/// the input has a service mesh (the graph's connections are L3/L4, which the page says).
+pub fn audit(
+    engine: &mut Engine,
+    report: &AuditReport,
+    findings: &[&Finding],
+    excerpts: &Excerpts,
+    mesh: bool,
+) -> Result<String, CollisionError> {
+    let all: Vec<usize> = (0..engine.endpoints().len()).collect();
+    let (graph, index) = graph::build(engine, &all, &all, &all)?;
+    let mut marks: BTreeMap<u32, Mark> = BTreeMap::new();
+    fn mark(marks: &mut BTreeMap<u32, Mark>, n: Option<u32>) -> Option<&mut Mark> {
+        let n = n?;
+        Some(marks.entry(n).or_insert_with(|| Mark {
+            node: n,
+            entry: vec![],
+            jewel: vec![],
+            tags: vec![],
+        }))
+    }
+    for e in &report.entry_points {
+        if let Some(m) = mark(&mut marks, index.of(e.workload)) {
+            m.entry = e.reasons.iter().map(|r| r.message.clone()).collect();
+        }
+    }
+    for j in &report.crown_jewels {
+        if let Some(m) = mark(&mut marks, index.of(j.workload)) {
+            m.jewel = j.reasons.clone();
+        }
+    }
+    for (what, endpoints) in &report.sensitive {
+        for &e in endpoints {
+            if let Some(m) = mark(&mut marks, index.of(e)) {
+                m.tags.push(format!("holds the {what}"));
+            }
+        }
+    }
+    let node = |id: &String| index.by_id(id);
+    let page_findings: Vec<PageFinding> = findings
+        .iter()
+        .map(|f| {
+            let edges: Vec<(u32, u32)> = f
+                .edges
+                .iter()
+                .filter_map(|(u, v)| Some((node(u)?, node(v)?)))
+                .collect();
+            // A path's nodes in order; otherwise the endpoints the finding names.
+            let mut nodes: Vec<u32> = Vec::new();
+            if f.edges.is_empty() {
+                nodes.extend(f.endpoints.iter().filter_map(node));
+            } else {
+                for (u, v) in &f.edges {
+                    nodes.extend([node(u), node(v)].into_iter().flatten());
+                }
+            }
+            let mut seen = BTreeSet::new();
+            nodes.retain(|n| seen.insert(*n));
+            PageFinding {
+                finding: finding_json(f),
+                nodes,
+                edges,
+            }
+        })
+        .collect();
+    let cut = findings
+        .iter()
+        .filter(|f| f.rule.code == kubeseg_analyses::registry::MINIMAL_FIX.code)
+        .flat_map(|f| f.edges.iter())
+        .filter_map(|(u, v)| Some((node(u)?, node(v)?)))
+        .collect();
+    let paths = report
+        .paths
+        .iter()
+        .map(|p| PagePath {
+            hops: p.hops.iter().filter_map(|&h| index.of(h)).collect(),
+            severity: p.severity.as_str(),
+        })
+        .collect();
+    let (by_severity, suppressed) = severity_summary(findings);
+    let summary = serde_json::json!({
+        "workloads": report.counts.0,
+        "namespaces": report.counts.1,
+        "policies": report.counts.2,
+        "findings": by_severity,
+        "suppressed": suppressed,
+        "score": report.scores.first().map(|s| (s.score * 10.0).round() / 10.0),
+    });
+    let mut notes = report.notes.clone();
+    if mesh {
+        notes.insert(0, MESH_NOTE.to_string());
+    }
+    let page = Page {
+        kind: "audit",
+        version: env!("CARGO_PKG_VERSION"),
+        summary: Some(summary),
+        notes,
+        graph,
+        marks: marks.into_values().collect(),
+        findings: page_findings,
+        cut,
+        paths,
+        excerpts,
+    };
+    Ok(document("kubeseg audit", &page))
+}
+
+/// What the page says when the input has a mesh.
+const MESH_NOTE: &str = "The graph and the connection lists show L3/L4 connections; the Istio mesh further restricts requests to meshed workloads (the findings account for it; `kubeseg reach` without --compact lists the request-level constraints).";
+
+/// The connectivity map of `reach`: connections from `sources` to `destinations`.
+pub fn reach(
+    engine: &mut Engine,
+    sources: &[usize],
+    destinations: &[usize],
+    unmodelled: &[String],
+    mesh: bool,
+) -> Result<String, CollisionError> {
+    let all: Vec<usize> = sources
+        .iter()
+        .chain(destinations)
+        .copied()
+        .collect::<BTreeSet<usize>>()
+        .into_iter()
+        .collect();
+    let (graph, _) = graph::build(engine, &all, sources, destinations)?;
+    let mut notes: Vec<String> = unmodelled
+        .iter()
+        .map(|m| format!("not modelled, the connections ignore it: {m}"))
+        .collect();
+    if mesh {
+        notes.insert(0, MESH_NOTE.to_string());
+    }
+    let empty = Excerpts::new();
+    let page = Page {
+        kind: "reach",
+        version: env!("CARGO_PKG_VERSION"),
+        summary: None,
+        notes,
+        graph,
+        marks: vec![],
+        findings: vec![],
+        cut: vec![],
+        paths: vec![],
+        excerpts: &empty,
+    };
+    Ok(document("kubeseg reach", &page))
+}
+
+/// JSON that cannot end the script element it sits in or break a line in a script.
+fn script_safe(json: &str) -> String {
+    let mut out = String::with_capacity(json.len() + json.len() / 16);
+    for c in json.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn document(title: &str, page: &impl Serialize) -> String {
+    let data = serde_json::to_string(page).unwrap_or_else(|_| "{}".into());
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<meta name=\"generator\" content=\"kubeseg {version}\">\n\
+<title>{title}</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n\
+<noscript><p>This report needs JavaScript to draw its graph and tables; the same data is in <code>--format json</code>.</p></noscript>\n\
+<script type=\"application/json\" id=\"kubeseg-data\">{data}</script>\n<script>\n{JS}</script>\n</body>\n</html>\n",
+        version = env!("CARGO_PKG_VERSION"),
+        data = script_safe(&data),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_cannot_close_its_script_element() {
+        let hostile = r#"{"t":"</script><script>alert(1)</script>&\u2028"}"#;
+        let json = serde_json::to_string(
+            &serde_json::json!({"t": "</script><img src=x onerror=alert(1)>&\u{2028}"}),
+        )
+        .unwrap();
+        let safe = script_safe(&json);
+        assert!(!safe.contains('<') && !safe.contains('>') && !safe.contains('&'));
+        assert!(!safe.contains('\u{2028}'));
+        // The escapes are JSON: the text reads back unchanged.
+        let back: serde_json::Value = serde_json::from_str(&safe).unwrap();
+        assert_eq!(back["t"], "</script><img src=x onerror=alert(1)>&\u{2028}");
+        assert!(!script_safe(hostile).contains("</script"));
+    }
+
+    #[test]
+    fn excerpts_take_the_block_that_starts_at_the_line() {
+        let text = "apiVersion: v1\nkind: NetworkPolicy\nspec:\n  ingress:\n  - from:\n    - podSelector: {}\n    ports:\n    - port: 80\n  - from:\n    - ipBlock: {cidr: 0.0.0.0/0}\n  egress: []\n---\nkind: Other\n";
+        // A rule (a list item) ends where the next item at its indentation starts.
+        assert_eq!(
+            excerpt(text, 5).unwrap(),
+            "  - from:\n    - podSelector: {}\n    ports:\n    - port: 80"
+        );
+        // An object runs to the document separator.
+        assert_eq!(
+            excerpt(text, 1).unwrap(),
+            text.split("\n---").next().unwrap()
+        );
+        // A mapping key takes its nested block, list items level with it included.
+        assert_eq!(excerpt(text, 11).unwrap(), "  egress: []");
+        assert_eq!(
+            excerpt(text, 4).unwrap(),
+            text.lines().skip(3).take(7).collect::<Vec<_>>().join("\n")
+        );
+        assert_eq!(excerpt(text, 0), None);
+        assert_eq!(excerpt(text, 99), None);
+    }
+
+    #[test]
+    fn long_blocks_are_cut() {
+        let text: String = std::iter::once("a:".to_string())
+            .chain((0..40).map(|i| format!("  k{i}: v")))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert_eq!(excerpt(&text, 1).unwrap().lines().count(), EXCERPT_LINES);
+    }
+}
