@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use kubeseg_synth::{Format, generate, shape};
 
+mod browser;
+
 /// Benchmark driver: generates synthetic clusters and times `kubeseg` on them.
 #[derive(Debug, Parser)]
 #[command(name = "kubeseg-bench", version)]
@@ -73,6 +75,11 @@ struct Args {
     /// Time `kubeseg audit --format json` instead of `reach` on the scenarios.
     #[arg(long)]
     audit: bool,
+    /// With --audit: write `--format html` instead, then open the page in headless
+    /// Chromium --runs times and report its size and how long it takes to become
+    /// interactive (navigation to the page's ready mark).
+    #[arg(long, requires = "audit")]
+    html: bool,
     /// With --audit: workloads passed as `--assume-compromised` (repeatable).
     #[arg(long, value_name = "WORKLOAD")]
     assume_compromised: Vec<String>,
@@ -706,12 +713,12 @@ fn change_policies(input: &Path, output: &Path) -> io::Result<usize> {
     Ok(changed)
 }
 
-fn audit_args(input: &Path, assumed: &[String]) -> Vec<String> {
+fn audit_args(input: &Path, assumed: &[String], format: &str) -> Vec<String> {
     let mut a = vec![
         "audit".to_string(),
         input.display().to_string(),
         "--format".to_string(),
-        "json".to_string(),
+        format.to_string(),
     ];
     for w in assumed {
         a.push("--assume-compromised".to_string());
@@ -720,13 +727,42 @@ fn audit_args(input: &Path, assumed: &[String]) -> Vec<String> {
     a
 }
 
+/// Opens an HTML report `runs` times in a fresh headless Chromium each and returns a
+/// line with its size and the median, min and max time to its ready mark.
+fn open_page(name: &str, page: &Path, runs: usize) -> io::Result<String> {
+    let bytes = fs::metadata(page)?.len();
+    let mut times = Vec::new();
+    for i in 0..runs {
+        let Some(mut b) = browser::Browser::launch() else {
+            return Err(io::Error::other("no Chromium"));
+        };
+        b.viewport(1280, 800);
+        let t = b.open(page).as_secs_f64();
+        let errors = b.errors();
+        if !errors.is_empty() {
+            return Err(io::Error::other(format!("console errors: {errors:?}")));
+        }
+        eprintln!("    open {}/{runs}: ready in {t:.3}s", i + 1);
+        times.push(t);
+    }
+    let (lo, hi) = times
+        .iter()
+        .fold((f64::MAX, 0f64), |(lo, hi), &t| (lo.min(t), hi.max(t)));
+    let med = median(&mut times).unwrap_or(0.0);
+    Ok(format!(
+        "{name}: page {:.1} MB, interactive in {med:.2} s median ({lo:.2}–{hi:.2} s, {runs} runs, headless Chromium at 1280×800)",
+        mb(bytes)
+    ))
+}
+
 fn run_scenarios(
     ctx: &Ctx,
     args: &Args,
     kubeseg: &Path,
     list: &[&'static Scenario],
-) -> io::Result<Vec<Row>> {
+) -> io::Result<(Vec<Row>, Vec<String>)> {
     let mut rows = Vec::new();
+    let mut pages = Vec::new();
     for s in list {
         let sh = shape(s.shape).ok_or_else(|| io::Error::other(format!("no shape {}", s.shape)))?;
         let runs = args.runs.unwrap_or(if sh.pods >= 100_000 { 3 } else { 5 });
@@ -774,8 +810,9 @@ fn run_scenarios(
                 )?);
                 continue;
             }
+            let format = if args.html { "html" } else { "json" };
             let a = if args.audit {
-                audit_args(&input, &args.assume_compromised)
+                audit_args(&input, &args.assume_compromised, format)
             } else {
                 kubeseg_args(&input, s.compact)
             };
@@ -784,25 +821,32 @@ fn run_scenarios(
                 s.id,
                 ext(f),
                 match (args.audit, s.compact) {
+                    (true, _) if args.html => " audit html",
                     (true, _) => " audit",
                     (false, true) => " compact",
                     (false, false) => "",
                 }
             );
+            let page = ctx.out.join(format!("{}.html", s.id));
             rows.push(bench_command(
                 ctx,
                 &name,
                 kubeseg,
                 &a,
-                None,
+                args.html.then_some(page.as_path()),
                 None,
                 runs,
                 args.timeout,
                 &stats,
             )?);
+            if args.html {
+                let line = open_page(&name, &page, runs)?;
+                eprintln!("  {line}");
+                pages.push(line);
+            }
         }
     }
-    Ok(rows)
+    Ok((rows, pages))
 }
 
 /// NCA output facts used to check that it really analysed the policies.
@@ -1024,7 +1068,7 @@ fn main() -> ExitCode {
         meter,
     };
     let mut report = String::new();
-    let rows = match run_scenarios(&ctx, &args, &kubeseg, &list) {
+    let (rows, pages) = match run_scenarios(&ctx, &args, &kubeseg, &list) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("kubeseg-bench: {e}");
@@ -1037,6 +1081,10 @@ fn main() -> ExitCode {
         let md = markdown(&rows);
         println!("\n{md}");
         report.push_str(&md);
+    }
+    for line in &pages {
+        println!("{line}");
+        let _ = writeln!(report, "\n{line}");
     }
     if args.nca {
         match run_nca(&ctx, &args, &kubeseg) {

@@ -100,19 +100,25 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
 /// The YAML each finding cites, read from the input files (a file that cannot be read
 /// again, such as stdin, just has no excerpt).
 fn excerpts(findings: &[&Finding]) -> kubeseg_report::html::Excerpts {
-    let mut texts: std::collections::BTreeMap<&str, Option<String>> = Default::default();
+    use kubeseg_report::html::{SourceText, cited_locations, excerpt_key};
+    let mut by_file: std::collections::BTreeMap<&str, Vec<&kubeseg_model::Location>> =
+        Default::default();
+    for l in cited_locations(findings) {
+        by_file.entry(&l.file).or_default().push(l);
+    }
     let mut out = kubeseg_report::html::Excerpts::new();
-    for l in kubeseg_report::html::cited_locations(findings) {
-        let text = texts.entry(&l.file).or_insert_with(|| {
-            (&*l.file != "-")
-                .then(|| kubeseg_sources::read_file(&l.file, crate::limits()).ok())
-                .flatten()
-        });
-        if let Some(x) = text
-            .as_deref()
-            .and_then(|t| kubeseg_report::html::excerpt(t, l.line))
-        {
-            out.insert(kubeseg_report::html::excerpt_key(l), x);
+    for (file, locations) in by_file {
+        let Some(text) = (file != "-")
+            .then(|| kubeseg_sources::read_file(file, crate::limits()).ok())
+            .flatten()
+        else {
+            continue;
+        };
+        let source = SourceText::new(&text);
+        for l in locations {
+            if let Some(x) = source.excerpt(l.line) {
+                out.insert(excerpt_key(l), x);
+            }
         }
     }
     out

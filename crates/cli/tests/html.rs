@@ -5,6 +5,8 @@
 
 #![allow(clippy::print_stderr)]
 
+// The DevTools client is shared with `kubeseg-bench --html`, which times the page.
+#[path = "../../bench/src/browser.rs"]
 mod browser;
 mod common;
 
@@ -465,4 +467,49 @@ fn the_page_is_deterministic_and_self_contained() {
     }
     assert!(html.contains("Content-Security-Policy"));
     assert!(std::path::Path::new(ROOT).join(EXAMPLE).exists());
+}
+
+/// The 150,000-pod benchmark shape (`kubeseg-synth --shape issue-150k-real --seed 1`):
+/// its audit page opens, starts aggregated, and a finding and a namespace work.
+#[test]
+fn the_150k_benchmark_report_works() {
+    let Some(mut b) = Browser::launch() else {
+        return;
+    };
+    let dir = scratch("html-150k", &[]);
+    let input = dir.join("cluster.yaml");
+    let shape = kubeseg_synth::shape("issue-150k-real").unwrap();
+    let mut out = std::io::BufWriter::new(std::fs::File::create(&input).unwrap());
+    kubeseg_synth::generate(&shape, 1, kubeseg_synth::Format::Yaml, &mut out).unwrap();
+    drop(out);
+    let input = input.to_str().unwrap();
+    let report = json_of(&["audit", input, "--format", "json"]);
+    let file = page(&dir, "audit.html", &["audit", input, "--format", "html"]);
+    let took = b.open(&file);
+    eprintln!("150k: ready in {took:?}");
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(
+        b.eval("document.querySelectorAll('#findings tbody tr').length"),
+        json!(findings.len())
+    );
+    // 3,000 namespaces and the outside, all collapsed.
+    assert_eq!(
+        b.eval("document.querySelectorAll('#graph .group.collapsed').length"),
+        json!(3001)
+    );
+    // The first finding about one workload highlights that workload alone.
+    let (i, f) = findings
+        .iter()
+        .enumerate()
+        .find(|(_, f)| f["code"] == "KS101")
+        .unwrap();
+    b.eval(&format!(
+        "document.querySelector('#findings tbody tr[data-index=\"{i}\"]').click()"
+    ));
+    assert_eq!(
+        set(b.eval("[...document.querySelectorAll('#graph .node.hl')].map(n => n.dataset.id)")),
+        set(f["endpoints"].clone())
+    );
+    screenshots(&mut b, "audit-150k");
+    assert_clean(&mut b, &file);
 }

@@ -44,6 +44,9 @@ const JS: &str = include_str!("page.js");
 
 /// Lines of YAML shown from a location at most.
 const EXCERPT_LINES: usize = 16;
+/// Characters shown of one line at most (a JSON input may hold a whole object, or a
+/// whole file, on one line).
+const EXCERPT_LINE_CHARS: usize = 200;
 
 /// YAML excerpts by `file:line`, read by the caller from the input files.
 pub type Excerpts = BTreeMap<String, String>;
@@ -63,34 +66,66 @@ pub fn cited_locations<'f>(findings: &[&'f Finding]) -> BTreeSet<&'f Location> {
     set
 }
 
-/// The block of YAML that starts at 1-based `line`: that line and the more indented
-/// ones after it (or list items at the same indentation, for a rule), up to
-/// [`EXCERPT_LINES`] lines and never past a document separator.
-pub fn excerpt(text: &str, line: u32) -> Option<String> {
-    let mut lines = text.lines().skip((line as usize).checked_sub(1)?);
-    let first = lines.next()?;
-    let indent = |l: &str| l.len() - l.trim_start().len();
-    let base = indent(first);
-    let item = first.trim_start().starts_with("- ");
-    let mut out = vec![first];
-    for l in lines {
-        if out.len() == EXCERPT_LINES || l.trim_end() == "---" || l.starts_with("...") {
-            break;
-        }
-        let blank = l.trim().is_empty();
-        // Same indentation: top-level keys of the document, or the items of a list
-        // written level with its key (`ingress:` then `- from:`).
-        let level = indent(l) == base && !item && (base == 0 || l.trim_start().starts_with("- "));
-        let inside = indent(l) > base || level;
-        if !blank && !inside {
-            break;
-        }
-        out.push(l);
+/// A file's text with the offset of each line, so that excerpts of a large file cost
+/// their own length, not the file's.
+pub struct SourceText<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> SourceText<'a> {
+    /// Indexes the lines of `text`.
+    pub fn new(text: &'a str) -> SourceText<'a> {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .filter(|&i| i < text.len())
+            .collect();
+        SourceText { text, starts }
     }
-    while out.last().is_some_and(|l| l.trim().is_empty()) {
-        out.pop();
+
+    /// The block of YAML that starts at 1-based `line`: that line and the more
+    /// indented ones after it (or list items at the same indentation, for a rule), up
+    /// to [`EXCERPT_LINES`] lines and never past a document separator.
+    pub fn excerpt(&self, line: u32) -> Option<String> {
+        let start = *self.starts.get((line as usize).checked_sub(1)?)?;
+        let mut lines = self.text[start..].lines();
+        let first = lines.next()?;
+        // A JSON object on its line (one object per line, as `kubectl get -o json`
+        // lists are often flattened) is the excerpt by itself.
+        if first.trim_start().starts_with('{') {
+            return Some(clip_line(first.trim_end_matches(',')));
+        }
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        let base = indent(first);
+        let item = first.trim_start().starts_with("- ");
+        let mut out = vec![first];
+        for l in lines {
+            if out.len() == EXCERPT_LINES || l.trim_end() == "---" || l.starts_with("...") {
+                break;
+            }
+            let blank = l.trim().is_empty();
+            // Same indentation: top-level keys of the document, or the items of a list
+            // written level with its key (`ingress:` then `- from:`).
+            let level =
+                indent(l) == base && !item && (base == 0 || l.trim_start().starts_with("- "));
+            if !blank && indent(l) <= base && !level {
+                break;
+            }
+            out.push(l);
+        }
+        while out.last().is_some_and(|l| l.trim().is_empty()) {
+            out.pop();
+        }
+        let clipped: Vec<String> = out.iter().map(|l| clip_line(l)).collect();
+        Some(clipped.join("\n"))
     }
-    Some(out.join("\n"))
+}
+
+fn clip_line(l: &str) -> String {
+    match l.char_indices().nth(EXCERPT_LINE_CHARS) {
+        Some((at, _)) => format!("{}…", &l[..at]),
+        None => l.to_string(),
+    }
 }
 
 #[derive(Serialize)]
@@ -332,6 +367,10 @@ mod tests {
         assert!(!script_safe(hostile).contains("</script"));
     }
 
+    fn excerpt(text: &str, line: u32) -> Option<String> {
+        SourceText::new(text).excerpt(line)
+    }
+
     #[test]
     fn excerpts_take_the_block_that_starts_at_the_line() {
         let text = "apiVersion: v1\nkind: NetworkPolicy\nspec:\n  ingress:\n  - from:\n    - podSelector: {}\n    ports:\n    - port: 80\n  - from:\n    - ipBlock: {cidr: 0.0.0.0/0}\n  egress: []\n---\nkind: Other\n";
@@ -362,5 +401,10 @@ mod tests {
             .collect::<Vec<_>>()
             .join("\n");
         assert_eq!(excerpt(&text, 1).unwrap().lines().count(), EXCERPT_LINES);
+        // A JSON input on one line shows its start.
+        let json = format!("{{\"items\": [{}]}}", "{\"kind\": \"Pod\"}, ".repeat(1000));
+        let x = excerpt(&json, 1).unwrap();
+        assert_eq!(x.chars().count(), EXCERPT_LINE_CHARS + 1);
+        assert!(x.starts_with("{\"items\": [{\"kind\"") && x.ends_with('…'));
     }
 }

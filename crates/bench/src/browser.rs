@@ -1,4 +1,5 @@
-//! A headless Chromium driven over the DevTools protocol, for the HTML report's tests.
+//! A headless Chromium driven over the DevTools protocol, for the HTML report's tests
+//! (`crates/cli/tests/html.rs` includes this file) and `kubeseg-bench --html`.
 //!
 //! Chromium is started with `--remote-debugging-port=0` and prints the address of its
 //! DevTools WebSocket on stderr; the few WebSocket frames the protocol needs (masked
