@@ -110,9 +110,12 @@ fn audit_page_shows_the_findings_graph_paths_and_fix() {
         "{cards}"
     );
 
-    // One node per endpoint of `reach` (11 workloads and 3 address ranges).
-    let nodes =
-        set(b.eval("[...document.querySelectorAll('#graph .node')].map(n => n.dataset.id)"));
+    // One node per endpoint of `reach` (11 workloads and 3 address ranges), and one for
+    // each sensitive target inside a range: the cloud metadata service, and the API
+    // server (the example's Service default/kubernetes has clusterIP 10.96.0.1).
+    let nodes = set(
+        b.eval("[...document.querySelectorAll('#graph .node:not(.k-s)')].map(n => n.dataset.id)")
+    );
     let endpoints: BTreeSet<String> = reach["endpoints"]
         .as_array()
         .unwrap()
@@ -121,6 +124,12 @@ fn audit_page_shows_the_findings_graph_paths_and_fix() {
         .collect();
     assert_eq!(nodes, endpoints);
     assert_eq!(nodes.len(), 14);
+    assert_eq!(
+        strings(
+            b.eval("[...document.querySelectorAll('#graph .node.k-s')].map(n => n.dataset.id)")
+        ),
+        ["API server", "cloud metadata service"]
+    );
     // Entry points and crown jewels are marked (EXPECTED.md: the three WordPress
     // instances, debug-shell and search are entry points; mysql, redis, users-api,
     // payments-api and search are crown jewels).
@@ -176,6 +185,30 @@ fn audit_page_shows_the_findings_graph_paths_and_fix() {
             > 0
     );
 
+    // A KS301 finding highlights the workload and the metadata service's node, and the
+    // node has the connections of the range that holds 169.254.169.254.
+    b.eval("[...document.querySelectorAll('#findings tbody tr')].find(r => r.dataset.code === 'KS301' && r.textContent.includes('wordpress-a')).click()");
+    assert_eq!(
+        set(b.eval("[...document.querySelectorAll('#graph .node.hl')].map(n => n.dataset.id)")),
+        set(json!([
+            "blogs/wordpress-a[Deployment]",
+            "cloud metadata service"
+        ]))
+    );
+    b.eval("document.querySelector('#graph .node[data-id=\"cloud metadata service\"]').dispatchEvent(new MouseEvent('click', {bubbles: true}))");
+    let range = reach["endpoints"][0]["id"].as_str().unwrap();
+    assert!(range.starts_with("0.0.0.0-203.0.112.255,"), "{range}");
+    let into_range = reach["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["dst"] == range && c["src"] != c["dst"])
+        .count();
+    assert_eq!(
+        b.eval("document.querySelectorAll('#reached-from li').length"),
+        json!(into_range)
+    );
+
     // The minimal fix is drawn: the ten connections of KS801 (the three WordPress
     // instances to mysql, users-api and search, and debug-shell to search).
     let cut = report["findings"]
@@ -207,16 +240,19 @@ fn audit_page_shows_the_findings_graph_paths_and_fix() {
             .filter(|c| c[dir] == node && c["src"] != c["dst"] && c[end] != node)
             .count() as u64
     };
+    // Both ways it also meets the API server and the metadata service, which sit in the
+    // range 0.0.0.0-203.0.112.255,… that it reaches and that reaches it on every port.
+    let aliases = 2;
     assert_eq!(
         b.eval("document.querySelectorAll('#reaches li').length"),
-        json!(count("src", "dst"))
+        json!(count("src", "dst") + aliases)
     );
     assert_eq!(
         b.eval("document.querySelectorAll('#reached-from li').length"),
-        json!(count("dst", "src"))
+        json!(count("dst", "src") + aliases)
     );
     assert!(count("src", "dst") > 0 && count("dst", "src") > 0);
-    // The protocol filter narrows the lists: wordpress-a reaches nothing by SCTP only…
+    // The protocol filter narrows the lists to the connections with SCTP ports.
     let sctp_only = reach["connections"]
         .as_array()
         .unwrap()
@@ -227,7 +263,7 @@ fn audit_page_shows_the_findings_graph_paths_and_fix() {
     b.eval("(() => { const s = document.getElementById('filter-proto'); s.value = '4'; s.dispatchEvent(new Event('change')); })()");
     assert_eq!(
         b.eval("document.querySelectorAll('#reaches li').length"),
-        json!(sctp_only)
+        json!(sctp_only as u64 + aliases)
     );
     b.eval("(() => { const s = document.getElementById('filter-proto'); s.value = '7'; s.dispatchEvent(new Event('change')); })()");
 
@@ -286,6 +322,8 @@ fn audit_page_shows_the_findings_graph_paths_and_fix() {
     // The picture shows a path: the finding about redis, selected.
     b.eval("[...document.querySelectorAll('#findings tbody tr')].find(r => r.textContent.includes('crown jewel data/redis')).click()");
     screenshots(&mut b, "audit-wordpress");
+    b.eval("document.getElementById('theme').click()");
+    screenshots(&mut b, "audit-wordpress-other-theme");
     assert_clean(&mut b, &file);
 }
 

@@ -41,21 +41,42 @@ pub struct EgressTargets {
     dns: Option<usize>,
 }
 
+/// External endpoints (address atoms) that hold a sensitive target, for reports that
+/// show the target as a node of its own.
+#[derive(Clone, Debug)]
+pub struct SensitiveTarget {
+    /// What it is: `cloud metadata service`, `API server`, `kubelet`.
+    pub what: &'static str,
+    /// The rule whose findings are about reaching it.
+    pub code: &'static str,
+    /// The atoms holding its addresses.
+    pub endpoints: Vec<usize>,
+}
+
 impl EgressTargets {
-    /// The sensitive external endpoints by what they hold, for reports that mark them.
-    pub fn named(&self) -> Vec<(&'static str, Vec<usize>)> {
+    /// The sensitive targets found in the address partition.
+    pub fn named(&self) -> Vec<SensitiveTarget> {
+        use crate::registry::{APISERVER_EGRESS, KUBELET_EGRESS, METADATA_EGRESS};
         let groups = &self.targets.groups;
         let mut named = Vec::new();
+        let mut add = |what, code, g: usize| {
+            if !groups[g].endpoints.is_empty() {
+                named.push(SensitiveTarget {
+                    what,
+                    code,
+                    endpoints: groups[g].endpoints.clone(),
+                });
+            }
+        };
         if let Some(g) = self.metadata {
-            named.push(("cloud metadata service", groups[g].endpoints.clone()));
+            add("cloud metadata service", METADATA_EGRESS.code, g);
         }
         if let Some((g, _)) = &self.apiserver {
-            named.push(("API server", groups[*g].endpoints.clone()));
+            add("API server", APISERVER_EGRESS.code, *g);
         }
         if let Some((g, _)) = &self.kubelet {
-            named.push(("kubelet", groups[*g].endpoints.clone()));
+            add("kubelet", KUBELET_EGRESS.code, *g);
         }
-        named.retain(|(_, endpoints)| !endpoints.is_empty());
         named
     }
 }

@@ -20,6 +20,7 @@ use crate::finding::Finding;
 use crate::graph::Closure;
 use crate::rows::Rows;
 pub use context::{CrownJewel, EntryPoint};
+pub use egress::SensitiveTarget;
 use kubeseg_engine::Engine;
 use kubeseg_model::{IpSet, PortSet, Selector};
 pub use lateral::{BlastRadius, Path};
@@ -85,8 +86,8 @@ pub struct AuditReport {
     /// What the audit could not check, and why.
     pub notes: Vec<Note>,
     /// External endpoints (address atoms) holding the cloud metadata service, the API
-    /// server or the kubelets, by what they hold.
-    pub sensitive: Vec<(&'static str, Vec<usize>)>,
+    /// server or the kubelets.
+    pub sensitive: Vec<SensitiveTarget>,
     /// Workloads, namespaces and policies audited.
     pub counts: (usize, usize, usize),
     /// How long each phase took, for `KUBESEG_TIMINGS` (never part of any output format).

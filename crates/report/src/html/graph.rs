@@ -27,7 +27,8 @@ pub struct Node {
     pub group: u32,
     pub x: u32,
     pub y: u32,
-    /// `w` workload, `x` external addresses, `d` a domain name.
+    /// `w` workload, `x` external addresses, `d` a domain name, `s` a sensitive target
+    /// inside an address range (it has the range's connections).
     pub kind: &'static str,
 }
 
@@ -81,16 +82,34 @@ impl NodeIndex {
     }
 }
 
-/// Builds the graph over `endpoints ⊇ sources ∪ destinations` (sorted endpoint indices).
+/// A node standing for a named target inside an address range (the cloud metadata
+/// service in the range that holds its address): its id, and the range's endpoint.
+/// No policy tells the addresses of one range apart, so it has the range's connections.
+pub struct Alias {
+    pub id: String,
+    pub endpoint: usize,
+}
+
+/// Builds the graph over `endpoints ⊇ sources ∪ destinations` (sorted endpoint
+/// indices), with `aliases` as nodes of their own outside the cluster.
 pub fn build(
     engine: &mut Engine,
     endpoints: &[usize],
     sources: &[usize],
     destinations: &[usize],
+    aliases: &[Alias],
 ) -> Result<(Graph, NodeIndex), CollisionError> {
-    // Groups: namespaces by name, then everything outside the cluster.
+    // Groups: namespaces by name, then everything outside the cluster. A member is an
+    // endpoint, or an alias (its index in `aliases` past the endpoints' range).
+    let alias_base = engine.endpoints().len();
     let mut members: std::collections::BTreeMap<(bool, String), Vec<(String, usize)>> =
         Default::default();
+    for (i, a) in aliases.iter().enumerate() {
+        members
+            .entry((true, OUTSIDE.to_string()))
+            .or_default()
+            .push((a.id.clone(), alias_base + i));
+    }
     for &e in endpoints {
         let id = engine.endpoint_id(e);
         let (key, label) = match &engine.endpoints()[e] {
@@ -111,19 +130,25 @@ pub fn build(
     let mut groups = Vec::with_capacity(members.len());
     let mut by_endpoint = HashMap::default();
     let mut by_id = HashMap::default();
+    let mut alias_nodes: Vec<(u32, usize)> = Vec::new();
     for (g, (((_, name), mut list), p)) in members.into_iter().zip(placed).enumerate() {
         list.sort();
         let mut group_nodes = Vec::with_capacity(list.len());
         for ((label, e), (x, y)) in list.into_iter().zip(p.nodes) {
             let n = nodes.len() as u32;
-            let id = engine.endpoint_id(e);
-            by_endpoint.insert(e, n);
-            by_id.insert(id.clone(), n);
-            let kind = match &engine.endpoints()[e] {
-                Endpoint::Workload { .. } => "w",
-                Endpoint::External { .. } => "x",
-                Endpoint::Domain { .. } => "d",
+            let (id, kind) = if e >= alias_base {
+                alias_nodes.push((n, aliases[e - alias_base].endpoint));
+                (label.clone(), "s")
+            } else {
+                by_endpoint.insert(e, n);
+                let kind = match &engine.endpoints()[e] {
+                    Endpoint::Workload { .. } => "w",
+                    Endpoint::External { .. } => "x",
+                    Endpoint::Domain { .. } => "d",
+                };
+                (engine.endpoint_id(e), kind)
             };
+            by_id.insert(id.clone(), n);
             nodes.push(Node {
                 id,
                 label,
@@ -145,10 +170,14 @@ pub fn build(
     }
     let index = NodeIndex(by_endpoint, by_id);
     let grouping = compact::group(engine, sources, destinations);
-    let classes: Vec<Vec<u32>> = grouping
+    let mut classes: Vec<Vec<u32>> = grouping
         .groups
         .iter()
-        .map(|g| g.iter().filter_map(|&e| index.of(e)).collect())
+        .map(|g| {
+            let mut class: Vec<u32> = g.iter().filter_map(|&e| index.of(e)).collect();
+            class.sort_unstable();
+            class
+        })
         .collect();
     let mut port_ids: HashMap<u32, u32> = HashMap::default();
     let (mut ports, mut port_protocols) = (Vec::new(), Vec::new());
@@ -170,6 +199,21 @@ pub fn build(
             a.len() as u64 * b.len() as u64 - common(a, b)
         })
         .sum();
+    // An alias joins every class of its range (as a source and as a destination),
+    // after the pairs are counted: it is not a connection of its own.
+    for class in &mut classes {
+        let joining: Vec<u32> = alias_nodes
+            .iter()
+            .filter(|(_, e)| {
+                index
+                    .of(*e)
+                    .is_some_and(|n| class.binary_search(&n).is_ok())
+            })
+            .map(|&(a, _)| a)
+            .collect();
+        class.extend(joining);
+        class.sort_unstable();
+    }
     let (group_edges, group_edges_truncated) = group_edges(&nodes, &classes, &edges);
     Ok((
         Graph {
@@ -186,6 +230,25 @@ pub fn build(
         },
         index,
     ))
+}
+
+impl Graph {
+    /// A test of whether one node may connect to another, built once for many questions.
+    pub fn connectivity(&self) -> impl Fn(u32, u32) -> bool + '_ {
+        let mut src = vec![u32::MAX; self.nodes.len()];
+        let mut dst = vec![u32::MAX; self.nodes.len()];
+        let mut edges = rustc_hash::FxHashSet::default();
+        for &(a, b, _) in &self.edges {
+            self.classes[a as usize]
+                .iter()
+                .for_each(|&n| src[n as usize] = a);
+            self.classes[b as usize]
+                .iter()
+                .for_each(|&n| dst[n as usize] = b);
+            edges.insert((a, b));
+        }
+        move |u, v| u != v && edges.contains(&(src[u as usize], dst[v as usize]))
+    }
 }
 
 fn protocol_bits(set: &PortSet) -> u8 {

@@ -15,7 +15,7 @@
 //!   "summary": {...} (audit: the JSON report's summary) | null,
 //!   "notes": ["..."],
 //!   "graph": { "cell": [w, h], "groups": [{"name", "x", "y", "w", "h", "nodes": [n]}],
-//!              "nodes": [{"id", "label", "group", "x", "y", "kind": "w"|"x"|"d"}],
+//!              "nodes": [{"id", "label", "group", "x", "y", "kind": "w"|"x"|"d"|"s"}],
 //!              "classes": [[n]], "edges": [[srcClass, dstClass, portsIndex]],
 //!              "ports": ["TCP 80"], "portProtocols": [1], "pairs": 12,
 //!              "groupEdges": [[g, g]], "groupEdgesTruncated": false },
@@ -177,7 +177,21 @@ pub fn audit(
     mesh: bool,
 ) -> Result<String, CollisionError> {
     let all: Vec<usize> = (0..engine.endpoints().len()).collect();
-    let (graph, index) = graph::build(engine, &all, &all, &all)?;
+    // Each sensitive target is a node of its own (one per address range holding it).
+    let mut aliases = Vec::new();
+    let mut alias_of: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for t in &report.sensitive {
+        for (k, &e) in t.endpoints.iter().enumerate() {
+            let id = if t.endpoints.len() == 1 {
+                t.what.to_string()
+            } else {
+                format!("{} ({})", t.what, k + 1)
+            };
+            alias_of.entry(t.code).or_default().push(id.clone());
+            aliases.push(graph::Alias { id, endpoint: e });
+        }
+    }
+    let (graph, index) = graph::build(engine, &all, &all, &all, &aliases)?;
     let mut marks: BTreeMap<u32, Mark> = BTreeMap::new();
     fn mark(marks: &mut BTreeMap<u32, Mark>, n: Option<u32>) -> Option<&mut Mark> {
         let n = n?;
@@ -198,29 +212,46 @@ pub fn audit(
             m.jewel = j.reasons.clone();
         }
     }
-    for (what, endpoints) in &report.sensitive {
-        for &e in endpoints {
+    for t in &report.sensitive {
+        for &e in &t.endpoints {
             if let Some(m) = mark(&mut marks, index.of(e)) {
-                m.tags.push(format!("holds the {what}"));
+                m.tags.push(format!("holds the {}", t.what));
             }
         }
     }
+    for a in &aliases {
+        if let Some(m) = mark(&mut marks, index.by_id(&a.id)) {
+            m.tags
+                .push(format!("in {}", engine.endpoint_id(a.endpoint)));
+        }
+    }
     let node = |id: &String| index.by_id(id);
+    let connects = graph.connectivity();
     let page_findings: Vec<PageFinding> = findings
         .iter()
         .map(|f| {
-            let edges: Vec<(u32, u32)> = f
+            let mut edges: Vec<(u32, u32)> = f
                 .edges
                 .iter()
                 .filter_map(|(u, v)| Some((node(u)?, node(v)?)))
                 .collect();
+            // A finding about reaching a sensitive target draws the hop to it (to each
+            // range holding it that the source reaches).
+            if let (Some(targets), [source]) = (alias_of.get(f.rule.code), &f.endpoints[..]) {
+                edges.extend(
+                    targets
+                        .iter()
+                        .filter_map(|t| Some((node(source)?, node(t)?)))
+                        .filter(|&(u, v)| connects(u, v)),
+                );
+            }
             // A path's nodes in order; otherwise the endpoints the finding names.
             let mut nodes: Vec<u32> = Vec::new();
-            if f.edges.is_empty() {
+            if edges.is_empty() {
                 nodes.extend(f.endpoints.iter().filter_map(node));
             } else {
-                for (u, v) in &f.edges {
-                    nodes.extend([node(u), node(v)].into_iter().flatten());
+                for &(u, v) in &edges {
+                    nodes.extend([u, v]);
                 }
             }
             let mut seen = BTreeSet::new();
@@ -232,6 +263,7 @@ pub fn audit(
             }
         })
         .collect();
+    drop(connects);
     let cut = findings
         .iter()
         .filter(|f| f.rule.code == kubeseg_analyses::registry::MINIMAL_FIX.code)
@@ -292,7 +324,7 @@ pub fn reach(
         .collect::<BTreeSet<usize>>()
         .into_iter()
         .collect();
-    let (graph, _) = graph::build(engine, &all, sources, destinations)?;
+    let (graph, _) = graph::build(engine, &all, sources, destinations, &[])?;
     let mut notes: Vec<String> = unmodelled
         .iter()
         .map(|m| format!("not modelled, the connections ignore it: {m}"))
