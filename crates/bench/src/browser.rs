@@ -269,8 +269,10 @@ impl Browser {
         r["result"]["value"].clone()
     }
 
-    /// Opens a file and waits until the page says it is ready; returns how long that took.
+    /// Opens a file and waits until the page says it is ready; returns how long that
+    /// took. The events recorded so far (the previous page's) are dropped.
     pub fn open(&mut self, file: &Path) -> Duration {
+        self.events.clear();
         let url = format!("file://{}", std::fs::canonicalize(file).unwrap().display());
         let start = Instant::now();
         self.call("Page.navigate", json!({"url": url}));

@@ -551,3 +551,63 @@ fn the_150k_benchmark_report_works() {
     screenshots(&mut b, "audit-150k");
     assert_clean(&mut b, &file);
 }
+
+/// The bundled mesh example: the page works and says, visibly, that its connections are
+/// L3/L4 and that the mesh restricts them further (every layer, or a visible note).
+#[test]
+fn the_mesh_example_says_what_the_graph_leaves_to_the_mesh() {
+    let Some(mut b) = Browser::launch() else {
+        return;
+    };
+    let dir = scratch("html-mesh", &[]);
+    let report = json_of(&["audit", "examples/mesh", "--format", "json"]);
+    for (name, args) in [
+        ("audit.html", ["audit", "examples/mesh", "--format", "html"]),
+        ("reach.html", ["reach", "examples/mesh", "--format", "html"]),
+    ] {
+        let file = page(&dir, name, &args);
+        b.open(&file);
+        b.eval("document.getElementById('notes').open = true");
+        let notes = b.eval("document.getElementById('notes').innerText");
+        assert!(
+            notes
+                .as_str()
+                .unwrap()
+                .contains("L3/L4 connections; the Istio mesh further restricts"),
+            "{name}: {notes}"
+        );
+        if name == "audit.html" {
+            assert_eq!(
+                b.eval("document.querySelectorAll('#findings tbody tr').length"),
+                json!(report["findings"].as_array().unwrap().len())
+            );
+        }
+        assert_clean(&mut b, &file);
+    }
+}
+
+/// The checks above can fail: a page that logs an error, throws, and asks for a remote
+/// image is caught by each of them.
+#[test]
+fn the_harness_sees_errors_and_requests() {
+    let Some(mut b) = Browser::launch() else {
+        return;
+    };
+    let dir = scratch("html-harness", &[]);
+    let file = dir.join("bad.html");
+    std::fs::write(
+        &file,
+        "<!DOCTYPE html><html><body><img src=\"http://192.0.2.1/x.png\"><script>console.error('boom'); document.body.setAttribute('data-ready', '1'); setTimeout(() => { throw new Error('late'); }, 0);</script></body></html>",
+    )
+    .unwrap();
+    b.open(&file);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let errors = b.errors();
+    assert!(errors.iter().any(|e| e.contains("boom")), "{errors:?}");
+    assert!(errors.iter().any(|e| e.contains("late")), "{errors:?}");
+    let requests = b.requests();
+    assert!(
+        requests.iter().any(|r| r == "http://192.0.2.1/x.png"),
+        "{requests:?}"
+    );
+}
