@@ -79,6 +79,7 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
     let format = match a.format {
         AuditFormat::Html => {
             let excerpts = excerpts(&findings);
+            lap("excerpts");
             let mesh = kubeseg_engine::mesh::Annotator::new(&loaded.cluster, config.mesh.clone())
                 .is_some();
             let out =

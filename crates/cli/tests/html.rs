@@ -209,6 +209,13 @@ fn audit_page_shows_the_findings_graph_paths_and_fix() {
         json!(into_range)
     );
 
+    // A namespace-level finding (KS103 for blogs) highlights its namespace's box.
+    b.eval("[...document.querySelectorAll('#findings tbody tr')].find(r => r.dataset.code === 'KS103' && r.textContent.includes('namespace blogs')).click()");
+    assert_eq!(
+        strings(b.eval("[...document.querySelectorAll('#graph .group.g-hl .group-title')].map(t => t.textContent)")),
+        ["blogs"]
+    );
+
     // The minimal fix is drawn: the ten connections of KS801 (the three WordPress
     // instances to mysql, users-api and search, and debug-shell to search).
     let cut = report["findings"]

@@ -20,7 +20,8 @@
 //!              "ports": ["TCP 80"], "portProtocols": [1], "pairs": 12,
 //!              "groupEdges": [[g, g]], "groupEdgesTruncated": false },
 //!   "marks": [{"node": n, "entry": ["why"], "jewel": ["why"], "tags": ["API server"]}],
-//!   "findings": [{ ...the JSON report's finding..., "nodes": [n], "edges": [[n, n]] }],
+//!   "findings": [{ ...the JSON report's finding..., "nodes": [n], "edges": [[n, n]],
+//!                  "groups": [g] (the namespaces it names) }],
 //!   "cut": [[n, n]], "paths": [{"hops": [n], "severity": "critical"}],
 //!   "excerpts": {"file:line": "the YAML from that line"} }
 //! ```
@@ -145,6 +146,8 @@ struct PageFinding<'a> {
     finding: FindingJson<'a>,
     nodes: Vec<u32>,
     edges: Vec<(u32, u32)>,
+    /// Namespaces the finding names (a namespace-level finding such as KS103).
+    groups: Vec<u32>,
 }
 
 #[derive(Serialize)]
@@ -227,6 +230,13 @@ pub fn audit(
     }
     let node = |id: &String| index.by_id(id);
     let connects = graph.connectivity();
+    let group_of: BTreeMap<&str, u32> = graph
+        .groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.name != OUTSIDE)
+        .map(|(i, g)| (g.name.as_str(), i as u32))
+        .collect();
     let page_findings: Vec<PageFinding> = findings
         .iter()
         .map(|f| {
@@ -256,10 +266,16 @@ pub fn audit(
             }
             let mut seen = BTreeSet::new();
             nodes.retain(|n| seen.insert(*n));
+            let groups = f
+                .endpoints
+                .iter()
+                .filter_map(|e| group_of.get(e.as_str()).copied())
+                .collect();
             PageFinding {
                 finding: finding_json(f),
                 nodes,
                 edges,
+                groups,
             }
         })
         .collect();

@@ -370,8 +370,20 @@
       e.classList.toggle('hl', hl.has(n));
       e.classList.toggle('dim', state.ns !== '' && G.groups[G.nodes[n].group].name !== state.ns);
     });
+    // A collapsed namespace shows whether it holds reached, reaching or highlighted
+    // nodes; a namespace-level finding highlights its namespaces.
+    const groupsOf = function (set) {
+      const gs = new Set();
+      set.forEach(function (n) { gs.add(G.nodes[n].group); });
+      return gs;
+    };
+    const gOut = groupsOf(out), gIn = groupsOf(inn), gHl = groupsOf(hl);
+    if (state.finding >= 0) D.findings[state.finding].groups.forEach(function (g) { gHl.add(g); });
     groupEls.forEach(function (e, gi) {
       e.classList.toggle('dim', state.ns !== '' && G.groups[gi].name !== state.ns);
+      e.classList.toggle('g-out', gOut.has(gi));
+      e.classList.toggle('g-in', gIn.has(gi));
+      e.classList.toggle('g-hl', gHl.has(gi));
     });
   }
 
@@ -621,11 +633,12 @@
     state.finding = i; state.node = -1; state.path = -1;
     const f = D.findings[i];
     openGroupsOf(f.nodes);
+    f.groups.forEach(function (g) { expand(g); });
     markRows();
     applyNodeClasses();
     redrawHighlight();
     showFindingPanel(f);
-    focusOn(f.nodes);
+    focusOn(f.nodes.length ? f.nodes : [].concat.apply([], f.groups.map(function (g) { return G.groups[g].nodes; })));
   }
   function selectPath(i) {
     state.path = i; state.node = -1; state.finding = -1;
@@ -708,7 +721,8 @@
     let shown = 0;
     D.findings.forEach(function (f, i) {
       const text = (f.code + ' ' + f.name + ' ' + f.title + ' ' + f.endpoints.join(' ')).toLowerCase();
-      const inNs = state.ns === '' || f.nodes.some(function (n) { return G.groups[G.nodes[n].group].name === state.ns; });
+      const inNs = state.ns === '' || f.nodes.some(function (n) { return G.groups[G.nodes[n].group].name === state.ns; }) ||
+        f.groups.some(function (g) { return G.groups[g].name === state.ns; });
       const show = state.sev.has(f.severity) && inNs && (q === '' || text.indexOf(q) >= 0);
       rows[i].hidden = !show;
       if (show) shown++;
