@@ -320,6 +320,31 @@ fn audit_page_shows_the_findings_graph_paths_and_fix() {
         json!(1)
     );
 
+    // The copy button copies (through the clipboard API, or the selection fallback).
+    b.eval("document.querySelector('#panel button.copy').click()");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(
+        b.eval("document.querySelector('#panel button.copy').textContent"),
+        json!("Copied")
+    );
+    // Zoom and pan change the view, Fit restores it.
+    b.eval("document.getElementById('zoom-fit').click()");
+    let fit = b.eval("document.getElementById('graph').getAttribute('viewBox')");
+    b.eval("document.getElementById('zoom-in').click()");
+    let zoomed = b.eval("document.getElementById('graph').getAttribute('viewBox')");
+    assert_ne!(zoomed, fit);
+    b.eval("document.getElementById('graph').focus()");
+    b.press("ArrowLeft", 37);
+    assert_ne!(
+        b.eval("document.getElementById('graph').getAttribute('viewBox')"),
+        zoomed
+    );
+    b.eval("document.getElementById('zoom-fit').click()");
+    assert_eq!(
+        b.eval("document.getElementById('graph').getAttribute('viewBox')"),
+        fit
+    );
+
     // Themes switch.
     let before = b.eval("document.documentElement.dataset.theme");
     b.eval("document.getElementById('theme').click()");
