@@ -64,6 +64,101 @@ pub enum Command {
     /// What a change opens or closes: connections added, removed and changed, and the
     /// policy edit responsible for each.
     Diff(DiffArgs),
+    /// The kernel lab (root): pods as network namespaces, policy enforced by nftables,
+    /// real probes compared with `reach`.
+    #[command(subcommand)]
+    Lab(LabCommand),
+}
+
+/// `kubeseg lab`.
+#[derive(Subcommand, Debug)]
+pub enum LabCommand {
+    /// Build a lab from the manifests and leave it running.
+    Up(LabUpArgs),
+    /// Remove a lab: everything it created, and only that.
+    Down(LabNameArgs),
+    /// Build a lab, probe every pod pair on every declared port, compare with `reach`,
+    /// remove the lab; exit 1 on any mismatch.
+    Verify(LabVerifyArgs),
+    /// (internal) Listen on ports inside a lab namespace.
+    #[command(hide = true)]
+    Serve(LabServeArgs),
+    /// (internal) Probe targets (JSON on stdin) from inside a lab namespace.
+    #[command(hide = true)]
+    Probe,
+}
+
+/// The lab's name.
+#[derive(Args, Debug)]
+pub struct LabNameArgs {
+    /// Name of the lab (prefix of its network namespaces; state in /run/kubeseg-lab/NAME).
+    #[arg(long, default_value = "kslab", value_parser = lab_name, value_name = "NAME")]
+    pub name: String,
+}
+
+fn lab_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 8
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.starts_with(|c: char| c.is_ascii_lowercase());
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("1 to 8 lower-case letters and digits, starting with a letter".into())
+    }
+}
+
+/// `kubeseg lab up`.
+#[derive(Args, Debug)]
+pub struct LabUpArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Print the pods, their namespaces, addresses and ports as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What `lab up` and `lab verify` share.
+#[derive(Args, Debug)]
+pub struct LabArgs {
+    #[command(flatten)]
+    pub common: Common,
+    #[command(flatten)]
+    pub name: LabNameArgs,
+    /// Pods per workload (copies of its pod template), at most.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=8), value_name = "N")]
+    pub pods_per_workload: u16,
+}
+
+/// Output formats of `lab verify`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LabFormat {
+    /// Totals and one line per mismatch.
+    Text,
+    /// The versioned JSON document.
+    Json,
+}
+
+/// `kubeseg lab verify`.
+#[derive(Args, Debug)]
+pub struct LabVerifyArgs {
+    #[command(flatten)]
+    pub lab: LabArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: LabFormat,
+}
+
+/// `kubeseg lab serve`.
+#[derive(Args, Debug)]
+pub struct LabServeArgs {
+    #[arg(long, default_value = "")]
+    pub tcp: String,
+    #[arg(long, default_value = "")]
+    pub udp: String,
+    #[arg(long)]
+    pub ready: Option<std::path::PathBuf>,
 }
 
 /// Output formats of `diff`.

@@ -20,6 +20,7 @@ macro_rules! note_text {
 mod args;
 mod audit;
 mod diff;
+mod lab;
 mod lint;
 mod select;
 mod test;
@@ -114,6 +115,7 @@ fn main() -> ExitCode {
         Command::Rules(a) => audit::rules(a).map(Output::Text),
         Command::Test(a) => test::run(a).map(|(out, fail)| Output::Status(out, fail)),
         Command::Diff(a) => diff::run(a).map(|(out, fail)| Output::Status(out, fail)),
+        Command::Lab(c) => lab::run(c).map(|(out, fail)| Output::Status(out, fail)),
     });
     match result {
         Ok(Output::Text(out)) => write_stdout(&out),

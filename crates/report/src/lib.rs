@@ -6,6 +6,7 @@ pub mod diagnostics;
 pub mod diff;
 pub mod explain;
 pub mod html;
+pub mod lab;
 pub mod lint;
 pub mod mesh;
 pub mod reach;

@@ -1,0 +1,297 @@
+//! `kubeseg lab`: build, verify and remove kernel labs (see `kubeseg-lab`).
+
+use crate::args::{LabArgs, LabCommand, LabFormat, LabServeArgs};
+use crate::{load_input, options};
+use anyhow::{Context, Result, bail};
+use kubeseg_engine::{Endpoint, Engine};
+use kubeseg_lab::net::{self, SUBNET};
+use kubeseg_lab::nft::Reading;
+use kubeseg_lab::probe::Target;
+use kubeseg_lab::verify::{Probe, Verdict};
+use kubeseg_lab::{Plan, State};
+use std::net::Ipv4Addr;
+
+/// Runs a `lab` subcommand; returns the output and whether verification failed.
+pub fn run(c: &LabCommand) -> Result<(String, bool)> {
+    match c {
+        LabCommand::Up(a) => {
+            let (state, _) = up(&a.lab)?;
+            let out = if a.json {
+                kubeseg_report::lab::pods_json(&state.plan)
+            } else {
+                kubeseg_report::lab::pods_text(&state)
+            };
+            Ok((out, false))
+        }
+        LabCommand::Down(a) => {
+            let state = net::down(&a.name).with_context(|| format!("lab down {}", a.name))?;
+            Ok((
+                format!(
+                    "removed lab {}: {} pod and {} external namespaces, the node namespace and /run/kubeseg-lab/{}\n",
+                    state.name,
+                    state.plan.pods.len(),
+                    state.plan.externals.len(),
+                    state.name
+                ),
+                false,
+            ))
+        }
+        LabCommand::Verify(a) => {
+            let verdict = verify(&a.lab)?;
+            let fail = !verdict.mismatches.is_empty();
+            let out = match a.format {
+                LabFormat::Text => kubeseg_report::lab::verdict_text(&verdict),
+                LabFormat::Json => kubeseg_report::lab::verdict_json(&verdict),
+            };
+            Ok((out, fail))
+        }
+        LabCommand::Serve(a) => serve(a).map(|()| (String::new(), false)),
+        LabCommand::Probe => {
+            let mut input = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)?;
+            let targets: Vec<Target> = serde_json::from_str(&input).context("probe targets")?;
+            let answers = kubeseg_lab::probe::probe(&targets);
+            Ok((serde_json::to_string(&answers)?, false))
+        }
+    }
+}
+
+fn ports(list: &str) -> Result<Vec<u16>> {
+    list.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().with_context(|| format!("port {s}")))
+        .collect()
+}
+
+fn serve(a: &LabServeArgs) -> Result<()> {
+    kubeseg_lab::probe::serve(&ports(&a.tcp)?, &ports(&a.udp)?, a.ready.as_deref())?;
+    Ok(())
+}
+
+/// An IPv4 address of an external range that the lab can give a namespace: not in
+/// the pods' range, not `0/8`, loopback, multicast or broadcast.
+fn usable_address(addresses: &kubeseg_model::IpSet) -> Option<Ipv4Addr> {
+    let subnet = u32::from(SUBNET.0);
+    let mask = u32::MAX << (32 - SUBNET.1);
+    let ok = |a: u32| {
+        let ip = Ipv4Addr::from(a);
+        a & mask != subnet && ip.octets()[0] != 0 && !ip.is_loopback() && a < 0xE000_0000
+    };
+    addresses.v4.ranges().iter().find_map(|&(lo, hi)| {
+        // The lowest usable address of the range: step over what is not usable.
+        let mut a = lo.max(u32::from(Ipv4Addr::new(1, 0, 0, 1)));
+        while a <= hi && a < 0xE000_0000 {
+            if ok(a) {
+                return Some(Ipv4Addr::from(a));
+            }
+            a = if a & mask == subnet {
+                (subnet | !mask).saturating_add(2)
+            } else if Ipv4Addr::from(a).is_loopback() {
+                u32::from(Ipv4Addr::new(128, 0, 0, 1))
+            } else {
+                a.saturating_add(1)
+            };
+        }
+        None
+    })
+}
+
+fn plan_for(engine: &Engine, a: &LabArgs) -> Plan {
+    let mut externals = Vec::new();
+    let mut skipped = Vec::new();
+    for (e, endpoint) in engine.endpoints().iter().enumerate() {
+        if let Endpoint::External { addresses, .. } = endpoint {
+            match usable_address(addresses) {
+                Some(ip) => externals.push((e, engine.endpoint_id(e), ip)),
+                None => skipped.push(engine.endpoint_id(e)),
+            }
+        }
+    }
+    let mut plan = kubeseg_lab::plan(
+        engine.cluster,
+        &a.name.name,
+        usize::from(a.pods_per_workload),
+        externals,
+    );
+    for id in skipped {
+        plan.notes.push(format!(
+            "external range {id} has no IPv4 address the lab can use (IPv6 is not in the lab yet)"
+        ));
+    }
+    plan
+}
+
+fn reading(a: &LabArgs) -> Reading {
+    Reading {
+        ipblock_pod_ips: a.common.ipblock_pod_ips,
+    }
+}
+
+fn up(a: &LabArgs) -> Result<(State, Vec<String>)> {
+    if a.common.host_network_selectable {
+        bail!("--host-network-selectable: hostNetwork pods are not in the lab");
+    }
+    let loaded = load_input(&a.common)?;
+    let engine = Engine::new(&loaded.cluster, options(&a.common));
+    let plan = plan_for(&engine, a);
+    let notes = plan.notes.clone();
+    let exe = std::env::current_exe().context("the kubeseg executable")?;
+    let state = net::up(&loaded.cluster, &a.name.name, plan, reading(a), &exe)
+        .with_context(|| format!("lab up {}", a.name.name))?;
+    Ok((state, notes))
+}
+
+fn verify(a: &LabArgs) -> Result<Verdict> {
+    if a.common.host_network_selectable {
+        bail!("--host-network-selectable: hostNetwork pods are not in the lab");
+    }
+    let loaded = load_input(&a.common)?;
+    let mut engine = Engine::new(&loaded.cluster, options(&a.common));
+    let plan = plan_for(&engine, a);
+    let exe = std::env::current_exe().context("the kubeseg executable")?;
+    let state = net::up(&loaded.cluster, &a.name.name, plan, reading(a), &exe)
+        .with_context(|| format!("lab up {}", a.name.name))?;
+    let probed = probe_all(&mut engine, &state, &exe);
+    let down = net::down(&state.name);
+    let mut verdict = probed?;
+    down.with_context(|| format!("lab down {}", state.name))?;
+    if kubeseg_engine::mesh::Annotator::new(&loaded.cluster, crate::mesh_options(&a.common))
+        .is_some()
+    {
+        verdict.notes.push(
+            "the lab enforces L3/L4 only; the Istio mesh is not enforced and probes are compared with reach's L3/L4 answer".into(),
+        );
+    }
+    Ok(verdict)
+}
+
+/// A probe destination: a lab pod, or an external address.
+struct Dest {
+    /// `ns/name`, or the range's id.
+    name: String,
+    /// The engine's endpoint index.
+    endpoint: usize,
+    ip: Ipv4Addr,
+    /// (protocol, port) to probe.
+    ports: Vec<(String, u16)>,
+    external: bool,
+}
+
+/// Every probe of the lab, compared with the engine's answer for the same endpoints.
+fn probe_all(engine: &mut Engine, state: &State, exe: &std::path::Path) -> Result<Verdict> {
+    let plan = &state.plan;
+    let mut v = Verdict {
+        pods: plan.pods.len(),
+        externals: plan.externals.len(),
+        notes: plan.notes.clone(),
+        ..Verdict::default()
+    };
+    let (ext_tcp, ext_udp) = net::external_ports(plan);
+    let ext_ports: Vec<(String, u16)> = [("TCP", ext_tcp), ("UDP", ext_udp)]
+        .iter()
+        .flat_map(|(p, list)| {
+            list.split(',')
+                .filter_map(|s| s.parse().ok())
+                .map(|n| (p.to_string(), n))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut dests: Vec<Dest> = Vec::new();
+    for p in &plan.pods {
+        let mut ports: Vec<(String, u16)> = Vec::new();
+        for c in &p.ports {
+            if c.protocol == "SCTP" {
+                v.unprobed.push(format!("{} SCTP/{}", p.pod, c.port));
+            } else {
+                ports.push((c.protocol.clone(), c.port));
+            }
+        }
+        ports.sort();
+        ports.dedup();
+        if let Some(ip) = p.ip {
+            dests.push(Dest {
+                name: p.pod.clone(),
+                endpoint: p.workload,
+                ip,
+                ports,
+                external: false,
+            });
+        }
+    }
+    for x in &plan.externals {
+        dests.push(Dest {
+            name: x.id.clone(),
+            endpoint: x.endpoint,
+            ip: x.ip,
+            ports: ext_ports.clone(),
+            external: true,
+        });
+    }
+    let sources: Vec<(&str, usize, &str, bool)> = plan
+        .pods
+        .iter()
+        .map(|p| (p.pod.as_str(), p.workload, p.netns.as_str(), false))
+        .chain(
+            plan.externals
+                .iter()
+                .map(|x| (x.id.as_str(), x.endpoint, x.netns.as_str(), true)),
+        )
+        .collect();
+    // What kubeseg says for every probe, then every source's probes at once.
+    let mut work = Vec::new();
+    for (from, src, netns, external) in &sources {
+        let mut targets = Vec::new();
+        let mut expected = Vec::new();
+        for d in &dests {
+            // Addresses outside the cluster talk to pods, not to each other.
+            if d.name == *from || (*external && d.external) {
+                continue;
+            }
+            let allowed = engine.pair(*src, d.endpoint);
+            for (proto, port) in &d.ports {
+                let protocol =
+                    kubeseg_model::Protocol::parse(proto).unwrap_or(kubeseg_model::Protocol::Tcp);
+                targets.push(Target {
+                    ip: d.ip,
+                    protocol: proto.clone(),
+                    port: *port,
+                });
+                expected.push((d.name.clone(), allowed.contains(protocol, *port)));
+            }
+        }
+        if !targets.is_empty() {
+            work.push((from, netns, targets, expected));
+        }
+    }
+    let answers: Vec<Result<Vec<bool>, _>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = work
+            .iter()
+            .map(|(_, netns, targets, _)| scope.spawn(move || net::probe_from(netns, exe, targets)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new())))
+            .collect()
+    });
+    for ((from, _, targets, expected), answers) in work.into_iter().zip(answers) {
+        let answers = answers?;
+        for ((t, (to, kubeseg)), kernel) in targets.iter().zip(expected).zip(answers) {
+            v.probes += 1;
+            v.allowed += usize::from(kernel);
+            if kernel != kubeseg {
+                v.mismatches.push(Probe {
+                    from: from.to_string(),
+                    to,
+                    protocol: t.protocol.clone(),
+                    port: t.port,
+                    kernel,
+                    kubeseg,
+                });
+            }
+        }
+    }
+    v.mismatches.sort();
+    v.unprobed.sort();
+    v.unprobed.dedup();
+    Ok(v)
+}

@@ -1,0 +1,449 @@
+//! Building and removing a lab: a "node" network namespace holding the bridge, one
+//! namespace per pod attached by Debian's reference CNI plugins (`bridge` with
+//! `host-local` IPAM, run inside the node namespace as the CNI specification says:
+//! `CNI_COMMAND`, `CNI_CONTAINERID`, `CNI_NETNS`, `CNI_IFNAME`, `CNI_PATH`, the
+//! configuration on stdin), one namespace per external address on the same bridge,
+//! listeners in every namespace, and each pod's compiled rules.
+//!
+//! Nothing touches the host's own network: the bridge, routes and rules live in the
+//! lab's namespaces, the node namespace has no uplink, and pods get addresses from
+//! [`SUBNET`], which has no route out. What a lab created is recorded in its state
+//! file, and `down` removes exactly that.
+
+use crate::nft::{self, Reading};
+use crate::plan::Plan;
+use kubeseg_model::Cluster;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// The pods' range (RFC 1918, chosen unlikely to appear in policies).
+pub const SUBNET: (Ipv4Addr, u8) = (Ipv4Addr::new(10, 233, 0, 0), 16);
+/// Where the reference CNI plugins are (Debian's `containernetworking-plugins`).
+pub const CNI_PATH: &str = "/usr/lib/cni";
+
+/// Why a lab could not be built or removed.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    #[error("{0}")]
+    Unsupported(#[from] nft::Unsupported),
+    #[error("{what}: {detail}")]
+    Command { what: String, detail: String },
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("a lab named {0} exists already: `kubeseg lab down --name {0}` first")]
+    Exists(String),
+    #[error("no lab named {0} (no state file at {1})")]
+    Missing(String, String),
+}
+
+/// What a running lab is made of, saved for `down` and for probing.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct State {
+    pub name: String,
+    pub node: String,
+    pub plan: Plan,
+    /// Listener processes.
+    pub listeners: Vec<u32>,
+}
+
+/// The directory of a lab's state and IPAM files.
+pub fn dir(name: &str) -> PathBuf {
+    Path::new("/run/kubeseg-lab").join(name)
+}
+
+fn run(what: &str, cmd: &mut Command, stdin: Option<&str>) -> Result<String, LabError> {
+    let err = |detail: String| LabError::Command {
+        what: what.to_string(),
+        detail,
+    };
+    let mut child = cmd
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| err(e.to_string()))?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes())
+            .map_err(|e| err(e.to_string()))?;
+    }
+    let out = child.wait_with_output().map_err(|e| err(e.to_string()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        return Err(err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stderr).trim(),
+            stdout.trim()
+        )));
+    }
+    Ok(stdout)
+}
+
+fn ip(args: &[&str]) -> Command {
+    let mut c = Command::new("ip");
+    c.args(args);
+    c
+}
+
+fn in_netns(ns: &str, program: &str) -> Command {
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns, program]);
+    c
+}
+
+/// The CNI configuration of the lab's network.
+fn cni_config(name: &str) -> String {
+    serde_json::json!({
+        "cniVersion": "1.0.0",
+        "name": format!("kubeseg-lab-{name}"),
+        "type": "bridge",
+        "bridge": "ksbr0",
+        "isGateway": true,
+        "ipMasq": false,
+        "hairpinMode": false,
+        "ipam": {
+            "type": "host-local",
+            "ranges": [[{"subnet": format!("{}/{}", SUBNET.0, SUBNET.1)}]],
+            "dataDir": dir(name).join("ipam").display().to_string(),
+        }
+    })
+    .to_string()
+}
+
+/// Calls the bridge plugin for one pod namespace, inside the node namespace.
+fn cni(state: &State, command: &str, netns: &str) -> Result<String, LabError> {
+    let mut c = in_netns(&state.node, &format!("{CNI_PATH}/bridge"));
+    c.env("CNI_COMMAND", command)
+        .env("CNI_CONTAINERID", netns)
+        .env("CNI_NETNS", format!("/var/run/netns/{netns}"))
+        .env("CNI_IFNAME", "eth0")
+        .env("CNI_PATH", CNI_PATH);
+    run(
+        &format!("CNI {command} for {netns}"),
+        &mut c,
+        Some(&cni_config(&state.name)),
+    )
+}
+
+/// The address a CNI ADD result gave the pod.
+fn address_of(result: &str) -> Option<Ipv4Addr> {
+    let v: serde_json::Value = serde_json::from_str(result).ok()?;
+    let a = v["ips"][0]["address"].as_str()?;
+    a.split('/').next()?.parse().ok()
+}
+
+fn save(state: &State) -> Result<(), LabError> {
+    let path = dir(&state.name).join("state.json");
+    let text = serde_json::to_string_pretty(state).unwrap_or_default();
+    std::fs::write(&path, text).map_err(|e| LabError::Io(path.display().to_string(), e))
+}
+
+/// Reads a running lab's state.
+pub fn load(name: &str) -> Result<State, LabError> {
+    let path = dir(name).join("state.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|_| LabError::Missing(name.to_string(), path.display().to_string()))?;
+    serde_json::from_str(&text).map_err(|e| LabError::Command {
+        what: format!("reading {}", path.display()),
+        detail: e.to_string(),
+    })
+}
+
+/// Builds the lab; on failure whatever was built is removed again.
+pub fn up(
+    cluster: &Cluster,
+    name: &str,
+    mut plan: Plan,
+    reading: Reading,
+    exe: &Path,
+) -> Result<State, LabError> {
+    nft::check(cluster)?;
+    let d = dir(name);
+    if d.join("state.json").exists() {
+        return Err(LabError::Exists(name.to_string()));
+    }
+    std::fs::create_dir_all(&d).map_err(|e| LabError::Io(d.display().to_string(), e))?;
+    plan.pods.iter_mut().for_each(|p| p.ip = None);
+    let mut state = State {
+        name: name.to_string(),
+        node: format!("{name}-node"),
+        plan,
+        listeners: Vec::new(),
+    };
+    // The state is saved before anything is created, and after each step, so that
+    // `down` can always remove what exists.
+    save(&state)?;
+    let built = build(cluster, &mut state, reading, exe);
+    save(&state)?;
+    if let Err(e) = built {
+        let _ = down(name);
+        return Err(e);
+    }
+    Ok(state)
+}
+
+fn build(
+    cluster: &Cluster,
+    state: &mut State,
+    reading: Reading,
+    exe: &Path,
+) -> Result<(), LabError> {
+    run(
+        "creating the node namespace",
+        &mut ip(&["netns", "add", &state.node]),
+        None,
+    )?;
+    run(
+        "loopback up in the node namespace",
+        &mut ip(&["-n", &state.node, "link", "set", "lo", "up"]),
+        None,
+    )?;
+    for i in 0..state.plan.pods.len() {
+        let ns = state.plan.pods[i].netns.clone();
+        run(
+            &format!("creating {ns}"),
+            &mut ip(&["netns", "add", &ns]),
+            None,
+        )?;
+        run(
+            "loopback up",
+            &mut ip(&["-n", &ns, "link", "set", "lo", "up"]),
+            None,
+        )?;
+        let result = cni(state, "ADD", &ns)?;
+        let Some(addr) = address_of(&result) else {
+            return Err(LabError::Command {
+                what: format!("CNI ADD for {ns}"),
+                detail: format!("no IPv4 address in the result: {result}"),
+            });
+        };
+        state.plan.pods[i].ip = Some(addr);
+        save(state)?;
+    }
+    for i in 0..state.plan.externals.len() {
+        let x = state.plan.externals[i].clone();
+        external(state, &x.netns, x.ip)?;
+    }
+    // Rules go in before any listener starts, so that no probe meets an open pod.
+    apply_rules(cluster, state, reading)?;
+    for i in 0..state.plan.pods.len() {
+        let p = state.plan.pods[i].clone();
+        let ports = |proto: &str| -> String {
+            let mut v: Vec<String> = p
+                .ports
+                .iter()
+                .filter(|c| c.protocol == proto)
+                .map(|c| c.port.to_string())
+                .collect();
+            v.sort();
+            v.dedup();
+            v.join(",")
+        };
+        listen(state, &p.netns, &ports("TCP"), &ports("UDP"), exe)?;
+    }
+    let ext_ports = external_ports(&state.plan);
+    for x in state.plan.externals.clone() {
+        listen(state, &x.netns, &ext_ports.0, &ext_ports.1, exe)?;
+    }
+    Ok(())
+}
+
+/// The ports every external address listens on: every port a pod declares.
+pub fn external_ports(plan: &Plan) -> (String, String) {
+    let mut tcp = std::collections::BTreeSet::new();
+    let mut udp = std::collections::BTreeSet::new();
+    for p in &plan.pods {
+        for c in &p.ports {
+            match c.protocol.as_str() {
+                "TCP" => tcp.insert(c.port),
+                "UDP" => udp.insert(c.port),
+                _ => false,
+            };
+        }
+    }
+    let join = |s: std::collections::BTreeSet<u16>| {
+        s.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
+    };
+    (join(tcp), join(udp))
+}
+
+/// Compiles and installs every pod's rules, each in one nft transaction.
+pub fn apply_rules(cluster: &Cluster, state: &State, reading: Reading) -> Result<(), LabError> {
+    let ips: Vec<Ipv4Addr> = state.plan.pods.iter().filter_map(|p| p.ip).collect();
+    for i in 0..state.plan.pods.len() {
+        let rules = nft::compile_pod(cluster, &state.plan, i, reading);
+        let script = nft::script(&rules, &ips);
+        let ns = &state.plan.pods[i].netns;
+        run(
+            &format!("nft in {ns}"),
+            in_netns(ns, "nft").args(["-f", "-"]),
+            Some(&script),
+        )?;
+    }
+    Ok(())
+}
+
+/// A namespace holding one external address, on the lab's bridge by a veth pair.
+fn external(state: &State, ns: &str, addr: Ipv4Addr) -> Result<(), LabError> {
+    let host_end = format!("kx{}", ns.rsplit('x').next().unwrap_or("0"));
+    run(
+        &format!("creating {ns}"),
+        &mut ip(&["netns", "add", ns]),
+        None,
+    )?;
+    run(
+        "loopback up",
+        &mut ip(&["-n", ns, "link", "set", "lo", "up"]),
+        None,
+    )?;
+    run(
+        "veth for an external address",
+        &mut ip(&[
+            "-n",
+            &state.node,
+            "link",
+            "add",
+            &host_end,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            ns,
+        ]),
+        None,
+    )?;
+    run(
+        "attaching it to the bridge",
+        &mut ip(&[
+            "-n",
+            &state.node,
+            "link",
+            "set",
+            &host_end,
+            "master",
+            "ksbr0",
+            "up",
+        ]),
+        None,
+    )?;
+    let cidr = format!("{addr}/32");
+    let subnet = format!("{}/{}", SUBNET.0, SUBNET.1);
+    run(
+        "address",
+        &mut ip(&["-n", ns, "addr", "add", &cidr, "dev", "eth0"]),
+        None,
+    )?;
+    run(
+        "link up",
+        &mut ip(&["-n", ns, "link", "set", "eth0", "up"]),
+        None,
+    )?;
+    run(
+        "route to the pods",
+        &mut ip(&["-n", ns, "route", "add", &subnet, "dev", "eth0"]),
+        None,
+    )?;
+    // Pods reach the address on the bridge directly, not through the gateway.
+    for p in &state.plan.pods {
+        run(
+            "route from a pod to an external address",
+            &mut ip(&["-n", &p.netns, "route", "add", &cidr, "dev", "eth0"]),
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+fn listen(state: &mut State, ns: &str, tcp: &str, udp: &str, exe: &Path) -> Result<(), LabError> {
+    if tcp.is_empty() && udp.is_empty() {
+        return Ok(());
+    }
+    let ready = dir(&state.name).join(format!("ready-{ns}"));
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns])
+        .arg(exe)
+        .args(["lab", "serve", "--tcp", tcp, "--udp", udp, "--ready"])
+        .arg(&ready)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let child = c.spawn().map_err(|e| LabError::Command {
+        what: format!("starting the listener in {ns}"),
+        detail: e.to_string(),
+    })?;
+    state.listeners.push(child.id());
+    save(state)?;
+    // Wait until every socket is bound (or the listener died).
+    let mut child = child;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ready.exists() {
+        let gone = child.try_wait().ok().flatten();
+        if gone.is_some() || std::time::Instant::now() > deadline {
+            return Err(LabError::Command {
+                what: format!("the listener in {ns}"),
+                detail: "it did not bind its ports".into(),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Ok(())
+}
+
+/// Removes everything the lab's state file records, and the state file.
+pub fn down(name: &str) -> Result<State, LabError> {
+    let state = load(name)?;
+    for &pid in &state.listeners {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
+    for p in &state.plan.pods {
+        if p.ip.is_some() {
+            let _ = cni(&state, "DEL", &p.netns);
+        }
+        let _ = run(
+            "deleting a pod namespace",
+            &mut ip(&["netns", "del", &p.netns]),
+            None,
+        );
+    }
+    for x in &state.plan.externals {
+        let _ = run(
+            "deleting an external namespace",
+            &mut ip(&["netns", "del", &x.netns]),
+            None,
+        );
+    }
+    let _ = run(
+        "deleting the node namespace",
+        &mut ip(&["netns", "del", &state.node]),
+        None,
+    );
+    let d = dir(name);
+    std::fs::remove_dir_all(&d).map_err(|e| LabError::Io(d.display().to_string(), e))?;
+    Ok(state)
+}
+
+/// Probes `targets` from inside `ns` (a child process in that namespace).
+pub fn probe_from(
+    ns: &str,
+    exe: &Path,
+    targets: &[crate::probe::Target],
+) -> Result<Vec<bool>, LabError> {
+    let input = serde_json::to_string(targets).unwrap_or_default();
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns])
+        .arg(exe)
+        .args(["lab", "probe"]);
+    let out = run(&format!("probing from {ns}"), &mut c, Some(&input))?;
+    serde_json::from_str(&out).map_err(|e| LabError::Command {
+        what: format!("probe answer from {ns}"),
+        detail: e.to_string(),
+    })
+}
