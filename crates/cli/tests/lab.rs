@@ -173,6 +173,100 @@ fn the_e2e_cases_agree_with_the_kernel() {
     }
 }
 
+/// Tiered cases on the same pods: an Admin tier that denies, passes and accepts, a
+/// NetworkPolicy under it, a Baseline under both, and egress to `networks` (which hold
+/// every pod without a known address when they hold all of IPv4).
+const TIER_CASES: &[(&str, &str)] = &[
+    (
+        "admin-deny-pass-accept-then-policy-then-baseline",
+        r#"apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: guard}
+spec:
+  tier: Admin
+  priority: 5
+  subject:
+    pods: {namespaceSelector: {matchLabels: {ns: x}}, podSelector: {matchLabels: {pod: b}}}
+  ingress:
+  - name: no-c
+    action: Deny
+    from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {pod: c}}}}]
+    protocols: [{tcp: {destinationPort: {number: 80}}}]
+  - name: to-np
+    action: Pass
+    from: [{namespaces: {}}]
+    protocols: [{tcp: {destinationPort: {number: 81}}}]
+  - name: z-ok
+    action: Accept
+    from: [{namespaces: {matchLabels: {ns: z}}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: b-from-a, namespace: x}
+spec:
+  podSelector: {matchLabels: {pod: b}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {pod: a}}}]
+    ports: [{port: 81}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata: {name: default}
+spec:
+  subject: {namespaces: {}}
+  ingress:
+  - name: no-c
+    action: Deny
+    from: [{pods: {namespaceSelector: {}, podSelector: {matchLabels: {pod: c}}}}]
+"#,
+    ),
+    (
+        "admin-egress-to-networks",
+        r#"apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: egress-guard}
+spec:
+  priority: 10
+  subject: {namespaces: {matchLabels: {ns: "y"}}}
+  egress:
+  - name: no-udp-80
+    action: Deny
+    to: [{networks: ["0.0.0.0/0"]}]
+    ports: [{portNumber: {protocol: UDP, port: 80}}]
+  - name: x-ok
+    action: Allow
+    to: [{namespaces: {matchLabels: {ns: x}}}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: y-egress, namespace: "y"}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - to: [{namespaceSelector: {matchLabels: {ns: z}}}]
+    ports: [{port: 80, protocol: TCP}]
+"#,
+    ),
+];
+
+#[test]
+fn the_tier_cases_agree_with_the_kernel() {
+    if !lab_ready() {
+        return;
+    }
+    for (i, (case, yaml)) in TIER_CASES.iter().enumerate() {
+        let text = e2e_pods() + "---\n" + yaml;
+        let dir = scratch(&format!("lab-tiers-{i}"), &[("cluster.yaml", &text)]);
+        let v = verify(
+            &format!("lt{i}"),
+            &[dir.join("cluster.yaml").to_str().unwrap()],
+            &[],
+        );
+        assert_agrees(case, &v);
+    }
+}
+
 #[test]
 fn random_clusters_agree_with_the_kernel() {
     if !lab_ready() {

@@ -27,8 +27,6 @@ pub const CNI_PATH: &str = "/usr/lib/cni";
 /// Why a lab could not be built or removed.
 #[derive(Debug, thiserror::Error)]
 pub enum LabError {
-    #[error("{0}")]
-    Unsupported(#[from] nft::Unsupported),
     #[error("{what}: {detail}")]
     Command { what: String, detail: String },
     #[error("{0}: {1}")]
@@ -163,7 +161,6 @@ pub fn up(
     reading: Reading,
     exe: &Path,
 ) -> Result<State, LabError> {
-    nft::check(cluster)?;
     let d = dir(name);
     if d.join("state.json").exists() {
         return Err(LabError::Exists(name.to_string()));

@@ -1,7 +1,10 @@
-//! NetworkPolicy compiled to nftables, per pod, straight from the specification: a
-//! pod's own network namespace holds table `inet kubeseg` with an `ingress` chain on
-//! the input hook (the policies that isolate it for ingress) and an `egress` chain on
-//! the output hook (those that isolate it for egress).
+//! Policy compiled to nftables, per pod, straight from the specifications: a pod's own
+//! network namespace holds table `inet kubeseg` with an `ingress` base chain on the
+//! input hook and an `egress` base chain on the output hook. Each holds the Admin
+//! tier's rules in evaluation order (`accept`, `drop`, or `Pass` as a `goto` to the
+//! next layer), then goes to `<dir>-policies`: the allow rules of the NetworkPolicies
+//! that select the pod, ending in `drop` when one isolates it, or else going to
+//! `<dir>-baseline`, the Baseline tier's rules; what falls off the end is accepted.
 //!
 //! This compiler shares no code with the engine: it reads the model's policies and
 //! the lab's pods, so `lab verify` compares two independent readings of the same
@@ -24,7 +27,10 @@
 //!   meets a half-built ruleset.
 
 use crate::plan::Plan;
-use kubeseg_model::{Cluster, IpSet, Labels, NetworkPolicy, PeerKind, PortMatch, Protocol, Rule};
+use kubeseg_model::{
+    Action, Cluster, IpSet, Labels, NetworkPolicy, PeerKind, PodSet, PortMatch, PortRule, Protocol,
+    Tier, TierPeerKind,
+};
 use std::fmt::Write;
 use std::net::Ipv4Addr;
 
@@ -35,35 +41,47 @@ pub struct Reading {
     pub ipblock_pod_ips: bool,
 }
 
-/// One pod's compiled policy: the bodies of its rules (without the chain).
+/// One direction of one pod's compiled policy: the rules of its three chains.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Chains {
+    /// The Admin tier's rules in evaluation order, each ending in `accept`, `drop`, or
+    /// (`Pass`) a jump to the NetworkPolicy chain.
+    pub admin: Vec<String>,
+    /// Whether a NetworkPolicy isolates the pod in this direction.
+    pub isolated: bool,
+    /// The NetworkPolicies' allow rules.
+    pub policies: Vec<String>,
+    /// The Baseline tier's rules, consulted only where no NetworkPolicy isolates.
+    pub baseline: Vec<String>,
+}
+
+/// One pod's compiled policy.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PodRules {
-    /// Whether some policy isolates it for ingress (then the chain ends in `drop`).
-    pub ingress_isolated: bool,
-    /// Allow rules of the ingress chain.
-    pub ingress: Vec<String>,
-    /// Whether some policy isolates it for egress.
-    pub egress_isolated: bool,
-    /// Allow rules of the egress chain.
-    pub egress: Vec<String>,
+    pub ingress: Chains,
+    pub egress: Chains,
 }
 
-/// The lab cannot enforce this input.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum Unsupported {
-    /// Cluster-wide tiers are not compiled yet.
-    #[error(
-        "the lab does not enforce AdminNetworkPolicy, BaselineAdminNetworkPolicy or ClusterNetworkPolicy yet ({0})"
-    )]
-    Tiers(String),
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Ingress,
+    Egress,
 }
 
-/// Refuses what the compiler does not enforce, so that a lab never reports agreement
-/// on policies it ignored.
-pub fn check(cluster: &Cluster) -> Result<(), Unsupported> {
-    match cluster.cluster_policies.first() {
-        Some(p) => Err(Unsupported::Tiers(p.id())),
-        None => Ok(()),
+impl Direction {
+    fn name(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+
+    /// The address of the other side: the source for ingress, the destination for egress.
+    fn peer_addr(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ip saddr",
+            Direction::Egress => "ip daddr",
+        }
     }
 }
 
@@ -97,60 +115,123 @@ fn ips_set(ips: &[Ipv4Addr]) -> Option<String> {
     address_set(v.into_iter().map(|a| (a, a)))
 }
 
-/// Who a peer entry matches, as seen from one side of the rule.
-enum Peers {
+/// Who a peer entry matches on the other side of a rule.
+#[derive(Default)]
+struct PeerMatch {
     /// Every address.
-    Any,
+    any: bool,
     /// These lab pods (indices into the plan).
-    Pods(Vec<usize>),
-    /// These addresses, outside the cluster (unless pods' addresses count).
-    Addresses(IpSet),
+    pods: Vec<usize>,
+    /// These addresses, where they are not a pod's.
+    others: Option<IpSet>,
 }
 
 fn namespace_labels<'c>(cluster: &'c Cluster, name: &str) -> Option<&'c Labels> {
     cluster.namespace(name).map(|n| &n.labels)
 }
 
-fn pod_labels<'c>(cluster: &'c Cluster, plan: &Plan, i: usize) -> &'c Labels {
+fn pod_of<'c>(cluster: &'c Cluster, plan: &Plan, i: usize) -> &'c kubeseg_model::Pod {
     let p = &plan.pods[i];
-    &cluster.workloads[p.workload].pods[p.template].labels
+    &cluster.workloads[p.workload].pods[p.template]
 }
 
-fn peers_of(cluster: &Cluster, plan: &Plan, policy: &NetworkPolicy, rule: &Rule) -> Vec<Peers> {
-    let Some(peers) = &rule.peers else {
-        return vec![Peers::Any];
-    };
-    peers
-        .iter()
-        .map(|peer| match &peer.kind {
-            PeerKind::Pods { namespaces, pods } => Peers::Pods(
-                (0..plan.pods.len())
-                    .filter(|&q| {
-                        let ns = &plan.pods[q].namespace;
-                        let ns_ok = match namespaces {
-                            None => *ns == policy.namespace,
-                            Some(sel) => {
-                                namespace_labels(cluster, ns).is_some_and(|l| sel.matches(l))
-                            }
-                        };
-                        ns_ok
-                            && pods
-                                .as_ref()
-                                .is_none_or(|sel| sel.matches(pod_labels(cluster, plan, q)))
-                    })
-                    .collect(),
-            ),
-            PeerKind::IpBlock { addresses, .. } => Peers::Addresses(addresses.clone()),
+fn in_pod_set(cluster: &Cluster, plan: &Plan, set: &PodSet, q: usize) -> bool {
+    namespace_labels(cluster, &plan.pods[q].namespace).is_some_and(|l| set.namespaces.matches(l))
+        && set.pods.matches(&pod_of(cluster, plan, q).labels)
+}
+
+/// The lab pods an address set holds, by the pods' addresses as the manifests give
+/// them (the lab's own addresses mean nothing to the policies); with
+/// `unknown_is_any_v4`, a pod without a known address is some IPv4 address (the
+/// tiers' `networks`).
+fn pods_by_address(
+    cluster: &Cluster,
+    plan: &Plan,
+    addresses: &IpSet,
+    unknown_is_any_v4: bool,
+) -> Vec<usize> {
+    (0..plan.pods.len())
+        .filter(|&q| {
+            let ips = &pod_of(cluster, plan, q).ips;
+            if ips.is_empty() {
+                unknown_is_any_v4 && addresses.has_all_ipv4()
+            } else {
+                ips.iter().any(|ip| addresses.contains(*ip))
+            }
         })
         .collect()
 }
 
+fn np_peer(
+    cluster: &Cluster,
+    plan: &Plan,
+    policy: &NetworkPolicy,
+    peer: &PeerKind,
+    reading: Reading,
+) -> PeerMatch {
+    match peer {
+        PeerKind::Pods { namespaces, pods } => PeerMatch {
+            pods: (0..plan.pods.len())
+                .filter(|&q| {
+                    let ns = &plan.pods[q].namespace;
+                    let ns_ok = match namespaces {
+                        None => *ns == policy.namespace,
+                        Some(sel) => namespace_labels(cluster, ns).is_some_and(|l| sel.matches(l)),
+                    };
+                    ns_ok
+                        && pods
+                            .as_ref()
+                            .is_none_or(|sel| sel.matches(&pod_of(cluster, plan, q).labels))
+                })
+                .collect(),
+            ..PeerMatch::default()
+        },
+        PeerKind::IpBlock { addresses, .. } => PeerMatch {
+            pods: if reading.ipblock_pod_ips {
+                pods_by_address(cluster, plan, addresses, false)
+            } else {
+                Vec::new()
+            },
+            others: Some(addresses.clone()),
+            any: false,
+        },
+    }
+}
+
+fn tier_peer(cluster: &Cluster, plan: &Plan, peer: &TierPeerKind) -> PeerMatch {
+    match peer {
+        TierPeerKind::Pods(set) => PeerMatch {
+            pods: (0..plan.pods.len())
+                .filter(|&q| in_pod_set(cluster, plan, set, q))
+                .collect(),
+            ..PeerMatch::default()
+        },
+        TierPeerKind::Networks { addresses, .. } => PeerMatch {
+            pods: pods_by_address(cluster, plan, addresses, true),
+            others: Some(addresses.clone()),
+            any: false,
+        },
+        TierPeerKind::Nodes(selector) => {
+            let mut set = IpSet::empty();
+            for n in cluster.nodes.iter().filter(|n| selector.matches(&n.labels)) {
+                for &ip in &n.addresses {
+                    set = set.union(&IpSet::single(ip));
+                }
+            }
+            PeerMatch {
+                others: Some(set),
+                ..PeerMatch::default()
+            }
+        }
+        // A name, not an address: it never matches an address (as in the engine,
+        // where it is an endpoint of its own).
+        TierPeerKind::DomainNames(_) => PeerMatch::default(),
+    }
+}
+
 /// The port match of one port entry toward a destination pod (`None`: the entry
 /// matches no port there, as a named port the pod does not declare).
-fn port_match(
-    entry: &kubeseg_model::PortRule,
-    destination: Option<&crate::plan::LabPod>,
-) -> Option<String> {
+fn port_match(entry: &PortRule, destination: Option<&crate::plan::LabPod>) -> Option<String> {
     let p = proto(entry.protocol);
     match &entry.port {
         PortMatch::Any => Some(format!("meta l4proto {p}")),
@@ -164,61 +245,142 @@ fn port_match(
     }
 }
 
-fn selects(cluster: &Cluster, plan: &Plan, policy: &NetworkPolicy, i: usize) -> bool {
-    policy.namespace == plan.pods[i].namespace
-        && policy.pod_selector.matches(pod_labels(cluster, plan, i))
+/// Writes the rules of one chain, for one pod and direction.
+struct Emit<'a> {
+    plan: &'a Plan,
+    /// The pod whose chain this is.
+    subject: usize,
+    direction: Direction,
 }
 
-/// Compiles the policies that govern lab pod `i`.
-pub fn compile_pod(cluster: &Cluster, plan: &Plan, i: usize, reading: Reading) -> PodRules {
-    let all_ips: Vec<Ipv4Addr> = plan.pods.iter().filter_map(|p| p.ip).collect();
-    let me = &plan.pods[i];
-    let mut out = PodRules::default();
-    for policy in cluster
-        .policies
-        .iter()
-        .filter(|p| selects(cluster, plan, p, i))
-    {
-        if policy.isolates_ingress {
-            out.ingress_isolated = true;
-            for rule in &policy.ingress {
-                for peers in peers_of(cluster, plan, policy, rule) {
-                    let from = match &peers {
-                        Peers::Any => Some(String::new()),
-                        Peers::Pods(qs) => {
-                            let ips: Vec<Ipv4Addr> =
-                                qs.iter().filter_map(|&q| plan.pods[q].ip).collect();
-                            ips_set(&ips).map(|s| format!("ip saddr {s} "))
-                        }
-                        Peers::Addresses(a) => {
-                            address_set(a.v4.ranges().iter().copied()).map(|s| {
-                                if reading.ipblock_pod_ips {
-                                    format!("ip saddr {s} ")
-                                } else {
-                                    format!("ip saddr {s} ip saddr != @pods ")
-                                }
-                            })
-                        }
-                    };
-                    let Some(from) = from else { continue };
-                    match &rule.ports {
-                        None => out.ingress.push(format!("{from}accept")),
-                        Some(entries) => {
-                            for e in entries {
-                                if let Some(m) = port_match(e, Some(me)) {
-                                    out.ingress.push(format!("{from}{m} accept"));
-                                }
-                            }
-                        }
+impl Emit<'_> {
+    /// Rules for one peer and a rule's ports, each ending in `verdict`. Named ports
+    /// resolve at the destination: the subject for ingress, each destination pod for
+    /// egress (addresses outside the cluster have no names).
+    fn rules(
+        &self,
+        m: &PeerMatch,
+        ports: Option<&[PortRule]>,
+        verdict: &str,
+        out: &mut Vec<String>,
+    ) {
+        let x = self.direction.peer_addr();
+        let pod_ips: Vec<Ipv4Addr> = m
+            .pods
+            .iter()
+            .filter_map(|&q| self.plan.pods[q].ip)
+            .collect();
+        let mut matches: Vec<String> = Vec::new();
+        if m.any {
+            matches.push(String::new());
+        } else {
+            if let Some(set) = ips_set(&pod_ips) {
+                matches.push(format!("{x} {set} "));
+            }
+            let others = m
+                .others
+                .as_ref()
+                .and_then(|a| address_set(a.v4.ranges().iter().copied()));
+            if let Some(set) = others {
+                // Pods are matched above, by the manifests' reading; never by address here.
+                matches.push(format!("{x} {set} {x} != @pods "));
+            }
+        }
+        let Some(entries) = ports else {
+            out.extend(matches.iter().map(|m| format!("{m}{verdict}")));
+            return;
+        };
+        for e in entries {
+            if let (PortMatch::Named(_), Direction::Egress) = (&e.port, self.direction) {
+                let candidates: Vec<usize> = if m.any {
+                    (0..self.plan.pods.len()).collect()
+                } else {
+                    m.pods.clone()
+                };
+                for q in candidates {
+                    let pod = &self.plan.pods[q];
+                    if let (Some(ip), Some(pm)) = (pod.ip, port_match(e, Some(pod))) {
+                        out.push(format!("ip daddr {ip} {pm} {verdict}"));
                     }
+                }
+            } else if let Some(pm) = port_match(e, Some(&self.plan.pods[self.subject])) {
+                out.extend(matches.iter().map(|m| format!("{m}{pm} {verdict}")));
+            }
+        }
+    }
+}
+
+/// Compiles the policies that govern lab pod `i`: the Admin tier, the NetworkPolicies
+/// that select it, the Baseline tier.
+pub fn compile_pod(cluster: &Cluster, plan: &Plan, i: usize, reading: Reading) -> PodRules {
+    let me = pod_of(cluster, plan, i);
+    let mut out = PodRules::default();
+    for direction in [Direction::Ingress, Direction::Egress] {
+        let chains = match direction {
+            Direction::Ingress => &mut out.ingress,
+            Direction::Egress => &mut out.egress,
+        };
+        let emit = Emit {
+            plan,
+            subject: i,
+            direction,
+        };
+        // `cluster_policies` is in evaluation order (tier, then priority).
+        for policy in &cluster.cluster_policies {
+            if !in_pod_set(cluster, plan, &policy.subject, i) {
+                continue;
+            }
+            let rules = match direction {
+                Direction::Ingress => &policy.ingress,
+                Direction::Egress => &policy.egress,
+            };
+            for rule in rules {
+                let (list, verdict) = match (policy.tier, rule.action) {
+                    (Tier::Admin, Action::Accept) => (&mut chains.admin, "accept".to_string()),
+                    (Tier::Admin, Action::Deny) => (&mut chains.admin, "drop".to_string()),
+                    (Tier::Admin, Action::Pass) => (
+                        &mut chains.admin,
+                        format!("goto {}-policies", direction.name()),
+                    ),
+                    (Tier::Baseline, Action::Deny) => (&mut chains.baseline, "drop".to_string()),
+                    // The API has no Baseline `Pass`; anything else there allows.
+                    (Tier::Baseline, _) => (&mut chains.baseline, "accept".to_string()),
+                };
+                for peer in &rule.peers {
+                    let m = tier_peer(cluster, plan, &peer.kind);
+                    emit.rules(&m, rule.ports.as_deref(), &verdict, list);
                 }
             }
         }
-        if policy.isolates_egress {
-            out.egress_isolated = true;
-            for rule in &policy.egress {
-                for peers in peers_of(cluster, plan, policy, rule) {
-                    egress_rules(plan, rule, &peers, &all_ips, reading, &mut out.egress);
+        for policy in &cluster.policies {
+            let isolates = match direction {
+                Direction::Ingress => policy.isolates_ingress,
+                Direction::Egress => policy.isolates_egress,
+            };
+            if !isolates
+                || policy.namespace != plan.pods[i].namespace
+                || !policy.pod_selector.matches(&me.labels)
+            {
+                continue;
+            }
+            chains.isolated = true;
+            let rules = match direction {
+                Direction::Ingress => &policy.ingress,
+                Direction::Egress => &policy.egress,
+            };
+            for rule in rules {
+                let peers: Vec<PeerMatch> = match &rule.peers {
+                    None => vec![PeerMatch {
+                        any: true,
+                        ..PeerMatch::default()
+                    }],
+                    Some(list) => list
+                        .iter()
+                        .map(|p| np_peer(cluster, plan, policy, &p.kind, reading))
+                        .collect(),
+                };
+                for m in &peers {
+                    emit.rules(m, rule.ports.as_deref(), "accept", &mut chains.policies);
                 }
             }
         }
@@ -226,86 +388,62 @@ pub fn compile_pod(cluster: &Cluster, plan: &Plan, i: usize, reading: Reading) -
     out
 }
 
-fn egress_rules(
-    plan: &Plan,
-    rule: &Rule,
-    peers: &Peers,
-    all_ips: &[Ipv4Addr],
-    reading: Reading,
-    out: &mut Vec<String>,
-) {
-    // Destination pods this peer can be, for named ports.
-    let pods: Vec<usize> = match peers {
-        Peers::Any => (0..plan.pods.len()).collect(),
-        Peers::Pods(qs) => qs.clone(),
-        Peers::Addresses(a) if reading.ipblock_pod_ips => (0..plan.pods.len())
-            .filter(|&q| plan.pods[q].ip.is_some_and(|ip| a.contains(ip.into())))
-            .collect(),
-        Peers::Addresses(_) => Vec::new(),
-    };
-    let to = match peers {
-        Peers::Any => Some(String::new()),
-        Peers::Pods(qs) => {
-            let ips: Vec<Ipv4Addr> = qs.iter().filter_map(|&q| plan.pods[q].ip).collect();
-            ips_set(&ips).map(|s| format!("ip daddr {s} "))
-        }
-        Peers::Addresses(a) => address_set(a.v4.ranges().iter().copied()).map(|s| {
-            if reading.ipblock_pod_ips || all_ips.is_empty() {
-                format!("ip daddr {s} ")
-            } else {
-                format!("ip daddr {s} ip daddr != @pods ")
-            }
-        }),
-    };
-    let Some(entries) = &rule.ports else {
-        if let Some(to) = to {
-            out.push(format!("{to}accept"));
-        }
-        return;
-    };
-    for e in entries {
-        if let PortMatch::Named(_) = e.port {
-            for &q in &pods {
-                if let (Some(ip), Some(m)) = (plan.pods[q].ip, port_match(e, Some(&plan.pods[q]))) {
-                    out.push(format!("ip daddr {ip} {m} accept"));
-                }
-            }
-        } else if let (Some(to), Some(m)) = (&to, port_match(e, None)) {
-            out.push(format!("{to}{m} accept"));
-        }
-    }
-}
+/// The chains of table `inet kubeseg`: the two base chains and their regular chains.
+const CHAINS: [&str; 6] = [
+    "ingress",
+    "egress",
+    "ingress-policies",
+    "egress-policies",
+    "ingress-baseline",
+    "egress-baseline",
+];
 
-/// The nft script that installs (or updates) a pod's rules in one transaction.
+/// The nft script that installs (or updates) a pod's rules in one transaction: the
+/// table, chains and set are added when missing and flushed, never deleted.
 pub fn script(rules: &PodRules, pod_ips: &[Ipv4Addr]) -> String {
     let mut s = String::from(
         "add table inet kubeseg\n\
 add chain inet kubeseg ingress { type filter hook input priority 0; policy accept; }\n\
 add chain inet kubeseg egress { type filter hook output priority 0; policy accept; }\n\
-add set inet kubeseg pods { type ipv4_addr; flags interval; }\n\
-flush chain inet kubeseg ingress\n\
-flush chain inet kubeseg egress\n\
-flush set inet kubeseg pods\n",
+add chain inet kubeseg ingress-policies\n\
+add chain inet kubeseg egress-policies\n\
+add chain inet kubeseg ingress-baseline\n\
+add chain inet kubeseg egress-baseline\n\
+add set inet kubeseg pods { type ipv4_addr; flags interval; }\n",
     );
+    for chain in CHAINS {
+        let _ = writeln!(s, "flush chain inet kubeseg {chain}");
+    }
+    s.push_str("flush set inet kubeseg pods\n");
     if let Some(set) = ips_set(pod_ips) {
         let _ = writeln!(s, "add element inet kubeseg pods {set}");
     }
-    for (chain, lo, isolated, body) in [
-        ("ingress", "iif", rules.ingress_isolated, &rules.ingress),
-        ("egress", "oif", rules.egress_isolated, &rules.egress),
+    for (dir, lo, c) in [
+        ("ingress", "iif", &rules.ingress),
+        ("egress", "oif", &rules.egress),
     ] {
-        if !isolated {
-            continue;
+        let mut add = |chain: &str, rule: &str| {
+            let _ = writeln!(s, "add rule inet kubeseg {chain} {rule}");
+        };
+        add(dir, "ct state established,related accept");
+        add(dir, &format!("{lo} \"lo\" accept"));
+        for r in &c.admin {
+            add(dir, r);
         }
-        let _ = writeln!(
-            s,
-            "add rule inet kubeseg {chain} ct state established,related accept"
-        );
-        let _ = writeln!(s, "add rule inet kubeseg {chain} {lo} \"lo\" accept");
-        for r in body {
-            let _ = writeln!(s, "add rule inet kubeseg {chain} {r}");
+        add(dir, &format!("goto {dir}-policies"));
+        let policies = format!("{dir}-policies");
+        for r in &c.policies {
+            add(&policies, r);
         }
-        let _ = writeln!(s, "add rule inet kubeseg {chain} drop");
+        if c.isolated {
+            add(&policies, "drop");
+        } else {
+            add(&policies, &format!("goto {dir}-baseline"));
+        }
+        let baseline = format!("{dir}-baseline");
+        for r in &c.baseline {
+            add(&baseline, r);
+        }
     }
     s
 }
@@ -389,9 +527,9 @@ spec:
     fn ingress_rules_are_one_per_peer_and_port_with_except_subtracted() {
         let (cluster, p) = lab();
         let web = compile_pod(&cluster, &p, index(&p, "x/web"), Reading::default());
-        assert!(web.ingress_isolated && web.egress_isolated);
+        assert!(web.ingress.isolated && web.egress.isolated);
         assert_eq!(
-            web.ingress,
+            web.ingress.policies,
             [
                 // From the pods of namespaces labelled team=b: yy/api only.
                 "ip saddr { 10.233.0.3 } tcp dport 8080 accept",
@@ -404,7 +542,7 @@ spec:
         // Egress to any destination on the port named http, resolved per destination
         // pod: 8080 on web itself, 9090 on api; addresses outside have no named port.
         assert_eq!(
-            web.egress,
+            web.egress.policies,
             [
                 "ip daddr 10.233.0.2 tcp dport 8080 accept",
                 "ip daddr 10.233.0.3 tcp dport 9090 accept",
@@ -419,8 +557,8 @@ spec:
                 ipblock_pod_ips: true,
             },
         );
-        assert!(calico.ingress[2].ends_with("} tcp dport 8080 accept"));
-        assert!(!calico.ingress[2].contains("@pods"));
+        // (No pod here has a known address in 10.0.0.0/8, so the rules stay the same.)
+        assert_eq!(calico.ingress.policies, web.ingress.policies);
     }
 
     #[test]
@@ -430,6 +568,8 @@ spec:
         assert_eq!(api, PodRules::default());
         let s = script(&api, &[Ipv4Addr::new(10, 233, 0, 2)]);
         assert!(!s.contains("drop"), "{s}");
+        // Its chains go on to the Baseline tier, which is empty: everything passes.
+        assert!(s.contains("add rule inet kubeseg ingress-policies goto ingress-baseline\n"));
     }
 
     #[test]
@@ -444,14 +584,25 @@ spec:
         let lines: Vec<&str> = s.lines().collect();
         assert!(lines.contains(&"flush chain inet kubeseg ingress"));
         assert!(lines.contains(&"add element inet kubeseg pods { 10.233.0.2, 10.233.0.3 }"));
-        // Replies first, then loopback, the allows, and the drop last, per chain.
-        let ingress: Vec<&str> = lines
-            .iter()
-            .filter_map(|l| l.strip_prefix("add rule inet kubeseg ingress "))
-            .collect();
-        assert_eq!(ingress[0], "ct state established,related accept");
-        assert_eq!(ingress[1], "iif \"lo\" accept");
-        assert_eq!(ingress.last(), Some(&"drop"));
-        assert_eq!(ingress.len(), 2 + 4 + 1);
+        // Replies first, then loopback, then the NetworkPolicies: their allows and a drop.
+        let rules = |chain: &str| -> Vec<String> {
+            let prefix = format!("add rule inet kubeseg {chain} ");
+            lines
+                .iter()
+                .filter_map(|l| l.strip_prefix(&prefix))
+                .map(String::from)
+                .collect()
+        };
+        assert_eq!(
+            rules("ingress"),
+            [
+                "ct state established,related accept",
+                "iif \"lo\" accept",
+                "goto ingress-policies"
+            ]
+        );
+        let policies = rules("ingress-policies");
+        assert_eq!(policies.len(), 4 + 1);
+        assert_eq!(policies.last().map(String::as_str), Some("drop"));
     }
 }
