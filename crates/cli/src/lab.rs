@@ -127,6 +127,34 @@ fn reading(a: &LabArgs) -> Reading {
     }
 }
 
+/// The executables and absolute manifest paths `net::up` needs.
+fn setup<'a>(a: &'a LabArgs, exe: &'a std::path::Path) -> Result<net::Setup<'a>> {
+    let plugin = exe.with_file_name("kubeseg-cni");
+    if !plugin.exists() {
+        bail!(
+            "{} not found: the lab chains kubeseg's CNI plugin after the bridge plugin (cargo build --release --workspace builds both binaries)",
+            plugin.display()
+        );
+    }
+    let mut paths = Vec::new();
+    for p in &a.common.paths {
+        if p == "-" {
+            bail!(
+                "the lab reads its manifests from files (the CNI plugin reads them again), not from stdin"
+            );
+        }
+        let abs = std::fs::canonicalize(p).with_context(|| p.clone())?;
+        paths.push(abs.display().to_string());
+    }
+    Ok(net::Setup {
+        name: &a.name.name,
+        reading: reading(a),
+        exe,
+        plugin,
+        paths,
+    })
+}
+
 fn up(a: &LabArgs) -> Result<(State, Vec<String>)> {
     if a.common.host_network_selectable {
         bail!("--host-network-selectable: hostNetwork pods are not in the lab");
@@ -136,7 +164,7 @@ fn up(a: &LabArgs) -> Result<(State, Vec<String>)> {
     let plan = plan_for(&engine, a);
     let notes = plan.notes.clone();
     let exe = std::env::current_exe().context("the kubeseg executable")?;
-    let state = net::up(&loaded.cluster, &a.name.name, plan, reading(a), &exe)
+    let state = net::up(&loaded.cluster, plan, setup(a, &exe)?)
         .with_context(|| format!("lab up {}", a.name.name))?;
     Ok((state, notes))
 }
@@ -149,7 +177,7 @@ fn verify(a: &LabArgs) -> Result<Verdict> {
     let mut engine = Engine::new(&loaded.cluster, options(&a.common));
     let plan = plan_for(&engine, a);
     let exe = std::env::current_exe().context("the kubeseg executable")?;
-    let state = net::up(&loaded.cluster, &a.name.name, plan, reading(a), &exe)
+    let state = net::up(&loaded.cluster, plan, setup(a, &exe)?)
         .with_context(|| format!("lab up {}", a.name.name))?;
     let probed = probe_all(&mut engine, &state, &exe);
     let down = net::down(&state.name);

@@ -375,3 +375,112 @@ fn the_probes_see_what_the_kernel_enforces() {
     let again = kubeseg(&["lab", "down", "--name", "lup"]);
     assert_eq!(again.status.code(), Some(2));
 }
+
+/// Runs `kubeseg-cni` as a runtime would: the command in the environment, the
+/// configuration on stdin.
+fn plugin(command: &str, netns: &str, config: &Value) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeseg-cni"))
+        .env("CNI_COMMAND", command)
+        .env("CNI_CONTAINERID", "test")
+        .env("CNI_NETNS", netns)
+        .env("CNI_IFNAME", "eth0")
+        .env("CNI_PATH", "/usr/lib/cni")
+        .env("CNI_ARGS", "K8S_POD_NAMESPACE=x;K8S_POD_NAME=a")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        config.to_string().as_bytes(),
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn the_cni_plugin_follows_the_specification() {
+    if !lab_ready() {
+        return;
+    }
+    let config = json!({"cniVersion": "1.0.0", "name": "t", "type": "kubeseg-cni",
+                        "kubeseg": {"paths": ["/nonexistent"], "state": "/nonexistent"}});
+    // VERSION lists 1.0.0.
+    let (code, out) = plugin("VERSION", "", &config);
+    assert_eq!(code, Some(0));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        v["supportedVersions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("1.0.0"))
+    );
+    // DEL succeeds when there is nothing to delete, twice.
+    for _ in 0..2 {
+        assert_eq!(
+            plugin("DEL", "/var/run/netns/kubeseg-no-such", &config),
+            (Some(0), String::new())
+        );
+    }
+    // A chained ADD without prevResult is a configuration error (code 7), as JSON.
+    let (code, out) = plugin("ADD", "/var/run/netns/kubeseg-no-such", &config);
+    assert_eq!(code, Some(1));
+    let e: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(e["code"], 7);
+    assert_eq!(e["cniVersion"], "1.0.0");
+    // An unknown command is an invalid environment (code 4).
+    let mut with_prev = config.clone();
+    with_prev["prevResult"] = json!({"cniVersion": "1.0.0", "ips": [{"address": "10.233.0.9/16"}]});
+    let (code, out) = plugin("FROB", "", &with_prev);
+    assert_eq!(code, Some(1));
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["code"], 4);
+
+    // In a running lab (which chains the plugin after bridge for every pod), CHECK
+    // passes, and fails once the pod's table is gone; DEL then still succeeds.
+    let dir = scratch("lab-cni", &[("cluster.yaml", &e2e_pods())]);
+    let file = dir.join("cluster.yaml");
+    let out = kubeseg(&[
+        "lab",
+        "up",
+        "--name",
+        "lcni",
+        "--json",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let up: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pod = up["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pod"] == "x/a")
+        .unwrap();
+    let netns = format!("/var/run/netns/{}", pod["netns"].as_str().unwrap());
+    let mut check = with_prev.clone();
+    check["kubeseg"] = json!({"paths": [file], "state": "/run/kubeseg-lab/lcni/state.json"});
+    assert_eq!(plugin("CHECK", &netns, &check).0, Some(0));
+    assert_eq!(plugin("DEL", &netns, &check), (Some(0), String::new()));
+    let (code, out) = plugin("CHECK", &netns, &check);
+    assert_eq!(code, Some(1));
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["code"], 102);
+    // ADD installs the table again and passes prevResult through.
+    let (code, out) = plugin("ADD", &netns, &check);
+    assert_eq!(code, Some(0), "{out}");
+    let result: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(result["ips"], check["prevResult"]["ips"]);
+    assert_eq!(plugin("CHECK", &netns, &check).0, Some(0));
+    let down = kubeseg(&["lab", "down", "--name", "lcni"]);
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+}

@@ -6,6 +6,7 @@
 //! of the engine), `net` builds and removes labs (the only module that runs commands),
 //! `probe` holds the listeners and the probes that run inside the namespaces.
 
+pub mod cni;
 pub mod net;
 pub mod nft;
 pub mod plan;

@@ -45,6 +45,10 @@ pub struct State {
     pub plan: Plan,
     /// Listener processes.
     pub listeners: Vec<u32>,
+    /// The chained plugin (`kubeseg-cni`) and the manifests it reads.
+    pub plugin: PathBuf,
+    pub paths: Vec<String>,
+    pub ipblock_pod_ips: bool,
 }
 
 /// The directory of a lab's state and IPAM files.
@@ -117,15 +121,57 @@ fn cni_config(name: &str) -> String {
 /// Calls the bridge plugin for one pod namespace, inside the node namespace.
 fn cni(state: &State, command: &str, netns: &str) -> Result<String, LabError> {
     let mut c = in_netns(&state.node, &format!("{CNI_PATH}/bridge"));
-    c.env("CNI_COMMAND", command)
-        .env("CNI_CONTAINERID", netns)
-        .env("CNI_NETNS", format!("/var/run/netns/{netns}"))
-        .env("CNI_IFNAME", "eth0")
-        .env("CNI_PATH", CNI_PATH);
+    cni_env(&mut c, command, netns, "");
     run(
         &format!("CNI {command} for {netns}"),
         &mut c,
         Some(&cni_config(&state.name)),
+    )
+}
+
+fn cni_env(c: &mut Command, command: &str, netns: &str, args: &str) {
+    c.env("CNI_COMMAND", command)
+        .env("CNI_CONTAINERID", netns)
+        .env("CNI_NETNS", format!("/var/run/netns/{netns}"))
+        .env("CNI_IFNAME", "eth0")
+        .env("CNI_ARGS", args)
+        .env("CNI_PATH", CNI_PATH);
+}
+
+/// Calls the chained plugin after the bridge plugin, with the bridge's result as
+/// `prevResult`, as a CNI runtime does.
+fn chained(
+    state: &State,
+    command: &str,
+    pod: usize,
+    prev: Option<&str>,
+) -> Result<String, LabError> {
+    let p = &state.plan.pods[pod];
+    let (namespace, name) = p.pod.split_once('/').unwrap_or(("", &p.pod));
+    let mut config = serde_json::json!({
+        "cniVersion": "1.0.0",
+        "name": format!("kubeseg-lab-{}", state.name),
+        "type": "kubeseg-cni",
+        "kubeseg": {
+            "paths": state.paths,
+            "state": dir(&state.name).join("state.json").display().to_string(),
+            "ipblockPodIps": state.ipblock_pod_ips,
+        },
+    });
+    if let Some(prev) = prev {
+        config["prevResult"] = serde_json::from_str(prev).unwrap_or_default();
+    }
+    let mut c = in_netns(&state.node, &state.plugin.display().to_string());
+    cni_env(
+        &mut c,
+        command,
+        &p.netns,
+        &format!("K8S_POD_NAMESPACE={namespace};K8S_POD_NAME={name}"),
+    );
+    run(
+        &format!("kubeseg-cni {command} for {}", p.netns),
+        &mut c,
+        Some(&config.to_string()),
     )
 }
 
@@ -145,22 +191,40 @@ fn save(state: &State) -> Result<(), LabError> {
 /// Reads a running lab's state.
 pub fn load(name: &str) -> Result<State, LabError> {
     let path = dir(name).join("state.json");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|_| LabError::Missing(name.to_string(), path.display().to_string()))?;
+    if !path.exists() {
+        return Err(LabError::Missing(
+            name.to_string(),
+            path.display().to_string(),
+        ));
+    }
+    load_path(&path)
+}
+
+/// Reads a state file.
+pub fn load_path(path: &Path) -> Result<State, LabError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| LabError::Io(path.display().to_string(), e))?;
     serde_json::from_str(&text).map_err(|e| LabError::Command {
         what: format!("reading {}", path.display()),
         detail: e.to_string(),
     })
 }
 
+/// What `up` needs besides the cluster and the plan.
+pub struct Setup<'a> {
+    pub name: &'a str,
+    pub reading: Reading,
+    /// The `kubeseg` executable (for listeners and probes).
+    pub exe: &'a Path,
+    /// The `kubeseg-cni` executable.
+    pub plugin: PathBuf,
+    /// The manifests, as absolute paths (the plugin reads them).
+    pub paths: Vec<String>,
+}
+
 /// Builds the lab; on failure whatever was built is removed again.
-pub fn up(
-    cluster: &Cluster,
-    name: &str,
-    mut plan: Plan,
-    reading: Reading,
-    exe: &Path,
-) -> Result<State, LabError> {
+pub fn up(cluster: &Cluster, mut plan: Plan, setup: Setup) -> Result<State, LabError> {
+    let (name, reading, exe) = (setup.name, setup.reading, setup.exe);
     let d = dir(name);
     if d.join("state.json").exists() {
         return Err(LabError::Exists(name.to_string()));
@@ -172,6 +236,9 @@ pub fn up(
         node: format!("{name}-node"),
         plan,
         listeners: Vec::new(),
+        plugin: setup.plugin,
+        paths: setup.paths,
+        ipblock_pod_ips: reading.ipblock_pod_ips,
     };
     // The state is saved before anything is created, and after each step, so that
     // `down` can always remove what exists.
@@ -220,6 +287,15 @@ fn build(
                 detail: format!("no IPv4 address in the result: {result}"),
             });
         };
+        // The chained plugin isolates the pod before anything else runs in it; its
+        // result must pass the bridge's through.
+        let chained_result = chained(state, "ADD", i, Some(&result))?;
+        if address_of(&chained_result) != Some(addr) {
+            return Err(LabError::Command {
+                what: format!("kubeseg-cni ADD for {ns}"),
+                detail: format!("prevResult not passed through: {chained_result}"),
+            });
+        }
         state.plan.pods[i].ip = Some(addr);
         save(state)?;
     }
@@ -227,7 +303,8 @@ fn build(
         let x = state.plan.externals[i].clone();
         external(state, &x.netns, x.ip)?;
     }
-    // Rules go in before any listener starts, so that no probe meets an open pod.
+    // Every pod's rules again, now that every address is known (the plugin saw only
+    // the pods attached before each one), before any listener starts.
     apply_rules(cluster, state, reading)?;
     for i in 0..state.plan.pods.len() {
         let p = state.plan.pods[i].clone();
@@ -400,8 +477,10 @@ pub fn down(name: &str) -> Result<State, LabError> {
     for &pid in &state.listeners {
         let _ = Command::new("kill").arg(pid.to_string()).status();
     }
-    for p in &state.plan.pods {
+    for (i, p) in state.plan.pods.iter().enumerate() {
         if p.ip.is_some() {
+            // Chained plugins are deleted in reverse order.
+            let _ = chained(&state, "DEL", i, None);
             let _ = cni(&state, "DEL", &p.netns);
         }
         let _ = run(

@@ -1,0 +1,142 @@
+//! `kubeseg-cni`: a chained CNI plugin that enforces kubeseg's compiled policy in each
+//! pod's network namespace (see `kubeseg_lab::cni` for the protocol side).
+#![allow(clippy::print_stdout)]
+
+use kubeseg_lab::cni::{self, CniError, Config};
+use kubeseg_lab::nft::{self, Reading};
+use std::io::{Read, Write};
+use std::process::{Command, ExitCode, Stdio};
+
+fn main() -> ExitCode {
+    let command = std::env::var("CNI_COMMAND").unwrap_or_default();
+    let mut stdin = String::new();
+    let _ = std::io::stdin().read_to_string(&mut stdin);
+    // The version to answer in: the configuration's when it can be read.
+    let version = serde_json::from_str::<serde_json::Value>(&stdin)
+        .ok()
+        .and_then(|v| v["cniVersion"].as_str().map(String::from))
+        .unwrap_or_else(|| "1.0.0".into());
+    if command == "VERSION" {
+        println!("{}", cni::version_result(&version));
+        return ExitCode::SUCCESS;
+    }
+    let result = cni::parse_config(&stdin, &command).and_then(|config| match command.as_str() {
+        "ADD" => add(&config),
+        "DEL" => del().map(|()| String::new()),
+        "CHECK" => check().map(|()| String::new()),
+        "GC" | "STATUS" => Ok(String::new()),
+        other => Err(CniError::new(
+            4,
+            "unknown CNI_COMMAND",
+            format!("{other:?} (ADD, DEL, CHECK, GC, STATUS, VERSION)"),
+        )),
+    });
+    match result {
+        Ok(out) => {
+            if !out.is_empty() {
+                println!("{out}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("{}", e.to_json(&version));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn env(name: &str) -> Result<String, CniError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| CniError::new(4, "missing environment variable", name))
+}
+
+/// Runs `nft` in the pod's network namespace.
+fn nft_in(netns: &str, args: &[&str], script: Option<&str>) -> Result<(), String> {
+    let mut child = Command::new("nsenter")
+        .arg(format!("--net={netns}"))
+        .arg("nft")
+        .args(args)
+        .stdin(if script.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("nsenter: {e}"))?;
+    if let (Some(text), Some(mut pipe)) = (script, child.stdin.take()) {
+        pipe.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
+    }
+}
+
+fn add(config: &Config) -> Result<String, CniError> {
+    let netns = env("CNI_NETNS")?;
+    let (namespace, name) = cni::pod_identity(&std::env::var("CNI_ARGS").unwrap_or_default())
+        .ok_or_else(|| CniError::new(4, "CNI_ARGS lacks K8S_POD_NAMESPACE or K8S_POD_NAME", ""))?;
+    let k = config
+        .kubeseg
+        .as_ref()
+        .ok_or_else(|| CniError::new(7, "no kubeseg section", ""))?;
+    let loaded = kubeseg_sources::load(&k.paths);
+    if let Some(d) = loaded
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == kubeseg_model::Severity::Error)
+    {
+        return Err(CniError::new(
+            100,
+            "the manifests do not load",
+            d.message.clone(),
+        ));
+    }
+    let mut state = kubeseg_lab::net::load_path(std::path::Path::new(&k.state))
+        .map_err(|e| CniError::new(100, "cannot read the state file", e.to_string()))?;
+    let pod = format!("{namespace}/{name}");
+    let i = state
+        .plan
+        .pods
+        .iter()
+        .position(|p| p.pod == pod)
+        .ok_or_else(|| CniError::new(100, "no such pod in the state file", pod.clone()))?;
+    let prev = config
+        .prev_result
+        .as_ref()
+        .ok_or_else(|| CniError::new(7, "no prevResult", ""))?;
+    let ip = cni::address(prev)
+        .ok_or_else(|| CniError::new(7, "prevResult has no IPv4 address", prev.to_string()))?;
+    state.plan.pods[i].ip = Some(ip);
+    let reading = Reading {
+        ipblock_pod_ips: k.ipblock_pod_ips,
+    };
+    let rules = nft::compile_pod(&loaded.cluster, &state.plan, i, reading);
+    let ips: Vec<_> = state.plan.pods.iter().filter_map(|p| p.ip).collect();
+    nft_in(&netns, &["-f", "-"], Some(&nft::script(&rules, &ips)))
+        .map_err(|e| CniError::new(101, "nft refused the pod's rules", e))?;
+    Ok(cni::add_result(config))
+}
+
+/// Removes the pod's table; succeeds whatever is already gone (the specification
+/// requires DEL to be idempotent).
+fn del() -> Result<(), CniError> {
+    if let Ok(netns) = env("CNI_NETNS")
+        && std::path::Path::new(&netns).exists()
+    {
+        let _ = nft_in(&netns, &["delete", "table", "inet", "kubeseg"], None);
+    }
+    Ok(())
+}
+
+fn check() -> Result<(), CniError> {
+    let netns = env("CNI_NETNS")?;
+    nft_in(&netns, &["list", "table", "inet", "kubeseg"], None)
+        .map_err(|e| CniError::new(102, "the pod's kubeseg table is missing", e))
+}
