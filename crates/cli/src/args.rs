@@ -75,6 +75,9 @@ pub enum Command {
 pub enum LabCommand {
     /// Build a lab from the manifests and leave it running.
     Up(LabUpArgs),
+    /// Bring a running lab to new manifests: attach new pods, replace every pod's rules
+    /// in place, remove pods that are gone.
+    Apply(LabArgs),
     /// Remove a lab: everything it created, and only that.
     Down(LabNameArgs),
     /// Build a lab, probe every pod pair on every declared port, compare with `reach`,

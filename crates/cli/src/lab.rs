@@ -23,6 +23,18 @@ pub fn run(c: &LabCommand) -> Result<(String, bool)> {
             };
             Ok((out, false))
         }
+        LabCommand::Apply(a) => {
+            let loaded = load_input(&a.common)?;
+            let engine = Engine::new(&loaded.cluster, options(&a.common));
+            let plan = plan_for(&engine, a);
+            let exe = std::env::current_exe().context("the kubeseg executable")?;
+            let applied = net::apply(&loaded.cluster, &a.name.name, plan, setup(a, &exe)?)
+                .with_context(|| format!("lab apply {}", a.name.name))?;
+            Ok((
+                kubeseg_report::lab::applied_text(&a.name.name, &applied),
+                false,
+            ))
+        }
         LabCommand::Down(a) => {
             let state = net::down(&a.name).with_context(|| format!("lab down {}", a.name))?;
             Ok((

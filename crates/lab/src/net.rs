@@ -11,7 +11,7 @@
 //! file, and `down` removes exactly that.
 
 use crate::nft::{self, Reading};
-use crate::plan::Plan;
+use crate::plan::{LabPod, Plan};
 use kubeseg_model::Cluster;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -43,12 +43,15 @@ pub struct State {
     pub name: String,
     pub node: String,
     pub plan: Plan,
-    /// Listener processes.
-    pub listeners: Vec<u32>,
+    /// Listener processes, by network namespace.
+    pub listeners: std::collections::BTreeMap<String, u32>,
     /// The chained plugin (`kubeseg-cni`) and the manifests it reads.
     pub plugin: PathBuf,
     pub paths: Vec<String>,
     pub ipblock_pod_ips: bool,
+    /// The generation of the pods' rules in force (see `nft::script`).
+    #[serde(default)]
+    pub generation: u8,
 }
 
 /// The directory of a lab's state and IPAM files.
@@ -143,10 +146,9 @@ fn cni_env(c: &mut Command, command: &str, netns: &str, args: &str) {
 fn chained(
     state: &State,
     command: &str,
-    pod: usize,
+    p: &LabPod,
     prev: Option<&str>,
 ) -> Result<String, LabError> {
-    let p = &state.plan.pods[pod];
     let (namespace, name) = p.pod.split_once('/').unwrap_or(("", &p.pod));
     let mut config = serde_json::json!({
         "cniVersion": "1.0.0",
@@ -235,10 +237,11 @@ pub fn up(cluster: &Cluster, mut plan: Plan, setup: Setup) -> Result<State, LabE
         name: name.to_string(),
         node: format!("{name}-node"),
         plan,
-        listeners: Vec::new(),
+        listeners: Default::default(),
         plugin: setup.plugin,
         paths: setup.paths,
         ipblock_pod_ips: reading.ipblock_pod_ips,
+        generation: 0,
     };
     // The state is saved before anything is created, and after each step, so that
     // `down` can always remove what exists.
@@ -269,35 +272,7 @@ fn build(
         None,
     )?;
     for i in 0..state.plan.pods.len() {
-        let ns = state.plan.pods[i].netns.clone();
-        run(
-            &format!("creating {ns}"),
-            &mut ip(&["netns", "add", &ns]),
-            None,
-        )?;
-        run(
-            "loopback up",
-            &mut ip(&["-n", &ns, "link", "set", "lo", "up"]),
-            None,
-        )?;
-        let result = cni(state, "ADD", &ns)?;
-        let Some(addr) = address_of(&result) else {
-            return Err(LabError::Command {
-                what: format!("CNI ADD for {ns}"),
-                detail: format!("no IPv4 address in the result: {result}"),
-            });
-        };
-        // The chained plugin isolates the pod before anything else runs in it; its
-        // result must pass the bridge's through.
-        let chained_result = chained(state, "ADD", i, Some(&result))?;
-        if address_of(&chained_result) != Some(addr) {
-            return Err(LabError::Command {
-                what: format!("kubeseg-cni ADD for {ns}"),
-                detail: format!("prevResult not passed through: {chained_result}"),
-            });
-        }
-        state.plan.pods[i].ip = Some(addr);
-        save(state)?;
+        attach_pod(state, i, false)?;
     }
     for i in 0..state.plan.externals.len() {
         let x = state.plan.externals[i].clone();
@@ -307,25 +282,206 @@ fn build(
     // the pods attached before each one), before any listener starts.
     apply_rules(cluster, state, reading)?;
     for i in 0..state.plan.pods.len() {
-        let p = state.plan.pods[i].clone();
-        let ports = |proto: &str| -> String {
-            let mut v: Vec<String> = p
-                .ports
-                .iter()
-                .filter(|c| c.protocol == proto)
-                .map(|c| c.port.to_string())
-                .collect();
-            v.sort();
-            v.dedup();
-            v.join(",")
-        };
-        listen(state, &p.netns, &ports("TCP"), &ports("UDP"), exe)?;
+        pod_listener(state, i, exe)?;
     }
     let ext_ports = external_ports(&state.plan);
     for x in state.plan.externals.clone() {
         listen(state, &x.netns, &ext_ports.0, &ext_ports.1, exe)?;
     }
     Ok(())
+}
+
+/// Creates pod `i`'s namespace and attaches it: the bridge plugin, then the chained
+/// plugin (which isolates the pod before anything runs in it); with `route_externals`,
+/// also the routes to the external addresses already in the lab.
+fn attach_pod(state: &mut State, i: usize, route_externals: bool) -> Result<(), LabError> {
+    let ns = state.plan.pods[i].netns.clone();
+    run(
+        &format!("creating {ns}"),
+        &mut ip(&["netns", "add", &ns]),
+        None,
+    )?;
+    run(
+        "loopback up",
+        &mut ip(&["-n", &ns, "link", "set", "lo", "up"]),
+        None,
+    )?;
+    let result = cni(state, "ADD", &ns)?;
+    let Some(addr) = address_of(&result) else {
+        return Err(LabError::Command {
+            what: format!("CNI ADD for {ns}"),
+            detail: format!("no IPv4 address in the result: {result}"),
+        });
+    };
+    // The chained plugin's result must pass the bridge's through.
+    let chained_result = chained(state, "ADD", &state.plan.pods[i], Some(&result))?;
+    if address_of(&chained_result) != Some(addr) {
+        return Err(LabError::Command {
+            what: format!("kubeseg-cni ADD for {ns}"),
+            detail: format!("prevResult not passed through: {chained_result}"),
+        });
+    }
+    state.plan.pods[i].ip = Some(addr);
+    save(state)?;
+    if route_externals {
+        for x in &state.plan.externals {
+            let cidr = format!("{}/32", x.ip);
+            run(
+                "route from a pod to an external address",
+                &mut ip(&["-n", &ns, "route", "add", &cidr, "dev", "eth0"]),
+                None,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Starts pod `i`'s listener on its declared TCP and UDP ports.
+fn pod_listener(state: &mut State, i: usize, exe: &Path) -> Result<(), LabError> {
+    let p = state.plan.pods[i].clone();
+    let ports = |proto: &str| -> String {
+        let mut v: Vec<u16> = p
+            .ports
+            .iter()
+            .filter(|c| c.protocol == proto)
+            .map(|c| c.port)
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
+    };
+    listen(state, &p.netns, &ports("TCP"), &ports("UDP"), exe)
+}
+
+/// Removes one pod: its listener, the chained plugin's and the bridge's attachment,
+/// its namespace.
+fn detach_pod(state: &mut State, p: &LabPod) {
+    if let Some(pid) = state.listeners.remove(&p.netns) {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
+    }
+    if p.ip.is_some() {
+        // Chained plugins are deleted in reverse order.
+        let _ = chained(state, "DEL", p, None);
+        let _ = cni(state, "DEL", &p.netns);
+    }
+    let _ = run(
+        "deleting a pod namespace",
+        &mut ip(&["netns", "del", &p.netns]),
+        None,
+    );
+}
+
+/// What `apply` changed.
+#[derive(Clone, Debug, Default)]
+pub struct Applied {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// Pods whose rules were replaced (every pod of the lab).
+    pub updated: usize,
+    /// How long replacing every pod's rules took.
+    pub rules_time: std::time::Duration,
+}
+
+/// Brings a running lab to new manifests: pods that appear are attached (isolated by
+/// the chained plugin from their first packet), every pod's rules are replaced in
+/// place (one transaction per pod, base chains kept), then pods that disappeared are
+/// removed. `fresh` is the plan of the new manifests; pods keep their namespace and
+/// address by name; the external addresses stay as they are.
+pub fn apply(
+    cluster: &Cluster,
+    name: &str,
+    fresh: Plan,
+    setup: Setup,
+) -> Result<Applied, LabError> {
+    let (reading, exe) = (setup.reading, setup.exe);
+    let mut state = load(name)?;
+    let mut next = state
+        .plan
+        .pods
+        .iter()
+        .filter_map(|p| p.netns.rsplit_once("-p")?.1.parse::<usize>().ok())
+        .max()
+        .map_or(0, |n| n + 1);
+    let old: std::collections::BTreeMap<String, LabPod> = state
+        .plan
+        .pods
+        .iter()
+        .map(|p| (p.pod.clone(), p.clone()))
+        .collect();
+    let mut applied = Applied::default();
+    let mut pods = Vec::new();
+    for mut p in fresh.pods {
+        match old.get(&p.pod) {
+            Some(o) => {
+                p.netns = o.netns.clone();
+                p.ip = o.ip;
+            }
+            None => {
+                p.netns = format!("{name}-p{next}");
+                p.ip = None;
+                next += 1;
+                applied.added.push(p.pod.clone());
+            }
+        }
+        pods.push(p);
+    }
+    let removed: Vec<LabPod> = old
+        .values()
+        .filter(|o| !pods.iter().any(|p| p.pod == o.pod))
+        .cloned()
+        .collect();
+    let (before, after) = (state.generation, 1 - state.generation);
+    state.plan.pods = pods;
+    state.plan.notes = fresh.notes;
+    state.paths = setup.paths;
+    state.ipblock_pod_ips = reading.ipblock_pod_ips;
+    state.generation = after;
+    save(&state)?;
+    // New pods start in the new generation, isolated by the chained plugin.
+    for i in 0..state.plan.pods.len() {
+        if state.plan.pods[i].ip.is_none() {
+            attach_pod(&mut state, i, true)?;
+        }
+    }
+    let start = std::time::Instant::now();
+    let existing: Vec<usize> = (0..state.plan.pods.len())
+        .filter(|&i| old.contains_key(&state.plan.pods[i].pod))
+        .collect();
+    // Phase 1: every existing pod gets the new rules beside the old, both consulted.
+    for &i in &existing {
+        install(
+            &state,
+            i,
+            &rules_script(cluster, &state, i, reading, after, &[before, after]),
+        )?;
+    }
+    // Phase 2: the new rules alone.
+    for &i in &existing {
+        install(&state, i, &nft::activate(&[after]))?;
+    }
+    // New pods again, now that every new pod's address is known.
+    for i in 0..state.plan.pods.len() {
+        if !old.contains_key(&state.plan.pods[i].pod) {
+            install(
+                &state,
+                i,
+                &rules_script(cluster, &state, i, reading, after, &[after]),
+            )?;
+        }
+    }
+    applied.rules_time = start.elapsed();
+    applied.updated = state.plan.pods.len();
+    for p in &removed {
+        detach_pod(&mut state, p);
+        applied.removed.push(p.pod.clone());
+    }
+    for i in 0..state.plan.pods.len() {
+        if !state.listeners.contains_key(&state.plan.pods[i].netns) {
+            pod_listener(&mut state, i, exe)?;
+        }
+    }
+    save(&state)?;
+    Ok(applied)
 }
 
 /// The ports every external address listens on: every port a pod declares.
@@ -347,19 +503,37 @@ pub fn external_ports(plan: &Plan) -> (String, String) {
     (join(tcp), join(udp))
 }
 
-/// Compiles and installs every pod's rules, each in one nft transaction.
+/// Compiles and installs every pod's rules in the generation in force, each pod in one
+/// nft transaction (used while the lab is built, before anything listens).
 pub fn apply_rules(cluster: &Cluster, state: &State, reading: Reading) -> Result<(), LabError> {
-    let ips: Vec<Ipv4Addr> = state.plan.pods.iter().filter_map(|p| p.ip).collect();
+    let g = state.generation;
     for i in 0..state.plan.pods.len() {
-        let rules = nft::compile_pod(cluster, &state.plan, i, reading);
-        let script = nft::script(&rules, &ips);
-        let ns = &state.plan.pods[i].netns;
-        run(
-            &format!("nft in {ns}"),
-            in_netns(ns, "nft").args(["-f", "-"]),
-            Some(&script),
-        )?;
+        install(state, i, &rules_script(cluster, state, i, reading, g, &[g]))?;
     }
+    Ok(())
+}
+
+fn rules_script(
+    cluster: &Cluster,
+    state: &State,
+    i: usize,
+    reading: Reading,
+    generation: u8,
+    active: &[u8],
+) -> String {
+    let ips: Vec<Ipv4Addr> = state.plan.pods.iter().filter_map(|p| p.ip).collect();
+    let rules = nft::compile_pod(cluster, &state.plan, i, reading);
+    nft::script(&rules, &ips, generation, active)
+}
+
+/// Runs one nft script, as one transaction, in pod `i`'s namespace.
+fn install(state: &State, i: usize, script: &str) -> Result<(), LabError> {
+    let ns = &state.plan.pods[i].netns;
+    run(
+        &format!("nft in {ns}"),
+        in_netns(ns, "nft").args(["-f", "-"]),
+        Some(script),
+    )?;
     Ok(())
 }
 
@@ -453,7 +627,7 @@ fn listen(state: &mut State, ns: &str, tcp: &str, udp: &str, exe: &Path) -> Resu
         what: format!("starting the listener in {ns}"),
         detail: e.to_string(),
     })?;
-    state.listeners.push(child.id());
+    state.listeners.insert(ns.to_string(), child.id());
     save(state)?;
     // Wait until every socket is bound (or the listener died).
     let mut child = child;
@@ -473,21 +647,12 @@ fn listen(state: &mut State, ns: &str, tcp: &str, udp: &str, exe: &Path) -> Resu
 
 /// Removes everything the lab's state file records, and the state file.
 pub fn down(name: &str) -> Result<State, LabError> {
-    let state = load(name)?;
-    for &pid in &state.listeners {
-        let _ = Command::new("kill").arg(pid.to_string()).status();
+    let mut state = load(name)?;
+    for p in state.plan.pods.clone() {
+        detach_pod(&mut state, &p);
     }
-    for (i, p) in state.plan.pods.iter().enumerate() {
-        if p.ip.is_some() {
-            // Chained plugins are deleted in reverse order.
-            let _ = chained(&state, "DEL", i, None);
-            let _ = cni(&state, "DEL", &p.netns);
-        }
-        let _ = run(
-            "deleting a pod namespace",
-            &mut ip(&["netns", "del", &p.netns]),
-            None,
-        );
+    for (_, pid) in std::mem::take(&mut state.listeners) {
+        let _ = Command::new("kill").arg(pid.to_string()).status();
     }
     for x in &state.plan.externals {
         let _ = run(

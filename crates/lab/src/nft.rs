@@ -41,18 +41,51 @@ pub struct Reading {
     pub ipblock_pod_ips: bool,
 }
 
+/// What a compiled rule does when it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Allowed (by this generation of the rules; see [`script`]).
+    Accept,
+    /// Denied.
+    Drop,
+    /// On to the NetworkPolicy chain (an Admin `Pass`).
+    Pass,
+}
+
+/// One compiled rule: its match (empty: every packet) and its verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompiledRule {
+    pub matches: String,
+    pub verdict: Verdict,
+}
+
+impl CompiledRule {
+    /// The rule as it reads with plain verdicts (`accept`, `drop`, `pass`).
+    pub fn text(&self) -> String {
+        let v = match self.verdict {
+            Verdict::Accept => "accept",
+            Verdict::Drop => "drop",
+            Verdict::Pass => "pass",
+        };
+        if self.matches.is_empty() {
+            v.to_string()
+        } else {
+            format!("{} {v}", self.matches)
+        }
+    }
+}
+
 /// One direction of one pod's compiled policy: the rules of its three chains.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Chains {
-    /// The Admin tier's rules in evaluation order, each ending in `accept`, `drop`, or
-    /// (`Pass`) a jump to the NetworkPolicy chain.
-    pub admin: Vec<String>,
+    /// The Admin tier's rules in evaluation order.
+    pub admin: Vec<CompiledRule>,
     /// Whether a NetworkPolicy isolates the pod in this direction.
     pub isolated: bool,
     /// The NetworkPolicies' allow rules.
-    pub policies: Vec<String>,
+    pub policies: Vec<CompiledRule>,
     /// The Baseline tier's rules, consulted only where no NetworkPolicy isolates.
-    pub baseline: Vec<String>,
+    pub baseline: Vec<CompiledRule>,
 }
 
 /// One pod's compiled policy.
@@ -69,13 +102,6 @@ enum Direction {
 }
 
 impl Direction {
-    fn name(self) -> &'static str {
-        match self {
-            Direction::Ingress => "ingress",
-            Direction::Egress => "egress",
-        }
-    }
-
     /// The address of the other side: the source for ingress, the destination for egress.
     fn peer_addr(self) -> &'static str {
         match self {
@@ -261,9 +287,13 @@ impl Emit<'_> {
         &self,
         m: &PeerMatch,
         ports: Option<&[PortRule]>,
-        verdict: &str,
-        out: &mut Vec<String>,
+        verdict: Verdict,
+        out: &mut Vec<CompiledRule>,
     ) {
+        let rule = |matches: String| CompiledRule {
+            matches: matches.trim_end().to_string(),
+            verdict,
+        };
         let x = self.direction.peer_addr();
         let pod_ips: Vec<Ipv4Addr> = m
             .pods
@@ -287,7 +317,7 @@ impl Emit<'_> {
             }
         }
         let Some(entries) = ports else {
-            out.extend(matches.iter().map(|m| format!("{m}{verdict}")));
+            out.extend(matches.iter().map(|m| rule(m.clone())));
             return;
         };
         for e in entries {
@@ -300,11 +330,11 @@ impl Emit<'_> {
                 for q in candidates {
                     let pod = &self.plan.pods[q];
                     if let (Some(ip), Some(pm)) = (pod.ip, port_match(e, Some(pod))) {
-                        out.push(format!("ip daddr {ip} {pm} {verdict}"));
+                        out.push(rule(format!("ip daddr {ip} {pm}")));
                     }
                 }
             } else if let Some(pm) = port_match(e, Some(&self.plan.pods[self.subject])) {
-                out.extend(matches.iter().map(|m| format!("{m}{pm} {verdict}")));
+                out.extend(matches.iter().map(|m| rule(format!("{m}{pm}"))));
             }
         }
     }
@@ -336,19 +366,16 @@ pub fn compile_pod(cluster: &Cluster, plan: &Plan, i: usize, reading: Reading) -
             };
             for rule in rules {
                 let (list, verdict) = match (policy.tier, rule.action) {
-                    (Tier::Admin, Action::Accept) => (&mut chains.admin, "accept".to_string()),
-                    (Tier::Admin, Action::Deny) => (&mut chains.admin, "drop".to_string()),
-                    (Tier::Admin, Action::Pass) => (
-                        &mut chains.admin,
-                        format!("goto {}-policies", direction.name()),
-                    ),
-                    (Tier::Baseline, Action::Deny) => (&mut chains.baseline, "drop".to_string()),
+                    (Tier::Admin, Action::Accept) => (&mut chains.admin, Verdict::Accept),
+                    (Tier::Admin, Action::Deny) => (&mut chains.admin, Verdict::Drop),
+                    (Tier::Admin, Action::Pass) => (&mut chains.admin, Verdict::Pass),
+                    (Tier::Baseline, Action::Deny) => (&mut chains.baseline, Verdict::Drop),
                     // The API has no Baseline `Pass`; anything else there allows.
-                    (Tier::Baseline, _) => (&mut chains.baseline, "accept".to_string()),
+                    (Tier::Baseline, _) => (&mut chains.baseline, Verdict::Accept),
                 };
                 for peer in &rule.peers {
                     let m = tier_peer(cluster, plan, &peer.kind);
-                    emit.rules(&m, rule.ports.as_deref(), &verdict, list);
+                    emit.rules(&m, rule.ports.as_deref(), verdict, list);
                 }
             }
         }
@@ -380,7 +407,12 @@ pub fn compile_pod(cluster: &Cluster, plan: &Plan, i: usize, reading: Reading) -
                         .collect(),
                 };
                 for m in &peers {
-                    emit.rules(m, rule.ports.as_deref(), "accept", &mut chains.policies);
+                    emit.rules(
+                        m,
+                        rule.ports.as_deref(),
+                        Verdict::Accept,
+                        &mut chains.policies,
+                    );
                 }
             }
         }
@@ -388,62 +420,108 @@ pub fn compile_pod(cluster: &Cluster, plan: &Plan, i: usize, reading: Reading) -
     out
 }
 
-/// The chains of table `inet kubeseg`: the two base chains and their regular chains.
-const CHAINS: [&str; 6] = [
-    "ingress",
-    "egress",
-    "ingress-policies",
-    "egress-policies",
-    "ingress-baseline",
-    "egress-baseline",
-];
+/// The mark bit a generation sets on packets its rules allow.
+fn bit(generation: u8) -> u32 {
+    1 << generation
+}
 
-/// The nft script that installs (or updates) a pod's rules in one transaction: the
-/// table, chains and set are added when missing and flushed, never deleted.
-pub fn script(rules: &PodRules, pod_ips: &[Ipv4Addr]) -> String {
-    let mut s = String::from(
-        "add table inet kubeseg\n\
-add chain inet kubeseg ingress { type filter hook input priority 0; policy accept; }\n\
-add chain inet kubeseg egress { type filter hook output priority 0; policy accept; }\n\
-add chain inet kubeseg ingress-policies\n\
-add chain inet kubeseg egress-policies\n\
-add chain inet kubeseg ingress-baseline\n\
-add chain inet kubeseg egress-baseline\n\
-add set inet kubeseg pods { type ipv4_addr; flags interval; }\n",
+/// The rules of one generation of a pod's policy, and the base chains that consult
+/// the `active` generations, in one transaction.
+///
+/// Each generation `g` has its own chains (`<dir>-g<g>`, `-policies`, `-baseline`)
+/// and pod set. An allow in them sets bit `1 << g` of the packet mark and returns; a
+/// deny drops. The base chains accept replies and loopback, clear the mark, consult
+/// every active generation, and accept only a packet that every one of them allowed.
+/// An update installs the new generation beside the old one with both active (so
+/// that a pod allows only what both allow), then, once every pod has it, activates
+/// the new one alone ([`activate`]): a connection that both policies allow never
+/// fails, one that both deny never passes, whatever the order the pods change in.
+/// Base chains are only flushed and refilled, never deleted.
+pub fn script(rules: &PodRules, pod_ips: &[Ipv4Addr], generation: u8, active: &[u8]) -> String {
+    let g = generation;
+    let mut s = String::from("add table inet kubeseg\n");
+    for dir in ["ingress", "egress"] {
+        for chain in [
+            format!("{dir}-g{g}"),
+            format!("{dir}-g{g}-policies"),
+            format!("{dir}-g{g}-baseline"),
+        ] {
+            let _ = writeln!(
+                s,
+                "add chain inet kubeseg {chain}\nflush chain inet kubeseg {chain}"
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "add set inet kubeseg pods-g{g} {{ type ipv4_addr; flags interval; }}\nflush set inet kubeseg pods-g{g}"
     );
-    for chain in CHAINS {
-        let _ = writeln!(s, "flush chain inet kubeseg {chain}");
-    }
-    s.push_str("flush set inet kubeseg pods\n");
     if let Some(set) = ips_set(pod_ips) {
-        let _ = writeln!(s, "add element inet kubeseg pods {set}");
+        let _ = writeln!(s, "add element inet kubeseg pods-g{g} {set}");
     }
-    for (dir, lo, c) in [
-        ("ingress", "iif", &rules.ingress),
-        ("egress", "oif", &rules.egress),
-    ] {
+    let allow = format!("meta mark set meta mark | 0x{:x}", bit(g));
+    for (dir, c) in [("ingress", &rules.ingress), ("egress", &rules.egress)] {
+        let render = |r: &CompiledRule| -> String {
+            let m = r.matches.replace("@pods", &format!("@pods-g{g}"));
+            let v = match r.verdict {
+                Verdict::Accept => format!("{allow} return"),
+                Verdict::Drop => "drop".to_string(),
+                Verdict::Pass => format!("goto {dir}-g{g}-policies"),
+            };
+            if m.is_empty() { v } else { format!("{m} {v}") }
+        };
         let mut add = |chain: &str, rule: &str| {
             let _ = writeln!(s, "add rule inet kubeseg {chain} {rule}");
         };
-        add(dir, "ct state established,related accept");
-        add(dir, &format!("{lo} \"lo\" accept"));
+        let (top, policies, baseline) = (
+            format!("{dir}-g{g}"),
+            format!("{dir}-g{g}-policies"),
+            format!("{dir}-g{g}-baseline"),
+        );
         for r in &c.admin {
-            add(dir, r);
+            add(&top, &render(r));
         }
-        add(dir, &format!("goto {dir}-policies"));
-        let policies = format!("{dir}-policies");
+        add(&top, &format!("goto {policies}"));
         for r in &c.policies {
-            add(&policies, r);
+            add(&policies, &render(r));
         }
         if c.isolated {
             add(&policies, "drop");
         } else {
-            add(&policies, &format!("goto {dir}-baseline"));
+            add(&policies, &format!("goto {baseline}"));
         }
-        let baseline = format!("{dir}-baseline");
         for r in &c.baseline {
-            add(&baseline, r);
+            add(&baseline, &render(r));
         }
+        // What falls off the Baseline tier is allowed.
+        add(&baseline, &allow);
+    }
+    s.push_str(&activate(active));
+    s
+}
+
+/// The base chains, consulting the `active` generations (whose chains must exist).
+pub fn activate(active: &[u8]) -> String {
+    let mut s = String::from(
+        "add table inet kubeseg\n\
+add chain inet kubeseg ingress { type filter hook input priority 0; policy accept; }\n\
+add chain inet kubeseg egress { type filter hook output priority 0; policy accept; }\n\
+flush chain inet kubeseg ingress\n\
+flush chain inet kubeseg egress\n",
+    );
+    let mask: u32 = active.iter().map(|&g| bit(g)).fold(0, |a, b| a | b);
+    for (dir, lo) in [("ingress", "iif"), ("egress", "oif")] {
+        let mut add = |rule: &str| {
+            let _ = writeln!(s, "add rule inet kubeseg {dir} {rule}");
+        };
+        add("ct state established,related accept");
+        add(&format!("{lo} \"lo\" accept"));
+        add("meta mark set 0x0");
+        for g in active {
+            add(&format!("jump {dir}-g{g}"));
+        }
+        add(&format!("meta mark & 0x{mask:x} == 0x{mask:x} accept"));
+        add("drop");
     }
     s
 }
@@ -519,6 +597,10 @@ spec:
         (cluster, p)
     }
 
+    fn texts(rules: &[CompiledRule]) -> Vec<String> {
+        rules.iter().map(CompiledRule::text).collect()
+    }
+
     fn index(p: &Plan, pod: &str) -> usize {
         p.pods.iter().position(|x| x.pod == pod).unwrap()
     }
@@ -529,7 +611,7 @@ spec:
         let web = compile_pod(&cluster, &p, index(&p, "x/web"), Reading::default());
         assert!(web.ingress.isolated && web.egress.isolated);
         assert_eq!(
-            web.ingress.policies,
+            texts(&web.ingress.policies),
             [
                 // From the pods of namespaces labelled team=b: yy/api only.
                 "ip saddr { 10.233.0.3 } tcp dport 8080 accept",
@@ -542,7 +624,7 @@ spec:
         // Egress to any destination on the port named http, resolved per destination
         // pod: 8080 on web itself, 9090 on api; addresses outside have no named port.
         assert_eq!(
-            web.egress.policies,
+            texts(&web.egress.policies),
             [
                 "ip daddr 10.233.0.2 tcp dport 8080 accept",
                 "ip daddr 10.233.0.3 tcp dport 9090 accept",
@@ -566,25 +648,26 @@ spec:
         let (cluster, p) = lab();
         let api = compile_pod(&cluster, &p, index(&p, "yy/api"), Reading::default());
         assert_eq!(api, PodRules::default());
-        let s = script(&api, &[Ipv4Addr::new(10, 233, 0, 2)]);
-        assert!(!s.contains("drop"), "{s}");
-        // Its chains go on to the Baseline tier, which is empty: everything passes.
-        assert!(s.contains("add rule inet kubeseg ingress-policies goto ingress-baseline\n"));
+        let s = script(&api, &[Ipv4Addr::new(10, 233, 0, 2)], 0, &[0]);
+        assert!(!s.contains("-policies drop"), "{s}");
+        // Its chains go on to the Baseline tier, which is empty: it allows everything.
+        assert!(s.contains("add rule inet kubeseg ingress-g0-policies goto ingress-g0-baseline\n"));
+        assert!(
+            s.contains("add rule inet kubeseg ingress-g0-baseline meta mark set meta mark | 0x1\n")
+        );
     }
 
     #[test]
     fn the_script_updates_in_place_without_deleting_base_chains() {
         let (cluster, p) = lab();
         let web = compile_pod(&cluster, &p, index(&p, "x/web"), Reading::default());
-        let s = script(
-            &web,
-            &[Ipv4Addr::new(10, 233, 0, 2), Ipv4Addr::new(10, 233, 0, 3)],
-        );
+        let ips = [Ipv4Addr::new(10, 233, 0, 2), Ipv4Addr::new(10, 233, 0, 3)];
+        let s = script(&web, &ips, 1, &[0, 1]);
         assert!(!s.contains("delete"), "{s}");
         let lines: Vec<&str> = s.lines().collect();
+        assert!(lines.contains(&"flush chain inet kubeseg ingress-g1-policies"));
         assert!(lines.contains(&"flush chain inet kubeseg ingress"));
-        assert!(lines.contains(&"add element inet kubeseg pods { 10.233.0.2, 10.233.0.3 }"));
-        // Replies first, then loopback, then the NetworkPolicies: their allows and a drop.
+        assert!(lines.contains(&"add element inet kubeseg pods-g1 { 10.233.0.2, 10.233.0.3 }"));
         let rules = |chain: &str| -> Vec<String> {
             let prefix = format!("add rule inet kubeseg {chain} ");
             lines
@@ -593,16 +676,31 @@ spec:
                 .map(String::from)
                 .collect()
         };
+        // The base chain: replies, loopback, then both generations must allow.
         assert_eq!(
             rules("ingress"),
             [
                 "ct state established,related accept",
                 "iif \"lo\" accept",
-                "goto ingress-policies"
+                "meta mark set 0x0",
+                "jump ingress-g0",
+                "jump ingress-g1",
+                "meta mark & 0x3 == 0x3 accept",
+                "drop"
             ]
         );
-        let policies = rules("ingress-policies");
+        // Generation 1's allows set bit 2 and return; the isolated pod's chain ends in drop.
+        let policies = rules("ingress-g1-policies");
         assert_eq!(policies.len(), 4 + 1);
+        assert_eq!(
+            policies[2],
+            "ip saddr { 10.0.0.0-10.0.255.255, 10.2.0.0-10.255.255.255 } ip saddr != @pods-g1 tcp dport 8080 meta mark set meta mark | 0x2 return"
+        );
         assert_eq!(policies.last().map(String::as_str), Some("drop"));
+        // Activating generation 1 alone rewrites only the base chains.
+        let a = activate(&[1]);
+        assert!(a.contains("jump ingress-g1") && !a.contains("jump ingress-g0"));
+        assert!(a.contains("meta mark & 0x2 == 0x2 accept"));
+        assert!(!a.contains("-g1-"), "{a}");
     }
 }

@@ -65,6 +65,24 @@ pub fn pods_text(state: &State) -> String {
     out
 }
 
+/// `lab apply` for a terminal.
+pub fn applied_text(name: &str, a: &kubeseg_lab::net::Applied) -> String {
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    format!(
+        "lab {name}: added {}; removed {}; rules replaced in {} pods in {:.1} ms (one nft transaction per pod)\n",
+        list(&a.added),
+        list(&a.removed),
+        a.updated,
+        a.rules_time.as_secs_f64() * 1000.0
+    )
+}
+
 /// `lab verify` for a terminal.
 pub fn verdict_text(v: &Verdict) -> String {
     let mut out = format!(

@@ -119,8 +119,13 @@ fn add(config: &Config) -> Result<String, CniError> {
     };
     let rules = nft::compile_pod(&loaded.cluster, &state.plan, i, reading);
     let ips: Vec<_> = state.plan.pods.iter().filter_map(|p| p.ip).collect();
-    nft_in(&netns, &["-f", "-"], Some(&nft::script(&rules, &ips)))
-        .map_err(|e| CniError::new(101, "nft refused the pod's rules", e))?;
+    let g = state.generation;
+    nft_in(
+        &netns,
+        &["-f", "-"],
+        Some(&nft::script(&rules, &ips, g, &[g])),
+    )
+    .map_err(|e| CniError::new(101, "nft refused the pod's rules", e))?;
     Ok(cni::add_result(config))
 }
 
