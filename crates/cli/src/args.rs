@@ -89,6 +89,15 @@ pub enum LabCommand {
     /// (internal) Probe targets (JSON on stdin) from inside a lab namespace.
     #[command(hide = true)]
     Probe,
+    /// (internal) Send a UDP datagram every millisecond to ADDRESS:PORT for MILLIS ms,
+    /// each from a new source port; print what was sent and answered.
+    #[command(hide = true)]
+    Flood {
+        address: std::net::Ipv4Addr,
+        port: u16,
+        millis: u64,
+        first_port: u16,
+    },
 }
 
 /// The lab's name.

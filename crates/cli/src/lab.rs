@@ -57,6 +57,15 @@ pub fn run(c: &LabCommand) -> Result<(String, bool)> {
             };
             Ok((out, fail))
         }
+        LabCommand::Flood {
+            address,
+            port,
+            millis,
+            first_port,
+        } => {
+            let f = kubeseg_lab::probe::flood(*address, *port, *millis, *first_port);
+            Ok((serde_json::to_string(&f)?, false))
+        }
         LabCommand::Serve(a) => serve(a).map(|()| (String::new(), false)),
         LabCommand::Probe => {
             let mut input = String::new();
@@ -295,6 +304,7 @@ fn probe_all(engine: &mut Engine, state: &State, exe: &std::path::Path) -> Resul
                     ip: d.ip,
                     protocol: proto.clone(),
                     port: *port,
+                    source_port: None,
                 });
                 expected.push((d.name.clone(), allowed.contains(protocol, *port)));
             }

@@ -54,6 +54,11 @@ pub struct Target {
     /// `TCP`, `UDP` or `SCTP`.
     pub protocol: String,
     pub port: u16,
+    /// The UDP source port, when the caller needs every probe to be a new flow: a
+    /// datagram whose addresses and ports match a flow conntrack saw answered is part
+    /// of that flow and passes as established, whatever the policy now says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_port: Option<u16>,
 }
 
 fn once(t: &Target) -> bool {
@@ -61,7 +66,7 @@ fn once(t: &Target) -> bool {
     match Protocol::parse(&t.protocol).unwrap_or(Protocol::Sctp) {
         Protocol::Tcp => TcpStream::connect_timeout(&addr, TIMEOUT).is_ok(),
         Protocol::Udp => {
-            let Ok(s) = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)) else {
+            let Ok(s) = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, t.source_port.unwrap_or(0))) else {
                 return false;
             };
             let _ = s.set_read_timeout(Some(TIMEOUT));
@@ -87,4 +92,52 @@ pub fn probe(targets: &[Target]) -> Vec<bool> {
             .map(|h| h.join().unwrap_or(false))
             .collect()
     })
+}
+
+/// What a flood saw.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Flood {
+    /// Datagrams the kernel let out (a datagram the source's own rules drop fails to send).
+    pub sent: usize,
+    /// Datagrams the destination answered.
+    pub answered: usize,
+    /// Sends the source's rules refused.
+    pub refused: usize,
+}
+
+/// Sends one UDP datagram every millisecond for `millis` milliseconds, each from its
+/// own source port counting up from `first_port` (each a new flow), then counts the
+/// answers: a way to see every instant of a policy update, not one probe per second.
+pub fn flood(ip: Ipv4Addr, port: u16, millis: u64, first_port: u16) -> Flood {
+    let addr = SocketAddr::from((ip, port));
+    let mut sockets = Vec::new();
+    let mut refused = 0;
+    let start = std::time::Instant::now();
+    let mut k: u16 = 0;
+    while start.elapsed() < Duration::from_millis(millis) {
+        let source = first_port.wrapping_add(k);
+        k = k.wrapping_add(1);
+        if let Ok(s) = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, source)) {
+            match s.send_to(b"kubeseg", addr) {
+                Ok(_) => sockets.push(s),
+                Err(_) => refused += 1,
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Answers come back within microseconds; give the last ones time, then count.
+    std::thread::sleep(TIMEOUT);
+    let mut answered = 0;
+    for s in &sockets {
+        let _ = s.set_nonblocking(true);
+        let mut buf = [0u8; 16];
+        if matches!(s.recv_from(&mut buf), Ok((7, from)) if from == addr) {
+            answered += 1;
+        }
+    }
+    Flood {
+        sent: sockets.len(),
+        answered,
+        refused,
+    }
 }
