@@ -730,7 +730,7 @@ fn churn_never_drops_what_both_policies_allow_nor_passes_what_both_deny() {
                 }
                 flooded += sent + f["refused"].as_u64().unwrap();
             }
-            std::thread::sleep(std::time::Duration::from_millis(2000));
+            std::thread::sleep(std::time::Duration::from_millis(2500));
         }
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         traffic.join().unwrap()

@@ -13,7 +13,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 /// How long a probe waits before it counts the packet as dropped.
-pub const TIMEOUT: Duration = Duration::from_millis(400);
+pub const TIMEOUT: Duration = Duration::from_millis(600);
 
 /// Serves TCP and UDP on the given ports of every address, until killed; once every
 /// socket is bound, creates `ready` (so that nothing probes a port not yet open).
