@@ -67,6 +67,24 @@ fn assert_agrees(what: &str, v: &Value) {
     assert!(probes > 0 && allowed > 0, "{what}: {v:#}");
 }
 
+/// `lab up --json` on one file; the lab's pods as it prints them.
+fn lab_up(name: &str, file: &Path) -> Value {
+    let out = kubeseg(&[
+        "lab",
+        "up",
+        "--name",
+        name,
+        "--json",
+        file.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn netns_list() -> String {
     String::from_utf8_lossy(
         &Command::new("ip")
@@ -306,20 +324,7 @@ fn the_probes_see_what_the_kernel_enforces() {
     let policy = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: deny\n  namespace: x\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n";
     let dir = scratch("lab-enforce", &[("cluster.yaml", &(e2e_pods() + policy))]);
     let file = dir.join("cluster.yaml");
-    let out = kubeseg(&[
-        "lab",
-        "up",
-        "--name",
-        "lup",
-        "--json",
-        file.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let up: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let up = lab_up("lup", &file);
     let pod = |name: &str| {
         up["pods"]
             .as_array()
@@ -443,20 +448,7 @@ fn the_cni_plugin_follows_the_specification() {
     // passes, and fails once the pod's table is gone; DEL then still succeeds.
     let dir = scratch("lab-cni", &[("cluster.yaml", &e2e_pods())]);
     let file = dir.join("cluster.yaml");
-    let out = kubeseg(&[
-        "lab",
-        "up",
-        "--name",
-        "lcni",
-        "--json",
-        file.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let up: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let up = lab_up("lcni", &file);
     let pod = up["pods"]
         .as_array()
         .unwrap()
@@ -572,20 +564,7 @@ fn churn_never_drops_what_both_policies_allow_nor_passes_what_both_deny() {
         expected.push(m);
         files.push(file);
     }
-    let out = kubeseg(&[
-        "lab",
-        "up",
-        "--name",
-        "lch",
-        "--json",
-        files[0].to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let up: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let up = lab_up("lch", &files[0]);
     let find = |name: &str| {
         let p = up["pods"]
             .as_array()
