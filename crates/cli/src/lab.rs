@@ -214,6 +214,9 @@ fn verify(a: &LabArgs) -> Result<Verdict> {
     Ok(verdict)
 }
 
+/// Sources probing at once, at most.
+const PROBING_SOURCES: usize = 8;
+
 /// A probe destination: a lab pod, or an external address.
 struct Dest {
     /// `ns/name`, or the range's id.
@@ -313,16 +316,23 @@ fn probe_all(engine: &mut Engine, state: &State, exe: &std::path::Path) -> Resul
             work.push((from, netns, targets, expected));
         }
     }
-    let answers: Vec<Result<Vec<bool>, _>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = work
-            .iter()
-            .map(|(_, netns, targets, _)| scope.spawn(move || net::probe_from(netns, exe, targets)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new())))
-            .collect()
-    });
+    // A few sources at a time: each probes many targets at once itself.
+    let mut answers: Vec<Result<Vec<bool>, _>> = Vec::new();
+    for chunk in work.chunks(PROBING_SOURCES) {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|(_, netns, targets, _)| {
+                    scope.spawn(move || net::probe_from(netns, exe, targets))
+                })
+                .collect();
+            answers.extend(
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|_| Ok(Vec::new()))),
+            );
+        });
+    }
     for ((from, _, targets, expected), answers) in work.into_iter().zip(answers) {
         let answers = answers?;
         for ((t, (to, kubeseg)), kernel) in targets.iter().zip(expected).zip(answers) {

@@ -420,6 +420,11 @@ pub fn compile_pod(cluster: &Cluster, plan: &Plan, i: usize, reading: Reading) -
     out
 }
 
+/// How a denied packet ends: rejected (a TCP reset or an ICMP error, which the sender's
+/// conntrack sees as related), so that a probe learns the verdict at once instead of
+/// waiting out a timeout. NetworkPolicy leaves drop or reject to the implementation.
+const DENY: &str = "reject";
+
 /// The mark bit a generation sets on packets its rules allow.
 fn bit(generation: u8) -> u32 {
     1 << generation
@@ -465,7 +470,7 @@ pub fn script(rules: &PodRules, pod_ips: &[Ipv4Addr], generation: u8, active: &[
             let m = r.matches.replace("@pods", &format!("@pods-g{g}"));
             let v = match r.verdict {
                 Verdict::Accept => format!("{allow} return"),
-                Verdict::Drop => "drop".to_string(),
+                Verdict::Drop => DENY.to_string(),
                 Verdict::Pass => format!("goto {dir}-g{g}-policies"),
             };
             if m.is_empty() { v } else { format!("{m} {v}") }
@@ -486,7 +491,7 @@ pub fn script(rules: &PodRules, pod_ips: &[Ipv4Addr], generation: u8, active: &[
             add(&policies, &render(r));
         }
         if c.isolated {
-            add(&policies, "drop");
+            add(&policies, DENY);
         } else {
             add(&policies, &format!("goto {baseline}"));
         }
@@ -521,7 +526,7 @@ flush chain inet kubeseg egress\n",
             add(&format!("jump {dir}-g{g}"));
         }
         add(&format!("meta mark & 0x{mask:x} == 0x{mask:x} accept"));
-        add("drop");
+        add(DENY);
     }
     s
 }
@@ -649,7 +654,7 @@ spec:
         let api = compile_pod(&cluster, &p, index(&p, "yy/api"), Reading::default());
         assert_eq!(api, PodRules::default());
         let s = script(&api, &[Ipv4Addr::new(10, 233, 0, 2)], 0, &[0]);
-        assert!(!s.contains("-policies drop"), "{s}");
+        assert!(!s.contains("-policies reject"), "{s}");
         // Its chains go on to the Baseline tier, which is empty: it allows everything.
         assert!(s.contains("add rule inet kubeseg ingress-g0-policies goto ingress-g0-baseline\n"));
         assert!(
@@ -686,17 +691,17 @@ spec:
                 "jump ingress-g0",
                 "jump ingress-g1",
                 "meta mark & 0x3 == 0x3 accept",
-                "drop"
+                "reject"
             ]
         );
-        // Generation 1's allows set bit 2 and return; the isolated pod's chain ends in drop.
+        // Generation 1's allows set bit 2 and return; the isolated pod's chain rejects the rest.
         let policies = rules("ingress-g1-policies");
         assert_eq!(policies.len(), 4 + 1);
         assert_eq!(
             policies[2],
             "ip saddr { 10.0.0.0-10.0.255.255, 10.2.0.0-10.255.255.255 } ip saddr != @pods-g1 tcp dport 8080 meta mark set meta mark | 0x2 return"
         );
-        assert_eq!(policies.last().map(String::as_str), Some("drop"));
+        assert_eq!(policies.last().map(String::as_str), Some("reject"));
         // Activating generation 1 alone rewrites only the base chains.
         let a = activate(&[1]);
         assert!(a.contains("jump ingress-g1") && !a.contains("jump ingress-g0"));

@@ -2,13 +2,13 @@
 //!
 //! A listener accepts TCP connections and closes them, and echoes UDP datagrams. A
 //! TCP probe succeeds when the connection is established; a UDP probe when the echo
-//! comes back. A dropped packet shows as a timeout; a probe is retried once so that a
-//! first packet waiting for ARP is not mistaken for a drop. SCTP is not probed yet
+//! comes back. A rejected packet shows at once (a reset or an ICMP error), a dropped
+//! one as a timeout; a probe is retried once so that a first packet waiting for ARP is
+//! not mistaken for a drop. SCTP is not probed yet
 //! (the standard library has no SCTP sockets); its ports are reported as unprobed.
 
 use kubeseg_model::Protocol;
 use serde::{Deserialize, Serialize};
-use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
@@ -22,10 +22,10 @@ pub fn serve(tcp: &[u16], udp: &[u16], ready: Option<&std::path::Path>) -> std::
     for &port in tcp {
         let l = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))?;
         threads.push(std::thread::spawn(move || {
-            for mut stream in l.incoming().flatten() {
-                // Read nothing; closing the connection is the answer.
-                let _ = stream.set_read_timeout(Some(Duration::from_millis(10)));
-                let _ = stream.read(&mut [0u8; 1]);
+            // The handshake is the answer: accept and close at once, so that the
+            // backlog never fills when many pods probe this one at the same time.
+            for stream in l.incoming() {
+                drop(stream);
             }
         }));
     }
