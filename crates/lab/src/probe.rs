@@ -33,8 +33,12 @@ pub fn serve(tcp: &[u16], udp: &[u16], ready: Option<&std::path::Path>) -> std::
         let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, port))?;
         threads.push(std::thread::spawn(move || {
             let mut buf = [0u8; 64];
-            while let Ok((n, from)) = s.recv_from(&mut buf) {
-                let _ = s.send_to(&buf[..n], from);
+            // An ICMP error for an earlier answer (its sender's socket was gone, or its
+            // rules refused it) surfaces as an error here: keep serving.
+            loop {
+                if let Ok((n, from)) = s.recv_from(&mut buf) {
+                    let _ = s.send_to(&buf[..n], from);
+                }
             }
         }));
     }
