@@ -85,6 +85,29 @@ fn lab_up(name: &str, file: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// Runs a command with `input` on its standard input; its output.
+fn with_stdin(cmd: &mut Command, input: &str) -> std::process::Output {
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `kubeseg lab probe` inside a lab namespace: the answers, in target order.
+fn lab_probe(netns: &str, targets: &Value) -> Value {
+    let out = with_stdin(
+        Command::new("ip")
+            .args(["netns", "exec", netns])
+            .arg(env!("CARGO_BIN_EXE_kubeseg"))
+            .args(["lab", "probe"]),
+        &targets.to_string(),
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn netns_list() -> String {
     String::from_utf8_lossy(
         &Command::new("ip")
@@ -337,22 +360,8 @@ fn the_probes_see_what_the_kernel_enforces() {
     let (client, server) = (pod("y/a"), pod("x/b"));
     assert_eq!(server["ports"].as_array().unwrap().len(), 4);
     let probe = || {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", client["netns"].as_str().unwrap()])
-            .arg(env!("CARGO_BIN_EXE_kubeseg"))
-            .args(["lab", "probe"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
         let target = json!([{"ip": server["ip"], "protocol": "TCP", "port": 80}]);
-        std::io::Write::write_all(
-            &mut child.stdin.take().unwrap(),
-            target.to_string().as_bytes(),
-        )
-        .unwrap();
-        let out = child.wait_with_output().unwrap();
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+        lab_probe(client["netns"].as_str().unwrap(), &target)
     };
     // Namespace x denies all ingress: y/a cannot reach x/b.
     assert_eq!(probe(), json!([false]));
@@ -384,23 +393,16 @@ fn the_probes_see_what_the_kernel_enforces() {
 /// Runs `kubeseg-cni` as a runtime would: the command in the environment, the
 /// configuration on stdin.
 fn plugin(command: &str, netns: &str, config: &Value) -> (Option<i32>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeseg-cni"))
-        .env("CNI_COMMAND", command)
-        .env("CNI_CONTAINERID", "test")
-        .env("CNI_NETNS", netns)
-        .env("CNI_IFNAME", "eth0")
-        .env("CNI_PATH", "/usr/lib/cni")
-        .env("CNI_ARGS", "K8S_POD_NAMESPACE=x;K8S_POD_NAME=a")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        &mut child.stdin.take().unwrap(),
-        config.to_string().as_bytes(),
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_kubeseg-cni"))
+            .env("CNI_COMMAND", command)
+            .env("CNI_CONTAINERID", "test")
+            .env("CNI_NETNS", netns)
+            .env("CNI_IFNAME", "eth0")
+            .env("CNI_PATH", "/usr/lib/cni")
+            .env("CNI_ARGS", "K8S_POD_NAMESPACE=x;K8S_POD_NAME=a"),
+        &config.to_string(),
+    );
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -616,23 +618,9 @@ fn churn_never_drops_what_both_policies_allow_nor_passes_what_both_deny() {
                                         .collect(),
                                 );
                                 let start = t0.elapsed().as_secs_f64();
-                                let mut child = Command::new("ip")
-                                    .args(["netns", "exec", netns])
-                                    .arg(env!("CARGO_BIN_EXE_kubeseg"))
-                                    .args(["lab", "probe"])
-                                    .stdin(std::process::Stdio::piped())
-                                    .stdout(std::process::Stdio::piped())
-                                    .spawn()
-                                    .unwrap();
-                                std::io::Write::write_all(
-                                    &mut child.stdin.take().unwrap(),
-                                    json.to_string().as_bytes(),
-                                )
-                                .unwrap();
-                                let out = child.wait_with_output().unwrap();
+                                let out = lab_probe(netns, &json);
                                 let end = t0.elapsed().as_secs_f64();
-                                let answers: Vec<bool> =
-                                    serde_json::from_slice(&out.stdout).unwrap();
+                                let answers: Vec<bool> = serde_json::from_value(out).unwrap();
                                 list.iter()
                                     .zip(answers)
                                     .map(|((to, protocol, _), passed)| Seen {
