@@ -80,8 +80,7 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
         AuditFormat::Html => {
             let excerpts = excerpts(&findings);
             lap("excerpts");
-            let mesh = kubeseg_engine::mesh::Annotator::new(&loaded.cluster, config.mesh.clone())
-                .is_some();
+            let mesh = kubeseg_engine::mesh::present(&loaded.cluster);
             let out =
                 kubeseg_report::html::audit(&mut engine, &report, &findings, &excerpts, mesh)?;
             lap("render");

@@ -15,7 +15,7 @@ use std::net::Ipv4Addr;
 pub fn run(c: &LabCommand) -> Result<(String, bool)> {
     match c {
         LabCommand::Up(a) => {
-            let (state, _) = up(&a.lab)?;
+            let state = up(&a.lab)?;
             let out = if a.json {
                 kubeseg_report::lab::pods_json(&state.plan)
             } else {
@@ -150,6 +150,9 @@ fn reading(a: &LabArgs) -> Reading {
 
 /// The executables and absolute manifest paths `net::up` needs.
 fn setup<'a>(a: &'a LabArgs, exe: &'a std::path::Path) -> Result<net::Setup<'a>> {
+    if a.common.host_network_selectable {
+        bail!("--host-network-selectable: hostNetwork pods are not in the lab");
+    }
     let plugin = exe.with_file_name("kubeseg-cni");
     if !plugin.exists() {
         bail!(
@@ -176,37 +179,30 @@ fn setup<'a>(a: &'a LabArgs, exe: &'a std::path::Path) -> Result<net::Setup<'a>>
     })
 }
 
-fn up(a: &LabArgs) -> Result<(State, Vec<String>)> {
-    if a.common.host_network_selectable {
-        bail!("--host-network-selectable: hostNetwork pods are not in the lab");
-    }
-    let loaded = load_input(&a.common)?;
+/// Loads the manifests and builds the lab from them; the engine answers for it.
+fn start<'c>(a: &LabArgs, loaded: &'c kubeseg_sources::Loaded) -> Result<(Engine<'c>, State)> {
     let engine = Engine::new(&loaded.cluster, options(&a.common));
     let plan = plan_for(&engine, a);
-    let notes = plan.notes.clone();
     let exe = std::env::current_exe().context("the kubeseg executable")?;
     let state = net::up(&loaded.cluster, plan, setup(a, &exe)?)
         .with_context(|| format!("lab up {}", a.name.name))?;
-    Ok((state, notes))
+    Ok((engine, state))
+}
+
+fn up(a: &LabArgs) -> Result<State> {
+    let loaded = load_input(&a.common)?;
+    Ok(start(a, &loaded)?.1)
 }
 
 fn verify(a: &LabArgs) -> Result<Verdict> {
-    if a.common.host_network_selectable {
-        bail!("--host-network-selectable: hostNetwork pods are not in the lab");
-    }
     let loaded = load_input(&a.common)?;
-    let mut engine = Engine::new(&loaded.cluster, options(&a.common));
-    let plan = plan_for(&engine, a);
+    let (mut engine, state) = start(a, &loaded)?;
     let exe = std::env::current_exe().context("the kubeseg executable")?;
-    let state = net::up(&loaded.cluster, plan, setup(a, &exe)?)
-        .with_context(|| format!("lab up {}", a.name.name))?;
     let probed = probe_all(&mut engine, &state, &exe);
     let down = net::down(&state.name);
     let mut verdict = probed?;
     down.with_context(|| format!("lab down {}", state.name))?;
-    if kubeseg_engine::mesh::Annotator::new(&loaded.cluster, crate::mesh_options(&a.common))
-        .is_some()
-    {
+    if kubeseg_engine::mesh::present(&loaded.cluster) {
         verdict.notes.push(
             "the lab enforces L3/L4 only; the Istio mesh is not enforced and probes are compared with reach's L3/L4 answer".into(),
         );

@@ -254,6 +254,9 @@ fn reach(a: &ReachArgs) -> Result<Output> {
     let from = filter(&engine, a.from.as_deref()).context("--from")?;
     let to = filter(&engine, a.to.as_deref()).context("--to")?;
     let unmodelled = unmodelled(&loaded);
+    let n = engine.endpoints().len();
+    let sources: Vec<usize> = (0..n).filter(|&e| from.accepts(e)).collect();
+    let destinations: Vec<usize> = (0..n).filter(|&e| to.accepts(e)).collect();
     let format = match a.format {
         ReachFormat::Text => Format::Text,
         ReachFormat::Json => Format::Json,
@@ -261,12 +264,7 @@ fn reach(a: &ReachArgs) -> Result<Output> {
         ReachFormat::Md => Format::Md,
         ReachFormat::Dot => Format::Dot,
         ReachFormat::Html => {
-            let n = engine.endpoints().len();
-            let sources: Vec<usize> = (0..n).filter(|&e| from.accepts(e)).collect();
-            let destinations: Vec<usize> = (0..n).filter(|&e| to.accepts(e)).collect();
-            let mesh =
-                kubeseg_engine::mesh::Annotator::new(engine.cluster, mesh_options(&a.common))
-                    .is_some();
+            let mesh = kubeseg_engine::mesh::present(engine.cluster);
             let page = kubeseg_report::html::reach(
                 &mut engine,
                 &sources,
@@ -277,9 +275,6 @@ fn reach(a: &ReachArgs) -> Result<Output> {
             return Ok(Output::Text(page));
         }
     };
-    let n = engine.endpoints().len();
-    let sources: Vec<usize> = (0..n).filter(|&e| from.accepts(e)).collect();
-    let destinations: Vec<usize> = (0..n).filter(|&e| to.accepts(e)).collect();
     // Nothing can fail any more but writing (and a never-seen fingerprint collision): stream the answer.
     let mut stdout =
         std::io::BufWriter::with_capacity(1 << 16, visible::Visible::new(std::io::stdout().lock()));

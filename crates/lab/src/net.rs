@@ -59,7 +59,9 @@ pub fn dir(name: &str) -> PathBuf {
     Path::new("/run/kubeseg-lab").join(name)
 }
 
-fn run(what: &str, cmd: &mut Command, stdin: Option<&str>) -> Result<String, LabError> {
+/// Runs a command (with `stdin` written to it), its standard output; a failure names
+/// `what` and carries the command's error output.
+pub fn run(what: &str, cmd: &mut Command, stdin: Option<&str>) -> Result<String, LabError> {
     let err = |detail: String| LabError::Command {
         what: what.to_string(),
         detail,
@@ -179,9 +181,7 @@ fn chained(
 
 /// The address a CNI ADD result gave the pod.
 fn address_of(result: &str) -> Option<Ipv4Addr> {
-    let v: serde_json::Value = serde_json::from_str(result).ok()?;
-    let a = v["ips"][0]["address"].as_str()?;
-    a.split('/').next()?.parse().ok()
+    crate::cni::address(&serde_json::from_str(result).ok()?)
 }
 
 fn save(state: &State) -> Result<(), LabError> {

@@ -1,9 +1,9 @@
 //! Policy compiled to nftables, per pod, straight from the specifications: a pod's own
 //! network namespace holds table `inet kubeseg` with an `ingress` base chain on the
 //! input hook and an `egress` base chain on the output hook. Each holds the Admin
-//! tier's rules in evaluation order (`accept`, `drop`, or `Pass` as a `goto` to the
+//! tier's rules in evaluation order (`accept`, `reject`, or `Pass` as a `goto` to the
 //! next layer), then goes to `<dir>-policies`: the allow rules of the NetworkPolicies
-//! that select the pod, ending in `drop` when one isolates it, or else going to
+//! that select the pod, ending in `reject` when one isolates it, or else going to
 //! `<dir>-baseline`, the Baseline tier's rules; what falls off the end is accepted.
 //!
 //! This compiler shares no code with the engine: it reads the model's policies and
@@ -435,7 +435,7 @@ fn bit(generation: u8) -> u32 {
 ///
 /// Each generation `g` has its own chains (`<dir>-g<g>`, `-policies`, `-baseline`)
 /// and pod set. An allow in them sets bit `1 << g` of the packet mark and returns; a
-/// deny drops. The base chains accept replies and loopback, clear the mark, consult
+/// deny rejects ([`DENY`]). The base chains accept replies and loopback, clear the mark, consult
 /// every active generation, and accept only a packet that every one of them allowed.
 /// An update installs the new generation beside the old one with both active (so
 /// that a pod allows only what both allow), then, once every pod has it, activates

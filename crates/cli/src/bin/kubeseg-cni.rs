@@ -4,8 +4,8 @@
 
 use kubeseg_lab::cni::{self, CniError, Config};
 use kubeseg_lab::nft::{self, Reading};
-use std::io::{Read, Write};
-use std::process::{Command, ExitCode, Stdio};
+use std::io::Read;
+use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
     let command = std::env::var("CNI_COMMAND").unwrap_or_default();
@@ -54,28 +54,11 @@ fn env(name: &str) -> Result<String, CniError> {
 
 /// Runs `nft` in the pod's network namespace.
 fn nft_in(netns: &str, args: &[&str], script: Option<&str>) -> Result<(), String> {
-    let mut child = Command::new("nsenter")
-        .arg(format!("--net={netns}"))
-        .arg("nft")
-        .args(args)
-        .stdin(if script.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("nsenter: {e}"))?;
-    if let (Some(text), Some(mut pipe)) = (script, child.stdin.take()) {
-        pipe.write_all(text.as_bytes()).map_err(|e| e.to_string())?;
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_string())
-    }
+    let mut cmd = Command::new("nsenter");
+    cmd.arg(format!("--net={netns}")).arg("nft").args(args);
+    kubeseg_lab::net::run("nft", &mut cmd, script)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 fn add(config: &Config) -> Result<String, CniError> {

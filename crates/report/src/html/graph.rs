@@ -102,13 +102,15 @@ pub fn build(
     // Groups: namespaces by name, then everything outside the cluster. A member is an
     // endpoint, or an alias (its index in `aliases` past the endpoints' range).
     let alias_base = engine.endpoints().len();
-    let mut members: std::collections::BTreeMap<(bool, String), Vec<(String, usize)>> =
-        Default::default();
+    // Per group: (label, member, id), the member an endpoint or, past the endpoints'
+    // range, an alias.
+    type Members = Vec<(String, usize, String)>;
+    let mut members: std::collections::BTreeMap<(bool, String), Members> = Default::default();
     for (i, a) in aliases.iter().enumerate() {
         members
             .entry((true, OUTSIDE.to_string()))
             .or_default()
-            .push((a.id.clone(), alias_base + i));
+            .push((a.id.clone(), alias_base + i, a.id.clone()));
     }
     for &e in endpoints {
         let id = engine.endpoint_id(e);
@@ -122,7 +124,7 @@ pub fn build(
             }
             _ => ((true, OUTSIDE.to_string()), id.clone()),
         };
-        members.entry(key).or_default().push((label, e));
+        members.entry(key).or_default().push((label, e, id));
     }
     let sizes: Vec<usize> = members.values().map(Vec::len).collect();
     let placed = layout(&sizes);
@@ -134,19 +136,18 @@ pub fn build(
     for (g, (((_, name), mut list), p)) in members.into_iter().zip(placed).enumerate() {
         list.sort();
         let mut group_nodes = Vec::with_capacity(list.len());
-        for ((label, e), (x, y)) in list.into_iter().zip(p.nodes) {
+        for ((label, e, id), (x, y)) in list.into_iter().zip(p.nodes) {
             let n = nodes.len() as u32;
-            let (id, kind) = if e >= alias_base {
+            let kind = if e >= alias_base {
                 alias_nodes.push((n, aliases[e - alias_base].endpoint));
-                (label.clone(), "s")
+                "s"
             } else {
                 by_endpoint.insert(e, n);
-                let kind = match &engine.endpoints()[e] {
+                match &engine.endpoints()[e] {
                     Endpoint::Workload { .. } => "w",
                     Endpoint::External { .. } => "x",
                     Endpoint::Domain { .. } => "d",
-                };
-                (engine.endpoint_id(e), kind)
+                }
             };
             by_id.insert(id.clone(), n);
             nodes.push(Node {
@@ -259,10 +260,22 @@ fn protocol_bits(set: &PortSet) -> u8 {
         .sum()
 }
 
-/// How many members two sorted classes share (pairs of a member with itself).
+/// How many members two sorted classes share (pairs of a member with itself), by one
+/// merge of the two.
 fn common(a: &[u32], b: &[u32]) -> u64 {
-    let set: BTreeSet<u32> = a.iter().copied().collect();
-    b.iter().filter(|n| set.contains(n)).count() as u64
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                n += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
 }
 
 /// The group pairs some edge connects, from the groups each class touches.
@@ -292,4 +305,16 @@ fn group_edges(
         }
     }
     (pairs.into_iter().collect(), false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::common;
+
+    #[test]
+    fn common_counts_shared_members_of_sorted_classes() {
+        assert_eq!(common(&[1, 3, 5, 9], &[3, 4, 5, 10]), 2);
+        assert_eq!(common(&[], &[1]), 0);
+        assert_eq!(common(&[2, 7], &[2, 7]), 2);
+    }
 }

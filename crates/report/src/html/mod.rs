@@ -195,39 +195,7 @@ pub fn audit(
         }
     }
     let (graph, index) = graph::build(engine, &all, &all, &all, &aliases)?;
-    let mut marks: BTreeMap<u32, Mark> = BTreeMap::new();
-    fn mark(marks: &mut BTreeMap<u32, Mark>, n: Option<u32>) -> Option<&mut Mark> {
-        let n = n?;
-        Some(marks.entry(n).or_insert_with(|| Mark {
-            node: n,
-            entry: vec![],
-            jewel: vec![],
-            tags: vec![],
-        }))
-    }
-    for e in &report.entry_points {
-        if let Some(m) = mark(&mut marks, index.of(e.workload)) {
-            m.entry = e.reasons.iter().map(|r| r.message.clone()).collect();
-        }
-    }
-    for j in &report.crown_jewels {
-        if let Some(m) = mark(&mut marks, index.of(j.workload)) {
-            m.jewel = j.reasons.clone();
-        }
-    }
-    for t in &report.sensitive {
-        for &e in &t.endpoints {
-            if let Some(m) = mark(&mut marks, index.of(e)) {
-                m.tags.push(format!("holds the {}", t.what));
-            }
-        }
-    }
-    for a in &aliases {
-        if let Some(m) = mark(&mut marks, index.by_id(&a.id)) {
-            m.tags
-                .push(format!("in {}", engine.endpoint_id(a.endpoint)));
-        }
-    }
+    let marks = marks(engine, report, &index, &aliases);
     let node = |id: &String| index.by_id(id);
     let connects = graph.connectivity();
     let group_of: BTreeMap<&str, u32> = graph
@@ -313,13 +281,55 @@ pub fn audit(
         summary: Some(summary),
         notes,
         graph,
-        marks: marks.into_values().collect(),
+        marks,
         findings: page_findings,
         cut,
         paths,
         excerpts,
     };
     Ok(document("kubeseg audit", &page))
+}
+
+/// Entry points, crown jewels and sensitive targets, by node.
+fn marks(
+    engine: &Engine,
+    report: &AuditReport,
+    index: &graph::NodeIndex,
+    aliases: &[graph::Alias],
+) -> Vec<Mark> {
+    let mut marks: BTreeMap<u32, Mark> = BTreeMap::new();
+    let mut mark = |n: Option<u32>, f: &mut dyn FnMut(&mut Mark)| {
+        if let Some(n) = n {
+            f(marks.entry(n).or_insert_with(|| Mark {
+                node: n,
+                entry: vec![],
+                jewel: vec![],
+                tags: vec![],
+            }));
+        }
+    };
+    for e in &report.entry_points {
+        mark(index.of(e.workload), &mut |m| {
+            m.entry = e.reasons.iter().map(|r| r.message.clone()).collect()
+        });
+    }
+    for j in &report.crown_jewels {
+        mark(index.of(j.workload), &mut |m| m.jewel = j.reasons.clone());
+    }
+    for t in &report.sensitive {
+        for &e in &t.endpoints {
+            mark(index.of(e), &mut |m| {
+                m.tags.push(format!("holds the {}", t.what))
+            });
+        }
+    }
+    for a in aliases {
+        let range = engine.endpoint_id(a.endpoint);
+        mark(index.by_id(&a.id), &mut |m| {
+            m.tags.push(format!("in {range}"))
+        });
+    }
+    marks.into_values().collect()
 }
 
 /// What the page says when the input has a mesh.

@@ -83,6 +83,19 @@
     return list;
   }
 
+  // The selected node's connections, computed once per node and protocol filter (the
+  // graph, the lines and the panel all ask for them).
+  const selection = { key: '', out: [], inn: [] };
+  function selected() {
+    const key = state.node + ':' + state.proto;
+    if (selection.key !== key) {
+      selection.key = key;
+      selection.out = state.node >= 0 ? connections(state.node, true) : [];
+      selection.inn = state.node >= 0 ? connections(state.node, false) : [];
+    }
+    return selection;
+  }
+
   // --- Page skeleton ------------------------------------------------------------
   const body = document.body;
   const header = el('header');
@@ -357,8 +370,8 @@
   function applyNodeClasses() {
     const out = new Set(), inn = new Set(), hl = new Set();
     if (state.node >= 0) {
-      connections(state.node, true).forEach(function (c) { out.add(c[0]); });
-      connections(state.node, false).forEach(function (c) { inn.add(c[0]); });
+      selected().out.forEach(function (c) { out.add(c[0]); });
+      selected().inn.forEach(function (c) { inn.add(c[0]); });
     }
     const f = state.finding >= 0 ? D.findings[state.finding].nodes : state.path >= 0 ? D.paths[state.path].hops : [];
     f.forEach(function (n) { hl.add(n); });
@@ -407,12 +420,12 @@
     if (state.showCut) D.cut.forEach(function (c) { line(layerHl, c[0], c[1], 'e-cut', 'arrow-cut'); });
     if (state.node >= 0) {
       let drawn = 0;
-      for (const c of connections(state.node, true)) {
+      for (const c of selected().out) {
         if (drawn++ >= MAX_SELECTION_LINES) break;
         line(layerHl, state.node, c[0], 'e-out', 'arrow-out');
       }
       drawn = 0;
-      for (const c of connections(state.node, false)) {
+      for (const c of selected().inn) {
         if (drawn++ >= MAX_SELECTION_LINES) break;
         line(layerHl, c[0], state.node, 'e-in', 'arrow-in');
       }
@@ -534,8 +547,8 @@
       m.jewel.forEach(function (r) { ul.appendChild(el('li', {}, r)); });
       panel.appendChild(ul);
     }
-    listSection('Reaches', connections(n, true), 'reaches');
-    listSection('Reached from', connections(n, false), 'reached-from');
+    listSection('Reaches', selected().out, 'reaches');
+    listSection('Reached from', selected().inn, 'reached-from');
     const related = D.findings.map(function (f, i) { return [f, i]; }).filter(function (x) { return x[0].nodes.indexOf(n) >= 0; });
     if (related.length) {
       panel.appendChild(el('h4', {}, 'Findings (' + related.length + ')'));
