@@ -120,12 +120,15 @@ fn usable_address(addresses: &kubeseg_model::IpSet) -> Option<Ipv4Addr> {
 fn plan_for(engine: &Engine, a: &LabArgs) -> Plan {
     let mut externals = Vec::new();
     let mut skipped = Vec::new();
+    let mut domains = Vec::new();
     for (e, endpoint) in engine.endpoints().iter().enumerate() {
-        if let Endpoint::External { addresses, .. } = endpoint {
-            match usable_address(addresses) {
+        match endpoint {
+            Endpoint::External { addresses, .. } => match usable_address(addresses) {
                 Some(ip) => externals.push((e, engine.endpoint_id(e), ip)),
                 None => skipped.push(engine.endpoint_id(e)),
-            }
+            },
+            Endpoint::Domain { .. } => domains.push(engine.endpoint_id(e)),
+            Endpoint::Workload { .. } => {}
         }
     }
     let mut plan = kubeseg_lab::plan(
@@ -134,6 +137,12 @@ fn plan_for(engine: &Engine, a: &LabArgs) -> Plan {
         usize::from(a.pods_per_workload),
         externals,
     );
+    if !domains.is_empty() {
+        plan.notes.push(format!(
+            "destinations known by name ({}) are not in the lab: nothing resolves them there, so their connections are not probed",
+            domains.join(", ")
+        ));
+    }
     for id in skipped {
         plan.notes.push(format!(
             "external range {id} has no IPv4 address the lab can use (IPv6 is not in the lab yet)"

@@ -289,6 +289,29 @@ spec:
     ports: [{port: 80, protocol: TCP}]
 "#,
     ),
+    (
+        "admin-egress-to-a-domain-name",
+        r#"apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: to-name}
+spec:
+  priority: 20
+  subject: {namespaces: {matchLabels: {ns: z}}}
+  egress:
+  - name: api
+    action: Allow
+    to: [{domainNames: [api.example.com]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: z-egress, namespace: z}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress:
+  - to: [{namespaceSelector: {matchLabels: {ns: x}}}]
+"#,
+    ),
 ];
 
 #[test]
@@ -305,6 +328,13 @@ fn the_tier_cases_agree_with_the_kernel() {
             &[],
         );
         assert_agrees(case, &v);
+        // A name is not an address: the lab cannot probe it, and says so.
+        let named = v["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("api.example.com[Domain]"));
+        assert_eq!(named, yaml.contains("domainNames"), "{case}: {v:#}");
     }
 }
 
