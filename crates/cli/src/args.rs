@@ -88,7 +88,11 @@ pub enum LabCommand {
     Serve(LabServeArgs),
     /// (internal) Probe targets (JSON on stdin) from inside a lab namespace.
     #[command(hide = true)]
-    Probe,
+    Probe {
+        /// Probes in flight at once, at most.
+        #[arg(long, default_value_t = kubeseg_lab::probe::IN_FLIGHT)]
+        in_flight: usize,
+    },
     /// (internal) Send a UDP datagram every millisecond to ADDRESS:PORT for MILLIS ms,
     /// each from a new source port; print what was sent and answered.
     #[command(hide = true)]

@@ -67,11 +67,11 @@ pub fn run(c: &LabCommand) -> Result<(String, bool)> {
             Ok((serde_json::to_string(&f)?, false))
         }
         LabCommand::Serve(a) => serve(a).map(|()| (String::new(), false)),
-        LabCommand::Probe => {
+        LabCommand::Probe { in_flight } => {
             let mut input = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)?;
             let targets: Vec<Target> = serde_json::from_str(&input).context("probe targets")?;
-            let answers = kubeseg_lab::probe::probe(&targets);
+            let answers = kubeseg_lab::probe::probe(&targets, (*in_flight).max(1));
             Ok((serde_json::to_string(&answers)?, false))
         }
     }
@@ -207,9 +207,16 @@ fn verify(a: &LabArgs) -> Result<Verdict> {
     let loaded = load_input(&a.common)?;
     let (mut engine, state) = start(a, &loaded)?;
     let exe = std::env::current_exe().context("the kubeseg executable")?;
+    let dropped_before = net::backlog_drops();
     let probed = probe_all(&mut engine, &state, &exe);
+    let dropped = net::backlog_drops().saturating_sub(dropped_before);
     let down = net::down(&state.name);
     let mut verdict = probed?;
+    if dropped > 0 {
+        verdict.notes.push(format!(
+            "the kernel's receive backlog overflowed while probing ({dropped} packets dropped, /proc/net/softnet_stat): a denial may be a lost packet; raise net.core.netdev_max_backlog or probe a smaller cluster"
+        ));
+    }
     down.with_context(|| format!("lab down {}", state.name))?;
     if kubeseg_engine::mesh::present(&loaded.cluster) {
         verdict.notes.push(
@@ -221,6 +228,8 @@ fn verify(a: &LabArgs) -> Result<Verdict> {
 
 /// Sources probing at once, at most.
 const PROBING_SOURCES: usize = 8;
+/// Probes in flight from one source, at most.
+const IN_FLIGHT: usize = kubeseg_lab::probe::IN_FLIGHT;
 
 /// A probe destination: a lab pod, or an external address.
 struct Dest {
@@ -328,7 +337,7 @@ fn probe_all(engine: &mut Engine, state: &State, exe: &std::path::Path) -> Resul
             let handles: Vec<_> = chunk
                 .iter()
                 .map(|(_, netns, targets, _)| {
-                    scope.spawn(move || net::probe_from(netns, exe, targets))
+                    scope.spawn(move || net::probe_from(netns, exe, targets, IN_FLIGHT))
                 })
                 .collect();
             answers.extend(
@@ -338,8 +347,8 @@ fn probe_all(engine: &mut Engine, state: &State, exe: &std::path::Path) -> Resul
             );
         });
     }
+    let answers = answers.into_iter().collect::<Result<Vec<_>, _>>()?;
     for ((from, _, targets, expected), answers) in work.into_iter().zip(answers) {
-        let answers = answers?;
         for ((t, (to, kubeseg)), kernel) in targets.iter().zip(expected).zip(answers) {
             v.probes += 1;
             v.allowed += usize::from(kernel);

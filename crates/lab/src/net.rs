@@ -278,6 +278,7 @@ fn build(
         let x = state.plan.externals[i].clone();
         external(state, &x.netns, x.ip)?;
     }
+    neighbours(state)?;
     // Every pod's rules again, now that every address is known (the plugin saw only
     // the pods attached before each one), before any listener starts.
     apply_rules(cluster, state, reading)?;
@@ -438,10 +439,15 @@ pub fn apply(
     state.generation = after;
     save(&state)?;
     // New pods start in the new generation, isolated by the chained plugin.
+    let mut attached = false;
     for i in 0..state.plan.pods.len() {
         if state.plan.pods[i].ip.is_none() {
             attach_pod(&mut state, i, true)?;
+            attached = true;
         }
+    }
+    if attached {
+        neighbours(&state)?;
     }
     let start = std::time::Instant::now();
     let existing: Vec<usize> = (0..state.plan.pods.len())
@@ -535,6 +541,73 @@ fn install(state: &State, i: usize, script: &str) -> Result<(), LabError> {
         Some(script),
     )?;
     Ok(())
+}
+
+/// Gives every namespace on the bridge the hardware address of every other it talks to,
+/// as permanent neighbour entries. Address resolution would broadcast, and the bridge
+/// copies each broadcast to every port: with many pods probing at once, the copies
+/// overflow the kernel's per-CPU receive backlog (`net.core.netdev_max_backlog`,
+/// counted in `/proc/net/softnet_stat`) and real packets are lost with them.
+fn neighbours(state: &State) -> Result<(), LabError> {
+    let hosts: Vec<(&str, Ipv4Addr, bool)> = state
+        .plan
+        .pods
+        .iter()
+        .filter_map(|p| Some((p.netns.as_str(), p.ip?, false)))
+        .chain(
+            state
+                .plan
+                .externals
+                .iter()
+                .map(|x| (x.netns.as_str(), x.ip, true)),
+        )
+        .collect();
+    let mut macs = Vec::with_capacity(hosts.len());
+    for (ns, _, _) in &hosts {
+        let shown = run(
+            &format!("the hardware address in {ns}"),
+            &mut ip(&["-n", ns, "-o", "link", "show", "eth0"]),
+            None,
+        )?;
+        let mac = shown
+            .split_whitespace()
+            .skip_while(|w| *w != "link/ether")
+            .nth(1)
+            .map(str::to_string)
+            .ok_or_else(|| LabError::Command {
+                what: format!("the hardware address in {ns}"),
+                detail: format!("no link/ether in: {shown}"),
+            })?;
+        macs.push(mac);
+    }
+    for (ns, _, external) in &hosts {
+        let mut batch = String::new();
+        for ((other, addr, other_external), mac) in hosts.iter().zip(&macs) {
+            // Addresses outside the cluster talk to pods, not to each other.
+            if other == ns || (*external && *other_external) {
+                continue;
+            }
+            batch.push_str(&format!(
+                "neigh replace {addr} lladdr {mac} dev eth0 nud permanent\n"
+            ));
+        }
+        run(
+            &format!("neighbour entries in {ns}"),
+            &mut ip(&["-n", ns, "-batch", "-"]),
+            Some(&batch),
+        )?;
+    }
+    Ok(())
+}
+
+/// Packets the kernel has dropped because a CPU's receive backlog was full (the second
+/// column of `/proc/net/softnet_stat`, summed over CPUs); 0 when unreadable.
+pub fn backlog_drops() -> u64 {
+    std::fs::read_to_string("/proc/net/softnet_stat")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| u64::from_str_radix(l.split_whitespace().nth(1)?, 16).ok())
+        .sum()
 }
 
 /// A namespace holding one external address, on the lab's bridge by a veth pair.
@@ -671,17 +744,22 @@ pub fn down(name: &str) -> Result<State, LabError> {
     Ok(state)
 }
 
-/// Probes `targets` from inside `ns` (a child process in that namespace).
+/// Probes `targets` from inside `ns` (a child process in that namespace), at most
+/// `in_flight` at a time.
 pub fn probe_from(
     ns: &str,
     exe: &Path,
     targets: &[crate::probe::Target],
+    in_flight: usize,
 ) -> Result<Vec<bool>, LabError> {
     let input = serde_json::to_string(targets).unwrap_or_default();
     let mut c = Command::new("ip");
-    c.args(["netns", "exec", ns])
-        .arg(exe)
-        .args(["lab", "probe"]);
+    c.args(["netns", "exec", ns]).arg(exe).args([
+        "lab",
+        "probe",
+        "--in-flight",
+        &in_flight.to_string(),
+    ]);
     let out = run(&format!("probing from {ns}"), &mut c, Some(&input))?;
     serde_json::from_str(&out).map_err(|e| LabError::Command {
         what: format!("probe answer from {ns}"),

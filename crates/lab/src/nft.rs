@@ -420,10 +420,19 @@ pub fn compile_pod(cluster: &Cluster, plan: &Plan, i: usize, reading: Reading) -
     out
 }
 
-/// How a denied packet ends: rejected (a TCP reset or an ICMP error, which the sender's
-/// conntrack sees as related), so that a probe learns the verdict at once instead of
-/// waiting out a timeout. NetworkPolicy leaves drop or reject to the implementation.
-const DENY: &str = "reject";
+/// How a denied packet ends: rejected, so that a probe learns the verdict at once
+/// instead of waiting out a timeout. NetworkPolicy leaves drop or reject to the
+/// implementation.
+const DENY: &str = "goto deny";
+
+/// The chain [`DENY`] goes to: a TCP reset for TCP (a connecting socket takes it even
+/// while busy, where it may drop an ICMP error and wait out its timeout), an ICMP
+/// port-unreachable error (related, in the sender's conntrack) for the rest.
+const DENY_CHAIN: &str = "add chain inet kubeseg deny
+flush chain inet kubeseg deny
+add rule inet kubeseg deny meta l4proto tcp reject with tcp reset
+add rule inet kubeseg deny reject
+";
 
 /// The mark bit a generation sets on packets its rules allow.
 fn bit(generation: u8) -> u32 {
@@ -444,7 +453,7 @@ fn bit(generation: u8) -> u32 {
 /// Base chains are only flushed and refilled, never deleted.
 pub fn script(rules: &PodRules, pod_ips: &[Ipv4Addr], generation: u8, active: &[u8]) -> String {
     let g = generation;
-    let mut s = String::from("add table inet kubeseg\n");
+    let mut s = format!("add table inet kubeseg\n{DENY_CHAIN}");
     for dir in ["ingress", "egress"] {
         for chain in [
             format!("{dir}-g{g}"),
@@ -501,15 +510,22 @@ pub fn script(rules: &PodRules, pod_ips: &[Ipv4Addr], generation: u8, active: &[
         // What falls off the Baseline tier is allowed.
         add(&baseline, &allow);
     }
-    s.push_str(&activate(active));
+    s.push_str(&base_chains(active));
     s
 }
 
 /// The base chains, consulting the `active` generations (whose chains must exist).
 pub fn activate(active: &[u8]) -> String {
+    format!(
+        "add table inet kubeseg\n{DENY_CHAIN}{}",
+        base_chains(active)
+    )
+}
+
+/// The base chains' part of a script.
+fn base_chains(active: &[u8]) -> String {
     let mut s = String::from(
-        "add table inet kubeseg\n\
-add chain inet kubeseg ingress { type filter hook input priority 0; policy accept; }\n\
+        "add chain inet kubeseg ingress { type filter hook input priority 0; policy accept; }\n\
 add chain inet kubeseg egress { type filter hook output priority 0; policy accept; }\n\
 flush chain inet kubeseg ingress\n\
 flush chain inet kubeseg egress\n",
@@ -654,7 +670,7 @@ spec:
         let api = compile_pod(&cluster, &p, index(&p, "yy/api"), Reading::default());
         assert_eq!(api, PodRules::default());
         let s = script(&api, &[Ipv4Addr::new(10, 233, 0, 2)], 0, &[0]);
-        assert!(!s.contains("-policies reject"), "{s}");
+        assert!(!s.contains("-policies goto deny"), "{s}");
         // Its chains go on to the Baseline tier, which is empty: it allows everything.
         assert!(s.contains("add rule inet kubeseg ingress-g0-policies goto ingress-g0-baseline\n"));
         assert!(
@@ -691,7 +707,7 @@ spec:
                 "jump ingress-g0",
                 "jump ingress-g1",
                 "meta mark & 0x3 == 0x3 accept",
-                "reject"
+                "goto deny"
             ]
         );
         // Generation 1's allows set bit 2 and return; the isolated pod's chain rejects the rest.
@@ -701,7 +717,12 @@ spec:
             policies[2],
             "ip saddr { 10.0.0.0-10.0.255.255, 10.2.0.0-10.255.255.255 } ip saddr != @pods-g1 tcp dport 8080 meta mark set meta mark | 0x2 return"
         );
-        assert_eq!(policies.last().map(String::as_str), Some("reject"));
+        assert_eq!(policies.last().map(String::as_str), Some("goto deny"));
+        // TCP is reset, the rest gets an ICMP error.
+        assert_eq!(
+            rules("deny"),
+            ["meta l4proto tcp reject with tcp reset", "reject"]
+        );
         // Activating generation 1 alone rewrites only the base chains.
         let a = activate(&[1]);
         assert!(a.contains("jump ingress-g1") && !a.contains("jump ingress-g0"));

@@ -84,18 +84,26 @@ fn once(t: &Target) -> bool {
     }
 }
 
-/// Probes every target at once (one thread each); the answers in target order.
-pub fn probe(targets: &[Target]) -> Vec<bool> {
+/// Probes in flight at once, at most, from one source.
+pub const IN_FLIGHT: usize = 64;
+
+/// Probes every target, `in_flight` at a time; the answers in target order.
+pub fn probe(targets: &[Target], in_flight: usize) -> Vec<bool> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let answers: Vec<AtomicBool> = targets.iter().map(|_| AtomicBool::new(false)).collect();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = targets
-            .iter()
-            .map(|t| scope.spawn(move || once(t) || once(t)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or(false))
-            .collect()
-    })
+        for _ in 0..in_flight.min(targets.len()) {
+            scope.spawn(|| {
+                loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(t) = targets.get(k) else { break };
+                    answers[k].store(once(t) || once(t), Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    answers.into_iter().map(AtomicBool::into_inner).collect()
 }
 
 /// What a flood saw.
