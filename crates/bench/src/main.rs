@@ -22,6 +22,7 @@ use clap::Parser;
 use kubeseg_synth::{Format, generate, shape};
 
 mod browser;
+mod lab;
 
 /// Benchmark driver: generates synthetic clusters and times `kubeseg` on them.
 #[derive(Debug, Parser)]
@@ -87,6 +88,13 @@ struct Args {
     /// policies changed, next to `reach --compact` on the input.
     #[arg(long)]
     diff: bool,
+    /// Benchmark the kernel lab instead (as root): `lab up` of a B2 cluster, `lab apply`
+    /// (--runs times), and the packet path with and without the rules.
+    #[arg(long)]
+    lab: bool,
+    /// With --lab: pods per workload (B2 has 100 workloads).
+    #[arg(long, default_value_t = 10, requires = "lab")]
+    lab_pods_per_workload: u16,
 }
 
 /// One benchmark scenario: a shape, its input formats and the kubeseg flags.
@@ -1020,6 +1028,35 @@ fn main() -> ExitCode {
             );
         }
         return ExitCode::SUCCESS;
+    }
+    if args.lab {
+        let kubeseg = args.kubeseg.clone().unwrap_or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.parent().map(|d| d.join("kubeseg")))
+                .unwrap_or_else(|| PathBuf::from("kubeseg"))
+        });
+        let _ = fs::create_dir_all(&args.out);
+        let bench = lab::LabBench {
+            pods_per_workload: args.lab_pods_per_workload,
+            runs: args.runs.unwrap_or(5),
+            seed: args.seed,
+        };
+        return match lab::run(&kubeseg, &args.out, &bench) {
+            Ok(md) => {
+                println!("{md}");
+                let _ = fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(args.out.join("results.md"))
+                    .and_then(|mut f| f.write_all(md.as_bytes()));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("kubeseg-bench: lab: {e}");
+                ExitCode::FAILURE
+            }
+        };
     }
     let selection = if args.shapes.is_empty() {
         if args.nca {

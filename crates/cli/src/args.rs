@@ -68,6 +68,26 @@ pub enum Command {
     /// real probes compared with `reach`.
     #[command(subcommand)]
     Lab(LabCommand),
+    /// The node agent (root): apply the manifests' policy, compiled to nftables, to the
+    /// pods of one node listed in its node file, and keep it applied as they change.
+    Enforce(EnforceArgs),
+}
+
+/// `kubeseg enforce`.
+#[derive(Args, Debug)]
+pub struct EnforceArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// The node file: the pods of this node with their network namespaces and
+    /// addresses (the file `kubeseg-cni` reads; a lab's is /run/kubeseg-lab/NAME/state.json).
+    #[arg(long, value_name = "FILE")]
+    pub node_file: std::path::PathBuf,
+    /// Keep running: apply again whenever the manifests or the node's pods change.
+    #[arg(long)]
+    pub watch: bool,
+    /// With --watch: how often to look for changes, in milliseconds.
+    #[arg(long, default_value_t = 1000, requires = "watch", value_name = "MS")]
+    pub interval_ms: u64,
 }
 
 /// `kubeseg lab`.
@@ -101,6 +121,17 @@ pub enum LabCommand {
         port: u16,
         millis: u64,
         first_port: u16,
+    },
+    /// (internal) Time COUNT round trips to ADDRESS:PORT (TCP handshakes, or UDP echoes
+    /// over one socket unless --new-flows); print the median and 99th percentile.
+    #[command(hide = true)]
+    Rtt {
+        address: std::net::Ipv4Addr,
+        port: u16,
+        protocol: String,
+        count: usize,
+        #[arg(long)]
+        new_flows: bool,
     },
 }
 
@@ -143,7 +174,7 @@ pub struct LabArgs {
     #[command(flatten)]
     pub name: LabNameArgs,
     /// Pods per workload (copies of its pod template), at most.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=8), value_name = "N")]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16), value_name = "N")]
     pub pods_per_workload: u16,
 }
 

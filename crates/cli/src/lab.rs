@@ -1,6 +1,6 @@
 //! `kubeseg lab`: build, verify and remove kernel labs (see `kubeseg-lab`).
 
-use crate::args::{LabArgs, LabCommand, LabFormat, LabServeArgs};
+use crate::args::{EnforceArgs, LabArgs, LabCommand, LabFormat, LabServeArgs};
 use crate::{load_input, options};
 use anyhow::{Context, Result, bail};
 use kubeseg_engine::{Endpoint, Engine};
@@ -65,6 +65,18 @@ pub fn run(c: &LabCommand) -> Result<(String, bool)> {
         } => {
             let f = kubeseg_lab::probe::flood(*address, *port, *millis, *first_port);
             Ok((serde_json::to_string(&f)?, false))
+        }
+        LabCommand::Rtt {
+            address,
+            port,
+            protocol,
+            count,
+            new_flows,
+        } => {
+            let protocol = kubeseg_model::Protocol::parse(protocol)
+                .with_context(|| format!("protocol {protocol}"))?;
+            let r = kubeseg_lab::probe::rtt(*address, *port, protocol, *count, *new_flows);
+            Ok((serde_json::to_string(&r)?, false))
         }
         LabCommand::Serve(a) => serve(a).map(|()| (String::new(), false)),
         LabCommand::Probe { in_flight } => {
@@ -368,4 +380,80 @@ fn probe_all(engine: &mut Engine, state: &State, exe: &std::path::Path) -> Resul
     v.unprobed.sort();
     v.unprobed.dedup();
     Ok(v)
+}
+
+/// `kubeseg enforce`: one application of the policy, or (`--watch`) one whenever the
+/// manifests or the node's pods change; a line on stdout for each.
+pub fn enforce(a: &EnforceArgs) -> Result<()> {
+    let mut last = None;
+    loop {
+        let seen = fingerprint(a)?;
+        if last.as_ref() != Some(&seen) {
+            let line = enforce_once(a)?;
+            write_line(&line)?;
+            last = Some(seen);
+        }
+        if !a.watch {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(a.interval_ms.max(10)));
+    }
+}
+
+fn write_line(line: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(line.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+fn enforce_once(a: &EnforceArgs) -> Result<String> {
+    let loaded = load_input(&a.common)?;
+    let engine = Engine::new(&loaded.cluster, options(&a.common));
+    let node = net::load_path(&a.node_file)?;
+    // Pods are matched by name: plan as many copies per workload as a lab can have.
+    let plan = kubeseg_lab::plan(engine.cluster, &node.name, 16, Vec::new());
+    let mut paths = Vec::new();
+    for p in &a.common.paths {
+        let abs = std::fs::canonicalize(p).with_context(|| p.clone())?;
+        paths.push(abs.display().to_string());
+    }
+    let reading = Reading {
+        ipblock_pod_ips: a.common.ipblock_pod_ips,
+    };
+    let done = net::enforce(&loaded.cluster, &a.node_file, &plan, reading, paths)
+        .with_context(|| format!("enforcing on the pods of {}", a.node_file.display()))?;
+    Ok(kubeseg_report::lab::enforced_text(&done))
+}
+
+/// What `--watch` compares: each manifest file's size and modification time, and the
+/// node's pods with their addresses.
+fn fingerprint(a: &EnforceArgs) -> Result<Vec<String>> {
+    let mut seen = Vec::new();
+    let mut stack: Vec<std::path::PathBuf> = a.common.paths.iter().map(Into::into).collect();
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::metadata(&p).with_context(|| p.display().to_string())?;
+        if meta.is_dir() {
+            for e in std::fs::read_dir(&p).with_context(|| p.display().to_string())? {
+                stack.push(e?.path());
+            }
+        } else {
+            seen.push(format!(
+                "{} {} {:?}",
+                p.display(),
+                meta.len(),
+                meta.modified().ok()
+            ));
+        }
+    }
+    let node = net::load_path(&a.node_file)?;
+    seen.extend(
+        node.plan
+            .pods
+            .iter()
+            .map(|p| format!("{} {:?} {}", p.pod, p.ip, p.netns)),
+    );
+    seen.sort();
+    Ok(seen)
 }

@@ -116,6 +116,7 @@ fn main() -> ExitCode {
         Command::Test(a) => test::run(a).map(|(out, fail)| Output::Status(out, fail)),
         Command::Diff(a) => diff::run(a).map(|(out, fail)| Output::Status(out, fail)),
         Command::Lab(c) => lab::run(c).map(|(out, fail)| Output::Status(out, fail)),
+        Command::Enforce(a) => lab::enforce(a).map(|()| Output::Written),
     });
     match result {
         Ok(Output::Text(out)) => write_stdout(&out),

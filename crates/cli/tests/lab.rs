@@ -805,3 +805,88 @@ fn churn_never_drops_what_both_policies_allow_nor_passes_what_both_deny() {
     }
     assert!(expected[1] != expected[2] && expected[0] != expected[1]);
 }
+
+#[test]
+fn the_node_agent_enforces_the_manifests_and_follows_them() {
+    if !lab_ready() {
+        return;
+    }
+    let dir = scratch("lab-enforce", &[]);
+    let open = dir.join("open.yaml");
+    std::fs::write(&open, pods_with(&[])).unwrap();
+    // x admits namespace z only (on port 80); z/c is missing from these manifests.
+    let closed = dir.join("closed.yaml");
+    std::fs::write(
+        &closed,
+        pods_with(&["-z/c"]) + &ALLOW_X_FROM.replace("NS", "z"),
+    )
+    .unwrap();
+    let up = lab_up("len", &open);
+    let pod = |name: &str| -> (String, String) {
+        let p = up["pods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["pod"] == name)
+            .unwrap();
+        (
+            p["netns"].as_str().unwrap().to_string(),
+            p["ip"].as_str().unwrap().to_string(),
+        )
+    };
+    let (ya, za, xa) = (pod("y/a"), pod("z/a"), pod("x/a"));
+    let to_xa = json!([{"ip": xa.1, "protocol": "TCP", "port": 80}]);
+    // y/a → x/a and z/a → x/a, TCP/80.
+    let probe = || {
+        (
+            lab_probe(&ya.0, &to_xa)[0] == true,
+            lab_probe(&za.0, &to_xa)[0] == true,
+        )
+    };
+    let node = "/run/kubeseg-lab/len/state.json";
+    let enforce = |file: &Path| kubeseg(&["enforce", file.to_str().unwrap(), "--node-file", node]);
+    let mut failures = Vec::new();
+    if probe() != (true, true) {
+        failures.push(format!("before: {:?}", probe()));
+    }
+    let once = enforce(&closed);
+    let line = String::from_utf8_lossy(&once.stdout).to_string();
+    if !once.status.success()
+        || !line.contains("in force on 8 pod(s)")
+        || !line.contains("left as they were: z/c")
+    {
+        failures.push(format!(
+            "enforce: {line} {}",
+            String::from_utf8_lossy(&once.stderr)
+        ));
+    }
+    if probe() != (false, true) {
+        failures.push(format!("after enforcing closed.yaml: {:?}", probe()));
+    }
+    // --watch applies again when the manifests change.
+    let watched = dir.join("watched.yaml");
+    std::fs::copy(&closed, &watched).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeseg"))
+        .args(["enforce", watched.to_str().unwrap(), "--node-file", node])
+        .args(["--watch", "--interval-ms", "100"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()));
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    // A different size, so that the change shows whatever the clock's resolution.
+    std::fs::write(&watched, pods_with(&[]) + "\n").unwrap();
+    let second = lines.next().and_then(Result::ok).unwrap_or_default();
+    let watching = probe();
+    let _ = child.kill();
+    let _ = child.wait();
+    if !first.starts_with("enforce: ") || !second.contains("in force on 9 pod(s)") {
+        failures.push(format!("--watch printed {first:?} then {second:?}"));
+    }
+    if watching != (true, true) {
+        failures.push(format!("after the watched file opened up: {watching:?}"));
+    }
+    let down = kubeseg(&["lab", "down", "--name", "len"]);
+    assert!(down.status.success());
+    assert!(failures.is_empty(), "{failures:#?}");
+}

@@ -450,31 +450,17 @@ pub fn apply(
         neighbours(&state)?;
     }
     let start = std::time::Instant::now();
-    let existing: Vec<usize> = (0..state.plan.pods.len())
-        .filter(|&i| old.contains_key(&state.plan.pods[i].pod))
-        .collect();
-    // Phase 1: every existing pod gets the new rules beside the old, both consulted.
-    for &i in &existing {
+    let (existing, fresh): (Vec<usize>, Vec<usize>) =
+        (0..state.plan.pods.len()).partition(|&i| old.contains_key(&state.plan.pods[i].pod));
+    replace_rules(cluster, &state, reading, &existing, before)?;
+    // New pods again, now that every new pod's address is known.
+    in_parallel(&fresh, |i| {
         install(
             &state,
             i,
-            &rules_script(cluster, &state, i, reading, after, &[before, after]),
-        )?;
-    }
-    // Phase 2: the new rules alone.
-    for &i in &existing {
-        install(&state, i, &nft::activate(&[after]))?;
-    }
-    // New pods again, now that every new pod's address is known.
-    for i in 0..state.plan.pods.len() {
-        if !old.contains_key(&state.plan.pods[i].pod) {
-            install(
-                &state,
-                i,
-                &rules_script(cluster, &state, i, reading, after, &[after]),
-            )?;
-        }
-    }
+            &rules_script(cluster, &state, i, reading, after, &[after]),
+        )
+    })?;
     applied.rules_time = start.elapsed();
     applied.updated = state.plan.pods.len();
     for p in &removed {
@@ -488,6 +474,90 @@ pub fn apply(
     }
     save(&state)?;
     Ok(applied)
+}
+
+/// The two-phase update of pods `which`, from generation `before` to the state's
+/// generation: first every pod consults both (a packet passes only if both allow it),
+/// then, once every pod has both, the new one alone.
+fn replace_rules(
+    cluster: &Cluster,
+    state: &State,
+    reading: Reading,
+    which: &[usize],
+    before: u8,
+) -> Result<(), LabError> {
+    let after = state.generation;
+    in_parallel(which, |i| {
+        install(
+            state,
+            i,
+            &rules_script(cluster, state, i, reading, after, &[before, after]),
+        )
+    })?;
+    in_parallel(which, |i| install(state, i, &nft::activate(&[after])))
+}
+
+/// What `enforce` did.
+#[derive(Clone, Debug, Default)]
+pub struct Enforced {
+    /// Pods whose rules were replaced.
+    pub updated: usize,
+    /// Pods of the node the manifests do not describe: their rules were left as they were.
+    pub unknown: Vec<String>,
+    /// The generation now in force.
+    pub generation: u8,
+    pub rules_time: std::time::Duration,
+}
+
+/// The node agent's step: brings the pods listed in the node file at `path` (the file
+/// `kubeseg-cni` reads: each pod's network namespace and address) to the policy of
+/// `cluster`, whose pods `fresh` plans, by the same two-phase update as `apply`. Pods
+/// are matched by `ns/name`; pods are neither attached nor removed (the runtime and
+/// the CNI plugin do that).
+pub fn enforce(
+    cluster: &Cluster,
+    path: &Path,
+    fresh: &Plan,
+    reading: Reading,
+    paths: Vec<String>,
+) -> Result<Enforced, LabError> {
+    let mut state = load_path(path)?;
+    let described: std::collections::BTreeMap<&str, &LabPod> =
+        fresh.pods.iter().map(|p| (p.pod.as_str(), p)).collect();
+    let mut done = Enforced::default();
+    // Pods the manifests do not describe are set aside while the rules are compiled:
+    // their labels are unknown, so they are no one's peers.
+    let mut aside = Vec::new();
+    for mut p in std::mem::take(&mut state.plan.pods) {
+        match described.get(p.pod.as_str()) {
+            Some(d) if p.ip.is_some() => {
+                p.workload = d.workload;
+                p.template = d.template;
+                p.workload_id = d.workload_id.clone();
+                p.namespace = d.namespace.clone();
+                p.ports = d.ports.clone();
+                state.plan.pods.push(p);
+            }
+            _ => {
+                done.unknown.push(p.pod.clone());
+                aside.push(p);
+            }
+        }
+    }
+    let which: Vec<usize> = (0..state.plan.pods.len()).collect();
+    let before = state.generation;
+    state.generation = 1 - before;
+    state.paths = paths;
+    state.ipblock_pod_ips = reading.ipblock_pod_ips;
+    let start = std::time::Instant::now();
+    replace_rules(cluster, &state, reading, &which, before)?;
+    done.rules_time = start.elapsed();
+    done.updated = which.len();
+    done.generation = state.generation;
+    state.plan.pods.extend(aside);
+    let text = serde_json::to_string_pretty(&state).unwrap_or_default();
+    std::fs::write(path, text).map_err(|e| LabError::Io(path.display().to_string(), e))?;
+    Ok(done)
 }
 
 /// The ports every external address listens on: every port a pod declares.
@@ -513,10 +583,41 @@ pub fn external_ports(plan: &Plan) -> (String, String) {
 /// nft transaction (used while the lab is built, before anything listens).
 pub fn apply_rules(cluster: &Cluster, state: &State, reading: Reading) -> Result<(), LabError> {
     let g = state.generation;
-    for i in 0..state.plan.pods.len() {
-        install(state, i, &rules_script(cluster, state, i, reading, g, &[g]))?;
-    }
-    Ok(())
+    let all: Vec<usize> = (0..state.plan.pods.len()).collect();
+    in_parallel(&all, |i| {
+        install(state, i, &rules_script(cluster, state, i, reading, g, &[g]))
+    })
+}
+
+/// Installers running at once: each compiles a pod's rules and waits on an `nft`
+/// process, so a few more than the cores keep them busy.
+const INSTALLERS: usize = 4;
+
+/// Runs `job` for every item, [`INSTALLERS`] at a time; the first error, if any.
+fn in_parallel(
+    items: &[usize],
+    job: impl Fn(usize) -> Result<(), LabError> + Sync,
+) -> Result<(), LabError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let failures = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..INSTALLERS.min(items.len()) {
+            scope.spawn(|| {
+                while let Some(&i) = items.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    if let Err(e) = job(i) {
+                        failures
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push((i, e));
+                    }
+                }
+            });
+        }
+    });
+    let mut failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+    failures.sort_by_key(|(i, _)| *i);
+    failures.into_iter().next().map_or(Ok(()), |(_, e)| Err(e))
 }
 
 fn rules_script(

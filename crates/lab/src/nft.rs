@@ -510,6 +510,14 @@ pub fn script(rules: &PodRules, pod_ips: &[Ipv4Addr], generation: u8, active: &[
         // What falls off the Baseline tier is allowed.
         add(&baseline, &allow);
     }
+    // A pod that never had another active generation (it joined, or the policy did not
+    // describe it, while that one was in force) gets it empty: until the update ends,
+    // the pod allows nothing new rather than failing the transaction.
+    for other in active.iter().filter(|&&a| a != g) {
+        for dir in ["ingress", "egress"] {
+            let _ = writeln!(s, "add chain inet kubeseg {dir}-g{other}");
+        }
+    }
     s.push_str(&base_chains(active));
     s
 }

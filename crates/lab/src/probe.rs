@@ -153,3 +153,70 @@ pub fn flood(ip: Ipv4Addr, port: u16, millis: u64, first_port: u16) -> Flood {
         refused,
     }
 }
+
+/// Round trips to one listener: what the packet path costs.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Rtt {
+    /// Round trips completed, and those that got no answer.
+    pub samples: usize,
+    pub lost: usize,
+    /// Microseconds, over the completed round trips.
+    pub median_us: f64,
+    pub p99_us: f64,
+}
+
+/// Times `count` round trips to `ip:port`, one after another: a TCP handshake each
+/// (every one a new flow, which the rules evaluate), or a UDP echo, each from a new
+/// socket with `new_flows`, else all over one socket (an established flow, which
+/// conntrack passes before any policy rule).
+pub fn rtt(ip: Ipv4Addr, port: u16, protocol: Protocol, count: usize, new_flows: bool) -> Rtt {
+    let addr = SocketAddr::from((ip, port));
+    let mut times = Vec::with_capacity(count);
+    let mut lost = 0;
+    let shared = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok();
+    if let Some(s) = &shared {
+        let _ = s.set_read_timeout(Some(TIMEOUT));
+    }
+    for _ in 0..count {
+        let start = std::time::Instant::now();
+        let answered = match protocol {
+            Protocol::Tcp => TcpStream::connect_timeout(&addr, TIMEOUT).is_ok(),
+            _ => {
+                let own;
+                let s = match (&shared, new_flows) {
+                    (Some(s), false) => s,
+                    _ => {
+                        own = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0));
+                        let Ok(s) = &own else {
+                            lost += 1;
+                            continue;
+                        };
+                        let _ = s.set_read_timeout(Some(TIMEOUT));
+                        s
+                    }
+                };
+                let mut buf = [0u8; 16];
+                s.send_to(b"kubeseg", addr).is_ok()
+                    && matches!(s.recv_from(&mut buf), Ok((7, from)) if from == addr)
+            }
+        };
+        if answered {
+            times.push(start.elapsed().as_secs_f64() * 1e6);
+        } else {
+            lost += 1;
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let at = |q: f64| -> f64 {
+        if times.is_empty() {
+            return 0.0;
+        }
+        times[((times.len() - 1) as f64 * q).round() as usize]
+    };
+    Rtt {
+        samples: times.len(),
+        lost,
+        median_us: at(0.5),
+        p99_us: at(0.99),
+    }
+}

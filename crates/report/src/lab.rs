@@ -75,12 +75,31 @@ pub fn applied_text(name: &str, a: &kubeseg_lab::net::Applied) -> String {
         }
     };
     format!(
-        "lab {name}: added {}; removed {}; rules replaced in {} pods in {:.1} ms (one nft transaction per pod)\n",
+        "lab {name}: added {}; removed {}; rules replaced in {} pods in {:.1} ms (two nft transactions per pod: both generations, then the new one alone)\n",
         list(&a.added),
         list(&a.removed),
         a.updated,
         a.rules_time.as_secs_f64() * 1000.0
     )
+}
+
+/// One application of `kubeseg enforce`, as a line.
+pub fn enforced_text(e: &kubeseg_lab::net::Enforced) -> String {
+    let mut out = format!(
+        "enforce: generation {} in force on {} pod(s); rules replaced in {:.1} ms",
+        e.generation,
+        e.updated,
+        e.rules_time.as_secs_f64() * 1000.0
+    );
+    if !e.unknown.is_empty() {
+        let _ = write!(
+            out,
+            "; not in the manifests, left as they were: {}",
+            e.unknown.join(", ")
+        );
+    }
+    out.push('\n');
+    out
 }
 
 /// `lab verify` for a terminal.
