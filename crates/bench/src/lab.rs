@@ -78,12 +78,17 @@ fn spread(v: &mut [f64]) -> (f64, f64, f64) {
     )
 }
 
-/// An allowed (source netns, destination ip, port, protocol) for each of TCP and UDP.
-fn allowed_pairs(
-    kubeseg: &str,
-    pods: &[Value],
-) -> Result<Vec<(String, String, u16, String)>, String> {
-    let mut found: Vec<(String, String, u16, String)> = Vec::new();
+/// A connection to time: from a pod's namespace to an address and port.
+struct Pair {
+    netns: String,
+    ip: String,
+    port: u16,
+    protocol: String,
+}
+
+/// An allowed connection for each of TCP and UDP.
+fn allowed_pairs(kubeseg: &str, pods: &[Value]) -> Result<Vec<Pair>, String> {
+    let mut found: Vec<Pair> = Vec::new();
     for src in pods.iter().take(40) {
         let netns = src["netns"].as_str().unwrap_or_default();
         let mut targets = Vec::new();
@@ -93,7 +98,7 @@ fn allowed_pairs(
             }
             for p in dst["ports"].as_array().into_iter().flatten() {
                 let proto = p["protocol"].as_str().unwrap_or_default();
-                if proto == "SCTP" || found.iter().any(|f| f.3 == proto) {
+                if proto == "SCTP" || found.iter().any(|f| f.protocol == proto) {
                     continue;
                 }
                 targets.push(
@@ -117,20 +122,20 @@ fn allowed_pairs(
         let answers: Vec<bool> = serde_json::from_slice(&o.stdout).map_err(|e| e.to_string())?;
         for (t, ok) in targets.iter().zip(answers) {
             let proto = t["protocol"].as_str().unwrap_or_default().to_string();
-            if ok && !found.iter().any(|f| f.3 == proto) {
-                found.push((
-                    netns.to_string(),
-                    t["ip"].as_str().unwrap_or_default().to_string(),
-                    t["port"].as_u64().unwrap_or(0) as u16,
-                    proto,
-                ));
+            if ok && !found.iter().any(|f| f.protocol == proto) {
+                found.push(Pair {
+                    netns: netns.to_string(),
+                    ip: t["ip"].as_str().unwrap_or_default().to_string(),
+                    port: t["port"].as_u64().unwrap_or(0) as u16,
+                    protocol: proto,
+                });
             }
         }
         if found.len() == 2 {
             break;
         }
     }
-    found.sort_by(|a, b| a.3.cmp(&b.3));
+    found.sort_by(|a, b| a.protocol.cmp(&b.protocol));
     Ok(found)
 }
 
@@ -240,10 +245,10 @@ fn measure(k: &str, f: &str, out: &Path, b: &LabBench, up: &Timed) -> Result<Str
         md,
         "| packet path ({ROUND_TRIPS} round trips, µs) | with rules: median | p99 | without: median | p99 |\n|---|---|---|---|---|"
     );
-    let modes: Vec<(&(String, String, u16, String), bool, &str)> = pairs
+    let modes: Vec<(&Pair, bool, &str)> = pairs
         .iter()
         .flat_map(|p| {
-            if p.3 == "TCP" {
+            if p.protocol == "TCP" {
                 vec![(p, true, "TCP handshake (new flow)")]
             } else {
                 vec![
@@ -253,14 +258,14 @@ fn measure(k: &str, f: &str, out: &Path, b: &LabBench, up: &Timed) -> Result<Str
             }
         })
         .collect();
-    let rtt = |p: &(String, String, u16, String), new: bool| -> Result<Value, String> {
-        let port = p.2.to_string();
+    let rtt = |p: &Pair, new: bool| -> Result<Value, String> {
+        let port = p.port.to_string();
         let count = ROUND_TRIPS.to_string();
-        let mut args = vec![k, "lab", "rtt", &p.1, &port, &p.3, &count];
+        let mut args = vec![k, "lab", "rtt", &p.ip, &port, &p.protocol, &count];
         if new {
             args.push("--new-flows");
         }
-        let o = in_netns(&p.0, &args)?;
+        let o = in_netns(&p.netns, &args)?;
         serde_json::from_str(&o).map_err(|e| e.to_string())
     };
     let with: Vec<Value> = modes
@@ -269,8 +274,8 @@ fn measure(k: &str, f: &str, out: &Path, b: &LabBench, up: &Timed) -> Result<Str
         .collect::<Result<_, _>>()?;
     // The same pairs with the lab's table removed from both ends.
     for (p, _, _) in &modes {
-        let _ = in_netns(&p.0, &["nft", "delete", "table", "inet", "kubeseg"]);
-        let dst = pods.iter().find(|x| x["ip"] == p.1.as_str());
+        let _ = in_netns(&p.netns, &["nft", "delete", "table", "inet", "kubeseg"]);
+        let dst = pods.iter().find(|x| x["ip"] == p.ip.as_str());
         if let Some(ns) = dst.and_then(|x| x["netns"].as_str()) {
             let _ = in_netns(ns, &["nft", "delete", "table", "inet", "kubeseg"]);
         }
