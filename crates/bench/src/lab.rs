@@ -243,7 +243,7 @@ fn measure(k: &str, f: &str, out: &Path, b: &LabBench, up: &Timed) -> Result<Str
     let pairs = allowed_pairs(k, &pods)?;
     let _ = writeln!(
         md,
-        "| packet path ({ROUND_TRIPS} round trips, µs) | with rules: median | p99 | without: median | p99 |\n|---|---|---|---|---|"
+        "| packet path (µs; median of 3 runs of {ROUND_TRIPS} round trips) | with rules: median | p99 | without: median | p99 |\n|---|---|---|---|---|"
     );
     let modes: Vec<(&Pair, bool, &str)> = pairs
         .iter()
@@ -265,8 +265,19 @@ fn measure(k: &str, f: &str, out: &Path, b: &LabBench, up: &Timed) -> Result<Str
         if new {
             args.push("--new-flows");
         }
-        let o = in_netns(&p.netns, &args)?;
-        serde_json::from_str(&o).map_err(|e| e.to_string())
+        // Three runs, each preceded by a short warm-up; the median of each figure.
+        let mut medians = Vec::new();
+        let mut p99s = Vec::new();
+        for _ in 0..3 {
+            let mut warm = args.clone();
+            warm[6] = "100";
+            in_netns(&p.netns, &warm)?;
+            let o: Value =
+                serde_json::from_str(&in_netns(&p.netns, &args)?).map_err(|e| e.to_string())?;
+            medians.push(o["median_us"].as_f64().unwrap_or(0.0));
+            p99s.push(o["p99_us"].as_f64().unwrap_or(0.0));
+        }
+        Ok(serde_json::json!({"median_us": spread(&mut medians).0, "p99_us": spread(&mut p99s).0}))
     };
     let with: Vec<Value> = modes
         .iter()

@@ -470,7 +470,13 @@ pub fn script(rules: &PodRules, pod_ips: &[Ipv4Addr], generation: u8, active: &[
         s,
         "add set inet kubeseg pods-g{g} {{ type ipv4_addr; flags interval; }}\nflush set inet kubeseg pods-g{g}"
     );
-    if let Some(set) = ips_set(pod_ips) {
+    // Every pod's address is needed only by ipBlock rules that exclude pods; at 1,000
+    // pods the set is most of the script, and most pods have no such rule.
+    let uses_pods = [&rules.ingress, &rules.egress]
+        .iter()
+        .flat_map(|c| c.admin.iter().chain(&c.policies).chain(&c.baseline))
+        .any(|r| r.matches.contains("@pods"));
+    if uses_pods && let Some(set) = ips_set(pod_ips) {
         let _ = writeln!(s, "add element inet kubeseg pods-g{g} {set}");
     }
     let allow = format!("meta mark set meta mark | 0x{:x}", bit(g));
