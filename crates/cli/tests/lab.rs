@@ -85,6 +85,20 @@ fn lab_up(name: &str, file: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// A pod of `lab up --json`'s answer: its network namespace and address.
+fn lab_pod(up: &Value, name: &str) -> (String, String) {
+    let p = up["pods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["pod"] == name)
+        .unwrap();
+    (
+        p["netns"].as_str().unwrap().to_string(),
+        p["ip"].as_str().unwrap().to_string(),
+    )
+}
+
 /// Runs a command with `input` on its standard input; its output.
 fn with_stdin(cmd: &mut Command, input: &str) -> std::process::Output {
     let mut child = cmd
@@ -599,18 +613,7 @@ fn churn_never_drops_what_both_policies_allow_nor_passes_what_both_deny() {
         files.push(file);
     }
     let up = lab_up("lch", &files[0]);
-    let find = |name: &str| {
-        let p = up["pods"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["pod"] == name)
-            .unwrap();
-        (
-            p["netns"].as_str().unwrap().to_string(),
-            p["ip"].as_str().unwrap().to_string(),
-        )
-    };
+    let find = |name: &str| lab_pod(&up, name);
     const FROM: [&str; 4] = ["x/a", "y/a", "z/a", "z/c"];
     const TO: [&str; 5] = ["x/a", "x/b", "y/a", "z/a", "z/c"];
     let sources: Vec<(&'static str, String)> = FROM.iter().map(|&f| (f, find(f).0)).collect();
@@ -822,18 +825,7 @@ fn the_node_agent_enforces_the_manifests_and_follows_them() {
     )
     .unwrap();
     let up = lab_up("len", &open);
-    let pod = |name: &str| -> (String, String) {
-        let p = up["pods"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["pod"] == name)
-            .unwrap();
-        (
-            p["netns"].as_str().unwrap().to_string(),
-            p["ip"].as_str().unwrap().to_string(),
-        )
-    };
+    let pod = |name: &str| lab_pod(&up, name);
     let (ya, za, xa) = (pod("y/a"), pod("z/a"), pod("x/a"));
     let to_xa = json!([{"ip": xa.1, "protocol": "TCP", "port": 80}]);
     // y/a → x/a and z/a → x/a, TCP/80.
