@@ -14,8 +14,15 @@ pub enum Piece {
 
 /// Reads one JSON text, calling `sink` for each piece; returns the keys given twice
 /// (each object keeps the last value, as Go's encoding/json does).
-pub fn parse_json(
+pub fn parse_json(text: &str, sink: impl FnMut(Piece)) -> Result<Vec<DuplicateKey>, SyntaxError> {
+    parse_json_skipping(text, None, sink)
+}
+
+/// [`parse_json`], stepping over the `items` array that `skip` describes (its items are
+/// parsed separately, by [`parse_run`]).
+pub fn parse_json_skipping(
     text: &str,
+    skip: Option<&ItemRuns>,
     mut sink: impl FnMut(Piece),
 ) -> Result<Vec<DuplicateKey>, SyntaxError> {
     let mut p = Parser {
@@ -41,7 +48,10 @@ pub fn parse_json(
             let mut map = MapBuilder::default();
             p.members(|p, key| {
                 p.ws();
-                if key.name == "items" && p.peek() == Some(b'[') {
+                if let Some(s) = skip.filter(|s| key.name == "items" && p.pos == s.open) {
+                    (p.pos, p.line, p.line_start) = s.close;
+                    Ok(())
+                } else if key.name == "items" && p.peek() == Some(b'[') {
                     p.pos += 1;
                     p.depth = 2;
                     let items = p.elements(|n| sink(Piece::Item(n)));
@@ -70,6 +80,167 @@ pub fn parse_json(
         return Err(p.error("trailing characters after the JSON value"));
     }
     Ok(p.duplicates)
+}
+
+/// A top-level object's `items` array, cut into runs of whole items that can be parsed
+/// apart (in parallel) and in order give what [`parse_json`] streams.
+#[derive(Debug)]
+pub struct ItemRuns {
+    /// Where the array's `[` is.
+    pub open: usize,
+    /// Just after its `]`: offset, line, offset of the line's start.
+    pub close: (usize, u32, usize),
+    pub runs: Vec<Run>,
+}
+
+/// Whole items between `start` and `end` (the `,` or `]` after the last one).
+#[derive(Debug)]
+pub struct Run {
+    pub start: usize,
+    pub end: usize,
+    /// The line at `start`, and the offset where that line starts.
+    pub line: u32,
+    pub line_start: usize,
+    /// Whether a `,` precedes the run (so it must hold an item).
+    pub after_comma: bool,
+}
+
+/// Cuts the `items` array of a top-level JSON object into runs of about `run_bytes`.
+/// `None` when the text is not such an object, holds two `items` arrays, is not
+/// balanced, or gives a single run: the serial reader then reads it (and reports
+/// whatever is wrong with it).
+pub fn item_runs(text: &str, run_bytes: usize) -> Option<ItemRuns> {
+    let b = text.as_bytes();
+    let (mut i, mut line, mut line_start) = (0usize, 1u32, 0usize);
+    let mut stack: Vec<u8> = Vec::new();
+    // The last string closed at depth 1, and whether a `:` (then only blanks) followed it.
+    let mut last_string = (0usize, 0usize);
+    let mut after_key = false;
+    let mut found: Option<ItemRuns> = None;
+    let mut in_items = false;
+    let mut run_start = (0usize, 0u32, 0usize, false);
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'"' => {
+                let mut j = i + 1;
+                while j < b.len() && b[j] != b'"' {
+                    j += if b[j] == b'\\' { 2 } else { 1 };
+                }
+                if j >= b.len() {
+                    return None;
+                }
+                if stack.len() == 1 {
+                    last_string = (i + 1, j);
+                    after_key = false;
+                }
+                i = j + 1;
+                continue;
+            }
+            b'\n' => {
+                line += 1;
+                line_start = i + 1;
+            }
+            b' ' | b'\t' | b'\r' => {}
+            b':' if stack.len() == 1 => after_key = true,
+            b'{' | b'[' => {
+                let items = c == b'['
+                    && stack.len() == 1
+                    && after_key
+                    && &b[last_string.0..last_string.1] == b"items";
+                if items {
+                    if found.is_some() {
+                        return None;
+                    }
+                    found = Some(ItemRuns {
+                        open: i,
+                        close: (0, 0, 0),
+                        runs: Vec::new(),
+                    });
+                    in_items = true;
+                    run_start = (i + 1, line, line_start, false);
+                }
+                stack.push(if c == b'{' { b'}' } else { b']' });
+                after_key = false;
+            }
+            b'}' | b']' => {
+                if stack.pop() != Some(c) {
+                    return None;
+                }
+                if in_items && stack.len() == 1 {
+                    let f = found.as_mut()?;
+                    f.runs.push(Run {
+                        start: run_start.0,
+                        end: i,
+                        line: run_start.1,
+                        line_start: run_start.2,
+                        after_comma: run_start.3,
+                    });
+                    f.close = (i + 1, line, line_start);
+                    in_items = false;
+                }
+                if stack.is_empty() {
+                    break;
+                }
+                after_key = false;
+            }
+            b',' => {
+                if in_items && stack.len() == 2 && i - run_start.0 >= run_bytes {
+                    let f = found.as_mut()?;
+                    f.runs.push(Run {
+                        start: run_start.0,
+                        end: i,
+                        line: run_start.1,
+                        line_start: run_start.2,
+                        after_comma: run_start.3,
+                    });
+                    run_start = (i + 1, line, line_start, true);
+                }
+                after_key = false;
+            }
+            _ => after_key = false,
+        }
+        i += 1;
+    }
+    let found = found?;
+    (stack.is_empty() && !in_items && found.runs.len() > 1).then_some(found)
+}
+
+/// Parses the items of one run of an `items` array, calling `each` for each.
+pub fn parse_run(
+    text: &str,
+    run: &Run,
+    mut each: impl FnMut(Node),
+) -> Result<Vec<DuplicateKey>, SyntaxError> {
+    let mut p = Parser {
+        b: &text.as_bytes()[..run.end],
+        pos: run.start,
+        line: run.line,
+        line_start: run.line_start,
+        // As in `parse_json`: the top-level object is level 1, `items` level 2.
+        depth: 2,
+        duplicates: Vec::new(),
+    };
+    let mut need = run.after_comma;
+    loop {
+        p.ws();
+        if p.pos >= run.end {
+            if need {
+                return Err(p.error("expected a JSON value"));
+            }
+            return Ok(p.duplicates);
+        }
+        each(p.value()?);
+        p.ws();
+        if p.pos >= run.end {
+            return Ok(p.duplicates);
+        }
+        if p.peek() != Some(b',') {
+            return Err(p.error("expected ',' or ']'"));
+        }
+        p.pos += 1;
+        need = true;
+    }
 }
 
 struct Parser<'a> {

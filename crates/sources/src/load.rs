@@ -512,25 +512,93 @@ fn decode_yaml(source: &Source, text: &str) -> Result<FileRead, crate::yaml::Syn
     Ok(all)
 }
 
-fn decode_json(source: &Source, text: &str) -> Result<FileRead, crate::yaml::SyntaxError> {
-    let mut ctx = source.ctx(text);
-    let mut read = FileRead::default();
-    let mut pending: Vec<crate::tree::Node> = Vec::new();
-    let mut top: Option<crate::tree::Node> = None;
-    let mut saw_items = false;
-    let duplicates = crate::json::parse_json(text, |piece| match piece {
-        crate::json::Piece::Item(node) => {
-            saw_items = true;
-            read.documents_seen += 1;
-            if node.get("kind").is_some() {
-                read.any_kind = true;
-                decode_object(&mut ctx, &node, None, &mut read.decoded);
-            } else {
-                pending.push(node);
-            }
+/// Decodes the items of a JSON input in order, setting aside those without a kind.
+struct ItemDecoder<'a> {
+    ctx: Ctx<'a>,
+    read: FileRead,
+    pending: Vec<crate::tree::Node>,
+}
+
+impl ItemDecoder<'_> {
+    fn item(&mut self, node: crate::tree::Node) {
+        self.read.documents_seen += 1;
+        if node.get("kind").is_some() {
+            self.read.any_kind = true;
+            decode_object(&mut self.ctx, &node, None, &mut self.read.decoded);
+        } else {
+            self.pending.push(node);
         }
-        crate::json::Piece::Top(node) => top = Some(node),
-    })?;
+    }
+}
+
+fn decode_json(source: &Source, text: &str) -> Result<FileRead, crate::yaml::SyntaxError> {
+    decode_json_in_runs(source, text, CHUNK_BYTES)
+}
+
+/// `decode_json`; a list of at least `run_bytes` has its items parsed and decoded in
+/// runs of about that size, in parallel, then put back in order.
+fn decode_json_in_runs(
+    source: &Source,
+    text: &str,
+    run_bytes: usize,
+) -> Result<FileRead, crate::yaml::SyntaxError> {
+    let mut top: Option<crate::tree::Node> = None;
+    let mut decoder = ItemDecoder {
+        ctx: source.ctx(text),
+        read: FileRead::default(),
+        pending: Vec::new(),
+    };
+    let runs = (text.len() >= run_bytes)
+        .then(|| crate::json::item_runs(text, run_bytes))
+        .flatten();
+    let mut duplicates = Vec::new();
+    if let Some(runs) = &runs {
+        let pieces: Vec<_> = runs
+            .runs
+            .par_iter()
+            .map(|run| {
+                let mut d = ItemDecoder {
+                    ctx: source.ctx(text),
+                    read: FileRead::default(),
+                    pending: Vec::new(),
+                };
+                crate::json::parse_run(text, run, |node| d.item(node)).map(|dups| (d, dups))
+            })
+            .collect();
+        let outside = crate::json::parse_json_skipping(text, Some(runs), |piece| {
+            if let crate::json::Piece::Top(node) = piece {
+                top = Some(node);
+            }
+        });
+        // The error a reader going front to back meets first.
+        let first_error = pieces
+            .iter()
+            .filter_map(|p| p.as_ref().err())
+            .chain(outside.as_ref().err())
+            .min_by_key(|e| (e.line, e.column))
+            .cloned();
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        duplicates.extend(outside.unwrap_or_default());
+        for (d, dups) in pieces.into_iter().flatten() {
+            decoder.ctx.diagnostics.extend(d.ctx.diagnostics);
+            decoder.read.merge(d.read);
+            decoder.pending.extend(d.pending);
+            duplicates.extend(dups);
+        }
+    } else {
+        duplicates = crate::json::parse_json(text, |piece| match piece {
+            crate::json::Piece::Item(node) => decoder.item(node),
+            crate::json::Piece::Top(node) => top = Some(node),
+        })?;
+    }
+    let saw_items = decoder.read.documents_seen > 0;
+    let ItemDecoder {
+        mut ctx,
+        mut read,
+        pending,
+    } = decoder;
     // Items of a typed list (`PodList`) may omit their kind; the list's kind, which
     // kubectl writes after the items, implies it.
     let list_kind = top
@@ -565,4 +633,80 @@ fn is_kustomization(name: &str) -> bool {
         base,
         "kustomization.yaml" | "kustomization.yml" | "Kustomization"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kubectl-style list: objects with and without their kind (the list's implies
+    /// it), duplicate keys and invalid names, whose diagnostics must all survive.
+    fn list(items: usize) -> String {
+        let mut out = String::from("{\"apiVersion\": \"v1\", \"items\": [\n");
+        for i in 0..items {
+            if i > 0 {
+                out.push_str(",\n");
+            }
+            let kind = if i % 3 == 0 {
+                ""
+            } else {
+                "\"kind\": \"Pod\", "
+            };
+            let name = if i % 50 == 7 {
+                "Bad_Name".to_string()
+            } else {
+                format!("p{i}")
+            };
+            out.push_str(&format!(
+                "{{{kind}\"apiVersion\": \"v1\", \"metadata\": {{\"name\": \"{name}\", \"namespace\": \"n{}\", \"labels\": {{\"app\": \"a{}\", \"app\": \"b\"}}}}, \"spec\": {{\"containers\": [{{\"name\": \"c\", \"image\": \"x\"}}]}}}}",
+                i % 7,
+                i % 11
+            ));
+        }
+        out.push_str("\n], \"kind\": \"PodList\"}\n");
+        out
+    }
+
+    /// What reading `text` gives, in runs of `run_bytes` (diagnostics sorted, as
+    /// loading sorts them).
+    fn read(text: &str, run_bytes: usize) -> String {
+        let source = Source {
+            name: Arc::from("list.json"),
+            text: Ok(text.to_string()),
+            discovered: false,
+            namespace: None,
+            operators: None,
+        };
+        let r = decode_json_in_runs(&source, text, run_bytes).map(|mut r| {
+            r.diagnostics.sort();
+            (r.decoded, r.diagnostics, r.documents_seen, r.any_kind)
+        });
+        format!("{r:?}")
+    }
+
+    #[test]
+    fn a_json_list_read_in_parallel_runs_reads_as_in_one_pass() {
+        let text = list(3000);
+        assert!(crate::json::item_runs(&text, 4096).is_some_and(|r| r.runs.len() > 50));
+        let whole = read(&text, usize::MAX);
+        assert!(
+            whole.contains("Bad_Name") && whole.contains("p2999"),
+            "{whole}"
+        );
+        assert!(whole.contains("duplicate"), "{whole}");
+        assert_eq!(whole, read(&text, 4096));
+        // Syntax errors: in an item, in a later item too (the first is reported), a
+        // trailing comma, and after the list.
+        for broken in [
+            text.replacen("\"p1500\"", "\"p1500", 1),
+            text.replacen("\"p900\"", "\"p900\" 1", 1)
+                .replacen("\"p2900\"", "x", 1),
+            text.replacen("\n]", ",\n]", 1),
+            text.replacen("\"PodList\"", "PodList", 1),
+        ] {
+            let error = read(&broken, usize::MAX);
+            assert!(error.starts_with("Err("), "{error}");
+            assert_eq!(error, read(&broken, 4096));
+        }
+    }
 }
