@@ -709,4 +709,40 @@ mod tests {
             assert_eq!(error, read(&broken, 4096));
         }
     }
+
+    #[test]
+    fn damaged_json_lists_read_the_same_in_runs() {
+        // Deterministic pseudo-random damage: one byte deleted or inserted at a time,
+        // among the bytes that change JSON's structure.
+        let text = list(60);
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) as usize % n
+        };
+        let (mut errors, mut in_runs) = (0, 0);
+        for _ in 0..400 {
+            let mut bytes = text.clone().into_bytes();
+            let at = next(bytes.len());
+            if next(2) == 0 {
+                bytes.remove(at);
+            } else {
+                bytes.insert(at, b",]}{[\": \\x1\n"[next(11)]);
+            }
+            let Ok(damaged) = String::from_utf8(bytes) else {
+                continue;
+            };
+            let whole = read(&damaged, usize::MAX);
+            errors += usize::from(whole.starts_with("Err("));
+            in_runs += usize::from(crate::json::item_runs(&damaged, 256).is_some());
+            assert_eq!(whole, read(&damaged, 256), "{damaged}");
+        }
+        // The damage is not all harmless, and most damaged lists are still cut in runs.
+        assert!(
+            errors > 100 && in_runs > 200,
+            "{errors} errors, {in_runs} in runs"
+        );
+    }
 }
