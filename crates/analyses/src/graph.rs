@@ -19,20 +19,37 @@ impl Closure {
     pub fn compute(rows: &Rows) -> Closure {
         let succ = key_successors(rows);
         let (scc_of_key, sccs) = tarjan(&succ);
-        // Tarjan emits components sinks first, so successors are done before their predecessors.
+        // Tarjan emits components sinks first, so successors are done before their
+        // predecessors. Besides the workloads, each component keeps the components it
+        // reaches: a successor already among them adds nothing, and taking successors
+        // latest first (the ones that reach the most) skips most of the unions.
         let mut reach: Vec<BitSet> = Vec::with_capacity(sccs.len());
+        let mut reach_comps: Vec<BitSet> = Vec::with_capacity(sccs.len());
+        let mut next: Vec<usize> = Vec::new();
         for (c, keys) in sccs.iter().enumerate() {
             let mut set = BitSet::new(rows.workloads);
+            let mut comps = BitSet::new(sccs.len());
+            next.clear();
             for &k in keys {
                 set.union_with(&rows.keys[k as usize].out);
-                for &s in &succ[k as usize] {
-                    let sc = scc_of_key[s as usize] as usize;
-                    if sc != c {
-                        set.union_with(&reach[sc]);
-                    }
+                next.extend(
+                    succ[k as usize]
+                        .iter()
+                        .map(|&s| scc_of_key[s as usize] as usize)
+                        .filter(|&sc| sc != c),
+                );
+            }
+            next.sort_unstable_by(|a, b| b.cmp(a));
+            next.dedup();
+            for &sc in &next {
+                if !comps.contains(sc) {
+                    comps.insert(sc);
+                    comps.union_with(&reach_comps[sc]);
+                    set.union_with(&reach[sc]);
                 }
             }
             reach.push(set);
+            reach_comps.push(comps);
         }
         Closure { scc_of_key, reach }
     }
