@@ -90,19 +90,53 @@ fn connected(r: &Rows, sources: &[usize], sinks: &[usize], removed: &[(usize, us
     })
 }
 
+/// Larger graphs, spanning several 64-bit words, for the word-by-word closure.
+fn wide_graph() -> impl Strategy<Value = Rows> {
+    (60usize..200).prop_flat_map(|n| {
+        (1..=n).prop_flat_map(move |k| {
+            (
+                proptest::collection::vec(0..k as u32, n),
+                proptest::collection::vec(proptest::collection::vec(0..n, 0..4), k),
+            )
+                .prop_map(move |(key_of, succ)| rows(n, key_of, &succ))
+        })
+    })
+}
+
+/// Checks a closure against breadth-first searches from every workload.
+fn check_closure(r: &Rows, c: &Closure) -> Result<(), TestCaseError> {
+    for w in 0..r.workloads {
+        let d = distances(r, w, &[]);
+        let expected: Vec<usize> = (0..r.workloads)
+            .filter(|&v| v != w && d[v].is_some())
+            .collect();
+        let got: Vec<usize> = c.reach_of(r, w).iter().filter(|&v| v != w).collect();
+        prop_assert_eq!(&got, &expected, "workload {}", w);
+        prop_assert_eq!(c.blast_radius(r, w), expected.len());
+        // Itself only when a path leads back.
+        let back = (0..r.workloads).any(|u| d[u].is_some() && successors(r, u, &[]).contains(&w));
+        prop_assert_eq!(c.reach_of(r, w).contains(w), back, "workload {} itself", w);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
     fn closure_is_reachability(r in graph()) {
-        let c = Closure::compute(&r);
-        for w in 0..r.workloads {
-            let d = distances(&r, w, &[]);
-            let expected: Vec<usize> = (0..r.workloads).filter(|&v| v != w && d[v].is_some()).collect();
-            let got: Vec<usize> = c.reach_of(&r, w).iter().filter(|&v| v != w).collect();
-            prop_assert_eq!(&got, &expected, "workload {}", w);
-            prop_assert_eq!(c.blast_radius(&r, w), expected.len());
-        }
+        check_closure(&r, &Closure::by_words(&r))?;
+        check_closure(&r, &Closure::by_edges(&r))?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn closure_is_reachability_across_words(r in wide_graph()) {
+        check_closure(&r, &Closure::by_words(&r))?;
+        check_closure(&r, &Closure::by_edges(&r))?;
     }
 
     #[test]
