@@ -308,6 +308,10 @@ fn reach(a: &ReachArgs) -> Result<Output> {
     }
     stdout.flush()?;
     stdout.get_mut().finish()?;
+    // The process ends here: the operating system reclaims the model faster than
+    // dropping it piece by piece (0.12 s of 3.2 s at 150,000 pods).
+    std::mem::forget(engine);
+    std::mem::forget(loaded);
     Ok(Output::Written)
 }
 

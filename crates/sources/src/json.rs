@@ -26,6 +26,7 @@ pub fn parse_json_skipping(
     mut sink: impl FnMut(Piece),
 ) -> Result<Vec<DuplicateKey>, SyntaxError> {
     let mut p = Parser {
+        text,
         b: text.as_bytes(),
         pos: 0,
         line: 1,
@@ -123,12 +124,14 @@ pub fn item_runs(text: &str, run_bytes: usize) -> Option<ItemRuns> {
         let c = b[i];
         match c {
             b'"' => {
+                // To the closing quote, jumping from one quote or backslash to the next.
                 let mut j = i + 1;
-                while j < b.len() && b[j] != b'"' {
-                    j += if b[j] == b'\\' { 2 } else { 1 };
-                }
-                if j >= b.len() {
-                    return None;
+                loop {
+                    j += memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+                    if b[j] == b'"' {
+                        break;
+                    }
+                    j += 2;
                 }
                 if stack.len() == 1 {
                     last_string = (i + 1, j);
@@ -212,8 +215,11 @@ pub fn parse_run(
     run: &Run,
     mut each: impl FnMut(Node),
 ) -> Result<Vec<DuplicateKey>, SyntaxError> {
+    // `end` is at a `,` or `]`, so a character boundary.
+    let text = &text[..run.end];
     let mut p = Parser {
-        b: &text.as_bytes()[..run.end],
+        text,
+        b: text.as_bytes(),
         pos: run.start,
         line: run.line,
         line_start: run.line_start,
@@ -244,6 +250,8 @@ pub fn parse_run(
 }
 
 struct Parser<'a> {
+    /// The text, and the same as bytes.
+    text: &'a str,
     b: &'a [u8],
     pos: usize,
     line: u32,
@@ -421,19 +429,20 @@ impl Parser<'_> {
     fn string(&mut self) -> Result<String, SyntaxError> {
         self.pos += 1;
         let start = self.pos;
-        // Fast path: no escapes.
-        while let Some(c) = self.peek() {
-            match c {
-                b'"' => {
-                    let s = std::str::from_utf8(&self.b[start..self.pos])
-                        .map_err(|_| self.error("invalid UTF-8"))?;
-                    self.pos += 1;
-                    return Ok(s.to_string());
-                }
-                b'\\' => break,
-                b'\n' => return Err(self.error("unterminated string")),
-                _ => self.pos += 1,
+        // Fast path: no escapes. Both ends are ASCII quotes, so the slice of the (valid
+        // UTF-8) text is one.
+        let rest = &self.b[start..];
+        match memchr::memchr3(b'"', b'\\', b'\n', rest) {
+            Some(k) if rest[k] == b'"' => {
+                self.pos = start + k + 1;
+                return Ok(self.text[start..start + k].to_string());
             }
+            Some(k) if rest[k] == b'\n' => {
+                self.pos = start + k;
+                return Err(self.error("unterminated string"));
+            }
+            Some(k) => self.pos = start + k,
+            None => self.pos = self.b.len(),
         }
         let mut out: Vec<u8> = self.b[start..self.pos].to_vec();
         loop {
