@@ -77,28 +77,8 @@ impl Closure {
         // First search: finishing order.
         let mut visited = vec![0u64; words];
         let mut order = Vec::with_capacity(n);
-        let mut stack: Vec<(usize, usize)> = Vec::new();
         for root in 0..n {
-            if visited[root / 64] >> (root % 64) & 1 == 1 {
-                continue;
-            }
-            visited[root / 64] |= 1 << (root % 64);
-            stack.push((root, 0));
-            while let Some(&(v, cur)) = stack.last() {
-                match next_bit(row(v), &visited, cur) {
-                    Some((u, at)) => {
-                        if let Some(top) = stack.last_mut() {
-                            top.1 = at;
-                        }
-                        visited[u / 64] |= 1 << (u % 64);
-                        stack.push((u, 0));
-                    }
-                    None => {
-                        order.push(v);
-                        stack.pop();
-                    }
-                }
-            }
+            search(root, row, &mut visited, |v| order.push(v));
         }
         // Second search, on the transposed rows, latest finished first: components in
         // topological order (a component's successors come after it).
@@ -106,31 +86,17 @@ impl Closure {
         let mut assigned = vec![0u64; words];
         let mut comp_of = vec![0u32; n];
         let mut comps: Vec<Vec<u32>> = Vec::new();
+        let in_row = |v: usize| &incoming[v * words..(v + 1) * words];
         for &root in order.iter().rev() {
-            if assigned[root / 64] >> (root % 64) & 1 == 1 {
-                continue;
-            }
             let c = comps.len() as u32;
             let mut members = Vec::new();
-            assigned[root / 64] |= 1 << (root % 64);
-            stack.push((root, 0));
-            while let Some(&(v, cur)) = stack.last() {
-                match next_bit(&incoming[v * words..(v + 1) * words], &assigned, cur) {
-                    Some((u, at)) => {
-                        if let Some(top) = stack.last_mut() {
-                            top.1 = at;
-                        }
-                        assigned[u / 64] |= 1 << (u % 64);
-                        stack.push((u, 0));
-                    }
-                    None => {
-                        comp_of[v] = c;
-                        members.push(v as u32);
-                        stack.pop();
-                    }
-                }
+            search(root, in_row, &mut assigned, |v| {
+                comp_of[v] = c;
+                members.push(v as u32);
+            });
+            if !members.is_empty() {
+                comps.push(members);
             }
-            comps.push(members);
         }
         // Reach, sinks first.
         let mut reach: Vec<BitSet> = vec![BitSet::new(0); comps.len()];
@@ -189,6 +155,37 @@ impl Closure {
 /// Workloads up to which the closure is computed word by word; the transposed rows take
 /// n²/8 bytes (50,000 workloads: 312 MB).
 const DENSE_LIMIT: usize = 50_000;
+
+/// Depth-first search from `root` unless `done` holds it, over successors not in `done`
+/// (adding each it reaches), calling `finished` for each node when its search ends.
+fn search<'r>(
+    root: usize,
+    row: impl Fn(usize) -> &'r [u64],
+    done: &mut [u64],
+    mut finished: impl FnMut(usize),
+) {
+    if done[root / 64] >> (root % 64) & 1 == 1 {
+        return;
+    }
+    done[root / 64] |= 1 << (root % 64);
+    // (node, the word its successor scan has reached)
+    let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+    while let Some(&(v, cur)) = stack.last() {
+        match next_bit(row(v), done, cur) {
+            Some((u, at)) => {
+                if let Some(top) = stack.last_mut() {
+                    top.1 = at;
+                }
+                done[u / 64] |= 1 << (u % 64);
+                stack.push((u, 0));
+            }
+            None => {
+                finished(v);
+                stack.pop();
+            }
+        }
+    }
+}
 
 /// The first bit of `row` AND NOT `done` from word `from` on: (bit, its word).
 fn next_bit(row: &[u64], done: &[u64], from: usize) -> Option<(usize, usize)> {

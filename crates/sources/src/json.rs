@@ -95,7 +95,7 @@ pub struct ItemRuns {
 }
 
 /// Whole items between `start` and `end` (the `,` or `]` after the last one).
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Run {
     pub start: usize,
     pub end: usize,
@@ -104,6 +104,13 @@ pub struct Run {
     pub line_start: usize,
     /// Whether a `,` precedes the run (so it must hold an item).
     pub after_comma: bool,
+}
+
+impl Run {
+    /// This run, ended at `end`.
+    fn until(&self, end: usize) -> Run {
+        Run { end, ..*self }
+    }
 }
 
 /// Cuts the `items` array of a top-level JSON object into runs of about `run_bytes`.
@@ -119,7 +126,13 @@ pub fn item_runs(text: &str, run_bytes: usize) -> Option<ItemRuns> {
     let mut after_key = false;
     let mut found: Option<ItemRuns> = None;
     let mut in_items = false;
-    let mut run_start = (0usize, 0u32, 0usize, false);
+    let mut run_start = Run {
+        start: 0,
+        end: 0,
+        line: 0,
+        line_start: 0,
+        after_comma: false,
+    };
     while i < b.len() {
         let c = b[i];
         match c {
@@ -161,7 +174,13 @@ pub fn item_runs(text: &str, run_bytes: usize) -> Option<ItemRuns> {
                         runs: Vec::new(),
                     });
                     in_items = true;
-                    run_start = (i + 1, line, line_start, false);
+                    run_start = Run {
+                        start: i + 1,
+                        end: 0,
+                        line,
+                        line_start,
+                        after_comma: false,
+                    };
                 }
                 stack.push(if c == b'{' { b'}' } else { b']' });
                 after_key = false;
@@ -172,13 +191,7 @@ pub fn item_runs(text: &str, run_bytes: usize) -> Option<ItemRuns> {
                 }
                 if in_items && stack.len() == 1 {
                     let f = found.as_mut()?;
-                    f.runs.push(Run {
-                        start: run_start.0,
-                        end: i,
-                        line: run_start.1,
-                        line_start: run_start.2,
-                        after_comma: run_start.3,
-                    });
+                    f.runs.push(run_start.until(i));
                     f.close = (i + 1, line, line_start);
                     in_items = false;
                 }
@@ -188,16 +201,16 @@ pub fn item_runs(text: &str, run_bytes: usize) -> Option<ItemRuns> {
                 after_key = false;
             }
             b',' => {
-                if in_items && stack.len() == 2 && i - run_start.0 >= run_bytes {
+                if in_items && stack.len() == 2 && i - run_start.start >= run_bytes {
                     let f = found.as_mut()?;
-                    f.runs.push(Run {
-                        start: run_start.0,
-                        end: i,
-                        line: run_start.1,
-                        line_start: run_start.2,
-                        after_comma: run_start.3,
-                    });
-                    run_start = (i + 1, line, line_start, true);
+                    f.runs.push(run_start.until(i));
+                    run_start = Run {
+                        start: i + 1,
+                        end: 0,
+                        line,
+                        line_start,
+                        after_comma: true,
+                    };
                 }
                 after_key = false;
             }
