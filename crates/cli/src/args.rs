@@ -73,6 +73,9 @@ pub enum Command {
     Enforce(EnforceArgs),
 }
 
+/// Pods per workload a lab may have (copies of the workload's pod template).
+pub const MAX_PODS_PER_WORKLOAD: u16 = 16;
+
 /// `kubeseg enforce`.
 #[derive(Args, Debug)]
 pub struct EnforceArgs {
@@ -174,7 +177,7 @@ pub struct LabArgs {
     #[command(flatten)]
     pub name: LabNameArgs,
     /// Pods per workload (copies of its pod template), at most.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16), value_name = "N")]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=i64::from(MAX_PODS_PER_WORKLOAD)), value_name = "N")]
     pub pods_per_workload: u16,
 }
 

@@ -1,6 +1,8 @@
 //! `kubeseg lab`: build, verify and remove kernel labs (see `kubeseg-lab`).
 
-use crate::args::{EnforceArgs, LabArgs, LabCommand, LabFormat, LabServeArgs};
+use crate::args::{
+    Common, EnforceArgs, LabArgs, LabCommand, LabFormat, LabServeArgs, MAX_PODS_PER_WORKLOAD,
+};
 use crate::{load_input, options};
 use anyhow::{Context, Result, bail};
 use kubeseg_engine::{Endpoint, Engine};
@@ -130,6 +132,12 @@ fn usable_address(addresses: &kubeseg_model::IpSet) -> Option<Ipv4Addr> {
 }
 
 fn plan_for(engine: &Engine, a: &LabArgs) -> Plan {
+    planned(engine, &a.name.name, usize::from(a.pods_per_workload))
+}
+
+/// The pods and external addresses of the manifests, with notes on every part of the
+/// policy the kernel rules leave out (for `lab up`, `apply`, `verify` and `enforce`).
+fn planned(engine: &Engine, name: &str, per_workload: usize) -> Plan {
     let mut externals = Vec::new();
     let mut skipped = Vec::new();
     let mut domains = Vec::new();
@@ -143,12 +151,7 @@ fn plan_for(engine: &Engine, a: &LabArgs) -> Plan {
             Endpoint::Workload { .. } => {}
         }
     }
-    let mut plan = kubeseg_lab::plan(
-        engine.cluster,
-        &a.name.name,
-        usize::from(a.pods_per_workload),
-        externals,
-    );
+    let mut plan = kubeseg_lab::plan(engine.cluster, name, per_workload, externals);
     if !domains.is_empty() {
         plan.notes.push(format!(
             "destinations known by name ({}) are not in the lab: nothing resolves them there, so their connections are not probed",
@@ -157,23 +160,47 @@ fn plan_for(engine: &Engine, a: &LabArgs) -> Plan {
     }
     for id in skipped {
         plan.notes.push(format!(
-            "external range {id} has no IPv4 address the lab can use (IPv6 is not in the lab yet)"
+            "external range {id} has no IPv4 address: the kernel rules are IPv4 only (the lab does not probe it, and enforced pods reject its traffic)"
         ));
+    }
+    if kubeseg_engine::mesh::present(engine.cluster) {
+        plan.notes.push(
+            "the kernel rules are L3/L4 only: the Istio mesh is not enforced, and lab verify compares probes with reach's L3/L4 answer".into(),
+        );
     }
     plan
 }
 
-fn reading(a: &LabArgs) -> Reading {
+fn reading(common: &Common) -> Reading {
     Reading {
-        ipblock_pod_ips: a.common.ipblock_pod_ips,
+        ipblock_pod_ips: common.ipblock_pod_ips,
     }
+}
+
+/// The manifests as absolute paths, which the CNI plugin and `--watch` read again (so
+/// not stdin); hostNetwork pods are not attached, so they cannot be made selectable.
+fn kernel_paths(common: &Common) -> Result<Vec<String>> {
+    if common.host_network_selectable {
+        bail!(
+            "--host-network-selectable: hostNetwork pods share their node's namespace, which the kernel rules do not cover"
+        );
+    }
+    let mut paths = Vec::new();
+    for p in &common.paths {
+        if p == "-" {
+            bail!(
+                "the kernel rules are read from files (the CNI plugin and --watch read them again), not from stdin"
+            );
+        }
+        let abs = std::fs::canonicalize(p).with_context(|| p.clone())?;
+        paths.push(abs.display().to_string());
+    }
+    Ok(paths)
 }
 
 /// The executables and absolute manifest paths `net::up` needs.
 fn setup<'a>(a: &'a LabArgs, exe: &'a std::path::Path) -> Result<net::Setup<'a>> {
-    if a.common.host_network_selectable {
-        bail!("--host-network-selectable: hostNetwork pods are not in the lab");
-    }
+    let paths = kernel_paths(&a.common)?;
     let plugin = exe.with_file_name("kubeseg-cni");
     if !plugin.exists() {
         bail!(
@@ -181,19 +208,9 @@ fn setup<'a>(a: &'a LabArgs, exe: &'a std::path::Path) -> Result<net::Setup<'a>>
             plugin.display()
         );
     }
-    let mut paths = Vec::new();
-    for p in &a.common.paths {
-        if p == "-" {
-            bail!(
-                "the lab reads its manifests from files (the CNI plugin reads them again), not from stdin"
-            );
-        }
-        let abs = std::fs::canonicalize(p).with_context(|| p.clone())?;
-        paths.push(abs.display().to_string());
-    }
     Ok(net::Setup {
         name: &a.name.name,
-        reading: reading(a),
+        reading: reading(&a.common),
         exe,
         plugin,
         paths,
@@ -230,18 +247,11 @@ fn verify(a: &LabArgs) -> Result<Verdict> {
         ));
     }
     down.with_context(|| format!("lab down {}", state.name))?;
-    if kubeseg_engine::mesh::present(&loaded.cluster) {
-        verdict.notes.push(
-            "the lab enforces L3/L4 only; the Istio mesh is not enforced and probes are compared with reach's L3/L4 answer".into(),
-        );
-    }
     Ok(verdict)
 }
 
 /// Sources probing at once, at most.
 const PROBING_SOURCES: usize = 8;
-/// Probes in flight from one source, at most.
-const IN_FLIGHT: usize = kubeseg_lab::probe::IN_FLIGHT;
 
 /// A probe destination: a lab pod, or an external address.
 struct Dest {
@@ -349,7 +359,9 @@ fn probe_all(engine: &mut Engine, state: &State, exe: &std::path::Path) -> Resul
             let handles: Vec<_> = chunk
                 .iter()
                 .map(|(_, netns, targets, _)| {
-                    scope.spawn(move || net::probe_from(netns, exe, targets, IN_FLIGHT))
+                    scope.spawn(move || {
+                        net::probe_from(netns, exe, targets, kubeseg_lab::probe::IN_FLIGHT)
+                    })
                 })
                 .collect();
             answers.extend(
@@ -400,30 +412,31 @@ pub fn enforce(a: &EnforceArgs) -> Result<()> {
     }
 }
 
+/// Writes one application's lines at once (escaped like every answer: pod names come
+/// from the node file and the manifests).
 fn write_line(line: &str) -> Result<()> {
     use std::io::Write;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::visible::Visible::new(std::io::stdout().lock());
     out.write_all(line.as_bytes())?;
-    out.flush()?;
+    out.finish()?;
     Ok(())
 }
 
 fn enforce_once(a: &EnforceArgs) -> Result<String> {
+    let paths = kernel_paths(&a.common)?;
     let loaded = load_input(&a.common)?;
     let engine = Engine::new(&loaded.cluster, options(&a.common));
-    let node = net::load_path(&a.node_file)?;
-    // Pods are matched by name: plan as many copies per workload as a lab can have.
-    let plan = kubeseg_lab::plan(engine.cluster, &node.name, 16, Vec::new());
-    let mut paths = Vec::new();
-    for p in &a.common.paths {
-        let abs = std::fs::canonicalize(p).with_context(|| p.clone())?;
-        paths.push(abs.display().to_string());
-    }
-    let reading = Reading {
-        ipblock_pod_ips: a.common.ipblock_pod_ips,
-    };
-    let done = net::enforce(&loaded.cluster, &a.node_file, &plan, reading, paths)
-        .with_context(|| format!("enforcing on the pods of {}", a.node_file.display()))?;
+    // Pods are matched by name (the node file keeps their namespaces and addresses):
+    // plan as many copies per workload as a lab can have.
+    let plan = planned(&engine, "", usize::from(MAX_PODS_PER_WORKLOAD));
+    let done = net::enforce(
+        &loaded.cluster,
+        &a.node_file,
+        &plan,
+        reading(&a.common),
+        paths,
+    )
+    .with_context(|| format!("enforcing on the pods of {}", a.node_file.display()))?;
     Ok(kubeseg_report::lab::enforced_text(&done))
 }
 

@@ -855,6 +855,18 @@ fn the_node_agent_enforces_the_manifests_and_follows_them() {
     if probe() != (false, true) {
         failures.push(format!("after enforcing closed.yaml: {:?}", probe()));
     }
+    // A mesh policy is not enforced by the kernel rules, and the agent says so.
+    let meshed = dir.join("meshed.yaml");
+    std::fs::write(
+        &meshed,
+        std::fs::read_to_string(&closed).unwrap()
+            + "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-y, namespace: x}\nspec:\n  action: DENY\n  rules:\n  - from: [{source: {namespaces: [\"y\"]}}]\n",
+    )
+    .unwrap();
+    let noted = String::from_utf8_lossy(&enforce(&meshed).stdout).to_string();
+    if !noted.contains("note: the kernel rules are L3/L4 only: the Istio mesh is not enforced") {
+        failures.push(format!("enforcing meshed.yaml: {noted}"));
+    }
     // --watch applies again when the manifests change.
     let watched = dir.join("watched.yaml");
     std::fs::copy(&closed, &watched).unwrap();

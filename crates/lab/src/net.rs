@@ -392,6 +392,8 @@ pub struct Applied {
     pub updated: usize,
     /// How long replacing every pod's rules took.
     pub rules_time: std::time::Duration,
+    /// What the rules leave out of the manifests (the plan's notes).
+    pub notes: Vec<String>,
 }
 
 /// Brings a running lab to new manifests: pods that appear are attached (isolated by
@@ -445,6 +447,7 @@ pub fn apply(
     let (before, after) = (state.generation, 1 - state.generation);
     state.plan.pods = pods;
     state.plan.notes = fresh.notes;
+    applied.notes = state.plan.notes.clone();
     state.paths = setup.paths;
     state.ipblock_pod_ips = reading.ipblock_pod_ips;
     state.generation = after;
@@ -518,6 +521,8 @@ pub struct Enforced {
     /// The generation now in force.
     pub generation: u8,
     pub rules_time: std::time::Duration,
+    /// What the rules leave out of the manifests (the plan's notes).
+    pub notes: Vec<String>,
 }
 
 /// The node agent's step: brings the pods listed in the node file at `path` (the file
@@ -535,7 +540,10 @@ pub fn enforce(
     let mut state = load_path(path)?;
     let described: std::collections::BTreeMap<&str, &LabPod> =
         fresh.pods.iter().map(|p| (p.pod.as_str(), p)).collect();
-    let mut done = Enforced::default();
+    let mut done = Enforced {
+        notes: fresh.notes.clone(),
+        ..Enforced::default()
+    };
     // Pods the manifests do not describe are set aside while the rules are compiled:
     // their labels are unknown, so they are no one's peers.
     let mut aside = Vec::new();

@@ -59,10 +59,7 @@ pub fn pods_text(state: &State) -> String {
     for x in &state.plan.externals {
         let _ = writeln!(out, "  {} {} {}", x.netns, x.id, x.ip);
     }
-    for n in &state.plan.notes {
-        let _ = writeln!(out, "note: {n}");
-    }
-    out
+    out + &notes(&state.plan.notes)
 }
 
 /// `lab apply` for a terminal.
@@ -80,7 +77,12 @@ pub fn applied_text(name: &str, a: &kubeseg_lab::net::Applied) -> String {
         list(&a.removed),
         a.updated,
         a.rules_time.as_secs_f64() * 1000.0
-    )
+    ) + &notes(&a.notes)
+}
+
+/// Notes as `note:` lines.
+fn notes(notes: &[String]) -> String {
+    notes.iter().map(|n| format!("note: {n}\n")).collect()
 }
 
 /// One application of `kubeseg enforce`, as a line.
@@ -99,7 +101,7 @@ pub fn enforced_text(e: &kubeseg_lab::net::Enforced) -> String {
         );
     }
     out.push('\n');
-    out
+    out + &notes(&e.notes)
 }
 
 /// `lab verify` for a terminal.
@@ -127,10 +129,7 @@ pub fn verdict_text(v: &Verdict) -> String {
     if !v.unprobed.is_empty() {
         let _ = writeln!(out, "not probed (SCTP): {}", v.unprobed.join(", "));
     }
-    for n in &v.notes {
-        let _ = writeln!(out, "note: {n}");
-    }
-    out
+    out + &notes(&v.notes)
 }
 
 /// `lab verify --format json`.
