@@ -110,8 +110,13 @@ fn in_netns(ns: &str, program: &str) -> Command {
 /// copies the mount namespace, which holds a mount per lab namespace, and at 1,000 pods
 /// that copy cost more than `nft` itself.
 fn entered(ns: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    entered_at(&format!("/var/run/netns/{ns}"), program)
+}
+
+/// `program` run in the network namespace at `path` (a CNI runtime's `CNI_NETNS`).
+pub fn entered_at(path: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
     let mut c = Command::new("nsenter");
-    c.arg(format!("--net=/var/run/netns/{ns}")).arg(program);
+    c.arg(format!("--net={path}")).arg(program);
     c
 }
 
@@ -429,6 +434,7 @@ pub fn apply(
             Some(o) => {
                 p.netns = o.netns.clone();
                 p.ip = o.ip;
+                p.mac = o.mac.clone();
             }
             None => {
                 p.netns = format!("{name}-p{next}");
@@ -453,16 +459,12 @@ pub fn apply(
     state.generation = after;
     save(&state)?;
     // New pods start in the new generation, isolated by the chained plugin.
-    let mut attached = false;
     for i in 0..state.plan.pods.len() {
         if state.plan.pods[i].ip.is_none() {
             attach_pod(&mut state, i, true)?;
-            attached = true;
         }
     }
-    if attached {
-        neighbours(&state)?;
-    }
+    neighbours(&mut state)?;
     let start = std::time::Instant::now();
     let (existing, fresh): (Vec<usize>, Vec<usize>) =
         (0..state.plan.pods.len()).partition(|&i| old.contains_key(&state.plan.pods[i].pod));
@@ -640,7 +642,8 @@ fn in_parallel(
     failures.into_iter().next().map_or(Ok(()), |(_, e)| Err(e))
 }
 
-fn rules_script(
+/// Pod `i`'s nft script: its rules in `generation`, with the `active` generations consulted.
+pub fn rules_script(
     cluster: &Cluster,
     state: &State,
     i: usize,
@@ -669,56 +672,77 @@ fn install(state: &State, i: usize, script: &str) -> Result<(), LabError> {
 /// copies each broadcast to every port: with many pods probing at once, the copies
 /// overflow the kernel's per-CPU receive backlog (`net.core.netdev_max_backlog`,
 /// counted in `/proc/net/softnet_stat`) and real packets are lost with them.
-fn neighbours(state: &State) -> Result<(), LabError> {
-    let hosts: Vec<(&str, Ipv4Addr, bool)> = state
+///
+/// Hardware addresses are read once and kept in the state; a host whose address was
+/// not known yet is new: it learns every other host, and every other host learns it.
+fn neighbours(state: &mut State) -> Result<(), LabError> {
+    let mut fresh = std::collections::BTreeSet::new();
+    let pods = state.plan.pods.iter_mut().filter(|p| p.ip.is_some());
+    let slots = pods.map(|p| (&p.netns, &mut p.mac)).chain(
+        state
+            .plan
+            .externals
+            .iter_mut()
+            .map(|x| (&x.netns, &mut x.mac)),
+    );
+    for (ns, mac) in slots {
+        if mac.is_none() {
+            *mac = Some(hardware_address(ns)?);
+            fresh.insert(ns.clone());
+        }
+    }
+    let hosts: Vec<(&str, Ipv4Addr, bool, &str)> = state
         .plan
         .pods
         .iter()
-        .filter_map(|p| Some((p.netns.as_str(), p.ip?, false)))
+        .filter_map(|p| Some((p.netns.as_str(), p.ip?, false, p.mac.as_deref()?)))
         .chain(
             state
                 .plan
                 .externals
                 .iter()
-                .map(|x| (x.netns.as_str(), x.ip, true)),
+                .filter_map(|x| Some((x.netns.as_str(), x.ip, true, x.mac.as_deref()?))),
         )
         .collect();
-    let mut macs = Vec::with_capacity(hosts.len());
-    for (ns, _, _) in &hosts {
-        let shown = run(
-            &format!("the hardware address in {ns}"),
-            &mut ip(&["-n", ns, "-o", "link", "show", "eth0"]),
-            None,
-        )?;
-        let mac = shown
-            .split_whitespace()
-            .skip_while(|w| *w != "link/ether")
-            .nth(1)
-            .map(str::to_string)
-            .ok_or_else(|| LabError::Command {
-                what: format!("the hardware address in {ns}"),
-                detail: format!("no link/ether in: {shown}"),
-            })?;
-        macs.push(mac);
-    }
-    for (ns, _, external) in &hosts {
+    for &(ns, _, external, _) in &hosts {
         let mut batch = String::new();
-        for ((other, addr, other_external), mac) in hosts.iter().zip(&macs) {
+        for &(other, addr, other_external, mac) in &hosts {
             // Addresses outside the cluster talk to pods, not to each other.
-            if other == ns || (*external && *other_external) {
-                continue;
+            let talks = other != ns && !(external && other_external);
+            if talks && (fresh.contains(ns) || fresh.contains(other)) {
+                batch.push_str(&format!(
+                    "neigh replace {addr} lladdr {mac} dev eth0 nud permanent\n"
+                ));
             }
-            batch.push_str(&format!(
-                "neigh replace {addr} lladdr {mac} dev eth0 nud permanent\n"
-            ));
         }
-        run(
-            &format!("neighbour entries in {ns}"),
-            &mut ip(&["-n", ns, "-batch", "-"]),
-            Some(&batch),
-        )?;
+        if !batch.is_empty() {
+            run(
+                &format!("neighbour entries in {ns}"),
+                &mut ip(&["-n", ns, "-batch", "-"]),
+                Some(&batch),
+            )?;
+        }
     }
-    Ok(())
+    save(state)
+}
+
+/// The hardware address of `eth0` in namespace `ns`.
+fn hardware_address(ns: &str) -> Result<String, LabError> {
+    let what = format!("the hardware address in {ns}");
+    let shown = run(
+        &what,
+        &mut ip(&["-n", ns, "-o", "link", "show", "eth0"]),
+        None,
+    )?;
+    shown
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .map(str::to_string)
+        .ok_or_else(|| LabError::Command {
+            what,
+            detail: format!("no link/ether in: {shown}"),
+        })
 }
 
 /// Packets the kernel has dropped because a CPU's receive backlog was full (the second

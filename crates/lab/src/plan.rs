@@ -23,6 +23,9 @@ pub struct LabPod {
     pub netns: String,
     /// Its address, once attached.
     pub ip: Option<Ipv4Addr>,
+    /// Its interface's hardware address, once the lab has read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
     /// Its declared container ports.
     pub ports: Vec<LabPort>,
 }
@@ -55,6 +58,9 @@ pub struct LabExternal {
     pub ip: Ipv4Addr,
     /// Its network namespace.
     pub netns: String,
+    /// Its interface's hardware address, once the lab has read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 /// What the lab will create.
@@ -104,6 +110,7 @@ pub fn plan(
                 namespace: wl.namespace.clone(),
                 netns: format!("{lab}-p{}", pods.len()),
                 ip: None,
+                mac: None,
                 ports: wl.pods[t]
                     .ports
                     .iter()
@@ -124,6 +131,7 @@ pub fn plan(
             endpoint,
             ip,
             netns: format!("{lab}-x{i}"),
+            mac: None,
         })
         .collect();
     Plan {

@@ -3,9 +3,9 @@
 #![allow(clippy::print_stdout)]
 
 use kubeseg_lab::cni::{self, CniError, Config};
-use kubeseg_lab::nft::{self, Reading};
+use kubeseg_lab::nft::Reading;
 use std::io::Read;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let command = std::env::var("CNI_COMMAND").unwrap_or_default();
@@ -54,8 +54,8 @@ fn env(name: &str) -> Result<String, CniError> {
 
 /// Runs `nft` in the pod's network namespace.
 fn nft_in(netns: &str, args: &[&str], script: Option<&str>) -> Result<(), String> {
-    let mut cmd = Command::new("nsenter");
-    cmd.arg(format!("--net={netns}")).arg("nft").args(args);
+    let mut cmd = kubeseg_lab::net::entered_at(netns, "nft");
+    cmd.args(args);
     kubeseg_lab::net::run("nft", &mut cmd, script)
         .map(|_| ())
         .map_err(|e| e.to_string())
@@ -100,15 +100,10 @@ fn add(config: &Config) -> Result<String, CniError> {
     let reading = Reading {
         ipblock_pod_ips: k.ipblock_pod_ips,
     };
-    let rules = nft::compile_pod(&loaded.cluster, &state.plan, i, reading);
-    let ips: Vec<_> = state.plan.pods.iter().filter_map(|p| p.ip).collect();
     let g = state.generation;
-    nft_in(
-        &netns,
-        &["-f", "-"],
-        Some(&nft::script(&rules, &ips, g, &[g])),
-    )
-    .map_err(|e| CniError::new(101, "nft refused the pod's rules", e))?;
+    let script = kubeseg_lab::net::rules_script(&loaded.cluster, &state, i, reading, g, &[g]);
+    nft_in(&netns, &["-f", "-"], Some(&script))
+        .map_err(|e| CniError::new(101, "nft refused the pod's rules", e))?;
     Ok(cni::add_result(config))
 }
 
