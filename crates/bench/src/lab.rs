@@ -28,26 +28,37 @@ struct Timed {
     stdout: String,
 }
 
+/// Runs `args` (program first) as the other benchmarks do: wall time, peak RSS, and
+/// here its standard output too.
 fn timed(out: &Path, args: &[&str]) -> Result<Timed, String> {
-    let times = out.join("lab-time.txt");
-    let o = Command::new("/usr/bin/time")
-        .args(["-f", "%e %M", "-o"])
-        .arg(&times)
-        .args(args)
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
-    if !o.status.success() {
-        return Err(format!("{} failed", args.join(" ")));
+    let (stdout, stderr) = (out.join("lab-stdout.txt"), out.join("lab-stderr.txt"));
+    let meter = if crate::gnu_time_works() {
+        crate::Meter::GnuTime
+    } else {
+        crate::Meter::Poll
+    };
+    let rest: Vec<String> = args[1..].iter().map(|a| a.to_string()).collect();
+    let r = crate::run_measured(
+        Path::new(args[0]),
+        &rest,
+        Some(&stdout),
+        &stderr,
+        3600.0,
+        meter,
+    )
+    .map_err(|e| format!("{}: {e}", args.join(" ")))?;
+    if r.outcome != crate::Outcome::Ok {
+        let log = std::fs::read_to_string(&stderr).unwrap_or_default();
+        return Err(format!(
+            "{} failed ({:?}): {log}",
+            args.join(" "),
+            r.outcome
+        ));
     }
-    let t = std::fs::read_to_string(&times).map_err(|e| e.to_string())?;
-    let mut f = t.split_whitespace();
-    let wall = f.next().and_then(|s| s.parse().ok()).unwrap_or(0.0);
-    let rss_kb = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
     Ok(Timed {
-        wall,
-        rss_kb,
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        wall: r.wall,
+        rss_kb: r.rss_kb.unwrap_or(0),
+        stdout: std::fs::read_to_string(&stdout).map_err(|e| e.to_string())?,
     })
 }
 
@@ -69,8 +80,8 @@ fn in_netns(netns: &str, args: &[&str]) -> Result<String, String> {
 
 /// Median, min and max.
 fn spread(v: &mut [f64]) -> (f64, f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let median = if v.is_empty() { 0.0 } else { v[v.len() / 2] };
+    // `median` sorts.
+    let median = crate::median(v).unwrap_or(0.0);
     (
         median,
         v.first().copied().unwrap_or(0.0),
