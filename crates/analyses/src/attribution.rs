@@ -167,7 +167,7 @@ impl Attribution {
     /// records the steps that decide some port in `v`. The Baseline tier is consulted
     /// only where no NetworkPolicy isolates (`v.isolated` is set before).
     fn tier_walk(
-        index: &mut Index,
+        index: &Index,
         policies: &[u32],
         egress: bool,
         peer: usize,
@@ -193,8 +193,7 @@ impl Attribution {
                 if !index.peer_sets[r.peers as usize].contains(peer) {
                     continue;
                 }
-                let id = index.resolve(r.ports, dst);
-                let ports = index.port_sets.get(id).clone();
+                let ports = index.spec_ports(r.ports, dst);
                 let new = fold.step(r.tier, r.action, &ports);
                 if new.is_empty() {
                     continue;
@@ -238,13 +237,12 @@ impl Attribution {
             isolated: self.egress_isolated(src),
             ..Verdict::default()
         };
-        let index = &mut engine.reach.index;
+        let index = &engine.reach.index;
         for &p in self.egress_of.get(src).into_iter().flatten() {
             for r in 0..index.egress_rules[p as usize].len() {
                 let rule = index.egress_rules[p as usize][r].clone();
                 if index.peer_sets[rule.peers as usize].contains(dst) {
-                    let id = index.resolve(rule.ports, dst);
-                    let ports = index.port_sets.get(id).clone();
+                    let ports = index.spec_ports(rule.ports, dst);
                     if !ports.is_empty() {
                         v.rules.push((p as usize, r, ports));
                     }
@@ -262,14 +260,13 @@ impl Attribution {
             isolated: self.ingress_isolated(dst),
             ..Verdict::default()
         };
-        let index = &mut engine.reach.index;
+        let index = &engine.reach.index;
         for &p in self.ingress_of.get(dst).into_iter().flatten() {
             let (lo, hi) = self.ingress_range[p as usize];
             for i in lo..hi {
                 let rule = index.ingress_rules[i].clone();
                 if index.peer_sets[rule.peers as usize].contains(src) {
-                    let id = index.resolve(rule.ports, dst);
-                    let ports = index.port_sets.get(id).clone();
+                    let ports = index.spec_ports(rule.ports, dst);
                     if !ports.is_empty() {
                         v.rules.push((p as usize, i - lo, ports));
                     }

@@ -4,8 +4,8 @@
 
 use kubeseg_engine::Engine;
 use kubeseg_engine::bitset::BitSet;
-use kubeseg_engine::mesh::{self, Annotator, Dataplane, Decision};
-use kubeseg_engine::portsets::PortSetId;
+use kubeseg_engine::mesh::{self, Annotator, AnnotatorSeed, Dataplane, Decision};
+use kubeseg_engine::portsets::{PortSetId, PortSets};
 use kubeseg_model::{PortSet, Protocol};
 use rustc_hash::FxHashMap as HashMap;
 
@@ -69,18 +69,18 @@ impl Rows {
     pub fn compute_with_mesh(
         engine: &mut Engine,
         targets: &Targets,
-        mut mesh: Option<&mut Annotator>,
+        mesh: Option<&mut Annotator>,
         protocols: Option<&PortSet>,
     ) -> Rows {
         let workloads = engine.cluster.workloads.len();
         let endpoints = engine.endpoints().len();
+        let cluster = engine.cluster;
+        // Row keys first (cheap), then one row per key on every thread.
         let mut key_ids: HashMap<Vec<u32>, u32> = HashMap::default();
         let mut key_of = Vec::with_capacity(workloads);
-        let mut keys: Vec<KeyRow> = Vec::new();
         let mut members: Vec<Vec<u32>> = Vec::new();
-        let (mut scratch, mut row) = (Vec::new(), Vec::new());
+        let mut representatives: Vec<usize> = Vec::new();
         let mut identities: HashMap<(&str, Option<&str>, Dataplane), u32> = HashMap::default();
-        let cluster = engine.cluster;
         for w in 0..workloads {
             let mut key = engine.reach.endpoint_row_key(w);
             if mesh.is_some() {
@@ -97,25 +97,51 @@ impl Rows {
             let next = key_ids.len() as u32;
             let k = *key_ids.entry(key).or_insert(next);
             key_of.push(k);
-            if (k as usize) < keys.len() {
+            if (k as usize) < members.len() {
                 members[k as usize].push(w as u32);
-                continue;
+            } else {
+                members.push(vec![w as u32]);
+                representatives.push(w);
             }
-            engine.reach.endpoint_row(w, &mut scratch, &mut row);
-            let mut facts = key_row(engine, &row, workloads, targets, protocols);
-            if let Some(m) = mesh.as_deref_mut() {
-                drop_mesh_denied(engine, m, w, &row, &mut facts.out, protocols);
-            }
-            keys.push(facts);
-            members.push(vec![w as u32]);
         }
-        let mut admitted_from = vec![Vec::new(); workloads];
-        for atom in workloads..endpoints {
-            engine.reach.endpoint_row(atom, &mut scratch, &mut row);
-            for (w, &cell) in row[..workloads].iter().enumerate() {
-                if cell != PortSetId::EMPTY {
-                    admitted_from[w].push(atom as u32);
+        let seed = mesh.as_deref().map(Annotator::seed);
+        let keys = engine.reach.par_map_with(
+            &representatives,
+            || {
+                (
+                    Vec::new(),
+                    Vec::new(),
+                    seed.as_ref().map(AnnotatorSeed::annotator),
+                )
+            },
+            |(scratch, row, annotator), worker, w| {
+                worker.endpoint_row(w, scratch, row);
+                let sets = worker.sets();
+                let mut facts = key_row(sets, row, workloads, targets, protocols);
+                if let Some(m) = annotator.as_mut() {
+                    drop_mesh_denied(sets, m, w, row, &mut facts.out, protocols);
                 }
+                facts
+            },
+        );
+        // Per workload, the outside addresses that may connect to it.
+        let atoms: Vec<usize> = (workloads..endpoints).collect();
+        let admitting = engine.reach.par_map_with(
+            &atoms,
+            || (Vec::new(), Vec::new()),
+            |(scratch, row), worker, atom| {
+                worker.endpoint_row(atom, scratch, row);
+                let admitted = row[..workloads].iter().enumerate();
+                admitted
+                    .filter(|&(_, &cell)| cell != PortSetId::EMPTY)
+                    .map(|(w, _)| w as u32)
+                    .collect::<Vec<u32>>()
+            },
+        );
+        let mut admitted_from = vec![Vec::new(); workloads];
+        for (&atom, admitted) in atoms.iter().zip(admitting) {
+            for w in admitted {
+                admitted_from[w as usize].push(atom as u32);
             }
         }
         Rows {
@@ -134,18 +160,16 @@ impl Rows {
 }
 
 /// Whether a cell has ports (within `protocols`) other than TCP.
-fn has_other(engine: &Engine, cell: PortSetId, protocols: Option<&PortSet>) -> bool {
-    let ports = engine.port_set(cell);
+fn has_other(sets: &PortSets, cell: PortSetId, protocols: Option<&PortSet>) -> bool {
+    let ports = sets.get(cell);
     [Protocol::Udp, Protocol::Sctp].iter().any(|&p| {
         !ports.ports(p).is_empty() && protocols.is_none_or(|only| !only.ports(p).is_empty())
     })
 }
 
 /// The TCP ports of a cell that count.
-fn tcp_of(engine: &Engine, cell: PortSetId, protocols: Option<&PortSet>) -> PortSet {
-    let tcp = engine
-        .port_set(cell)
-        .intersect(&PortSet::all_of(Protocol::Tcp));
+fn tcp_of(sets: &PortSets, cell: PortSetId, protocols: Option<&PortSet>) -> PortSet {
+    let tcp = sets.get(cell).intersect(&PortSet::all_of(Protocol::Tcp));
     match protocols {
         Some(only) => tcp.intersect(only),
         None => tcp,
@@ -156,12 +180,12 @@ fn tcp_of(engine: &Engine, cell: PortSetId, protocols: Option<&PortSet>) -> Port
 /// the cell that counts (`protocols`: only the annotations of those ports matter).
 fn mesh_denies(
     mesh: &mut Annotator,
-    engine: &Engine,
+    sets: &PortSets,
     (src, d): (usize, usize),
     cell: PortSetId,
     protocols: Option<&PortSet>,
 ) -> bool {
-    let notes = mesh.annotate(Ok(src), d, cell.0, engine.port_set(cell));
+    let notes = mesh.annotate(Ok(src), d, cell.0, sets.get(cell));
     if notes.is_empty() {
         return false;
     }
@@ -169,7 +193,7 @@ fn mesh_denies(
         // Every annotation is about a TCP port of the cell.
         None => notes.iter().all(|a| a.verdict.decision == Decision::Denied),
         Some(_) => {
-            let tcp = tcp_of(engine, cell, protocols);
+            let tcp = tcp_of(sets, cell, protocols);
             let relevant: Vec<_> = notes
                 .iter()
                 .filter(|a| !a.ports.intersect(&tcp).is_empty())
@@ -186,17 +210,20 @@ fn mesh_denies(
 /// TCP port of the connection, when the connection has no UDP or SCTP port (within
 /// `protocols`).
 fn drop_mesh_denied(
-    engine: &Engine,
+    sets: &PortSets,
     mesh: &mut Annotator,
     src: usize,
     row: &[PortSetId],
     out: &mut BitSet,
     protocols: Option<&PortSet>,
 ) {
-    let reached: Vec<usize> = out.iter().filter(|&d| d != src).collect();
+    let reached: Vec<usize> = out
+        .iter()
+        .filter(|&d| d != src && mesh.may_deny(d))
+        .collect();
     for d in reached {
-        if !has_other(engine, row[d], protocols)
-            && mesh_denies(mesh, engine, (src, d), row[d], protocols)
+        if !has_other(sets, row[d], protocols)
+            && mesh_denies(mesh, sets, (src, d), row[d], protocols)
         {
             out.remove(d);
         }
@@ -216,21 +243,40 @@ pub fn hops_without_tcp(
 ) -> usize {
     let (mut scratch, mut row) = (Vec::new(), Vec::new());
     engine.reach.endpoint_row(src, &mut scratch, &mut row);
-    let engine = &*engine;
+    let sets = engine.reach.port_sets();
+    // Per distinct cell, by id: unknown, UDP or SCTP without TCP, with TCP, neither.
+    const UNKNOWN: u8 = 0;
+    const WITHOUT_TCP: u8 = 1;
+    const WITH_TCP: u8 = 2;
+    const NO_OTHER: u8 = 3;
+    let mut kinds: Vec<u8> = Vec::new();
     out.iter()
         .filter(|&d| d != src)
         .filter(|&d| {
-            has_other(engine, row[d], protocols)
-                && (tcp_of(engine, row[d], protocols).is_empty()
-                    || mesh
-                        .as_deref_mut()
-                        .is_some_and(|m| mesh_denies(m, engine, (src, d), row[d], protocols)))
+            let id = row[d].0 as usize;
+            if id >= kinds.len() {
+                kinds.resize(id + 1, UNKNOWN);
+            }
+            if kinds[id] == UNKNOWN {
+                kinds[id] = match has_other(sets, row[d], protocols) {
+                    false => NO_OTHER,
+                    true if tcp_of(sets, row[d], protocols).is_empty() => WITHOUT_TCP,
+                    true => WITH_TCP,
+                };
+            }
+            match kinds[id] {
+                WITHOUT_TCP => true,
+                WITH_TCP => mesh.as_deref_mut().is_some_and(|m| {
+                    m.may_deny(d) && mesh_denies(m, sets, (src, d), row[d], protocols)
+                }),
+                _ => false,
+            }
         })
         .count()
 }
 
 fn key_row(
-    engine: &Engine,
+    sets: &PortSets,
     row: &[PortSetId],
     workloads: usize,
     targets: &Targets,
@@ -240,7 +286,7 @@ fn key_row(
     for (w, &cell) in row[..workloads].iter().enumerate() {
         let counts = match protocols {
             None => cell != PortSetId::EMPTY,
-            Some(p) => !engine.port_set(cell).intersect(p).is_empty(),
+            Some(p) => !sets.get(cell).intersect(p).is_empty(),
         };
         if counts {
             out.insert(w);
@@ -252,7 +298,7 @@ fn key_row(
         .map(|g| {
             let mut ports = PortSet::empty();
             for &e in &g.endpoints {
-                ports = ports.union(engine.port_set(row[e]));
+                ports = ports.union(sets.get(row[e]));
             }
             match &g.ports {
                 Some(only) => ports.intersect(only),

@@ -217,7 +217,17 @@ pub(crate) fn options(common: &Common) -> Options {
     Options {
         ipblock_pod_ips: common.ipblock_pod_ips,
         host_network_selectable: common.host_network_selectable,
+        threads: threads(),
     }
+}
+
+/// `KUBESEG_THREADS`: how many threads compute rows (unset or 0: one per core).
+/// Answers are the same for any number; the tests compare one thread with several.
+pub(crate) fn threads() -> usize {
+    std::env::var("KUBESEG_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// What a command produced.

@@ -119,7 +119,16 @@ impl BitSet {
         self.words.iter().zip(&other.words).any(|(a, b)| a & b != 0)
     }
 
-    /// Whether the set is empty.
+    /// The number of members the two sets have in common.
+    pub fn count_and(&self, other: &BitSet) -> usize {
+        self.words
+            .iter()
+            .zip(&other.words)
+            .map(|(a, b)| (a & b).count_ones() as usize)
+            .sum()
+    }
+
+    /// Whether no element is set.
     pub fn is_empty(&self) -> bool {
         self.words.iter().all(|&w| w == 0)
     }
@@ -167,6 +176,8 @@ mod tests {
         assert!(!set(130, &[2]).intersects(&small));
         // A longer set with a member beyond the other's words is no subset of it.
         assert!(!set(200, &[190]).is_subset(&set(64, &[])));
+        assert_eq!(small.count_and(&big), 3);
+        assert_eq!(set(130, &[0, 100]).count_and(&small), 0);
     }
 
     #[test]

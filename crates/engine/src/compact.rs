@@ -189,7 +189,7 @@ pub fn for_each_edge(
             if v == PortSetId::EMPTY || (sg.len() == 1 && positions.len() == 1 && sg[0] == *first) {
                 continue;
             }
-            each(*sid, *did, v, &engine.reach.index.port_sets);
+            each(*sid, *did, v, engine.reach.port_sets());
         }
     }
     Ok(())

@@ -41,10 +41,9 @@ pub struct Engine<'c> {
 impl<'c> Engine<'c> {
     /// Compiles the cluster.
     pub fn new(cluster: &'c Cluster, options: Options) -> Self {
-        Engine {
-            cluster,
-            reach: Reachability::new(index::Index::build(cluster, options)),
-        }
+        let mut reach = Reachability::new(index::Index::build(cluster, options));
+        reach.set_threads(options.threads);
+        Engine { cluster, reach }
     }
 
     /// The endpoints: workloads in cluster order, then external atoms.
@@ -63,7 +62,7 @@ impl<'c> Engine<'c> {
 
     /// The port set behind an id.
     pub fn port_set(&self, id: PortSetId) -> &PortSet {
-        self.reach.index.port_sets.get(id)
+        self.reach.port_sets().get(id)
     }
 
     /// Every allowed connection from the sources accepted by `src_filter` to the
@@ -116,7 +115,7 @@ impl<'c> Engine<'c> {
                 self.reach.endpoint_row(src, &mut scratch, &mut row);
                 cached_key = Some(key);
             }
-            each(src, &row, &self.reach.index.port_sets);
+            each(src, &row, self.reach.port_sets());
         }
     }
 

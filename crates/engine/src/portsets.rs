@@ -56,6 +56,18 @@ impl PortSets {
         id
     }
 
+    /// A table with the same sets under the same ids, and empty memos: a thread's own
+    /// table for rows, whose new sets get ids that mean nothing elsewhere.
+    pub fn fork(&self) -> PortSets {
+        PortSets {
+            sets: self.sets.clone(),
+            ids: self.ids.clone(),
+            unions: HashMap::default(),
+            intersections: HashMap::default(),
+            differences: HashMap::default(),
+        }
+    }
+
     /// The set behind an id.
     pub fn get(&self, id: PortSetId) -> &PortSet {
         &self.sets[id.0 as usize]

@@ -653,6 +653,7 @@ fn options(r: Reading) -> Options {
     Options {
         ipblock_pod_ips: r.ipblock_pod_ips,
         host_network_selectable: r.host_network_selectable,
+        ..Options::default()
     }
 }
 

@@ -7,6 +7,7 @@ use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Severity};
 use crate::graph::Bfs;
 use crate::registry::{BLAST_RADIUS, CROWN_JEWEL_PATH};
+use kubeseg_engine::bitset::BitSet;
 
 /// How far an attacker gets from one workload.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,18 +70,28 @@ impl Path {
 pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
     let n = a.rows.workloads;
     let jewels: Vec<usize> = a.jewels.iter().map(|j| j.workload).collect();
+    let mut jewel_set = BitSet::new(n);
+    for &j in &jewels {
+        jewel_set.insert(j);
+    }
+    // Workloads of one row key share their reach: count it once per key.
+    let mut per_key: Vec<Option<(usize, usize)>> = vec![None; a.rows.keys.len()];
     let blast: Vec<BlastRadius> = (0..n)
         .map(|w| {
             let out = a.rows.out(w);
+            let (reached, jewels_reached) =
+                *per_key[a.rows.key_of[w] as usize].get_or_insert_with(|| {
+                    let reach = a.closure.reach_of(&a.rows, w);
+                    (reach.count(), reach.count_and(&jewel_set))
+                });
             let reach = a.closure.reach_of(&a.rows, w);
+            let itself = usize::from(reach.contains(w));
             BlastRadius {
                 workload: w,
                 direct: out.count() - usize::from(out.contains(w)),
-                transitive: a.closure.blast_radius(&a.rows, w),
-                crown_jewels: jewels
-                    .iter()
-                    .filter(|&&j| j != w && reach.contains(j))
-                    .count(),
+                transitive: reached - itself,
+                crown_jewels: jewels_reached
+                    - usize::from(jewel_set.contains(w) && reach.contains(w)),
             }
         })
         .collect();

@@ -24,6 +24,8 @@ pub struct Options {
     /// select them and selectors never match them, as the Kubernetes documentation says
     /// most network plugins behave.
     pub host_network_selectable: bool,
+    /// Threads that compute rows; 0: as many as the machine has. Answers do not depend on it.
+    pub threads: usize,
 }
 
 /// Pods that no policy can tell apart: same namespace, labels, container ports
@@ -144,7 +146,8 @@ pub struct Index {
     pub peer_sets: Vec<BitSet>,
     /// Distinct port specs.
     pub port_specs: Vec<PortSpec>,
-    /// Interned port sets.
+    /// The port sets interned while compiling (those of `port_specs`). Rows intern
+    /// into their own tables, which start as copies of this one.
     pub port_sets: PortSets,
     /// Nodes selected by an ingress-isolating policy.
     pub ingress_isolated: BitSet,
@@ -154,7 +157,6 @@ pub struct Index {
     pub peer_refs: Vec<(PeerRef, u32)>,
     class_port_profile: Vec<u32>,
     port_profiles: Vec<Vec<ContainerPort>>,
-    resolved: HashMap<(u32, u32), PortSetId>,
 }
 
 struct LabelIndex {
@@ -460,7 +462,6 @@ impl Index {
             peer_refs,
             class_port_profile,
             port_profiles,
-            resolved: HashMap::default(),
         }
     }
 
@@ -488,7 +489,7 @@ impl Index {
     }
 
     /// The ports named `name` under `protocol` on node `dst` (empty for atoms).
-    pub fn resolve_name(&mut self, protocol: Protocol, name: &str, dst: usize) -> PortSetId {
+    pub fn named_ports(&self, protocol: Protocol, name: &str, dst: usize) -> PortSet {
         let profile = self.port_profile(dst) as usize;
         let mut set = PortSet::empty();
         for cp in &self.port_profiles[profile] {
@@ -496,30 +497,17 @@ impl Index {
                 set = set.union(&PortSet::range(protocol, cp.port, cp.port));
             }
         }
-        self.port_sets.intern(set)
+        set
     }
 
     /// The ports of `spec` toward destination node `dst`, named ports resolved there.
-    pub fn resolve(&mut self, spec: u32, dst: usize) -> PortSetId {
+    pub fn spec_ports(&self, spec: u32, dst: usize) -> PortSet {
         let s = &self.port_specs[spec as usize];
-        if s.named.is_empty() {
-            return s.numeric;
-        }
-        let profile = self.class_port_profile.get(dst).copied().unwrap_or(0);
-        if let Some(&id) = self.resolved.get(&(spec, profile)) {
-            return id;
-        }
         let mut set = self.port_sets.get(s.numeric).clone();
         for (proto, name) in &s.named {
-            for cp in &self.port_profiles[profile as usize] {
-                if cp.protocol == *proto && cp.name.as_deref() == Some(name.as_str()) {
-                    set = set.union(&PortSet::range(*proto, cp.port, cp.port));
-                }
-            }
+            set = set.union(&self.named_ports(*proto, name, dst));
         }
-        let id = self.port_sets.intern(set);
-        self.resolved.insert((spec, profile), id);
-        id
+        set
     }
 }
 

@@ -83,6 +83,8 @@ pub struct Annotator<'c> {
     /// What is known of the requests (nothing, for `reach` and the audit).
     request: Request,
     targets: HashMap<usize, Target<'c>>,
+    /// Per workload, once asked: whether its proxy may deny some request.
+    may_deny: Vec<Option<bool>>,
     sources: HashMap<usize, (Dataplane, String, &'c str)>,
     /// AuthorizationPolicies by namespace, so a destination looks at its own and the
     /// root namespace's only.
@@ -103,11 +105,16 @@ impl<'c> Annotator<'c> {
         options: MeshOptions,
         request: Request,
     ) -> Option<Self> {
-        super::present(cluster).then(|| Annotator {
+        super::present(cluster).then(|| Annotator::build(cluster, options, request))
+    }
+
+    fn build(cluster: &'c Cluster, options: MeshOptions, request: Request) -> Self {
+        Annotator {
             cluster,
             options,
             request,
             targets: HashMap::default(),
+            may_deny: vec![None; cluster.workloads.len()],
             sources: HashMap::default(),
             by_namespace: group_by_namespace(
                 cluster
@@ -118,7 +125,39 @@ impl<'c> Annotator<'c> {
             services_by_namespace: group_by_namespace(
                 cluster.services.iter().map(|s| s.namespace.as_str()),
             ),
-        })
+        }
+    }
+
+    /// What makes another annotator like this one, with memos of its own (for a
+    /// thread that computes rows).
+    pub fn seed(&self) -> AnnotatorSeed<'c> {
+        AnnotatorSeed {
+            cluster: self.cluster,
+            options: self.options.clone(),
+            request: self.request.clone(),
+        }
+    }
+
+    /// Whether workload `dst`'s proxy may deny some request from some source: only a
+    /// proxy does, and only under an AuthorizationPolicy or a PeerAuthentication. The
+    /// audit skips the verdicts of the others, which allow everything.
+    pub fn may_deny(&mut self, dst: usize) -> bool {
+        if let Some(known) = self.may_deny[dst] {
+            return known;
+        }
+        let cluster = self.cluster;
+        let w = &cluster.workloads[dst];
+        let answer = dataplane(cluster, &w.namespace, &w.pods[0]) != Dataplane::None
+            && (!cluster.peer_authentications.is_empty()
+                || [w.namespace.as_str(), self.options.root_namespace.as_str()]
+                    .iter()
+                    .flat_map(|ns| self.by_namespace.get(ns).into_iter().flatten())
+                    .any(|&i| {
+                        let ap = &cluster.authorization_policies[i];
+                        super::policy_covers(ap, &w.namespace, &w.pods[0], &self.options)
+                    }));
+        self.may_deny[dst] = Some(answer);
+        answer
     }
 
     /// The mesh verdicts on the TCP ports of `ports` (interned as `ports_id` by the
@@ -201,6 +240,21 @@ impl<'c> Annotator<'c> {
         let out = Rc::new(target.verdicts(cluster, party, ports, &self.options, &self.request));
         target.memo.insert(memo_key, out.clone());
         out
+    }
+}
+
+/// An annotator's inputs, to make one per thread ([`Annotator::seed`]).
+#[derive(Clone, Debug)]
+pub struct AnnotatorSeed<'c> {
+    cluster: &'c Cluster,
+    options: MeshOptions,
+    request: Request,
+}
+
+impl<'c> AnnotatorSeed<'c> {
+    /// A new annotator.
+    pub fn annotator(&self) -> Annotator<'c> {
+        Annotator::build(self.cluster, self.options.clone(), self.request.clone())
     }
 }
 

@@ -14,7 +14,7 @@ mod annotate;
 mod logic;
 mod rules;
 
-pub use annotate::{Annotation, Annotator, Composed};
+pub use annotate::{Annotation, Annotator, AnnotatorSeed, Composed};
 pub use rules::Destination;
 
 use kubeseg_model::{AuthorizationPolicy, AuthzAction, Cluster, Labels, MtlsMode, Pod};

@@ -7,7 +7,7 @@ mod tiers;
 
 use crate::bitset::BitSet;
 use crate::index::{Endpoint, Index};
-use crate::portsets::PortSetId;
+use crate::portsets::{PortSetId, PortSets};
 use kubeseg_model::Protocol;
 use rustc_hash::FxHashMap as HashMap;
 pub use tiers::Decision;
@@ -38,37 +38,135 @@ const EGRESS_CACHE_CELLS: usize = 1 << 26;
 pub struct Reachability {
     /// The compiled cluster.
     pub index: Index,
+    /// How rows are computed: what never changes once built.
+    plan: Plan,
+    /// The rows computed on the calling thread: their port sets and memos.
+    state: RowState,
+    /// Threads for [`Reachability::par_map`].
+    threads: usize,
+}
+
+/// The read-only layout rows are computed from, shared by every thread.
+struct Plan {
     /// Ingress profiles of the ingress-isolated destinations that have rules.
     profiles: Vec<Profile>,
     /// Named ports (protocol, name) by id.
     named_ports: Vec<(Protocol, String)>,
-    /// Resolved named ports by (named-port id, port profile).
-    named_resolved: HashMap<(u32, u32), PortSetId>,
     /// Per dense ingress peer set: (profile, entry) pairs.
     by_peer_set: Vec<Vec<(u32, Entry)>>,
     /// The tiered ingress rules.
     tier_ingress: tiers::TierIngress,
     /// Sources whose egress some NetworkPolicy or tiered policy restricts.
     egress_affected: BitSet,
-    /// The tiered egress decisions per (tiered policies, whether a NetworkPolicy isolates).
-    tier_egress: HashMap<(Vec<u32>, bool), std::sync::Arc<tiers::Grouped>>,
-    /// Per profile, scratch for one row: numeric union and named ports seen.
-    profile_ports: Vec<PortSetId>,
-    profile_names: Vec<Vec<u32>>,
     /// Per node: the (dense) ingress peer sets it belongs to.
     membership: Vec<BitSet>,
     /// Per node: its egress signature (the egress-isolating policies selecting it).
     egress_signature: Vec<u32>,
     /// Per egress signature: the policies.
     egress_policies: Vec<Vec<u32>>,
-    /// Egress vectors by egress signature, bounded by `EGRESS_CACHE_CELLS`.
-    egress_cache: HashMap<u32, Vec<PortSetId>>,
     /// The ingress side before any rule: ALL where not ingress-isolated.
     ingress_base: Vec<PortSetId>,
     /// Per node: its source signature id.
     signature: Vec<u32>,
     signature_count: usize,
 }
+
+/// Port sets interned while rows are computed, with rule ports resolved per port
+/// profile. Each thread has its own: ids above the compiled ones are its own.
+pub struct Interner {
+    /// The table.
+    pub sets: PortSets,
+    /// Resolved rule ports by (port spec, port profile).
+    resolved: HashMap<(u32, u32), PortSetId>,
+}
+
+impl Interner {
+    /// The ports of `spec` toward destination node `dst`, named ports resolved there.
+    pub fn resolve(&mut self, index: &Index, spec: u32, dst: usize) -> PortSetId {
+        let s = &index.port_specs[spec as usize];
+        if s.named.is_empty() {
+            return s.numeric;
+        }
+        let key = (spec, index.port_profile(dst));
+        if let Some(&id) = self.resolved.get(&key) {
+            return id;
+        }
+        let id = self.sets.intern(index.spec_ports(spec, dst));
+        self.resolved.insert(key, id);
+        id
+    }
+}
+
+/// What one thread keeps between rows: its port sets, memos and scratch.
+struct RowState {
+    interner: Interner,
+    /// Resolved named ports by (named-port id, port profile).
+    named_resolved: HashMap<(u32, u32), PortSetId>,
+    /// The tiered egress decisions per (tiered policies, whether a NetworkPolicy isolates).
+    tier_egress: HashMap<(Vec<u32>, bool), std::sync::Arc<tiers::Grouped>>,
+    tier_scratch: tiers::TierScratch,
+    /// Egress vectors by egress signature, bounded by `egress_cells`.
+    egress_cache: HashMap<u32, Vec<PortSetId>>,
+    egress_cells: usize,
+    /// Per profile, scratch for one row: numeric union and named ports seen.
+    profile_ports: Vec<PortSetId>,
+    profile_names: Vec<Vec<u32>>,
+}
+
+impl RowState {
+    fn new(plan: &Plan, sets: PortSets, egress_cells: usize) -> Self {
+        RowState {
+            interner: Interner {
+                sets,
+                resolved: HashMap::default(),
+            },
+            named_resolved: HashMap::default(),
+            tier_egress: HashMap::default(),
+            tier_scratch: plan.tier_ingress.scratch(),
+            egress_cache: HashMap::default(),
+            egress_cells,
+            profile_ports: vec![PortSetId::EMPTY; plan.profiles.len()],
+            profile_names: vec![Vec::new(); plan.profiles.len()],
+        }
+    }
+}
+
+/// Rows computed on another thread, with port sets of its own: the ids in its rows
+/// mean something only to [`RowWorker::sets`].
+pub struct RowWorker<'r> {
+    index: &'r Index,
+    plan: &'r Plan,
+    state: RowState,
+}
+
+impl RowWorker<'_> {
+    /// The row of endpoint `src` over all endpoints (see [`Reachability::endpoint_row`]).
+    pub fn endpoint_row(
+        &mut self,
+        src: usize,
+        scratch: &mut Vec<PortSetId>,
+        out: &mut Vec<PortSetId>,
+    ) {
+        self.rows().endpoint_row(src, scratch, out)
+    }
+
+    /// This worker's port sets: what the ids of its rows stand for.
+    pub fn sets(&self) -> &PortSets {
+        &self.state.interner.sets
+    }
+
+    fn rows(&mut self) -> Rows<'_> {
+        Rows {
+            index: self.index,
+            plan: self.plan,
+            st: &mut self.state,
+        }
+    }
+}
+
+/// Sources handed to a thread at a time by [`Reachability::par_map`]: consecutive
+/// sources often share egress signatures, which the thread's memos then serve.
+const CHUNK: usize = 32;
 
 impl Reachability {
     /// Prepares row computation.
@@ -225,168 +323,138 @@ impl Reachability {
             })
             .collect();
         let signature_count = signatures.len();
-        Reachability {
-            index,
-            profile_ports: vec![PortSetId::EMPTY; profiles.len()],
-            profile_names: vec![Vec::new(); profiles.len()],
+        let plan = Plan {
             profiles,
+            named_ports,
+            by_peer_set,
             tier_ingress,
             egress_affected,
-            tier_egress: HashMap::default(),
-            by_peer_set,
-            named_ports,
-            named_resolved: HashMap::default(),
             membership,
             egress_signature,
             egress_policies,
-            egress_cache: HashMap::default(),
             ingress_base,
             signature,
             signature_count,
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let state = RowState::new(&plan, index.port_sets.fork(), EGRESS_CACHE_CELLS);
+        Reachability {
+            index,
+            plan,
+            state,
+            threads,
         }
+    }
+
+    /// Sets the threads of [`Reachability::par_map`]; 0: as many as the machine has.
+    pub fn set_threads(&mut self, threads: usize) {
+        self.threads = match threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+    }
+
+    fn rows(&mut self) -> Rows<'_> {
+        Rows {
+            index: &self.index,
+            plan: &self.plan,
+            st: &mut self.state,
+        }
+    }
+
+    /// The port sets the ids of this thread's rows stand for.
+    pub fn port_sets(&self) -> &PortSets {
+        &self.state.interner.sets
+    }
+
+    /// A worker for rows on another thread, with its own port sets and memos.
+    pub fn worker(&self) -> RowWorker<'_> {
+        let cells = EGRESS_CACHE_CELLS / self.threads.max(1);
+        RowWorker {
+            index: &self.index,
+            plan: &self.plan,
+            state: RowState::new(&self.plan, self.state.interner.sets.fork(), cells),
+        }
+    }
+
+    /// `f(worker, item)` for every item, on the configured threads (`Options::threads`),
+    /// in item order: the same results as one thread, as long as `f` returns nothing
+    /// that holds the worker's port-set ids.
+    pub fn par_map<T: Send>(
+        &self,
+        items: &[usize],
+        f: impl Fn(&mut RowWorker<'_>, usize) -> T + Sync,
+    ) -> Vec<T> {
+        self.par_map_with(items, || (), |(), w, i| f(w, i))
+    }
+
+    /// [`Reachability::par_map`] with a state of each thread's own, made by `init` on
+    /// that thread (so it need not be `Send`).
+    pub fn par_map_with<S, T: Send>(
+        &self,
+        items: &[usize],
+        init: impl Fn() -> S + Sync,
+        f: impl Fn(&mut S, &mut RowWorker<'_>, usize) -> T + Sync,
+    ) -> Vec<T> {
+        let threads = self.threads.min(items.len().div_ceil(CHUNK)).max(1);
+        if threads == 1 {
+            let (mut state, mut w) = (init(), self.worker());
+            return items.iter().map(|&i| f(&mut state, &mut w, i)).collect();
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut done: Vec<(usize, Vec<T>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let (mut state, mut w) = (init(), self.worker());
+                        let mut done = Vec::new();
+                        loop {
+                            let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let lo = c * CHUNK;
+                            if lo >= items.len() {
+                                return done;
+                            }
+                            let chunk = &items[lo..(lo + CHUNK).min(items.len())];
+                            let results = chunk.iter().map(|&i| f(&mut state, &mut w, i));
+                            done.push((c, results.collect()));
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        done.sort_unstable_by_key(|(c, _)| *c);
+        done.into_iter().flat_map(|(_, results)| results).collect()
     }
 
     /// Number of distinct source signatures (sources with equal signatures have equal rows).
     pub fn signature_count(&self) -> usize {
-        self.signature_count
+        self.plan.signature_count
     }
 
     /// (ingress profiles, their entries in total, ingress peer sets, egress signatures), for diagnostics.
     pub fn stats(&self) -> (usize, usize, usize, usize) {
-        let entries = self
+        let plan = &self.plan;
+        let entries = plan
             .profiles
             .iter()
             .map(|p| p.numeric.len() + p.named.len())
             .sum();
-        let peer_sets = self.membership.first().map_or(0, |m| m.capacity());
+        let peer_sets = plan.membership.first().map_or(0, |m| m.capacity());
         (
-            self.profiles.len(),
+            plan.profiles.len(),
             entries,
             peer_sets,
-            self.egress_policies.len(),
+            plan.egress_policies.len(),
         )
     }
 
     /// The row of source node `src` over all nodes, into `out` (length `nodes`).
     pub fn node_row(&mut self, src: usize, out: &mut Vec<PortSetId>) {
-        out.clear();
-        out.extend_from_slice(&self.ingress_base);
-        // Scatter from the peer sets holding the source to the profiles using them.
-        let mut touched: Vec<u32> = Vec::new();
-        for ps in self.membership[src].iter() {
-            for &(profile, entry) in &self.by_peer_set[ps] {
-                let p = profile as usize;
-                if self.profile_ports[p] == PortSetId::EMPTY && self.profile_names[p].is_empty() {
-                    touched.push(profile);
-                }
-                match entry {
-                    Entry::Ports(ports) => {
-                        self.profile_ports[p] =
-                            self.index.port_sets.union(self.profile_ports[p], ports)
-                    }
-                    Entry::Named(name) => self.profile_names[p].push(name),
-                }
-            }
-        }
-        // Each profile is pushed once, at its first touch; profiles own disjoint destinations.
-        for &profile in &touched {
-            let p = profile as usize;
-            let base = std::mem::replace(&mut self.profile_ports[p], PortSetId::EMPTY);
-            let mut names = std::mem::take(&mut self.profile_names[p]);
-            names.sort_unstable();
-            names.dedup();
-            for (pp, representative, destinations) in &self.profiles[p].destinations {
-                let mut v = base;
-                for &name in &names {
-                    let ports = match self.named_resolved.get(&(name, *pp)) {
-                        Some(&ports) => ports,
-                        None => {
-                            let (proto, n) = &self.named_ports[name as usize];
-                            let ports = self.index.resolve_name(*proto, n, *representative);
-                            self.named_resolved.insert((name, *pp), ports);
-                            ports
-                        }
-                    };
-                    v = self.index.port_sets.union(v, ports);
-                }
-                if v != PortSetId::EMPTY {
-                    for &d in destinations {
-                        out[d as usize] = v;
-                    }
-                }
-            }
-            names.clear();
-            self.profile_names[p] = names;
-        }
-        if !self.tier_ingress.is_empty() {
-            self.tier_ingress
-                .apply(&self.membership[src], &mut self.index, out);
-        }
-        if !self.egress_affected.contains(src) {
-            return;
-        }
-        let sig = self.egress_signature[src];
-        if !self.egress_cache.contains_key(&sig) {
-            let egress = self.egress_vector(sig);
-            if (self.egress_cache.len() + 1) * egress.len() > EGRESS_CACHE_CELLS {
-                self.egress_cache.clear();
-            }
-            self.egress_cache.insert(sig, egress);
-        }
-        let egress = &self.egress_cache[&sig];
-        let port_sets = &mut self.index.port_sets;
-        for (cell, &e) in out.iter_mut().zip(egress) {
-            *cell = port_sets.intersect(*cell, e);
-        }
-    }
-
-    /// What the egress policies of one signature allow toward every node.
-    fn egress_vector(&mut self, sig: u32) -> Vec<PortSetId> {
-        let idx = &mut self.index;
-        let policy_count = idx.selected.len() as u32;
-        let list = &self.egress_policies[sig as usize];
-        let split = list.partition_point(|&p| p < policy_count);
-        let (np, tiered) = list.split_at(split);
-        let fill = if np.is_empty() {
-            PortSetId::ALL
-        } else {
-            PortSetId::EMPTY
-        };
-        let mut egress = vec![fill; idx.nodes];
-        for &p in np {
-            for ri in 0..idx.egress_rules[p as usize].len() {
-                let rule = &idx.egress_rules[p as usize][ri];
-                let (peers, spec) = (rule.peers as usize, rule.ports);
-                if idx.port_specs[spec as usize].named.is_empty() {
-                    let ports = idx.port_specs[spec as usize].numeric;
-                    for d in idx.peer_sets[peers].iter() {
-                        egress[d] = idx.port_sets.union(egress[d], ports);
-                    }
-                } else {
-                    let dsts: Vec<usize> = idx.peer_sets[peers].iter().collect();
-                    for d in dsts {
-                        let ports = idx.resolve(spec, d);
-                        egress[d] = idx.port_sets.union(egress[d], ports);
-                    }
-                }
-            }
-        }
-        if !tiered.is_empty() {
-            let tiered: Vec<u32> = tiered.iter().map(|&p| p - policy_count).collect();
-            let np_isolated = !np.is_empty();
-            // Sources under the same tiered policies share the tiers' decisions.
-            let key = (tiered, np_isolated);
-            let grouped = match self.tier_egress.get(&key) {
-                Some(g) => g.clone(),
-                None => {
-                    let g = std::sync::Arc::new(tiers::egress_decisions(idx, &key.0, np_isolated));
-                    self.tier_egress.insert(key, g.clone());
-                    g
-                }
-            };
-            tiers::apply_grouped(&grouped, |_| np_isolated, &mut egress, &mut idx.port_sets);
-        }
-        egress
+        self.rows().node_row(src, out)
     }
 
     /// The row of endpoint `src` over all endpoints: the union over its pods' classes,
@@ -397,56 +465,12 @@ impl Reachability {
         scratch: &mut Vec<PortSetId>,
         out: &mut Vec<PortSetId>,
     ) {
-        let src_nodes = self.endpoint_nodes(src);
-        self.node_row(src_nodes[0], scratch);
-        if src_nodes.len() > 1 {
-            let mut more = Vec::new();
-            for &n in &src_nodes[1..] {
-                self.node_row(n, &mut more);
-                for (x, y) in scratch.iter_mut().zip(more.iter()) {
-                    *x = self.index.port_sets.union(*x, *y);
-                }
-            }
-        }
-        let row = &*scratch;
-        let src_external = !matches!(self.index.endpoints[src], Endpoint::Workload { .. });
-        if matches!(self.index.endpoints[src], Endpoint::Domain { .. }) {
-            // A name is only ever a destination.
-            out.clear();
-            out.resize(self.index.endpoints.len(), PortSetId::EMPTY);
-            return;
-        }
-        out.clear();
-        let class_count = self.index.class_count();
-        for e in 0..self.index.endpoints.len() {
-            let v = match &self.index.endpoints[e] {
-                Endpoint::Workload { classes, .. } if classes.len() == 1 => {
-                    row[classes[0] as usize]
-                }
-                Endpoint::Workload { classes, .. } => {
-                    let mut v = PortSetId::EMPTY;
-                    for &c in classes {
-                        v = self.index.port_sets.union(v, row[c as usize]);
-                    }
-                    v
-                }
-                Endpoint::External { .. } | Endpoint::Domain { .. } if src_external => {
-                    PortSetId::EMPTY
-                }
-                Endpoint::External { atom, .. } => row[class_count + *atom as usize],
-                Endpoint::Domain { domain, .. } => row[self.index.domain_base() + *domain as usize],
-            };
-            out.push(v);
-        }
+        self.rows().endpoint_row(src, scratch, out)
     }
 
     /// The nodes of an endpoint.
     pub fn endpoint_nodes(&self, e: usize) -> Vec<usize> {
-        match &self.index.endpoints[e] {
-            Endpoint::Workload { classes, .. } => classes.iter().map(|&c| c as usize).collect(),
-            Endpoint::External { atom, .. } => vec![self.index.class_count() + *atom as usize],
-            Endpoint::Domain { domain, .. } => vec![self.index.domain_base() + *domain as usize],
-        }
+        endpoint_nodes(&self.index, e)
     }
 
     /// A key such that endpoints with equal keys have equal rows.
@@ -454,7 +478,7 @@ impl Reachability {
         let mut k: Vec<u32> = self
             .endpoint_nodes(e)
             .into_iter()
-            .map(|n| self.signature[n])
+            .map(|n| self.plan.signature[n])
             .collect();
         k.sort_unstable();
         k.dedup();
@@ -464,5 +488,201 @@ impl Reachability {
             Endpoint::Workload { .. } => {}
         }
         k
+    }
+}
+
+/// Row computation over shared read-only parts and one thread's state.
+struct Rows<'a> {
+    index: &'a Index,
+    plan: &'a Plan,
+    st: &'a mut RowState,
+}
+
+impl Rows<'_> {
+    /// The row of source node `src` over all nodes, into `out` (length `nodes`).
+    fn node_row(&mut self, src: usize, out: &mut Vec<PortSetId>) {
+        let (index, plan) = (self.index, self.plan);
+        let st = &mut *self.st;
+        out.clear();
+        out.extend_from_slice(&plan.ingress_base);
+        // Scatter from the peer sets holding the source to the profiles using them.
+        let mut touched: Vec<u32> = Vec::new();
+        for ps in plan.membership[src].iter() {
+            for &(profile, entry) in &plan.by_peer_set[ps] {
+                let p = profile as usize;
+                if st.profile_ports[p] == PortSetId::EMPTY && st.profile_names[p].is_empty() {
+                    touched.push(profile);
+                }
+                match entry {
+                    Entry::Ports(ports) => {
+                        st.profile_ports[p] = st.interner.sets.union(st.profile_ports[p], ports)
+                    }
+                    Entry::Named(name) => st.profile_names[p].push(name),
+                }
+            }
+        }
+        // Each profile is pushed once, at its first touch; profiles own disjoint destinations.
+        for &profile in &touched {
+            let p = profile as usize;
+            let base = std::mem::replace(&mut st.profile_ports[p], PortSetId::EMPTY);
+            let mut names = std::mem::take(&mut st.profile_names[p]);
+            names.sort_unstable();
+            names.dedup();
+            for (pp, representative, destinations) in &plan.profiles[p].destinations {
+                let mut v = base;
+                for &name in &names {
+                    let ports = match st.named_resolved.get(&(name, *pp)) {
+                        Some(&ports) => ports,
+                        None => {
+                            let (proto, n) = &plan.named_ports[name as usize];
+                            let set = index.named_ports(*proto, n, *representative);
+                            let ports = st.interner.sets.intern(set);
+                            st.named_resolved.insert((name, *pp), ports);
+                            ports
+                        }
+                    };
+                    v = st.interner.sets.union(v, ports);
+                }
+                if v != PortSetId::EMPTY {
+                    for &d in destinations {
+                        out[d as usize] = v;
+                    }
+                }
+            }
+            names.clear();
+            st.profile_names[p] = names;
+        }
+        if !plan.tier_ingress.is_empty() {
+            plan.tier_ingress.apply(
+                &mut st.tier_scratch,
+                &plan.membership[src],
+                (index, &mut st.interner),
+                out,
+            );
+        }
+        if !plan.egress_affected.contains(src) {
+            return;
+        }
+        let sig = plan.egress_signature[src];
+        if !self.st.egress_cache.contains_key(&sig) {
+            let egress = self.egress_vector(sig);
+            let st = &mut *self.st;
+            if (st.egress_cache.len() + 1) * egress.len() > st.egress_cells {
+                st.egress_cache.clear();
+            }
+            st.egress_cache.insert(sig, egress);
+        }
+        let st = &mut *self.st;
+        let egress = &st.egress_cache[&sig];
+        let port_sets = &mut st.interner.sets;
+        for (cell, &e) in out.iter_mut().zip(egress) {
+            *cell = port_sets.intersect(*cell, e);
+        }
+    }
+
+    /// What the egress policies of one signature allow toward every node.
+    fn egress_vector(&mut self, sig: u32) -> Vec<PortSetId> {
+        let (idx, plan) = (self.index, self.plan);
+        let st = &mut *self.st;
+        let policy_count = idx.selected.len() as u32;
+        let list = &plan.egress_policies[sig as usize];
+        let split = list.partition_point(|&p| p < policy_count);
+        let (np, tiered) = list.split_at(split);
+        let fill = if np.is_empty() {
+            PortSetId::ALL
+        } else {
+            PortSetId::EMPTY
+        };
+        let mut egress = vec![fill; idx.nodes];
+        for &p in np {
+            for rule in &idx.egress_rules[p as usize] {
+                let (peers, spec) = (rule.peers as usize, rule.ports);
+                if idx.port_specs[spec as usize].named.is_empty() {
+                    let ports = idx.port_specs[spec as usize].numeric;
+                    for d in idx.peer_sets[peers].iter() {
+                        egress[d] = st.interner.sets.union(egress[d], ports);
+                    }
+                } else {
+                    for d in idx.peer_sets[peers].iter() {
+                        let ports = st.interner.resolve(idx, spec, d);
+                        egress[d] = st.interner.sets.union(egress[d], ports);
+                    }
+                }
+            }
+        }
+        if !tiered.is_empty() {
+            let tiered: Vec<u32> = tiered.iter().map(|&p| p - policy_count).collect();
+            let np_isolated = !np.is_empty();
+            // Sources under the same tiered policies share the tiers' decisions.
+            let key = (tiered, np_isolated);
+            let grouped = match st.tier_egress.get(&key) {
+                Some(g) => g.clone(),
+                None => {
+                    let g = tiers::egress_decisions((idx, &mut st.interner), &key.0, np_isolated);
+                    let g = std::sync::Arc::new(g);
+                    st.tier_egress.insert(key, g.clone());
+                    g
+                }
+            };
+            let sets = &mut st.interner.sets;
+            tiers::apply_grouped(&grouped, |_| np_isolated, &mut egress, sets);
+        }
+        egress
+    }
+
+    /// See [`Reachability::endpoint_row`].
+    fn endpoint_row(&mut self, src: usize, scratch: &mut Vec<PortSetId>, out: &mut Vec<PortSetId>) {
+        let index = self.index;
+        let src_nodes = endpoint_nodes(index, src);
+        self.node_row(src_nodes[0], scratch);
+        if src_nodes.len() > 1 {
+            let mut more = Vec::new();
+            for &n in &src_nodes[1..] {
+                self.node_row(n, &mut more);
+                for (x, y) in scratch.iter_mut().zip(more.iter()) {
+                    *x = self.st.interner.sets.union(*x, *y);
+                }
+            }
+        }
+        let row = &*scratch;
+        let sets = &mut self.st.interner.sets;
+        let src_external = !matches!(index.endpoints[src], Endpoint::Workload { .. });
+        if matches!(index.endpoints[src], Endpoint::Domain { .. }) {
+            // A name is only ever a destination.
+            out.clear();
+            out.resize(index.endpoints.len(), PortSetId::EMPTY);
+            return;
+        }
+        out.clear();
+        let class_count = index.class_count();
+        for e in 0..index.endpoints.len() {
+            let v = match &index.endpoints[e] {
+                Endpoint::Workload { classes, .. } if classes.len() == 1 => {
+                    row[classes[0] as usize]
+                }
+                Endpoint::Workload { classes, .. } => {
+                    let mut v = PortSetId::EMPTY;
+                    for &c in classes {
+                        v = sets.union(v, row[c as usize]);
+                    }
+                    v
+                }
+                Endpoint::External { .. } | Endpoint::Domain { .. } if src_external => {
+                    PortSetId::EMPTY
+                }
+                Endpoint::External { atom, .. } => row[class_count + *atom as usize],
+                Endpoint::Domain { domain, .. } => row[index.domain_base() + *domain as usize],
+            };
+            out.push(v);
+        }
+    }
+}
+
+/// The nodes of an endpoint.
+fn endpoint_nodes(index: &Index, e: usize) -> Vec<usize> {
+    match &index.endpoints[e] {
+        Endpoint::Workload { classes, .. } => classes.iter().map(|&c| c as usize).collect(),
+        Endpoint::External { atom, .. } => vec![index.class_count() + *atom as usize],
+        Endpoint::Domain { domain, .. } => vec![index.domain_base() + *domain as usize],
     }
 }

@@ -5,6 +5,7 @@
 //! `A ∪ (NP \ D)` where NP is the NetworkPolicy answer, or everything the Baseline
 //! tier does not deny when no NetworkPolicy isolates.
 
+use super::Interner;
 use crate::bitset::BitSet;
 use crate::index::{Index, TierRule};
 use crate::portsets::{PortSetId, PortSets};
@@ -85,9 +86,14 @@ pub struct TierIngress {
     profiles: Vec<Profile>,
     /// Per dense peer set: (profile, rule position) pairs.
     by_peer_set: Vec<Vec<(u32, u32)>>,
-    /// Per profile, scratch: the positions matched by the current source.
+}
+
+/// What one thread's rows keep between sources for the tiered ingress rules.
+#[derive(Default)]
+pub struct TierScratch {
+    /// Per profile: the positions matched by the current source.
     matched: Vec<Vec<u32>>,
-    /// Scratch: the profiles the current source touched.
+    /// The profiles the current source touched.
     touched: Vec<u32>,
     /// Per (profile, matched positions): the decisions per destination group.
     folds: HashMap<(u32, Vec<u32>), std::sync::Arc<Grouped>>,
@@ -146,8 +152,15 @@ impl TierIngress {
         for (ps, profile, pos) in entries {
             t.by_peer_set[ps as usize].push((profile, pos));
         }
-        t.matched = vec![Vec::new(); t.profiles.len()];
         t
+    }
+
+    /// Fresh scratch for one thread's rows.
+    pub fn scratch(&self) -> TierScratch {
+        TierScratch {
+            matched: vec![Vec::new(); self.profiles.len()],
+            ..TierScratch::default()
+        }
     }
 
     /// Grows the per-peer-set table to `len` dense peer sets (NetworkPolicy ones added later).
@@ -162,12 +175,18 @@ impl TierIngress {
 
     /// Applies the tiers to a row whose cells hold the NetworkPolicy ingress answer,
     /// for a source in the dense peer sets `membership`.
-    pub fn apply(&mut self, membership: &BitSet, index: &mut Index, row: &mut [PortSetId]) {
-        let mut touched = std::mem::take(&mut self.touched);
+    pub fn apply(
+        &self,
+        scratch: &mut TierScratch,
+        membership: &BitSet,
+        (index, interner): (&Index, &mut Interner),
+        row: &mut [PortSetId],
+    ) {
+        let mut touched = std::mem::take(&mut scratch.touched);
         touched.clear();
         for ps in membership.iter() {
             for &(profile, pos) in &self.by_peer_set[ps] {
-                let m = &mut self.matched[profile as usize];
+                let m = &mut scratch.matched[profile as usize];
                 if m.is_empty() {
                     touched.push(profile);
                 }
@@ -175,48 +194,49 @@ impl TierIngress {
             }
         }
         for &profile in &touched {
-            let mut positions = std::mem::take(&mut self.matched[profile as usize]);
+            let mut positions = std::mem::take(&mut scratch.matched[profile as usize]);
             positions.sort_unstable();
             let key = (profile, positions);
-            let grouped = match self.folds.get(&key) {
+            let grouped = match scratch.folds.get(&key) {
                 Some(g) => g.clone(),
                 None => {
-                    let g = std::sync::Arc::new(self.fold(profile, &key.1, index));
-                    if self.folds.len() >= FOLD_CACHE {
-                        self.folds.clear();
+                    let g = std::sync::Arc::new(self.fold(profile, &key.1, index, interner));
+                    if scratch.folds.len() >= FOLD_CACHE {
+                        scratch.folds.clear();
                     }
-                    self.folds.insert(key.clone(), g.clone());
+                    scratch.folds.insert(key.clone(), g.clone());
                     g
                 }
             };
             let isolated = &index.ingress_isolated;
-            apply_grouped(
-                &grouped,
-                |d| isolated.contains(d),
-                row,
-                &mut index.port_sets,
-            );
+            apply_grouped(&grouped, |d| isolated.contains(d), row, &mut interner.sets);
             let mut positions = key.1;
             positions.clear();
-            self.matched[profile as usize] = positions;
+            scratch.matched[profile as usize] = positions;
         }
-        self.touched = touched;
+        scratch.touched = touched;
     }
 
     /// The decisions of a profile's matched rules, per destination.
-    fn fold(&self, profile: u32, positions: &[u32], index: &mut Index) -> Grouped {
+    fn fold(
+        &self,
+        profile: u32,
+        positions: &[u32],
+        index: &Index,
+        interner: &mut Interner,
+    ) -> Grouped {
         let p = &self.profiles[profile as usize];
         let mut items = Vec::new();
         for (representative, destinations) in &p.destinations {
             let mut decision = Decision::default();
             for &pos in positions {
                 let r = p.rules[pos as usize];
-                let ports = index.resolve(r.ports, *representative);
-                decision.apply(r.tier, r.action, ports, &mut index.port_sets);
+                let ports = interner.resolve(index, r.ports, *representative);
+                decision.apply(r.tier, r.action, ports, &mut interner.sets);
             }
             items.extend(destinations.iter().map(|&d| (decision, d)));
         }
-        group(items.into_iter(), &mut index.port_sets)
+        group(items.into_iter(), &mut interner.sets)
     }
 }
 
@@ -226,7 +246,11 @@ pub type Grouped = Vec<(Decision, PortSetId, Vec<u32>)>;
 
 /// What the tiered egress rules of `tiered` (in evaluation order) decide toward every
 /// node, grouped by decision; Baseline rules only when no NetworkPolicy isolates.
-pub fn egress_decisions(index: &mut Index, tiered: &[u32], np_isolated: bool) -> Grouped {
+pub fn egress_decisions(
+    (index, interner): (&Index, &mut Interner),
+    tiered: &[u32],
+    np_isolated: bool,
+) -> Grouped {
     let nodes = index.nodes;
     let mut decisions = vec![Decision::default(); nodes];
     let mut touched = BitSet::new(nodes);
@@ -245,11 +269,11 @@ pub fn egress_decisions(index: &mut Index, tiered: &[u32], np_isolated: bool) ->
                     let d = w * 64 + word.trailing_zeros() as usize;
                     word &= word - 1;
                     let ports = if named {
-                        index.resolve(r.ports, d)
+                        interner.resolve(index, r.ports, d)
                     } else {
                         numeric
                     };
-                    decisions[d].apply(r.tier, r.action, ports, &mut index.port_sets);
+                    decisions[d].apply(r.tier, r.action, ports, &mut interner.sets);
                     touched.insert(d);
                 }
             }
@@ -257,7 +281,7 @@ pub fn egress_decisions(index: &mut Index, tiered: &[u32], np_isolated: bool) ->
     }
     group(
         touched.iter().map(|d| (decisions[d], d as u32)),
-        &mut index.port_sets,
+        &mut interner.sets,
     )
 }
 
