@@ -230,20 +230,41 @@ fn drop_mesh_denied(
     }
 }
 
-/// How many of the one-hop destinations `out` of workload `src` are reached on UDP or
-/// SCTP only: L3/L4 allows no TCP port there, or the mesh denies every TCP request
-/// (Istio does not authorize UDP or SCTP, so no AuthorizationPolicy can close them).
-/// Computed for the few workloads a finding is about, not for every row.
+/// For each workload of `sources`: how many of its one-hop destinations (`rows`) are
+/// reached on UDP or SCTP only: L3/L4 allows no TCP port there, or the mesh denies
+/// every TCP request (Istio does not authorize UDP or SCTP, so no AuthorizationPolicy
+/// can close them). Computed on every thread for the few workloads findings are about.
 pub fn hops_without_tcp(
-    engine: &mut Engine,
+    engine: &Engine,
+    mesh: Option<&Annotator>,
+    rows: &Rows,
+    sources: &[usize],
+    protocols: Option<&PortSet>,
+) -> Vec<usize> {
+    let seed = mesh.map(Annotator::seed);
+    engine.reach.par_map_with(
+        sources,
+        || {
+            let annotator = seed.as_ref().map(AnnotatorSeed::annotator);
+            (Vec::new(), Vec::new(), annotator)
+        },
+        |(scratch, row, annotator), worker, src| {
+            worker.endpoint_row(src, scratch, row);
+            let (sets, out) = (worker.sets(), rows.out(src));
+            count_without_tcp(sets, annotator.as_mut(), src, out, row, protocols)
+        },
+    )
+}
+
+/// [`hops_without_tcp`] for one source and its row.
+fn count_without_tcp(
+    sets: &PortSets,
     mut mesh: Option<&mut Annotator>,
     src: usize,
     out: &BitSet,
+    row: &[PortSetId],
     protocols: Option<&PortSet>,
 ) -> usize {
-    let (mut scratch, mut row) = (Vec::new(), Vec::new());
-    engine.reach.endpoint_row(src, &mut scratch, &mut row);
-    let sets = engine.reach.port_sets();
     // Per distinct cell, by id: unknown, UDP or SCTP without TCP, with TCP, neither.
     const UNKNOWN: u8 = 0;
     const WITHOUT_TCP: u8 = 1;

@@ -77,6 +77,12 @@ fn a_meshed_cluster_reads_the_same_on_any_number_of_threads() {
         &[
             &["audit", "--format", "json"],
             &["audit", "--format", "json", "--protocols", "tcp"],
+            &["reach", "--format", "json"],
+            &["reach"],
+            &["reach", "--format", "csv"],
+            &["reach", "--format", "md"],
+            &["reach", "--format", "dot"],
+            &["reach", "--compact", "--format", "json"],
         ],
     );
 }

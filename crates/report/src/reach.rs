@@ -17,7 +17,7 @@
 
 use crate::{Format, PortsJson, SCHEMA_VERSION};
 use kubeseg_engine::compact::{self, CollisionError, Group};
-use kubeseg_engine::mesh::{Annotation, Annotator, Decision};
+use kubeseg_engine::mesh::{Annotation, Annotator, AnnotatorSeed, Decision};
 use kubeseg_engine::portsets::{PortSetId, PortSets};
 use kubeseg_engine::{Endpoint, Engine};
 use kubeseg_model::PortSet;
@@ -90,7 +90,7 @@ pub fn write_connections(
     sources: &[usize],
     destinations: &[usize],
     format: Format,
-    mut mesh: Option<&mut Annotator>,
+    mesh: Option<&mut Annotator>,
     unmodelled: &[String],
     out: &mut dyn Write,
 ) -> io::Result<()> {
@@ -113,41 +113,66 @@ pub fn write_connections(
     let nodes: Vec<&String> = involved.iter().map(|&e| &labels[e]).collect();
     write_header(out, format, engine, &involved, None, nodes)?;
     let mut lines = Lines::new(format, out, unmodelled);
-    // Rendered annotations, by the annotator's shared verdict list.
-    let mut notes: RenderedNotes = HashMap::new();
     // The annotator needs endpoints while rows borrow the engine.
     let endpoints: Vec<Endpoint> = if mesh.is_some() {
         engine.endpoints().to_vec()
     } else {
         Vec::new()
     };
-    engine.for_each_row(&src_order, |src, row, port_sets| {
-        for &dst in &dst_order {
-            let p = row[dst];
-            if dst != src && p != PortSetId::EMPTY {
-                let json = format == Format::Json;
+    let seed = mesh.as_deref().map(Annotator::seed);
+    let json = format == Format::Json;
+    // Each thread renders whole sources; the lines are written in source order.
+    engine.reach.par_for_each_ordered(
+        &src_order,
+        || RowThread {
+            scratch: Vec::new(),
+            row: Vec::new(),
+            key: None,
+            renderer: LineRenderer::new(format),
+            annotator: seed.as_ref().map(AnnotatorSeed::annotator),
+            notes: HashMap::new(),
+        },
+        |t, worker, src| {
+            let key = worker.endpoint_row_key(src);
+            if t.key.as_ref() != Some(&key) {
+                worker.endpoint_row(src, &mut t.scratch, &mut t.row);
+                t.key = Some(key);
+            }
+            let port_sets = worker.sets();
+            let mut text = String::new();
+            for &dst in &dst_order {
+                let p = t.row[dst];
+                if dst == src || p == PortSetId::EMPTY {
+                    continue;
+                }
                 let (js, jd) = if json {
                     (json_ids[src].as_str(), json_ids[dst].as_str())
                 } else {
                     ("", "")
                 };
-                let note = mesh.as_deref_mut().and_then(|m| {
-                    mesh_note(
-                        m,
-                        &mut notes,
-                        &endpoints,
-                        src,
-                        dst,
-                        p,
-                        port_sets.get(p),
-                        format,
-                    )
+                let note = t.annotator.as_mut().and_then(|m| {
+                    let ports = port_sets.get(p);
+                    mesh_note(m, &mut t.notes, &endpoints, src, dst, p, ports, format)
                 });
-                lines.line(&labels[src], &labels[dst], js, jd, p, port_sets, note);
+                let (s, d) = (&labels[src], &labels[dst]);
+                t.renderer.line(&mut text, s, d, js, jd, p, port_sets, note);
             }
-        }
-    });
+            text
+        },
+        |text| lines.text(&text),
+    );
     lines.finish()
+}
+
+/// What one thread keeps while it renders sources: the row of the last source (shared
+/// by the next one when their row keys are equal), rendered port sets and mesh notes.
+struct RowThread<'c> {
+    scratch: Vec<PortSetId>,
+    row: Vec<PortSetId>,
+    key: Option<Vec<u32>>,
+    renderer: LineRenderer,
+    annotator: Option<Annotator<'c>>,
+    notes: RenderedNotes,
 }
 
 /// The mesh annotation of one connection: ` [mesh: …]` in text formats, `, "mesh": [...]`
@@ -305,13 +330,69 @@ fn write_json_items(out: &mut dyn Write, items: impl Iterator<Item = String>) ->
     write!(out, "\n  ]")
 }
 
-/// The connection lines of every format, with each port set rendered once.
+/// Renders connection lines, each port set once. One per thread: the ids are the
+/// thread's own.
+struct LineRenderer {
+    format: Format,
+    rendered: HashMap<PortSetId, String>,
+}
+
+impl LineRenderer {
+    fn new(format: Format) -> Self {
+        LineRenderer {
+            format,
+            rendered: HashMap::new(),
+        }
+    }
+
+    /// Appends one connection to `buf`; `json_src`/`json_dst` are the quoted JSON ids
+    /// (JSON only), `mesh` the connection's rendered mesh annotation. A JSON item starts
+    /// with the `,` that separates it from the one before ([`Lines::text`] drops the
+    /// first).
+    #[allow(clippy::too_many_arguments)]
+    fn line(
+        &mut self,
+        buf: &mut String,
+        src: &str,
+        dst: &str,
+        json_src: &str,
+        json_dst: &str,
+        p: PortSetId,
+        port_sets: &PortSets,
+        mesh: Option<String>,
+    ) {
+        let format = self.format;
+        let ports = self.rendered.entry(p).or_insert_with(|| {
+            let set = port_sets.get(p);
+            if format == Format::Json {
+                serde_json::to_string(&PortsJson::from_set(set)).unwrap_or_default()
+            } else {
+                set.to_string()
+            }
+        });
+        let note = mesh.unwrap_or_default();
+        // Writing to a String cannot fail.
+        let _ = match format {
+            Format::Text => writeln!(buf, "{src} => {dst} : {ports}{note}"),
+            Format::Csv => writeln!(buf, "{},{},{}", csv(src), csv(dst), csv(ports)),
+            Format::Md => writeln!(buf, "| {src} | {dst} | {ports} |"),
+            Format::Dot => writeln!(buf, "  \"{src}\" -> \"{dst}\" [label=\"{ports}\"];"),
+            Format::Json => write!(
+                buf,
+                ",\n    {{\"src\": {json_src}, \"dst\": {json_dst}, \"allowed\": {ports}{note}}}"
+            ),
+        };
+    }
+}
+
+/// The connection lines of every format, written in order, and what closes them.
 struct Lines<'o> {
     format: Format,
     out: &'o mut dyn Write,
     /// Objects that change connectivity but that the answer leaves out.
     unmodelled: &'o [String],
-    rendered: HashMap<PortSetId, String>,
+    renderer: LineRenderer,
+    buf: String,
     first: bool,
     result: io::Result<()>,
 }
@@ -322,14 +403,14 @@ impl<'o> Lines<'o> {
             format,
             out,
             unmodelled,
-            rendered: HashMap::new(),
+            renderer: LineRenderer::new(format),
+            buf: String::new(),
             first: true,
             result: Ok(()),
         }
     }
 
-    /// One connection; `json_src`/`json_dst` are the quoted JSON ids (JSON only), `mesh`
-    /// the connection's rendered mesh annotation.
+    /// One connection (see [`LineRenderer::line`]).
     #[allow(clippy::too_many_arguments)]
     fn line(
         &mut self,
@@ -341,33 +422,26 @@ impl<'o> Lines<'o> {
         port_sets: &PortSets,
         mesh: Option<String>,
     ) {
-        if self.result.is_err() {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let line = (json_src, json_dst, p, port_sets, mesh);
+        self.renderer
+            .line(&mut buf, src, dst, line.0, line.1, line.2, line.3, line.4);
+        self.text(&buf);
+        self.buf = buf;
+    }
+
+    /// Lines rendered by a [`LineRenderer`], in order.
+    fn text(&mut self, text: &str) {
+        if self.result.is_err() || text.is_empty() {
             return;
         }
-        let format = self.format;
-        let ports = self.rendered.entry(p).or_insert_with(|| {
-            let set = port_sets.get(p);
-            if format == Format::Json {
-                serde_json::to_string(&PortsJson::from_set(set)).unwrap_or_default()
-            } else {
-                set.to_string()
-            }
-        });
-        let out = &mut *self.out;
-        let note = mesh.unwrap_or_default();
-        self.result = match format {
-            Format::Text => writeln!(out, "{src} => {dst} : {ports}{note}"),
-            Format::Csv => writeln!(out, "{},{},{}", csv(src), csv(dst), csv(ports)),
-            Format::Md => writeln!(out, "| {src} | {dst} | {ports} |"),
-            Format::Dot => writeln!(out, "  \"{src}\" -> \"{dst}\" [label=\"{ports}\"];"),
-            Format::Json => {
-                let sep = if self.first { "\n" } else { ",\n" };
-                write!(
-                    out,
-                    "{sep}    {{\"src\": {json_src}, \"dst\": {json_dst}, \"allowed\": {ports}{note}}}"
-                )
-            }
+        let text = match self.format {
+            // The first item has no item before it.
+            Format::Json if self.first => &text[1..],
+            _ => text,
         };
+        self.result = self.out.write_all(text.as_bytes());
         self.first = false;
     }
 

@@ -97,6 +97,13 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
         .collect();
     let others = n.saturating_sub(1).max(1);
     let entries: Vec<usize> = a.entries.iter().map(|e| e.workload).collect();
+    let without_tcp = crate::rows::hops_without_tcp(
+        a.engine,
+        a.mesh.as_ref(),
+        &a.rows,
+        &entries,
+        a.protocols.as_ref(),
+    );
     for (i, &e) in entries.iter().enumerate() {
         let b = &blast[e];
         let share = b.transitive as f64 / others as f64;
@@ -123,13 +130,7 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
         f.location = workload_location(a.engine, e);
         f.evidence = a.entries[i].reasons.clone();
         // Which protocols keep the hops: UDP and SCTP hops are beyond Istio's reach.
-        let without_tcp = crate::rows::hops_without_tcp(
-            a.engine,
-            a.mesh.as_mut(),
-            e,
-            a.rows.out(e),
-            a.protocols.as_ref(),
-        );
+        let without_tcp = without_tcp[i];
         if without_tcp > 0 {
             f.evidence.push(Evidence::at(
                 f.location.clone(),

@@ -3,12 +3,14 @@
 //! and the ingress peer sets that contain it) and per destination *ingress profile*
 //! (the peer sets and ports of the rules that isolate it), never per pod pair.
 
+mod parallel;
 mod tiers;
 
 use crate::bitset::BitSet;
 use crate::index::{Endpoint, Index};
 use crate::portsets::{PortSetId, PortSets};
 use kubeseg_model::Protocol;
+pub use parallel::RowWorker;
 use rustc_hash::FxHashMap as HashMap;
 pub use tiers::Decision;
 
@@ -130,43 +132,6 @@ impl RowState {
         }
     }
 }
-
-/// Rows computed on another thread, with port sets of its own: the ids in its rows
-/// mean something only to [`RowWorker::sets`].
-pub struct RowWorker<'r> {
-    index: &'r Index,
-    plan: &'r Plan,
-    state: RowState,
-}
-
-impl RowWorker<'_> {
-    /// The row of endpoint `src` over all endpoints (see [`Reachability::endpoint_row`]).
-    pub fn endpoint_row(
-        &mut self,
-        src: usize,
-        scratch: &mut Vec<PortSetId>,
-        out: &mut Vec<PortSetId>,
-    ) {
-        self.rows().endpoint_row(src, scratch, out)
-    }
-
-    /// This worker's port sets: what the ids of its rows stand for.
-    pub fn sets(&self) -> &PortSets {
-        &self.state.interner.sets
-    }
-
-    fn rows(&mut self) -> Rows<'_> {
-        Rows {
-            index: self.index,
-            plan: self.plan,
-            st: &mut self.state,
-        }
-    }
-}
-
-/// Sources handed to a thread at a time by [`Reachability::par_map`]: consecutive
-/// sources often share egress signatures, which the thread's memos then serve.
-const CHUNK: usize = 32;
 
 impl Reachability {
     /// Prepares row computation.
@@ -367,69 +332,6 @@ impl Reachability {
         &self.state.interner.sets
     }
 
-    /// A worker for rows on another thread, with its own port sets and memos.
-    pub fn worker(&self) -> RowWorker<'_> {
-        let cells = EGRESS_CACHE_CELLS / self.threads.max(1);
-        RowWorker {
-            index: &self.index,
-            plan: &self.plan,
-            state: RowState::new(&self.plan, self.state.interner.sets.fork(), cells),
-        }
-    }
-
-    /// `f(worker, item)` for every item, on the configured threads (`Options::threads`),
-    /// in item order: the same results as one thread, as long as `f` returns nothing
-    /// that holds the worker's port-set ids.
-    pub fn par_map<T: Send>(
-        &self,
-        items: &[usize],
-        f: impl Fn(&mut RowWorker<'_>, usize) -> T + Sync,
-    ) -> Vec<T> {
-        self.par_map_with(items, || (), |(), w, i| f(w, i))
-    }
-
-    /// [`Reachability::par_map`] with a state of each thread's own, made by `init` on
-    /// that thread (so it need not be `Send`).
-    pub fn par_map_with<S, T: Send>(
-        &self,
-        items: &[usize],
-        init: impl Fn() -> S + Sync,
-        f: impl Fn(&mut S, &mut RowWorker<'_>, usize) -> T + Sync,
-    ) -> Vec<T> {
-        let threads = self.threads.min(items.len().div_ceil(CHUNK)).max(1);
-        if threads == 1 {
-            let (mut state, mut w) = (init(), self.worker());
-            return items.iter().map(|&i| f(&mut state, &mut w, i)).collect();
-        }
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let mut done: Vec<(usize, Vec<T>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let (mut state, mut w) = (init(), self.worker());
-                        let mut done = Vec::new();
-                        loop {
-                            let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let lo = c * CHUNK;
-                            if lo >= items.len() {
-                                return done;
-                            }
-                            let chunk = &items[lo..(lo + CHUNK).min(items.len())];
-                            let results = chunk.iter().map(|&i| f(&mut state, &mut w, i));
-                            done.push((c, results.collect()));
-                        }
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        });
-        done.sort_unstable_by_key(|(c, _)| *c);
-        done.into_iter().flat_map(|(_, results)| results).collect()
-    }
-
     /// Number of distinct source signatures (sources with equal signatures have equal rows).
     pub fn signature_count(&self) -> usize {
         self.plan.signature_count
@@ -475,20 +377,24 @@ impl Reachability {
 
     /// A key such that endpoints with equal keys have equal rows.
     pub fn endpoint_row_key(&self, e: usize) -> Vec<u32> {
-        let mut k: Vec<u32> = self
-            .endpoint_nodes(e)
-            .into_iter()
-            .map(|n| self.plan.signature[n])
-            .collect();
-        k.sort_unstable();
-        k.dedup();
-        match self.index.endpoints[e] {
-            Endpoint::External { .. } => k.push(u32::MAX),
-            Endpoint::Domain { .. } => k.push(u32::MAX - 1),
-            Endpoint::Workload { .. } => {}
-        }
-        k
+        row_key(&self.index, &self.plan, e)
     }
+}
+
+/// See [`Reachability::endpoint_row_key`].
+fn row_key(index: &Index, plan: &Plan, e: usize) -> Vec<u32> {
+    let mut k: Vec<u32> = endpoint_nodes(index, e)
+        .into_iter()
+        .map(|n| plan.signature[n])
+        .collect();
+    k.sort_unstable();
+    k.dedup();
+    match index.endpoints[e] {
+        Endpoint::External { .. } => k.push(u32::MAX),
+        Endpoint::Domain { .. } => k.push(u32::MAX - 1),
+        Endpoint::Workload { .. } => {}
+    }
+    k
 }
 
 /// Row computation over shared read-only parts and one thread's state.

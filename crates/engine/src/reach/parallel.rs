@@ -1,0 +1,177 @@
+//! Rows on several threads. Each thread has its own port-set table (a copy of the
+//! calling thread's, so the ids it already knows mean the same), memos and scratch;
+//! results come back in item order, so answers do not depend on the thread count.
+
+use super::{EGRESS_CACHE_CELLS, Plan, Reachability, RowState, Rows, row_key};
+use crate::index::Index;
+use crate::portsets::{PortSetId, PortSets};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Rows computed on another thread, with port sets of its own: the ids in its rows
+/// mean something only to [`RowWorker::sets`].
+pub struct RowWorker<'r> {
+    index: &'r Index,
+    plan: &'r Plan,
+    state: RowState,
+}
+
+impl RowWorker<'_> {
+    /// The row of endpoint `src` over all endpoints (see [`Reachability::endpoint_row`]).
+    pub fn endpoint_row(
+        &mut self,
+        src: usize,
+        scratch: &mut Vec<PortSetId>,
+        out: &mut Vec<PortSetId>,
+    ) {
+        self.rows().endpoint_row(src, scratch, out)
+    }
+
+    /// This worker's port sets: what the ids of its rows stand for.
+    pub fn sets(&self) -> &PortSets {
+        &self.state.interner.sets
+    }
+
+    /// See [`Reachability::endpoint_row_key`].
+    pub fn endpoint_row_key(&self, e: usize) -> Vec<u32> {
+        row_key(self.index, self.plan, e)
+    }
+
+    fn rows(&mut self) -> Rows<'_> {
+        Rows {
+            index: self.index,
+            plan: self.plan,
+            st: &mut self.state,
+        }
+    }
+}
+
+/// Sources handed to a thread at a time by [`Reachability::par_map`]: consecutive
+/// sources often share egress signatures, which the thread's memos then serve.
+const CHUNK: usize = 32;
+
+/// Chunks a thread may compute ahead of the oldest one not yet handed to the sink, in
+/// [`Reachability::par_for_each_ordered`]: bounds what waits in memory.
+const AHEAD: usize = 16;
+
+impl Reachability {
+    /// A worker for rows on another thread, with its own port sets and memos.
+    pub fn worker(&self) -> RowWorker<'_> {
+        let cells = EGRESS_CACHE_CELLS / self.threads.max(1);
+        RowWorker {
+            index: &self.index,
+            plan: &self.plan,
+            state: RowState::new(&self.plan, self.state.interner.sets.fork(), cells),
+        }
+    }
+
+    /// `f(worker, item)` for every item, on the configured threads (`Options::threads`),
+    /// in item order: the same results as one thread, as long as `f` returns nothing
+    /// that holds the worker's port-set ids.
+    pub fn par_map<T: Send>(
+        &self,
+        items: &[usize],
+        f: impl Fn(&mut RowWorker<'_>, usize) -> T + Sync,
+    ) -> Vec<T> {
+        self.par_map_with(items, || (), |(), w, i| f(w, i))
+    }
+
+    /// [`Reachability::par_map`] with a state of each thread's own, made by `init` on
+    /// that thread (so it need not be `Send`).
+    pub fn par_map_with<S, T: Send>(
+        &self,
+        items: &[usize],
+        init: impl Fn() -> S + Sync,
+        f: impl Fn(&mut S, &mut RowWorker<'_>, usize) -> T + Sync,
+    ) -> Vec<T> {
+        let threads = self.threads.min(items.len().div_ceil(CHUNK)).max(1);
+        if threads == 1 {
+            let (mut state, mut w) = (init(), self.worker());
+            return items.iter().map(|&i| f(&mut state, &mut w, i)).collect();
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let mut done: Vec<(usize, Vec<T>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let (mut state, mut w) = (init(), self.worker());
+                        let mut done = Vec::new();
+                        loop {
+                            let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let lo = c * CHUNK;
+                            if lo >= items.len() {
+                                return done;
+                            }
+                            let chunk = &items[lo..(lo + CHUNK).min(items.len())];
+                            let results = chunk.iter().map(|&i| f(&mut state, &mut w, i));
+                            done.push((c, results.collect()));
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        done.sort_unstable_by_key(|(c, _)| *c);
+        done.into_iter().flat_map(|(_, results)| results).collect()
+    }
+
+    /// `sink(f(worker, item))` for every item in item order, computed on the configured
+    /// threads while the calling thread runs `sink`: for output too large to hold.
+    pub fn par_for_each_ordered<S, T: Send>(
+        &self,
+        items: &[usize],
+        init: impl Fn() -> S + Sync,
+        f: impl Fn(&mut S, &mut RowWorker<'_>, usize) -> T + Sync,
+        mut sink: impl FnMut(T),
+    ) {
+        let threads = self.threads.min(items.len().div_ceil(CHUNK)).max(1);
+        if threads == 1 {
+            let (mut state, mut w) = (init(), self.worker());
+            for &i in items {
+                sink(f(&mut state, &mut w, i));
+            }
+            return;
+        }
+        let (next, handed) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<T>)>(threads * 2);
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                let tx = tx.clone();
+                let (next, handed, init, f) = (&next, &handed, &init, &f);
+                scope.spawn(move || {
+                    let (mut state, mut w) = (init(), self.worker());
+                    loop {
+                        let c = next.fetch_add(1, Ordering::Relaxed);
+                        let lo = c * CHUNK;
+                        if lo >= items.len() {
+                            return;
+                        }
+                        // The chunk `handed` names was taken before this one, by a
+                        // thread that is not waiting: the wait ends.
+                        while c >= handed.load(Ordering::Acquire) + AHEAD {
+                            std::thread::sleep(std::time::Duration::from_micros(200));
+                        }
+                        let chunk = &items[lo..(lo + CHUNK).min(items.len())];
+                        let results = chunk.iter().map(|&i| f(&mut state, &mut w, i));
+                        if tx.send((c, results.collect())).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            let mut pending: std::collections::BTreeMap<usize, Vec<T>> = Default::default();
+            let mut want = 0;
+            for (c, results) in rx {
+                pending.insert(c, results);
+                while let Some(results) = pending.remove(&want) {
+                    results.into_iter().for_each(&mut sink);
+                    want += 1;
+                    handed.store(want, Ordering::Release);
+                }
+            }
+        });
+    }
+}
