@@ -1,7 +1,9 @@
 //! Objects of many files into one [`Cluster`]: owners folded, namespaces completed, sorted.
 
 use crate::decode::Object;
-use kubeseg_model::{Cluster, Diagnostic, Labels, Namespace, NetworkPolicy, Pod, Workload};
+use kubeseg_model::{
+    Cluster, Diagnostic, Labels, Location, Namespace, NetworkPolicy, Pod, Workload,
+};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// The label every namespace carries.
@@ -124,43 +126,61 @@ fn last_of_each_name(objects: Vec<Object>) -> (Vec<Object>, Vec<Diagnostic>) {
     (kept, diagnostics)
 }
 
+/// The cluster of the kept objects: pods folded into workloads, namespaces completed,
+/// every list sorted.
 fn build(objects: Vec<Object>) -> (Cluster, Misfiled) {
-    let mut cluster = Cluster::default();
-    let mut misfiled = Misfiled::default();
-    let mut namespaces: BTreeMap<String, Namespace> = BTreeMap::new();
-    let mut parents: HashMap<Key, (String, String)> = HashMap::new();
-    let mut templates: Vec<(Key, Pod)> = Vec::new();
-    let mut pods: Vec<(Key, Pod)> = Vec::new();
-    let mut referenced: Vec<String> = Vec::new();
-
+    let mut collected = Collected::default();
     for obj in objects {
+        collected.add(obj);
+    }
+    let Collected {
+        mut cluster,
+        mut misfiled,
+        namespaces,
+        parents,
+        templates,
+        pods,
+        mut referenced,
+    } = collected;
+    let by_workload = pods_by_workload(pods, templates, &parents);
+    cluster.workloads = workloads(by_workload, &mut referenced);
+    cluster.namespaces = with_referenced(namespaces, referenced);
+    sort_for_output(&mut cluster, &mut misfiled);
+    (cluster, misfiled)
+}
+
+/// The objects sorted by what becomes of them, before pods are folded into workloads.
+#[derive(Default)]
+struct Collected {
+    /// The cluster so far: every kind but workloads and namespaces.
+    cluster: Cluster,
+    misfiled: Misfiled,
+    /// The Namespace objects by name.
+    namespaces: BTreeMap<String, Namespace>,
+    /// Controller → its own controller owner (kind, name).
+    parents: HashMap<Key, (String, String)>,
+    /// Controllers' pod templates, by controller.
+    templates: Vec<(Key, Pod)>,
+    /// Pods, by their owner (or themselves when they have none).
+    pods: Vec<(Key, Pod)>,
+    /// The namespaces objects are in, in the order met: each needs a Namespace.
+    referenced: Vec<String>,
+}
+
+impl Collected {
+    /// Files one object where it belongs.
+    fn add(&mut self, obj: Object) {
         match obj {
             Object::Namespace {
                 name,
-                mut labels,
+                labels,
                 location,
-            } => {
-                labels.insert(NAMESPACE_NAME_LABEL.into(), name.clone());
-                namespaces.insert(
-                    name.clone(),
-                    Namespace {
-                        name,
-                        labels,
-                        location: Some(location),
-                    },
-                );
-            }
+            } => self.add_namespace(name, labels, location),
             Object::Pod {
                 namespace,
                 owner,
                 pod,
-            } => {
-                // Static pods are "owned" by their Node as mirror pods: they stay pods.
-                let owner = owner.filter(|(kind, _)| kind != "Node");
-                let (kind, name) = owner.unwrap_or_else(|| ("Pod".into(), pod.name.clone()));
-                referenced.push(namespace.clone());
-                pods.push(((namespace, kind, name), pod));
-            }
+            } => self.add_pod(namespace, owner, pod),
             Object::Controller {
                 kind,
                 namespace,
@@ -168,73 +188,109 @@ fn build(objects: Vec<Object>) -> (Cluster, Misfiled) {
                 owner,
                 template,
                 ..
-            } => {
-                referenced.push(namespace.clone());
-                let key = (namespace, kind, name);
-                if let Some(parent) = owner {
-                    parents.insert(key.clone(), parent);
-                }
-                if let Some(t) = template {
-                    templates.push((key, t));
-                }
-            }
+            } => self.add_controller((namespace, kind, name), owner, template),
             Object::Service(s) => {
-                referenced.push(s.namespace.clone());
-                cluster.services.push(s);
+                self.referenced.push(s.namespace.clone());
+                self.cluster.services.push(s);
             }
             Object::NetworkPolicy(p) => {
-                referenced.push(p.namespace.clone());
-                cluster.policies.push(p);
+                self.referenced.push(p.namespace.clone());
+                self.cluster.policies.push(p);
             }
             Object::Route(r) => {
-                referenced.push(r.namespace.clone());
-                cluster.routes.push(r);
+                self.referenced.push(r.namespace.clone());
+                self.cluster.routes.push(r);
             }
-            Object::Misfiled(p) => misfiled.network_policies.push(p),
+            Object::Misfiled(p) => self.misfiled.network_policies.push(p),
             Object::AuthorizationPolicy {
                 policy,
                 misfiled: true,
-            } => misfiled.authorization_policies.push(policy),
+            } => self.misfiled.authorization_policies.push(policy),
             Object::AuthorizationPolicy { policy, .. } => {
-                referenced.push(policy.namespace.clone());
-                cluster.authorization_policies.push(policy);
+                self.referenced.push(policy.namespace.clone());
+                self.cluster.authorization_policies.push(policy);
             }
             Object::PeerAuthentication(p) => {
-                referenced.push(p.namespace.clone());
-                cluster.peer_authentications.push(p);
+                self.referenced.push(p.namespace.clone());
+                self.cluster.peer_authentications.push(p);
             }
-            Object::ClusterPolicy(p) => cluster.cluster_policies.push(p),
-            Object::Node(n) => cluster.nodes.push(n),
+            Object::ClusterPolicy(p) => self.cluster.cluster_policies.push(p),
+            Object::Node(n) => self.cluster.nodes.push(n),
             Object::ServiceAccount(a) => {
-                referenced.push(a.namespace.clone());
-                cluster.service_accounts.push(a);
+                self.referenced.push(a.namespace.clone());
+                self.cluster.service_accounts.push(a);
             }
-            Object::Ignore(i) => cluster.ignores.push(i),
+            Object::Ignore(i) => self.cluster.ignores.push(i),
             // `expanded_or_real` unwrapped every expanded object before.
             Object::Expanded(inner) => debug_assert!(false, "expanded {inner:?} reached build"),
         }
     }
 
-    let root = |key: &Key| -> Key {
-        let mut cur = key.clone();
-        for _ in 0..8 {
-            match parents.get(&cur) {
-                Some((kind, name)) => cur = (cur.0.clone(), kind.clone(), name.clone()),
-                None => break,
-            }
-        }
-        cur
-    };
+    /// A Namespace, with the name label the API server gives every namespace.
+    fn add_namespace(&mut self, name: String, mut labels: Labels, location: Location) {
+        labels.insert(NAMESPACE_NAME_LABEL.into(), name.clone());
+        self.namespaces.insert(
+            name.clone(),
+            Namespace {
+                name,
+                labels,
+                location: Some(location),
+            },
+        );
+    }
 
+    /// A pod, under its controller owner if it has one.
+    fn add_pod(&mut self, namespace: String, owner: Option<(String, String)>, pod: Pod) {
+        // Static pods are "owned" by their Node as mirror pods: they stay pods.
+        let owner = owner.filter(|(kind, _)| kind != "Node");
+        let (kind, name) = owner.unwrap_or_else(|| ("Pod".into(), pod.name.clone()));
+        self.referenced.push(namespace.clone());
+        self.pods.push(((namespace, kind, name), pod));
+    }
+
+    /// A controller, with its own owner and its pod template.
+    fn add_controller(&mut self, key: Key, owner: Option<(String, String)>, template: Option<Pod>) {
+        self.referenced.push(key.0.clone());
+        if let Some(parent) = owner {
+            self.parents.insert(key.clone(), parent);
+        }
+        if let Some(t) = template {
+            self.templates.push((key, t));
+        }
+    }
+}
+
+/// The topmost known owner of a controller or pod owner `key`, following at most 8
+/// controller owners so that an ownership cycle ends.
+fn topmost_owner(parents: &HashMap<Key, (String, String)>, key: &Key) -> Key {
+    let mut cur = key.clone();
+    for _ in 0..8 {
+        match parents.get(&cur) {
+            Some((kind, name)) => cur = (cur.0.clone(), kind.clone(), name.clone()),
+            None => break,
+        }
+    }
+    cur
+}
+
+/// Pods grouped by workload: the topmost known owner of their controller chain. A
+/// controller's template stands for its pods only when no real pod was given.
+fn pods_by_workload(
+    pods: Vec<(Key, Pod)>,
+    templates: Vec<(Key, Pod)>,
+    parents: &HashMap<Key, (String, String)>,
+) -> BTreeMap<Key, Vec<Pod>> {
     let mut by_workload: BTreeMap<Key, Vec<Pod>> = BTreeMap::new();
     for (key, pod) in pods {
-        by_workload.entry(root(&key)).or_default().push(pod);
+        by_workload
+            .entry(topmost_owner(parents, &key))
+            .or_default()
+            .push(pod);
     }
-    // A controller's template stands for its pods only when no real pod was given.
     // The topmost object's own template wins over templates of owned controllers.
     let mut fallback: BTreeMap<Key, (usize, Pod)> = BTreeMap::new();
     for (key, pod) in templates {
-        let top = root(&key);
+        let top = topmost_owner(parents, &key);
         let rank = usize::from(top != key);
         match fallback.get(&top) {
             Some((r, _)) if *r <= rank => {}
@@ -246,11 +302,18 @@ fn build(objects: Vec<Object>) -> (Cluster, Misfiled) {
     for (key, (_, pod)) in fallback {
         by_workload.entry(key).or_insert_with(|| vec![pod]);
     }
+    by_workload
+}
+
+/// The workloads, sorted by id, each with its pods sorted by name; their namespaces
+/// join `referenced`.
+fn workloads(by_workload: BTreeMap<Key, Vec<Pod>>, referenced: &mut Vec<String>) -> Vec<Workload> {
+    let mut workloads = Vec::new();
     for ((namespace, kind, name), mut pods) in by_workload {
         pods.sort_by(|a, b| a.name.cmp(&b.name));
         let location = pods.first().and_then(|p| p.location.clone());
         referenced.push(namespace.clone());
-        cluster.workloads.push(Workload {
+        workloads.push(Workload {
             namespace,
             name,
             kind,
@@ -258,8 +321,16 @@ fn build(objects: Vec<Object>) -> (Cluster, Misfiled) {
             location,
         });
     }
-    cluster.workloads.sort_by_cached_key(Workload::id);
+    workloads.sort_by_cached_key(Workload::id);
+    workloads
+}
 
+/// The Namespace objects and, for each namespace referenced without one, a Namespace
+/// with only the name label every namespace carries; sorted by name.
+fn with_referenced(
+    mut namespaces: BTreeMap<String, Namespace>,
+    referenced: Vec<String>,
+) -> Vec<Namespace> {
     for ns in referenced {
         namespaces.entry(ns.clone()).or_insert_with(|| {
             let labels: Labels = [(NAMESPACE_NAME_LABEL.to_string(), ns.clone())].into();
@@ -270,7 +341,12 @@ fn build(objects: Vec<Object>) -> (Cluster, Misfiled) {
             }
         });
     }
-    cluster.namespaces = namespaces.into_values().collect();
+    namespaces.into_values().collect()
+}
+
+/// Sorts every list of the cluster (but workloads and namespaces, already sorted) and
+/// the misfiled documents, so the answer does not depend on the order of the input.
+fn sort_for_output(cluster: &mut Cluster, misfiled: &mut Misfiled) {
     cluster
         .policies
         .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
@@ -300,7 +376,6 @@ fn build(objects: Vec<Object>) -> (Cluster, Misfiled) {
     cluster
         .service_accounts
         .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-    (cluster, misfiled)
 }
 
 /// Policy-shaped documents under a wrong apiVersion or kind, read as what they were

@@ -8,6 +8,7 @@
 //! sides' address atoms, so every address range reported has one verdict before and
 //! one after.
 
+mod compare;
 mod compose;
 mod edits;
 
@@ -16,10 +17,10 @@ pub use edits::PolicyEdit;
 use crate::attribution::Attribution;
 use crate::finding::Evidence;
 use kubeseg_engine::atoms::partition;
-use kubeseg_engine::mesh::{Annotator, Decision, MeshOptions, Request};
+use kubeseg_engine::mesh::{Annotator, Decision, MeshOptions};
 use kubeseg_engine::portsets::PortSetId;
 use kubeseg_engine::{Endpoint, Engine};
-use kubeseg_model::{IpSet, PortSet, Protocol};
+use kubeseg_model::{Cluster, IpSet, PortSet};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// How a policy changed.
@@ -118,7 +119,25 @@ struct Side<'e, 'c> {
     atom_endpoint: Vec<usize>,
 }
 
-impl Side<'_, '_> {
+impl<'e, 'c> Side<'e, 'c> {
+    /// One side of the diff, with `atom_endpoint` mapping the refined atoms onto it.
+    fn new(engine: &'e mut Engine<'c>, atom_endpoint: Vec<usize>) -> Self {
+        let attribution = Attribution::new(engine);
+        let ids = engine
+            .cluster
+            .workloads
+            .iter()
+            .enumerate()
+            .map(|(i, w)| (w.id(), i))
+            .collect();
+        Side {
+            engine,
+            ids,
+            attribution,
+            atom_endpoint,
+        }
+    }
+
     /// What `src` may send to every endpoint, as interned ids of this side.
     fn row(&mut self, src: usize) -> Vec<PortSetId> {
         let (mut scratch, mut row) = (Vec::new(), Vec::new());
@@ -169,8 +188,59 @@ impl Side<'_, '_> {
     }
 }
 
-/// The row keys of one endpoint on each side (`None` where it is absent).
-type KeyPair = (Option<Vec<u32>>, Option<Vec<u32>>);
+/// An endpoint of the diff with its endpoint index on each side (`None` where it is
+/// absent: a workload present on one side only has all its connections added or
+/// removed).
+struct EndpointPair {
+    /// The endpoint's id: a workload's, or an address range.
+    id: String,
+    /// Its index on OLD's side.
+    old: Option<usize>,
+    /// Its index on NEW's side.
+    new: Option<usize>,
+    /// Whether it is an address range rather than a workload.
+    external: bool,
+}
+
+/// The common refinement of both sides' address atoms.
+struct Refinement {
+    /// Each refined atom, readable: the id of its endpoint.
+    atoms: Vec<String>,
+    /// Refined atom → OLD's endpoint index.
+    old_of: Vec<usize>,
+    /// Refined atom → NEW's endpoint index.
+    new_of: Vec<usize>,
+}
+
+impl Refinement {
+    /// Splits both sides' atoms until each refined atom lies within one atom of each
+    /// side, so every address range has one verdict before and one after.
+    fn of(old: &Engine, new: &Engine) -> Self {
+        let (old_atoms, new_atoms) = (atoms(old), atoms(new));
+        let sets: Vec<IpSet> = old_atoms
+            .iter()
+            .chain(&new_atoms)
+            .map(|(_, s)| s.clone())
+            .collect();
+        let part = partition(&sets);
+        let mut old_of = vec![0usize; part.atoms.len()];
+        let mut new_of = vec![0usize; part.atoms.len()];
+        for (i, members) in part.members.iter().enumerate() {
+            for &r in members {
+                if i < old_atoms.len() {
+                    old_of[r as usize] = old_atoms[i].0;
+                } else {
+                    new_of[r as usize] = new_atoms[i - old_atoms.len()].0;
+                }
+            }
+        }
+        Refinement {
+            atoms: part.atoms.iter().map(|a| a.readable()).collect(),
+            old_of,
+            new_of,
+        }
+    }
+}
 
 /// External atoms of an engine as (endpoint index, addresses).
 fn atoms(engine: &Engine) -> Vec<(usize, IpSet)> {
@@ -185,70 +255,14 @@ fn atoms(engine: &Engine) -> Vec<(usize, IpSet)> {
         .collect()
 }
 
-/// The mesh verdict of one side's cell on `port`, labelled `now` or `before`.
-fn labelled_mesh_evidence(
-    engine: &Engine,
-    (src, dst): (Option<usize>, Option<usize>),
-    port: u16,
-    mesh: &MeshOptions,
-    label: &str,
-) -> Vec<Evidence> {
-    let (Some(s), Some(d)) = (src, dst) else {
-        return Vec::new();
-    };
-    crate::assert::pair_mesh_evidence(engine, s, d, port, &Request::default(), mesh)
-        .into_iter()
-        .map(|e| Evidence::at(e.location, format!("{label}: {}", e.message)))
-        .collect()
-}
-
 /// Compares OLD with NEW, composing each side's mesh (set up by `mesh`) when it has one.
 pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool, mesh: &MeshOptions) -> Diff {
-    // The common refinement of both sides' atoms.
-    let (old_atoms, new_atoms) = (atoms(old), atoms(new));
-    let sets: Vec<IpSet> = old_atoms
-        .iter()
-        .chain(&new_atoms)
-        .map(|(_, s)| s.clone())
-        .collect();
-    let part = partition(&sets);
-    let mut old_of = vec![0usize; part.atoms.len()];
-    let mut new_of = vec![0usize; part.atoms.len()];
-    for (i, members) in part.members.iter().enumerate() {
-        for &r in members {
-            if i < old_atoms.len() {
-                old_of[r as usize] = old_atoms[i].0;
-            } else {
-                new_of[r as usize] = new_atoms[i - old_atoms.len()].0;
-            }
-        }
-    }
-    let refined: Vec<String> = part.atoms.iter().map(|a| a.readable()).collect();
-    let old_attr = Attribution::new(old);
-    let new_attr = Attribution::new(new);
-    let ids = |e: &Engine| -> BTreeMap<String, usize> {
-        e.cluster
-            .workloads
-            .iter()
-            .enumerate()
-            .map(|(i, w)| (w.id(), i))
-            .collect()
-    };
+    let refinement = Refinement::of(old, new);
     let (old_cluster, new_cluster) = (old.cluster, new.cluster);
     let mesh_a = Annotator::new(old_cluster, mesh.clone());
     let mesh_b = Annotator::new(new_cluster, mesh.clone());
-    let mut a = Side {
-        ids: ids(old),
-        engine: old,
-        attribution: old_attr,
-        atom_endpoint: old_of,
-    };
-    let mut b = Side {
-        ids: ids(new),
-        engine: new,
-        attribution: new_attr,
-        atom_endpoint: new_of,
-    };
+    let a = Side::new(old, refinement.old_of);
+    let b = Side::new(new, refinement.new_of);
     let mut out = Diff {
         policies: edits::policy_edits(old_cluster, new_cluster),
         mesh_notes: vec![Vec::new()],
@@ -256,274 +270,190 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool, mesh: &Mesh
         ..Diff::default()
     };
 
-    // Workloads.
     let old_ids: Vec<String> = old_cluster.workloads.iter().map(|w| w.id()).collect();
     let new_ids: Vec<String> = new_cluster.workloads.iter().map(|w| w.id()).collect();
-    out.workloads.0 = new_ids
-        .iter()
-        .filter(|i| a.workload(i).is_none())
-        .cloned()
-        .collect();
-    out.workloads.1 = old_ids
-        .iter()
-        .filter(|i| b.workload(i).is_none())
-        .cloned()
-        .collect();
+    out.workloads = (missing_from(&new_ids, &a), missing_from(&old_ids, &b));
+    let endpoints = endpoint_pairs(&old_ids, &new_ids, &refinement.atoms, &a, &b);
+    out.endpoints = endpoints.iter().map(|e| e.id.clone()).collect();
+    out.workload_edits = workload_edits(&endpoints, old_cluster, new_cluster);
+    let (old_causes, new_causes) = (
+        CauseIndex::new(&a, &out.policies),
+        CauseIndex::new(&b, &out.policies),
+    );
+    out.egress_causes = policy_causes(&endpoints, (&old_causes, &new_causes), true, mesh);
+    out.ingress_causes = policy_causes(&endpoints, (&old_causes, &new_causes), false, mesh);
+    let mesh_stable = mesh_stable(&endpoints, &out, old_cluster, new_cluster);
 
-    // Endpoints of either side: workloads by id, then refined atoms; a workload present
-    // on one side only has all its connections added or removed.
-    let mut ids: Vec<String> = old_ids.iter().chain(&new_ids).cloned().collect();
+    let groups = compare::source_groups(&endpoints, &a, &b);
+    let cells = compare::Cells::new(compare::Setup {
+        a,
+        b,
+        mesh_a,
+        mesh_b,
+        endpoints: &endpoints,
+        mesh_stable,
+        with_evidence,
+        mesh,
+        out,
+    });
+    cells.compare(&groups)
+}
+
+/// The workloads of `ids` that `other` does not have.
+fn missing_from(ids: &[String], other: &Side) -> Vec<String> {
+    ids.iter()
+        .filter(|i| other.workload(i).is_none())
+        .cloned()
+        .collect()
+}
+
+/// Endpoints of either side: workloads by id, then the refined atoms.
+fn endpoint_pairs(
+    old_ids: &[String],
+    new_ids: &[String],
+    refined: &[String],
+    a: &Side,
+    b: &Side,
+) -> Vec<EndpointPair> {
+    let mut ids: Vec<String> = old_ids.iter().chain(new_ids).cloned().collect();
     ids.sort();
     ids.dedup();
-    let endpoints: Vec<(String, Option<usize>, Option<usize>, bool)> = ids
-        .iter()
-        .map(|id| (id.clone(), a.workload(id), b.workload(id), false))
-        .chain(refined.iter().enumerate().map(|(r, id)| {
-            (
-                id.clone(),
-                Some(a.atom_endpoint[r]),
-                Some(b.atom_endpoint[r]),
-                true,
-            )
+    ids.iter()
+        .map(|id| EndpointPair {
+            id: id.clone(),
+            old: a.workload(id),
+            new: b.workload(id),
+            external: false,
+        })
+        .chain(refined.iter().enumerate().map(|(r, id)| EndpointPair {
+            id: id.clone(),
+            old: Some(a.atom_endpoint[r]),
+            new: Some(b.atom_endpoint[r]),
+            external: true,
         }))
-        .collect();
-    out.endpoints = endpoints.iter().map(|e| e.0.clone()).collect();
-    out.workload_edits = endpoints
+        .collect()
+}
+
+/// Per endpoint: how its workload changed (`None` for address ranges).
+fn workload_edits(endpoints: &[EndpointPair], old: &Cluster, new: &Cluster) -> Vec<Option<Edit>> {
+    endpoints
         .iter()
-        .map(|(_, ea, eb, ext)| match (ext, ea, eb) {
+        .map(|e| match (e.external, e.old, e.new) {
             (true, ..) => None,
             (false, None, Some(_)) => Some(Edit::Added),
             (false, Some(_), None) => Some(Edit::Removed),
-            (false, Some(x), Some(y)) => edits::workload_changed(
-                (old_cluster, &old_cluster.workloads[*x]),
-                (new_cluster, &new_cluster.workloads[*y]),
-            )
-            .then_some(Edit::Modified),
+            (false, Some(x), Some(y)) => {
+                edits::workload_changed((old, &old.workloads[x]), (new, &new.workloads[y]))
+                    .then_some(Edit::Modified)
+            }
             (false, None, None) => None,
         })
-        .collect();
-    // Per endpoint: the edited policies isolating or selecting its egress, its ingress,
-    // on either side.
-    let position = |kind: &str, id: &str| {
-        out.policies
-            .binary_search_by(|e| (e.kind.as_str(), e.id.as_str()).cmp(&(kind, id)))
-            .ok()
-            .map(|i| i as u32)
-    };
-    let old_cause: Vec<Option<u32>> = old_cluster
-        .policies
-        .iter()
-        .map(|p| position("NetworkPolicy", &p.id()))
-        .collect();
-    let new_cause: Vec<Option<u32>> = new_cluster
-        .policies
-        .iter()
-        .map(|p| position("NetworkPolicy", &p.id()))
-        .collect();
-    let (old_edited, new_edited) = (
-        edits::Edited::new(old_cluster, &out.policies),
-        edits::Edited::new(new_cluster, &out.policies),
-    );
-    let ends = |egress: bool| -> Vec<Vec<u32>> {
-        endpoints
+        .collect()
+}
+
+/// One side's way from an endpoint to the edited policies behind its connections.
+struct CauseIndex<'s, 'e, 'c> {
+    side: &'s Side<'e, 'c>,
+    /// Per NetworkPolicy of this side: its index among the edits, if it was edited.
+    network_policies: Vec<Option<u32>>,
+    /// This side's edited tiered and mesh policies.
+    edited: edits::Edited<'c>,
+}
+
+impl<'s, 'e, 'c> CauseIndex<'s, 'e, 'c> {
+    fn new(side: &'s Side<'e, 'c>, policies: &[PolicyEdit]) -> Self {
+        let cluster = side.engine.cluster;
+        let network_policies = cluster
+            .policies
             .iter()
-            .map(|(_, ea, eb, ext)| {
-                let mut v: Vec<u32> = Vec::new();
-                if !ext {
-                    let pick = |e: usize| {
-                        if egress {
-                            (Some(e), None)
-                        } else {
-                            (None, Some(e))
-                        }
-                    };
-                    if let Some(e) = ea {
-                        let (s, d) = pick(*e);
-                        v.extend(a.isolating(s, d).into_iter().filter_map(|p| old_cause[p]));
-                        v.extend(old_edited.selecting(old_cluster, *e, egress, mesh));
-                    }
-                    if let Some(e) = eb {
-                        let (s, d) = pick(*e);
-                        v.extend(b.isolating(s, d).into_iter().filter_map(|p| new_cause[p]));
-                        v.extend(new_edited.selecting(new_cluster, *e, egress, mesh));
-                    }
-                }
-                v.sort_unstable();
-                v.dedup();
-                v
+            .map(|p| {
+                let id = p.id();
+                policies
+                    .binary_search_by(|e| {
+                        (e.kind.as_str(), e.id.as_str()).cmp(&("NetworkPolicy", id.as_str()))
+                    })
+                    .ok()
+                    .map(|i| i as u32)
             })
-            .collect()
-    };
-    let (egress_causes, ingress_causes) = (ends(true), ends(false));
-    out.egress_causes = egress_causes;
-    out.ingress_causes = ingress_causes;
-    // Where L3/L4 is the same on both sides, the mesh can answer differently only when
-    // the source's identity or the destination's mesh context changed: its workload,
-    // the AuthorizationPolicies and PeerAuthentications covering it, or its
-    // namespace's Services. Elsewhere a cell equal in L3/L4 needs no mesh evaluation.
-    let service_edits = edits::namespaces_with_service_edits(old_cluster, new_cluster);
-    let mesh_stable: Vec<bool> = endpoints
-        .iter()
-        .enumerate()
-        .map(|(i, (id, _, _, ext))| {
-            *ext || (out.workload_edits[i].is_none()
-                && !out.ingress_causes[i]
-                    .iter()
-                    .any(|&p| edits::is_mesh_edit(&out.policies[p as usize]))
-                && id.split_once('/').is_none_or(|(ns, _)| {
-                    service_edits
-                        .binary_search_by(|s| s.as_str().cmp(ns))
-                        .is_err()
-                }))
-        })
-        .collect();
-    let mut equal: rustc_hash::FxHashMap<(PortSetId, PortSetId), bool> = Default::default();
-    let mut tables = compose::Tables::new();
-    let (mut compose_a, mut compose_b) = (
-        compose::Composer::new(mesh_a),
-        compose::Composer::new(mesh_b),
-    );
-    // Table entries of the changes in `out.port_sets` and `out.mesh_notes`.
-    let mut exported_sets: rustc_hash::FxHashMap<u32, u32> = Default::default();
-    let mut exported_notes: rustc_hash::FxHashMap<u32, u32> = Default::default();
-    exported_notes.insert(0, 0);
-    // Sources with the same row keys on both sides have the same rows: visit them
-    // consecutively and compute each distinct pair of rows once.
-    let key = |side: &Side, e: &Option<usize>| e.map(|e| side.engine.reach.endpoint_row_key(e));
-    let mut order: Vec<(KeyPair, usize)> = endpoints
-        .iter()
-        .enumerate()
-        .map(|(i, (_, sa, sb, _))| ((key(&a, sa), key(&b, sb)), i))
-        .collect();
-    order.sort();
-    // Distinct key pairs with their sources; rows of each chunk of pairs are computed
-    // on both sides at once, one side per core.
-    let mut groups: Vec<(Option<usize>, Option<usize>, Vec<usize>)> = Vec::new();
-    let mut last: Option<KeyPair> = None;
-    for (keys, si) in order {
-        let pair = Some(keys);
-        if pair != last {
-            groups.push((endpoints[si].1, endpoints[si].2, Vec::new()));
-            last = pair;
-        }
-        if let Some(g) = groups.last_mut() {
-            g.2.push(si);
+            .collect();
+        CauseIndex {
+            side,
+            network_policies,
+            edited: edits::Edited::new(cluster, policies),
         }
     }
-    for chunk in groups.chunks(64) {
-        let (rows_a, rows_b) = std::thread::scope(|scope| {
-            let old_side = &mut a;
-            let handle = scope.spawn(move || {
-                chunk
-                    .iter()
-                    .map(|g| g.0.map(|s| old_side.row(s)))
-                    .collect::<Vec<_>>()
-            });
-            let rows_b: Vec<Option<Vec<PortSetId>>> =
-                chunk.iter().map(|g| g.1.map(|s| b.row(s))).collect();
-            (handle.join(), rows_b)
-        });
-        let Ok(rows_a) = rows_a else {
-            continue;
+
+    /// Adds to `causes` the edited policies isolating or selecting the egress (with
+    /// `egress`) or else the ingress of this side's endpoint `e`.
+    fn add(&self, e: usize, egress: bool, mesh: &MeshOptions, causes: &mut Vec<u32>) {
+        let (src, dst) = if egress {
+            (Some(e), None)
+        } else {
+            (None, Some(e))
         };
-        for ((row_a, row_b), g) in rows_a.iter().zip(&rows_b).zip(chunk) {
-            for &si in &g.2 {
-                let (_, sa, sb, s_ext) = &endpoints[si];
-                for (di, (_, da, db, d_ext)) in endpoints.iter().enumerate() {
-                    if si == di || (*s_ext && *d_ext) {
-                        continue;
-                    }
-                    let cell = |row: &Option<Vec<PortSetId>>, d: &Option<usize>| match (row, d) {
-                        (Some(r), Some(d)) => r[*d],
-                        _ => PortSetId::EMPTY,
-                    };
-                    // Ids are per side: equality is memoised per pair of ids, sets kept only for changes.
-                    let (ia, ib) = (cell(row_a, da), cell(row_b, db));
-                    // Most cells are empty on both sides: no lookup for them.
-                    if ia == PortSetId::EMPTY && ib == PortSetId::EMPTY {
-                        continue;
-                    }
-                    let same = *equal
-                        .entry((ia, ib))
-                        .or_insert_with(|| a.engine.port_set(ia) == b.engine.port_set(ib));
-                    // Into a workload, the mesh may differ while L3/L4 does not.
-                    if same && (!out.mesh || *d_ext || (mesh_stable[si] && mesh_stable[di])) {
-                        continue;
-                    }
-                    let (open_a, note_a) = compose_a.compose(a.engine, &mut tables, *sa, *da, ia);
-                    let (open_b, note_b) = compose_b.compose(b.engine, &mut tables, *sb, *db, ib);
-                    if open_a == open_b && note_a == note_b {
-                        continue;
-                    }
-                    let mut export_set = |i: u32| -> u32 {
-                        *exported_sets.entry(i).or_insert_with(|| {
-                            out.port_sets.push(tables.sets[i as usize].clone());
-                            (out.port_sets.len() - 1) as u32
-                        })
-                    };
-                    let (before, after) = (export_set(open_a), export_set(open_b));
-                    let mut export_note = |i: u32| -> u32 {
-                        *exported_notes.entry(i).or_insert_with(|| {
-                            out.mesh_notes.push(tables.notes[i as usize].clone());
-                            (out.mesh_notes.len() - 1) as u32
-                        })
-                    };
-                    let (mesh_before, mesh_after) = (export_note(note_a), export_note(note_b));
-                    let (empty_a, empty_b) = (
-                        tables.sets[open_a as usize].is_empty(),
-                        tables.sets[open_b as usize].is_empty(),
-                    );
-                    let mut evidence = Vec::new();
-                    if with_evidence {
-                        if !empty_b {
-                            evidence.extend(b.evidence(*sb, *db, "now"));
-                        }
-                        if !empty_a {
-                            evidence.extend(a.evidence(*sa, *da, "before"));
-                        }
-                        // The mesh's say on the first TCP port where the sides differ.
-                        let l4 = a.engine.port_set(ia).union(b.engine.port_set(ib));
-                        let port = l4.ports(Protocol::Tcp).ranges().first().map(|r| r.0);
-                        if let (true, Some(port)) = (!same || mesh_before != mesh_after, port) {
-                            evidence.extend(labelled_mesh_evidence(
-                                b.engine,
-                                (*sb, *db),
-                                port,
-                                mesh,
-                                "now",
-                            ));
-                            evidence.extend(labelled_mesh_evidence(
-                                a.engine,
-                                (*sa, *da),
-                                port,
-                                mesh,
-                                "before",
-                            ));
-                        }
-                    }
-                    let change = Change {
-                        src: si as u32,
-                        dst: di as u32,
-                        before,
-                        after,
-                        mesh_before,
-                        mesh_after,
-                        evidence,
-                    };
-                    match (empty_a, empty_b) {
-                        (true, true) => {}
-                        (true, false) => out.added.push(change),
-                        (false, true) => out.removed.push(change),
-                        (false, false) => out.changed.push(change),
-                    }
+        causes.extend(
+            self.side
+                .isolating(src, dst)
+                .into_iter()
+                .filter_map(|p| self.network_policies[p]),
+        );
+        causes.extend(
+            self.edited
+                .selecting(self.side.engine.cluster, e, egress, mesh),
+        );
+    }
+}
+
+/// Per endpoint: the edited policies isolating or selecting its egress (with `egress`)
+/// or else its ingress, on either side.
+fn policy_causes(
+    endpoints: &[EndpointPair],
+    (old, new): (&CauseIndex, &CauseIndex),
+    egress: bool,
+    mesh: &MeshOptions,
+) -> Vec<Vec<u32>> {
+    endpoints
+        .iter()
+        .map(|e| {
+            let mut causes: Vec<u32> = Vec::new();
+            if !e.external {
+                if let Some(i) = e.old {
+                    old.add(i, egress, mesh, &mut causes);
+                }
+                if let Some(i) = e.new {
+                    new.add(i, egress, mesh, &mut causes);
                 }
             }
-        }
-    }
-    for list in [&mut out.added, &mut out.removed, &mut out.changed] {
-        list.sort_by_key(|c| (c.src, c.dst));
-    }
-    out
+            causes.sort_unstable();
+            causes.dedup();
+            causes
+        })
+        .collect()
+}
+
+/// Per endpoint: whether the mesh answers for it as before. Where L3/L4 is the same on
+/// both sides, the mesh can answer differently only when the source's identity or the
+/// destination's mesh context changed: its workload, the AuthorizationPolicies and
+/// PeerAuthentications covering it, or its namespace's Services. Elsewhere a cell
+/// equal in L3/L4 needs no mesh evaluation.
+fn mesh_stable(endpoints: &[EndpointPair], out: &Diff, old: &Cluster, new: &Cluster) -> Vec<bool> {
+    let service_edits = edits::namespaces_with_service_edits(old, new);
+    endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            e.external
+                || (out.workload_edits[i].is_none()
+                    && !out.ingress_causes[i]
+                        .iter()
+                        .any(|&p| edits::is_mesh_edit(&out.policies[p as usize]))
+                    && e.id.split_once('/').is_none_or(|(ns, _)| {
+                        service_edits
+                            .binary_search_by(|s| s.as_str().cmp(ns))
+                            .is_err()
+                    }))
+        })
+        .collect()
 }
 
 impl Diff {

@@ -9,9 +9,10 @@ use kubeseg_model::{
     Rule, Selector,
 };
 use rustc_hash::FxHashMap as HashMap;
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+mod layout;
+mod policies;
 mod tiers;
 pub use tiers::{TierPeerRef, TierRule, Tiers, domain_matches, normalise_domain};
 
@@ -240,142 +241,22 @@ impl Index {
             .enumerate()
             .map(|(i, n)| (n.name.as_str(), i as u32))
             .collect();
-
         let pre = tiers::prepass(cluster);
-        // Equivalence classes, ordered by key so each namespace's classes are contiguous.
-        let mut keys: BTreeMap<ClassKey, u32> = BTreeMap::new();
-        let mut workload_keys: Vec<Vec<ClassKey>> = Vec::with_capacity(cluster.workloads.len());
-        for w in &cluster.workloads {
-            let namespace = ns_index[w.namespace.as_str()];
-            let mut ks: Vec<ClassKey> = w
-                .pods
-                .iter()
-                .map(|p| ClassKey {
-                    namespace,
-                    labels: p
-                        .labels
-                        .iter()
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect(),
-                    ports: p.ports.clone(),
-                    ips: if options.ipblock_pod_ips {
-                        p.ips.clone()
-                    } else {
-                        Vec::new()
-                    },
-                    networks: pre.networks_holding(p),
-                    host_network: p.host_network && !options.host_network_selectable,
-                })
-                .collect();
-            ks.sort();
-            ks.dedup();
-            for k in &ks {
-                keys.entry(k.clone()).or_insert(0);
-            }
-            workload_keys.push(ks);
-        }
-        for (i, id) in keys.values_mut().enumerate() {
-            *id = i as u32;
-        }
-        let classes: Vec<ClassKey> = keys.keys().cloned().collect();
-        let class_count = classes.len();
-
-        // Address atoms from every ipBlock.
-        let mut ip_sets: Vec<IpSet> = Vec::new();
-        let mut ip_set_ids: HashMap<IpSet, usize> = HashMap::default();
-        for p in &cluster.policies {
-            for r in p.ingress.iter().chain(&p.egress) {
-                for peer in r.peers.iter().flatten() {
-                    if let PeerKind::IpBlock { addresses, .. } = &peer.kind {
-                        ip_set_ids.entry(addresses.clone()).or_insert_with(|| {
-                            ip_sets.push(addresses.clone());
-                            ip_sets.len() - 1
-                        });
-                    }
-                }
-            }
-        }
-        for set in pre.ip_sets {
-            ip_set_ids.entry(set.clone()).or_insert_with(|| {
-                ip_sets.push(set);
-                ip_sets.len() - 1
-            });
-        }
-        let part = partition(&ip_sets);
+        let classes = layout::classes(cluster, &ns_index, &pre, options);
+        let addresses = layout::AddressSets::of(cluster, pre.ip_sets);
+        let part = partition(&addresses.sets);
+        // Nodes are the classes, then the address atoms, then the domains.
+        let class_count = classes.keys.len();
         let domain_base = class_count + part.atoms.len();
         let nodes = domain_base + pre.domains.len();
-
-        let mut endpoints: Vec<Endpoint> = workload_keys
-            .iter()
-            .enumerate()
-            .map(|(i, ks)| Endpoint::Workload {
-                workload: i,
-                classes: ks.iter().map(|k| keys[k]).collect(),
-            })
-            .collect();
-        endpoints.extend(
-            part.atoms
-                .iter()
-                .enumerate()
-                .map(|(i, a)| Endpoint::External {
-                    atom: i as u32,
-                    addresses: a.clone(),
-                }),
-        );
-        endpoints.extend(
-            pre.domains
-                .iter()
-                .enumerate()
-                .map(|(i, name)| Endpoint::Domain {
-                    domain: i as u32,
-                    name: name.clone(),
-                }),
-        );
-
-        // Label index over pod-selectable classes (host-network pods are never selected).
-        let mut labels = LabelIndex::new(nodes);
-        let mut selectable = BitSet::new(nodes);
-        // Classes are ordered by namespace, so each namespace's classes are a range.
-        let mut ns_ranges: Vec<(usize, usize)> = vec![(0, 0); cluster.namespaces.len()];
-        for (i, c) in classes.iter().enumerate() {
-            let r = &mut ns_ranges[c.namespace as usize];
-            if r.0 == r.1 {
-                *r = (i, i + 1);
-            } else {
-                r.1 = i + 1;
-            }
-            if c.host_network {
-                continue;
-            }
-            selectable.insert(i);
-            for (k, v) in &c.labels {
-                labels.add(i, k, v);
-            }
-        }
-
-        let mut port_profiles: Vec<Vec<ContainerPort>> = vec![Vec::new()];
-        let mut profile_ids: HashMap<Vec<ContainerPort>, u32> =
-            [(Vec::new(), 0)].into_iter().collect();
-        let class_port_profile: Vec<u32> = classes
-            .iter()
-            .map(|c| {
-                let named: Vec<ContainerPort> = c
-                    .ports
-                    .iter()
-                    .filter(|p| p.name.is_some())
-                    .cloned()
-                    .collect();
-                *profile_ids.entry(named.clone()).or_insert_with(|| {
-                    port_profiles.push(named);
-                    (port_profiles.len() - 1) as u32
-                })
-            })
-            .collect();
+        let endpoints = layout::endpoints(classes.of_workload, &part.atoms, &pre.domains);
+        let selectable = layout::Selectable::of(&classes.keys, nodes, cluster.namespaces.len());
+        let profiles = layout::PortProfiles::of(&classes.keys);
 
         let mut b = Builder {
-            labels,
-            selectable,
-            ns_ranges,
+            labels: selectable.labels,
+            selectable: selectable.classes,
+            ns_ranges: selectable.ns_ranges,
             ns_labels: LabelIndex::over(cluster.namespaces.iter().map(|n| &n.labels)),
             ns_cache: HashMap::default(),
             peer_cache: HashMap::default(),
@@ -387,8 +268,8 @@ impl Index {
             nodes,
             class_count,
             atom_members: part.members,
-            ip_set_ids,
-            classes: &classes,
+            ip_set_ids: addresses.ids,
+            classes: &classes.keys,
             options,
             peer_refs: Vec::new(),
             domains: &pre.domains,
@@ -396,72 +277,34 @@ impl Index {
             node_addresses: pre.node_addresses,
             networks: &pre.networks,
         };
-        let mut all = BitSet::new(nodes);
-        all.insert_range(0, nodes);
-        let all_id = b.intern_peers(all);
-
-        let mut selected = Vec::with_capacity(cluster.policies.len());
-        let mut ingress_rules = Vec::new();
-        let mut egress_rules = Vec::with_capacity(cluster.policies.len());
-        let mut ingress_isolated = BitSet::new(nodes);
-        let mut egress_isolated = BitSet::new(nodes);
-        for (pi, p) in cluster.policies.iter().enumerate() {
-            let ns = ns_index[p.namespace.as_str()];
-            let mut within = b.ns_mask(ns);
-            within.intersect_with(&b.selectable);
-            let sel = b.labels.eval(&p.pod_selector, &within);
-            if p.isolates_ingress {
-                ingress_isolated.union_with(&sel);
-                for (ri, r) in p.ingress.iter().enumerate() {
-                    let at = PeerRef {
-                        policy: pi as u32,
-                        egress: false,
-                        rule: ri as u32,
-                        peer: 0,
-                    };
-                    let rule = b.compile_rule(r, at, ns, all_id);
-                    ingress_rules.push(rule);
-                }
-            }
-            let mut eg = Vec::new();
-            if p.isolates_egress {
-                egress_isolated.union_with(&sel);
-                for (ri, r) in p.egress.iter().enumerate() {
-                    let at = PeerRef {
-                        policy: pi as u32,
-                        egress: true,
-                        rule: ri as u32,
-                        peer: 0,
-                    };
-                    eg.push(b.compile_rule(r, at, ns, all_id));
-                }
-            }
-            egress_rules.push(eg);
-            selected.push(sel);
-        }
-
+        let policies = b.network_policies(cluster, &ns_index);
         let tiers = b.tiers(cluster);
-        let (peer_sets, port_specs, port_sets) = (b.peer_sets, b.port_specs, b.port_sets);
-        let peer_refs = b.peer_refs;
+        let Builder {
+            peer_sets,
+            port_specs,
+            port_sets,
+            peer_refs,
+            ..
+        } = b;
         Index {
-            classes,
+            classes: classes.keys,
             atoms: part.atoms,
-            domains: pre.domains.clone(),
+            domains: pre.domains,
             tiers,
             endpoints,
             nodes,
-            selected,
-            ingress_rules,
-            egress_rules,
+            selected: policies.selected,
+            ingress_rules: policies.ingress_rules,
+            egress_rules: policies.egress_rules,
             isolates_egress: cluster.policies.iter().map(|p| p.isolates_egress).collect(),
             peer_sets,
             port_specs,
             port_sets,
-            ingress_isolated,
-            egress_isolated,
+            ingress_isolated: policies.ingress_isolated,
+            egress_isolated: policies.egress_isolated,
             peer_refs,
-            class_port_profile,
-            port_profiles,
+            class_port_profile: profiles.of_class,
+            port_profiles: profiles.profiles,
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod ctx;
 mod ignore;
+mod kinds;
 mod mesh;
 mod meta;
 mod policy;
@@ -203,23 +204,69 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
     let Some(entries) = ctx.map(obj, "a Kubernetes object") else {
         return;
     };
-    let kind = match ctx::field(entries, "kind") {
-        Some(k) => match ctx.str(k, "kind") {
-            Some(k) => k.to_string(),
-            None => return,
-        },
-        None if item_kind.is_some() => item_kind.unwrap_or_default().to_string(),
+    let Some(kind) = object_kind(ctx, obj, entries, item_kind) else {
+        return;
+    };
+    let api_version = api_version_of(obj, &kind, item_kind.is_some());
+    if kind == "List" || (kind.ends_with("List") && obj.get("items").is_some()) {
+        decode_list_items(ctx, obj, &kind, out);
+        return;
+    }
+    out.documents += 1;
+    let mut doc = kinds::Document {
+        ctx,
+        obj,
+        kind: &kind,
+        api_version,
+        out,
+    };
+    if doc.misfiled() {
+        return;
+    }
+    if let Some(i) = ignore::ignore(doc.ctx, obj, &kind) {
+        doc.out.objects.push(Object::Ignore(i));
+    }
+    // Each reader takes only the kinds and apiVersions it knows and leaves the rest to
+    // the next. Order matters where two share a kind: the modelled versions of the
+    // tiered and Istio kinds are read before `unmodelled_policy` reports the others.
+    let read = doc.network_policy()
+        || doc.core_object()
+        || doc.route()
+        || doc.tiered_policy()
+        || doc.mesh_object()
+        || doc.kustomization()
+        || doc.unmodelled_policy();
+    if !read {
+        doc.custom_resource();
+    }
+}
+
+/// The object's `kind`, or for an item of a typed list without one, the list's; `None`
+/// (with an error) when there is none.
+fn object_kind(
+    ctx: &mut Ctx,
+    obj: &Node,
+    entries: &[(crate::tree::Key, Node)],
+    item_kind: Option<&str>,
+) -> Option<String> {
+    match ctx::field(entries, "kind") {
+        Some(k) => ctx.str(k, "kind").map(str::to_string),
+        None if item_kind.is_some() => Some(item_kind.unwrap_or_default().to_string()),
         None => {
             ctx.error(
                 obj,
                 "missing-kind",
                 "document has no `kind`: it is not a Kubernetes object",
             );
-            return;
+            None
         }
-    };
-    // Items of a typed list may omit apiVersion: the list's kind implies it.
-    let implied_version = match (kind.as_str(), item_kind.is_some()) {
+    }
+}
+
+/// The object's `apiVersion`; for an item of a typed list (`typed_item`), which may omit
+/// it, the one the list's kind implies.
+fn api_version_of<'n>(obj: &'n Node, kind: &str, typed_item: bool) -> &'n str {
+    let implied_version = match (kind, typed_item) {
         ("NetworkPolicy", true) => "networking.k8s.io/v1",
         ("Node", true) => "v1",
         ("AdminNetworkPolicy" | "BaselineAdminNetworkPolicy", true) => {
@@ -227,236 +274,17 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
         }
         _ => "",
     };
-    let api_version = obj
-        .get("apiVersion")
+    obj.get("apiVersion")
         .and_then(Node::as_str)
-        .unwrap_or(implied_version);
-    if kind == "List" || (kind.ends_with("List") && obj.get("items").is_some()) {
-        let implied = kind.strip_suffix("List").filter(|k| !k.is_empty());
-        if let Some(items) = obj.get("items") {
-            for item in ctx.seq(items, "items").unwrap_or_default() {
-                decode_object(ctx, item, implied, out);
-            }
-        }
-        return;
-    }
-    out.documents += 1;
-    if let Some((intended, keys, at)) = shape::misfiled(obj, &kind, api_version) {
-        let want = intended.api_versions[0];
-        ctx.warning_at(at.line, at.column, "wrong-kind", format!(
-            "this document looks like a {want} {} (its spec has {}) but says apiVersion `{api_version}`, kind `{kind}`: the API server rejects it or applies something else; did you mean `apiVersion: {want}` and `kind: {}`?",
-            intended.kind,
-            keys.join(", "),
-            intended.kind
-        ));
-        *out.skipped
-            .entry(format!("{kind} ({api_version})"))
-            .or_default() += 1;
-        if intended.kind == "NetworkPolicy" {
-            let meta = meta::metadata(ctx, obj, "NetworkPolicy", true);
-            if let Some(p) = policy::network_policy(ctx, obj, meta) {
-                out.objects.push(Object::Misfiled(p));
-            }
-        } else if intended.kind == "AuthorizationPolicy" {
-            let meta = meta::metadata(ctx, obj, "AuthorizationPolicy", true);
-            out.objects.push(Object::AuthorizationPolicy {
-                policy: mesh::authorization_policy(ctx, obj, meta),
-                misfiled: true,
-            });
-        } else {
-            meta::metadata(ctx, obj, intended.kind, true);
-        }
-        return;
-    }
-    if let Some(i) = ignore::ignore(ctx, obj, &kind) {
-        out.objects.push(Object::Ignore(i));
-    }
-    match kind.as_str() {
-        "NetworkPolicy" if api_version != "networking.k8s.io/v1" => {
-            // Calico's projectcalico.org/v3 NetworkPolicy (look-alikes under made-up groups
-            // were reported above as misfiled).
-            ctx.warning_at(obj.line, obj.column, "unmodelled-policy", format!("NetworkPolicy with apiVersion `{api_version}` is not a networking.k8s.io/v1 NetworkPolicy; kubeseg does not model it and the results ignore it"));
-            *out.skipped
-                .entry(format!("{kind} ({api_version})"))
-                .or_default() += 1;
-        }
-        "NetworkPolicy" => {
-            let meta = meta::metadata(ctx, obj, "NetworkPolicy", true);
-            if let Some(p) = policy::network_policy(ctx, obj, meta) {
-                out.objects.push(Object::NetworkPolicy(p));
-            }
-        }
-        "Namespace" => {
-            let meta = meta::metadata(ctx, obj, "Namespace", true);
-            out.objects.push(Object::Namespace {
-                name: meta.name,
-                labels: meta.labels,
-                location: ctx.at(obj),
-            });
-        }
-        "Pod" => {
-            let meta = meta::metadata(ctx, obj, "Pod", true);
-            let pod = workloads::pod(ctx, obj, &meta.name, meta.labels);
-            out.objects.push(Object::Pod {
-                namespace: meta.namespace.unwrap_or_else(|| "default".into()),
-                owner: meta.controller,
-                pod,
-            });
-        }
-        "Service" => {
-            let meta = meta::metadata(ctx, obj, "Service", true);
-            out.objects
-                .push(Object::Service(workloads::service(ctx, obj, meta)));
-        }
-        "Ingress" if api_version == "networking.k8s.io/v1" => {
-            let meta = meta::metadata(ctx, obj, "Ingress", true);
-            out.objects
-                .push(Object::Route(workloads::ingress(ctx, obj, meta)));
-        }
-        "HTTPRoute" | "GRPCRoute" | "TLSRoute" | "TCPRoute" | "UDPRoute"
-            if api_version.starts_with("gateway.networking.k8s.io/") =>
-        {
-            let meta = meta::metadata(ctx, obj, &kind, true);
-            out.objects
-                .push(Object::Route(workloads::http_route(ctx, obj, meta, &kind)));
-        }
-        "VirtualService" if api_version.starts_with("networking.istio.io/") => {
-            let meta = meta::metadata(ctx, obj, "VirtualService", true);
-            if let Some(r) = workloads::virtual_service(ctx, obj, meta) {
-                out.objects.push(Object::Route(r));
-            }
-        }
-        // A Gateway exposes what the routes bound to it name (read above); the gateway
-        // pods themselves are exposed by their own Service.
-        "Gateway"
-            if api_version.starts_with("networking.istio.io/")
-                || api_version.starts_with("gateway.networking.k8s.io/") =>
-        {
-            meta::metadata(ctx, obj, "Gateway", true);
-        }
-        "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" | "ClusterNetworkPolicy"
-            if let Some(flavor) = tier::Flavor::of(&kind, api_version) =>
-        {
-            let meta = meta::metadata(ctx, obj, &kind, true);
-            if let Some(p) = tier::cluster_policy(ctx, obj, meta, flavor) {
-                out.objects.push(Object::ClusterPolicy(p));
-            }
-        }
-        "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" | "ClusterNetworkPolicy"
-            if kind != "ClusterNetworkPolicy"
-                || api_version.starts_with("policy.networking.k8s.io/") =>
-        {
-            // Another version of a tiered kind (Antrea's ClusterNetworkPolicy is below).
-            meta::metadata(ctx, obj, &kind, true);
-            let want = if kind == "ClusterNetworkPolicy" {
-                "policy.networking.k8s.io/v1alpha2"
-            } else {
-                "policy.networking.k8s.io/v1alpha1"
-            };
-            ctx.warning_at(obj.line, obj.column, "unmodelled-policy", format!("{kind} with apiVersion `{api_version}` changes connectivity but kubeseg models only `{want}` {kind}; the results ignore it"));
-            *out.skipped
-                .entry(format!("{kind} ({api_version})"))
-                .or_default() += 1;
-        }
-        "Node" if api_version == "v1" => {
-            let meta = meta::metadata(ctx, obj, "Node", true);
-            out.objects
-                .push(Object::Node(tier_peers::node(ctx, obj, meta)));
-        }
-        k if CONTROLLER_KINDS.contains(&k) => {
-            let meta = meta::metadata(ctx, obj, k, true);
-            let template = workloads::template(k, obj).map(|t| {
-                let labels = workloads::template_labels(ctx, t);
-                workloads::pod(ctx, t, &meta.name, labels)
-            });
-            let template = template.map(|mut t| {
-                t.location = Some(ctx.at(obj));
-                t
-            });
-            out.objects.push(Object::Controller {
-                kind: k.to_string(),
-                namespace: meta.namespace.unwrap_or_else(|| "default".into()),
-                name: meta.name,
-                owner: meta.controller,
-                template,
-                location: ctx.at(obj),
-            });
-        }
-        "AuthorizationPolicy"
-            if matches!(
-                api_version,
-                "security.istio.io/v1" | "security.istio.io/v1beta1"
-            ) =>
-        {
-            let meta = meta::metadata(ctx, obj, "AuthorizationPolicy", true);
-            out.objects.push(Object::AuthorizationPolicy {
-                policy: mesh::authorization_policy(ctx, obj, meta),
-                misfiled: false,
-            });
-        }
-        "PeerAuthentication"
-            if matches!(
-                api_version,
-                "security.istio.io/v1" | "security.istio.io/v1beta1"
-            ) =>
-        {
-            let meta = meta::metadata(ctx, obj, "PeerAuthentication", true);
-            out.objects
-                .push(Object::PeerAuthentication(mesh::peer_authentication(
-                    ctx, obj, meta,
-                )));
-        }
-        "ServiceAccount" if api_version == "v1" => {
-            let meta = meta::metadata(ctx, obj, "ServiceAccount", true);
-            out.objects
-                .push(Object::ServiceAccount(mesh::service_account(
-                    ctx, obj, meta,
-                )));
-        }
-        "Kustomization" | "Component" if api_version.starts_with("kustomize.config.k8s.io/") => {
-            ctx.warning_at(obj.line, obj.column, "kustomize-tree", KUSTOMIZE_HINT);
-            *out.skipped.entry(kind).or_default() += 1;
-        }
-        k if UNMODELLED_POLICY_KINDS.contains(&k) => {
-            // The API server checks the name of every object, modelled or not.
-            let meta = meta::metadata(ctx, obj, k, true);
-            if api_version.starts_with("security.istio.io/") {
-                match k {
-                    "AuthorizationPolicy" => out.objects.push(Object::AuthorizationPolicy {
-                        policy: mesh::authorization_policy(ctx, obj, meta),
-                        misfiled: false,
-                    }),
-                    "PeerAuthentication" => {
-                        out.objects
-                            .push(Object::PeerAuthentication(mesh::peer_authentication(
-                                ctx, obj, meta,
-                            )))
-                    }
-                    _ => {}
-                }
-            }
-            ctx.warning_at(obj.line, obj.column, "unmodelled-policy", format!("{k} ({api_version}) changes connectivity but is not modelled by this version of kubeseg; the results ignore it"));
-            *out.skipped.entry(kind).or_default() += 1;
-        }
-        _ => {
-            let catalog = ctx
-                .operators
-                .clone()
-                .unwrap_or_else(crate::operators::Catalog::builtin);
-            if let Some(op) = catalog.find(api_version, &kind) {
-                let meta = meta::metadata(ctx, obj, &kind, true);
-                let namespace = meta.namespace.unwrap_or_else(|| "default".into());
-                let expanded = crate::operators::expand(ctx, op, obj, &meta.name, &namespace);
-                out.objects
-                    .extend(expanded.into_iter().map(|o| Object::Expanded(Box::new(o))));
-            } else {
-                if crate::operators::looks_like_a_workload(api_version, obj) {
-                    ctx.warning_at(obj.line, obj.column, "unexpanded-workload", format!(
-                        "{kind} ({api_version}) looks like it makes an operator run pods, but no operator description covers it: the results leave those pods out; describe them with --operators FILE (see the README)"
-                    ));
-                }
-                *out.skipped.entry(kind).or_default() += 1;
-            }
+        .unwrap_or(implied_version)
+}
+
+/// Decodes the items of a List or typed list (`PodList`: its items are Pods).
+fn decode_list_items(ctx: &mut Ctx, obj: &Node, kind: &str, out: &mut Decoded) {
+    let implied = kind.strip_suffix("List").filter(|k| !k.is_empty());
+    if let Some(items) = obj.get("items") {
+        for item in ctx.seq(items, "items").unwrap_or_default() {
+            decode_object(ctx, item, implied, out);
         }
     }
 }
