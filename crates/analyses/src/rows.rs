@@ -53,6 +53,9 @@ pub struct Rows {
     pub members: Vec<Vec<u32>>,
     /// Per workload: the external atoms (endpoint indices) that may connect to it.
     pub admitted_from: Vec<Vec<u32>>,
+    /// Per workload, when the mesh cannot deny anything: its one-hop destinations
+    /// reached on UDP or SCTP only (see [`hops_without_tcp`]), counted with its row.
+    pub without_tcp: Option<Vec<u32>>,
 }
 
 impl Rows {
@@ -105,7 +108,12 @@ impl Rows {
             }
         }
         let seed = mesh.as_deref().map(Annotator::seed);
-        let keys = engine.reach.par_map_with(
+        // Without a policy that could deny, the mesh keeps every TCP hop, and the hops
+        // without TCP are counted here for every workload, from the row at hand.
+        let count_hops =
+            cluster.authorization_policies.is_empty() && cluster.peer_authentications.is_empty();
+        let (key_of_ref, members_ref) = (&key_of, &members);
+        let per_key = engine.reach.par_map_with(
             &representatives,
             || {
                 (
@@ -121,9 +129,31 @@ impl Rows {
                 if let Some(m) = annotator.as_mut() {
                     drop_mesh_denied(sets, m, w, row, &mut facts.out, protocols);
                 }
-                facts
+                let mut counts = Vec::new();
+                if count_hops {
+                    let all = count_without_tcp(sets, None, usize::MAX, &facts.out, row, protocols);
+                    let members = &members_ref[key_of_ref[w] as usize];
+                    counts.extend(members.iter().map(|&m| {
+                        let m = m as usize;
+                        let own = facts.out.contains(m)
+                            && has_other(sets, row[m], protocols)
+                            && tcp_of(sets, row[m], protocols).is_empty();
+                        (all - usize::from(own)) as u32
+                    }));
+                }
+                (facts, counts)
             },
         );
+        let mut without_tcp = count_hops.then(|| vec![0; workloads]);
+        let mut keys = Vec::with_capacity(per_key.len());
+        for (k, (facts, counts)) in per_key.into_iter().enumerate() {
+            if let Some(all) = without_tcp.as_mut() {
+                for (&m, count) in members[k].iter().zip(counts) {
+                    all[m as usize] = count;
+                }
+            }
+            keys.push(facts);
+        }
         // Per workload, the outside addresses that may connect to it.
         let atoms: Vec<usize> = (workloads..endpoints).collect();
         let admitting = engine.reach.par_map_with(
@@ -150,6 +180,7 @@ impl Rows {
             keys,
             members,
             admitted_from,
+            without_tcp,
         }
     }
 

@@ -34,6 +34,7 @@ fn rows(n: usize, key_of: Vec<u32>, succ: &[Vec<usize>]) -> Rows {
         keys,
         members,
         admitted_from: vec![Vec::new(); n],
+        without_tcp: None,
     }
 }
 

@@ -335,3 +335,58 @@ fn rules_lists_every_code_and_documents_one() {
     assert!(doc.contains("KS202") && doc.contains("Why is this bad"));
     assert_eq!(kubeseg(&["rules", "KS000"]).status.code(), Some(2));
 }
+
+#[test]
+fn hops_on_udp_alone_are_counted_without_the_entry_points_own_pods() {
+    // No mesh. From a/web: db admits it on UDP 5432 only, cache on TCP and UDP 6379,
+    // dns has no policy (every port): 3 direct hops, 1 of them without TCP. web's own
+    // replicas reach each other on UDP 9999 alone, which is no hop to another workload
+    // and must not be counted.
+    let deployment = |name: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: {name}, namespace: a}}\nspec:\n  replicas: 2\n  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec: {{containers: [{{name: c, image: i}}]}}\n---\n"
+        )
+    };
+    let admit = |name: &str, ports: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: {name}, namespace: a}}\nspec:\n  podSelector: {{matchLabels: {{app: {name}}}}}\n  ingress:\n  - from: [{{podSelector: {{matchLabels: {{app: web}}}}}}]\n    ports: [{ports}]\n---\n"
+        )
+    };
+    let mut yaml = String::from("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n");
+    for name in ["web", "db", "cache", "dns"] {
+        yaml.push_str(&deployment(name));
+    }
+    yaml.push_str(&admit("web", "{port: 9999, protocol: UDP}"));
+    yaml.push_str(&admit("db", "{port: 5432, protocol: UDP}"));
+    yaml.push_str(&admit(
+        "cache",
+        "{port: 6379, protocol: TCP}, {port: 6379, protocol: UDP}",
+    ));
+    let dir = common::scratch("udp-hops", &[("c.yaml", &yaml)]);
+    let path = dir.join("c.yaml");
+    let args = [
+        "audit",
+        path.to_str().unwrap(),
+        "--assume-compromised",
+        "a/web",
+        "--only",
+        "KS201",
+        "--format",
+        "json",
+    ];
+    let out = kubeseg(&args);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let finding = &doc["findings"][0];
+    let evidence: Vec<&str> = finding["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e.starts_with("1 of its 3 direct hop(s) are open on UDP or SCTP only")),
+        "{finding}"
+    );
+}

@@ -97,13 +97,16 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
         .collect();
     let others = n.saturating_sub(1).max(1);
     let entries: Vec<usize> = a.entries.iter().map(|e| e.workload).collect();
-    let without_tcp = crate::rows::hops_without_tcp(
-        a.engine,
-        a.mesh.as_ref(),
-        &a.rows,
-        &entries,
-        a.protocols.as_ref(),
-    );
+    let without_tcp: Vec<usize> = match &a.rows.without_tcp {
+        Some(counts) => entries.iter().map(|&e| counts[e] as usize).collect(),
+        None => crate::rows::hops_without_tcp(
+            a.engine,
+            a.mesh.as_ref(),
+            &a.rows,
+            &entries,
+            a.protocols.as_ref(),
+        ),
+    };
     for (i, &e) in entries.iter().enumerate() {
         let b = &blast[e];
         let share = b.transitive as f64 / others as f64;
