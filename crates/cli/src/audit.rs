@@ -86,8 +86,18 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
             lap("render");
             return Ok((out, fail));
         }
+        AuditFormat::Json => {
+            // Streamed: the document can be larger than the model it describes.
+            use std::io::Write as _;
+            let stdout = crate::visible::Visible::new(std::io::stdout().lock());
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout);
+            kubeseg_report::audit::write_json(&mut out, &engine, &report, &findings)?;
+            out.flush()?;
+            out.get_mut().finish()?;
+            lap("render");
+            return Ok((String::new(), fail));
+        }
         AuditFormat::Text => Format::Text,
-        AuditFormat::Json => Format::Json,
         AuditFormat::Sarif => Format::Sarif,
         AuditFormat::Md => Format::Md,
     };

@@ -341,11 +341,31 @@ struct ReportJson<'a> {
 
 /// The versioned JSON document.
 pub fn json(engine: &Engine, report: &AuditReport, findings: &[&Finding]) -> String {
+    crate::to_json(&document(engine, report, findings))
+}
+
+/// The versioned JSON document, written to `out` as it is serialised: at 150,000 pods
+/// it can be half a gigabyte, which a string would hold twice while it grows.
+pub fn write_json(
+    out: &mut dyn std::io::Write,
+    engine: &Engine,
+    report: &AuditReport,
+    findings: &[&Finding],
+) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, &document(engine, report, findings))?;
+    out.write_all(b"\n")
+}
+
+fn document<'a>(
+    engine: &Engine,
+    report: &'a AuditReport,
+    findings: &[&'a Finding],
+) -> ReportJson<'a> {
     use serde_json::json;
     let id = |w: usize| engine.endpoint_id(w);
     let others = report.counts.0.saturating_sub(1).max(1) as f64;
     let (by_severity, suppressed) = severity_summary(findings);
-    let doc = ReportJson {
+    ReportJson {
         schema_version: SCHEMA_VERSION,
         tool: json!({"name": "kubeseg", "version": env!("CARGO_PKG_VERSION")}),
         summary: json!({
@@ -391,6 +411,5 @@ pub fn json(engine: &Engine, report: &AuditReport, findings: &[&Finding]) -> Str
             })
             .collect(),
         notes: &report.notes,
-    };
-    crate::to_json(&doc)
+    }
 }
