@@ -407,7 +407,7 @@ pub fn dns(a: &mut Audit, t: &EgressTargets) {
         let mut policies: Vec<usize> = nodes
             .iter()
             .flat_map(|&n| a.attribution.egress_policies(n))
-            .map(|&p| p as usize)
+            .map(|&p| p.index())
             .collect();
         policies.sort_unstable();
         policies.dedup();

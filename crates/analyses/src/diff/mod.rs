@@ -170,7 +170,7 @@ impl<'e, 'c> Side<'e, 'c> {
                     self.attribution
                         .egress_policies(n)
                         .iter()
-                        .map(|&p| p as usize),
+                        .map(|&p| p.index()),
                 );
             }
         }
@@ -180,7 +180,7 @@ impl<'e, 'c> Side<'e, 'c> {
                     self.attribution
                         .ingress_policies(n)
                         .iter()
-                        .map(|&p| p as usize),
+                        .map(|&p| p.index()),
                 );
             }
         }

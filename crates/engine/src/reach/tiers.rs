@@ -7,6 +7,7 @@
 
 use super::Interner;
 use crate::bitset::BitSet;
+use crate::ids::{ClusterPolicyId, PeerSetId};
 use crate::index::{Index, TierRule};
 use crate::portsets::{PortSetId, PortSets};
 use kubeseg_model::{Action, Tier};
@@ -102,13 +103,17 @@ pub struct TierScratch {
 impl TierIngress {
     /// Groups destinations by the tiered policies with ingress rules that apply to
     /// them; `dense` numbers the peer sets rows track, shared with NetworkPolicy rules.
-    pub fn new(index: &Index, dense: &mut HashMap<u32, u32>, used: &mut Vec<u32>) -> Self {
+    pub fn new(
+        index: &Index,
+        dense: &mut HashMap<PeerSetId, u32>,
+        used: &mut Vec<PeerSetId>,
+    ) -> Self {
         let tiers = &index.tiers;
         let mut per_node: Vec<Vec<u32>> = vec![Vec::new(); index.class_count()];
-        for (p, rules) in tiers.ingress.iter().enumerate() {
+        for (p, rules) in tiers.ingress.iter_ids() {
             if !rules.is_empty() {
                 for c in tiers.selected[p].iter() {
-                    per_node[c].push(p as u32);
+                    per_node[c].push(p.0);
                 }
             }
         }
@@ -124,7 +129,7 @@ impl TierIngress {
                 let id = t.profiles.len() as u32;
                 let rules: Vec<TierRule> = policies
                     .iter()
-                    .flat_map(|&p| tiers.ingress[p as usize].iter().copied())
+                    .flat_map(|&p| tiers.ingress[ClusterPolicyId(p)].iter().copied())
                     .collect();
                 for (pos, r) in rules.iter().enumerate() {
                     let next = used.len() as u32;
@@ -255,14 +260,14 @@ pub fn egress_decisions(
     let mut decisions = vec![Decision::default(); nodes];
     let mut touched = BitSet::new(nodes);
     for &p in tiered {
-        for ri in 0..index.tiers.egress[p as usize].len() {
-            let r = index.tiers.egress[p as usize][ri];
+        for ri in 0..index.tiers.egress[ClusterPolicyId(p)].len() {
+            let r = index.tiers.egress[ClusterPolicyId(p)][ri];
             if r.tier == Tier::Baseline && np_isolated {
                 continue;
             }
-            let named = !index.port_specs[r.ports as usize].named.is_empty();
-            let numeric = index.port_specs[r.ports as usize].numeric;
-            let peers = r.peers as usize;
+            let named = !index.port_specs[r.ports].named.is_empty();
+            let numeric = index.port_specs[r.ports].numeric;
+            let peers = r.peers;
             for w in 0..index.peer_sets[peers].words().len() {
                 let mut word = index.peer_sets[peers].words()[w];
                 while word != 0 {
