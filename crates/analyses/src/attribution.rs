@@ -35,13 +35,24 @@ pub struct Attribution {
 /// side, with the ports it decides: explain's step.
 pub use kubeseg_engine::explain::TierStep;
 
+/// A NetworkPolicy rule that allows some ports of a connection.
+#[derive(Clone, Debug)]
+pub struct AllowingRule {
+    /// The policy.
+    pub policy: PolicyId,
+    /// The rule's index in its direction's list.
+    pub rule: usize,
+    /// The ports it allows toward the destination.
+    pub ports: PortSet,
+}
+
 /// One direction of a connection.
 #[derive(Clone, Debug, Default)]
 pub struct Verdict {
     /// Whether some NetworkPolicy isolates the subject in this direction.
     pub isolated: bool,
-    /// The allowing NetworkPolicy rules: (policy, rule index, ports toward the destination).
-    pub rules: Vec<(usize, usize, PortSet)>,
+    /// The allowing NetworkPolicy rules.
+    pub rules: Vec<AllowingRule>,
     /// The tiered rules that decide some port, in evaluation order (the Baseline tier's
     /// only where no NetworkPolicy isolates).
     pub tiers: Vec<TierStep>,
@@ -62,7 +73,7 @@ impl Verdict {
         }
         self.rules
             .iter()
-            .fold(PortSet::empty(), |acc, (_, _, p)| acc.union(p))
+            .fold(PortSet::empty(), |acc, r| acc.union(&r.ports))
     }
 
     /// What the direction allows: `A ∪ (below \ D)`.
@@ -241,7 +252,11 @@ impl Attribution {
                 if index.peer_sets[rule.peers].contains(dst) {
                     let ports = index.spec_ports(rule.ports, dst);
                     if !ports.is_empty() {
-                        v.rules.push((p.index(), r, ports));
+                        v.rules.push(AllowingRule {
+                            policy: p,
+                            rule: r,
+                            ports,
+                        });
                     }
                 }
             }
@@ -265,7 +280,11 @@ impl Attribution {
                 if index.peer_sets[rule.peers].contains(src) {
                     let ports = index.spec_ports(rule.ports, dst);
                     if !ports.is_empty() {
-                        v.rules.push((p.index(), i - lo, ports));
+                        v.rules.push(AllowingRule {
+                            policy: p,
+                            rule: i - lo,
+                            ports,
+                        });
                     }
                 }
             }
@@ -383,16 +402,16 @@ impl Attribution {
                 out.push(Evidence::at(location, text));
             }
         } else {
-            for (p, r, ports) in &v.rules {
-                let ports = ports.intersect(&np_ports);
+            for allowing in &v.rules {
+                let ports = allowing.ports.intersect(&np_ports);
                 if ports.is_empty() {
                     continue;
                 }
-                let policy = &cluster.policies[*p];
+                let (policy, r) = (&cluster.policies[allowing.policy.index()], allowing.rule);
                 let rule = if egress {
-                    &policy.egress[*r]
+                    &policy.egress[r]
                 } else {
-                    &policy.ingress[*r]
+                    &policy.ingress[r]
                 };
                 out.push(Evidence::at(
                     rule.location.clone().or(policy.location.clone()),

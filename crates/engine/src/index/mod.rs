@@ -113,6 +113,15 @@ pub struct PeerRef {
     pub peer: u32,
 }
 
+/// A peer of a compiled rule and the peer set it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompiledPeer<R = PeerRef> {
+    /// Where the peer is written.
+    pub at: R,
+    /// The nodes it matches.
+    pub set: PeerSetId,
+}
+
 /// Ports of a rule before named ports are resolved against a destination.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PortSpec {
@@ -156,7 +165,7 @@ pub struct Index {
     /// Nodes selected by an egress-isolating policy.
     pub egress_isolated: BitSet,
     /// Every peer of every compiled rule with its peer-set id, in compile order.
-    pub peer_refs: Vec<(PeerRef, PeerSetId)>,
+    pub peer_refs: Vec<CompiledPeer>,
     class_port_profile: Vec<u32>,
     port_profiles: Vec<Vec<ContainerPort>>,
 }
@@ -313,8 +322,8 @@ impl Index {
     pub fn dead_peers(&self) -> impl Iterator<Item = PeerRef> + '_ {
         self.peer_refs
             .iter()
-            .filter(|(_, id)| self.peer_sets[*id].is_empty())
-            .map(|(at, _)| *at)
+            .filter(|p| self.peer_sets[p.set].is_empty())
+            .map(|p| p.at)
     }
 
     /// The first domain node (nodes from here on are domain endpoints).
@@ -376,7 +385,7 @@ struct Builder<'a> {
     ip_set_ids: HashMap<IpSet, usize>,
     classes: &'a [ClassKey],
     options: Options,
-    peer_refs: Vec<(PeerRef, PeerSetId)>,
+    peer_refs: Vec<CompiledPeer>,
     domains: &'a [String],
     networks: &'a [IpSet],
     domain_base: usize,
@@ -412,7 +421,7 @@ impl Builder<'_> {
                 peer: i as u32,
                 ..at
             };
-            self.peer_refs.push((at, id));
+            self.peer_refs.push(CompiledPeer { at, set: id });
             ids.push(id);
         }
         let peers = match rule.peers {

@@ -1,7 +1,7 @@
 //! Tiered cluster policies compiled onto the same nodes, peer sets and port specs as
 //! NetworkPolicy rules: subjects become class bitsets, peers interned peer sets.
 
-use super::Builder;
+use super::{Builder, CompiledPeer};
 use crate::bitset::BitSet;
 use crate::ids::{ClusterPolicyId, IdVec, PeerSetId, PortSpecId};
 use kubeseg_model::{Action, Cluster, IpSet, PodSet, Selector, Tier, TierPeerKind};
@@ -47,7 +47,7 @@ pub struct Tiers {
     /// Per cluster policy: its egress rules in order.
     pub egress: IdVec<ClusterPolicyId, Vec<TierRule>>,
     /// Every peer of every rule with its peer-set id, in compile order.
-    pub peer_refs: Vec<(TierPeerRef, PeerSetId)>,
+    pub peer_refs: Vec<CompiledPeer<TierPeerRef>>,
 }
 
 /// Whether a `domainNames` pattern covers a domain endpoint's name (both normalised).
@@ -163,7 +163,7 @@ impl Builder<'_> {
                             rule: ri as u32,
                             peer: i as u32,
                         };
-                        t.peer_refs.push((at, id));
+                        t.peer_refs.push(CompiledPeer { at, set: id });
                         ids.push(id);
                     }
                     let peers = self.union_of(&ids);

@@ -247,7 +247,18 @@ impl TierIngress {
 
 /// Destinations grouped by the decision the tiers make for them (neutral ones left out),
 /// with the verdict where no NetworkPolicy isolates.
-pub type Grouped = Vec<(Decision, PortSetId, Vec<u32>)>;
+pub type Grouped = Vec<Group>;
+
+/// Destinations for which the tiers make one decision.
+#[derive(Clone)]
+pub struct Group {
+    /// What the tiers decide.
+    pub decision: Decision,
+    /// The verdict where no NetworkPolicy isolates.
+    pub open: PortSetId,
+    /// The destination nodes.
+    pub nodes: Vec<u32>,
+}
 
 /// What the tiered egress rules of `tiered` (in evaluation order) decide toward every
 /// node, grouped by decision; Baseline rules only when no NetworkPolicy isolates.
@@ -299,10 +310,14 @@ fn group(items: impl Iterator<Item = (Decision, u32)>, sets: &mut PortSets) -> G
             continue;
         }
         let slot = *at.entry(decision).or_insert_with(|| {
-            out.push((decision, decision.verdict(None, sets), Vec::new()));
+            out.push(Group {
+                decision,
+                open: decision.verdict(None, sets),
+                nodes: Vec::new(),
+            });
             out.len() - 1
         });
-        out[slot].2.push(node);
+        out[slot].nodes.push(node);
     }
     out
 }
@@ -315,7 +330,12 @@ pub fn apply_grouped(
     cells: &mut [PortSetId],
     sets: &mut PortSets,
 ) {
-    for (decision, open, nodes) in grouped {
+    for Group {
+        decision,
+        open,
+        nodes,
+    } in grouped
+    {
         // Where no NetworkPolicy isolates, the verdict is the same for the whole group;
         // where one does, it is A ∪ (NP \ D): A where it allows nothing, unchanged
         // when the Admin tier neither accepts nor denies here.

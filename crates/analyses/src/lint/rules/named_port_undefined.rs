@@ -18,8 +18,14 @@ pub static RULE: Rule = Rule {
 };
 
 pub fn check(cx: &mut Cx) {
-    let peer_sets: HashMap<PeerRef, PeerSetId> =
-        cx.engine.reach.index.peer_refs.iter().copied().collect();
+    let peer_sets: HashMap<PeerRef, PeerSetId> = cx
+        .engine
+        .reach
+        .index
+        .peer_refs
+        .iter()
+        .map(|p| (p.at, p.set))
+        .collect();
     for p in cx.policies() {
         for egress in [false, true] {
             let rules = if egress {

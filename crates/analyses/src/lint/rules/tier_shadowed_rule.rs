@@ -20,8 +20,17 @@ pub static RULE: Rule = Rule {
 /// Above this many rules in one tier and direction the rule is not checked.
 const MAX_RULES: usize = 20000;
 
-/// A shadowed rule: (policy, egress, rule) and the rules that decide its traffic.
-type Shadowed = ((usize, bool, usize), Vec<(usize, usize)>);
+/// A shadowed rule and the rules that decide its traffic. Fields are in sort order.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Shadowed {
+    /// The policy's index in `Cluster::cluster_policies`.
+    policy: usize,
+    egress: bool,
+    /// The rule's index in its direction.
+    rule: usize,
+    /// (policy, rule) of each earlier rule that decides some of its traffic.
+    by: Vec<(usize, usize)>,
+}
 
 pub fn check(cx: &mut Cx) {
     let index = &cx.engine.reach.index;
@@ -98,14 +107,25 @@ pub fn check(cx: &mut Cx) {
                     }
                 }
                 if covered == *want {
-                    found.push(((p.index(), egress, r.rule as usize), by));
+                    found.push(Shadowed {
+                        policy: p.index(),
+                        egress,
+                        rule: r.rule as usize,
+                        by,
+                    });
                 }
             }
         }
     }
     found.sort();
     cx.notes.extend(notes);
-    for ((p, egress, ri), by) in found {
+    for Shadowed {
+        policy: p,
+        egress,
+        rule: ri,
+        by,
+    } in found
+    {
         let pol = &policies[p];
         let rule = if egress {
             &pol.egress[ri]
