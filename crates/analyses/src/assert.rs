@@ -576,7 +576,7 @@ impl Tester<'_, '_> {
                 self.attribution.ingress_policies(node)
             };
             for &p in policies {
-                let pol = &cluster.policies[p as usize];
+                let pol = &cluster.policies[p.index()];
                 out.push(Evidence::at(pol.location.clone(), format!("NetworkPolicy {} isolates the {dir} of {} and none of the rules that apply allows it{}", pol.id(), self.id(subject), port_text(port))));
             }
         }

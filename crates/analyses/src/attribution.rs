@@ -11,19 +11,20 @@
 use crate::finding::Evidence;
 use kubeseg_engine::Engine;
 use kubeseg_engine::explain::TierFold;
+use kubeseg_engine::ids::{ClusterPolicyId, IdVec, PolicyId};
 use kubeseg_engine::index::Index;
 use kubeseg_model::{Action, Location, PortSet, Tier};
 
 /// Per class, the policies that isolate it and the tiered policies that apply to it;
 /// per policy, its compiled ingress rules.
 pub struct Attribution {
-    ingress_of: Vec<Vec<u32>>,
-    egress_of: Vec<Vec<u32>>,
-    ingress_range: Vec<(usize, usize)>,
+    ingress_of: Vec<Vec<PolicyId>>,
+    egress_of: Vec<Vec<PolicyId>>,
+    ingress_range: IdVec<PolicyId, (usize, usize)>,
     /// Per class: the tiered policies with ingress (egress) rules that apply to it, in
     /// evaluation order.
-    tier_ingress_of: Vec<Vec<u32>>,
-    tier_egress_of: Vec<Vec<u32>>,
+    tier_ingress_of: Vec<Vec<ClusterPolicyId>>,
+    tier_egress_of: Vec<Vec<ClusterPolicyId>>,
     /// Per class: whether a tiered policy that applies to it has an ingress (egress)
     /// `Deny` rule.
     tier_ingress_deny: Vec<bool>,
@@ -34,13 +35,24 @@ pub struct Attribution {
 /// side, with the ports it decides: explain's step.
 pub use kubeseg_engine::explain::TierStep;
 
+/// A NetworkPolicy rule that allows some ports of a connection.
+#[derive(Clone, Debug)]
+pub struct AllowingRule {
+    /// The policy.
+    pub policy: PolicyId,
+    /// The rule's index in its direction's list.
+    pub rule: usize,
+    /// The ports it allows toward the destination.
+    pub ports: PortSet,
+}
+
 /// One direction of a connection.
 #[derive(Clone, Debug, Default)]
 pub struct Verdict {
     /// Whether some NetworkPolicy isolates the subject in this direction.
     pub isolated: bool,
-    /// The allowing NetworkPolicy rules: (policy, rule index, ports toward the destination).
-    pub rules: Vec<(usize, usize, PortSet)>,
+    /// The allowing NetworkPolicy rules.
+    pub rules: Vec<AllowingRule>,
     /// The tiered rules that decide some port, in evaluation order (the Baseline tier's
     /// only where no NetworkPolicy isolates).
     pub tiers: Vec<TierStep>,
@@ -61,7 +73,7 @@ impl Verdict {
         }
         self.rules
             .iter()
-            .fold(PortSet::empty(), |acc, (_, _, p)| acc.union(p))
+            .fold(PortSet::empty(), |acc, r| acc.union(&r.ports))
     }
 
     /// What the direction allows: `A ∪ (below \ D)`.
@@ -88,18 +100,20 @@ impl Attribution {
         let (mut ingress_of, mut egress_of) =
             (vec![Vec::new(); classes], vec![Vec::new(); classes]);
         for (p, policy) in engine.cluster.policies.iter().enumerate() {
+            let p = PolicyId::from(p);
             for c in index.selected[p].iter().filter(|&c| c < classes) {
                 if policy.isolates_ingress {
-                    ingress_of[c].push(p as u32);
+                    ingress_of[c].push(p);
                 }
                 if policy.isolates_egress {
-                    egress_of[c].push(p as u32);
+                    egress_of[c].push(p);
                 }
             }
         }
-        let mut ingress_range = vec![(0, 0); engine.cluster.policies.len()];
+        let mut ingress_range: IdVec<PolicyId, _> =
+            vec![(0, 0); engine.cluster.policies.len()].into();
         for (i, r) in index.ingress_rules.iter().enumerate() {
-            let range = &mut ingress_range[r.policy as usize];
+            let range = &mut ingress_range[r.policy];
             if range.0 == range.1 {
                 *range = (i, i + 1);
             } else {
@@ -111,7 +125,7 @@ impl Attribution {
             (vec![Vec::new(); classes], vec![Vec::new(); classes]);
         let (mut tier_ingress_deny, mut tier_egress_deny) =
             (vec![false; classes], vec![false; classes]);
-        for (p, selected) in tiers.selected.iter().enumerate() {
+        for (p, selected) in tiers.selected.iter_ids() {
             let (ingress, egress) = (&tiers.ingress[p], &tiers.egress[p]);
             let deny = |rules: &[kubeseg_engine::index::TierRule]| {
                 rules.iter().any(|r| r.action == Action::Deny)
@@ -119,10 +133,10 @@ impl Attribution {
             let (ingress_deny, egress_deny) = (deny(ingress), deny(egress));
             for c in selected.iter().filter(|&c| c < classes) {
                 if !ingress.is_empty() {
-                    tier_ingress_of[c].push(p as u32);
+                    tier_ingress_of[c].push(p);
                 }
                 if !egress.is_empty() {
-                    tier_egress_of[c].push(p as u32);
+                    tier_egress_of[c].push(p);
                 }
                 tier_ingress_deny[c] |= ingress_deny;
                 tier_egress_deny[c] |= egress_deny;
@@ -153,12 +167,12 @@ impl Attribution {
     }
 
     /// The tiered policies with ingress rules that apply to a class, in evaluation order.
-    pub fn tier_ingress_policies(&self, node: usize) -> &[u32] {
+    pub fn tier_ingress_policies(&self, node: usize) -> &[ClusterPolicyId] {
         self.tier_ingress_of.get(node).map_or(&[], Vec::as_slice)
     }
 
     /// The tiered policies with egress rules that apply to a class, in evaluation order.
-    pub fn tier_egress_policies(&self, node: usize) -> &[u32] {
+    pub fn tier_egress_policies(&self, node: usize) -> &[ClusterPolicyId] {
         self.tier_egress_of.get(node).map_or(&[], Vec::as_slice)
     }
 
@@ -168,7 +182,7 @@ impl Attribution {
     /// only where no NetworkPolicy isolates (`v.isolated` is set before).
     fn tier_walk(
         index: &Index,
-        policies: &[u32],
+        policies: &[ClusterPolicyId],
         egress: bool,
         peer: usize,
         dst: usize,
@@ -176,21 +190,16 @@ impl Attribution {
     ) {
         let mut fold = TierFold::default();
         for &p in policies {
-            let count = if egress {
-                index.tiers.egress[p as usize].len()
+            let rules = if egress {
+                &index.tiers.egress[p]
             } else {
-                index.tiers.ingress[p as usize].len()
+                &index.tiers.ingress[p]
             };
-            for ri in 0..count {
-                let r = if egress {
-                    index.tiers.egress[p as usize][ri]
-                } else {
-                    index.tiers.ingress[p as usize][ri]
-                };
+            for &r in rules {
                 if r.tier == Tier::Baseline && v.isolated {
                     break;
                 }
-                if !index.peer_sets[r.peers as usize].contains(peer) {
+                if !index.peer_sets[r.peers].contains(peer) {
                     continue;
                 }
                 let ports = index.spec_ports(r.ports, dst);
@@ -199,7 +208,7 @@ impl Attribution {
                     continue;
                 }
                 v.tiers.push(TierStep {
-                    policy: p as usize,
+                    policy: p.index(),
                     rule: r.rule as usize,
                     tier: r.tier,
                     action: r.action,
@@ -212,12 +221,12 @@ impl Attribution {
     }
 
     /// The policies that isolate a class for ingress.
-    pub fn ingress_policies(&self, node: usize) -> &[u32] {
+    pub fn ingress_policies(&self, node: usize) -> &[PolicyId] {
         self.ingress_of.get(node).map_or(&[], Vec::as_slice)
     }
 
     /// The policies that isolate a class for egress.
-    pub fn egress_policies(&self, node: usize) -> &[u32] {
+    pub fn egress_policies(&self, node: usize) -> &[PolicyId] {
         self.egress_of.get(node).map_or(&[], Vec::as_slice)
     }
 
@@ -239,12 +248,15 @@ impl Attribution {
         };
         let index = &engine.reach.index;
         for &p in self.egress_of.get(src).into_iter().flatten() {
-            for r in 0..index.egress_rules[p as usize].len() {
-                let rule = index.egress_rules[p as usize][r].clone();
-                if index.peer_sets[rule.peers as usize].contains(dst) {
+            for (r, rule) in index.egress_rules[p].iter().enumerate() {
+                if index.peer_sets[rule.peers].contains(dst) {
                     let ports = index.spec_ports(rule.ports, dst);
                     if !ports.is_empty() {
-                        v.rules.push((p as usize, r, ports));
+                        v.rules.push(AllowingRule {
+                            policy: p,
+                            rule: r,
+                            ports,
+                        });
                     }
                 }
             }
@@ -262,13 +274,17 @@ impl Attribution {
         };
         let index = &engine.reach.index;
         for &p in self.ingress_of.get(dst).into_iter().flatten() {
-            let (lo, hi) = self.ingress_range[p as usize];
+            let (lo, hi) = self.ingress_range[p];
             for i in lo..hi {
-                let rule = index.ingress_rules[i].clone();
-                if index.peer_sets[rule.peers as usize].contains(src) {
+                let rule = &index.ingress_rules[i];
+                if index.peer_sets[rule.peers].contains(src) {
                     let ports = index.spec_ports(rule.ports, dst);
                     if !ports.is_empty() {
-                        v.rules.push((p as usize, i - lo, ports));
+                        v.rules.push(AllowingRule {
+                            policy: p,
+                            rule: i - lo,
+                            ports,
+                        });
                     }
                 }
             }
@@ -386,16 +402,16 @@ impl Attribution {
                 out.push(Evidence::at(location, text));
             }
         } else {
-            for (p, r, ports) in &v.rules {
-                let ports = ports.intersect(&np_ports);
+            for allowing in &v.rules {
+                let ports = allowing.ports.intersect(&np_ports);
                 if ports.is_empty() {
                     continue;
                 }
-                let policy = &cluster.policies[*p];
+                let (policy, r) = (&cluster.policies[allowing.policy.index()], allowing.rule);
                 let rule = if egress {
-                    &policy.egress[*r]
+                    &policy.egress[r]
                 } else {
-                    &policy.ingress[*r]
+                    &policy.ingress[r]
                 };
                 out.push(Evidence::at(
                     rule.location.clone().or(policy.location.clone()),

@@ -112,13 +112,9 @@ impl Closure {
             }
             let mut covered = BitSet::new(n);
             let mut j = 0;
-            while j < words {
-                let fresh = set.words()[j] & !covered.words()[j];
-                if fresh == 0 {
-                    j += 1;
-                    continue;
-                }
-                let x = j * 64 + fresh.trailing_zeros() as usize;
+            while let Some((x, at)) = set.next_difference(&covered, j) {
+                // What `set` gains below is covered as well, so the words before `at` stay done.
+                j = at;
                 covered.insert(x);
                 let sc = comp_of[x] as usize;
                 if sc != c {

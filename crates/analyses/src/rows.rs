@@ -36,8 +36,17 @@ pub struct KeyRow {
     pub out: BitSet,
     /// Per target group: the ports allowed to any of its endpoints (restricted to the group's ports).
     pub to_targets: Vec<PortSet>,
-    /// Whether every public IPv4 atom is reachable; likewise IPv6.
-    pub internet: (bool, bool),
+    /// Whether every public address of each family is reachable.
+    pub internet: Internet,
+}
+
+/// Whether a row reaches every public address of each family.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Internet {
+    /// Every public IPv4 atom is reachable.
+    pub v4: bool,
+    /// Every public IPv6 atom is reachable.
+    pub v6: bool,
 }
 
 /// The rows of all workload sources, deduplicated by row key.
@@ -363,6 +372,9 @@ fn key_row(
     KeyRow {
         out,
         to_targets,
-        internet: (all(&targets.internet_v4), all(&targets.internet_v6)),
+        internet: Internet {
+            v4: all(&targets.internet_v4),
+            v6: all(&targets.internet_v6),
+        },
     }
 }

@@ -20,7 +20,7 @@ fn rows(n: usize, key_of: Vec<u32>, succ: &[Vec<usize>]) -> Rows {
             KeyRow {
                 out,
                 to_targets: vec![],
-                internet: (false, false),
+                internet: Default::default(),
             }
         })
         .collect();

@@ -128,6 +128,15 @@ impl BitSet {
             .sum()
     }
 
+    /// The first member not in `other`, searching from word `from` on: the member and
+    /// its word, so that a caller who adds members as it goes can resume there.
+    pub fn next_difference(&self, other: &BitSet, from: usize) -> Option<(usize, usize)> {
+        (from..self.words.len()).find_map(|j| {
+            let fresh = self.words[j] & !other.words.get(j).copied().unwrap_or(0);
+            (fresh != 0).then(|| (j * 64 + fresh.trailing_zeros() as usize, j))
+        })
+    }
+
     /// Whether no element is set.
     pub fn is_empty(&self) -> bool {
         self.words.iter().all(|&w| w == 0)
@@ -178,6 +187,25 @@ mod tests {
         assert!(!set(200, &[190]).is_subset(&set(64, &[])));
         assert_eq!(small.count_and(&big), 3);
         assert_eq!(set(130, &[0, 100]).count_and(&small), 0);
+    }
+
+    #[test]
+    fn next_difference_finds_members_in_order_from_a_word() {
+        let mut a = BitSet::new(200);
+        for i in [3, 70, 130, 199] {
+            a.insert(i);
+        }
+        let mut done = BitSet::new(200);
+        done.insert(3);
+        assert_eq!(a.next_difference(&done, 0), Some((70, 1)));
+        assert_eq!(a.next_difference(&done, 2), Some((130, 2)));
+        done.insert_range(0, 150);
+        assert_eq!(a.next_difference(&done, 0), Some((199, 3)));
+        assert_eq!(a.next_difference(&done, 4), None);
+        // Against a shorter set, the words it lacks count as empty.
+        assert_eq!(a.next_difference(&BitSet::new(64), 1), Some((70, 1)));
+        done.insert(199);
+        assert_eq!(a.next_difference(&done, 0), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod atoms;
 pub mod bitset;
 pub mod compact;
 pub mod explain;
+pub mod ids;
 pub mod index;
 pub mod mesh;
 pub mod portsets;

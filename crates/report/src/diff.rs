@@ -194,10 +194,10 @@ fn text(d: &Diff, out: &mut dyn Write) -> io::Result<()> {
             }
         }
     }
-    for w in &d.workloads.0 {
+    for w in &d.workloads.added {
         writeln!(out, "+ workload {w}")?;
     }
-    for w in &d.workloads.1 {
+    for w in &d.workloads.removed {
         writeln!(out, "- workload {w}")?;
     }
     for p in &d.policies {
@@ -318,7 +318,7 @@ fn json_stream(d: &Diff, out: &mut dyn Write) -> io::Result<()> {
         out.write_all(if list.is_empty() { b"]" } else { b"\n  ]" })?;
     }
     let rest = json!({
-        "workloads": {"added": d.workloads.0, "removed": d.workloads.1},
+        "workloads": {"added": d.workloads.added, "removed": d.workloads.removed},
         "policies": d.policies.iter().map(|p| json!({"kind": p.kind, "object": p.id, "edit": p.edit.as_str(), "location": loc(&p.location)})).collect::<Vec<_>>(),
     });
     write!(

@@ -6,6 +6,7 @@ use crate::attribution::workload_location;
 use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Severity};
 use crate::registry::*;
+use kubeseg_engine::ids::PolicyId;
 use kubeseg_model::{Action, PeerKind};
 use std::collections::BTreeMap;
 
@@ -198,7 +199,7 @@ pub fn rules(a: &mut Audit) {
         if !p.isolates_ingress {
             continue;
         }
-        let selected = &a.engine.reach.index.selected[pi];
+        let selected = &a.engine.reach.index.selected[PolicyId::from(pi)];
         let jewels: Vec<String> = jewel_classes
             .iter()
             .filter(|(_, nodes)| nodes.iter().any(|&n| n < classes && selected.contains(n)))
@@ -316,7 +317,7 @@ pub fn rules(a: &mut Audit) {
 pub fn dead(a: &mut Audit) {
     let cluster = a.engine.cluster;
     for (pi, p) in cluster.policies.iter().enumerate() {
-        if !a.engine.reach.index.selected[pi].is_empty() {
+        if !a.engine.reach.index.selected[PolicyId::from(pi)].is_empty() {
             continue;
         }
         let mut f = Finding::new(
@@ -345,7 +346,7 @@ pub fn dead(a: &mut Audit) {
     }
     let dead: Vec<_> = a.engine.reach.index.dead_peers().collect();
     for d in dead {
-        let p = &cluster.policies[d.policy as usize];
+        let p = &cluster.policies[d.policy.index()];
         let (dir, rules) = if d.egress {
             ("egress", &p.egress)
         } else {

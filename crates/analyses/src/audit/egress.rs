@@ -299,8 +299,8 @@ pub fn sensitive_egress(a: &mut Audit, t: &EgressTargets) {
             };
             a.push(f);
         }
-        if internet.0 || internet.1 {
-            let family = match internet {
+        if internet.v4 || internet.v6 {
+            let family = match (internet.v4, internet.v6) {
                 (true, true) => "every public IPv4 and IPv6 address",
                 (true, false) => "every public IPv4 address",
                 _ => "every public IPv6 address",
@@ -312,7 +312,7 @@ pub fn sensitive_egress(a: &mut Audit, t: &EgressTargets) {
                 vec![id.clone()],
             );
             f.location = workload_location(a.engine, w);
-            let probe: Vec<usize> = if internet.0 {
+            let probe: Vec<usize> = if internet.v4 {
                 t.targets.internet_v4.clone()
             } else {
                 t.targets.internet_v6.clone()
@@ -407,7 +407,7 @@ pub fn dns(a: &mut Audit, t: &EgressTargets) {
         let mut policies: Vec<usize> = nodes
             .iter()
             .flat_map(|&n| a.attribution.egress_policies(n))
-            .map(|&p| p as usize)
+            .map(|&p| p.index())
             .collect();
         policies.sort_unstable();
         policies.dedup();

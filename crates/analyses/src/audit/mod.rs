@@ -26,6 +26,17 @@ use kubeseg_model::{IpSet, PortSet, Selector};
 pub use lateral::{BlastRadius, Path};
 pub use score::Score;
 
+/// What an audit covered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Workloads audited.
+    pub workloads: usize,
+    /// Namespaces audited.
+    pub namespaces: usize,
+    /// Policies audited.
+    pub policies: usize,
+}
+
 /// What the user told the audit.
 #[derive(Clone, Debug, Default)]
 pub struct AuditConfig {
@@ -89,7 +100,7 @@ pub struct AuditReport {
     /// server or the kubelets.
     pub sensitive: Vec<SensitiveTarget>,
     /// Workloads, namespaces and policies audited.
-    pub counts: (usize, usize, usize),
+    pub counts: Counts,
     /// How long each phase took, for `KUBESEG_TIMINGS` (never part of any output format).
     pub timings: Vec<(&'static str, std::time::Duration)>,
 }
@@ -273,11 +284,11 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
         scores,
         notes: a.notes,
         sensitive: targets.named(),
-        counts: (
-            cluster.workloads.len(),
-            cluster.namespaces.len(),
-            cluster.policies.len(),
-        ),
+        counts: Counts {
+            workloads: cluster.workloads.len(),
+            namespaces: cluster.namespaces.len(),
+            policies: cluster.policies.len(),
+        },
         timings: clock.laps,
     })
 }

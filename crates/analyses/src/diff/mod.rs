@@ -94,8 +94,8 @@ pub struct Diff {
     pub removed: Vec<Change>,
     /// Connections whose ports changed.
     pub changed: Vec<Change>,
-    /// Workloads only in NEW, only in OLD.
-    pub workloads: (Vec<String>, Vec<String>),
+    /// Workloads only on one side.
+    pub workloads: WorkloadChanges,
     /// Policy edits of every layer, sorted by kind and id.
     pub policies: Vec<PolicyEdit>,
 }
@@ -170,7 +170,7 @@ impl<'e, 'c> Side<'e, 'c> {
                     self.attribution
                         .egress_policies(n)
                         .iter()
-                        .map(|&p| p as usize),
+                        .map(|&p| p.index()),
                 );
             }
         }
@@ -180,7 +180,7 @@ impl<'e, 'c> Side<'e, 'c> {
                     self.attribution
                         .ingress_policies(n)
                         .iter()
-                        .map(|&p| p as usize),
+                        .map(|&p| p.index()),
                 );
             }
         }
@@ -272,7 +272,10 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool, mesh: &Mesh
 
     let old_ids: Vec<String> = old_cluster.workloads.iter().map(|w| w.id()).collect();
     let new_ids: Vec<String> = new_cluster.workloads.iter().map(|w| w.id()).collect();
-    out.workloads = (missing_from(&new_ids, &a), missing_from(&old_ids, &b));
+    out.workloads = WorkloadChanges {
+        added: missing_from(&new_ids, &a),
+        removed: missing_from(&old_ids, &b),
+    };
     let endpoints = endpoint_pairs(&old_ids, &new_ids, &refinement.atoms, &a, &b);
     out.endpoints = endpoints.iter().map(|e| e.id.clone()).collect();
     out.workload_edits = workload_edits(&endpoints, old_cluster, new_cluster);
@@ -297,6 +300,15 @@ pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool, mesh: &Mesh
         out,
     });
     cells.compare(&groups)
+}
+
+/// Workloads that only one side of a diff has.
+#[derive(Clone, Debug, Default)]
+pub struct WorkloadChanges {
+    /// Only in NEW.
+    pub added: Vec<String>,
+    /// Only in OLD.
+    pub removed: Vec<String>,
 }
 
 /// The workloads of `ids` that `other` does not have.

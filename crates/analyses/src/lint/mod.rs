@@ -5,6 +5,7 @@ pub mod rules;
 
 use crate::finding::{Finding, Rule};
 use kubeseg_engine::Engine;
+use kubeseg_engine::ids::PolicyId;
 use kubeseg_model::{
     AuthorizationPolicy, Cluster, Diagnostic, IpSet, Labels, NetworkPolicy, Selector,
 };
@@ -25,8 +26,8 @@ pub struct LintConfig {
 pub struct PolicyRef<'c> {
     /// The policy.
     pub policy: &'c NetworkPolicy,
-    /// Its index in `Cluster::policies`, or `None` for a misfiled document.
-    pub index: Option<usize>,
+    /// Its id in `Cluster::policies`, or `None` for a misfiled document.
+    pub index: Option<PolicyId>,
 }
 
 /// Everything a rule may read.
@@ -64,7 +65,7 @@ impl<'c> Cx<'_, 'c> {
             .enumerate()
             .map(|(i, policy)| PolicyRef {
                 policy,
-                index: Some(i),
+                index: Some(PolicyId::from(i)),
             })
             .collect();
         out.extend(self.misfiled.iter().map(|policy| PolicyRef {

@@ -3,6 +3,7 @@
 
 use crate::atoms::partition;
 use crate::bitset::BitSet;
+use crate::ids::{IdVec, PeerSetId, PolicyId, PortSpecId};
 use crate::portsets::{PortSetId, PortSets};
 use kubeseg_model::{
     Cluster, ContainerPort, IpSet, Operator, PeerKind, PortMatch, PortRule, PortSet, Protocol,
@@ -91,25 +92,34 @@ impl Endpoint {
 /// One compiled rule.
 #[derive(Clone, Debug)]
 pub struct CompiledRule {
-    /// The policy index.
-    pub policy: u32,
-    /// The peers, as a peer-set id.
-    pub peers: u32,
-    /// The port spec id.
-    pub ports: u32,
+    /// The policy.
+    pub policy: PolicyId,
+    /// The peers.
+    pub peers: PeerSetId,
+    /// The port spec.
+    pub ports: PortSpecId,
 }
 
 /// One peer of one rule of one policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PeerRef {
-    /// Index into `Cluster::policies`.
-    pub policy: u32,
+    /// The policy.
+    pub policy: PolicyId,
     /// Whether the rule is an egress rule.
     pub egress: bool,
     /// Index of the rule in its direction's list.
     pub rule: u32,
     /// Index of the peer in the rule's `from`/`to`.
     pub peer: u32,
+}
+
+/// A peer of a compiled rule and the peer set it matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CompiledPeer<R = PeerRef> {
+    /// Where the peer is written.
+    pub at: R,
+    /// The nodes it matches.
+    pub set: PeerSetId,
 }
 
 /// Ports of a rule before named ports are resolved against a destination.
@@ -136,17 +146,17 @@ pub struct Index {
     /// The compiled tiered cluster policies.
     pub tiers: Tiers,
     /// Per policy: the classes it selects.
-    pub selected: Vec<BitSet>,
+    pub selected: IdVec<PolicyId, BitSet>,
     /// Ingress rules of ingress-isolating policies.
     pub ingress_rules: Vec<CompiledRule>,
     /// Per policy: whether it isolates egress.
-    pub isolates_egress: Vec<bool>,
+    pub isolates_egress: IdVec<PolicyId, bool>,
     /// Egress rules by policy (empty unless the policy isolates egress).
-    pub egress_rules: Vec<Vec<CompiledRule>>,
+    pub egress_rules: IdVec<PolicyId, Vec<CompiledRule>>,
     /// Distinct peer sets over nodes.
-    pub peer_sets: Vec<BitSet>,
+    pub peer_sets: IdVec<PeerSetId, BitSet>,
     /// Distinct port specs.
-    pub port_specs: Vec<PortSpec>,
+    pub port_specs: IdVec<PortSpecId, PortSpec>,
     /// The port sets interned while compiling (those of `port_specs`). Rows intern
     /// into their own tables, which start as copies of this one.
     pub port_sets: PortSets,
@@ -155,7 +165,7 @@ pub struct Index {
     /// Nodes selected by an egress-isolating policy.
     pub egress_isolated: BitSet,
     /// Every peer of every compiled rule with its peer-set id, in compile order.
-    pub peer_refs: Vec<(PeerRef, u32)>,
+    pub peer_refs: Vec<CompiledPeer>,
     class_port_profile: Vec<u32>,
     port_profiles: Vec<Vec<ContainerPort>>,
 }
@@ -260,10 +270,10 @@ impl Index {
             ns_labels: LabelIndex::over(cluster.namespaces.iter().map(|n| &n.labels)),
             ns_cache: HashMap::default(),
             peer_cache: HashMap::default(),
-            peer_sets: Vec::new(),
+            peer_sets: IdVec::default(),
             peer_ids: HashMap::default(),
             port_sets: PortSets::default(),
-            port_specs: Vec::new(),
+            port_specs: IdVec::default(),
             spec_ids: HashMap::default(),
             nodes,
             class_count,
@@ -312,8 +322,8 @@ impl Index {
     pub fn dead_peers(&self) -> impl Iterator<Item = PeerRef> + '_ {
         self.peer_refs
             .iter()
-            .filter(|(_, id)| self.peer_sets[*id as usize].is_empty())
-            .map(|(at, _)| *at)
+            .filter(|p| self.peer_sets[p.set].is_empty())
+            .map(|p| p.at)
     }
 
     /// The first domain node (nodes from here on are domain endpoints).
@@ -344,8 +354,8 @@ impl Index {
     }
 
     /// The ports of `spec` toward destination node `dst`, named ports resolved there.
-    pub fn spec_ports(&self, spec: u32, dst: usize) -> PortSet {
-        let s = &self.port_specs[spec as usize];
+    pub fn spec_ports(&self, spec: PortSpecId, dst: usize) -> PortSet {
+        let s = &self.port_specs[spec];
         let mut set = self.port_sets.get(s.numeric).clone();
         for (proto, name) in &s.named {
             set = set.union(&self.named_ports(*proto, name, dst));
@@ -363,19 +373,19 @@ struct Builder<'a> {
     ns_ranges: Vec<(usize, usize)>,
     ns_labels: LabelIndex,
     ns_cache: HashMap<Selector, Vec<u32>>,
-    peer_cache: HashMap<PeerKey, u32>,
-    peer_sets: Vec<BitSet>,
-    peer_ids: HashMap<u64, Vec<u32>>,
+    peer_cache: HashMap<PeerKey, PeerSetId>,
+    peer_sets: IdVec<PeerSetId, BitSet>,
+    peer_ids: HashMap<u64, Vec<PeerSetId>>,
     port_sets: PortSets,
-    port_specs: Vec<PortSpec>,
-    spec_ids: HashMap<PortSpec, u32>,
+    port_specs: IdVec<PortSpecId, PortSpec>,
+    spec_ids: HashMap<PortSpec, PortSpecId>,
     nodes: usize,
     class_count: usize,
     atom_members: Vec<Vec<u32>>,
     ip_set_ids: HashMap<IpSet, usize>,
     classes: &'a [ClassKey],
     options: Options,
-    peer_refs: Vec<(PeerRef, u32)>,
+    peer_refs: Vec<CompiledPeer>,
     domains: &'a [String],
     networks: &'a [IpSet],
     domain_base: usize,
@@ -383,22 +393,27 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
-    fn intern_peers(&mut self, set: BitSet) -> u32 {
+    fn intern_peers(&mut self, set: BitSet) -> PeerSetId {
         let hash = set.fingerprint();
         if let Some(&id) = self
             .peer_ids
             .get(&hash)
-            .and_then(|ids| ids.iter().find(|&&id| self.peer_sets[id as usize] == set))
+            .and_then(|ids| ids.iter().find(|&&id| self.peer_sets[id] == set))
         {
             return id;
         }
-        let id = self.peer_sets.len() as u32;
-        self.peer_sets.push(set);
+        let id = self.peer_sets.push(set);
         self.peer_ids.entry(hash).or_default().push(id);
         id
     }
 
-    fn compile_rule(&mut self, rule: &Rule, at: PeerRef, ns: u32, all_id: u32) -> CompiledRule {
+    fn compile_rule(
+        &mut self,
+        rule: &Rule,
+        at: PeerRef,
+        ns: u32,
+        all_id: PeerSetId,
+    ) -> CompiledRule {
         let mut ids = Vec::new();
         for (i, peer) in rule.peers.iter().flatten().enumerate() {
             let id = self.peer(&peer.kind, ns);
@@ -406,7 +421,7 @@ impl Builder<'_> {
                 peer: i as u32,
                 ..at
             };
-            self.peer_refs.push((at, id));
+            self.peer_refs.push(CompiledPeer { at, set: id });
             ids.push(id);
         }
         let peers = match rule.peers {
@@ -423,19 +438,19 @@ impl Builder<'_> {
     }
 
     /// The peer-set id of the union of peer sets (the set itself for one).
-    fn union_of(&mut self, ids: &[u32]) -> u32 {
+    fn union_of(&mut self, ids: &[PeerSetId]) -> PeerSetId {
         if let [single] = ids {
             return *single;
         }
         let mut set = BitSet::new(self.nodes);
         for &id in ids {
-            set.union_with(&self.peer_sets[id as usize]);
+            set.union_with(&self.peer_sets[id]);
         }
         self.intern_peers(set)
     }
 
     /// The peer-set id of one peer, computed once per distinct peer.
-    fn peer(&mut self, kind: &PeerKind, ns: u32) -> u32 {
+    fn peer(&mut self, kind: &PeerKind, ns: u32) -> PeerSetId {
         let key = match kind {
             PeerKind::Pods { namespaces, .. } => (
                 kind.clone(),
@@ -516,7 +531,7 @@ impl Builder<'_> {
         set
     }
 
-    fn port_spec(&mut self, ports: Option<&[PortRule]>) -> u32 {
+    fn port_spec(&mut self, ports: Option<&[PortRule]>) -> PortSpecId {
         let spec = match ports {
             None => PortSpec {
                 numeric: PortSetId::ALL,
@@ -545,8 +560,7 @@ impl Builder<'_> {
         if let Some(&id) = self.spec_ids.get(&spec) {
             return id;
         }
-        let id = self.port_specs.len() as u32;
-        self.port_specs.push(spec.clone());
+        let id = self.port_specs.push(spec.clone());
         self.spec_ids.insert(spec, id);
         id
     }

@@ -3,17 +3,18 @@
 
 use super::{Builder, CompiledRule, PeerRef};
 use crate::bitset::BitSet;
+use crate::ids::{IdVec, PolicyId};
 use kubeseg_model::Cluster;
 use rustc_hash::FxHashMap as HashMap;
 
 /// The compiled NetworkPolicies.
 pub(super) struct NetworkPolicies {
     /// Per policy: the classes it selects.
-    pub selected: Vec<BitSet>,
+    pub selected: IdVec<PolicyId, BitSet>,
     /// Ingress rules of ingress-isolating policies.
     pub ingress_rules: Vec<CompiledRule>,
     /// Egress rules by policy (empty unless the policy isolates egress).
-    pub egress_rules: Vec<Vec<CompiledRule>>,
+    pub egress_rules: IdVec<PolicyId, Vec<CompiledRule>>,
     /// Nodes selected by an ingress-isolating policy.
     pub ingress_isolated: BitSet,
     /// Nodes selected by an egress-isolating policy.
@@ -33,13 +34,14 @@ impl Builder<'_> {
         let all_id = self.intern_peers(all);
 
         let mut out = NetworkPolicies {
-            selected: Vec::with_capacity(cluster.policies.len()),
+            selected: IdVec::with_capacity(cluster.policies.len()),
             ingress_rules: Vec::new(),
-            egress_rules: Vec::with_capacity(cluster.policies.len()),
+            egress_rules: IdVec::with_capacity(cluster.policies.len()),
             ingress_isolated: BitSet::new(self.nodes),
             egress_isolated: BitSet::new(self.nodes),
         };
         for (pi, p) in cluster.policies.iter().enumerate() {
+            let pi = PolicyId::from(pi);
             let ns = ns_index[p.namespace.as_str()];
             let mut within = self.ns_mask(ns);
             within.intersect_with(&self.selectable);
@@ -48,7 +50,7 @@ impl Builder<'_> {
                 out.ingress_isolated.union_with(&sel);
                 for (ri, r) in p.ingress.iter().enumerate() {
                     let at = PeerRef {
-                        policy: pi as u32,
+                        policy: pi,
                         egress: false,
                         rule: ri as u32,
                         peer: 0,
@@ -62,7 +64,7 @@ impl Builder<'_> {
                 out.egress_isolated.union_with(&sel);
                 for (ri, r) in p.egress.iter().enumerate() {
                     let at = PeerRef {
-                        policy: pi as u32,
+                        policy: pi,
                         egress: true,
                         rule: ri as u32,
                         peer: 0,

@@ -1,33 +1,34 @@
 //! Tiered cluster policies compiled onto the same nodes, peer sets and port specs as
 //! NetworkPolicy rules: subjects become class bitsets, peers interned peer sets.
 
-use super::Builder;
+use super::{Builder, CompiledPeer};
 use crate::bitset::BitSet;
+use crate::ids::{ClusterPolicyId, IdVec, PeerSetId, PortSpecId};
 use kubeseg_model::{Action, Cluster, IpSet, PodSet, Selector, Tier, TierPeerKind};
 use rustc_hash::FxHashMap as HashMap;
 
 /// One compiled rule of a tiered policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TierRule {
-    /// Index into `Cluster::cluster_policies`.
-    pub policy: u32,
+    /// The cluster policy.
+    pub policy: ClusterPolicyId,
     /// Index of the rule in its direction's list.
     pub rule: u32,
     /// The policy's tier.
     pub tier: Tier,
     /// What the rule does.
     pub action: Action,
-    /// The peers, as a peer-set id.
-    pub peers: u32,
-    /// The port spec id.
-    pub ports: u32,
+    /// The peers.
+    pub peers: PeerSetId,
+    /// The port spec.
+    pub ports: PortSpecId,
 }
 
 /// One peer of one rule of one tiered policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TierPeerRef {
-    /// Index into `Cluster::cluster_policies`.
-    pub policy: u32,
+    /// The cluster policy.
+    pub policy: ClusterPolicyId,
     /// Whether the rule is an egress rule.
     pub egress: bool,
     /// Index of the rule in its direction's list.
@@ -40,13 +41,13 @@ pub struct TierPeerRef {
 #[derive(Default)]
 pub struct Tiers {
     /// Per cluster policy: the classes it applies to.
-    pub selected: Vec<BitSet>,
+    pub selected: IdVec<ClusterPolicyId, BitSet>,
     /// Per cluster policy: its ingress rules in order.
-    pub ingress: Vec<Vec<TierRule>>,
+    pub ingress: IdVec<ClusterPolicyId, Vec<TierRule>>,
     /// Per cluster policy: its egress rules in order.
-    pub egress: Vec<Vec<TierRule>>,
+    pub egress: IdVec<ClusterPolicyId, Vec<TierRule>>,
     /// Every peer of every rule with its peer-set id, in compile order.
-    pub peer_refs: Vec<(TierPeerRef, u32)>,
+    pub peer_refs: Vec<CompiledPeer<TierPeerRef>>,
 }
 
 /// Whether a `domainNames` pattern covers a domain endpoint's name (both normalised).
@@ -138,8 +139,9 @@ impl Builder<'_> {
     /// Compiles every tiered policy.
     pub(super) fn tiers(&mut self, cluster: &Cluster) -> Tiers {
         let mut t = Tiers::default();
-        let mut cache: HashMap<TierPeerKind, u32> = HashMap::default();
+        let mut cache: HashMap<TierPeerKind, PeerSetId> = HashMap::default();
         for (pi, p) in cluster.cluster_policies.iter().enumerate() {
+            let pi = ClusterPolicyId::from(pi);
             t.selected.push(self.pod_set(&p.subject));
             for (egress, rules) in [(false, &p.ingress), (true, &p.egress)] {
                 let mut compiled = Vec::with_capacity(rules.len());
@@ -156,17 +158,17 @@ impl Builder<'_> {
                             }
                         };
                         let at = TierPeerRef {
-                            policy: pi as u32,
+                            policy: pi,
                             egress,
                             rule: ri as u32,
                             peer: i as u32,
                         };
-                        t.peer_refs.push((at, id));
+                        t.peer_refs.push(CompiledPeer { at, set: id });
                         ids.push(id);
                     }
                     let peers = self.union_of(&ids);
                     compiled.push(TierRule {
-                        policy: pi as u32,
+                        policy: pi,
                         rule: ri as u32,
                         tier: p.tier,
                         action: r.action,

@@ -7,6 +7,7 @@ mod parallel;
 mod tiers;
 
 use crate::bitset::BitSet;
+use crate::ids::{PeerSetId, PolicyId, PortSpecId};
 use crate::index::{Endpoint, Index};
 use crate::portsets::{PortSetId, PortSets};
 use kubeseg_model::Protocol;
@@ -79,13 +80,13 @@ pub struct Interner {
     /// The table.
     pub sets: PortSets,
     /// Resolved rule ports by (port spec, port profile).
-    resolved: HashMap<(u32, u32), PortSetId>,
+    resolved: HashMap<(PortSpecId, u32), PortSetId>,
 }
 
 impl Interner {
     /// The ports of `spec` toward destination node `dst`, named ports resolved there.
-    pub fn resolve(&mut self, index: &Index, spec: u32, dst: usize) -> PortSetId {
-        let s = &index.port_specs[spec as usize];
+    pub fn resolve(&mut self, index: &Index, spec: PortSpecId, dst: usize) -> PortSetId {
+        let s = &index.port_specs[spec];
         if s.named.is_empty() {
             return s.numeric;
         }
@@ -140,19 +141,19 @@ impl Reachability {
         let policy_count = index.selected.len();
         let mut rules_of: Vec<Vec<usize>> = vec![Vec::new(); policy_count];
         for (i, r) in index.ingress_rules.iter().enumerate() {
-            rules_of[r.policy as usize].push(i);
+            rules_of[r.policy.index()].push(i);
         }
         // Ingress: the policies with rules that isolate each node.
         let mut ingress_policies: Vec<Vec<u32>> = vec![Vec::new(); nodes];
         for (p, rules) in rules_of.iter().enumerate() {
             if !rules.is_empty() {
-                for c in index.selected[p].iter() {
+                for c in index.selected[PolicyId::from(p)].iter() {
                     ingress_policies[c].push(p as u32);
                 }
             }
         }
-        let mut dense: HashMap<u32, u32> = HashMap::default();
-        let mut used: Vec<u32> = Vec::new();
+        let mut dense: HashMap<PeerSetId, u32> = HashMap::default();
+        let mut used: Vec<PeerSetId> = Vec::new();
         let mut tier_ingress = tiers::TierIngress::new(&index, &mut dense, &mut used);
         let mut profile_ids: HashMap<&[u32], usize> = HashMap::default();
         let mut profiles: Vec<Profile> = Vec::new();
@@ -177,7 +178,7 @@ impl Reachability {
                                 used.push(peers);
                                 next
                             });
-                            let s = &index.port_specs[spec as usize];
+                            let s = &index.port_specs[spec];
                             for key in &s.named {
                                 let next = named_ports.len() as u32;
                                 let id = *named_ids.entry(key.clone()).or_insert_with(|| {
@@ -234,25 +235,25 @@ impl Reachability {
         }
         let mut membership: Vec<BitSet> = vec![BitSet::new(used.len()); nodes];
         for (u, &ps) in used.iter().enumerate() {
-            for n in index.peer_sets[ps as usize].iter() {
+            for n in index.peer_sets[ps].iter() {
                 membership[n].insert(u);
             }
         }
         // Egress: the policies that isolate each node, then (numbered after them) the
         // tiered policies with egress rules that apply to it, interned as signatures.
         let mut per_node: Vec<Vec<u32>> = vec![Vec::new(); nodes];
-        for (p, isolates) in index.isolates_egress.iter().enumerate() {
+        for (p, isolates) in index.isolates_egress.iter_ids() {
             if *isolates {
                 for c in index.selected[p].iter() {
-                    per_node[c].push(p as u32);
+                    per_node[c].push(p.0);
                 }
             }
         }
         let mut egress_affected = index.egress_isolated.clone();
-        for (p, rules) in index.tiers.egress.iter().enumerate() {
+        for (p, rules) in index.tiers.egress.iter_ids() {
             if !rules.is_empty() {
                 for c in index.tiers.selected[p].iter() {
-                    per_node[c].push((policy_count + p) as u32);
+                    per_node[c].push((policy_count + p.index()) as u32);
                     egress_affected.insert(c);
                 }
             }
@@ -501,10 +502,10 @@ impl Rows<'_> {
         };
         let mut egress = vec![fill; idx.nodes];
         for &p in np {
-            for rule in &idx.egress_rules[p as usize] {
-                let (peers, spec) = (rule.peers as usize, rule.ports);
-                if idx.port_specs[spec as usize].named.is_empty() {
-                    let ports = idx.port_specs[spec as usize].numeric;
+            for rule in &idx.egress_rules[PolicyId(p)] {
+                let (peers, spec) = (rule.peers, rule.ports);
+                if idx.port_specs[spec].named.is_empty() {
+                    let ports = idx.port_specs[spec].numeric;
                     for d in idx.peer_sets[peers].iter() {
                         egress[d] = st.interner.sets.union(egress[d], ports);
                     }

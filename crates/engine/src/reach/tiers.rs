@@ -7,6 +7,7 @@
 
 use super::Interner;
 use crate::bitset::BitSet;
+use crate::ids::{ClusterPolicyId, PeerSetId};
 use crate::index::{Index, TierRule};
 use crate::portsets::{PortSetId, PortSets};
 use kubeseg_model::{Action, Tier};
@@ -102,13 +103,17 @@ pub struct TierScratch {
 impl TierIngress {
     /// Groups destinations by the tiered policies with ingress rules that apply to
     /// them; `dense` numbers the peer sets rows track, shared with NetworkPolicy rules.
-    pub fn new(index: &Index, dense: &mut HashMap<u32, u32>, used: &mut Vec<u32>) -> Self {
+    pub fn new(
+        index: &Index,
+        dense: &mut HashMap<PeerSetId, u32>,
+        used: &mut Vec<PeerSetId>,
+    ) -> Self {
         let tiers = &index.tiers;
         let mut per_node: Vec<Vec<u32>> = vec![Vec::new(); index.class_count()];
-        for (p, rules) in tiers.ingress.iter().enumerate() {
+        for (p, rules) in tiers.ingress.iter_ids() {
             if !rules.is_empty() {
                 for c in tiers.selected[p].iter() {
-                    per_node[c].push(p as u32);
+                    per_node[c].push(p.0);
                 }
             }
         }
@@ -124,7 +129,7 @@ impl TierIngress {
                 let id = t.profiles.len() as u32;
                 let rules: Vec<TierRule> = policies
                     .iter()
-                    .flat_map(|&p| tiers.ingress[p as usize].iter().copied())
+                    .flat_map(|&p| tiers.ingress[ClusterPolicyId(p)].iter().copied())
                     .collect();
                 for (pos, r) in rules.iter().enumerate() {
                     let next = used.len() as u32;
@@ -242,7 +247,18 @@ impl TierIngress {
 
 /// Destinations grouped by the decision the tiers make for them (neutral ones left out),
 /// with the verdict where no NetworkPolicy isolates.
-pub type Grouped = Vec<(Decision, PortSetId, Vec<u32>)>;
+pub type Grouped = Vec<Group>;
+
+/// Destinations for which the tiers make one decision.
+#[derive(Clone)]
+pub struct Group {
+    /// What the tiers decide.
+    pub decision: Decision,
+    /// The verdict where no NetworkPolicy isolates.
+    pub open: PortSetId,
+    /// The destination nodes.
+    pub nodes: Vec<u32>,
+}
 
 /// What the tiered egress rules of `tiered` (in evaluation order) decide toward every
 /// node, grouped by decision; Baseline rules only when no NetworkPolicy isolates.
@@ -255,14 +271,14 @@ pub fn egress_decisions(
     let mut decisions = vec![Decision::default(); nodes];
     let mut touched = BitSet::new(nodes);
     for &p in tiered {
-        for ri in 0..index.tiers.egress[p as usize].len() {
-            let r = index.tiers.egress[p as usize][ri];
+        for ri in 0..index.tiers.egress[ClusterPolicyId(p)].len() {
+            let r = index.tiers.egress[ClusterPolicyId(p)][ri];
             if r.tier == Tier::Baseline && np_isolated {
                 continue;
             }
-            let named = !index.port_specs[r.ports as usize].named.is_empty();
-            let numeric = index.port_specs[r.ports as usize].numeric;
-            let peers = r.peers as usize;
+            let named = !index.port_specs[r.ports].named.is_empty();
+            let numeric = index.port_specs[r.ports].numeric;
+            let peers = r.peers;
             for w in 0..index.peer_sets[peers].words().len() {
                 let mut word = index.peer_sets[peers].words()[w];
                 while word != 0 {
@@ -294,10 +310,14 @@ fn group(items: impl Iterator<Item = (Decision, u32)>, sets: &mut PortSets) -> G
             continue;
         }
         let slot = *at.entry(decision).or_insert_with(|| {
-            out.push((decision, decision.verdict(None, sets), Vec::new()));
+            out.push(Group {
+                decision,
+                open: decision.verdict(None, sets),
+                nodes: Vec::new(),
+            });
             out.len() - 1
         });
-        out[slot].2.push(node);
+        out[slot].nodes.push(node);
     }
     out
 }
@@ -310,7 +330,12 @@ pub fn apply_grouped(
     cells: &mut [PortSetId],
     sets: &mut PortSets,
 ) {
-    for (decision, open, nodes) in grouped {
+    for Group {
+        decision,
+        open,
+        nodes,
+    } in grouped
+    {
         // Where no NetworkPolicy isolates, the verdict is the same for the whole group;
         // where one does, it is A ∪ (NP \ D): A where it allows nothing, unchanged
         // when the Admin tier neither accepts nor denies here.

@@ -2,7 +2,7 @@
 
 use super::counts;
 use kubeseg_analyses::Finding;
-use kubeseg_analyses::audit::AuditReport;
+use kubeseg_analyses::audit::{AuditReport, Counts};
 use kubeseg_engine::Engine;
 use std::fmt::Write;
 
@@ -24,7 +24,11 @@ use crate::md_cell as cell;
 /// Renders the report as Markdown.
 pub fn markdown(engine: &Engine, report: &AuditReport, findings: &[&Finding]) -> String {
     let mut out = String::new();
-    let (workloads, namespaces, policies) = report.counts;
+    let Counts {
+        workloads,
+        namespaces,
+        policies,
+    } = report.counts;
     let _ = writeln!(out, "## kubeseg audit\n");
     let _ = writeln!(
         out,

@@ -363,15 +363,15 @@ fn document<'a>(
 ) -> ReportJson<'a> {
     use serde_json::json;
     let id = |w: usize| engine.endpoint_id(w);
-    let others = report.counts.0.saturating_sub(1).max(1) as f64;
+    let others = report.counts.workloads.saturating_sub(1).max(1) as f64;
     let (by_severity, suppressed) = severity_summary(findings);
     ReportJson {
         schema_version: SCHEMA_VERSION,
         tool: json!({"name": "kubeseg", "version": env!("CARGO_PKG_VERSION")}),
         summary: json!({
-            "workloads": report.counts.0,
-            "namespaces": report.counts.1,
-            "policies": report.counts.2,
+            "workloads": report.counts.workloads,
+            "namespaces": report.counts.namespaces,
+            "policies": report.counts.policies,
             "findings": by_severity,
             "suppressed": suppressed,
             "score": report.scores.first().map(|s| round(s.score, 1)),

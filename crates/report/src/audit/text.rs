@@ -2,7 +2,7 @@
 //! coloured on a terminal.
 
 use super::counts;
-use kubeseg_analyses::audit::AuditReport;
+use kubeseg_analyses::audit::{AuditReport, Counts};
 use kubeseg_analyses::{Finding, Severity};
 use kubeseg_engine::Engine;
 use std::fmt::Write;
@@ -112,7 +112,11 @@ fn summary_block(out: &mut String, engine: &Engine, report: &AuditReport, findin
 pub fn text(engine: &Engine, report: &AuditReport, findings: &[&Finding], color: bool) -> String {
     let st = Style { color };
     let mut out = String::new();
-    let (workloads, namespaces, policies) = report.counts;
+    let Counts {
+        workloads,
+        namespaces,
+        policies,
+    } = report.counts;
     let _ = writeln!(
         out,
         "kubeseg audit: {workloads} workloads in {namespaces} namespaces, {policies} NetworkPolicies"

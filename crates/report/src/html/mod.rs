@@ -264,9 +264,9 @@ pub fn audit(
         .collect();
     let (by_severity, suppressed) = severity_summary(findings);
     let summary = serde_json::json!({
-        "workloads": report.counts.0,
-        "namespaces": report.counts.1,
-        "policies": report.counts.2,
+        "workloads": report.counts.workloads,
+        "namespaces": report.counts.namespaces,
+        "policies": report.counts.policies,
         "findings": by_severity,
         "suppressed": suppressed,
         "score": report.scores.first().map(|s| (s.score * 10.0).round() / 10.0),

@@ -2,6 +2,7 @@ use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
 use crate::lint::{Cx, PolicyRef};
 use kubeseg_engine::PeerRef;
+use kubeseg_engine::ids::PeerSetId;
 use kubeseg_model::{PeerKind, PortMatch, Selector};
 use std::collections::HashMap;
 
@@ -17,8 +18,14 @@ pub static RULE: Rule = Rule {
 };
 
 pub fn check(cx: &mut Cx) {
-    let peer_sets: HashMap<PeerRef, u32> =
-        cx.engine.reach.index.peer_refs.iter().copied().collect();
+    let peer_sets: HashMap<PeerRef, PeerSetId> = cx
+        .engine
+        .reach
+        .index
+        .peer_refs
+        .iter()
+        .map(|p| (p.at, p.set))
+        .collect();
     for p in cx.policies() {
         for egress in [false, true] {
             let rules = if egress {
@@ -125,7 +132,7 @@ fn egress_destinations(
     cx: &Cx,
     p: PolicyRef,
     rule: usize,
-    peer_sets: &HashMap<PeerRef, u32>,
+    peer_sets: &HashMap<PeerRef, PeerSetId>,
 ) -> Vec<usize> {
     let pol = p.policy;
     let Some(peers) = pol.egress[rule].peers.as_ref() else {
@@ -135,7 +142,7 @@ fn egress_destinations(
     for (i, peer) in peers.iter().enumerate() {
         let compiled = p.index.and_then(|policy| {
             peer_sets.get(&PeerRef {
-                policy: policy as u32,
+                policy,
                 egress: true,
                 rule: rule as u32,
                 peer: i as u32,
@@ -143,7 +150,7 @@ fn egress_destinations(
         });
         match (compiled, &peer.kind) {
             (Some(&set), _) => {
-                let nodes = cx.engine.reach.index.peer_sets[set as usize].iter();
+                let nodes = cx.engine.reach.index.peer_sets[set].iter();
                 out.extend(cx.workloads_of(nodes));
             }
             (None, PeerKind::Pods { namespaces, pods }) => {

@@ -1,6 +1,7 @@
 use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
 use crate::lint::Cx;
+use kubeseg_engine::ids::PolicyId;
 use kubeseg_model::{PeerKind, Selector};
 
 pub static RULE: Rule = Rule {
@@ -20,10 +21,10 @@ pub fn check(cx: &mut Cx) {
         return;
     }
     // The engine's dead peers, by policy, read once.
-    let mut compiled_dead: std::collections::HashMap<usize, Vec<(bool, usize, usize)>> =
+    let mut compiled_dead: std::collections::HashMap<PolicyId, Vec<(bool, usize, usize)>> =
         Default::default();
     for d in cx.engine.reach.index.dead_peers() {
-        compiled_dead.entry(d.policy as usize).or_default().push((
+        compiled_dead.entry(d.policy).or_default().push((
             d.egress,
             d.rule as usize,
             d.peer as usize,

@@ -2,6 +2,7 @@ use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
 use crate::lint::Cx;
 use kubeseg_engine::bitset::BitSet;
+use kubeseg_engine::ids::{PeerSetId, PolicyId, PortSpecId};
 use std::collections::HashMap;
 
 pub static RULE: Rule = Rule {
@@ -21,14 +22,14 @@ const MAX_PAIRWISE: usize = 200;
 /// One rule of a policy as the engine compiled it.
 #[derive(Clone, Copy)]
 struct Compiled {
-    /// The policy's index in the cluster.
-    policy: usize,
+    /// The policy.
+    policy: PolicyId,
     /// The rule's index in its direction.
     rule: usize,
     /// The interned peer set.
-    peers: u32,
+    peers: PeerSetId,
     /// The interned port spec.
-    ports: u32,
+    ports: PortSpecId,
 }
 
 /// A rule that another one covers.
@@ -36,9 +37,9 @@ struct Compiled {
 struct Shadowed {
     egress: bool,
     /// (policy, rule) of the shadowed rule.
-    shadowed: (usize, usize),
+    shadowed: (PolicyId, usize),
     /// (policy, rule) of the rule that covers it.
-    by: (usize, usize),
+    by: (PolicyId, usize),
 }
 
 pub fn check(cx: &mut Cx) {
@@ -46,21 +47,21 @@ pub fn check(cx: &mut Cx) {
     let cluster = cx.cluster();
     // (egress, selected pods) → [(policy, rule, peer set, port spec)].
     let mut groups: HashMap<(bool, &BitSet), Vec<Compiled>> = HashMap::new();
-    let mut seen_ingress: HashMap<u32, usize> = HashMap::new();
+    let mut seen_ingress: HashMap<PolicyId, usize> = HashMap::new();
     for r in &index.ingress_rules {
         let n = seen_ingress.entry(r.policy).or_default();
         groups
-            .entry((false, &index.selected[r.policy as usize]))
+            .entry((false, &index.selected[r.policy]))
             .or_default()
             .push(Compiled {
-                policy: r.policy as usize,
+                policy: r.policy,
                 rule: *n,
                 peers: r.peers,
                 ports: r.ports,
             });
         *n += 1;
     }
-    for (p, rules) in index.egress_rules.iter().enumerate() {
+    for (p, rules) in index.egress_rules.iter_ids() {
         for (ri, r) in rules.iter().enumerate() {
             groups
                 .entry((true, &index.selected[p]))
@@ -80,13 +81,13 @@ pub fn check(cx: &mut Cx) {
         }
         for (i, c) in rules.iter().enumerate() {
             let (peers, spec) = (c.peers, c.ports);
-            if !index.port_specs[spec as usize].named.is_empty() {
+            if !index.port_specs[spec].named.is_empty() {
                 continue;
             }
-            let ports = index.port_sets.get(index.port_specs[spec as usize].numeric);
+            let ports = index.port_sets.get(index.port_specs[spec].numeric);
             let covered = rules.iter().enumerate().find(|&(j, other)| {
                 let (peers2, spec2) = (other.peers, other.ports);
-                if i == j || !index.port_specs[spec2 as usize].named.is_empty() {
+                if i == j || !index.port_specs[spec2].named.is_empty() {
                     return false;
                 }
                 let same = peers == peers2 && spec == spec2;
@@ -97,10 +98,8 @@ pub fn check(cx: &mut Cx) {
                 if rules.len() > MAX_PAIRWISE {
                     return false;
                 }
-                let ports2 = index
-                    .port_sets
-                    .get(index.port_specs[spec2 as usize].numeric);
-                index.peer_sets[peers as usize].is_subset(&index.peer_sets[peers2 as usize])
+                let ports2 = index.port_sets.get(index.port_specs[spec2].numeric);
+                index.peer_sets[peers].is_subset(&index.peer_sets[peers2])
                     && ports.intersect(ports2) == *ports
             });
             if let Some((_, by)) = covered {
@@ -120,7 +119,7 @@ pub fn check(cx: &mut Cx) {
     } in found
     {
         let dir = if egress { "egress" } else { "ingress" };
-        let (pol, other) = (&cluster.policies[p], &cluster.policies[p2]);
+        let (pol, other) = (&cluster.policies[p.index()], &cluster.policies[p2.index()]);
         let rule = if egress {
             &pol.egress[r]
         } else {

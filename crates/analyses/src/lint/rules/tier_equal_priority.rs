@@ -1,6 +1,7 @@
 use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
 use crate::lint::Cx;
+use kubeseg_engine::ids::ClusterPolicyId;
 use kubeseg_engine::index::{Index, TierRule};
 
 pub static RULE: Rule = Rule {
@@ -16,13 +17,10 @@ pub static RULE: Rule = Rule {
 
 /// Whether two rules may match the same traffic (named ports may always).
 fn overlap(index: &Index, a: &TierRule, b: &TierRule) -> bool {
-    if !index.peer_sets[a.peers as usize].intersects(&index.peer_sets[b.peers as usize]) {
+    if !index.peer_sets[a.peers].intersects(&index.peer_sets[b.peers]) {
         return false;
     }
-    let (sa, sb) = (
-        &index.port_specs[a.ports as usize],
-        &index.port_specs[b.ports as usize],
-    );
+    let (sa, sb) = (&index.port_specs[a.ports], &index.port_specs[b.ports]);
     !sa.named.is_empty()
         || !sb.named.is_empty()
         || !index
@@ -33,7 +31,11 @@ fn overlap(index: &Index, a: &TierRule, b: &TierRule) -> bool {
 }
 
 /// The overlapping rules of two policies: (egress, rule of the first, rule of the second).
-fn overlapping(index: &Index, first: usize, second: usize) -> Vec<(bool, usize, usize)> {
+fn overlapping(
+    index: &Index,
+    first: ClusterPolicyId,
+    second: ClusterPolicyId,
+) -> Vec<(bool, usize, usize)> {
     let tiers = &index.tiers;
     let mut out = Vec::new();
     for (egress, compiled) in [(false, &tiers.ingress), (true, &tiers.egress)] {
@@ -64,10 +66,11 @@ pub fn check(cx: &mut Cx) {
                 .count();
         for first in start..end {
             for second in first + 1..end {
-                if !tiers.selected[first].intersects(&tiers.selected[second]) {
+                let (a, b) = (ClusterPolicyId::from(first), ClusterPolicyId::from(second));
+                if !tiers.selected[a].intersects(&tiers.selected[b]) {
                     continue;
                 }
-                let rules = overlapping(index, first, second);
+                let rules = overlapping(index, a, b);
                 if !rules.is_empty() {
                     out.push((first, second, rules));
                 }

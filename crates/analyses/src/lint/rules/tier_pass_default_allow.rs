@@ -33,18 +33,21 @@ pub fn check(cx: &mut Cx) {
         } else {
             index.ingress_isolated.clone()
         };
-        for (q, rules) in compiled.iter().enumerate() {
-            if policies[q].tier == Tier::Baseline && !rules.is_empty() {
+        for (q, rules) in compiled.iter_ids() {
+            if policies[q.index()].tier == Tier::Baseline && !rules.is_empty() {
                 below.union_with(&tiers.selected[q]);
             }
         }
-        for (p, rules) in compiled.iter().enumerate() {
+        for (p, rules) in compiled.iter_ids() {
             let subject = &tiers.selected[p];
-            if policies[p].tier != Tier::Admin || subject.is_empty() || subject.intersects(&below) {
+            if policies[p.index()].tier != Tier::Admin
+                || subject.is_empty()
+                || subject.intersects(&below)
+            {
                 continue;
             }
             for r in rules {
-                if r.action == Action::Pass && !index.peer_sets[r.peers as usize].is_empty() {
+                if r.action == Action::Pass && !index.peer_sets[r.peers].is_empty() {
                     out.push((p, egress, r.rule as usize));
                 }
             }
@@ -52,7 +55,7 @@ pub fn check(cx: &mut Cx) {
     }
     out.sort();
     for (p, egress, ri) in out {
-        let pol = &policies[p];
+        let pol = &policies[p.index()];
         let rule = if egress {
             &pol.egress[ri]
         } else {

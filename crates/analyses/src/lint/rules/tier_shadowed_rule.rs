@@ -1,6 +1,7 @@
 use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
 use crate::lint::Cx;
+use kubeseg_engine::ids::{ClusterPolicyId, PeerSetId};
 use kubeseg_engine::index::TierRule;
 use kubeseg_model::{PortSet, Tier};
 use std::collections::HashMap;
@@ -19,8 +20,17 @@ pub static RULE: Rule = Rule {
 /// Above this many rules in one tier and direction the rule is not checked.
 const MAX_RULES: usize = 20000;
 
-/// A shadowed rule: (policy, egress, rule) and the rules that decide its traffic.
-type Shadowed = ((usize, bool, usize), Vec<(usize, usize)>);
+/// A shadowed rule and the rules that decide its traffic. Fields are in sort order.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Shadowed {
+    /// The policy's index in `Cluster::cluster_policies`.
+    policy: usize,
+    egress: bool,
+    /// The rule's index in its direction.
+    rule: usize,
+    /// (policy, rule) of each earlier rule that decides some of its traffic.
+    by: Vec<(usize, usize)>,
+}
 
 pub fn check(cx: &mut Cx) {
     let index = &cx.engine.reach.index;
@@ -50,13 +60,13 @@ pub fn check(cx: &mut Cx) {
                 ));
                 continue;
             }
-            let mut subjects: HashMap<(usize, usize), bool> = HashMap::new();
-            let mut peers: HashMap<(u32, u32), bool> = HashMap::new();
+            let mut subjects: HashMap<(ClusterPolicyId, ClusterPolicyId), bool> = HashMap::new();
+            let mut peers: HashMap<(PeerSetId, PeerSetId), bool> = HashMap::new();
             for (i, r) in rules.iter().enumerate() {
-                let p = r.policy as usize;
-                let spec = &index.port_specs[r.ports as usize];
+                let p = r.policy;
+                let spec = &index.port_specs[r.ports];
                 if tiers.selected[p].is_empty()
-                    || index.peer_sets[r.peers as usize].is_empty()
+                    || index.peer_sets[r.peers].is_empty()
                     || !spec.named.is_empty()
                 {
                     continue;
@@ -68,8 +78,8 @@ pub fn check(cx: &mut Cx) {
                 let mut covered = PortSet::empty();
                 let mut by = Vec::new();
                 for e in &rules[..i] {
-                    let q = e.policy as usize;
-                    if q != p && policies[q].priority == policies[p].priority {
+                    let q = e.policy;
+                    if q != p && policies[q.index()].priority == policies[p.index()].priority {
                         continue;
                     }
                     let covers_subject = *subjects
@@ -79,35 +89,43 @@ pub fn check(cx: &mut Cx) {
                         continue;
                     }
                     let covers_peers = *peers.entry((r.peers, e.peers)).or_insert_with(|| {
-                        index.peer_sets[r.peers as usize]
-                            .is_subset(&index.peer_sets[e.peers as usize])
+                        index.peer_sets[r.peers].is_subset(&index.peer_sets[e.peers])
                     });
                     if !covers_peers {
                         continue;
                     }
                     // Named ports of the earlier rule are left out: they may not apply.
-                    let theirs = index
-                        .port_sets
-                        .get(index.port_specs[e.ports as usize].numeric);
+                    let theirs = index.port_sets.get(index.port_specs[e.ports].numeric);
                     let new = want.intersect(theirs).difference(&covered);
                     if new.is_empty() {
                         continue;
                     }
                     covered = covered.union(&new);
-                    by.push((q, e.rule as usize));
+                    by.push((q.index(), e.rule as usize));
                     if covered == *want {
                         break;
                     }
                 }
                 if covered == *want {
-                    found.push(((p, egress, r.rule as usize), by));
+                    found.push(Shadowed {
+                        policy: p.index(),
+                        egress,
+                        rule: r.rule as usize,
+                        by,
+                    });
                 }
             }
         }
     }
     found.sort();
     cx.notes.extend(notes);
-    for ((p, egress, ri), by) in found {
+    for Shadowed {
+        policy: p,
+        egress,
+        rule: ri,
+        by,
+    } in found
+    {
         let pol = &policies[p];
         let rule = if egress {
             &pol.egress[ri]

@@ -1,6 +1,7 @@
 use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
 use crate::lint::Cx;
+use kubeseg_engine::ids::ClusterPolicyId;
 
 pub static RULE: Rule = Rule {
     code: "KL115",
@@ -23,7 +24,7 @@ pub fn check(cx: &mut Cx) {
         return;
     }
     for (p, pol) in policies.iter().enumerate() {
-        if !cx.engine.reach.index.tiers.selected[p].is_empty() {
+        if !cx.engine.reach.index.tiers.selected[ClusterPolicyId::from(p)].is_empty() {
             continue;
         }
         let subject = super::subject(pol);
