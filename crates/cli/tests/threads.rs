@@ -106,6 +106,7 @@ fn a_tiered_cluster_with_named_ports_reads_the_same_on_any_number_of_threads() {
                 "--assume-compromised",
                 "ingress-nginx/ingress-nginx-controller",
             ],
+            &["reach", "--compact", "--format", "json"],
         ],
     );
 }

@@ -79,22 +79,25 @@ pub struct Grouping {
 
 /// Pass 1: groups sources by row and destinations by column (endpoint indices, sorted).
 pub fn group(engine: &mut Engine, sources: &[usize], destinations: &[usize]) -> Grouping {
-    let (mut scratch, mut row) = (Vec::new(), Vec::new());
     let mut key_ids: HashMap<Vec<u32>, usize> = HashMap::default();
     let mut key_rows: Vec<Fingerprint> = Vec::new();
     let mut src_key: Vec<usize> = Vec::with_capacity(sources.len());
     let mut columns = vec![Fingerprint::default(); destinations.len()];
     let mut rows: HashMap<usize, SparseRow> = HashMap::default();
     let mut cached_cells = 0usize;
+    // Keys first; then the row of each key's first source, on every thread, in order.
+    let mut firsts: Vec<usize> = Vec::new();
     for &s in sources {
         let key = engine.reach.endpoint_row_key(s);
         let next = key_ids.len();
         let k = *key_ids.entry(key).or_insert(next);
         src_key.push(k);
-        if k < key_rows.len() {
-            continue;
+        if k == firsts.len() {
+            firsts.push(s);
         }
-        engine.reach.endpoint_row(s, &mut scratch, &mut row);
+    }
+    engine.reach.par_endpoint_rows(&firsts, |_, row| {
+        let k = key_rows.len();
         let mut fp = Fingerprint::default();
         let mut sparse: SparseRow = Vec::new();
         for (j, &d) in destinations.iter().enumerate() {
@@ -110,7 +113,7 @@ pub fn group(engine: &mut Engine, sources: &[usize], destinations: &[usize]) -> 
             cached_cells += sparse.len();
             rows.insert(k, sparse);
         }
-    }
+    });
     let empty = Fingerprint::default();
     let src_groups: Vec<Group> = group_by(sources, |i| key_rows[src_key[i]])
         .into_iter()

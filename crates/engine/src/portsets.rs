@@ -68,6 +68,16 @@ impl PortSets {
         }
     }
 
+    /// The number of sets (ids below it are taken).
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    /// Whether the table is empty (never: EMPTY and ALL are always there).
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+
     /// The set behind an id.
     pub fn get(&self, id: PortSetId) -> &PortSet {
         &self.sets[id.0 as usize]

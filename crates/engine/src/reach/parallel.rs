@@ -117,6 +117,55 @@ impl Reachability {
         done.into_iter().flat_map(|(_, results)| results).collect()
     }
 
+    /// The endpoint rows of `sources` (see [`Reachability::endpoint_row`]), computed on
+    /// the configured threads and handed to `sink(source, row)` in order, with every
+    /// cell in this thread's ids: sets a worker added are interned here, in order, so
+    /// the ids are the same for any number of threads.
+    pub fn par_endpoint_rows(
+        &mut self,
+        sources: &[usize],
+        mut sink: impl FnMut(usize, &[PortSetId]),
+    ) {
+        // Workers copy this table; the sink interns into the original meanwhile.
+        let copy = self.state.interner.sets.fork();
+        let mut own = std::mem::replace(&mut self.state.interner.sets, copy);
+        let known = own.len();
+        self.par_for_each_ordered(
+            sources,
+            || (Vec::new(), Vec::new()),
+            |(scratch, row), w, src| {
+                w.endpoint_row(src, scratch, row);
+                let mut fresh: Vec<PortSetId> = row
+                    .iter()
+                    .copied()
+                    .filter(|id| id.0 as usize >= known)
+                    .collect();
+                fresh.sort_unstable();
+                fresh.dedup();
+                let sets = fresh.into_iter().map(|id| (id, w.sets().get(id).clone()));
+                (src, row.clone(), sets.collect::<Vec<_>>())
+            },
+            |(src, mut row, fresh): (
+                usize,
+                Vec<PortSetId>,
+                Vec<(PortSetId, kubeseg_model::PortSet)>,
+            )| {
+                if !fresh.is_empty() {
+                    let ids: Vec<(PortSetId, PortSetId)> = fresh
+                        .into_iter()
+                        .map(|(id, set)| (id, own.intern(set)))
+                        .collect();
+                    for cell in row.iter_mut().filter(|c| c.0 as usize >= known) {
+                        let at = ids.partition_point(|(id, _)| id < cell);
+                        *cell = ids[at].1;
+                    }
+                }
+                sink(src, &row)
+            },
+        );
+        self.state.interner.sets = own;
+    }
+
     /// `sink(f(worker, item))` for every item in item order, computed on the configured
     /// threads while the calling thread runs `sink`: for output too large to hold.
     pub fn par_for_each_ordered<S, T: Send>(
