@@ -154,8 +154,15 @@ pub fn write_connections(
                     let ports = port_sets.get(p);
                     mesh_note(m, &mut t.notes, &endpoints, src, dst, p, ports, format)
                 });
-                let (s, d) = (&labels[src], &labels[dst]);
-                t.renderer.line(&mut text, s, d, js, jd, p, port_sets, note);
+                let line = Line {
+                    src: &labels[src],
+                    dst: &labels[dst],
+                    json_src: js,
+                    json_dst: jd,
+                    ports: p,
+                    mesh: note,
+                };
+                t.renderer.line(&mut text, line, port_sets);
             }
             text
         },
@@ -330,6 +337,17 @@ fn write_json_items(out: &mut dyn Write, items: impl Iterator<Item = String>) ->
     write!(out, "\n  ]")
 }
 
+/// One connection to render: its labels, its quoted JSON ids (JSON only), its ports and
+/// its rendered mesh annotation.
+struct Line<'a> {
+    src: &'a str,
+    dst: &'a str,
+    json_src: &'a str,
+    json_dst: &'a str,
+    ports: PortSetId,
+    mesh: Option<String>,
+}
+
 /// Renders connection lines, each port set once. One per thread: the ids are the
 /// thread's own.
 struct LineRenderer {
@@ -345,22 +363,17 @@ impl LineRenderer {
         }
     }
 
-    /// Appends one connection to `buf`; `json_src`/`json_dst` are the quoted JSON ids
-    /// (JSON only), `mesh` the connection's rendered mesh annotation. A JSON item starts
-    /// with the `,` that separates it from the one before ([`Lines::text`] drops the
-    /// first).
-    #[allow(clippy::too_many_arguments)]
-    fn line(
-        &mut self,
-        buf: &mut String,
-        src: &str,
-        dst: &str,
-        json_src: &str,
-        json_dst: &str,
-        p: PortSetId,
-        port_sets: &PortSets,
-        mesh: Option<String>,
-    ) {
+    /// Appends one connection to `buf`. A JSON item starts with the `,` that separates
+    /// it from the one before ([`Lines::text`] drops the first).
+    fn line(&mut self, buf: &mut String, line: Line, port_sets: &PortSets) {
+        let Line {
+            src,
+            dst,
+            json_src,
+            json_dst,
+            ports: p,
+            mesh,
+        } = line;
         let format = self.format;
         let ports = self.rendered.entry(p).or_insert_with(|| {
             let set = port_sets.get(p);
@@ -411,22 +424,10 @@ impl<'o> Lines<'o> {
     }
 
     /// One connection (see [`LineRenderer::line`]).
-    #[allow(clippy::too_many_arguments)]
-    fn line(
-        &mut self,
-        src: &str,
-        dst: &str,
-        json_src: &str,
-        json_dst: &str,
-        p: PortSetId,
-        port_sets: &PortSets,
-        mesh: Option<String>,
-    ) {
+    fn line(&mut self, line: Line, port_sets: &PortSets) {
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
-        let line = (json_src, json_dst, p, port_sets, mesh);
-        self.renderer
-            .line(&mut buf, src, dst, line.0, line.1, line.2, line.3, line.4);
+        self.renderer.line(&mut buf, line, port_sets);
         self.text(&buf);
         self.buf = buf;
     }
@@ -534,15 +535,15 @@ pub fn write_compact(
     let json_group: Vec<String> = (0..groups.len()).map(|i| format!("\"g{i}\"")).collect();
     let mut lines = Lines::new(format, out, unmodelled);
     let edges = compact::for_each_edge(engine, &grouping, |a, b, p, port_sets| {
-        lines.line(
-            &group_label[a],
-            &group_label[b],
-            &json_group[a],
-            &json_group[b],
-            p,
-            port_sets,
-            None,
-        );
+        let line = Line {
+            src: &group_label[a],
+            dst: &group_label[b],
+            json_src: &json_group[a],
+            json_dst: &json_group[b],
+            ports: p,
+            mesh: None,
+        };
+        lines.line(line, port_sets);
     });
     lines.finish()?;
     match format {
