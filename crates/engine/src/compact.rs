@@ -96,24 +96,21 @@ pub fn group(engine: &mut Engine, sources: &[usize], destinations: &[usize]) -> 
             firsts.push(s);
         }
     }
-    engine.reach.par_endpoint_rows(&firsts, |_, row| {
-        let k = key_rows.len();
-        let mut fp = Fingerprint::default();
-        let mut sparse: SparseRow = Vec::new();
-        for (j, &d) in destinations.iter().enumerate() {
-            let v = row[d];
-            if v != PortSetId::EMPTY {
+    engine
+        .reach
+        .par_sparse_rows(&firsts, destinations, |_, cells| {
+            let k = key_rows.len();
+            let mut fp = Fingerprint::default();
+            for &(j, v) in cells {
                 fp.add(j as u64, v.0 as u64);
-                columns[j].add(k as u64, v.0 as u64);
-                sparse.push((j as u32, v));
+                columns[j as usize].add(k as u64, v.0 as u64);
             }
-        }
-        key_rows.push(fp);
-        if cached_cells + sparse.len() <= ROW_CACHE_CELLS {
-            cached_cells += sparse.len();
-            rows.insert(k, sparse);
-        }
-    });
+            key_rows.push(fp);
+            if cached_cells + cells.len() <= ROW_CACHE_CELLS {
+                cached_cells += cells.len();
+                rows.insert(k, cells.to_vec());
+            }
+        });
     let empty = Fingerprint::default();
     let src_groups: Vec<Group> = group_by(sources, |i| key_rows[src_key[i]])
         .into_iter()

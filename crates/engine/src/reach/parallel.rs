@@ -5,6 +5,7 @@
 use super::{EGRESS_CACHE_CELLS, Plan, Reachability, RowState, Rows, row_key};
 use crate::index::Index;
 use crate::portsets::{PortSetId, PortSets};
+use kubeseg_model::PortSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Rows computed on another thread, with port sets of its own: the ids in its rows
@@ -48,6 +49,13 @@ impl RowWorker<'_> {
 /// Sources handed to a thread at a time by [`Reachability::par_map`]: consecutive
 /// sources often share egress signatures, which the thread's memos then serve.
 const CHUNK: usize = 32;
+
+/// A row's non-empty cells from a worker, with the sets behind the ids it added.
+struct SparseRow {
+    src: usize,
+    cells: Vec<(u32, PortSetId)>,
+    fresh: Vec<(PortSetId, PortSet)>,
+}
 
 /// Chunks a thread may compute ahead of the oldest one not yet handed to the sink, in
 /// [`Reachability::par_for_each_ordered`]: bounds what waits in memory.
@@ -117,14 +125,16 @@ impl Reachability {
         done.into_iter().flat_map(|(_, results)| results).collect()
     }
 
-    /// The endpoint rows of `sources` (see [`Reachability::endpoint_row`]), computed on
-    /// the configured threads and handed to `sink(source, row)` in order, with every
-    /// cell in this thread's ids: sets a worker added are interned here, in order, so
-    /// the ids are the same for any number of threads.
-    pub fn par_endpoint_rows(
+    /// The endpoint rows of `sources` (see [`Reachability::endpoint_row`]) restricted
+    /// to the endpoints `columns`, as (position in `columns`, ports) for the non-empty
+    /// cells, computed on the configured threads and handed to `sink(source, cells)` in
+    /// order, with every id in this thread's numbering: sets a worker added are interned
+    /// here, in order, so the ids are the same for any number of threads.
+    pub fn par_sparse_rows(
         &mut self,
         sources: &[usize],
-        mut sink: impl FnMut(usize, &[PortSetId]),
+        columns: &[usize],
+        mut sink: impl FnMut(usize, &[(u32, PortSetId)]),
     ) {
         // Workers copy this table; the sink interns into the original meanwhile.
         let copy = self.state.interner.sets.fork();
@@ -135,32 +145,42 @@ impl Reachability {
             || (Vec::new(), Vec::new()),
             |(scratch, row), w, src| {
                 w.endpoint_row(src, scratch, row);
-                let mut fresh: Vec<PortSetId> = row
+                let cells: Vec<(u32, PortSetId)> = columns
                     .iter()
-                    .copied()
+                    .enumerate()
+                    .filter(|&(_, &d)| row[d] != PortSetId::EMPTY)
+                    .map(|(j, &d)| (j as u32, row[d]))
+                    .collect();
+                let mut fresh: Vec<PortSetId> = cells
+                    .iter()
+                    .map(|&(_, id)| id)
                     .filter(|id| id.0 as usize >= known)
                     .collect();
                 fresh.sort_unstable();
                 fresh.dedup();
                 let sets = fresh.into_iter().map(|id| (id, w.sets().get(id).clone()));
-                (src, row.clone(), sets.collect::<Vec<_>>())
+                SparseRow {
+                    src,
+                    cells,
+                    fresh: sets.collect(),
+                }
             },
-            |(src, mut row, fresh): (
-                usize,
-                Vec<PortSetId>,
-                Vec<(PortSetId, kubeseg_model::PortSet)>,
-            )| {
+            |SparseRow {
+                 src,
+                 mut cells,
+                 fresh,
+             }| {
                 if !fresh.is_empty() {
                     let ids: Vec<(PortSetId, PortSetId)> = fresh
                         .into_iter()
                         .map(|(id, set)| (id, own.intern(set)))
                         .collect();
-                    for cell in row.iter_mut().filter(|c| c.0 as usize >= known) {
+                    for (_, cell) in cells.iter_mut().filter(|(_, c)| c.0 as usize >= known) {
                         let at = ids.partition_point(|(id, _)| id < cell);
                         *cell = ids[at].1;
                     }
                 }
-                sink(src, &row)
+                sink(src, &cells)
             },
         );
         self.state.interner.sets = own;
