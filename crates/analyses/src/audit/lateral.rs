@@ -78,13 +78,9 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
     let mut per_key: Vec<Option<(usize, usize)>> = vec![None; a.rows.keys.len()];
     let blast: Vec<BlastRadius> = (0..n)
         .map(|w| {
-            let out = a.rows.out(w);
-            let (reached, jewels_reached) =
-                *per_key[a.rows.key_of[w] as usize].get_or_insert_with(|| {
-                    let reach = a.closure.reach_of(&a.rows, w);
-                    (reach.count(), reach.count_and(&jewel_set))
-                });
-            let reach = a.closure.reach_of(&a.rows, w);
+            let (out, reach) = (a.rows.out(w), a.closure.reach_of(&a.rows, w));
+            let (reached, jewels_reached) = *per_key[a.rows.key_of[w] as usize]
+                .get_or_insert_with(|| (reach.count(), reach.count_and(&jewel_set)));
             let itself = usize::from(reach.contains(w));
             BlastRadius {
                 workload: w,

@@ -145,19 +145,22 @@ impl<'c> Annotator<'c> {
         if let Some(known) = self.may_deny[dst] {
             return known;
         }
-        let cluster = self.cluster;
-        let w = &cluster.workloads[dst];
-        let answer = dataplane(cluster, &w.namespace, &w.pods[0]) != Dataplane::None
-            && (!cluster.peer_authentications.is_empty()
-                || [w.namespace.as_str(), self.options.root_namespace.as_str()]
-                    .iter()
-                    .flat_map(|ns| self.by_namespace.get(ns).into_iter().flatten())
-                    .any(|&i| {
-                        let ap = &cluster.authorization_policies[i];
-                        super::policy_covers(ap, &w.namespace, &w.pods[0], &self.options)
-                    }));
+        let no_peer_authentication = self.cluster.peer_authentications.is_empty();
+        let d = &self.target(dst).destination;
+        let answer =
+            d.plane != Dataplane::None && !(d.covering.is_empty() && no_peer_authentication);
         self.may_deny[dst] = Some(answer);
         answer
+    }
+
+    /// What workload `dst`'s policies look at, worked out on first use.
+    fn target(&mut self, dst: usize) -> &mut Target<'c> {
+        target_of(
+            &mut self.targets,
+            (self.cluster, &self.options),
+            (&self.by_namespace, &self.services_by_namespace),
+            dst,
+        )
     }
 
     /// The mesh verdicts on the TCP ports of `ports` (interned as `ports_id` by the
@@ -171,19 +174,12 @@ impl<'c> Annotator<'c> {
         ports: &PortSet,
     ) -> Rc<Vec<Annotation>> {
         let cluster = self.cluster;
-        let options = &self.options;
-        let (by_namespace, services) = (&self.by_namespace, &self.services_by_namespace);
-        let target = self.targets.entry(dst).or_insert_with(|| {
-            let ns = cluster.workloads[dst].namespace.as_str();
-            let mut candidates: Vec<usize> = [ns, options.root_namespace.as_str()]
-                .iter()
-                .flat_map(|n| by_namespace.get(n).into_iter().flatten().copied())
-                .collect();
-            candidates.sort_unstable();
-            candidates.dedup();
-            let services = services.get(ns).map_or(&[][..], Vec::as_slice);
-            Target::new(cluster, dst, options, &candidates, services)
-        });
+        let target = target_of(
+            &mut self.targets,
+            (cluster, &self.options),
+            (&self.by_namespace, &self.services_by_namespace),
+            dst,
+        );
         if target.destination.plane == Dataplane::None && target.destination.covering.is_empty() {
             return Rc::default();
         }
@@ -257,6 +253,31 @@ impl<'c> AnnotatorSeed<'c> {
         Annotator::build(self.cluster, self.options.clone(), self.request.clone())
     }
 }
+
+/// The [`Target`] of workload `dst` in `targets`, made on first use from the
+/// AuthorizationPolicies of its namespace and the root namespace and the Services of
+/// its namespace.
+fn target_of<'t, 'c>(
+    targets: &'t mut HashMap<usize, Target<'c>>,
+    (cluster, options): (&'c Cluster, &MeshOptions),
+    (by_namespace, services): (&ByNamespace<'c>, &ByNamespace<'c>),
+    dst: usize,
+) -> &'t mut Target<'c> {
+    targets.entry(dst).or_insert_with(|| {
+        let ns = cluster.workloads[dst].namespace.as_str();
+        let mut candidates: Vec<usize> = [ns, options.root_namespace.as_str()]
+            .iter()
+            .flat_map(|n| by_namespace.get(n).into_iter().flatten().copied())
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let services = services.get(ns).map_or(&[][..], Vec::as_slice);
+        Target::new(cluster, dst, options, &candidates, services)
+    })
+}
+
+/// Object indices by namespace.
+type ByNamespace<'c> = HashMap<&'c str, Vec<usize>>;
 
 /// Indices grouped by the namespace of their object.
 fn group_by_namespace<'c>(

@@ -45,7 +45,7 @@ pub struct Reachability {
     plan: Plan,
     /// The rows computed on the calling thread: their port sets and memos.
     state: RowState,
-    /// Threads for [`Reachability::par_map`].
+    /// Threads for [`Reachability::par_for_each_ordered`].
     threads: usize,
 }
 
@@ -312,7 +312,7 @@ impl Reachability {
         }
     }
 
-    /// Sets the threads of [`Reachability::par_map`]; 0: as many as the machine has.
+    /// Sets the threads of [`Reachability::par_for_each_ordered`]; 0: as many as the machine has.
     pub fn set_threads(&mut self, threads: usize) {
         self.threads = match threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),

@@ -6,7 +6,7 @@ use super::{EGRESS_CACHE_CELLS, Plan, Reachability, RowState, Rows, row_key};
 use crate::index::Index;
 use crate::portsets::{PortSetId, PortSets};
 use kubeseg_model::PortSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Rows computed on another thread, with port sets of its own: the ids in its rows
 /// mean something only to [`RowWorker::sets`].
@@ -46,7 +46,7 @@ impl RowWorker<'_> {
     }
 }
 
-/// Sources handed to a thread at a time by [`Reachability::par_map`]: consecutive
+/// Sources handed to a thread at a time by [`Reachability::par_for_each_ordered`]: consecutive
 /// sources often share egress signatures, which the thread's memos then serve.
 const CHUNK: usize = 32;
 
@@ -72,57 +72,19 @@ impl Reachability {
         }
     }
 
-    /// `f(worker, item)` for every item, on the configured threads (`Options::threads`),
-    /// in item order: the same results as one thread, as long as `f` returns nothing
-    /// that holds the worker's port-set ids.
-    pub fn par_map<T: Send>(
-        &self,
-        items: &[usize],
-        f: impl Fn(&mut RowWorker<'_>, usize) -> T + Sync,
-    ) -> Vec<T> {
-        self.par_map_with(items, || (), |(), w, i| f(w, i))
-    }
-
-    /// [`Reachability::par_map`] with a state of each thread's own, made by `init` on
-    /// that thread (so it need not be `Send`).
+    /// `f(state, worker, item)` for every item, on the configured threads
+    /// (`Options::threads`), in item order, each thread with a state made by `init` on
+    /// that thread (so it need not be `Send`): the same results as one thread, as long
+    /// as `f` returns nothing that holds the worker's port-set ids.
     pub fn par_map_with<S, T: Send>(
         &self,
         items: &[usize],
         init: impl Fn() -> S + Sync,
         f: impl Fn(&mut S, &mut RowWorker<'_>, usize) -> T + Sync,
     ) -> Vec<T> {
-        let threads = self.threads.min(items.len().div_ceil(CHUNK)).max(1);
-        if threads == 1 {
-            let (mut state, mut w) = (init(), self.worker());
-            return items.iter().map(|&i| f(&mut state, &mut w, i)).collect();
-        }
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let mut done: Vec<(usize, Vec<T>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let (mut state, mut w) = (init(), self.worker());
-                        let mut done = Vec::new();
-                        loop {
-                            let c = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let lo = c * CHUNK;
-                            if lo >= items.len() {
-                                return done;
-                            }
-                            let chunk = &items[lo..(lo + CHUNK).min(items.len())];
-                            let results = chunk.iter().map(|&i| f(&mut state, &mut w, i));
-                            done.push((c, results.collect()));
-                        }
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        });
-        done.sort_unstable_by_key(|(c, _)| *c);
-        done.into_iter().flat_map(|(_, results)| results).collect()
+        let mut out = Vec::with_capacity(items.len());
+        self.par_for_each_ordered(items, init, f, |t| out.push(t));
+        out
     }
 
     /// The endpoint rows of `sources` (see [`Reachability::endpoint_row`]) restricted
@@ -204,12 +166,15 @@ impl Reachability {
             return;
         }
         let (next, handed) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        // Set when a thread panics, so the others stop waiting for its chunk.
+        let failed = AtomicBool::new(false);
         let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<T>)>(threads * 2);
         std::thread::scope(|scope| {
             for _ in 0..threads {
                 let tx = tx.clone();
-                let (next, handed, init, f) = (&next, &handed, &init, &f);
+                let (next, handed, failed, init, f) = (&next, &handed, &failed, &init, &f);
                 scope.spawn(move || {
+                    let _guard = PanicFlag(failed);
                     let (mut state, mut w) = (init(), self.worker());
                     loop {
                         let c = next.fetch_add(1, Ordering::Relaxed);
@@ -220,6 +185,9 @@ impl Reachability {
                         // The chunk `handed` names was taken before this one, by a
                         // thread that is not waiting: the wait ends.
                         while c >= handed.load(Ordering::Acquire) + AHEAD {
+                            if failed.load(Ordering::Relaxed) {
+                                return;
+                            }
                             std::thread::sleep(std::time::Duration::from_micros(200));
                         }
                         let chunk = &items[lo..(lo + CHUNK).min(items.len())];
@@ -231,6 +199,7 @@ impl Reachability {
                 });
             }
             drop(tx);
+            let _guard = PanicFlag(&failed);
             let mut pending: std::collections::BTreeMap<usize, Vec<T>> = Default::default();
             let mut want = 0;
             for (c, results) in rx {
@@ -242,5 +211,16 @@ impl Reachability {
                 }
             }
         });
+    }
+}
+
+/// Raises its flag when the thread holding it unwinds from a panic.
+struct PanicFlag<'a>(&'a AtomicBool);
+
+impl Drop for PanicFlag<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
     }
 }
