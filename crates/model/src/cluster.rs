@@ -19,6 +19,10 @@ pub struct Cluster {
     /// ClusterNetworkPolicy), sorted by tier, priority, name and kind: the order in which
     /// kubeseg evaluates them (equal priorities have no defined order; lint warns).
     pub cluster_policies: Vec<crate::tier::ClusterPolicy>,
+    /// CiliumNetworkPolicies (sorted by namespace and name) and
+    /// CiliumClusterwideNetworkPolicies (after them, by name): present only when Cilium
+    /// enforces them (`--cni`).
+    pub cilium_policies: Vec<crate::cilium::CiliumPolicy>,
     /// Node objects (for `nodes` peers), sorted by name.
     pub nodes: Vec<crate::tier::Node>,
     /// Services, sorted by namespace and name.

@@ -4,6 +4,7 @@
 //! selectors); it does no I/O and knows no file format.
 
 pub mod addr;
+pub mod cilium;
 pub mod cluster;
 pub mod diag;
 pub mod ignore;
@@ -16,6 +17,7 @@ mod spec_eq;
 pub mod tier;
 
 pub use addr::{Cidr, IpSet};
+pub use cilium::{CiliumPeer, CiliumPeerKind, CiliumPolicy, CiliumRule, CiliumSpec, CiliumSubject, Entity};
 pub use cluster::*;
 pub use diag::clip;
 pub use diag::{Diagnostic, Location, Severity};
