@@ -493,6 +493,7 @@ fn cluster_with(tiered: std::ops::RangeInclusive<usize>) -> impl Strategy<Value 
                     workloads,
                     policies,
                     cluster_policies,
+                    cilium_policies: Vec::new(),
                     nodes,
                     services: Vec::new(),
                     routes: Vec::new(),
