@@ -12,14 +12,22 @@ use crate::finding::Evidence;
 use kubeseg_engine::Engine;
 use kubeseg_engine::explain::TierFold;
 use kubeseg_engine::ids::{ClusterPolicyId, IdVec, PolicyId};
-use kubeseg_engine::index::Index;
-use kubeseg_model::{Action, Location, PortSet, Tier};
+use kubeseg_engine::index::{Index, Stage};
+use kubeseg_model::{Action, Location, PortSet};
 
 /// Per class, the policies that isolate it and the tiered policies that apply to it;
 /// per policy, its compiled ingress rules.
 pub struct Attribution {
+    /// Per class: the NetworkPolicies that isolate its ingress (egress).
     ingress_of: Vec<Vec<PolicyId>>,
     egress_of: Vec<Vec<PolicyId>>,
+    /// Per class: the Cilium specs (union-layer ids) that select it with ingress
+    /// (egress) allow rules or default deny: their rules count wherever it is isolated.
+    cilium_ingress_of: Vec<Vec<PolicyId>>,
+    cilium_egress_of: Vec<Vec<PolicyId>>,
+    /// Per class: whether the union layer isolates its ingress (egress).
+    ingress_iso: Vec<bool>,
+    egress_iso: Vec<bool>,
     ingress_range: IdVec<PolicyId, (usize, usize)>,
     /// Per class: the tiered policies with ingress (egress) rules that apply to it, in
     /// evaluation order.
@@ -60,6 +68,8 @@ pub struct Verdict {
     pub accept: PortSet,
     /// Ports the Admin tier denies.
     pub deny: PortSet,
+    /// Ports Cilium's deny rules deny.
+    pub normal_deny: PortSet,
     /// Ports the Baseline tier denies (where it is consulted).
     pub baseline_deny: PortSet,
 }
@@ -76,16 +86,17 @@ impl Verdict {
             .fold(PortSet::empty(), |acc, r| acc.union(&r.ports))
     }
 
-    /// What the direction allows: `A ∪ (below \ D)`.
+    /// What the direction allows: `A ∪ ((below \ N) \ D)`.
     pub fn allowed(&self) -> PortSet {
-        self.accept.union(&self.below().difference(&self.deny))
+        let below = self.below().difference(&self.normal_deny);
+        self.accept.union(&below.difference(&self.deny))
     }
 
     /// The Admin-tier `Accept` steps that decide some of `ports`, with those ports.
     pub fn admin_accepts(&self, ports: &PortSet) -> Vec<(&TierStep, PortSet)> {
         self.tiers
             .iter()
-            .filter(|s| s.tier == Tier::Admin && s.action == Action::Accept)
+            .filter(|s| s.tier == Stage::Admin && s.action == Action::Accept)
             .map(|s| (s, s.decided.intersect(ports)))
             .filter(|(_, p)| !p.is_empty())
             .collect()
@@ -99,19 +110,35 @@ impl Attribution {
         let classes = index.class_count();
         let (mut ingress_of, mut egress_of) =
             (vec![Vec::new(); classes], vec![Vec::new(); classes]);
-        for (p, policy) in engine.cluster.policies.iter().enumerate() {
-            let p = PolicyId::from(p);
-            for c in index.selected[p].iter().filter(|&c| c < classes) {
-                if policy.isolates_ingress {
-                    ingress_of[c].push(p);
+        let (mut cilium_ingress_of, mut cilium_egress_of) =
+            (vec![Vec::new(); classes], vec![Vec::new(); classes]);
+        let (mut ingress_iso, mut egress_iso) = (vec![false; classes], vec![false; classes]);
+        let mut has_ingress_rules: IdVec<PolicyId, bool> = vec![false; index.selected.len()].into();
+        for r in &index.ingress_rules {
+            has_ingress_rules[r.policy] = true;
+        }
+        for (p, selected) in index.selected.iter_ids() {
+            let (isolates_ingress, isolates_egress) = isolation(engine, p);
+            let cilium = p.index() >= index.network_policy_count;
+            let counts_ingress = isolates_ingress || (cilium && has_ingress_rules[p]);
+            let counts_egress = isolates_egress || !index.egress_rules[p].is_empty();
+            let (ingress_lists, egress_lists) = if cilium {
+                (&mut cilium_ingress_of, &mut cilium_egress_of)
+            } else {
+                (&mut ingress_of, &mut egress_of)
+            };
+            for c in selected.iter().filter(|&c| c < classes) {
+                if counts_ingress {
+                    ingress_lists[c].push(p);
                 }
-                if policy.isolates_egress {
-                    egress_of[c].push(p);
+                if counts_egress {
+                    egress_lists[c].push(p);
                 }
+                ingress_iso[c] |= isolates_ingress;
+                egress_iso[c] |= isolates_egress;
             }
         }
-        let mut ingress_range: IdVec<PolicyId, _> =
-            vec![(0, 0); engine.cluster.policies.len()].into();
+        let mut ingress_range: IdVec<PolicyId, _> = vec![(0, 0); index.selected.len()].into();
         for (i, r) in index.ingress_rules.iter().enumerate() {
             let range = &mut ingress_range[r.policy];
             if range.0 == range.1 {
@@ -145,6 +172,10 @@ impl Attribution {
         Attribution {
             ingress_of,
             egress_of,
+            cilium_ingress_of,
+            cilium_egress_of,
+            ingress_iso,
+            egress_iso,
             ingress_range,
             tier_ingress_of,
             tier_egress_of,
@@ -196,7 +227,7 @@ impl Attribution {
                 &index.tiers.ingress[p]
             };
             for &r in rules {
-                if r.tier == Tier::Baseline && v.isolated {
+                if r.tier == Stage::Baseline && v.isolated {
                     break;
                 }
                 if !index.peer_sets[r.peers].contains(peer) {
@@ -207,8 +238,13 @@ impl Attribution {
                 if new.is_empty() {
                     continue;
                 }
+                // Steps name Cilium specs by their own index, as explain does.
+                let policy = match r.tier {
+                    Stage::Normal => p.index() - index.tiers.cluster_count,
+                    _ => p.index(),
+                };
                 v.tiers.push(TierStep {
-                    policy: p.index(),
+                    policy,
                     rule: r.rule as usize,
                     tier: r.tier,
                     action: r.action,
@@ -217,27 +253,60 @@ impl Attribution {
                 });
             }
         }
-        (v.accept, v.deny, v.baseline_deny) = (fold.accept, fold.deny, fold.baseline_deny);
+        (v.accept, v.deny, v.normal_deny, v.baseline_deny) =
+            (fold.accept, fold.deny, fold.normal_deny, fold.baseline_deny);
     }
 
-    /// The policies that isolate a class for ingress.
+    /// The Cilium specs (`index::cilium_refs` order) that put a class into default deny
+    /// for egress (`egress`) or ingress.
+    pub fn cilium_isolating(&self, engine: &Engine, node: usize, egress: bool) -> Vec<usize> {
+        let lists = if egress {
+            &self.cilium_egress_of
+        } else {
+            &self.cilium_ingress_of
+        };
+        let first = engine.reach.index.network_policy_count;
+        lists
+            .get(node)
+            .into_iter()
+            .flatten()
+            .filter(|&&p| {
+                let (ingress, eg) = isolation(engine, p);
+                if egress { eg } else { ingress }
+            })
+            .map(|p| p.index() - first)
+            .collect()
+    }
+
+    /// `Kind/ns/name` of the `i`-th Cilium spec's policy and where the spec is.
+    pub fn cilium_spec_text(engine: &Engine, i: usize) -> (String, Option<Location>) {
+        let r = engine.reach.index.cilium[i];
+        let policy = &engine.cluster.cilium_policies[r.policy as usize];
+        let spec = &policy.specs[r.spec as usize];
+        (
+            format!("{}{}", policy.spec_label(r.spec as usize), policy.id()),
+            spec.location.clone().or(policy.location.clone()),
+        )
+    }
+
+    /// The NetworkPolicies that isolate a class for ingress.
     pub fn ingress_policies(&self, node: usize) -> &[PolicyId] {
         self.ingress_of.get(node).map_or(&[], Vec::as_slice)
     }
 
-    /// The policies that isolate a class for egress.
+    /// The NetworkPolicies that isolate a class for egress.
     pub fn egress_policies(&self, node: usize) -> &[PolicyId] {
         self.egress_of.get(node).map_or(&[], Vec::as_slice)
     }
 
     /// Whether a class is isolated for egress (atoms never are).
     pub fn egress_isolated(&self, node: usize) -> bool {
-        self.egress_of.get(node).is_some_and(|p| !p.is_empty())
+        self.egress_iso.get(node) == Some(&true)
     }
 
     /// Whether a class is isolated for ingress (atoms never are).
     pub fn ingress_isolated(&self, node: usize) -> bool {
-        self.ingress_of.get(node).is_some_and(|p| !p.is_empty())
+        self.ingress_iso.get(node) == Some(&true)
     }
 
     /// The egress side of `src → dst` (nodes).
@@ -247,7 +316,8 @@ impl Attribution {
             ..Verdict::default()
         };
         let index = &engine.reach.index;
-        for &p in self.egress_of.get(src).into_iter().flatten() {
+        let cilium = self.cilium_egress_of.get(src).into_iter().flatten();
+        for &p in self.egress_of.get(src).into_iter().flatten().chain(cilium) {
             for (r, rule) in index.egress_rules[p].iter().enumerate() {
                 if index.peer_sets[rule.peers].contains(dst) {
                     let ports = index.spec_ports(rule.ports, dst);
@@ -273,7 +343,8 @@ impl Attribution {
             ..Verdict::default()
         };
         let index = &engine.reach.index;
-        for &p in self.ingress_of.get(dst).into_iter().flatten() {
+        let cilium = self.cilium_ingress_of.get(dst).into_iter().flatten();
+        for &p in self.ingress_of.get(dst).into_iter().flatten().chain(cilium) {
             let (lo, hi) = self.ingress_range[p];
             for i in lo..hi {
                 let rule = &index.ingress_rules[i];
@@ -363,12 +434,14 @@ impl Attribution {
         egress: bool,
     ) -> Vec<Evidence> {
         let dir = if egress { "egress" } else { "ingress" };
-        let cluster = engine.cluster;
         let mut out = Vec::new();
         // What the NetworkPolicy layer (or the default and the Baseline tier) decides.
         let below = v.below();
-        let np_ports = below.difference(&v.accept).difference(&v.deny);
-        for s in v.tiers.iter().filter(|s| s.tier == Tier::Admin) {
+        let np_ports = below
+            .difference(&v.accept)
+            .difference(&v.deny)
+            .difference(&v.normal_deny);
+        for s in v.tiers.iter().filter(|s| s.tier == Stage::Admin) {
             let what = match s.action {
                 Action::Accept => format!(
                     "accepts {} in the Admin tier, before any NetworkPolicy",
@@ -407,23 +480,14 @@ impl Attribution {
                 if ports.is_empty() {
                     continue;
                 }
-                let (policy, r) = (&cluster.policies[allowing.policy.index()], allowing.rule);
-                let rule = if egress {
-                    &policy.egress[r]
-                } else {
-                    &policy.ingress[r]
-                };
+                let (rule, at) = union_rule_text(engine, allowing.policy, egress, allowing.rule);
                 out.push(Evidence::at(
-                    rule.location.clone().or(policy.location.clone()),
-                    format!(
-                        "{dir}[{r}] of NetworkPolicy {} allows {}",
-                        policy.id(),
-                        ports_text(&ports)
-                    ),
+                    at,
+                    format!("{rule} allows {}", ports_text(&ports)),
                 ));
             }
         }
-        for s in v.tiers.iter().filter(|s| s.tier == Tier::Baseline) {
+        for s in v.tiers.iter().filter(|s| s.tier == Stage::Baseline) {
             if s.action == Action::Accept {
                 let what = format!("accepts {} in the Baseline tier", ports_text(&s.decided));
                 out.push(tier_evidence(engine, s, dir, egress, what));
@@ -433,8 +497,87 @@ impl Attribution {
     }
 }
 
+/// Whether a union-layer policy isolates (ingress, egress): a NetworkPolicy by its
+/// policyTypes, a Cilium spec by its default deny.
+fn isolation(engine: &Engine, p: PolicyId) -> (bool, bool) {
+    let index = &engine.reach.index;
+    match p.index().checked_sub(index.network_policy_count) {
+        None => {
+            let policy = &engine.cluster.policies[p.index()];
+            (policy.isolates_ingress, policy.isolates_egress)
+        }
+        Some(i) => {
+            let spec = cilium_spec(engine, i);
+            (spec.default_deny_ingress, spec.default_deny_egress)
+        }
+    }
+}
+
+/// The `i`-th Cilium spec (`index::cilium_refs` order) and its policy.
+fn cilium_spec<'e>(engine: &'e Engine, i: usize) -> &'e kubeseg_model::CiliumSpec {
+    let r = engine.reach.index.cilium[i];
+    &engine.cluster.cilium_policies[r.policy as usize].specs[r.spec as usize]
+}
+
+/// `FIELD[r] of Kind/ns/name` (with `specs[j]` when the policy has several), and where
+/// the rule is, for rule `r` of a Cilium spec's `field` list.
+pub fn cilium_rule_text(
+    engine: &Engine,
+    spec: usize,
+    field: &str,
+    rule: &kubeseg_model::CiliumRule,
+    r: usize,
+) -> (String, Option<Location>) {
+    let at = engine.reach.index.cilium[spec];
+    let policy = &engine.cluster.cilium_policies[at.policy as usize];
+    let part = policy.spec_label(at.spec as usize);
+    let location = rule
+        .location
+        .clone()
+        .or(policy.specs[at.spec as usize].location.clone())
+        .or(policy.location.clone());
+    (format!("{part}{field}[{r}] of {}", policy.id()), location)
+}
+
+/// `ingress[r] of NetworkPolicy ns/name` (or of a Cilium policy), and where it is.
+pub fn union_rule_text(
+    engine: &Engine,
+    p: PolicyId,
+    egress: bool,
+    r: usize,
+) -> (String, Option<Location>) {
+    let dir = if egress { "egress" } else { "ingress" };
+    match p.index().checked_sub(engine.reach.index.network_policy_count) {
+        None => {
+            let policy = &engine.cluster.policies[p.index()];
+            let rule = if egress {
+                &policy.egress[r]
+            } else {
+                &policy.ingress[r]
+            };
+            (
+                format!("{dir}[{r}] of NetworkPolicy {}", policy.id()),
+                rule.location.clone().or(policy.location.clone()),
+            )
+        }
+        Some(i) => {
+            let spec = cilium_spec(engine, i);
+            let rule = if egress {
+                &spec.egress[r]
+            } else {
+                &spec.ingress[r]
+            };
+            cilium_rule_text(engine, i, dir, rule, r)
+        }
+    }
+}
+
 /// `ingress[0] (name) of AdminNetworkPolicy/x WHAT`, at the rule.
 fn tier_evidence(engine: &Engine, s: &TierStep, dir: &str, egress: bool, what: String) -> Evidence {
+    if s.tier == Stage::Normal {
+        let (rule, at) = tier_rule_text(engine, s, egress);
+        return Evidence::at(at, format!("{rule} {what}"));
+    }
     let policy = &engine.cluster.cluster_policies[s.policy];
     let rule = if egress {
         &policy.egress[s.rule]
@@ -454,6 +597,15 @@ fn tier_evidence(engine: &Engine, s: &TierStep, dir: &str, egress: bool, what: S
 
 /// The `Kind/name` and `ingress[i]`/`egress[i]` of a tiered rule, with its location.
 pub fn tier_rule_text(engine: &Engine, s: &TierStep, egress: bool) -> (String, Option<Location>) {
+    if s.tier == Stage::Normal {
+        let spec = cilium_spec(engine, s.policy);
+        let (field, rules) = if egress {
+            ("egressDeny", &spec.egress_deny)
+        } else {
+            ("ingressDeny", &spec.ingress_deny)
+        };
+        return cilium_rule_text(engine, s.policy, field, &rules[s.rule], s.rule);
+    }
     let policy = &engine.cluster.cluster_policies[s.policy];
     let rule = if egress {
         &policy.egress[s.rule]

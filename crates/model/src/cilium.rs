@@ -42,6 +42,18 @@ impl CiliumPolicy {
     }
 }
 
+impl CiliumPolicy {
+    /// How reports tell spec `i` apart: nothing when the policy has one, else
+    /// `specs[i]` (counting `spec`, when written, as the first).
+    pub fn spec_label(&self, i: usize) -> String {
+        if self.specs.len() > 1 {
+            format!("specs[{i}].")
+        } else {
+            String::new()
+        }
+    }
+}
+
 /// One Cilium policy rule (`spec` or an entry of `specs`).
 #[derive(Clone, Debug)]
 pub struct CiliumSpec {

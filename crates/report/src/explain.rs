@@ -17,12 +17,22 @@
 //! decided. Baseline rules appear only when no NetworkPolicy isolates the endpoint.
 //! `dnsDependent` lists `domainNames` rules whose verdict for an address depends on
 //! what the names resolve to. `allowed` is the direction's verdict with every tier.
+//!
+//! Cilium's policies (when enforced) appear in the same lists, with `policy` reading
+//! `CiliumNetworkPolicy/ns/name` or `CiliumClusterwideNetworkPolicy/name`: the specs
+//! that put the endpoint into default deny in `isolatingPolicies`, the allow rules of
+//! every selecting spec in `rules` (`rule` reads `ingress[0]`, or `specs[1].ingress[0]`
+//! when the policy has several specs), and the deny rules that match in `tiers` with
+//! `tier` `Cilium`, `action` `Deny`, no `priority`, `rule` `ingressDeny[0]`; they come
+//! after the Admin tier's and before the Baseline tier's. `isolated` is then true when
+//! a NetworkPolicy or a Cilium spec isolates.
 
 use crate::mesh::{MeshJson, mesh_json, mesh_text};
 use crate::{PortsJson, SCHEMA_VERSION, to_json};
 use kubeseg_engine::explain::{Direction, Explanation, Miss, TierStep};
+use kubeseg_engine::index::{Stage, cilium_refs};
 use kubeseg_engine::mesh::{Decision, MeshVerdict, Request};
-use kubeseg_model::{Action, Cluster, ClusterPolicy, PortSet, Protocol, Tier};
+use kubeseg_model::{Action, CiliumPolicy, CiliumSpec, Cluster, ClusterPolicy, PortSet, Protocol};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -90,7 +100,8 @@ struct DirectionJson {
 struct TierStepJson {
     tier: &'static str,
     policy: String,
-    priority: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    priority: Option<u32>,
     rule: String,
     location: Option<String>,
     action: &'static str,
@@ -168,6 +179,27 @@ fn direction_json(
     port: Option<(Protocol, u16)>,
 ) -> DirectionJson {
     let pol = |i: usize| &cluster.policies[i];
+    let refs = cilium_refs(cluster);
+    let egress = name == "egress";
+    let cilium_isolating = d.cilium.isolating.iter().map(|&i| {
+        let (policy, spec, _) = cilium_spec(cluster, &refs, i);
+        PolicyRef {
+            policy: policy.id(),
+            location: spec.location.as_ref().map(|l| l.to_string()),
+        }
+    });
+    let cilium_rules = d.cilium.rules.iter().map(|r| {
+        let (policy, spec, label) = cilium_spec(cluster, &refs, r.spec);
+        let rules = if egress { &spec.egress } else { &spec.ingress };
+        RuleJson {
+            policy: policy.id(),
+            rule: format!("{label}{name}[{}]", r.rule),
+            location: rules[r.rule].location.as_ref().map(|l| l.to_string()),
+            peer_matches: r.miss != Some(Miss::Peer),
+            allows: PortsJson::from_set(&r.ports),
+            failed: failed(&r.miss, &r.ports, port),
+        }
+    });
     DirectionJson {
         applicable: !d.not_applicable,
         isolated: d.isolated,
@@ -178,17 +210,14 @@ fn direction_json(
                 policy: pol(i).id(),
                 location: pol(i).location.as_ref().map(|l| l.to_string()),
             })
+            .chain(cilium_isolating)
             .collect(),
         rules: d
             .rules
             .iter()
             .map(|r| {
                 let p = pol(r.policy);
-                let rules = if name == "egress" {
-                    &p.egress
-                } else {
-                    &p.ingress
-                };
+                let rules = if egress { &p.egress } else { &p.ingress };
                 RuleJson {
                     policy: p.id(),
                     rule: format!("{name}[{}]", r.rule),
@@ -198,19 +227,20 @@ fn direction_json(
                     failed: failed(&r.miss, &r.ports, port),
                 }
             })
+            .chain(cilium_rules)
             .collect(),
         tiers: d
             .tiers
             .steps
             .iter()
             .map(|s| {
-                let (policy, rule) = tier_rule(cluster, s.policy, s.rule, name);
+                let source = step_source(cluster, &refs, s, name);
                 TierStepJson {
                     tier: s.tier.as_str(),
-                    policy: policy.id(),
-                    priority: policy.priority,
-                    rule: format!("{name}[{}]", s.rule),
-                    location: rule.location.as_ref().map(|l| l.to_string()),
+                    policy: source.policy,
+                    priority: source.priority,
+                    rule: source.rule,
+                    location: source.location.as_ref().map(|l| l.to_string()),
                     action: s.action.as_str(),
                     ports: PortsJson::from_set(&s.ports),
                     decides: PortsJson::from_set(&s.decided),
@@ -310,13 +340,15 @@ fn direction_text(
         return;
     }
     let _ = writeln!(out);
-    let (admin, baseline): (Vec<&TierStep>, Vec<&TierStep>) =
-        d.tiers.steps.iter().partition(|s| s.tier == Tier::Admin);
-    for s in &admin {
+    let stage = |stage: Stage| d.tiers.steps.iter().filter(move |s| s.tier == stage);
+    for s in stage(Stage::Admin).chain(stage(Stage::Normal)) {
         tier_step_text(out, cluster, s, name);
     }
     network_policy_text(out, cluster, d, name, port);
-    for s in &baseline {
+    if !cluster.cilium_policies.is_empty() {
+        cilium_allows_text(out, cluster, d, name, port);
+    }
+    for s in stage(Stage::Baseline) {
         tier_step_text(out, cluster, s, name);
     }
     for &(p, r) in &d.tiers.dns_dependent {
@@ -349,9 +381,127 @@ fn location(l: &Option<kubeseg_model::Location>) -> String {
 }
 
 fn policy_label(p: &ClusterPolicy) -> String {
-    match p.tier {
-        Tier::Admin => format!("[Admin] {} (priority {})", p.id(), p.priority),
-        Tier::Baseline => format!("[Baseline] {} (priority {})", p.id(), p.priority),
+    format!("[{}] {} (priority {})", p.tier.as_str(), p.id(), p.priority)
+}
+
+/// The `i`-th Cilium spec (`cilium_refs` order), its policy, and its label prefix.
+fn cilium_spec<'c>(
+    cluster: &'c Cluster,
+    refs: &[kubeseg_engine::index::CiliumRef],
+    i: usize,
+) -> (&'c CiliumPolicy, &'c CiliumSpec, String) {
+    let r = refs[i];
+    let policy = &cluster.cilium_policies[r.policy as usize];
+    (
+        policy,
+        &policy.specs[r.spec as usize],
+        policy.spec_label(r.spec as usize),
+    )
+}
+
+/// What a step of the ordered stages points at.
+struct StepSource {
+    /// `[Admin] Kind/name (priority N)` or `[Cilium] Kind/ns/name`.
+    label: String,
+    policy: String,
+    priority: Option<u32>,
+    /// `ingress[0]`, `ingressDeny[0]`, `specs[1].egressDeny[0]`.
+    rule: String,
+    location: Option<kubeseg_model::Location>,
+}
+
+fn step_source(
+    cluster: &Cluster,
+    refs: &[kubeseg_engine::index::CiliumRef],
+    s: &TierStep,
+    name: &str,
+) -> StepSource {
+    if s.tier == Stage::Normal {
+        let (policy, spec, label) = cilium_spec(cluster, refs, s.policy);
+        let rules = if name == "egress" {
+            &spec.egress_deny
+        } else {
+            &spec.ingress_deny
+        };
+        return StepSource {
+            label: format!("[Cilium] {}", policy.id()),
+            policy: policy.id(),
+            priority: None,
+            rule: format!("{label}{name}Deny[{}]", s.rule),
+            location: rules[s.rule].location.clone(),
+        };
+    }
+    let (policy, rule) = tier_rule(cluster, s.policy, s.rule, name);
+    StepSource {
+        label: policy_label(policy),
+        policy: policy.id(),
+        priority: Some(policy.priority),
+        rule: format!("{name}[{}]", s.rule),
+        location: rule.location.clone(),
+    }
+}
+
+/// The Cilium specs that select the endpoint, and their allow rules.
+fn cilium_allows_text(
+    out: &mut String,
+    cluster: &Cluster,
+    d: &Direction,
+    name: &str,
+    port: Option<(Protocol, u16)>,
+) {
+    let refs = cilium_refs(cluster);
+    if d.cilium.rules.is_empty() && d.cilium.isolating.is_empty() {
+        return;
+    }
+    let isolating: Vec<String> = d
+        .cilium
+        .isolating
+        .iter()
+        .map(|&i| {
+            let (policy, spec, label) = cilium_spec(cluster, &refs, i);
+            format!("{label}{}{}", policy.id(), location(&spec.location))
+        })
+        .collect();
+    if !isolating.is_empty() {
+        let _ = writeln!(
+            out,
+            "  [Cilium] default deny by {}",
+            isolating.join(", ")
+        );
+    }
+    for r in &d.cilium.rules {
+        let (policy, spec, label) = cilium_spec(cluster, &refs, r.spec);
+        let rules = if name == "egress" {
+            &spec.egress
+        } else {
+            &spec.ingress
+        };
+        let what = rule_outcome(&r.miss, &r.ports, port);
+        let _ = writeln!(
+            out,
+            "    {} {label}{name}[{}]{}: {what}",
+            policy.id(),
+            r.rule,
+            location(&rules[r.rule].location)
+        );
+    }
+}
+
+/// What one allow rule does for the asked port, as a phrase.
+fn rule_outcome(miss: &Option<Miss>, ports: &PortSet, port: Option<(Protocol, u16)>) -> String {
+    match (miss, failed(miss, ports, port)) {
+        (Some(Miss::Peer), _) => "no peer matches".to_string(),
+        (Some(Miss::NamedPortUndefined(names)), _) => format!(
+            "peer matches, but the destination defines no port named {}",
+            names.join(", ")
+        ),
+        (None, Some("protocol")) => format!(
+            "peer matches, but the protocol is not allowed (rule allows {ports})"
+        ),
+        (None, Some(_)) => {
+            format!("peer matches, but the port is not allowed (rule allows {ports})")
+        }
+        (None, None) => format!("allows {ports}"),
     }
 }
 
@@ -371,7 +521,7 @@ fn tier_rule<'c>(
 }
 
 fn tier_step_text(out: &mut String, cluster: &Cluster, s: &TierStep, name: &str) {
-    let (policy, rule) = tier_rule(cluster, s.policy, s.rule, name);
+    let source = step_source(cluster, &cilium_refs(cluster), s, name);
     let what = if s.ports.is_empty() {
         "peer matches, but no port toward this destination".to_string()
     } else if s.decided.is_empty() {
@@ -383,40 +533,42 @@ fn tier_step_text(out: &mut String, cluster: &Cluster, s: &TierStep, name: &str)
     };
     let _ = writeln!(
         out,
-        "  {} {name}[{}]{}: {what}",
-        policy_label(policy),
-        s.rule,
-        location(&rule.location)
+        "  {} {}{}: {what}",
+        source.label,
+        source.rule,
+        location(&source.location)
     );
 }
 
 /// Which layer decides one port, as a phrase.
 fn decider(cluster: &Cluster, d: &Direction, name: &str, proto: Protocol, n: u16) -> String {
-    let step = |tier: Tier| {
+    let step = |tier: Stage| {
         d.tiers
             .steps
             .iter()
             .find(|s| s.tier == tier && s.decided.contains(proto, n))
     };
+    let refs = cilium_refs(cluster);
     let label = |s: &TierStep| {
-        let (policy, _) = tier_rule(cluster, s.policy, s.rule, name);
-        format!(
-            "{} {name}[{}] {}",
-            policy_label(policy),
-            s.rule,
-            s.action.as_str()
-        )
+        let source = step_source(cluster, &refs, s, name);
+        format!("{} {} {}", source.label, source.rule, s.action.as_str())
     };
-    if let Some(s) = step(Tier::Admin).filter(|s| s.action != Action::Pass) {
+    if let Some(s) = step(Stage::Admin).filter(|s| s.action != Action::Pass) {
         return label(s);
     }
-    let passed = step(Tier::Admin)
+    let passed = step(Stage::Admin)
         .map(|s| format!("{} → ", label(s)))
         .unwrap_or_default();
-    if d.isolated {
+    if let Some(s) = step(Stage::Normal) {
+        return format!("{passed}{}", label(s));
+    }
+    if d.isolated && d.cilium.rules.is_empty() && d.cilium.isolating.is_empty() {
         return format!("{passed}[NetworkPolicy]");
     }
-    match step(Tier::Baseline) {
+    if d.isolated {
+        return format!("{passed}[NetworkPolicy and Cilium allows]");
+    }
+    match step(Stage::Baseline) {
         Some(s) => format!("{passed}[NetworkPolicy] not isolated → {}", label(s)),
         None => format!("{passed}[NetworkPolicy] not isolated → no Baseline rule: default allow"),
     }
@@ -439,6 +591,10 @@ fn network_policy_text(
             out,
             "  [NetworkPolicy] not isolated (no NetworkPolicy with {kind} selects it)"
         );
+        return;
+    }
+    if d.isolating.is_empty() {
+        let _ = writeln!(out, "  [NetworkPolicy] none selects it (a Cilium policy isolates it)");
         return;
     }
     let names: Vec<String> = d
@@ -464,22 +620,7 @@ fn network_policy_text(
             &p.ingress
         };
         let loc = location(&rules[r.rule].location);
-        let what = match (&r.miss, failed(&r.miss, &r.ports, port)) {
-            (Some(Miss::Peer), _) => "no peer matches".to_string(),
-            (Some(Miss::NamedPortUndefined(names)), _) => format!(
-                "peer matches, but the destination defines no port named {}",
-                names.join(", ")
-            ),
-            (None, Some("protocol")) => format!(
-                "peer matches, but the protocol is not allowed (rule allows {})",
-                r.ports
-            ),
-            (None, Some(_)) => format!(
-                "peer matches, but the port is not allowed (rule allows {})",
-                r.ports
-            ),
-            (None, None) => format!("allows {}", r.ports),
-        };
+        let what = rule_outcome(&r.miss, &r.ports, port);
         let _ = writeln!(out, "    {} {name}[{}]{loc}: {what}", p.id(), r.rule);
     }
 }

@@ -344,7 +344,10 @@ pub fn dead(a: &mut Audit) {
         };
         a.push(f);
     }
-    let dead: Vec<_> = a.engine.reach.index.dead_peers().collect();
+    // Cilium's peers (numbered after the NetworkPolicies) are lint's business.
+    let dead: Vec<_> = (a.engine.reach.index.dead_peers())
+        .filter(|d| d.policy.index() < cluster.policies.len())
+        .collect();
     for d in dead {
         let p = &cluster.policies[d.policy.index()];
         let (dir, rules) = if d.egress {

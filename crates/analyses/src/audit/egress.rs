@@ -8,6 +8,7 @@ use crate::registry::{
     APISERVER_EGRESS, DNS_BLOCKED, INTERNET_EGRESS, KUBELET_EGRESS, METADATA_EGRESS,
 };
 use crate::rows::{TargetGroup, Targets};
+use kubeseg_engine::index::Stage;
 use kubeseg_engine::{Endpoint, Engine};
 use kubeseg_model::{Action, Cidr, IpSet, PortSet, Protocol};
 use std::net::IpAddr;
@@ -475,9 +476,15 @@ pub fn dns(a: &mut Audit, t: &EgressTargets) {
                 .map(|x| tier_rule_text(a.engine, x, true).0)
                 .collect();
             names.dedup();
-            let admin = denies.iter().any(|x| x.tier == kubeseg_model::Tier::Admin);
+            let admin = denies.iter().any(|x| x.tier == Stage::Admin);
+            let cilium = denies.iter().any(|x| x.tier == Stage::Normal);
             Remediation {
-                text: if admin {
+                text: if cilium && !admin {
+                    format!(
+                        "A Cilium deny rule blocks DNS ({}), and no allow can override it: narrow it so that it leaves the kube-dns pods on UDP and TCP 53 alone.",
+                        names.join(", ")
+                    )
+                } else if admin {
                     format!(
                         "An Admin-tier Deny rule blocks DNS ({}), and no NetworkPolicy overrides it: add an Admin rule that accepts (or passes) the kube-dns pods on UDP and TCP 53 before it, or narrow it.",
                         names.join(", ")

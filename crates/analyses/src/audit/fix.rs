@@ -228,7 +228,7 @@ fn baseline_deny_policies(a: &Audit, v: usize) -> Vec<String> {
         .endpoint_nodes(v)
         .into_iter()
         .flat_map(|n| a.attribution.tier_ingress_policies(n).to_vec())
-        .map(|p| &cluster.cluster_policies[p.index()])
+        .filter_map(|p| cluster.cluster_policies.get(p.index()))
         .filter(|p| p.tier == Tier::Baseline && p.ingress.iter().any(|r| r.action == Action::Deny))
         .map(|p| p.id())
         .collect();

@@ -4,11 +4,13 @@
 //! the two pods instead of going through the compiled index; tests check that both
 //! paths agree.
 
+mod cilium;
 mod tiers;
 
 use crate::Options;
 use kubeseg_model::{Cluster, Labels, NetworkPolicy, PeerKind, Pod, PortMatch, PortSet, Rule};
 use std::net::IpAddr;
+pub use cilium::{CiliumAllow, CiliumAllows};
 pub use tiers::{TierFold, TierStep, TierWalk};
 
 /// One side of the explained connection.
@@ -52,7 +54,8 @@ pub enum Miss {
 /// The verdict of one direction (egress of the source, or ingress of the destination).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Direction {
-    /// Whether some policy isolates the endpoint in this direction.
+    /// Whether some policy isolates the endpoint in this direction (a NetworkPolicy,
+    /// or a Cilium spec that puts it into default deny).
     pub isolated: bool,
     /// The policies that isolate it (indices into `Cluster::policies`).
     pub isolating: Vec<usize>,
@@ -62,8 +65,11 @@ pub struct Direction {
     pub allowed: PortSet,
     /// Whether the endpoint is outside the cluster or on the host network, where NetworkPolicy does not apply.
     pub not_applicable: bool,
-    /// The tiered policies' walk (the Baseline tier only when no NetworkPolicy isolates).
+    /// The tiered policies' and Cilium's deny rules' walk (the Baseline tier only when
+    /// nothing isolates).
     pub tiers: TierWalk,
+    /// Cilium's allows (they add up with the NetworkPolicies' rules).
+    pub cilium: CiliumAllows,
 }
 
 /// The full explanation of a pair.
@@ -104,6 +110,7 @@ fn direction(
         allowed: PortSet::all(),
         not_applicable: true,
         tiers: TierWalk::default(),
+        cilium: CiliumAllows::default(),
     };
     let Side::Pod { namespace, pod } = subject else {
         return open;
@@ -139,12 +146,16 @@ fn direction(
             ));
         }
     }
-    d.isolated = !d.isolating.is_empty();
+    d.cilium = cilium::allows(cluster, (namespace, pod), peer, destination, egress, options);
+    d.isolated = !d.isolating.is_empty() || !d.cilium.isolating.is_empty();
     if d.isolated {
+        let cilium = d.cilium.rules.iter().map(|r| &r.ports);
         d.allowed = d
             .rules
             .iter()
-            .fold(PortSet::empty(), |acc, r| acc.union(&r.ports));
+            .map(|r| &r.ports)
+            .chain(cilium)
+            .fold(PortSet::empty(), |acc, p| acc.union(p));
     }
     let walk = tiers::walk(
         cluster,
@@ -156,12 +167,14 @@ fn direction(
         !d.isolated,
         options,
     );
-    // The Admin tier's accepts stand; its denies cut what the layers below allow.
+    // The Admin tier's accepts stand; its denies and Cilium's cut what the layers
+    // below allow.
     let below = if d.isolated {
         d.allowed.clone()
     } else {
         PortSet::all().difference(&walk.baseline_deny)
     };
+    let below = below.difference(&walk.normal_deny);
     d.allowed = walk.accept.union(&below.difference(&walk.deny));
     d.tiers = walk;
     d

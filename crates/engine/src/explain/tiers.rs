@@ -1,19 +1,21 @@
-//! The tier walk of one direction, rule by rule, straight from the tiered policies.
+//! The walk of the ordered stages of one direction, rule by rule, straight from the
+//! tiered policies and Cilium's deny rules.
 
 use super::{Side, namespace_labels, rule_ports};
 use crate::Options;
-use crate::index::{domain_matches, normalise_domain};
-use kubeseg_model::{Action, Cluster, PortSet, Rule, Tier, TierPeerKind, TierRule};
+use crate::index::{Stage, cilium_refs, domain_matches, normalise_domain};
+use kubeseg_model::{Action, Cluster, PortSet, Rule, TierPeerKind, TierRule};
 
 /// A tiered rule that applies to the endpoint and whose peer matches the other side.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TierStep {
-    /// Index into `Cluster::cluster_policies`.
+    /// Index into `Cluster::cluster_policies`, or for the `Normal` stage into the Cilium
+    /// specs (`index::cilium_refs`).
     pub policy: usize,
-    /// Index of the rule in its direction's list.
+    /// Index of the rule in its direction's list (`ingressDeny`/`egressDeny` for Cilium).
     pub rule: usize,
-    /// The policy's tier.
-    pub tier: Tier,
+    /// The policy's stage.
+    pub tier: Stage,
     /// The rule's action.
     pub action: Action,
     /// The ports the rule matches toward the destination.
@@ -31,6 +33,8 @@ pub struct TierWalk {
     pub accept: PortSet,
     /// Ports the Admin tier denies.
     pub deny: PortSet,
+    /// Ports Cilium's deny rules deny (of those the Admin tier left).
+    pub normal_deny: PortSet,
     /// Ports the Baseline tier denies (when consulted).
     pub baseline_deny: PortSet,
     /// `domainNames` rules that apply and would match if the destination address is
@@ -53,50 +57,81 @@ pub fn walk(
     let mut w = TierWalk::default();
     let mut fold = TierFold::default();
     let subject_labels = namespace_labels(cluster, namespace);
-    for (pi, p) in cluster.cluster_policies.iter().enumerate() {
-        if p.tier == Tier::Baseline && !baseline {
+    let applies = |set: &kubeseg_model::PodSet| {
+        set.namespaces.matches(&subject_labels) && set.pods.matches(&subject.labels)
+    };
+    let mut step = |w: &mut TierWalk, (policy, rule): (usize, usize), stage, action, ports| {
+        let new = fold.step(stage, action, &ports);
+        w.steps.push(TierStep {
+            policy,
+            rule,
+            tier: stage,
+            action,
+            ports,
+            decided: new,
+        });
+    };
+    for stage in [Stage::Admin, Stage::Normal, Stage::Baseline] {
+        if stage == Stage::Baseline && !baseline {
             continue;
         }
-        if !(p.subject.namespaces.matches(&subject_labels)
-            && p.subject.pods.matches(&subject.labels))
-        {
-            continue;
-        }
-        let rules = if egress { &p.egress } else { &p.ingress };
-        for (ri, r) in rules.iter().enumerate() {
-            if !r
-                .peers
-                .iter()
-                .any(|x| peer_matches(cluster, &x.kind, peer, options))
-            {
-                if matches!(peer, Side::Address(_))
-                    && r.peers
-                        .iter()
-                        .any(|x| matches!(x.kind, TierPeerKind::DomainNames(_)))
-                {
-                    w.dns_dependent.push((pi, ri));
+        if stage == Stage::Normal {
+            for (i, r) in cilium_refs(cluster).into_iter().enumerate() {
+                let spec = &cluster.cilium_policies[r.policy as usize].specs[r.spec as usize];
+                let kubeseg_model::CiliumSubject::Pods(set) = &spec.subject else {
+                    continue;
+                };
+                if !applies(set) {
+                    continue;
                 }
+                let rules = if egress {
+                    &spec.egress_deny
+                } else {
+                    &spec.ingress_deny
+                };
+                for (ri, rule) in rules.iter().enumerate() {
+                    if super::cilium::rule_matches(cluster, rule, peer, options) {
+                        let ports = super::cilium::ports(rule, destination);
+                        step(&mut w, (i, ri), stage, Action::Deny, ports);
+                    }
+                }
+            }
+            continue;
+        }
+        for (pi, p) in cluster.cluster_policies.iter().enumerate() {
+            if Stage::from(p.tier) != stage || !applies(&p.subject) {
                 continue;
             }
-            let ports = tier_rule_ports(r, destination);
-            let new = fold.step(p.tier, r.action, &ports);
-            w.steps.push(TierStep {
-                policy: pi,
-                rule: ri,
-                tier: p.tier,
-                action: r.action,
-                ports,
-                decided: new,
-            });
+            let rules = if egress { &p.egress } else { &p.ingress };
+            for (ri, r) in rules.iter().enumerate() {
+                if !r
+                    .peers
+                    .iter()
+                    .any(|x| peer_matches(cluster, &x.kind, peer, options))
+                {
+                    if matches!(peer, Side::Address(_))
+                        && r.peers
+                            .iter()
+                            .any(|x| matches!(x.kind, TierPeerKind::DomainNames(_)))
+                    {
+                        w.dns_dependent.push((pi, ri));
+                    }
+                    continue;
+                }
+                let ports = tier_rule_ports(r, destination);
+                step(&mut w, (pi, ri), stage, r.action, ports);
+            }
         }
     }
-    (w.accept, w.deny, w.baseline_deny) = (fold.accept, fold.deny, fold.baseline_deny);
+    (w.accept, w.deny, w.normal_deny, w.baseline_deny) =
+        (fold.accept, fold.deny, fold.normal_deny, fold.baseline_deny);
     w
 }
 
 /// The first-match fold of tiered rules on port sets, rules given in evaluation order
-/// with the ports they match: per tier, a port is decided by the first rule holding it,
-/// and the Baseline tier only sees what the Admin tier neither accepted nor denied.
+/// with the ports they match: per tier, a port is decided by the first rule holding it;
+/// the `Normal` stage denies what the Admin tier neither accepted nor denied, and the
+/// Baseline tier only sees what neither of them decided.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TierFold {
     decided: PortSet,
@@ -105,23 +140,36 @@ pub struct TierFold {
     pub accept: PortSet,
     /// Ports the Admin tier denies.
     pub deny: PortSet,
+    /// Ports the `Normal` stage denies.
+    pub normal_deny: PortSet,
     /// Ports the Baseline tier denies.
     pub baseline_deny: PortSet,
 }
 
 impl TierFold {
     /// Applies one matching rule; returns the ports it decides.
-    pub fn step(&mut self, tier: Tier, action: Action, ports: &PortSet) -> PortSet {
+    pub fn step(&mut self, tier: Stage, action: Action, ports: &PortSet) -> PortSet {
+        if tier == Stage::Normal {
+            let above = self.accept.union(&self.deny).union(&self.normal_deny);
+            let new = ports.difference(&above);
+            self.normal_deny = self.normal_deny.union(&new);
+            return new;
+        }
         let (seen, above) = match tier {
-            Tier::Admin => (&mut self.decided, PortSet::empty()),
-            Tier::Baseline => (&mut self.baseline_decided, self.accept.union(&self.deny)),
+            Stage::Admin => (&mut self.decided, PortSet::empty()),
+            _ => (
+                &mut self.baseline_decided,
+                self.accept.union(&self.deny).union(&self.normal_deny),
+            ),
         };
         let new = ports.difference(seen).difference(&above);
         *seen = seen.union(ports);
         match (tier, action) {
-            (Tier::Admin, Action::Accept) => self.accept = self.accept.union(&new),
-            (Tier::Admin, Action::Deny) => self.deny = self.deny.union(&new),
-            (Tier::Baseline, Action::Deny) => self.baseline_deny = self.baseline_deny.union(&new),
+            (Stage::Admin, Action::Accept) => self.accept = self.accept.union(&new),
+            (Stage::Admin, Action::Deny) => self.deny = self.deny.union(&new),
+            (Stage::Baseline, Action::Deny) => {
+                self.baseline_deny = self.baseline_deny.union(&new)
+            }
             _ => {}
         }
         new

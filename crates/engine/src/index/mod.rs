@@ -12,10 +12,12 @@ use kubeseg_model::{
 use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 
+mod cilium;
 mod layout;
 mod policies;
 mod tiers;
-pub use tiers::{TierPeerRef, TierRule, Tiers, domain_matches, normalise_domain};
+pub use cilium::{CiliumRef, cilium_pattern_matches, cilium_refs};
+pub use tiers::{Stage, TierPeerRef, TierRule, Tiers, domain_matches, normalise_domain};
 
 /// How the engine reads semantics that conformant implementations leave open.
 #[derive(Clone, Copy, Debug, Default)]
@@ -145,13 +147,20 @@ pub struct Index {
     pub nodes: usize,
     /// The compiled tiered cluster policies.
     pub tiers: Tiers,
-    /// Per policy: the classes it selects.
+    /// How many union-layer policies are NetworkPolicies (`Cluster::policies`); the
+    /// ones after them are Cilium specs, in `cilium` order.
+    pub network_policy_count: usize,
+    /// The Cilium specs, numbered after the NetworkPolicies in the union layer and after
+    /// the tiered policies in `tiers`.
+    pub cilium: Vec<CiliumRef>,
+    /// Per union-layer policy: the classes it selects.
     pub selected: IdVec<PolicyId, BitSet>,
-    /// Ingress rules of ingress-isolating policies.
+    /// Ingress rules of the union layer (a NetworkPolicy's only when it isolates
+    /// ingress; a Cilium spec's always, since its allows add up where anything isolates).
     pub ingress_rules: Vec<CompiledRule>,
-    /// Per policy: whether it isolates egress.
+    /// Per union-layer policy: whether it isolates egress.
     pub isolates_egress: IdVec<PolicyId, bool>,
-    /// Egress rules by policy (empty unless the policy isolates egress).
+    /// Egress rules by union-layer policy (a NetworkPolicy's only when it isolates egress).
     pub egress_rules: IdVec<PolicyId, Vec<CompiledRule>>,
     /// Distinct peer sets over nodes.
     pub peer_sets: IdVec<PeerSetId, BitSet>,
@@ -285,10 +294,37 @@ impl Index {
             domains: &pre.domains,
             domain_base,
             node_addresses: pre.node_addresses,
+            all_node_addresses: pre.all_node_addresses,
             networks: &pre.networks,
         };
-        let policies = b.network_policies(cluster, &ns_index);
-        let tiers = b.tiers(cluster);
+        let mut policies = b.network_policies(cluster, &ns_index);
+        let mut tiers = b.tiers(cluster);
+        let mut isolates_egress: IdVec<PolicyId, bool> =
+            cluster.policies.iter().map(|p| p.isolates_egress).collect();
+        let cilium = b.cilium(cluster, cluster.policies.len(), cluster.cluster_policies.len());
+        for (i, selected) in cilium.selected.into_iter().enumerate() {
+            let (ingress, egress) = cilium.default_deny[i];
+            if ingress {
+                policies.ingress_isolated.union_with(&selected);
+            }
+            if egress {
+                policies.egress_isolated.union_with(&selected);
+            }
+            isolates_egress.push(egress);
+            tiers.selected.push(selected.clone());
+            policies.selected.push(selected);
+        }
+        policies.ingress_rules.extend(cilium.ingress_allows);
+        for rules in cilium.egress_allows {
+            policies.egress_rules.push(rules);
+        }
+        for rules in cilium.ingress_denies {
+            tiers.ingress.push(rules);
+        }
+        for rules in cilium.egress_denies {
+            tiers.egress.push(rules);
+        }
+        tiers.peer_refs.extend(cilium.deny_peer_refs);
         let Builder {
             peer_sets,
             port_specs,
@@ -303,10 +339,12 @@ impl Index {
             tiers,
             endpoints,
             nodes,
+            network_policy_count: cluster.policies.len(),
+            cilium: cilium_refs(cluster),
             selected: policies.selected,
             ingress_rules: policies.ingress_rules,
             egress_rules: policies.egress_rules,
-            isolates_egress: cluster.policies.iter().map(|p| p.isolates_egress).collect(),
+            isolates_egress,
             peer_sets,
             port_specs,
             port_sets,
@@ -390,6 +428,7 @@ struct Builder<'a> {
     networks: &'a [IpSet],
     domain_base: usize,
     node_addresses: HashMap<Selector, IpSet>,
+    all_node_addresses: IpSet,
 }
 
 impl Builder<'_> {

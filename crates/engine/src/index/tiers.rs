@@ -7,6 +7,40 @@ use crate::ids::{ClusterPolicyId, IdVec, PeerSetId, PortSpecId};
 use kubeseg_model::{Action, Cluster, IpSet, PodSet, Selector, Tier, TierPeerKind};
 use rustc_hash::FxHashMap as HashMap;
 
+/// Where a rule of the ordered layers sits. Per direction and port: the Admin tier's
+/// first match decides or passes; then any `Normal` rule (Cilium's denies) denies; then
+/// the union layer (NetworkPolicy and Cilium allows) decides where it isolates; then the
+/// Baseline tier's first match; then the port is allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Stage {
+    /// AdminNetworkPolicy, ClusterNetworkPolicy `tier: Admin`.
+    Admin,
+    /// Cilium's deny rules (CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy).
+    Normal,
+    /// BaselineAdminNetworkPolicy, ClusterNetworkPolicy `tier: Baseline`.
+    Baseline,
+}
+
+impl Stage {
+    /// `Admin`, `Cilium` or `Baseline`, as reports name the stage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Admin => "Admin",
+            Stage::Normal => "Cilium",
+            Stage::Baseline => "Baseline",
+        }
+    }
+}
+
+impl From<Tier> for Stage {
+    fn from(tier: Tier) -> Stage {
+        match tier {
+            Tier::Admin => Stage::Admin,
+            Tier::Baseline => Stage::Baseline,
+        }
+    }
+}
+
 /// One compiled rule of a tiered policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TierRule {
@@ -14,8 +48,8 @@ pub struct TierRule {
     pub policy: ClusterPolicyId,
     /// Index of the rule in its direction's list.
     pub rule: u32,
-    /// The policy's tier.
-    pub tier: Tier,
+    /// The policy's stage.
+    pub tier: Stage,
     /// What the rule does.
     pub action: Action,
     /// The peers.
@@ -37,9 +71,12 @@ pub struct TierPeerRef {
     pub peer: u32,
 }
 
-/// The compiled tiers.
+/// The compiled tiers: the cluster's tiered policies, then (see
+/// [`super::cilium::cilium_refs`]) every Cilium spec's deny rules.
 #[derive(Default)]
 pub struct Tiers {
+    /// How many of the ids are `Cluster::cluster_policies`; the rest are Cilium specs.
+    pub cluster_count: usize,
     /// Per cluster policy: the classes it applies to.
     pub selected: IdVec<ClusterPolicyId, BitSet>,
     /// Per cluster policy: its ingress rules in order.
@@ -74,6 +111,8 @@ pub struct Prepass {
     pub domains: Vec<String>,
     /// The distinct address sets of `networks` peers.
     pub networks: Vec<IpSet>,
+    /// Every Node object's addresses (only when there are Cilium policies).
+    pub all_node_addresses: IpSet,
 }
 
 impl Prepass {
@@ -100,6 +139,7 @@ pub fn prepass(cluster: &Cluster) -> Prepass {
         node_addresses: HashMap::default(),
         domains: Vec::new(),
         networks: Vec::new(),
+        all_node_addresses: IpSet::empty(),
     };
     let mut seen: rustc_hash::FxHashSet<&IpSet> = Default::default();
     for p in &cluster.cluster_policies {
@@ -130,15 +170,48 @@ pub fn prepass(cluster: &Cluster) -> Prepass {
             }
         }
     }
+    if !cluster.cilium_policies.is_empty() {
+        cilium_prepass(cluster, &mut out);
+    }
     out.domains.sort();
     out.domains.dedup();
     out
 }
 
+/// What Cilium's peers add to [`Prepass`]: their CIDRs and node addresses, every
+/// node's addresses (which CIDRs and `world` never match) and the IPv4 half of the
+/// address space (for `world-ipv4`), and their names.
+fn cilium_prepass(cluster: &Cluster, out: &mut Prepass) {
+    use kubeseg_model::CiliumPeerKind;
+    out.all_node_addresses = super::cilium::node_addresses(cluster);
+    out.ip_sets.push(out.all_node_addresses.clone());
+    out.ip_sets.push(super::cilium::all_ipv4());
+    for p in &cluster.cilium_policies {
+        for spec in &p.specs {
+            let rules = [&spec.ingress, &spec.egress, &spec.ingress_deny, &spec.egress_deny];
+            for peer in rules.into_iter().flatten().flat_map(|r| &r.peers) {
+                match &peer.kind {
+                    CiliumPeerKind::Cidr { addresses, .. } => out.ip_sets.push(addresses.clone()),
+                    CiliumPeerKind::Nodes(sel) if !out.node_addresses.contains_key(sel) => {
+                        let set = super::cilium::selected_node_addresses(cluster, sel);
+                        out.ip_sets.push(set.clone());
+                        out.node_addresses.insert(sel.clone(), set);
+                    }
+                    CiliumPeerKind::Fqdns(names) => out.domains.extend(names.iter().cloned()),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
 impl Builder<'_> {
     /// Compiles every tiered policy.
     pub(super) fn tiers(&mut self, cluster: &Cluster) -> Tiers {
-        let mut t = Tiers::default();
+        let mut t = Tiers {
+            cluster_count: cluster.cluster_policies.len(),
+            ..Tiers::default()
+        };
         let mut cache: HashMap<TierPeerKind, PeerSetId> = HashMap::default();
         for (pi, p) in cluster.cluster_policies.iter().enumerate() {
             let pi = ClusterPolicyId::from(pi);
@@ -170,7 +243,7 @@ impl Builder<'_> {
                     compiled.push(TierRule {
                         policy: pi,
                         rule: ri as u32,
-                        tier: p.tier,
+                        tier: p.tier.into(),
                         action: r.action,
                         peers,
                         ports: self.port_spec(r.ports.as_deref()),
@@ -187,7 +260,7 @@ impl Builder<'_> {
     }
 
     /// The selectable classes of a namespace selector and a pod selector.
-    fn pod_set(&mut self, set: &PodSet) -> BitSet {
+    pub(super) fn pod_set(&mut self, set: &PodSet) -> BitSet {
         let mut within = self.namespaces(&set.namespaces);
         within.intersect_with(&self.selectable);
         self.labels.eval(&set.pods, &within)

@@ -239,11 +239,12 @@ impl Reachability {
                 membership[n].insert(u);
             }
         }
-        // Egress: the policies that isolate each node, then (numbered after them) the
-        // tiered policies with egress rules that apply to it, interned as signatures.
+        // Egress: the union-layer policies that isolate each node or allow it something,
+        // then (numbered after them) the tiered policies with egress rules that apply to
+        // it, interned as signatures.
         let mut per_node: Vec<Vec<u32>> = vec![Vec::new(); nodes];
         for (p, isolates) in index.isolates_egress.iter_ids() {
-            if *isolates {
+            if *isolates || !index.egress_rules[p].is_empty() {
                 for c in index.selected[p].iter() {
                     per_node[c].push(p.0);
                 }
@@ -495,10 +496,11 @@ impl Rows<'_> {
         let list = &plan.egress_policies[sig as usize];
         let split = list.partition_point(|&p| p < policy_count);
         let (np, tiered) = list.split_at(split);
-        let fill = if np.is_empty() {
-            PortSetId::ALL
-        } else {
+        let np_isolated = np.iter().any(|&p| idx.isolates_egress[PolicyId(p)]);
+        let fill = if np_isolated {
             PortSetId::EMPTY
+        } else {
+            PortSetId::ALL
         };
         let mut egress = vec![fill; idx.nodes];
         for &p in np {
@@ -519,7 +521,6 @@ impl Rows<'_> {
         }
         if !tiered.is_empty() {
             let tiered: Vec<u32> = tiered.iter().map(|&p| p - policy_count).collect();
-            let np_isolated = !np.is_empty();
             // Sources under the same tiered policies share the tiers' decisions.
             let key = (tiered, np_isolated);
             let grouped = match st.tier_egress.get(&key) {

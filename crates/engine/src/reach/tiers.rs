@@ -1,16 +1,18 @@
-//! The tiers in rows. Per direction and port, the first matching Admin rule decides
-//! (Accept, Deny) or passes; what it leaves goes to the NetworkPolicy layer where a
-//! NetworkPolicy isolates, else to the first matching Baseline rule, else is allowed.
-//! With A and D the ports the Admin tier accepts and denies, that is
-//! `A ∪ (NP \ D)` where NP is the NetworkPolicy answer, or everything the Baseline
-//! tier does not deny when no NetworkPolicy isolates.
+//! The ordered stages in rows. Per direction and port, the first matching Admin rule
+//! decides (Accept, Deny) or passes; what it leaves is denied by any matching `Normal`
+//! rule (Cilium's denies); what is left goes to the union layer (NetworkPolicy and
+//! Cilium allows) where it isolates, else to the first matching Baseline rule, else is
+//! allowed. With A and D the ports the Admin tier accepts and denies and N the ports the
+//! `Normal` stage denies, that is `A ∪ ((U \ N) \ D)` where U is the union layer's
+//! answer, or everything the Baseline tier does not deny where nothing isolates.
 
 use super::Interner;
 use crate::bitset::BitSet;
 use crate::ids::{ClusterPolicyId, PeerSetId};
 use crate::index::{Index, TierRule};
 use crate::portsets::{PortSetId, PortSets};
-use kubeseg_model::{Action, Tier};
+use crate::index::Stage;
+use kubeseg_model::Action;
 use rustc_hash::FxHashMap as HashMap;
 
 /// What a walk over tiered rules decided for one destination.
@@ -22,6 +24,8 @@ pub struct Decision {
     pub deny: PortSetId,
     /// Ports the Admin tier has decided or passed.
     decided: PortSetId,
+    /// Ports the `Normal` stage denies.
+    pub normal_deny: PortSetId,
     /// Ports the Baseline tier denies.
     pub baseline_deny: PortSetId,
     /// Ports the Baseline tier has decided.
@@ -31,9 +35,9 @@ pub struct Decision {
 impl Decision {
     /// Applies one rule whose peer matched, with its ports resolved; rules come in
     /// evaluation order.
-    pub fn apply(&mut self, tier: Tier, action: Action, ports: PortSetId, sets: &mut PortSets) {
-        match tier {
-            Tier::Admin => {
+    pub fn apply(&mut self, stage: Stage, action: Action, ports: PortSetId, sets: &mut PortSets) {
+        match stage {
+            Stage::Admin => {
                 let new = sets.difference(ports, self.decided);
                 match action {
                     Action::Accept => self.accept = sets.union(self.accept, new),
@@ -42,7 +46,9 @@ impl Decision {
                 }
                 self.decided = sets.union(self.decided, ports);
             }
-            Tier::Baseline => {
+            // Every `Normal` rule is a deny; any match denies, in any order.
+            Stage::Normal => self.normal_deny = sets.union(self.normal_deny, ports),
+            Stage::Baseline => {
                 let new = sets.difference(ports, self.baseline_decided);
                 if action == Action::Deny {
                     self.baseline_deny = sets.union(self.baseline_deny, new);
@@ -56,15 +62,17 @@ impl Decision {
     pub fn is_neutral(&self) -> bool {
         self.accept == PortSetId::EMPTY
             && self.deny == PortSetId::EMPTY
+            && self.normal_deny == PortSetId::EMPTY
             && self.baseline_deny == PortSetId::EMPTY
     }
 
-    /// The verdict given the NetworkPolicy answer (`None`: no NetworkPolicy isolates).
+    /// The verdict given the union layer's answer (`None`: nothing isolates there).
     pub fn verdict(&self, network_policy: Option<PortSetId>, sets: &mut PortSets) -> PortSetId {
         let below = match network_policy {
             Some(np) => np,
             None => sets.difference(PortSetId::ALL, self.baseline_deny),
         };
+        let below = sets.difference(below, self.normal_deny);
         let kept = sets.difference(below, self.deny);
         sets.union(self.accept, kept)
     }
@@ -273,7 +281,7 @@ pub fn egress_decisions(
     for &p in tiered {
         for ri in 0..index.tiers.egress[ClusterPolicyId(p)].len() {
             let r = index.tiers.egress[ClusterPolicyId(p)][ri];
-            if r.tier == Tier::Baseline && np_isolated {
+            if r.tier == Stage::Baseline && np_isolated {
                 continue;
             }
             let named = !index.port_specs[r.ports].named.is_empty();
@@ -336,11 +344,13 @@ pub fn apply_grouped(
         nodes,
     } in grouped
     {
-        // Where no NetworkPolicy isolates, the verdict is the same for the whole group;
-        // where one does, it is A ∪ (NP \ D): A where it allows nothing, unchanged
-        // when the Admin tier neither accepts nor denies here.
+        // Where the union layer does not isolate, the verdict is the same for the whole
+        // group; where it does, it is A ∪ ((U \ N) \ D): A where U allows nothing,
+        // unchanged when neither the Admin tier nor the `Normal` stage decides here.
         let open = *open;
-        let admin_silent = decision.accept == PortSetId::EMPTY && decision.deny == PortSetId::EMPTY;
+        let admin_silent = decision.accept == PortSetId::EMPTY
+            && decision.deny == PortSetId::EMPTY
+            && decision.normal_deny == PortSetId::EMPTY;
         let mut last: Option<(PortSetId, PortSetId)> = None;
         for &d in nodes {
             let d = d as usize;

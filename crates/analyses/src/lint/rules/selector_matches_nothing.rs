@@ -23,7 +23,8 @@ pub fn check(cx: &mut Cx) {
     // The engine's dead peers, by policy, read once.
     let mut compiled_dead: std::collections::HashMap<PolicyId, Vec<(bool, usize, usize)>> =
         Default::default();
-    for d in cx.engine.reach.index.dead_peers() {
+    let np = cx.engine.reach.index.network_policy_count;
+    for d in (cx.engine.reach.index.dead_peers()).filter(|d| d.policy.index() < np) {
         compiled_dead.entry(d.policy).or_default().push((
             d.egress,
             d.rule as usize,

@@ -48,7 +48,9 @@ pub fn check(cx: &mut Cx) {
     // (egress, selected pods) → [(policy, rule, peer set, port spec)].
     let mut groups: HashMap<(bool, &BitSet), Vec<Compiled>> = HashMap::new();
     let mut seen_ingress: HashMap<PolicyId, usize> = HashMap::new();
-    for r in &index.ingress_rules {
+    // Only NetworkPolicies' rules: Cilium's are numbered after them.
+    let np = index.network_policy_count;
+    for r in index.ingress_rules.iter().filter(|r| r.policy.index() < np) {
         let n = seen_ingress.entry(r.policy).or_default();
         groups
             .entry((false, &index.selected[r.policy]))
@@ -61,7 +63,7 @@ pub fn check(cx: &mut Cx) {
             });
         *n += 1;
     }
-    for (p, rules) in index.egress_rules.iter_ids() {
+    for (p, rules) in index.egress_rules.iter_ids().filter(|(p, _)| p.index() < np) {
         for (ri, r) in rules.iter().enumerate() {
             groups
                 .entry((true, &index.selected[p]))
