@@ -432,6 +432,17 @@ fn node() -> impl Strategy<Value = (Labels, [u8; 4])> {
     (labels(NODE_VOCAB, 0.6), select(NODE_IPS))
 }
 
+/// A selector that is `{}` half the time, so that Cilium subjects and peers often
+/// select something.
+fn broad_selector(vocab: Vocab) -> impl Strategy<Value = Selector> {
+    proptest::option::weighted(0.5, selector(vocab)).prop_map(Option::unwrap_or_default)
+}
+
+fn broad_pod_set() -> impl Strategy<Value = PodSet> {
+    (broad_selector(NS_SELECTOR_VOCAB), broad_selector(POD_VOCAB))
+        .prop_map(|(namespaces, pods)| PodSet { namespaces, pods })
+}
+
 fn cilium_cidr() -> impl Strategy<Value = CiliumPeerKind> {
     select(CILIUM_CIDRS).prop_map(|cidr| CiliumPeerKind::Cidr {
         written: cidr.to_string(),
@@ -443,7 +454,7 @@ fn cilium_cidr() -> impl Strategy<Value = CiliumPeerKind> {
 fn cilium_peer() -> impl Strategy<Value = CiliumPeer> {
     prop_oneof![
         1 => Just(CiliumPeerKind::All),
-        4 => pod_set().prop_map(CiliumPeerKind::Pods),
+        4 => broad_pod_set().prop_map(CiliumPeerKind::Pods),
         2 => cilium_cidr(),
         3 => select(ENTITIES).prop_map(CiliumPeerKind::Entity),
         1 => selector(NODE_VOCAB).prop_map(CiliumPeerKind::Nodes),
@@ -484,8 +495,8 @@ fn cilium_spec(subject: BoxedStrategy<CiliumSubject>) -> impl Strategy<Value = C
         any::<bool>(),
         proptest::collection::vec(cilium_rule(true), 0..=2),
         proptest::collection::vec(cilium_rule(true), 0..=2),
-        proptest::collection::vec(cilium_rule(false), 0..=1),
-        proptest::collection::vec(cilium_rule(false), 0..=1),
+        proptest::collection::vec(cilium_rule(false), 0..=2),
+        proptest::collection::vec(cilium_rule(false), 0..=2),
     )
         .prop_map(
             |(subject, deny_in, deny_out, ingress, egress, ingress_deny, egress_deny)| CiliumSpec {
@@ -508,14 +519,14 @@ fn cilium_policy() -> impl Strategy<Value = (Option<usize>, CiliumPolicy)> {
     (any::<bool>(), 0usize..3).prop_flat_map(|(clusterwide, ns)| {
         let subject = if clusterwide {
             prop_oneof![
-                5 => pod_set().prop_map(CiliumSubject::Pods),
+                5 => broad_pod_set().prop_map(CiliumSubject::Pods),
                 1 => selector(NODE_VOCAB).prop_map(CiliumSubject::Nodes),
             ]
             .boxed()
         } else {
             // The agent confines a CiliumNetworkPolicy's subject to its namespace; the
             // namespace is filled in once the cluster's namespaces are known.
-            selector(POD_VOCAB)
+            broad_selector(POD_VOCAB)
                 .prop_map(|pods| {
                     CiliumSubject::Pods(PodSet {
                         namespaces: Selector::default(),
@@ -1075,6 +1086,83 @@ fn check_compact(
     Ok(())
 }
 
+/// Outside addresses for checks of the reference alone: every node address, and world
+/// addresses inside and outside the pods' and the generated CIDRs' ranges, both families.
+fn probe_addresses(cluster: &Cluster) -> Vec<(usize, IpAddr)> {
+    let mut ips: Vec<IpAddr> = cluster
+        .nodes
+        .iter()
+        .flat_map(|n| n.addresses.iter().copied())
+        .collect();
+    for ip in [
+        "10.0.0.1",
+        "10.0.0.6",
+        "10.9.9.9",
+        "192.168.7.7",
+        "203.0.113.9",
+        "8.8.8.8",
+        "fd00::3",
+        "2001:db8::9",
+        "2a00::1",
+    ] {
+        ips.push(ip.parse().unwrap());
+    }
+    ips.sort();
+    ips.dedup();
+    let n = cluster.workloads.len();
+    ips.into_iter()
+        .enumerate()
+        .map(|(i, ip)| (n + i, ip))
+        .collect()
+}
+
+/// The cluster with every Cilium rule of one kind dropped (default-deny flags kept).
+fn without_cilium_rules(cluster: &Cluster, allows: bool, denies: bool) -> Cluster {
+    let mut c = cluster.clone();
+    for spec in c.cilium_policies.iter_mut().flat_map(|p| &mut p.specs) {
+        if allows {
+            spec.ingress.clear();
+            spec.egress.clear();
+        }
+        if denies {
+            spec.ingress_deny.clear();
+            spec.egress_deny.clear();
+        }
+    }
+    c
+}
+
+/// The reference on its own: Cilium allows only add and Cilium denies only take away,
+/// pair by pair (a check of the oracle that does not need the engine).
+fn check_reference_cilium_monotone(cluster: &Cluster, r: Reading) -> Result<(), TestCaseError> {
+    let probes = probe_addresses(cluster);
+    let base = reference::connections(cluster, &probes, r);
+    let no_allows = reference::connections(&without_cilium_rules(cluster, true, false), &probes, r);
+    let no_denies = reference::connections(&without_cilium_rules(cluster, false, true), &probes, r);
+    let empty = PortSet::empty();
+    let keys: BTreeSet<(usize, usize)> = base
+        .keys()
+        .chain(no_allows.keys())
+        .chain(no_denies.keys())
+        .copied()
+        .collect();
+    for key in keys {
+        let b = base.get(&key).unwrap_or(&empty);
+        let fewer = no_allows.get(&key).unwrap_or(&empty);
+        let more = no_denies.get(&key).unwrap_or(&empty);
+        prop_assert!(
+            fewer.difference(b).is_empty() && b.difference(more).is_empty(),
+            "pair {:?}: without allows {}, as is {}, without denies {}\ncluster:\n{}",
+            key,
+            fewer,
+            b,
+            more,
+            describe(cluster)
+        );
+    }
+    Ok(())
+}
+
 fn check_explain(cluster: &Cluster, r: Reading) -> Result<(), TestCaseError> {
     if !EXPLAIN_EVALUATES_CILIUM && !cluster.cilium_policies.is_empty() {
         // `explain` does not evaluate Cilium policies yet: check it without them.
@@ -1173,6 +1261,11 @@ proptest! {
     #[test]
     fn engine_matches_reference_with_cilium(c in cluster_with_cilium(0..=3), r in cilium_reading()) {
         check_against_reference(&c, r)?;
+    }
+
+    #[test]
+    fn reference_cilium_allows_add_and_denies_remove(c in cluster_with_cilium(0..=2), r in cilium_reading()) {
+        check_reference_cilium_monotone(&c, r)?;
     }
 
     #[test]
