@@ -293,6 +293,17 @@ impl Setup {
         self
     }
 
+    /// One more Node.
+    fn node(mut self, name: &str, node_labels: &[(&str, &str)], ip: &str) -> Setup {
+        self.cluster.nodes.push(Node {
+            name: name.to_string(),
+            labels: labels(node_labels),
+            addresses: vec![ip.parse().unwrap()],
+            location: None,
+        });
+        self
+    }
+
     fn cilium(mut self, policy: CiliumPolicy) -> Setup {
         self.cluster.cilium_policies.push(policy);
         self
@@ -733,5 +744,103 @@ fn a_clusterwide_empty_pod_set_is_every_pod_and_nothing_outside() {
             (WORLD, "prod/b[Pod]", NONE),
             (NODE, "prod/b[Pod]", NONE),
             ("prod/h[Pod]", "prod/b[Pod]", NONE),
+        ]);
+}
+
+#[test]
+fn a_host_policy_selects_no_pod() {
+    let mut s = spec(every_pod_of("prod"));
+    s.subject = CiliumSubject::Nodes(Selector::default());
+    s.ingress_deny = vec![rule(vec![CiliumPeerKind::All], None)];
+    Setup::abc()
+        .cilium(ccnp("host-deny", vec![sanitized(s)]))
+        .expect(&[
+            // A `nodeSelector` rule guards nodes, not pods (contract: Nodes selects no pod).
+            ("prod/a[Pod]", "prod/b[Pod]", ALL),
+            (WORLD, "prod/b[Pod]", ALL),
+        ]);
+}
+
+#[test]
+fn a_host_network_pod_is_not_a_subject() {
+    let mut s = spec(app("prod", "h"));
+    s.ingress_deny = vec![rule(vec![CiliumPeerKind::All], None)];
+    Setup::abc()
+        .host_pod("h")
+        .cilium(cnp("deny-h", vec![sanitized(s)]))
+        .expect(&[
+            // Host-network pods are selected only when host_network_selectable, as for
+            // other policies (contract, Subjects).
+            ("prod/a[Pod]", "prod/h[Pod]", ALL),
+            (WORLD, "prod/h[Pod]", ALL),
+        ]);
+}
+
+#[test]
+fn kube_apiserver_health_and_none_match_nothing_here() {
+    let mut s = spec(app("prod", "a"));
+    s.egress = vec![rule(
+        vec![
+            CiliumPeerKind::Entity(Entity::KubeApiserver),
+            CiliumPeerKind::Entity(Entity::Internal("health")),
+            CiliumPeerKind::Entity(Entity::None),
+        ],
+        None,
+    )];
+    Setup::abc()
+        .host_pod("h")
+        .cilium(cnp("internal", vec![sanitized(s)]))
+        .expect(&[
+            // No manifest describes these identities, and `none` is nothing (entity.go;
+            // contract, Peers).
+            ("prod/a[Pod]", "prod/b[Pod]", NONE),
+            ("prod/a[Pod]", "prod/h[Pod]", NONE),
+            ("prod/a[Pod]", NODE, NONE),
+            ("prod/a[Pod]", WORLD, NONE),
+        ]);
+}
+
+#[test]
+fn from_nodes_matches_the_selected_nodes_only() {
+    let mut s = spec(app("prod", "b"));
+    s.ingress = vec![rule(
+        vec![CiliumPeerKind::Nodes(sel(&[("role", "worker")]))],
+        None,
+    )];
+    let mut r = spec(app("prod", "c"));
+    r.ingress = vec![rule(vec![CiliumPeerKind::Entity(Entity::RemoteNode)], None)];
+    Setup::abc()
+        .node("n2", &[("role", "control")], "192.168.1.2")
+        .cilium(cnp("from-nodes", vec![sanitized(s), sanitized(r)]))
+        .expect(&[
+            // `fromNodes` is the addresses of the Node objects whose labels match
+            // (contract, Peers; utils.go (k8s) adds only `reserved:remote-node`).
+            (NODE, "prod/b[Pod]", ALL),
+            ("192.168.1.2", "prod/b[Pod]", NONE),
+            ("prod/a[Pod]", "prod/b[Pod]", NONE),
+            // `remote-node` is every node (contract, Peers).
+            (NODE, "prod/c[Pod]", ALL),
+            ("192.168.1.2", "prod/c[Pod]", ALL),
+            (WORLD, "prod/c[Pod]", NONE),
+        ]);
+}
+
+#[test]
+fn an_l7_allow_counts_as_its_l4_allow() {
+    let mut s = spec(app("prod", "b"));
+    s.ingress = vec![CiliumRule {
+        l7: vec!["http".to_string()],
+        ..rule(
+            vec![CiliumPeerKind::Pods(app("prod", "a"))],
+            Some(vec![tcp(80)]),
+        )
+    }];
+    Setup::abc()
+        .cilium(cnp("http", vec![sanitized(s)]))
+        .expect(&[
+            // The L4 traffic reaches the proxy, which filters requests (l4.go L4Filter);
+            // kubeseg reports it as an L4 allow (contract, L7).
+            ("prod/a[Pod]", "prod/b[Pod]", "TCP 80"),
+            ("prod/c[Pod]", "prod/b[Pod]", NONE),
         ]);
 }
