@@ -1,6 +1,7 @@
 //! A deliberately naive reference evaluator, written straight from the Kubernetes
 //! NetworkPolicy specification (and the AdminNetworkPolicy / ClusterNetworkPolicy
-//! tiers around it), pod by pod and policy by policy.
+//! tiers around it, and Cilium's CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy
+//! beside it), pod by pod and policy by policy.
 //!
 //! It shares no code with the engine: only the model types and their simple methods
 //! (`Selector::matches`, `IpSet::contains` and set operations, `PortSet` operations).
@@ -9,8 +10,9 @@
 #![allow(dead_code)]
 
 use kubeseg_model::{
-    Action, Cluster, IpSet, Labels, NetworkPolicy, PeerKind, Pod, PodSet, PortMatch, PortRule,
-    PortSet, Protocol, Rule, Tier, TierPeerKind, TierRule,
+    Action, Cidr, CiliumPeerKind, CiliumRule, CiliumSubject, Cluster, Entity, IpSet, Labels,
+    NetworkPolicy, PeerKind, Pod, PodSet, PortMatch, PortRule, PortSet, Protocol, Rule, Tier,
+    TierPeerKind, TierRule,
 };
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -55,8 +57,9 @@ pub fn allowed(cluster: &Cluster, src: Party, dst: Party, reading: Reading) -> P
 
 /// What `subject`'s policies of one direction allow toward/from `peer`, where
 /// `destination` is the receiving end (named ports are resolved there): the Admin tier
-/// first, then NetworkPolicies for the ports it left undecided or passed, then (only
-/// where no NetworkPolicy isolates the subject) the Baseline tier.
+/// first; then, for the ports it left undecided or passed, the allows of NetworkPolicies
+/// and Cilium policies added up where one of them isolates the subject, or else the
+/// Baseline tier; Cilium denies are taken out of that.
 fn direction_allows(
     cluster: &Cluster,
     direction: Direction,
@@ -88,8 +91,18 @@ fn direction_allows(
     );
     let to_network_policies = undecided.union(&passed);
 
-    // NetworkPolicies, on what the Admin tier did not decide.
-    let lower = match network_policy_allows(
+    // Cilium policies sit beside NetworkPolicies: their allows add up with them, and a
+    // selecting Cilium rule with default deny isolates the pod as a NetworkPolicy does.
+    let cilium = cilium_decide(
+        cluster,
+        direction,
+        namespace,
+        pod,
+        peer,
+        destination,
+        reading,
+    );
+    let union_layer = match network_policy_allows(
         cluster,
         direction,
         namespace,
@@ -98,6 +111,13 @@ fn direction_allows(
         destination,
         reading,
     ) {
+        Some(allowed) => Some(allowed.union(&cilium.allowed)),
+        None if cilium.isolated => Some(cilium.allowed.clone()),
+        None => None,
+    };
+
+    // NetworkPolicies and Cilium allows, on what the Admin tier did not decide.
+    let lower = match union_layer {
         Some(allowed) => allowed.intersect(&to_network_policies),
         None => {
             // Not isolated: the Baseline tier, then allowed by default.
@@ -116,6 +136,8 @@ fn direction_allows(
             baseline_allowed.union(&undecided)
         }
     };
+    // Any Cilium deny beats any allow below the Admin tier, whatever the order.
+    let lower = lower.difference(&cilium.denied);
     admin_allowed.union(&lower)
 }
 
@@ -214,6 +236,147 @@ fn tier_peer_matches(
         },
         TierPeerKind::DomainNames(_) => false,
     }
+}
+
+/// What the Cilium rules selecting a subject pod say in one direction about one peer.
+#[derive(Debug, Default)]
+struct CiliumVerdict {
+    /// Some selecting rule puts the pod into default deny in this direction.
+    isolated: bool,
+    /// The ports of every matching allow rule of every selecting rule (with or without
+    /// default deny of its own).
+    allowed: PortSet,
+    /// The ports of every matching deny rule of every selecting rule.
+    denied: PortSet,
+}
+
+/// Every Cilium policy rule (`spec`/`specs` entry) whose subject selects the pod, its
+/// allow and deny rules of `direction` that match `peer`, added up.
+fn cilium_decide(
+    cluster: &Cluster,
+    direction: Direction,
+    namespace: &str,
+    pod: &Pod,
+    peer: Party,
+    destination: Party,
+    reading: Reading,
+) -> CiliumVerdict {
+    let mut verdict = CiliumVerdict::default();
+    for policy in &cluster.cilium_policies {
+        for spec in &policy.specs {
+            let selects = match &spec.subject {
+                CiliumSubject::Pods(set) => pod_set_matches(cluster, set, namespace, pod),
+                // Host policies guard nodes, never pods.
+                CiliumSubject::Nodes(_) => false,
+            };
+            if !selects {
+                continue;
+            }
+            let (default_deny, allows, denies) = match direction {
+                Direction::Ingress => {
+                    (spec.default_deny_ingress, &spec.ingress, &spec.ingress_deny)
+                }
+                Direction::Egress => (spec.default_deny_egress, &spec.egress, &spec.egress_deny),
+            };
+            verdict.isolated |= default_deny;
+            // L7 rules on an allow still admit the L4 traffic (to the proxy).
+            for rule in allows {
+                if cilium_rule_matches_peer(cluster, rule, peer, reading) {
+                    verdict.allowed = verdict.allowed.union(&cilium_rule_ports(rule, destination));
+                }
+            }
+            for rule in denies {
+                if cilium_rule_matches_peer(cluster, rule, peer, reading) {
+                    verdict.denied = verdict.denied.union(&cilium_rule_ports(rule, destination));
+                }
+            }
+        }
+    }
+    verdict
+}
+
+/// A rule matches a peer when any of its peers does (so `peers: []` matches nothing).
+fn cilium_rule_matches_peer(
+    cluster: &Cluster,
+    rule: &CiliumRule,
+    peer: Party,
+    reading: Reading,
+) -> bool {
+    rule.peers
+        .iter()
+        .any(|p| cilium_peer_matches(cluster, &p.kind, peer, reading))
+}
+
+fn cilium_rule_ports(rule: &CiliumRule, destination: Party) -> PortSet {
+    port_entries(rule.ports.as_deref(), destination)
+}
+
+fn cilium_peer_matches(
+    cluster: &Cluster,
+    kind: &CiliumPeerKind,
+    peer: Party,
+    reading: Reading,
+) -> bool {
+    match kind {
+        CiliumPeerKind::All => true,
+        CiliumPeerKind::Pods(set) => {
+            let Party::Pod { namespace, pod } = peer else {
+                return false;
+            };
+            if pod.host_network && !reading.host_network_selectable {
+                return false;
+            }
+            pod_set_matches(cluster, set, namespace, pod)
+        }
+        // Cilium gives pods and nodes identities of their own: a CIDR never matches them.
+        CiliumPeerKind::Cidr { addresses, .. } => match peer {
+            Party::External(ip) => addresses.contains(ip) && !is_node_address(cluster, ip),
+            Party::Pod { .. } => false,
+        },
+        CiliumPeerKind::Entity(entity) => entity_matches(cluster, *entity, peer),
+        CiliumPeerKind::Nodes(selector) => match peer {
+            Party::External(ip) => cluster
+                .nodes
+                .iter()
+                .any(|n| selector.matches(&n.labels) && n.addresses.contains(&ip)),
+            Party::Pod { .. } => false,
+        },
+        // Only domain-name destinations, which the reference does not model.
+        CiliumPeerKind::Fqdns(_) => false,
+    }
+}
+
+fn entity_matches(cluster: &Cluster, entity: Entity, peer: Party) -> bool {
+    match (entity, peer) {
+        (Entity::World, Party::External(ip)) => !is_node_address(cluster, ip),
+        (Entity::WorldIpv4, Party::External(ip)) => ip.is_ipv4() && !is_node_address(cluster, ip),
+        (Entity::WorldIpv6, Party::External(ip)) => ip.is_ipv6() && !is_node_address(cluster, ip),
+        (Entity::World | Entity::WorldIpv4 | Entity::WorldIpv6, Party::Pod { .. }) => false,
+        // Every pod, host-network ones too, and every node.
+        (Entity::Cluster, Party::Pod { .. }) => true,
+        (Entity::Cluster, Party::External(ip)) => is_node_address(cluster, ip),
+        // A host-network pod is the node's own identity.
+        (Entity::Host | Entity::RemoteNode, Party::Pod { pod, .. }) => pod.host_network,
+        (Entity::Host | Entity::RemoteNode, Party::External(ip)) => is_node_address(cluster, ip),
+        (Entity::KubeApiserver | Entity::Internal(_) | Entity::None, _) => false,
+    }
+}
+
+fn is_node_address(cluster: &Cluster, ip: IpAddr) -> bool {
+    cluster.nodes.iter().any(|n| n.addresses.contains(&ip))
+}
+
+/// Every node address of the cluster.
+fn node_addresses(cluster: &Cluster, selector: Option<&kubeseg_model::Selector>) -> IpSet {
+    let mut set = IpSet::empty();
+    for n in &cluster.nodes {
+        if selector.is_none_or(|s| s.matches(&n.labels)) {
+            for &ip in &n.addresses {
+                set = set.union(&IpSet::single(ip));
+            }
+        }
+    }
+    set
 }
 
 fn tier_rule_ports(rule: &TierRule, destination: Party) -> PortSet {
@@ -415,8 +578,9 @@ pub fn connections(
 }
 
 /// Every address set a policy peer can tell outside addresses apart by: the ipBlocks of
-/// NetworkPolicies, the `networks` of tiered policies, and for each `nodes` peer the
-/// addresses of the Nodes it selects.
+/// NetworkPolicies, the `networks` of tiered policies, for each `nodes` peer the
+/// addresses of the Nodes it selects, and for each Cilium peer of a rule that can select
+/// pods the outside addresses it matches.
 pub fn ip_blocks(cluster: &Cluster) -> Vec<IpSet> {
     let mut out = Vec::new();
     for p in &cluster.policies {
@@ -445,6 +609,40 @@ pub fn ip_blocks(cluster: &Cluster) -> Vec<IpSet> {
                     TierPeerKind::Pods(_) | TierPeerKind::DomainNames(_) => {}
                 }
             }
+        }
+    }
+    let nodes = node_addresses(cluster, None);
+    let v4 = Cidr::parse("0.0.0.0/0").unwrap().to_set();
+    let v6 = Cidr::parse("::/0").unwrap().to_set();
+    for spec in cluster.cilium_policies.iter().flat_map(|p| &p.specs) {
+        // Host policies select no pod, so their peers decide nothing.
+        if matches!(spec.subject, CiliumSubject::Nodes(_)) {
+            continue;
+        }
+        let rules = spec
+            .ingress
+            .iter()
+            .chain(&spec.egress)
+            .chain(&spec.ingress_deny)
+            .chain(&spec.egress_deny);
+        for peer in rules.flat_map(|r| &r.peers) {
+            let set = match &peer.kind {
+                CiliumPeerKind::Cidr { addresses, .. } => addresses.difference(&nodes),
+                CiliumPeerKind::Entity(Entity::World) => IpSet::all().difference(&nodes),
+                CiliumPeerKind::Entity(Entity::WorldIpv4) => v4.difference(&nodes),
+                CiliumPeerKind::Entity(Entity::WorldIpv6) => v6.difference(&nodes),
+                CiliumPeerKind::Entity(Entity::Cluster | Entity::Host | Entity::RemoteNode) => {
+                    nodes.clone()
+                }
+                CiliumPeerKind::Nodes(selector) => node_addresses(cluster, Some(selector)),
+                CiliumPeerKind::All
+                | CiliumPeerKind::Pods(_)
+                | CiliumPeerKind::Fqdns(_)
+                | CiliumPeerKind::Entity(
+                    Entity::KubeApiserver | Entity::Internal(_) | Entity::None,
+                ) => continue,
+            };
+            out.push(set);
         }
     }
     out
