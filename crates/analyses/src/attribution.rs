@@ -547,7 +547,10 @@ pub fn union_rule_text(
     r: usize,
 ) -> (String, Option<Location>) {
     let dir = if egress { "egress" } else { "ingress" };
-    match p.index().checked_sub(engine.reach.index.network_policy_count) {
+    match p
+        .index()
+        .checked_sub(engine.reach.index.network_policy_count)
+    {
         None => {
             let policy = &engine.cluster.policies[p.index()];
             let rule = if egress {

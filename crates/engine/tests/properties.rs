@@ -120,7 +120,7 @@ const EXPLAIN_EVALUATES_TIERS: bool = true;
 /// Whether `explain` evaluates Cilium policies; until it does (TODO: switch on with the
 /// engine's Cilium support), the explain check runs on each cluster with its Cilium
 /// policies removed.
-const EXPLAIN_EVALUATES_CILIUM: bool = false;
+const EXPLAIN_EVALUATES_CILIUM: bool = true;
 
 fn labels(vocab: Vocab, presence: f64) -> impl Strategy<Value = Labels> {
     let parts: Vec<BoxedStrategy<Option<(String, String)>>> = vocab

@@ -17,7 +17,9 @@ mod spec_eq;
 pub mod tier;
 
 pub use addr::{Cidr, IpSet};
-pub use cilium::{CiliumPeer, CiliumPeerKind, CiliumPolicy, CiliumRule, CiliumSpec, CiliumSubject, Entity};
+pub use cilium::{
+    CiliumPeer, CiliumPeerKind, CiliumPolicy, CiliumRule, CiliumSpec, CiliumSubject, Entity,
+};
 pub use cluster::*;
 pub use diag::clip;
 pub use diag::{Diagnostic, Location, Severity};

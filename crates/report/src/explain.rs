@@ -463,11 +463,7 @@ fn cilium_allows_text(
         })
         .collect();
     if !isolating.is_empty() {
-        let _ = writeln!(
-            out,
-            "  [Cilium] default deny by {}",
-            isolating.join(", ")
-        );
+        let _ = writeln!(out, "  [Cilium] default deny by {}", isolating.join(", "));
     }
     for r in &d.cilium.rules {
         let (policy, spec, label) = cilium_spec(cluster, &refs, r.spec);
@@ -495,9 +491,9 @@ fn rule_outcome(miss: &Option<Miss>, ports: &PortSet, port: Option<(Protocol, u1
             "peer matches, but the destination defines no port named {}",
             names.join(", ")
         ),
-        (None, Some("protocol")) => format!(
-            "peer matches, but the protocol is not allowed (rule allows {ports})"
-        ),
+        (None, Some("protocol")) => {
+            format!("peer matches, but the protocol is not allowed (rule allows {ports})")
+        }
         (None, Some(_)) => {
             format!("peer matches, but the port is not allowed (rule allows {ports})")
         }
@@ -594,7 +590,10 @@ fn network_policy_text(
         return;
     }
     if d.isolating.is_empty() {
-        let _ = writeln!(out, "  [NetworkPolicy] none selects it (a Cilium policy isolates it)");
+        let _ = writeln!(
+            out,
+            "  [NetworkPolicy] none selects it (a Cilium policy isolates it)"
+        );
         return;
     }
     let names: Vec<String> = d

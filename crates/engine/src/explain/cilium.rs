@@ -124,12 +124,8 @@ fn peer_matches(cluster: &Cluster, kind: &CiliumPeerKind, peer: &Side, options: 
         (CiliumPeerKind::Cidr { addresses, .. }, Side::Domain(_)) => addresses.has_all_ipv4(),
         (CiliumPeerKind::Entity(entity), side) => match (entity, side) {
             (Entity::World, Side::Address(ip)) => !is_node_address(cluster, ip),
-            (Entity::WorldIpv4, Side::Address(ip)) => {
-                ip.is_ipv4() && !is_node_address(cluster, ip)
-            }
-            (Entity::WorldIpv6, Side::Address(ip)) => {
-                ip.is_ipv6() && !is_node_address(cluster, ip)
-            }
+            (Entity::WorldIpv4, Side::Address(ip)) => ip.is_ipv4() && !is_node_address(cluster, ip),
+            (Entity::WorldIpv6, Side::Address(ip)) => ip.is_ipv6() && !is_node_address(cluster, ip),
             // Wherever a name resolves, `world` holds it; the IPv4 half holds it as an
             // IPv4 block holding every address would.
             (Entity::World | Entity::WorldIpv4, Side::Domain(_)) => true,

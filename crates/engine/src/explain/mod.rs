@@ -8,9 +8,9 @@ mod cilium;
 mod tiers;
 
 use crate::Options;
+pub use cilium::{CiliumAllow, CiliumAllows};
 use kubeseg_model::{Cluster, Labels, NetworkPolicy, PeerKind, Pod, PortMatch, PortSet, Rule};
 use std::net::IpAddr;
-pub use cilium::{CiliumAllow, CiliumAllows};
 pub use tiers::{TierFold, TierStep, TierWalk};
 
 /// One side of the explained connection.
@@ -146,7 +146,14 @@ fn direction(
             ));
         }
     }
-    d.cilium = cilium::allows(cluster, (namespace, pod), peer, destination, egress, options);
+    d.cilium = cilium::allows(
+        cluster,
+        (namespace, pod),
+        peer,
+        destination,
+        egress,
+        options,
+    );
     d.isolated = !d.isolating.is_empty() || !d.cilium.isolating.is_empty();
     if d.isolated {
         let cilium = d.cilium.rules.iter().map(|r| &r.ports);

@@ -167,9 +167,7 @@ impl TierFold {
         match (tier, action) {
             (Stage::Admin, Action::Accept) => self.accept = self.accept.union(&new),
             (Stage::Admin, Action::Deny) => self.deny = self.deny.union(&new),
-            (Stage::Baseline, Action::Deny) => {
-                self.baseline_deny = self.baseline_deny.union(&new)
-            }
+            (Stage::Baseline, Action::Deny) => self.baseline_deny = self.baseline_deny.union(&new),
             _ => {}
         }
         new

@@ -7,9 +7,7 @@ use super::tiers::{Stage, TierPeerRef, TierRule};
 use super::{Builder, CompiledPeer, CompiledRule, PeerRef};
 use crate::bitset::BitSet;
 use crate::ids::{ClusterPolicyId, PeerSetId, PolicyId};
-use kubeseg_model::{
-    CiliumPeerKind, CiliumRule, CiliumSubject, Cluster, Entity, IpSet, Selector,
-};
+use kubeseg_model::{CiliumPeerKind, CiliumRule, CiliumSubject, Cluster, Entity, IpSet, Selector};
 use rustc_hash::FxHashMap as HashMap;
 
 /// One Cilium spec, as the union layer and the `Normal` stage number it.
@@ -82,6 +80,24 @@ pub fn selected_node_addresses(cluster: &Cluster, sel: &Selector) -> IpSet {
         .fold(IpSet::empty(), |acc, ip| acc.union(&IpSet::single(*ip)))
 }
 
+/// The outside addresses a Cilium peer matches (`None`: none by address): CIDRs and
+/// `world` never hold a node's addresses, which have identities of their own.
+pub fn outside_addresses(kind: &CiliumPeerKind, nodes: &IpSet, cluster: &Cluster) -> Option<IpSet> {
+    Some(match kind {
+        CiliumPeerKind::Cidr { addresses, .. } => addresses.difference(nodes),
+        CiliumPeerKind::Entity(Entity::World) => IpSet::all().difference(nodes),
+        CiliumPeerKind::Entity(Entity::WorldIpv4) => all_ipv4().difference(nodes),
+        CiliumPeerKind::Entity(Entity::WorldIpv6) => {
+            IpSet::all().difference(&all_ipv4()).difference(nodes)
+        }
+        CiliumPeerKind::Entity(Entity::Cluster | Entity::Host | Entity::RemoteNode) => {
+            nodes.clone()
+        }
+        CiliumPeerKind::Nodes(sel) => selected_node_addresses(cluster, sel),
+        _ => return None,
+    })
+}
+
 /// Every IPv4 address.
 pub fn all_ipv4() -> IpSet {
     IpSet::all().intersect(
@@ -131,16 +147,21 @@ impl Builder<'_> {
         let mut cache: HashMap<CiliumPeerKind, PeerSetId> = HashMap::default();
         for (i, r) in cilium_refs(cluster).into_iter().enumerate() {
             let spec = &cluster.cilium_policies[r.policy as usize].specs[r.spec as usize];
-            let selected = match &spec.subject {
-                CiliumSubject::Pods(set) => self.pod_set(set),
-                CiliumSubject::Nodes(_) => BitSet::new(self.nodes),
+            // A host policy selects no pod: its rules are never consulted, so they are
+            // not compiled (the prepass skipped their addresses too).
+            let (selected, host) = match &spec.subject {
+                CiliumSubject::Pods(set) => (self.pod_set(set), false),
+                CiliumSubject::Nodes(_) => (BitSet::new(self.nodes), true),
             };
+            let no_rules = Vec::new();
+            let rules_of = |rules| if host { &no_rules } else { rules };
             out.selected.push(selected);
             out.default_deny
                 .push((spec.default_deny_ingress, spec.default_deny_egress));
             let policy = PolicyId::from(first_policy + i);
             let tiered = ClusterPolicyId::from(first_tiered + i);
             for (egress, rules) in [(false, &spec.ingress), (true, &spec.egress)] {
+                let rules = rules_of(rules);
                 let mut compiled = Vec::with_capacity(rules.len());
                 for (ri, rule) in rules.iter().enumerate() {
                     let (peers, each) = self.cilium_peers(rule, &mut cache);
@@ -167,6 +188,7 @@ impl Builder<'_> {
                 }
             }
             for (egress, rules) in [(false, &spec.ingress_deny), (true, &spec.egress_deny)] {
+                let rules = rules_of(rules);
                 let mut compiled = Vec::with_capacity(rules.len());
                 for (ri, rule) in rules.iter().enumerate() {
                     let (peers, each) = self.cilium_peers(rule, &mut cache);
@@ -231,38 +253,36 @@ impl Builder<'_> {
         match kind {
             CiliumPeerKind::All => set.insert_range(0, self.nodes),
             CiliumPeerKind::Pods(pods) => set = self.pod_set(pods),
-            CiliumPeerKind::Cidr { addresses, .. } => {
-                set = self.address_nodes(addresses);
-                set.difference_with(&self.node_atoms());
-            }
-            CiliumPeerKind::Entity(entity) => match entity {
-                Entity::World | Entity::WorldIpv4 | Entity::WorldIpv6 => {
-                    let family = match entity {
-                        Entity::WorldIpv4 => all_ipv4(),
-                        Entity::WorldIpv6 => IpSet::all().difference(&all_ipv4()),
-                        _ => IpSet::all(),
-                    };
-                    set = self.address_nodes(&family);
-                    set.difference_with(&self.node_atoms());
+            CiliumPeerKind::Cidr { .. } | CiliumPeerKind::Entity(_) | CiliumPeerKind::Nodes(_) => {
+                if let Some(addresses) =
+                    outside_addresses(kind, &self.all_node_addresses, self.cluster)
+                {
+                    for &a in &self.atom_members[self.ip_set_ids[&addresses]] {
+                        set.insert(self.class_count + a as usize);
+                    }
                 }
-                Entity::Cluster => {
-                    set.insert_range(0, self.class_count);
-                    set.union_with(&self.node_atoms());
+                // Wherever a name resolves, `world` (and its IPv4 half, as an IPv4 block
+                // holding every address would) and a CIDR holding every IPv4 address hold it.
+                let names = match kind {
+                    CiliumPeerKind::Cidr { addresses, .. } => addresses.has_all_ipv4(),
+                    CiliumPeerKind::Entity(e) => matches!(e, Entity::World | Entity::WorldIpv4),
+                    _ => false,
+                };
+                if names {
+                    set.insert_range(self.domain_base, self.nodes);
                 }
-                Entity::Host | Entity::RemoteNode => {
-                    for (i, c) in self.classes.iter().enumerate() {
-                        if c.host_network {
-                            set.insert(i);
+                match kind {
+                    CiliumPeerKind::Entity(Entity::Cluster) => {
+                        set.insert_range(0, self.class_count)
+                    }
+                    CiliumPeerKind::Entity(Entity::Host | Entity::RemoteNode) => {
+                        for (i, c) in self.classes.iter().enumerate() {
+                            if c.host_network {
+                                set.insert(i);
+                            }
                         }
                     }
-                    set.union_with(&self.node_atoms());
-                }
-                Entity::KubeApiserver | Entity::Internal(_) | Entity::None => {}
-            },
-            CiliumPeerKind::Nodes(sel) => {
-                let addresses = self.node_addresses[sel].clone();
-                for &a in &self.atom_members[self.ip_set_ids[&addresses]] {
-                    set.insert(self.class_count + a as usize);
+                    _ => {}
                 }
             }
             CiliumPeerKind::Fqdns(patterns) => {
@@ -271,17 +291,6 @@ impl Builder<'_> {
                         set.insert(self.domain_base + i);
                     }
                 }
-            }
-        }
-        set
-    }
-
-    /// The atoms of every Node object's addresses.
-    fn node_atoms(&self) -> BitSet {
-        let mut set = BitSet::new(self.nodes);
-        if let Some(&id) = self.ip_set_ids.get(&self.all_node_addresses) {
-            for &a in &self.atom_members[id] {
-                set.insert(self.class_count + a as usize);
             }
         }
         set

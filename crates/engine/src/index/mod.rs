@@ -295,13 +295,18 @@ impl Index {
             domain_base,
             node_addresses: pre.node_addresses,
             all_node_addresses: pre.all_node_addresses,
+            cluster,
             networks: &pre.networks,
         };
         let mut policies = b.network_policies(cluster, &ns_index);
         let mut tiers = b.tiers(cluster);
         let mut isolates_egress: IdVec<PolicyId, bool> =
             cluster.policies.iter().map(|p| p.isolates_egress).collect();
-        let cilium = b.cilium(cluster, cluster.policies.len(), cluster.cluster_policies.len());
+        let cilium = b.cilium(
+            cluster,
+            cluster.policies.len(),
+            cluster.cluster_policies.len(),
+        );
         for (i, selected) in cilium.selected.into_iter().enumerate() {
             let (ingress, egress) = cilium.default_deny[i];
             if ingress {
@@ -429,6 +434,7 @@ struct Builder<'a> {
     domain_base: usize,
     node_addresses: HashMap<Selector, IpSet>,
     all_node_addresses: IpSet,
+    cluster: &'a Cluster,
 }
 
 impl Builder<'_> {

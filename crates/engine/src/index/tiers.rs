@@ -178,27 +178,36 @@ pub fn prepass(cluster: &Cluster) -> Prepass {
     out
 }
 
-/// What Cilium's peers add to [`Prepass`]: their CIDRs and node addresses, every
-/// node's addresses (which CIDRs and `world` never match) and the IPv4 half of the
-/// address space (for `world-ipv4`), and their names.
+/// What Cilium's peers add to [`Prepass`]: the outside addresses each one matches
+/// (never a node's, unless it names nodes), so the atoms split no further than Cilium's
+/// peers tell addresses apart, and their names.
 fn cilium_prepass(cluster: &Cluster, out: &mut Prepass) {
     use kubeseg_model::CiliumPeerKind;
     out.all_node_addresses = super::cilium::node_addresses(cluster);
-    out.ip_sets.push(out.all_node_addresses.clone());
-    out.ip_sets.push(super::cilium::all_ipv4());
     for p in &cluster.cilium_policies {
         for spec in &p.specs {
-            let rules = [&spec.ingress, &spec.egress, &spec.ingress_deny, &spec.egress_deny];
+            if matches!(spec.subject, kubeseg_model::CiliumSubject::Nodes(_)) {
+                continue;
+            }
+            let rules = [
+                &spec.ingress,
+                &spec.egress,
+                &spec.ingress_deny,
+                &spec.egress_deny,
+            ];
             for peer in rules.into_iter().flatten().flat_map(|r| &r.peers) {
-                match &peer.kind {
-                    CiliumPeerKind::Cidr { addresses, .. } => out.ip_sets.push(addresses.clone()),
-                    CiliumPeerKind::Nodes(sel) if !out.node_addresses.contains_key(sel) => {
-                        let set = super::cilium::selected_node_addresses(cluster, sel);
-                        out.ip_sets.push(set.clone());
-                        out.node_addresses.insert(sel.clone(), set);
-                    }
-                    CiliumPeerKind::Fqdns(names) => out.domains.extend(names.iter().cloned()),
-                    _ => {}
+                if let CiliumPeerKind::Fqdns(names) = &peer.kind {
+                    out.domains.extend(names.iter().cloned());
+                }
+                if let CiliumPeerKind::Nodes(sel) = &peer.kind
+                    && !out.node_addresses.contains_key(sel)
+                {
+                    let set = super::cilium::selected_node_addresses(cluster, sel);
+                    out.node_addresses.insert(sel.clone(), set);
+                }
+                let nodes = &out.all_node_addresses;
+                if let Some(set) = super::cilium::outside_addresses(&peer.kind, nodes, cluster) {
+                    out.ip_sets.push(set);
                 }
             }
         }

@@ -143,12 +143,15 @@ impl Reachability {
         for (i, r) in index.ingress_rules.iter().enumerate() {
             rules_of[r.policy.index()].push(i);
         }
-        // Ingress: the policies with rules that isolate each node.
+        // Ingress: per isolated node, the union-layer policies with rules selecting it
+        // (where nothing isolates, everything is open and rules add nothing).
         let mut ingress_policies: Vec<Vec<u32>> = vec![Vec::new(); nodes];
         for (p, rules) in rules_of.iter().enumerate() {
             if !rules.is_empty() {
                 for c in index.selected[PolicyId::from(p)].iter() {
-                    ingress_policies[c].push(p as u32);
+                    if index.ingress_isolated.contains(c) {
+                        ingress_policies[c].push(p as u32);
+                    }
                 }
             }
         }

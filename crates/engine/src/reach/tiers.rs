@@ -9,9 +9,9 @@
 use super::Interner;
 use crate::bitset::BitSet;
 use crate::ids::{ClusterPolicyId, PeerSetId};
+use crate::index::Stage;
 use crate::index::{Index, TierRule};
 use crate::portsets::{PortSetId, PortSets};
-use crate::index::Stage;
 use kubeseg_model::Action;
 use rustc_hash::FxHashMap as HashMap;
 

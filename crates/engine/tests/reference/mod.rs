@@ -333,7 +333,7 @@ fn cilium_peer_matches(
             Party::External(ip) => addresses.contains(ip) && !is_node_address(cluster, ip),
             Party::Pod { .. } => false,
         },
-        CiliumPeerKind::Entity(entity) => entity_matches(cluster, *entity, peer),
+        CiliumPeerKind::Entity(entity) => entity_matches(cluster, *entity, peer, reading),
         CiliumPeerKind::Nodes(selector) => match peer {
             Party::External(ip) => cluster
                 .nodes
@@ -346,7 +346,7 @@ fn cilium_peer_matches(
     }
 }
 
-fn entity_matches(cluster: &Cluster, entity: Entity, peer: Party) -> bool {
+fn entity_matches(cluster: &Cluster, entity: Entity, peer: Party, reading: Reading) -> bool {
     match (entity, peer) {
         (Entity::World, Party::External(ip)) => !is_node_address(cluster, ip),
         (Entity::WorldIpv4, Party::External(ip)) => ip.is_ipv4() && !is_node_address(cluster, ip),
@@ -355,8 +355,11 @@ fn entity_matches(cluster: &Cluster, entity: Entity, peer: Party) -> bool {
         // Every pod, host-network ones too, and every node.
         (Entity::Cluster, Party::Pod { .. }) => true,
         (Entity::Cluster, Party::External(ip)) => is_node_address(cluster, ip),
-        // A host-network pod is the node's own identity.
-        (Entity::Host | Entity::RemoteNode, Party::Pod { pod, .. }) => pod.host_network,
+        // A host-network pod is the node's own identity, unless the reading treats it
+        // as an ordinary pod.
+        (Entity::Host | Entity::RemoteNode, Party::Pod { pod, .. }) => {
+            pod.host_network && !reading.host_network_selectable
+        }
         (Entity::Host | Entity::RemoteNode, Party::External(ip)) => is_node_address(cluster, ip),
         (Entity::KubeApiserver | Entity::Internal(_) | Entity::None, _) => false,
     }

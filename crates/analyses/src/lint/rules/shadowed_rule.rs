@@ -63,7 +63,11 @@ pub fn check(cx: &mut Cx) {
             });
         *n += 1;
     }
-    for (p, rules) in index.egress_rules.iter_ids().filter(|(p, _)| p.index() < np) {
+    for (p, rules) in index
+        .egress_rules
+        .iter_ids()
+        .filter(|(p, _)| p.index() < np)
+    {
         for (ri, r) in rules.iter().enumerate() {
             groups
                 .entry((true, &index.selected[p]))
