@@ -249,6 +249,9 @@ pub struct DiffArgs {
     /// Let ipBlocks also match pods whose IP is known (status.podIP), as Calico does.
     #[arg(long)]
     pub ipblock_pod_ips: bool,
+    /// The dataplane whose semantics to follow (see the other commands).
+    #[arg(long, value_enum, default_value_t = Cni::Auto)]
+    pub cni: Cni,
     /// Treat hostNetwork pods like other pods (np-guard's reading).
     #[arg(long)]
     pub host_network_selectable: bool,
@@ -455,6 +458,23 @@ pub enum RulesFormat {
     Md,
 }
 
+/// The dataplane whose semantics answers follow (`--cni`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Cni {
+    /// Cilium when the input holds Cilium policies, else generic.
+    #[default]
+    Auto,
+    /// A conformant NetworkPolicy implementation; ipBlocks match outside addresses only
+    /// (unless `--ipblock-pod-ips`); CNI-specific policy kinds are not enforced.
+    Generic,
+    /// Cilium: CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy are enforced;
+    /// ipBlocks and CIDRs never match pod or node addresses.
+    Cilium,
+    /// Calico: ipBlocks match pod addresses (Calico's own policy kinds are not modelled
+    /// yet and are reported as such).
+    Calico,
+}
+
 /// Flags every command shares.
 #[derive(Args, Debug, Clone)]
 pub struct Common {
@@ -464,6 +484,10 @@ pub struct Common {
     /// Let ipBlocks also match pods whose IP is known (status.podIP), as Calico does.
     #[arg(long)]
     pub ipblock_pod_ips: bool,
+    /// The dataplane whose semantics to follow: which policy kinds are enforced and
+    /// what ipBlocks match.
+    #[arg(long, value_enum, default_value_t = Cni::Auto)]
+    pub cni: Cni,
     /// Treat hostNetwork pods like other pods: policies select them and selectors match
     /// them (np-guard's reading). Default: policies ignore them, as most CNIs do.
     #[arg(long)]

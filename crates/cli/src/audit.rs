@@ -25,7 +25,6 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
                     set.union(&kubeseg_model::PortSet::all_of(p.protocol()))
                 })
         }),
-        options: options(&a.common),
         mesh: crate::mesh_options(&a.common),
         spec: a.spec.as_deref().map(crate::test::read_spec).transpose()?,
         ..Default::default()
@@ -52,6 +51,7 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
         }
     };
     let loaded = load_input(&a.common)?;
+    config.options = options(&a.common, &loaded.cluster);
     lap("load");
     let mut engine = Engine::new(&loaded.cluster, config.options);
     lap("compile");

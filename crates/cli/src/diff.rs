@@ -15,6 +15,7 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
     let common = |paths: Vec<String>| Common {
         paths,
         ipblock_pod_ips: a.ipblock_pod_ips,
+        cni: a.cni,
         host_network_selectable: a.host_network_selectable,
         verbose: false,
         quiet: a.quiet,
@@ -57,9 +58,27 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
     });
     let (old, new) = (old?, new?);
     lap("load");
+    // Both sides follow one dataplane: Cilium's when either holds Cilium policies.
+    let dataplane = match crate::dataplane(&old_common, &old.cluster) {
+        crate::args::Cni::Cilium => crate::args::Cni::Cilium,
+        _ => crate::dataplane(&new_common, &new.cluster),
+    };
+    let (old_common, new_common) = (
+        Common {
+            cni: dataplane,
+            ..old_common
+        },
+        Common {
+            cni: dataplane,
+            ..new_common
+        },
+    );
+    if dataplane == crate::args::Cni::Cilium && a.ipblock_pod_ips {
+        bail!("--ipblock-pod-ips contradicts Cilium: Cilium never matches pod addresses by ipBlock or CIDR");
+    }
     let (old_engine, mut new_engine) = std::thread::scope(|scope| {
-        let o = scope.spawn(|| Engine::new(&old.cluster, options(&old_common)));
-        let n = Engine::new(&new.cluster, options(&new_common));
+        let o = scope.spawn(|| Engine::new(&old.cluster, options(&old_common, &old.cluster)));
+        let n = Engine::new(&new.cluster, options(&new_common, &new.cluster));
         (o.join(), n)
     });
     let Ok(mut old_engine) = old_engine else {

@@ -27,7 +27,8 @@ pub fn run(c: &LabCommand) -> Result<(String, bool)> {
         }
         LabCommand::Apply(a) => {
             let loaded = load_input(&a.common)?;
-            let engine = Engine::new(&loaded.cluster, options(&a.common));
+            refuse_cilium(&loaded)?;
+            let engine = Engine::new(&loaded.cluster, options(&a.common, &loaded.cluster));
             let plan = plan_for(&engine, a);
             let exe = std::env::current_exe().context("the kubeseg executable")?;
             let applied = net::apply(&loaded.cluster, &a.name.name, plan, setup(a, &exe)?)
@@ -171,6 +172,18 @@ fn planned(engine: &Engine, name: &str, per_workload: usize) -> Plan {
     plan
 }
 
+/// The kernel rules cover NetworkPolicy and the cluster tiers only.
+fn refuse_cilium(loaded: &kubeseg_sources::Loaded) -> Result<()> {
+    if let Some(p) = loaded.cluster.cilium_policies.first() {
+        bail!(
+            "{} (and {} more Cilium policies): the kernel lab and the node agent enforce NetworkPolicy and the AdminNetworkPolicy tiers, not Cilium's policies; run with --cni generic to leave them out",
+            p.id(),
+            loaded.cluster.cilium_policies.len() - 1
+        );
+    }
+    Ok(())
+}
+
 fn reading(common: &Common) -> Reading {
     Reading {
         ipblock_pod_ips: common.ipblock_pod_ips,
@@ -219,7 +232,8 @@ fn setup<'a>(a: &'a LabArgs, exe: &'a std::path::Path) -> Result<net::Setup<'a>>
 
 /// Loads the manifests and builds the lab from them; the engine answers for it.
 fn start<'c>(a: &LabArgs, loaded: &'c kubeseg_sources::Loaded) -> Result<(Engine<'c>, State)> {
-    let engine = Engine::new(&loaded.cluster, options(&a.common));
+    refuse_cilium(loaded)?;
+    let engine = Engine::new(&loaded.cluster, options(&a.common, &loaded.cluster));
     let plan = plan_for(&engine, a);
     let exe = std::env::current_exe().context("the kubeseg executable")?;
     let state = net::up(&loaded.cluster, plan, setup(a, &exe)?)
@@ -425,7 +439,8 @@ fn write_line(line: &str) -> Result<()> {
 fn enforce_once(a: &EnforceArgs) -> Result<String> {
     let paths = kernel_paths(&a.common)?;
     let loaded = load_input(&a.common)?;
-    let engine = Engine::new(&loaded.cluster, options(&a.common));
+    refuse_cilium(&loaded)?;
+    let engine = Engine::new(&loaded.cluster, options(&a.common, &loaded.cluster));
     // Pods are matched by name (the node file keeps their namespaces and addresses):
     // plan as many copies per workload as a lab can have.
     let plan = planned(&engine, "", usize::from(MAX_PODS_PER_WORKLOAD));

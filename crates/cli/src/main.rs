@@ -27,7 +27,7 @@ mod test;
 mod visible;
 
 use anyhow::{Context, Result, bail};
-use args::{Cli, Command, Common, ExplainArgs, ExplainFormat, ProtocolArg, ReachArgs, ReachFormat};
+use args::{Cli, Cni, Command, Common, ExplainArgs, ExplainFormat, ProtocolArg, ReachArgs, ReachFormat};
 use clap::Parser;
 use kubeseg_engine::explain::{Side, explain};
 use kubeseg_engine::{Engine, Options};
@@ -210,12 +210,54 @@ pub(crate) fn load_input(common: &Common) -> Result<Loaded> {
     if loaded.has_errors() {
         return Err(Failure::Input.into());
     }
+    let mut loaded = loaded;
+    apply_dataplane(common, &mut loaded)?;
     Ok(loaded)
 }
 
-pub(crate) fn options(common: &Common) -> Options {
+/// The dataplane `--cni` names, `auto` resolved on the cluster.
+pub(crate) fn dataplane(common: &Common, cluster: &kubeseg_model::Cluster) -> Cni {
+    match common.cni {
+        Cni::Auto if cluster.cilium_policies.is_empty() => Cni::Generic,
+        Cni::Auto => Cni::Cilium,
+        cni => cni,
+    }
+}
+
+/// Leaves out the policies the dataplane does not enforce, each with a warning that
+/// every answer repeats, and refuses readings the dataplane contradicts.
+fn apply_dataplane(common: &Common, loaded: &mut Loaded) -> Result<()> {
+    let cni = dataplane(common, &loaded.cluster);
+    if cni == Cni::Cilium && common.ipblock_pod_ips {
+        anyhow::bail!(
+            "--ipblock-pod-ips contradicts Cilium (--cni {}): Cilium never matches pod addresses by ipBlock or CIDR",
+            if common.cni == Cni::Auto { "auto, and the input holds Cilium policies" } else { "cilium" }
+        );
+    }
+    if cni != Cni::Cilium && !loaded.cluster.cilium_policies.is_empty() {
+        let name = if cni == Cni::Calico { "calico" } else { "generic" };
+        let left_out = std::mem::take(&mut loaded.cluster.cilium_policies);
+        let mut warnings = Vec::new();
+        for p in left_out {
+            warnings.push(kubeseg_model::Diagnostic::warning(
+                "unmodelled-policy",
+                p.location.clone(),
+                format!("{} is not enforced under --cni {name}: left out of the answer", p.id()),
+            ));
+        }
+        if !common.quiet {
+            note_text!(diagnostics::text(&warnings));
+        }
+        loaded.diagnostics.extend(warnings);
+    }
+    Ok(())
+}
+
+pub(crate) fn options(common: &Common, cluster: &kubeseg_model::Cluster) -> Options {
+    let cni = dataplane(common, cluster);
     Options {
-        ipblock_pod_ips: common.ipblock_pod_ips,
+        ipblock_pod_ips: common.ipblock_pod_ips || cni == Cni::Calico,
+        ipblock_skips_nodes: cni == Cni::Cilium,
         host_network_selectable: common.host_network_selectable,
         threads: threads(),
     }
@@ -247,7 +289,7 @@ fn reach(a: &ReachArgs) -> Result<Output> {
     if timings {
         note!("timing: load {:?} rss {}", start.elapsed(), rss());
     }
-    let mut engine = Engine::new(&loaded.cluster, options(&a.common));
+    let mut engine = Engine::new(&loaded.cluster, options(&a.common, &loaded.cluster));
     if timings {
         note!(
             "timing: compile {:?} rss {} ({} classes, {} endpoints, {} signatures)",
@@ -383,7 +425,7 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String> {
         None => None,
         Some(p) => Some((protocol, port_number(p, protocol, &dst_side)?)),
     };
-    let e = explain(cluster, &src_side, &dst_side, options(&a.common));
+    let e = explain(cluster, &src_side, &dst_side, options(&a.common, cluster));
     let request = kubeseg_engine::mesh::Request {
         method: a.method.clone(),
         path: a.path.clone(),

@@ -33,7 +33,7 @@ pub(crate) fn read_spec(path: &str) -> Result<kubeseg_model::spec::ConnectivityS
 pub fn run(a: &TestArgs) -> Result<(String, bool)> {
     let spec = read_spec(&a.spec)?;
     let loaded = load_input(&a.common)?;
-    let mut engine = Engine::new(&loaded.cluster, options(&a.common));
+    let mut engine = Engine::new(&loaded.cluster, options(&a.common, &loaded.cluster));
     let outcomes = match check(&mut engine, &spec, &crate::mesh_options(&a.common)) {
         Ok(o) => o,
         Err(errors) => {

@@ -916,6 +916,7 @@ fn options(r: Reading) -> Options {
     Options {
         ipblock_pod_ips: r.ipblock_pod_ips,
         host_network_selectable: r.host_network_selectable,
+        ipblock_skips_nodes: r.ipblock_skips_nodes,
         ..Options::default()
     }
 }
@@ -926,6 +927,7 @@ fn cilium_reading() -> impl Strategy<Value = Reading> {
     any::<bool>().prop_map(|host_network_selectable| Reading {
         ipblock_pod_ips: false,
         host_network_selectable,
+        ipblock_skips_nodes: true,
     })
 }
 
@@ -933,6 +935,7 @@ fn reading() -> impl Strategy<Value = Reading> {
     (any::<bool>(), any::<bool>()).prop_map(|(ipblock_pod_ips, host_network_selectable)| Reading {
         ipblock_pod_ips,
         host_network_selectable,
+        ipblock_skips_nodes: false,
     })
 }
 
@@ -955,7 +958,11 @@ fn engine_map(
 
 /// The external endpoints with one representative address each, after checking the
 /// endpoint layout (workloads in cluster order, then atoms).
-fn externals(engine: &Engine, cluster: &Cluster) -> Result<Vec<(usize, IpAddr)>, TestCaseError> {
+fn externals(
+    engine: &Engine,
+    cluster: &Cluster,
+    reading: Reading,
+) -> Result<Vec<(usize, IpAddr)>, TestCaseError> {
     let n = cluster.workloads.len();
     let mut out = Vec::new();
     let mut atoms = Vec::new();
@@ -984,7 +991,7 @@ fn externals(engine: &Engine, cluster: &Cluster) -> Result<Vec<(usize, IpAddr)>,
         }
     }
     prop_assert_eq!(engine.endpoints().len(), n + atoms.len());
-    if let Err(e) = reference::check_atoms(cluster, &atoms) {
+    if let Err(e) = reference::check_atoms(cluster, &atoms, reading) {
         return Err(TestCaseError::fail(format!("{e}\n{}", describe(cluster))));
     }
     Ok(out)
@@ -1013,7 +1020,7 @@ fn diff(
 
 fn check_against_reference(cluster: &Cluster, r: Reading) -> Result<(), TestCaseError> {
     let mut engine = Engine::new(cluster, options(r));
-    let ext = externals(&engine, cluster)?;
+    let ext = externals(&engine, cluster, r)?;
     let got = engine_map(&mut engine, |_| true, |_| true)?;
     let want = reference::connections(cluster, &ext, r);
     if got != want {
@@ -1183,7 +1190,7 @@ fn check_explain(cluster: &Cluster, r: Reading) -> Result<(), TestCaseError> {
         return check_explain(&untiered, r);
     }
     let mut engine = Engine::new(cluster, options(r));
-    let ext = externals(&engine, cluster)?;
+    let ext = externals(&engine, cluster, r)?;
     let mut sides: Vec<(usize, Side)> = cluster
         .workloads
         .iter()
@@ -1244,12 +1251,12 @@ proptest! {
 
     #[test]
     fn engine_matches_reference_with_ipblock_pod_ips(c in cluster()) {
-        check_against_reference(&c, Reading { ipblock_pod_ips: true, host_network_selectable: false })?;
+        check_against_reference(&c, Reading { ipblock_pod_ips: true, ..Reading::default() })?;
     }
 
     #[test]
     fn engine_matches_reference_with_host_network_selectable(c in cluster(), ipb in any::<bool>()) {
-        check_against_reference(&c, Reading { ipblock_pod_ips: ipb, host_network_selectable: true })?;
+        check_against_reference(&c, Reading { ipblock_pod_ips: ipb, host_network_selectable: true, ..Reading::default() })?;
     }
 
     #[test]

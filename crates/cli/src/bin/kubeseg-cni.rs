@@ -81,6 +81,15 @@ fn add(config: &Config) -> Result<String, CniError> {
             d.message.clone(),
         ));
     }
+    // The kernel rules cover NetworkPolicy and the cluster tiers only: a pod must not
+    // come up under rules that ignore the Cilium policies meant to guard it.
+    if let Some(p) = loaded.cluster.cilium_policies.first() {
+        return Err(CniError::new(
+            100,
+            "the manifests hold Cilium policies, which kubeseg-cni does not enforce",
+            p.id(),
+        ));
+    }
     let mut state = kubeseg_lab::net::load_path(std::path::Path::new(&k.state))
         .map_err(|e| CniError::new(100, "cannot read the state file", e.to_string()))?;
     let pod = format!("{namespace}/{name}");

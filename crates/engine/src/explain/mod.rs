@@ -277,7 +277,11 @@ fn peer_matches(
         (PeerKind::Pods { .. }, Side::Address(_) | Side::Domain(_)) => false,
         // Wherever the name resolves, a block holding every IPv4 address holds it.
         (PeerKind::IpBlock { addresses, .. }, Side::Domain(_)) => addresses.has_all_ipv4(),
-        (PeerKind::IpBlock { addresses, .. }, Side::Address(ip)) => addresses.contains(*ip),
+        (PeerKind::IpBlock { addresses, .. }, Side::Address(ip)) => {
+            addresses.contains(*ip)
+                && !(options.ipblock_skips_nodes
+                    && cluster.nodes.iter().any(|n| n.addresses.contains(ip)))
+        }
         (PeerKind::IpBlock { addresses, .. }, Side::Pod { pod, .. }) => {
             options.ipblock_pod_ips && pod.ips.iter().any(|ip| addresses.contains(*ip))
         }

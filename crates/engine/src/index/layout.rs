@@ -83,8 +83,9 @@ pub(super) struct AddressSets {
 }
 
 impl AddressSets {
-    /// The sets of every ipBlock, then those of the tiered policies (`tier_sets`).
-    pub fn of(cluster: &Cluster, tier_sets: Vec<IpSet>) -> Self {
+    /// The sets of every ipBlock (without `skip_nodes`' addresses, when given), then
+    /// those of the tiered policies (`tier_sets`).
+    pub fn of(cluster: &Cluster, tier_sets: Vec<IpSet>, skip_nodes: Option<&IpSet>) -> Self {
         let mut out = AddressSets {
             sets: Vec::new(),
             ids: HashMap::default(),
@@ -93,7 +94,10 @@ impl AddressSets {
             for r in p.ingress.iter().chain(&p.egress) {
                 for peer in r.peers.iter().flatten() {
                     if let PeerKind::IpBlock { addresses, .. } = &peer.kind {
-                        out.add(addresses.clone());
+                        out.add(match skip_nodes {
+                            Some(nodes) => addresses.difference(nodes),
+                            None => addresses.clone(),
+                        });
                     }
                 }
             }

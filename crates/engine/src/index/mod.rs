@@ -28,6 +28,9 @@ pub struct Options {
     /// select them and selectors never match them, as the Kubernetes documentation says
     /// most network plugins behave.
     pub host_network_selectable: bool,
+    /// ipBlocks never match Node objects' addresses (Cilium lowers them to CIDR rules,
+    /// and nodes have identities of their own); off: they do.
+    pub ipblock_skips_nodes: bool,
     /// Threads that compute rows; 0: as many as the machine has. Answers do not depend on it.
     pub threads: usize,
 }
@@ -262,7 +265,8 @@ impl Index {
             .collect();
         let pre = tiers::prepass(cluster);
         let classes = layout::classes(cluster, &ns_index, &pre, options);
-        let addresses = layout::AddressSets::of(cluster, pre.ip_sets);
+        let skip_nodes = options.ipblock_skips_nodes.then_some(&pre.all_node_addresses);
+        let addresses = layout::AddressSets::of(cluster, pre.ip_sets.clone(), skip_nodes);
         let part = partition(&addresses.sets);
         // Nodes are the classes, then the address atoms, then the domains.
         let class_count = classes.keys.len();
@@ -519,7 +523,16 @@ impl Builder<'_> {
                 }
             }
             PeerKind::IpBlock { addresses, .. } => {
-                let mut set = self.address_nodes(addresses);
+                let mut set = if self.options.ipblock_skips_nodes {
+                    let mut set = self.address_nodes(&addresses.difference(&self.all_node_addresses));
+                    // Wherever a name resolves, a block of every IPv4 address holds it.
+                    if addresses.has_all_ipv4() {
+                        set.insert_range(self.domain_base, self.nodes);
+                    }
+                    set
+                } else {
+                    self.address_nodes(addresses)
+                };
                 if self.options.ipblock_pod_ips {
                     for (i, c) in self.classes.iter().enumerate() {
                         if c.ips.iter().any(|ip| addresses.contains(*ip)) {

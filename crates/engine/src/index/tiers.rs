@@ -111,7 +111,7 @@ pub struct Prepass {
     pub domains: Vec<String>,
     /// The distinct address sets of `networks` peers.
     pub networks: Vec<IpSet>,
-    /// Every Node object's addresses (only when there are Cilium policies).
+    /// Every Node object's addresses.
     pub all_node_addresses: IpSet,
 }
 
@@ -170,6 +170,7 @@ pub fn prepass(cluster: &Cluster) -> Prepass {
             }
         }
     }
+    out.all_node_addresses = super::cilium::node_addresses(cluster);
     if !cluster.cilium_policies.is_empty() {
         cilium_prepass(cluster, &mut out);
     }
@@ -183,7 +184,6 @@ pub fn prepass(cluster: &Cluster) -> Prepass {
 /// peers tell addresses apart, and their names.
 fn cilium_prepass(cluster: &Cluster, out: &mut Prepass) {
     use kubeseg_model::CiliumPeerKind;
-    out.all_node_addresses = super::cilium::node_addresses(cluster);
     for p in &cluster.cilium_policies {
         for spec in &p.specs {
             if matches!(spec.subject, kubeseg_model::CiliumSubject::Nodes(_)) {

@@ -38,6 +38,8 @@ pub struct Reading {
     pub ipblock_pod_ips: bool,
     /// Host-network pods are selected and matched like other pods.
     pub host_network_selectable: bool,
+    /// ipBlocks never match Node objects' addresses (Cilium's reading).
+    pub ipblock_skips_nodes: bool,
 }
 
 /// Which side of a connection a policy direction governs.
@@ -465,7 +467,10 @@ fn peer_matches(
             namespace_ok && pod_ok
         }
         PeerKind::IpBlock { addresses, .. } => match peer {
-            Party::External(ip) => addresses.contains(ip),
+            Party::External(ip) => {
+                addresses.contains(ip)
+                    && !(reading.ipblock_skips_nodes && is_node_address(cluster, ip))
+            }
             Party::Pod { pod, .. } => {
                 reading.ipblock_pod_ips && pod.ips.iter().any(|ip| addresses.contains(*ip))
             }
@@ -584,13 +589,18 @@ pub fn connections(
 /// NetworkPolicies, the `networks` of tiered policies, for each `nodes` peer the
 /// addresses of the Nodes it selects, and for each Cilium peer of a rule that can select
 /// pods the outside addresses it matches.
-pub fn ip_blocks(cluster: &Cluster) -> Vec<IpSet> {
+pub fn ip_blocks(cluster: &Cluster, reading: Reading) -> Vec<IpSet> {
     let mut out = Vec::new();
+    let nodes = node_addresses(cluster, None);
     for p in &cluster.policies {
         for r in p.ingress.iter().chain(&p.egress) {
             for peer in r.peers.iter().flatten() {
                 if let PeerKind::IpBlock { addresses, .. } = &peer.kind {
-                    out.push(addresses.clone());
+                    if reading.ipblock_skips_nodes {
+                        out.push(addresses.difference(&nodes));
+                    } else {
+                        out.push(addresses.clone());
+                    }
                 }
             }
         }
@@ -653,8 +663,8 @@ pub fn ip_blocks(cluster: &Cluster) -> Vec<IpSet> {
 
 /// Checks that `atoms` are the coarsest partition of the whole IPv4+IPv6 space that no
 /// address set of `ip_blocks` splits (which is what makes one address per atom enough).
-pub fn check_atoms(cluster: &Cluster, atoms: &[IpSet]) -> Result<(), String> {
-    let blocks = ip_blocks(cluster);
+pub fn check_atoms(cluster: &Cluster, atoms: &[IpSet], reading: Reading) -> Result<(), String> {
+    let blocks = ip_blocks(cluster, reading);
     let mut union = IpSet::empty();
     for (i, a) in atoms.iter().enumerate() {
         if a.is_empty() {
