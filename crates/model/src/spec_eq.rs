@@ -2,6 +2,7 @@
 //! equal, wherever they are written. Locations never take part, so `diff` and lint
 //! compare policies with `==` and hash them, instead of comparing printed forms.
 
+use crate::cilium::{CiliumPeer, CiliumPolicy, CiliumRule, CiliumSpec};
 use crate::cluster::{NetworkPolicy, Peer, Rule};
 use crate::mesh::{AuthorizationPolicy, AuthorizationRule, Clause, Condition, PeerAuthentication};
 use crate::tier::{ClusterPolicy, TierPeer, TierRule};
@@ -24,6 +25,24 @@ macro_rules! by_value {
 }
 
 by_value!(Rule { peers, ports });
+by_value!(CiliumRule { peers, ports, l7 });
+by_value!(CiliumPeer { kind });
+by_value!(CiliumSpec {
+    subject,
+    default_deny_ingress,
+    default_deny_egress,
+    ingress,
+    egress,
+    ingress_deny,
+    egress_deny
+});
+
+impl CiliumPolicy {
+    /// What the policy says (not its name or location).
+    pub fn spec(&self) -> impl Eq + std::hash::Hash + '_ {
+        &self.specs
+    }
+}
 by_value!(Peer { kind });
 by_value!(TierRule {
     name,

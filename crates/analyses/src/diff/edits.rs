@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PolicyEdit {
     /// `NetworkPolicy`, `AdminNetworkPolicy`, `BaselineAdminNetworkPolicy`,
-    /// `ClusterNetworkPolicy`, `AuthorizationPolicy` or `PeerAuthentication`.
+    /// `ClusterNetworkPolicy`, `CiliumNetworkPolicy`, `CiliumClusterwideNetworkPolicy`,
+    /// `AuthorizationPolicy` or `PeerAuthentication`.
     pub kind: String,
     /// `namespace/name`, or `name` for cluster-scoped kinds.
     pub id: String,
@@ -38,6 +39,14 @@ pub(super) fn policy_edits(old: &Cluster, new: &Cluster) -> Vec<PolicyEdit> {
         &old.cluster_policies,
         &new.cluster_policies,
         |p| (p.kind.clone(), p.name.clone()),
+        |p| p.location.clone(),
+        |a, b| a.spec() == b.spec(),
+    );
+    compare(
+        &mut out,
+        &old.cilium_policies,
+        &new.cilium_policies,
+        |p| (p.kind.clone(), cilium_id(p)),
         |p| p.location.clone(),
         |a, b| a.spec() == b.spec(),
     );
@@ -105,6 +114,15 @@ fn compare<T>(
     }
 }
 
+/// `namespace/name`, or `name` when cluster-wide.
+fn cilium_id(p: &kubeseg_model::CiliumPolicy) -> String {
+    if p.namespace.is_empty() {
+        p.name.clone()
+    } else {
+        format!("{}/{}", p.namespace, p.name)
+    }
+}
+
 /// Whether what decides a workload's connectivity differs between the sides: its
 /// pods' labels, ports, addresses, host network, service account and sidecar
 /// annotation, and its namespace's labels.
@@ -137,6 +155,7 @@ pub(super) struct Edited<'c> {
 
 enum Object<'c> {
     Tier(&'c kubeseg_model::ClusterPolicy),
+    Cilium(&'c kubeseg_model::CiliumPolicy),
     Authz(&'c kubeseg_model::AuthorizationPolicy),
     Peer(&'c kubeseg_model::PeerAuthentication),
 }
@@ -154,6 +173,11 @@ impl<'c> Edited<'c> {
         for p in &cluster.cluster_policies {
             if let Some(i) = index(&p.kind, &p.name) {
                 objects.push((i, Object::Tier(p)));
+            }
+        }
+        for p in &cluster.cilium_policies {
+            if let Some(i) = index(&p.kind, &cilium_id(p)) {
+                objects.push((i, Object::Cilium(p)));
             }
         }
         for ap in &cluster.authorization_policies {
@@ -198,6 +222,19 @@ impl<'c> Edited<'c> {
                         && p.subject.namespaces.matches(ns_labels)
                         && any_pod(&|pod| p.subject.pods.matches(&pod.labels))
                 }
+                Object::Cilium(p) => p.specs.iter().any(|s| {
+                    let (rules, denies, default_deny) = if egress {
+                        (&s.egress, &s.egress_deny, s.default_deny_egress)
+                    } else {
+                        (&s.ingress, &s.ingress_deny, s.default_deny_ingress)
+                    };
+                    let kubeseg_model::CiliumSubject::Pods(set) = &s.subject else {
+                        return false;
+                    };
+                    (default_deny || !rules.is_empty() || !denies.is_empty())
+                        && set.namespaces.matches(ns_labels)
+                        && any_pod(&|pod| set.pods.matches(&pod.labels))
+                }),
                 Object::Authz(ap) => {
                     !egress && any_pod(&|pod| mesh::policy_covers(ap, &wl.namespace, pod, options))
                 }
