@@ -4,6 +4,7 @@
 //! selectors); it does no I/O and knows no file format.
 
 pub mod addr;
+pub mod calico_selector;
 pub mod cilium;
 pub mod cluster;
 pub mod diag;
@@ -17,6 +18,7 @@ mod spec_eq;
 pub mod tier;
 
 pub use addr::{Cidr, IpSet};
+pub use calico_selector::{CalicoErrorKind, CalicoSelector, CalicoSelectorError};
 pub use cilium::{
     CiliumPeer, CiliumPeerKind, CiliumPolicy, CiliumRule, CiliumSpec, CiliumSubject, Entity,
 };
