@@ -106,16 +106,20 @@ fn entry(ctx: &mut Ctx, item: &Node, dir: Dir, host: bool) -> Option<(Vec<PortRu
             None => ok = false,
         }
     }
-    let kinds = match present(entries, "rules").filter(|_| !dir.deny) {
-        Some(r) => l7_rules(
-            ctx,
-            r,
-            dir,
-            host,
-            port_items.is_empty(),
-            has_zero,
-            &protocols,
-        )?,
+    let rules_key = entries
+        .iter()
+        .rev()
+        .find(|(k, v)| k.name == "rules" && !v.is_null() && !dir.deny);
+    let kinds = match rules_key {
+        Some((key, r)) => {
+            let facts = PortFacts {
+                at: (key.line, key.column),
+                no_ports: port_items.is_empty(),
+                has_zero,
+                protocols: &protocols,
+            };
+            l7_rules(ctx, r, dir, host, &facts)?
+        }
         None => Vec::new(),
     };
     if let Some(n) = present(entries, "listener").filter(|_| dir.ingress && !dir.deny) {
@@ -285,16 +289,23 @@ fn is_svc_name(s: &str) -> bool {
         && !s.contains("--")
 }
 
+/// What the L7 checks need of the entry's ports, and where its `rules` key is.
+struct PortFacts<'a, 'n> {
+    at: (u32, u32),
+    no_ports: bool,
+    has_zero: bool,
+    protocols: &'a [(&'n Node, Option<&'static str>)],
+}
+
 /// `rules`: the L7 kinds, with `PortRule.Validate` and `L7Rules.Validate`'s checks.
 fn l7_rules(
     ctx: &mut Ctx,
     node: &Node,
     dir: Dir,
     host: bool,
-    no_ports: bool,
-    has_zero: bool,
-    protocols: &[(&Node, Option<&'static str>)],
+    facts: &PortFacts,
 ) -> Option<Vec<String>> {
+    let (line, column) = facts.at;
     let entries = ctx.map(node, "rules")?;
     ctx.check_fields(entries, L7_FIELDS, "rules");
     let mut kinds: Vec<String> = ["http", "kafka", "dns", "l7proto"]
@@ -314,7 +325,7 @@ fn l7_rules(
         return Some(kinds);
     }
     let error = |ctx: &mut Ctx, msg: &str| {
-        ctx.error(node, "invalid-l7", msg.to_string());
+        ctx.error_at(line, column, "invalid-l7", msg.to_string());
         None
     };
     let dns = kinds.iter().any(|k| k == "dns");
@@ -333,17 +344,18 @@ fn l7_rules(
             "host policies do not support L7 rules (other than DNS on egress)",
         );
     }
-    if has_zero {
+    if facts.has_zero {
         return error(ctx, "L7 rules can not be used when a port is 0");
     }
-    if dns && no_ports {
+    if dns && facts.no_ports {
         return error(ctx, "port 53 must be specified for DNS rules");
     }
-    if !dns && let Some((p, Some(proto))) = protocols.iter().find(|(_, p)| *p != Some("TCP")) {
+    if !dns && let Some((p, Some(proto))) = facts.protocols.iter().find(|(_, p)| *p != Some("TCP"))
+    {
         ctx.error(p, "invalid-l7", format!("L7 rules can only apply to TCP (not {proto}) except for DNS rules; write `protocol: TCP`"));
         return None;
     }
-    ctx.warning_at(node.line, node.column, "cilium-l7", "L7 rules: kubeseg counts these ports as open; Cilium's proxy admits only the matching requests");
+    ctx.warning_at(line, column, "cilium-l7", "L7 rules: kubeseg counts these ports as open; Cilium's proxy admits only the matching requests");
     kinds.sort();
     Some(kinds)
 }
