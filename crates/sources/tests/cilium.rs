@@ -705,3 +705,22 @@ fn assembled_once_each_and_sorted() {
     );
     assert!(loaded.cluster.namespace("b").is_some());
 }
+
+// rule_validation.go: host policies take no L7 rules on ingress; ICMPs and ToPorts
+// need separate rules (errUnsupportedICMPWithToPorts).
+#[test]
+fn host_l7_and_icmp_with_ports_are_rejected() {
+    let text = ccnp(
+        "  nodeSelector: {}\n  ingress:\n  - toPorts:\n    - ports: [{port: \"80\", protocol: TCP}]\n      rules:\n        http: [{method: GET}]\n",
+    );
+    let m = rejects(&text, "invalid-l7", "rules:");
+    assert!(m.contains("host ingress"), "{m}");
+    let text = cnp(
+        "  endpointSelector: {}\n  ingress:\n  - toPorts: [{ports: [{port: \"80\", protocol: TCP}]}]\n    icmps: [{fields: [{type: 8}]}]\n",
+    );
+    let m = rejects(&text, "invalid-port", "icmps");
+    assert!(
+        m.starts_with("the ICMPs block may only be present without ToPorts"),
+        "{m}"
+    );
+}

@@ -338,10 +338,15 @@ fn l7_rules(
     if dir.ingress && dns {
         return error(ctx, "DNS rules are not allowed on ingress");
     }
-    if host && (dir.ingress || !dns) {
+    // Rule.Validate (newest): host policies take no L7 rules but DNS on egress.
+    if host && dir.ingress {
+        return error(ctx, "L7 policy is not supported on host ingress yet");
+    }
+    if host && !dns {
+        let kind = kinds[0].to_ascii_uppercase();
         return error(
             ctx,
-            "host policies do not support L7 rules (other than DNS on egress)",
+            &format!("L7 protocol {kind} is not supported on host egress yet"),
         );
     }
     if facts.has_zero {
