@@ -49,9 +49,11 @@ pub(super) fn peers(
 ) -> Option<Option<Vec<CiliumPeer>>> {
     let errors_before = error_count(ctx);
     let l3 = if dir.ingress { INGRESS_L3 } else { EGRESS_L3 };
-    // Cilium counts a field only when it has entries (`len(...) > 0`).
+    // Cilium counts a field only when it has entries (`len(...) > 0`); a deny rule's
+    // `l3Members` has no ToFQDNs (the field itself is reported with the rule).
     let mut set: Vec<(&Key, &str)> = l3
         .iter()
+        .filter(|(k, _)| !(dir.deny && *k == "toFQDNs"))
         .filter_map(|(k, go)| {
             let (key, value) = entries.iter().rev().find(|(key, _)| key.name == *k)?;
             value.as_seq_nonempty().then_some((key, *go))
