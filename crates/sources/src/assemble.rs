@@ -215,6 +215,12 @@ impl Collected {
                 self.cluster.peer_authentications.push(p);
             }
             Object::ClusterPolicy(p) => self.cluster.cluster_policies.push(p),
+            Object::CiliumPolicy(p) => {
+                if !p.namespace.is_empty() {
+                    self.referenced.push(p.namespace.clone());
+                }
+                self.cluster.cilium_policies.push(p);
+            }
             Object::Node(n) => self.cluster.nodes.push(n),
             Object::ServiceAccount(a) => {
                 self.referenced.push(a.namespace.clone());
@@ -371,6 +377,14 @@ fn sort_for_output(cluster: &mut Cluster, misfiled: &mut Misfiled) {
     // Evaluation order: tier, then priority; name and kind only make it deterministic.
     cluster.cluster_policies.sort_by(|a, b| {
         (a.tier, a.priority, &a.name, &a.kind).cmp(&(b.tier, b.priority, &b.name, &b.kind))
+    });
+    // CiliumNetworkPolicies by namespace and name, then the cluster-wide ones by name.
+    cluster.cilium_policies.sort_by(|a, b| {
+        (a.namespace.is_empty(), &a.namespace, &a.name).cmp(&(
+            b.namespace.is_empty(),
+            &b.namespace,
+            &b.name,
+        ))
     });
     cluster.nodes.sort_by(|a, b| a.name.cmp(&b.name));
     cluster

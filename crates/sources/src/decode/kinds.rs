@@ -4,8 +4,8 @@
 
 use super::ctx::Ctx;
 use super::{
-    CONTROLLER_KINDS, Decoded, KUSTOMIZE_HINT, Object, UNMODELLED_POLICY_KINDS, mesh, meta, policy,
-    shape, tier, tier_peers, workloads,
+    CONTROLLER_KINDS, Decoded, KUSTOMIZE_HINT, Object, UNMODELLED_POLICY_KINDS, cilium, mesh, meta,
+    policy, shape, tier, tier_peers, workloads,
 };
 use crate::tree::Node;
 
@@ -234,6 +234,25 @@ impl Document<'_, '_> {
         };
         self.warn("unmodelled-policy", format!("{kind} with apiVersion `{api_version}` changes connectivity but kubeseg models only `{want}` {kind}; the results ignore it"));
         self.skip_version();
+        true
+    }
+
+    /// A `cilium.io/v2` CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy; another
+    /// version of one is reported as not modelled.
+    pub fn cilium_policy(&mut self) -> bool {
+        let (obj, kind, api_version) = (self.obj, self.kind, self.api_version);
+        if !cilium::KINDS.contains(&kind) {
+            return false;
+        }
+        let meta = self.meta(kind);
+        if api_version != "cilium.io/v2" {
+            self.warn("unmodelled-policy", format!("{kind} with apiVersion `{api_version}` changes connectivity but kubeseg models only `cilium.io/v2` {kind}; the results ignore it"));
+            self.skip_version();
+            return true;
+        }
+        if let Some(p) = cilium::cilium_policy(self.ctx, obj, meta, kind) {
+            self.push(Object::CiliumPolicy(p));
+        }
         true
     }
 

@@ -317,10 +317,10 @@ pub fn is_dns1123_subdomain(s: &str) -> bool {
         })
 }
 
-const LABEL_VALUE_RULE: &str =
+pub(super) const LABEL_VALUE_RULE: &str =
     "at most 63 alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric";
 
-fn is_label_value(s: &str) -> bool {
+pub(super) fn is_label_value(s: &str) -> bool {
     s.is_empty()
         || (s.len() <= 63
             && s.bytes()
@@ -329,7 +329,7 @@ fn is_label_value(s: &str) -> bool {
             && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric())
 }
 
-fn check_label_key(key: &str) -> Result<(), &'static str> {
+pub(super) fn check_label_key(key: &str) -> Result<(), &'static str> {
     let name = match key.split_once('/') {
         Some((prefix, name)) => {
             if !is_dns1123_subdomain(prefix) {

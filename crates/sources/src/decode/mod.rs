@@ -1,5 +1,9 @@
 //! Document trees into typed objects, with every problem reported at its position.
 
+mod cilium;
+mod cilium_peers;
+mod cilium_ports;
+mod cilium_selector;
 pub mod ctx;
 mod ignore;
 mod kinds;
@@ -76,6 +80,8 @@ pub enum Object {
     PeerAuthentication(PeerAuthentication),
     /// An AdminNetworkPolicy, BaselineAdminNetworkPolicy or ClusterNetworkPolicy.
     ClusterPolicy(kubeseg_model::ClusterPolicy),
+    /// A CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy.
+    CiliumPolicy(kubeseg_model::CiliumPolicy),
     /// A Node.
     Node(kubeseg_model::Node),
     /// A ServiceAccount.
@@ -130,6 +136,7 @@ impl Object {
                 p.location.as_ref(),
             ),
             Object::ClusterPolicy(p) => (&p.kind, "", &p.name, p.location.as_ref()),
+            Object::CiliumPolicy(p) => (&p.kind, &p.namespace, &p.name, p.location.as_ref()),
             Object::Node(n) => ("Node", "", &n.name, n.location.as_ref()),
             Object::ServiceAccount(a) => {
                 ("ServiceAccount", &a.namespace, &a.name, a.location.as_ref())
@@ -166,8 +173,6 @@ pub const CONTROLLER_KINDS: &[&str] = &[
 const UNMODELLED_POLICY_KINDS: &[&str] = &[
     "AuthorizationPolicy",
     "PeerAuthentication",
-    "CiliumNetworkPolicy",
-    "CiliumClusterwideNetworkPolicy",
     "GlobalNetworkPolicy",
     "AntreaNetworkPolicy",
     "ClusterNetworkPolicy",
@@ -233,6 +238,7 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
         || doc.core_object()
         || doc.route()
         || doc.tiered_policy()
+        || doc.cilium_policy()
         || doc.mesh_object()
         || doc.kustomization()
         || doc.unmodelled_policy();
