@@ -2,7 +2,8 @@
 //!
 //! Given a [`Shape`] and a seed, [`generate`] streams Namespaces, Deployments,
 //! ReplicaSets, Pods (owned by ReplicaSets owned by Deployments) and
-//! `networking.k8s.io/v1` NetworkPolicies as multi-document YAML or as one JSON
+//! `networking.k8s.io/v1` NetworkPolicies (plus, by shape, tiered policies, Istio
+//! objects or `cilium.io/v2` Cilium policies) as multi-document YAML or as one JSON
 //! `List`. The output is byte-identical for the same shape, seed and format on
 //! every platform (own splitmix64 PRNG, ordered maps, no floating-point libm).
 
