@@ -139,6 +139,8 @@ const SCENARIOS: &[Scenario] = &[
     sc("issue-150k-real-unique", YAML, true),
     sc("issue-10k-real-tiers", BOTH, false),
     sc("issue-150k-real-tiers", BOTH, true),
+    sc("issue-10k-real-cilium", BOTH, false),
+    sc("issue-150k-real-cilium", BOTH, true),
     sc("mesh-20k", BOTH, false),
     sc("B4", BOTH, true),
     sc("B6", BOTH, true),
@@ -478,10 +480,11 @@ fn gen_input(
     let st = generate(&sh, seed, format, &mut w)?;
     w.flush()?;
     eprintln!(
-        "  generated {} ({} pods, {} policies, {:.1} MB) in {:.1}s",
+        "  generated {} ({} pods, {} NetworkPolicies, {} Cilium policies, {:.1} MB) in {:.1}s",
         path.display(),
         st.pods,
         st.policies,
+        st.cilium,
         mb(st.bytes),
         start.elapsed().as_secs_f64()
     );
@@ -534,7 +537,8 @@ fn bench_command(
     let mut row = Row {
         name: name.to_string(),
         pods: stats.pods,
-        policies: stats.policies,
+        // Cilium's policies count like NetworkPolicies in the tables.
+        policies: stats.policies + stats.cilium,
         input_bytes: stats.bytes,
         command: command_line(program, args, &redirect),
         runs: Vec::new(),
@@ -1004,16 +1008,16 @@ fn main() -> ExitCode {
     let args = Args::parse();
     if args.list {
         println!(
-            "{:<18} {:>8} {:>9}  formats    kubeseg flags",
+            "{:<22} {:>8} {:>9}  formats    kubeseg flags",
             "scenario", "pods", "policies"
         );
         for s in SCENARIOS {
             let sh = shape(s.shape);
             println!(
-                "{:<18} {:>8} {:>9}  {:<10} reach --format json{}{}",
+                "{:<22} {:>8} {:>9}  {:<10} reach --format json{}{}",
                 s.id,
                 sh.as_ref().map_or(0, |x| x.pods),
-                sh.as_ref().map_or(0, |x| x.policies),
+                sh.as_ref().map_or(0, |x| x.policies + x.cilium_policies),
                 s.formats
                     .iter()
                     .map(|&f| ext(f))

@@ -2,7 +2,8 @@
 //!
 //! Given a [`Shape`] and a seed, [`generate`] streams Namespaces, Deployments,
 //! ReplicaSets, Pods (owned by ReplicaSets owned by Deployments) and
-//! `networking.k8s.io/v1` NetworkPolicies as multi-document YAML or as one JSON
+//! `networking.k8s.io/v1` NetworkPolicies (plus, by shape, tiered policies, Istio
+//! objects or `cilium.io/v2` Cilium policies) as multi-document YAML or as one JSON
 //! `List`. The output is byte-identical for the same shape, seed and format on
 //! every platform (own splitmix64 PRNG, ordered maps, no floating-point libm).
 
@@ -102,6 +103,10 @@ pub struct Shape {
     /// Number of Istio AuthorizationPolicies; above 0, namespaces get sidecar injection,
     /// workloads ServiceAccounts, and half the namespaces a STRICT PeerAuthentication.
     pub mesh_policies: usize,
+    /// Number of Cilium policies added to a realistic shape: a few
+    /// CiliumClusterwideNetworkPolicies, the rest CiliumNetworkPolicies spread over the
+    /// namespaces by workload count (ignored unless [`Shape::realistic`]).
+    pub cilium_policies: usize,
 }
 
 impl Default for Shape {
@@ -135,6 +140,7 @@ impl Default for Shape {
             admin_rules: 0,
             baseline: false,
             mesh_policies: 0,
+            cilium_policies: 0,
         }
     }
 }
@@ -172,6 +178,7 @@ impl Shape {
             .max(1);
         s.policies = policies.unwrap_or_else(|| scale(self.policies, num, den));
         s.ip_blocks = scale(self.ip_blocks, s.policies, self.policies.max(1));
+        s.cilium_policies = scale(self.cilium_policies, s.policies, self.policies.max(1));
         if self.max_namespace_pods > 0 {
             s.max_namespace_pods = scale(self.max_namespace_pods, num, den).max(1);
         }
@@ -204,6 +211,9 @@ pub const SHAPE_IDS: &[&str] = &[
     "issue-150k-real-unique",
     "issue-10k-real-tiers",
     "issue-150k-real-tiers",
+    "cilium-2k",
+    "issue-10k-real-cilium",
+    "issue-150k-real-cilium",
     "mesh-20k",
     "nca300",
     "nca1000",
@@ -379,6 +389,40 @@ pub fn shape(id: &str) -> Option<Shape> {
                 "issue-10k-real plus 200 Admin-tier policies (up to 100 rules) and a Baseline",
             ))
         },
+        // As many Cilium policies as NetworkPolicies: Cilium clusters keep both.
+        "cilium-2k" => Shape {
+            cilium_policies: 600,
+            ..real(syn(
+                "cilium-2k",
+                20,
+                200,
+                2_000,
+                600,
+                "small realistic mix plus as many Cilium policies (tests)",
+            ))
+        },
+        "issue-10k-real-cilium" => Shape {
+            cilium_policies: 3_000,
+            ..real(syn(
+                "issue-10k-real-cilium",
+                100,
+                1_000,
+                10_000,
+                3_000,
+                "issue-10k-real plus 3,000 Cilium policies (CNPs and 5 CCNPs)",
+            ))
+        },
+        "issue-150k-real-cilium" => Shape {
+            cilium_policies: 45_000,
+            ..real(syn(
+                "issue-150k-real-cilium",
+                3_000,
+                15_000,
+                150_000,
+                45_000,
+                "issue-150k-real plus 45,000 Cilium policies (CNPs and 5 CCNPs)",
+            ))
+        },
         "mesh-20k" => Shape {
             mesh_policies: 5_000,
             ..real(syn(
@@ -447,6 +491,8 @@ pub struct Stats {
     pub pods: usize,
     /// NetworkPolicies written.
     pub policies: usize,
+    /// CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies written.
+    pub cilium: usize,
     /// Other objects written: tiered policies, Istio objects, ServiceAccounts.
     pub others: usize,
     /// Total objects (documents / list items) written.
@@ -462,6 +508,8 @@ pub(crate) enum Kind {
     ReplicaSet,
     Pod,
     Policy,
+    /// Cilium policies, namespaced or cluster-wide.
+    Cilium,
     /// Tiered policies, Istio objects, ServiceAccounts.
     Other,
 }
@@ -514,6 +562,7 @@ impl<W: Write> Sink<W> {
             Kind::ReplicaSet => {}
             Kind::Pod => st.pods += 1,
             Kind::Policy => st.policies += 1,
+            Kind::Cilium => st.cilium += 1,
             Kind::Other => st.others += 1,
         }
         st.bytes += self.buf.len() as u64;

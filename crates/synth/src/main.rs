@@ -110,13 +110,14 @@ fn main() -> ExitCode {
     match res {
         Ok(st) => {
             eprintln!(
-                "kubeseg-synth: shape={} seed={} namespaces={} workloads={} pods={} policies={} objects={} bytes={} time={:.2}s",
+                "kubeseg-synth: shape={} seed={} namespaces={} workloads={} pods={} policies={} cilium={} objects={} bytes={} time={:.2}s",
                 sh.name,
                 args.seed,
                 st.namespaces,
                 st.workloads,
                 st.pods,
                 st.policies,
+                st.cilium,
                 st.objects,
                 st.bytes,
                 start.elapsed().as_secs_f64()

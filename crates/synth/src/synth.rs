@@ -10,6 +10,7 @@ use crate::node::{Node, empty, int, obj, q, s};
 use crate::rng::{Rng, mix};
 use crate::{Kind, Shape, Sink};
 
+mod cilium;
 mod mesh;
 mod real;
 mod tiers;
@@ -634,6 +635,9 @@ struct Gen<'a> {
     pod_seq: u64,
     policy_seq: usize,
     total_policies: usize,
+    /// The Cilium mix, on a random stream of its own so the rest of the output
+    /// is the same as without it.
+    cilium: cilium::Mix,
 }
 
 /// Generates the synthetic cluster into `sink`.
@@ -645,6 +649,7 @@ pub(crate) fn run<W: Write>(shape: &Shape, seed: u64, sink: &mut Sink<W>) -> io:
         build_plan(shape, &mut prng)
     };
     let total_policies = plan.ns.iter().map(|n| n.policies).sum();
+    let cilium = cilium::Mix::new(shape, &plan, seed);
     let mut g = Gen {
         shape,
         plan,
@@ -652,6 +657,7 @@ pub(crate) fn run<W: Write>(shape: &Shape, seed: u64, sink: &mut Sink<W>) -> io:
         pod_seq: 0,
         policy_seq: 0,
         total_policies,
+        cilium,
     };
     g.run(sink)
 }
@@ -685,12 +691,18 @@ impl Gen<'_> {
                 for p in self.real_policies(i) {
                     sink.emit(Kind::Policy, &p)?;
                 }
+                for p in self.cilium_policies(i) {
+                    sink.emit(Kind::Cilium, &p)?;
+                }
                 continue;
             }
             for j in 0..self.plan.ns[i].policies {
                 let p = self.policy(i, j);
                 sink.emit(Kind::Policy, &p)?;
             }
+        }
+        for p in self.cilium_clusterwide() {
+            sink.emit(Kind::Cilium, &p)?;
         }
         for p in self.tier_policies() {
             sink.emit(Kind::Other, &p)?;

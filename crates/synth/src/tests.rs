@@ -6,6 +6,8 @@ use serde_json::Value;
 
 use super::*;
 
+mod cilium;
+
 fn gen_bytes(shape: &Shape, seed: u64, format: Format) -> (Vec<u8>, Stats) {
     let mut out = Vec::new();
     let st = generate(shape, seed, format, &mut out).unwrap();
@@ -59,8 +61,9 @@ fn counts_match_shapes() {
         let rs = if s.standalone_pods { 0 } else { s.workloads };
         assert_eq!(
             st.objects,
-            s.namespaces + s.workloads + rs + s.pods + s.policies + st.others
+            s.namespaces + s.workloads + rs + s.pods + s.policies + st.cilium + st.others
         );
+        assert_eq!(st.cilium, s.cilium_policies, "{}", s.name);
         // Tiered policies: the Admin ones plus the Baseline; mesh shapes: a
         // ServiceAccount per workload, the AuthorizationPolicies, a PeerAuthentication
         // in every other namespace.

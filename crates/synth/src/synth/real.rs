@@ -15,7 +15,7 @@ use crate::node::{Node, empty, int, obj, q, s};
 use crate::rng::Rng;
 
 /// Team names; the first ones are the most popular cross-team partners.
-const TEAMS: &[&str] = &[
+pub(super) const TEAMS: &[&str] = &[
     "platform",
     "identity",
     "payments",
@@ -129,21 +129,21 @@ impl Tier {
 
 /// Realistic data of one user namespace.
 pub(super) struct NsReal {
-    team: usize,
+    pub(super) team: usize,
     env: &'static str,
     /// Ports of the namespace's databases, primary engine first (never empty).
-    db_ports: Vec<u16>,
+    pub(super) db_ports: Vec<u16>,
     /// Frontends reach backends on the named port `grpc` instead of 8080.
-    backend_grpc: bool,
+    pub(super) backend_grpc: bool,
 }
 
 /// Per-namespace data of the realistic profile (parallel to `Plan::ns`).
 pub(super) struct RealPlan {
-    teams: usize,
+    pub(super) teams: usize,
     /// Per team: the teams whose backends may call its backends.
-    partners: Vec<Vec<usize>>,
+    pub(super) partners: Vec<Vec<usize>>,
     /// `None` for kube-system, ingress-nginx and monitoring.
-    ns: Vec<Option<NsReal>>,
+    pub(super) ns: Vec<Option<NsReal>>,
 }
 
 fn cport(name: &'static str, port: u16) -> CPort {
