@@ -331,6 +331,9 @@ pub struct LintArgs {
     /// The cluster's Service address range (repeatable).
     #[arg(long, value_name = "CIDR")]
     pub service_cidr: Vec<String>,
+    /// The dataplane whose semantics to follow (see the other commands).
+    #[arg(long, value_enum, default_value_t = Cni::Auto)]
+    pub cni: Cni,
     /// Trust domain of Istio identities (`<trust-domain>/ns/<ns>/sa/<sa>`).
     #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
     pub trust_domain: String,

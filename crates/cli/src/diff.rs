@@ -59,9 +59,9 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
     let (old, new) = (old?, new?);
     lap("load");
     // Both sides follow one dataplane: Cilium's when either holds Cilium policies.
-    let dataplane = match crate::dataplane(&old_common, &old.cluster) {
+    let dataplane = match crate::dataplane(a.cni, &old.cluster) {
         crate::args::Cni::Cilium => crate::args::Cni::Cilium,
-        _ => crate::dataplane(&new_common, &new.cluster),
+        _ => crate::dataplane(a.cni, &new.cluster),
     };
     let (old_common, new_common) = (
         Common {
@@ -74,7 +74,9 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
         },
     );
     if dataplane == crate::args::Cni::Cilium && a.ipblock_pod_ips {
-        bail!("--ipblock-pod-ips contradicts Cilium: Cilium never matches pod addresses by ipBlock or CIDR");
+        bail!(
+            "--ipblock-pod-ips contradicts Cilium: Cilium never matches pod addresses by ipBlock or CIDR"
+        );
     }
     let (old_engine, mut new_engine) = std::thread::scope(|scope| {
         let o = scope.spawn(|| Engine::new(&old.cluster, options(&old_common, &old.cluster)));

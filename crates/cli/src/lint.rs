@@ -5,7 +5,7 @@ use crate::audit::{addresses, codes_in, select, threshold, use_color};
 use anyhow::{Context, Result};
 use kubeseg_analyses::Finding;
 use kubeseg_analyses::lint::{LintConfig, lint, registry};
-use kubeseg_engine::{Engine, Options};
+use kubeseg_engine::Engine;
 use kubeseg_model::Location;
 use kubeseg_report::lint::{LintFormat as Format, render};
 use std::cell::RefCell;
@@ -36,8 +36,10 @@ pub fn run(a: &LintArgs) -> Result<(String, bool)> {
             addresses(s).with_context(|| format!("--service-cidr {s}"))?,
         ));
     }
-    let loaded = crate::load_paths(&a.paths);
-    let mut engine = Engine::new(&loaded.cluster, Options::default());
+    let mut loaded = crate::load_paths(&a.paths);
+    crate::leave_out_unenforced(a.cni, &mut loaded);
+    let options = crate::engine_options(a.cni, false, &loaded.cluster);
+    let mut engine = Engine::new(&loaded.cluster, options);
     let mut report = lint(&mut engine, &loaded.diagnostics, &loaded.misfiled, &config);
     let notes =
         kubeseg_analyses::suppress::apply(&mut report.findings, &loaded.cluster.ignores, None);

@@ -27,7 +27,9 @@ mod test;
 mod visible;
 
 use anyhow::{Context, Result, bail};
-use args::{Cli, Cni, Command, Common, ExplainArgs, ExplainFormat, ProtocolArg, ReachArgs, ReachFormat};
+use args::{
+    Cli, Cni, Command, Common, ExplainArgs, ExplainFormat, ProtocolArg, ReachArgs, ReachFormat,
+};
 use clap::Parser;
 use kubeseg_engine::explain::{Side, explain};
 use kubeseg_engine::{Engine, Options};
@@ -187,7 +189,18 @@ pub(crate) fn unmodelled(loaded: &Loaded) -> Vec<String> {
 
 /// Loads the input and prints its diagnostics; fails when any is an error.
 pub(crate) fn load_input(common: &Common) -> Result<Loaded> {
-    let loaded = load_paths(&common.paths);
+    let mut loaded = load_paths(&common.paths);
+    let cni = leave_out_unenforced(common.cni, &mut loaded);
+    if cni == Cni::Cilium && common.ipblock_pod_ips {
+        bail!(
+            "--ipblock-pod-ips contradicts Cilium (--cni {}): Cilium never matches pod addresses by ipBlock or CIDR",
+            if common.cni == Cni::Auto {
+                "auto, and the input holds Cilium policies"
+            } else {
+                "cilium"
+            }
+        );
+    }
     let shown: Vec<_> = loaded
         .diagnostics
         .iter()
@@ -210,14 +223,12 @@ pub(crate) fn load_input(common: &Common) -> Result<Loaded> {
     if loaded.has_errors() {
         return Err(Failure::Input.into());
     }
-    let mut loaded = loaded;
-    apply_dataplane(common, &mut loaded)?;
     Ok(loaded)
 }
 
 /// The dataplane `--cni` names, `auto` resolved on the cluster.
-pub(crate) fn dataplane(common: &Common, cluster: &kubeseg_model::Cluster) -> Cni {
-    match common.cni {
+pub(crate) fn dataplane(cni: Cni, cluster: &kubeseg_model::Cluster) -> Cni {
+    match cni {
         Cni::Auto if cluster.cilium_policies.is_empty() => Cni::Generic,
         Cni::Auto => Cni::Cilium,
         cni => cni,
@@ -225,41 +236,49 @@ pub(crate) fn dataplane(common: &Common, cluster: &kubeseg_model::Cluster) -> Cn
 }
 
 /// Leaves out the policies the dataplane does not enforce, each with a warning that
-/// every answer repeats, and refuses readings the dataplane contradicts.
-fn apply_dataplane(common: &Common, loaded: &mut Loaded) -> Result<()> {
-    let cni = dataplane(common, &loaded.cluster);
-    if cni == Cni::Cilium && common.ipblock_pod_ips {
-        anyhow::bail!(
-            "--ipblock-pod-ips contradicts Cilium (--cni {}): Cilium never matches pod addresses by ipBlock or CIDR",
-            if common.cni == Cni::Auto { "auto, and the input holds Cilium policies" } else { "cilium" }
-        );
-    }
+/// every answer repeats; returns the dataplane.
+pub(crate) fn leave_out_unenforced(cni: Cni, loaded: &mut Loaded) -> Cni {
+    let cni = dataplane(cni, &loaded.cluster);
     if cni != Cni::Cilium && !loaded.cluster.cilium_policies.is_empty() {
-        let name = if cni == Cni::Calico { "calico" } else { "generic" };
+        let name = if cni == Cni::Calico {
+            "calico"
+        } else {
+            "generic"
+        };
         let left_out = std::mem::take(&mut loaded.cluster.cilium_policies);
-        let mut warnings = Vec::new();
         for p in left_out {
-            warnings.push(kubeseg_model::Diagnostic::warning(
+            loaded.diagnostics.push(kubeseg_model::Diagnostic::warning(
                 "unmodelled-policy",
                 p.location.clone(),
-                format!("{} is not enforced under --cni {name}: left out of the answer", p.id()),
+                format!(
+                    "{} is not enforced under --cni {name}: left out of the answer",
+                    p.id()
+                ),
             ));
         }
-        if !common.quiet {
-            note_text!(diagnostics::text(&warnings));
-        }
-        loaded.diagnostics.extend(warnings);
     }
-    Ok(())
+    cni
 }
 
 pub(crate) fn options(common: &Common, cluster: &kubeseg_model::Cluster) -> Options {
-    let cni = dataplane(common, cluster);
     Options {
-        ipblock_pod_ips: common.ipblock_pod_ips || cni == Cni::Calico,
-        ipblock_skips_nodes: cni == Cni::Cilium,
         host_network_selectable: common.host_network_selectable,
         threads: threads(),
+        ..engine_options(common.cni, common.ipblock_pod_ips, cluster)
+    }
+}
+
+/// What the dataplane fixes about ipBlocks.
+pub(crate) fn engine_options(
+    cni: Cni,
+    ipblock_pod_ips: bool,
+    cluster: &kubeseg_model::Cluster,
+) -> Options {
+    let cni = dataplane(cni, cluster);
+    Options {
+        ipblock_pod_ips: ipblock_pod_ips || cni == Cni::Calico,
+        ipblock_skips_nodes: cni == Cni::Cilium,
+        ..Options::default()
     }
 }
 

@@ -165,12 +165,17 @@ fn directory_without_manifests_is_an_error() {
 
 #[test]
 fn unmodelled_policy_kinds_are_never_silent() {
-    // AdminNetworkPolicy is modelled now; Cilium's policies are not.
-    let input = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: a, namespace: default}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n";
-    let out = kubeseg(&["reach", "-"], input);
+    // Calico's policies are not modelled yet; Cilium's are, but not under another dataplane.
+    let input = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: a}\nspec: {selector: all()}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: c, namespace: default}\nspec: {endpointSelector: {}, ingress: [{}]}\n";
+    let out = kubeseg(&["reach", "-", "--cni", "generic"], input);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("warning[unmodelled-policy]") && stderr.contains("-:1:1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("CiliumNetworkPolicy/default/c is not enforced under --cni generic")
+            && stderr.contains("-:10:1"),
         "{stderr}"
     );
 }

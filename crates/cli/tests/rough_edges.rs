@@ -215,14 +215,15 @@ fn explain_takes_a_bare_name_when_it_is_unambiguous() {
 
 #[test]
 fn unmodelled_objects_are_named_in_every_audit_format() {
-    // A Cilium policy (line 1) and a Calico GlobalNetworkPolicy (line 6) change connectivity; the
-    // audit ignores them, and every format says so with the location, not only stderr.
+    // A Cilium policy (line 1, not enforced under `--cni generic`) and a Calico
+    // GlobalNetworkPolicy (line 6) change connectivity; the audit ignores them, and every
+    // format says so with the location, not only stderr.
     let text = NAMELESS.to_string()
-        .replacen("apiVersion: v1\nkind: Pod", "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: c}\nspec: {endpointSelector: {}}\n---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: gw}\nspec: {selector: all()}\n---\napiVersion: v1\nkind: Pod", 1);
+        .replacen("apiVersion: v1\nkind: Pod", "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: c}\nspec: {endpointSelector: {}, ingress: [{}]}\n---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: gw}\nspec: {selector: all()}\n---\napiVersion: v1\nkind: Pod", 1);
     let dir = scratch("unmodelled", &[("m.yaml", &text)]);
     let file = dir.join("m.yaml").display().to_string();
     for format in ["text", "json", "sarif", "md"] {
-        let (out, _, _) = run(&["audit", &file, "--format", format]);
+        let (out, _, _) = run(&["audit", &file, "--format", format, "--cni", "generic"]);
         assert!(
             out.contains("not modelled, the findings ignore it: CiliumNetworkPolicy"),
             "{format}: {out}"
@@ -282,12 +283,12 @@ fn a_raw_kustomize_tree_gets_a_hint_to_render_it() {
 
 #[test]
 fn unmodelled_objects_are_named_in_every_format_of_every_command() {
-    // A Cilium policy (line 1) and a RabbitmqCluster no operator description covers
-    // (line 6) change connectivity; each command's every format names them with
+    // A Cilium policy (line 1, not enforced under `--cni generic`) and a RabbitmqCluster
+    // no operator description covers (line 6) change connectivity; each command's every format names them with
     // their location, not only stderr.
     let text = NAMELESS.to_string().replacen(
         "apiVersion: v1\nkind: Pod",
-        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: c}\nspec: {endpointSelector: {}}\n---\napiVersion: rabbitmq.com/v1beta1\nkind: RabbitmqCluster\nmetadata: {name: mq}\nspec: {replicas: 3}\n---\napiVersion: v1\nkind: Pod",
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: c}\nspec: {endpointSelector: {}, ingress: [{}]}\n---\napiVersion: rabbitmq.com/v1beta1\nkind: RabbitmqCluster\nmetadata: {name: mq}\nspec: {replicas: 3}\n---\napiVersion: v1\nkind: Pod",
         1,
     );
     let spec = "apiVersion: kubeseg.io/v1\nkind: ConnectivitySpec\nassertions:\n- name: server reaches redis\n  allow: {from: default/server, to: default/redis, port: TCP/6379}\n";
@@ -327,6 +328,8 @@ fn unmodelled_objects_are_named_in_every_format_of_every_command() {
         if what.starts_with("lint md") {
             continue;
         }
+        let mut args = args;
+        args.extend(["--cni", "generic"]);
         let (out, err, code) = run(&args);
         assert!(code == Some(0), "{what}: {err}");
         for (kind, at, line) in [

@@ -265,7 +265,9 @@ impl Index {
             .collect();
         let pre = tiers::prepass(cluster);
         let classes = layout::classes(cluster, &ns_index, &pre, options);
-        let skip_nodes = options.ipblock_skips_nodes.then_some(&pre.all_node_addresses);
+        let skip_nodes = options
+            .ipblock_skips_nodes
+            .then_some(&pre.all_node_addresses);
         let addresses = layout::AddressSets::of(cluster, pre.ip_sets.clone(), skip_nodes);
         let part = partition(&addresses.sets);
         // Nodes are the classes, then the address atoms, then the domains.
@@ -524,7 +526,8 @@ impl Builder<'_> {
             }
             PeerKind::IpBlock { addresses, .. } => {
                 let mut set = if self.options.ipblock_skips_nodes {
-                    let mut set = self.address_nodes(&addresses.difference(&self.all_node_addresses));
+                    let mut set =
+                        self.address_nodes(&addresses.difference(&self.all_node_addresses));
                     // Wherever a name resolves, a block of every IPv4 address holds it.
                     if addresses.has_all_ipv4() {
                         set.insert_range(self.domain_base, self.nodes);
