@@ -19,15 +19,21 @@ use std::collections::BTreeMap;
 pub fn isolation(a: &mut Audit) {
     let cluster = a.engine.cluster;
     let tiered = !cluster.cluster_policies.is_empty();
-    // Only named where tiered policies exist, so NetworkPolicy-only reports read as before.
+    let cilium = !cluster.cilium_policies.is_empty();
+    // Only named where such policies exist, so NetworkPolicy-only reports read as before.
     let no_tier_deny = |dir: &str, whom: &str| {
+        let mut out = String::new();
         if tiered {
-            format!(
+            out += &format!(
                 ", and no Admin or Baseline tier policy with an {dir} Deny rule applies to {whom}"
-            )
-        } else {
-            String::new()
+            );
         }
+        if cilium {
+            out += &format!(
+                ", and no Cilium policy puts {whom} into {dir} default deny or has an {dir}Deny rule for {whom}"
+            );
+        }
+        out
     };
     for (w, wl) in cluster.workloads.iter().enumerate() {
         let id = wl.id();
@@ -118,6 +124,21 @@ pub fn isolation(a: &mut Audit) {
         })
         .filter(|(_, i, e)| *i || *e)
         .collect();
+    // Cilium specs selecting every pod of the namespaces they cover, with default deny:
+    // (namespaces, ingress, egress).
+    let cilium_default_deny: Vec<(&kubeseg_model::Selector, bool, bool)> = cluster
+        .cilium_policies
+        .iter()
+        .flat_map(|p| &p.specs)
+        .filter_map(|s| match &s.subject {
+            kubeseg_model::CiliumSubject::Pods(set) if set.pods.is_empty() => Some((
+                &set.namespaces,
+                s.default_deny_ingress,
+                s.default_deny_egress,
+            )),
+            _ => None,
+        })
+        .collect();
     let first_objects = first_objects(cluster);
     for ns in &cluster.namespaces {
         let Some(&count) = workloads_per_ns.get(ns.name.as_str()) else {
@@ -127,6 +148,7 @@ pub fn isolation(a: &mut Audit) {
             default_deny.contains(&(ns.name.as_str(), ingress))
                 || tier_default_deny
                     .iter()
+                    .chain(&cilium_default_deny)
                     .any(|(sel, i, e)| (if ingress { *i } else { *e }) && sel.matches(&ns.labels))
         };
         for (ingress, rule) in [
@@ -156,12 +178,20 @@ pub fn isolation(a: &mut Audit) {
             f.evidence.push(Evidence::at(
                 at,
                 format!(
-                    "no NetworkPolicy in {} has `podSelector: {{}}` and {} in its policyTypes{}",
+                    "no NetworkPolicy in {} has `podSelector: {{}}` and {} in its policyTypes{}{}",
                     ns.name,
                     if ingress { "Ingress" } else { "Egress" },
                     if tiered {
                         format!(
                             ", and no Admin or Baseline tier policy whose subject holds every pod of {} has an {dir} Deny rule",
+                            ns.name
+                        )
+                    } else {
+                        String::new()
+                    },
+                    if cilium {
+                        format!(
+                            ", and no Cilium policy with `endpointSelector: {{}}` puts {} into {dir} default deny",
                             ns.name
                         )
                     } else {

@@ -33,8 +33,10 @@ pub struct Counts {
     pub workloads: usize,
     /// Namespaces audited.
     pub namespaces: usize,
-    /// Policies audited.
+    /// NetworkPolicies audited.
     pub policies: usize,
+    /// Cilium policies audited (enforced under `--cni`).
+    pub cilium_policies: usize,
 }
 
 /// What the user told the audit.
@@ -288,6 +290,7 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
             workloads: cluster.workloads.len(),
             namespaces: cluster.namespaces.len(),
             policies: cluster.policies.len(),
+            cilium_policies: cluster.cilium_policies.len(),
         },
         timings: clock.laps,
     })

@@ -28,11 +28,13 @@ pub fn markdown(engine: &Engine, report: &AuditReport, findings: &[&Finding]) ->
         workloads,
         namespaces,
         policies,
+        cilium_policies,
     } = report.counts;
     let _ = writeln!(out, "## kubeseg audit\n");
     let _ = writeln!(
         out,
-        "{workloads} workloads in {namespaces} namespaces, {policies} NetworkPolicies.\n"
+        "{workloads} workloads in {namespaces} namespaces, {policies} NetworkPolicies{}.\n",
+        super::text::cilium_count(cilium_policies)
     );
     let _ = writeln!(out, "| severity | findings |\n| --- | ---: |");
     for (s, n) in counts(findings) {

@@ -5,7 +5,7 @@
 //! { "schemaVersion": 1, "tool": {"name": "kubeseg", "version": "0.1.0"},
 //!   "summary": { "workloads": 11, "namespaces": 6, "policies": 14,
 //!                "findings": {"critical": 2, "high": 3, "medium": 9, "low": 4, "info": 0},
-//!                "suppressed": 0,
+//!                "suppressed": 0, "ciliumPolicies": 3 (only when there are any),
 //!                "score": 41.5 },
 //!   "findings": [ { "code": "KS202", "name": "crown-jewel-path", "severity": "critical",
 //!                   "title": "...", "endpoints": ["blogs/wordpress-a[Deployment]", ...],
@@ -365,17 +365,21 @@ fn document<'a>(
     let id = |w: usize| engine.endpoint_id(w);
     let others = report.counts.workloads.saturating_sub(1).max(1) as f64;
     let (by_severity, suppressed) = severity_summary(findings);
-    ReportJson {
-        schema_version: SCHEMA_VERSION,
-        tool: json!({"name": "kubeseg", "version": env!("CARGO_PKG_VERSION")}),
-        summary: json!({
+    let mut summary = json!({
             "workloads": report.counts.workloads,
             "namespaces": report.counts.namespaces,
             "policies": report.counts.policies,
             "findings": by_severity,
             "suppressed": suppressed,
             "score": report.scores.first().map(|s| round(s.score, 1)),
-        }),
+    });
+    if report.counts.cilium_policies > 0 {
+        summary["ciliumPolicies"] = json!(report.counts.cilium_policies);
+    }
+    ReportJson {
+        schema_version: SCHEMA_VERSION,
+        tool: json!({"name": "kubeseg", "version": env!("CARGO_PKG_VERSION")}),
+        summary,
         findings: findings.iter().map(|f| finding_json(f)).collect(),
         entry_points: report
             .entry_points

@@ -116,10 +116,12 @@ pub fn text(engine: &Engine, report: &AuditReport, findings: &[&Finding], color:
         workloads,
         namespaces,
         policies,
+        cilium_policies,
     } = report.counts;
     let _ = writeln!(
         out,
-        "kubeseg audit: {workloads} workloads in {namespaces} namespaces, {policies} NetworkPolicies"
+        "kubeseg audit: {workloads} workloads in {namespaces} namespaces, {policies} NetworkPolicies{}",
+        cilium_count(cilium_policies)
     );
     if let Some(cluster) = report.scores.first() {
         let per_ns: Vec<String> = report.scores[1..]
@@ -248,4 +250,13 @@ pub fn text(engine: &Engine, report: &AuditReport, findings: &[&Finding], color:
         summary.join(", ")
     );
     out
+}
+
+/// `, N Cilium policies` when there are any, so reports without them read as before.
+pub(super) fn cilium_count(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} Cilium policies")
+    }
 }

@@ -27,20 +27,27 @@ pub fn check(cx: &mut Cx) {
             &tiers.ingress
         };
         // The pods something below the Admin tier decides for: isolated by a
-        // NetworkPolicy, or in a Baseline-tier policy with rules in this direction.
+        // NetworkPolicy or a Cilium policy, or under Cilium deny rules or a Baseline-tier
+        // policy with rules in this direction (ids past the cluster's tiered policies are
+        // Cilium's deny rules).
         let mut below: BitSet = if egress {
             index.egress_isolated.clone()
         } else {
             index.ingress_isolated.clone()
         };
         for (q, rules) in compiled.iter_ids() {
-            if policies[q.index()].tier == Tier::Baseline && !rules.is_empty() {
+            let below_admin = policies
+                .get(q.index())
+                .is_none_or(|x| x.tier == Tier::Baseline);
+            if below_admin && !rules.is_empty() {
                 below.union_with(&tiers.selected[q]);
             }
         }
         for (p, rules) in compiled.iter_ids() {
             let subject = &tiers.selected[p];
-            if policies[p.index()].tier != Tier::Admin
+            if policies
+                .get(p.index())
+                .is_none_or(|x| x.tier != Tier::Admin)
                 || subject.is_empty()
                 || subject.intersects(&below)
             {
