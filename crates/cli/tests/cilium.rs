@@ -1,0 +1,212 @@
+//! Cilium's policies end to end through the binary, on `tests/cilium/shop.yaml`: what
+//! `reach`, `explain`, `audit`, `diff`, `test` and `lint` say, and what `--cni` changes.
+//! Every expectation is derived by hand from the manifest (line numbers counted in it)
+//! and Cilium's documented semantics:
+//! - `api-from-web` (line 30) isolates shop/api: only shop/web on TCP 9000 (a CNP's
+//!   `fromEndpoints` without a namespace means its own namespace).
+//! - `monitoring` (line 39, cluster-wide, `enableDefaultDeny: {ingress: false}`) adds
+//!   TCP 9090 from namespace ops wherever something else isolates, and isolates nothing.
+//! - `web-egress` (line 49) puts shop/web's egress into default deny: shop/api on TCP
+//!   9000 and `world` on TCP 443, where `world` holds neither the node (10.0.0.10) nor,
+//!   by the `egressDeny` of line 60, the metadata service's two addresses.
+//! - NetworkPolicy `db` (line 62) isolates shop/db: TCP 5432 from shop/api and ops.
+
+use serde_json::Value;
+
+mod common;
+use common::run;
+
+const SHOP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cilium/shop.yaml");
+
+fn reach(extra: &[&str]) -> String {
+    let mut args = vec!["reach", SHOP];
+    args.extend(extra);
+    let (out, err, code) = run(&args);
+    assert_eq!(code, Some(0), "{err}");
+    out
+}
+
+/// The world as one atom: every address but the node's and the metadata service's
+/// (169.254.169.254 and fd00:ec2::254).
+const WORLD: &str = "0.0.0.0-10.0.0.9,10.0.0.11-169.254.169.253,169.254.169.255-255.255.255.255,::-fd00:ec2::253,fd00:ec2::255-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff[External]";
+
+#[test]
+fn reach_composes_cilium_allows_denies_and_network_policies() {
+    let out = reach(&[]);
+    for line in [
+        "shop/web[Pod] => shop/api[Pod] : TCP 9000".to_string(),
+        format!("shop/web[Pod] => {WORLD} : TCP 443"),
+        "ops/mon[Pod] => shop/api[Pod] : TCP 9090".into(),
+        "ops/mon[Pod] => shop/db[Pod] : TCP 5432,9090".into(),
+        "shop/api[Pod] => shop/db[Pod] : TCP 5432".into(),
+        // `monitoring` isolates nothing: shop/web's ingress stays open.
+        "shop/api[Pod] => shop/web[Pod] : All Connections".into(),
+        "10.0.0.10[External] => shop/web[Pod] : All Connections".into(),
+    ] {
+        assert!(out.lines().any(|l| l == line), "missing {line} in\n{out}");
+    }
+    for absent in [
+        // web's egress: not db, not the node, not the metadata service.
+        "shop/web[Pod] => shop/db[Pod]",
+        "shop/web[Pod] => 10.0.0.10[External]",
+        "shop/web[Pod] => 169.254.169.254[External]",
+        // api and db are isolated and admit nothing from outside.
+        "[External] => shop/api[Pod]",
+        "[External] => shop/db[Pod]",
+        "shop/db[Pod] => shop/api[Pod]",
+    ] {
+        assert!(!out.contains(absent), "unexpected {absent} in\n{out}");
+    }
+}
+
+#[test]
+fn explain_names_the_cilium_rules_at_their_lines() {
+    let (out, err, code) = run(&[
+        "explain",
+        SHOP,
+        "--from",
+        "shop/web",
+        "--to",
+        "169.254.169.254",
+        "--port",
+        "443",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("on TCP 443: DENIED"), "{out}");
+    assert!(
+        out.contains("[Cilium] CiliumNetworkPolicy/shop/web-egress egressDeny[0]")
+            && out.contains("shop.yaml:60:5"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "TCP 443 decided by [Cilium] CiliumNetworkPolicy/shop/web-egress egressDeny[0] Deny"
+        ),
+        "{out}"
+    );
+    let (out, err, code) = run(&[
+        "explain", SHOP, "--from", "ops/mon", "--to", "shop/db", "--port", "9090", "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["allowed"], true);
+    let ingress = &v["ingress"];
+    assert_eq!(ingress["isolated"], true);
+    // The NetworkPolicy isolates db; the cluster-wide policy's rule adds TCP 9090.
+    let policies: Vec<&str> = ingress["isolatingPolicies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["policy"].as_str().unwrap())
+        .collect();
+    assert_eq!(policies, ["shop/db"]);
+    let rule = ingress["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["policy"] == "CiliumClusterwideNetworkPolicy/monitoring")
+        .expect("the monitoring rule");
+    assert_eq!(rule["rule"], "ingress[0]");
+    assert!(
+        rule["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("shop.yaml:46:5")
+    );
+    assert_eq!(rule["failed"], Value::Null);
+}
+
+#[test]
+fn the_audit_sees_what_cilium_denies() {
+    let (out, err, code) = run(&["audit", SHOP, "--format", "json"]);
+    assert!(code == Some(0) || code == Some(1), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["summary"]["ciliumPolicies"], 3);
+    let metadata: Vec<&str> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "KS301")
+        .map(|f| f["endpoints"][0].as_str().unwrap())
+        .collect();
+    // shop/web's egressDeny keeps it from the metadata service; the others reach it.
+    assert_eq!(metadata, ["ops/mon[Pod]", "shop/api[Pod]", "shop/db[Pod]"]);
+}
+
+#[test]
+fn diff_names_the_cilium_policy_that_closes_connections() {
+    let text = std::fs::read_to_string(SHOP).unwrap();
+    let (start, end) = (
+        text.find("apiVersion: cilium.io/v2").unwrap(),
+        text.find("---\napiVersion: cilium.io/v2\nkind: CiliumClusterwide")
+            .unwrap(),
+    );
+    let old = format!("{}{}", &text[..start], &text[end + 4..]);
+    let dir = common::scratch("cilium-diff", &[("old.yaml", &old)]);
+    let old = dir.join("old.yaml").display().to_string();
+    let (out, err, code) = run(&["diff", &old, SHOP]);
+    assert_eq!(code, Some(0), "{err}");
+    // Without `api-from-web`, api admits everything; with it, only web on 9000 and ops
+    // on 9090 remain.
+    assert!(
+        out.contains("CiliumNetworkPolicy shop/api-from-web"),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.contains("shop/db[Pod] => shop/api[Pod]") && l.starts_with('-')),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn test_checks_assertions_on_cilium_verdicts() {
+    let spec = "apiVersion: kubeseg.io/v1\nkind: ConnectivitySpec\nassertions:\n- name: web reaches api\n  allow: {from: shop/web, to: shop/api, port: TCP/9000}\n- name: db does not reach api\n  deny: {from: shop/db, to: shop/api}\n- name: web does not reach the metadata service\n  deny: {from: shop/web, to: 169.254.169.254, port: TCP/443}\n";
+    let dir = common::scratch("cilium-test", &[("spec.yaml", spec)]);
+    let spec = dir.join("spec.yaml").display().to_string();
+    let (out, err, code) = run(&["test", "--spec", &spec, SHOP]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("3 passed"), "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn under_another_dataplane_cilium_policies_are_left_out_visibly() {
+    let out = reach(&["--cni", "generic"]);
+    // Without Cilium, api is open to everyone, and the answer says what it left out.
+    assert!(
+        out.contains("shop/db[Pod] => shop/api[Pod] : All Connections"),
+        "{out}"
+    );
+    assert!(
+        out.contains("CiliumNetworkPolicy/shop/api-from-web is not enforced under --cni generic"),
+        "{out}"
+    );
+    let (_, err, code) = run(&["reach", SHOP, "--ipblock-pod-ips"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--ipblock-pod-ips contradicts Cilium"),
+        "{err}"
+    );
+}
+
+#[test]
+fn lint_is_quiet_on_valid_cilium_policies_and_refuses_invalid_ones() {
+    let (out, _, code) = run(&["lint", SHOP]);
+    assert_eq!(code, Some(0), "{out}");
+    // Combining two L3 fields in one rule is refused by Cilium (rule_validation.go).
+    let bad = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: x, namespace: a}\nspec:\n  endpointSelector: {}\n  ingress:\n  - fromEndpoints: [{}]\n    fromCIDR: [10.0.0.0/8]\n";
+    let dir = common::scratch("cilium-lint", &[("bad.yaml", bad)]);
+    let bad = dir.join("bad.yaml").display().to_string();
+    let (out, _, code) = run(&["lint", &bad]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("bad.yaml:8:5") && out.contains("invalid-peer"),
+        "{out}"
+    );
+    let (_, err, code) = run(&["reach", &bad]);
+    assert_eq!(code, Some(2), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
