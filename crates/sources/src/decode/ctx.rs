@@ -17,6 +17,9 @@ pub struct Ctx<'a> {
     /// The operator descriptions custom resources expand by (`None`: the built-in
     /// ones, looked up when first needed; parsing them uses a `Ctx` too).
     pub operators: Option<Arc<crate::operators::Catalog>>,
+    /// Where the last snippet's line starts: (0-based line, byte offset). Diagnostics
+    /// mostly come in line order, so each search starts here instead of at the top.
+    cursor: std::cell::Cell<(usize, usize)>,
 }
 
 impl<'a> Ctx<'a> {
@@ -28,6 +31,7 @@ impl<'a> Ctx<'a> {
             file,
             text,
             diagnostics: Vec::new(),
+            cursor: std::cell::Cell::new((0, 0)),
         }
     }
 
@@ -49,7 +53,23 @@ impl<'a> Ctx<'a> {
     /// attacker's label value) is not echoed.
     fn snippet(&self, line: u32) -> Option<String> {
         const SHOWN: usize = 240;
-        let text = self.text.lines().nth(line.checked_sub(1)? as usize)?;
+        let wanted = line.checked_sub(1)? as usize;
+        let (mut at_line, mut at) = self.cursor.get();
+        if wanted < at_line {
+            (at_line, at) = (0, 0);
+        }
+        while at_line < wanted {
+            at += self.text.get(at..)?.find('\n')? + 1;
+            at_line += 1;
+        }
+        self.cursor.set((at_line, at));
+        let rest = self.text.get(at..)?;
+        if rest.is_empty() {
+            return None;
+        }
+        // As `str::lines` reads a line: up to `\n`, without a `\r` before it.
+        let text = rest.split('\n').next()?;
+        let text = text.strip_suffix('\r').unwrap_or(text);
         (text.len() <= SHOWN).then(|| text.to_string())
     }
 
@@ -228,5 +248,19 @@ mod tests {
         assert_eq!(did_you_mean("podselector", &known), Some("podSelector"));
         assert_eq!(did_you_mean("policyType", &known), Some("policyTypes"));
         assert_eq!(did_you_mean("banana", &known), None);
+    }
+
+    #[test]
+    fn snippets_are_the_lines_str_lines_reads_in_any_order() {
+        let text = "a: 1\r\nb: 2\n\n  c: 3\nlast";
+        let ctx = Ctx::new("f".into(), text);
+        let lines: Vec<&str> = text.lines().collect();
+        for line in [3, 1, 5, 2, 2, 6, 4, 0, 1] {
+            let want = (line as usize)
+                .checked_sub(1)
+                .and_then(|i| lines.get(i))
+                .map(|l| l.to_string());
+            assert_eq!(ctx.snippet(line), want, "line {line}");
+        }
     }
 }
