@@ -493,7 +493,8 @@ fn decode_yaml(source: &Source, text: &str) -> Result<FileRead, crate::yaml::Syn
         .enumerate()
         .map(|(i, &(start, line))| {
             let end = cuts.get(i + 1).map_or(text.len(), |c| c.0);
-            let mut ctx = source.ctx(text);
+            // Pieces start at line starts; `line` lines come before.
+            let mut ctx = source.ctx(text).starting_at(line as usize, start);
             let mut read = FileRead::default();
             let duplicates = crate::yaml::parse_documents_with(&text[start..end], line, |doc| {
                 read.documents_seen += 1;
@@ -557,8 +558,9 @@ fn decode_json_in_runs(
             .runs
             .par_iter()
             .map(|run| {
+                let line = (run.line as usize).saturating_sub(1);
                 let mut d = ItemDecoder {
-                    ctx: source.ctx(text),
+                    ctx: source.ctx(text).starting_at(line, run.line_start),
                     read: FileRead::default(),
                     pending: Vec::new(),
                 };

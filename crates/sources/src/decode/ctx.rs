@@ -35,6 +35,13 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Tells the context that what it decodes starts at 0-based line `line`, which
+    /// begins at byte `offset` of the text, so snippets are searched from there.
+    pub fn starting_at(mut self, line: usize, offset: usize) -> Self {
+        self.cursor = std::cell::Cell::new((line, offset));
+        self
+    }
+
     /// The location of a node.
     pub fn loc(&self, line: u32, column: u32) -> Location {
         Location {
