@@ -257,6 +257,18 @@ pub(crate) fn leave_out_unenforced(cni: Cni, loaded: &mut Loaded) -> Cni {
             ));
         }
     }
+    // Calico's policies are read and validated; the engine does not evaluate them yet.
+    let calico = std::mem::take(&mut loaded.cluster.calico_policies);
+    for p in calico {
+        loaded.diagnostics.push(kubeseg_model::Diagnostic::warning(
+            "unmodelled-policy",
+            p.location.clone(),
+            format!(
+                "{} is read and validated but not evaluated by this version of kubeseg: left out of the answer",
+                p.id()
+            ),
+        ));
+    }
     cni
 }
 

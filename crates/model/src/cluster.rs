@@ -23,6 +23,14 @@ pub struct Cluster {
     /// CiliumClusterwideNetworkPolicies (after them, by name): present only when Cilium
     /// enforces them (`--cni`).
     pub cilium_policies: Vec<crate::cilium::CiliumPolicy>,
+    /// Calico NetworkPolicies (sorted by namespace and name) and GlobalNetworkPolicies
+    /// (after them, by name), staged ones included: present only when Calico enforces
+    /// them (`--cni`).
+    pub calico_policies: Vec<crate::calico::CalicoPolicy>,
+    /// Calico Tiers, sorted by name (the ones Calico creates itself are implied).
+    pub calico_tiers: Vec<crate::calico::CalicoTier>,
+    /// Calico NetworkSets (by namespace and name) and GlobalNetworkSets (after them).
+    pub calico_network_sets: Vec<crate::calico::CalicoNetworkSet>,
     /// Node objects (for `nodes` peers), sorted by name.
     pub nodes: Vec<crate::tier::Node>,
     /// Services, sorted by namespace and name.

@@ -4,6 +4,7 @@
 //! selectors); it does no I/O and knows no file format.
 
 pub mod addr;
+pub mod calico;
 pub mod calico_selector;
 pub mod cilium;
 pub mod cluster;
@@ -18,6 +19,10 @@ mod spec_eq;
 pub mod tier;
 
 pub use addr::{Cidr, IpSet};
+pub use calico::{
+    CalicoAction, CalicoEntity, CalicoNamespaces, CalicoNetworkSet, CalicoPolicy, CalicoPort,
+    CalicoPorts, CalicoRule, CalicoSubject, CalicoTier,
+};
 pub use calico_selector::{CalicoErrorKind, CalicoSelector, CalicoSelectorError};
 pub use cilium::{
     CiliumPeer, CiliumPeerKind, CiliumPolicy, CiliumRule, CiliumSpec, CiliumSubject, Entity,

@@ -1,0 +1,193 @@
+//! Calico's policies (`projectcalico.org/v3`): NetworkPolicy and GlobalNetworkPolicy
+//! (and their staged forms), Tier, NetworkSet and GlobalNetworkSet, read into one form
+//! after the rewriting Calico does before it evaluates them (libcalico-go
+//! `updateprocessors`, felix `rules`): `types` defaulted, a namespaced policy's subject
+//! confined to its namespace, and each rule's namespace scoping resolved.
+//!
+//! How Calico combines them: tiers by ascending `order`, policies inside a tier by
+//! `order` (none: last; ties by name), rules in order; the first Allow or Deny decides,
+//! Pass skips to the next tier, Log only logs. A tier that applies to the endpoint (one
+//! of its non-staged policies selects it with the direction in its `types`) and decides
+//! nothing ends with its `defaultAction`. After the last tier, a pod's namespace profile
+//! allows. Kubernetes NetworkPolicies are Allow rules in the `default` tier at order 1000.
+
+use crate::addr::IpSet;
+use crate::calico_selector::CalicoSelector;
+use crate::diag::Location;
+use crate::selector::Labels;
+
+/// A Calico NetworkPolicy or GlobalNetworkPolicy (or a staged one).
+#[derive(Clone, Debug)]
+pub struct CalicoPolicy {
+    /// `NetworkPolicy`, `GlobalNetworkPolicy`, `StagedNetworkPolicy` or
+    /// `StagedGlobalNetworkPolicy` (all `projectcalico.org/v3`).
+    pub kind: String,
+    /// The namespace (empty for a global policy).
+    pub namespace: String,
+    /// The name, as written (Calico names policies of other tiers `tier.name`).
+    pub name: String,
+    /// Where the object starts.
+    pub location: Option<Location>,
+    /// `spec.tier` (`default` when not written).
+    pub tier: String,
+    /// `spec.order`; `None` sorts after every ordered policy of its tier.
+    pub order: Option<f64>,
+    /// The endpoints it applies to.
+    pub subject: CalicoSubject,
+    /// Whether `types` (as defaulted) holds Ingress.
+    pub applies_ingress: bool,
+    /// Whether `types` (as defaulted) holds Egress.
+    pub applies_egress: bool,
+    /// Ingress rules, in order.
+    pub ingress: Vec<CalicoRule>,
+    /// Egress rules, in order.
+    pub egress: Vec<CalicoRule>,
+    /// A staged policy: listed, never enforced.
+    pub staged: bool,
+}
+
+impl CalicoPolicy {
+    /// `Kind/namespace/name`, or `Kind/name` when global.
+    pub fn id(&self) -> String {
+        if self.namespace.is_empty() {
+            format!("{}/{}", self.kind, self.name)
+        } else {
+            format!("{}/{}/{}", self.kind, self.namespace, self.name)
+        }
+    }
+}
+
+/// What a policy applies to: endpoints whose labels match `selector`, in `namespaces`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CalicoSubject {
+    /// `spec.selector` (empty: `all()`).
+    pub selector: CalicoSelector,
+    /// Which namespaces' endpoints.
+    pub namespaces: CalicoNamespaces,
+}
+
+/// The namespaces a selector's endpoints may be in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CalicoNamespaces {
+    /// Any namespace, and endpoints without one (a GlobalNetworkPolicy without
+    /// `namespaceSelector`; a rule of a global policy without one).
+    Any,
+    /// The namespace of that name (a namespaced policy, or its rules that select
+    /// endpoints without a `namespaceSelector`).
+    Own(String),
+    /// The namespaces whose labels match (`namespaceSelector`; `all()` matches every
+    /// namespace but no non-namespaced endpoint).
+    Selected(CalicoSelector),
+    /// `namespaceSelector: global()`: only endpoints without a namespace (global
+    /// network sets and host endpoints).
+    Global,
+}
+
+/// What a matching rule does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CalicoAction {
+    /// The connection is allowed; evaluation ends.
+    Allow,
+    /// The connection is denied; evaluation ends.
+    Deny,
+    /// The rest of the tier is skipped; the next tier decides.
+    Pass,
+    /// Logged; evaluation goes on.
+    Log,
+}
+
+impl CalicoAction {
+    /// The action as Calico spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CalicoAction::Allow => "Allow",
+            CalicoAction::Deny => "Deny",
+            CalicoAction::Pass => "Pass",
+            CalicoAction::Log => "Log",
+        }
+    }
+}
+
+/// One rule.
+#[derive(Clone, Debug)]
+pub struct CalicoRule {
+    /// Where the rule starts.
+    pub location: Option<Location>,
+    /// The action.
+    pub action: CalicoAction,
+    /// The protocols it matches, after `protocol` and `notProtocol`: which of TCP, UDP
+    /// and SCTP (in `Protocol::ALL` order). A rule naming only another protocol (ICMP,
+    /// UDPLite, a number) matches none of them.
+    pub protocols: [bool; 3],
+    /// The other side of the connection (the source of an ingress rule, the
+    /// destination of an egress rule).
+    pub peer: CalicoEntity,
+    /// The destination ports (`destination.ports` minus `destination.notPorts`);
+    /// `None`: every port.
+    pub ports: Option<CalicoPorts>,
+}
+
+/// Ports of a rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CalicoPorts {
+    /// `ports` (`None`: every port).
+    pub ports: Option<Vec<CalicoPort>>,
+    /// `notPorts`.
+    pub not_ports: Vec<CalicoPort>,
+}
+
+/// One port entry.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CalicoPort {
+    /// A number or `first:last`.
+    Range(u16, u16),
+    /// A named port, resolved on the destination endpoint.
+    Named(String),
+}
+
+/// What one side of a rule matches: every given field must hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CalicoEntity {
+    /// `nets`: the address must be in one of them.
+    pub nets: Option<IpSet>,
+    /// `notNets`: the address must be in none of them.
+    pub not_nets: Option<IpSet>,
+    /// `selector`: the endpoint's (or network set's) labels must match.
+    pub selector: Option<CalicoSelector>,
+    /// `notSelector`: the endpoint's labels must not match.
+    pub not_selector: Option<CalicoSelector>,
+    /// Which namespaces the selected endpoints may be in (`None`: no constraint, when
+    /// the rule selects no endpoint at all).
+    pub namespaces: Option<CalicoNamespaces>,
+}
+
+/// A Calico Tier.
+#[derive(Clone, Debug)]
+pub struct CalicoTier {
+    /// The name.
+    pub name: String,
+    /// `spec.order`; `None` sorts after every ordered tier.
+    pub order: Option<f64>,
+    /// `spec.defaultAction`: `Deny` (the default) or `Pass`.
+    pub default_action: CalicoAction,
+    /// Where it is declared (`None` for the tiers Calico creates itself).
+    pub location: Option<Location>,
+}
+
+/// A NetworkSet (namespaced) or GlobalNetworkSet: labelled addresses that rule
+/// selectors match.
+#[derive(Clone, Debug)]
+pub struct CalicoNetworkSet {
+    /// `NetworkSet` or `GlobalNetworkSet`.
+    pub kind: String,
+    /// The namespace (empty for a GlobalNetworkSet).
+    pub namespace: String,
+    /// The name.
+    pub name: String,
+    /// Labels.
+    pub labels: Labels,
+    /// `spec.nets`.
+    pub nets: IpSet,
+    /// Where it is declared.
+    pub location: Option<Location>,
+}
