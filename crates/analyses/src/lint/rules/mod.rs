@@ -10,6 +10,9 @@ mod authz_principal_impossible;
 mod authz_principals_without_strict_mtls;
 mod authz_selector_matches_nothing;
 mod authz_unknown_service_account;
+mod cilium_deny_isolates;
+mod cilium_fqdn_without_dns;
+mod cilium_subject_matches_nothing;
 mod duplicate_object;
 mod duplicate_policy;
 mod duplicate_port_name;
@@ -95,6 +98,15 @@ pub static ALL: &[Entry] = &[
     (
         &authz_policy_not_enforced::RULE,
         authz_policy_not_enforced::check,
+    ),
+    (&cilium_deny_isolates::RULE, cilium_deny_isolates::check),
+    (
+        &cilium_fqdn_without_dns::RULE,
+        cilium_fqdn_without_dns::check,
+    ),
+    (
+        &cilium_subject_matches_nothing::RULE,
+        cilium_subject_matches_nothing::check,
     ),
 ];
 
