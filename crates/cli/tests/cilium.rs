@@ -210,3 +210,29 @@ fn lint_is_quiet_on_valid_cilium_policies_and_refuses_invalid_ones() {
     assert_eq!(code, Some(2), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn explain_says_when_l7_rules_filter_the_requests() {
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: a, labels: {app: web}}\nspec: {containers: [{name: c, image: x}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: api, namespace: a, labels: {app: api}}\nspec: {containers: [{name: c, image: x, ports: [{containerPort: 8080}]}]}\n---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: api, namespace: a}\nspec:\n  endpointSelector: {matchLabels: {app: api}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: web}}]\n    toPorts:\n    - ports: [{port: \"8080\", protocol: TCP}]\n      rules: {http: [{method: GET, path: /api/.*}]}\n";
+    let dir = common::scratch("cilium-l7", &[("l7.yaml", yaml)]);
+    let file = dir.join("l7.yaml").display().to_string();
+    let explain = [
+        "explain", &file, "--from", "a/web", "--to", "a/api", "--port", "8080",
+    ];
+    let (out, err, code) = run(&explain);
+    assert_eq!(code, Some(0), "{err}");
+    // The port is open at L3/L4; the HTTP rule filters requests, and both say so.
+    assert!(out.contains("on TCP 8080: ALLOWED"), "{out}");
+    assert!(
+        out.contains("allows TCP 8080 (only the requests its L7 http rules match"),
+        "{out}"
+    );
+    assert!(err.contains("warning[cilium-l7]"), "{err}");
+    let mut json = explain.to_vec();
+    json.extend(["--format", "json"]);
+    let (out, _, _) = run(&json);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["ingress"]["rules"][0]["l7"], serde_json::json!(["http"]));
+    assert!(v["egress"]["rules"].as_array().unwrap().is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

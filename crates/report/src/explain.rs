@@ -22,7 +22,10 @@
 //! `CiliumNetworkPolicy/ns/name` or `CiliumClusterwideNetworkPolicy/name`: the specs
 //! that put the endpoint into default deny in `isolatingPolicies`, the allow rules of
 //! every selecting spec in `rules` (`rule` reads `ingress[0]`, or `specs[1].ingress[0]`
-//! when the policy has several specs), and the deny rules that match in `tiers` with
+//! when the policy has several specs; `l7` lists the L7 rule kinds on its ports, such
+//! as `["http"]`, and is absent when there are none: the L3/L4 verdict counts those
+//! ports as open, and Cilium's proxy admits only the requests the rules match), and the
+//! deny rules that match in `tiers` with
 //! `tier` `Cilium`, `action` `Deny`, no `priority`, `rule` `ingressDeny[0]`; they come
 //! after the Admin tier's and before the Baseline tier's. `isolated` is then true when
 //! a NetworkPolicy or a Cilium spec isolates.
@@ -81,6 +84,9 @@ struct RuleJson {
     peer_matches: bool,
     allows: PortsJson,
     failed: Option<&'static str>,
+    /// Cilium's L7 rule kinds on the rule's ports (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    l7: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -198,6 +204,7 @@ fn direction_json(
             peer_matches: r.miss != Some(Miss::Peer),
             allows: PortsJson::from_set(&r.ports),
             failed: failed(&r.miss, &r.ports, port),
+            l7: r.l7.clone(),
         }
     });
     DirectionJson {
@@ -225,6 +232,7 @@ fn direction_json(
                     peer_matches: r.miss != Some(Miss::Peer),
                     allows: PortsJson::from_set(&r.ports),
                     failed: failed(&r.miss, &r.ports, port),
+                    l7: Vec::new(),
                 }
             })
             .chain(cilium_rules)
@@ -472,7 +480,13 @@ fn cilium_allows_text(
         } else {
             &spec.ingress
         };
-        let what = rule_outcome(&r.miss, &r.ports, port);
+        let mut what = rule_outcome(&r.miss, &r.ports, port);
+        if r.miss.is_none() && !r.l7.is_empty() {
+            what += &format!(
+                " (only the requests its L7 {} rules match: Cilium's proxy filters them)",
+                r.l7.join(", ")
+            );
+        }
         let _ = writeln!(
             out,
             "    {} {label}{name}[{}]{}: {what}",

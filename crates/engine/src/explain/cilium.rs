@@ -18,6 +18,9 @@ pub struct CiliumAllow {
     pub ports: PortSet,
     /// Why it allows nothing, when `ports` is empty.
     pub miss: Option<Miss>,
+    /// The L7 rule kinds on its ports (`http`, `dns`, ...): Cilium's proxy admits only
+    /// the requests they match, which the L3/L4 answer does not tell.
+    pub l7: Vec<String>,
 }
 
 /// What Cilium's allows say about one direction.
@@ -66,6 +69,7 @@ pub fn allows(
                     rule: ri,
                     ports,
                     miss,
+                    l7: rule.l7.clone(),
                 }
             } else {
                 CiliumAllow {
@@ -73,6 +77,7 @@ pub fn allows(
                     rule: ri,
                     ports: PortSet::empty(),
                     miss: Some(Miss::Peer),
+                    l7: rule.l7.clone(),
                 }
             };
             out.rules.push(allow);
