@@ -206,6 +206,8 @@ impl Builder<'_> {
                         rule: ri as u32,
                         tier: Stage::Normal,
                         action: kubeseg_model::Action::Deny,
+                        key: super::tiers::order_key(Stage::Normal, 0, i, ri),
+                        end: false,
                         peers,
                         ports: self.port_spec(rule.ports.as_deref()),
                     });

@@ -12,12 +12,22 @@ use kubeseg_model::{
 use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 
+mod calico;
 mod cilium;
 mod layout;
 mod policies;
 mod tiers;
+pub use calico::{
+    CalicoTierPlace, calico_policy_order, calico_tiers, endpoint_labels as calico_endpoint_labels,
+    namespace_allows as calico_namespace_allows, namespace_labels as calico_namespace_labels,
+    order_cmp as calico_order_cmp, policy_stage as calico_policy_stage,
+    unsupported as calico_unsupported,
+};
 pub use cilium::{CiliumRef, cilium_pattern_matches, cilium_refs};
-pub use tiers::{Stage, TierPeerRef, TierRule, Tiers, domain_matches, normalise_domain};
+pub use tiers::{
+    Region, Stage, TierPeerRef, TierRule, Tiers, domain_matches, end_key, normalise_domain,
+    order_key,
+};
 
 /// How the engine reads semantics that conformant implementations leave open.
 #[derive(Clone, Copy, Debug, Default)]
@@ -302,6 +312,13 @@ impl Index {
             node_addresses: pre.node_addresses,
             all_node_addresses: pre.all_node_addresses,
             cluster,
+            atom_sets: &part.atoms,
+            calico_peer_refs: Vec::new(),
+            calico_tiers: if cluster.calico_policies.is_empty() {
+                Vec::new()
+            } else {
+                calico::calico_tiers(cluster)
+            },
             networks: &pre.networks,
         };
         let mut policies = b.network_policies(cluster, &ns_index);
@@ -323,6 +340,8 @@ impl Index {
             }
             isolates_egress.push(egress);
             tiers.selected.push(selected.clone());
+            tiers.isolates_egress.push(false);
+            tiers.cilium_count += 1;
             policies.selected.push(selected);
         }
         policies.ingress_rules.extend(cilium.ingress_allows);
@@ -336,6 +355,25 @@ impl Index {
             tiers.egress.push(rules);
         }
         tiers.peer_refs.extend(cilium.deny_peer_refs);
+        let first = tiers.cluster_count + tiers.cilium_count;
+        let calico = b.calico(cluster, first);
+        for set in &calico.ingress_isolated {
+            policies.ingress_isolated.union_with(set);
+        }
+        for (i, selected) in calico.selected.into_iter().enumerate() {
+            if calico.isolates_egress[i] {
+                policies.egress_isolated.union_with(&selected);
+            }
+            tiers.isolates_egress.push(calico.isolates_egress[i]);
+            tiers.selected.push(selected);
+        }
+        for rules in calico.ingress {
+            tiers.ingress.push(rules);
+        }
+        for rules in calico.egress {
+            tiers.egress.push(rules);
+        }
+        tiers.peer_refs.append(&mut b.calico_peer_refs);
         let Builder {
             peer_sets,
             port_specs,
@@ -441,6 +479,10 @@ struct Builder<'a> {
     node_addresses: HashMap<Selector, IpSet>,
     all_node_addresses: IpSet,
     cluster: &'a Cluster,
+    atom_sets: &'a [IpSet],
+    calico_peer_refs: Vec<CompiledPeer<TierPeerRef>>,
+    /// Calico's tiers, for the ranks of the Admin and Baseline stages.
+    calico_tiers: Vec<CalicoTierPlace>,
 }
 
 impl Builder<'_> {
@@ -592,6 +634,27 @@ impl Builder<'_> {
         set
     }
 
+    fn intern_spec(&mut self, spec: PortSpec) -> PortSpecId {
+        if let Some(&id) = self.spec_ids.get(&spec) {
+            return id;
+        }
+        let id = self.port_specs.push(spec.clone());
+        self.spec_ids.insert(spec, id);
+        id
+    }
+
+    /// The rank of the tier the Admin or Baseline stage is (0 without Calico).
+    fn tier_ranks(&self, stage: tiers::Stage) -> u16 {
+        let name = match stage {
+            tiers::Stage::Admin => "kube-admin",
+            _ => "kube-baseline",
+        };
+        self.calico_tiers
+            .iter()
+            .position(|t| t.name == name)
+            .unwrap_or(0) as u16
+    }
+
     fn port_spec(&mut self, ports: Option<&[PortRule]>) -> PortSpecId {
         let spec = match ports {
             None => PortSpec {
@@ -618,11 +681,6 @@ impl Builder<'_> {
                 }
             }
         };
-        if let Some(&id) = self.spec_ids.get(&spec) {
-            return id;
-        }
-        let id = self.port_specs.push(spec.clone());
-        self.spec_ids.insert(spec, id);
-        id
+        self.intern_spec(spec)
     }
 }

@@ -7,27 +7,67 @@ use crate::ids::{ClusterPolicyId, IdVec, PeerSetId, PortSpecId};
 use kubeseg_model::{Action, Cluster, IpSet, PodSet, Selector, Tier, TierPeerKind};
 use rustc_hash::FxHashMap as HashMap;
 
-/// Where a rule of the ordered layers sits. Per direction and port: the Admin tier's
-/// first match decides or passes; then any `Normal` rule (Cilium's denies) denies; then
-/// the union layer (NetworkPolicy and Cilium allows) decides where it isolates; then the
-/// Baseline tier's first match; then the port is allowed.
+/// Where a rule of the ordered layers sits: the policy IR's tiers. Per direction and
+/// port, tiers are walked in order, each deciding by its first matching rule (Allow,
+/// Deny) or passing the port on, and ending with its default where it applies. One
+/// tier holds the union layer (NetworkPolicy and Cilium allows, which add up): its rules
+/// before that block are `Pre`, after it `Post`, and where the union layer isolates,
+/// what the tier leaves is denied. Tiers before it are `Before`, after it `After`; past
+/// the last tier a pod's port is allowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Stage {
-    /// AdminNetworkPolicy, ClusterNetworkPolicy `tier: Admin`.
+    /// AdminNetworkPolicy, ClusterNetworkPolicy `tier: Admin` (Calico's `kube-admin`).
     Admin,
-    /// Cilium's deny rules (CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy).
+    /// Cilium's deny rules (CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy),
+    /// before the union block of the union layer's tier.
     Normal,
-    /// BaselineAdminNetworkPolicy, ClusterNetworkPolicy `tier: Baseline`.
+    /// BaselineAdminNetworkPolicy, ClusterNetworkPolicy `tier: Baseline` (Calico's
+    /// `kube-baseline`).
     Baseline,
+    /// A Calico tier ordered before `default` (its rank among Calico's tiers).
+    CalicoBefore(u16),
+    /// Calico's `default` tier, before the Kubernetes NetworkPolicies (order < 1000).
+    CalicoPre,
+    /// Calico's `default` tier, after the Kubernetes NetworkPolicies.
+    CalicoPost,
+    /// A Calico tier ordered after `default` (its rank among Calico's tiers).
+    CalicoAfter(u16),
+}
+
+/// Which part of the walk a stage is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Region {
+    /// A tier before the union layer's.
+    Before,
+    /// The union layer's tier, before the union block.
+    Pre,
+    /// The union layer's tier, after the union block.
+    Post,
+    /// A tier after the union layer's.
+    After,
 }
 
 impl Stage {
-    /// `Admin`, `Cilium` or `Baseline`, as reports name the stage.
+    /// `Admin`, `Cilium`, `Baseline` or `Calico`, as reports name the stage.
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Admin => "Admin",
             Stage::Normal => "Cilium",
             Stage::Baseline => "Baseline",
+            Stage::CalicoBefore(_)
+            | Stage::CalicoPre
+            | Stage::CalicoPost
+            | Stage::CalicoAfter(_) => "Calico",
+        }
+    }
+
+    /// The part of the walk it is in.
+    pub fn region(self) -> Region {
+        match self {
+            Stage::Admin | Stage::CalicoBefore(_) => Region::Before,
+            Stage::Normal | Stage::CalicoPre => Region::Pre,
+            Stage::CalicoPost => Region::Post,
+            Stage::Baseline | Stage::CalicoAfter(_) => Region::After,
         }
     }
 }
@@ -41,6 +81,26 @@ impl From<Tier> for Stage {
     }
 }
 
+/// The evaluation-order key of rule `rule` of the `policy`-th policy of a tier of rank
+/// `rank` in `stage`'s region.
+pub fn order_key(stage: Stage, rank: u16, policy: usize, rule: usize) -> u64 {
+    let region = match stage.region() {
+        Region::Before => 0u64,
+        Region::Pre => 1,
+        Region::Post => 2,
+        Region::After => 3,
+    };
+    (region << 60)
+        | ((rank as u64) << 44)
+        | ((policy as u64 & 0xff_ffff) << 20)
+        | (rule as u64 & 0xf_ffff)
+}
+
+/// The key of a tier's end, after every rule of that tier.
+pub fn end_key(stage: Stage, rank: u16) -> u64 {
+    order_key(stage, rank, 0xff_ffff, 0xf_ffff)
+}
+
 /// One compiled rule of a tiered policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TierRule {
@@ -52,6 +112,11 @@ pub struct TierRule {
     pub tier: Stage,
     /// What the rule does.
     pub action: Action,
+    /// Where it comes in the walk: rules are evaluated in ascending `key` order.
+    pub key: u64,
+    /// A tier's end (`action` Deny: what the tier left is denied; Pass: nothing), which
+    /// matches every peer and port; it follows the rules of a tier that applies.
+    pub end: bool,
     /// The peers.
     pub peers: PeerSetId,
     /// The port spec.
@@ -75,8 +140,14 @@ pub struct TierPeerRef {
 /// [`super::cilium::cilium_refs`]) every Cilium spec's deny rules.
 #[derive(Default)]
 pub struct Tiers {
-    /// How many of the ids are `Cluster::cluster_policies`; the rest are Cilium specs.
+    /// How many of the ids are `Cluster::cluster_policies`; Cilium specs follow
+    /// (`cilium_count` of them), then Calico policies.
     pub cluster_count: usize,
+    /// How many ids are Cilium specs.
+    pub cilium_count: usize,
+    /// Per id: whether the policy makes its tier isolate egress where it applies
+    /// (Calico policies of the `default` tier, which holds the union layer).
+    pub isolates_egress: IdVec<ClusterPolicyId, bool>,
     /// Per cluster policy: the classes it applies to.
     pub selected: IdVec<ClusterPolicyId, BitSet>,
     /// Per cluster policy: its ingress rules in order.
@@ -171,6 +242,13 @@ pub fn prepass(cluster: &Cluster) -> Prepass {
         }
     }
     out.all_node_addresses = super::cilium::node_addresses(cluster);
+    // Calico's nets match pod addresses, so they split classes as `networks` do.
+    for set in super::calico::calico_address_sets(cluster) {
+        if !out.networks.contains(&set) {
+            out.networks.push(set.clone());
+        }
+        out.ip_sets.push(set);
+    }
     if !cluster.cilium_policies.is_empty() {
         cilium_prepass(cluster, &mut out);
     }
@@ -225,6 +303,7 @@ impl Builder<'_> {
         for (pi, p) in cluster.cluster_policies.iter().enumerate() {
             let pi = ClusterPolicyId::from(pi);
             t.selected.push(self.pod_set(&p.subject));
+            t.isolates_egress.push(false);
             for (egress, rules) in [(false, &p.ingress), (true, &p.egress)] {
                 let mut compiled = Vec::with_capacity(rules.len());
                 for (ri, r) in rules.iter().enumerate() {
@@ -249,11 +328,14 @@ impl Builder<'_> {
                         ids.push(id);
                     }
                     let peers = self.union_of(&ids);
+                    let tier = Stage::from(p.tier);
                     compiled.push(TierRule {
                         policy: pi,
                         rule: ri as u32,
-                        tier: p.tier.into(),
+                        tier,
                         action: r.action,
+                        key: order_key(tier, self.tier_ranks(tier), pi.index(), ri),
+                        end: false,
                         peers,
                         ports: self.port_spec(r.ports.as_deref()),
                     });

@@ -7,7 +7,7 @@ mod parallel;
 mod tiers;
 
 use crate::bitset::BitSet;
-use crate::ids::{PeerSetId, PolicyId, PortSpecId};
+use crate::ids::{ClusterPolicyId, PeerSetId, PolicyId, PortSpecId};
 use crate::index::{Endpoint, Index};
 use crate::portsets::{PortSetId, PortSets};
 use kubeseg_model::Protocol;
@@ -255,7 +255,7 @@ impl Reachability {
         }
         let mut egress_affected = index.egress_isolated.clone();
         for (p, rules) in index.tiers.egress.iter_ids() {
-            if !rules.is_empty() {
+            if !rules.is_empty() || index.tiers.isolates_egress[p] {
                 for c in index.tiers.selected[p].iter() {
                     per_node[c].push((policy_count + p.index()) as u32);
                     egress_affected.insert(c);
@@ -499,7 +499,12 @@ impl Rows<'_> {
         let list = &plan.egress_policies[sig as usize];
         let split = list.partition_point(|&p| p < policy_count);
         let (np, tiered) = list.split_at(split);
-        let np_isolated = np.iter().any(|&p| idx.isolates_egress[PolicyId(p)]);
+        // The union layer's tier isolates where a union-layer policy does, or a policy
+        // of that tier with no union-layer rules (Calico's `default` tier).
+        let np_isolated = np.iter().any(|&p| idx.isolates_egress[PolicyId(p)])
+            || tiered
+                .iter()
+                .any(|&p| idx.tiers.isolates_egress[ClusterPolicyId(p - policy_count)]);
         let fill = if np_isolated {
             PortSetId::EMPTY
         } else {
@@ -529,7 +534,7 @@ impl Rows<'_> {
             let grouped = match st.tier_egress.get(&key) {
                 Some(g) => g.clone(),
                 None => {
-                    let g = tiers::egress_decisions((idx, &mut st.interner), &key.0, np_isolated);
+                    let g = tiers::egress_decisions((idx, &mut st.interner), &key.0);
                     let g = std::sync::Arc::new(g);
                     st.tier_egress.insert(key, g.clone());
                     g

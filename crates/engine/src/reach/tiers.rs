@@ -9,8 +9,7 @@
 use super::Interner;
 use crate::bitset::BitSet;
 use crate::ids::{ClusterPolicyId, PeerSetId};
-use crate::index::Stage;
-use crate::index::{Index, TierRule};
+use crate::index::{Index, Region, Stage, TierRule};
 use crate::portsets::{PortSetId, PortSets};
 use kubeseg_model::Action;
 use rustc_hash::FxHashMap as HashMap;
@@ -18,61 +17,172 @@ use rustc_hash::FxHashMap as HashMap;
 /// What a walk over tiered rules decided for one destination.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Decision {
-    /// Ports the Admin tier accepts.
+    /// Ports the tiers before the union layer's accept.
     pub accept: PortSetId,
-    /// Ports the Admin tier denies.
+    /// Ports the tiers before the union layer's deny.
     pub deny: PortSetId,
-    /// Ports the Admin tier has decided or passed.
-    decided: PortSetId,
-    /// Ports the `Normal` stage denies.
+    /// The tier being walked (a `Before` or `After` one): (stage, decided or passed,
+    /// accepted, denied); closed into the totals when another tier starts or at `finish`.
+    open: Option<(Stage, PortSetId, PortSetId, PortSetId)>,
+    /// Ports the union layer's tier accepts before its union block.
+    pub pre_accept: PortSetId,
+    /// Ports it denies there (Cilium's denies among them).
     pub normal_deny: PortSetId,
-    /// Ports the Baseline tier denies.
+    /// Ports it decides or passes there.
+    pre_decided: PortSetId,
+    /// Ports it accepts after the union block (of those `pre` left).
+    pub post_accept: PortSetId,
+    /// Ports it denies after the union block (of those `pre` left).
+    pub post_deny: PortSetId,
+    /// Ports it decides or passes after the union block (of those `pre` left).
+    post_decided: PortSetId,
+    /// Ports the tiers after the union layer's accept.
+    after_accept: PortSetId,
+    /// Ports the tiers after the union layer's deny.
     pub baseline_deny: PortSetId,
-    /// Ports the Baseline tier has decided.
-    baseline_decided: PortSetId,
 }
 
 impl Decision {
     /// Applies one rule whose peer matched, with its ports resolved; rules come in
-    /// evaluation order.
-    pub fn apply(&mut self, stage: Stage, action: Action, ports: PortSetId, sets: &mut PortSets) {
-        match stage {
-            Stage::Admin => {
-                let new = sets.difference(ports, self.decided);
+    /// evaluation order (ascending `TierRule::key`). An `end` rule ends its tier: with
+    /// Deny, what the tier left is denied.
+    pub fn apply(
+        &mut self,
+        stage: Stage,
+        action: Action,
+        end: bool,
+        ports: PortSetId,
+        sets: &mut PortSets,
+    ) {
+        let ports = if end { PortSetId::ALL } else { ports };
+        match stage.region() {
+            Region::Before | Region::After => {
+                if self.open.is_some_and(|o| o.0 != stage) {
+                    self.close(sets);
+                }
+                let (_, decided, accept, deny) = self.open.get_or_insert((
+                    stage,
+                    PortSetId::EMPTY,
+                    PortSetId::EMPTY,
+                    PortSetId::EMPTY,
+                ));
+                let new = sets.difference(ports, *decided);
                 match action {
-                    Action::Accept => self.accept = sets.union(self.accept, new),
-                    Action::Deny => self.deny = sets.union(self.deny, new),
+                    Action::Accept => *accept = sets.union(*accept, new),
+                    Action::Deny => *deny = sets.union(*deny, new),
                     Action::Pass => {}
                 }
-                self.decided = sets.union(self.decided, ports);
-            }
-            // Every `Normal` rule is a deny; any match denies, in any order.
-            Stage::Normal => self.normal_deny = sets.union(self.normal_deny, ports),
-            Stage::Baseline => {
-                let new = sets.difference(ports, self.baseline_decided);
-                if action == Action::Deny {
-                    self.baseline_deny = sets.union(self.baseline_deny, new);
+                *decided = sets.union(*decided, ports);
+                if end {
+                    self.close(sets);
                 }
-                self.baseline_decided = sets.union(self.baseline_decided, ports);
+            }
+            Region::Pre => {
+                self.close(sets);
+                let new = sets.difference(ports, self.pre_decided);
+                match action {
+                    Action::Accept => self.pre_accept = sets.union(self.pre_accept, new),
+                    Action::Deny => self.normal_deny = sets.union(self.normal_deny, new),
+                    Action::Pass => {}
+                }
+                self.pre_decided = sets.union(self.pre_decided, ports);
+            }
+            Region::Post => {
+                self.close(sets);
+                let seen = sets.union(self.pre_decided, self.post_decided);
+                let new = sets.difference(ports, seen);
+                match action {
+                    Action::Accept => self.post_accept = sets.union(self.post_accept, new),
+                    Action::Deny => self.post_deny = sets.union(self.post_deny, new),
+                    Action::Pass => {}
+                }
+                let ports = sets.difference(ports, self.pre_decided);
+                self.post_decided = sets.union(self.post_decided, ports);
             }
         }
+    }
+
+    /// Folds the open tier into the totals of its region: a port an earlier tier
+    /// decided stays decided.
+    fn close(&mut self, sets: &mut PortSets) {
+        let Some((stage, _, accept, deny)) = self.open.take() else {
+            return;
+        };
+        let (total_accept, total_deny) = match stage.region() {
+            Region::After => (&mut self.after_accept, &mut self.baseline_deny),
+            _ => (&mut self.accept, &mut self.deny),
+        };
+        let decided = sets.union(*total_accept, *total_deny);
+        let accept = sets.difference(accept, decided);
+        let deny = sets.difference(deny, decided);
+        *total_accept = sets.union(*total_accept, accept);
+        *total_deny = sets.union(*total_deny, deny);
+    }
+
+    /// Ends the walk: call after the last rule, before reading the decision.
+    pub fn finish(&mut self, sets: &mut PortSets) {
+        self.close(sets);
     }
 
     /// Whether no rule changed anything.
     pub fn is_neutral(&self) -> bool {
         self.accept == PortSetId::EMPTY
             && self.deny == PortSetId::EMPTY
-            && self.normal_deny == PortSetId::EMPTY
+            && self.pre_decided == PortSetId::EMPTY
+            && self.post_decided == PortSetId::EMPTY
             && self.baseline_deny == PortSetId::EMPTY
+    }
+
+    /// Whether the union layer's tier only denies before its union block (Admin,
+    /// Cilium's denies and Baseline are of this shape): then the verdict is
+    /// `A ∪ ((U \ N) \ D)`.
+    pub fn is_common(&self) -> bool {
+        self.pre_accept == PortSetId::EMPTY
+            && self.pre_decided == self.normal_deny
+            && self.post_decided == PortSetId::EMPTY
+    }
+
+    /// Whether nothing before or around the union block decides: then, where the union
+    /// layer isolates, its answer stands.
+    fn middle_silent(&self) -> bool {
+        self.accept == PortSetId::EMPTY
+            && self.deny == PortSetId::EMPTY
+            && self.pre_decided == PortSetId::EMPTY
+            && self.post_decided == PortSetId::EMPTY
     }
 
     /// The verdict given the union layer's answer (`None`: nothing isolates there).
     pub fn verdict(&self, network_policy: Option<PortSetId>, sets: &mut PortSets) -> PortSetId {
-        let below = match network_policy {
-            Some(np) => np,
-            None => sets.difference(PortSetId::ALL, self.baseline_deny),
-        };
-        let below = sets.difference(below, self.normal_deny);
+        // The common shapes (Admin, Cilium's denies, Baseline): `A ∪ ((U \ N) \ D)`.
+        if self.is_common() {
+            let below = match network_policy {
+                Some(np) => np,
+                None => sets.difference(PortSetId::ALL, self.baseline_deny),
+            };
+            let below = sets.difference(below, self.normal_deny);
+            let kept = sets.difference(below, self.deny);
+            return sets.union(self.accept, kept);
+        }
+        // In general a port the union layer's tier leaves, passes, or (where nothing
+        // isolates) does not decide goes on to the tiers after it.
+        let union = network_policy.unwrap_or(PortSetId::EMPTY);
+        let pre_made = sets.union(self.pre_accept, self.normal_deny);
+        let pre_passed = sets.difference(self.pre_decided, pre_made);
+        let post_made = sets.union(self.post_accept, self.post_deny);
+        let post_passed = sets.difference(self.post_decided, post_made);
+        let allowed_mid = sets.union(union, self.post_accept);
+        let allowed_mid = sets.difference(allowed_mid, self.pre_decided);
+        let allowed_mid = sets.union(self.pre_accept, allowed_mid);
+        let post_onward = sets.difference(post_passed, union);
+        let mut onward = sets.union(pre_passed, post_onward);
+        if network_policy.is_none() {
+            let seen = sets.union(self.pre_decided, self.post_decided);
+            let seen = sets.union(seen, union);
+            let undecided = sets.difference(PortSetId::ALL, seen);
+            onward = sets.union(onward, undecided);
+        }
+        let onward = sets.difference(onward, self.baseline_deny);
+        let below = sets.union(allowed_mid, onward);
         let kept = sets.difference(below, self.deny);
         sets.union(self.accept, kept)
     }
@@ -135,10 +245,7 @@ impl TierIngress {
             }
             let id = *ids.entry(policies.as_slice()).or_insert_with(|| {
                 let id = t.profiles.len() as u32;
-                let rules: Vec<TierRule> = policies
-                    .iter()
-                    .flat_map(|&p| tiers.ingress[ClusterPolicyId(p)].iter().copied())
-                    .collect();
+                let rules = in_order(policies, &tiers.ingress);
                 for (pos, r) in rules.iter().enumerate() {
                     let next = used.len() as u32;
                     let ps = *dense.entry(r.peers).or_insert_with(|| {
@@ -245,8 +352,9 @@ impl TierIngress {
             for &pos in positions {
                 let r = p.rules[pos as usize];
                 let ports = interner.resolve(index, r.ports, *representative);
-                decision.apply(r.tier, r.action, ports, &mut interner.sets);
+                decision.apply(r.tier, r.action, r.end, ports, &mut interner.sets);
             }
+            decision.finish(&mut interner.sets);
             items.extend(destinations.iter().map(|&d| (decision, d)));
         }
         group(items.into_iter(), &mut interner.sets)
@@ -268,22 +376,29 @@ pub struct Group {
     pub nodes: Vec<u32>,
 }
 
-/// What the tiered egress rules of `tiered` (in evaluation order) decide toward every
-/// node, grouped by decision; Baseline rules only when no NetworkPolicy isolates.
-pub fn egress_decisions(
-    (index, interner): (&Index, &mut Interner),
-    tiered: &[u32],
-    np_isolated: bool,
-) -> Grouped {
+/// The rules of `policies` in evaluation order, a tier's end once.
+fn in_order(
+    policies: &[u32],
+    lists: &crate::ids::IdVec<ClusterPolicyId, Vec<TierRule>>,
+) -> Vec<TierRule> {
+    let mut rules: Vec<TierRule> = policies
+        .iter()
+        .flat_map(|&p| lists[ClusterPolicyId(p)].iter().copied())
+        .collect();
+    rules.sort_by_key(|r| r.key);
+    // Every policy of a tier carries the tier's end; one is enough.
+    rules.dedup_by(|a, b| a.end && b.end && a.key == b.key);
+    rules
+}
+
+/// What the tiered egress rules of `tiered` decide toward every node, grouped by
+/// decision.
+pub fn egress_decisions((index, interner): (&Index, &mut Interner), tiered: &[u32]) -> Grouped {
     let nodes = index.nodes;
     let mut decisions = vec![Decision::default(); nodes];
     let mut touched = BitSet::new(nodes);
-    for &p in tiered {
-        for ri in 0..index.tiers.egress[ClusterPolicyId(p)].len() {
-            let r = index.tiers.egress[ClusterPolicyId(p)][ri];
-            if r.tier == Stage::Baseline && np_isolated {
-                continue;
-            }
+    for r in in_order(tiered, &index.tiers.egress) {
+        {
             let named = !index.port_specs[r.ports].named.is_empty();
             let numeric = index.port_specs[r.ports].numeric;
             let peers = r.peers;
@@ -297,11 +412,14 @@ pub fn egress_decisions(
                     } else {
                         numeric
                     };
-                    decisions[d].apply(r.tier, r.action, ports, &mut interner.sets);
+                    decisions[d].apply(r.tier, r.action, r.end, ports, &mut interner.sets);
                     touched.insert(d);
                 }
             }
         }
+    }
+    for d in touched.iter() {
+        decisions[d].finish(&mut interner.sets);
     }
     group(
         touched.iter().map(|d| (decisions[d], d as u32)),
@@ -345,12 +463,11 @@ pub fn apply_grouped(
     } in grouped
     {
         // Where the union layer does not isolate, the verdict is the same for the whole
-        // group; where it does, it is A ∪ ((U \ N) \ D): A where U allows nothing,
-        // unchanged when neither the Admin tier nor the `Normal` stage decides here.
+        // group; where it does, it depends on the union layer's answer U, and is U
+        // itself when nothing before or around the union block decides here.
         let open = *open;
-        let admin_silent = decision.accept == PortSetId::EMPTY
-            && decision.deny == PortSetId::EMPTY
-            && decision.normal_deny == PortSetId::EMPTY;
+        let admin_silent = decision.middle_silent();
+        let common = decision.is_common();
         let mut last: Option<(PortSetId, PortSetId)> = None;
         for &d in nodes {
             let d = d as usize;
@@ -362,7 +479,7 @@ pub fn apply_grouped(
             if admin_silent {
                 continue;
             }
-            cells[d] = if np == PortSetId::EMPTY {
+            cells[d] = if np == PortSetId::EMPTY && common {
                 decision.accept
             } else {
                 match last {

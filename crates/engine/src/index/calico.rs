@@ -1,0 +1,529 @@
+//! Calico's policies lowered onto the ordered stages: each Calico tier is a stage by its
+//! place around `default`, which holds the union layer (Kubernetes NetworkPolicies at
+//! order 1000): its Calico policies ordered before them are `CalicoPre`, the rest
+//! `CalicoPost`. A tier that applies ends with its default action (an `end` rule);
+//! `default` ends through the union layer's isolation, which its Calico policies join.
+
+use super::tiers::{Stage, TierPeerRef, TierRule, end_key, order_key};
+use super::{Builder, CompiledPeer, PortSpec};
+use crate::bitset::BitSet;
+use crate::ids::{ClusterPolicyId, PeerSetId};
+use kubeseg_model::calico_selector::CalicoSelector;
+use kubeseg_model::{
+    Action, CalicoAction, CalicoEntity, CalicoNamespaces, CalicoPolicy, CalicoPort, CalicoRule,
+    Cluster, IpSet, Labels, PortSet, Protocol,
+};
+use rustc_hash::FxHashMap as HashMap;
+use std::cmp::Ordering;
+
+/// The order Kubernetes NetworkPolicies have in Calico's `default` tier.
+pub const K8S_ORDER: f64 = 1000.0;
+
+/// A tier as Calico orders it.
+#[derive(Clone, Debug)]
+pub struct CalicoTierPlace {
+    /// The name.
+    pub name: String,
+    /// Its `order` (`None`: after every ordered tier).
+    pub order: Option<f64>,
+    /// What it does with what it leaves, where it applies.
+    pub default_action: CalicoAction,
+    /// Its stage.
+    pub stage: Stage,
+}
+
+/// Calico's tiers in order, with their stages; the AdminNetworkPolicy and Baseline
+/// stages take `kube-admin`'s and `kube-baseline`'s places.
+pub fn calico_tiers(cluster: &Cluster) -> Vec<CalicoTierPlace> {
+    let mut tiers: Vec<(String, Option<f64>, CalicoAction)> = cluster
+        .calico_tiers
+        .iter()
+        .map(|t| (t.name.clone(), t.order, t.default_action))
+        .collect();
+    for (name, order, action) in [
+        ("kube-admin", 1000.0, CalicoAction::Pass),
+        ("default", 1_000_000.0, CalicoAction::Deny),
+        ("kube-baseline", 10_000_000.0, CalicoAction::Pass),
+    ] {
+        if !tiers.iter().any(|t| t.0 == name) {
+            tiers.push((name.to_string(), Some(order), action));
+        }
+    }
+    tiers.sort_by(|a, b| order_cmp(a.1, b.1).then_with(|| a.0.cmp(&b.0)));
+    let default = tiers.iter().position(|t| t.0 == "default").unwrap_or(0);
+    tiers
+        .into_iter()
+        .enumerate()
+        .map(|(rank, (name, order, default_action))| {
+            let rank16 = rank as u16;
+            let stage = match name.as_str() {
+                "kube-admin" if rank < default => Stage::Admin,
+                "kube-baseline" if rank > default => Stage::Baseline,
+                _ if rank < default => Stage::CalicoBefore(rank16),
+                _ if rank > default => Stage::CalicoAfter(rank16),
+                _ => Stage::CalicoPost,
+            };
+            CalicoTierPlace {
+                name,
+                order,
+                default_action,
+                stage,
+            }
+        })
+        .collect()
+}
+
+/// Calico's order of `order` values: ascending, a missing one last.
+pub fn order_cmp(a: Option<f64>, b: Option<f64>) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.total_cmp(&b),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// The non-staged policies of each tier (indices into `Cluster::calico_policies`), in
+/// Calico's order inside a tier: by `order`, then name, namespace and kind.
+pub fn calico_policy_order(cluster: &Cluster) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..cluster.calico_policies.len())
+        .filter(|&i| !cluster.calico_policies[i].staged)
+        .collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (&cluster.calico_policies[a], &cluster.calico_policies[b]);
+        order_cmp(a.order, b.order)
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| a.namespace.cmp(&b.namespace))
+            .then_with(|| a.kind.cmp(&b.kind))
+    });
+    order
+}
+
+/// A Calico policy's stage: its tier's, split around the Kubernetes NetworkPolicies in
+/// `default` (a policy at exactly order 1000 goes after them; see `unsupported`).
+pub fn policy_stage(tiers: &[CalicoTierPlace], policy: &CalicoPolicy) -> Option<(Stage, u16)> {
+    let rank = tiers.iter().position(|t| t.name == policy.tier)?;
+    let stage = match tiers[rank].stage {
+        Stage::CalicoPost => {
+            if policy.order.is_some_and(|o| o < K8S_ORDER) {
+                Stage::CalicoPre
+            } else {
+                Stage::CalicoPost
+            }
+        }
+        Stage::Admin => Stage::CalicoBefore(rank as u16),
+        Stage::Baseline => Stage::CalicoAfter(rank as u16),
+        stage => stage,
+    };
+    Some((stage, rank as u16))
+}
+
+/// The labels Calico gives a pod's endpoint: its own, its namespace's name and the
+/// orchestrator.
+pub fn endpoint_labels(labels: &Labels, namespace: &str) -> Labels {
+    let mut out = labels.clone();
+    out.insert("projectcalico.org/namespace".into(), namespace.into());
+    out.insert("projectcalico.org/orchestrator".into(), "k8s".into());
+    out
+}
+
+/// The labels Calico's namespace selectors see: the namespace's and its name.
+pub fn namespace_labels(labels: &Labels, name: &str) -> Labels {
+    let mut out = labels.clone();
+    out.insert("projectcalico.org/name".into(), name.into());
+    out
+}
+
+/// Whether endpoints of namespace `ns` (`None`: a non-namespaced endpoint, such as a
+/// GlobalNetworkSet) may match, given its labels.
+pub fn namespace_allows(
+    namespaces: &CalicoNamespaces,
+    ns: Option<&str>,
+    ns_labels: impl FnOnce() -> Labels,
+) -> bool {
+    match (namespaces, ns) {
+        (CalicoNamespaces::Any, _) => true,
+        (CalicoNamespaces::Own(own), Some(ns)) => own == ns,
+        (CalicoNamespaces::Selected(sel), Some(_)) => sel.matches(&ns_labels()),
+        (CalicoNamespaces::Global, None) => true,
+        _ => false,
+    }
+}
+
+/// What the engine needs of Calico before nodes are laid out: every address set a rule
+/// names or a network set holds.
+pub fn calico_address_sets(cluster: &Cluster) -> Vec<IpSet> {
+    let mut out: Vec<IpSet> = cluster
+        .calico_network_sets
+        .iter()
+        .map(|n| n.nets.clone())
+        .collect();
+    for p in &cluster.calico_policies {
+        for r in p.ingress.iter().chain(&p.egress) {
+            out.extend(r.peer.nets.iter().cloned());
+            out.extend(r.peer.not_nets.iter().cloned());
+        }
+    }
+    out
+}
+
+impl Builder<'_> {
+    /// Compiles every enforced Calico policy into tier rules numbered from `first`;
+    /// returns them with the subjects that the `default` tier's isolation takes in.
+    pub(super) fn calico(&mut self, cluster: &Cluster, first: usize) -> CompiledCalico {
+        let tiers = calico_tiers(cluster);
+        let mut rank_in_tier: HashMap<usize, usize> = HashMap::default();
+        let mut seen_per_tier: HashMap<&str, usize> = HashMap::default();
+        for i in calico_policy_order(cluster) {
+            let tier = cluster.calico_policies[i].tier.as_str();
+            let n = seen_per_tier.entry(tier).or_default();
+            rank_in_tier.insert(i, *n);
+            *n += 1;
+        }
+        let mut out = CompiledCalico::default();
+        let mut cache: HashMap<String, PeerSetId> = HashMap::default();
+        for (i, p) in cluster.calico_policies.iter().enumerate() {
+            let id = ClusterPolicyId::from(first + i);
+            let place = (!p.staged).then(|| policy_stage(&tiers, p)).flatten();
+            let selected = match place {
+                Some(_) => self.calico_subject(p),
+                None => BitSet::new(self.nodes),
+            };
+            let mut isolates = (false, false);
+            for (egress, applies, rules) in [
+                (false, p.applies_ingress, &p.ingress),
+                (true, p.applies_egress, &p.egress),
+            ] {
+                let mut compiled = Vec::new();
+                if let (Some((stage, rank)), true) = (place, applies) {
+                    let policy_rank = rank_in_tier[&i];
+                    for (ri, rule) in rules.iter().enumerate() {
+                        if let Some(r) = self.calico_rule(rule, p, (id, egress, ri), &mut cache) {
+                            let (peers, ports, action) = r;
+                            compiled.push(TierRule {
+                                policy: id,
+                                rule: ri as u32,
+                                tier: stage,
+                                action,
+                                key: order_key(stage, rank, policy_rank, ri),
+                                end: false,
+                                peers,
+                                ports,
+                            });
+                        }
+                    }
+                    match stage {
+                        // `default` ends through isolation.
+                        Stage::CalicoPre | Stage::CalicoPost => {
+                            if egress {
+                                isolates.1 = true;
+                            } else {
+                                isolates.0 = true;
+                            }
+                        }
+                        _ => compiled.push(self.tier_end(id, stage, rank, &tiers)),
+                    }
+                }
+                if egress {
+                    out.egress.push(compiled);
+                } else {
+                    out.ingress.push(compiled);
+                }
+            }
+            if isolates.0 {
+                out.ingress_isolated.push(selected.clone());
+            }
+            out.isolates_egress.push(isolates.1);
+            out.selected.push(selected);
+        }
+        out
+    }
+
+    /// The end of a tier other than `default`: Deny or Pass what it left.
+    fn tier_end(
+        &mut self,
+        id: ClusterPolicyId,
+        stage: Stage,
+        rank: u16,
+        tiers: &[CalicoTierPlace],
+    ) -> TierRule {
+        let action = match tiers[rank as usize].default_action {
+            CalicoAction::Pass => Action::Pass,
+            _ => Action::Deny,
+        };
+        let mut all = BitSet::new(self.nodes);
+        all.insert_range(0, self.nodes);
+        TierRule {
+            policy: id,
+            rule: u32::MAX,
+            tier: stage,
+            action,
+            key: end_key(stage, rank),
+            end: true,
+            peers: self.intern_peers(all),
+            ports: self.port_spec(None),
+        }
+    }
+
+    /// The classes a Calico policy applies to.
+    fn calico_subject(&mut self, p: &CalicoPolicy) -> BitSet {
+        let mut out = BitSet::new(self.nodes);
+        for c in self.selectable.iter() {
+            let (ns, labels) = self.class_labels(c);
+            let allowed = namespace_allows(&p.subject.namespaces, Some(&ns), || {
+                self.namespace_labels_of(&ns)
+            });
+            if allowed && p.subject.selector.matches(&endpoint_labels(&labels, &ns)) {
+                out.insert(c);
+            }
+        }
+        out
+    }
+
+    /// A rule's peers, ports and action; `None` for a rule that matches no TCP, UDP or
+    /// SCTP connection, or only logs.
+    fn calico_rule(
+        &mut self,
+        rule: &CalicoRule,
+        policy: &CalicoPolicy,
+        (id, egress, ri): (ClusterPolicyId, bool, usize),
+        cache: &mut HashMap<String, PeerSetId>,
+    ) -> Option<(PeerSetId, crate::ids::PortSpecId, Action)> {
+        let action = match rule.action {
+            CalicoAction::Allow => Action::Accept,
+            CalicoAction::Deny => Action::Deny,
+            CalicoAction::Pass => Action::Pass,
+            CalicoAction::Log => return None,
+        };
+        let ports = self.calico_ports(rule)?;
+        let key = format!("{}|{:?}", policy.namespace, rule.peer);
+        let peers = match cache.get(&key) {
+            Some(&id) => id,
+            None => {
+                let set = self.calico_entity(&rule.peer);
+                let set = self.intern_peers(set);
+                cache.insert(key, set);
+                set
+            }
+        };
+        self.calico_peer_refs.push(CompiledPeer {
+            at: TierPeerRef {
+                policy: id,
+                egress,
+                rule: ri as u32,
+                peer: 0,
+            },
+            set: peers,
+        });
+        Some((peers, ports, action))
+    }
+
+    /// A rule's ports as a port spec (`None`: it matches no TCP, UDP or SCTP port).
+    fn calico_ports(&mut self, rule: &CalicoRule) -> Option<crate::ids::PortSpecId> {
+        let mut numeric = PortSet::empty();
+        let mut named = Vec::new();
+        for (i, &on) in rule.protocols.iter().enumerate() {
+            if !on {
+                continue;
+            }
+            let proto = Protocol::ALL[i];
+            let mut set = PortSet::all_of(proto);
+            if let Some(ports) = &rule.ports {
+                if let Some(list) = &ports.ports {
+                    set = PortSet::empty();
+                    for p in list {
+                        match p {
+                            CalicoPort::Range(lo, hi) => {
+                                set = set.union(&PortSet::range(proto, *lo, *hi))
+                            }
+                            CalicoPort::Named(n) => named.push((proto, n.clone())),
+                        }
+                    }
+                }
+                for p in &ports.not_ports {
+                    if let CalicoPort::Range(lo, hi) = p {
+                        set = set.difference(&PortSet::range(proto, *lo, *hi));
+                    }
+                }
+            }
+            numeric = numeric.union(&set);
+        }
+        if numeric.is_empty() && named.is_empty() {
+            return None;
+        }
+        named.sort();
+        named.dedup();
+        let spec = PortSpec {
+            numeric: self.port_sets.intern(numeric),
+            named,
+        };
+        Some(self.intern_spec(spec))
+    }
+
+    /// The nodes an entity matches: classes by their labels, namespace and known IPs,
+    /// atoms by the network sets holding them and by `nets`.
+    fn calico_entity(&mut self, e: &CalicoEntity) -> BitSet {
+        let endpoint_constrained =
+            e.selector.is_some() || e.not_selector.is_some() || e.namespaces.is_some();
+        let mut set = BitSet::new(self.nodes);
+        if !endpoint_constrained {
+            set.insert_range(0, self.nodes);
+        } else {
+            let namespaces = e.namespaces.clone().unwrap_or(CalicoNamespaces::Any);
+            for c in self.selectable.iter() {
+                let (ns, labels) = self.class_labels(c);
+                let labels = endpoint_labels(&labels, &ns);
+                let ok = namespace_allows(&namespaces, Some(&ns), || self.namespace_labels_of(&ns))
+                    && e.selector.as_ref().is_none_or(|s| s.matches(&labels))
+                    && !e.not_selector.as_ref().is_some_and(|s| s.matches(&labels));
+                if ok {
+                    set.insert(c);
+                }
+            }
+            // Outside addresses: those of the network sets the entity selects; with no
+            // positive constraint (a global rule with only `notSelector`), every one.
+            let positive = e.selector.is_some() || e.namespaces.is_some();
+            let mut addresses = if positive {
+                IpSet::empty()
+            } else {
+                IpSet::all()
+            };
+            let mut excluded = IpSet::empty();
+            for n in &self.cluster.calico_network_sets {
+                let ns = (!n.namespace.is_empty()).then_some(n.namespace.as_str());
+                let mut labels = n.labels.clone();
+                if let Some(ns) = ns {
+                    labels.insert("projectcalico.org/namespace".into(), ns.into());
+                }
+                if e.not_selector.as_ref().is_some_and(|s| s.matches(&labels)) {
+                    excluded = excluded.union(&n.nets);
+                    continue;
+                }
+                if positive
+                    && namespace_allows(&namespaces, ns, || {
+                        self.namespace_labels_of(ns.unwrap_or(""))
+                    })
+                    && e.selector.as_ref().is_none_or(|s| s.matches(&labels))
+                {
+                    addresses = addresses.union(&n.nets);
+                }
+            }
+            let addresses = addresses.difference(&excluded);
+            set.union_with(&self.atoms_within(&addresses));
+        }
+        if let Some(nets) = &e.nets {
+            let mut within = self.atoms_within(nets);
+            within.union_with(&self.classes_in(nets));
+            set.intersect_with(&within);
+        }
+        if let Some(not_nets) = &e.not_nets {
+            set.difference_with(&self.atoms_within(not_nets));
+            set.difference_with(&self.classes_in(not_nets));
+        }
+        set
+    }
+
+    /// The atoms inside an address set (the set is a union of atoms or empty).
+    fn atoms_within(&self, addresses: &IpSet) -> BitSet {
+        let mut set = BitSet::new(self.nodes);
+        for (i, atom) in self.atom_sets.iter().enumerate() {
+            if addresses.is_superset(atom) {
+                set.insert(self.class_count + i);
+            }
+        }
+        set
+    }
+
+    /// The classes whose pods' addresses lie in `addresses` (a pod with no known IP
+    /// only when the set holds every IPv4 address), by the networks of their key.
+    fn classes_in(&self, addresses: &IpSet) -> BitSet {
+        let mut set = BitSet::new(self.nodes);
+        let id = self.networks.iter().position(|n| n == addresses);
+        for (i, c) in self.classes.iter().enumerate() {
+            if id.is_some_and(|id| c.networks.contains(&(id as u32))) {
+                set.insert(i);
+            }
+        }
+        set
+    }
+
+    /// A class's namespace name and labels.
+    fn class_labels(&self, class: usize) -> (String, Labels) {
+        let key = &self.classes[class];
+        let ns = self.cluster.namespaces[key.namespace as usize].name.clone();
+        (ns, key.labels.iter().cloned().collect())
+    }
+
+    /// A namespace's labels as Calico's namespace selectors see them.
+    fn namespace_labels_of(&self, name: &str) -> Labels {
+        let labels = self
+            .cluster
+            .namespace(name)
+            .map(|n| n.labels.clone())
+            .unwrap_or_default();
+        namespace_labels(&labels, name)
+    }
+}
+
+/// The compiled Calico policies, in `Cluster::calico_policies` order.
+#[derive(Default)]
+pub(super) struct CompiledCalico {
+    /// Per policy: the classes it applies to.
+    pub selected: Vec<BitSet>,
+    /// Per policy: its ingress rules (an `end` rule last where its tier applies).
+    pub ingress: Vec<Vec<TierRule>>,
+    /// Per policy: its egress rules.
+    pub egress: Vec<Vec<TierRule>>,
+    /// Subjects of `default`-tier policies that apply to ingress: isolated there.
+    pub ingress_isolated: Vec<BitSet>,
+    /// Per policy: whether it is a `default`-tier policy that applies to egress.
+    pub isolates_egress: Vec<bool>,
+}
+
+/// What this version cannot evaluate exactly, as (where, why): each is an error.
+pub fn unsupported(cluster: &Cluster) -> Vec<(Option<kubeseg_model::Location>, String)> {
+    let mut out = Vec::new();
+    for p in cluster.calico_policies.iter().filter(|p| !p.staged) {
+        if p.tier == "default" && p.order == Some(K8S_ORDER) && !cluster.policies.is_empty() {
+            out.push((
+                p.location.clone(),
+                format!(
+                    "{} has order 1000 in tier default, where Calico interleaves it with the Kubernetes NetworkPolicies by name; kubeseg cannot evaluate that yet (give it another order)",
+                    p.id()
+                ),
+            ));
+        }
+        let named_not_port = p.ingress.iter().chain(&p.egress).any(|r| {
+            r.ports.as_ref().is_some_and(|ports| {
+                ports
+                    .not_ports
+                    .iter()
+                    .any(|n| matches!(n, CalicoPort::Named(_)))
+            })
+        });
+        if named_not_port {
+            out.push((
+                p.location.clone(),
+                format!("{}: a named port in notPorts is not modelled yet", p.id()),
+            ));
+        }
+        let keys = std::iter::once(&p.subject.selector)
+            .chain(
+                p.ingress
+                    .iter()
+                    .chain(&p.egress)
+                    .flat_map(|r| r.peer.selector.iter().chain(&r.peer.not_selector)),
+            )
+            .any(|s: &CalicoSelector| s.label_keys().contains("projectcalico.org/serviceaccount"));
+        if keys {
+            out.push((
+                p.location.clone(),
+                format!(
+                    "{}: selecting by projectcalico.org/serviceaccount is not modelled yet",
+                    p.id()
+                ),
+            ));
+        }
+    }
+    out
+}
