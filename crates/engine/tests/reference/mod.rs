@@ -9,6 +9,8 @@
 
 #![allow(dead_code)]
 
+pub mod calico;
+
 use kubeseg_model::{
     Action, Cidr, CiliumPeerKind, CiliumRule, CiliumSubject, Cluster, Entity, IpSet, Labels,
     NetworkPolicy, PeerKind, Pod, PodSet, PortMatch, PortRule, PortSet, Protocol, Rule, Tier,
@@ -539,6 +541,18 @@ pub fn connections(
     externals: &[(usize, IpAddr)],
     reading: Reading,
 ) -> BTreeMap<(usize, usize), PortSet> {
+    connections_by(cluster, externals, |src, dst| {
+        allowed(cluster, src, dst, reading)
+    })
+}
+
+/// The workload-level answer of `allowed` (laid out as `connections` describes): a
+/// workload's ports toward another are the union over their pods.
+pub fn connections_by(
+    cluster: &Cluster,
+    externals: &[(usize, IpAddr)],
+    allowed: impl Fn(Party, Party) -> PortSet,
+) -> BTreeMap<(usize, usize), PortSet> {
     let mut out = BTreeMap::new();
     let mut put = |src: usize, dst: usize, ports: PortSet| {
         if !ports.is_empty() {
@@ -561,7 +575,7 @@ pub fn connections(
                         namespace: &wb.namespace,
                         pod: pb,
                     };
-                    ports = ports.union(&allowed(cluster, src, dst, reading));
+                    ports = ports.union(&allowed(src, dst));
                 }
             }
             put(a, b, ports);
@@ -575,8 +589,8 @@ pub fn connections(
                     pod: pa,
                 };
                 let ext = Party::External(ip);
-                out_ports = out_ports.union(&allowed(cluster, pod, ext, reading));
-                in_ports = in_ports.union(&allowed(cluster, ext, pod, reading));
+                out_ports = out_ports.union(&allowed(pod, ext));
+                in_ports = in_ports.union(&allowed(ext, pod));
             }
             put(a, e, out_ports);
             put(e, a, in_ports);
