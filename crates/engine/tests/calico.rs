@@ -323,7 +323,17 @@ impl Setup {
 
     /// Asserts each `(from, to, ports)`: endpoints are workload ids (`prod/a[Pod]`) or
     /// outside addresses.
-    fn expect(mut self, rows: &[(&str, &str, &str)]) {
+    fn expect(self, rows: &[(&str, &str, &str)]) {
+        self.check(rows, None);
+    }
+
+    /// Asserts each row against the reference, and that the engine refuses the cluster
+    /// with a reason containing `reason` (the CLI reports it as an error).
+    fn expect_unsupported(self, rows: &[(&str, &str, &str)], reason: &str) {
+        self.check(rows, Some(reason));
+    }
+
+    fn check(mut self, rows: &[(&str, &str, &str)], unsupported: Option<&str>) {
         let c = &mut self.cluster;
         c.workloads.sort_by_cached_key(Workload::id);
         c.policies
@@ -351,10 +361,44 @@ impl Setup {
             })
             .collect();
         assert_eq!(by_reference, want, "the reference disagrees");
-        // ENGINE CHECK GOES HERE: once the engine evaluates Calico, build
-        // `Engine::new(cluster, options)` with Calico's settings and compare
-        // `engine.pair(src, dst)` for every row, as tests/cilium.rs does.
+        let refused = kubeseg_engine::index::calico_unsupported(cluster);
+        if let Some(reason) = unsupported {
+            assert!(
+                refused.iter().any(|(_, why)| why.contains(reason)),
+                "{refused:?}"
+            );
+            return;
+        }
+        assert!(refused.is_empty(), "{refused:?}");
+        // Calico's settings: ipBlocks match pod addresses.
+        let options = kubeseg_engine::Options {
+            ipblock_pod_ips: true,
+            ..kubeseg_engine::Options::default()
+        };
+        let mut engine = kubeseg_engine::Engine::new(cluster, options);
+        let by_engine: Vec<String> = rows
+            .iter()
+            .map(|&(from, to, _)| {
+                let (s, d) = (endpoint(&engine, from), endpoint(&engine, to));
+                row(from, to, &engine.pair(s, d).to_string())
+            })
+            .collect();
+        assert_eq!(by_engine, want, "the engine disagrees");
     }
+}
+
+/// The engine's endpoint for a workload id or an address (the atom holding it).
+fn endpoint(engine: &kubeseg_engine::Engine, name: &str) -> usize {
+    let ip = name.parse::<IpAddr>().ok();
+    (0..engine.endpoints().len())
+        .find(|&e| match (&engine.endpoints()[e], ip) {
+            (kubeseg_engine::Endpoint::External { addresses, .. }, Some(ip)) => {
+                addresses.contains(ip)
+            }
+            (_, Some(_)) => false,
+            _ => engine.endpoint_id(e) == name,
+        })
+        .unwrap_or_else(|| panic!("no endpoint {name}"))
 }
 
 fn row(from: &str, to: &str, ports: &str) -> String {
@@ -814,4 +858,28 @@ fn named_port_and_not_ports_range() {
             // c names 8080 `web`, not `http`.
             ("prod/a[Pod]", "prod/c[Pod]", "TCP 9000-9049,9061-9100"),
         ]);
+}
+
+#[test]
+fn a_policy_between_kubernetes_policies_at_order_1000_is_refused() {
+    // Calico sorts `default` at order 1000 by name (PolKVLess): `a-allow` (Kubernetes),
+    // then `m-deny`, then `z-allow` (Kubernetes). The reference walks that order; the
+    // engine, which evaluates the Kubernetes policies as one block, refuses.
+    Setup::abc()
+        .k8s(k8s_np("a-allow", "b", &["a"]))
+        .calico(
+            np("m-deny", "app == 'b'")
+                .order(1000.0)
+                .ingress(vec![deny(pods_of("prod", "app == 'a' || app == 'c'"))]),
+        )
+        .k8s(k8s_np("z-allow", "b", &["c"]))
+        .expect_unsupported(
+            &[
+                // `a-allow` decides a before `m-deny` is reached.
+                ("prod/a[Pod]", "prod/b[Pod]", ALL),
+                // `m-deny` denies c before `z-allow` allows it.
+                ("prod/c[Pod]", "prod/b[Pod]", NONE),
+            ],
+            "a name between those of the Kubernetes NetworkPolicies",
+        );
 }

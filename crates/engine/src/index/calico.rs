@@ -8,13 +8,30 @@ use super::tiers::{Stage, TierPeerRef, TierRule, end_key, order_key};
 use super::{Builder, CompiledPeer, PortSpec};
 use crate::bitset::BitSet;
 use crate::ids::{ClusterPolicyId, PeerSetId};
-use kubeseg_model::calico_selector::CalicoSelector;
+use crate::portsets::PortSetId;
 use kubeseg_model::{
     Action, CalicoAction, CalicoEntity, CalicoNamespaces, CalicoPolicy, CalicoPort, CalicoRule,
     Cluster, IpSet, Labels, PortSet, Protocol,
 };
 use rustc_hash::FxHashMap as HashMap;
 use std::cmp::Ordering;
+
+/// The label Calico gives an endpoint for its pod's service account.
+pub const SERVICE_ACCOUNT_KEY: &str = "projectcalico.org/serviceaccount";
+
+/// Whether some Calico selector tests the service-account label.
+pub fn tests_service_accounts(cluster: &Cluster) -> bool {
+    cluster.calico_policies.iter().any(|p| {
+        std::iter::once(&p.subject.selector)
+            .chain(
+                p.ingress
+                    .iter()
+                    .chain(&p.egress)
+                    .flat_map(|r| r.peer.selector.iter().chain(&r.peer.not_selector)),
+            )
+            .any(|s| s.label_keys().contains(SERVICE_ACCOUNT_KEY))
+    })
+}
 
 /// The order Kubernetes NetworkPolicies have in Calico's `default` tier.
 pub const K8S_ORDER: f64 = 1000.0;
@@ -99,13 +116,55 @@ pub fn calico_policy_order(cluster: &Cluster) -> Vec<usize> {
     order
 }
 
+/// Where the Kubernetes NetworkPolicies sort among `default`'s policies of order 1000:
+/// the least and greatest (name, namespace) (`None`: there are none).
+pub type K8sBounds<'c> = Option<((&'c str, &'c str), (&'c str, &'c str))>;
+
+/// The least and greatest (name, namespace) of the cluster's NetworkPolicies.
+pub fn k8s_bounds(cluster: &Cluster) -> K8sBounds<'_> {
+    let keys = cluster
+        .policies
+        .iter()
+        .map(|p| (p.name.as_str(), p.namespace.as_str()));
+    Some((keys.clone().min()?, keys.max()?))
+}
+
+/// Whether a `default`-tier policy comes before the Kubernetes NetworkPolicies
+/// (`Some(true)`), after them (`Some(false)`), or between two of them (`None`: at
+/// order 1000, ties go by name, namespace, then kind, and `KubernetesNetworkPolicy`
+/// sorts before `NetworkPolicy`).
+pub fn before_k8s(policy: &CalicoPolicy, bounds: K8sBounds) -> Option<bool> {
+    match policy.order {
+        Some(o) if o < K8S_ORDER => Some(true),
+        Some(o) if o == K8S_ORDER => {
+            let Some((least, greatest)) = bounds else {
+                return Some(false);
+            };
+            let key = (policy.name.as_str(), policy.namespace.as_str());
+            let kind_first = policy.kind.as_str() < "KubernetesNetworkPolicy";
+            if key < least || (key == least && kind_first) {
+                Some(true)
+            } else if key > greatest || (key == greatest && !kind_first) {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        _ => Some(false),
+    }
+}
+
 /// A Calico policy's stage: its tier's, split around the Kubernetes NetworkPolicies in
-/// `default` (a policy at exactly order 1000 goes after them; see `unsupported`).
-pub fn policy_stage(tiers: &[CalicoTierPlace], policy: &CalicoPolicy) -> Option<(Stage, u16)> {
+/// `default` (`None` also for one that sorts between them; see `unsupported`).
+pub fn policy_stage(
+    tiers: &[CalicoTierPlace],
+    policy: &CalicoPolicy,
+    bounds: K8sBounds,
+) -> Option<(Stage, u16)> {
     let rank = tiers.iter().position(|t| t.name == policy.tier)?;
     let stage = match tiers[rank].stage {
         Stage::CalicoPost => {
-            if policy.order.is_some_and(|o| o < K8S_ORDER) {
+            if before_k8s(policy, bounds)? {
                 Stage::CalicoPre
             } else {
                 Stage::CalicoPost
@@ -182,9 +241,12 @@ impl Builder<'_> {
         }
         let mut out = CompiledCalico::default();
         let mut cache: HashMap<String, PeerSetId> = HashMap::default();
+        let bounds = k8s_bounds(cluster);
         for (i, p) in cluster.calico_policies.iter().enumerate() {
             let id = ClusterPolicyId::from(first + i);
-            let place = (!p.staged).then(|| policy_stage(&tiers, p)).flatten();
+            let place = (!p.staged)
+                .then(|| policy_stage(&tiers, p, bounds))
+                .flatten();
             let selected = match place {
                 Some(_) => self.calico_subject(p),
                 None => BitSet::new(self.nodes),
@@ -322,6 +384,7 @@ impl Builder<'_> {
     fn calico_ports(&mut self, rule: &CalicoRule) -> Option<crate::ids::PortSpecId> {
         let mut numeric = PortSet::empty();
         let mut named = Vec::new();
+        let mut except = PortSet::empty();
         for (i, &on) in rule.protocols.iter().enumerate() {
             if !on {
                 continue;
@@ -343,6 +406,7 @@ impl Builder<'_> {
                 for p in &ports.not_ports {
                     if let CalicoPort::Range(lo, hi) = p {
                         set = set.difference(&PortSet::range(proto, *lo, *hi));
+                        except = except.union(&PortSet::range(proto, *lo, *hi));
                     }
                 }
             }
@@ -353,9 +417,16 @@ impl Builder<'_> {
         }
         named.sort();
         named.dedup();
+        // `notPorts` cut named ports too, once they are resolved.
+        let except = if named.is_empty() {
+            PortSetId::EMPTY
+        } else {
+            self.port_sets.intern(except)
+        };
         let spec = PortSpec {
             numeric: self.port_sets.intern(numeric),
             named,
+            except,
         };
         Some(self.intern_spec(spec))
     }
@@ -408,8 +479,25 @@ impl Builder<'_> {
                     addresses = addresses.union(&n.nets);
                 }
             }
-            let addresses = addresses.difference(&excluded);
-            set.union_with(&self.atoms_within(&addresses));
+            set.union_with(&self.atoms_within(&addresses.difference(&excluded)));
+            // A pod on the host network is no workload endpoint: its traffic carries its
+            // node's addresses, which network sets may hold (one excluded is enough).
+            // A pod whose address is unknown is only in a set of every IPv4 address.
+            let holds = |set: &IpSet, ips: &[std::net::IpAddr]| {
+                if ips.is_empty() {
+                    set.has_all_ipv4()
+                } else {
+                    ips.iter().any(|ip| set.contains(*ip))
+                }
+            };
+            for (c, key) in self.classes.iter().enumerate() {
+                if !self.selectable.contains(c)
+                    && holds(&addresses, &key.ips)
+                    && !holds(&excluded, &key.ips)
+                {
+                    set.insert(c);
+                }
+            }
         }
         if let Some(nets) = &e.nets {
             let mut within = self.atoms_within(nets);
@@ -447,11 +535,16 @@ impl Builder<'_> {
         set
     }
 
-    /// A class's namespace name and labels.
+    /// A class's namespace name and labels (its service account's among them, when a
+    /// selector tests it).
     fn class_labels(&self, class: usize) -> (String, Labels) {
         let key = &self.classes[class];
         let ns = self.cluster.namespaces[key.namespace as usize].name.clone();
-        (ns, key.labels.iter().cloned().collect())
+        let mut labels: Labels = key.labels.iter().cloned().collect();
+        if let Some(sa) = &key.service_account {
+            labels.insert(SERVICE_ACCOUNT_KEY.into(), sa.clone());
+        }
+        (ns, labels)
     }
 
     /// A namespace's labels as Calico's namespace selectors see them.
@@ -484,11 +577,11 @@ pub(super) struct CompiledCalico {
 pub fn unsupported(cluster: &Cluster) -> Vec<(Option<kubeseg_model::Location>, String)> {
     let mut out = Vec::new();
     for p in cluster.calico_policies.iter().filter(|p| !p.staged) {
-        if p.tier == "default" && p.order == Some(K8S_ORDER) && !cluster.policies.is_empty() {
+        if p.tier == "default" && before_k8s(p, k8s_bounds(cluster)).is_none() {
             out.push((
                 p.location.clone(),
                 format!(
-                    "{} has order 1000 in tier default, where Calico interleaves it with the Kubernetes NetworkPolicies by name; kubeseg cannot evaluate that yet (give it another order)",
+                    "{} has order 1000 in tier default and a name between those of the Kubernetes NetworkPolicies, with which Calico interleaves it by name; kubeseg cannot evaluate that yet (give it another order)",
                     p.id()
                 ),
             ));
@@ -505,23 +598,6 @@ pub fn unsupported(cluster: &Cluster) -> Vec<(Option<kubeseg_model::Location>, S
             out.push((
                 p.location.clone(),
                 format!("{}: a named port in notPorts is not modelled yet", p.id()),
-            ));
-        }
-        let keys = std::iter::once(&p.subject.selector)
-            .chain(
-                p.ingress
-                    .iter()
-                    .chain(&p.egress)
-                    .flat_map(|r| r.peer.selector.iter().chain(&r.peer.not_selector)),
-            )
-            .any(|s: &CalicoSelector| s.label_keys().contains("projectcalico.org/serviceaccount"));
-        if keys {
-            out.push((
-                p.location.clone(),
-                format!(
-                    "{}: selecting by projectcalico.org/serviceaccount is not modelled yet",
-                    p.id()
-                ),
             ));
         }
     }

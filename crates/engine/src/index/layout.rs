@@ -70,6 +70,11 @@ fn class_key(pod: &Pod, namespace: u32, pre: &Prepass, options: Options) -> Clas
             Vec::new()
         },
         networks: pre.networks_holding(pod),
+        service_account: pre.calico_service_accounts.then(|| {
+            pod.service_account
+                .clone()
+                .unwrap_or_else(|| "default".into())
+        }),
         host_network: pod.host_network && !options.host_network_selectable,
     }
 }

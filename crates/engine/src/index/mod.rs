@@ -59,6 +59,9 @@ pub struct ClassKey {
     pub ips: Vec<IpAddr>,
     /// Whether the pods use the host network.
     pub host_network: bool,
+    /// The service account, only when a Calico selector tests
+    /// `projectcalico.org/serviceaccount` (else `None`, so it splits no class).
+    pub service_account: Option<String>,
     /// The tiered `networks` address sets that hold the pods' addresses (indices
     /// into the distinct sets), so pod IPs split classes only as far as they matter.
     pub networks: Vec<u32>,
@@ -144,6 +147,8 @@ pub struct PortSpec {
     pub numeric: PortSetId,
     /// Named entries: (protocol, name).
     pub named: Vec<(Protocol, String)>,
+    /// Ports cut from the named ones once resolved (Calico's `notPorts`).
+    pub except: PortSetId,
 }
 
 /// The compiled cluster.
@@ -447,7 +452,7 @@ impl Index {
         for (proto, name) in &s.named {
             set = set.union(&self.named_ports(*proto, name, dst));
         }
-        set
+        set.difference(self.port_sets.get(s.except))
     }
 }
 
@@ -660,6 +665,7 @@ impl Builder<'_> {
             None => PortSpec {
                 numeric: PortSetId::ALL,
                 named: Vec::new(),
+                except: PortSetId::EMPTY,
             },
             Some(entries) => {
                 let mut numeric = PortSet::empty();
@@ -678,6 +684,7 @@ impl Builder<'_> {
                 PortSpec {
                     numeric: self.port_sets.intern(numeric),
                     named,
+                    except: PortSetId::EMPTY,
                 }
             }
         };

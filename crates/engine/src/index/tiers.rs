@@ -184,6 +184,8 @@ pub struct Prepass {
     pub networks: Vec<IpSet>,
     /// Every Node object's addresses.
     pub all_node_addresses: IpSet,
+    /// Whether a Calico selector tests `projectcalico.org/serviceaccount`.
+    pub calico_service_accounts: bool,
 }
 
 impl Prepass {
@@ -211,6 +213,7 @@ pub fn prepass(cluster: &Cluster) -> Prepass {
         domains: Vec::new(),
         networks: Vec::new(),
         all_node_addresses: IpSet::empty(),
+        calico_service_accounts: super::calico::tests_service_accounts(cluster),
     };
     let mut seen: rustc_hash::FxHashSet<&IpSet> = Default::default();
     for p in &cluster.cluster_policies {

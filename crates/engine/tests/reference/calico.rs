@@ -149,9 +149,9 @@ pub fn endpoint_labels(namespace: &str, pod: &Pod) -> Labels {
     let mut labels = pod.labels.clone();
     labels.insert(NAMESPACE_KEY.to_string(), namespace.to_string());
     labels.insert(ORCHESTRATOR_KEY.to_string(), "k8s".to_string());
-    if let Some(sa) = &pod.service_account {
-        labels.insert(SERVICE_ACCOUNT_KEY.to_string(), sa.clone());
-    }
+    // The API server gives a pod that names no service account `default`.
+    let sa = pod.service_account.as_deref().unwrap_or("default");
+    labels.insert(SERVICE_ACCOUNT_KEY.to_string(), sa.to_string());
     labels
 }
 
@@ -256,13 +256,17 @@ fn entity_matches(cluster: &Cluster, entity: &CalicoEntity, peer: Party, reading
                 .iter()
                 .filter(|n| addresses.iter().any(|ip| n.nets.contains(*ip)))
                 .collect();
-            let positive = holding.iter().any(|n| {
-                namespace_allowed(cluster, namespaces, &n.namespace)
-                    && entity
-                        .selector
-                        .as_ref()
-                        .is_none_or(|s| s.matches(&network_set_labels(n)))
-            });
+            // With only `notSelector` (a global policy's rule without a namespace
+            // selector), Calico has no positive selector: any address not excluded.
+            let unconstrained = entity.selector.is_none() && entity.namespaces.is_none();
+            let positive = unconstrained
+                || holding.iter().any(|n| {
+                    namespace_allowed(cluster, namespaces, &n.namespace)
+                        && entity
+                            .selector
+                            .as_ref()
+                            .is_none_or(|s| s.matches(&network_set_labels(n)))
+                });
             let negative = holding.iter().any(|n| {
                 entity
                     .not_selector
