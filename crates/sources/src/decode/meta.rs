@@ -25,6 +25,10 @@ const CLUSTER_SCOPED: &[&str] = &[
     "ClusterNetworkPolicy",
     "CiliumClusterwideNetworkPolicy",
     "GlobalNetworkPolicy",
+    "StagedGlobalNetworkPolicy",
+    "GlobalNetworkSet",
+    "Tier",
+    "HostEndpoint",
 ];
 
 /// The namespace an object lands in: its own, `-n`'s, or `default`; empty for
