@@ -6,6 +6,7 @@
 //! `libcalico-go/lib/backend/syncersv1/updateprocessors/rules.go`).
 
 use super::calico_rules::rules;
+pub(super) use super::calico_values::{number, selector};
 use super::ctx::Ctx;
 use super::meta::Meta;
 use super::policy::error_count;
@@ -57,9 +58,6 @@ const GLOBAL_ONLY: &[&str] = &[
     "preDNAT",
     "applyOnForward",
 ];
-
-/// The longest selector the CRD schema accepts (`MaxLength=1024`).
-const MAX_SELECTOR: usize = 1024;
 
 /// The policy being read: what rule decoding needs to know about it.
 #[derive(Clone, Copy)]
@@ -129,7 +127,12 @@ pub fn calico_policy(ctx: &mut Ctx, obj: &Node, meta: Meta, kind: &str) -> Optio
     {
         ctx.error(n, "unsupported-field", "spec.serviceAccountSelector is not modelled yet: kubeseg cannot tell which pods this policy selects");
     }
-    for key in ["doNotTrack", "preDNAT", "applyOnForward"] {
+    // `applyOnForward` only widens a policy to traffic forwarded through host
+    // endpoints: on pods it changes nothing.
+    if let Some(n) = present(spec, "applyOnForward").filter(|_| global) {
+        flag(ctx, n, "applyOnForward");
+    }
+    for key in ["doNotTrack", "preDNAT"] {
         if let Some(n) = present(spec, key).filter(|_| global)
             && flag(ctx, n, key)
         {
@@ -248,22 +251,6 @@ fn tier_prefix(ctx: &mut Ctx, obj: &Node, name: &str, tier: &str) {
     }
 }
 
-/// A number (`*float64`).
-pub(super) fn number(ctx: &mut Ctx, node: &Node, what: &str) -> Option<f64> {
-    match node.value {
-        Value::Int(i) => Some(i as f64),
-        Value::Float(f) if f.is_finite() => Some(f),
-        _ => {
-            ctx.error(
-                node,
-                "invalid-type",
-                format!("{what} must be a number, found {}", describe(node)),
-            );
-            None
-        }
-    }
-}
-
 /// A boolean.
 fn flag(ctx: &mut Ctx, node: &Node, what: &str) -> bool {
     match node.value {
@@ -348,52 +335,4 @@ fn staged_action(ctx: &mut Ctx, spec: &[(Key, Node)]) {
         }
         Some(other) => ctx.error(n, "invalid-value", format!("Unsupported value: \"{other}\": spec.stagedAction must be Set, Delete, Learn or Ignore")),
     }
-}
-
-/// A selector string, parsed; `global()` is refused unless `global_ok` (only a rule's
-/// `namespaceSelector` may use it: the CEL rules test the text for `global(`).
-pub(super) fn selector(
-    ctx: &mut Ctx,
-    node: &Node,
-    what: &str,
-    global_ok: bool,
-) -> Option<CalicoSelector> {
-    let text = ctx.str(node, what)?;
-    if text.len() > MAX_SELECTOR {
-        ctx.error(
-            node,
-            "invalid-selector",
-            format!(
-                "{what} is {} bytes long; the CRD allows at most {MAX_SELECTOR}",
-                text.len()
-            ),
-        );
-        return None;
-    }
-    if !global_ok && text.contains("global(") {
-        ctx.error(
-            node,
-            "invalid-selector",
-            format!("{what}: global() can only be used in an EntityRule namespaceSelector"),
-        );
-        return None;
-    }
-    match CalicoSelector::parse(text) {
-        Ok(s) => Some(s),
-        Err(e) => {
-            ctx.error(
-                node,
-                "invalid-selector",
-                format!(
-                    "{what} `{}` is not a valid Calico selector: {e}",
-                    clip(text)
-                ),
-            );
-            None
-        }
-    }
-}
-
-fn clip(text: &str) -> String {
-    kubeseg_model::clip(text).to_string()
 }

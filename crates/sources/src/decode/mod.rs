@@ -5,6 +5,7 @@ mod calico_entity;
 mod calico_ports;
 mod calico_rules;
 mod calico_sets;
+mod calico_values;
 mod cilium;
 mod cilium_peers;
 mod cilium_ports;
