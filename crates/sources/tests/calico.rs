@@ -597,7 +597,7 @@ fn a_policy_outside_its_tiers_prefix_gets_a_warning() {
 // validateTier: no dots in a tier name.
 #[test]
 fn tiers_are_read_and_checked() {
-    let text = "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: security}\nspec: {order: 100}\n---\napiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: kube-admin}\nspec: {order: 1000, defaultAction: Pass}\n---\napiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: a-last}\n";
+    let text = "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: security}\nspec: {order: 100}\n---\napiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: kube-admin}\nspec: {order: 1000, defaultAction: Pass}\n---\napiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: a-last}\nspec: {}\n";
     let loaded = load_str("t.yaml", text);
     assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
     let tiers = &loaded.cluster.calico_tiers;
@@ -626,6 +626,9 @@ fn tiers_are_read_and_checked() {
         "spec:",
     );
     rejects(&tier("a.b", "{}"), "invalid-name", "name: a.b");
+    // tier.go: `spec` is required (`json:"spec"`, the CRD's `required`).
+    let text = "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: t}\n";
+    rejects(text, "missing-spec", "apiVersion");
 }
 
 // networkset.go: labels and CIDRs (host bits and bare addresses allowed by the `cidr`
@@ -691,7 +694,7 @@ fn assembly_keeps_one_of_each_and_sorts() {
 #[test]
 fn unmodelled_calico_kinds_say_why() {
     // Each document starts with its kind: warnings point at the object's first line.
-    let text = "kind: HostEndpoint\napiVersion: projectcalico.org/v3\nmetadata: {name: h}\nspec: {node: n1}\n---\nkind: Profile\napiVersion: projectcalico.org/v3\nmetadata: {name: pr}\n---\napiVersion: crd.projectcalico.org/v1\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec: {}\n";
+    let text = "kind: HostEndpoint\napiVersion: projectcalico.org/v3\nmetadata: {name: h}\nspec: {node: n1}\n---\nkind: Profile\napiVersion: projectcalico.org/v3\nmetadata: {name: pr}\nspec: {}\n---\napiVersion: crd.projectcalico.org/v1\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec: {}\n";
     let loaded = load_str("t.yaml", text);
     let m = warns(&loaded, text, "unmodelled-policy", "kind: HostEndpoint");
     assert!(

@@ -8,7 +8,7 @@ use super::ctx::Ctx;
 use super::meta::{Meta, is_dns1123_label};
 use super::policy::error_count;
 use super::tier::{describe, present};
-use crate::tree::Node;
+use crate::tree::{Key, Node};
 use kubeseg_model::{CalicoAction, CalicoNetworkSet, CalicoTier, Cidr, IpSet};
 
 /// The tiers Calico creates itself, with the order and default action their CEL rules
@@ -30,10 +30,7 @@ pub fn tier(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Option<CalicoTier> {
     {
         ctx.error(n, "invalid-name", format!("`{}` is not a valid tier name: name must consist of lower case alphanumeric characters or '-' (regex: [a-z0-9]([-a-z0-9]*[a-z0-9])?), at most 63 characters", meta.name));
     }
-    let spec = match obj.get("spec") {
-        Some(n) => ctx.map(n, "Tier spec")?,
-        None => &[],
-    };
+    let spec = spec(ctx, obj, "Tier")?;
     ctx.check_fields(spec, &["order", "defaultAction"], "Tier spec");
     let order = present(spec, "order").and_then(|n| number(ctx, n, "spec.order"));
     // `+kubebuilder:default=Deny`, then `oneof=Deny Pass`.
@@ -104,10 +101,7 @@ pub fn network_set(ctx: &mut Ctx, obj: &Node, meta: Meta, kind: &str) -> Option<
             "projectcalico.org/namespace is not a valid label name",
         );
     }
-    let spec = match obj.get("spec") {
-        Some(n) => ctx.map(n, &format!("{kind} spec"))?,
-        None => &[],
-    };
+    let spec = spec(ctx, obj, kind)?;
     ctx.check_fields(spec, &["nets"], &format!("{kind} spec"));
     let mut nets = IpSet::empty();
     if let Some(n) = present(spec, "nets") {
@@ -153,4 +147,17 @@ pub fn network_set(ctx: &mut Ctx, obj: &Node, meta: Meta, kind: &str) -> Option<
         nets,
         location: Some(ctx.at(obj)),
     })
+}
+
+/// `spec`, which the CRD schema requires.
+fn spec<'n>(ctx: &mut Ctx, obj: &'n Node, kind: &str) -> Option<&'n [(Key, Node)]> {
+    let Some(n) = obj.get("spec") else {
+        ctx.error(
+            obj,
+            "missing-spec",
+            format!("{kind} has no `spec`; the API server requires one"),
+        );
+        return None;
+    };
+    ctx.map(n, &format!("{kind} spec"))
 }
