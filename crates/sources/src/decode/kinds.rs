@@ -88,8 +88,17 @@ impl Document<'_, '_> {
     /// connectivity but are not modelled are reported with the reason. Other versions
     /// (Calico's `crd.projectcalico.org/v1` storage form) are left to the other readers.
     pub fn calico_object(&mut self) -> bool {
-        let (obj, kind) = (self.obj, self.kind);
-        if self.api_version != calico::API_VERSION {
+        let (obj, kind, api_version) = (self.obj, self.kind, self.api_version);
+        if api_version.starts_with("crd.projectcalico.org/") && calico::POLICY_KINDS.contains(&kind)
+        {
+            // Calico's storage form, which only Calico itself writes: its names and
+            // defaults differ from what users apply.
+            self.meta(kind);
+            self.warn("unmodelled-policy", format!("{kind} with apiVersion `{api_version}` is Calico's internal storage form, which kubeseg does not read; the results ignore it (export the `{}` objects instead)", calico::API_VERSION));
+            self.skip_version();
+            return true;
+        }
+        if api_version != calico::API_VERSION {
             return false;
         }
         if calico::POLICY_KINDS.contains(&kind) {

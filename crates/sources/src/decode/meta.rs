@@ -29,6 +29,7 @@ const CLUSTER_SCOPED: &[&str] = &[
     "GlobalNetworkSet",
     "Tier",
     "HostEndpoint",
+    "Profile",
 ];
 
 /// The namespace an object lands in: its own, `-n`'s, or `default`; empty for
