@@ -529,6 +529,8 @@ fn icmp_matches_are_warnings() {
     let (loaded, p) = load_one(&text);
     assert_eq!(p.ingress[0].protocols, [false; 3]);
     warns(&loaded, &text, "calico-icmp", "icmp:");
+    let text = np("  ingress:\n  - action: Allow\n    protocol: 58\n    icmp: {type: 128}\n");
+    one(&text);
     let text = np("  ingress:\n  - action: Allow\n    protocol: TCP\n    icmp: {type: 8}\n");
     rejects(&text, "invalid-value", "icmp:");
     let text = np("  ingress:\n  - action: Allow\n    protocol: ICMP\n    icmp: {code: 1}\n");

@@ -58,6 +58,9 @@ pub(super) fn protocol(ctx: &mut Ctx, node: &Node, what: &str) -> Option<Proto> 
             6 => Proto::Ported(0),
             17 => Proto::Ported(1),
             132 => Proto::Ported(2),
+            // The CEL rules on `icmp` take 1 and 58 for ICMP and ICMPv6.
+            1 => Proto::Other("ICMP".to_string()),
+            58 => Proto::Other("ICMPv6".to_string()),
             _ => Proto::Other(format!("protocol {n}")),
         }),
         Some(0) => {
