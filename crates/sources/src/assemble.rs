@@ -221,6 +221,19 @@ impl Collected {
                 }
                 self.cluster.cilium_policies.push(p);
             }
+            Object::CalicoPolicy(p) => {
+                if !p.namespace.is_empty() {
+                    self.referenced.push(p.namespace.clone());
+                }
+                self.cluster.calico_policies.push(p);
+            }
+            Object::CalicoTier(t) => self.cluster.calico_tiers.push(t),
+            Object::CalicoNetworkSet(s) => {
+                if !s.namespace.is_empty() {
+                    self.referenced.push(s.namespace.clone());
+                }
+                self.cluster.calico_network_sets.push(s);
+            }
             Object::Node(n) => self.cluster.nodes.push(n),
             Object::ServiceAccount(a) => {
                 self.referenced.push(a.namespace.clone());
@@ -380,6 +393,24 @@ fn sort_for_output(cluster: &mut Cluster, misfiled: &mut Misfiled) {
     });
     // CiliumNetworkPolicies by namespace and name, then the cluster-wide ones by name.
     cluster.cilium_policies.sort_by(|a, b| {
+        (a.namespace.is_empty(), &a.namespace, &a.name).cmp(&(
+            b.namespace.is_empty(),
+            &b.namespace,
+            &b.name,
+        ))
+    });
+    // Calico's namespaced policies and network sets by namespace and name, then the
+    // global ones by name (kind breaks the tie between a policy and its staged form).
+    cluster.calico_policies.sort_by(|a, b| {
+        (a.namespace.is_empty(), &a.namespace, &a.name, &a.kind).cmp(&(
+            b.namespace.is_empty(),
+            &b.namespace,
+            &b.name,
+            &b.kind,
+        ))
+    });
+    cluster.calico_tiers.sort_by(|a, b| a.name.cmp(&b.name));
+    cluster.calico_network_sets.sort_by(|a, b| {
         (a.namespace.is_empty(), &a.namespace, &a.name).cmp(&(
             b.namespace.is_empty(),
             &b.namespace,

@@ -4,8 +4,8 @@
 
 use super::ctx::Ctx;
 use super::{
-    CONTROLLER_KINDS, Decoded, KUSTOMIZE_HINT, Object, UNMODELLED_POLICY_KINDS, cilium, mesh, meta,
-    policy, shape, tier, tier_peers, workloads,
+    CONTROLLER_KINDS, Decoded, KUSTOMIZE_HINT, Object, UNMODELLED_POLICY_KINDS, calico,
+    calico_sets, cilium, mesh, meta, policy, shape, tier, tier_peers, workloads,
 };
 use crate::tree::Node;
 
@@ -84,6 +84,54 @@ impl Document<'_, '_> {
         self.push(Object::AuthorizationPolicy { policy, misfiled });
     }
 
+    /// A `projectcalico.org/v3` policy, Tier or network set; the Calico kinds that change
+    /// connectivity but are not modelled are reported with the reason. Other versions
+    /// (Calico's `crd.projectcalico.org/v1` storage form) are left to the other readers.
+    pub fn calico_object(&mut self) -> bool {
+        let (obj, kind, api_version) = (self.obj, self.kind, self.api_version);
+        if api_version.starts_with("crd.projectcalico.org/") && calico::POLICY_KINDS.contains(&kind)
+        {
+            // Calico's storage form, which only Calico itself writes: its names and
+            // defaults differ from what users apply.
+            self.meta(kind);
+            self.warn("unmodelled-policy", format!("{kind} with apiVersion `{api_version}` is Calico's internal storage form, which kubeseg does not read; the results ignore it (export the `{}` objects instead)", calico::API_VERSION));
+            self.skip_version();
+            return true;
+        }
+        if api_version != calico::API_VERSION {
+            return false;
+        }
+        if calico::POLICY_KINDS.contains(&kind) {
+            let meta = self.meta(kind);
+            if let Some(p) = calico::calico_policy(self.ctx, obj, meta, kind) {
+                self.push(Object::CalicoPolicy(p));
+            }
+        } else if kind == "Tier" {
+            let meta = self.meta(kind);
+            if let Some(t) = calico_sets::tier(self.ctx, obj, meta) {
+                self.push(Object::CalicoTier(t));
+            }
+        } else if matches!(kind, "NetworkSet" | "GlobalNetworkSet") {
+            let meta = self.meta(kind);
+            if let Some(s) = calico_sets::network_set(self.ctx, obj, meta, kind) {
+                self.push(Object::CalicoNetworkSet(s));
+            }
+        } else if let Some((_, reason)) = calico::UNMODELLED.iter().find(|(k, _)| *k == kind) {
+            self.meta(kind);
+            self.warn(
+                "unmodelled-policy",
+                format!(
+                    "{kind} ({}) changes connectivity but {reason}; the results ignore it",
+                    calico::API_VERSION
+                ),
+            );
+            self.skip(kind.to_string());
+        } else {
+            return false;
+        }
+        true
+    }
+
     /// A NetworkPolicy; one under another apiVersion is reported as not modelled.
     pub fn network_policy(&mut self) -> bool {
         let (obj, kind, api_version) = (self.obj, self.kind, self.api_version);
@@ -91,8 +139,8 @@ impl Document<'_, '_> {
             return false;
         }
         if api_version != "networking.k8s.io/v1" {
-            // Calico's projectcalico.org/v3 NetworkPolicy (look-alikes under made-up
-            // groups were reported as misfiled).
+            // Calico's crd.projectcalico.org/v1 storage form (look-alikes under
+            // made-up groups were reported as misfiled; projectcalico.org/v3 was read).
             self.warn("unmodelled-policy", format!("NetworkPolicy with apiVersion `{api_version}` is not a networking.k8s.io/v1 NetworkPolicy; kubeseg does not model it and the results ignore it"));
             self.skip_version();
             return true;

@@ -25,6 +25,11 @@ const CLUSTER_SCOPED: &[&str] = &[
     "ClusterNetworkPolicy",
     "CiliumClusterwideNetworkPolicy",
     "GlobalNetworkPolicy",
+    "StagedGlobalNetworkPolicy",
+    "GlobalNetworkSet",
+    "Tier",
+    "HostEndpoint",
+    "Profile",
 ];
 
 /// The namespace an object lands in: its own, `-n`'s, or `default`; empty for

@@ -1,5 +1,11 @@
 //! Document trees into typed objects, with every problem reported at its position.
 
+mod calico;
+mod calico_entity;
+mod calico_ports;
+mod calico_rules;
+mod calico_sets;
+mod calico_values;
 mod cilium;
 mod cilium_peers;
 mod cilium_ports;
@@ -82,6 +88,12 @@ pub enum Object {
     ClusterPolicy(kubeseg_model::ClusterPolicy),
     /// A CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy.
     CiliumPolicy(kubeseg_model::CiliumPolicy),
+    /// A Calico NetworkPolicy, GlobalNetworkPolicy or staged one.
+    CalicoPolicy(kubeseg_model::CalicoPolicy),
+    /// A Calico Tier.
+    CalicoTier(kubeseg_model::CalicoTier),
+    /// A Calico NetworkSet or GlobalNetworkSet.
+    CalicoNetworkSet(kubeseg_model::CalicoNetworkSet),
     /// A Node.
     Node(kubeseg_model::Node),
     /// A ServiceAccount.
@@ -137,11 +149,30 @@ impl Object {
             ),
             Object::ClusterPolicy(p) => (&p.kind, "", &p.name, p.location.as_ref()),
             Object::CiliumPolicy(p) => (&p.kind, &p.namespace, &p.name, p.location.as_ref()),
+            // Calico's NetworkPolicy shares its kind with the Kubernetes one.
+            Object::CalicoPolicy(p) => (
+                calico_identity_kind(&p.kind),
+                &p.namespace,
+                &p.name,
+                p.location.as_ref(),
+            ),
+            Object::CalicoTier(t) => ("Tier", "", &t.name, t.location.as_ref()),
+            Object::CalicoNetworkSet(s) => (&s.kind, &s.namespace, &s.name, s.location.as_ref()),
             Object::Node(n) => ("Node", "", &n.name, n.location.as_ref()),
             Object::ServiceAccount(a) => {
                 ("ServiceAccount", &a.namespace, &a.name, a.location.as_ref())
             }
         })
+    }
+}
+
+/// The kind that names a Calico policy in [`Object::identity`]: Calico's NetworkPolicy
+/// is told apart from the Kubernetes one by its group.
+fn calico_identity_kind(kind: &str) -> &str {
+    if kind == "NetworkPolicy" {
+        "NetworkPolicy.projectcalico.org"
+    } else {
+        kind
     }
 }
 
@@ -169,7 +200,9 @@ pub const CONTROLLER_KINDS: &[&str] = &[
 
 /// Policy kinds that change connectivity but that this version does not model: never dropped silently.
 /// (ClusterNetworkPolicy here is Antrea's, `crd.antrea.io`; the
-/// `policy.networking.k8s.io/v1alpha2` one is modelled.)
+/// `policy.networking.k8s.io/v1alpha2` one is modelled. GlobalNetworkPolicy is read
+/// under `projectcalico.org/v3`; this catches its other versions, such as Calico's
+/// `crd.projectcalico.org/v1` storage form.)
 const UNMODELLED_POLICY_KINDS: &[&str] = &[
     "AuthorizationPolicy",
     "PeerAuthentication",
@@ -234,7 +267,8 @@ pub fn decode_object(ctx: &mut Ctx, obj: &Node, item_kind: Option<&str>, out: &m
     // Each reader takes only the kinds and apiVersions it knows and leaves the rest to
     // the next. Order matters where two share a kind: the modelled versions of the
     // tiered and Istio kinds are read before `unmodelled_policy` reports the others.
-    let read = doc.network_policy()
+    let read = doc.calico_object()
+        || doc.network_policy()
         || doc.core_object()
         || doc.route()
         || doc.tiered_policy()

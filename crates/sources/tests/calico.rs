@@ -1,0 +1,734 @@
+//! Calico's policies (projectcalico.org/v3 NetworkPolicy, GlobalNetworkPolicy, their
+//! staged forms, Tier, NetworkSet, GlobalNetworkSet): Calico's rewriting and every
+//! validation error at its line. Expected values are derived by hand from
+//! projectcalico/calico: `api/pkg/apis/projectcalico/v3/*.go` (types and CEL rules),
+//! `libcalico-go/lib/validator/v3/validator.go` (validator.go),
+//! `api/pkg/defaults/networkpolicy.go` (defaults), `api/pkg/lib/numorstring`
+//! (numorstring) and `libcalico-go/lib/backend/syncersv1/updateprocessors/rules.go`
+//! (rules.go).
+#![allow(clippy::print_stderr)]
+
+use kubeseg_model::{
+    CalicoAction, CalicoEntity, CalicoNamespaces, CalicoPolicy, CalicoPort, CalicoPorts,
+    CalicoSelector, Cidr, Severity,
+};
+use kubeseg_sources::{Loaded, load_str};
+
+fn line_of(text: &str, needle: &str) -> u32 {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("`{needle}` not in the input")) as u32
+        + 1
+}
+
+fn errors(loaded: &Loaded) -> Vec<(&'static str, u32)> {
+    loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(|d| (d.code, d.location.as_ref().map_or(0, |l| l.line)))
+        .collect()
+}
+
+/// Asserts exactly one error, `code` at the line holding `marker`, and that nothing
+/// Calico was kept; returns its message.
+fn rejects(text: &str, code: &str, marker: &str) -> String {
+    let loaded = load_str("t.yaml", text);
+    assert_eq!(
+        errors(&loaded),
+        vec![(code, line_of(text, marker))],
+        "{:#?}",
+        loaded.diagnostics
+    );
+    assert!(loaded.cluster.calico_policies.is_empty());
+    assert!(loaded.cluster.calico_tiers.is_empty());
+    assert!(loaded.cluster.calico_network_sets.is_empty());
+    let d = loaded
+        .diagnostics
+        .iter()
+        .find(|d| d.severity == Severity::Error)
+        .unwrap();
+    d.message.clone()
+}
+
+/// Asserts a warning `code` at the line holding `marker`; returns its message.
+fn warns(loaded: &Loaded, text: &str, code: &str, marker: &str) -> String {
+    let line = line_of(text, marker);
+    loaded
+        .diagnostics
+        .iter()
+        .find(|d| {
+            d.severity == Severity::Warning
+                && d.code == code
+                && d.location.as_ref().is_some_and(|l| l.line == line)
+        })
+        .unwrap_or_else(|| panic!("no {code} at line {line}: {:#?}", loaded.diagnostics))
+        .message
+        .clone()
+}
+
+fn load_one(text: &str) -> (Loaded, CalicoPolicy) {
+    let loaded = load_str("t.yaml", text);
+    assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
+    assert_eq!(loaded.cluster.calico_policies.len(), 1);
+    let p = loaded.cluster.calico_policies[0].clone();
+    (loaded, p)
+}
+
+fn one(text: &str) -> CalicoPolicy {
+    load_one(text).1
+}
+
+/// A Calico NetworkPolicy `p` in namespace `shop` with this spec (indented by 2).
+fn np(spec: &str) -> String {
+    format!(
+        "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {{name: p, namespace: shop}}\nspec:\n{spec}"
+    )
+}
+
+/// A GlobalNetworkPolicy `g` with this spec (indented by 2).
+fn gnp(spec: &str) -> String {
+    format!(
+        "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {{name: g}}\nspec:\n{spec}"
+    )
+}
+
+fn sel(text: &str) -> CalicoSelector {
+    CalicoSelector::parse(text).unwrap()
+}
+
+fn net(text: &str) -> kubeseg_model::IpSet {
+    Cidr::parse(text).unwrap().to_set()
+}
+
+fn ingress_peer(text: &str) -> CalicoEntity {
+    one(text).ingress[0].peer.clone()
+}
+
+// defaults: tier `default`, types from the rules; NetworkPolicySpec: empty selector is all().
+#[test]
+fn a_namespaced_policy_gets_calicos_defaults() {
+    let p = one(&np("  ingress: [{action: Allow}]\n"));
+    assert_eq!(p.kind, "NetworkPolicy");
+    assert_eq!((p.namespace.as_str(), p.name.as_str()), ("shop", "p"));
+    assert_eq!(p.tier, "default");
+    assert_eq!(p.order, None);
+    assert_eq!(p.subject.selector, CalicoSelector::All);
+    assert_eq!(p.subject.namespaces, CalicoNamespaces::Own("shop".into()));
+    assert!(p.applies_ingress && !p.applies_egress);
+    assert!(!p.staged);
+    assert_eq!(p.ingress.len(), 1);
+    assert_eq!(p.ingress[0].action, CalicoAction::Allow);
+    assert_eq!(p.ingress[0].protocols, [true; 3]);
+    assert_eq!(p.ingress[0].peer, CalicoEntity::default());
+    assert_eq!(p.ingress[0].ports, None);
+}
+
+// defaults.go defaultPolicyTypesField: no egress rules → [Ingress] (also with no rules);
+// egress only → [Egress]; both → both; written types are kept.
+#[test]
+fn types_are_defaulted_from_the_rules() {
+    let t = |spec: &str| {
+        let p = one(&np(spec));
+        (p.applies_ingress, p.applies_egress)
+    };
+    assert_eq!(t("  selector: all()\n"), (true, false));
+    assert_eq!(t("  egress: [{action: Deny}]\n"), (false, true));
+    assert_eq!(
+        t("  ingress: [{action: Deny}]\n  egress: [{action: Deny}]\n"),
+        (true, true)
+    );
+    assert_eq!(
+        t("  ingress: []\n  egress: [{action: Deny}]\n"),
+        (false, true)
+    );
+    assert_eq!(t("  egress: []\n"), (true, false));
+    assert_eq!(t("  types: [Egress]\n"), (false, true));
+    assert_eq!(
+        t("  types: [Ingress, Egress]\n  egress: [{action: Log}]\n"),
+        (true, true)
+    );
+}
+
+// validator.go validateNetworkPolicySpec: "'Ingress' type specified more than once";
+// the CRD enum and MinItems=1.
+#[test]
+fn bad_types_are_refused() {
+    let text = np("  types: [Ingress, Ingress]\n");
+    rejects(&text, "duplicate-value", "types:");
+    let text = np("  types: [ingress]\n");
+    rejects(&text, "invalid-value", "types:");
+    let text = np("  types: []\n");
+    rejects(&text, "invalid-policy-type", "types:");
+}
+
+// GlobalNetworkPolicySpec: namespaceSelector scopes the subject; absent → any namespace
+// and non-namespaced endpoints; tier and order as written.
+#[test]
+fn a_global_policy_selects_by_namespace_selector() {
+    let p = one(&gnp(
+        "  tier: security\n  order: 10.5\n  selector: app == 'db'\n  namespaceSelector: team == 'a'\n  egress: [{action: Pass}]\n",
+    ));
+    assert_eq!((p.namespace.as_str(), p.name.as_str()), ("", "g"));
+    assert_eq!(p.tier, "security");
+    assert_eq!(p.order, Some(10.5));
+    assert_eq!(p.subject.selector, sel("app == 'db'"));
+    assert_eq!(
+        p.subject.namespaces,
+        CalicoNamespaces::Selected(sel("team == 'a'"))
+    );
+    assert!(!p.applies_ingress && p.applies_egress);
+    assert_eq!(p.egress[0].action, CalicoAction::Pass);
+    let p = one(&gnp("  order: 3\n  selector: has(x)\n"));
+    assert_eq!(p.subject.namespaces, CalicoNamespaces::Any);
+    assert_eq!(p.order, Some(3.0));
+}
+
+// Staged kinds: StagedNetworkPolicySpec, StagedGlobalNetworkPolicySpec (stagedAction).
+#[test]
+fn staged_policies_are_read_as_staged() {
+    let text = "apiVersion: projectcalico.org/v3\nkind: StagedNetworkPolicy\nmetadata: {name: s, namespace: shop}\nspec:\n  stagedAction: Set\n  ingress: [{action: Deny}]\n---\napiVersion: projectcalico.org/v3\nkind: StagedGlobalNetworkPolicy\nmetadata: {name: sg}\nspec:\n  namespaceSelector: all()\n";
+    let loaded = load_str("t.yaml", text);
+    assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
+    let ps = &loaded.cluster.calico_policies;
+    assert_eq!(ps.len(), 2);
+    assert!(ps.iter().all(|p| p.staged));
+    assert_eq!(ps[0].kind, "StagedNetworkPolicy");
+    assert_eq!(ps[1].kind, "StagedGlobalNetworkPolicy");
+    assert_eq!(
+        ps[1].subject.namespaces,
+        CalicoNamespaces::Selected(CalicoSelector::All)
+    );
+}
+
+// validator.go validateStagedNetworkPolicy: a Delete holds nothing but its tier.
+#[test]
+fn a_staged_delete_holds_only_its_tier() {
+    let text = "apiVersion: projectcalico.org/v3\nkind: StagedNetworkPolicy\nmetadata: {name: s, namespace: shop}\nspec:\n  stagedAction: Delete\n  selector: all()\n";
+    let m = rejects(text, "invalid-value", "stagedAction");
+    assert!(m.contains("except Tier"), "{m}");
+    let text = "apiVersion: projectcalico.org/v3\nkind: StagedNetworkPolicy\nmetadata: {name: s, namespace: shop}\nspec:\n  stagedAction: Maybe\n";
+    rejects(text, "invalid-value", "stagedAction");
+}
+
+// rules.go getEndpointSelector: an NP rule selecting endpoints without namespaceSelector
+// stays in its namespace (notSelector alone too); nets alone or nothing: no constraint.
+#[test]
+fn namespaced_rules_select_in_their_namespace() {
+    let e = ingress_peer(&np(
+        "  ingress:\n  - action: Allow\n    source: {selector: app == 'web'}\n",
+    ));
+    assert_eq!(e.selector, Some(sel("app == 'web'")));
+    assert_eq!(e.namespaces, Some(CalicoNamespaces::Own("shop".into())));
+    let e = ingress_peer(&np(
+        "  ingress:\n  - action: Allow\n    source: {notSelector: app == 'web'}\n",
+    ));
+    assert_eq!(e.selector, None);
+    assert_eq!(e.not_selector, Some(sel("app == 'web'")));
+    assert_eq!(e.namespaces, Some(CalicoNamespaces::Own("shop".into())));
+    let e = ingress_peer(&np(
+        "  ingress:\n  - action: Allow\n    source: {nets: [10.0.0.0/8, 192.168.1.0/24]}\n",
+    ));
+    assert_eq!(e.namespaces, None);
+    assert_eq!(
+        e.nets,
+        Some(net("10.0.0.0/8").union(&net("192.168.1.0/24")))
+    );
+}
+
+// rules.go getEndpointSelector: in a GNP a selector without namespaceSelector matches in
+// every namespace and outside them.
+#[test]
+fn global_rules_select_anywhere() {
+    let p = one(&gnp(
+        "  egress:\n  - action: Allow\n    destination: {selector: app == 'x', notNets: [10.1.0.0/16]}\n",
+    ));
+    let e = &p.egress[0].peer;
+    assert_eq!(e.namespaces, Some(CalicoNamespaces::Any));
+    assert_eq!(e.not_nets, Some(net("10.1.0.0/16")));
+}
+
+// rules.go: namespaceSelector `all()` → any namespaced endpoint; `global()` → only
+// non-namespaced ones; anything else → the selected namespaces.
+#[test]
+fn rule_namespace_selectors() {
+    let ns = |s: &str| {
+        ingress_peer(&np(&format!(
+            "  ingress:\n  - action: Allow\n    source: {{namespaceSelector: \"{s}\"}}\n"
+        )))
+        .namespaces
+    };
+    assert_eq!(ns("global()"), Some(CalicoNamespaces::Global));
+    assert_eq!(ns(" global( ) "), Some(CalicoNamespaces::Global));
+    assert_eq!(
+        ns("all()"),
+        Some(CalicoNamespaces::Selected(CalicoSelector::All))
+    );
+    assert_eq!(
+        ns("team == 'a'"),
+        Some(CalicoNamespaces::Selected(sel("team == 'a'")))
+    );
+}
+
+// validator.go validateEntityRule: "global() cannot be combined with other selectors";
+// CEL on EntityRule, NetworkPolicySpec, GlobalNetworkPolicySpec: global() only in a
+// rule's namespaceSelector.
+#[test]
+fn global_is_only_for_rule_namespace_selectors() {
+    let text = np(
+        "  ingress:\n  - action: Allow\n    source: {namespaceSelector: \"global() && has(a)\"}\n",
+    );
+    let m = rejects(&text, "invalid-selector", "namespaceSelector");
+    assert!(m.contains("cannot be combined"), "{m}");
+    let text = np("  ingress:\n  - action: Allow\n    source: {selector: \"global()\"}\n");
+    let m = rejects(&text, "invalid-selector", "selector");
+    assert!(m.contains("global() can only be used"), "{m}");
+    let text = np("  selector: global()\n");
+    rejects(&text, "invalid-selector", "selector");
+    let text = gnp("  namespaceSelector: global()\n");
+    rejects(&text, "invalid-selector", "namespaceSelector");
+}
+
+// validator.go validateSelector: the selector parser decides; its message has the offset.
+#[test]
+fn invalid_selectors_are_refused_with_the_parsers_message() {
+    let text = np("  selector: app = 'x'\n");
+    let m = rejects(&text, "invalid-selector", "selector");
+    assert!(m.contains("at byte 4"), "{m}");
+    let text = np("  ingress:\n  - action: Deny\n    source: {notSelector: 'has(a'}\n");
+    rejects(&text, "invalid-selector", "notSelector");
+}
+
+// policy_common.go Action enum (Allow, Deny, Log, Pass), required.
+#[test]
+fn actions_are_required_and_spelled_as_the_enum() {
+    let p = one(&np(
+        "  ingress: [{action: Allow}, {action: Deny}, {action: Log}, {action: Pass}]\n",
+    ));
+    let actions: Vec<_> = p.ingress.iter().map(|r| r.action).collect();
+    assert_eq!(
+        actions,
+        [
+            CalicoAction::Allow,
+            CalicoAction::Deny,
+            CalicoAction::Log,
+            CalicoAction::Pass
+        ]
+    );
+    let text = np("  ingress:\n  - action: allow\n");
+    rejects(&text, "invalid-action", "action: allow");
+    let text = np("  ingress:\n  - protocol: TCP\n");
+    rejects(&text, "invalid-action", "protocol: TCP");
+}
+
+// numorstring Protocol and validator.go validateProtocol (protocolRegex is case-sensitive;
+// a string of digits is a number; 0 is invalid).
+#[test]
+fn protocols_become_flags() {
+    let flags = |rule: &str| one(&np(&format!("  ingress:\n  - {rule}\n"))).ingress[0].protocols;
+    assert_eq!(flags("{action: Allow}"), [true, true, true]);
+    assert_eq!(
+        flags("{action: Allow, protocol: TCP}"),
+        [true, false, false]
+    );
+    assert_eq!(flags("{action: Allow, protocol: 17}"), [false, true, false]);
+    assert_eq!(
+        flags("{action: Allow, protocol: '132'}"),
+        [false, false, true]
+    );
+    assert_eq!(
+        flags("{action: Allow, notProtocol: UDP}"),
+        [true, false, true]
+    );
+    assert_eq!(
+        flags("{action: Allow, protocol: TCP, notProtocol: TCP}"),
+        [false, false, false]
+    );
+    assert_eq!(
+        flags("{action: Allow, notProtocol: ICMP}"),
+        [true, true, true]
+    );
+    let text = np("  ingress:\n  - action: Allow\n    protocol: ICMP\n");
+    let (loaded, p) = load_one(&text);
+    assert_eq!(p.ingress[0].protocols, [false; 3]);
+    let m = warns(&loaded, &text, "calico-protocol", "protocol: ICMP");
+    assert!(m.contains("ICMP is not modelled"), "{m}");
+    let text = np("  ingress:\n  - action: Allow\n    protocol: UDPLite\n");
+    assert_eq!(one(&text).ingress[0].protocols, [false; 3]);
+    let text = np("  ingress:\n  - action: Allow\n    protocol: tcp\n");
+    let m = rejects(&text, "invalid-protocol", "protocol: tcp");
+    assert!(m.contains("`TCP`"), "{m}");
+    let text = np("  ingress:\n  - action: Allow\n    protocol: 0\n");
+    rejects(&text, "invalid-protocol", "protocol: 0");
+    let text = np("  ingress:\n  - action: Allow\n    protocol: 256\n");
+    rejects(&text, "invalid-protocol", "protocol: 256");
+}
+
+// numorstring PortFromString: numbers, "first:last", names; validator.go validatePort.
+#[test]
+fn destination_ports_are_read() {
+    let p = one(&np(
+        "  ingress:\n  - action: Allow\n    protocol: TCP\n    destination:\n      ports: [80, '8000:8080', http]\n      notPorts: ['8001']\n",
+    ));
+    assert_eq!(
+        p.ingress[0].ports,
+        Some(CalicoPorts {
+            ports: Some(vec![
+                CalicoPort::Range(80, 80),
+                CalicoPort::Range(8000, 8080),
+                CalicoPort::Named("http".into()),
+            ]),
+            not_ports: vec![CalicoPort::Range(8001, 8001)],
+        })
+    );
+    // Egress: the destination is the peer, and its ports are the rule's ports.
+    let p = one(&np(
+        "  egress:\n  - action: Allow\n    protocol: UDP\n    destination: {ports: [53], selector: k8s-app == 'dns'}\n",
+    ));
+    let r = &p.egress[0];
+    assert_eq!(
+        r.ports.as_ref().unwrap().ports,
+        Some(vec![CalicoPort::Range(53, 53)])
+    );
+    assert_eq!(r.peer.selector, Some(sel("k8s-app == 'dns'")));
+    let text = np(
+        "  ingress:\n  - action: Allow\n    protocol: TCP\n    destination: {ports: ['90:80']}\n",
+    );
+    rejects(&text, "invalid-port", "ports:");
+    let text =
+        np("  ingress:\n  - action: Allow\n    protocol: TCP\n    destination: {ports: [0]}\n");
+    rejects(&text, "invalid-port", "ports:");
+    let text = np(
+        "  ingress:\n  - action: Allow\n    protocol: TCP\n    destination: {ports: [Web_Port]}\n",
+    );
+    rejects(&text, "invalid-port", "ports:");
+}
+
+// validator.go validateRule: without protocol only named ports; with a protocol without
+// ports (ICMP), no ports at all.
+#[test]
+fn numeric_ports_need_a_protocol_with_ports() {
+    let text = np("  ingress:\n  - action: Allow\n    destination: {ports: [80]}\n");
+    let m = rejects(&text, "invalid-port", "ports:");
+    assert!(
+        m.contains("numeric port or port range must set protocol"),
+        "{m}"
+    );
+    let p = one(&np(
+        "  ingress:\n  - action: Allow\n    destination: {ports: [http]}\n",
+    ));
+    assert_eq!(p.ingress[0].protocols, [true; 3]);
+    assert_eq!(
+        p.ingress[0].ports.as_ref().unwrap().ports,
+        Some(vec![CalicoPort::Named("http".into())])
+    );
+    let text =
+        np("  ingress:\n  - action: Allow\n    protocol: ICMP\n    destination: {ports: [http]}\n");
+    let m = rejects(&text, "invalid-port", "ports:");
+    assert!(
+        m.contains("rules that specify ports must set protocol"),
+        "{m}"
+    );
+}
+
+// Not modelled: source ports, the policy's own side, service accounts, services,
+// ipVersion, the subject's serviceAccountSelector, host-endpoint flags.
+#[test]
+fn unmodelled_fields_are_errors() {
+    let cases = [
+        (
+            np("  ingress:\n  - action: Allow\n    protocol: TCP\n    source: {ports: [1234]}\n"),
+            "ports:",
+        ),
+        (
+            np("  ingress:\n  - action: Allow\n    destination: {selector: app == 'x'}\n"),
+            "destination:",
+        ),
+        (
+            np("  egress:\n  - action: Allow\n    source: {nets: [10.0.0.0/8]}\n"),
+            "source:",
+        ),
+        (
+            np("  ingress:\n  - action: Allow\n    source: {serviceAccounts: {names: [a]}}\n"),
+            "source:",
+        ),
+        (
+            np("  egress:\n  - action: Allow\n    destination: {services: {name: s}}\n"),
+            "destination:",
+        ),
+        (
+            np("  ingress:\n  - action: Allow\n    ipVersion: 4\n"),
+            "ipVersion",
+        ),
+        (
+            np("  serviceAccountSelector: role == 'x'\n"),
+            "serviceAccount",
+        ),
+        (
+            gnp("  doNotTrack: true\n  applyOnForward: true\n  ingress: [{action: Allow}]\n"),
+            "doNotTrack",
+        ),
+        (gnp("  preDNAT: true\n  applyOnForward: true\n"), "preDNAT"),
+    ];
+    for (text, marker) in cases {
+        rejects(&text, "unsupported-field", marker);
+    }
+    // Turned off, they change nothing.
+    one(&gnp("  doNotTrack: false\n  applyOnForward: false\n"));
+}
+
+// validator.go validateRule scanNets (cnet.ParseCIDR), the `net` tag (strictly masked),
+// negated catch-all, one IP family per rule.
+#[test]
+fn rule_nets_are_validated() {
+    let bad = [
+        "nets: [10.0.0.1/8]",
+        "nets: [10.0.0.1]",
+        "nets: [nonsense]",
+        "notNets: [0.0.0.0/0]",
+        "nets: [10.0.0.0/8, 'fd00::/8']",
+    ];
+    for b in bad {
+        let text = np(&format!(
+            "  ingress:\n  - action: Allow\n    source: {{{b}}}\n"
+        ));
+        rejects(&text, "invalid-cidr", "source:");
+    }
+    let e = ingress_peer(&np(
+        "  ingress:\n  - action: Allow\n    source: {nets: ['fd00::/8'], notNets: ['fd00:1::/32']}\n",
+    ));
+    assert_eq!(e.nets, Some(net("fd00::/8")));
+    assert_eq!(e.not_nets, Some(net("fd00:1::/32")));
+}
+
+// CEL on Rule: HTTP only on Allow rules with protocol TCP or unset; validator.go
+// validateNetworkPolicySpec: not on egress rules. An Allow with HTTP is a warning.
+#[test]
+fn http_matches_are_counted_at_l4() {
+    let text =
+        np("  ingress:\n  - action: Allow\n    http: {methods: [GET], paths: [{prefix: /api}]}\n");
+    let (loaded, p) = load_one(&text);
+    assert_eq!(p.ingress[0].protocols, [true; 3]);
+    warns(&loaded, &text, "calico-http", "http:");
+    let text = np("  ingress:\n  - action: Deny\n    http: {methods: [GET]}\n");
+    let m = rejects(&text, "invalid-value", "http:");
+    assert!(m.contains("only valid on Allow"), "{m}");
+    let text = np("  egress:\n  - action: Allow\n    http: {methods: [GET]}\n");
+    rejects(&text, "invalid-value", "http:");
+    let text = np("  ingress:\n  - action: Allow\n    protocol: UDP\n    http: {methods: [GET]}\n");
+    rejects(&text, "invalid-value", "http:");
+    let text =
+        np("  ingress:\n  - action: Allow\n    http:\n      paths: [{exact: /a, prefix: /b}]\n");
+    rejects(&text, "invalid-value", "exact:");
+}
+
+// CEL on Rule: ICMP fields need protocol ICMP or ICMPv6; ICMPFields: code needs a type.
+#[test]
+fn icmp_matches_are_warnings() {
+    let text = np("  ingress:\n  - action: Allow\n    protocol: ICMP\n    icmp: {type: 8}\n");
+    let (loaded, p) = load_one(&text);
+    assert_eq!(p.ingress[0].protocols, [false; 3]);
+    warns(&loaded, &text, "calico-icmp", "icmp:");
+    let text = np("  ingress:\n  - action: Allow\n    protocol: 58\n    icmp: {type: 128}\n");
+    one(&text);
+    let text = np("  ingress:\n  - action: Allow\n    protocol: TCP\n    icmp: {type: 8}\n");
+    rejects(&text, "invalid-value", "icmp:");
+    let text = np("  ingress:\n  - action: Allow\n    protocol: ICMP\n    icmp: {code: 1}\n");
+    rejects(&text, "invalid-value", "icmp:");
+}
+
+// Unknown fields warn with a suggestion, as the other readers do; metadata and
+// performanceHints are read without effect.
+#[test]
+fn unknown_fields_warn_with_a_suggestion() {
+    let text = np(
+        "  selectr: all()\n  performanceHints: [AssumeNeededOnEveryNode]\n  ingress:\n  - action: Allow\n    metadata: {annotations: {a: b}}\n    sorce: {}\n",
+    );
+    let (loaded, _) = load_one(&text);
+    let m = warns(&loaded, &text, "unknown-field", "selectr");
+    assert!(m.contains("did you mean `selector`?"), "{m}");
+    let m = warns(&loaded, &text, "unknown-field", "sorce");
+    assert!(m.contains("did you mean `source`?"), "{m}");
+    // GlobalNetworkPolicy's own fields are unknown in a namespaced policy.
+    let text = np("  namespaceSelector: all()\n");
+    let (loaded, _) = load_one(&text);
+    warns(&loaded, &text, "unknown-field", "namespaceSelector");
+}
+
+// Wrong types are errors at their node.
+#[test]
+fn wrong_types_are_errors() {
+    rejects(&np("  order: high\n"), "invalid-type", "order:");
+    rejects(&np("  selector: [a]\n"), "invalid-type", "selector:");
+    rejects(
+        &np("  ingress: {action: Allow}\n"),
+        "invalid-type",
+        "ingress:",
+    );
+    rejects(
+        &np("  ingress:\n  - action: Allow\n    source: [a]\n"),
+        "invalid-type",
+        "source:",
+    );
+}
+
+// validator.go networkPolicyNameRegex / globalNetworkPolicyNameRegex: at most one dot.
+#[test]
+fn policy_names_follow_calicos_rules() {
+    let text = "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: a.b.c, namespace: shop}\nspec: {}\n";
+    rejects(text, "invalid-name", "name: a.b.c");
+    let text = "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: knp.default.a.b, namespace: shop}\nspec: {}\n";
+    one(text);
+}
+
+// names.ValidateTieredPolicyName: before v3.32 a policy in another tier had to be named
+// `<tier>.<name>`; now deprecated (it checks only emptiness), so a warning.
+#[test]
+fn a_policy_outside_its_tiers_prefix_gets_a_warning() {
+    let text = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: deny-all}\nspec: {tier: security}\n";
+    let (loaded, p) = load_one(text);
+    assert_eq!(p.tier, "security");
+    let m = warns(&loaded, text, "calico-policy-name", "name: deny-all");
+    assert!(m.contains("security.<name>"), "{m}");
+    let text = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: security.deny-all}\nspec: {tier: security}\n";
+    let (loaded, _) = load_one(text);
+    assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+}
+
+// tier.go: defaultAction defaults to Deny, enum Pass/Deny; CEL fixes Calico's own tiers;
+// validateTier: no dots in a tier name.
+#[test]
+fn tiers_are_read_and_checked() {
+    let text = "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: security}\nspec: {order: 100}\n---\napiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: kube-admin}\nspec: {order: 1000, defaultAction: Pass}\n---\napiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: a-last}\nspec: {}\n";
+    let loaded = load_str("t.yaml", text);
+    assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
+    let tiers = &loaded.cluster.calico_tiers;
+    let names: Vec<_> = tiers.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["a-last", "kube-admin", "security"]);
+    assert_eq!(tiers[0].order, None);
+    assert_eq!(tiers[0].default_action, CalicoAction::Deny);
+    assert_eq!(tiers[1].default_action, CalicoAction::Pass);
+    assert_eq!(tiers[2].order, Some(100.0));
+    let tier = |name: &str, spec: &str| {
+        format!(
+            "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {{name: {name}}}\nspec: {spec}\n"
+        )
+    };
+    let m = rejects(
+        &tier("kube-admin", "{order: 1000}"),
+        "invalid-tier",
+        "spec:",
+    );
+    assert!(m.contains("default action 'Pass'"), "{m}");
+    let m = rejects(&tier("default", "{order: 5}"), "invalid-tier", "spec:");
+    assert!(m.contains("1000000"), "{m}");
+    rejects(
+        &tier("t", "{defaultAction: Allow}"),
+        "invalid-action",
+        "spec:",
+    );
+    rejects(&tier("a.b", "{}"), "invalid-name", "name: a.b");
+    // tier.go: `spec` is required (`json:"spec"`, the CRD's `required`).
+    let text = "apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata: {name: t}\n";
+    rejects(text, "missing-spec", "apiVersion");
+}
+
+// networkset.go: labels and CIDRs (host bits and bare addresses allowed by the `cidr`
+// tag); validateNetworkSet: the namespace label is Calico's own.
+#[test]
+fn network_sets_are_read() {
+    let text = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata: {name: ext, labels: {role: ext}}\nspec:\n  nets: [1.2.3.4/24, 5.6.7.8]\n---\napiVersion: projectcalico.org/v3\nkind: NetworkSet\nmetadata: {name: set1, namespace: shop}\nspec: {nets: ['fd00::/64']}\n";
+    let loaded = load_str("t.yaml", text);
+    assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
+    let sets = &loaded.cluster.calico_network_sets;
+    assert_eq!(sets.len(), 2);
+    assert_eq!(
+        (sets[0].namespace.as_str(), sets[0].name.as_str()),
+        ("shop", "set1")
+    );
+    assert_eq!(sets[0].nets, net("fd00::/64"));
+    assert_eq!(sets[1].kind, "GlobalNetworkSet");
+    assert_eq!(sets[1].labels.get("role").map(String::as_str), Some("ext"));
+    assert_eq!(sets[1].nets, net("1.2.3.0/24").union(&net("5.6.7.8/32")));
+    let text = "apiVersion: projectcalico.org/v3\nkind: NetworkSet\nmetadata:\n  name: set1\n  labels: {projectcalico.org/namespace: x}\nspec: {}\n";
+    rejects(text, "invalid-label", "labels:");
+    let text = "apiVersion: projectcalico.org/v3\nkind: NetworkSet\nmetadata: {name: set1}\nspec: {nets: [10.0.0.0/33]}\n";
+    rejects(text, "invalid-cidr", "nets:");
+}
+
+// One object per kind, namespace and name; a Calico NetworkPolicy and a Kubernetes one
+// of the same name are different objects; sorted namespaced first, then global.
+#[test]
+fn assembly_keeps_one_of_each_and_sorts() {
+    let text = "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: a}\nspec: {}\n---\napiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: p, namespace: shop}\nspec: {order: 1}\n---\napiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: p, namespace: shop}\nspec: {order: 2}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: shop}\nspec: {podSelector: {}}\n---\napiVersion: projectcalico.org/v3\nkind: StagedNetworkPolicy\nmetadata: {name: p, namespace: bar}\nspec: {}\n";
+    let loaded = load_str("t.yaml", text);
+    assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
+    let ids: Vec<_> = loaded
+        .cluster
+        .calico_policies
+        .iter()
+        .map(|p| p.id())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "StagedNetworkPolicy/bar/p",
+            "NetworkPolicy/shop/p",
+            "GlobalNetworkPolicy/a"
+        ]
+    );
+    assert_eq!(loaded.cluster.calico_policies[1].order, Some(2.0));
+    assert_eq!(loaded.cluster.policies.len(), 1);
+    let dups: Vec<_> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "duplicate-object")
+        .collect();
+    assert_eq!(dups.len(), 1, "{dups:#?}");
+    // The replaced one starts three lines above its spec.
+    assert_eq!(
+        dups[0].location.as_ref().map(|l| l.line),
+        Some(line_of(text, "order: 1") - 3)
+    );
+}
+
+// Kinds that change connectivity but are not read say why.
+#[test]
+fn unmodelled_calico_kinds_say_why() {
+    // Each document starts with its kind: warnings point at the object's first line.
+    let text = "kind: HostEndpoint\napiVersion: projectcalico.org/v3\nmetadata: {name: h}\nspec: {node: n1}\n---\nkind: Profile\napiVersion: projectcalico.org/v3\nmetadata: {name: pr}\nspec: {}\n---\napiVersion: crd.projectcalico.org/v1\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec: {}\n";
+    let loaded = load_str("t.yaml", text);
+    let m = warns(&loaded, text, "unmodelled-policy", "kind: HostEndpoint");
+    assert!(
+        m.contains("host endpoints are not modelled: kubeseg answers for pods"),
+        "{m}"
+    );
+    warns(&loaded, text, "unmodelled-policy", "kind: Profile");
+    warns(
+        &loaded,
+        text,
+        "unmodelled-policy",
+        "crd.projectcalico.org/v1",
+    );
+    assert!(loaded.cluster.calico_policies.is_empty());
+}
+
+// Hostile input never panics: every problem is a diagnostic.
+#[test]
+fn hostile_values_are_diagnostics() {
+    let texts = [
+        np("  order: .nan\n"),
+        np(
+            "  ingress:\n  - action: Allow\n    protocol: TCP\n    destination: {ports: ['99999:1', 99999999999, '1:99999', -1]}\n",
+        ),
+        np("  ingress: [null, 3, {action: [Allow]}]\n"),
+        np(&format!("  selector: \"{}\"\n", "(".repeat(500))),
+        np("  ingress:\n  - action: Allow\n    source: {nets: [null, 1, '::/999']}\n"),
+        gnp("  namespaceSelector: 7\n  types: [null]\n"),
+    ];
+    for t in texts {
+        let loaded = load_str("t.yaml", &t);
+        assert!(loaded.has_errors(), "{t}");
+        assert!(loaded.cluster.calico_policies.is_empty());
+    }
+}
