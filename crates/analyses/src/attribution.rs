@@ -72,6 +72,8 @@ pub struct Verdict {
     pub normal_deny: PortSet,
     /// Ports the Baseline tier denies (where it is consulted).
     pub baseline_deny: PortSet,
+    /// The fold of the tiers' steps.
+    pub fold: TierFold,
 }
 
 impl Verdict {
@@ -86,10 +88,10 @@ impl Verdict {
             .fold(PortSet::empty(), |acc, r| acc.union(&r.ports))
     }
 
-    /// What the direction allows: `A ∪ ((below \ N) \ D)`.
+    /// What the direction allows: the tiers' fold on the union layer's answer.
     pub fn allowed(&self) -> PortSet {
-        let below = self.below().difference(&self.normal_deny);
-        self.accept.union(&below.difference(&self.deny))
+        let union = self.isolated.then(|| self.below());
+        self.fold.verdict(union.as_ref())
     }
 
     /// The Admin-tier `Accept` steps that decide some of `ports`, with those ports.
@@ -137,6 +139,11 @@ impl Attribution {
                 ingress_iso[c] |= isolates_ingress;
                 egress_iso[c] |= isolates_egress;
             }
+        }
+        // Calico's `default`-tier policies isolate without union-layer rules.
+        for c in 0..classes {
+            ingress_iso[c] |= index.ingress_isolated.contains(c);
+            egress_iso[c] |= index.egress_isolated.contains(c);
         }
         let mut ingress_range: IdVec<PolicyId, _> = vec![(0, 0); index.selected.len()].into();
         for (i, r) in index.ingress_rules.iter().enumerate() {
@@ -220,41 +227,54 @@ impl Attribution {
         v: &mut Verdict,
     ) {
         let mut fold = TierFold::default();
-        for &p in policies {
-            let rules = if egress {
-                &index.tiers.egress[p]
-            } else {
-                &index.tiers.ingress[p]
-            };
-            for &r in rules {
-                if r.tier == Stage::Baseline && v.isolated {
-                    break;
-                }
-                if !index.peer_sets[r.peers].contains(peer) {
-                    continue;
-                }
-                let ports = index.spec_ports(r.ports, dst);
-                let new = fold.step(r.tier, r.action, &ports);
-                if new.is_empty() {
-                    continue;
-                }
-                // Steps name Cilium specs by their own index, as explain does.
-                let policy = match r.tier {
-                    Stage::Normal => p.index() - index.tiers.cluster_count,
-                    _ => p.index(),
-                };
-                v.tiers.push(TierStep {
-                    policy,
-                    rule: r.rule as usize,
-                    tier: r.tier,
-                    action: r.action,
-                    ports,
-                    decided: new,
-                });
+        let lists = if egress {
+            &index.tiers.egress
+        } else {
+            &index.tiers.ingress
+        };
+        // Every rule of these policies in evaluation order, a tier's end once.
+        let mut rules: Vec<_> = policies
+            .iter()
+            .flat_map(|&p| lists[p].iter().copied())
+            .collect();
+        rules.sort_by_key(|r| r.key);
+        rules.dedup_by(|a, b| a.end && b.end && a.key == b.key);
+        let calico_first = index.tiers.cluster_count + index.tiers.cilium_count;
+        for r in rules {
+            if !r.end && !index.peer_sets[r.peers].contains(peer) {
+                continue;
             }
+            let ports = index.spec_ports(r.ports, dst);
+            let new = fold.step(r.tier, r.action, r.end, &ports);
+            if new.is_empty() {
+                continue;
+            }
+            // Steps name Cilium specs and Calico policies by their own index, as explain
+            // does.
+            let p = r.policy.index();
+            let policy = match r.tier {
+                Stage::Normal => p - index.tiers.cluster_count,
+                _ if p >= calico_first => p - calico_first,
+                _ => p,
+            };
+            v.tiers.push(TierStep {
+                policy,
+                rule: r.rule as usize,
+                tier: r.tier,
+                action: r.action,
+                ports,
+                decided: new,
+                end: r.end,
+            });
         }
-        (v.accept, v.deny, v.normal_deny, v.baseline_deny) =
-            (fold.accept, fold.deny, fold.normal_deny, fold.baseline_deny);
+        fold.finish();
+        (v.accept, v.deny, v.normal_deny, v.baseline_deny) = (
+            fold.accept.clone(),
+            fold.deny.clone(),
+            fold.normal_deny.clone(),
+            fold.baseline_deny.clone(),
+        );
+        v.fold = fold;
     }
 
     /// The Cilium specs (`index::cilium_refs` order) that put a class into default deny

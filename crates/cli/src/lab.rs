@@ -27,7 +27,7 @@ pub fn run(c: &LabCommand) -> Result<(String, bool)> {
         }
         LabCommand::Apply(a) => {
             let loaded = load_input(&a.common)?;
-            refuse_cilium(&loaded)?;
+            refuse_cni_policies(&loaded)?;
             let engine = Engine::new(&loaded.cluster, options(&a.common, &loaded.cluster));
             let plan = plan_for(&engine, a);
             let exe = std::env::current_exe().context("the kubeseg executable")?;
@@ -173,12 +173,19 @@ fn planned(engine: &Engine, name: &str, per_workload: usize) -> Plan {
 }
 
 /// The kernel rules cover NetworkPolicy and the cluster tiers only.
-fn refuse_cilium(loaded: &kubeseg_sources::Loaded) -> Result<()> {
+fn refuse_cni_policies(loaded: &kubeseg_sources::Loaded) -> Result<()> {
     if let Some(p) = loaded.cluster.cilium_policies.first() {
         bail!(
             "{} (and {} more Cilium policies): the kernel lab and the node agent enforce NetworkPolicy and the AdminNetworkPolicy tiers, not Cilium's policies; run with --cni generic to leave them out",
             p.id(),
             loaded.cluster.cilium_policies.len() - 1
+        );
+    }
+    if let Some(p) = loaded.cluster.calico_policies.first() {
+        bail!(
+            "{} (and {} more Calico policies): the kernel lab and the node agent enforce NetworkPolicy and the AdminNetworkPolicy tiers, not Calico's policies; run with --cni generic to leave them out",
+            p.id(),
+            loaded.cluster.calico_policies.len() - 1
         );
     }
     Ok(())
@@ -232,7 +239,7 @@ fn setup<'a>(a: &'a LabArgs, exe: &'a std::path::Path) -> Result<net::Setup<'a>>
 
 /// Loads the manifests and builds the lab from them; the engine answers for it.
 fn start<'c>(a: &LabArgs, loaded: &'c kubeseg_sources::Loaded) -> Result<(Engine<'c>, State)> {
-    refuse_cilium(loaded)?;
+    refuse_cni_policies(loaded)?;
     let engine = Engine::new(&loaded.cluster, options(&a.common, &loaded.cluster));
     let plan = plan_for(&engine, a);
     let exe = std::env::current_exe().context("the kubeseg executable")?;
@@ -439,7 +446,7 @@ fn write_line(line: &str) -> Result<()> {
 fn enforce_once(a: &EnforceArgs) -> Result<String> {
     let paths = kernel_paths(&a.common)?;
     let loaded = load_input(&a.common)?;
-    refuse_cilium(&loaded)?;
+    refuse_cni_policies(&loaded)?;
     let engine = Engine::new(&loaded.cluster, options(&a.common, &loaded.cluster));
     // Pods are matched by name (the node file keeps their namespaces and addresses):
     // plan as many copies per workload as a lab can have.

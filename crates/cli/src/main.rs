@@ -229,8 +229,9 @@ pub(crate) fn load_input(common: &Common) -> Result<Loaded> {
 /// The dataplane `--cni` names, `auto` resolved on the cluster.
 pub(crate) fn dataplane(cni: Cni, cluster: &kubeseg_model::Cluster) -> Cni {
     match cni {
-        Cni::Auto if cluster.cilium_policies.is_empty() => Cni::Generic,
-        Cni::Auto => Cni::Cilium,
+        Cni::Auto if !cluster.cilium_policies.is_empty() => Cni::Cilium,
+        Cni::Auto if !cluster.calico_policies.is_empty() => Cni::Calico,
+        Cni::Auto => Cni::Generic,
         cni => cni,
     }
 }
@@ -257,18 +258,33 @@ pub(crate) fn leave_out_unenforced(cni: Cni, loaded: &mut Loaded) -> Cni {
             ));
         }
     }
-    // Calico's policies are read and validated; the engine does not evaluate them yet.
-    let calico = std::mem::take(&mut loaded.cluster.calico_policies);
-    for p in calico {
+    if cni == Cni::Calico {
+        // What the engine cannot evaluate exactly is refused, never guessed.
+        for (at, why) in kubeseg_engine::index::calico_unsupported(&loaded.cluster) {
+            let d = kubeseg_model::Diagnostic::error("unsupported-policy", at, why);
+            loaded.diagnostics.push(d);
+        }
+        return cni;
+    }
+    let name = if cni == Cni::Cilium {
+        "cilium"
+    } else {
+        "generic"
+    };
+    let left_out = std::mem::take(&mut loaded.cluster.calico_policies);
+    for p in left_out {
         loaded.diagnostics.push(kubeseg_model::Diagnostic::warning(
             "unmodelled-policy",
             p.location.clone(),
             format!(
-                "{} is read and validated but not evaluated by this version of kubeseg: left out of the answer",
+                "{} is not enforced under --cni {name}: left out of the answer",
                 p.id()
             ),
         ));
     }
+    // Tiers and network sets change nothing without Calico's policies.
+    loaded.cluster.calico_tiers.clear();
+    loaded.cluster.calico_network_sets.clear();
     cni
 }
 

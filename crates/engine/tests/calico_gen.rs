@@ -777,7 +777,53 @@ fn check_engine(cluster: &Cluster, r: Reading) -> Result<(), TestCaseError> {
         .map(|c| ((c.src, c.dst), c.ports))
         .collect();
     let want = reference::calico::connections(cluster, &externals, r);
-    same(&got, &want, "engine (left) != reference (right)", cluster)
+    same(&got, &want, "engine (left) != reference (right)", cluster)?;
+    check_explain(cluster, r, options, &externals)
+}
+
+/// `explain` (its own reading of Calico, independent of the index) agrees with the
+/// reference pod by pod, and with outside addresses.
+fn check_explain(
+    cluster: &Cluster,
+    r: Reading,
+    options: Options,
+    externals: &[(usize, IpAddr)],
+) -> Result<(), TestCaseError> {
+    use kubeseg_engine::explain::{Side, explain};
+    let mut sides: Vec<(Side, reference::Party)> = Vec::new();
+    for w in &cluster.workloads {
+        for pod in &w.pods {
+            let side = Side::Pod {
+                namespace: &w.namespace,
+                pod,
+            };
+            let party = reference::Party::Pod {
+                namespace: &w.namespace,
+                pod,
+            };
+            sides.push((side, party));
+        }
+    }
+    for &(_, ip) in externals {
+        sides.push((Side::Address(ip), reference::Party::External(ip)));
+    }
+    for (src, src_party) in &sides {
+        for (dst, dst_party) in &sides {
+            if matches!((src, dst), (Side::Address(_), Side::Address(_))) {
+                continue;
+            }
+            let got = explain(cluster, src, dst, options).allowed;
+            let want = reference::calico::allowed_calico(cluster, *src_party, *dst_party, r);
+            prop_assert_eq!(
+                &got,
+                &want,
+                "explain != reference for {:?} -> {:?}",
+                src_party,
+                dst_party
+            );
+        }
+    }
+    Ok(())
 }
 
 fn config() -> ProptestConfig {

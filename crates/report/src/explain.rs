@@ -33,7 +33,7 @@
 use crate::mesh::{MeshJson, mesh_json, mesh_text};
 use crate::{PortsJson, SCHEMA_VERSION, to_json};
 use kubeseg_engine::explain::{Direction, Explanation, Miss, TierStep};
-use kubeseg_engine::index::{Stage, cilium_refs};
+use kubeseg_engine::index::{Region, Stage, cilium_refs};
 use kubeseg_engine::mesh::{Decision, MeshVerdict, Request};
 use kubeseg_model::{Action, CiliumPolicy, CiliumSpec, Cluster, ClusterPolicy, PortSet, Protocol};
 use serde::Serialize;
@@ -348,15 +348,26 @@ fn direction_text(
         return;
     }
     let _ = writeln!(out);
-    let stage = |stage: Stage| d.tiers.steps.iter().filter(move |s| s.tier == stage);
-    for s in stage(Stage::Admin).chain(stage(Stage::Normal)) {
+    // Steps come in evaluation order; the union layer sits between Pre and Post.
+    let early = |s: &&TierStep| matches!(s.tier.region(), Region::Before | Region::Pre);
+    for s in d.tiers.steps.iter().filter(early) {
         tier_step_text(out, cluster, s, name);
     }
     network_policy_text(out, cluster, d, name, port);
     if !cluster.cilium_policies.is_empty() {
         cilium_allows_text(out, cluster, d, name, port);
     }
-    for s in stage(Stage::Baseline) {
+    if !d.tiers.calico_isolating.is_empty() {
+        let names: Vec<String> = (d.tiers.calico_isolating.iter())
+            .map(|&i| cluster.calico_policies[i].id())
+            .collect();
+        let _ = writeln!(
+            out,
+            "  [Calico] tier default applies ({}): what it leaves is denied",
+            names.join(", ")
+        );
+    }
+    for s in d.tiers.steps.iter().filter(|s| !early(s)) {
         tier_step_text(out, cluster, s, name);
     }
     for &(p, r) in &d.tiers.dns_dependent {
@@ -424,6 +435,34 @@ fn step_source(
     s: &TierStep,
     name: &str,
 ) -> StepSource {
+    if s.tier.as_str() == "Calico" {
+        let policy = &cluster.calico_policies[s.policy];
+        let order = policy
+            .order
+            .map(|o| format!(", order {o}"))
+            .unwrap_or_default();
+        if s.end {
+            return StepSource {
+                label: format!("[Calico tier {}]", policy.tier),
+                policy: format!("Tier/{}", policy.tier),
+                priority: None,
+                rule: "end of tier (defaultAction)".into(),
+                location: None,
+            };
+        }
+        let rules = if name == "egress" {
+            &policy.egress
+        } else {
+            &policy.ingress
+        };
+        return StepSource {
+            label: format!("[Calico tier {}] {}{order}", policy.tier, policy.id()),
+            policy: policy.id(),
+            priority: None,
+            rule: format!("{name}[{}]", s.rule),
+            location: rules.get(s.rule).and_then(|r| r.location.clone()),
+        };
+    }
     if s.tier == Stage::Normal {
         let (policy, spec, label) = cilium_spec(cluster, refs, s.policy);
         let rules = if name == "egress" {
@@ -552,16 +591,19 @@ fn tier_step_text(out: &mut String, cluster: &Cluster, s: &TierStep, name: &str)
 
 /// Which layer decides one port, as a phrase.
 fn decider(cluster: &Cluster, d: &Direction, name: &str, proto: Protocol, n: u16) -> String {
+    let refs = cilium_refs(cluster);
+    let label = |s: &TierStep| {
+        let source = step_source(cluster, &refs, s, name);
+        format!("{} {} {}", source.label, source.rule, s.action.as_str())
+    };
+    if !cluster.calico_policies.is_empty() {
+        return calico_decider(d, proto, n, &label);
+    }
     let step = |tier: Stage| {
         d.tiers
             .steps
             .iter()
             .find(|s| s.tier == tier && s.decided.contains(proto, n))
-    };
-    let refs = cilium_refs(cluster);
-    let label = |s: &TierStep| {
-        let source = step_source(cluster, &refs, s, name);
-        format!("{} {} {}", source.label, source.rule, s.action.as_str())
     };
     if let Some(s) = step(Stage::Admin).filter(|s| s.action != Action::Pass) {
         return label(s);
@@ -582,6 +624,63 @@ fn decider(cluster: &Cluster, d: &Direction, name: &str, proto: Protocol, n: u16
         Some(s) => format!("{passed}[NetworkPolicy] not isolated → {}", label(s)),
         None => format!("{passed}[NetworkPolicy] not isolated → no Baseline rule: default allow"),
     }
+}
+
+/// Which step decides one port when Calico's tiers are in the walk: the first that
+/// decides it, passes on through the tiers it passes, and the union layer in between.
+fn calico_decider(
+    d: &Direction,
+    proto: Protocol,
+    n: u16,
+    label: &dyn Fn(&TierStep) -> String,
+) -> String {
+    let mut trail = String::new();
+    let deciding = |region: &[Region]| {
+        d.tiers
+            .steps
+            .iter()
+            .filter(|s| region.contains(&s.tier.region()) && s.decided.contains(proto, n))
+            .collect::<Vec<_>>()
+    };
+    for s in deciding(&[Region::Before, Region::Pre]) {
+        if s.action != Action::Pass {
+            return format!("{trail}{}", label(s));
+        }
+        trail += &format!("{} → ", label(s));
+    }
+    let passed_in_pre = deciding(&[Region::Pre])
+        .iter()
+        .any(|s| s.action == Action::Pass);
+    if !passed_in_pre {
+        let union: PortSet = d
+            .rules
+            .iter()
+            .map(|r| &r.ports)
+            .chain(d.cilium.rules.iter().map(|r| &r.ports))
+            .fold(PortSet::empty(), |acc, p| acc.union(p));
+        if d.isolated && union.contains(proto, n) {
+            return format!("{trail}[NetworkPolicy]");
+        }
+        for s in deciding(&[Region::Post]) {
+            if s.action != Action::Pass {
+                return format!("{trail}{}", label(s));
+            }
+            trail += &format!("{} → ", label(s));
+        }
+        let passed_in_post = deciding(&[Region::Post])
+            .iter()
+            .any(|s| s.action == Action::Pass);
+        if d.isolated && !passed_in_post {
+            return format!("{trail}[Calico] tier default applies: Deny");
+        }
+    }
+    for s in deciding(&[Region::After]) {
+        if s.action != Action::Pass {
+            return format!("{trail}{}", label(s));
+        }
+        trail += &format!("{} → ", label(s));
+    }
+    format!("{trail}[Calico] no tier decides: the namespace profile allows")
 }
 
 fn network_policy_text(

@@ -90,6 +90,13 @@ fn add(config: &Config) -> Result<String, CniError> {
             p.id(),
         ));
     }
+    if let Some(p) = loaded.cluster.calico_policies.first() {
+        return Err(CniError::new(
+            100,
+            "the manifests hold Calico policies, which kubeseg-cni does not enforce",
+            p.id(),
+        ));
+    }
     let mut state = kubeseg_lab::net::load_path(std::path::Path::new(&k.state))
         .map_err(|e| CniError::new(100, "cannot read the state file", e.to_string()))?;
     let pod = format!("{namespace}/{name}");

@@ -4,6 +4,7 @@
 //! the two pods instead of going through the compiled index; tests check that both
 //! paths agree.
 
+mod calico;
 mod cilium;
 mod tiers;
 
@@ -174,15 +175,12 @@ fn direction(
         !d.isolated,
         options,
     );
-    // The Admin tier's accepts stand; its denies and Cilium's cut what the layers
-    // below allow.
-    let below = if d.isolated {
-        d.allowed.clone()
-    } else {
-        PortSet::all().difference(&walk.baseline_deny)
-    };
-    let below = below.difference(&walk.normal_deny);
-    d.allowed = walk.accept.union(&below.difference(&walk.deny));
+    // A Calico policy of the union layer's tier isolates as a NetworkPolicy does.
+    if !walk.calico_isolating.is_empty() && !d.isolated {
+        d.isolated = true;
+        d.allowed = PortSet::empty();
+    }
+    d.allowed = walk.fold.verdict(d.isolated.then_some(&d.allowed));
     d.tiers = walk;
     d
 }

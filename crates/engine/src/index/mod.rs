@@ -19,9 +19,9 @@ mod policies;
 mod tiers;
 pub use calico::{
     CalicoTierPlace, calico_policy_order, calico_tiers, endpoint_labels as calico_endpoint_labels,
-    namespace_allows as calico_namespace_allows, namespace_labels as calico_namespace_labels,
-    order_cmp as calico_order_cmp, policy_stage as calico_policy_stage,
-    unsupported as calico_unsupported,
+    k8s_bounds as calico_k8s_bounds, namespace_allows as calico_namespace_allows,
+    namespace_labels as calico_namespace_labels, order_cmp as calico_order_cmp,
+    policy_stage as calico_policy_stage, unsupported as calico_unsupported,
 };
 pub use cilium::{CiliumRef, cilium_pattern_matches, cilium_refs};
 pub use tiers::{
