@@ -37,6 +37,38 @@ by_value!(CiliumSpec {
     egress_deny
 });
 
+impl PartialEq for crate::calico::CalicoRule {
+    fn eq(&self, other: &Self) -> bool {
+        (self.action, self.protocols, &self.peer, &self.ports)
+            == (other.action, other.protocols, &other.peer, &other.ports)
+    }
+}
+
+impl crate::calico::CalicoPolicy {
+    /// Whether two policies say the same (not their names or locations).
+    pub fn same_spec(&self, other: &Self) -> bool {
+        (
+            &self.tier,
+            self.order.map(f64::to_bits),
+            &self.subject,
+            self.applies_ingress,
+            self.applies_egress,
+            &self.ingress,
+            &self.egress,
+            self.staged,
+        ) == (
+            &other.tier,
+            other.order.map(f64::to_bits),
+            &other.subject,
+            other.applies_ingress,
+            other.applies_egress,
+            &other.ingress,
+            &other.egress,
+            other.staged,
+        )
+    }
+}
+
 impl CiliumPolicy {
     /// What the policy says (not its name or location).
     pub fn spec(&self) -> impl Eq + std::hash::Hash + '_ {

@@ -139,6 +139,25 @@ pub fn isolation(a: &mut Audit) {
             _ => None,
         })
         .collect();
+    // Calico policies selecting every endpoint of their namespaces in a tier that ends
+    // in Deny (`default` always does): a default deny there.
+    let calico_tiers = kubeseg_engine::index::calico_tiers(cluster);
+    let ends_in_deny = |tier: &str| {
+        tier == "default"
+            || calico_tiers
+                .iter()
+                .any(|t| t.name == tier && t.default_action == kubeseg_model::CalicoAction::Deny)
+    };
+    let calico_default_deny: Vec<(&kubeseg_model::CalicoNamespaces, bool, bool)> = cluster
+        .calico_policies
+        .iter()
+        .filter(|p| {
+            !p.staged
+                && p.subject.selector == kubeseg_model::calico_selector::CalicoSelector::All
+                && ends_in_deny(&p.tier)
+        })
+        .map(|p| (&p.subject.namespaces, p.applies_ingress, p.applies_egress))
+        .collect();
     let first_objects = first_objects(cluster);
     for ns in &cluster.namespaces {
         let Some(&count) = workloads_per_ns.get(ns.name.as_str()) else {
@@ -150,6 +169,14 @@ pub fn isolation(a: &mut Audit) {
                     .iter()
                     .chain(&cilium_default_deny)
                     .any(|(sel, i, e)| (if ingress { *i } else { *e }) && sel.matches(&ns.labels))
+                || calico_default_deny.iter().any(|(namespaces, i, e)| {
+                    (if ingress { *i } else { *e })
+                        && kubeseg_engine::index::calico_namespace_allows(
+                            namespaces,
+                            Some(&ns.name),
+                            || kubeseg_engine::index::calico_namespace_labels(&ns.labels, &ns.name),
+                        )
+                })
         };
         for (ingress, rule) in [
             (true, &NAMESPACE_NO_DEFAULT_DENY_INGRESS),

@@ -52,6 +52,14 @@ pub(super) fn policy_edits(old: &Cluster, new: &Cluster) -> Vec<PolicyEdit> {
     );
     compare(
         &mut out,
+        &old.calico_policies,
+        &new.calico_policies,
+        |p| (p.kind.clone(), calico_id(p)),
+        |p| p.location.clone(),
+        |a, b| a.same_spec(b),
+    );
+    compare(
+        &mut out,
         &old.authorization_policies,
         &new.authorization_policies,
         |p| ("AuthorizationPolicy".into(), p.id()),
@@ -114,6 +122,15 @@ fn compare<T>(
     }
 }
 
+/// `namespace/name`, or `name` when global.
+fn calico_id(p: &kubeseg_model::CalicoPolicy) -> String {
+    if p.namespace.is_empty() {
+        p.name.clone()
+    } else {
+        format!("{}/{}", p.namespace, p.name)
+    }
+}
+
 /// `namespace/name`, or `name` when cluster-wide.
 fn cilium_id(p: &kubeseg_model::CiliumPolicy) -> String {
     if p.namespace.is_empty() {
@@ -156,6 +173,7 @@ pub(super) struct Edited<'c> {
 enum Object<'c> {
     Tier(&'c kubeseg_model::ClusterPolicy),
     Cilium(&'c kubeseg_model::CiliumPolicy),
+    Calico(&'c kubeseg_model::CalicoPolicy),
     Authz(&'c kubeseg_model::AuthorizationPolicy),
     Peer(&'c kubeseg_model::PeerAuthentication),
 }
@@ -178,6 +196,11 @@ impl<'c> Edited<'c> {
         for p in &cluster.cilium_policies {
             if let Some(i) = index(&p.kind, &cilium_id(p)) {
                 objects.push((i, Object::Cilium(p)));
+            }
+        }
+        for p in &cluster.calico_policies {
+            if let Some(i) = index(&p.kind, &calico_id(p)) {
+                objects.push((i, Object::Calico(p)));
             }
         }
         for ap in &cluster.authorization_policies {
@@ -235,6 +258,31 @@ impl<'c> Edited<'c> {
                         && set.namespaces.matches(ns_labels)
                         && any_pod(&|pod| set.pods.matches(&pod.labels))
                 }),
+                Object::Calico(p) => {
+                    let applies = if egress {
+                        p.applies_egress
+                    } else {
+                        p.applies_ingress
+                    };
+                    applies
+                        && kubeseg_engine::index::calico_namespace_allows(
+                            &p.subject.namespaces,
+                            Some(&wl.namespace),
+                            || {
+                                kubeseg_engine::index::calico_namespace_labels(
+                                    ns_labels,
+                                    &wl.namespace,
+                                )
+                            },
+                        )
+                        && any_pod(&|pod| {
+                            let labels = kubeseg_engine::index::calico_endpoint_labels(
+                                &pod.labels,
+                                &wl.namespace,
+                            );
+                            p.subject.selector.matches(&labels)
+                        })
+                }
                 Object::Authz(ap) => {
                     !egress && any_pod(&|pod| mesh::policy_covers(ap, &wl.namespace, pod, options))
                 }
