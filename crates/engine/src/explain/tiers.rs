@@ -207,12 +207,13 @@ impl TierFold {
     pub fn step(&mut self, tier: Stage, action: Action, end: bool, ports: &PortSet) -> PortSet {
         let all = PortSet::all();
         let ports = if end { &all } else { ports };
+        // A step of another tier closes the open one first, so what it decided counts.
+        if self.open.as_ref().is_some_and(|o| o.0 != tier) {
+            self.close();
+        }
         let earlier = self.accept.union(&self.deny);
         match tier.region() {
             Region::Before | Region::After => {
-                if self.open.as_ref().is_some_and(|o| o.0 != tier) {
-                    self.close();
-                }
                 let (_, decided, accept, deny) = self.open.get_or_insert_with(|| {
                     (tier, PortSet::empty(), PortSet::empty(), PortSet::empty())
                 });
