@@ -141,6 +141,8 @@ const SCENARIOS: &[Scenario] = &[
     sc("issue-150k-real-tiers", BOTH, true),
     sc("issue-10k-real-cilium", BOTH, false),
     sc("issue-150k-real-cilium", BOTH, true),
+    sc("issue-10k-real-calico", BOTH, false),
+    sc("issue-150k-real-calico", BOTH, true),
     sc("mesh-20k", BOTH, false),
     sc("B4", BOTH, true),
     sc("B6", BOTH, true),
@@ -480,11 +482,12 @@ fn gen_input(
     let st = generate(&sh, seed, format, &mut w)?;
     w.flush()?;
     eprintln!(
-        "  generated {} ({} pods, {} NetworkPolicies, {} Cilium policies, {:.1} MB) in {:.1}s",
+        "  generated {} ({} pods, {} NetworkPolicies, {} Cilium policies, {} Calico policies, {:.1} MB) in {:.1}s",
         path.display(),
         st.pods,
         st.policies,
         st.cilium,
+        st.calico,
         mb(st.bytes),
         start.elapsed().as_secs_f64()
     );
@@ -537,8 +540,8 @@ fn bench_command(
     let mut row = Row {
         name: name.to_string(),
         pods: stats.pods,
-        // Cilium's policies count like NetworkPolicies in the tables.
-        policies: stats.policies + stats.cilium,
+        // Cilium's and Calico's policies count like NetworkPolicies in the tables.
+        policies: stats.policies + stats.cilium + stats.calico,
         input_bytes: stats.bytes,
         command: command_line(program, args, &redirect),
         runs: Vec::new(),
@@ -1017,7 +1020,8 @@ fn main() -> ExitCode {
                 "{:<22} {:>8} {:>9}  {:<10} reach --format json{}{}",
                 s.id,
                 sh.as_ref().map_or(0, |x| x.pods),
-                sh.as_ref().map_or(0, |x| x.policies + x.cilium_policies),
+                sh.as_ref()
+                    .map_or(0, |x| x.policies + x.cilium_policies + x.calico_policies),
                 s.formats
                     .iter()
                     .map(|&f| ext(f))

@@ -3,9 +3,10 @@
 //! Given a [`Shape`] and a seed, [`generate`] streams Namespaces, Deployments,
 //! ReplicaSets, Pods (owned by ReplicaSets owned by Deployments) and
 //! `networking.k8s.io/v1` NetworkPolicies (plus, by shape, tiered policies, Istio
-//! objects or `cilium.io/v2` Cilium policies) as multi-document YAML or as one JSON
-//! `List`. The output is byte-identical for the same shape, seed and format on
-//! every platform (own splitmix64 PRNG, ordered maps, no floating-point libm).
+//! objects, `cilium.io/v2` Cilium policies or `projectcalico.org/v3` Calico objects)
+//! as multi-document YAML or as one JSON `List`. The output is byte-identical for the
+//! same shape, seed and format on every platform (own splitmix64 PRNG, ordered maps, no
+//! floating-point libm).
 
 pub mod cidr;
 mod handcrafted;
@@ -107,6 +108,12 @@ pub struct Shape {
     /// CiliumClusterwideNetworkPolicies, the rest CiliumNetworkPolicies spread over the
     /// namespaces by workload count (ignored unless [`Shape::realistic`]).
     pub cilium_policies: usize,
+    /// Number of Calico policies added to a realistic shape: three GlobalNetworkPolicies
+    /// in tier `security` and one per team in tier `platform`, the rest Calico
+    /// NetworkPolicies spread over the namespaces by workload count (ignored unless
+    /// [`Shape::realistic`]); with them come the two Tiers, two GlobalNetworkSets and
+    /// NetworkSets in some namespaces.
+    pub calico_policies: usize,
 }
 
 impl Default for Shape {
@@ -141,6 +148,7 @@ impl Default for Shape {
             baseline: false,
             mesh_policies: 0,
             cilium_policies: 0,
+            calico_policies: 0,
         }
     }
 }
@@ -179,6 +187,7 @@ impl Shape {
         s.policies = policies.unwrap_or_else(|| scale(self.policies, num, den));
         s.ip_blocks = scale(self.ip_blocks, s.policies, self.policies.max(1));
         s.cilium_policies = scale(self.cilium_policies, s.policies, self.policies.max(1));
+        s.calico_policies = scale(self.calico_policies, s.policies, self.policies.max(1));
         if self.max_namespace_pods > 0 {
             s.max_namespace_pods = scale(self.max_namespace_pods, num, den).max(1);
         }
@@ -214,6 +223,9 @@ pub const SHAPE_IDS: &[&str] = &[
     "cilium-2k",
     "issue-10k-real-cilium",
     "issue-150k-real-cilium",
+    "calico-2k",
+    "issue-10k-real-calico",
+    "issue-150k-real-calico",
     "mesh-20k",
     "nca300",
     "nca1000",
@@ -423,6 +435,40 @@ pub fn shape(id: &str) -> Option<Shape> {
                 "issue-150k-real plus 45,000 Cilium policies (CNPs and 5 CCNPs)",
             ))
         },
+        // As many Calico policies as NetworkPolicies: Calico enforces both.
+        "calico-2k" => Shape {
+            calico_policies: 600,
+            ..real(syn(
+                "calico-2k",
+                20,
+                200,
+                2_000,
+                600,
+                "small realistic mix plus as many Calico policies (tests)",
+            ))
+        },
+        "issue-10k-real-calico" => Shape {
+            calico_policies: 3_000,
+            ..real(syn(
+                "issue-10k-real-calico",
+                100,
+                1_000,
+                10_000,
+                3_000,
+                "issue-10k-real plus 3,000 Calico policies in tiers security, platform and default",
+            ))
+        },
+        "issue-150k-real-calico" => Shape {
+            calico_policies: 45_000,
+            ..real(syn(
+                "issue-150k-real-calico",
+                3_000,
+                15_000,
+                150_000,
+                45_000,
+                "issue-150k-real plus 45,000 Calico policies in tiers security, platform and default",
+            ))
+        },
         "mesh-20k" => Shape {
             mesh_policies: 5_000,
             ..real(syn(
@@ -493,7 +539,10 @@ pub struct Stats {
     pub policies: usize,
     /// CiliumNetworkPolicies and CiliumClusterwideNetworkPolicies written.
     pub cilium: usize,
-    /// Other objects written: tiered policies, Istio objects, ServiceAccounts.
+    /// Calico NetworkPolicies and GlobalNetworkPolicies written.
+    pub calico: usize,
+    /// Other objects written: tiered policies, Istio objects, ServiceAccounts, Calico
+    /// Tiers and network sets.
     pub others: usize,
     /// Total objects (documents / list items) written.
     pub objects: usize,
@@ -510,7 +559,9 @@ pub(crate) enum Kind {
     Policy,
     /// Cilium policies, namespaced or cluster-wide.
     Cilium,
-    /// Tiered policies, Istio objects, ServiceAccounts.
+    /// Calico policies, namespaced or global.
+    Calico,
+    /// Tiered policies, Istio objects, ServiceAccounts, Calico Tiers and network sets.
     Other,
 }
 
@@ -563,6 +614,7 @@ impl<W: Write> Sink<W> {
             Kind::Pod => st.pods += 1,
             Kind::Policy => st.policies += 1,
             Kind::Cilium => st.cilium += 1,
+            Kind::Calico => st.calico += 1,
             Kind::Other => st.others += 1,
         }
         st.bytes += self.buf.len() as u64;

@@ -110,7 +110,7 @@ fn main() -> ExitCode {
     match res {
         Ok(st) => {
             eprintln!(
-                "kubeseg-synth: shape={} seed={} namespaces={} workloads={} pods={} policies={} cilium={} objects={} bytes={} time={:.2}s",
+                "kubeseg-synth: shape={} seed={} namespaces={} workloads={} pods={} policies={} cilium={} calico={} objects={} bytes={} time={:.2}s",
                 sh.name,
                 args.seed,
                 st.namespaces,
@@ -118,6 +118,7 @@ fn main() -> ExitCode {
                 st.pods,
                 st.policies,
                 st.cilium,
+                st.calico,
                 st.objects,
                 st.bytes,
                 start.elapsed().as_secs_f64()

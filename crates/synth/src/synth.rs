@@ -10,6 +10,7 @@ use crate::node::{Node, empty, int, obj, q, s};
 use crate::rng::{Rng, mix};
 use crate::{Kind, Shape, Sink};
 
+mod calico;
 mod cilium;
 mod mesh;
 mod real;
@@ -638,6 +639,8 @@ struct Gen<'a> {
     /// The Cilium mix, on a random stream of its own so the rest of the output
     /// is the same as without it.
     cilium: cilium::Mix,
+    /// The Calico mix, on a random stream of its own for the same reason.
+    calico: calico::Mix,
 }
 
 /// Generates the synthetic cluster into `sink`.
@@ -650,6 +653,7 @@ pub(crate) fn run<W: Write>(shape: &Shape, seed: u64, sink: &mut Sink<W>) -> io:
     };
     let total_policies = plan.ns.iter().map(|n| n.policies).sum();
     let cilium = cilium::Mix::new(shape, &plan, seed);
+    let calico = calico::Mix::new(shape, &plan, seed);
     let mut g = Gen {
         shape,
         plan,
@@ -658,6 +662,7 @@ pub(crate) fn run<W: Write>(shape: &Shape, seed: u64, sink: &mut Sink<W>) -> io:
         policy_seq: 0,
         total_policies,
         cilium,
+        calico,
     };
     g.run(sink)
 }
@@ -694,6 +699,13 @@ impl Gen<'_> {
                 for p in self.cilium_policies(i) {
                     sink.emit(Kind::Cilium, &p)?;
                 }
+                let (sets, policies) = self.calico_namespaced(i);
+                for n in sets {
+                    sink.emit(Kind::Other, &n)?;
+                }
+                for p in policies {
+                    sink.emit(Kind::Calico, &p)?;
+                }
                 continue;
             }
             for j in 0..self.plan.ns[i].policies {
@@ -703,6 +715,13 @@ impl Gen<'_> {
         }
         for p in self.cilium_clusterwide() {
             sink.emit(Kind::Cilium, &p)?;
+        }
+        let (objects, policies) = self.calico_global();
+        for n in objects {
+            sink.emit(Kind::Other, &n)?;
+        }
+        for p in policies {
+            sink.emit(Kind::Calico, &p)?;
         }
         for p in self.tier_policies() {
             sink.emit(Kind::Other, &p)?;

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::*;
 
+mod calico;
 mod cilium;
 
 fn gen_bytes(shape: &Shape, seed: u64, format: Format) -> (Vec<u8>, Stats) {
@@ -61,19 +62,28 @@ fn counts_match_shapes() {
         let rs = if s.standalone_pods { 0 } else { s.workloads };
         assert_eq!(
             st.objects,
-            s.namespaces + s.workloads + rs + s.pods + s.policies + st.cilium + st.others
+            s.namespaces
+                + s.workloads
+                + rs
+                + s.pods
+                + s.policies
+                + st.cilium
+                + st.calico
+                + st.others
         );
         assert_eq!(st.cilium, s.cilium_policies, "{}", s.name);
+        assert_eq!(st.calico, s.calico_policies, "{}", s.name);
         // Tiered policies: the Admin ones plus the Baseline; mesh shapes: a
         // ServiceAccount per workload, the AuthorizationPolicies, a PeerAuthentication
-        // in every other namespace.
+        // in every other namespace; Calico shapes: their Tiers and network sets.
         let expected_others = s.admin_policies
             + usize::from(s.baseline)
             + if s.mesh_policies > 0 {
                 s.workloads + s.mesh_policies + s.namespaces.div_ceil(2)
             } else {
                 0
-            };
+            }
+            + calico::calico_others(&s, 7);
         assert_eq!(st.others, expected_others, "{}", s.name);
     }
     let u = Shape {

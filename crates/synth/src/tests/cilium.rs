@@ -79,7 +79,7 @@ fn cilium_leaves_the_rest_alone() {
 
 /// Reads a YAML stream into one value per document, resolving plain scalars as the
 /// generator writes them (integers, booleans, else strings).
-fn yaml_docs(text: &str) -> Vec<Value> {
+pub(super) fn yaml_docs(text: &str) -> Vec<Value> {
     enum Frame {
         Seq(Vec<Value>),
         Map(Map<String, Value>, Option<String>),
