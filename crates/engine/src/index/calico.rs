@@ -329,17 +329,56 @@ impl Builder<'_> {
 
     /// The classes a Calico policy applies to.
     fn calico_subject(&mut self, p: &CalicoPolicy) -> BitSet {
+        self.pods_matching(&p.subject.namespaces, Some(&p.subject.selector), None)
+    }
+
+    /// The selectable classes in `namespaces` whose endpoint labels match `selector`
+    /// and not `not`: each distinct (namespace, labels) is tested once per distinct
+    /// question, however many classes (pod addresses) share it.
+    fn pods_matching(
+        &mut self,
+        namespaces: &CalicoNamespaces,
+        selector: Option<&kubeseg_model::calico_selector::CalicoSelector>,
+        not: Option<&kubeseg_model::calico_selector::CalicoSelector>,
+    ) -> BitSet {
+        if self.calico_groups.is_empty() {
+            self.calico_groups = self.endpoint_groups();
+        }
+        let key = format!("{namespaces:?}|{selector:?}|{not:?}");
+        if let Some(set) = self.calico_matches.get(&key) {
+            return set.clone();
+        }
         let mut out = BitSet::new(self.nodes);
-        for c in self.selectable.iter() {
-            let (ns, labels) = self.class_labels(c);
-            let allowed = namespace_allows(&p.subject.namespaces, Some(&ns), || {
-                self.namespace_labels_of(&ns)
-            });
-            if allowed && p.subject.selector.matches(&endpoint_labels(&labels, &ns)) {
-                out.insert(c);
+        for (ns, ns_labels, labels, classes) in &self.calico_groups {
+            let ok = namespace_allows(namespaces, Some(ns), || ns_labels.clone())
+                && selector.is_none_or(|s| s.matches(labels))
+                && !not.is_some_and(|s| s.matches(labels));
+            if ok {
+                for &c in classes {
+                    out.insert(c as usize);
+                }
             }
         }
+        self.calico_matches.insert(key, out.clone());
         out
+    }
+
+    /// The selectable classes grouped by namespace and endpoint labels, with the
+    /// namespace's labels as Calico's namespace selectors see them.
+    fn endpoint_groups(&self) -> Vec<(String, Labels, Labels, Vec<u32>)> {
+        let mut groups: std::collections::BTreeMap<(String, Labels), Vec<u32>> = Default::default();
+        for c in self.selectable.iter() {
+            let (ns, labels) = self.class_labels(c);
+            let labels = endpoint_labels(&labels, &ns);
+            groups.entry((ns, labels)).or_default().push(c as u32);
+        }
+        groups
+            .into_iter()
+            .map(|((ns, labels), classes)| {
+                let ns_labels = self.namespace_labels_of(&ns);
+                (ns, ns_labels, labels, classes)
+            })
+            .collect()
     }
 
     /// A rule's peers, ports and action; `None` for a rule that matches no TCP, UDP or
@@ -441,16 +480,7 @@ impl Builder<'_> {
             set.insert_range(0, self.nodes);
         } else {
             let namespaces = e.namespaces.clone().unwrap_or(CalicoNamespaces::Any);
-            for c in self.selectable.iter() {
-                let (ns, labels) = self.class_labels(c);
-                let labels = endpoint_labels(&labels, &ns);
-                let ok = namespace_allows(&namespaces, Some(&ns), || self.namespace_labels_of(&ns))
-                    && e.selector.as_ref().is_none_or(|s| s.matches(&labels))
-                    && !e.not_selector.as_ref().is_some_and(|s| s.matches(&labels));
-                if ok {
-                    set.insert(c);
-                }
-            }
+            set = self.pods_matching(&namespaces, e.selector.as_ref(), e.not_selector.as_ref());
             // Outside addresses: those of the network sets the entity selects; with no
             // positive constraint (a global rule with only `notSelector`), every one.
             let positive = e.selector.is_some() || e.namespaces.is_some();
@@ -490,7 +520,12 @@ impl Builder<'_> {
                     ips.iter().any(|ip| set.contains(*ip))
                 }
             };
-            for (c, key) in self.classes.iter().enumerate() {
+            for (c, key) in self
+                .classes
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| k.host_network)
+            {
                 if !self.selectable.contains(c)
                     && holds(&addresses, &key.ips)
                     && !holds(&excluded, &key.ips)
@@ -576,8 +611,9 @@ pub(super) struct CompiledCalico {
 /// What this version cannot evaluate exactly, as (where, why): each is an error.
 pub fn unsupported(cluster: &Cluster) -> Vec<(Option<kubeseg_model::Location>, String)> {
     let mut out = Vec::new();
+    let bounds = k8s_bounds(cluster);
     for p in cluster.calico_policies.iter().filter(|p| !p.staged) {
-        if p.tier == "default" && before_k8s(p, k8s_bounds(cluster)).is_none() {
+        if p.tier == "default" && before_k8s(p, bounds).is_none() {
             out.push((
                 p.location.clone(),
                 format!(

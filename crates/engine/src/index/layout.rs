@@ -64,8 +64,13 @@ fn class_key(pod: &Pod, namespace: u32, pre: &Prepass, options: Options) -> Clas
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         ports: pod.ports.clone(),
-        ips: if options.ipblock_pod_ips {
+        ips: if options.ipblock_pod_ips && pod.host_network && !options.host_network_selectable {
             pod.ips.clone()
+        } else {
+            Vec::new()
+        },
+        ipblocks: if options.ipblock_pod_ips {
+            pre.ipblocks_holding(pod)
         } else {
             Vec::new()
         },

@@ -55,8 +55,13 @@ pub struct ClassKey {
     pub labels: Vec<(String, String)>,
     /// Container ports, sorted.
     pub ports: Vec<ContainerPort>,
-    /// Pod IPs (only with `ipblock_pod_ips`).
+    /// Pod IPs (only with `ipblock_pod_ips`, and only of host-network pods, which
+    /// Calico's network sets match by address).
     pub ips: Vec<IpAddr>,
+    /// With `ipblock_pod_ips`: the NetworkPolicy ipBlocks holding one of the pods' known
+    /// IPs (indices into the distinct ipBlock sets), so pod IPs split classes only as
+    /// far as ipBlocks tell them apart.
+    pub ipblocks: Vec<u32>,
     /// Whether the pods use the host network.
     pub host_network: bool,
     /// The service account, only when a Calico selector tests
@@ -319,6 +324,9 @@ impl Index {
             cluster,
             atom_sets: &part.atoms,
             calico_peer_refs: Vec::new(),
+            calico_groups: Vec::new(),
+            ipblock_sets: &pre.ipblock_sets,
+            calico_matches: HashMap::default(),
             calico_tiers: if cluster.calico_policies.is_empty() {
                 Vec::new()
             } else {
@@ -488,6 +496,17 @@ struct Builder<'a> {
     calico_peer_refs: Vec<CompiledPeer<TierPeerRef>>,
     /// Calico's tiers, for the ranks of the Admin and Baseline stages.
     calico_tiers: Vec<CalicoTierPlace>,
+    /// Selectable classes by (namespace, its labels, endpoint labels), made when first needed.
+    calico_groups: Vec<(
+        String,
+        kubeseg_model::Labels,
+        kubeseg_model::Labels,
+        Vec<u32>,
+    )>,
+    /// Calico pod selections already made, by question.
+    calico_matches: HashMap<String, BitSet>,
+    /// The distinct address sets of NetworkPolicy ipBlocks (`ClassKey::ipblocks`).
+    ipblock_sets: &'a [IpSet],
 }
 
 impl Builder<'_> {
@@ -584,8 +603,9 @@ impl Builder<'_> {
                     self.address_nodes(addresses)
                 };
                 if self.options.ipblock_pod_ips {
+                    let id = self.ipblock_sets.iter().position(|s| s == addresses);
                     for (i, c) in self.classes.iter().enumerate() {
-                        if c.ips.iter().any(|ip| addresses.contains(*ip)) {
+                        if id.is_some_and(|id| c.ipblocks.contains(&(id as u32))) {
                             set.insert(i);
                         }
                     }

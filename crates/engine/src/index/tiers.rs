@@ -186,9 +186,22 @@ pub struct Prepass {
     pub all_node_addresses: IpSet,
     /// Whether a Calico selector tests `projectcalico.org/serviceaccount`.
     pub calico_service_accounts: bool,
+    /// The distinct address sets of NetworkPolicy ipBlocks.
+    pub ipblock_sets: Vec<IpSet>,
 }
 
 impl Prepass {
+    /// The indices of the ipBlock sets holding one of a pod's known IPs (a pod whose
+    /// IP is unknown is in none).
+    pub fn ipblocks_holding(&self, pod: &kubeseg_model::Pod) -> Vec<u32> {
+        (0..self.ipblock_sets.len() as u32)
+            .filter(|&i| {
+                let set = &self.ipblock_sets[i as usize];
+                pod.ips.iter().any(|ip| set.contains(*ip))
+            })
+            .collect()
+    }
+
     /// The indices of the `networks` sets holding a pod: by its known IPs, or when it
     /// has none, the sets holding every IPv4 address.
     pub fn networks_holding(&self, pod: &kubeseg_model::Pod) -> Vec<u32> {
@@ -214,7 +227,19 @@ pub fn prepass(cluster: &Cluster) -> Prepass {
         networks: Vec::new(),
         all_node_addresses: IpSet::empty(),
         calico_service_accounts: super::calico::tests_service_accounts(cluster),
+        ipblock_sets: Vec::new(),
     };
+    for p in &cluster.policies {
+        for r in p.ingress.iter().chain(&p.egress) {
+            for peer in r.peers.iter().flatten() {
+                if let kubeseg_model::PeerKind::IpBlock { addresses, .. } = &peer.kind
+                    && !out.ipblock_sets.contains(addresses)
+                {
+                    out.ipblock_sets.push(addresses.clone());
+                }
+            }
+        }
+    }
     let mut seen: rustc_hash::FxHashSet<&IpSet> = Default::default();
     for p in &cluster.cluster_policies {
         for r in p.ingress.iter().chain(&p.egress) {
