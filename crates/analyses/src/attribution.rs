@@ -232,13 +232,7 @@ impl Attribution {
         } else {
             &index.tiers.ingress
         };
-        // Every rule of these policies in evaluation order, a tier's end once.
-        let mut rules: Vec<_> = policies
-            .iter()
-            .flat_map(|&p| lists[p].iter().copied())
-            .collect();
-        rules.sort_by_key(|r| r.key);
-        rules.dedup_by(|a, b| a.end && b.end && a.key == b.key);
+        let rules = kubeseg_engine::index::in_order(policies.iter().copied(), lists);
         let calico_first = index.tiers.cluster_count + index.tiers.cilium_count;
         for r in rules {
             if !r.end && !index.peer_sets[r.peers].contains(peer) {
@@ -268,12 +262,7 @@ impl Attribution {
             });
         }
         fold.finish();
-        (v.accept, v.deny, v.normal_deny, v.baseline_deny) = (
-            fold.accept.clone(),
-            fold.deny.clone(),
-            fold.normal_deny.clone(),
-            fold.baseline_deny.clone(),
-        );
+        (v.accept, v.deny, v.normal_deny, v.baseline_deny) = fold.totals();
         v.fold = fold;
     }
 

@@ -240,51 +240,37 @@ pub(crate) fn dataplane(cni: Cni, cluster: &kubeseg_model::Cluster) -> Cni {
 /// every answer repeats; returns the dataplane.
 pub(crate) fn leave_out_unenforced(cni: Cni, loaded: &mut Loaded) -> Cni {
     let cni = dataplane(cni, &loaded.cluster);
-    if cni != Cni::Cilium && !loaded.cluster.cilium_policies.is_empty() {
-        let name = if cni == Cni::Calico {
-            "calico"
-        } else {
-            "generic"
-        };
-        let left_out = std::mem::take(&mut loaded.cluster.cilium_policies);
-        for p in left_out {
-            loaded.diagnostics.push(kubeseg_model::Diagnostic::warning(
-                "unmodelled-policy",
-                p.location.clone(),
-                format!(
-                    "{} is not enforced under --cni {name}: left out of the answer",
-                    p.id()
-                ),
-            ));
-        }
-    }
-    if cni == Cni::Calico {
-        // What the engine cannot evaluate exactly is refused, never guessed.
-        for (at, why) in kubeseg_engine::index::calico_unsupported(&loaded.cluster) {
-            let d = kubeseg_model::Diagnostic::error("unsupported-policy", at, why);
-            loaded.diagnostics.push(d);
-        }
-        return cni;
-    }
-    let name = if cni == Cni::Cilium {
-        "cilium"
-    } else {
-        "generic"
+    let name = match cni {
+        Cni::Cilium => "cilium",
+        Cni::Calico => "calico",
+        _ => "generic",
     };
-    let left_out = std::mem::take(&mut loaded.cluster.calico_policies);
-    for p in left_out {
+    let mut left_out = |id: String, at: Option<kubeseg_model::Location>| {
         loaded.diagnostics.push(kubeseg_model::Diagnostic::warning(
             "unmodelled-policy",
-            p.location.clone(),
-            format!(
-                "{} is not enforced under --cni {name}: left out of the answer",
-                p.id()
-            ),
+            at,
+            format!("{id} is not enforced under --cni {name}: left out of the answer"),
         ));
+    };
+    if cni != Cni::Cilium {
+        for p in std::mem::take(&mut loaded.cluster.cilium_policies) {
+            left_out(p.id(), p.location);
+        }
     }
-    // Tiers and network sets change nothing without Calico's policies.
-    loaded.cluster.calico_tiers.clear();
-    loaded.cluster.calico_network_sets.clear();
+    if cni != Cni::Calico {
+        for p in std::mem::take(&mut loaded.cluster.calico_policies) {
+            left_out(p.id(), p.location);
+        }
+        // Tiers and network sets change nothing without Calico's policies.
+        loaded.cluster.calico_tiers.clear();
+        loaded.cluster.calico_network_sets.clear();
+        return cni;
+    }
+    // What the engine cannot evaluate exactly is refused, never guessed.
+    for (at, why) in kubeseg_engine::index::calico_unsupported(&loaded.cluster) {
+        let d = kubeseg_model::Diagnostic::error("unsupported-policy", at, why);
+        loaded.diagnostics.push(d);
+    }
     cni
 }
 

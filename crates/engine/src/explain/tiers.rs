@@ -163,12 +163,7 @@ pub fn walk(
         w.steps.push(s);
     }
     fold.finish();
-    (w.accept, w.deny, w.normal_deny, w.baseline_deny) = (
-        fold.accept.clone(),
-        fold.deny.clone(),
-        fold.normal_deny.clone(),
-        fold.baseline_deny.clone(),
-    );
+    (w.accept, w.deny, w.normal_deny, w.baseline_deny) = fold.totals();
     w.fold = fold;
     w
 }
@@ -282,6 +277,17 @@ impl TierFold {
     /// Ends the walk: call after the last step, before reading the totals.
     pub fn finish(&mut self) {
         self.close();
+    }
+
+    /// (accepted before the union layer, denied before it, denied by its tier before
+    /// the union block, denied after it), once `finish`ed.
+    pub fn totals(&self) -> (PortSet, PortSet, PortSet, PortSet) {
+        (
+            self.accept.clone(),
+            self.deny.clone(),
+            self.normal_deny.clone(),
+            self.baseline_deny.clone(),
+        )
     }
 
     /// The direction's verdict given the union layer's answer (`None`: nothing

@@ -25,8 +25,8 @@ pub use calico::{
 };
 pub use cilium::{CiliumRef, cilium_pattern_matches, cilium_refs};
 pub use tiers::{
-    Region, Stage, TierPeerRef, TierRule, Tiers, domain_matches, end_key, normalise_domain,
-    order_key,
+    Region, Stage, TierPeerRef, TierRule, Tiers, domain_matches, end_key, in_order,
+    normalise_domain, order_key,
 };
 
 /// How the engine reads semantics that conformant implementations leave open.

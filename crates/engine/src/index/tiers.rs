@@ -96,6 +96,18 @@ pub fn order_key(stage: Stage, rank: u16, policy: usize, rule: usize) -> u64 {
         | (rule as u64 & 0xf_ffff)
 }
 
+/// The rules of `policies` in evaluation order, a tier's end once.
+pub fn in_order(
+    policies: impl Iterator<Item = ClusterPolicyId>,
+    lists: &IdVec<ClusterPolicyId, Vec<TierRule>>,
+) -> Vec<TierRule> {
+    let mut rules: Vec<TierRule> = policies.flat_map(|p| lists[p].iter().copied()).collect();
+    rules.sort_by_key(|r| r.key);
+    // Every policy of a tier carries the tier's end; one is enough.
+    rules.dedup_by(|a, b| a.end && b.end && a.key == b.key);
+    rules
+}
+
 /// The key of a tier's end, after every rule of that tier.
 pub fn end_key(stage: Stage, rank: u16) -> u64 {
     order_key(stage, rank, 0xff_ffff, 0xf_ffff)

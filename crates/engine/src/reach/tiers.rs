@@ -376,19 +376,12 @@ pub struct Group {
     pub nodes: Vec<u32>,
 }
 
-/// The rules of `policies` in evaluation order, a tier's end once.
+/// The rules of `policies` (ids) in evaluation order, a tier's end once.
 fn in_order(
     policies: &[u32],
     lists: &crate::ids::IdVec<ClusterPolicyId, Vec<TierRule>>,
 ) -> Vec<TierRule> {
-    let mut rules: Vec<TierRule> = policies
-        .iter()
-        .flat_map(|&p| lists[ClusterPolicyId(p)].iter().copied())
-        .collect();
-    rules.sort_by_key(|r| r.key);
-    // Every policy of a tier carries the tier's end; one is enough.
-    rules.dedup_by(|a, b| a.end && b.end && a.key == b.key);
-    rules
+    crate::index::in_order(policies.iter().map(|&p| ClusterPolicyId(p)), lists)
 }
 
 /// What the tiered egress rules of `tiered` decide toward every node, grouped by
