@@ -10,6 +10,7 @@ mod authz_principal_impossible;
 mod authz_principals_without_strict_mtls;
 mod authz_selector_matches_nothing;
 mod authz_unknown_service_account;
+mod calico_deny_after_kubernetes;
 mod cilium_deny_isolates;
 mod cilium_fqdn_without_dns;
 mod cilium_subject_matches_nothing;
@@ -107,6 +108,10 @@ pub static ALL: &[Entry] = &[
     (
         &cilium_subject_matches_nothing::RULE,
         cilium_subject_matches_nothing::check,
+    ),
+    (
+        &calico_deny_after_kubernetes::RULE,
+        calico_deny_after_kubernetes::check,
     ),
 ];
 
