@@ -67,7 +67,7 @@ pub struct CalicoSubject {
 }
 
 /// The namespaces a selector's endpoints may be in.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum CalicoNamespaces {
     /// Any namespace, and endpoints without one (a GlobalNetworkPolicy without
     /// `namespaceSelector`; a rule of a global policy without one).
@@ -146,7 +146,7 @@ pub enum CalicoPort {
 }
 
 /// What one side of a rule matches: every given field must hold.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct CalicoEntity {
     /// `nets`: the address must be in one of them.
     pub nets: Option<IpSet>,

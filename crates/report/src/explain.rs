@@ -435,7 +435,7 @@ fn step_source(
     s: &TierStep,
     name: &str,
 ) -> StepSource {
-    if s.tier.as_str() == "Calico" {
+    if s.tier.is_calico() {
         let policy = &cluster.calico_policies[s.policy];
         let order = policy
             .order

@@ -6,12 +6,13 @@ use super::tiers::TierStep;
 use super::{Side, namespace_labels};
 use crate::Options;
 use crate::index::{
-    CalicoTierPlace, Stage, calico_endpoint_labels, calico_k8s_bounds, calico_namespace_allows,
-    calico_namespace_labels, calico_policy_order, calico_policy_stage, end_key, order_key,
+    CalicoTierPlace, Stage, calico_end_action, calico_endpoint_labels, calico_k8s_bounds,
+    calico_namespace_allows, calico_namespace_labels, calico_network_set_labels,
+    calico_policy_order, calico_policy_stage, calico_rule_action, end_key, order_key,
 };
 use kubeseg_model::{
-    Action, CalicoAction, CalicoEntity, CalicoNamespaces, CalicoPort, CalicoRule, Cluster, IpSet,
-    Labels, PortSet, Protocol,
+    CalicoEntity, CalicoNamespaces, CalicoPort, CalicoRule, Cluster, IpSet, Labels, PortSet,
+    Protocol,
 };
 use std::collections::BTreeMap;
 
@@ -53,11 +54,8 @@ pub fn steps(
         };
         let rules = if egress { &p.egress } else { &p.ingress };
         for (ri, rule) in rules.iter().enumerate() {
-            let action = match rule.action {
-                CalicoAction::Allow => Action::Accept,
-                CalicoAction::Deny => Action::Deny,
-                CalicoAction::Pass => Action::Pass,
-                CalicoAction::Log => continue,
+            let Some(action) = calico_rule_action(rule.action) else {
+                continue;
             };
             if !entity_matches(cluster, &rule.peer, peer, options) {
                 continue;
@@ -81,10 +79,7 @@ pub fn steps(
             Stage::CalicoPre | Stage::CalicoPost => isolating.push(i),
             _ if !ended.contains(&rank) => {
                 ended.push(rank);
-                let action = match tiers[rank as usize].default_action {
-                    CalicoAction::Pass => Action::Pass,
-                    _ => Action::Deny,
-                };
+                let action = calico_end_action(tiers[rank as usize].default_action);
                 let step = TierStep {
                     policy: i,
                     rule: usize::MAX,
@@ -196,10 +191,7 @@ fn entity_matches(cluster: &Cluster, e: &CalicoEntity, peer: &Side, options: Opt
             continue;
         }
         let ns = (!n.namespace.is_empty()).then_some(n.namespace.as_str());
-        let mut labels = n.labels.clone();
-        if let Some(ns) = ns {
-            labels.insert("projectcalico.org/namespace".into(), ns.into());
-        }
+        let labels = calico_network_set_labels(n);
         if e.not_selector.as_ref().is_some_and(|s| s.matches(&labels)) {
             return false;
         }

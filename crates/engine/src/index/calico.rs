@@ -186,6 +186,40 @@ pub fn endpoint_labels(labels: &Labels, namespace: &str) -> Labels {
     out
 }
 
+/// A question about pods: (namespaces, selector, not-selector).
+pub(super) type PodQuestion = (
+    CalicoNamespaces,
+    Option<kubeseg_model::calico_selector::CalicoSelector>,
+    Option<kubeseg_model::calico_selector::CalicoSelector>,
+);
+
+/// A network set's labels as selectors see them: a namespaced one's carry its namespace.
+pub fn network_set_labels(n: &kubeseg_model::CalicoNetworkSet) -> Labels {
+    let mut labels = n.labels.clone();
+    if !n.namespace.is_empty() {
+        labels.insert("projectcalico.org/namespace".into(), n.namespace.clone());
+    }
+    labels
+}
+
+/// What a matching rule does in the walk (`None`: Log, which only logs).
+pub fn rule_action(action: CalicoAction) -> Option<Action> {
+    match action {
+        CalicoAction::Allow => Some(Action::Accept),
+        CalicoAction::Deny => Some(Action::Deny),
+        CalicoAction::Pass => Some(Action::Pass),
+        CalicoAction::Log => None,
+    }
+}
+
+/// What a tier's end does with what the tier left: its `defaultAction`.
+pub fn end_action(default_action: CalicoAction) -> Action {
+    match default_action {
+        CalicoAction::Pass => Action::Pass,
+        _ => Action::Deny,
+    }
+}
+
 /// The labels Calico's namespace selectors see: the namespace's and its name.
 pub fn namespace_labels(labels: &Labels, name: &str) -> Labels {
     let mut out = labels.clone();
@@ -240,7 +274,7 @@ impl Builder<'_> {
             *n += 1;
         }
         let mut out = CompiledCalico::default();
-        let mut cache: HashMap<String, PeerSetId> = HashMap::default();
+        let mut cache: HashMap<CalicoEntity, PeerSetId> = HashMap::default();
         let bounds = k8s_bounds(cluster);
         for (i, p) in cluster.calico_policies.iter().enumerate() {
             let id = ClusterPolicyId::from(first + i);
@@ -260,7 +294,7 @@ impl Builder<'_> {
                 if let (Some((stage, rank)), true) = (place, applies) {
                     let policy_rank = rank_in_tier[&i];
                     for (ri, rule) in rules.iter().enumerate() {
-                        if let Some(r) = self.calico_rule(rule, p, (id, egress, ri), &mut cache) {
+                        if let Some(r) = self.calico_rule(rule, (id, egress, ri), &mut cache) {
                             let (peers, ports, action) = r;
                             compiled.push(TierRule {
                                 policy: id,
@@ -309,10 +343,7 @@ impl Builder<'_> {
         rank: u16,
         tiers: &[CalicoTierPlace],
     ) -> TierRule {
-        let action = match tiers[rank as usize].default_action {
-            CalicoAction::Pass => Action::Pass,
-            _ => Action::Deny,
-        };
+        let action = end_action(tiers[rank as usize].default_action);
         let mut all = BitSet::new(self.nodes);
         all.insert_range(0, self.nodes);
         TierRule {
@@ -344,7 +375,7 @@ impl Builder<'_> {
         if self.calico_groups.is_empty() {
             self.calico_groups = self.endpoint_groups();
         }
-        let key = format!("{namespaces:?}|{selector:?}|{not:?}");
+        let key = (namespaces.clone(), selector.cloned(), not.cloned());
         if let Some(set) = self.calico_matches.get(&key) {
             return set.clone();
         }
@@ -386,24 +417,18 @@ impl Builder<'_> {
     fn calico_rule(
         &mut self,
         rule: &CalicoRule,
-        policy: &CalicoPolicy,
         (id, egress, ri): (ClusterPolicyId, bool, usize),
-        cache: &mut HashMap<String, PeerSetId>,
+        cache: &mut HashMap<CalicoEntity, PeerSetId>,
     ) -> Option<(PeerSetId, crate::ids::PortSpecId, Action)> {
-        let action = match rule.action {
-            CalicoAction::Allow => Action::Accept,
-            CalicoAction::Deny => Action::Deny,
-            CalicoAction::Pass => Action::Pass,
-            CalicoAction::Log => return None,
-        };
+        let action = rule_action(rule.action)?;
         let ports = self.calico_ports(rule)?;
-        let key = format!("{}|{:?}", policy.namespace, rule.peer);
-        let peers = match cache.get(&key) {
+        // An entity's namespace scoping is resolved, so equal entities match alike.
+        let peers = match cache.get(&rule.peer) {
             Some(&id) => id,
             None => {
                 let set = self.calico_entity(&rule.peer);
                 let set = self.intern_peers(set);
-                cache.insert(key, set);
+                cache.insert(rule.peer.clone(), set);
                 set
             }
         };
@@ -492,10 +517,7 @@ impl Builder<'_> {
             let mut excluded = IpSet::empty();
             for n in &self.cluster.calico_network_sets {
                 let ns = (!n.namespace.is_empty()).then_some(n.namespace.as_str());
-                let mut labels = n.labels.clone();
-                if let Some(ns) = ns {
-                    labels.insert("projectcalico.org/namespace".into(), ns.into());
-                }
+                let labels = network_set_labels(n);
                 if e.not_selector.as_ref().is_some_and(|s| s.matches(&labels)) {
                     excluded = excluded.union(&n.nets);
                     continue;

@@ -18,10 +18,12 @@ mod layout;
 mod policies;
 mod tiers;
 pub use calico::{
-    CalicoTierPlace, calico_policy_order, calico_tiers, endpoint_labels as calico_endpoint_labels,
-    k8s_bounds as calico_k8s_bounds, namespace_allows as calico_namespace_allows,
-    namespace_labels as calico_namespace_labels, order_cmp as calico_order_cmp,
-    policy_stage as calico_policy_stage, unsupported as calico_unsupported,
+    CalicoTierPlace, calico_policy_order, calico_tiers, end_action as calico_end_action,
+    endpoint_labels as calico_endpoint_labels, k8s_bounds as calico_k8s_bounds,
+    namespace_allows as calico_namespace_allows, namespace_labels as calico_namespace_labels,
+    network_set_labels as calico_network_set_labels, order_cmp as calico_order_cmp,
+    policy_stage as calico_policy_stage, rule_action as calico_rule_action,
+    unsupported as calico_unsupported,
 };
 pub use cilium::{CiliumRef, cilium_pattern_matches, cilium_refs};
 pub use tiers::{
@@ -504,7 +506,7 @@ struct Builder<'a> {
         Vec<u32>,
     )>,
     /// Calico pod selections already made, by question.
-    calico_matches: HashMap<String, BitSet>,
+    calico_matches: HashMap<calico::PodQuestion, BitSet>,
     /// The distinct address sets of NetworkPolicy ipBlocks (`ClassKey::ipblocks`).
     ipblock_sets: &'a [IpSet],
 }

@@ -61,6 +61,14 @@ impl Stage {
         }
     }
 
+    /// Whether it is a Calico tier's.
+    pub fn is_calico(self) -> bool {
+        matches!(
+            self,
+            Stage::CalicoBefore(_) | Stage::CalicoPre | Stage::CalicoPost | Stage::CalicoAfter(_)
+        )
+    }
+
     /// The part of the walk it is in.
     pub fn region(self) -> Region {
         match self {
