@@ -20,6 +20,7 @@ pub fn isolation(a: &mut Audit) {
     let cluster = a.engine.cluster;
     let tiered = !cluster.cluster_policies.is_empty();
     let cilium = !cluster.cilium_policies.is_empty();
+    let calico = !cluster.calico_policies.is_empty();
     // Only named where such policies exist, so NetworkPolicy-only reports read as before.
     let no_tier_deny = |dir: &str, whom: &str| {
         let mut out = String::new();
@@ -31,6 +32,11 @@ pub fn isolation(a: &mut Audit) {
         if cilium {
             out += &format!(
                 ", and no Cilium policy puts {whom} into {dir} default deny or has an {dir}Deny rule for {whom}"
+            );
+        }
+        if calico {
+            out += &format!(
+                ", and no Calico policy of a tier ending in Deny, or with a Deny rule, applies to {whom} for {dir}"
             );
         }
         out

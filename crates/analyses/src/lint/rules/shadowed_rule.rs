@@ -48,7 +48,7 @@ pub fn check(cx: &mut Cx) {
     // (egress, selected pods) → [(policy, rule, peer set, port spec)].
     let mut groups: HashMap<(bool, &BitSet), Vec<Compiled>> = HashMap::new();
     let mut seen_ingress: HashMap<PolicyId, usize> = HashMap::new();
-    // Only NetworkPolicies' rules: Cilium's are numbered after them.
+    // Only NetworkPolicies' rules: Cilium's (the union layer's others) come after them.
     let np = index.network_policy_count;
     for r in index.ingress_rules.iter().filter(|r| r.policy.index() < np) {
         let n = seen_ingress.entry(r.policy).or_default();

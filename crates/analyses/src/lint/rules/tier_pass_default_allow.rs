@@ -2,6 +2,7 @@ use crate::finding::Finding;
 use crate::finding::{Evidence, Remediation, Rule, Severity};
 use crate::lint::Cx;
 use kubeseg_engine::bitset::BitSet;
+use kubeseg_engine::index::Region;
 use kubeseg_model::{Action, Tier};
 
 pub static RULE: Rule = Rule {
@@ -26,20 +27,18 @@ pub fn check(cx: &mut Cx) {
         } else {
             &tiers.ingress
         };
-        // The pods something below the Admin tier decides for: isolated by a
-        // NetworkPolicy or a Cilium policy, or under Cilium deny rules or a Baseline-tier
-        // policy with rules in this direction (ids past the cluster's tiered policies are
-        // Cilium's deny rules).
+        // The pods something below the Admin tier decides for: isolated by the union
+        // layer (a NetworkPolicy, a Cilium or Calico policy of its tier), or under rules
+        // of a later stage in this direction (Cilium's denies, Calico tiers after the
+        // Admin ones, the Baseline tier).
         let mut below: BitSet = if egress {
             index.egress_isolated.clone()
         } else {
             index.ingress_isolated.clone()
         };
         for (q, rules) in compiled.iter_ids() {
-            let below_admin = policies
-                .get(q.index())
-                .is_none_or(|x| x.tier == Tier::Baseline);
-            if below_admin && !rules.is_empty() {
+            let below_admin = rules.iter().any(|r| r.tier.region() != Region::Before);
+            if below_admin {
                 below.union_with(&tiers.selected[q]);
             }
         }

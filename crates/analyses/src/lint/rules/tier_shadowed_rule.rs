@@ -49,7 +49,7 @@ pub fn check(cx: &mut Cx) {
             let rules: Vec<&TierRule> = compiled
                 .iter()
                 .enumerate()
-                // Ids past the cluster's tiered policies are Cilium's deny rules.
+                // Ids past the cluster's tiered policies are Cilium's and Calico's rules.
                 .filter(|(p, _)| policies.get(*p).is_some_and(|x| x.tier == tier))
                 .flat_map(|(_, rs)| rs)
                 .collect();
