@@ -467,6 +467,15 @@ impl Attribution {
             };
             out.push(tier_evidence(engine, s, dir, egress, what));
         }
+        // Calico's rules that accept: they decide before (or, after the Kubernetes
+        // NetworkPolicies, beside) the union layer.
+        let calico_accepts =
+            (v.tiers.iter()).filter(|s| s.tier.is_calico() && s.action == Action::Accept && !s.end);
+        for s in calico_accepts {
+            let tier = &engine.cluster.calico_policies[s.policy].tier;
+            let what = format!("accepts {} in Calico tier {tier}", ports_text(&s.decided));
+            out.push(tier_evidence(engine, s, dir, egress, what));
+        }
         if !v.isolated {
             if !np_ports.is_empty() {
                 let location = workload_location(engine, subject);
@@ -586,7 +595,7 @@ pub fn union_rule_text(
 
 /// `ingress[0] (name) of AdminNetworkPolicy/x WHAT`, at the rule.
 fn tier_evidence(engine: &Engine, s: &TierStep, dir: &str, egress: bool, what: String) -> Evidence {
-    if s.tier == Stage::Normal {
+    if s.tier == Stage::Normal || s.tier.is_calico() {
         let (rule, at) = tier_rule_text(engine, s, egress);
         return Evidence::at(at, format!("{rule} {what}"));
     }
@@ -609,6 +618,25 @@ fn tier_evidence(engine: &Engine, s: &TierStep, dir: &str, egress: bool, what: S
 
 /// The `Kind/name` and `ingress[i]`/`egress[i]` of a tiered rule, with its location.
 pub fn tier_rule_text(engine: &Engine, s: &TierStep, egress: bool) -> (String, Option<Location>) {
+    if s.tier.is_calico() {
+        let policy = &engine.cluster.calico_policies[s.policy];
+        if s.end {
+            return (
+                format!("the end of Calico tier {} (its defaultAction)", policy.tier),
+                None,
+            );
+        }
+        let rules = if egress {
+            &policy.egress
+        } else {
+            &policy.ingress
+        };
+        let dir = if egress { "egress" } else { "ingress" };
+        return (
+            format!("{dir}[{}] of {}", s.rule, policy.id()),
+            rules[s.rule].location.clone().or(policy.location.clone()),
+        );
+    }
     if s.tier == Stage::Normal {
         let spec = cilium_spec(engine, s.policy);
         let (field, rules) = if egress {

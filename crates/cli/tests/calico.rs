@@ -196,3 +196,35 @@ fn other_dataplanes_leave_calico_out_and_refusals_are_errors() {
     assert!(err.contains("error[unsupported-policy]"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn audit_evidence_names_the_calico_rule_that_blocks_dns() {
+    // `lock` (line 11) puts shop's pods in `default` with a Deny of UDP 53 (its rule at
+    // line 17); the tier's end denies the rest, TCP 53 among it.
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: coredns, namespace: kube-system, labels: {k8s-app: kube-dns}}\nspec: {containers: [{name: c, image: coredns, ports: [{containerPort: 53, protocol: UDP}]}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop, labels: {app: web}}\nspec: {containers: [{name: c, image: x}]}\n---\napiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: lock, namespace: shop}\nspec:\n  selector: all()\n  egress:\n  - action: Deny\n    destination: {ports: [53]}\n    protocol: UDP\n";
+    let dir = common::scratch("calico-dns", &[("dns.yaml", yaml)]);
+    let file = dir.join("dns.yaml").display().to_string();
+    let (out, err, code) = run(&["audit", &file, "--format", "json"]);
+    assert!(code == Some(0) || code == Some(1), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "KS501")
+        .expect("DNS is blocked");
+    let evidence = &f["evidence"][0];
+    assert_eq!(
+        evidence["message"],
+        "egress[0] of NetworkPolicy/shop/lock denies UDP 53 toward the kube-dns pods in the Calico tier"
+    );
+    assert_eq!(evidence["location"]["line"], 17);
+    assert!(
+        f["remediation"]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Calico denies DNS"),
+        "{f}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -478,8 +478,14 @@ pub fn dns(a: &mut Audit, t: &EgressTargets) {
             names.dedup();
             let admin = denies.iter().any(|x| x.tier == Stage::Admin);
             let cilium = denies.iter().any(|x| x.tier == Stage::Normal);
+            let calico = denies.iter().any(|x| x.tier.is_calico());
             Remediation {
-                text: if cilium && !admin {
+                text: if calico && !admin {
+                    format!(
+                        "Calico denies DNS ({}): allow the kube-dns pods on UDP and TCP 53 in an earlier rule of that tier, or in a tier ordered before it.",
+                        names.join(", ")
+                    )
+                } else if cilium && !admin {
                     format!(
                         "A Cilium deny rule blocks DNS ({}), and no allow can override it: narrow it so that it leaves the kube-dns pods on UDP and TCP 53 alone.",
                         names.join(", ")
