@@ -59,6 +59,9 @@ pub enum Command {
     Lint(LintArgs),
     /// List every finding code (audit and lint), or print one rule's documentation.
     Rules(RulesArgs),
+    /// Read a running cluster and write what kubeseg reads of it as manifests, to run
+    /// offline later, attach to a bug report, or compare with `kubeseg diff`.
+    Snapshot(SnapshotArgs),
     /// Check connectivity assertions (a ConnectivitySpec file) against the manifests.
     Test(TestArgs),
     /// What a change opens or closes: connections added, removed and changed, and the
@@ -228,12 +231,16 @@ pub enum DiffFormat {
 #[derive(Args, Debug)]
 pub struct DiffArgs {
     /// `OLD NEW` (files or directories), or with `--git REV` the paths to compare with
-    /// themselves at that revision.
+    /// themselves at that revision, or with `--kubeconfig`/`--context` OLD alone (a
+    /// snapshot, say) to compare with the running cluster.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<String>,
     /// Compare the working tree's PATHs with the same paths at this git revision.
     #[arg(long, value_name = "REV")]
     pub git: Option<String>,
+    /// The running cluster as NEW.
+    #[command(flatten)]
+    pub live: Live,
     /// Output format.
     #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
     pub format: DiffFormat,
@@ -311,8 +318,12 @@ pub enum LintFormat {
 #[derive(Args, Debug)]
 pub struct LintArgs {
     /// Manifest files or directories (recursive; .yaml, .yml, .json); `-` reads stdin.
-    #[arg(required = true, value_name = "PATH")]
+    /// Without any, `--kubeconfig` or `--context` reads a running cluster.
+    #[arg(required_unless_present_any = ["kubeconfig", "context"], value_name = "PATH")]
     pub paths: Vec<String>,
+    /// Read a running cluster instead of files.
+    #[command(flatten)]
+    pub live: Live,
     /// Output format.
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
@@ -478,12 +489,56 @@ pub enum Cni {
     Calico,
 }
 
+/// Where to read a running cluster (`--kubeconfig`, `--context`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct Live {
+    /// Read the cluster a kubeconfig names instead of files: this PATH, or without one
+    /// `KUBECONFIG` (its paths merged, as kubectl does) or `~/.kube/config`.
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "")]
+    pub kubeconfig: Option<String>,
+    /// The kubeconfig context to read (default: its current-context); reads the cluster.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
+impl Live {
+    /// The cluster to read, when the flags name one.
+    pub fn target(&self) -> Option<kubeseg_live::Target> {
+        if self.kubeconfig.is_none() && self.context.is_none() {
+            return None;
+        }
+        Some(kubeseg_live::Target {
+            kubeconfig: self
+                .kubeconfig
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(std::path::PathBuf::from),
+            context: self.context.clone(),
+        })
+    }
+}
+
+/// `kubeseg snapshot`.
+#[derive(Args, Debug)]
+pub struct SnapshotArgs {
+    /// The cluster to read (default: `KUBECONFIG` or `~/.kube/config`, current context).
+    #[command(flatten)]
+    pub live: Live,
+    /// The directory to write the manifests to (created; must be empty if it exists).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: String,
+}
+
 /// Flags every command shares.
 #[derive(Args, Debug, Clone)]
 pub struct Common {
     /// Manifest files or directories (recursive; .yaml, .yml, .json); `-` reads stdin.
-    #[arg(required = true, value_name = "PATH")]
+    /// Without any, `--kubeconfig` or `--context` reads a running cluster.
+    #[arg(required_unless_present_any = ["kubeconfig", "context"], value_name = "PATH")]
     pub paths: Vec<String>,
+    /// Read a running cluster instead of files.
+    #[command(flatten)]
+    pub live: Live,
     /// Let ipBlocks also match pods whose IP is known (status.podIP), as Calico does.
     #[arg(long)]
     pub ipblock_pod_ips: bool,

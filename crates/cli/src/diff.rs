@@ -1,6 +1,6 @@
 //! `kubeseg diff OLD NEW` and `kubeseg diff --git REV PATH...`.
 
-use crate::args::{Common, DiffArgs, DiffFormat};
+use crate::args::{Common, DiffArgs, DiffFormat, Live};
 use crate::{load_input, options};
 use anyhow::{Context, Result, bail};
 use kubeseg_analyses::diff::diff;
@@ -12,8 +12,9 @@ use std::process::Command;
 
 /// Runs the diff; returns the output and whether `--fail-on-*` was reached.
 pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
-    let common = |paths: Vec<String>| Common {
+    let common = |paths: Vec<String>, live: Live| Common {
         paths,
+        live,
         ipblock_pod_ips: a.ipblock_pod_ips,
         cni: a.cni,
         host_network_selectable: a.host_network_selectable,
@@ -32,13 +33,22 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
                 .collect();
             (old, a.paths.clone(), Some((dir, rev.clone())))
         }
+        None if a.live.target().is_some() => match a.paths.as_slice() {
+            [old] => (vec![old.clone()], Vec::new(), None),
+            _ => bail!("with --kubeconfig or --context, give OLD alone: NEW is the cluster"),
+        },
         None => match a.paths.as_slice() {
             [old, new] => (vec![old.clone()], vec![new.clone()], None),
             _ => bail!("give OLD and NEW, or --git REV with the paths to compare"),
         },
     };
-    let old_common = common(old_paths);
-    let new_common = common(new_paths);
+    if a.git.is_some() && a.live.target().is_some() {
+        bail!(
+            "--git compares files with files: it cannot be combined with --kubeconfig or --context"
+        );
+    }
+    let old_common = common(old_paths, Live::default());
+    let new_common = common(new_paths, a.live.clone());
     let timings = std::env::var_os("KUBESEG_TIMINGS").is_some();
     let start = std::time::Instant::now();
     let lap = |what: &str| {

@@ -36,7 +36,7 @@ pub fn run(a: &LintArgs) -> Result<(String, bool)> {
             addresses(s).with_context(|| format!("--service-cidr {s}"))?,
         ));
     }
-    let mut loaded = crate::load_paths(&a.paths);
+    let mut loaded = crate::load_source(&a.paths, &a.live)?;
     crate::leave_out_unenforced(a.cni, &mut loaded);
     let options = crate::engine_options(a.cni, false, &loaded.cluster);
     let mut engine = Engine::new(&loaded.cluster, options);

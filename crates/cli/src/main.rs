@@ -23,6 +23,7 @@ mod diff;
 mod lab;
 mod lint;
 mod select;
+mod snapshot;
 mod test;
 mod visible;
 
@@ -115,6 +116,7 @@ fn main() -> ExitCode {
         Command::Audit(a) => audit::run(a).map(|(out, fail)| Output::Status(out, fail)),
         Command::Lint(a) => lint::run(a).map(|(out, fail)| Output::Status(out, fail)),
         Command::Rules(a) => audit::rules(a).map(Output::Text),
+        Command::Snapshot(a) => snapshot::run(a).map(Output::Text),
         Command::Test(a) => test::run(a).map(|(out, fail)| Output::Status(out, fail)),
         Command::Diff(a) => diff::run(a).map(|(out, fail)| Output::Status(out, fail)),
         Command::Lab(c) => lab::run(c).map(|(out, fail)| Output::Status(out, fail)),
@@ -187,9 +189,53 @@ pub(crate) fn unmodelled(loaded: &Loaded) -> Vec<String> {
         .collect()
 }
 
+/// Loads the files named, or with `--kubeconfig`/`--context` the cluster.
+pub(crate) fn load_source(paths: &[String], live: &args::Live) -> Result<Loaded> {
+    let Some(target) = live.target() else {
+        return Ok(load_paths(paths));
+    };
+    if !paths.is_empty() {
+        bail!("give either manifest paths or --kubeconfig/--context, not both");
+    }
+    read_cluster(&target)
+}
+
+/// Reads a running cluster into what the file loader would make of the same objects.
+pub(crate) fn read_cluster(target: &kubeseg_live::Target) -> Result<Loaded> {
+    let read = kubeseg_live::read_cluster(target, &operator_kinds())?;
+    let texts = read
+        .objects
+        .iter()
+        .map(kubeseg_live::ReadObject::named_text)
+        .collect();
+    let options = kubeseg_sources::LoadOptions {
+        limits: limits(),
+        namespace: None,
+        operators: OPERATORS.get().cloned(),
+    };
+    let mut loaded = kubeseg_sources::load_texts(texts, &options);
+    loaded.diagnostics.extend(read.diagnostics);
+    loaded.diagnostics.sort();
+    Ok(loaded)
+}
+
+/// The custom resource kinds the operator catalog expands into workloads: a live read
+/// lists them too.
+fn operator_kinds() -> Vec<(String, String)> {
+    let catalog = OPERATORS
+        .get()
+        .cloned()
+        .unwrap_or_else(kubeseg_sources::operators::Catalog::builtin);
+    catalog
+        .operators
+        .iter()
+        .map(|o| (o.api_group.clone(), o.kind.clone()))
+        .collect()
+}
+
 /// Loads the input and prints its diagnostics; fails when any is an error.
 pub(crate) fn load_input(common: &Common) -> Result<Loaded> {
-    let mut loaded = load_paths(&common.paths);
+    let mut loaded = load_source(&common.paths, &common.live)?;
     let cni = leave_out_unenforced(common.cni, &mut loaded);
     if cni == Cni::Cilium && common.ipblock_pod_ips {
         bail!(

@@ -15,9 +15,14 @@ pub mod tree;
 pub mod yaml;
 
 pub use load::{
-    Limits, LoadOptions, Loaded, load, load_in, load_opts, load_str, load_with, read_file,
+    Limits, LoadOptions, Loaded, NamedText, load, load_in, load_opts, load_str, load_texts,
+    load_with, read_file,
 };
 
 /// Diagnostic codes of objects that change connectivity but that the results leave
 /// out: every command names them in its output, not only on stderr.
-pub const UNMODELLED_CODES: &[&str] = &["unmodelled-policy", "unexpanded-workload"];
+pub const UNMODELLED_CODES: &[&str] = &[
+    "unmodelled-policy",
+    "unexpanded-workload",
+    "unreadable-kind",
+];

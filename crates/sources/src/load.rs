@@ -155,6 +155,37 @@ pub fn load_opts(paths: &[String], options: &LoadOptions) -> Loaded {
         s.namespace = namespace.clone();
         s.operators = options.operators.clone();
     }
+    load_sources(sources, diagnostics)
+}
+
+/// One object read from somewhere other than a file (a live cluster), named by where it
+/// came from (`Pod/default/web-0`).
+#[derive(Clone, Debug)]
+pub struct NamedText {
+    /// What locations in diagnostics name.
+    pub name: String,
+    /// The object's manifest (JSON or YAML).
+    pub text: String,
+}
+
+/// Loads objects that were not read from files, as files would be: each text is decoded
+/// on its own under its name, so a diagnostic says `Pod/default/web-0:12:7`.
+pub fn load_texts(texts: Vec<NamedText>, options: &LoadOptions) -> Loaded {
+    let sources = texts
+        .into_iter()
+        .map(|t| Source {
+            name: t.name.into(),
+            text: Ok(t.text),
+            discovered: false,
+            namespace: None,
+            operators: options.operators.clone(),
+        })
+        .collect();
+    load_sources(sources, Vec::new())
+}
+
+/// Decodes and assembles what was read, with the diagnostics found while reading.
+fn load_sources(sources: Vec<Source>, mut diagnostics: Vec<Diagnostic>) -> Loaded {
     let results: Vec<(Decoded, Vec<Diagnostic>)> = sources.par_iter().map(decode_source).collect();
     let mut loaded = Loaded {
         files: sources.len(),
