@@ -214,7 +214,15 @@ pub(crate) fn read_cluster(target: &kubeseg_live::Target) -> Result<Loaded> {
         operators: OPERATORS.get().cloned(),
     };
     let mut loaded = kubeseg_sources::load_texts(texts, &options);
-    loaded.diagnostics.extend(read.diagnostics);
+    // Kinds the cluster does not serve hold nothing: a note, not part of any answer.
+    let (notes, warnings): (Vec<_>, Vec<_>) = read
+        .diagnostics
+        .into_iter()
+        .partition(|d| d.severity == Severity::Info);
+    if !notes.is_empty() {
+        note_text!(diagnostics::text(&notes));
+    }
+    loaded.diagnostics.extend(warnings);
     loaded.diagnostics.sort();
     Ok(loaded)
 }
