@@ -62,6 +62,9 @@ pub enum Command {
     /// Read a running cluster and write what kubeseg reads of it as manifests, to run
     /// offline later, attach to a bug report, or compare with `kubeseg diff`.
     Snapshot(SnapshotArgs),
+    /// Follow a running cluster and report, as they happen, the connections and
+    /// findings each change opens or closes, with the object changes that caused it.
+    Watch(WatchArgs),
     /// Check connectivity assertions (a ConnectivitySpec file) against the manifests.
     Test(TestArgs),
     /// What a change opens or closes: connections added, removed and changed, and the
@@ -527,6 +530,32 @@ pub struct SnapshotArgs {
     /// The directory to write the manifests to (created; must be empty if it exists).
     #[arg(short, long, value_name = "DIR")]
     pub output: String,
+}
+
+/// `kubeseg watch`.
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    /// The cluster (`--kubeconfig [PATH]`, `--context NAME`) and the shared flags.
+    #[command(flatten)]
+    pub common: Common,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = WatchFormat::Text)]
+    pub format: WatchFormat,
+    /// Events arriving within this many milliseconds of the first are reported together.
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    pub batch_ms: u64,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 0.0.0.0:9090).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
+}
+
+/// Output formats of `watch`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchFormat {
+    /// A line per change, then its connections and findings.
+    Text,
+    /// One JSON object per line: `synced` once, then `change` lines.
+    Jsonl,
 }
 
 /// Flags every command shares.

@@ -22,10 +22,12 @@ mod audit;
 mod diff;
 mod lab;
 mod lint;
+mod metrics;
 mod select;
 mod snapshot;
 mod test;
 mod visible;
+mod watch;
 
 use anyhow::{Context, Result, bail};
 use args::{
@@ -117,6 +119,7 @@ fn main() -> ExitCode {
         Command::Lint(a) => lint::run(a).map(|(out, fail)| Output::Status(out, fail)),
         Command::Rules(a) => audit::rules(a).map(Output::Text),
         Command::Snapshot(a) => snapshot::run(a).map(Output::Text),
+        Command::Watch(a) => watch::run(a).map(|()| Output::Written),
         Command::Test(a) => test::run(a).map(|(out, fail)| Output::Status(out, fail)),
         Command::Diff(a) => diff::run(a).map(|(out, fail)| Output::Status(out, fail)),
         Command::Lab(c) => lab::run(c).map(|(out, fail)| Output::Status(out, fail)),
@@ -229,7 +232,7 @@ pub(crate) fn read_cluster(target: &kubeseg_live::Target) -> Result<Loaded> {
 
 /// The custom resource kinds the operator catalog expands into workloads: a live read
 /// lists them too.
-fn operator_kinds() -> Vec<(String, String)> {
+pub(crate) fn operator_kinds() -> Vec<(String, String)> {
     let catalog = OPERATORS
         .get()
         .cloned()

@@ -204,19 +204,94 @@ fn a_snapshot_gives_the_files_answers_offline_and_diff_sees_a_policy_created_thr
     files.extend(EXAMPLE);
     let (from_files, _, _) = run(&files);
     assert_eq!(from_snapshot, from_files);
-    // A policy created through the emulator's API: the mysql database loses its
-    // WordPress clients (a deny-all ingress policy in `data`).
-    let policy = r#"{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"lockdown","namespace":"data"},"spec":{"podSelector":{},"policyTypes":["Ingress"]}}"#;
-    post(
-        server.port,
-        "/apis/networking.k8s.io/v1/namespaces/data/networkpolicies",
-        policy,
-    );
+    create_lockdown(server.port);
     let (diff, err, code) = run(&["diff", &snap, "--kubeconfig", &kc]);
     assert_eq!(code, Some(0), "{err}");
-    assert!(diff.contains("lockdown"), "{diff}");
-    assert!(diff.contains("removed"), "{diff}");
-    assert!(!diff.contains("added:"), "{diff}");
+    assert!(diff.contains(LOST), "{diff}");
+    assert!(
+        diff.contains("policy NetworkPolicy blogs/lockdown added"),
+        "{diff}"
+    );
+    assert!(diff.lines().any(|l| l.starts_with("0 added, ")), "{diff}");
+}
+
+/// A connection the lockdown closes, derived by hand: nothing isolates the ingress of
+/// the WordPress pods in `blogs` nor the egress of the debug shell beside them (the
+/// audit says so), so all traffic flows until a deny-all ingress policy in `blogs`.
+const LOST: &str = "- blogs/debug-shell[Pod] => blogs/wordpress-a[Deployment] : All Connections";
+
+/// Creates a deny-all ingress policy in `blogs` through the emulator's API.
+fn create_lockdown(port: u16) {
+    let policy = r#"{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"lockdown","namespace":"blogs"},"spec":{"podSelector":{},"policyTypes":["Ingress"]}}"#;
+    post(
+        port,
+        "/apis/networking.k8s.io/v1/namespaces/blogs/networkpolicies",
+        policy,
+    );
+}
+
+#[test]
+fn watch_reports_a_policy_created_through_the_api() {
+    let paths = ["examples/wordpress-cluster"];
+    let Some(server) = kmock("kmock-watch", &paths) else {
+        return;
+    };
+    let kc = kubeconfig(&server);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeseg"))
+        .args(["watch", "--kubeconfig", &kc, "--format", "jsonl", "--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let next = |what: &str| {
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("no {what} line"));
+        serde_json::from_str::<serde_json::Value>(&line).unwrap()
+    };
+    let synced = next("synced");
+    let files: Vec<&str> = ["reach", "--format", "json"]
+        .into_iter()
+        .chain(paths)
+        .collect();
+    let (reach, _, _) = run(&files);
+    let reach: serde_json::Value = serde_json::from_str(&reach).unwrap();
+    assert_eq!(synced["kind"], "synced");
+    assert_eq!(
+        synced["connections"].as_u64(),
+        Some(reach["connections"].as_array().unwrap().len() as u64)
+    );
+    create_lockdown(server.port);
+    let change = next("change");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(change["kind"], "change");
+    assert!(
+        change["cause"].as_array().unwrap().contains(
+            &serde_json::json!({"action": "created", "object": "NetworkPolicy/blogs/lockdown"})
+        ),
+        "{change}"
+    );
+    let removed = change["removed"].as_array().unwrap();
+    assert!(
+        removed
+            .iter()
+            .any(|c| c["src"] == "blogs/debug-shell[Pod]"
+                && c["dst"] == "blogs/wordpress-a[Deployment]"),
+        "{change}"
+    );
+    assert!(change["added"].as_array().unwrap().is_empty(), "{change}");
 }
 
 /// POSTs `body` as JSON; panics unless the server answers 2xx.

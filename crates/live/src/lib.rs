@@ -10,9 +10,10 @@ pub mod kinds;
 mod list;
 pub mod manifest;
 mod strip;
+pub mod watch;
 
 pub use client::{Target, client, config};
-pub use list::{REQUEST_TIMEOUT, Read, ReadObject, read_objects, wanted};
+pub use list::{REQUEST_TIMEOUT, Read, ReadObject, Served, read_objects, served, wanted};
 pub use strip::strip;
 
 /// Why a cluster could not be read.

@@ -84,8 +84,12 @@ pub fn wanted(extra: &[(String, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Reads every object of the wanted kinds the cluster serves.
-pub async fn read_objects(client: &Client, extra: &[(String, String)]) -> Result<Read, LiveError> {
+/// The resources of the wanted kinds the cluster serves, in [`wanted`]'s order, and a
+/// note naming those it does not serve.
+pub async fn served(
+    client: &Client,
+    extra: &[(String, String)],
+) -> Result<(Vec<Served>, Option<Diagnostic>), LiveError> {
     let mut wanted = wanted(extra);
     let mut groups: BTreeSet<String> = wanted.iter().map(|(g, _)| g.clone()).collect();
     groups.insert(CALICO_STORAGE.0.to_string());
@@ -103,38 +107,26 @@ pub async fn read_objects(client: &Client, extra: &[(String, String)]) -> Result
         let (group, kinds) = CALICO_STORAGE;
         wanted.extend(kinds.iter().map(|k| (group.to_string(), k.to_string())));
     }
-    let mut read = Read::default();
+    let mut served = Vec::new();
     let mut absent = BTreeSet::new();
     let mut absent_groups = BTreeSet::new();
-    for (group, kind) in &wanted {
-        let Some(served) = discovery.get(group) else {
-            absent_groups.insert(group.clone());
+    for (group, kind) in wanted {
+        let Some(g) = discovery.get(&group) else {
+            absent_groups.insert(group);
             continue;
         };
-        let Some(resource) = find_kind(served, kind) else {
-            absent.insert(if group.is_empty() {
-                kind.clone()
-            } else {
-                format!("{kind}.{group}")
-            });
-            continue;
-        };
-        match list_all(client, &resource).await {
-            Ok(items) => read.objects.extend(items.into_iter().map(|value| {
-                object(group, kind, &resource, value)
-            })),
-            Err(ListError::Forbidden(message)) => read.diagnostics.push(Diagnostic::warning(
-                "unreadable-kind",
-                None,
-                format!(
-                    "the cluster refused to list {} (HTTP 403: {message}): the answer leaves out every {kind} it holds; grant get/list/watch on it (see deploy/rbac.yaml)",
-                    plural(&resource)
-                ),
-            )),
-            Err(ListError::Gone) => {
+        match find_kind(g, &kind) {
+            Some(resource) => served.push(Served {
+                group,
+                kind,
+                resource,
+            }),
+            None if group.is_empty() => {
+                absent.insert(kind);
+            }
+            None => {
                 absent.insert(format!("{kind}.{group}"));
             }
-            Err(ListError::Other(e)) => return Err(e),
         }
     }
     let mut not_served = Vec::new();
@@ -146,25 +138,69 @@ pub async fn read_objects(client: &Client, extra: &[(String, String)]) -> Result
         let kinds: Vec<_> = absent.into_iter().collect();
         not_served.push(format!("the kinds {}", kinds.join(", ")));
     }
-    if !not_served.is_empty() {
-        read.diagnostics.push(Diagnostic::info(
+    let note = (!not_served.is_empty()).then(|| {
+        Diagnostic::info(
             "kind-not-served",
             None,
             format!(
                 "the cluster does not serve {} (no such API or CRD), so it holds no object of them",
                 not_served.join(", nor ")
             ),
-        ));
+        )
+    });
+    Ok((served, note))
+}
+
+/// A wanted kind the cluster serves.
+#[derive(Clone, Debug)]
+pub struct Served {
+    /// Its API group.
+    pub group: String,
+    /// Its kind.
+    pub kind: String,
+    /// The resource to list and watch.
+    pub resource: ApiResource,
+}
+
+/// Reads every object of the wanted kinds the cluster serves.
+pub async fn read_objects(client: &Client, extra: &[(String, String)]) -> Result<Read, LiveError> {
+    let (served, note) = served(client, extra).await?;
+    let mut read = Read::default();
+    for s in &served {
+        match list_all(client, &s.resource).await {
+            Ok(items) => read.objects.extend(
+                items
+                    .into_iter()
+                    .map(|value| object(&s.group, &s.kind, &s.resource, value)),
+            ),
+            Err(ListError::Forbidden(message)) => read.diagnostics.push(forbidden(s, &message)),
+            Err(ListError::Gone) => {}
+            Err(ListError::Other(e)) => return Err(e),
+        }
     }
+    read.diagnostics.extend(note);
     let order = |o: &ReadObject| {
-        wanted
+        served
             .iter()
-            .position(|(g, k)| *g == o.group && *k == o.kind)
+            .position(|s| s.group == o.group && s.kind == o.kind)
             .unwrap_or(usize::MAX)
     };
     read.objects
         .sort_by(|a, b| (order(a), &a.namespace, &a.name).cmp(&(order(b), &b.namespace, &b.name)));
     Ok(read)
+}
+
+/// The warning for a kind RBAC hides: the answer leaves it out, which every output says.
+pub fn forbidden(s: &Served, message: &str) -> Diagnostic {
+    Diagnostic::warning(
+        "unreadable-kind",
+        None,
+        format!(
+            "the cluster refused to list {} (HTTP 403: {message}): the answer leaves out every {} it holds; grant get, list and watch on it (see deploy/kubeseg.yaml)",
+            plural(&s.resource),
+            s.kind
+        ),
+    )
 }
 
 fn plural(resource: &ApiResource) -> String {
@@ -192,7 +228,7 @@ fn find_kind(group: &ApiGroup, kind: &str) -> Option<ApiResource> {
 }
 
 /// A listed object with its type set (the server omits it on built-in lists' items).
-fn object(group: &str, kind: &str, resource: &ApiResource, item: DynamicObject) -> ReadObject {
+pub fn object(group: &str, kind: &str, resource: &ApiResource, item: DynamicObject) -> ReadObject {
     let namespace = item.metadata.namespace.clone().unwrap_or_default();
     let name = item.metadata.name.clone().unwrap_or_default();
     let mut value = serde_json::to_value(&item).unwrap_or_default();

@@ -1,0 +1,373 @@
+//! `kubeseg watch`: follow a cluster and report the connections and findings each
+//! change opens or closes, with the object changes that caused it.
+
+use crate::args::{WatchArgs, WatchFormat};
+use crate::{leave_out_unenforced, mesh_options, options, unmodelled};
+use anyhow::{Result, anyhow, bail};
+use kubeseg_analyses::audit::{AuditConfig, audit};
+use kubeseg_engine::Engine;
+use kubeseg_live::ReadObject;
+use kubeseg_live::watch::Message;
+use kubeseg_model::{Diagnostic, Severity};
+use kubeseg_report::{Format, diagnostics};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
+
+/// What one evaluation of the cluster gives: connections by (source, destination)
+/// and findings by (code, title).
+struct Answer {
+    connections: BTreeMap<(String, String), Value>,
+    findings: BTreeMap<(String, String), Value>,
+    workloads: usize,
+    unmodelled: Vec<String>,
+}
+
+/// Follows the cluster until the watch ends (it does not end by itself).
+pub(crate) fn run(a: &WatchArgs) -> Result<()> {
+    let common = &a.common;
+    let target = common.live.target().ok_or_else(|| {
+        anyhow!("watch follows a cluster: give --kubeconfig [PATH] or --context NAME")
+    })?;
+    if !common.paths.is_empty() {
+        bail!("watch follows a cluster, not files: drop the paths");
+    }
+    let metrics = crate::metrics::Metrics::default();
+    if let Some(addr) = &a.metrics_addr {
+        crate::metrics::serve(addr, metrics.clone())?;
+    }
+    let messages = kubeseg_live::watch::follow(&target, &crate::operator_kinds())?;
+    let batch = Duration::from_millis(a.batch_ms);
+    let mut objects: BTreeMap<String, ReadObject> = BTreeMap::new();
+    let mut notes: Vec<Diagnostic> = Vec::new();
+    let mut causes: Vec<(String, String)> = Vec::new();
+    let mut synced = false;
+    let mut previous: Option<Answer> = None;
+    let mut stdout = crate::visible::Visible::new(std::io::stdout().lock());
+    loop {
+        let first = messages.recv().map_err(|_| anyhow!("the watch stopped"))?;
+        let received = Instant::now();
+        let mut pending = vec![first];
+        let deadline = received + batch;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match messages.recv_timeout(left) {
+                Ok(m) => pending.push(m),
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => bail!("the watch stopped"),
+            }
+        }
+        for m in pending {
+            match m {
+                Message::Notes(ds) => {
+                    note_text!(diagnostics::text(&ds));
+                    notes.extend(ds.into_iter().filter(|d| d.severity != Severity::Info));
+                }
+                Message::Apply(o) => {
+                    let at = o.location();
+                    let action = if objects.contains_key(&at) {
+                        "updated"
+                    } else {
+                        "created"
+                    };
+                    causes.push((action.into(), at.clone()));
+                    objects.insert(at, o);
+                }
+                Message::Delete(o) => {
+                    let at = o.location();
+                    objects.remove(&at);
+                    causes.push(("deleted".into(), at));
+                }
+                Message::Synced => synced = true,
+                Message::Trouble(t) => {
+                    metrics.trouble();
+                    if !common.quiet {
+                        note!("warning: {t}");
+                    }
+                }
+            }
+        }
+        if !synced || (previous.is_some() && causes.is_empty()) {
+            continue;
+        }
+        let answer = match evaluate(a, &objects, &notes) {
+            Ok(answer) => answer,
+            Err(e) => {
+                // The cluster holds something kubeseg refuses (an unsupported policy,
+                // say): say so and keep following; the next change may fix it.
+                note!("error: no answer for the cluster as it is now: {e:#}");
+                causes.clear();
+                continue;
+            }
+        };
+        let line = match &previous {
+            None => synced_line(a.format, objects.len(), &answer),
+            Some(old) => change_line(a.format, old, &answer, &causes),
+        };
+        if let Some(line) = line {
+            stdout.write_all(line.as_bytes())?;
+            stdout.flush()?;
+        }
+        let mut findings_by_severity = BTreeMap::new();
+        for f in answer.findings.values() {
+            let severity = f["severity"].as_str().unwrap_or_default().to_string();
+            *findings_by_severity.entry(severity).or_default() += 1;
+        }
+        let now = crate::metrics::Current {
+            objects: objects.len(),
+            workloads: answer.workloads,
+            connections: answer.connections.len(),
+            findings_by_severity,
+        };
+        metrics.update(now, received.elapsed());
+        previous = Some(answer);
+        causes.clear();
+    }
+}
+
+/// Loads the objects as files would be loaded and computes connections and findings.
+fn evaluate(
+    a: &WatchArgs,
+    objects: &BTreeMap<String, ReadObject>,
+    notes: &[Diagnostic],
+) -> Result<Answer> {
+    let texts = objects.values().map(ReadObject::named_text).collect();
+    let load = kubeseg_sources::LoadOptions {
+        limits: crate::limits(),
+        namespace: None,
+        operators: None,
+    };
+    let mut loaded = kubeseg_sources::load_texts(texts, &load);
+    loaded.diagnostics.extend(notes.iter().cloned());
+    leave_out_unenforced(a.common.cni, &mut loaded);
+    if loaded.has_errors() {
+        let errors: Vec<_> = loaded
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .cloned()
+            .collect();
+        bail!("{}", diagnostics::text(&errors));
+    }
+    let options = options(&a.common, &loaded.cluster);
+    let mut engine = Engine::new(&loaded.cluster, options);
+    let n = engine.endpoints().len();
+    let all: Vec<usize> = (0..n).collect();
+    let mut mesh = kubeseg_engine::mesh::Annotator::new(&loaded.cluster, mesh_options(&a.common));
+    let mut json = Vec::new();
+    kubeseg_report::reach::write_connections(
+        &mut engine,
+        &all,
+        &all,
+        Format::Json,
+        mesh.as_mut(),
+        &[],
+        &mut json,
+    )?;
+    let doc: Value = serde_json::from_slice(&json)?;
+    let mut connections = BTreeMap::new();
+    for c in doc["connections"].as_array().into_iter().flatten() {
+        let (Some(src), Some(dst)) = (c["src"].as_str(), c["dst"].as_str()) else {
+            continue;
+        };
+        connections.insert((src.to_string(), dst.to_string()), c.clone());
+    }
+    let config = AuditConfig {
+        options,
+        mesh: mesh_options(&a.common),
+        ..Default::default()
+    };
+    let report = audit(&mut engine, &config)?;
+    let findings = report
+        .findings
+        .iter()
+        .map(|f| {
+            (
+                (f.rule.code.to_string(), f.title.clone()),
+                json!({"code": f.rule.code, "name": f.rule.name, "severity": f.severity.as_str(), "title": f.title}),
+            )
+        })
+        .collect();
+    Ok(Answer {
+        connections,
+        findings,
+        workloads: loaded.cluster.workloads.len(),
+        unmodelled: unmodelled(&loaded),
+    })
+}
+
+fn synced_line(format: WatchFormat, objects: usize, answer: &Answer) -> Option<String> {
+    Some(match format {
+        WatchFormat::Jsonl => {
+            let line = json!({
+                "kind": "synced",
+                "schemaVersion": 1,
+                "objects": objects,
+                "workloads": answer.workloads,
+                "connections": answer.connections.len(),
+                "findings": answer.findings.len(),
+                "unmodelled": answer.unmodelled,
+            });
+            format!("{line}\n")
+        }
+        WatchFormat::Text => {
+            let mut s = format!(
+                "synced: {objects} objects, {} workloads, {} connections, {} findings\n",
+                answer.workloads,
+                answer.connections.len(),
+                answer.findings.len()
+            );
+            for u in &answer.unmodelled {
+                s.push_str(&format!("  not modelled, the answers ignore it: {u}\n"));
+            }
+            s
+        }
+    })
+}
+
+/// The change between two answers, `None` when nothing changed.
+fn change_line(
+    format: WatchFormat,
+    old: &Answer,
+    new: &Answer,
+    causes: &[(String, String)],
+) -> Option<String> {
+    let added: Vec<&Value> = new
+        .connections
+        .iter()
+        .filter(|(k, _)| !old.connections.contains_key(*k))
+        .map(|(_, v)| v)
+        .collect();
+    let removed: Vec<&Value> = old
+        .connections
+        .iter()
+        .filter(|(k, _)| !new.connections.contains_key(*k))
+        .map(|(_, v)| v)
+        .collect();
+    let changed: Vec<(&Value, &Value)> = new
+        .connections
+        .iter()
+        .filter_map(|(k, v)| old.connections.get(k).filter(|o| *o != v).map(|o| (o, v)))
+        .collect();
+    let found: Vec<&Value> = new
+        .findings
+        .iter()
+        .filter(|(k, _)| !old.findings.contains_key(*k))
+        .map(|(_, v)| v)
+        .collect();
+    let resolved: Vec<&Value> = old
+        .findings
+        .iter()
+        .filter(|(k, _)| !new.findings.contains_key(*k))
+        .map(|(_, v)| v)
+        .collect();
+    if added.is_empty()
+        && removed.is_empty()
+        && changed.is_empty()
+        && found.is_empty()
+        && resolved.is_empty()
+    {
+        return None;
+    }
+    Some(match format {
+        WatchFormat::Jsonl => {
+            let changed: Vec<Value> = changed
+                .iter()
+                .map(|(o, n)| {
+                    let mut c = (*n).clone();
+                    c["before"] = json!({"allowed": o["allowed"]});
+                    c
+                })
+                .collect();
+            let cause: Vec<Value> = causes
+                .iter()
+                .map(|(action, object)| json!({"action": action, "object": object}))
+                .collect();
+            let line = json!({
+                "kind": "change",
+                "added": added,
+                "removed": removed,
+                "changed": changed,
+                "findings": {"added": found, "resolved": resolved},
+                "cause": cause,
+            });
+            format!("{line}\n")
+        }
+        WatchFormat::Text => {
+            let cause: Vec<String> = causes.iter().map(|(a, o)| format!("{o} {a}")).collect();
+            let mut s = format!("change: {}\n", cause.join(", "));
+            for c in &added {
+                s.push_str(&format!("  + {}\n", connection_text(c)));
+            }
+            for c in &removed {
+                s.push_str(&format!("  - {}\n", connection_text(c)));
+            }
+            for (o, n) in &changed {
+                s.push_str(&format!(
+                    "  ~ {} (was {})\n",
+                    connection_text(n),
+                    ports_text(&o["allowed"])
+                ));
+            }
+            for f in &found {
+                s.push_str(&format!(
+                    "  finding + {} {}: {}\n",
+                    f["code"].as_str().unwrap_or(""),
+                    f["severity"].as_str().unwrap_or(""),
+                    f["title"].as_str().unwrap_or("")
+                ));
+            }
+            for f in &resolved {
+                s.push_str(&format!(
+                    "  finding resolved {} {}: {}\n",
+                    f["code"].as_str().unwrap_or(""),
+                    f["severity"].as_str().unwrap_or(""),
+                    f["title"].as_str().unwrap_or("")
+                ));
+            }
+            s
+        }
+    })
+}
+
+/// `src => dst : TCP 80,443`.
+fn connection_text(c: &Value) -> String {
+    format!(
+        "{} => {} : {}",
+        c["src"].as_str().unwrap_or(""),
+        c["dst"].as_str().unwrap_or(""),
+        ports_text(&c["allowed"])
+    )
+}
+
+/// Reach JSON's `allowed` (`{"TCP": [[80, 80]], ...}`) as `TCP 80`.
+fn ports_text(allowed: &Value) -> String {
+    let Some(m) = allowed.as_object() else {
+        return allowed.to_string();
+    };
+    let parts: Vec<String> = m
+        .iter()
+        .filter_map(|(proto, ranges)| {
+            let ranges: Vec<String> = ranges
+                .as_array()?
+                .iter()
+                .filter_map(|r| {
+                    let (lo, hi) = (r.get(0)?.as_u64()?, r.get(1)?.as_u64()?);
+                    Some(if lo == hi {
+                        lo.to_string()
+                    } else {
+                        format!("{lo}-{hi}")
+                    })
+                })
+                .collect();
+            (!ranges.is_empty()).then(|| format!("{proto} {}", ranges.join(",")))
+        })
+        .collect();
+    if parts.is_empty() {
+        "nothing".into()
+    } else {
+        parts.join(", ")
+    }
+}
