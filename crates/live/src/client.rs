@@ -9,7 +9,7 @@ use std::path::PathBuf;
 #[derive(Clone, Debug, Default)]
 pub struct Target {
     /// A kubeconfig file; `None` reads `KUBECONFIG` (its paths merged, as kubectl does)
-    /// or `~/.kube/config`.
+    /// or `~/.kube/config`, and inside a pod (without a context) its service account.
     pub kubeconfig: Option<PathBuf>,
     /// A context of that kubeconfig; `None` is its `current-context`.
     pub context: Option<String>,
@@ -29,6 +29,13 @@ pub async fn config(target: &Target) -> Result<Config, LiveError> {
             let kubeconfig = Kubeconfig::read_from(path)
                 .map_err(|e| LiveError::Kubeconfig(format!("{}: {}", path.display(), chain(&e))))?;
             Config::from_custom_kubeconfig(kubeconfig, &options).await
+        }
+        // Neither flag names a file or a context: read KUBECONFIG or ~/.kube/config, or
+        // inside a pod its service account, as kubectl and client-go do.
+        None if target.context.is_none() => {
+            return Config::infer()
+                .await
+                .map_err(|e| LiveError::Kubeconfig(chain(&e)));
         }
         None => Config::from_kubeconfig(&options).await,
     };
