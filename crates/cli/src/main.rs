@@ -230,6 +230,11 @@ pub(crate) fn read_cluster(target: &kubeseg_live::Target) -> Result<Loaded> {
     Ok(loaded)
 }
 
+/// The operator descriptions of the run (`None`: the built-in ones).
+pub(crate) fn operators() -> Option<std::sync::Arc<kubeseg_sources::operators::Catalog>> {
+    OPERATORS.get().cloned()
+}
+
 /// The custom resource kinds the operator catalog expands into workloads: a live read
 /// lists them too.
 pub(crate) fn operator_kinds() -> Vec<(String, String)> {

@@ -6,10 +6,10 @@ use crate::{leave_out_unenforced, mesh_options, options, unmodelled};
 use anyhow::{Result, anyhow, bail};
 use kubeseg_analyses::audit::{AuditConfig, audit};
 use kubeseg_engine::Engine;
-use kubeseg_live::ReadObject;
 use kubeseg_live::watch::Message;
 use kubeseg_model::{Diagnostic, Severity};
 use kubeseg_report::{Format, diagnostics};
+use kubeseg_sources::DecodedText as Decoded;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -40,7 +40,13 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
     }
     let messages = kubeseg_live::watch::follow(&target, &crate::operator_kinds())?;
     let batch = Duration::from_millis(a.batch_ms);
-    let mut objects: BTreeMap<String, ReadObject> = BTreeMap::new();
+    // Each object with its decoding: an event decodes only the object it changed.
+    let mut objects: BTreeMap<String, Decoded> = BTreeMap::new();
+    let load = kubeseg_sources::LoadOptions {
+        limits: crate::limits(),
+        namespace: None,
+        operators: crate::operators(),
+    };
     let mut notes: Vec<Diagnostic> = Vec::new();
     let mut causes: Vec<(String, String)> = Vec::new();
     let mut synced = false;
@@ -73,7 +79,7 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
                         "created"
                     };
                     causes.push((action.into(), at.clone()));
-                    objects.insert(at, o);
+                    objects.insert(at, kubeseg_sources::decode_text(o.named_text(), &load));
                 }
                 Message::Delete(o) => {
                     let at = o.location();
@@ -130,16 +136,18 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
 /// Loads the objects as files would be loaded and computes connections and findings.
 fn evaluate(
     a: &WatchArgs,
-    objects: &BTreeMap<String, ReadObject>,
+    objects: &BTreeMap<String, Decoded>,
     notes: &[Diagnostic],
 ) -> Result<Answer> {
-    let texts = objects.values().map(ReadObject::named_text).collect();
-    let load = kubeseg_sources::LoadOptions {
-        limits: crate::limits(),
-        namespace: None,
-        operators: None,
+    let timings = std::env::var_os("KUBESEG_TIMINGS").is_some();
+    let start = Instant::now();
+    let lap = |what: &str| {
+        if timings {
+            note!("timing: {what} {:?}", start.elapsed());
+        }
     };
-    let mut loaded = kubeseg_sources::load_texts(texts, &load);
+    let mut loaded = kubeseg_sources::assemble_texts(objects.values());
+    lap("assemble");
     loaded.diagnostics.extend(notes.iter().cloned());
     leave_out_unenforced(a.common.cni, &mut loaded);
     if loaded.has_errors() {
@@ -153,6 +161,7 @@ fn evaluate(
     }
     let options = options(&a.common, &loaded.cluster);
     let mut engine = Engine::new(&loaded.cluster, options);
+    lap("compile");
     let n = engine.endpoints().len();
     let all: Vec<usize> = (0..n).collect();
     let mut mesh = kubeseg_engine::mesh::Annotator::new(&loaded.cluster, mesh_options(&a.common));
@@ -167,6 +176,7 @@ fn evaluate(
         &mut json,
     )?;
     let doc: Value = serde_json::from_slice(&json)?;
+    lap("connections");
     let mut connections = BTreeMap::new();
     for c in doc["connections"].as_array().into_iter().flatten() {
         let (Some(src), Some(dst)) = (c["src"].as_str(), c["dst"].as_str()) else {
@@ -180,6 +190,7 @@ fn evaluate(
         ..Default::default()
     };
     let report = audit(&mut engine, &config)?;
+    lap("audit");
     let findings = report
         .findings
         .iter()

@@ -15,8 +15,8 @@ pub mod tree;
 pub mod yaml;
 
 pub use load::{
-    Limits, LoadOptions, Loaded, NamedText, load, load_in, load_opts, load_str, load_texts,
-    load_with, read_file,
+    DecodedText, Limits, LoadOptions, Loaded, NamedText, assemble_texts, decode_text, load,
+    load_in, load_opts, load_str, load_texts, load_with, read_file,
 };
 
 /// Diagnostic codes of objects that change connectivity but that the results leave

@@ -184,11 +184,53 @@ pub fn load_texts(texts: Vec<NamedText>, options: &LoadOptions) -> Loaded {
     load_sources(sources, Vec::new())
 }
 
+/// One text decoded on its own, kept so that a caller following a cluster decodes
+/// only the objects that changed and assembles the cluster from the rest as they were.
+#[derive(Clone, Debug, Default)]
+pub struct DecodedText {
+    decoded: Decoded,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Decodes one text as [`load_texts`] would.
+pub fn decode_text(text: NamedText, options: &LoadOptions) -> DecodedText {
+    let source = Source {
+        name: text.name.into(),
+        text: Ok(text.text),
+        discovered: false,
+        namespace: None,
+        operators: options.operators.clone(),
+    };
+    let (decoded, diagnostics) = decode_source(&source);
+    DecodedText {
+        decoded,
+        diagnostics,
+    }
+}
+
+/// Assembles decoded texts into what [`load_texts`] gives for the same texts.
+pub fn assemble_texts<'d>(parts: impl IntoIterator<Item = &'d DecodedText>) -> Loaded {
+    let results = parts
+        .into_iter()
+        .map(|p| (p.decoded.clone(), p.diagnostics.clone()))
+        .collect();
+    finish(results, 0, Vec::new())
+}
+
 /// Decodes and assembles what was read, with the diagnostics found while reading.
-fn load_sources(sources: Vec<Source>, mut diagnostics: Vec<Diagnostic>) -> Loaded {
+fn load_sources(sources: Vec<Source>, diagnostics: Vec<Diagnostic>) -> Loaded {
     let results: Vec<(Decoded, Vec<Diagnostic>)> = sources.par_iter().map(decode_source).collect();
+    finish(results, sources.len(), diagnostics)
+}
+
+/// Assembles decoded sources into the cluster, sorting every diagnostic.
+fn finish(
+    results: Vec<(Decoded, Vec<Diagnostic>)>,
+    files: usize,
+    mut diagnostics: Vec<Diagnostic>,
+) -> Loaded {
     let mut loaded = Loaded {
-        files: sources.len(),
+        files,
         ..Loaded::default()
     };
     let mut objects = Vec::new();

@@ -177,7 +177,7 @@ fn calico_identity_kind(kind: &str) -> &str {
 }
 
 /// What one file held.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Decoded {
     /// The objects read.
     pub objects: Vec<Object>,
