@@ -14,6 +14,10 @@ use std::sync::mpsc::Sender;
 /// Index into [`KINDS`], namespace ("" for cluster-scoped), name.
 type Key = (usize, String, String);
 
+/// Every state of one object, oldest first: resourceVersion and the object (`None`
+/// once deleted).
+type Versions = Vec<(u64, Option<Arc<Value>>)>;
+
 /// What a watch event reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventType {
@@ -133,7 +137,7 @@ pub struct Page {
 /// The store.
 pub struct Store {
     rv: u64,
-    versions: BTreeMap<Key, Vec<(u64, Option<Arc<Value>>)>>,
+    versions: BTreeMap<Key, Versions>,
     log: VecDeque<Arc<Event>>,
     log_limit: usize,
     /// The oldest resourceVersion still served to watches, continue tokens and exact lists.
