@@ -9,6 +9,9 @@ use crate::{objects, watch};
 use serde_json::Value;
 use std::io;
 
+/// How many request lines [`crate::Handle::requests`] keeps.
+const MAX_LOGGED_REQUESTS: usize = 100_000;
+
 /// What a path names.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Target {
@@ -43,7 +46,14 @@ pub(crate) fn handle(
     req: &Request,
     info: &ConnInfo,
 ) -> io::Result<bool> {
-    lock(&shared.requests).push(req.line.clone());
+    {
+        // Bounded, so a long benchmark run does not grow without end.
+        let mut log = lock(&shared.requests);
+        if log.len() >= MAX_LOGGED_REQUESTS {
+            log.drain(..MAX_LOGGED_REQUESTS / 2);
+        }
+        log.push(req.line.clone());
+    }
     let delay = *lock(&shared.delay);
     if !delay.is_zero() {
         std::thread::sleep(delay);
@@ -269,6 +279,8 @@ fn answer(shared: &Shared, req: &Request, target: Target) -> Result<Answer, ApiE
         Target::Resources(g, v) => get_only(discovery::resource_list(&g, &v)),
         Target::Collection { kind, ns } => match req.method.as_str() {
             "GET" => objects::list(shared, req, kind, ns.as_deref()).map(|v| (200, v, json)),
+            // Namespaced kinds are created under a namespace path only.
+            "POST" if KINDS[kind].namespaced && ns.is_none() => Err(method_not_allowed()),
             "POST" => objects::create(shared, req, kind, ns.as_deref()).map(|v| (201, v, json)),
             _ => Err(method_not_allowed()),
         },

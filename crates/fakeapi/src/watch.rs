@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 
 /// How long a watch without timeoutSeconds lasts (the real server picks 30 to 60 minutes).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1800);
+/// The longest timeoutSeconds honoured.
+const MAX_TIMEOUT_SECS: u64 = 86_400;
 
 /// Serves a watch on a collection; returns whether the connection may be reused.
 pub(crate) fn serve(
@@ -49,7 +51,8 @@ pub(crate) fn serve(
     let timeout = match req.param("timeoutSeconds").filter(|t| !t.is_empty()) {
         None => DEFAULT_TIMEOUT,
         Some(t) => match t.parse::<u64>() {
-            Ok(s) => Duration::from_secs(s),
+            // Capped, so an absurd value cannot overflow the deadline.
+            Ok(s) => Duration::from_secs(s.min(MAX_TIMEOUT_SECS)),
             Err(_) => {
                 return error(
                     w,
@@ -182,7 +185,12 @@ fn stream(
         http::write_chunk(w, &bookmark(k, last, true))?;
     }
     let deadline = Instant::now() + timeout;
-    let mut next_bookmark = Instant::now() + shared.bookmark_interval;
+    let after_interval = || {
+        Instant::now()
+            .checked_add(shared.bookmark_interval)
+            .unwrap_or(deadline)
+    };
+    let mut next_bookmark = after_interval();
     loop {
         let now = Instant::now();
         if now >= deadline {
@@ -211,7 +219,7 @@ fn stream(
                     }
                     last = last.max(rv);
                     http::write_chunk(w, &bookmark(k, last, false))?;
-                    next_bookmark = Instant::now() + shared.bookmark_interval;
+                    next_bookmark = after_interval();
                 }
             }
         }
