@@ -162,6 +162,11 @@ fn a_continue_token_older_than_compaction_is_gone() {
         (s["kind"].as_str(), s["reason"].as_str(), s["code"].as_u64()),
         (Some("Status"), Some("Expired"), Some(410))
     );
+    let message = s["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("continue parameter is too old"),
+        "{message}"
+    );
     // A token from after the compaction still works, and a forged one is a 400.
     let fresh = get(a, "/api/v1/pods?limit=2", None).json();
     let token = fresh["metadata"]["continue"]
