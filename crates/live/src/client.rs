@@ -30,8 +30,11 @@ pub async fn config(target: &Target) -> Result<Config, LiveError> {
                 .map_err(|e| LiveError::Kubeconfig(format!("{}: {}", path.display(), chain(&e))))?;
             Config::from_custom_kubeconfig(kubeconfig, &options).await
         }
-        // Neither flag names a file or a context: read KUBECONFIG or ~/.kube/config, or
-        // inside a pod its service account, as kubectl and client-go do.
+        None if let Some(merged) = from_environment()? => {
+            Config::from_custom_kubeconfig(merged, &options).await
+        }
+        // Neither flag names a file or a context: read ~/.kube/config, or inside a pod
+        // its service account, as kubectl and client-go do.
         None if target.context.is_none() => {
             return Config::infer()
                 .await
@@ -40,6 +43,26 @@ pub async fn config(target: &Target) -> Result<Config, LiveError> {
         None => Config::from_kubeconfig(&options).await,
     };
     loaded.map_err(|e| LiveError::Kubeconfig(chain(&e)))
+}
+
+/// The files `KUBECONFIG` lists, merged in order (the first to set a field wins), the
+/// ones that do not exist skipped, as client-go does; `None` when it names none.
+fn from_environment() -> Result<Option<Kubeconfig>, LiveError> {
+    let Some(list) = std::env::var_os("KUBECONFIG") else {
+        return Ok(None);
+    };
+    let mut merged: Option<Kubeconfig> = None;
+    for path in std::env::split_paths(&list).filter(|p| p.is_file()) {
+        let next = Kubeconfig::read_from(&path)
+            .map_err(|e| LiveError::Kubeconfig(format!("{}: {}", path.display(), chain(&e))))?;
+        merged = Some(match merged {
+            None => next,
+            Some(m) => m
+                .merge(next)
+                .map_err(|e| LiveError::Kubeconfig(chain(&e)))?,
+        });
+    }
+    Ok(merged)
 }
 
 /// A client for `config`.
