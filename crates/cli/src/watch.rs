@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 /// What one evaluation of the cluster gives: connections by (source, destination)
 /// and findings by (code, title).
 struct Answer {
-    connections: BTreeMap<(String, String), Value>,
+    /// Each connection as its line of `reach --format json`, by (source, destination).
+    connections: BTreeMap<(String, String), String>,
     findings: BTreeMap<(String, String), Value>,
     workloads: usize,
     unmodelled: Vec<String>,
@@ -116,6 +117,12 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
             stdout.write_all(line.as_bytes())?;
             stdout.flush()?;
         }
+        if std::env::var_os("KUBESEG_TIMINGS").is_some() {
+            note!(
+                "timing: answered {:?} after the batch's first event",
+                received.elapsed()
+            );
+        }
         let mut findings_by_severity = BTreeMap::new();
         for f in answer.findings.values() {
             let severity = f["severity"].as_str().unwrap_or_default().to_string();
@@ -175,15 +182,8 @@ fn evaluate(
         &[],
         &mut json,
     )?;
-    let doc: Value = serde_json::from_slice(&json)?;
+    let connections = connection_lines(&String::from_utf8(json)?)?;
     lap("connections");
-    let mut connections = BTreeMap::new();
-    for c in doc["connections"].as_array().into_iter().flatten() {
-        let (Some(src), Some(dst)) = (c["src"].as_str(), c["dst"].as_str()) else {
-            continue;
-        };
-        connections.insert((src.to_string(), dst.to_string()), c.clone());
-    }
     let config = AuditConfig {
         options,
         mesh: mesh_options(&a.common),
@@ -207,6 +207,32 @@ fn evaluate(
         workloads: loaded.cluster.workloads.len(),
         unmodelled: unmodelled(&loaded),
     })
+}
+
+/// The connections of a `reach --format json` document, one per line as it writes
+/// them, keyed by their ends: only the lines that change are parsed in full.
+fn connection_lines(doc: &str) -> Result<BTreeMap<(String, String), String>> {
+    let mut out = BTreeMap::new();
+    let Some(start) = doc.find("\"connections\": [") else {
+        bail!("the reach document has no connections");
+    };
+    for line in doc[start..].lines().skip(1) {
+        let line = line.trim().trim_end_matches(',');
+        let Some(rest) = line.strip_prefix("{\"src\": ") else {
+            break;
+        };
+        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<String>();
+        let src = values.next().ok_or_else(|| anyhow!("no src"))??;
+        let rest = rest[values.byte_offset()..]
+            .strip_prefix(", \"dst\": ")
+            .ok_or_else(|| anyhow!("no dst"))?;
+        let dst = serde_json::Deserializer::from_str(rest)
+            .into_iter::<String>()
+            .next()
+            .ok_or_else(|| anyhow!("no dst"))??;
+        out.insert((src, dst), line.to_string());
+    }
+    Ok(out)
 }
 
 fn synced_line(format: WatchFormat, objects: usize, answer: &Answer) -> Option<String> {
@@ -245,22 +271,28 @@ fn change_line(
     new: &Answer,
     causes: &[(String, String)],
 ) -> Option<String> {
-    let added: Vec<&Value> = new
+    let parse = |line: &String| serde_json::from_str::<Value>(line).unwrap_or(Value::Null);
+    let added: Vec<Value> = new
         .connections
         .iter()
         .filter(|(k, _)| !old.connections.contains_key(*k))
-        .map(|(_, v)| v)
+        .map(|(_, v)| parse(v))
         .collect();
-    let removed: Vec<&Value> = old
+    let removed: Vec<Value> = old
         .connections
         .iter()
         .filter(|(k, _)| !new.connections.contains_key(*k))
-        .map(|(_, v)| v)
+        .map(|(_, v)| parse(v))
         .collect();
-    let changed: Vec<(&Value, &Value)> = new
+    let changed: Vec<(Value, Value)> = new
         .connections
         .iter()
-        .filter_map(|(k, v)| old.connections.get(k).filter(|o| *o != v).map(|o| (o, v)))
+        .filter_map(|(k, v)| {
+            old.connections
+                .get(k)
+                .filter(|o| *o != v)
+                .map(|o| (parse(o), parse(v)))
+        })
         .collect();
     let found: Vec<&Value> = new
         .findings
@@ -287,7 +319,7 @@ fn change_line(
             let changed: Vec<Value> = changed
                 .iter()
                 .map(|(o, n)| {
-                    let mut c = (*n).clone();
+                    let mut c = n.clone();
                     c["before"] = json!({"allowed": o["allowed"]});
                     c
                 })
