@@ -315,6 +315,48 @@ mod tests {
     }
 
     #[test]
+    fn random_bytes_never_panic() {
+        // A small linear congruential generator: no dependency, reproducible.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as u8
+        };
+        let pieces: &[&[u8]] = &[
+            b"GET ",
+            b"POST ",
+            b"/api/v1/",
+            b"?",
+            b"&",
+            b"=",
+            b"%",
+            b"%4",
+            b" HTTP/1.1",
+            b"\r\n",
+            b"\n",
+            b":",
+            b"Content-Length: ",
+            b"Transfer-Encoding: chunked",
+            b"0",
+            b"ff",
+            b"\xff",
+        ];
+        for _ in 0..3000 {
+            let mut raw = Vec::new();
+            for _ in 0..(next() % 24) {
+                if next() % 3 == 0 {
+                    raw.push(next());
+                } else {
+                    raw.extend_from_slice(pieces[usize::from(next()) % pieces.len()]);
+                }
+            }
+            let _ = parse(&raw);
+        }
+    }
+
+    #[test]
     fn chunked_body_and_garbage() {
         let raw =
             b"PUT /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab\r\n1\r\nc\r\n0\r\n\r\n";

@@ -27,3 +27,13 @@ pub use kubeconfig::KubeconfigStyle;
 pub use server::{FakeApi, Handle};
 pub use status::ApiError;
 pub use tls::ClientCert;
+
+#[cfg(test)]
+mod tests {
+    /// Tests hand the handle to other threads and async tasks.
+    #[test]
+    fn the_handle_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<crate::Handle>();
+    }
+}

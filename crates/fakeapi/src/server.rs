@@ -387,8 +387,16 @@ impl Drop for Handle {
     }
 }
 
-/// A kind named by `Kind`, `plural` or `plural.group`.
+/// A kind named by `Kind`, `plural`, `plural.group`, or a group-version-resource path
+/// (`apps/v1/deployments`, `v1/pods`). A bare name shared by two groups (NetworkPolicy)
+/// means the built-in one, which the table lists first.
 fn resolve_kind(name: &str) -> Option<usize> {
+    if let Some((group_version, plural)) = name.rsplit_once('/') {
+        let (group, version) = kinds::split_api_version(group_version);
+        return KINDS
+            .iter()
+            .position(|k| k.group == group && k.version == version && k.plural == plural);
+    }
     KINDS
         .iter()
         .position(|k| k.kind == name || k.plural == name)
