@@ -8,6 +8,7 @@ use crate::status::{ApiError, qualified, reason_for};
 use crate::{objects, watch};
 use serde_json::Value;
 use std::io;
+use std::sync::Arc;
 
 /// How many request lines [`crate::Handle::requests`] keeps.
 const MAX_LOGGED_REQUESTS: usize = 100_000;
@@ -41,7 +42,7 @@ fn public(path: &str) -> bool {
 
 /// Answers one request; `Ok(true)` when the connection may serve another.
 pub(crate) fn handle(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     w: &mut Conn,
     req: &Request,
     info: &ConnInfo,

@@ -267,10 +267,12 @@ pub fn write_response(
     w.flush()
 }
 
-/// Starts a chunked response (a watch stream).
+/// Starts a chunked response (a watch stream). The connection closes after it: the
+/// server watches the socket for the client going away, so it cannot read a next
+/// request from it.
 pub fn start_chunked(w: &mut impl Write, content_type: &str) -> io::Result<()> {
     let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache, private\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache, private\r\nConnection: close\r\n\r\n"
     );
     w.write_all(head.as_bytes())?;
     w.flush()
