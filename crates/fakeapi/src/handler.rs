@@ -1,9 +1,10 @@
 //! One request: faults, authentication, routing, authorization, then the answer.
 
+use crate::conn::ConnInfo;
 use crate::discovery;
 use crate::http::{self, Conn, Request};
 use crate::kinds::{self, KINDS};
-use crate::server::{ConnInfo, Shared, lock};
+use crate::server::{Shared, lock};
 use crate::status::{ApiError, qualified, reason_for};
 use crate::{objects, watch};
 use serde_json::Value;

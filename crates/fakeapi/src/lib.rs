@@ -8,8 +8,10 @@
 //! crate's README for what it does not emulate.
 
 mod base64;
+mod conn;
 pub mod discovery;
 pub mod fixture;
+mod handle;
 mod handler;
 pub mod http;
 pub mod kinds;
@@ -23,8 +25,9 @@ mod time;
 pub mod tls;
 mod watch;
 
+pub use handle::Handle;
 pub use kubeconfig::KubeconfigStyle;
-pub use server::{FakeApi, Handle};
+pub use server::FakeApi;
 pub use status::ApiError;
 pub use tls::ClientCert;
 

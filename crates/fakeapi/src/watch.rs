@@ -1,9 +1,10 @@
 //! Watch streams: one JSON event per line in a chunked response.
 
+use crate::conn::ConnInfo;
 use crate::http::{self, Conn, Request};
 use crate::kinds::KINDS;
 use crate::selector::Selector;
-use crate::server::{ConnInfo, Shared, lock};
+use crate::server::{Shared, lock};
 use crate::status::ApiError;
 use crate::store::{Delivery, Filter};
 use serde_json::{Value, json};
