@@ -1,13 +1,15 @@
 //! One request: faults, authentication, routing, authorization, then the answer.
 
+use crate::conn::ConnInfo;
 use crate::discovery;
 use crate::http::{self, Conn, Request};
 use crate::kinds::{self, KINDS};
-use crate::server::{ConnInfo, Shared, lock};
+use crate::server::{Shared, lock};
 use crate::status::{ApiError, qualified, reason_for};
 use crate::{objects, watch};
 use serde_json::Value;
 use std::io;
+use std::sync::Arc;
 
 /// How many request lines [`crate::Handle::requests`] keeps.
 const MAX_LOGGED_REQUESTS: usize = 100_000;
@@ -41,7 +43,7 @@ fn public(path: &str) -> bool {
 
 /// Answers one request; `Ok(true)` when the connection may serve another.
 pub(crate) fn handle(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     w: &mut Conn,
     req: &Request,
     info: &ConnInfo,

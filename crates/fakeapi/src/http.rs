@@ -267,10 +267,12 @@ pub fn write_response(
     w.flush()
 }
 
-/// Starts a chunked response (a watch stream).
+/// Starts a chunked response (a watch stream). The connection closes after it: the
+/// server watches the socket for the client going away, so it cannot read a next
+/// request from it.
 pub fn start_chunked(w: &mut impl Write, content_type: &str) -> io::Result<()> {
     let head = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache, private\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache, private\r\nConnection: close\r\n\r\n"
     );
     w.write_all(head.as_bytes())?;
     w.flush()
@@ -312,6 +314,48 @@ mod tests {
         assert_eq!(r.param("watch"), Some(""));
         assert_eq!(r.body, b"{}");
         assert!(r.keep_alive);
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        // A small linear congruential generator: no dependency, reproducible.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (state >> 33) as u8
+        };
+        let pieces: &[&[u8]] = &[
+            b"GET ",
+            b"POST ",
+            b"/api/v1/",
+            b"?",
+            b"&",
+            b"=",
+            b"%",
+            b"%4",
+            b" HTTP/1.1",
+            b"\r\n",
+            b"\n",
+            b":",
+            b"Content-Length: ",
+            b"Transfer-Encoding: chunked",
+            b"0",
+            b"ff",
+            b"\xff",
+        ];
+        for _ in 0..3000 {
+            let mut raw = Vec::new();
+            for _ in 0..(next() % 24) {
+                if next() % 3 == 0 {
+                    raw.push(next());
+                } else {
+                    raw.extend_from_slice(pieces[usize::from(next()) % pieces.len()]);
+                }
+            }
+            let _ = parse(&raw);
+        }
     }
 
     #[test]

@@ -8,8 +8,10 @@
 //! crate's README for what it does not emulate.
 
 mod base64;
+mod conn;
 pub mod discovery;
 pub mod fixture;
+mod handle;
 mod handler;
 pub mod http;
 pub mod kinds;
@@ -23,7 +25,18 @@ mod time;
 pub mod tls;
 mod watch;
 
+pub use handle::Handle;
 pub use kubeconfig::KubeconfigStyle;
-pub use server::{FakeApi, Handle};
+pub use server::FakeApi;
 pub use status::ApiError;
 pub use tls::ClientCert;
+
+#[cfg(test)]
+mod tests {
+    /// Tests hand the handle to other threads and async tasks.
+    #[test]
+    fn the_handle_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<crate::Handle>();
+    }
+}

@@ -92,6 +92,14 @@ impl ApiError {
     }
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.code, self.reason, self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 /// `deployments.apps`, `pods`: how the server names a resource in messages.
 pub fn qualified(group: &str, plural: &str) -> String {
     if group.is_empty() {

@@ -1,13 +1,14 @@
 //! Watch streams: one JSON event per line in a chunked response.
 
+use crate::conn::ConnInfo;
 use crate::http::{self, Conn, Request};
 use crate::kinds::KINDS;
 use crate::selector::Selector;
-use crate::server::{ConnInfo, Shared, lock};
+use crate::server::{Shared, lock};
 use crate::status::ApiError;
 use crate::store::{Delivery, Filter};
 use serde_json::{Value, json};
-use std::io;
+use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::mpsc::{RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ const MAX_TIMEOUT_SECS: u64 = 86_400;
 
 /// Serves a watch on a collection; returns whether the connection may be reused.
 pub(crate) fn serve(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     w: &mut Conn,
     req: &Request,
     kind: usize,
@@ -114,10 +115,14 @@ pub(crate) fn serve(
                 http::start_chunked(w, "application/json")?;
                 http::write_chunk(w, &line("ERROR", &e.to_status()))?;
                 http::end_chunked(w)?;
-                return Ok(true);
+                return Ok(false);
             }
         }
     };
+    let socket = info.socket.as_ref().and_then(|s| s.try_clone().ok());
+    if let Some(sock) = socket.as_ref().and_then(|s| s.try_clone().ok()) {
+        spawn_hangup_watch(shared.clone(), sock, id);
+    }
     let result = stream(
         shared,
         w,
@@ -130,7 +135,34 @@ pub(crate) fn serve(
         rx,
     );
     lock(&shared.store).unsubscribe(id);
-    result
+    if let Some(s) = socket {
+        // Wakes the hang-up thread; the response said Connection: close.
+        let _ = s.shutdown(std::net::Shutdown::Both);
+    }
+    result.map(|_| false)
+}
+
+/// Reads the socket while the watch streams: a client that hangs up is noticed at once
+/// (as Go's server notices it), and its watch is dropped, which ends the stream.
+fn spawn_hangup_watch(shared: Arc<Shared>, mut sock: std::net::TcpStream, id: u64) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        loop {
+            match sock.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(_) => break,
+            }
+        }
+        lock(&shared.store).unsubscribe(id);
+    });
 }
 
 fn error(w: &mut Conn, req: &Request, e: &ApiError) -> io::Result<bool> {

@@ -296,4 +296,10 @@ fn fixtures_of_unknown_kinds_are_refused() {
             .map(|o| o["apiVersion"].clone()),
         Some(json!("security.istio.io/v1"))
     );
+    // Handle::delete takes a group/version/plural path too.
+    assert!(
+        api.delete("security.istio.io/v1/authorizationpolicies", "a", "w")
+            .is_ok()
+    );
+    assert!(api.get("AuthorizationPolicy", "a", "w").is_none());
 }

@@ -241,3 +241,25 @@ fn close_watches_cuts_streams_without_the_last_chunk() {
     assert!(matches!(w.next(), Next::Broken));
     assert_eq!(api.watch_count(), 0);
 }
+
+#[test]
+fn a_client_that_hangs_up_loses_its_watch_at_once() {
+    let api = FakeApi::new().start().expect("start");
+    let w = Watch::open(api.addr(), "/api/v1/pods?watch=1&resourceVersion=1");
+    assert!(wait_for(|| api.watch_count() == 1));
+    drop(w);
+    assert!(
+        wait_for(|| api.watch_count() == 0),
+        "the server still holds the watch"
+    );
+    // Watches say Connection: close, since their socket is read for hang-ups.
+    let w = Watch::open(
+        api.addr(),
+        "/api/v1/pods?watch=1&resourceVersion=1&timeoutSeconds=0",
+    );
+    assert!(
+        w.headers
+            .iter()
+            .any(|(n, v)| n.eq_ignore_ascii_case("connection") && v == "close")
+    );
+}
