@@ -28,6 +28,7 @@ mod snapshot;
 mod test;
 mod visible;
 mod watch;
+mod watch_rows;
 
 use anyhow::{Context, Result, bail};
 use args::{

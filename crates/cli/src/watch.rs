@@ -2,6 +2,7 @@
 //! change opens or closes, with the object changes that caused it.
 
 use crate::args::{WatchArgs, WatchFormat};
+use crate::watch_rows::{Interner, Row, Rows, diff, sorted, to_json};
 use crate::{leave_out_unenforced, mesh_options, options, unmodelled};
 use anyhow::{Result, anyhow, bail};
 use kubeseg_analyses::audit::{AuditConfig, audit};
@@ -19,8 +20,8 @@ use std::time::{Duration, Instant};
 /// What one evaluation of the cluster gives: connections by (source, destination)
 /// and findings by (code, title).
 struct Answer {
-    /// Each connection as its line of `reach --format json`, by (source, destination).
-    connections: BTreeMap<(String, String), String>,
+    /// Every connection, sorted by interned (source, destination).
+    connections: Vec<Row>,
     findings: BTreeMap<(String, String), Value>,
     workloads: usize,
     unmodelled: Vec<String>,
@@ -52,6 +53,7 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
     let mut causes: Vec<(String, String)> = Vec::new();
     let mut synced = false;
     let mut previous: Option<Answer> = None;
+    let mut interner = Interner::default();
     let mut stdout = crate::visible::Visible::new(std::io::stdout().lock());
     loop {
         let first = messages.recv().map_err(|_| anyhow!("the watch stopped"))?;
@@ -99,7 +101,7 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
         if !synced || (previous.is_some() && causes.is_empty()) {
             continue;
         }
-        let answer = match evaluate(a, &objects, &notes) {
+        let answer = match evaluate(a, &objects, &notes, &mut interner) {
             Ok(answer) => answer,
             Err(e) => {
                 // The cluster holds something kubeseg refuses (an unsupported policy,
@@ -111,7 +113,7 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
         };
         let line = match &previous {
             None => synced_line(a.format, objects.len(), &answer),
-            Some(old) => change_line(a.format, old, &answer, &causes),
+            Some(old) => change_line(a.format, &interner, old, &answer, &causes),
         };
         if let Some(line) = line {
             stdout.write_all(line.as_bytes())?;
@@ -145,6 +147,7 @@ fn evaluate(
     a: &WatchArgs,
     objects: &BTreeMap<String, Decoded>,
     notes: &[Diagnostic],
+    interner: &mut Interner,
 ) -> Result<Answer> {
     let timings = std::env::var_os("KUBESEG_TIMINGS").is_some();
     let start = Instant::now();
@@ -167,30 +170,27 @@ fn evaluate(
         bail!("{}", diagnostics::text(&errors));
     }
     let options = options(&a.common, &loaded.cluster);
-    let mut engine = Engine::new(&loaded.cluster, options);
-    lap("compile");
-    let n = engine.endpoints().len();
-    let all: Vec<usize> = (0..n).collect();
-    let mut mesh = kubeseg_engine::mesh::Annotator::new(&loaded.cluster, mesh_options(&a.common));
-    let mut json = Vec::new();
-    kubeseg_report::reach::write_connections(
-        &mut engine,
-        &all,
-        &all,
-        Format::Json,
-        mesh.as_mut(),
-        &[],
-        &mut json,
-    )?;
-    let connections = connection_lines(&String::from_utf8(json)?)?;
-    lap("connections");
-    let config = AuditConfig {
-        options,
-        mesh: mesh_options(&a.common),
-        ..Default::default()
-    };
-    let report = audit(&mut engine, &config)?;
-    lap("audit");
+    let cluster = &loaded.cluster;
+    // Connections and findings are computed at the same time, one engine each (compiling
+    // costs less than either answer).
+    let (connections, report) = std::thread::scope(|scope| {
+        let findings = scope.spawn(|| {
+            let mut engine = Engine::new(cluster, options.clone());
+            let config = AuditConfig {
+                options: options.clone(),
+                mesh: mesh_options(&a.common),
+                ..Default::default()
+            };
+            audit(&mut engine, &config).map_err(anyhow::Error::from)
+        });
+        let connections = connections(a, cluster, options.clone(), interner);
+        lap("connections");
+        let report = findings
+            .join()
+            .map_err(|_| anyhow!("the audit stopped unexpectedly"))?;
+        lap("audit");
+        Ok::<_, anyhow::Error>((connections?, report?))
+    })?;
     let findings = report
         .findings
         .iter()
@@ -209,30 +209,27 @@ fn evaluate(
     })
 }
 
-/// The connections of a `reach --format json` document, one per line as it writes
-/// them, keyed by their ends: only the lines that change are parsed in full.
-fn connection_lines(doc: &str) -> Result<BTreeMap<(String, String), String>> {
-    let mut out = BTreeMap::new();
-    let Some(start) = doc.find("\"connections\": [") else {
-        bail!("the reach document has no connections");
-    };
-    for line in doc[start..].lines().skip(1) {
-        let line = line.trim().trim_end_matches(',');
-        let Some(rest) = line.strip_prefix("{\"src\": ") else {
-            break;
-        };
-        let mut values = serde_json::Deserializer::from_str(rest).into_iter::<String>();
-        let src = values.next().ok_or_else(|| anyhow!("no src"))??;
-        let rest = rest[values.byte_offset()..]
-            .strip_prefix(", \"dst\": ")
-            .ok_or_else(|| anyhow!("no dst"))?;
-        let dst = serde_json::Deserializer::from_str(rest)
-            .into_iter::<String>()
-            .next()
-            .ok_or_else(|| anyhow!("no dst"))??;
-        out.insert((src, dst), line.to_string());
-    }
-    Ok(out)
+/// Every allowed connection, as `reach --format json` lists it.
+fn connections(
+    a: &WatchArgs,
+    cluster: &kubeseg_model::Cluster,
+    options: kubeseg_engine::Options,
+    interner: &mut Interner,
+) -> Result<Vec<Row>> {
+    let mut engine = Engine::new(cluster, options);
+    let all: Vec<usize> = (0..engine.endpoints().len()).collect();
+    let mut mesh = kubeseg_engine::mesh::Annotator::new(cluster, mesh_options(&a.common));
+    let mut rows = Rows::new(interner);
+    kubeseg_report::reach::write_connections(
+        &mut engine,
+        &all,
+        &all,
+        Format::Json,
+        mesh.as_mut(),
+        &[],
+        &mut rows,
+    )?;
+    rows.finish()
 }
 
 fn synced_line(format: WatchFormat, objects: usize, answer: &Answer) -> Option<String> {
@@ -267,32 +264,27 @@ fn synced_line(format: WatchFormat, objects: usize, answer: &Answer) -> Option<S
 /// The change between two answers, `None` when nothing changed.
 fn change_line(
     format: WatchFormat,
+    interner: &Interner,
     old: &Answer,
     new: &Answer,
     causes: &[(String, String)],
 ) -> Option<String> {
-    let parse = |line: &String| serde_json::from_str::<Value>(line).unwrap_or(Value::Null);
-    let added: Vec<Value> = new
-        .connections
-        .iter()
-        .filter(|(k, _)| !old.connections.contains_key(*k))
-        .map(|(_, v)| parse(v))
-        .collect();
-    let removed: Vec<Value> = old
-        .connections
-        .iter()
-        .filter(|(k, _)| !new.connections.contains_key(*k))
-        .map(|(_, v)| parse(v))
-        .collect();
-    let changed: Vec<(Value, Value)> = new
-        .connections
-        .iter()
-        .filter_map(|(k, v)| {
-            old.connections
-                .get(k)
-                .filter(|o| *o != v)
-                .map(|o| (parse(o), parse(v)))
-        })
+    let (added, removed, changed) = diff(&old.connections, &new.connections);
+    let json = |rows: Vec<Row>| -> Vec<Value> {
+        sorted(interner, rows)
+            .into_iter()
+            .map(|r| to_json(interner, r))
+            .collect()
+    };
+    let (added, removed) = (json(added), json(removed));
+    let mut changed = changed;
+    changed.sort_by(|a, b| {
+        let key = |r: &Row| (interner.text(r.0), interner.text(r.1));
+        key(&a.1).cmp(&key(&b.1))
+    });
+    let changed: Vec<(Value, Value)> = changed
+        .into_iter()
+        .map(|(o, n)| (to_json(interner, o), to_json(interner, n)))
         .collect();
     let found: Vec<&Value> = new
         .findings
