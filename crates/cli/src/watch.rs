@@ -175,15 +175,15 @@ fn evaluate(
     // costs less than either answer).
     let (connections, report) = std::thread::scope(|scope| {
         let findings = scope.spawn(|| {
-            let mut engine = Engine::new(cluster, options.clone());
+            let mut engine = Engine::new(cluster, options);
             let config = AuditConfig {
-                options: options.clone(),
+                options,
                 mesh: mesh_options(&a.common),
                 ..Default::default()
             };
             audit(&mut engine, &config).map_err(anyhow::Error::from)
         });
-        let connections = connections(a, cluster, options.clone(), interner);
+        let connections = connections(a, cluster, options, interner);
         lap("connections");
         let report = findings
             .join()
