@@ -199,10 +199,11 @@ impl Rows {
     }
 }
 
-/// Whether a cell has ports (within `protocols`) other than TCP.
+/// Whether a cell has ports (within `protocols`) other than TCP: UDP, SCTP, ICMP or
+/// ICMPv6, none of which Istio's proxies see.
 fn has_other(sets: &PortSets, cell: PortSetId, protocols: Option<&PortSet>) -> bool {
     let ports = sets.get(cell);
-    [Protocol::Udp, Protocol::Sctp].iter().any(|&p| {
+    Protocol::ALL[1..].iter().any(|&p| {
         !ports.ports(p).is_empty() && protocols.is_none_or(|only| !only.ports(p).is_empty())
     })
 }

@@ -116,6 +116,8 @@ fn proto(p: Protocol) -> &'static str {
         Protocol::Tcp => "tcp",
         Protocol::Udp => "udp",
         Protocol::Sctp => "sctp",
+        Protocol::Icmp => "icmp",
+        Protocol::IcmpV6 => "ipv6-icmp",
     }
 }
 
@@ -261,6 +263,13 @@ fn port_match(entry: &PortRule, destination: Option<&crate::plan::LabPod>) -> Op
     let p = proto(entry.protocol);
     match &entry.port {
         PortMatch::Any => Some(format!("meta l4proto {p}")),
+        // ICMP messages `type << 8 | code` are the first 16 bits of the ICMP header.
+        // (NetworkPolicy and the AdminNetworkPolicy family cannot name ICMP, so the
+        // lab's policies never produce this; a portless rule matches ICMP as it
+        // matches everything.)
+        PortMatch::Range(lo, hi) if entry.protocol.is_icmp() => {
+            Some(format!("meta l4proto {p} @th,0,16 {lo}-{hi}"))
+        }
         PortMatch::Range(lo, hi) if lo == hi => Some(format!("{p} dport {lo}")),
         PortMatch::Range(lo, hi) => Some(format!("{p} dport {lo}-{hi}")),
         PortMatch::Named(name) => destination?

@@ -69,7 +69,7 @@ fn details(o: &Outcome) -> Vec<String> {
     if let Some(c) = &o.counterexample {
         let port = c
             .port
-            .map(|(p, n)| format!(" {}/{n}", p.as_str()))
+            .map(|(p, n)| format!(" {}", p.member_text(n)))
             .unwrap_or_default();
         if c.dst.is_empty() {
             lines.push(format!("counterexample: {}", c.src));
