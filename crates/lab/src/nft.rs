@@ -702,6 +702,26 @@ spec:
     }
 
     #[test]
+    fn icmp_entries_match_the_icmp_header() {
+        // Messages `type << 8 | code` are the ICMP header's first 16 bits; a port entry
+        // of TCP never matches ICMP (it names its protocol), and `Any` of ICMP is every
+        // message. (NetworkPolicy cannot name ICMP; this keeps the compiler total.)
+        let entry = |protocol, port| PortRule { protocol, port };
+        assert_eq!(
+            port_match(&entry(Protocol::Icmp, PortMatch::Range(2048, 2303)), None),
+            Some("meta l4proto icmp @th,0,16 2048-2303".to_string())
+        );
+        assert_eq!(
+            port_match(&entry(Protocol::IcmpV6, PortMatch::Any), None),
+            Some("meta l4proto ipv6-icmp".to_string())
+        );
+        assert_eq!(
+            port_match(&entry(Protocol::Tcp, PortMatch::Range(80, 80)), None),
+            Some("tcp dport 80".to_string())
+        );
+    }
+
+    #[test]
     fn the_script_updates_in_place_without_deleting_base_chains() {
         let (cluster, p) = lab();
         let web = compile_pod(&cluster, &p, index(&p, "x/web"), Reading::default());
