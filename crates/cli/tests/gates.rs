@@ -425,7 +425,7 @@ fn audit_says_which_protocols_keep_the_hops_and_can_count_tcp_only() {
     assert!(
         evidence
             .iter()
-            .any(|e| e.starts_with("2 of its 5 direct hop(s) are open on UDP or SCTP only")),
+            .any(|e| e.starts_with("2 of its 5 direct hop(s) are open on UDP, SCTP or ICMP only")),
         "{evidence:?}"
     );
     let tcp = finding(&["--protocols", "tcp"]);
