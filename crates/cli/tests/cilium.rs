@@ -320,7 +320,10 @@ spec:
     let doc: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {err}"));
     let f = &doc["findings"][0];
     assert!(
-        f["title"].as_str().unwrap().contains("reaches 1 of 1 other workloads"),
+        f["title"]
+            .as_str()
+            .unwrap()
+            .contains("reaches 1 of 1 other workloads"),
         "{f}"
     );
     let evidence: Vec<&str> = f["evidence"]

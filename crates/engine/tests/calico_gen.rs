@@ -10,8 +10,8 @@ mod reference;
 
 use kubeseg_engine::{Endpoint, Engine, Options};
 use kubeseg_model::{
-    CalicoAction, CalicoEntity, CalicoIcmp, CalicoNamespaces, CalicoNetworkSet, CalicoPolicy, CalicoPort,
-    CalicoPorts, CalicoRule, CalicoSelector, CalicoSubject, CalicoTier, Cidr, Cluster,
+    CalicoAction, CalicoEntity, CalicoIcmp, CalicoNamespaces, CalicoNetworkSet, CalicoPolicy,
+    CalicoPort, CalicoPorts, CalicoRule, CalicoSelector, CalicoSubject, CalicoTier, Cidr, Cluster,
     ContainerPort, IpSet, Labels, Namespace, NetworkPolicy, Peer, PeerKind, Pod, PortMatch,
     PortRule, PortSet, Protocol, Rule, Selector, Workload,
 };
@@ -233,15 +233,17 @@ fn calico_rule() -> impl Strategy<Value = CalicoRule> {
         calico_ports(),
         (calico_icmp(), calico_icmp()),
     )
-        .prop_map(|(action, protocols, peer, ports, (icmp, not_icmp))| CalicoRule {
-            location: None,
-            action,
-            protocols,
-            icmp,
-            not_icmp,
-            peer,
-            ports,
-        })
+        .prop_map(
+            |(action, protocols, peer, ports, (icmp, not_icmp))| CalicoRule {
+                location: None,
+                action,
+                protocols,
+                icmp,
+                not_icmp,
+                peer,
+                ports,
+            },
+        )
 }
 
 /// A policy before its name and tier are known: (namespace index or global, policy).

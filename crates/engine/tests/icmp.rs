@@ -207,9 +207,7 @@ fn calico_deny_icmpv6_then_allow_everything() {
         ])
     );
     // A TCP rule with ports matches no ICMP.
-    let yaml = calico_b(
-        "  - action: Allow\n    protocol: TCP\n    destination: {ports: [80]}\n",
-    );
+    let yaml = calico_b("  - action: Allow\n    protocol: TCP\n    destination: {ports: [80]}\n");
     assert_eq!(
         into_b(&yaml),
         lines(&[

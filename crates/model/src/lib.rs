@@ -20,8 +20,8 @@ pub mod tier;
 
 pub use addr::{Cidr, IpSet};
 pub use calico::{
-    CalicoAction, CalicoEntity, CalicoIcmp, CalicoNamespaces, CalicoNetworkSet, CalicoPolicy, CalicoPort,
-    CalicoPorts, CalicoRule, CalicoSubject, CalicoTier,
+    CalicoAction, CalicoEntity, CalicoIcmp, CalicoNamespaces, CalicoNetworkSet, CalicoPolicy,
+    CalicoPort, CalicoPorts, CalicoRule, CalicoSubject, CalicoTier,
 };
 pub use calico_selector::{CalicoErrorKind, CalicoSelector, CalicoSelectorError};
 pub use cilium::{

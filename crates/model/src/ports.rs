@@ -254,7 +254,11 @@ fn write_icmp(f: &mut fmt::Formatter<'_>, set: &IntervalSet<u16>) -> fmt::Result
             let type_end = at | 0xff;
             if c == 0 && hi >= type_end {
                 // Whole types from `t` up to the last one `hi` covers completely.
-                let last = if hi & 0xff == 0xff { hi >> 8 } else { (hi >> 8) - 1 };
+                let last = if hi & 0xff == 0xff {
+                    hi >> 8
+                } else {
+                    (hi >> 8) - 1
+                };
                 parts.push(if last == t {
                     format!("{t}")
                 } else {
@@ -314,7 +318,8 @@ mod tests {
             "ICMPv6 128"
         );
         // Every message but 8/0: whole types around, the rest of type 8 by codes.
-        let all_but = PortSet::all_of(Protocol::Icmp).difference(&PortSet::range(Protocol::Icmp, m, m));
+        let all_but =
+            PortSet::all_of(Protocol::Icmp).difference(&PortSet::range(Protocol::Icmp, m, m));
         assert_eq!(all_but.to_string(), "ICMP 0-7,8/1-255,9-255");
         // A range starting inside a type and ending inside another.
         let odd = PortSet::range(Protocol::Icmp, icmp_message(3, 4), icmp_message(5, 1));
@@ -328,7 +333,9 @@ mod tests {
             "TCP 1-65535; UDP 1-65535; SCTP 1-65535"
         );
         assert_eq!(
-            PortSet::all().difference(&PortSet::all_ported()).to_string(),
+            PortSet::all()
+                .difference(&PortSet::all_ported())
+                .to_string(),
             "ICMP; ICMPv6"
         );
     }

@@ -9,8 +9,8 @@
 #![allow(clippy::print_stderr)]
 
 use kubeseg_model::{
-    CalicoAction, CalicoEntity, CalicoIcmp, CalicoNamespaces, CalicoPolicy, CalicoPort, CalicoPorts,
-    CalicoSelector, Cidr, Severity,
+    CalicoAction, CalicoEntity, CalicoIcmp, CalicoNamespaces, CalicoPolicy, CalicoPort,
+    CalicoPorts, CalicoSelector, Cidr, Severity,
 };
 use kubeseg_sources::{Loaded, load_str};
 
@@ -525,7 +525,8 @@ fn http_matches_are_counted_at_l4() {
 // (type 0-254, code 0-255). `icmp` and `notICMP` are read.
 #[test]
 fn icmp_matches_are_read() {
-    let text = np("  ingress:\n  - action: Allow\n    protocol: ICMP\n    icmp: {type: 8, code: 0}\n");
+    let text =
+        np("  ingress:\n  - action: Allow\n    protocol: ICMP\n    icmp: {type: 8, code: 0}\n");
     let (loaded, p) = load_one(&text);
     assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
     assert_eq!(p.ingress[0].protocols, [false, false, false, true, false]);
@@ -543,7 +544,10 @@ fn icmp_matches_are_read() {
         icmp_type: Some(icmp_type),
         code: None,
     };
-    assert_eq!((p.ingress[0].icmp, p.ingress[0].not_icmp), (Some(t(128)), Some(t(1))));
+    assert_eq!(
+        (p.ingress[0].icmp, p.ingress[0].not_icmp),
+        (Some(t(128)), Some(t(1)))
+    );
     let text = np("  ingress:\n  - action: Allow\n    protocol: TCP\n    icmp: {type: 8}\n");
     rejects(&text, "invalid-value", "icmp:");
     let text = np("  ingress:\n  - action: Allow\n    protocol: ICMP\n    icmp: {code: 1}\n");

@@ -759,9 +759,8 @@ fn icmps_become_icmp_port_rules() {
         Some(vec![icmp(Protocol::Icmp, 8)])
     );
     // Type 0 is port 0, Cilium's wildcard: every message of the family (warned).
-    let text = cnp(
-        "  endpointSelector: {}\n  ingress:\n  - icmps: [{fields: [{type: EchoReply}]}]\n",
-    );
+    let text =
+        cnp("  endpointSelector: {}\n  ingress:\n  - icmps: [{fields: [{type: EchoReply}]}]\n");
     let (loaded, p) = load_one(&text);
     assert_eq!(
         p.specs[0].ingress[0].ports,
@@ -770,13 +769,17 @@ fn icmps_become_icmp_port_rules() {
     warns(&loaded, &text, "cilium-icmp-type-0", "EchoReply");
     // A name of the other family, an unknown family, a type out of range, no type.
     let m = rejects(
-        &cnp("  endpointSelector: {}\n  ingress:\n  - icmps: [{fields: [{family: IPv6, type: Echo}]}]\n"),
+        &cnp(
+            "  endpointSelector: {}\n  ingress:\n  - icmps: [{fields: [{family: IPv6, type: Echo}]}]\n",
+        ),
         "invalid-value",
         "Echo",
     );
     assert_eq!(m, "ICMP type Echo not found in IPv6");
     rejects(
-        &cnp("  endpointSelector: {}\n  ingress:\n  - icmps: [{fields: [{family: ipv4, type: 8}]}]\n"),
+        &cnp(
+            "  endpointSelector: {}\n  ingress:\n  - icmps: [{fields: [{family: ipv4, type: 8}]}]\n",
+        ),
         "invalid-value",
         "family",
     );

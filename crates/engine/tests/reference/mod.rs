@@ -52,7 +52,11 @@ pub fn everything() -> PortSet {
     [Protocol::Tcp, Protocol::Udp, Protocol::Sctp]
         .iter()
         .map(|&p| PortSet::range(p, 1, 65535))
-        .chain([Protocol::Icmp, Protocol::IcmpV6].iter().map(|&p| PortSet::range(p, 0, 65535)))
+        .chain(
+            [Protocol::Icmp, Protocol::IcmpV6]
+                .iter()
+                .map(|&p| PortSet::range(p, 0, 65535)),
+        )
         .fold(PortSet::empty(), |a, b| a.union(&b))
 }
 
