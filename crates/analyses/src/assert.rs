@@ -166,7 +166,7 @@ fn first_port(p: &PortSet) -> Option<(Protocol, u16)> {
 }
 
 fn port_text(port: Option<(Protocol, u16)>) -> String {
-    port.map(|(p, n)| format!(" on {}/{n}", p.as_str()))
+    port.map(|(p, n)| format!(" on {}", p.member_text(n)))
         .unwrap_or_default()
 }
 

@@ -63,7 +63,7 @@ pub struct Rows {
     /// Per workload: the external atoms (endpoint indices) that may connect to it.
     pub admitted_from: Vec<Vec<u32>>,
     /// Per workload, when the mesh cannot deny anything: its one-hop destinations
-    /// reached on UDP or SCTP only (see [`hops_without_tcp`]), counted with its row.
+    /// reached on UDP, SCTP or ICMP only (see [`hops_without_tcp`]), counted with its row.
     pub without_tcp: Option<Vec<u32>>,
 }
 
@@ -75,7 +75,7 @@ impl Rows {
 
     /// Computes every distinct row once; with a mesh annotator, a one-hop edge that the
     /// destination's proxy denies for every request on every port L3/L4 allows (and no
-    /// UDP or SCTP, which Istio does not authorize) is left out of `out`. Sources then
+    /// UDP, SCTP or ICMP, which Istio does not authorize) is left out of `out`. Sources then
     /// also differ by their mesh identity (namespace, service account, data plane).
     /// With `protocols`, a hop counts only on those ports (`--protocols tcp`).
     pub fn compute_with_mesh(
@@ -199,10 +199,11 @@ impl Rows {
     }
 }
 
-/// Whether a cell has ports (within `protocols`) other than TCP.
+/// Whether a cell has ports (within `protocols`) other than TCP: UDP, SCTP, ICMP or
+/// ICMPv6, none of which Istio's proxies see.
 fn has_other(sets: &PortSets, cell: PortSetId, protocols: Option<&PortSet>) -> bool {
     let ports = sets.get(cell);
-    [Protocol::Udp, Protocol::Sctp].iter().any(|&p| {
+    Protocol::ALL[1..].iter().any(|&p| {
         !ports.ports(p).is_empty() && protocols.is_none_or(|only| !only.ports(p).is_empty())
     })
 }
@@ -247,8 +248,8 @@ fn mesh_denies(
 }
 
 /// Removes from `out` the destinations whose proxy denies `src` every request on every
-/// TCP port of the connection, when the connection has no UDP or SCTP port (within
-/// `protocols`).
+/// TCP port of the connection, when the connection has no UDP or SCTP port or ICMP
+/// message (within `protocols`).
 fn drop_mesh_denied(
     sets: &PortSets,
     mesh: &mut Annotator,
@@ -271,9 +272,9 @@ fn drop_mesh_denied(
 }
 
 /// For each workload of `sources`: how many of its one-hop destinations (`rows`) are
-/// reached on UDP or SCTP only: L3/L4 allows no TCP port there, or the mesh denies
-/// every TCP request (Istio does not authorize UDP or SCTP, so no AuthorizationPolicy
-/// can close them). Computed on every thread for the few workloads findings are about.
+/// reached on UDP, SCTP or ICMP only: L3/L4 allows no TCP port there, or the mesh
+/// denies every TCP request (Istio does not authorize UDP, SCTP or ICMP, so no
+/// AuthorizationPolicy can close them). Computed on every thread for the few workloads findings are about.
 pub fn hops_without_tcp(
     engine: &Engine,
     mesh: Option<&Annotator>,
@@ -305,7 +306,7 @@ fn count_without_tcp(
     row: &[PortSetId],
     protocols: Option<&PortSet>,
 ) -> usize {
-    // Per distinct cell, by id: unknown, UDP or SCTP without TCP, with TCP, neither.
+    // Per distinct cell, by id: unknown, UDP, SCTP or ICMP without TCP, with TCP, neither.
     const UNKNOWN: u8 = 0;
     const WITHOUT_TCP: u8 = 1;
     const WITH_TCP: u8 = 2;

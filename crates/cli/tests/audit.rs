@@ -386,7 +386,7 @@ fn hops_on_udp_alone_are_counted_without_the_entry_points_own_pods() {
     assert!(
         evidence
             .iter()
-            .any(|e| e.starts_with("1 of its 3 direct hop(s) are open on UDP or SCTP only")),
+            .any(|e| e.starts_with("1 of its 3 direct hop(s) are open on UDP, SCTP or ICMP only")),
         "{finding}"
     );
 }

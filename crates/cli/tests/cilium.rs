@@ -236,3 +236,106 @@ fn explain_says_when_l7_rules_filter_the_requests() {
     assert!(v["egress"]["rules"].as_array().unwrap().is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// ICMP end to end (issue 16), derived by hand: a's pods and b's run sidecars; b admits
+/// from a only ICMP echo requests (Cilium `icmps`, IPv4 type 8) and TCP 9080, and an
+/// Istio allow-nothing policy (`spec: {}`) denies every TCP request into b. Istio's
+/// proxies intercept TCP only, so the mesh never touches ICMP: `reach` lists TCP 9080
+/// and ICMP 8 with the mesh's denial on TCP only, the JSON (schemaVersion 3) spells type
+/// 8 as messages 2048-2303, and the audit keeps the a → b hop, open on ICMP alone.
+#[test]
+fn icmp_passes_the_mesh_and_keeps_the_hop() {
+    let input = r#"apiVersion: v1
+kind: Namespace
+metadata: {name: m, labels: {istio-injection: enabled}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: m, labels: {app: a}}
+spec: {containers: [{name: main, image: app}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: m, labels: {app: b}}
+spec: {containers: [{name: main, image: app, ports: [{containerPort: 9080}]}]}
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: b-in, namespace: m}
+spec:
+  endpointSelector: {matchLabels: {app: b}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: a}}]
+    icmps: [{fields: [{type: EchoRequest}]}]
+  - fromEndpoints: [{matchLabels: {app: a}}]
+    toPorts: [{ports: [{port: "9080", protocol: TCP}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: nothing, namespace: m}
+spec:
+  selector: {matchLabels: {app: b}}
+"#;
+    let run_in = |args: &[&str]| {
+        let out = common::kubeseg_stdin(args, input);
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+            out.status.code(),
+        )
+    };
+    let (out, err, code) = run_in(&["reach", "-", "--to", "m/b"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        // The annotation names its TCP port: ICMP 8 is not the mesh's.
+        out.contains("m/a[Pod] => m/b[Pod] : TCP 9080; ICMP 8 [mesh: TCP 9080: denied]\n"),
+        "{out}"
+    );
+    let (json, err, code) = run_in(&["reach", "-", "--to", "m/b", "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let doc: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(doc["schemaVersion"], 3);
+    let c = doc["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["src"] == "m/a[Pod]")
+        .unwrap();
+    assert_eq!(
+        c["allowed"],
+        serde_json::json!({"TCP": [[9080, 9080]], "UDP": [], "SCTP": [],
+                           "ICMP": [[2048, 2303]], "ICMPv6": []})
+    );
+    // The mesh denies every TCP request into b; the hop stays for ICMP.
+    let (json, err, _) = run_in(&[
+        "audit",
+        "-",
+        "--assume-compromised",
+        "m/a",
+        "--only",
+        "KS201",
+        "--format",
+        "json",
+    ]);
+    let doc: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {err}"));
+    let f = &doc["findings"][0];
+    assert!(
+        f["title"]
+            .as_str()
+            .unwrap()
+            .contains("reaches 1 of 1 other workloads"),
+        "{f}"
+    );
+    let evidence: Vec<&str> = f["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        evidence
+            .iter()
+            .any(|e| e.starts_with("1 of its 1 direct hop(s) are open on UDP, SCTP or ICMP only")),
+        "{evidence:?}"
+    );
+}

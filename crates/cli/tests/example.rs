@@ -92,7 +92,7 @@ fn text_matches_the_hand_derived_list() {
 #[test]
 fn json_encodes_the_same_relation() {
     let doc: Value = serde_json::from_str(&run(&["reach", EXAMPLE, "--format", "json"])).unwrap();
-    assert_eq!(doc["schemaVersion"], 2);
+    assert_eq!(doc["schemaVersion"], 3);
     let endpoints = doc["endpoints"].as_array().unwrap();
     let external: BTreeSet<&str> = endpoints
         .iter()

@@ -139,8 +139,9 @@ fn a_request_names_no_identity() {
 
 #[test]
 fn udp_keeps_a_plaintext_caller_in_under_strict() {
-    // STRICT rejects legacy/client's plaintext on TCP, but Istio authorizes no UDP:
-    // `deny` without ports fails on UDP only, and holds on TCP.
+    // STRICT rejects legacy/client's plaintext on TCP, but Istio authorizes no UDP,
+    // SCTP or ICMP (its proxies intercept TCP only): `deny` without ports fails on
+    // those, and holds on TCP.
     let s = Scratch::new("udp");
     let (out, code) = test(
         &s,
@@ -150,7 +151,7 @@ fn udp_keeps_a_plaintext_caller_in_under_strict() {
     );
     assert_eq!(code, Some(1), "{out}");
     assert!(
-        out.contains("can reach default/productpage-v1[Deployment] on UDP 1-65535; SCTP 1-65535"),
+        out.contains("can reach default/productpage-v1[Deployment] on UDP 1-65535; SCTP 1-65535; ICMP; ICMPv6\n"),
         "{out}"
     );
     assert!(out.contains("PASS tcp "), "{out}");
@@ -273,7 +274,8 @@ fn edited(s: &Scratch, name: &str, from: &str, to: &str) -> String {
 fn diff_sees_an_authorization_policy_opened_to_every_caller() {
     // Without `from.principals`, details-viewer admits GET from anyone: curl, reviews
     // and ratings (the sidecar callers other than productpage) gain TCP 9080 for GET;
-    // UDP and SCTP, which Istio does not authorize, were open before and stay open.
+    // UDP, SCTP, ICMP and ICMPv6, which Istio does not authorize (its proxies see TCP
+    // only), were open before and stay open.
     let s = Scratch::new("diff-ap");
     let new = edited(
         &s,
@@ -285,7 +287,7 @@ fn diff_sees_an_authorization_policy_opened_to_every_caller() {
     assert_eq!(code, Some(1), "{out}");
     for src in ["curl", "ratings-v1", "reviews-v1"] {
         assert!(
-            out.contains(&format!("~ default/{src}[Deployment] => default/details-v1[Deployment] : UDP 1-65535; SCTP 1-65535 → All Connections [mesh: TCP 1-65535: only if request.method in [GET]]   [AuthorizationPolicy default/details-viewer modified]")),
+            out.contains(&format!("~ default/{src}[Deployment] => default/details-v1[Deployment] : UDP 1-65535; SCTP 1-65535; ICMP; ICMPv6 → All Connections [mesh: TCP 1-65535: only if request.method in [GET]]   [AuthorizationPolicy default/details-viewer modified]")),
             "{out}"
         );
     }
@@ -319,7 +321,7 @@ fn diff_sees_strict_mtls_relaxed() {
     let (out, code) = stdout(&["diff", BOOKINFO, &new, "--fail-on-change"]);
     assert_eq!(code, Some(1), "{out}");
     assert!(
-        out.contains("~ legacy/client[Deployment] => default/productpage-v1[Deployment] : UDP 1-65535; SCTP 1-65535 → All Connections [mesh: TCP 1-65535: only if request.method in [GET]]   [PeerAuthentication default/default modified]"),
+        out.contains("~ legacy/client[Deployment] => default/productpage-v1[Deployment] : UDP 1-65535; SCTP 1-65535; ICMP; ICMPv6 → All Connections [mesh: TCP 1-65535: only if request.method in [GET]]   [PeerAuthentication default/default modified]"),
         "{out}"
     );
     // details admits productpage's identity only: plaintext gains nothing there.
@@ -423,7 +425,7 @@ fn audit_says_which_protocols_keep_the_hops_and_can_count_tcp_only() {
     assert!(
         evidence
             .iter()
-            .any(|e| e.starts_with("2 of its 5 direct hop(s) are open on UDP or SCTP only")),
+            .any(|e| e.starts_with("2 of its 5 direct hop(s) are open on UDP, SCTP or ICMP only")),
         "{evidence:?}"
     );
     let tcp = finding(&["--protocols", "tcp"]);

@@ -272,7 +272,7 @@ fn audit_page_shows_the_findings_graph_paths_and_fix() {
         b.eval("document.querySelectorAll('#reaches li').length"),
         json!(sctp_only as u64 + aliases)
     );
-    b.eval("(() => { const s = document.getElementById('filter-proto'); s.value = '7'; s.dispatchEvent(new Event('change')); })()");
+    b.eval("(() => { const s = document.getElementById('filter-proto'); s.value = '15'; s.dispatchEvent(new Event('change')); })()");
 
     // Filters: severity and search hide rows; the namespace filter keeps findings about it.
     b.eval("(() => { const c = document.querySelector('#filter-sev input[value=critical]'); c.click(); })()");

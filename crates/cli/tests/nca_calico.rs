@@ -114,7 +114,8 @@ const TESTCASE18_ORDER: Difference = Difference {
         "kube-system/kubernetes-dashboard-5b5f985bcf-cvg7r",
     ],
     dst_ns: "kube-system",
-    nca: "All Connections",
+    // The analyzer's `All connections`, on the TCP/UDP/SCTP projection compared here.
+    nca: "TCP 1-65535; UDP 1-65535; SCTP 1-65535",
     kubeseg: "No Connections",
 };
 
@@ -448,8 +449,9 @@ fn ours(docs: &[Value], pods: &[Pod]) -> Result<Relation, String> {
     }
     let mut rel = Relation::default();
     for c in json["connections"].as_array().unwrap() {
+        // The TCP/UDP/SCTP projection (see `nca::connections`): `ICMP`/`ICMPv6` unread.
         let mut ports = PortSet::empty();
-        for p in [Protocol::Tcp, Protocol::Udp, Protocol::Sctp] {
+        for p in Protocol::PORTED {
             for r in c["allowed"][p.as_str()].as_array().unwrap() {
                 let (lo, hi) = (r[0].as_u64().unwrap(), r[1].as_u64().unwrap());
                 ports = ports.union(&PortSet::range(p, lo as u16, hi as u16));

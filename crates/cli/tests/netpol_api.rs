@@ -107,6 +107,8 @@ fn replay(version_dir: &Path, file: &Value, tally: &mut Tally) {
                 tally.skipped_address += 1;
                 continue;
             };
+            // The suite probes TCP, UDP and SCTP ports only (it does not model ICMP),
+            // so this compares the TCP/UDP/SCTP projection of kubeseg's answer.
             let proto = Protocol::parse(p["proto"].as_str().unwrap()).unwrap();
             let port = p["port"].as_u64().unwrap() as u16;
             let expect = p["expect"].as_bool().unwrap();

@@ -195,8 +195,9 @@ fn explain_text_baseline_denies_where_nothing_isolates() {
     );
 }
 
+/// A port set of TCP ports only (schemaVersion 3: all five keys).
 fn tcp(lo: u16, hi: u16) -> Value {
-    json!({"SCTP": [], "TCP": [[lo, hi]], "UDP": []})
+    json!({"SCTP": [], "TCP": [[lo, hi]], "UDP": [], "ICMP": [], "ICMPv6": []})
 }
 
 #[test]
@@ -245,7 +246,7 @@ fn explain_json_lists_the_tier_walk() {
                 "ingress[1]",
                 "-:29:5",
                 "Pass",
-                json!({"SCTP": [], "TCP": [], "UDP": []})
+                json!({"SCTP": [], "TCP": [], "UDP": [], "ICMP": [], "ICMPv6": []})
             ),
         ]
     );
@@ -305,8 +306,8 @@ fn priority_out_of_range_is_an_error_at_its_line() {
 }
 
 /// Deny TCP 80 then Accept TCP 1-65535 in the Admin tier, a Baseline Deny of everything:
-/// the Admin tier decides every TCP port, so the Baseline rule is consulted for UDP and
-/// SCTP only and `decides` must say so (it must not claim TCP 80, which the Admin Deny
+/// the Admin tier decides every TCP port, so the Baseline rule is consulted for UDP,
+/// SCTP, ICMP and ICMPv6 only and `decides` must say so (it must not claim TCP 80, which the Admin Deny
 /// decided).
 #[test]
 fn explain_json_baseline_decides_only_what_the_admin_tier_left() {
@@ -357,7 +358,7 @@ spec:
     assert_eq!(doc["allowed"], json!(false));
     assert_eq!(
         doc["connections"],
-        json!({"SCTP": [], "TCP": [[1, 79], [81, 65535]], "UDP": []})
+        json!({"SCTP": [], "TCP": [[1, 79], [81, 65535]], "UDP": [], "ICMP": [], "ICMPv6": []})
     );
     let decides: Vec<(String, Value)> = doc["ingress"]["tiers"]
         .as_array()
@@ -371,6 +372,8 @@ spec:
         })
         .collect();
     let all = json!([[1, 65535]]);
+    // Every ICMP message, `type * 256 + code`.
+    let every_message = json!([[0, 65535]]);
     assert_eq!(
         decides,
         vec![
@@ -380,11 +383,11 @@ spec:
             ),
             (
                 "\"ClusterNetworkPolicy/split\" \"ingress[1]\"".into(),
-                json!({"SCTP": [], "TCP": [[1, 79], [81, 65535]], "UDP": []})
+                json!({"SCTP": [], "TCP": [[1, 79], [81, 65535]], "UDP": [], "ICMP": [], "ICMPv6": []})
             ),
             (
                 "\"ClusterNetworkPolicy/default\" \"ingress[0]\"".into(),
-                json!({"SCTP": all, "TCP": [], "UDP": all})
+                json!({"SCTP": all, "TCP": [], "UDP": all, "ICMP": every_message, "ICMPv6": every_message})
             ),
         ]
     );

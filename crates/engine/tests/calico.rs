@@ -126,7 +126,9 @@ fn rule(action: CalicoAction, peer: CalicoEntity) -> CalicoRule {
     CalicoRule {
         location: None,
         action,
-        protocols: [true; 3],
+        protocols: [true; 5],
+        icmp: None,
+        not_icmp: None,
         peer,
         ports: None,
     }
@@ -838,7 +840,7 @@ fn not_nets_excludes_one_pod_ip() {
 #[test]
 fn named_port_and_not_ports_range() {
     let mut r = allow(anything());
-    r.protocols = [true, false, false];
+    r.protocols = [true, false, false, false, false];
     r.ports = Some(CalicoPorts {
         ports: Some(vec![
             CalicoPort::Named("http".to_string()),

@@ -10,8 +10,8 @@ mod reference;
 
 use kubeseg_engine::{Endpoint, Engine, Options};
 use kubeseg_model::{
-    CalicoAction, CalicoEntity, CalicoNamespaces, CalicoNetworkSet, CalicoPolicy, CalicoPort,
-    CalicoPorts, CalicoRule, CalicoSelector, CalicoSubject, CalicoTier, Cidr, Cluster,
+    CalicoAction, CalicoEntity, CalicoIcmp, CalicoNamespaces, CalicoNetworkSet, CalicoPolicy,
+    CalicoPort, CalicoPorts, CalicoRule, CalicoSelector, CalicoSubject, CalicoTier, Cidr, Cluster,
     ContainerPort, IpSet, Labels, Namespace, NetworkPolicy, Peer, PeerKind, Pod, PortMatch,
     PortRule, PortSet, Protocol, Rule, Selector, Workload,
 };
@@ -189,13 +189,32 @@ fn calico_ports() -> impl Strategy<Value = Option<CalicoPorts>> {
     )
 }
 
-fn protocols() -> impl Strategy<Value = [bool; 3]> {
+/// Which of TCP, UDP, SCTP, ICMP and ICMPv6 a rule matches.
+fn protocols() -> impl Strategy<Value = [bool; 5]> {
     prop_oneof![
-        3 => Just([true; 3]),
-        2 => Just([true, false, false]),
-        1 => Just([false, true, false]),
-        1 => any::<[bool; 3]>(),
+        3 => Just([true; 5]),
+        2 => Just([true, false, false, false, false]),
+        1 => Just([false, true, false, false, false]),
+        1 => Just([false, false, false, true, false]),
+        1 => Just([false, false, false, false, true]),
+        1 => any::<[bool; 5]>(),
     ]
+}
+
+/// `icmp` / `notICMP`: a type, a type and code, or neither.
+fn calico_icmp() -> impl Strategy<Value = Option<CalicoIcmp>> {
+    proptest::option::weighted(
+        0.3,
+        (
+            proptest::option::weighted(0.9, select(&[0u8, 3, 8, 128, 254][..])),
+            proptest::option::weighted(0.4, select(&[0u8, 1, 255][..])),
+        )
+            .prop_map(|(icmp_type, code)| CalicoIcmp {
+                icmp_type,
+                // Calico refuses a code without a type.
+                code: icmp_type.and(code),
+            }),
+    )
 }
 
 fn calico_rule() -> impl Strategy<Value = CalicoRule> {
@@ -212,14 +231,19 @@ fn calico_rule() -> impl Strategy<Value = CalicoRule> {
         protocols(),
         entity(),
         calico_ports(),
+        (calico_icmp(), calico_icmp()),
     )
-        .prop_map(|(action, protocols, peer, ports)| CalicoRule {
-            location: None,
-            action,
-            protocols,
-            peer,
-            ports,
-        })
+        .prop_map(
+            |(action, protocols, peer, ports, (icmp, not_icmp))| CalicoRule {
+                location: None,
+                action,
+                protocols,
+                icmp,
+                not_icmp,
+                peer,
+                ports,
+            },
+        )
 }
 
 /// A policy before its name and tier are known: (namespace index or global, policy).
@@ -624,7 +648,9 @@ fn check_deny_all_first_tier(cluster: &Cluster, r: Reading) -> Result<(), TestCa
     let deny_all = CalicoRule {
         location: None,
         action: CalicoAction::Deny,
-        protocols: [true; 3],
+        protocols: [true; 5],
+        icmp: None,
+        not_icmp: None,
         peer: CalicoEntity::default(),
         ports: None,
     };
@@ -711,7 +737,9 @@ fn check_log_inert(
     let log = CalicoRule {
         location: None,
         action: CalicoAction::Log,
-        protocols: [true; 3],
+        protocols: [true; 5],
+        icmp: None,
+        not_icmp: None,
         peer: CalicoEntity::default(),
         ports: None,
     };

@@ -76,7 +76,8 @@ fn tcp(port: u16) -> PortRule {
 
 /// `protocol: ANY`, which the front end lists once per protocol.
 fn any_protocol(port: u16) -> Vec<PortRule> {
-    Protocol::ALL
+    // TCP, UDP and SCTP (Cilium's ANY and named ports never mean ICMP).
+    Protocol::PORTED
         .iter()
         .map(|&protocol| PortRule {
             protocol,
@@ -415,7 +416,8 @@ fn deny_beats_a_network_policy_allow() {
             (
                 "prod/a[Pod]",
                 "prod/b[Pod]",
-                "TCP 1-79,81-65535; UDP 1-65535; SCTP 1-65535",
+                // ICMP too: the allowing rule has no ports, the deny names TCP 80.
+                "TCP 1-79,81-65535; UDP 1-65535; SCTP 1-65535; ICMP; ICMPv6",
             ),
             // The NetworkPolicy isolates b and allows only a.
             ("prod/c[Pod]", "prod/b[Pod]", NONE),
@@ -597,7 +599,8 @@ fn an_egress_deny_of_443_denies_only_443() {
     let mut allow_and_deny = spec(app("prod", "c"));
     allow_and_deny.egress = vec![rule(vec![CiliumPeerKind::All], None)];
     allow_and_deny.egress_deny = vec![rule(vec![CiliumPeerKind::All], Some(vec![tcp(443)]))];
-    const ALL_BUT_443: &str = "TCP 1-442,444-65535; UDP 1-65535; SCTP 1-65535";
+    // Every protocol, ICMP included, but TCP 443.
+    const ALL_BUT_443: &str = "TCP 1-442,444-65535; UDP 1-65535; SCTP 1-65535; ICMP; ICMPv6";
     Setup::abc()
         .cilium(cnp("deny-443", vec![deny_only, sanitized(allow_and_deny)]))
         .expect(&[
@@ -717,7 +720,8 @@ fn an_admin_pass_then_a_cilium_deny_denies() {
             (
                 "prod/a[Pod]",
                 "prod/b[Pod]",
-                "TCP 1-79,81-65535; UDP 1-65535; SCTP 1-65535",
+                // ICMP too: the allowing rule has no ports, the deny names TCP 80.
+                "TCP 1-79,81-65535; UDP 1-65535; SCTP 1-65535; ICMP; ICMPv6",
             ),
         ]);
 }

@@ -465,6 +465,32 @@ fn cilium_peer() -> impl Strategy<Value = CiliumPeer> {
     })
 }
 
+/// What a Cilium rule's `icmps` field decodes to: a type of ICMP or ICMPv6 with any
+/// code, or (type 0, Cilium's wildcard port) every message of the family.
+fn cilium_icmp_rule() -> impl Strategy<Value = PortRule> {
+    (
+        select(&[Protocol::Icmp, Protocol::IcmpV6][..]),
+        prop_oneof![
+            1 => Just(PortMatch::Any),
+            4 => select(&[3u16, 8, 11, 128, 135, 255][..])
+                .prop_map(|t| PortMatch::Range(t * 256, t * 256 + 255)),
+        ],
+    )
+        .prop_map(|(protocol, port)| PortRule { protocol, port })
+}
+
+/// A Cilium rule's ports: `toPorts` entries, or `icmps` (never both: Cilium refuses
+/// that).
+fn cilium_ports() -> impl Strategy<Value = Option<Vec<PortRule>>> {
+    proptest::option::weighted(
+        0.6,
+        prop_oneof![
+            3 => proptest::collection::vec(port_rule(), 1..=3),
+            1 => proptest::collection::vec(cilium_icmp_rule(), 1..=2),
+        ],
+    )
+}
+
 /// A Cilium rule: no peer sometimes (`ingress: [{}]`), L7 kinds only on allows.
 fn cilium_rule(allow: bool) -> impl Strategy<Value = CiliumRule> {
     (
@@ -472,7 +498,7 @@ fn cilium_rule(allow: bool) -> impl Strategy<Value = CiliumRule> {
             1 => Just(Vec::new()),
             6 => proptest::collection::vec(cilium_peer(), 1..=2),
         ],
-        proptest::option::weighted(0.6, proptest::collection::vec(port_rule(), 1..=3)),
+        cilium_ports(),
         proptest::bool::weighted(if allow { 0.2 } else { 0.0 }),
     )
         .prop_map(|(peers, ports, l7)| CiliumRule {

@@ -15,7 +15,8 @@ use std::net::IpAddr;
 const ALL: &str = "All Connections";
 const NONE: &str = "No Connections";
 /// Everything but TCP 80.
-const ALL_BUT_TCP_80: &str = "TCP 1-79,81-65535; UDP 1-65535; SCTP 1-65535";
+/// Everything (ICMP and ICMPv6 included) but TCP 80.
+const ALL_BUT_TCP_80: &str = "TCP 1-79,81-65535; UDP 1-65535; SCTP 1-65535; ICMP; ICMPv6";
 
 /// A Pod in namespace `prod`: `labels` and `ports` are YAML flow-map / flow-list contents.
 fn pod(name: &str, labels: &str, ports: &str) -> String {
@@ -1046,7 +1047,8 @@ spec:
     World::new(&yaml).expect(&[(
         "prod/a[Pod]",
         "prod/b[Pod]",
-        "TCP 1024-65535; UDP 1-65535; SCTP 1-65535",
+        // The Deny names TCP ports only: ICMP stays allowed.
+        "TCP 1024-65535; UDP 1-65535; SCTP 1-65535; ICMP; ICMPv6",
     )]);
 }
 

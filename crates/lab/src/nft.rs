@@ -116,6 +116,8 @@ fn proto(p: Protocol) -> &'static str {
         Protocol::Tcp => "tcp",
         Protocol::Udp => "udp",
         Protocol::Sctp => "sctp",
+        Protocol::Icmp => "icmp",
+        Protocol::IcmpV6 => "ipv6-icmp",
     }
 }
 
@@ -261,6 +263,13 @@ fn port_match(entry: &PortRule, destination: Option<&crate::plan::LabPod>) -> Op
     let p = proto(entry.protocol);
     match &entry.port {
         PortMatch::Any => Some(format!("meta l4proto {p}")),
+        // ICMP messages `type << 8 | code` are the first 16 bits of the ICMP header.
+        // (NetworkPolicy and the AdminNetworkPolicy family cannot name ICMP, so the
+        // lab's policies never produce this; a portless rule matches ICMP as it
+        // matches everything.)
+        PortMatch::Range(lo, hi) if entry.protocol.is_icmp() => {
+            Some(format!("meta l4proto {p} @th,0,16 {lo}-{hi}"))
+        }
         PortMatch::Range(lo, hi) if lo == hi => Some(format!("{p} dport {lo}")),
         PortMatch::Range(lo, hi) => Some(format!("{p} dport {lo}-{hi}")),
         PortMatch::Named(name) => destination?
@@ -689,6 +698,26 @@ spec:
         assert!(s.contains("add rule inet kubeseg ingress-g0-policies goto ingress-g0-baseline\n"));
         assert!(
             s.contains("add rule inet kubeseg ingress-g0-baseline meta mark set meta mark | 0x1\n")
+        );
+    }
+
+    #[test]
+    fn icmp_entries_match_the_icmp_header() {
+        // Messages `type << 8 | code` are the ICMP header's first 16 bits; a port entry
+        // of TCP never matches ICMP (it names its protocol), and `Any` of ICMP is every
+        // message. (NetworkPolicy cannot name ICMP; this keeps the compiler total.)
+        let entry = |protocol, port| PortRule { protocol, port };
+        assert_eq!(
+            port_match(&entry(Protocol::Icmp, PortMatch::Range(2048, 2303)), None),
+            Some("meta l4proto icmp @th,0,16 2048-2303".to_string())
+        );
+        assert_eq!(
+            port_match(&entry(Protocol::IcmpV6, PortMatch::Any), None),
+            Some("meta l4proto ipv6-icmp".to_string())
+        );
+        assert_eq!(
+            port_match(&entry(Protocol::Tcp, PortMatch::Range(80, 80)), None),
+            Some("tcp dport 80".to_string())
         );
     }
 

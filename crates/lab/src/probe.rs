@@ -80,7 +80,9 @@ fn once(t: &Target) -> bool {
             let mut buf = [0u8; 16];
             matches!(s.recv_from(&mut buf), Ok((7, from)) if from == addr)
         }
-        Protocol::Sctp => false,
+        // SCTP is not probed; ICMP never comes from a probe target (the Kubernetes
+        // spelling names no ICMP).
+        Protocol::Sctp | Protocol::Icmp | Protocol::IcmpV6 => false,
     }
 }
 

@@ -115,16 +115,63 @@ pub struct CalicoRule {
     pub location: Option<Location>,
     /// The action.
     pub action: CalicoAction,
-    /// The protocols it matches, after `protocol` and `notProtocol`: which of TCP, UDP
-    /// and SCTP (in `Protocol::ALL` order). A rule naming only another protocol (ICMP,
-    /// UDPLite, a number) matches none of them.
-    pub protocols: [bool; 3],
+    /// The protocols it matches, after `protocol` and `notProtocol`: which of TCP, UDP,
+    /// SCTP, ICMP and ICMPv6 (in `Protocol::ALL` order). A rule naming only another
+    /// protocol (UDPLite, a number) matches none of them.
+    pub protocols: [bool; 5],
+    /// `icmp`: the ICMP messages an ICMP or ICMPv6 rule matches (`None`: every one).
+    pub icmp: Option<CalicoIcmp>,
+    /// `notICMP`: the ICMP messages it does not match.
+    pub not_icmp: Option<CalicoIcmp>,
     /// The other side of the connection (the source of an ingress rule, the
     /// destination of an egress rule).
     pub peer: CalicoEntity,
     /// The destination ports (`destination.ports` minus `destination.notPorts`);
     /// `None`: every port.
     pub ports: Option<CalicoPorts>,
+}
+
+impl CalicoRule {
+    /// The messages of `protocol` (ICMP or ICMPv6) that `icmp` and `notICMP` leave,
+    /// whether or not the rule matches that protocol. A destination port list (which
+    /// Calico allows only beside TCP, UDP or SCTP, or named ports without a protocol)
+    /// leaves none: ICMP has no port.
+    pub fn icmp_messages(&self, protocol: crate::ports::Protocol) -> crate::ports::PortSet {
+        use crate::ports::PortSet;
+        if self.ports.as_ref().is_some_and(|p| p.ports.is_some()) {
+            return PortSet::empty();
+        }
+        let (lo, hi) = self.icmp.map_or((0, u16::MAX), CalicoIcmp::messages);
+        let mut set = PortSet::range(protocol, lo, hi);
+        if let Some(not) = self.not_icmp {
+            let (lo, hi) = not.messages();
+            set = set.difference(&PortSet::range(protocol, lo, hi));
+        }
+        set
+    }
+}
+
+/// `icmp` or `notICMP` (`ICMPFields`): a type (0-254) and, with it, a code (0-255).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CalicoIcmp {
+    /// `type` (`None`: every type; Calico refuses a code without a type).
+    pub icmp_type: Option<u8>,
+    /// `code` (`None`: every code of the type).
+    pub code: Option<u8>,
+}
+
+impl CalicoIcmp {
+    /// The messages matched, as `type << 8 | code` values `lo..=hi`.
+    pub fn messages(self) -> (u16, u16) {
+        match (self.icmp_type, self.code) {
+            (None, _) => (0, u16::MAX),
+            (Some(t), None) => crate::ports::icmp_type(t),
+            (Some(t), Some(c)) => {
+                let m = crate::ports::icmp_message(t, c);
+                (m, m)
+            }
+        }
+    }
 }
 
 /// Ports of a rule.

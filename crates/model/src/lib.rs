@@ -20,8 +20,8 @@ pub mod tier;
 
 pub use addr::{Cidr, IpSet};
 pub use calico::{
-    CalicoAction, CalicoEntity, CalicoNamespaces, CalicoNetworkSet, CalicoPolicy, CalicoPort,
-    CalicoPorts, CalicoRule, CalicoSubject, CalicoTier,
+    CalicoAction, CalicoEntity, CalicoIcmp, CalicoNamespaces, CalicoNetworkSet, CalicoPolicy,
+    CalicoPort, CalicoPorts, CalicoRule, CalicoSubject, CalicoTier,
 };
 pub use calico_selector::{CalicoErrorKind, CalicoSelector, CalicoSelectorError};
 pub use cilium::{
@@ -36,6 +36,6 @@ pub use mesh::{
     AuthorizationPolicy, AuthorizationRule, AuthzAction, Clause, Condition, MtlsMode,
     PeerAuthentication, ServiceAccount,
 };
-pub use ports::{PortSet, Protocol};
+pub use ports::{PortSet, Protocol, icmp_message, icmp_type};
 pub use selector::{Labels, Operator, Requirement, Selector};
 pub use tier::{Action, ClusterPolicy, Node, PodSet, Tier, TierPeer, TierPeerKind, TierRule};

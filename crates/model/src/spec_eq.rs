@@ -39,8 +39,21 @@ by_value!(CiliumSpec {
 
 impl PartialEq for crate::calico::CalicoRule {
     fn eq(&self, other: &Self) -> bool {
-        (self.action, self.protocols, &self.peer, &self.ports)
-            == (other.action, other.protocols, &other.peer, &other.ports)
+        (
+            self.action,
+            self.protocols,
+            self.icmp,
+            self.not_icmp,
+            &self.peer,
+            &self.ports,
+        ) == (
+            other.action,
+            other.protocols,
+            other.icmp,
+            other.not_icmp,
+            &other.peer,
+            &other.ports,
+        )
     }
 }
 

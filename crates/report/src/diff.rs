@@ -1,10 +1,11 @@
 //! `kubeseg diff` output: text, JSON, Markdown (a pull-request comment) and SARIF,
 //! written as they are rendered (a diff can hold millions of changes).
 //!
-//! # JSON contract (schemaVersion 2)
+//! # JSON contract (schemaVersion 3)
 //! ```text
-//! { "schemaVersion": 2, "mesh": true | false,
-//!   "added":   [ {"src": "<id>", "dst": "<id>", "allowed": {"TCP": [[80, 80]], "UDP": [], "SCTP": []},
+//! { "schemaVersion": 3, "mesh": true | false,
+//!   "added":   [ {"src": "<id>", "dst": "<id>", "allowed": {"TCP": [[80, 80]], "UDP": [], "SCTP": [],
+//!                                                          "ICMP": [], "ICMPv6": []},
 //!                 "mesh": [{"ports": {...}, "allowed": true | null, "conditional": ["..."]}],
 //!                 "attribution": [{"kind": "NetworkPolicy" | "AdminNetworkPolicy" | ... | "Workload",
 //!                                  "object": "ns/name", "edit": "added|removed|modified",
@@ -25,7 +26,9 @@
 //! `"mesh"` at the top says whether either side has a mesh.
 //! Entries are in endpoint order (workloads by id, then address ranges of the common
 //! refinement of both sides' ipBlocks). `evidence` is empty unless `--evidence` is given.
-//! (schemaVersion 2: `kind`/`object` replace `policy`; the mesh fields are new.)
+//! Port sets are shaped as `reach`'s `allowed` (ICMP and ICMPv6 as `type * 256 + code`
+//! ranges). (schemaVersion 2: `kind`/`object` replace `policy`; the mesh fields are new;
+//! 3: the `ICMP` and `ICMPv6` keys.)
 
 use crate::{PortsJson, SCHEMA_VERSION};
 use kubeseg_analyses::diff::{Cause, Change, Diff, MeshNote};

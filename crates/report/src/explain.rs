@@ -1,9 +1,10 @@
 //! `kubeseg explain` output.
 //!
-//! # JSON contract (schemaVersion 1)
+//! # JSON contract (schemaVersion 3)
 //! `schemaVersion`, `src` and `dst` (`{"id", "kind"}`), `port` (`{"protocol", "port"}` or
 //! null), `allowed` (boolean when a port is given, else null), `connections` (the allowed
-//! set, shaped like `allowed` in `reach`), and `egress` / `ingress`, each
+//! set, shaped like `allowed` in `reach`: five keys, ICMP and ICMPv6 as `type * 256 +
+//! code` ranges; so are every `allows`, `ports` and `decides` below), and `egress` / `ingress`, each
 //! `{"applicable", "isolated", "isolatingPolicies": [{"policy", "location"}],
 //!   "rules": [{"policy", "rule", "location", "peerMatches", "allows", "failed"}],
 //!   "tiers": [{"tier", "policy", "priority", "rule", "location", "action", "ports", "decides"}],

@@ -17,8 +17,9 @@ use kubeseg_model::{PortSet, Protocol};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// The version of every JSON document kubeseg writes; bumped on any incompatible change.
-pub const SCHEMA_VERSION: u32 = 2;
+/// The version of every JSON document kubeseg writes; bumped on any incompatible change
+/// (3: port sets gained the `ICMP` and `ICMPv6` keys, and "every port" includes them).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Output formats of `reach`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +36,10 @@ pub enum Format {
     Dot,
 }
 
-/// Per-protocol inclusive port ranges; all three keys always present.
+/// Per-protocol inclusive ranges; all five keys always present: `TCP`, `UDP` and `SCTP`
+/// hold ports (1-65535), `ICMP` and `ICMPv6` hold messages as `type * 256 + code`
+/// (0-65535: `[[0, 65535]]` is every message, `[[2048, 2303]]` type 8 with any code,
+/// `[[2048, 2048]]` type 8 code 0).
 #[derive(Serialize, Debug, Clone, PartialEq, Eq)]
 pub struct PortsJson(pub BTreeMap<&'static str, Vec<[u16; 2]>>);
 

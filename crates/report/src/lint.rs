@@ -1,9 +1,9 @@
 //! `kubeseg lint` output: findings rendered like compiler diagnostics (the source line
 //! and a caret), and the JSON and SARIF contracts shared with the audit.
 //!
-//! # JSON contract (schemaVersion 1)
+//! # JSON contract (schemaVersion 3, shared with every JSON document)
 //! ```text
-//! { "schemaVersion": 1, "tool": {"name": "kubeseg", "version": "0.1.0"},
+//! { "schemaVersion": 3, "tool": {"name": "kubeseg", "version": "0.1.0"},
 //!   "summary": {"findings": {"critical": 0, "high": 2, "info": 0, "low": 1, "medium": 1},
 //!               "suppressed": 0},
 //!   "findings": [ <the audit's finding objects> ],

@@ -1,6 +1,6 @@
 //! The mesh layer of `explain` (and the `mesh` annotations of `reach`), as text and JSON.
 //!
-//! # JSON contract (part of `explain`, schemaVersion 1)
+//! # JSON contract (part of `explain`, schemaVersion 3)
 //! `mesh` is a list, one object per TCP port evaluated: `{"port", "enforced",
 //! "sourceDataplane", "destinationDataplane" ("none" | "sidecar" | "ambient"),
 //! "mtls": {"mode", "peerAuthentication", "location"}, "principal" (null: plaintext),

@@ -1,12 +1,21 @@
 //! `kubeseg reach` output: the connection list and its grouped (compact) form.
 //!
-//! # JSON contract (schemaVersion 1)
+//! # JSON contract (schemaVersion 3)
 //! ```text
-//! { "schemaVersion": 1,
+//! { "schemaVersion": 3,
 //!   "endpoints": [ {"id": "prod/web[Deployment]", "kind": "Deployment", "namespace": "prod", "name": "web"},
 //!                  {"id": "0.0.0.0-9.255.255.255", "kind": "External", "ranges": ["0.0.0.0-9.255.255.255"]} ],
-//!   "connections": [ {"src": "<id>", "dst": "<id>", "allowed": {"TCP": [[80, 80]], "UDP": [], "SCTP": []}} ] }
+//!   "connections": [ {"src": "<id>", "dst": "<id>",
+//!                     "allowed": {"TCP": [[80, 80]], "UDP": [], "SCTP": [],
+//!                                 "ICMP": [[2048, 2303]], "ICMPv6": []}} ] }
 //! ```
+//! `allowed` has all five keys. TCP, UDP and SCTP hold inclusive port ranges (1-65535);
+//! ICMP (IPv4) and ICMPv6 hold inclusive ranges of messages numbered `type * 256 +
+//! code` (0-65535): `[[0, 65535]]` is every message, `[[2048, 2303]]` type 8 (echo
+//! request) with any code, `[[2048, 2048]]` type 8 code 0. A rule without ports allows
+//! every protocol, ICMP included; a rule with ports allows only those. The text forms
+//! write `ICMP`, `ICMP 8`, `ICMP 3-5`, `ICMP 8/0`, `ICMPv6 128`; `All Connections` is
+//! every port and every ICMP and ICMPv6 message. (schemaVersion 3 added the ICMP keys.)
 //! `endpoints` lists every endpoint among the sources and destinations, sorted by id;
 //! `connections` are sorted by source then destination label.
 //! Compact: `"groups": [{"id": "g0", "members": ["<endpoint id>", ...]}]` and

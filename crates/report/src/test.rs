@@ -1,8 +1,8 @@
 //! `kubeseg test` output: text, JSON, JUnit XML, TAP and SARIF.
 //!
-//! # JSON contract (schemaVersion 2)
+//! # JSON contract (schemaVersion 3)
 //! ```text
-//! { "schemaVersion": 2, "spec": "spec.yaml", "passed": 3, "failed": 1,
+//! { "schemaVersion": 3, "spec": "spec.yaml", "passed": 3, "failed": 1,
 //!   "assertions": [ { "name": "...", "kind": "deny", "location": {"file", "line", "column"},
 //!                     "request": {"method", "path", "host"} | null,
 //!                     "passed": false, "message": "...",
@@ -13,7 +13,8 @@
 //! ```
 //! Verdicts are composed: L3/L4 (tiers and NetworkPolicy), then, for TCP ports into
 //! workloads with a proxy, the mesh. Evidence lines of the mesh start with
-//! `mesh on TCP <port>:`. (schemaVersion 2 added `request`.)
+//! `mesh on TCP <port>:`. A counterexample on ICMP or ICMPv6 has `port` `type * 256 +
+//! code` (text: `ICMP 8/0`). (schemaVersion 2 added `request`; 3 the ICMP protocols.)
 
 use crate::SCHEMA_VERSION;
 use kubeseg_analyses::assert::Outcome;
@@ -69,7 +70,7 @@ fn details(o: &Outcome) -> Vec<String> {
     if let Some(c) = &o.counterexample {
         let port = c
             .port
-            .map(|(p, n)| format!(" {}/{n}", p.as_str()))
+            .map(|(p, n)| format!(" {}", p.member_text(n)))
             .unwrap_or_default();
         if c.dst.is_empty() {
             lines.push(format!("counterexample: {}", c.src));

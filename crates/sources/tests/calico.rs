@@ -9,8 +9,8 @@
 #![allow(clippy::print_stderr)]
 
 use kubeseg_model::{
-    CalicoAction, CalicoEntity, CalicoNamespaces, CalicoPolicy, CalicoPort, CalicoPorts,
-    CalicoSelector, Cidr, Severity,
+    CalicoAction, CalicoEntity, CalicoIcmp, CalicoNamespaces, CalicoPolicy, CalicoPort,
+    CalicoPorts, CalicoSelector, Cidr, Severity,
 };
 use kubeseg_sources::{Loaded, load_str};
 
@@ -119,7 +119,7 @@ fn a_namespaced_policy_gets_calicos_defaults() {
     assert!(!p.staged);
     assert_eq!(p.ingress.len(), 1);
     assert_eq!(p.ingress[0].action, CalicoAction::Allow);
-    assert_eq!(p.ingress[0].protocols, [true; 3]);
+    assert_eq!(p.ingress[0].protocols, [true; 5]);
     assert_eq!(p.ingress[0].peer, CalicoEntity::default());
     assert_eq!(p.ingress[0].ports, None);
 }
@@ -326,35 +326,34 @@ fn actions_are_required_and_spelled_as_the_enum() {
 #[test]
 fn protocols_become_flags() {
     let flags = |rule: &str| one(&np(&format!("  ingress:\n  - {rule}\n"))).ingress[0].protocols;
-    assert_eq!(flags("{action: Allow}"), [true, true, true]);
-    assert_eq!(
-        flags("{action: Allow, protocol: TCP}"),
-        [true, false, false]
-    );
-    assert_eq!(flags("{action: Allow, protocol: 17}"), [false, true, false]);
-    assert_eq!(
-        flags("{action: Allow, protocol: '132'}"),
-        [false, false, true]
-    );
-    assert_eq!(
-        flags("{action: Allow, notProtocol: UDP}"),
-        [true, false, true]
-    );
+    // Flags in Protocol::ALL order: TCP, UDP, SCTP, ICMP, ICMPv6.
+    const T: bool = true;
+    const F: bool = false;
+    assert_eq!(flags("{action: Allow}"), [T, T, T, T, T]);
+    assert_eq!(flags("{action: Allow, protocol: TCP}"), [T, F, F, F, F]);
+    assert_eq!(flags("{action: Allow, protocol: 17}"), [F, T, F, F, F]);
+    assert_eq!(flags("{action: Allow, protocol: '132'}"), [F, F, T, F, F]);
+    assert_eq!(flags("{action: Allow, notProtocol: UDP}"), [T, F, T, T, T]);
     assert_eq!(
         flags("{action: Allow, protocol: TCP, notProtocol: TCP}"),
-        [false, false, false]
+        [F, F, F, F, F]
     );
-    assert_eq!(
-        flags("{action: Allow, notProtocol: ICMP}"),
-        [true, true, true]
-    );
+    assert_eq!(flags("{action: Allow, notProtocol: ICMP}"), [T, T, T, F, T]);
+    assert_eq!(flags("{action: Allow, notProtocol: 58}"), [T, T, T, T, F]);
+    // ICMP (1) and ICMPv6 (58) are modelled: no warning.
     let text = np("  ingress:\n  - action: Allow\n    protocol: ICMP\n");
     let (loaded, p) = load_one(&text);
-    assert_eq!(p.ingress[0].protocols, [false; 3]);
-    let m = warns(&loaded, &text, "calico-protocol", "protocol: ICMP");
-    assert!(m.contains("ICMP is not modelled"), "{m}");
+    assert_eq!(p.ingress[0].protocols, [F, F, F, T, F]);
+    assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+    assert_eq!(flags("{action: Allow, protocol: 1}"), [F, F, F, T, F]);
+    assert_eq!(flags("{action: Allow, protocol: ICMPv6}"), [F, F, F, F, T]);
+    // UDPLite and other numbers are not: the rule matches nothing kubeseg answers about.
     let text = np("  ingress:\n  - action: Allow\n    protocol: UDPLite\n");
-    assert_eq!(one(&text).ingress[0].protocols, [false; 3]);
+    let (loaded, p) = load_one(&text);
+    assert_eq!(p.ingress[0].protocols, [F; 5]);
+    let m = warns(&loaded, &text, "calico-protocol", "protocol: UDPLite");
+    assert!(m.contains("UDPLite is not modelled"), "{m}");
+    assert_eq!(flags("{action: Allow, protocol: 47}"), [F; 5]);
     let text = np("  ingress:\n  - action: Allow\n    protocol: tcp\n");
     let m = rejects(&text, "invalid-protocol", "protocol: tcp");
     assert!(m.contains("`TCP`"), "{m}");
@@ -417,7 +416,7 @@ fn numeric_ports_need_a_protocol_with_ports() {
     let p = one(&np(
         "  ingress:\n  - action: Allow\n    destination: {ports: [http]}\n",
     ));
-    assert_eq!(p.ingress[0].protocols, [true; 3]);
+    assert_eq!(p.ingress[0].protocols, [true; 5]);
     assert_eq!(
         p.ingress[0].ports.as_ref().unwrap().ports,
         Some(vec![CalicoPort::Named("http".into())])
@@ -508,7 +507,7 @@ fn http_matches_are_counted_at_l4() {
     let text =
         np("  ingress:\n  - action: Allow\n    http: {methods: [GET], paths: [{prefix: /api}]}\n");
     let (loaded, p) = load_one(&text);
-    assert_eq!(p.ingress[0].protocols, [true; 3]);
+    assert_eq!(p.ingress[0].protocols, [true; 5]);
     warns(&loaded, &text, "calico-http", "http:");
     let text = np("  ingress:\n  - action: Deny\n    http: {methods: [GET]}\n");
     let m = rejects(&text, "invalid-value", "http:");
@@ -522,19 +521,45 @@ fn http_matches_are_counted_at_l4() {
     rejects(&text, "invalid-value", "exact:");
 }
 
-// CEL on Rule: ICMP fields need protocol ICMP or ICMPv6; ICMPFields: code needs a type.
+// CEL on Rule: ICMP fields need protocol ICMP or ICMPv6; ICMPFields: code needs a type
+// (type 0-254, code 0-255). `icmp` and `notICMP` are read.
 #[test]
-fn icmp_matches_are_warnings() {
-    let text = np("  ingress:\n  - action: Allow\n    protocol: ICMP\n    icmp: {type: 8}\n");
+fn icmp_matches_are_read() {
+    let text =
+        np("  ingress:\n  - action: Allow\n    protocol: ICMP\n    icmp: {type: 8, code: 0}\n");
     let (loaded, p) = load_one(&text);
-    assert_eq!(p.ingress[0].protocols, [false; 3]);
-    warns(&loaded, &text, "calico-icmp", "icmp:");
-    let text = np("  ingress:\n  - action: Allow\n    protocol: 58\n    icmp: {type: 128}\n");
-    one(&text);
+    assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+    assert_eq!(p.ingress[0].protocols, [false, false, false, true, false]);
+    let echo = CalicoIcmp {
+        icmp_type: Some(8),
+        code: Some(0),
+    };
+    assert_eq!(p.ingress[0].icmp, Some(echo));
+    assert_eq!(p.ingress[0].not_icmp, None);
+    let p = one(&np(
+        "  ingress:\n  - action: Allow\n    protocol: 58\n    icmp: {type: 128}\n    notICMP: {type: 1}\n",
+    ));
+    assert_eq!(p.ingress[0].protocols, [false, false, false, false, true]);
+    let t = |icmp_type| CalicoIcmp {
+        icmp_type: Some(icmp_type),
+        code: None,
+    };
+    assert_eq!(
+        (p.ingress[0].icmp, p.ingress[0].not_icmp),
+        (Some(t(128)), Some(t(1)))
+    );
     let text = np("  ingress:\n  - action: Allow\n    protocol: TCP\n    icmp: {type: 8}\n");
     rejects(&text, "invalid-value", "icmp:");
     let text = np("  ingress:\n  - action: Allow\n    protocol: ICMP\n    icmp: {code: 1}\n");
     rejects(&text, "invalid-value", "icmp:");
+    let text = np("  ingress:\n  - action: Allow\n    protocol: ICMP\n    icmp: {type: 255}\n");
+    rejects(&text, "invalid-value", "type: 255");
+    // notICMP beside another protocol: read, but felix renders an ICMP match only with
+    // an ICMP protocol, so kubeseg warns that it narrows the ICMP traffic only.
+    let text = np("  ingress:\n  - action: Allow\n    notICMP: {type: 8}\n");
+    let (loaded, p) = load_one(&text);
+    assert_eq!(p.ingress[0].not_icmp, Some(t(8)));
+    warns(&loaded, &text, "calico-icmp", "notICMP:");
 }
 
 // Unknown fields warn with a suggestion, as the other readers do; metadata and

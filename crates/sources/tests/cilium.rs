@@ -115,7 +115,8 @@ fn rule(protocol: Protocol, port: PortMatch) -> PortRule {
 }
 
 fn every_protocol(port: PortMatch) -> Vec<PortRule> {
-    Protocol::ALL
+    // TCP, UDP and SCTP (Cilium's ANY and named ports never mean ICMP).
+    Protocol::PORTED
         .iter()
         .map(|&p| rule(p, port.clone()))
         .collect()
@@ -578,13 +579,13 @@ fn unsupported_and_unmodelled_fields() {
         let m = rejects(&text, "unsupported-field", field);
         assert!(m.contains(field), "{m}");
     }
-    // ICMP is not modelled: the rule opens no TCP, UDP or SCTP port.
+    // ICMP in toPorts is not modelled (kubeseg reads ICMP from `icmps`): it opens nothing.
     let text = cnp(
-        "  endpointSelector: {}\n  ingress:\n  - fromEntities: [world]\n    icmps: [{fields: [{type: 8}]}]\n",
+        "  endpointSelector: {}\n  ingress:\n  - toPorts: [{ports: [{port: \"8\", protocol: ICMP}]}]\n",
     );
     let (loaded, p) = load_one(&text);
     assert_eq!(p.specs[0].ingress[0].ports, Some(vec![]));
-    warns(&loaded, &text, "cilium-icmp", "icmps");
+    warns(&loaded, &text, "cilium-icmp", "protocol: ICMP");
     let text = cnp(
         "  endpointSelector: {}\n  ingress:\n  - fromEntities: [world]\n    authentication: {mode: required}\n",
     );
@@ -722,5 +723,74 @@ fn host_l7_and_icmp_with_ports_are_rejected() {
     assert!(
         m.starts_with("the ICMPs block may only be present without ToPorts"),
         "{m}"
+    );
+}
+
+// icmp.go: `ICMPField` (family IPv4 by default or IPv6; type 0-255 or the family's
+// CamelCase name, checked by `UnmarshalJSON`) becomes a `PortProtocol` of ICMP or ICMPv6
+// whose port is the type; utils.go `RulesToPolicyEntries` appends it to the rule's L4
+// part beside `toPorts`, for allow and deny rules alike. Expected values by hand:
+// EchoRequest is IPv4 type 8 and IPv6 type 128, any code (messages type*256..+255).
+#[test]
+fn icmps_become_icmp_port_rules() {
+    let text = cnp(
+        "  endpointSelector: {}\n  ingress:\n  - fromEntities: [world]\n    icmps:\n    - fields:\n      - type: EchoRequest\n      - {family: IPv6, type: EchoRequest}\n      - {family: IPv4, type: 3}\n      - {type: \"11\"}\n",
+    );
+    let (loaded, p) = load_one(&text);
+    assert!(loaded.diagnostics.is_empty(), "{:#?}", loaded.diagnostics);
+    let icmp = |protocol, t: u16| rule(protocol, PortMatch::Range(t * 256, t * 256 + 255));
+    assert_eq!(
+        p.specs[0].ingress[0].ports,
+        Some(vec![
+            icmp(Protocol::Icmp, 3),
+            icmp(Protocol::Icmp, 8),
+            icmp(Protocol::Icmp, 11),
+            icmp(Protocol::IcmpV6, 128),
+        ])
+    );
+    // Without an L3 field the rule matches every peer, as with toPorts; a deny takes
+    // icmps too.
+    let p = one(&cnp(
+        "  endpointSelector: {}\n  egressDeny:\n  - icmps: [{fields: [{type: 8}]}]\n",
+    ));
+    assert_eq!(kinds(&p.specs[0].egress_deny[0]), vec![CiliumPeerKind::All]);
+    assert_eq!(
+        p.specs[0].egress_deny[0].ports,
+        Some(vec![icmp(Protocol::Icmp, 8)])
+    );
+    // Type 0 is port 0, Cilium's wildcard: every message of the family (warned).
+    let text =
+        cnp("  endpointSelector: {}\n  ingress:\n  - icmps: [{fields: [{type: EchoReply}]}]\n");
+    let (loaded, p) = load_one(&text);
+    assert_eq!(
+        p.specs[0].ingress[0].ports,
+        Some(vec![rule(Protocol::Icmp, PortMatch::Any)])
+    );
+    warns(&loaded, &text, "cilium-icmp-type-0", "EchoReply");
+    // A name of the other family, an unknown family, a type out of range, no type.
+    let m = rejects(
+        &cnp(
+            "  endpointSelector: {}\n  ingress:\n  - icmps: [{fields: [{family: IPv6, type: Echo}]}]\n",
+        ),
+        "invalid-value",
+        "Echo",
+    );
+    assert_eq!(m, "ICMP type Echo not found in IPv6");
+    rejects(
+        &cnp(
+            "  endpointSelector: {}\n  ingress:\n  - icmps: [{fields: [{family: ipv4, type: 8}]}]\n",
+        ),
+        "invalid-value",
+        "family",
+    );
+    rejects(
+        &cnp("  endpointSelector: {}\n  ingress:\n  - icmps: [{fields: [{type: 256}]}]\n"),
+        "invalid-value",
+        "256",
+    );
+    rejects(
+        &cnp("  endpointSelector: {}\n  ingress:\n  - icmps: [{fields: [{family: IPv4}]}]\n"),
+        "invalid-value",
+        "family",
     );
 }

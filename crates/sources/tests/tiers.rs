@@ -73,7 +73,8 @@ fn tcp(a: u16, b: u16) -> PortRule {
 }
 
 fn named(name: &str) -> Vec<PortRule> {
-    Protocol::ALL
+    // TCP, UDP and SCTP (Cilium's ANY and named ports never mean ICMP).
+    Protocol::PORTED
         .iter()
         .map(|&protocol| PortRule {
             protocol,

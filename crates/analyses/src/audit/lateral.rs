@@ -128,13 +128,13 @@ pub fn lateral(a: &mut Audit) -> (Vec<BlastRadius>, Vec<Path>) {
         };
         f.location = workload_location(a.engine, e);
         f.evidence = a.entries[i].reasons.clone();
-        // Which protocols keep the hops: UDP and SCTP hops are beyond Istio's reach.
+        // Which protocols keep the hops: UDP, SCTP and ICMP hops are beyond Istio's reach.
         let without_tcp = without_tcp[i];
         if without_tcp > 0 {
             f.evidence.push(Evidence::at(
                 f.location.clone(),
                 format!(
-                    "{without_tcp} of its {} direct hop(s) are open on UDP or SCTP only (L3/L4 allows no TCP there, or the mesh denies every TCP request); Istio does not authorize UDP or SCTP, so AuthorizationPolicies cannot close them: restrict them with NetworkPolicy, or audit TCP alone with --protocols tcp",
+                    "{without_tcp} of its {} direct hop(s) are open on UDP, SCTP or ICMP only (L3/L4 allows no TCP there, or the mesh denies every TCP request); Istio does not authorize UDP, SCTP or ICMP, so AuthorizationPolicies cannot close them: restrict them with NetworkPolicy, or audit TCP alone with --protocols tcp",
                     b.direct
                 ),
             ));

@@ -109,7 +109,7 @@ fn ns_labels(cluster: &Cluster, name: &str) -> Labels {
 }
 
 /// The ports a rule matches toward `destination` (named ports resolved there, then
-/// `notPorts` cut).
+/// `notPorts` cut), and the ICMP messages its `icmp` and `notICMP` leave.
 pub fn rule_ports(rule: &CalicoRule, destination: &Side) -> PortSet {
     let mut out = PortSet::empty();
     for (i, &on) in rule.protocols.iter().enumerate() {
@@ -117,6 +117,10 @@ pub fn rule_ports(rule: &CalicoRule, destination: &Side) -> PortSet {
             continue;
         }
         let proto = Protocol::ALL[i];
+        if proto.is_icmp() {
+            out = out.union(&rule.icmp_messages(proto));
+            continue;
+        }
         let Some(ports) = &rule.ports else {
             out = out.union(&PortSet::all_of(proto));
             continue;

@@ -444,7 +444,7 @@ impl Builder<'_> {
         Some((peers, ports, action))
     }
 
-    /// A rule's ports as a port spec (`None`: it matches no TCP, UDP or SCTP port).
+    /// A rule's ports as a port spec (`None`: it matches no port and no ICMP message).
     fn calico_ports(&mut self, rule: &CalicoRule) -> Option<crate::ids::PortSpecId> {
         let mut numeric = PortSet::empty();
         let mut named = Vec::new();
@@ -454,6 +454,10 @@ impl Builder<'_> {
                 continue;
             }
             let proto = Protocol::ALL[i];
+            if proto.is_icmp() {
+                numeric = numeric.union(&rule.icmp_messages(proto));
+                continue;
+            }
             let mut set = PortSet::all_of(proto);
             if let Some(ports) = &rule.ports {
                 if let Some(list) = &ports.ports {

@@ -297,11 +297,43 @@ fn port_entry(entry: &CalicoPort, protocol: Protocol, destination: Party) -> Por
     }
 }
 
+/// The ICMP (or ICMPv6) messages, `type * 256 + code`, a Calico rule of that protocol
+/// matches, from the spec: ICMP has no port, so a rule listing destination ports
+/// matches none; otherwise every message whose type (and code, when given) is the
+/// `icmp` field's, minus those whose type (and code) are `notICMP`'s.
+fn icmp_messages(rule: &CalicoRule, protocol: Protocol) -> PortSet {
+    if rule.ports.as_ref().is_some_and(|p| p.ports.is_some()) {
+        return PortSet::empty();
+    }
+    // The messages a field names, as one range.
+    let named = |f: &kubeseg_model::CalicoIcmp| -> (u16, u16) {
+        match (f.icmp_type, f.code) {
+            (None, _) => (0, 65535),
+            (Some(t), None) => (u16::from(t) * 256, u16::from(t) * 256 + 255),
+            (Some(t), Some(c)) => {
+                let m = u16::from(t) * 256 + u16::from(c);
+                (m, m)
+            }
+        }
+    };
+    let (lo, hi) = rule.icmp.as_ref().map_or((0, 65535), named);
+    let mut set = PortSet::range(protocol, lo, hi);
+    if let Some(not) = &rule.not_icmp {
+        let (lo, hi) = named(not);
+        set = set.difference(&PortSet::range(protocol, lo, hi));
+    }
+    set
+}
+
 /// The (protocol, port) pairs a Calico rule matches toward `destination`.
 fn calico_rule_ports(rule: &CalicoRule, destination: Party) -> PortSet {
     let mut out = PortSet::empty();
     for (i, &protocol) in Protocol::ALL.iter().enumerate() {
         if !rule.protocols[i] {
+            continue;
+        }
+        if matches!(protocol, Protocol::Icmp | Protocol::IcmpV6) {
+            out = out.union(&icmp_messages(rule, protocol));
             continue;
         }
         let Some(ports) = &rule.ports else {
@@ -460,8 +492,14 @@ fn walk(programs: &[Program], protocol: Protocol, port: u16) -> bool {
 fn verdict(programs: &[Program]) -> PortSet {
     let mut out = PortSet::empty();
     for protocol in Protocol::ALL {
-        // Every stretch of ports between two bounds is decided alike.
-        let mut bounds: Vec<u32> = vec![1, 65536];
+        // Every stretch of ports between two bounds is decided alike. ICMP messages
+        // start at 0 (type 0, code 0), ports at 1.
+        let first = if matches!(protocol, Protocol::Icmp | Protocol::IcmpV6) {
+            0
+        } else {
+            1
+        };
+        let mut bounds: Vec<u32> = vec![first, 65536];
         for step in programs.iter().flat_map(|p| &p.steps) {
             for &(lo, hi) in step.ports.ports(protocol).ranges() {
                 bounds.push(u32::from(lo));
@@ -500,11 +538,11 @@ fn direction_allows(
 ) -> PortSet {
     // An outside address has no policy.
     let Party::Pod { namespace, pod } = subject else {
-        return PortSet::all();
+        return super::everything();
     };
     // Host-network pods are no workload endpoints (unless the reading selects them).
     if pod.host_network && !reading.host_network_selectable {
-        return PortSet::all();
+        return super::everything();
     }
     verdict(&programs(
         cluster,

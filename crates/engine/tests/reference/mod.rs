@@ -44,6 +44,22 @@ pub struct Reading {
     pub ipblock_skips_nodes: bool,
 }
 
+/// Every connection: ports 1-65535 of TCP, UDP and SCTP and every ICMP and ICMPv6
+/// message (`type * 256 + code`, 0-65535), written out rather than taken from the
+/// model: a rule without ports (or a direction nothing restricts) allows every
+/// protocol, ICMP included.
+pub fn everything() -> PortSet {
+    [Protocol::Tcp, Protocol::Udp, Protocol::Sctp]
+        .iter()
+        .map(|&p| PortSet::range(p, 1, 65535))
+        .chain(
+            [Protocol::Icmp, Protocol::IcmpV6]
+                .iter()
+                .map(|&p| PortSet::range(p, 0, 65535)),
+        )
+        .fold(PortSet::empty(), |a, b| a.union(&b))
+}
+
 /// Which side of a connection a policy direction governs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Direction {
@@ -74,11 +90,11 @@ fn direction_allows(
 ) -> PortSet {
     // Policies only govern pods; external addresses are not subject to them.
     let Party::Pod { namespace, pod } = subject else {
-        return PortSet::all();
+        return everything();
     };
     // Host-network pods are never selected by a policy (by default).
     if pod.host_network && !reading.host_network_selectable {
-        return PortSet::all();
+        return everything();
     }
 
     // Admin tier: per port, the first matching rule in evaluation order decides.
@@ -91,7 +107,7 @@ fn direction_allows(
         peer,
         destination,
         reading,
-        PortSet::all(),
+        everything(),
     );
     let to_network_policies = undecided.union(&passed);
 
@@ -496,12 +512,16 @@ fn rule_ports(rule: &Rule, destination: Party) -> PortSet {
 /// A rule's `ports` toward `destination`; `None` is every port of every protocol.
 fn port_entries(entries: Option<&[PortRule]>, destination: Party) -> PortSet {
     let Some(entries) = entries else {
-        return PortSet::all();
+        return everything();
     };
     let mut set = PortSet::empty();
     for entry in entries {
         let more = match &entry.port {
-            PortMatch::Any => PortSet::all_of(entry.protocol),
+            // Every port, or for ICMP (Cilium's `icmps` type 0) every message.
+            PortMatch::Any => match entry.protocol {
+                Protocol::Icmp | Protocol::IcmpV6 => PortSet::range(entry.protocol, 0, 65535),
+                p => PortSet::range(p, 1, 65535),
+            },
             PortMatch::Range(lo, hi) => PortSet::range(entry.protocol, *lo, *hi),
             PortMatch::Named(name) => named_port(entry.protocol, name, destination),
         };

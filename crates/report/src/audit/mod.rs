@@ -1,8 +1,8 @@
 //! `kubeseg audit` output: one emitter per format over the shared finding model.
 //!
-//! # JSON contract (schemaVersion 1)
+//! # JSON contract (schemaVersion 3, shared with every JSON document)
 //! ```text
-//! { "schemaVersion": 1, "tool": {"name": "kubeseg", "version": "0.1.0"},
+//! { "schemaVersion": 3, "tool": {"name": "kubeseg", "version": "0.1.0"},
 //!   "summary": { "workloads": 11, "namespaces": 6, "policies": 14,
 //!                "findings": {"critical": 2, "high": 3, "medium": 9, "low": 4, "info": 0},
 //!                "suppressed": 0, "ciliumPolicies": 3 (only when there are any),

@@ -252,12 +252,15 @@ impl Graph {
     }
 }
 
+/// TCP 1, UDP 2, SCTP 4, ICMP or ICMPv6 8 (the page's protocol filter).
 fn protocol_bits(set: &PortSet) -> u8 {
+    let icmp = Protocol::ICMP.iter().any(|&p| !set.ports(p).is_empty());
     [(Protocol::Tcp, 1), (Protocol::Udp, 2), (Protocol::Sctp, 4)]
         .iter()
         .filter(|(p, _)| !set.ports(*p).is_empty())
         .map(|(_, bit)| bit)
-        .sum()
+        .sum::<u8>()
+        + if icmp { 8 } else { 0 }
 }
 
 /// How many members two sorted classes share (pairs of a member with itself), by one

@@ -49,7 +49,7 @@
 
   const state = {
     expanded: new Set(), node: -1, finding: -1, path: -1,
-    ns: '', proto: 7, sev: new Set(SEVERITIES), showCut: true,
+    ns: '', proto: 15, sev: new Set(SEVERITIES), showCut: true,
   };
   const aggregated = N > AGGREGATE_ABOVE;
   if (!aggregated) G.groups.forEach(function (_, g) { state.expanded.add(g); });
@@ -196,7 +196,7 @@
   G.groups.forEach(function (g) { nsSelect.appendChild(el('option', { value: g.name }, g.name)); });
   bar.appendChild(labelled('Namespace', nsSelect));
   const protoSelect = el('select', { id: 'filter-proto' });
-  [['7', 'all'], ['1', 'TCP'], ['2', 'UDP'], ['4', 'SCTP']].forEach(function (o) {
+  [['15', 'all'], ['1', 'TCP'], ['2', 'UDP'], ['4', 'SCTP'], ['8', 'ICMP']].forEach(function (o) {
     protoSelect.appendChild(el('option', { value: o[0] }, o[1]));
   });
   bar.appendChild(labelled('Protocol', protoSelect));

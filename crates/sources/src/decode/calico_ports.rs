@@ -13,6 +13,8 @@ use kubeseg_model::{CalicoPort, CalicoPorts};
 pub(super) enum Proto {
     /// TCP, UDP or SCTP: its index in `Protocol::ALL`.
     Ported(usize),
+    /// ICMP or ICMPv6: its index in `Protocol::ALL`.
+    Icmp(usize),
     /// Another protocol, as Calico names it (or its number).
     Other(String),
 }
@@ -40,6 +42,8 @@ pub(super) fn protocol(ctx: &mut Ctx, node: &Node, what: &str) -> Option<Proto> 
                     "TCP" => Proto::Ported(0),
                     "UDP" => Proto::Ported(1),
                     "SCTP" => Proto::Ported(2),
+                    "ICMP" => Proto::Icmp(3),
+                    "ICMPv6" => Proto::Icmp(4),
                     other => Proto::Other(other.to_string()),
                 });
             }
@@ -59,8 +63,8 @@ pub(super) fn protocol(ctx: &mut Ctx, node: &Node, what: &str) -> Option<Proto> 
             17 => Proto::Ported(1),
             132 => Proto::Ported(2),
             // The CEL rules on `icmp` take 1 and 58 for ICMP and ICMPv6.
-            1 => Proto::Other("ICMP".to_string()),
-            58 => Proto::Other("ICMPv6".to_string()),
+            1 => Proto::Icmp(3),
+            58 => Proto::Icmp(4),
             _ => Proto::Other(format!("protocol {n}")),
         }),
         Some(0) => {
@@ -117,7 +121,7 @@ pub(super) fn ports(
                 );
                 ok = false;
             }
-            Some((_, Some(Proto::Other(_)))) if !list.is_empty() => {
+            Some((_, Some(Proto::Other(_) | Proto::Icmp(_)))) if !list.is_empty() => {
                 ctx.error(
                     node,
                     "invalid-port",

@@ -9,7 +9,7 @@ use super::ctx::Ctx;
 use super::policy::error_count;
 use super::tier::{check_len, describe, present};
 use crate::tree::{Key, Node, Value};
-use kubeseg_model::{CalicoAction, CalicoRule};
+use kubeseg_model::{CalicoAction, CalicoIcmp, CalicoRule};
 
 const RULE_FIELDS: &[&str] = &[
     "action",
@@ -59,12 +59,12 @@ fn rule(ctx: &mut Ctx, item: &Node, ingress: bool, scope: Scope) -> Option<Calic
     let action = action(ctx, item, entries);
     let proto = present(entries, "protocol").map(|n| (n, protocol(ctx, n, "protocol")));
     let not_proto = present(entries, "notProtocol").and_then(|n| protocol(ctx, n, "notProtocol"));
-    // No protocol: every protocol; one of TCP, UDP, SCTP: only that one; another:
-    // none of them. `notProtocol` then removes its own.
+    // No protocol: every protocol; one of TCP, UDP, SCTP, ICMP, ICMPv6: only that
+    // one; another: none of them. `notProtocol` then removes its own.
     let mut protocols = match &proto {
-        None => [true; 3],
-        Some((_, Some(Proto::Ported(i)))) => {
-            let mut p = [false; 3];
+        None => [true; 5],
+        Some((_, Some(Proto::Ported(i) | Proto::Icmp(i)))) => {
+            let mut p = [false; 5];
             p[*i] = true;
             p
         }
@@ -73,13 +73,13 @@ fn rule(ctx: &mut Ctx, item: &Node, ingress: bool, scope: Scope) -> Option<Calic
                 n.line,
                 n.column,
                 "calico-protocol",
-                format!("{name} is not modelled: this rule matches no TCP, UDP or SCTP connection"),
+                format!("{name} is not modelled: this rule matches no TCP, UDP, SCTP, ICMP or ICMPv6 traffic"),
             );
-            [false; 3]
+            [false; 5]
         }
-        Some((_, None)) => [false; 3],
+        Some((_, None)) => [false; 5],
     };
-    if let Some(Proto::Ported(i)) = not_proto {
+    if let Some(Proto::Ported(i) | Proto::Icmp(i)) = not_proto {
         protocols[i] = false;
     }
     if let Some(n) = present(entries, "ipVersion") {
@@ -90,7 +90,7 @@ fn rule(ctx: &mut Ctx, item: &Node, ingress: bool, scope: Scope) -> Option<Calic
         );
     }
     let rule_proto = proto.as_ref().and_then(|(_, p)| p.as_ref());
-    icmp(ctx, entries, rule_proto);
+    let (icmp, not_icmp) = icmp(ctx, entries, rule_proto);
     http(ctx, entries, ingress, action, rule_proto);
     // The peer is the source of an ingress rule and the destination of an egress rule;
     // the other side is the policy's own endpoint.
@@ -125,6 +125,8 @@ fn rule(ctx: &mut Ctx, item: &Node, ingress: bool, scope: Scope) -> Option<Calic
         location: Some(ctx.at(item)),
         action: action?,
         protocols,
+        icmp,
+        not_icmp,
         peer: peer?,
         ports: ports?,
     })
@@ -162,10 +164,17 @@ fn action(ctx: &mut Ctx, item: &Node, entries: &[(Key, Node)]) -> Option<CalicoA
     found
 }
 
-/// `icmp` and `notICMP`: checked (`ICMPFields`, the `Rule` CEL rules) and reported as
-/// not modelled.
-fn icmp(ctx: &mut Ctx, entries: &[(Key, Node)], proto: Option<&Proto>) {
-    for key in ["icmp", "notICMP"] {
+/// `icmp` and `notICMP`: checked (`ICMPFields`, the `Rule` CEL rules) and read. They
+/// narrow the rule's ICMP and ICMPv6 traffic only (felix renders them as `-m icmp
+/// --icmp-type` / `icmp6`, beside `-p icmp`); Calico refuses `icmp` unless the rule's
+/// protocol is ICMP or ICMPv6.
+fn icmp(
+    ctx: &mut Ctx,
+    entries: &[(Key, Node)],
+    proto: Option<&Proto>,
+) -> (Option<CalicoIcmp>, Option<CalicoIcmp>) {
+    let mut out = [None, None];
+    for (slot, key) in ["icmp", "notICMP"].into_iter().enumerate() {
         let Some(n) = present(entries, key) else {
             continue;
         };
@@ -176,7 +185,7 @@ fn icmp(ctx: &mut Ctx, entries: &[(Key, Node)], proto: Option<&Proto>) {
         let int = |ctx: &mut Ctx, k: &str, max: i64| {
             let v = present(fields, k)?;
             match v.value {
-                Value::Int(i) if (0..=max).contains(&i) => Some(i),
+                Value::Int(i) if (0..=max).contains(&i) => Some(i as u8),
                 _ => {
                     ctx.error(
                         v,
@@ -187,30 +196,37 @@ fn icmp(ctx: &mut Ctx, entries: &[(Key, Node)], proto: Option<&Proto>) {
                 }
             }
         };
-        let has_type = int(ctx, "type", 254).is_some() || present(fields, "type").is_some();
-        if int(ctx, "code", 255).is_some() && !has_type {
+        let icmp_type = int(ctx, "type", 254);
+        let has_type = icmp_type.is_some() || present(fields, "type").is_some();
+        let code = int(ctx, "code", 255);
+        if code.is_some() && !has_type {
             ctx.error(
                 n,
                 "invalid-value",
                 "ICMP code specified without an ICMP type",
             );
         }
-        let icmp_proto = matches!(proto, Some(Proto::Other(p)) if p == "ICMP" || p == "ICMPv6");
+        let icmp_proto = matches!(proto, Some(Proto::Icmp(_)));
         if key == "icmp" && !icmp_proto {
             ctx.error(
                 n,
                 "invalid-value",
                 "ICMP fields require protocol to be ICMP or ICMPv6",
             );
-        } else {
+        } else if !icmp_proto {
+            // Felix renders `notICMP` as an ICMP match (`-m icmp ! --icmp-type`), which
+            // only an ICMP protocol carries; without one the dataplanes differ.
             ctx.warning_at(
                 n.line,
                 n.column,
                 "calico-icmp",
-                format!("{key} is not modelled (answers cover TCP, UDP and SCTP)"),
+                "notICMP without protocol ICMP or ICMPv6: kubeseg applies it to the rule's ICMP and ICMPv6 traffic only",
             );
         }
+        out[slot] = Some(CalicoIcmp { icmp_type, code });
     }
+    let [icmp, not_icmp] = out;
+    (icmp, not_icmp)
 }
 
 /// `http`: checked as the CEL rules and `validateHTTPRule` do, and reported as an L7

@@ -4,7 +4,7 @@
 //! and rewritten as the agent does (`pkg/k8s/apis/cilium.io/utils/utils.go`).
 
 use super::cilium_peers::peers;
-use super::cilium_ports::to_ports;
+use super::cilium_ports::{icmps as icmps_ports, to_ports};
 use super::cilium_selector::{Scope, read};
 use super::ctx::Ctx;
 use super::meta::Meta;
@@ -299,11 +299,12 @@ fn one_rule(
         present(entries, "icmps").filter(|n| !matches!(&n.value, Value::Seq(s) if s.is_empty()));
     let mut ports = ports;
     if let Some(n) = icmps {
+        // `IngressRule.sanitize` / `EgressRule.sanitize` (pkg/policy/api/rule_validation.go,
+        // `errUnsupportedICMPWithToPorts`): a rule has one or the other.
         if ports.is_some() {
             ctx.error(n, "invalid-port", "the ICMPs block may only be present without ToPorts. Define a separate rule to use ToPorts");
-        } else {
-            ctx.warning_at(n.line, n.column, "cilium-icmp", "ICMP is not modelled (answers cover TCP, UDP and SCTP): this rule opens none of their ports");
-            ports = Some(Vec::new());
+        } else if let Some(list) = icmps_ports(ctx, n) {
+            ports = Some(list);
         }
     }
     if !dir.deny
@@ -318,11 +319,14 @@ fn one_rule(
         return None;
     }
     // No L3 field: any peer on the listed ports, none without ports (`ingress: [{}]`).
+    // ICMP types are ports to the agent (`RulesToPolicyEntries` appends `icmps` to the
+    // rule's L4 part, beside `toPorts`), so `icmps` without an L3 field is any peer too.
+    let listed = |k: &str| {
+        present(entries, k).is_some_and(|n| matches!(&n.value, Value::Seq(s) if !s.is_empty()))
+    };
     let peers = match l3? {
         Some(p) => p,
-        None if present(entries, "toPorts")
-            .is_some_and(|n| matches!(&n.value, Value::Seq(s) if !s.is_empty())) =>
-        {
+        None if listed("toPorts") || listed("icmps") => {
             vec![CiliumPeer {
                 location: Some(ctx.at(item)),
                 kind: CiliumPeerKind::All,

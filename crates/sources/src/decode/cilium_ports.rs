@@ -138,7 +138,7 @@ fn entry(ctx: &mut Ctx, item: &Node, dir: Dir, host: bool) -> Option<(Vec<PortRu
     // An entry without ports covers every port when it has L7 rules and adds nothing
     // otherwise (pkg/policy/rule.go, merging of L4 port rules; read from memory, unconfirmed).
     if port_items.is_empty() && !kinds.is_empty() {
-        out = Protocol::ALL
+        out = Protocol::PORTED
             .iter()
             .map(|&protocol| PortRule {
                 protocol,
@@ -163,7 +163,7 @@ fn port(ctx: &mut Ctx, item: &Node) -> Option<(Vec<PortRule>, bool, Option<&'sta
             Some("UDP") => Some("UDP"),
             Some("SCTP") => Some("SCTP"),
             Some(other) if OTHER_PROTOCOLS.contains(&other) => {
-                ctx.warning_at(p.line, p.column, "cilium-icmp", format!("protocol {other} is not modelled (answers cover TCP, UDP and SCTP): this entry opens none of their ports"));
+                ctx.warning_at(p.line, p.column, "cilium-icmp", format!("protocol {other} in toPorts is not modelled (kubeseg reads ICMP from a rule's `icmps`): this entry opens nothing"));
                 None
             }
             _ => {
@@ -204,7 +204,7 @@ fn port(ctx: &mut Ctx, item: &Node) -> Option<(Vec<PortRule>, bool, Option<&'sta
     };
     let list: &[Protocol] = match protocol {
         None => &[],
-        Some("ANY") => &Protocol::ALL,
+        Some("ANY") => &Protocol::PORTED,
         Some("TCP") => &[Protocol::Tcp],
         Some("UDP") => &[Protocol::Udp],
         _ => &[Protocol::Sctp],
@@ -363,4 +363,165 @@ fn l7_rules(
     ctx.warning_at(line, column, "cilium-l7", "L7 rules: kubeseg counts these ports as open; Cilium's proxy admits only the matching requests");
     kinds.sort();
     Some(kinds)
+}
+
+/// `maxICMPFields` of `rule_validation.go`.
+const MAX_ICMP_FIELDS: usize = 40;
+
+/// Cilium's ICMP type names per family (`icmpIpv4TypeNameToCode`,
+/// `icmpIpv6TypeNameToCode` in `pkg/policy/api/icmp.go`).
+const ICMP_V4_NAMES: &[(&str, u8)] = &[
+    ("EchoReply", 0),
+    ("DestinationUnreachable", 3),
+    ("Redirect", 5),
+    ("Echo", 8),
+    ("EchoRequest", 8),
+    ("RouterAdvertisement", 9),
+    ("RouterSelection", 10),
+    ("TimeExceeded", 11),
+    ("ParameterProblem", 12),
+    ("Timestamp", 13),
+    ("TimestampReply", 14),
+    ("Photuris", 40),
+    ("ExtendedEchoRequest", 42),
+    ("ExtendedEchoReply", 43),
+];
+const ICMP_V6_NAMES: &[(&str, u8)] = &[
+    ("DestinationUnreachable", 1),
+    ("PacketTooBig", 2),
+    ("TimeExceeded", 3),
+    ("ParameterProblem", 4),
+    ("EchoRequest", 128),
+    ("EchoReply", 129),
+    ("MulticastListenerQuery", 130),
+    ("MulticastListenerReport", 131),
+    ("MulticastListenerDone", 132),
+    ("RouterSolicitation", 133),
+    ("RouterAdvertisement", 134),
+    ("NeighborSolicitation", 135),
+    ("NeighborAdvertisement", 136),
+    ("RedirectMessage", 137),
+    ("RouterRenumbering", 138),
+    ("ICMPNodeInformationQuery", 139),
+    ("ICMPNodeInformationResponse", 140),
+    ("InverseNeighborDiscoverySolicitation", 141),
+    ("InverseNeighborDiscoveryAdvertisement", 142),
+    ("HomeAgentAddressDiscoveryRequest", 144),
+    ("HomeAgentAddressDiscoveryReply", 145),
+    ("MobilePrefixSolicitation", 146),
+    ("MobilePrefixAdvertisement", 147),
+    ("DuplicateAddressRequestCodeSuffix", 157),
+    ("DuplicateAddressConfirmationCodeSuffix", 158),
+    ("ExtendedEchoRequest", 160),
+    ("ExtendedEchoReply", 161),
+];
+
+/// A rule's `icmps` (`ICMPRules`) as port rules of ICMP or ICMPv6, as the agent turns
+/// each field into a `PortProtocol` whose port is the type (`ICMPField.PortProtocol`)
+/// and appends them to the rule's L4 part (`RulesToPolicyEntries`). A type allows every
+/// code of it. Type 0 becomes port "0", which Cilium's policy reads as every port: it
+/// allows every message of the family (cilium/cilium#41304), so kubeseg does the same
+/// and warns. `None` on errors.
+pub(super) fn icmps(ctx: &mut Ctx, node: &Node) -> Option<Vec<PortRule>> {
+    let items = ctx.seq(node, "icmps")?;
+    let mut ok = true;
+    let mut out = Vec::new();
+    for item in items {
+        let Some(entries) = ctx.map(item, "an icmps entry") else {
+            ok = false;
+            continue;
+        };
+        ctx.check_fields(entries, &["fields"], "an icmps entry");
+        let Some(fields) = present(entries, "fields") else {
+            continue;
+        };
+        let Some(list) = ctx.seq(fields, "icmps.fields") else {
+            ok = false;
+            continue;
+        };
+        if list.len() > MAX_ICMP_FIELDS {
+            ctx.error(
+                fields,
+                "invalid-port",
+                format!("too many types, the max is {MAX_ICMP_FIELDS}"),
+            );
+            ok = false;
+        }
+        for f in list {
+            match icmp_field(ctx, f) {
+                Some(rule) => out.push(rule),
+                None => ok = false,
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    ok.then_some(out)
+}
+
+/// One `ICMPField`: `family` (IPv4, the default, or IPv6) and `type` (0-255 or the
+/// family's name for it; `ICMPField.UnmarshalJSON`).
+fn icmp_field(ctx: &mut Ctx, item: &Node) -> Option<PortRule> {
+    let what = "an icmps field";
+    let entries = ctx.map(item, what)?;
+    ctx.check_fields(entries, &["family", "type"], what);
+    let (protocol, names, family) = match present(entries, "family") {
+        None => (Protocol::Icmp, ICMP_V4_NAMES, "IPv4"),
+        Some(n) => match n.as_str() {
+            Some("IPv4") => (Protocol::Icmp, ICMP_V4_NAMES, "IPv4"),
+            Some("IPv6") => (Protocol::IcmpV6, ICMP_V6_NAMES, "IPv6"),
+            _ => {
+                ctx.error(
+                    n,
+                    "invalid-value",
+                    format!(
+                        "Unsupported value: {}: supported values: \"IPv4\", \"IPv6\"",
+                        describe(n)
+                    ),
+                );
+                return None;
+            }
+        },
+    };
+    let Some(t) = present(entries, "type") else {
+        ctx.error(item, "invalid-value", "an icmps field needs a `type`");
+        return None;
+    };
+    let number = match &t.value {
+        Value::Int(i) => u8::try_from(*i).ok(),
+        Value::Str(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse::<u8>().ok()
+        }
+        Value::Str(s) => match names.iter().find(|(name, _)| name == s) {
+            Some(&(_, n)) => Some(n),
+            None => {
+                ctx.error(
+                    t,
+                    "invalid-value",
+                    format!("ICMP type {s} not found in {family}"),
+                );
+                return None;
+            }
+        },
+        _ => None,
+    };
+    let Some(number) = number else {
+        ctx.error(
+            t,
+            "invalid-value",
+            format!(
+                "an ICMP type must be a number from 0 to 255 or a type name, found {}",
+                describe(t)
+            ),
+        );
+        return None;
+    };
+    let port = if number == 0 {
+        ctx.warning_at(t.line, t.column, "cilium-icmp-type-0", format!("ICMP type 0 becomes port 0 in Cilium's policy, which matches every {} type (cilium/cilium#41304): kubeseg reads it as every {} message", protocol.as_str(), protocol.as_str()));
+        PortMatch::Any
+    } else {
+        let (lo, hi) = kubeseg_model::icmp_type(number);
+        PortMatch::Range(lo, hi)
+    };
+    Some(PortRule { protocol, port })
 }

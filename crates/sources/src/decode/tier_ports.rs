@@ -127,7 +127,7 @@ fn named_port(ctx: &mut Ctx, node: &Node) -> Option<Vec<PortRule>> {
         ctx.warning_at(node.line, node.column, "invalid-port", format!("`{name}` is not a valid container port name (1-15 lower-case alphanumerics or '-', with a letter): it matches no port"));
     }
     Some(
-        Protocol::ALL
+        Protocol::PORTED
             .iter()
             .map(|&protocol| PortRule {
                 protocol,
