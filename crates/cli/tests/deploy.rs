@@ -21,8 +21,10 @@ fn kubeseg_reaches_only_the_api_server_and_admits_only_metrics() {
     assert_eq!(code, Some(0), "{err}");
     let doc: Value = serde_json::from_str(&out).unwrap();
     let connections = doc["connections"].as_array().unwrap();
-    let api_ports = json!({"TCP": [[443, 443], [6443, 6443]], "UDP": [], "SCTP": []});
-    let metrics = json!({"TCP": [[9090, 9090]], "UDP": [], "SCTP": []});
+    let only_tcp =
+        |ranges: Value| json!({"TCP": ranges, "UDP": [], "SCTP": [], "ICMP": [], "ICMPv6": []});
+    let api_ports = only_tcp(json!([[443, 443], [6443, 6443]]));
+    let metrics = only_tcp(json!([[9090, 9090]]));
     let mut egress = Vec::new();
     let mut ingress = 0;
     for c in connections {
