@@ -1,7 +1,7 @@
 //! `--metrics-addr`: Prometheus metrics of `kubeseg watch`, served over plain HTTP.
 
 use anyhow::{Context, Result};
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -108,9 +108,7 @@ pub(crate) fn serve(addr: &str, metrics: Metrics) -> Result<()> {
             for stream in listener.incoming().flatten() {
                 let mut stream = stream;
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut request = [0u8; 1024];
-                let n = stream.read(&mut request).unwrap_or(0);
-                let head = String::from_utf8_lossy(&request[..n]);
+                let head = read_head(&mut stream);
                 let (status, body) = if head.starts_with("GET /metrics ") {
                     ("200 OK", metrics.render())
                 } else {
@@ -124,4 +122,18 @@ pub(crate) fn serve(addr: &str, metrics: Metrics) -> Result<()> {
             }
         })?;
     Ok(())
+}
+
+/// The request line and headers, read until the blank line that ends them (a client
+/// may send them in several pieces), at most 8 KiB.
+fn read_head(stream: &mut impl std::io::Read) -> String {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
 }

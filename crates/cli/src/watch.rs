@@ -400,7 +400,13 @@ fn ports_text(allowed: &Value) -> String {
             (!ranges.is_empty()).then(|| format!("{proto} {}", ranges.join(",")))
         })
         .collect();
-    if parts.is_empty() {
+    let whole = |r: &Value, lo: u64| r == &serde_json::json!([[lo, 65535]]);
+    let everything = m.len() == 5
+        && m.iter()
+            .all(|(proto, r)| whole(r, if proto.starts_with("ICMP") { 0 } else { 1 }));
+    if everything {
+        "All Connections".into()
+    } else if parts.is_empty() {
         "nothing".into()
     } else {
         parts.join(", ")

@@ -306,3 +306,148 @@ fn watch_reports_findings_that_appear_and_are_resolved() {
         "{change}"
     );
 }
+
+#[test]
+fn snapshots_of_an_unchanged_cluster_are_byte_identical_and_answer_like_the_files() {
+    let server = example().start().unwrap();
+    let kc = kubeconfig(&server, "live-snap", KubeconfigStyle::Token);
+    let base = scratch("live-snap-out", &[]);
+    let (a, b) = (base.join("a"), base.join("b"));
+    for dir in [&a, &b] {
+        let (out, err, code) = run(&[
+            "snapshot",
+            "--kubeconfig",
+            &kc,
+            "-o",
+            &dir.display().to_string(),
+        ]);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(out.contains("objects of"), "{out}");
+    }
+    let files = |d: &Path| {
+        let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(d)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(files(&a), files(&b));
+    assert!(files(&a).iter().any(|(n, _)| n == "Deployment.yaml"));
+    assert_eq!(
+        reach_json(&[&a.display().to_string()]),
+        reach_json(&[EXAMPLE])
+    );
+    // A snapshot never overwrites: the directory must be new or empty.
+    let (_, err, code) = run(&[
+        "snapshot",
+        "--kubeconfig",
+        &kc,
+        "-o",
+        &a.display().to_string(),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("not empty"), "{err}");
+}
+
+#[test]
+fn watch_text_and_metrics_say_what_the_cluster_holds() {
+    let server = example().start().unwrap();
+    let kc = kubeconfig(&server, "live-metrics", KubeconfigStyle::Token);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeseg"))
+        .args([
+            "watch",
+            "--kubeconfig",
+            &kc,
+            "--batch-ms",
+            "50",
+            "--metrics-addr",
+            &addr,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let next = || lines.recv_timeout(Duration::from_secs(60)).expect("a line");
+    let synced = next();
+    let files = reach_json(&[EXAMPLE]);
+    let connections = files["connections"].as_array().unwrap().len();
+    let workloads = files["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] != "External")
+        .count();
+    assert!(
+        synced.starts_with("synced: ")
+            && synced.contains(&format!("{workloads} workloads, {connections} connections")),
+        "{synced}"
+    );
+    let metrics = http_get(&addr, "/metrics");
+    assert!(
+        metrics.contains(&format!("kubeseg_workloads {workloads}\n")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("kubeseg_connections {connections}\n")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("kubeseg_findings{severity=\"critical\"}"),
+        "{metrics}"
+    );
+    server.apply(lockdown("lockdown")).unwrap();
+    assert_eq!(next(), "change: NetworkPolicy/blogs/lockdown created");
+    let mut removed = Vec::new();
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(2)) {
+        removed.push(line);
+    }
+    // As reach prints it: nothing isolated either end before the lockdown.
+    let lost = "  - blogs/debug-shell[Pod] => blogs/wordpress-a[Deployment] : All Connections";
+    assert!(removed.iter().any(|l| l == lost), "{removed:?}");
+    let after = http_get(&addr, "/metrics");
+    assert!(after.contains("kubeseg_evaluations_total 2\n"), "{after}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The body of a plain HTTP GET.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    answer
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
