@@ -237,23 +237,8 @@ fn watch_reports_a_policy_created_through_the_api() {
         return;
     };
     let kc = kubeconfig(&server);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeseg"))
-        .args(["watch", "--kubeconfig", &kc, "--format", "jsonl", "--quiet"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead as _;
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, lines) =
+        common::spawn_lines(&["watch", "--kubeconfig", &kc, "--format", "jsonl", "--quiet"]);
     let next = |what: &str| {
         let line = lines
             .recv_timeout(Duration::from_secs(60))

@@ -7,9 +7,8 @@ mod common;
 use common::{run, scratch};
 use kubeseg_fakeapi::{FakeApi, Handle, KubeconfigStyle};
 use serde_json::{Value, json};
-use std::io::BufRead as _;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
@@ -166,30 +165,15 @@ impl Drop for Watch {
 
 impl Watch {
     fn start(kc: &str) -> Watch {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kubeseg"))
-            .args([
-                "watch",
-                "--kubeconfig",
-                kc,
-                "--format",
-                "jsonl",
-                "--batch-ms",
-                "100",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let _ = tx.send(line);
-            }
-        });
+        let (child, lines) = common::spawn_lines(&[
+            "watch",
+            "--kubeconfig",
+            kc,
+            "--format",
+            "jsonl",
+            "--batch-ms",
+            "100",
+        ]);
         Watch { child, lines }
     }
 
@@ -366,30 +350,15 @@ fn watch_text_and_metrics_say_what_the_cluster_holds() {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeseg"))
-        .args([
-            "watch",
-            "--kubeconfig",
-            &kc,
-            "--batch-ms",
-            "50",
-            "--metrics-addr",
-            &addr,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, lines) = common::spawn_lines(&[
+        "watch",
+        "--kubeconfig",
+        &kc,
+        "--batch-ms",
+        "50",
+        "--metrics-addr",
+        &addr,
+    ]);
     let next = || lines.recv_timeout(Duration::from_secs(60)).expect("a line");
     let synced = next();
     let files = reach_json(&[EXAMPLE]);

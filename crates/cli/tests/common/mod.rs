@@ -120,3 +120,28 @@ pub fn missing_data(what: &str) {
         "{what}. Place ../shared beside the checkout, point KUBESEG_CONFORMANCE / KUBESEG_SCHEMAS at it, or set KUBESEG_ALLOW_MISSING_DATA=1 to skip on purpose"
     );
 }
+
+/// Starts kubeseg with `args` (a long-running `watch`), its stdout read line by line on
+/// a thread into the returned channel; stderr is dropped.
+pub fn spawn_lines(args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubeseg"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kubeseg runs");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (child, lines)
+}
