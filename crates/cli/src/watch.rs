@@ -237,7 +237,7 @@ fn synced_line(format: WatchFormat, objects: usize, answer: &Answer) -> Option<S
         WatchFormat::Jsonl => {
             let line = json!({
                 "kind": "synced",
-                "schemaVersion": 1,
+                "schemaVersion": kubeseg_report::SCHEMA_VERSION,
                 "objects": objects,
                 "workloads": answer.workloads,
                 "connections": answer.connections.len(),

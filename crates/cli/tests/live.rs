@@ -420,3 +420,23 @@ fn http_get(addr: &str, path: &str) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+#[test]
+fn an_exec_credential_plugin_supplies_the_token() {
+    let server = example().tls().token("from-plugin").start().unwrap();
+    // Trust and server from the generated kubeconfig; the user runs a plugin that prints
+    // an ExecCredential, as cloud providers' plugins do.
+    let generated = server.kubeconfig(KubeconfigStyle::Anonymous).unwrap();
+    let credential = r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"from-plugin"}}"#;
+    let user = format!(
+        "users:\n- name: fakeapi-user\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/sh\n      args:\n      - -c\n      - |\n        echo '{credential}'\n      interactiveMode: Never\n"
+    );
+    let start = generated.find("users:").expect("a users section");
+    let end = generated[start..]
+        .find("contexts:")
+        .map_or(generated.len(), |i| start + i);
+    let kc_text = format!("{}{user}{}", &generated[..start], &generated[end..]);
+    let dir = scratch("live-exec", &[("kubeconfig", &kc_text)]);
+    let kc = dir.join("kubeconfig").display().to_string();
+    assert_eq!(reach_json(&["--kubeconfig", &kc]), reach_json(&[EXAMPLE]));
+}
