@@ -478,7 +478,8 @@ pub enum RulesFormat {
 /// The dataplane whose semantics answers follow (`--cni`).
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Cni {
-    /// Cilium when the input holds Cilium policies, else generic.
+    /// Cilium when the input holds Cilium policies, else Calico when it holds Calico
+    /// policies, else generic.
     #[default]
     Auto,
     /// A conformant NetworkPolicy implementation; ipBlocks match outside addresses only
@@ -487,8 +488,8 @@ pub enum Cni {
     /// Cilium: CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy are enforced;
     /// ipBlocks and CIDRs never match pod or node addresses.
     Cilium,
-    /// Calico: ipBlocks match pod addresses (Calico's own policy kinds are not modelled
-    /// yet and are reported as such).
+    /// Calico: its NetworkPolicy, GlobalNetworkPolicy and tiers are enforced around the
+    /// Kubernetes policies, and ipBlocks match pod addresses.
     Calico,
 }
 
@@ -535,9 +536,28 @@ pub struct SnapshotArgs {
 /// `kubeseg watch`.
 #[derive(Args, Debug)]
 pub struct WatchArgs {
-    /// The cluster (`--kubeconfig [PATH]`, `--context NAME`) and the shared flags.
+    /// The cluster (default: `KUBECONFIG` or `~/.kube/config`, current context; in a pod,
+    /// its service account).
     #[command(flatten)]
-    pub common: Common,
+    pub live: Live,
+    /// Let ipBlocks also match pods whose IP is known (status.podIP), as Calico does.
+    #[arg(long)]
+    pub ipblock_pod_ips: bool,
+    /// The dataplane whose semantics to follow (as for `reach`).
+    #[arg(long, value_enum, default_value_t = Cni::Auto)]
+    pub cni: Cni,
+    /// Treat hostNetwork pods like other pods (as for `reach`).
+    #[arg(long)]
+    pub host_network_selectable: bool,
+    /// Print no warnings (errors are always printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Trust domain of Istio identities.
+    #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
+    pub trust_domain: String,
+    /// Istio's root namespace.
+    #[arg(long, default_value = "istio-system", value_name = "NAMESPACE")]
+    pub istio_root_namespace: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = WatchFormat::Text)]
     pub format: WatchFormat,

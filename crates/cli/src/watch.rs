@@ -1,7 +1,7 @@
 //! `kubeseg watch`: follow a cluster and report the connections and findings each
 //! change opens or closes, with the object changes that caused it.
 
-use crate::args::{WatchArgs, WatchFormat};
+use crate::args::{Common, WatchArgs, WatchFormat};
 use crate::watch_rows::{Interner, Row, Rows, diff, sorted, to_json};
 use crate::{leave_out_unenforced, mesh_options, options, unmodelled};
 use anyhow::{Result, anyhow, bail};
@@ -29,13 +29,18 @@ struct Answer {
 
 /// Follows the cluster until the watch ends (it does not end by itself).
 pub(crate) fn run(a: &WatchArgs) -> Result<()> {
-    let common = &a.common;
-    let target = common.live.target().ok_or_else(|| {
-        anyhow!("watch follows a cluster: give --kubeconfig [PATH] or --context NAME")
-    })?;
-    if !common.paths.is_empty() {
-        bail!("watch follows a cluster, not files: drop the paths");
-    }
+    let target = a.live.target().unwrap_or_default();
+    let common = Common {
+        paths: Vec::new(),
+        live: a.live.clone(),
+        ipblock_pod_ips: a.ipblock_pod_ips,
+        cni: a.cni,
+        host_network_selectable: a.host_network_selectable,
+        verbose: false,
+        quiet: a.quiet,
+        trust_domain: a.trust_domain.clone(),
+        istio_root_namespace: a.istio_root_namespace.clone(),
+    };
     let metrics = crate::metrics::Metrics::default();
     if let Some(addr) = &a.metrics_addr {
         crate::metrics::serve(addr, metrics.clone())?;
@@ -101,7 +106,7 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
         if !synced || (previous.is_some() && causes.is_empty()) {
             continue;
         }
-        let answer = match evaluate(a, &objects, &notes, &mut interner) {
+        let answer = match evaluate(&common, &objects, &notes, &mut interner) {
             Ok(answer) => answer,
             Err(e) => {
                 // The cluster holds something kubeseg refuses (an unsupported policy,
@@ -144,7 +149,7 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
 
 /// Loads the objects as files would be loaded and computes connections and findings.
 fn evaluate(
-    a: &WatchArgs,
+    common: &Common,
     objects: &BTreeMap<String, Decoded>,
     notes: &[Diagnostic],
     interner: &mut Interner,
@@ -159,7 +164,7 @@ fn evaluate(
     let mut loaded = kubeseg_sources::assemble_texts(objects.values());
     lap("assemble");
     loaded.diagnostics.extend(notes.iter().cloned());
-    leave_out_unenforced(a.common.cni, &mut loaded);
+    leave_out_unenforced(common.cni, &mut loaded);
     if loaded.has_errors() {
         let errors: Vec<_> = loaded
             .diagnostics
@@ -169,7 +174,7 @@ fn evaluate(
             .collect();
         bail!("{}", diagnostics::text(&errors));
     }
-    let options = options(&a.common, &loaded.cluster);
+    let options = options(common, &loaded.cluster);
     let cluster = &loaded.cluster;
     // Connections and findings are computed at the same time, one engine each (compiling
     // costs less than either answer).
@@ -178,12 +183,12 @@ fn evaluate(
             let mut engine = Engine::new(cluster, options);
             let config = AuditConfig {
                 options,
-                mesh: mesh_options(&a.common),
+                mesh: mesh_options(common),
                 ..Default::default()
             };
             audit(&mut engine, &config).map_err(anyhow::Error::from)
         });
-        let connections = connections(a, cluster, options, interner);
+        let connections = connections(common, cluster, options, interner);
         lap("connections");
         let report = findings
             .join()
@@ -211,14 +216,14 @@ fn evaluate(
 
 /// Every allowed connection, as `reach --format json` lists it.
 fn connections(
-    a: &WatchArgs,
+    common: &Common,
     cluster: &kubeseg_model::Cluster,
     options: kubeseg_engine::Options,
     interner: &mut Interner,
 ) -> Result<Vec<Row>> {
     let mut engine = Engine::new(cluster, options);
     let all: Vec<usize> = (0..engine.endpoints().len()).collect();
-    let mut mesh = kubeseg_engine::mesh::Annotator::new(cluster, mesh_options(&a.common));
+    let mut mesh = kubeseg_engine::mesh::Annotator::new(cluster, mesh_options(common));
     let mut rows = Rows::new(interner);
     kubeseg_report::reach::write_connections(
         &mut engine,
