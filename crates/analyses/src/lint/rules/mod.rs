@@ -11,6 +11,7 @@ mod authz_principals_without_strict_mtls;
 mod authz_selector_matches_nothing;
 mod authz_unknown_service_account;
 mod calico_deny_after_kubernetes;
+mod calico_selector_matches_nothing;
 mod cilium_deny_isolates;
 mod cilium_fqdn_without_dns;
 mod cilium_subject_matches_nothing;
@@ -112,6 +113,10 @@ pub static ALL: &[Entry] = &[
     (
         &calico_deny_after_kubernetes::RULE,
         calico_deny_after_kubernetes::check,
+    ),
+    (
+        &calico_selector_matches_nothing::RULE,
+        calico_selector_matches_nothing::check,
     ),
 ];
 
