@@ -139,7 +139,7 @@ fn kubeconfig(server: &Kmock) -> String {
 }
 
 #[test]
-fn audit_and_reach_from_the_cluster_equal_those_from_the_files() {
+fn audit_reach_explain_and_test_from_the_cluster_equal_those_from_the_files() {
     let Some(server) = kmock("kmock-audit", EXAMPLE) else {
         return;
     };
@@ -151,6 +151,24 @@ fn audit_and_reach_from_the_cluster_equal_those_from_the_files() {
             &["audit", "--format", "json"],
             &["reach"],
             &["reach", "--format", "json", "--compact"],
+            &[
+                "explain",
+                "--from",
+                "blogs/wordpress-a",
+                "--to",
+                "data/mysql",
+                "--port",
+                "3306",
+                "--format",
+                "json",
+            ],
+            &[
+                "test",
+                "--spec",
+                "examples/wordpress-spec.yaml",
+                "--format",
+                "json",
+            ],
         ],
     );
 }
