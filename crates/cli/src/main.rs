@@ -206,12 +206,24 @@ pub(crate) fn load_source(paths: &[String], live: &args::Live) -> Result<Loaded>
 
 /// Reads a running cluster into what the file loader would make of the same objects.
 pub(crate) fn read_cluster(target: &kubeseg_live::Target) -> Result<Loaded> {
+    let start = std::time::Instant::now();
     let read = kubeseg_live::read_cluster(target, &operator_kinds())?;
-    let texts = read
-        .objects
-        .iter()
-        .map(kubeseg_live::ReadObject::named_text)
-        .collect();
+    if std::env::var_os("KUBESEG_TIMINGS").is_some() {
+        note!(
+            "timing: listed {} objects {:?} rss {}",
+            read.objects.len(),
+            start.elapsed(),
+            rss()
+        );
+    }
+    // Printing each object for the loader is the costly half of a live read at scale.
+    let texts = {
+        use rayon::prelude::*;
+        read.objects
+            .into_par_iter()
+            .map(|o| o.named_text())
+            .collect()
+    };
     let options = kubeseg_sources::LoadOptions {
         limits: limits(),
         namespace: None,
