@@ -3,6 +3,8 @@
 //! connectivity maps written as firewall rules.
 #![allow(dead_code)]
 
+pub mod relation;
+
 use kubeseg_model::{PortSet, Protocol};
 use kubeseg_sources::tree::{Node, Value as YValue};
 use serde_json::{Map, Value};
@@ -193,12 +195,20 @@ pub fn connections(s: &str) -> Result<PortSet, String> {
     if s == "All connections" {
         return Ok(PortSet::all_ported());
     }
+    // The analyzer's complement form (`All but {protocols:TCP}`), as it prints live.
+    if let Some(rest) = s.strip_prefix("All but ") {
+        return Ok(PortSet::all_ported().difference(&connections(rest)?));
+    }
+    // Several sets at once (`{protocols:UDP,dst_ports:53},{protocols:TCP}`).
+    if let Some((first, rest)) = s.split_once("},{") {
+        return Ok(connections(&format!("{first}}}"))?.union(&connections(&format!("{{{rest}"))?));
+    }
     let body = s
         .strip_prefix('{')
         .and_then(|b| b.strip_suffix('}'))
         .ok_or_else(|| format!("unknown connections `{s}`"))?;
     let mut fields: Vec<(String, Vec<String>)> = Vec::new();
-    for token in body.split(',') {
+    for token in body.split(',').map(str::trim) {
         match token.split_once(':') {
             Some((k, v)) => fields.push((k.to_string(), vec![v.to_string()])),
             None => fields
