@@ -216,14 +216,11 @@ pub(crate) fn read_cluster(target: &kubeseg_live::Target) -> Result<Loaded> {
             rss()
         );
     }
-    // Printing each object for the loader is the costly half of a live read at scale.
-    let texts = {
-        use rayon::prelude::*;
-        read.objects
-            .into_par_iter()
-            .map(|o| o.named_text())
-            .collect()
-    };
+    let texts = read
+        .objects
+        .into_iter()
+        .map(kubeseg_live::ReadObject::into_named_text)
+        .collect();
     let options = kubeseg_sources::LoadOptions {
         limits: limits(),
         namespace: None,

@@ -35,7 +35,8 @@ pub(crate) fn run(a: &SnapshotArgs) -> Result<String> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", a.output))?;
     let mut out = String::new();
     for (name, objects) in &files {
-        let text = kubeseg_live::manifest::yaml_stream(objects.iter().map(|o| &o.value));
+        let values: Vec<serde_json::Value> = objects.iter().map(|o| o.value()).collect();
+        let text = kubeseg_live::manifest::yaml_stream(&values);
         let path = dir.join(name);
         std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
         let _ = writeln!(out, "{:>7}  {}", objects.len(), path.display());

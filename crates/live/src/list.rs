@@ -43,8 +43,10 @@ pub struct ReadObject {
     pub namespace: String,
     /// Its name.
     pub name: String,
-    /// The object with `apiVersion` and `kind` set, bookkeeping stripped.
-    pub value: serde_json::Value,
+    /// The object as pretty JSON, with `apiVersion` and `kind` set and bookkeeping
+    /// stripped: text, not a tree, because a tree of every object of a large cluster
+    /// is what a live read's memory went to.
+    pub text: String,
 }
 
 impl ReadObject {
@@ -67,8 +69,21 @@ impl ReadObject {
     pub fn named_text(&self) -> NamedText {
         NamedText {
             name: self.location(),
-            text: serde_json::to_string_pretty(&self.value).unwrap_or_default(),
+            text: self.text.clone(),
         }
+    }
+
+    /// The object as kubeseg's loader reads it, without a copy.
+    pub fn into_named_text(self) -> NamedText {
+        NamedText {
+            name: self.location(),
+            text: self.text,
+        }
+    }
+
+    /// The object as a JSON tree (for writing it in another form).
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(&self.text).unwrap_or_default()
     }
 }
 
@@ -167,12 +182,8 @@ pub async fn read_objects(client: &Client, extra: &[(String, String)]) -> Result
     let (served, note) = served(client, extra).await?;
     let mut read = Read::default();
     for s in &served {
-        match list_all(client, &s.resource).await {
-            Ok(items) => read.objects.extend(
-                items
-                    .into_iter()
-                    .map(|value| object(&s.group, &s.kind, &s.resource, value)),
-            ),
+        match list_all(client, s).await {
+            Ok(items) => read.objects.extend(items),
             Err(ListError::Forbidden(message)) => read.diagnostics.push(forbidden(s, &message)),
             Err(ListError::Gone) => {}
             Err(ListError::Other(e)) => return Err(e),
@@ -237,12 +248,13 @@ pub fn object(group: &str, kind: &str, resource: &ApiResource, item: DynamicObje
         obj.insert("kind".into(), kind.into());
     }
     strip(&mut value, kind);
+    let text = serde_json::to_string_pretty(&value).unwrap_or_default();
     ReadObject {
         group: group.to_string(),
         kind: kind.to_string(),
         namespace,
         name,
-        value,
+        text,
     }
 }
 
@@ -255,10 +267,9 @@ enum ListError {
 
 /// Every object of `resource`, page by page; a list whose continue token expires
 /// starts again, as kubectl does.
-async fn list_all(
-    client: &Client,
-    resource: &ApiResource,
-) -> Result<Vec<DynamicObject>, ListError> {
+async fn list_all(client: &Client, served: &Served) -> Result<Vec<ReadObject>, ListError> {
+    use rayon::prelude::*;
+    let resource = &served.resource;
     let api: Api<DynamicObject> = Api::all_with(client.clone(), resource);
     let what = format!("the list of {}", plural(resource));
     let mut restarts = 0;
@@ -275,7 +286,13 @@ async fn list_all(
                 .map_err(|_| ListError::Other(LiveError::Timeout { what: what.clone() }))?;
             match page {
                 Ok(page) => {
-                    items.extend(page.items);
+                    // Each page becomes text at once (on every core), so that only one
+                    // page of parsed objects is ever held.
+                    items.par_extend(
+                        page.items
+                            .into_par_iter()
+                            .map(|o| object(&served.group, &served.kind, resource, o)),
+                    );
                     token = page.metadata.continue_.filter(|t| !t.is_empty());
                     if token.is_none() {
                         return Ok(items);

@@ -135,11 +135,7 @@ impl State {
     }
 
     fn apply(&mut self, key: Key, o: ReadObject) -> Option<Message> {
-        if self
-            .objects
-            .get(&key)
-            .is_some_and(|old| old.value == o.value)
-        {
+        if self.objects.get(&key).is_some_and(|old| old.text == o.text) {
             return None;
         }
         self.objects.insert(key, o.clone());
