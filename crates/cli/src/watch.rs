@@ -303,11 +303,15 @@ fn change_line(
         .filter(|(k, _)| !new.findings.contains_key(*k))
         .map(|(_, v)| v)
         .collect();
+    // Objects the answer leaves out are named on every line that follows a change to
+    // them, so that a left-out policy created later is never silent.
+    let unmodelled_changed = old.unmodelled != new.unmodelled;
     if added.is_empty()
         && removed.is_empty()
         && changed.is_empty()
         && found.is_empty()
         && resolved.is_empty()
+        && !unmodelled_changed
     {
         return None;
     }
@@ -332,6 +336,7 @@ fn change_line(
                 "changed": changed,
                 "findings": {"added": found, "resolved": resolved},
                 "cause": cause,
+                "unmodelled": new.unmodelled,
             });
             format!("{line}\n")
         }
@@ -367,6 +372,13 @@ fn change_line(
                     f["title"].as_str().unwrap_or("")
                 ));
             }
+            for u in new
+                .unmodelled
+                .iter()
+                .filter(|u| !old.unmodelled.contains(u))
+            {
+                s.push_str(&format!("  not modelled, the answers ignore it: {u}\n"));
+            }
             s
         }
     })
@@ -382,38 +394,41 @@ fn connection_text(c: &Value) -> String {
     )
 }
 
-/// Reach JSON's `allowed` (`{"TCP": [[80, 80]], ...}`) as `TCP 80`.
+/// Reach JSON's `allowed` (`{"TCP": [[80, 80]], ...}`) as reach's text writes it
+/// (`TCP 80`, `ICMP 8/0`, `All Connections`).
 fn ports_text(allowed: &Value) -> String {
-    let Some(m) = allowed.as_object() else {
-        return allowed.to_string();
-    };
-    let parts: Vec<String> = m
-        .iter()
-        .filter_map(|(proto, ranges)| {
-            let ranges: Vec<String> = ranges
-                .as_array()?
-                .iter()
-                .filter_map(|r| {
-                    let (lo, hi) = (r.get(0)?.as_u64()?, r.get(1)?.as_u64()?);
-                    Some(if lo == hi {
-                        lo.to_string()
-                    } else {
-                        format!("{lo}-{hi}")
-                    })
-                })
-                .collect();
-            (!ranges.is_empty()).then(|| format!("{proto} {}", ranges.join(",")))
-        })
-        .collect();
-    let whole = |r: &Value, lo: u64| r == &serde_json::json!([[lo, 65535]]);
-    let everything = m.len() == 5
-        && m.iter()
-            .all(|(proto, r)| whole(r, if proto.starts_with("ICMP") { 0 } else { 1 }));
-    if everything {
-        "All Connections".into()
-    } else if parts.is_empty() {
-        "nothing".into()
-    } else {
-        parts.join(", ")
+    let mut set = kubeseg_model::PortSet::empty();
+    for p in kubeseg_model::Protocol::ALL {
+        for r in allowed[p.as_str()].as_array().into_iter().flatten() {
+            let (lo, hi) = (r[0].as_u64().unwrap_or(0), r[1].as_u64().unwrap_or(0));
+            let (lo, hi) = (
+                u16::try_from(lo).unwrap_or(u16::MAX),
+                u16::try_from(hi).unwrap_or(u16::MAX),
+            );
+            set = set.union(&kubeseg_model::PortSet::range(p, lo, hi));
+        }
+    }
+    set.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_read_as_reach_writes_them() {
+        let empty = json!([]);
+        let allowed = |tcp: Value, icmp: Value| json!({"TCP": tcp, "UDP": empty, "SCTP": empty, "ICMP": icmp, "ICMPv6": empty});
+        // Echo request is type 8, code 0: 8 * 256 + 0 = 2048.
+        assert_eq!(
+            ports_text(&allowed(
+                json!([[80, 80], [443, 445]]),
+                json!([[2048, 2048]])
+            )),
+            "TCP 80,443-445; ICMP 8/0"
+        );
+        let all = json!({"TCP": [[1, 65535]], "UDP": [[1, 65535]], "SCTP": [[1, 65535]],
+            "ICMP": [[0, 65535]], "ICMPv6": [[0, 65535]]});
+        assert_eq!(ports_text(&all), "All Connections");
     }
 }

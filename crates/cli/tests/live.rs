@@ -440,3 +440,25 @@ fn an_exec_credential_plugin_supplies_the_token() {
     let kc = dir.join("kubeconfig").display().to_string();
     assert_eq!(reach_json(&["--kubeconfig", &kc]), reach_json(&[EXAMPLE]));
 }
+
+#[test]
+fn watch_names_a_policy_it_leaves_out_when_it_appears() {
+    let server = example().start().unwrap();
+    let kc = kubeconfig(&server, "live-unmodelled", KubeconfigStyle::Token);
+    let watch = Watch::start(&kc);
+    let synced = watch.next();
+    assert_eq!(synced["unmodelled"], json!([]), "{synced}");
+    // Calico's HostEndpoint changes connectivity and is not modelled: it changes no
+    // connection kubeseg computes, yet the watch must say that the answers ignore it.
+    server
+        .apply(
+            json!({"apiVersion": "projectcalico.org/v3", "kind": "HostEndpoint",
+            "metadata": {"name": "node-1-eth0"},
+            "spec": {"node": "node-1", "interfaceName": "eth0"}}),
+        )
+        .unwrap();
+    let change = watch.next();
+    assert!(change["added"].as_array().unwrap().is_empty(), "{change}");
+    let unmodelled = change["unmodelled"].to_string();
+    assert!(unmodelled.contains("HostEndpoint"), "{change}");
+}

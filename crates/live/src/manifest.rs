@@ -113,26 +113,7 @@ fn plain_is_safe(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kubeseg_sources::tree::{Node, Value as Tree};
     use serde_json::json;
-
-    /// The document tree as JSON, to compare what a reader sees with what was written.
-    fn to_json(n: &Node) -> Value {
-        match &n.value {
-            Tree::Null => Value::Null,
-            Tree::Bool(b) => json!(b),
-            Tree::Int(i) => json!(i),
-            Tree::Float(f) => json!(f),
-            Tree::Str(s) => json!(s),
-            Tree::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
-            Tree::Map(entries) => Value::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| (k.name.clone(), to_json(v)))
-                    .collect(),
-            ),
-        }
-    }
 
     #[test]
     fn what_is_written_reads_back_the_same() {
@@ -152,7 +133,7 @@ mod tests {
         let text = yaml_stream(&objects);
         let (docs, dups) = kubeseg_sources::yaml::parse_documents(&text).expect("valid YAML");
         assert!(dups.is_empty());
-        let read: Vec<Value> = docs.iter().map(to_json).collect();
+        let read: Vec<Value> = docs.iter().map(kubeseg_fakeapi::fixture::to_json).collect();
         assert_eq!(read, objects, "{text}");
     }
 

@@ -6,8 +6,8 @@
 pub mod relation;
 
 use kubeseg_model::{PortSet, Protocol};
-use kubeseg_sources::tree::{Node, Value as YValue};
-use serde_json::{Map, Value};
+
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -17,24 +17,10 @@ pub fn documents(path: &Path) -> Vec<Value> {
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let (docs, _) = kubeseg_sources::yaml::parse_documents(&text)
         .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
-    docs.iter().map(to_json).filter(|v| !v.is_null()).collect()
-}
-
-fn to_json(node: &Node) -> Value {
-    match &node.value {
-        YValue::Null => Value::Null,
-        YValue::Bool(b) => Value::Bool(*b),
-        YValue::Int(i) => Value::from(*i),
-        YValue::Float(f) => Value::from(*f),
-        YValue::Str(s) => Value::String(s.clone()),
-        YValue::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
-        YValue::Map(entries) => Value::Object(
-            entries
-                .iter()
-                .map(|(k, v)| (k.name.clone(), to_json(v)))
-                .collect::<Map<String, Value>>(),
-        ),
-    }
+    docs.iter()
+        .map(kubeseg_fakeapi::fixture::to_json)
+        .filter(|v| !v.is_null())
+        .collect()
 }
 
 /// Calls `f` on every object of `docs`, lists' items included.
