@@ -66,13 +66,23 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
             new,
         )
     });
-    let (old, new) = (old?, new?);
+    let (mut old, mut new) = (old?, new?);
     lap("load");
-    // Both sides follow one dataplane: Cilium's when either holds Cilium policies.
-    let dataplane = match crate::dataplane(a.cni, &old.cluster) {
-        crate::args::Cni::Cilium => crate::args::Cni::Cilium,
-        _ => crate::dataplane(a.cni, &new.cluster),
+    // Both sides follow one dataplane, resolved over both as `auto` resolves over one
+    // input (Cilium's when either holds Cilium policies, else Calico's when either
+    // holds Calico policies), and each side then leaves out what that dataplane does not
+    // enforce: a side loaded under another choice must not keep the other dialect.
+    use crate::args::Cni;
+    let dataplane = match (
+        crate::dataplane(a.cni, &old.cluster),
+        crate::dataplane(a.cni, &new.cluster),
+    ) {
+        (Cni::Cilium, _) | (_, Cni::Cilium) => Cni::Cilium,
+        (Cni::Calico, _) | (_, Cni::Calico) => Cni::Calico,
+        (d, _) => d,
     };
+    crate::leave_out_unenforced(dataplane, &mut old);
+    crate::leave_out_unenforced(dataplane, &mut new);
     let (old_common, new_common) = (
         Common {
             cni: dataplane,
@@ -83,7 +93,7 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
             ..new_common
         },
     );
-    if dataplane == crate::args::Cni::Cilium && a.ipblock_pod_ips {
+    if dataplane == Cni::Cilium && a.ipblock_pod_ips {
         bail!(
             "--ipblock-pod-ips contradicts Cilium: Cilium never matches pod addresses by ipBlock or CIDR"
         );

@@ -351,3 +351,38 @@ fn one_edit_adds_and_another_removes_in_the_same_diff() {
     }
     let _ = std::fs::remove_dir_all(&new);
 }
+
+/// One dataplane for both sides, resolved over both: OLD holds a Calico Deny, NEW adds a
+/// Cilium policy that selects no pod, so the cluster runs Cilium, which never enforces
+/// the Calico policy on either side. Derived by hand: nothing else isolates `b`, so
+/// `a => b` is open before and after, and the diff adds nothing.
+#[test]
+fn both_sides_leave_out_what_the_one_dataplane_does_not_enforce() {
+    let pods = "apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: shop, labels: {app: a}}\nspec: {containers: [{name: c, image: i}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: shop, labels: {app: b}}\nspec: {containers: [{name: c, image: i}]}\n";
+    let calico = "apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: no-a, namespace: shop}\nspec:\n  selector: app == 'b'\n  ingress:\n  - action: Deny\n    source: {selector: app == 'a'}\n";
+    let cilium = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: nobody, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: none}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: a}}]\n";
+    let old = common::scratch(
+        "diff-dataplane-old",
+        &[("pods.yaml", pods), ("calico.yaml", calico)],
+    );
+    let new = common::scratch(
+        "diff-dataplane-new",
+        &[
+            ("pods.yaml", pods),
+            ("calico.yaml", calico),
+            ("cilium.yaml", cilium),
+        ],
+    );
+    let (out, err, code) = common::run(&[
+        "diff",
+        &old.display().to_string(),
+        &new.display().to_string(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("0 added, 0 removed, 0 changed")),
+        "{out}"
+    );
+    assert!(out.contains("not enforced under --cni cilium"), "{out}");
+}
