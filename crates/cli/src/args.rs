@@ -256,25 +256,12 @@ pub struct DiffArgs {
     /// Give every change the rules that allow it on each side (slower on large diffs).
     #[arg(long)]
     pub evidence: bool,
-    /// Let ipBlocks also match pods whose IP is known (status.podIP), as Calico does.
-    #[arg(long)]
-    pub ipblock_pod_ips: bool,
-    /// The dataplane whose semantics to follow (see the other commands).
-    #[arg(long, value_enum, default_value_t = Cni::Auto)]
-    pub cni: Cni,
-    /// Treat hostNetwork pods like other pods (np-guard's reading).
-    #[arg(long)]
-    pub host_network_selectable: bool,
+    /// How both sides' policies are read.
+    #[command(flatten)]
+    pub semantics: Semantics,
     /// Print no warnings (errors are always printed).
     #[arg(short, long)]
     pub quiet: bool,
-    /// Trust domain of Istio identities (`<trust-domain>/ns/<ns>/sa/<sa>`).
-    #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
-    pub trust_domain: String,
-    /// Istio's root namespace: its AuthorizationPolicies and PeerAuthentications
-    /// without selector apply mesh-wide.
-    #[arg(long, default_value = "istio-system", value_name = "NAMESPACE")]
-    pub istio_root_namespace: String,
 }
 
 /// Output formats of `test`.
@@ -540,24 +527,12 @@ pub struct WatchArgs {
     /// its service account).
     #[command(flatten)]
     pub live: Live,
-    /// Let ipBlocks also match pods whose IP is known (status.podIP), as Calico does.
-    #[arg(long)]
-    pub ipblock_pod_ips: bool,
-    /// The dataplane whose semantics to follow (as for `reach`).
-    #[arg(long, value_enum, default_value_t = Cni::Auto)]
-    pub cni: Cni,
-    /// Treat hostNetwork pods like other pods (as for `reach`).
-    #[arg(long)]
-    pub host_network_selectable: bool,
+    /// How the cluster's policies are read.
+    #[command(flatten)]
+    pub semantics: Semantics,
     /// Print no warnings (errors are always printed).
     #[arg(short, long)]
     pub quiet: bool,
-    /// Trust domain of Istio identities.
-    #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
-    pub trust_domain: String,
-    /// Istio's root namespace.
-    #[arg(long, default_value = "istio-system", value_name = "NAMESPACE")]
-    pub istio_root_namespace: String,
     /// Output format.
     #[arg(long, value_enum, default_value_t = WatchFormat::Text)]
     pub format: WatchFormat,
@@ -588,6 +563,21 @@ pub struct Common {
     /// Read a running cluster instead of files.
     #[command(flatten)]
     pub live: Live,
+    /// How the policies are read.
+    #[command(flatten)]
+    pub semantics: Semantics,
+    /// Also list the kinds that were skipped, and print every warning in full.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Print no warnings (errors are always printed).
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// The flags that change how policies are read, shared by every command that answers
+/// about connectivity.
+#[derive(Args, Debug, Clone)]
+pub struct Semantics {
     /// Let ipBlocks also match pods whose IP is known (status.podIP), as Calico does.
     #[arg(long)]
     pub ipblock_pod_ips: bool,
@@ -599,12 +589,6 @@ pub struct Common {
     /// them (np-guard's reading). Default: policies ignore them, as most CNIs do.
     #[arg(long)]
     pub host_network_selectable: bool,
-    /// Also list the kinds that were skipped, and print every warning in full.
-    #[arg(short, long)]
-    pub verbose: bool,
-    /// Print no warnings (errors are always printed).
-    #[arg(short, long)]
-    pub quiet: bool,
     /// Trust domain of Istio identities (`<trust-domain>/ns/<ns>/sa/<sa>`).
     #[arg(long, default_value = "cluster.local", value_name = "DOMAIN")]
     pub trust_domain: String,

@@ -15,13 +15,9 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
     let common = |paths: Vec<String>, live: Live| Common {
         paths,
         live,
-        ipblock_pod_ips: a.ipblock_pod_ips,
-        cni: a.cni,
-        host_network_selectable: a.host_network_selectable,
+        semantics: a.semantics.clone(),
         verbose: false,
         quiet: a.quiet,
-        trust_domain: a.trust_domain.clone(),
-        istio_root_namespace: a.istio_root_namespace.clone(),
     };
     let (old_paths, new_paths, snapshot) = match &a.git {
         Some(rev) => {
@@ -74,8 +70,8 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
     // enforce: a side loaded under another choice must not keep the other dialect.
     use crate::args::Cni;
     let dataplane = match (
-        crate::dataplane(a.cni, &old.cluster),
-        crate::dataplane(a.cni, &new.cluster),
+        crate::dataplane(a.semantics.cni, &old.cluster),
+        crate::dataplane(a.semantics.cni, &new.cluster),
     ) {
         (Cni::Cilium, _) | (_, Cni::Cilium) => Cni::Cilium,
         (Cni::Calico, _) | (_, Cni::Calico) => Cni::Calico,
@@ -83,17 +79,10 @@ pub fn run(a: &DiffArgs) -> Result<(String, bool)> {
     };
     crate::leave_out_unenforced(dataplane, &mut old);
     crate::leave_out_unenforced(dataplane, &mut new);
-    let (old_common, new_common) = (
-        Common {
-            cni: dataplane,
-            ..old_common
-        },
-        Common {
-            cni: dataplane,
-            ..new_common
-        },
-    );
-    if dataplane == Cni::Cilium && a.ipblock_pod_ips {
+    let (mut old_common, mut new_common) = (old_common, new_common);
+    old_common.semantics.cni = dataplane;
+    new_common.semantics.cni = dataplane;
+    if dataplane == Cni::Cilium && a.semantics.ipblock_pod_ips {
         bail!(
             "--ipblock-pod-ips contradicts Cilium: Cilium never matches pod addresses by ipBlock or CIDR"
         );

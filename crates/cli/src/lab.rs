@@ -193,14 +193,14 @@ fn refuse_cni_policies(loaded: &kubeseg_sources::Loaded) -> Result<()> {
 
 fn reading(common: &Common) -> Reading {
     Reading {
-        ipblock_pod_ips: common.ipblock_pod_ips,
+        ipblock_pod_ips: common.semantics.ipblock_pod_ips,
     }
 }
 
 /// The manifests as absolute paths, which the CNI plugin and `--watch` read again (so
 /// not stdin); hostNetwork pods are not attached, so they cannot be made selectable.
 fn kernel_paths(common: &Common) -> Result<Vec<String>> {
-    if common.host_network_selectable {
+    if common.semantics.host_network_selectable {
         bail!(
             "--host-network-selectable: hostNetwork pods share their node's namespace, which the kernel rules do not cover"
         );

@@ -262,11 +262,11 @@ pub(crate) fn operator_kinds() -> Vec<(String, String)> {
 /// Loads the input and prints its diagnostics; fails when any is an error.
 pub(crate) fn load_input(common: &Common) -> Result<Loaded> {
     let mut loaded = load_source(&common.paths, &common.live)?;
-    let cni = leave_out_unenforced(common.cni, &mut loaded);
-    if cni == Cni::Cilium && common.ipblock_pod_ips {
+    let cni = leave_out_unenforced(common.semantics.cni, &mut loaded);
+    if cni == Cni::Cilium && common.semantics.ipblock_pod_ips {
         bail!(
             "--ipblock-pod-ips contradicts Cilium (--cni {}): Cilium never matches pod addresses by ipBlock or CIDR",
-            if common.cni == Cni::Auto {
+            if common.semantics.cni == Cni::Auto {
                 "auto, and the input holds Cilium policies"
             } else {
                 "cilium"
@@ -348,9 +348,13 @@ pub(crate) fn leave_out_unenforced(cni: Cni, loaded: &mut Loaded) -> Cni {
 
 pub(crate) fn options(common: &Common, cluster: &kubeseg_model::Cluster) -> Options {
     Options {
-        host_network_selectable: common.host_network_selectable,
+        host_network_selectable: common.semantics.host_network_selectable,
         threads: threads(),
-        ..engine_options(common.cni, common.ipblock_pod_ips, cluster)
+        ..engine_options(
+            common.semantics.cni,
+            common.semantics.ipblock_pod_ips,
+            cluster,
+        )
     }
 }
 
@@ -704,8 +708,8 @@ pub(crate) fn rss() -> String {
 /// The mesh settings of the common flags.
 pub(crate) fn mesh_options(common: &Common) -> kubeseg_engine::mesh::MeshOptions {
     kubeseg_engine::mesh::MeshOptions {
-        trust_domain: common.trust_domain.clone(),
-        root_namespace: common.istio_root_namespace.clone(),
+        trust_domain: common.semantics.trust_domain.clone(),
+        root_namespace: common.semantics.istio_root_namespace.clone(),
     }
 }
 

@@ -33,13 +33,9 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
     let common = Common {
         paths: Vec::new(),
         live: a.live.clone(),
-        ipblock_pod_ips: a.ipblock_pod_ips,
-        cni: a.cni,
-        host_network_selectable: a.host_network_selectable,
+        semantics: a.semantics.clone(),
         verbose: false,
         quiet: a.quiet,
-        trust_domain: a.trust_domain.clone(),
-        istio_root_namespace: a.istio_root_namespace.clone(),
     };
     let metrics = crate::metrics::Metrics::default();
     if let Some(addr) = &a.metrics_addr {
@@ -164,7 +160,7 @@ fn evaluate(
     let mut loaded = kubeseg_sources::assemble_texts(objects.values());
     lap("assemble");
     loaded.diagnostics.extend(notes.iter().cloned());
-    leave_out_unenforced(common.cni, &mut loaded);
+    leave_out_unenforced(common.semantics.cni, &mut loaded);
     if loaded.has_errors() {
         let errors: Vec<_> = loaded
             .diagnostics
