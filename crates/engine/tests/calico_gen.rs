@@ -6,41 +6,33 @@
 //! The engine comparison waits behind `ENGINE_EVALUATES_CALICO`; the properties of the
 //! reference alone run now.
 
+mod generators;
 mod reference;
 
+use generators::*;
 use kubeseg_engine::{Endpoint, Engine, Options};
 use kubeseg_model::{
     CalicoAction, CalicoEntity, CalicoIcmp, CalicoNamespaces, CalicoNetworkSet, CalicoPolicy,
     CalicoPort, CalicoPorts, CalicoRule, CalicoSelector, CalicoSubject, CalicoTier, Cidr, Cluster,
-    ContainerPort, IpSet, Labels, Namespace, NetworkPolicy, Peer, PeerKind, Pod, PortMatch,
-    PortRule, PortSet, Protocol, Rule, Selector, Workload,
+    IpSet, Namespace, NetworkPolicy, Peer, PeerKind, Pod, PortMatch, PortRule, PortSet, Protocol,
+    Rule, Selector, Workload,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
 use reference::Reading;
 use reference::calico::{NAMESPACE_KEY, NAMESPACE_NAME_KEY, SERVICE_ACCOUNT_KEY};
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 
 /// Whether the engine evaluates Calico's policies; until it does, only the reference's
 /// own properties run (TODO: switch on with the engine's Calico support).
 const ENGINE_EVALUATES_CALICO: bool = true;
 
-type Vocab = &'static [(&'static str, &'static [&'static str])];
-
-const NAMESPACES: [&str; 3] = ["alpha", "beta", "gamma"];
-const NAME_LABEL: &str = "kubernetes.io/metadata.name";
-const NS_VOCAB: Vocab = &[("env", &["prod", "dev"]), ("team", &["red", "blue"])];
 /// Keys Calico namespace selectors test: namespace labels and Calico's name label.
 const NS_SELECTOR_VOCAB: Vocab = &[
     ("env", &["prod", "dev"]),
     ("team", &["red", "blue"]),
     (NAMESPACE_NAME_KEY, &["alpha", "beta", "gamma"]),
-];
-const POD_VOCAB: Vocab = &[
-    ("app", &["web", "db", "api"]),
-    ("tier", &["front", "back"]),
-    ("canary", &["true"]),
 ];
 /// Keys Calico endpoint selectors test: pod labels, the labels Calico adds, and the
 /// labels of network sets.
@@ -53,8 +45,6 @@ const SELECTOR_VOCAB: Vocab = &[
     ("role", &["partner", "ext"]),
 ];
 const SET_VOCAB: Vocab = &[("role", &["partner", "ext"]), ("app", &["web", "db"])];
-const PORT_NAMES: &[&str] = &["http", "dns", "metrics"];
-const RULE_PORT_NAMES: &[&str] = &["http", "dns", "metrics", "grpc"];
 /// `nets`/`notNets` of rules: some hold pod IPs, some network sets' addresses.
 const NETS: &[&str] = &[
     "10.0.0.0/24",
@@ -78,18 +68,6 @@ const SET_NETS: &[&str] = &[
 /// Orders of tiers and policies: ties on purpose, and 1000 ties with `kube-admin` and
 /// with Kubernetes NetworkPolicies.
 const ORDERS: &[f64] = &[50.0, 100.0, 100.0, 500.0, 1000.0, 2_000_000.0];
-
-fn labels(vocab: Vocab, presence: f64) -> impl Strategy<Value = Labels> {
-    let parts: Vec<BoxedStrategy<Option<(String, String)>>> = vocab
-        .iter()
-        .map(|&(k, vals)| {
-            proptest::option::weighted(presence, select(vals))
-                .prop_map(move |v| v.map(|v| (k.to_string(), v.to_string())))
-                .boxed()
-        })
-        .collect();
-    parts.prop_map(|v| v.into_iter().flatten().collect())
-}
 
 /// One comparison of a Calico selector over `vocab` (or a key nothing carries).
 fn calico_atom(vocab: Vocab) -> impl Strategy<Value = CalicoSelector> {
@@ -395,26 +373,6 @@ fn k8s_policy() -> impl Strategy<Value = (usize, NetworkPolicy)> {
                 )
             },
         )
-}
-
-fn container_port() -> impl Strategy<Value = ContainerPort> {
-    (
-        proptest::option::weighted(0.7, select(PORT_NAMES)),
-        select(&[53u16, 80, 443, 8080, 9090][..]),
-        select(&[Protocol::Tcp, Protocol::Udp][..]),
-    )
-        .prop_map(|(name, port, protocol)| ContainerPort {
-            name: name.map(str::to_string),
-            port,
-            protocol,
-        })
-}
-
-fn pod_ip() -> impl Strategy<Value = IpAddr> {
-    prop_oneof![
-        4 => (0u8..8).prop_map(|x| IpAddr::V4(Ipv4Addr::new(10, 0, 0, x))),
-        1 => (0u16..6).prop_map(|x| IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, x))),
-    ]
 }
 
 fn pod() -> impl Strategy<Value = Pod> {

@@ -1,44 +1,34 @@
 //! Property tests: the engine against the naive reference evaluator on random small
 //! clusters, plus consistency of the grouped, point and repeated answers.
 
+mod generators;
 mod reference;
 
+use generators::*;
 use kubeseg_engine::compact::compact;
 use kubeseg_engine::explain::{Side, explain};
 use kubeseg_engine::{Endpoint, Engine, Options};
 use kubeseg_model::{
     Action, Cidr, CiliumPeer, CiliumPeerKind, CiliumPolicy, CiliumRule, CiliumSpec, CiliumSubject,
-    Cluster, ClusterPolicy, ContainerPort, Entity, IpSet, Labels, Namespace, NetworkPolicy, Node,
-    Operator, Peer, PeerKind, Pod, PodSet, PortMatch, PortRule, PortSet, Protocol, Requirement,
-    Rule, Selector, Tier, TierPeer, TierPeerKind, TierRule, Workload,
+    Cluster, ClusterPolicy, Entity, IpSet, Labels, Namespace, NetworkPolicy, Node, Operator, Peer,
+    PeerKind, Pod, PodSet, PortMatch, PortRule, PortSet, Protocol, Requirement, Rule, Selector,
+    Tier, TierPeer, TierPeerKind, TierRule, Workload,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 
 // ---------------------------------------------------------------------------------------
 // Generators
 // ---------------------------------------------------------------------------------------
 
-type Vocab = &'static [(&'static str, &'static [&'static str])];
-
-const NAMESPACES: [&str; 3] = ["alpha", "beta", "gamma"];
-const NAME_LABEL: &str = "kubernetes.io/metadata.name";
-const NS_VOCAB: Vocab = &[("env", &["prod", "dev"]), ("team", &["red", "blue"])];
 const NS_SELECTOR_VOCAB: Vocab = &[
     ("env", &["prod", "dev"]),
     ("team", &["red", "blue"]),
     (NAME_LABEL, &["alpha", "beta", "gamma"]),
 ];
-const POD_VOCAB: Vocab = &[
-    ("app", &["web", "db", "api"]),
-    ("tier", &["front", "back"]),
-    ("canary", &["true"]),
-];
-const PORT_NAMES: &[&str] = &["http", "dns", "metrics"];
-const RULE_PORT_NAMES: &[&str] = &["http", "dns", "metrics", "grpc"];
 /// (cidr, excepts)
 const BLOCKS: &[(&str, &[&str])] = &[
     ("10.0.0.0/24", &[]),
@@ -122,18 +112,6 @@ const EXPLAIN_EVALUATES_TIERS: bool = true;
 /// policies removed.
 const EXPLAIN_EVALUATES_CILIUM: bool = true;
 
-fn labels(vocab: Vocab, presence: f64) -> impl Strategy<Value = Labels> {
-    let parts: Vec<BoxedStrategy<Option<(String, String)>>> = vocab
-        .iter()
-        .map(|&(k, vals)| {
-            proptest::option::weighted(presence, select(vals))
-                .prop_map(move |v| v.map(|v| (k.to_string(), v.to_string())))
-                .boxed()
-        })
-        .collect();
-    parts.prop_map(|v| v.into_iter().flatten().collect())
-}
-
 fn requirement(vocab: Vocab) -> impl Strategy<Value = Requirement> {
     (0..vocab.len() + 1).prop_flat_map(move |k| {
         // Index `vocab.len()` stands for a key no object carries.
@@ -182,26 +160,6 @@ fn selector(vocab: Vocab) -> impl Strategy<Value = Selector> {
                 match_expressions,
             }
         })
-}
-
-fn container_port() -> impl Strategy<Value = ContainerPort> {
-    (
-        proptest::option::weighted(0.7, select(PORT_NAMES)),
-        select(&[53u16, 80, 443, 8080, 9090][..]),
-        select(&[Protocol::Tcp, Protocol::Udp][..]),
-    )
-        .prop_map(|(name, port, protocol)| ContainerPort {
-            name: name.map(str::to_string),
-            port,
-            protocol,
-        })
-}
-
-fn pod_ip() -> impl Strategy<Value = IpAddr> {
-    prop_oneof![
-        4 => (0u8..8).prop_map(|x| IpAddr::V4(Ipv4Addr::new(10, 0, 0, x))),
-        1 => (0u16..6).prop_map(|x| IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, x))),
-    ]
 }
 
 fn pod() -> impl Strategy<Value = Pod> {
