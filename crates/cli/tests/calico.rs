@@ -228,3 +228,49 @@ fn audit_evidence_names_the_calico_rule_that_blocks_dns() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `tests/calico/accounts.yaml`, derived by hand: `ledger` (line 29) admits TCP 5432 from
+/// pods whose service account is labelled `tier: trusted` (billing only; ghost's account
+/// is not declared, so it reads as unlabelled, with a warning); `worker-out` (line 41)
+/// selects the pods running as `worker` and lets them reach only pods running as
+/// `billing`. Pods no policy selects are open (the namespace profile allows).
+#[test]
+fn service_accounts_select_by_name_and_labels() {
+    let accounts = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/calico/accounts.yaml");
+    let (out, err, code) = run(&["reach", accounts]);
+    assert_eq!(code, Some(0), "{err}");
+    for line in [
+        "pay/billing[Pod] => pay/ledger[Pod] : TCP 5432",
+        "pay/worker[Pod] => pay/billing[Pod] : All Connections",
+        "pay/ghost[Pod] => pay/billing[Pod] : All Connections",
+        "pay/ledger[Pod] => pay/worker[Pod] : All Connections",
+    ] {
+        assert!(out.lines().any(|l| l == line), "missing {line} in\n{out}");
+    }
+    for absent in [
+        "pay/worker[Pod] => pay/ledger[Pod]",
+        "pay/ghost[Pod] => pay/ledger[Pod]",
+        "pay/worker[Pod] => pay/ghost[Pod]",
+    ] {
+        assert!(!out.contains(absent), "unexpected {absent} in\n{out}");
+    }
+    assert!(
+        err.contains("calico-service-account-missing")
+            && err.contains("ServiceAccount pay/ghost")
+            && err.contains("accounts.yaml:24:1"),
+        "{err}"
+    );
+    let (out, err, code) = run(&[
+        "explain",
+        accounts,
+        "--from",
+        "pay/billing",
+        "--to",
+        "pay/ledger",
+        "--port",
+        "5432",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("on TCP 5432: ALLOWED"), "{out}");
+    assert!(out.contains("NetworkPolicy/pay/ledger"), "{out}");
+}

@@ -3,8 +3,7 @@
 //! expected verdict is derived by hand, with its source on the line above: a case number
 //! of `docs/design/policy-ir.md` section 5, or the Calico file it was read from.
 //!
-//! Only the reference is checked for now; `Setup::expect` marks where the engine check
-//! goes once the engine evaluates Calico.
+//! `Setup::expect` checks each row against the naive reference and the engine.
 
 mod reference;
 
@@ -483,6 +482,80 @@ fn case18_service_account_names() {
     .expect(&[
         ("prod/a[Pod]", "prod/b[Pod]", ALL),
         ("prod/c[Pod]", "prod/b[Pod]", NONE),
+    ]);
+}
+
+#[test]
+fn case18_service_account_selector_reads_the_accounts_labels() {
+    // `serviceAccounts.selector: team == 'red'` becomes `pcsa.team == 'red'` (rules.go
+    // parseServiceAccounts); an endpoint inherits `pcsa.` + each label of its account
+    // from the account's profile (conversion.go ServiceAccountToProfile), but its own
+    // labels win over inherited ones (labelindex/label_inheritance_index.go).
+    let mut s = Setup::abc().pod("prod", "d", "10.0.0.4");
+    // a runs as red-sa; c as blue-sa; d as blue-sa with its own `pcsa.team: red` label.
+    s.cluster.workloads[0].pods[0].service_account = Some("red-sa".to_string());
+    s.cluster.workloads[2].pods[0].service_account = Some("blue-sa".to_string());
+    s.cluster.workloads[3].pods[0].service_account = Some("blue-sa".to_string());
+    s.cluster.workloads[3].pods[0]
+        .labels
+        .insert("pcsa.team".to_string(), "red".to_string());
+    for (name, team) in [("blue-sa", "blue"), ("red-sa", "red")] {
+        s.cluster
+            .service_accounts
+            .push(kubeseg_model::ServiceAccount {
+                namespace: "prod".to_string(),
+                name: name.to_string(),
+                labels: labels(&[("team", team)]),
+                location: None,
+            });
+    }
+    let lowered = kubeseg_model::calico::service_account_match(&[], Some(sel("team == 'red'")));
+    s.calico(np("sa", "app == 'b'").ingress(vec![allow(CalicoEntity {
+        selector: lowered,
+        namespaces: Some(CalicoNamespaces::Own("prod".to_string())),
+        ..CalicoEntity::default()
+    })]))
+    .expect(&[
+        ("prod/a[Pod]", "prod/b[Pod]", ALL),
+        ("prod/c[Pod]", "prod/b[Pod]", NONE),
+        // d's own label shadows its account's `team: blue`.
+        ("prod/d[Pod]", "prod/b[Pod]", ALL),
+    ]);
+}
+
+#[test]
+fn case18_service_account_selector_on_the_policy_and_namespace_profile_labels() {
+    // `serviceAccountSelector: team == 'red'` is ANDed to the policy's selector as
+    // `pcsa.team == 'red'` (networkpolicy.go prefixAndAppendSelector), and the
+    // `projectcalico.org/name` label of the account's profile names it. An endpoint
+    // also inherits `pcns.` + each namespace label (conversion.go NamespaceToProfile).
+    let mut s = Setup::abc();
+    s.cluster.workloads[1].pods[0].service_account = Some("red-sa".to_string());
+    s.cluster
+        .service_accounts
+        .push(kubeseg_model::ServiceAccount {
+            namespace: "prod".to_string(),
+            name: "red-sa".to_string(),
+            labels: labels(&[("team", "red")]),
+            location: None,
+        });
+    let mut p = np("red-only", "has(app)");
+    p.subject.selector = sel("has(app)").and(sel("team == 'red'").with_key_prefix("pcsa."));
+    // Sources: pods whose namespace profile gives `pcns.env == 'prod'` and whose
+    // account's profile names it `default`: a and c (no account written).
+    s.calico(p.ingress(vec![allow(pods_of(
+        "prod",
+        "pcns.env == 'prod' && pcsa.projectcalico.org/name == 'default'",
+    ))]))
+    .expect(&[
+        // b runs as red-sa: selected, so only a and c reach it.
+        ("prod/a[Pod]", "prod/b[Pod]", ALL),
+        ("prod/c[Pod]", "prod/b[Pod]", ALL),
+        // a and c run as `default`, whose (undeclared) account has no `team` label: not
+        // selected, so nothing isolates them.
+        ("prod/b[Pod]", "prod/a[Pod]", ALL),
+        (WORLD, "prod/a[Pod]", ALL),
+        (WORLD, "prod/b[Pod]", NONE),
     ]);
 }
 

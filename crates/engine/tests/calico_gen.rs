@@ -15,7 +15,7 @@ use kubeseg_model::{
     CalicoAction, CalicoEntity, CalicoIcmp, CalicoNamespaces, CalicoNetworkSet, CalicoPolicy,
     CalicoPort, CalicoPorts, CalicoRule, CalicoSelector, CalicoSubject, CalicoTier, Cidr, Cluster,
     IpSet, Namespace, NetworkPolicy, Peer, PeerKind, Pod, PortMatch, PortRule, PortSet, Protocol,
-    Rule, Selector, Workload,
+    Rule, Selector, ServiceAccount, Workload,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -43,7 +43,13 @@ const SELECTOR_VOCAB: Vocab = &[
     (NAMESPACE_KEY, &["alpha", "beta", "gamma"]),
     (SERVICE_ACCOUNT_KEY, &["sa1", "sa2"]),
     ("role", &["partner", "ext"]),
+    // Labels inherited from the service account's and the namespace's profiles.
+    ("pcsa.team", &["red", "blue"]),
+    ("pcsa.projectcalico.org/name", &["sa1", "default"]),
+    ("pcns.env", &["prod", "dev"]),
 ];
+/// Labels of declared service accounts.
+const ACCOUNT_VOCAB: Vocab = &[("team", &["red", "blue"])];
 const SET_VOCAB: Vocab = &[("role", &["partner", "ext"]), ("app", &["web", "db"])];
 /// `nets`/`notNets` of rules: some hold pod IPs, some network sets' addresses.
 const NETS: &[&str] = &[
@@ -413,9 +419,10 @@ fn calico_cluster() -> impl Strategy<Value = Cluster> {
         proptest::collection::vec(calico_tier(), 0..=3),
         proptest::collection::vec(calico_policy(), 1..=6),
         proptest::collection::vec(network_set(), 0..=3),
+        proptest::collection::vec(labels(ACCOUNT_VOCAB, 0.5), 3),
     )
         .prop_map(
-            |(ns_count, ns_labels, workloads, k8s, tiers, calico, sets)| {
+            |(ns_count, ns_labels, workloads, k8s, tiers, calico, sets, accounts)| {
                 let ns_name = |i: usize| NAMESPACES[i % ns_count].to_string();
                 let namespaces = (0..ns_count)
                     .zip(ns_labels)
@@ -528,6 +535,20 @@ fn calico_cluster() -> impl Strategy<Value = Cluster> {
                         &b.name,
                     ))
                 });
+                // `sa1` is declared in the first namespace, `sa2` in the second; every
+                // other account is not, so it has only its name label.
+                let service_accounts = accounts
+                    .into_iter()
+                    .zip(["sa1", "sa2", "sa1"])
+                    .enumerate()
+                    .take(2)
+                    .map(|(i, (labels, name))| ServiceAccount {
+                        namespace: ns_name(i),
+                        name: name.to_string(),
+                        labels,
+                        location: None,
+                    })
+                    .collect();
                 Cluster {
                     namespaces,
                     workloads,
@@ -535,6 +556,7 @@ fn calico_cluster() -> impl Strategy<Value = Cluster> {
                     calico_policies,
                     calico_tiers,
                     calico_network_sets,
+                    service_accounts,
                     ..Cluster::default()
                 }
             },

@@ -8,6 +8,7 @@ pub const KINDS: &[(&str, &str)] = &[
     ("", "Node"),
     ("", "Pod"),
     ("", "Service"),
+    ("", "ServiceAccount"),
     ("", "ReplicationController"),
     ("apps", "Deployment"),
     ("apps", "ReplicaSet"),

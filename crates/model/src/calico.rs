@@ -238,3 +238,59 @@ pub struct CalicoNetworkSet {
     /// Where it is declared.
     pub location: Option<Location>,
 }
+
+/// The label Calico gives a pod's endpoint for its service account
+/// (`apiv3.LabelServiceAccount`, set by the workload-endpoint conversion).
+pub const SERVICE_ACCOUNT_KEY: &str = "projectcalico.org/serviceaccount";
+
+/// The prefix of the labels an endpoint inherits from its service account's profile
+/// (`conversion.ServiceAccountLabelPrefix`).
+pub const SERVICE_ACCOUNT_PREFIX: &str = "pcsa.";
+
+/// The label Calico adds to namespace and service-account profiles with the object's
+/// name (`conversion.NameLabel`).
+pub const NAME_LABEL: &str = "projectcalico.org/name";
+
+/// A `serviceAccounts` match as Calico rewrites it before evaluation (libcalico-go
+/// `updateprocessors/rules.go` `parseServiceAccounts`): the selector with `pcsa.`
+/// before every key, and the names as `projectcalico.org/serviceaccount in {…}`,
+/// ANDed; `None` when neither is given (the match then constrains nothing).
+pub fn service_account_match(
+    names: &[String],
+    selector: Option<CalicoSelector>,
+) -> Option<CalicoSelector> {
+    let selector = selector.map(|s| s.with_key_prefix(SERVICE_ACCOUNT_PREFIX));
+    let names = (!names.is_empty()).then(|| {
+        CalicoSelector::In(
+            SERVICE_ACCOUNT_KEY.to_string(),
+            names.iter().cloned().collect(),
+        )
+    });
+    match (selector, names) {
+        (Some(s), Some(n)) => Some(s.and(n)),
+        (s, n) => s.or(n),
+    }
+}
+
+/// The labels a pod's endpoint inherits from its service account's profile
+/// (`ServiceAccountToProfile`): each of the account's labels under `pcsa.`, and
+/// `pcsa.projectcalico.org/name` with its name.
+pub fn service_account_profile_labels(name: &str, labels: &Labels) -> Labels {
+    let mut out: Labels = labels
+        .iter()
+        .map(|(k, v)| (format!("{SERVICE_ACCOUNT_PREFIX}{k}"), v.clone()))
+        .collect();
+    out.insert(
+        format!("{SERVICE_ACCOUNT_PREFIX}{NAME_LABEL}"),
+        name.to_string(),
+    );
+    out
+}
+
+/// Whether a selector tests a label a pod's endpoint gets from its service account.
+pub fn tests_service_account(selector: &CalicoSelector) -> bool {
+    selector
+        .label_keys()
+        .iter()
+        .any(|k| *k == SERVICE_ACCOUNT_KEY || k.starts_with(SERVICE_ACCOUNT_PREFIX))
+}

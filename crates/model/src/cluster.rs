@@ -55,6 +55,19 @@ impl Cluster {
             .ok()
             .map(|i| &self.namespaces[i])
     }
+
+    /// The ServiceAccount `namespace/name`, when the input declares it (the list is
+    /// sorted by namespace and name).
+    pub fn service_account(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<&crate::mesh::ServiceAccount> {
+        self.service_accounts
+            .binary_search_by(|a| (a.namespace.as_str(), a.name.as_str()).cmp(&(namespace, name)))
+            .ok()
+            .map(|i| &self.service_accounts[i])
+    }
 }
 
 /// A namespace.

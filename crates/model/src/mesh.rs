@@ -235,13 +235,16 @@ pub struct PeerAuthentication {
     pub port_level: Vec<(u16, MtlsMode)>,
 }
 
-/// A ServiceAccount, for the identities a mesh can issue.
+/// A ServiceAccount, for the identities a mesh can issue and Calico's
+/// `serviceAccounts` and `serviceAccountSelector` matches.
 #[derive(Clone, Debug)]
 pub struct ServiceAccount {
     /// The namespace.
     pub namespace: String,
     /// The name.
     pub name: String,
+    /// `metadata.labels` (Calico's `pcsa.` labels come from them).
+    pub labels: Labels,
     /// Where it is declared.
     pub location: Option<Location>,
 }

@@ -430,8 +430,64 @@ fn numeric_ports_need_a_protocol_with_ports() {
     );
 }
 
-// Not modelled: source ports, the policy's own side, service accounts, services,
-// ipVersion, the subject's serviceAccountSelector, host-endpoint flags.
+// rules.go parseServiceAccounts and getEndpointSelector: `serviceAccounts` becomes
+// `(pcsa.<selector>) && (projectcalico.org/serviceaccount in {names})`, ANDed before
+// the rule's selector, and it scopes a namespaced policy's peers to its namespace as a
+// selector does; networkpolicy.go prefixAndAppendSelector: the policy's
+// `serviceAccountSelector` is ANDed to its selector with `pcsa.` keys.
+#[test]
+fn service_accounts_become_calicos_selectors() {
+    let e = ingress_peer(&np(
+        "  ingress:\n  - action: Allow\n    source: {serviceAccounts: {names: [api, web], selector: team == 'red'}}\n",
+    ));
+    assert_eq!(
+        e.selector,
+        Some(sel(
+            "(pcsa.team == 'red') && (projectcalico.org/serviceaccount in {'api', 'web'})"
+        ))
+    );
+    assert_eq!(e.namespaces, Some(CalicoNamespaces::Own("shop".into())));
+    let e = ingress_peer(&np(
+        "  ingress:\n  - action: Allow\n    source: {selector: app == 'x', serviceAccounts: {names: [api]}}\n",
+    ));
+    assert_eq!(
+        e.selector,
+        Some(sel(
+            "(projectcalico.org/serviceaccount in {'api'}) && (app == 'x')"
+        ))
+    );
+    // A selector alone, in a global policy: any namespace.
+    let p = one(&gnp(
+        "  egress:\n  - action: Allow\n    destination: {serviceAccounts: {selector: has(team)}}\n",
+    ));
+    assert_eq!(p.egress[0].peer.selector, Some(sel("has(pcsa.team)")));
+    assert_eq!(p.egress[0].peer.namespaces, Some(CalicoNamespaces::Any));
+    // An empty match constrains nothing, as Go's omitted fields do.
+    let e = ingress_peer(&np(
+        "  ingress:\n  - action: Allow\n    source: {serviceAccounts: {}}\n",
+    ));
+    assert_eq!((e.selector, e.namespaces), (None, None));
+    let p = one(&np(
+        "  selector: app == 'db'\n  serviceAccountSelector: role == 'x'\n",
+    ));
+    assert_eq!(
+        p.subject.selector,
+        sel("(app == 'db') && (pcsa.role == 'x')")
+    );
+    rejects(
+        &np("  ingress:\n  - action: Allow\n    source: {serviceAccounts: {names: api}}\n"),
+        "invalid-type",
+        "source:",
+    );
+    rejects(
+        &np("  serviceAccountSelector: role = 'x'\n"),
+        "invalid-selector",
+        "serviceAccountSelector",
+    );
+}
+
+// Not modelled: source ports, the policy's own side (service accounts there too),
+// services, ipVersion, host-endpoint flags.
 #[test]
 fn unmodelled_fields_are_errors() {
     let cases = [
@@ -448,8 +504,8 @@ fn unmodelled_fields_are_errors() {
             "source:",
         ),
         (
-            np("  ingress:\n  - action: Allow\n    source: {serviceAccounts: {names: [a]}}\n"),
-            "source:",
+            np("  ingress:\n  - action: Allow\n    destination: {serviceAccounts: {names: [a]}}\n"),
+            "destination:",
         ),
         (
             np("  egress:\n  - action: Allow\n    destination: {services: {name: s}}\n"),
@@ -458,10 +514,6 @@ fn unmodelled_fields_are_errors() {
         (
             np("  ingress:\n  - action: Allow\n    ipVersion: 4\n"),
             "ipVersion",
-        ),
-        (
-            np("  serviceAccountSelector: role == 'x'\n"),
-            "serviceAccount",
         ),
         (
             gnp("  doNotTrack: true\n  applyOnForward: true\n  ingress: [{action: Allow}]\n"),

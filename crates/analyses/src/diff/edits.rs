@@ -276,9 +276,12 @@ impl<'c> Edited<'c> {
                             },
                         )
                         && any_pod(&|pod| {
+                            let account = pod.service_account.as_deref().unwrap_or("default");
                             let labels = kubeseg_engine::index::calico_endpoint_labels(
-                                &pod.labels,
+                                cluster,
                                 &wl.namespace,
+                                &pod.labels,
+                                Some(account),
                             );
                             p.subject.selector.matches(&labels)
                         })

@@ -29,7 +29,7 @@ pub fn steps(
     let Side::Pod { namespace, pod } = subject else {
         return;
     };
-    let labels = calico_endpoint_labels(&with_service_account(pod), namespace);
+    let labels = pod_labels(cluster, namespace, pod);
     let bounds = calico_k8s_bounds(cluster);
     let mut rank_in_tier: BTreeMap<&str, usize> = BTreeMap::new();
     let mut ended: Vec<u16> = Vec::new();
@@ -96,12 +96,11 @@ pub fn steps(
     }
 }
 
-/// A pod's labels with its service account's (the API server's `default` when unnamed).
-fn with_service_account(pod: &kubeseg_model::Pod) -> Labels {
-    let mut labels = pod.labels.clone();
-    let sa = pod.service_account.as_deref().unwrap_or("default");
-    labels.insert("projectcalico.org/serviceaccount".into(), sa.into());
-    labels
+/// A pod's endpoint labels, with its service account (the API server's `default` when
+/// unnamed).
+fn pod_labels(cluster: &Cluster, namespace: &str, pod: &kubeseg_model::Pod) -> Labels {
+    let account = pod.service_account.as_deref().unwrap_or("default");
+    calico_endpoint_labels(cluster, namespace, &pod.labels, Some(account))
 }
 
 fn ns_labels(cluster: &Cluster, name: &str) -> Labels {
@@ -180,7 +179,7 @@ fn entity_matches(cluster: &Cluster, e: &CalicoEntity, peer: &Side, options: Opt
     if let Side::Pod { namespace, pod } = peer
         && (!pod.host_network || options.host_network_selectable)
     {
-        let labels = calico_endpoint_labels(&with_service_account(pod), namespace);
+        let labels = pod_labels(cluster, namespace, pod);
         return calico_namespace_allows(&namespaces, Some(namespace), || {
             ns_labels(cluster, namespace)
         }) && e.selector.as_ref().is_none_or(|s| s.matches(&labels))

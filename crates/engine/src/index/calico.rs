@@ -16,10 +16,10 @@ use kubeseg_model::{
 use rustc_hash::FxHashMap as HashMap;
 use std::cmp::Ordering;
 
-/// The label Calico gives an endpoint for its pod's service account.
-pub const SERVICE_ACCOUNT_KEY: &str = "projectcalico.org/serviceaccount";
+pub use kubeseg_model::calico::SERVICE_ACCOUNT_KEY;
 
-/// Whether some Calico selector tests the service-account label.
+/// Whether some Calico selector tests a label that a pod's endpoint gets from its
+/// service account (its name, or its profile's `pcsa.` labels).
 pub fn tests_service_accounts(cluster: &Cluster) -> bool {
     cluster.calico_policies.iter().any(|p| {
         std::iter::once(&p.subject.selector)
@@ -29,7 +29,7 @@ pub fn tests_service_accounts(cluster: &Cluster) -> bool {
                     .chain(&p.egress)
                     .flat_map(|r| r.peer.selector.iter().chain(&r.peer.not_selector)),
             )
-            .any(|s| s.label_keys().contains(SERVICE_ACCOUNT_KEY))
+            .any(kubeseg_model::calico::tests_service_account)
     })
 }
 
@@ -177,12 +177,40 @@ pub fn policy_stage(
     Some((stage, rank as u16))
 }
 
-/// The labels Calico gives a pod's endpoint: its own, its namespace's name and the
-/// orchestrator.
-pub fn endpoint_labels(labels: &Labels, namespace: &str) -> Labels {
-    let mut out = labels.clone();
+/// The labels Calico gives a pod's endpoint: those it inherits from its namespace's
+/// and service account's profiles (`pcns.` and `pcsa.` labels, `NamespaceToProfile`,
+/// `ServiceAccountToProfile`), overridden by its own, then its namespace's name, the
+/// orchestrator and its service account (`account`: `None` when no selector tests it)
+/// as the workload-endpoint conversion sets them.
+pub fn endpoint_labels(
+    cluster: &Cluster,
+    namespace: &str,
+    labels: &Labels,
+    account: Option<&str>,
+) -> Labels {
+    use kubeseg_model::calico::{NAME_LABEL, service_account_profile_labels};
+    let mut out = Labels::new();
+    if let Some(ns) = cluster.namespace(namespace) {
+        out.extend(
+            ns.labels
+                .iter()
+                .map(|(k, v)| (format!("pcns.{k}"), v.clone())),
+        );
+    }
+    out.insert(format!("pcns.{NAME_LABEL}"), namespace.into());
+    if let Some(account) = account {
+        let empty = Labels::new();
+        let declared = cluster
+            .service_account(namespace, account)
+            .map_or(&empty, |a| &a.labels);
+        out.extend(service_account_profile_labels(account, declared));
+    }
+    out.extend(labels.iter().map(|(k, v)| (k.clone(), v.clone())));
     out.insert("projectcalico.org/namespace".into(), namespace.into());
     out.insert("projectcalico.org/orchestrator".into(), "k8s".into());
+    if let Some(account) = account {
+        out.insert(SERVICE_ACCOUNT_KEY.into(), account.into());
+    }
     out
 }
 
@@ -399,8 +427,11 @@ impl Builder<'_> {
     fn endpoint_groups(&self) -> Vec<(String, Labels, Labels, Vec<u32>)> {
         let mut groups: std::collections::BTreeMap<(String, Labels), Vec<u32>> = Default::default();
         for c in self.selectable.iter() {
-            let (ns, labels) = self.class_labels(c);
-            let labels = endpoint_labels(&labels, &ns);
+            let key = &self.classes[c];
+            let ns = self.cluster.namespaces[key.namespace as usize].name.clone();
+            let labels: Labels = key.labels.iter().cloned().collect();
+            let account = key.service_account.as_deref();
+            let labels = endpoint_labels(self.cluster, &ns, &labels, account);
             groups.entry((ns, labels)).or_default().push(c as u32);
         }
         groups
@@ -594,18 +625,6 @@ impl Builder<'_> {
             }
         }
         set
-    }
-
-    /// A class's namespace name and labels (its service account's among them, when a
-    /// selector tests it).
-    fn class_labels(&self, class: usize) -> (String, Labels) {
-        let key = &self.classes[class];
-        let ns = self.cluster.namespaces[key.namespace as usize].name.clone();
-        let mut labels: Labels = key.labels.iter().cloned().collect();
-        if let Some(sa) = &key.service_account {
-            labels.insert(SERVICE_ACCOUNT_KEY.into(), sa.clone());
-        }
-        (ns, labels)
     }
 
     /// A namespace's labels as Calico's namespace selectors see them.

@@ -144,15 +144,38 @@ fn members<'c>(cluster: &'c Cluster, tier: &str) -> Vec<Member<'c>> {
     out
 }
 
-/// The pod's labels as Calico's endpoint carries them.
-pub fn endpoint_labels(namespace: &str, pod: &Pod) -> Labels {
-    let mut labels = pod.labels.clone();
-    labels.insert(NAMESPACE_KEY.to_string(), namespace.to_string());
-    labels.insert(ORCHESTRATOR_KEY.to_string(), "k8s".to_string());
+/// The pod's labels as Calico's endpoint carries them. The endpoint's own labels (the
+/// pod's, then the namespace, orchestrator and service account that the conversion
+/// writes over them) come first; the labels of its two profiles, `kns.<namespace>`
+/// (`pcns.` + each namespace label, `pcns.projectcalico.org/name`) and
+/// `ksa.<namespace>.<account>` (`pcsa.` + each account label,
+/// `pcsa.projectcalico.org/name`), fill in only keys the endpoint lacks.
+pub fn endpoint_labels(cluster: &Cluster, namespace: &str, pod: &Pod) -> Labels {
+    let mut own = pod.labels.clone();
+    own.insert(NAMESPACE_KEY.to_string(), namespace.to_string());
+    own.insert(ORCHESTRATOR_KEY.to_string(), "k8s".to_string());
     // The API server gives a pod that names no service account `default`.
     let sa = pod.service_account.as_deref().unwrap_or("default");
-    labels.insert(SERVICE_ACCOUNT_KEY.to_string(), sa.to_string());
-    labels
+    own.insert(SERVICE_ACCOUNT_KEY.to_string(), sa.to_string());
+    let mut inherited: Vec<(String, String)> = Vec::new();
+    for (k, v) in namespace_labels(cluster, namespace) {
+        inherited.push((format!("pcns.{k}"), v.clone()));
+    }
+    inherited.push((format!("pcns.{NAMESPACE_NAME_KEY}"), namespace.to_string()));
+    if let Some(account) = cluster
+        .service_accounts
+        .iter()
+        .find(|a| a.namespace == namespace && a.name == sa)
+    {
+        for (k, v) in &account.labels {
+            inherited.push((format!("pcsa.{k}"), v.clone()));
+        }
+    }
+    inherited.push((format!("pcsa.{NAMESPACE_NAME_KEY}"), sa.to_string()));
+    for (k, v) in inherited {
+        own.entry(k).or_insert(v);
+    }
+    own
 }
 
 /// The namespace's labels as Calico's namespace selectors see them.
@@ -201,7 +224,7 @@ fn calico_applies(
         && policy
             .subject
             .selector
-            .matches(&endpoint_labels(namespace, pod))
+            .matches(&endpoint_labels(cluster, namespace, pod))
         && namespace_allowed(cluster, &policy.subject.namespaces, namespace)
 }
 
@@ -235,7 +258,7 @@ fn entity_matches(cluster: &Cluster, entity: &CalicoEntity, peer: Party, reading
     let namespaces = entity.namespaces.as_ref().unwrap_or(&any);
     match peer {
         Party::Pod { namespace, pod } if !pod.host_network || reading.host_network_selectable => {
-            let labels = endpoint_labels(namespace, pod);
+            let labels = endpoint_labels(cluster, namespace, pod);
             namespace_allowed(cluster, namespaces, namespace)
                 && entity.selector.as_ref().is_none_or(|s| s.matches(&labels))
                 && !entity

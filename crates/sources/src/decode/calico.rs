@@ -122,11 +122,20 @@ pub fn calico_policy(ctx: &mut Ctx, obj: &Node, meta: Meta, kind: &str) -> Optio
     } else {
         Some(CalicoNamespaces::Own(namespace.clone()))
     };
-    if let Some(n) = present(spec, "serviceAccountSelector")
-        && !matches!(&n.value, Value::Str(s) if s.is_empty())
+    // `prefixAndAppendSelector`: the policy selects the endpoints its selector matches
+    // whose service account's labels (as `pcsa.` labels) match this one.
+    let accounts = match present(spec, "serviceAccountSelector")
+        .filter(|n| !matches!(&n.value, Value::Str(s) if s.is_empty()))
     {
-        ctx.error(n, "unsupported-field", "spec.serviceAccountSelector is not modelled yet: kubeseg cannot tell which pods this policy selects");
-    }
+        Some(n) => selector(ctx, n, "spec.serviceAccountSelector", false)
+            .map(|s| Some(s.with_key_prefix(kubeseg_model::calico::SERVICE_ACCOUNT_PREFIX))),
+        None => Some(None),
+    };
+    let subject = match (subject, accounts) {
+        (Some(s), Some(Some(a))) => Some(s.and(a)),
+        (s, Some(None)) => s,
+        (None, _) | (_, None) => None,
+    };
     // `applyOnForward` only widens a policy to traffic forwarded through host
     // endpoints: on pods it changes nothing.
     if let Some(n) = present(spec, "applyOnForward").filter(|_| global) {

@@ -63,16 +63,15 @@ pub(super) fn entity(
 ) -> Option<CalicoEntity> {
     ctx.check_fields(entries, ENTITY_FIELDS, key);
     let mut ok = true;
-    for k in ["serviceAccounts", "services"] {
-        if let Some(n) = present(entries, k).filter(|n| !is_empty(n)) {
-            ctx.error(
-                n,
-                "unsupported-field",
-                format!("{key}.{k} is not modelled yet"),
-            );
-            ok = false;
-        }
+    if let Some(n) = present(entries, "services").filter(|n| !is_empty(n)) {
+        ctx.error(
+            n,
+            "unsupported-field",
+            format!("{key}.services is not modelled yet"),
+        );
+        ok = false;
     }
+    let accounts = service_accounts(ctx, entries, key);
     let nets = nets(ctx, entries, "nets", key);
     let not_nets = nets_negated(ctx, entries, key);
     if let (Some(Some((_, a))), Some(Some((_, b)))) = (&nets, &not_nets)
@@ -97,6 +96,12 @@ pub(super) fn entity(
     let not_sel = read(ctx, "notSelector", true);
     let ns_sel = namespace_selector(ctx, entries, key);
     let (nets, not_nets, sel, not_sel, ns_sel) = (nets?, not_nets?, sel?, not_sel?, ns_sel?);
+    // `getEndpointSelector`: the service-account match comes first, ANDed with the
+    // selector, and counts as selecting endpoints for the namespace scoping below.
+    let sel = match (accounts?, sel) {
+        (Some(a), Some(s)) => Some(a.and(s)),
+        (a, s) => a.or(s),
+    };
     let selects = sel.is_some() || not_sel.is_some();
     // `getEndpointSelector`: a namespaceSelector scopes the endpoints; without one, a
     // namespaced policy's selectors pick from its own namespace and a global policy's
@@ -116,6 +121,37 @@ pub(super) fn entity(
         not_selector: not_sel,
         namespaces,
     })
+}
+
+/// A rule's `serviceAccounts` (`ServiceAccountMatch`: `names` and `selector`) as the
+/// selector Calico turns it into; `Some(None)` when absent or empty.
+pub(super) fn service_accounts(
+    ctx: &mut Ctx,
+    entries: &[(Key, Node)],
+    key: &str,
+) -> Option<Option<CalicoSelector>> {
+    let Some(node) = present(entries, "serviceAccounts").filter(|n| !is_empty(n)) else {
+        return Some(None);
+    };
+    let what = format!("{key}.serviceAccounts");
+    let fields = ctx.map(node, &what)?;
+    ctx.check_fields(fields, &["names", "selector"], &what);
+    let mut ok = true;
+    let mut names = Vec::new();
+    if let Some(list) = present(fields, "names") {
+        let items = ctx.seq(list, &format!("{what}.names"))?;
+        for item in items {
+            match ctx.str(item, &format!("a {what}.names entry")) {
+                Some(name) => names.push(name.to_string()),
+                None => ok = false,
+            }
+        }
+    }
+    let sel = match present(fields, "selector").filter(|n| !is_empty(n)) {
+        Some(n) => Some(selector(ctx, n, &format!("{what}.selector"), false)?),
+        None => None,
+    };
+    ok.then(|| kubeseg_model::calico::service_account_match(&names, sel))
 }
 
 /// A rule's `namespaceSelector`: `global()` alone means endpoints without a namespace;

@@ -227,6 +227,7 @@ pub fn service_account(ctx: &mut Ctx, obj: &Node, meta: Meta) -> ServiceAccount 
     ServiceAccount {
         namespace: meta.namespace.unwrap_or_else(|| "default".into()),
         name: meta.name,
+        labels: meta.labels,
         location: Some(ctx.at(obj)),
     }
 }
