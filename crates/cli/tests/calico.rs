@@ -274,3 +274,34 @@ fn service_accounts_select_by_name_and_labels() {
     assert!(out.contains("on TCP 5432: ALLOWED"), "{out}");
     assert!(out.contains("NetworkPolicy/pay/ledger"), "{out}");
 }
+
+/// `tests/calico/services.yaml`, derived by hand: `db-in` (line 32) admits into db only
+/// the pods behind Service `web`; `web-out` (line 42) lets web reach only the endpoints
+/// of Service `db`, on its target port `pg`, resolved on db's pod to TCP 5432 (not
+/// 9187, and not `other`, which has a `pg` port but is not behind the Service); its
+/// second rule names Service `cache`, which the input lacks: no endpoints, warned.
+#[test]
+fn services_match_the_endpoints_of_a_service() {
+    let services = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/calico/services.yaml");
+    let (out, err, code) = run(&["reach", services]);
+    assert_eq!(code, Some(0), "{err}");
+    for line in [
+        "shop/web[Pod] => shop/db[Pod] : TCP 5432",
+        "shop/other[Pod] => shop/web[Pod] : All Connections",
+        "shop/db[Pod] => shop/web[Pod] : All Connections",
+    ] {
+        assert!(out.lines().any(|l| l == line), "missing {line} in\n{out}");
+    }
+    for absent in [
+        "shop/web[Pod] => shop/other[Pod]",
+        "shop/other[Pod] => shop/db[Pod]",
+    ] {
+        assert!(!out.contains(absent), "unexpected {absent} in\n{out}");
+    }
+    assert!(
+        err.contains("warning[calico-service-missing]")
+            && err.contains("Service shop/cache")
+            && err.contains("services.yaml:52:"),
+        "{err}"
+    );
+}

@@ -141,6 +141,7 @@ fn entity() -> impl Strategy<Value = CalicoEntity> {
                 selector,
                 not_selector,
                 namespaces,
+                services: None,
             },
         )
 }
@@ -151,10 +152,18 @@ fn calico_port(named: bool) -> impl Strategy<Value = CalicoPort> {
         select(&[0u16, 0, 10, 1000][..]),
     )
         .prop_map(|(lo, d)| CalicoPort::Range(lo, lo.saturating_add(d)));
+    // A Service's target ports hold for one protocol (a lowered `services` match).
+    let protocol = select(&[Protocol::Tcp, Protocol::Udp][..]);
     if named {
         prop_oneof![
-            3 => range,
+            3 => range.clone(),
             2 => select(RULE_PORT_NAMES).prop_map(|n| CalicoPort::Named(n.to_string())),
+            1 => (protocol.clone(), range).prop_map(|(p, r)| match r {
+                CalicoPort::Range(lo, hi) => CalicoPort::RangeOf(p, lo, hi),
+                other => other,
+            }),
+            1 => (protocol, select(RULE_PORT_NAMES))
+                .prop_map(|(p, n)| CalicoPort::NamedOf(p, n.to_string())),
         ]
         .boxed()
     } else {

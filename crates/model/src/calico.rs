@@ -190,6 +190,45 @@ pub enum CalicoPort {
     Range(u16, u16),
     /// A named port, resolved on the destination endpoint.
     Named(String),
+    /// A port of one protocol only: a Service's target port, from a `services` match.
+    RangeOf(crate::ports::Protocol, u16, u16),
+    /// A named target port of one protocol only (a Service's), resolved on the
+    /// destination endpoint.
+    NamedOf(crate::ports::Protocol, String),
+}
+
+impl CalicoPort {
+    /// The entry as it applies to `protocol`: `None` when it is another protocol's.
+    pub fn for_protocol(&self, protocol: crate::ports::Protocol) -> Option<CalicoPortOf<'_>> {
+        match self {
+            CalicoPort::Range(lo, hi) => Some(CalicoPortOf::Range(*lo, *hi)),
+            CalicoPort::Named(n) => Some(CalicoPortOf::Named(n)),
+            CalicoPort::RangeOf(p, lo, hi) if *p == protocol => Some(CalicoPortOf::Range(*lo, *hi)),
+            CalicoPort::NamedOf(p, n) if *p == protocol => Some(CalicoPortOf::Named(n)),
+            CalicoPort::RangeOf(..) | CalicoPort::NamedOf(..) => None,
+        }
+    }
+}
+
+/// A port entry seen for one protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CalicoPortOf<'a> {
+    /// Ports `lo..=hi`.
+    Range(u16, u16),
+    /// A port name, resolved on the destination endpoint.
+    Named(&'a str),
+}
+
+/// A rule's `services` match: a Kubernetes Service by namespace and name. Before
+/// evaluation it is lowered as felix renders it (`rule_scanner.go`): the entity's
+/// selector picks the pods the Service selects (its endpoints), and a destination
+/// match takes the Service's target ports, each with its protocol.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CalicoService {
+    /// The Service's namespace (the policy's when the rule leaves it empty).
+    pub namespace: String,
+    /// The Service's name.
+    pub name: String,
 }
 
 /// What one side of a rule matches: every given field must hold.
@@ -206,6 +245,8 @@ pub struct CalicoEntity {
     /// Which namespaces the selected endpoints may be in (`None`: no constraint, when
     /// the rule selects no endpoint at all).
     pub namespaces: Option<CalicoNamespaces>,
+    /// `services`, as written; once lowered, `selector` and `namespaces` hold its pods.
+    pub services: Option<CalicoService>,
 }
 
 /// A Calico Tier.

@@ -21,7 +21,7 @@ pub mod tier;
 pub use addr::{Cidr, IpSet};
 pub use calico::{
     CalicoAction, CalicoEntity, CalicoIcmp, CalicoNamespaces, CalicoNetworkSet, CalicoPolicy,
-    CalicoPort, CalicoPorts, CalicoRule, CalicoSubject, CalicoTier,
+    CalicoPort, CalicoPortOf, CalicoPorts, CalicoRule, CalicoService, CalicoSubject, CalicoTier,
 };
 pub use calico_selector::{CalicoErrorKind, CalicoSelector, CalicoSelectorError};
 pub use cilium::{

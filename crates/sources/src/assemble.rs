@@ -19,59 +19,9 @@ type Key = (String, String, String); // namespace, kind, name
 pub fn assemble(objects: Vec<Object>) -> (Cluster, Misfiled, Vec<Diagnostic>) {
     let objects = expanded_or_real(objects);
     let (objects, mut diagnostics) = last_of_each_name(objects);
-    let (cluster, misfiled) = build(objects);
-    diagnostics.extend(undeclared_service_accounts(&cluster));
+    let (mut cluster, misfiled) = build(objects);
+    diagnostics.extend(crate::calico_lowering::lower(&mut cluster));
     (cluster, misfiled, diagnostics)
-}
-
-/// Where a Calico selector tests a service account's labels (`pcsa.` keys beyond its
-/// name), each service account that pods run as but the input does not declare: its
-/// labels are unknown, and kubeseg reads it as unlabelled. The `default` account is
-/// not named: Kubernetes creates it in every namespace without labels.
-fn undeclared_service_accounts(cluster: &Cluster) -> Vec<Diagnostic> {
-    use kubeseg_model::calico::{NAME_LABEL, SERVICE_ACCOUNT_PREFIX};
-    let name_key = format!("{SERVICE_ACCOUNT_PREFIX}{NAME_LABEL}");
-    let tests_labels = cluster.calico_policies.iter().any(|p| {
-        std::iter::once(&p.subject.selector)
-            .chain(
-                p.ingress
-                    .iter()
-                    .chain(&p.egress)
-                    .flat_map(|r| r.peer.selector.iter().chain(&r.peer.not_selector)),
-            )
-            .any(|s| {
-                s.label_keys()
-                    .iter()
-                    .any(|k| k.starts_with(SERVICE_ACCOUNT_PREFIX) && *k != name_key)
-            })
-    });
-    if !tests_labels {
-        return Vec::new();
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    let mut out = Vec::new();
-    for w in &cluster.workloads {
-        for pod in &w.pods {
-            let Some(account) = pod.service_account.as_deref().filter(|a| *a != "default") else {
-                continue;
-            };
-            if cluster.service_account(&w.namespace, account).is_some()
-                || !seen.insert((w.namespace.as_str(), account))
-            {
-                continue;
-            }
-            out.push(Diagnostic::warning(
-                "calico-service-account-missing",
-                pod.location.clone().or_else(|| w.location.clone()),
-                format!(
-                    "{} runs as ServiceAccount {}/{account}, which the input does not declare; a Calico selector tests service-account labels, and kubeseg reads this account as unlabelled",
-                    w.id(),
-                    w.namespace
-                ),
-            ));
-        }
-    }
-    out
 }
 
 /// Objects expanded from custom resources stand for what the operator creates only

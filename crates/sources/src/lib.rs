@@ -6,6 +6,7 @@
 
 pub mod assemble;
 pub mod baseline;
+mod calico_lowering;
 pub mod decode;
 pub mod json;
 pub mod load;

@@ -10,7 +10,7 @@
 
 use kubeseg_model::{
     CalicoAction, CalicoEntity, CalicoIcmp, CalicoNamespaces, CalicoPolicy, CalicoPort,
-    CalicoPorts, CalicoSelector, Cidr, Severity,
+    CalicoPorts, CalicoSelector, CalicoService, Cidr, Protocol, Severity,
 };
 use kubeseg_sources::{Loaded, load_str};
 
@@ -486,8 +486,167 @@ fn service_accounts_become_calicos_selectors() {
     );
 }
 
+/// Service `data/db` selecting `app: db`, with TCP 5432, TCP 80 to the named port
+/// `http`, and UDP 53 to 5353.
+const DB_SERVICE: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: data}\nspec:\n  selector: {app: db}\n  ports:\n  - {port: 5432}\n  - {port: 80, targetPort: http}\n  - {port: 53, protocol: UDP, targetPort: 5353}\n---\n";
+
+// rule_scanner.go: a destination `services` match is an IP+port set of the Service's
+// endpoints (ServiceIncludePorts: true), a source one an IP set; the endpoints of a
+// Service with a selector are its pods, on each port's target (a name resolved on the
+// pod). kubeseg lowers that to a selector on pods' endpoints (network sets lack the
+// orchestrator label) in the Service's namespace, and ports of one protocol each.
+#[test]
+fn services_become_the_services_pods_and_target_ports() {
+    let text = format!(
+        "{DB_SERVICE}{}",
+        np(
+            "  egress:\n  - action: Allow\n    destination: {services: {name: db, namespace: data}}\n"
+        )
+    );
+    let (_, p) = load_one(&text);
+    let rule = &p.egress[0];
+    assert_eq!(
+        rule.peer.selector,
+        Some(sel("has(projectcalico.org/orchestrator) && app == 'db'"))
+    );
+    assert_eq!(
+        rule.peer.namespaces,
+        Some(CalicoNamespaces::Own("data".into()))
+    );
+    assert_eq!(
+        rule.peer.services,
+        Some(CalicoService {
+            namespace: "data".into(),
+            name: "db".into()
+        })
+    );
+    assert_eq!(
+        rule.ports,
+        Some(CalicoPorts {
+            ports: Some(vec![
+                CalicoPort::RangeOf(Protocol::Tcp, 5432, 5432),
+                CalicoPort::NamedOf(Protocol::Tcp, "http".into()),
+                CalicoPort::RangeOf(Protocol::Udp, 5353, 5353),
+            ]),
+            not_ports: vec![],
+        })
+    );
+    // A source: the pods only; the Service's namespace defaults to the policy's.
+    let text = format!(
+        "{}{}",
+        DB_SERVICE.replace("namespace: data", "namespace: shop"),
+        np(
+            "  ingress:\n  - action: Allow\n    protocol: TCP\n    source: {services: {name: db}}\n    destination: {ports: [8080]}\n"
+        )
+    );
+    let (_, p) = load_one(&text);
+    let rule = &p.ingress[0];
+    assert_eq!(
+        rule.peer.namespaces,
+        Some(CalicoNamespaces::Own("shop".into()))
+    );
+    assert_eq!(
+        rule.ports,
+        Some(CalicoPorts {
+            ports: Some(vec![CalicoPort::Range(8080, 8080)]),
+            not_ports: vec![],
+        })
+    );
+}
+
+// A Service the input lacks has no endpoints (warned); one without a selector has
+// endpoints written by hand, which kubeseg does not read (an error).
+#[test]
+fn services_kubeseg_cannot_resolve() {
+    let text = np("  egress:\n  - action: Allow\n    destination: {services: {name: gone}}\n");
+    let loaded = load_str("t.yaml", &text);
+    assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
+    let message = warns(&loaded, &text, "calico-service-missing", "- action: Allow");
+    assert!(message.contains("Service shop/gone"), "{message}");
+    let rule = &loaded.cluster.calico_policies[0].egress[0];
+    assert_eq!(rule.peer.selector, Some(sel("!all()")));
+    let text = format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: ext, namespace: shop}}\nspec: {{ports: [{{port: 443}}]}}\n---\n{}",
+        np("  egress:\n  - action: Allow\n    destination: {services: {name: ext}}\n")
+    );
+    let loaded = load_str("t.yaml", &text);
+    assert_eq!(
+        errors(&loaded),
+        vec![("unsupported-field", line_of(&text, "- action: Allow"))]
+    );
+}
+
+// validator.go: validateEntityRule (a name; no namespaceSelector, selectors, service
+// accounts or nets beside it), validateRule (no destination ports with a destination
+// Service), the policy validators (not in an egress source or ingress destination; a
+// namespace in a GlobalNetworkPolicy).
+#[test]
+fn services_are_validated_as_calico_does() {
+    let cases = [
+        (
+            np("  egress:\n  - action: Allow\n    destination: {services: {namespace: x}}\n"),
+            "destination:",
+            "must specify a service name",
+        ),
+        (
+            gnp("  egress:\n  - action: Allow\n    destination: {services: {name: db}}\n"),
+            "destination:",
+            "must specify a namespace",
+        ),
+        (
+            np(
+                "  egress:\n  - action: Allow\n    destination: {services: {name: db}, selector: a == 'b'}\n",
+            ),
+            "destination:",
+            "Selector/NotSelector",
+        ),
+        (
+            np(
+                "  egress:\n  - action: Allow\n    destination: {services: {name: db}, nets: [10.0.0.0/8]}\n",
+            ),
+            "destination:",
+            "Nets/NotNets",
+        ),
+        (
+            np(
+                "  ingress:\n  - action: Allow\n    source: {services: {name: db}, namespaceSelector: all()}\n",
+            ),
+            "source:",
+            "NamespaceSelector",
+        ),
+        (
+            np(
+                "  ingress:\n  - action: Allow\n    source: {services: {name: db}, serviceAccounts: {names: [a]}}\n",
+            ),
+            "source:",
+            "ServiceAccounts",
+        ),
+        (
+            np(
+                "  egress:\n  - action: Allow\n    protocol: TCP\n    destination:\n      services: {name: db}\n      ports: [80]\n",
+            ),
+            "ports: [80]",
+            "cannot specify ports",
+        ),
+        (
+            np("  egress:\n  - action: Allow\n    source: {services: {name: db}}\n"),
+            "source:",
+            "not allowed in egress rule source",
+        ),
+        (
+            np("  ingress:\n  - action: Allow\n    destination: {services: {name: db}}\n"),
+            "destination:",
+            "not allowed in ingress rule destination",
+        ),
+    ];
+    for (text, marker, message) in cases {
+        let got = rejects(&text, "invalid-value", marker);
+        assert!(got.contains(message), "{got}");
+    }
+}
+
 // Not modelled: source ports, the policy's own side (service accounts there too),
-// services, ipVersion, host-endpoint flags.
+// ipVersion, host-endpoint flags.
 #[test]
 fn unmodelled_fields_are_errors() {
     let cases = [
@@ -505,10 +664,6 @@ fn unmodelled_fields_are_errors() {
         ),
         (
             np("  ingress:\n  - action: Allow\n    destination: {serviceAccounts: {names: [a]}}\n"),
-            "destination:",
-        ),
-        (
-            np("  egress:\n  - action: Allow\n    destination: {services: {name: s}}\n"),
             "destination:",
         ),
         (

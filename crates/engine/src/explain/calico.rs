@@ -11,8 +11,8 @@ use crate::index::{
     calico_policy_order, calico_policy_stage, calico_rule_action, end_key, order_key,
 };
 use kubeseg_model::{
-    CalicoEntity, CalicoNamespaces, CalicoPort, CalicoRule, Cluster, IpSet, Labels, PortSet,
-    Protocol,
+    CalicoEntity, CalicoNamespaces, CalicoPort, CalicoPortOf, CalicoRule, Cluster, IpSet, Labels,
+    PortSet, Protocol,
 };
 use std::collections::BTreeMap;
 
@@ -139,13 +139,14 @@ pub fn rule_ports(rule: &CalicoRule, destination: &Side) -> PortSet {
 }
 
 fn port(p: &CalicoPort, proto: Protocol, destination: &Side) -> PortSet {
-    match p {
-        CalicoPort::Range(lo, hi) => PortSet::range(proto, *lo, *hi),
-        CalicoPort::Named(name) => match destination {
+    match p.for_protocol(proto) {
+        None => PortSet::empty(),
+        Some(CalicoPortOf::Range(lo, hi)) => PortSet::range(proto, lo, hi),
+        Some(CalicoPortOf::Named(name)) => match destination {
             Side::Pod { pod, .. } => pod
                 .ports
                 .iter()
-                .filter(|cp| cp.protocol == proto && cp.name.as_deref() == Some(name.as_str()))
+                .filter(|cp| cp.protocol == proto && cp.name.as_deref() == Some(name))
                 .fold(PortSet::empty(), |acc, cp| {
                     acc.union(&PortSet::range(proto, cp.port, cp.port))
                 }),

@@ -10,8 +10,8 @@ use crate::bitset::BitSet;
 use crate::ids::{ClusterPolicyId, PeerSetId};
 use crate::portsets::PortSetId;
 use kubeseg_model::{
-    Action, CalicoAction, CalicoEntity, CalicoNamespaces, CalicoPolicy, CalicoPort, CalicoRule,
-    Cluster, IpSet, Labels, PortSet, Protocol,
+    Action, CalicoAction, CalicoEntity, CalicoNamespaces, CalicoPolicy, CalicoPort, CalicoPortOf,
+    CalicoRule, Cluster, IpSet, Labels, PortSet, Protocol,
 };
 use rustc_hash::FxHashMap as HashMap;
 use std::cmp::Ordering;
@@ -494,18 +494,19 @@ impl Builder<'_> {
                 if let Some(list) = &ports.ports {
                     set = PortSet::empty();
                     for p in list {
-                        match p {
-                            CalicoPort::Range(lo, hi) => {
-                                set = set.union(&PortSet::range(proto, *lo, *hi))
+                        match p.for_protocol(proto) {
+                            Some(CalicoPortOf::Range(lo, hi)) => {
+                                set = set.union(&PortSet::range(proto, lo, hi))
                             }
-                            CalicoPort::Named(n) => named.push((proto, n.clone())),
+                            Some(CalicoPortOf::Named(n)) => named.push((proto, n.to_string())),
+                            None => {}
                         }
                     }
                 }
                 for p in &ports.not_ports {
-                    if let CalicoPort::Range(lo, hi) = p {
-                        set = set.difference(&PortSet::range(proto, *lo, *hi));
-                        except = except.union(&PortSet::range(proto, *lo, *hi));
+                    if let Some(CalicoPortOf::Range(lo, hi)) = p.for_protocol(proto) {
+                        set = set.difference(&PortSet::range(proto, lo, hi));
+                        except = except.union(&PortSet::range(proto, lo, hi));
                     }
                 }
             }
@@ -672,7 +673,7 @@ pub fn unsupported(cluster: &Cluster) -> Vec<(Option<kubeseg_model::Location>, S
                 ports
                     .not_ports
                     .iter()
-                    .any(|n| matches!(n, CalicoPort::Named(_)))
+                    .any(|n| matches!(n, CalicoPort::Named(_) | CalicoPort::NamedOf(..)))
             })
         });
         if named_not_port {

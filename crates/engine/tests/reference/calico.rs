@@ -303,9 +303,18 @@ fn entity_matches(cluster: &Cluster, entity: &CalicoEntity, peer: Party, reading
 
 /// The ports of one port entry for one protocol (named ports resolve on `destination`).
 fn port_entry(entry: &CalicoPort, protocol: Protocol, destination: Party) -> PortSet {
-    match entry {
-        CalicoPort::Range(lo, hi) => PortSet::range(protocol, *lo, *hi),
-        CalicoPort::Named(name) => {
+    // A Service's target port holds for its own protocol only.
+    let (name, range) = match entry {
+        CalicoPort::Range(lo, hi) => (None, Some((*lo, *hi))),
+        CalicoPort::Named(name) => (Some(name), None),
+        CalicoPort::RangeOf(p, lo, hi) if *p == protocol => (None, Some((*lo, *hi))),
+        CalicoPort::NamedOf(p, name) if *p == protocol => (Some(name), None),
+        CalicoPort::RangeOf(..) | CalicoPort::NamedOf(..) => (None, None),
+    };
+    match (name, range) {
+        (_, Some((lo, hi))) => PortSet::range(protocol, lo, hi),
+        (None, None) => PortSet::empty(),
+        (Some(name), None) => {
             let Party::Pod { pod, .. } = destination else {
                 return PortSet::empty();
             };

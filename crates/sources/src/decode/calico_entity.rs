@@ -7,7 +7,7 @@ use super::calico::{Scope, selector};
 use super::ctx::Ctx;
 use super::tier::{check_len, present};
 use crate::tree::{Key, Node, Value};
-use kubeseg_model::{CalicoEntity, CalicoNamespaces, CalicoSelector, Cidr, IpSet};
+use kubeseg_model::{CalicoEntity, CalicoNamespaces, CalicoSelector, CalicoService, Cidr, IpSet};
 
 const ENTITY_FIELDS: &[&str] = &[
     "nets",
@@ -37,7 +37,19 @@ const MATCHERS: &[&str] = &[
 pub(super) fn subject_side(ctx: &mut Ctx, entries: &[(Key, Node)], key: &str) {
     ctx.check_fields(entries, ENTITY_FIELDS, key);
     for (k, v) in entries {
-        if MATCHERS.contains(&k.name.as_str()) && !is_empty(v) {
+        if k.name == "services" && !is_empty(v) {
+            let rule = if key == "destination" {
+                "ingress rule destination"
+            } else {
+                "egress rule source"
+            };
+            ctx.error_at(
+                k.line,
+                k.column,
+                "invalid-value",
+                format!("{key}.services: not allowed in {rule}"),
+            );
+        } else if MATCHERS.contains(&k.name.as_str()) && !is_empty(v) {
             ctx.error_at(k.line, k.column, "unsupported-field", format!("{key}.{}: constraining the policy's own endpoints in a rule is not modelled yet", k.name));
         }
     }
@@ -63,14 +75,7 @@ pub(super) fn entity(
 ) -> Option<CalicoEntity> {
     ctx.check_fields(entries, ENTITY_FIELDS, key);
     let mut ok = true;
-    if let Some(n) = present(entries, "services").filter(|n| !is_empty(n)) {
-        ctx.error(
-            n,
-            "unsupported-field",
-            format!("{key}.services is not modelled yet"),
-        );
-        ok = false;
-    }
+    let services = services(ctx, entries, scope, key);
     let accounts = service_accounts(ctx, entries, key);
     let nets = nets(ctx, entries, "nets", key);
     let not_nets = nets_negated(ctx, entries, key);
@@ -96,6 +101,7 @@ pub(super) fn entity(
     let not_sel = read(ctx, "notSelector", true);
     let ns_sel = namespace_selector(ctx, entries, key);
     let (nets, not_nets, sel, not_sel, ns_sel) = (nets?, not_nets?, sel?, not_sel?, ns_sel?);
+    let services = services?;
     // `getEndpointSelector`: the service-account match comes first, ANDed with the
     // selector, and counts as selecting endpoints for the namespace scoping below.
     let sel = match (accounts?, sel) {
@@ -120,7 +126,75 @@ pub(super) fn entity(
         selector: sel,
         not_selector: not_sel,
         namespaces,
+        services,
     })
+}
+
+/// A rule's `services` (`ServiceMatch`), checked as `validateEntityRule` and the
+/// policy validators do: a name, a namespace in a global policy (a namespaced one's
+/// defaults to its own), and no other field that picks endpoints or addresses.
+/// `Some(None)` when absent.
+fn services(
+    ctx: &mut Ctx,
+    entries: &[(Key, Node)],
+    scope: Scope,
+    key: &str,
+) -> Option<Option<CalicoService>> {
+    let Some(node) = present(entries, "services").filter(|n| !is_empty(n)) else {
+        return Some(None);
+    };
+    let what = format!("{key}.services");
+    let fields = ctx.map(node, &what)?;
+    ctx.check_fields(fields, &["name", "namespace"], &what);
+    let text = |ctx: &mut Ctx, k: &str| -> Option<String> {
+        match present(fields, k) {
+            Some(n) => ctx.str(n, &format!("{what}.{k}")).map(str::to_string),
+            None => Some(String::new()),
+        }
+    };
+    let (name, namespace) = (text(ctx, "name")?, text(ctx, "namespace")?);
+    let mut ok = true;
+    let mut refuse = |ctx: &mut Ctx, message: &str| {
+        ctx.error(node, "invalid-value", format!("{what}: {message}"));
+        ok = false;
+    };
+    if name.is_empty() {
+        refuse(ctx, "must specify a service name");
+    }
+    if namespace.is_empty() && scope.global() {
+        refuse(ctx, "must specify a namespace");
+    }
+    let given = |k: &str| present(entries, k).is_some_and(|n| !is_empty(n));
+    if given("namespaceSelector") {
+        refuse(
+            ctx,
+            "cannot specify NamespaceSelector and Services on the same rule",
+        );
+    }
+    if given("selector") || given("notSelector") {
+        refuse(
+            ctx,
+            "cannot specify Selector/NotSelector and Services on the same rule",
+        );
+    }
+    if given("serviceAccounts") {
+        refuse(
+            ctx,
+            "cannot specify ServiceAccounts and Services on the same rule",
+        );
+    }
+    if given("nets") || given("notNets") {
+        refuse(
+            ctx,
+            "cannot specify Nets/NotNets and Services on the same rule",
+        );
+    }
+    let namespace = if namespace.is_empty() {
+        scope.namespace.to_string()
+    } else {
+        namespace
+    };
+    ok.then_some(Some(CalicoService { namespace, name }))
 }
 
 /// A rule's `serviceAccounts` (`ServiceAccountMatch`: `names` and `selector`) as the

@@ -117,6 +117,27 @@ fn rule(ctx: &mut Ctx, item: &Node, ingress: bool, scope: Scope) -> Option<Calic
     };
     subject_side(ctx, own.unwrap_or_default(), own_key);
     let peer = entity(ctx, peer.unwrap_or_default(), scope, peer_key);
+    // `validateRule`: a destination Service brings its endpoints' ports.
+    if !ingress && peer.as_ref().is_some_and(|p| p.services.is_some()) {
+        for (key, _) in destination.unwrap_or_default() {
+            if matches!(key.name.as_str(), "ports" | "notPorts") {
+                let what = if key.name == "ports" {
+                    "ports"
+                } else {
+                    "notports"
+                };
+                ctx.error_at(
+                    key.line,
+                    key.column,
+                    "invalid-value",
+                    format!(
+                        "destination.{}: cannot specify {what} with a service selector",
+                        key.name
+                    ),
+                );
+            }
+        }
+    }
     let ports = ports(ctx, destination.unwrap_or_default(), proto.as_ref());
     if error_count(ctx) > errors_before {
         return None;

@@ -1,0 +1,161 @@
+//! What Calico resolves against other objects before it evaluates a policy, done once
+//! the whole input is assembled: a rule's `services` becomes the pods the Service
+//! selects (and, as a destination, its target ports), as felix renders it
+//! (`calc/rule_scanner.go`: an IP+port set of the Service's endpoints for a
+//! destination, an IP set for a source); and service accounts the input does not
+//! declare are named where a selector tests their labels.
+
+use kubeseg_model::{
+    CalicoNamespaces, CalicoPort, CalicoPorts, CalicoRule, CalicoSelector, Cluster, Diagnostic,
+};
+
+/// Lowers every `services` match of the cluster's Calico policies; returns what it
+/// could not resolve exactly.
+pub(crate) fn lower(cluster: &mut Cluster) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut policies = std::mem::take(&mut cluster.calico_policies);
+    for p in &mut policies {
+        let id = p.id();
+        for (egress, rules) in [(false, &mut p.ingress), (true, &mut p.egress)] {
+            for (i, rule) in rules.iter_mut().enumerate() {
+                let dir = if egress { "egress" } else { "ingress" };
+                let what = format!("{dir}[{i}] of {id}");
+                out.extend(lower_services(cluster, rule, egress, &what));
+            }
+        }
+    }
+    cluster.calico_policies = policies;
+    out.extend(undeclared_service_accounts(cluster));
+    out
+}
+
+/// One rule's `services`: its pods by the Service's selector in the Service's namespace
+/// (`has(projectcalico.org/orchestrator)` keeps network sets out: only pods' endpoints
+/// carry it), and for a destination the Service's target ports, each of its own
+/// protocol (a named target port resolves on each pod, as the EndpointSlice controller
+/// resolves it). A Service missing from the input has no endpoints: the rule matches
+/// nothing (warned). One without a selector has endpoints kubeseg does not read: error.
+fn lower_services(
+    cluster: &Cluster,
+    rule: &mut CalicoRule,
+    destination: bool,
+    what: &str,
+) -> Option<Diagnostic> {
+    let svc = rule.peer.services.clone()?;
+    let found = cluster
+        .services
+        .binary_search_by(|s| {
+            (s.namespace.as_str(), s.name.as_str()).cmp(&(&svc.namespace, &svc.name))
+        })
+        .ok()
+        .map(|i| &cluster.services[i]);
+    rule.peer.namespaces = Some(CalicoNamespaces::Own(svc.namespace.clone()));
+    let (selector, ports, diagnostic) = match found {
+        None => (
+            CalicoSelector::Not(Box::new(CalicoSelector::All)),
+            Vec::new(),
+            Some(Diagnostic::warning(
+                "calico-service-missing",
+                rule.location.clone(),
+                format!(
+                    "{what} matches Service {}/{}, which the input does not declare: kubeseg reads it as having no endpoints, so the rule matches nothing",
+                    svc.namespace, svc.name
+                ),
+            )),
+        ),
+        Some(s) => match s.selector.as_ref().filter(|l| !l.is_empty()) {
+            None => (
+                CalicoSelector::Not(Box::new(CalicoSelector::All)),
+                Vec::new(),
+                Some(Diagnostic::error(
+                    "unsupported-field",
+                    rule.location.clone(),
+                    format!(
+                        "{what} matches Service {}/{}, which has no selector: its endpoints are EndpointSlices written by hand, which kubeseg does not read",
+                        svc.namespace, svc.name
+                    ),
+                )),
+            ),
+            Some(labels) => {
+                let mut terms = vec![CalicoSelector::Has(
+                    "projectcalico.org/orchestrator".to_string(),
+                )];
+                terms.extend(
+                    labels
+                        .iter()
+                        .map(|(k, v)| CalicoSelector::Eq(k.clone(), v.clone())),
+                );
+                let ports = s
+                    .ports
+                    .iter()
+                    .map(|p| match p.target.as_deref() {
+                        None => CalicoPort::RangeOf(p.protocol, p.port, p.port),
+                        Some(t) => match t.parse::<u16>() {
+                            Ok(n) => CalicoPort::RangeOf(p.protocol, n, n),
+                            Err(_) => CalicoPort::NamedOf(p.protocol, t.to_string()),
+                        },
+                    })
+                    .collect();
+                (CalicoSelector::And(terms), ports, None)
+            }
+        },
+    };
+    rule.peer.selector = Some(selector);
+    if destination {
+        rule.ports = Some(CalicoPorts {
+            ports: Some(ports),
+            not_ports: Vec::new(),
+        });
+    }
+    diagnostic
+}
+
+/// Where a Calico selector tests a service account's labels (`pcsa.` keys beyond its
+/// name), each service account that pods run as but the input does not declare: its
+/// labels are unknown, and kubeseg reads it as unlabelled. The `default` account is
+/// not named: Kubernetes creates it in every namespace without labels.
+fn undeclared_service_accounts(cluster: &Cluster) -> Vec<Diagnostic> {
+    use kubeseg_model::calico::{NAME_LABEL, SERVICE_ACCOUNT_PREFIX};
+    let name_key = format!("{SERVICE_ACCOUNT_PREFIX}{NAME_LABEL}");
+    let tests_labels = cluster.calico_policies.iter().any(|p| {
+        std::iter::once(&p.subject.selector)
+            .chain(
+                p.ingress
+                    .iter()
+                    .chain(&p.egress)
+                    .flat_map(|r| r.peer.selector.iter().chain(&r.peer.not_selector)),
+            )
+            .any(|s| {
+                s.label_keys()
+                    .iter()
+                    .any(|k| k.starts_with(SERVICE_ACCOUNT_PREFIX) && *k != name_key)
+            })
+    });
+    if !tests_labels {
+        return Vec::new();
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for w in &cluster.workloads {
+        for pod in &w.pods {
+            let Some(account) = pod.service_account.as_deref().filter(|a| *a != "default") else {
+                continue;
+            };
+            if cluster.service_account(&w.namespace, account).is_some()
+                || !seen.insert((w.namespace.as_str(), account))
+            {
+                continue;
+            }
+            out.push(Diagnostic::warning(
+                "calico-service-account-missing",
+                pod.location.clone().or_else(|| w.location.clone()),
+                format!(
+                    "{} runs as ServiceAccount {}/{account}, which the input does not declare; a Calico selector tests service-account labels, and kubeseg reads this account as unlabelled",
+                    w.id(),
+                    w.namespace
+                ),
+            ));
+        }
+    }
+    out
+}
