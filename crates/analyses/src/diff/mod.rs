@@ -259,8 +259,8 @@ fn atoms(engine: &Engine) -> Vec<(usize, IpSet)> {
 pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool, mesh: &MeshOptions) -> Diff {
     let refinement = Refinement::of(old, new);
     let (old_cluster, new_cluster) = (old.cluster, new.cluster);
-    let mesh_a = Annotator::new(old_cluster, mesh.clone());
-    let mesh_b = Annotator::new(new_cluster, mesh.clone());
+    let mesh_a = Annotator::new(old_cluster, mesh.clone(), old.options);
+    let mesh_b = Annotator::new(new_cluster, mesh.clone(), new.options);
     let a = Side::new(old, refinement.old_of);
     let b = Side::new(new, refinement.new_of);
     let mut out = Diff {
