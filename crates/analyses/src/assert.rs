@@ -74,13 +74,13 @@ pub fn check(
     mesh_options: &MeshOptions,
 ) -> Result<Vec<Outcome>, Vec<SpecError>> {
     let attribution = Attribution::new(engine);
-    let cluster = engine.cluster;
+    let (cluster, policy) = (engine.cluster, engine.options);
     let mut t = Tester {
         engine,
         attribution,
         rows: None,
         mesh_options: mesh_options.clone(),
-        mesh: Annotator::new(cluster, mesh_options.clone()),
+        mesh: Annotator::new(cluster, mesh_options.clone(), policy),
     };
     let mut errors = Vec::new();
     let mut resolved = Vec::new();
@@ -198,7 +198,12 @@ impl Tester<'_, '_> {
         let cluster = self.engine.cluster;
         let workloads = cluster.workloads.len();
         let mut asked = request.and_then(|r| {
-            Annotator::with_request(cluster, self.mesh_options.clone(), engine_request(r))
+            Annotator::with_request(
+                cluster,
+                self.mesh_options.clone(),
+                engine_request(r),
+                self.engine.options,
+            )
         });
         for &s in from {
             let row = self.row(s);

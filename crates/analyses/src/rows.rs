@@ -232,17 +232,14 @@ fn mesh_denies(
     }
     match protocols {
         // Every annotation is about a TCP port of the cell.
-        None => notes.iter().all(|a| a.verdict.decision == Decision::Denied),
+        None => notes.iter().all(|a| a.decision() == Decision::Denied),
         Some(_) => {
             let tcp = tcp_of(sets, cell, protocols);
             let relevant: Vec<_> = notes
                 .iter()
                 .filter(|a| !a.ports.intersect(&tcp).is_empty())
                 .collect();
-            !relevant.is_empty()
-                && relevant
-                    .iter()
-                    .all(|a| a.verdict.decision == Decision::Denied)
+            !relevant.is_empty() && relevant.iter().all(|a| a.decision() == Decision::Denied)
         }
     }
 }

@@ -441,7 +441,8 @@ fn reach(a: &ReachArgs) -> Result<Output> {
     let mut stdout =
         std::io::BufWriter::with_capacity(1 << 16, visible::Visible::new(std::io::stdout().lock()));
     let cluster = engine.cluster;
-    let mut mesh = kubeseg_engine::mesh::Annotator::new(cluster, mesh_options(&a.common));
+    let mut mesh =
+        kubeseg_engine::mesh::Annotator::new(cluster, mesh_options(&a.common), engine.options);
     if a.compact {
         if mesh.is_some() && !a.common.quiet {
             note!(

@@ -219,7 +219,7 @@ fn connections(
 ) -> Result<Vec<Row>> {
     let mut engine = Engine::new(cluster, options);
     let all: Vec<usize> = (0..engine.endpoints().len()).collect();
-    let mut mesh = kubeseg_engine::mesh::Annotator::new(cluster, mesh_options(common));
+    let mut mesh = kubeseg_engine::mesh::Annotator::new(cluster, mesh_options(common), options);
     let mut rows = Rows::new(interner);
     kubeseg_report::reach::write_connections(
         &mut engine,

@@ -339,3 +339,113 @@ spec:
         "{evidence:?}"
     );
 }
+
+/// `tests/cilium/l7.yaml`, derived by hand (issue 16, L7 rules as conditional allows):
+/// - `api-http` (line 27) admits shop/web on TCP 8080 only through an entry with `http`
+///   rules (line 34) and on TCP 9090 through one without: 8080 is conditional, 9090 not.
+/// - It admits namespace ops on TCP 8080 with `http` rules too (line 39), but `api-ops`
+///   (line 43) admits ops on TCP 8080 without L7 rules. Cilium's layer7.rst (v1.20.2):
+///   "If a layer 4 rule is specified in the policy, and a similar layer 4 rule with
+///   layer 7 rules is also specified, then the layer 7 portions of the latter rule will
+///   have no effect", so ops/mon → shop/api on 8080 is plainly allowed.
+/// - `web-dns` (line 51) lets shop/web send DNS to shop/dns on UDP 53 only through `dns`
+///   rules (line 59): conditional, on UDP, at the source's egress.
+const L7: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/cilium/l7.yaml");
+const API_HTTP: &str =
+    "the request matches Cilium's http rules of CiliumNetworkPolicy/shop/api-http ingress[0]";
+const WEB_DNS: &str =
+    "the request matches Cilium's dns rules of CiliumNetworkPolicy/shop/web-dns egress[0]";
+
+#[test]
+fn reach_marks_ports_only_l7_rules_allow_as_conditional() {
+    let (out, err, code) = run(&["reach", L7]);
+    assert_eq!(code, Some(0), "{err}");
+    for line in [
+        format!(
+            "shop/web[Pod] => shop/api[Pod] : TCP 8080,9090 [cilium-l7: TCP 8080: only if {API_HTTP}]"
+        ),
+        format!("shop/web[Pod] => shop/dns[Pod] : UDP 53 [cilium-l7: only if {WEB_DNS}]"),
+        // The plain allow of `api-ops` lifts the L7 condition for ops.
+        "ops/mon[Pod] => shop/api[Pod] : TCP 8080".to_string(),
+    ] {
+        assert!(out.lines().any(|l| l == line), "missing {line} in\n{out}");
+    }
+    let (out, _, _) = run(&["reach", L7, "--format", "json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let conn = |src: &str, dst: &str| {
+        v["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["src"] == src && c["dst"] == dst)
+            .unwrap_or_else(|| panic!("no {src} => {dst} in {out}"))
+            .clone()
+    };
+    let web_api = conn("shop/web[Pod]", "shop/api[Pod]");
+    let mesh = web_api["mesh"].as_array().unwrap();
+    assert_eq!(mesh.len(), 1, "{web_api}");
+    assert_eq!(mesh[0]["ports"]["TCP"], serde_json::json!([[8080, 8080]]));
+    assert_eq!(mesh[0]["allowed"], Value::Null);
+    assert_eq!(mesh[0]["reason"], "cilium-l7");
+    assert_eq!(mesh[0]["conditional"], serde_json::json!([API_HTTP]));
+    assert_eq!(mesh[0]["ciliumL7"], serde_json::json!([API_HTTP]));
+    let web_dns = conn("shop/web[Pod]", "shop/dns[Pod]");
+    assert_eq!(
+        web_dns["mesh"][0]["ports"]["UDP"],
+        serde_json::json!([[53, 53]])
+    );
+    assert_eq!(web_dns["mesh"][0]["allowed"], Value::Null);
+    let mon_api = conn("ops/mon[Pod]", "shop/api[Pod]");
+    assert!(mon_api.get("mesh").is_none(), "{mon_api}");
+}
+
+#[test]
+fn test_treats_an_l7_port_as_conditional() {
+    // Without a request, a conditional port connects (some request may pass); with
+    // one, `allow` needs it allowed outright, which Cilium's unevaluated rules are not,
+    // while the port the plain rule opens passes.
+    let spec = "apiVersion: kubeseg.io/v1\nkind: ConnectivitySpec\nassertions:\n- name: any request\n  allow: {from: shop/web, to: shop/api, port: TCP/8080}\n- name: one request\n  allow: {from: shop/web, to: shop/api, port: TCP/8080, request: {method: GET, path: /v1/x}}\n- name: ops plain\n  allow: {from: ops/mon, to: shop/api, port: TCP/8080, request: {method: POST}}\n- name: web metrics\n  allow: {from: shop/web, to: shop/api, port: TCP/9090, request: {method: GET}}\n";
+    let dir = common::scratch("cilium-l7-test", &[("spec.yaml", spec)]);
+    let spec = dir.join("spec.yaml").display().to_string();
+    let (out, err, code) = run(&["test", "--spec", &spec, L7]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.contains("3 passed") && out.contains("1 failed"),
+        "{out}"
+    );
+    let failed: Vec<&str> = out.lines().filter(|l| l.contains("FAIL")).collect();
+    assert!(
+        failed.len() == 1 && failed[0].contains("one request"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn diff_sees_an_l7_rule_narrow_a_port() {
+    // Before: `api-http`'s first entry has no L7 rules, so web's TCP 8080 is plainly
+    // open; after, only the http rules' requests pass: the ports stay, the condition
+    // changes.
+    let new = std::fs::read_to_string(L7).unwrap();
+    let old = new.replace("      rules: {http: [{method: GET, path: /v1/.*}]}\n", "");
+    assert_ne!(old, new);
+    let dir = common::scratch("cilium-l7-diff", &[("old.yaml", &old)]);
+    let old = dir.join("old.yaml").display().to_string();
+    let (out, err, code) = run(&["diff", &old, L7, "--format", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let changed = v["changed"].as_array().unwrap();
+    let web_api = changed
+        .iter()
+        .find(|c| c["src"] == "shop/web[Pod]" && c["dst"] == "shop/api[Pod]")
+        .unwrap_or_else(|| panic!("web => api not changed in {out}"));
+    assert_eq!(web_api["before"], web_api["after"], "{web_api}");
+    let after = serde_json::to_string(&web_api["meshAfter"]).unwrap();
+    assert!(after.contains(API_HTTP), "{web_api}");
+    assert!(
+        !serde_json::to_string(&web_api["meshBefore"])
+            .unwrap()
+            .contains(API_HTTP)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -37,6 +37,8 @@ pub struct Engine<'c> {
     pub cluster: &'c Cluster,
     /// Row computation.
     pub reach: Reachability,
+    /// How it reads the policies.
+    pub options: Options,
 }
 
 impl<'c> Engine<'c> {
@@ -44,7 +46,11 @@ impl<'c> Engine<'c> {
     pub fn new(cluster: &'c Cluster, options: Options) -> Self {
         let mut reach = Reachability::new(index::Index::build(cluster, options));
         reach.set_threads(options.threads);
-        Engine { cluster, reach }
+        Engine {
+            cluster,
+            reach,
+            options,
+        }
     }
 
     /// The endpoints: workloads in cluster order, then external atoms.

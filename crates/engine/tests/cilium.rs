@@ -113,6 +113,7 @@ fn rule(peers: Vec<CiliumPeerKind>, ports: Option<Vec<PortRule>>) -> CiliumRule 
             .collect(),
         ports,
         l7: Vec::new(),
+        plain_ports: Vec::new(),
     }
 }
 

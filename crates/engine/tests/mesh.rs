@@ -1293,12 +1293,14 @@ fn reach_annotations_see_a_tcp_service_port_that_is_not_a_container_port() {
             .position(|w| w.namespace == "db" && w.name == name)
             .unwrap()
     };
-    let mut annotator = kubeseg_engine::mesh::Annotator::new(&c, MeshOptions::default()).unwrap();
+    let mut annotator =
+        kubeseg_engine::mesh::Annotator::new(&c, MeshOptions::default(), Default::default())
+            .unwrap();
     let tcp = kubeseg_model::PortSet::all_of(kubeseg_model::Protocol::Tcp);
     let annotations = annotator.annotate(Ok(index("client")), index("server"), 0, &tcp);
     let on_5432 = annotations
         .iter()
         .find(|a| a.ports.contains(kubeseg_model::Protocol::Tcp, 5432))
         .expect("5432 is annotated");
-    denied(&on_5432.verdict);
+    denied(on_5432.verdict.as_ref().unwrap());
 }

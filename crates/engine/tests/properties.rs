@@ -468,6 +468,7 @@ fn cilium_rule(allow: bool) -> impl Strategy<Value = CiliumRule> {
             } else {
                 Vec::new()
             },
+            plain_ports: Vec::new(),
         })
 }
 

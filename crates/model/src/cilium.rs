@@ -99,6 +99,9 @@ pub struct CiliumRule {
     /// The L7 rule kinds (`http`, `dns`, `kafka`, `l7proto`) of the rule's `toPorts`:
     /// the proxy filters requests on those ports.
     pub l7: Vec<String>,
+    /// The port entries of `toPorts` without L7 rules. With `l7`, the ports of `ports`
+    /// outside these are the ones only the proxy's matching requests may use.
+    pub plain_ports: Vec<PortRule>,
 }
 
 /// One peer of a Cilium rule.

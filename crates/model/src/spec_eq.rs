@@ -25,7 +25,12 @@ macro_rules! by_value {
 }
 
 by_value!(Rule { peers, ports });
-by_value!(CiliumRule { peers, ports, l7 });
+by_value!(CiliumRule {
+    peers,
+    ports,
+    l7,
+    plain_ports
+});
 by_value!(CiliumPeer { kind });
 by_value!(CiliumSpec {
     subject,

@@ -226,19 +226,26 @@ fn render_note(notes: &[Annotation], ports: &PortSet, format: Format) -> Option<
     if format == Format::Json {
         let items: Vec<MeshNoteJson> = notes
             .iter()
-            .map(|a| MeshNoteJson {
-                ports: PortsJson::from_set(&a.ports),
-                allowed: match a.verdict.decision {
-                    Decision::Allowed => Some(true),
-                    Decision::Denied => Some(false),
-                    Decision::Conditional(_) => None,
-                },
-                summary: crate::mesh::summary(&a.verdict),
-                conditional: match &a.verdict.decision {
-                    Decision::Conditional(c) => c.clone(),
-                    _ => Vec::new(),
-                },
-                reason: crate::mesh::reason_code(&a.verdict.reason),
+            .map(|a| {
+                let decision = a.decision();
+                MeshNoteJson {
+                    ports: PortsJson::from_set(&a.ports),
+                    allowed: match decision {
+                        Decision::Allowed => Some(true),
+                        Decision::Denied => Some(false),
+                        Decision::Conditional(_) => None,
+                    },
+                    summary: note_summary(a),
+                    conditional: match decision {
+                        Decision::Conditional(c) => c,
+                        _ => Vec::new(),
+                    },
+                    reason: match &a.verdict {
+                        Some(v) => crate::mesh::reason_code(&v.reason),
+                        None => "cilium-l7",
+                    },
+                    cilium_l7: a.cilium_l7.clone(),
+                }
             })
             .collect();
         return Some(format!(
@@ -248,14 +255,34 @@ fn render_note(notes: &[Annotation], ports: &PortSet, format: Format) -> Option<
     }
     // Unprefixed only when the note covers every port of the connection (TCP only).
     let text: Vec<String> = if notes.len() == 1 && notes[0].ports == *ports {
-        vec![crate::mesh::summary(&notes[0].verdict)]
+        vec![note_summary(&notes[0])]
     } else {
         notes
             .iter()
-            .map(|a| format!("{}: {}", a.ports, crate::mesh::summary(&a.verdict)))
+            .map(|a| format!("{}: {}", a.ports, note_summary(a)))
             .collect()
     };
-    Some(format!(" [mesh: {}]", text.join("; ")))
+    // Without Istio in the note, the tag says whose proxy filters.
+    let tag = if notes.iter().all(|a| a.verdict.is_none()) {
+        "cilium-l7"
+    } else {
+        "mesh"
+    };
+    Some(format!(" [{tag}: {}]", text.join("; ")))
+}
+
+/// The phrase of one note: Istio's summary, then Cilium's L7 conditions.
+fn note_summary(a: &Annotation) -> String {
+    let cilium =
+        (!a.cilium_l7.is_empty()).then(|| format!("only if {}", a.cilium_l7.join(" and ")));
+    match (&a.verdict, cilium) {
+        (Some(v), None) => crate::mesh::summary(v),
+        // What Istio denies, Cilium's proxy never sees.
+        (Some(v), Some(_)) if v.decision == Decision::Denied => crate::mesh::summary(v),
+        (Some(v), Some(c)) => format!("{}, {c}", crate::mesh::summary(v)),
+        (None, Some(c)) => c,
+        (None, None) => "any request".into(),
+    }
 }
 
 /// Rendered mesh annotations by the address of the annotator's shared list (the `Rc`
@@ -269,6 +296,8 @@ struct MeshNoteJson {
     summary: String,
     conditional: Vec<String>,
     reason: &'static str,
+    #[serde(rename = "ciliumL7", skip_serializing_if = "Vec::is_empty")]
+    cilium_l7: Vec<String>,
 }
 
 /// Writes what precedes the lines: the JSON document up to `"connections": [` (its

@@ -486,7 +486,10 @@ fn l7_rules_are_recorded_and_warned() {
         &vec![rule(Protocol::Tcp, PortMatch::Range(80, 80))]
     );
     let m = warns(&loaded, &text, "cilium-l7", "rules:");
-    assert!(m.contains("kubeseg counts these ports as open"), "{m}");
+    assert!(
+        m.contains("as allowed only under the rules (conditional)"),
+        "{m}"
+    );
 
     let text = cnp(
         "  endpointSelector: {}\n  ingress:\n  - toPorts:\n    - ports: [{port: \"80\"}]\n      rules:\n        http: [{method: GET}]\n",

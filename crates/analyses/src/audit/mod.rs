@@ -185,7 +185,8 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
     let mut clock = Clock::start();
     // The lateral-movement graph leaves out what the mesh denies for every request.
     let cluster_ref = engine.cluster;
-    let mut mesh = kubeseg_engine::mesh::Annotator::new(cluster_ref, config.mesh.clone());
+    let mut mesh =
+        kubeseg_engine::mesh::Annotator::new(cluster_ref, config.mesh.clone(), engine.options);
     let rows = Rows::compute_with_mesh(
         engine,
         &targets.targets,

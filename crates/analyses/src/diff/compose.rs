@@ -107,8 +107,8 @@ impl<'c> Composer<'c> {
         let open = Composed::of(ports, &notes).open;
         let mut note: MeshNote = notes
             .iter()
-            .filter(|a| a.verdict.decision != Decision::Denied)
-            .map(|a| (a.ports.clone(), a.verdict.decision.clone()))
+            .map(|a| (a.ports.clone(), a.decision()))
+            .filter(|(_, d)| *d != Decision::Denied)
             .collect();
         note.sort_by(|x, y| x.0.cmp(&y.0));
         let (set, note) = (tables.set(open), tables.note(note));

@@ -259,8 +259,8 @@ fn atoms(engine: &Engine) -> Vec<(usize, IpSet)> {
 pub fn diff(old: &mut Engine, new: &mut Engine, with_evidence: bool, mesh: &MeshOptions) -> Diff {
     let refinement = Refinement::of(old, new);
     let (old_cluster, new_cluster) = (old.cluster, new.cluster);
-    let mesh_a = Annotator::new(old_cluster, mesh.clone());
-    let mesh_b = Annotator::new(new_cluster, mesh.clone());
+    let mesh_a = Annotator::new(old_cluster, mesh.clone(), old.options);
+    let mesh_b = Annotator::new(new_cluster, mesh.clone(), new.options);
     let a = Side::new(old, refinement.old_of);
     let b = Side::new(new, refinement.new_of);
     let mut out = Diff {
@@ -446,16 +446,22 @@ fn policy_causes(
 /// Per endpoint: whether the mesh answers for it as before. Where L3/L4 is the same on
 /// both sides, the mesh can answer differently only when the source's identity or the
 /// destination's mesh context changed: its workload, the AuthorizationPolicies and
-/// PeerAuthentications covering it, or its namespace's Services. Elsewhere a cell
-/// equal in L3/L4 needs no mesh evaluation.
+/// PeerAuthentications covering it, or its namespace's Services (with Cilium's L7
+/// rules, any policy edit at either end). Elsewhere a cell equal in L3/L4 needs no mesh
+/// evaluation.
 fn mesh_stable(endpoints: &[EndpointPair], out: &Diff, old: &Cluster, new: &Cluster) -> Vec<bool> {
     let service_edits = edits::namespaces_with_service_edits(old, new);
+    // Under Cilium's L7 rules, any allow edit at either end may add or lift a condition.
+    let l7 = kubeseg_engine::mesh::cilium_l7_present(old)
+        || kubeseg_engine::mesh::cilium_l7_present(new);
     endpoints
         .iter()
         .enumerate()
         .map(|(i, e)| {
             e.external
                 || (out.workload_edits[i].is_none()
+                    && !(l7
+                        && (!out.ingress_causes[i].is_empty() || !out.egress_causes[i].is_empty()))
                     && !out.ingress_causes[i]
                         .iter()
                         .any(|&p| edits::is_mesh_edit(&out.policies[p as usize]))

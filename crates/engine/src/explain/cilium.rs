@@ -21,6 +21,9 @@ pub struct CiliumAllow {
     /// The L7 rule kinds on its ports (`http`, `dns`, ...): Cilium's proxy admits only
     /// the requests they match, which the L3/L4 answer does not tell.
     pub l7: Vec<String>,
+    /// The part of `ports` that only entries with L7 rules allow: the proxy filters
+    /// them unless another allow admits the peer there too.
+    pub l7_ports: PortSet,
 }
 
 /// What Cilium's allows say about one direction.
@@ -64,12 +67,14 @@ pub fn allows(
                 let (ports, missing) = rule_ports(&as_rule(rule), destination);
                 let miss = (ports.is_empty() && !missing.is_empty())
                     .then_some(Miss::NamedPortUndefined(missing));
+                let l7_ports = l7_only_ports(rule, &ports, destination);
                 CiliumAllow {
                     spec: i,
                     rule: ri,
                     ports,
                     miss,
                     l7: rule.l7.clone(),
+                    l7_ports,
                 }
             } else {
                 CiliumAllow {
@@ -78,12 +83,26 @@ pub fn allows(
                     ports: PortSet::empty(),
                     miss: Some(Miss::Peer),
                     l7: rule.l7.clone(),
+                    l7_ports: PortSet::empty(),
                 }
             };
             out.rules.push(allow);
         }
     }
     out
+}
+
+/// The ports of `ports` (what `rule` allows) that only its entries with L7 rules name.
+fn l7_only_ports(rule: &CiliumRule, ports: &PortSet, destination: &Side) -> PortSet {
+    if rule.l7.is_empty() {
+        return PortSet::empty();
+    }
+    let plain = Rule {
+        location: None,
+        peers: None,
+        ports: Some(rule.plain_ports.clone()),
+    };
+    ports.difference(&rule_ports(&plain, destination).0)
 }
 
 /// The ports a Cilium rule names toward `destination`.

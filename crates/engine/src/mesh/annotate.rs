@@ -6,22 +6,44 @@
 //! looks at them; verdicts are memoised per destination on that key, so a mesh of
 //! thousands of identities costs a few pattern matches per connection.
 
+use super::cilium_l7::{self, Gate, L7Condition};
 use super::logic::any_matches;
 use super::rules::{self, Destination};
-use super::{Dataplane, MeshOptions, MeshVerdict, Party, Request, dataplane};
+use super::{Dataplane, Decision, MeshOptions, MeshVerdict, Party, Request, dataplane};
 use kubeseg_model::{Cluster, PortSet, Protocol};
 use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 use std::rc::Rc;
 
-/// TCP ports of a connection and the mesh verdict they share (without the source's
-/// principal: annotations are shared between sources the policies cannot tell apart).
+/// Ports of a connection and the proxies' verdict they share: Istio's (without the
+/// source's principal: annotations are shared between sources the policies cannot
+/// tell apart) and Cilium's L7 rules.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Annotation {
-    /// The TCP ports.
+    /// The ports: TCP for Istio; any protocol for Cilium's L7 rules (DNS on UDP).
     pub ports: PortSet,
-    /// The verdict for any request on them.
-    pub verdict: MeshVerdict,
+    /// Istio's verdict for any request on them (`None`: no Istio proxy or policy
+    /// applies to the destination).
+    pub verdict: Option<MeshVerdict>,
+    /// Cilium's L7 conditions on them (empty: Cilium's proxy does not filter them).
+    pub cilium_l7: Vec<String>,
+}
+
+impl Annotation {
+    /// The composed decision: Istio's, then Cilium's L7 conditions, which only narrow
+    /// what Istio allows (they never deny the L4 port).
+    pub fn decision(&self) -> Decision {
+        let istio = self.verdict.as_ref().map(|v| &v.decision);
+        match (istio, self.cilium_l7.is_empty()) {
+            (Some(Decision::Denied), _) => Decision::Denied,
+            (Some(d), true) => d.clone(),
+            (None, true) => Decision::Allowed,
+            (Some(Decision::Conditional(c)), false) => {
+                Decision::Conditional(c.iter().chain(&self.cilium_l7).cloned().collect())
+            }
+            (_, false) => Decision::Conditional(self.cilium_l7.clone()),
+        }
+    }
 }
 
 /// The ports of an L3/L4-allowed connection as the destination's proxy leaves them.
@@ -39,10 +61,10 @@ impl Composed {
         let mut denied = PortSet::empty();
         let mut conditional = PortSet::empty();
         for a in notes {
-            match a.verdict.decision {
-                super::Decision::Denied => denied = denied.union(&a.ports),
-                super::Decision::Conditional(_) => conditional = conditional.union(&a.ports),
-                super::Decision::Allowed => {}
+            match a.decision() {
+                Decision::Denied => denied = denied.union(&a.ports),
+                Decision::Conditional(_) => conditional = conditional.union(&a.ports),
+                Decision::Allowed => {}
             }
         }
         Composed {
@@ -91,12 +113,28 @@ pub struct Annotator<'c> {
     by_namespace: HashMap<&'c str, Vec<usize>>,
     /// Services by namespace, for the same reason.
     services_by_namespace: HashMap<&'c str, Vec<usize>>,
+    /// Cilium's L7 rules, when some allow rule has them.
+    gate: Option<Gate<'c>>,
+    policy: crate::Options,
+    /// Istio's and Cilium's notes composed, by their shared lists and the port set
+    /// (the lists are kept so their addresses stay theirs).
+    composed: HashMap<ComposedKey, ComposedNotes>,
 }
 
+/// The addresses of Istio's and Cilium's shared lists, and the port set's number.
+type ComposedKey = (*const Vec<Annotation>, *const Vec<L7Condition>, u32);
+/// The two lists (kept alive) and their composition.
+type ComposedNotes = (
+    Rc<Vec<Annotation>>,
+    Rc<Vec<L7Condition>>,
+    Rc<Vec<Annotation>>,
+);
+
 impl<'c> Annotator<'c> {
-    /// An annotator, or `None` when the input has no mesh at all.
-    pub fn new(cluster: &'c Cluster, options: MeshOptions) -> Option<Self> {
-        Self::with_request(cluster, options, Request::default())
+    /// An annotator, or `None` when the input has no mesh and no Cilium L7 rules;
+    /// `policy` is how the L3/L4 layer reads the policies (for Cilium's L7 rules).
+    pub fn new(cluster: &'c Cluster, options: MeshOptions, policy: crate::Options) -> Option<Self> {
+        Self::with_request(cluster, options, Request::default(), policy)
     }
 
     /// An annotator for one kind of request (`kubeseg test` assertions with `request`).
@@ -104,12 +142,22 @@ impl<'c> Annotator<'c> {
         cluster: &'c Cluster,
         options: MeshOptions,
         request: Request,
+        policy: crate::Options,
     ) -> Option<Self> {
-        super::present(cluster).then(|| Annotator::build(cluster, options, request))
+        (super::present(cluster) || cilium_l7::present(cluster))
+            .then(|| Annotator::build(cluster, options, request, policy))
     }
 
-    fn build(cluster: &'c Cluster, options: MeshOptions, request: Request) -> Self {
+    fn build(
+        cluster: &'c Cluster,
+        options: MeshOptions,
+        request: Request,
+        policy: crate::Options,
+    ) -> Self {
         Annotator {
+            gate: cilium_l7::present(cluster).then(|| Gate::new(cluster, policy)),
+            policy,
+            composed: HashMap::default(),
             cluster,
             options,
             request,
@@ -135,6 +183,7 @@ impl<'c> Annotator<'c> {
             cluster: self.cluster,
             options: self.options.clone(),
             request: self.request.clone(),
+            policy: self.policy,
         }
     }
 
@@ -163,10 +212,37 @@ impl<'c> Annotator<'c> {
         )
     }
 
-    /// The mesh verdicts on the TCP ports of `ports` (interned as `ports_id` by the
-    /// caller) from workload `src` (or an address) to workload `dst`, grouped by verdict;
-    /// empty when the destination has no proxy and no policy covers it.
+    /// The proxies' verdicts on `ports` (interned as `ports_id` by the caller) from
+    /// workload `src` (or an address) to workload `dst`, grouped by verdict: Istio's on
+    /// every TCP port when its mesh applies to `dst`, and Cilium's L7 conditions on the
+    /// ports they filter; empty when neither applies.
     pub fn annotate(
+        &mut self,
+        src: Result<usize, IpAddr>,
+        dst: usize,
+        ports_id: u32,
+        ports: &PortSet,
+    ) -> Rc<Vec<Annotation>> {
+        let istio = self.istio(src, dst, ports_id, ports);
+        let Some(gate) = self.gate.as_mut() else {
+            return istio;
+        };
+        let l7 = gate.conditions(src, dst);
+        if !l7.iter().any(|c| !c.ports.intersect(ports).is_empty()) {
+            return istio;
+        }
+        let key = (Rc::as_ptr(&istio), Rc::as_ptr(&l7), ports_id);
+        if let Some((_, _, notes)) = self.composed.get(&key) {
+            return notes.clone();
+        }
+        let notes = Rc::new(compose(&istio, &l7, ports));
+        self.composed.insert(key, (istio, l7, notes.clone()));
+        notes
+    }
+
+    /// Istio's verdicts on the TCP ports of `ports`; empty when the destination has no
+    /// proxy and no policy covers it.
+    fn istio(
         &mut self,
         src: Result<usize, IpAddr>,
         dst: usize,
@@ -239,18 +315,63 @@ impl<'c> Annotator<'c> {
     }
 }
 
+/// Istio's notes split by Cilium's L7 conditions within `ports`; the ports Istio does
+/// not annotate (no mesh, or not TCP) get notes of their own.
+fn compose(istio: &[Annotation], l7: &[L7Condition], ports: &PortSet) -> Vec<Annotation> {
+    let mut out = Vec::new();
+    let mut covered = PortSet::empty();
+    for a in istio {
+        covered = covered.union(&a.ports);
+        let mut rest = a.ports.clone();
+        for c in l7 {
+            let both = rest.intersect(&c.ports);
+            if !both.is_empty() {
+                rest = rest.difference(&both);
+                out.push(Annotation {
+                    ports: both,
+                    verdict: a.verdict.clone(),
+                    cilium_l7: c.conditions.clone(),
+                });
+            }
+        }
+        if !rest.is_empty() {
+            out.push(Annotation {
+                ports: rest,
+                ..a.clone()
+            });
+        }
+    }
+    for c in l7 {
+        let only = c.ports.intersect(ports).difference(&covered);
+        if !only.is_empty() {
+            out.push(Annotation {
+                ports: only,
+                verdict: None,
+                cilium_l7: c.conditions.clone(),
+            });
+        }
+    }
+    out
+}
+
 /// An annotator's inputs, to make one per thread ([`Annotator::seed`]).
 #[derive(Clone, Debug)]
 pub struct AnnotatorSeed<'c> {
     cluster: &'c Cluster,
     options: MeshOptions,
     request: Request,
+    policy: crate::Options,
 }
 
 impl<'c> AnnotatorSeed<'c> {
     /// A new annotator.
     pub fn annotator(&self) -> Annotator<'c> {
-        Annotator::build(self.cluster, self.options.clone(), self.request.clone())
+        Annotator::build(
+            self.cluster,
+            self.options.clone(),
+            self.request.clone(),
+            self.policy,
+        )
     }
 }
 
@@ -398,10 +519,14 @@ impl<'c> Target<'c> {
         let mut out: Vec<Annotation> = Vec::new();
         let mut add = |ports: PortSet, verdict: MeshVerdict| match out
             .iter_mut()
-            .find(|a| a.verdict == verdict)
+            .find(|a| a.verdict.as_ref() == Some(&verdict))
         {
             Some(a) => a.ports = a.ports.union(&ports),
-            None => out.push(Annotation { ports, verdict }),
+            None => out.push(Annotation {
+                ports,
+                verdict: Some(verdict),
+                cilium_l7: Vec::new(),
+            }),
         };
         // Verdicts are shared between sources: they carry no principal.
         let evaluate = |port: u16| MeshVerdict {

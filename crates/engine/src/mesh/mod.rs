@@ -11,10 +11,12 @@
 //! `targetRefs` attach to gateways and waypoints, which are not modelled and are reported).
 
 mod annotate;
+mod cilium_l7;
 mod logic;
 mod rules;
 
 pub use annotate::{Annotation, Annotator, AnnotatorSeed, Composed};
+pub use cilium_l7::{L7Condition, present as cilium_l7_present};
 pub use rules::Destination;
 
 use kubeseg_model::{AuthorizationPolicy, AuthzAction, Cluster, Labels, MtlsMode, Pod};

@@ -294,7 +294,8 @@ fn one_rule(
         }
     }
     let l3 = peers(ctx, entries, dir, scope);
-    let (ports, l7) = to_ports(ctx, present(entries, "toPorts"), dir, host).unwrap_or_default();
+    let (ports, l7, plain_ports) =
+        to_ports(ctx, present(entries, "toPorts"), dir, host).unwrap_or_default();
     let icmps =
         present(entries, "icmps").filter(|n| !matches!(&n.value, Value::Seq(s) if s.is_empty()));
     let mut ports = ports;
@@ -339,5 +340,6 @@ fn one_rule(
         peers,
         ports,
         l7,
+        plain_ports,
     })
 }

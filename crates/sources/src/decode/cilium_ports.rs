@@ -24,24 +24,27 @@ const L7_FIELDS: &[&str] = &["http", "kafka", "dns", "l7proto", "l7"];
 /// Protocols the CRD admits that carry no TCP, UDP or SCTP port.
 const OTHER_PROTOCOLS: &[&str] = &["ICMP", "ICMPV6", "VRRP", "IGMP"];
 
-/// The ports of a rule's `toPorts` (`None`: every port) and its L7 rule kinds;
-/// `None` on errors.
-pub(super) type Ports = (Option<Vec<PortRule>>, Vec<String>);
+/// The ports of a rule's `toPorts` (`None`: every port), its L7 rule kinds and the
+/// ports of its entries without L7 rules; `None` on errors.
+pub(super) type Ports = (Option<Vec<PortRule>>, Vec<String>, Vec<PortRule>);
 
 /// Reads `toPorts`; an absent or empty list restricts no port.
 pub(super) fn to_ports(ctx: &mut Ctx, node: Option<&Node>, dir: Dir, host: bool) -> Option<Ports> {
     let Some(node) = node else {
-        return Some((None, Vec::new()));
+        return Some((None, Vec::new(), Vec::new()));
     };
     let items = ctx.seq(node, "toPorts")?;
     if items.is_empty() {
-        return Some((None, Vec::new()));
+        return Some((None, Vec::new(), Vec::new()));
     }
     let mut ok = true;
-    let (mut rules, mut l7) = (Vec::new(), Vec::new());
+    let (mut rules, mut l7, mut plain) = (Vec::new(), Vec::new(), Vec::new());
     for item in items {
         match entry(ctx, item, dir, host) {
             Some((r, kinds)) => {
+                if kinds.is_empty() {
+                    plain.extend(r.iter().cloned());
+                }
                 rules.extend(r);
                 l7.extend(kinds);
             }
@@ -52,7 +55,9 @@ pub(super) fn to_ports(ctx: &mut Ctx, node: Option<&Node>, dir: Dir, host: bool)
     rules.dedup();
     l7.sort();
     l7.dedup();
-    ok.then_some((Some(rules), l7))
+    plain.sort();
+    plain.dedup();
+    ok.then_some((Some(rules), l7, plain))
 }
 
 /// One `toPorts` entry: its port rules and L7 kinds.
@@ -360,7 +365,7 @@ fn l7_rules(
         ctx.error(p, "invalid-l7", format!("L7 rules can only apply to TCP (not {proto}) except for DNS rules; write `protocol: TCP`"));
         return None;
     }
-    ctx.warning_at(line, column, "cilium-l7", "L7 rules: kubeseg counts these ports as open; Cilium's proxy admits only the matching requests");
+    ctx.warning_at(line, column, "cilium-l7", "L7 rules: Cilium's proxy admits only the matching requests; kubeseg shows these ports into pods as allowed only under the rules (conditional) and, toward addresses and domain names, as open");
     kinds.sort();
     Some(kinds)
 }
