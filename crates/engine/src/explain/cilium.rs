@@ -3,7 +3,7 @@
 
 use super::{Miss, Side, namespace_labels, rule_ports};
 use crate::Options;
-use crate::index::{cilium_pattern_matches, cilium_refs};
+use crate::index::cilium_pattern_matches;
 use kubeseg_model::{CiliumPeerKind, CiliumRule, CiliumSubject, Cluster, Entity, PortSet, Rule};
 use std::net::IpAddr;
 
@@ -37,7 +37,7 @@ pub struct CiliumAllows {
 
 /// The Cilium specs selecting `subject` (a pod) and their allow rules toward `peer`.
 pub fn allows(
-    cluster: &Cluster,
+    (cluster, candidates): (&Cluster, &super::Candidates),
     (namespace, subject): (&str, &kubeseg_model::Pod),
     peer: &Side,
     destination: &Side,
@@ -46,7 +46,8 @@ pub fn allows(
 ) -> CiliumAllows {
     let mut out = CiliumAllows::default();
     let labels = namespace_labels(cluster, namespace);
-    for (i, r) in cilium_refs(cluster).into_iter().enumerate() {
+    for &i in candidates.cilium(namespace) {
+        let r = candidates.refs[i];
         let spec = &cluster.cilium_policies[r.policy as usize].specs[r.spec as usize];
         let CiliumSubject::Pods(set) = &spec.subject else {
             continue;

@@ -5,10 +5,12 @@
 //! paths agree.
 
 mod calico;
+mod candidates;
 mod cilium;
 mod tiers;
 
 use crate::Options;
+pub use candidates::Candidates;
 pub use cilium::{CiliumAllow, CiliumAllows};
 use kubeseg_model::{Cluster, Labels, NetworkPolicy, PeerKind, Pod, PortMatch, PortSet, Rule};
 use std::net::IpAddr;
@@ -86,8 +88,20 @@ pub struct Explanation {
 
 /// Explains `src → dst` under the given ipBlock reading.
 pub fn explain(cluster: &Cluster, src: &Side, dst: &Side, options: Options) -> Explanation {
-    let egress = direction(cluster, src, dst, dst, true, options);
-    let ingress = direction(cluster, dst, src, dst, false, options);
+    explain_with(cluster, &Candidates::new(cluster), src, dst, options)
+}
+
+/// [`explain`] with the policies that may select each pod found in `candidates`
+/// (built once for many pairs).
+pub fn explain_with(
+    cluster: &Cluster,
+    candidates: &Candidates,
+    src: &Side,
+    dst: &Side,
+    options: Options,
+) -> Explanation {
+    let egress = direction((cluster, candidates), src, dst, dst, true, options);
+    let ingress = direction((cluster, candidates), dst, src, dst, false, options);
     let allowed = egress.allowed.intersect(&ingress.allowed);
     Explanation {
         egress,
@@ -97,7 +111,7 @@ pub fn explain(cluster: &Cluster, src: &Side, dst: &Side, options: Options) -> E
 }
 
 fn direction(
-    cluster: &Cluster,
+    (cluster, candidates): (&Cluster, &Candidates),
     subject: &Side,
     peer: &Side,
     destination: &Side,
@@ -123,7 +137,8 @@ fn direction(
         not_applicable: false,
         ..open
     };
-    for (pi, p) in cluster.policies.iter().enumerate() {
+    for &pi in candidates.policies(namespace) {
+        let p = &cluster.policies[pi];
         let isolates = if egress {
             p.isolates_egress
         } else {
@@ -148,7 +163,7 @@ fn direction(
         }
     }
     d.cilium = cilium::allows(
-        cluster,
+        (cluster, candidates),
         (namespace, pod),
         peer,
         destination,
@@ -166,7 +181,7 @@ fn direction(
             .fold(PortSet::empty(), |acc, p| acc.union(p));
     }
     let walk = tiers::walk(
-        cluster,
+        (cluster, candidates),
         namespace,
         pod,
         peer,

@@ -3,7 +3,7 @@
 
 use super::{Side, namespace_labels, rule_ports};
 use crate::Options;
-use crate::index::{Region, Stage, cilium_refs, domain_matches, normalise_domain, order_key};
+use crate::index::{Region, Stage, domain_matches, normalise_domain, order_key};
 use kubeseg_model::{Action, Cluster, PortSet, Rule, TierPeerKind, TierRule};
 
 /// A tiered rule that applies to the endpoint and whose peer matches the other side.
@@ -54,7 +54,7 @@ pub struct TierWalk {
 /// Walks the tiers for `subject` (a pod) toward or from `peer`.
 #[allow(clippy::too_many_arguments)]
 pub fn walk(
-    cluster: &Cluster,
+    (cluster, candidates): (&Cluster, &super::Candidates),
     namespace: &str,
     subject: &kubeseg_model::Pod,
     peer: &Side,
@@ -122,7 +122,8 @@ pub fn walk(
             found.push((key, step(pi, ri, stage, r.action, ports)));
         }
     }
-    for (i, r) in cilium_refs(cluster).into_iter().enumerate() {
+    for &i in candidates.cilium(namespace) {
+        let r = candidates.refs[i];
         let spec = &cluster.cilium_policies[r.policy as usize].specs[r.spec as usize];
         let kubeseg_model::CiliumSubject::Pods(set) = &spec.subject else {
             continue;

@@ -227,7 +227,7 @@ impl<'c> Annotator<'c> {
         let Some(gate) = self.gate.as_mut() else {
             return istio;
         };
-        let l7 = gate.conditions(src, dst);
+        let l7 = gate.conditions(src, dst, ports);
         if !l7.iter().any(|c| !c.ports.intersect(ports).is_empty()) {
             return istio;
         }

@@ -14,7 +14,7 @@
 use crate::Options;
 use crate::explain::{self, Direction, Side, namespace_labels};
 use crate::index::cilium_refs;
-use kubeseg_model::{CiliumSubject, Cluster, PortSet};
+use kubeseg_model::{CiliumPeerKind, CiliumRule, CiliumSubject, Cluster, PortSet};
 use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 use std::rc::Rc;
@@ -45,43 +45,89 @@ pub fn present(cluster: &Cluster) -> bool {
 pub(super) struct Gate<'c> {
     cluster: &'c Cluster,
     options: Options,
-    /// Per workload: whether a spec with L7 rules selects it, for (ingress, egress).
-    selected: Vec<(bool, bool)>,
+    /// Per workload: the L7-bearing rules of the specs selecting it, with the ports
+    /// each may filter (a superset: named ports count as their whole protocol), for
+    /// (ingress, egress); computed at the first question (`reach --compact` never
+    /// asks one).
+    selected: Option<Vec<(Vec<L7Rule<'c>>, Vec<L7Rule<'c>>)>>,
+    /// Per namespace name: its labels, as selectors see them.
+    ns_labels: HashMap<&'c str, kubeseg_model::Labels>,
+    /// The policies that may select each pod, for the pairs' explanations.
+    candidates: Option<explain::Candidates<'c>>,
     memo: HashMap<Pair, Rc<Vec<L7Condition>>>,
 }
+
+/// An allow rule with L7 rules, and the ports it may filter.
+type L7Rule<'c> = (&'c CiliumRule, PortSet);
 
 /// A source (a workload or an address) and a destination workload.
 type Pair = (Result<usize, IpAddr>, usize);
 
 impl<'c> Gate<'c> {
     pub(super) fn new(cluster: &'c Cluster, options: Options) -> Self {
+        Gate {
+            cluster,
+            options,
+            selected: None,
+            ns_labels: HashMap::default(),
+            candidates: None,
+            memo: HashMap::default(),
+        }
+    }
+
+    /// Per workload: the L7-bearing rules of the specs selecting it, for (ingress,
+    /// egress).
+    fn selected(
+        cluster: &'c Cluster,
+        ns_labels: &mut HashMap<&'c str, kubeseg_model::Labels>,
+    ) -> Vec<(Vec<L7Rule<'c>>, Vec<L7Rule<'c>>)> {
+        let l7 = |rules: &'c [CiliumRule]| -> Vec<L7Rule<'c>> {
+            rules
+                .iter()
+                .filter(|r| !r.l7.is_empty())
+                .map(|r| (r, l7_ports(r)))
+                .collect()
+        };
+        // Only specs with L7 rules matter; testing every spec against every workload
+        // costs specs × workloads selector matches (45,000 × 15,000 at 150k pods).
         let specs: Vec<_> = cilium_refs(cluster)
             .into_iter()
             .map(|r| &cluster.cilium_policies[r.policy as usize].specs[r.spec as usize])
             .filter_map(|s| match &s.subject {
-                CiliumSubject::Pods(set) => Some((s, set)),
+                CiliumSubject::Pods(set) => Some((l7(&s.ingress), l7(&s.egress), set)),
                 CiliumSubject::Nodes(_) => None,
             })
+            .filter(|(i, e, _)| !i.is_empty() || !e.is_empty())
             .collect();
-        let has = |rules: &[kubeseg_model::CiliumRule]| rules.iter().any(|r| !r.l7.is_empty());
-        let selected = cluster
-            .workloads
-            .iter()
-            .map(|w| {
-                let labels = namespace_labels(cluster, &w.namespace);
-                let pod = &w.pods[0];
-                specs.iter().fold((false, false), |(i, e), (s, set)| {
-                    let on = set.namespaces.matches(&labels) && set.pods.matches(&pod.labels);
-                    (i || (on && has(&s.ingress)), e || (on && has(&s.egress)))
-                })
-            })
-            .collect();
-        Gate {
-            cluster,
-            options,
-            selected,
-            memo: HashMap::default(),
+        // Each spec's namespace selector is tested once per namespace, then its pod
+        // selector on that namespace's workloads only.
+        let mut by_namespace: HashMap<&str, Vec<usize>> = HashMap::default();
+        for (i, w) in cluster.workloads.iter().enumerate() {
+            by_namespace
+                .entry(w.namespace.as_str())
+                .or_default()
+                .push(i);
         }
+        let mut by_namespace: Vec<(&str, Vec<usize>)> = by_namespace.into_iter().collect();
+        by_namespace.sort_unstable();
+        for (ns, _) in &by_namespace {
+            ns_labels.insert(ns, namespace_labels(cluster, ns));
+        }
+        let mut selected = vec![(Vec::new(), Vec::new()); cluster.workloads.len()];
+        for (ingress, egress, set) in &specs {
+            for (ns, workloads) in &by_namespace {
+                if !set.namespaces.matches(&ns_labels[ns]) {
+                    continue;
+                }
+                for &w in workloads {
+                    if set.pods.matches(&cluster.workloads[w].pods[0].labels) {
+                        selected[w].0.extend(ingress.iter().cloned());
+                        selected[w].1.extend(egress.iter().cloned());
+                    }
+                }
+            }
+        }
+        selected
     }
 
     /// The conditions from `src` (a workload or an address) to workload `dst`, on any
@@ -90,22 +136,63 @@ impl<'c> Gate<'c> {
         &mut self,
         src: Result<usize, IpAddr>,
         dst: usize,
+        ports: &PortSet,
     ) -> Rc<Vec<L7Condition>> {
-        let egress = src.is_ok_and(|s| self.selected[s].1);
-        if !self.selected[dst].0 && !egress {
+        let cluster = self.cluster;
+        let ns_labels = &mut self.ns_labels;
+        let selected = self
+            .selected
+            .get_or_insert_with(|| Gate::selected(cluster, ns_labels));
+        // Only a connection that an L7 rule at either end may admit (its peer may match
+        // the other end, on one of the connection's ports) needs the pair's evaluation.
+        let party = |w: usize| (&self.ns_labels[cluster.workloads[w].namespace.as_str()], w);
+        let admits = |rules: &[L7Rule], peer: Option<(&kubeseg_model::Labels, usize)>| {
+            rules.iter().any(|(rule, filtered)| {
+                !filtered.intersect(ports).is_empty()
+                    && rule.peers.iter().any(|p| match (&p.kind, peer) {
+                        (CiliumPeerKind::Pods(set), Some((ns, w))) => {
+                            set.namespaces.matches(ns)
+                                && set.pods.matches(&cluster.workloads[w].pods[0].labels)
+                        }
+                        (CiliumPeerKind::Pods(_), None) => false,
+                        _ => true,
+                    })
+            })
+        };
+        let ingress = admits(&selected[dst].0, src.ok().map(party));
+        let egress = src.is_ok_and(|s| admits(&selected[s].1, Some(party(dst))));
+        if !ingress && !egress {
             return Rc::default();
         }
-        let (cluster, options) = (self.cluster, self.options);
+        let options = self.options;
+        let candidates = self
+            .candidates
+            .get_or_insert_with(|| explain::Candidates::new(cluster));
         self.memo
             .entry((src, dst))
-            .or_insert_with(|| Rc::new(pair(cluster, src, dst, options)))
+            .or_insert_with(|| Rc::new(pair((cluster, candidates), src, dst, options)))
             .clone()
     }
 }
 
+/// The ports an L7-bearing rule names (every port of a protocol for a named port, and
+/// every port for a rule without `toPorts`).
+fn l7_ports(rule: &CiliumRule) -> PortSet {
+    use kubeseg_model::PortMatch;
+    let Some(ports) = &rule.ports else {
+        return PortSet::all();
+    };
+    ports.iter().fold(PortSet::empty(), |out, p| {
+        out.union(&match &p.port {
+            PortMatch::Range(lo, hi) => PortSet::range(p.protocol, *lo, *hi),
+            PortMatch::Any | PortMatch::Named(_) => PortSet::all_of(p.protocol),
+        })
+    })
+}
+
 /// The L7 conditions of one pair, from both directions.
 fn pair(
-    cluster: &Cluster,
+    (cluster, candidates): (&Cluster, &explain::Candidates),
     src: Result<usize, IpAddr>,
     dst: usize,
     options: Options,
@@ -118,9 +205,10 @@ fn pair(
         Ok(w) => side(w),
         Err(ip) => Side::Address(ip),
     };
-    let e = explain::explain(cluster, &from, &side(dst), options);
-    let mut items = direction(cluster, &e.egress, "egress");
-    items.extend(direction(cluster, &e.ingress, "ingress"));
+    let e = explain::explain_with(cluster, candidates, &from, &side(dst), options);
+    let refs = &candidates.refs;
+    let mut items = direction(cluster, refs, &e.egress, "egress");
+    items.extend(direction(cluster, refs, &e.ingress, "ingress"));
     let mut out: Vec<L7Condition> = Vec::new();
     for (ports, condition) in items {
         refine(&mut out, ports, condition);
@@ -130,7 +218,12 @@ fn pair(
 
 /// The ports each L7-bearing allow of a direction filters, less what an allow without
 /// L7 rules admits for the same peer.
-fn direction(cluster: &Cluster, d: &Direction, word: &str) -> Vec<(PortSet, String)> {
+fn direction(
+    cluster: &Cluster,
+    refs: &[crate::index::CiliumRef],
+    d: &Direction,
+    word: &str,
+) -> Vec<(PortSet, String)> {
     if !d.isolated {
         return Vec::new();
     }
@@ -145,7 +238,6 @@ fn direction(cluster: &Cluster, d: &Direction, word: &str) -> Vec<(PortSet, Stri
                 .map(|r| r.ports.difference(&r.l7_ports)),
         )
         .fold(PortSet::empty(), |acc, p| acc.union(&p));
-    let refs = cilium_refs(cluster);
     d.cilium
         .rules
         .iter()
