@@ -656,6 +656,12 @@ pub enum ProtocolArg {
     /// SCTP.
     #[value(name = "SCTP", alias = "sctp")]
     Sctp,
+    /// ICMP (for `explain`, --port is TYPE or TYPE/CODE).
+    #[value(name = "ICMP", alias = "icmp")]
+    Icmp,
+    /// ICMPv6 (for `explain`, --port is TYPE or TYPE/CODE).
+    #[value(name = "ICMPv6", aliases = ["icmpv6", "ICMPV6"])]
+    IcmpV6,
 }
 
 /// `kubeseg explain`.
@@ -673,7 +679,8 @@ pub struct ExplainArgs {
     /// The destination (same forms as --from).
     #[arg(long, value_name = "ENDPOINT")]
     pub to: String,
-    /// A port number or a named port of the destination.
+    /// A port number or a named port of the destination; for ICMP and ICMPv6 a message,
+    /// TYPE/CODE or TYPE (code 0), such as 8/0 for an echo request.
     #[arg(long)]
     pub port: Option<String>,
     /// The protocol of --port.

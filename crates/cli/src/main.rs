@@ -533,6 +533,7 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String> {
     };
     let port = match service_port.as_ref().or(a.port.as_ref()) {
         None => None,
+        Some(p) if protocol.is_icmp() => Some((protocol, icmp_message(p, protocol)?)),
         Some(p) => Some((protocol, port_number(p, protocol, &dst_side)?)),
     };
     let e = explain(cluster, &src_side, &dst_side, options(&a.common, cluster));
@@ -648,6 +649,19 @@ fn service_target(svc: &kubeseg_model::Service, p: &str, protocol: Protocol) -> 
     }
 }
 
+/// An ICMP or ICMPv6 `--port`: `TYPE/CODE`, or `TYPE` for code 0, as the verdicts
+/// number messages (`type << 8 | code`).
+fn icmp_message(p: &str, protocol: Protocol) -> Result<u16> {
+    let (t, c) = p.split_once('/').unwrap_or((p, "0"));
+    match (t.parse::<u8>(), c.parse::<u8>()) {
+        (Ok(t), Ok(c)) => Ok(kubeseg_model::icmp_message(t, c)),
+        _ => bail!(
+            "--port {}: an {protocol} message is TYPE or TYPE/CODE, each 0 to 255",
+            kubeseg_model::clip(p)
+        ),
+    }
+}
+
 fn port_number(p: &str, protocol: Protocol, dst: &Side) -> Result<u16> {
     if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
         return match p.parse::<u16>() {
@@ -721,6 +735,8 @@ impl ProtocolArg {
             ProtocolArg::Tcp => Protocol::Tcp,
             ProtocolArg::Udp => Protocol::Udp,
             ProtocolArg::Sctp => Protocol::Sctp,
+            ProtocolArg::Icmp => Protocol::Icmp,
+            ProtocolArg::IcmpV6 => Protocol::IcmpV6,
         }
     }
 }

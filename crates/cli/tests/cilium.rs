@@ -449,3 +449,127 @@ fn diff_sees_an_l7_rule_narrow_a_port() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// ICMP in `explain` and `test` (issue 16), derived by hand: b admits from a only ICMP
+/// echo requests (Cilium `icmps`, IPv4 type 8, any code) and TCP 9080; nothing selects
+/// a, so b reaches a on everything.
+#[test]
+fn explain_and_test_ask_about_icmp_messages() {
+    let input = r#"apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: m, labels: {app: a}}
+spec: {containers: [{name: main, image: app}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: m, labels: {app: b}}
+spec: {containers: [{name: main, image: app, ports: [{containerPort: 9080}]}]}
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: b-in, namespace: m}
+spec:
+  endpointSelector: {matchLabels: {app: b}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {app: a}}]
+    icmps: [{fields: [{type: EchoRequest}]}]
+  - fromEndpoints: [{matchLabels: {app: a}}]
+    toPorts: [{ports: [{port: "9080", protocol: TCP}]}]
+"#;
+    let run_in = |args: &[&str]| {
+        let out = common::kubeseg_stdin(args, input);
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+            out.status.code(),
+        )
+    };
+    let explain = |port: &str, protocol: &str| {
+        run_in(&[
+            "explain",
+            "-",
+            "--from",
+            "m/a",
+            "--to",
+            "m/b",
+            "--protocol",
+            protocol,
+            "--port",
+            port,
+        ])
+    };
+    // Echo request, type 8 code 0: the first ingress rule (line 17) admits it.
+    let (out, err, code) = explain("8/0", "ICMP");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains("m/a[Pod] => m/b[Pod] on ICMP 8/0: ALLOWED"),
+        "{out}"
+    );
+    assert!(out.contains("ICMP 8/0 decided by"), "{out}");
+    // `TYPE` alone is code 0; another code of type 8 is admitted too (the rule has no
+    // code); an echo reply (type 0) and ICMPv6's echo request (128) are not.
+    let (out, _, _) = explain("8", "icmp");
+    assert!(out.contains("on ICMP 8/0: ALLOWED"), "{out}");
+    let (out, _, _) = explain("8/5", "ICMP");
+    assert!(out.contains("on ICMP 8/5: ALLOWED"), "{out}");
+    let (out, _, _) = explain("0/0", "ICMP");
+    assert!(out.contains("on ICMP 0/0: DENIED"), "{out}");
+    let (out, _, _) = explain("128/0", "ICMPv6");
+    assert!(out.contains("on ICMPv6 128/0: DENIED"), "{out}");
+    let (json, _, _) = run_in(&[
+        "explain",
+        "-",
+        "--from",
+        "m/a",
+        "--to",
+        "m/b",
+        "--protocol",
+        "ICMP",
+        "--port",
+        "8/0",
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_str(&json).unwrap();
+    // Messages are numbered type * 256 + code, as in every JSON output.
+    assert_eq!(v["port"]["protocol"], "ICMP");
+    assert_eq!(v["port"]["port"], 2048);
+    assert_eq!(v["allowed"], true);
+    let (out, err, code) = explain("256/0", "ICMP");
+    assert_eq!(code, Some(2), "{out}");
+    assert!(err.contains("TYPE or TYPE/CODE"), "{err}");
+    // `test`: ICMP/8 (every code of type 8) and ICMP/8/0 are allowed; ICMP/0 and plain
+    // ICMP (every message) are not all allowed; b reaches a on any message.
+    let dir = common::scratch(
+        "icmp-spec",
+        &[(
+            "spec.yaml",
+            "apiVersion: kubeseg.io/v1\nkind: ConnectivitySpec\nassertions:\n\
+         - name: ping\n  allow: {from: m/a, to: m/b, port: ICMP/8}\n\
+         - name: ping one message\n  allow: {from: m/a, to: m/b, port: ICMP/8/0}\n\
+         - name: no echo reply\n  deny: {from: m/a, to: m/b, port: ICMP/0}\n\
+         - name: not every message\n  allow: {from: m/a, to: m/b, port: ICMP}\n\
+         - name: back\n  allow: {from: m/b, to: m/a, port: [ICMP, ICMPv6/128/0]}\n",
+        )],
+    );
+    let spec = dir.join("spec.yaml");
+    let spec = spec.to_str().unwrap();
+    let (out, err, code) = run_in(&["test", "-", "--spec", spec, "--format", "json"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let passed = |name: &str| {
+        v["assertions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {out}"))["passed"]
+            .as_bool()
+            .unwrap()
+    };
+    assert!(passed("ping"));
+    assert!(passed("ping one message"));
+    assert!(passed("no echo reply"));
+    assert!(!passed("not every message"));
+    assert!(passed("back"));
+}

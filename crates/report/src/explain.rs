@@ -313,7 +313,8 @@ pub fn text(cluster: &Cluster, q: &Query, e: &Explanation) -> String {
                 _ if e.allowed.contains(proto, n) => "DENIED (by the mesh)".to_string(),
                 _ => "DENIED".to_string(),
             };
-            let _ = writeln!(out, "{} => {} on {proto} {n}: {verdict}", q.src, q.dst);
+            let asked = PortSet::range(proto, n, n);
+            let _ = writeln!(out, "{} => {} on {asked}: {verdict}", q.src, q.dst);
         }
         None => {
             let what = if e.allowed.is_empty() {
@@ -384,7 +385,8 @@ fn direction_text(
     if let Some((proto, n)) = port {
         let _ = writeln!(
             out,
-            "  {proto} {n} decided by {}",
+            "  {} decided by {}",
+            PortSet::range(proto, n, n),
             decider(cluster, d, name, proto, n)
         );
     }

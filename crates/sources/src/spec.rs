@@ -422,7 +422,8 @@ fn party(ctx: &mut Ctx, n: &Node) -> Option<Party> {
     })
 }
 
-/// `PROTO/N`, `PROTO/N-M` or `PROTO`, or a list of them.
+/// `PROTO/N`, `PROTO/N-M` or `PROTO` (for ICMP and ICMPv6 `PROTO/TYPE` or
+/// `PROTO/TYPE/CODE`), or a list of them.
 fn port_set(ctx: &mut Ctx, n: &Node) -> Option<(PortSet, String)> {
     let items: Vec<&Node> = match &n.value {
         Value::Seq(items) => items.iter().collect(),
@@ -436,16 +437,46 @@ fn port_set(ctx: &mut Ctx, n: &Node) -> Option<(PortSet, String)> {
             Some((p, r)) => (p, Some(r)),
             None => (text.as_str(), None),
         };
-        let Some(protocol) = Protocol::parse(&proto.to_ascii_uppercase()) else {
+        let protocol = match proto.to_ascii_uppercase().as_str() {
+            "ICMP" => Some(Protocol::Icmp),
+            "ICMPV6" => Some(Protocol::IcmpV6),
+            other => Protocol::parse(other),
+        };
+        let Some(protocol) = protocol else {
             ctx.error(
                 item,
                 "invalid-spec",
-                format!("`{text}`: the protocol must be TCP, UDP or SCTP"),
+                format!("`{text}`: the protocol must be TCP, UDP, SCTP, ICMP or ICMPv6"),
             );
             return None;
         };
         let part = match range {
             None => PortSet::all_of(protocol),
+            // ICMP/TYPE (every code) or ICMP/TYPE/CODE.
+            Some(r) if protocol.is_icmp() => {
+                let (t, c) = match r.split_once('/') {
+                    Some((t, c)) => (t, Some(c)),
+                    None => (r, None),
+                };
+                match (t.parse::<u8>(), c.map(str::parse::<u8>)) {
+                    (Ok(t), None) => {
+                        let (lo, hi) = kubeseg_model::icmp_type(t);
+                        PortSet::range(protocol, lo, hi)
+                    }
+                    (Ok(t), Some(Ok(c))) => {
+                        let m = kubeseg_model::icmp_message(t, c);
+                        PortSet::range(protocol, m, m)
+                    }
+                    _ => {
+                        ctx.error(
+                            item,
+                            "invalid-spec",
+                            format!("`{text}`: expected {proto}/TYPE or {proto}/TYPE/CODE, each 0 to 255"),
+                        );
+                        return None;
+                    }
+                }
+            }
             Some(r) => {
                 let (lo, hi) = r.split_once('-').unwrap_or((r, r));
                 match (lo.parse::<u16>(), hi.parse::<u16>()) {
