@@ -545,6 +545,11 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String> {
     let mesh = mesh_layer(
         cluster, &src_side, &dst_side, port, &e.allowed, &request, &a.common,
     );
+    let cilium_l7 = if kubeseg_engine::mesh::cilium_l7_present(cluster) {
+        kubeseg_engine::mesh::cilium_l7_conditions(cluster, &e)
+    } else {
+        Vec::new()
+    };
     let q = kubeseg_report::explain::Query {
         src: &src_id,
         src_kind: &src_kind,
@@ -553,6 +558,7 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String> {
         port,
         mesh: &mesh,
         request: &request,
+        cilium_l7: &cilium_l7,
     };
     use kubeseg_report::unmodelled::{Shape, add};
     let unmodelled = unmodelled(&loaded);

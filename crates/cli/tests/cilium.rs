@@ -573,3 +573,55 @@ spec:
     assert!(!passed("not every message"));
     assert!(passed("back"));
 }
+
+/// `explain`'s verdict on `tests/cilium/l7.yaml` (see above): web → api on TCP 8080 is
+/// allowed only for the requests `api-http`'s http rules match, on 9090 outright; ops's
+/// 8080 is lifted by `api-ops`; web's DNS on UDP 53 is conditional at its egress.
+#[test]
+fn explain_verdicts_say_when_only_l7_rules_allow() {
+    let explain = |from: &str, to: &str, port: &str, protocol: &str, format: &str| {
+        run(&[
+            "explain",
+            L7,
+            "--from",
+            from,
+            "--to",
+            to,
+            "--port",
+            port,
+            "--protocol",
+            protocol,
+            "--format",
+            format,
+        ])
+    };
+    let (out, err, code) = explain("shop/web", "shop/api", "8080", "TCP", "text");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.contains(&format!(
+            "shop/web[Pod] => shop/api[Pod] on TCP 8080: ALLOWED ONLY IF {API_HTTP}\n"
+        )),
+        "{out}"
+    );
+    let (out, _, _) = explain("shop/web", "shop/api", "9090", "TCP", "text");
+    assert!(out.contains("on TCP 9090: ALLOWED\n"), "{out}");
+    let (out, _, _) = explain("ops/mon", "shop/api", "8080", "TCP", "text");
+    assert!(out.contains("on TCP 8080: ALLOWED\n"), "{out}");
+    let (out, _, _) = explain("shop/web", "shop/dns", "53", "UDP", "text");
+    assert!(
+        out.contains(&format!("on UDP 53: ALLOWED ONLY IF {WEB_DNS}\n")),
+        "{out}"
+    );
+    let (json, _, _) = explain("shop/web", "shop/api", "8080", "TCP", "json");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["verdict"], "conditional");
+    assert_eq!(v["allowed"], false);
+    assert_eq!(v["ciliumL7"][0]["conditions"][0], API_HTTP);
+    assert_eq!(
+        v["ciliumL7"][0]["ports"]["TCP"],
+        serde_json::json!([[8080, 8080]])
+    );
+    let (json, _, _) = explain("shop/web", "shop/api", "9090", "TCP", "json");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["verdict"], "allowed");
+}

@@ -56,6 +56,8 @@ pub struct Query<'a> {
     pub mesh: &'a [(u16, MeshVerdict)],
     /// The request the mesh was asked about.
     pub request: &'a Request,
+    /// Cilium's L7 conditions: ports only allows with L7 rules admit (empty without).
+    pub cilium_l7: &'a [kubeseg_engine::mesh::L7Condition],
 }
 
 #[derive(Serialize)]
@@ -136,6 +138,15 @@ struct ExplainJson<'a> {
     egress: DirectionJson,
     ingress: DirectionJson,
     mesh: Vec<MeshJson>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    cilium_l7: Vec<CiliumL7Json>,
+}
+
+/// Ports only allows with Cilium L7 rules admit, and the rules that filter them.
+#[derive(Serialize)]
+struct CiliumL7Json {
+    ports: PortsJson,
+    conditions: Vec<String>,
 }
 
 /// The composed verdict on the asked port: L3/L4, then the mesh on that port.
@@ -144,16 +155,19 @@ fn verdict(q: &Query, e: &Explanation) -> Option<&'static str> {
     if !e.allowed.contains(proto, n) {
         return Some("denied");
     }
+    // The mesh's denial wins; Cilium's L7 rules or the mesh's conditions make the
+    // rest conditional.
     Some(
-        match q
-            .mesh
-            .iter()
-            .find(|(p, _)| *p == n)
-            .map(|(_, v)| &v.decision)
-        {
-            None | Some(Decision::Allowed) => "allowed",
-            Some(Decision::Denied) => "denied",
-            Some(Decision::Conditional(_)) => "conditional",
+        match (
+            q.mesh
+                .iter()
+                .find(|(p, _)| *p == n)
+                .map(|(_, v)| &v.decision),
+            l7_on(q),
+        ) {
+            (Some(Decision::Denied), _) => "denied",
+            (Some(Decision::Conditional(_)), _) | (_, Some(_)) => "conditional",
+            (None | Some(Decision::Allowed), None) => "allowed",
         },
     )
 }
@@ -299,7 +313,21 @@ pub fn json(cluster: &Cluster, q: &Query, e: &Explanation) -> String {
             .iter()
             .map(|(p, v)| mesh_json(cluster, *p, v))
             .collect(),
+        cilium_l7: q
+            .cilium_l7
+            .iter()
+            .map(|c| CiliumL7Json {
+                ports: PortsJson::from_set(&c.ports),
+                conditions: c.conditions.clone(),
+            })
+            .collect(),
     })
+}
+
+/// The Cilium L7 conditions on the asked port, when its allows all carry L7 rules.
+fn l7_on<'q>(q: &Query<'q>) -> Option<&'q kubeseg_engine::mesh::L7Condition> {
+    let (proto, n) = q.port?;
+    q.cilium_l7.iter().find(|c| c.ports.contains(proto, n))
 }
 
 /// Renders an explanation for a terminal.
@@ -309,7 +337,18 @@ pub fn text(cluster: &Cluster, q: &Query, e: &Explanation) -> String {
         Some((proto, n)) => {
             let verdict = match verdict(q, e) {
                 Some("allowed") => "ALLOWED".to_string(),
-                Some("conditional") => "ALLOWED ONLY IF the mesh conditions below hold".to_string(),
+                Some("conditional") => {
+                    let mut parts: Vec<String> =
+                        l7_on(q).map(|c| c.conditions.clone()).unwrap_or_default();
+                    let mesh = q
+                        .mesh
+                        .iter()
+                        .any(|(p, v)| *p == n && matches!(v.decision, Decision::Conditional(_)));
+                    if mesh {
+                        parts.push("the mesh conditions below hold".into());
+                    }
+                    format!("ALLOWED ONLY IF {}", parts.join(" and "))
+                }
                 _ if e.allowed.contains(proto, n) => "DENIED (by the mesh)".to_string(),
                 _ => "DENIED".to_string(),
             };

@@ -206,7 +206,20 @@ fn pair(
         Err(ip) => Side::Address(ip),
     };
     let e = explain::explain_with(cluster, candidates, &from, &side(dst), options);
-    let refs = &candidates.refs;
+    explained(cluster, &candidates.refs, &e)
+}
+
+/// The L7 conditions of an explained pair: the ports only allows with L7 rules admit,
+/// in either direction, with the rules that filter them (`explain`'s verdict uses it).
+pub fn conditions_of(cluster: &Cluster, e: &explain::Explanation) -> Vec<L7Condition> {
+    explained(cluster, &cilium_refs(cluster), e)
+}
+
+fn explained(
+    cluster: &Cluster,
+    refs: &[crate::index::CiliumRef],
+    e: &explain::Explanation,
+) -> Vec<L7Condition> {
     let mut items = direction(cluster, refs, &e.egress, "egress");
     items.extend(direction(cluster, refs, &e.ingress, "ingress"));
     let mut out: Vec<L7Condition> = Vec::new();

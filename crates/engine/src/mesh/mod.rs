@@ -16,7 +16,9 @@ mod logic;
 mod rules;
 
 pub use annotate::{Annotation, Annotator, AnnotatorSeed, Composed};
-pub use cilium_l7::{L7Condition, present as cilium_l7_present};
+pub use cilium_l7::{
+    L7Condition, conditions_of as cilium_l7_conditions, present as cilium_l7_present,
+};
 pub use rules::Destination;
 
 use kubeseg_model::{AuthorizationPolicy, AuthzAction, Cluster, Labels, MtlsMode, Pod};
