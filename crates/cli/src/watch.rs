@@ -2,18 +2,19 @@
 //! change opens or closes, with the object changes that caused it.
 
 use crate::args::{Common, WatchArgs, WatchFormat};
-use crate::watch_rows::{Interner, Row, Rows, diff, sorted, to_json};
+use crate::watch_rows::{Interner, Row, diff, sorted, to_json};
 use crate::{leave_out_unenforced, mesh_options, options, unmodelled};
 use anyhow::{Result, anyhow, bail};
 use kubeseg_analyses::audit::{AuditConfig, audit};
 use kubeseg_engine::Engine;
 use kubeseg_live::watch::Message;
 use kubeseg_model::{Diagnostic, Severity};
-use kubeseg_report::{Format, diagnostics};
+use kubeseg_report::diagnostics;
 use kubeseg_sources::DecodedText as Decoded;
 use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write as _;
+use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
@@ -172,8 +173,8 @@ fn evaluate(
     }
     let options = options(common, &loaded.cluster);
     let cluster = &loaded.cluster;
-    // Connections and findings are computed at the same time, one engine each (compiling
-    // costs less than either answer).
+    // Connections and findings are computed at the same time, one engine each
+    // (compiling costs less than either answer).
     let (connections, report) = std::thread::scope(|scope| {
         let findings = scope.spawn(|| {
             let mut engine = Engine::new(cluster, options);
@@ -184,13 +185,14 @@ fn evaluate(
             };
             audit(&mut engine, &config).map_err(anyhow::Error::from)
         });
-        let connections = connections(common, cluster, options, interner);
+        let mut engine = Engine::new(cluster, options);
+        let connections = connections(common, &mut engine, interner);
         lap("connections");
         let report = findings
             .join()
             .map_err(|_| anyhow!("the audit stopped unexpectedly"))?;
         lap("audit");
-        Ok::<_, anyhow::Error>((connections?, report?))
+        Ok::<_, anyhow::Error>((connections, report?))
     })?;
     let findings = report
         .findings
@@ -210,27 +212,34 @@ fn evaluate(
     })
 }
 
-/// Every allowed connection, as `reach --format json` lists it.
-fn connections(
-    common: &Common,
-    cluster: &kubeseg_model::Cluster,
-    options: kubeseg_engine::Options,
-    interner: &mut Interner,
-) -> Result<Vec<Row>> {
-    let mut engine = Engine::new(cluster, options);
+/// Every allowed connection, as `reach --format json` lists it, sorted by interned
+/// (source, destination).
+fn connections(common: &Common, engine: &mut Engine, interner: &mut Interner) -> Vec<Row> {
+    let cluster = engine.cluster;
     let all: Vec<usize> = (0..engine.endpoints().len()).collect();
-    let mut mesh = kubeseg_engine::mesh::Annotator::new(cluster, mesh_options(common), options);
-    let mut rows = Rows::new(interner);
-    kubeseg_report::reach::write_connections(
-        &mut engine,
-        &all,
-        &all,
-        Format::Json,
-        mesh.as_mut(),
-        &[],
-        &mut rows,
-    )?;
-    rows.finish()
+    let ids: Vec<u32> = all
+        .iter()
+        .map(|&e| interner.id(&engine.endpoint_id(e)))
+        .collect();
+    let mut mesh =
+        kubeseg_engine::mesh::Annotator::new(cluster, mesh_options(common), engine.options);
+    // Tails come shared per thread; each allocation is interned once.
+    let mut tails: HashMap<*const u8, (Arc<str>, u32)> = HashMap::new();
+    let mut rows = Vec::new();
+    kubeseg_report::reach::json_connections(engine, &all, &all, mesh.as_mut(), |s, d, tail| {
+        let key = Arc::as_ptr(tail) as *const u8;
+        let id = match tails.get(&key) {
+            Some((_, id)) => *id,
+            None => {
+                let id = interner.id(tail);
+                tails.insert(key, (tail.clone(), id));
+                id
+            }
+        };
+        rows.push((ids[s], ids[d], id));
+    });
+    rows.sort_unstable();
+    rows
 }
 
 fn synced_line(format: WatchFormat, objects: usize, answer: &Answer) -> Option<String> {

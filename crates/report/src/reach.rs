@@ -36,6 +36,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::io::Write;
 use std::rc::Rc;
+use std::sync::Arc;
 
 #[derive(Serialize)]
 struct EndpointJson {
@@ -178,6 +179,93 @@ pub fn write_connections(
         |text| lines.text(&text),
     );
     lines.finish()
+}
+
+/// Every allowed connection from `sources` to `destinations`, as `write_connections`
+/// lists them in JSON, handed to `each` in source order as (source, destination, tail):
+/// the tail is what follows the destination on the JSON line (`, "allowed": {…}`, the
+/// mesh note when there is one, and `}`), so a caller that keeps connections (`kubeseg
+/// watch`) never renders or parses whole lines. Equal tails rendered by one thread
+/// share one allocation.
+pub fn json_connections(
+    engine: &mut Engine,
+    sources: &[usize],
+    destinations: &[usize],
+    mesh: Option<&mut Annotator>,
+    mut each: impl FnMut(usize, usize, &Arc<str>),
+) {
+    let endpoints: Vec<Endpoint> = if mesh.is_some() {
+        engine.endpoints().to_vec()
+    } else {
+        Vec::new()
+    };
+    let seed = mesh.as_deref().map(Annotator::seed);
+    engine.reach.par_for_each_ordered(
+        sources,
+        || TailThread {
+            scratch: Vec::new(),
+            row: Vec::new(),
+            key: None,
+            annotator: seed.as_ref().map(AnnotatorSeed::annotator),
+            notes: HashMap::new(),
+            tails: HashMap::new(),
+        },
+        |t, worker, src| {
+            let key = worker.endpoint_row_key(src);
+            if t.key.as_ref() != Some(&key) {
+                worker.endpoint_row(src, &mut t.scratch, &mut t.row);
+                t.key = Some(key);
+            }
+            let port_sets = worker.sets();
+            let mut out = Vec::new();
+            for &dst in destinations {
+                let p = t.row[dst];
+                if dst == src || p == PortSetId::EMPTY {
+                    continue;
+                }
+                let note = t.annotator.as_mut().and_then(|m| {
+                    let ports = port_sets.get(p);
+                    mesh_note(
+                        m,
+                        &mut t.notes,
+                        &endpoints,
+                        src,
+                        dst,
+                        p,
+                        ports,
+                        Format::Json,
+                    )
+                });
+                let tail = t
+                    .tails
+                    .entry((p, note))
+                    .or_insert_with_key(|(p, note)| {
+                        let ports = serde_json::to_string(&PortsJson::from_set(port_sets.get(*p)))
+                            .unwrap_or_default();
+                        let note = note.as_deref().unwrap_or_default();
+                        Arc::from(format!(", \"allowed\": {ports}{note}}}"))
+                    })
+                    .clone();
+                out.push((dst, tail));
+            }
+            (src, out)
+        },
+        |(src, cells)| {
+            for (dst, tail) in &cells {
+                each(src, *dst, tail);
+            }
+        },
+    );
+}
+
+/// What one thread keeps while it lists connections for [`json_connections`].
+struct TailThread<'c> {
+    scratch: Vec<PortSetId>,
+    row: Vec<PortSetId>,
+    key: Option<Vec<u32>>,
+    annotator: Option<Annotator<'c>>,
+    notes: RenderedNotes,
+    tails: HashMap<(PortSetId, Option<String>), Arc<str>>,
 }
 
 /// What one thread keeps while it renders sources: the row of the last source (shared
