@@ -237,19 +237,9 @@ fn explain_says_when_l7_rules_filter_the_requests() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// ICMP end to end (issue 16), derived by hand: a's pods and b's run sidecars; b admits
-/// from a only ICMP echo requests (Cilium `icmps`, IPv4 type 8) and TCP 9080, and an
-/// Istio allow-nothing policy (`spec: {}`) denies every TCP request into b. Istio's
-/// proxies intercept TCP only, so the mesh never touches ICMP: `reach` lists TCP 9080
-/// and ICMP 8 with the mesh's denial on TCP only, the JSON (schemaVersion 3) spells type
-/// 8 as messages 2048-2303, and the audit keeps the a → b hop, open on ICMP alone.
-#[test]
-fn icmp_passes_the_mesh_and_keeps_the_hop() {
-    let input = r#"apiVersion: v1
-kind: Namespace
-metadata: {name: m, labels: {istio-injection: enabled}}
----
-apiVersion: v1
+/// Pods m/a and m/b; b admits from a only ICMP echo requests (Cilium `icmps`, IPv4 type
+/// 8, any code, the first ingress rule at line 17) and TCP 9080.
+const ICMP_PODS: &str = r#"apiVersion: v1
 kind: Pod
 metadata: {name: a, namespace: m, labels: {app: a}}
 spec: {containers: [{name: main, image: app}]}
@@ -269,21 +259,31 @@ spec:
     icmps: [{fields: [{type: EchoRequest}]}]
   - fromEndpoints: [{matchLabels: {app: a}}]
     toPorts: [{ports: [{port: "9080", protocol: TCP}]}]
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: nothing, namespace: m}
-spec:
-  selector: {matchLabels: {app: b}}
 "#;
-    let run_in = |args: &[&str]| {
-        let out = common::kubeseg_stdin(args, input);
-        (
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-            out.status.code(),
-        )
-    };
+
+/// Runs kubeseg on `input` as its stdin: (stdout, stderr, exit code).
+fn run_stdin(args: &[&str], input: &str) -> (String, String, Option<i32>) {
+    let out = common::kubeseg_stdin(args, input);
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+        out.status.code(),
+    )
+}
+
+/// ICMP end to end (issue 16), derived by hand: a's pods and b's run sidecars; b admits
+/// from a only ICMP echo requests (Cilium `icmps`, IPv4 type 8) and TCP 9080, and an
+/// Istio allow-nothing policy (`spec: {}`) denies every TCP request into b. Istio's
+/// proxies intercept TCP only, so the mesh never touches ICMP: `reach` lists TCP 9080
+/// and ICMP 8 with the mesh's denial on TCP only, the JSON (schemaVersion 3) spells type
+/// 8 as messages 2048-2303, and the audit keeps the a → b hop, open on ICMP alone.
+#[test]
+fn icmp_passes_the_mesh_and_keeps_the_hop() {
+    let input = format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: m, labels: {{istio-injection: enabled}}}}\n---\n{ICMP_PODS}---\n{}",
+        "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: nothing, namespace: m}\nspec:\n  selector: {matchLabels: {app: b}}\n"
+    );
+    let run_in = |args: &[&str]| run_stdin(args, &input);
     let (out, err, code) = run_in(&["reach", "-", "--to", "m/b"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
@@ -455,35 +455,7 @@ fn diff_sees_an_l7_rule_narrow_a_port() {
 /// a, so b reaches a on everything.
 #[test]
 fn explain_and_test_ask_about_icmp_messages() {
-    let input = r#"apiVersion: v1
-kind: Pod
-metadata: {name: a, namespace: m, labels: {app: a}}
-spec: {containers: [{name: main, image: app}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: b, namespace: m, labels: {app: b}}
-spec: {containers: [{name: main, image: app, ports: [{containerPort: 9080}]}]}
----
-apiVersion: cilium.io/v2
-kind: CiliumNetworkPolicy
-metadata: {name: b-in, namespace: m}
-spec:
-  endpointSelector: {matchLabels: {app: b}}
-  ingress:
-  - fromEndpoints: [{matchLabels: {app: a}}]
-    icmps: [{fields: [{type: EchoRequest}]}]
-  - fromEndpoints: [{matchLabels: {app: a}}]
-    toPorts: [{ports: [{port: "9080", protocol: TCP}]}]
-"#;
-    let run_in = |args: &[&str]| {
-        let out = common::kubeseg_stdin(args, input);
-        (
-            String::from_utf8(out.stdout).unwrap(),
-            String::from_utf8(out.stderr).unwrap(),
-            out.status.code(),
-        )
-    };
+    let run_in = |args: &[&str]| run_stdin(args, ICMP_PODS);
     let explain = |port: &str, protocol: &str| {
         run_in(&[
             "explain",

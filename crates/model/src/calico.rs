@@ -47,6 +47,17 @@ pub struct CalicoPolicy {
 }
 
 impl CalicoPolicy {
+    /// Every selector it tests endpoints' labels with: its own, then its rules'
+    /// `selector` and `notSelector`.
+    pub fn endpoint_selectors(&self) -> impl Iterator<Item = &CalicoSelector> {
+        std::iter::once(&self.subject.selector).chain(
+            self.ingress
+                .iter()
+                .chain(&self.egress)
+                .flat_map(|r| r.peer.selector.iter().chain(&r.peer.not_selector)),
+        )
+    }
+
     /// `Kind/namespace/name`, or `Kind/name` when global.
     pub fn id(&self) -> String {
         if self.namespace.is_empty() {

@@ -135,23 +135,17 @@ pub fn write_connections(
     engine.reach.par_for_each_ordered(
         &src_order,
         || RowThread {
-            scratch: Vec::new(),
-            row: Vec::new(),
-            key: None,
+            rows: SourceRow::default(),
             renderer: LineRenderer::new(format),
             annotator: seed.as_ref().map(AnnotatorSeed::annotator),
             notes: HashMap::new(),
         },
         |t, worker, src| {
-            let key = worker.endpoint_row_key(src);
-            if t.key.as_ref() != Some(&key) {
-                worker.endpoint_row(src, &mut t.scratch, &mut t.row);
-                t.key = Some(key);
-            }
+            t.rows.compute(worker, src);
             let port_sets = worker.sets();
             let mut text = String::new();
             for &dst in &dst_order {
-                let p = t.row[dst];
+                let p = t.rows.row[dst];
                 if dst == src || p == PortSetId::EMPTY {
                     continue;
                 }
@@ -203,23 +197,17 @@ pub fn json_connections(
     engine.reach.par_for_each_ordered(
         sources,
         || TailThread {
-            scratch: Vec::new(),
-            row: Vec::new(),
-            key: None,
+            rows: SourceRow::default(),
             annotator: seed.as_ref().map(AnnotatorSeed::annotator),
             notes: HashMap::new(),
             tails: HashMap::new(),
         },
         |t, worker, src| {
-            let key = worker.endpoint_row_key(src);
-            if t.key.as_ref() != Some(&key) {
-                worker.endpoint_row(src, &mut t.scratch, &mut t.row);
-                t.key = Some(key);
-            }
+            t.rows.compute(worker, src);
             let port_sets = worker.sets();
             let mut out = Vec::new();
             for &dst in destinations {
-                let p = t.row[dst];
+                let p = t.rows.row[dst];
                 if dst == src || p == PortSetId::EMPTY {
                     continue;
                 }
@@ -258,11 +246,29 @@ pub fn json_connections(
     );
 }
 
-/// What one thread keeps while it lists connections for [`json_connections`].
-struct TailThread<'c> {
+/// The row of the last source a thread computed, kept for the next source when their
+/// row keys are equal.
+#[derive(Default)]
+struct SourceRow {
     scratch: Vec<PortSetId>,
     row: Vec<PortSetId>,
     key: Option<Vec<u32>>,
+}
+
+impl SourceRow {
+    /// Makes `row` the row of `src`.
+    fn compute(&mut self, worker: &mut kubeseg_engine::reach::RowWorker<'_>, src: usize) {
+        let key = worker.endpoint_row_key(src);
+        if self.key.as_ref() != Some(&key) {
+            worker.endpoint_row(src, &mut self.scratch, &mut self.row);
+            self.key = Some(key);
+        }
+    }
+}
+
+/// What one thread keeps while it lists connections for [`json_connections`].
+struct TailThread<'c> {
+    rows: SourceRow,
     annotator: Option<Annotator<'c>>,
     notes: RenderedNotes,
     tails: HashMap<(PortSetId, Option<String>), Arc<str>>,
@@ -271,9 +277,7 @@ struct TailThread<'c> {
 /// What one thread keeps while it renders sources: the row of the last source (shared
 /// by the next one when their row keys are equal), rendered port sets and mesh notes.
 struct RowThread<'c> {
-    scratch: Vec<PortSetId>,
-    row: Vec<PortSetId>,
-    key: Option<Vec<u32>>,
+    rows: SourceRow,
     renderer: LineRenderer,
     annotator: Option<Annotator<'c>>,
     notes: RenderedNotes,

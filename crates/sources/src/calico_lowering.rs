@@ -118,18 +118,11 @@ fn undeclared_service_accounts(cluster: &Cluster) -> Vec<Diagnostic> {
     use kubeseg_model::calico::{NAME_LABEL, SERVICE_ACCOUNT_PREFIX};
     let name_key = format!("{SERVICE_ACCOUNT_PREFIX}{NAME_LABEL}");
     let tests_labels = cluster.calico_policies.iter().any(|p| {
-        std::iter::once(&p.subject.selector)
-            .chain(
-                p.ingress
-                    .iter()
-                    .chain(&p.egress)
-                    .flat_map(|r| r.peer.selector.iter().chain(&r.peer.not_selector)),
-            )
-            .any(|s| {
-                s.label_keys()
-                    .iter()
-                    .any(|k| k.starts_with(SERVICE_ACCOUNT_PREFIX) && *k != name_key)
-            })
+        p.endpoint_selectors().any(|s| {
+            s.label_keys()
+                .iter()
+                .any(|k| k.starts_with(SERVICE_ACCOUNT_PREFIX) && *k != name_key)
+        })
     });
     if !tests_labels {
         return Vec::new();

@@ -22,13 +22,7 @@ pub use kubeseg_model::calico::SERVICE_ACCOUNT_KEY;
 /// service account (its name, or its profile's `pcsa.` labels).
 pub fn tests_service_accounts(cluster: &Cluster) -> bool {
     cluster.calico_policies.iter().any(|p| {
-        std::iter::once(&p.subject.selector)
-            .chain(
-                p.ingress
-                    .iter()
-                    .chain(&p.egress)
-                    .flat_map(|r| r.peer.selector.iter().chain(&r.peer.not_selector)),
-            )
+        p.endpoint_selectors()
             .any(kubeseg_model::calico::tests_service_account)
     })
 }
