@@ -80,9 +80,9 @@ pub fn run(a: &AuditArgs) -> Result<(String, bool)> {
         AuditFormat::Html => {
             let excerpts = excerpts(&findings);
             lap("excerpts");
-            let mesh = kubeseg_engine::mesh::present(&loaded.cluster);
+            let layers = crate::request_layers(&loaded.cluster);
             let out =
-                kubeseg_report::html::audit(&mut engine, &report, &findings, &excerpts, mesh)?;
+                kubeseg_report::html::audit(&mut engine, &report, &findings, &excerpts, layers)?;
             lap("render");
             return Ok((out, fail));
         }

@@ -426,13 +426,13 @@ fn reach(a: &ReachArgs) -> Result<Output> {
         ReachFormat::Md => Format::Md,
         ReachFormat::Dot => Format::Dot,
         ReachFormat::Html => {
-            let mesh = kubeseg_engine::mesh::present(engine.cluster);
+            let layers = request_layers(engine.cluster);
             let page = kubeseg_report::html::reach(
                 &mut engine,
                 &sources,
                 &destinations,
                 &unmodelled,
-                mesh,
+                layers,
             )?;
             return Ok(Output::Text(page));
         }
@@ -574,6 +574,16 @@ fn explain_cmd(a: &ExplainArgs) -> Result<String> {
             &unmodelled,
         ),
     })
+}
+
+/// The request-level layers the HTML pages name: an Istio mesh, Cilium's L7 rules.
+pub(crate) fn request_layers(
+    cluster: &kubeseg_model::Cluster,
+) -> kubeseg_report::html::RequestLayers {
+    kubeseg_report::html::RequestLayers {
+        istio: kubeseg_engine::mesh::present(cluster),
+        cilium_l7: kubeseg_engine::mesh::cilium_l7_present(cluster),
+    }
 }
 
 /// The mesh verdicts behind an explanation: for `--port` (TCP only: Istio does not

@@ -597,3 +597,25 @@ fn explain_verdicts_say_when_only_l7_rules_allow() {
     let v: Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["verdict"], "allowed");
 }
+
+/// The HTML pages draw L3/L4 connections; with Cilium L7 rules in the input (and no
+/// Istio mesh) their notes say that those rules further restrict requests.
+#[test]
+fn html_pages_say_that_l7_rules_restrict_requests() {
+    for command in ["reach", "audit"] {
+        let (page, err, code) = run(&[command, L7, "--format", "html"]);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(
+            page.contains(
+                "L3/L4 connections; Cilium's L7 rules further restrict requests on the ports they filter"
+            ),
+            "{command}"
+        );
+        assert!(
+            !page.contains("the Istio mesh further restricts"),
+            "{command}"
+        );
+    }
+    let (page, _, _) = run(&["reach", SHOP, "--format", "html"]);
+    assert!(!page.contains("further restrict"), "no L7 rules, no note");
+}

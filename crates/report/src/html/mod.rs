@@ -171,14 +171,15 @@ struct Page<'a> {
     excerpts: &'a Excerpts,
 }
 
-/// The audit page. `findings` are the ones selected for output; `mesh` says whether
-/// the input has a service mesh (the graph's connections are L3/L4, which the page says).
+/// The audit page. `findings` are the ones selected for output; `layers` says which
+/// request-level layers the input has (the graph's connections are L3/L4, which the
+/// page says).
 pub fn audit(
     engine: &mut Engine,
     report: &AuditReport,
     findings: &[&Finding],
     excerpts: &Excerpts,
-    mesh: bool,
+    layers: RequestLayers,
 ) -> Result<String, CollisionError> {
     let all: Vec<usize> = (0..engine.endpoints().len()).collect();
     // Each sensitive target is a node of its own (one per address range holding it).
@@ -273,8 +274,8 @@ pub fn audit(
         "score": report.scores.first().map(|s| (s.score * 10.0).round() / 10.0),
     });
     let mut notes = report.notes.clone();
-    if mesh {
-        notes.insert(0, MESH_NOTE.to_string());
+    if let Some(note) = layers.note() {
+        notes.insert(0, note);
     }
     let page = Page {
         kind: "audit",
@@ -333,8 +334,30 @@ fn marks(
     marks.into_values().collect()
 }
 
-/// What the page says when the input has a mesh.
-const MESH_NOTE: &str = "The graph and the connection lists show L3/L4 connections; the Istio mesh further restricts requests to meshed workloads (the findings account for it; `kubeseg reach` without --compact lists the request-level constraints).";
+/// The layers above L3/L4 that the input has: the page draws L3/L4 connections and
+/// says what further restricts requests.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RequestLayers {
+    /// An Istio mesh.
+    pub istio: bool,
+    /// Cilium allow rules with L7 `rules`.
+    pub cilium_l7: bool,
+}
+
+impl RequestLayers {
+    /// What the page says, when the input has either layer.
+    fn note(self) -> Option<String> {
+        let who = match (self.istio, self.cilium_l7) {
+            (false, false) => return None,
+            (true, false) => "the Istio mesh further restricts requests to meshed workloads",
+            (false, true) => "Cilium's L7 rules further restrict requests on the ports they filter",
+            (true, true) => "the Istio mesh and Cilium's L7 rules further restrict requests",
+        };
+        Some(format!(
+            "The graph and the connection lists show L3/L4 connections; {who} (the findings account for it; `kubeseg reach` without --compact lists the request-level constraints)."
+        ))
+    }
+}
 
 /// The connectivity map of `reach`: connections from `sources` to `destinations`.
 pub fn reach(
@@ -342,7 +365,7 @@ pub fn reach(
     sources: &[usize],
     destinations: &[usize],
     unmodelled: &[String],
-    mesh: bool,
+    layers: RequestLayers,
 ) -> Result<String, CollisionError> {
     let all: Vec<usize> = sources
         .iter()
@@ -356,8 +379,8 @@ pub fn reach(
         .iter()
         .map(|m| format!("not modelled, the connections ignore it: {m}"))
         .collect();
-    if mesh {
-        notes.insert(0, MESH_NOTE.to_string());
+    if let Some(note) = layers.note() {
+        notes.insert(0, note);
     }
     let empty = Excerpts::new();
     let page = Page {
