@@ -63,11 +63,29 @@ impl Cluster {
         namespace: &str,
         name: &str,
     ) -> Option<&crate::mesh::ServiceAccount> {
-        self.service_accounts
-            .binary_search_by(|a| (a.namespace.as_str(), a.name.as_str()).cmp(&(namespace, name)))
-            .ok()
-            .map(|i| &self.service_accounts[i])
+        let list = &self.service_accounts;
+        by_name(list, |a| (&a.namespace, &a.name), (namespace, name)).map(|i| &list[i])
     }
+
+    /// The Service `namespace/name`, when the input declares it (the list is sorted by
+    /// namespace and name).
+    pub fn service(&self, namespace: &str, name: &str) -> Option<&Service> {
+        let list = &self.services;
+        by_name(list, |s| (&s.namespace, &s.name), (namespace, name)).map(|i| &list[i])
+    }
+}
+
+/// Where `namespace/name` is in a list sorted by namespace and name.
+fn by_name<T>(
+    list: &[T],
+    key: impl Fn(&T) -> (&String, &String),
+    (namespace, name): (&str, &str),
+) -> Option<usize> {
+    list.binary_search_by(|x| {
+        let (ns, n) = key(x);
+        (ns.as_str(), n.as_str()).cmp(&(namespace, name))
+    })
+    .ok()
 }
 
 /// A namespace.

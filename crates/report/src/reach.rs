@@ -230,8 +230,7 @@ pub fn json_connections(
                     .or_insert_with_key(|(p, note)| {
                         let ports = serde_json::to_string(&PortsJson::from_set(port_sets.get(*p)))
                             .unwrap_or_default();
-                        let note = note.as_deref().unwrap_or_default();
-                        Arc::from(format!(", \"allowed\": {ports}{note}}}"))
+                        Arc::from(json_tail(&ports, note.as_deref().unwrap_or_default()))
                     })
                     .clone();
                 out.push((dst, tail));
@@ -264,6 +263,13 @@ impl SourceRow {
             self.key = Some(key);
         }
     }
+}
+
+/// What follows the destination on a JSON connection line: the allowed ports (as
+/// JSON) and the mesh note, then the closing brace. [`json_connections`] hands it over
+/// as is, so `kubeseg watch` keeps exactly reach's lines.
+fn json_tail(ports: &str, note: &str) -> String {
+    format!(", \"allowed\": {ports}{note}}}")
 }
 
 /// What one thread keeps while it lists connections for [`json_connections`].
@@ -522,7 +528,8 @@ impl LineRenderer {
             Format::Dot => writeln!(buf, "  \"{src}\" -> \"{dst}\" [label=\"{ports}\"];"),
             Format::Json => write!(
                 buf,
-                ",\n    {{\"src\": {json_src}, \"dst\": {json_dst}, \"allowed\": {ports}{note}}}"
+                ",\n    {{\"src\": {json_src}, \"dst\": {json_dst}{}",
+                json_tail(ports, &note)
             ),
         };
     }

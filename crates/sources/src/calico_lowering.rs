@@ -18,9 +18,11 @@ pub(crate) fn lower(cluster: &mut Cluster) -> Vec<Diagnostic> {
         let id = p.id();
         for (egress, rules) in [(false, &mut p.ingress), (true, &mut p.egress)] {
             for (i, rule) in rules.iter_mut().enumerate() {
-                let dir = if egress { "egress" } else { "ingress" };
-                let what = format!("{dir}[{i}] of {id}");
-                out.extend(lower_services(cluster, rule, egress, &what));
+                if rule.peer.services.is_some() {
+                    let dir = if egress { "egress" } else { "ingress" };
+                    let what = format!("{dir}[{i}] of {id}");
+                    out.extend(lower_services(cluster, rule, egress, &what));
+                }
             }
         }
     }
@@ -42,13 +44,7 @@ fn lower_services(
     what: &str,
 ) -> Option<Diagnostic> {
     let svc = rule.peer.services.clone()?;
-    let found = cluster
-        .services
-        .binary_search_by(|s| {
-            (s.namespace.as_str(), s.name.as_str()).cmp(&(&svc.namespace, &svc.name))
-        })
-        .ok()
-        .map(|i| &cluster.services[i]);
+    let found = cluster.service(&svc.namespace, &svc.name);
     rule.peer.namespaces = Some(CalicoNamespaces::Own(svc.namespace.clone()));
     let (selector, ports, diagnostic) = match found {
         None => (

@@ -45,16 +45,21 @@ pub fn present(cluster: &Cluster) -> bool {
 pub(super) struct Gate<'c> {
     cluster: &'c Cluster,
     options: Options,
-    /// Per workload: the L7-bearing rules of the specs selecting it, with the ports
-    /// each may filter (a superset: named ports count as their whole protocol), for
-    /// (ingress, egress); computed at the first question (`reach --compact` never
-    /// asks one).
-    selected: Option<Vec<(Vec<L7Rule<'c>>, Vec<L7Rule<'c>>)>>,
+    /// What the questions need, built at the first one (`reach --compact` never asks).
+    prepared: Option<Prepared<'c>>,
+    memo: HashMap<Pair, Rc<Vec<L7Condition>>>,
+}
+
+/// What a gate works from.
+struct Prepared<'c> {
+    /// The policies that may select each pod, for the pairs' explanations.
+    candidates: explain::Candidates<'c>,
     /// Per namespace name: its labels, as selectors see them.
     ns_labels: HashMap<&'c str, kubeseg_model::Labels>,
-    /// The policies that may select each pod, for the pairs' explanations.
-    candidates: Option<explain::Candidates<'c>>,
-    memo: HashMap<Pair, Rc<Vec<L7Condition>>>,
+    /// Per workload: the L7-bearing rules of the specs selecting it, with the ports
+    /// each may filter (a superset: named ports count as their whole protocol), for
+    /// (ingress, egress).
+    selected: Vec<(Vec<L7Rule<'c>>, Vec<L7Rule<'c>>)>,
 }
 
 /// An allow rule with L7 rules, and the ports it may filter.
@@ -63,24 +68,9 @@ type L7Rule<'c> = (&'c CiliumRule, PortSet);
 /// A source (a workload or an address) and a destination workload.
 type Pair = (Result<usize, IpAddr>, usize);
 
-impl<'c> Gate<'c> {
-    pub(super) fn new(cluster: &'c Cluster, options: Options) -> Self {
-        Gate {
-            cluster,
-            options,
-            selected: None,
-            ns_labels: HashMap::default(),
-            candidates: None,
-            memo: HashMap::default(),
-        }
-    }
-
-    /// Per workload: the L7-bearing rules of the specs selecting it, for (ingress,
-    /// egress).
-    fn selected(
-        cluster: &'c Cluster,
-        ns_labels: &mut HashMap<&'c str, kubeseg_model::Labels>,
-    ) -> Vec<(Vec<L7Rule<'c>>, Vec<L7Rule<'c>>)> {
+impl<'c> Prepared<'c> {
+    fn new(cluster: &'c Cluster) -> Self {
+        let candidates = explain::Candidates::new(cluster);
         let l7 = |rules: &'c [CiliumRule]| -> Vec<L7Rule<'c>> {
             rules
                 .iter()
@@ -88,19 +78,19 @@ impl<'c> Gate<'c> {
                 .map(|r| (r, l7_ports(r)))
                 .collect()
         };
-        // Only specs with L7 rules matter; testing every spec against every workload
-        // costs specs × workloads selector matches (45,000 × 15,000 at 150k pods).
-        let specs: Vec<_> = cilium_refs(cluster)
-            .into_iter()
-            .map(|r| &cluster.cilium_policies[r.policy as usize].specs[r.spec as usize])
-            .filter_map(|s| match &s.subject {
-                CiliumSubject::Pods(set) => Some((l7(&s.ingress), l7(&s.egress), set)),
-                CiliumSubject::Nodes(_) => None,
+        // Per Cilium spec: its L7-bearing rules, when it has some and selects pods.
+        let specs: Vec<_> = candidates
+            .refs
+            .iter()
+            .map(|r| {
+                let s = &cluster.cilium_policies[r.policy as usize].specs[r.spec as usize];
+                match &s.subject {
+                    CiliumSubject::Pods(set) => Some((l7(&s.ingress), l7(&s.egress), set))
+                        .filter(|(i, e, _)| !i.is_empty() || !e.is_empty()),
+                    CiliumSubject::Nodes(_) => None,
+                }
             })
-            .filter(|(i, e, _)| !i.is_empty() || !e.is_empty())
             .collect();
-        // Each spec's namespace selector is tested once per namespace, then its pod
-        // selector on that namespace's workloads only.
         let mut by_namespace: HashMap<&str, Vec<usize>> = HashMap::default();
         for (i, w) in cluster.workloads.iter().enumerate() {
             by_namespace
@@ -108,14 +98,17 @@ impl<'c> Gate<'c> {
                 .or_default()
                 .push(i);
         }
-        let mut by_namespace: Vec<(&str, Vec<usize>)> = by_namespace.into_iter().collect();
-        by_namespace.sort_unstable();
-        for (ns, _) in &by_namespace {
-            ns_labels.insert(ns, namespace_labels(cluster, ns));
-        }
+        let ns_labels: HashMap<&str, kubeseg_model::Labels> = by_namespace
+            .keys()
+            .map(|ns| (*ns, namespace_labels(cluster, ns)))
+            .collect();
+        // Only the specs that may select a namespace's pods are tested on them.
         let mut selected = vec![(Vec::new(), Vec::new()); cluster.workloads.len()];
-        for (ingress, egress, set) in &specs {
-            for (ns, workloads) in &by_namespace {
+        for (ns, workloads) in &by_namespace {
+            for &i in candidates.cilium(ns) {
+                let Some((ingress, egress, set)) = &specs[i] else {
+                    continue;
+                };
                 if !set.namespaces.matches(&ns_labels[ns]) {
                     continue;
                 }
@@ -127,7 +120,22 @@ impl<'c> Gate<'c> {
                 }
             }
         }
-        selected
+        Prepared {
+            candidates,
+            ns_labels,
+            selected,
+        }
+    }
+}
+
+impl<'c> Gate<'c> {
+    pub(super) fn new(cluster: &'c Cluster, options: Options) -> Self {
+        Gate {
+            cluster,
+            options,
+            prepared: None,
+            memo: HashMap::default(),
+        }
     }
 
     /// The conditions from `src` (a workload or an address) to workload `dst`, on any
@@ -139,13 +147,13 @@ impl<'c> Gate<'c> {
         ports: &PortSet,
     ) -> Rc<Vec<L7Condition>> {
         let cluster = self.cluster;
-        let ns_labels = &mut self.ns_labels;
-        let selected = self
-            .selected
-            .get_or_insert_with(|| Gate::selected(cluster, ns_labels));
+        let prepared = self.prepared.get_or_insert_with(|| Prepared::new(cluster));
         // Only a connection that an L7 rule at either end may admit (its peer may match
         // the other end, on one of the connection's ports) needs the pair's evaluation.
-        let party = |w: usize| (&self.ns_labels[cluster.workloads[w].namespace.as_str()], w);
+        let party = |w: usize| {
+            let ns = &prepared.ns_labels[cluster.workloads[w].namespace.as_str()];
+            (ns, w)
+        };
         let admits = |rules: &[L7Rule], peer: Option<(&kubeseg_model::Labels, usize)>| {
             rules.iter().any(|(rule, filtered)| {
                 !filtered.intersect(ports).is_empty()
@@ -159,15 +167,12 @@ impl<'c> Gate<'c> {
                     })
             })
         };
-        let ingress = admits(&selected[dst].0, src.ok().map(party));
-        let egress = src.is_ok_and(|s| admits(&selected[s].1, Some(party(dst))));
+        let ingress = admits(&prepared.selected[dst].0, src.ok().map(party));
+        let egress = src.is_ok_and(|s| admits(&prepared.selected[s].1, Some(party(dst))));
         if !ingress && !egress {
             return Rc::default();
         }
-        let options = self.options;
-        let candidates = self
-            .candidates
-            .get_or_insert_with(|| explain::Candidates::new(cluster));
+        let (options, candidates) = (self.options, &prepared.candidates);
         self.memo
             .entry((src, dst))
             .or_insert_with(|| Rc::new(pair((cluster, candidates), src, dst, options)))
