@@ -445,8 +445,14 @@ fn reach(a: &ReachArgs) -> Result<Output> {
         kubeseg_engine::mesh::Annotator::new(cluster, mesh_options(&a.common), engine.options);
     if a.compact {
         if mesh.is_some() && !a.common.quiet {
+            let layers = request_layers(cluster);
+            let what = match (layers.istio, layers.cilium_l7) {
+                (true, true) => "the Istio mesh's and Cilium's L7 rules' constraints",
+                (false, true) => "the constraints of Cilium's L7 rules",
+                _ => "their mesh constraints",
+            };
             note!(
-                "note: --compact lists L3/L4 connections without their mesh constraints; drop --compact to see them"
+                "note: --compact lists L3/L4 connections without {what}; drop --compact to see them"
             );
         }
         kubeseg_report::reach::write_compact(

@@ -619,3 +619,18 @@ fn html_pages_say_that_l7_rules_restrict_requests() {
     let (page, _, _) = run(&["reach", SHOP, "--format", "html"]);
     assert!(!page.contains("further restrict"), "no L7 rules, no note");
 }
+
+/// `reach --compact` lists L3/L4 only, and says on stderr that Cilium's L7 rules'
+/// constraints are left out.
+#[test]
+fn compact_says_it_leaves_out_l7_constraints() {
+    let (out, err, code) = run(&["reach", L7, "--compact"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!out.contains("cilium-l7"), "{out}");
+    assert!(
+        err.contains(
+            "--compact lists L3/L4 connections without the constraints of Cilium's L7 rules"
+        ),
+        "{err}"
+    );
+}
