@@ -905,8 +905,42 @@ fn not_nets_excludes_one_pod_ip() {
             ("prod/a[Pod]", "prod/b[Pod]", NONE),
             ("prod/c[Pod]", "prod/b[Pod]", ALL),
             (WORLD, "prod/b[Pod]", ALL),
-            // A pod without known IP has some IPv4 address, not provably 10.0.0.1.
-            ("prod/n[Pod]", "prod/b[Pod]", ALL),
+            // A pod without known IP may get any IPv4 address, 10.0.0.1 among them:
+            // kubeseg matches an address condition only when it holds whatever
+            // address the pod gets (README, "Pods whose address is unknown").
+            ("prod/n[Pod]", "prod/b[Pod]", NONE),
+        ]);
+}
+
+#[test]
+fn a_pod_without_ip_matches_only_what_any_address_would() {
+    // 10.0.0.0/8 is a source's `nets` in one rule and its `notNets` in another.
+    let on_port = |port: u16, peer: CalicoEntity| {
+        let mut r = allow(peer);
+        r.protocols = [true, false, false, false, false];
+        r.ports = Some(CalicoPorts {
+            ports: Some(vec![CalicoPort::Range(port, port)]),
+            not_ports: Vec::new(),
+        });
+        r
+    };
+    let inside = CalicoEntity {
+        nets: Some(nets(&["10.0.0.0/8"])),
+        ..CalicoEntity::default()
+    };
+    let outside = CalicoEntity {
+        not_nets: Some(nets(&["10.0.0.0/8"])),
+        ..CalicoEntity::default()
+    };
+    Setup::abc()
+        .pod_with("prod", "n", None, &[], &[])
+        .calico(np("split", "app == 'b'").ingress(vec![on_port(80, inside), on_port(443, outside)]))
+        .expect(&[
+            ("prod/a[Pod]", "prod/b[Pod]", "TCP 80"),
+            (WORLD, "prod/b[Pod]", "TCP 443"),
+            // n's address may or may not be in 10.0.0.0/8: neither rule holds whatever
+            // address it gets.
+            ("prod/n[Pod]", "prod/b[Pod]", NONE),
         ]);
 }
 

@@ -103,6 +103,12 @@ impl IpSet {
         self.v4 == IntervalSet::full()
     }
 
+    /// Whether some IPv4 address is in the set: then it may hold the address a pod
+    /// whose IP is not known gets.
+    pub fn has_ipv4(&self) -> bool {
+        !self.v4.is_empty()
+    }
+
     /// The lowest address (IPv4 first), if any.
     pub fn first_address(&self) -> Option<IpAddr> {
         if let Some(&(lo, _)) = self.v4.ranges().first() {

@@ -165,12 +165,21 @@ fn holds(set: &IpSet, side: &Side) -> bool {
     }
 }
 
+/// Whether an address set may hold the side's address, as `notNets` excludes: a pod
+/// with none known when the set holds an IPv4 address (it may get that one).
+fn may_hold(set: &IpSet, side: &Side) -> bool {
+    match side {
+        Side::Pod { pod, .. } if pod.ips.is_empty() => set.has_ipv4(),
+        _ => holds(set, side),
+    }
+}
+
 /// Whether a rule's entity matches the other side: every given field holds.
 fn entity_matches(cluster: &Cluster, e: &CalicoEntity, peer: &Side, options: Options) -> bool {
     if e.nets.as_ref().is_some_and(|nets| !holds(nets, peer)) {
         return false;
     }
-    if e.not_nets.as_ref().is_some_and(|nets| holds(nets, peer)) {
+    if e.not_nets.as_ref().is_some_and(|nets| may_hold(nets, peer)) {
         return false;
     }
     if e.selector.is_none() && e.not_selector.is_none() && e.namespaces.is_none() {

@@ -296,7 +296,7 @@ fn peer_matches(
                     && cluster.nodes.iter().any(|n| n.addresses.contains(ip)))
         }
         (PeerKind::IpBlock { addresses, .. }, Side::Pod { pod, .. }) => {
-            options.ipblock_pod_ips && pod.ips.iter().any(|ip| addresses.contains(*ip))
+            options.ipblock_pod_ips && crate::index::pod_in(addresses, pod)
         }
     }
 }

@@ -335,11 +335,7 @@ fn peer_matches(cluster: &Cluster, kind: &TierPeerKind, peer: &Side, options: Op
                 && set.pods.matches(&pod.labels)
         }
         (TierPeerKind::Networks { addresses, .. }, Side::Pod { pod, .. }) => {
-            if pod.ips.is_empty() {
-                addresses.has_all_ipv4()
-            } else {
-                pod.ips.iter().any(|ip| addresses.contains(*ip))
-            }
+            crate::index::pod_in(addresses, pod)
         }
         (TierPeerKind::Networks { addresses, .. }, Side::Address(ip)) => addresses.contains(*ip),
         (TierPeerKind::Networks { addresses, .. }, Side::Domain(_)) => addresses.has_all_ipv4(),

@@ -266,17 +266,18 @@ pub fn namespace_allows(
 }
 
 /// What the engine needs of Calico before nodes are laid out: every address set a rule
-/// names or a network set holds.
-pub fn calico_address_sets(cluster: &Cluster) -> Vec<IpSet> {
-    let mut out: Vec<IpSet> = cluster
+/// names or a network set holds, each with whether it excludes (`notNets`) rather than
+/// includes.
+pub fn calico_address_sets(cluster: &Cluster) -> Vec<(IpSet, bool)> {
+    let mut out: Vec<(IpSet, bool)> = cluster
         .calico_network_sets
         .iter()
-        .map(|n| n.nets.clone())
+        .map(|n| (n.nets.clone(), false))
         .collect();
     for p in &cluster.calico_policies {
         for r in p.ingress.iter().chain(&p.egress) {
-            out.extend(r.peer.nets.iter().cloned());
-            out.extend(r.peer.not_nets.iter().cloned());
+            out.extend(r.peer.nets.iter().map(|s| (s.clone(), false)));
+            out.extend(r.peer.not_nets.iter().map(|s| (s.clone(), true)));
         }
     }
     out
@@ -588,12 +589,12 @@ impl Builder<'_> {
         }
         if let Some(nets) = &e.nets {
             let mut within = self.atoms_within(nets);
-            within.union_with(&self.classes_in(nets));
+            within.union_with(&self.classes_in(nets, false));
             set.intersect_with(&within);
         }
         if let Some(not_nets) = &e.not_nets {
             set.difference_with(&self.atoms_within(not_nets));
-            set.difference_with(&self.classes_in(not_nets));
+            set.difference_with(&self.classes_in(not_nets, true));
         }
         set
     }
@@ -609,13 +610,18 @@ impl Builder<'_> {
         set
     }
 
-    /// The classes whose pods' addresses lie in `addresses` (a pod with no known IP
-    /// only when the set holds every IPv4 address), by the networks of their key.
-    fn classes_in(&self, addresses: &IpSet) -> BitSet {
+    /// The classes whose pods' addresses lie in `addresses`, by the networks of their
+    /// key. A pod with no known IP is in only when every address it may get is (the
+    /// set holds every IPv4 address); with `possibly`, when some may be (the set holds
+    /// one), as a `notNets` that may hold it excludes it.
+    fn classes_in(&self, addresses: &IpSet, possibly: bool) -> BitSet {
         let mut set = BitSet::new(self.nodes);
-        let id = self.networks.iter().position(|n| n == addresses);
+        let Some(id) = self.networks.iter().position(|n| n == addresses) else {
+            return set;
+        };
+        let id = id as u32;
         for (i, c) in self.classes.iter().enumerate() {
-            if id.is_some_and(|id| c.networks.contains(&(id as u32))) {
+            if c.networks.contains(&id) || (possibly && c.networks_maybe.contains(&id)) {
                 set.insert(i);
             }
         }

@@ -56,6 +56,7 @@ pub(super) fn classes(
 
 /// The class of a pod of namespace `namespace`: what policies can see of it.
 fn class_key(pod: &Pod, namespace: u32, pre: &Prepass, options: Options) -> ClassKey {
+    let (networks, networks_maybe) = pre.networks_holding(pod);
     ClassKey {
         namespace,
         labels: pod
@@ -74,7 +75,8 @@ fn class_key(pod: &Pod, namespace: u32, pre: &Prepass, options: Options) -> Clas
         } else {
             Vec::new()
         },
-        networks: pre.networks_holding(pod),
+        networks,
+        networks_maybe,
         service_account: pre.calico_service_accounts.then(|| {
             pod.service_account
                 .clone()

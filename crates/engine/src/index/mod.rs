@@ -28,7 +28,7 @@ pub use calico::{
 pub use cilium::{CiliumRef, cilium_pattern_matches, cilium_refs};
 pub use tiers::{
     Region, Stage, TierPeerRef, TierRule, Tiers, domain_matches, end_key, in_order,
-    normalise_domain, order_key,
+    normalise_domain, order_key, pod_in,
 };
 
 /// How the engine reads semantics that conformant implementations leave open.
@@ -70,8 +70,12 @@ pub struct ClassKey {
     /// `projectcalico.org/serviceaccount` (else `None`, so it splits no class).
     pub service_account: Option<String>,
     /// The tiered `networks` address sets that hold the pods' addresses (indices
-    /// into the distinct sets), so pod IPs split classes only as far as they matter.
+    /// into the distinct sets), so pod IPs split classes only as far as they matter
+    /// (see `Prepass::networks_holding` for pods whose IP is unknown).
     pub networks: Vec<u32>,
+    /// The sets used both to include and to exclude that may hold the address of these
+    /// pods, whose IP is unknown, without surely holding it.
+    pub networks_maybe: Vec<u32>,
 }
 
 /// An endpoint of the answer: a workload or an external address atom.

@@ -200,8 +200,11 @@ pub struct Prepass {
     pub node_addresses: HashMap<Selector, IpSet>,
     /// Every domain named by a `domainNames` peer, normalised, sorted.
     pub domains: Vec<String>,
-    /// The distinct address sets of `networks` peers.
+    /// The distinct address sets of `networks` peers and of Calico's nets and network
+    /// sets.
     pub networks: Vec<IpSet>,
+    /// Per `networks` set: how rules use it.
+    pub network_use: Vec<NetworkUse>,
     /// Every Node object's addresses.
     pub all_node_addresses: IpSet,
     /// Whether a Calico selector tests `projectcalico.org/serviceaccount`.
@@ -212,29 +215,73 @@ pub struct Prepass {
 
 impl Prepass {
     /// The indices of the ipBlock sets holding one of a pod's known IPs (a pod whose
-    /// IP is unknown is in none).
+    /// IP is unknown: those holding every address it may get, every IPv4 address).
     pub fn ipblocks_holding(&self, pod: &kubeseg_model::Pod) -> Vec<u32> {
         (0..self.ipblock_sets.len() as u32)
-            .filter(|&i| {
-                let set = &self.ipblock_sets[i as usize];
-                pod.ips.iter().any(|ip| set.contains(*ip))
-            })
+            .filter(|&i| pod_in(&self.ipblock_sets[i as usize], pod))
             .collect()
     }
 
-    /// The indices of the `networks` sets holding a pod: by its known IPs, or when it
-    /// has none, the sets holding every IPv4 address.
-    pub fn networks_holding(&self, pod: &kubeseg_model::Pod) -> Vec<u32> {
-        (0..self.networks.len() as u32)
-            .filter(|&i| {
-                let set = &self.networks[i as usize];
-                if pod.ips.is_empty() {
-                    set.has_all_ipv4()
-                } else {
-                    pod.ips.iter().any(|ip| set.contains(*ip))
+    /// The `networks` sets a pod is in (indices), and those it may be in, for its key.
+    /// A pod with known IPs is in the sets holding one, and the second list is empty.
+    /// A pod whose IP is unknown is in a set that only includes when every address it
+    /// may get is in it, and in a set that only excludes (`notNets`) when some may be:
+    /// it matches an address condition only when it would whatever address it gets.
+    /// A set used both ways is listed first by the former, second by the latter
+    /// (when the two differ). Keying on how each set is used keeps a pod whose IP is
+    /// unknown in its siblings' class wherever they cannot differ.
+    pub fn networks_holding(&self, pod: &kubeseg_model::Pod) -> (Vec<u32>, Vec<u32>) {
+        let mut sure = Vec::new();
+        let mut maybe = Vec::new();
+        for (i, set) in self.networks.iter().enumerate() {
+            let i = i as u32;
+            if !pod.ips.is_empty() {
+                if pod.ips.iter().any(|ip| set.contains(*ip)) {
+                    sure.push(i);
                 }
-            })
-            .collect()
+                continue;
+            }
+            let (certain, possible) = (set.has_all_ipv4(), set.has_ipv4());
+            match self.network_use[i as usize] {
+                NetworkUse::Includes if certain => sure.push(i),
+                NetworkUse::Excludes if possible => sure.push(i),
+                NetworkUse::Both if certain => sure.push(i),
+                NetworkUse::Both if possible => maybe.push(i),
+                _ => {}
+            }
+        }
+        (sure, maybe)
+    }
+}
+
+/// Whether a pod's address is in `set`: by its known IPs, or when it has none, when
+/// every address it may get is (the set holds every IPv4 address).
+pub fn pod_in(set: &IpSet, pod: &kubeseg_model::Pod) -> bool {
+    if pod.ips.is_empty() {
+        set.has_all_ipv4()
+    } else {
+        pod.ips.iter().any(|ip| set.contains(*ip))
+    }
+}
+
+/// How rules use a `networks` address set: to include addresses, to exclude them
+/// (Calico's `notNets`), or both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetworkUse {
+    /// Only to include.
+    Includes,
+    /// Only to exclude.
+    Excludes,
+    /// Both.
+    Both,
+}
+
+impl NetworkUse {
+    fn and(self, excludes: bool) -> Self {
+        match (self, excludes) {
+            (NetworkUse::Includes, false) | (NetworkUse::Excludes, true) => self,
+            _ => NetworkUse::Both,
+        }
     }
 }
 
@@ -245,6 +292,7 @@ pub fn prepass(cluster: &Cluster) -> Prepass {
         node_addresses: HashMap::default(),
         domains: Vec::new(),
         networks: Vec::new(),
+        network_use: Vec::new(),
         all_node_addresses: IpSet::empty(),
         calico_service_accounts: super::calico::tests_service_accounts(cluster),
         ipblock_sets: Vec::new(),
@@ -268,6 +316,7 @@ pub fn prepass(cluster: &Cluster) -> Prepass {
                     TierPeerKind::Networks { addresses, .. } => {
                         if seen.insert(addresses) {
                             out.networks.push(addresses.clone());
+                            out.network_use.push(NetworkUse::Includes);
                         }
                         out.ip_sets.push(addresses.clone());
                     }
@@ -291,9 +340,24 @@ pub fn prepass(cluster: &Cluster) -> Prepass {
     }
     out.all_node_addresses = super::cilium::node_addresses(cluster);
     // Calico's nets match pod addresses, so they split classes as `networks` do.
-    for set in super::calico::calico_address_sets(cluster) {
-        if !out.networks.contains(&set) {
-            out.networks.push(set.clone());
+    let mut at: HashMap<IpSet, usize> = out
+        .networks
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.clone(), i))
+        .collect();
+    for (set, excludes) in super::calico::calico_address_sets(cluster) {
+        match at.get(&set) {
+            Some(&i) => out.network_use[i] = out.network_use[i].and(excludes),
+            None => {
+                at.insert(set.clone(), out.networks.len());
+                out.networks.push(set.clone());
+                out.network_use.push(if excludes {
+                    NetworkUse::Excludes
+                } else {
+                    NetworkUse::Includes
+                });
+            }
         }
         out.ip_sets.push(set);
     }

@@ -242,6 +242,11 @@ impl Reachability {
                 membership[n].insert(u);
             }
         }
+        // Peer sets holding every node are every row's: the tiers fold them once.
+        let universal: Vec<u32> = (0..used.len() as u32)
+            .filter(|&u| index.peer_sets[used[u as usize]].count() == nodes)
+            .collect();
+        tier_ingress.set_universal(universal);
         // Egress: the union-layer policies that isolate each node or allow it something,
         // then (numbered after them) the tiered policies with egress rules that apply to
         // it, interned as signatures.

@@ -197,14 +197,26 @@ struct Profile {
     rules: Vec<TierRule>,
     /// The destinations grouped by port profile: (a representative node, nodes).
     destinations: Vec<(usize, Vec<u32>)>,
+    /// The positions of the rules whose peers are every source (see
+    /// [`TierIngress::set_universal`]), ascending.
+    base: Vec<u32>,
 }
 
 /// The tiered ingress rules, laid out for rows.
+///
+/// Rules whose peers are every source (a cluster-wide tier's `all()`, say) match every
+/// row: their positions are each profile's `base`, and a row looks up folds only for
+/// the profiles where it matches some other rule, so a row costs what sets it apart
+/// rather than the number of profiles such rules touch.
 #[derive(Default)]
 pub struct TierIngress {
     profiles: Vec<Profile>,
     /// Per dense peer set: (profile, rule position) pairs.
     by_peer_set: Vec<Vec<(u32, u32)>>,
+    /// The dense peer sets that hold every source.
+    universal: Vec<u32>,
+    /// Profiles with a non-empty `base`.
+    based: Vec<u32>,
 }
 
 /// What one thread's rows keep between sources for the tiered ingress rules.
@@ -214,8 +226,13 @@ pub struct TierScratch {
     matched: Vec<Vec<u32>>,
     /// The profiles the current source touched.
     touched: Vec<u32>,
-    /// Per (profile, matched positions): the decisions per destination group.
+    /// The same, sorted.
+    seen: Vec<u32>,
+    /// Per (profile, matched positions besides its base): the decisions per
+    /// destination group.
     folds: HashMap<(u32, Vec<u32>), std::sync::Arc<Grouped>>,
+    /// Per profile: the decisions of its base alone, once computed.
+    base_folds: Vec<Option<std::sync::Arc<Grouped>>>,
 }
 
 impl TierIngress {
@@ -257,6 +274,7 @@ impl TierIngress {
                 t.profiles.push(Profile {
                     rules,
                     destinations: Vec::new(),
+                    base: Vec::new(),
                 });
                 by_port_profile.push(HashMap::default());
                 id as usize
@@ -279,8 +297,27 @@ impl TierIngress {
     pub fn scratch(&self) -> TierScratch {
         TierScratch {
             matched: vec![Vec::new(); self.profiles.len()],
+            base_folds: vec![None; self.profiles.len()],
             ..TierScratch::default()
         }
+    }
+
+    /// Moves the rules whose dense peer set is in `universal` (held by every source)
+    /// into their profiles' base. Call once every dense peer set is covered.
+    pub fn set_universal(&mut self, universal: Vec<u32>) {
+        for &ps in &universal {
+            for (profile, pos) in std::mem::take(&mut self.by_peer_set[ps as usize]) {
+                self.profiles[profile as usize].base.push(pos);
+            }
+        }
+        for (i, p) in self.profiles.iter_mut().enumerate() {
+            p.base.sort_unstable();
+            p.base.dedup();
+            if !p.base.is_empty() {
+                self.based.push(i as u32);
+            }
+        }
+        self.universal = universal;
     }
 
     /// Grows the per-peer-set table to `len` dense peer sets (NetworkPolicy ones added later).
@@ -302,6 +339,13 @@ impl TierIngress {
         (index, interner): (&Index, &mut Interner),
         row: &mut [PortSetId],
     ) {
+        // Every source is in the universal peer sets; a node that is not (a domain,
+        // only ever a destination) gets no row worth the care.
+        debug_assert!(
+            self.universal
+                .iter()
+                .all(|&ps| membership.contains(ps as usize))
+        );
         let mut touched = std::mem::take(&mut scratch.touched);
         touched.clear();
         for ps in membership.iter() {
@@ -334,10 +378,33 @@ impl TierIngress {
             positions.clear();
             scratch.matched[profile as usize] = positions;
         }
+        // The profiles this row matches only by their base. Profiles own disjoint
+        // destinations, so the order does not matter.
+        let mut seen = std::mem::take(&mut scratch.seen);
+        seen.clear();
+        seen.extend(touched.iter().copied());
+        seen.sort_unstable();
+        for &profile in &self.based {
+            if seen.binary_search(&profile).is_ok() {
+                continue;
+            }
+            let grouped = match &scratch.base_folds[profile as usize] {
+                Some(g) => g.clone(),
+                None => {
+                    let g = std::sync::Arc::new(self.fold(profile, &[], index, interner));
+                    scratch.base_folds[profile as usize] = Some(g.clone());
+                    g
+                }
+            };
+            let isolated = &index.ingress_isolated;
+            apply_grouped(&grouped, |d| isolated.contains(d), row, &mut interner.sets);
+        }
+        scratch.seen = seen;
         scratch.touched = touched;
     }
 
-    /// The decisions of a profile's matched rules, per destination.
+    /// The decisions of a profile's matched rules (`positions` and its base), per
+    /// destination.
     fn fold(
         &self,
         profile: u32,
@@ -346,10 +413,13 @@ impl TierIngress {
         interner: &mut Interner,
     ) -> Grouped {
         let p = &self.profiles[profile as usize];
+        let mut all: Vec<u32> = p.base.iter().chain(positions).copied().collect();
+        all.sort_unstable();
+        all.dedup();
         let mut items = Vec::new();
         for (representative, destinations) in &p.destinations {
             let mut decision = Decision::default();
-            for &pos in positions {
+            for &pos in &all {
                 let r = p.rules[pos as usize];
                 let ports = interner.resolve(index, r.ports, *representative);
                 decision.apply(r.tier, r.action, r.end, ports, &mut interner.sets);
@@ -386,38 +456,72 @@ fn in_order(
 
 /// What the tiered egress rules of `tiered` decide toward every node, grouped by
 /// decision.
+///
+/// Rules toward every node with the same ports everywhere (a tier's `pass`, a
+/// namespace's default deny) decide alike for each node no other rule matches: those
+/// nodes share one decision, computed once, and only the others are walked one by one.
 pub fn egress_decisions((index, interner): (&Index, &mut Interner), tiered: &[u32]) -> Grouped {
     let nodes = index.nodes;
-    let mut decisions = vec![Decision::default(); nodes];
+    let rules = in_order(tiered, &index.tiers.egress);
+    let everywhere = |r: &TierRule| {
+        index.port_specs[r.ports].named.is_empty() && index.peer_sets[r.peers].count() == nodes
+    };
+    let (common, specific): (Vec<&TierRule>, Vec<&TierRule>) =
+        rules.iter().partition(|r| everywhere(r));
     let mut touched = BitSet::new(nodes);
-    for r in in_order(tiered, &index.tiers.egress) {
-        {
-            let named = !index.port_specs[r.ports].named.is_empty();
-            let numeric = index.port_specs[r.ports].numeric;
-            let peers = r.peers;
-            for w in 0..index.peer_sets[peers].words().len() {
-                let mut word = index.peer_sets[peers].words()[w];
-                while word != 0 {
-                    let d = w * 64 + word.trailing_zeros() as usize;
-                    word &= word - 1;
-                    let ports = if named {
-                        interner.resolve(index, r.ports, d)
-                    } else {
-                        numeric
-                    };
-                    decisions[d].apply(r.tier, r.action, r.end, ports, &mut interner.sets);
-                    touched.insert(d);
-                }
+    for r in &specific {
+        touched.union_with(&index.peer_sets[r.peers]);
+    }
+    let mut decisions = vec![Decision::default(); nodes];
+    for r in &rules {
+        let named = !index.port_specs[r.ports].named.is_empty();
+        let numeric = index.port_specs[r.ports].numeric;
+        let peers = &index.peer_sets[r.peers];
+        // A rule toward every node reaches the touched ones only; the rest share
+        // `shared` below.
+        let words = if everywhere(r) {
+            touched.words()
+        } else {
+            peers.words()
+        };
+        for (w, &bits) in words.iter().enumerate() {
+            let mut word = bits;
+            while word != 0 {
+                let d = w * 64 + word.trailing_zeros() as usize;
+                word &= word - 1;
+                let ports = if named {
+                    interner.resolve(index, r.ports, d)
+                } else {
+                    numeric
+                };
+                decisions[d].apply(r.tier, r.action, r.end, ports, &mut interner.sets);
             }
         }
     }
     for d in touched.iter() {
         decisions[d].finish(&mut interner.sets);
     }
-    group(
+    let mut shared = Decision::default();
+    for r in &common {
+        let ports = index.port_specs[r.ports].numeric;
+        shared.apply(r.tier, r.action, r.end, ports, &mut interner.sets);
+    }
+    shared.finish(&mut interner.sets);
+    let mut out = group(
         touched.iter().map(|d| (decisions[d], d as u32)),
         &mut interner.sets,
-    )
+    );
+    // Groups own disjoint nodes; two with one decision are as good as one.
+    if !shared.is_neutral() {
+        out.push(Group {
+            decision: shared,
+            open: shared.verdict(None, &mut interner.sets),
+            nodes: (0..nodes as u32)
+                .filter(|&d| !touched.contains(d as usize))
+                .collect(),
+        });
+    }
+    out
 }
 
 /// Groups (decision, node) pairs by decision, dropping neutral ones, in first-seen order.

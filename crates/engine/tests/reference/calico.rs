@@ -245,9 +245,13 @@ fn entity_matches(cluster: &Cluster, entity: &CalicoEntity, peer: Party, reading
     {
         return false;
     }
-    // The complement of `nets`: a dual-stack pod with one IP inside is excluded.
+    // The complement of `nets`: a dual-stack pod with one IP inside is excluded, and so
+    // is a pod whose IP is unknown when it may get one inside (some IPv4 address is).
     if let Some(not_nets) = &entity.not_nets
-        && address_in(not_nets, peer)
+        && match peer {
+            Party::Pod { pod, .. } if pod.ips.is_empty() => !not_nets.v4.is_empty(),
+            _ => address_in(not_nets, peer),
+        }
     {
         return false;
     }

@@ -489,6 +489,11 @@ fn peer_matches(
                 addresses.contains(ip)
                     && !(reading.ipblock_skips_nodes && is_node_address(cluster, ip))
             }
+            // A pod whose IP is unknown gets some IPv4 address: a block holding every one
+            // holds it.
+            Party::Pod { pod, .. } if pod.ips.is_empty() => {
+                reading.ipblock_pod_ips && addresses.v4.is_full()
+            }
             Party::Pod { pod, .. } => {
                 reading.ipblock_pod_ips && pod.ips.iter().any(|ip| addresses.contains(*ip))
             }
