@@ -249,6 +249,18 @@ pub fn namespace_labels(labels: &Labels, name: &str) -> Labels {
     out
 }
 
+/// The ranges of `groups` (sorted by namespace) that hold one namespace each.
+fn blocks<T>(groups: &[(String, T, T, Vec<u32>)]) -> Vec<std::ops::Range<usize>> {
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        match out.last_mut() {
+            Some(b) if groups[b.start].0 == g.0 => b.end = i + 1,
+            _ => out.push(i..i + 1),
+        }
+    }
+    out
+}
+
 /// Whether endpoints of namespace `ns` (`None`: a non-namespaced endpoint, such as a
 /// GlobalNetworkSet) may match, given its labels.
 pub fn namespace_allows(
@@ -397,19 +409,39 @@ impl Builder<'_> {
     ) -> BitSet {
         if self.calico_groups.is_empty() {
             self.calico_groups = self.endpoint_groups();
+            self.calico_blocks = blocks(&self.calico_groups);
         }
         let key = (namespaces.clone(), selector.cloned(), not.cloned());
         if let Some(set) = self.calico_matches.get(&key) {
             return set.clone();
         }
         let mut out = BitSet::new(self.nodes);
-        for (ns, ns_labels, labels, classes) in &self.calico_groups {
-            let ok = namespace_allows(namespaces, Some(ns), || ns_labels.clone())
-                && selector.is_none_or(|s| s.matches(labels))
-                && !not.is_some_and(|s| s.matches(labels));
-            if ok {
-                for &c in classes {
-                    out.insert(c as usize);
+        let groups = &self.calico_groups;
+        // A namespace is tested once; `Own` looks its groups up instead.
+        let blocks: &[std::ops::Range<usize>] = match namespaces {
+            CalicoNamespaces::Own(own) => {
+                let at = self
+                    .calico_blocks
+                    .binary_search_by(|b| groups[b.start].0.as_str().cmp(own));
+                match at {
+                    Ok(i) => &self.calico_blocks[i..=i],
+                    Err(_) => &[],
+                }
+            }
+            _ => &self.calico_blocks,
+        };
+        for block in blocks {
+            let (ns, ns_labels, _, _) = &groups[block.start];
+            if !namespace_allows(namespaces, Some(ns), || ns_labels.clone()) {
+                continue;
+            }
+            for (_, _, labels, classes) in &groups[block.clone()] {
+                if selector.is_none_or(|s| s.matches(labels))
+                    && !not.is_some_and(|s| s.matches(labels))
+                {
+                    for &c in classes {
+                        out.insert(c as usize);
+                    }
                 }
             }
         }
@@ -418,7 +450,7 @@ impl Builder<'_> {
     }
 
     /// The selectable classes grouped by namespace and endpoint labels, with the
-    /// namespace's labels as Calico's namespace selectors see them.
+    /// namespace's labels as Calico's namespace selectors see them, in namespace order.
     fn endpoint_groups(&self) -> Vec<(String, Labels, Labels, Vec<u32>)> {
         let mut groups: std::collections::BTreeMap<(String, Labels), Vec<u32>> = Default::default();
         for c in self.selectable.iter() {
@@ -546,10 +578,19 @@ impl Builder<'_> {
                 IpSet::all()
             };
             let mut excluded = IpSet::empty();
-            for n in &self.cluster.calico_network_sets {
+            if self.calico_set_labels.len() != self.cluster.calico_network_sets.len() {
+                self.calico_set_labels = (self.cluster.calico_network_sets.iter())
+                    .map(network_set_labels)
+                    .collect();
+            }
+            for (n, labels) in self
+                .cluster
+                .calico_network_sets
+                .iter()
+                .zip(&self.calico_set_labels)
+            {
                 let ns = (!n.namespace.is_empty()).then_some(n.namespace.as_str());
-                let labels = network_set_labels(n);
-                if e.not_selector.as_ref().is_some_and(|s| s.matches(&labels)) {
+                if e.not_selector.as_ref().is_some_and(|s| s.matches(labels)) {
                     excluded = excluded.union(&n.nets);
                     continue;
                 }
@@ -557,7 +598,7 @@ impl Builder<'_> {
                     && namespace_allows(&namespaces, ns, || {
                         self.namespace_labels_of(ns.unwrap_or(""))
                     })
-                    && e.selector.as_ref().is_none_or(|s| s.matches(&labels))
+                    && e.selector.as_ref().is_none_or(|s| s.matches(labels))
                 {
                     addresses = addresses.union(&n.nets);
                 }

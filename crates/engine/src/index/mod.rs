@@ -331,6 +331,8 @@ impl Index {
             atom_sets: &part.atoms,
             calico_peer_refs: Vec::new(),
             calico_groups: Vec::new(),
+            calico_blocks: Vec::new(),
+            calico_set_labels: Vec::new(),
             ipblock_sets: &pre.ipblock_sets,
             calico_matches: HashMap::default(),
             calico_tiers: if cluster.calico_policies.is_empty() {
@@ -502,13 +504,18 @@ struct Builder<'a> {
     calico_peer_refs: Vec<CompiledPeer<TierPeerRef>>,
     /// Calico's tiers, for the ranks of the Admin and Baseline stages.
     calico_tiers: Vec<CalicoTierPlace>,
-    /// Selectable classes by (namespace, its labels, endpoint labels), made when first needed.
+    /// Selectable classes by (namespace, its labels, endpoint labels), made when first
+    /// needed, in namespace order.
     calico_groups: Vec<(
         String,
         kubeseg_model::Labels,
         kubeseg_model::Labels,
         Vec<u32>,
     )>,
+    /// Per namespace, in name order: the range of its groups in `calico_groups`.
+    calico_blocks: Vec<std::ops::Range<usize>>,
+    /// Per Calico network set: its labels as selectors see them, made when first needed.
+    calico_set_labels: Vec<kubeseg_model::Labels>,
     /// Calico pod selections already made, by question.
     calico_matches: HashMap<calico::PodQuestion, BitSet>,
     /// The distinct address sets of NetworkPolicy ipBlocks (`ClassKey::ipblocks`).

@@ -6,6 +6,7 @@ use crate::bitset::BitSet;
 use crate::ids::{ClusterPolicyId, IdVec, PeerSetId, PortSpecId};
 use kubeseg_model::{Action, Cluster, IpSet, PodSet, Selector, Tier, TierPeerKind};
 use rustc_hash::FxHashMap as HashMap;
+use std::net::IpAddr;
 
 /// Where a rule of the ordered layers sits: the policy IR's tiers. Per direction and
 /// port, tiers are walked in order, each deciding by its first matching rule (Allow,
@@ -205,6 +206,8 @@ pub struct Prepass {
     pub networks: Vec<IpSet>,
     /// Per `networks` set: how rules use it.
     pub network_use: Vec<NetworkUse>,
+    /// The `networks` sets by IPv4 piece.
+    pub v4_atoms: V4Atoms,
     /// Every Node object's addresses.
     pub all_node_addresses: IpSet,
     /// Whether a Calico selector tests `projectcalico.org/serviceaccount`.
@@ -233,14 +236,22 @@ impl Prepass {
     pub fn networks_holding(&self, pod: &kubeseg_model::Pod) -> (Vec<u32>, Vec<u32>) {
         let mut sure = Vec::new();
         let mut maybe = Vec::new();
+        if !pod.ips.is_empty() {
+            for ip in &pod.ips {
+                match ip {
+                    IpAddr::V4(v4) => sure.extend(self.v4_atoms.networks_of(u32::from(*v4))),
+                    IpAddr::V6(_) => sure.extend(
+                        (0..self.networks.len() as u32)
+                            .filter(|&i| self.networks[i as usize].contains(*ip)),
+                    ),
+                }
+            }
+            sure.sort_unstable();
+            sure.dedup();
+            return (sure, maybe);
+        }
         for (i, set) in self.networks.iter().enumerate() {
             let i = i as u32;
-            if !pod.ips.is_empty() {
-                if pod.ips.iter().any(|ip| set.contains(*ip)) {
-                    sure.push(i);
-                }
-                continue;
-            }
             let (certain, possible) = (set.has_all_ipv4(), set.has_ipv4());
             match self.network_use[i as usize] {
                 NetworkUse::Includes if certain => sure.push(i),
@@ -251,6 +262,51 @@ impl Prepass {
             }
         }
         (sure, maybe)
+    }
+}
+
+/// The IPv4 space cut where any `networks` set starts or ends, with the sets holding
+/// each piece, so a pod's sets are found by one search on its address.
+#[derive(Default)]
+pub struct V4Atoms {
+    /// The first address of each piece, ascending (the first is 0).
+    starts: Vec<u32>,
+    /// Per piece: the indices of the sets holding it, ascending.
+    holding: Vec<Vec<u32>>,
+}
+
+impl V4Atoms {
+    fn of(networks: &[IpSet]) -> Self {
+        let mut starts = vec![0u32];
+        for set in networks {
+            for &(lo, hi) in set.v4.ranges() {
+                starts.push(lo);
+                if let Some(next) = hi.checked_add(1) {
+                    starts.push(next);
+                }
+            }
+        }
+        starts.sort_unstable();
+        starts.dedup();
+        let mut holding = vec![Vec::new(); starts.len()];
+        for (i, set) in networks.iter().enumerate() {
+            for &(lo, hi) in set.v4.ranges() {
+                let first = starts.partition_point(|&s| s < lo);
+                for (piece, &start) in starts.iter().enumerate().skip(first) {
+                    if start > hi {
+                        break;
+                    }
+                    holding[piece].push(i as u32);
+                }
+            }
+        }
+        V4Atoms { starts, holding }
+    }
+
+    /// The sets holding `ip`, ascending.
+    fn networks_of(&self, ip: u32) -> impl Iterator<Item = u32> + '_ {
+        let piece = self.starts.partition_point(|&s| s <= ip) - 1;
+        self.holding[piece].iter().copied()
     }
 }
 
@@ -293,6 +349,7 @@ pub fn prepass(cluster: &Cluster) -> Prepass {
         domains: Vec::new(),
         networks: Vec::new(),
         network_use: Vec::new(),
+        v4_atoms: V4Atoms::default(),
         all_node_addresses: IpSet::empty(),
         calico_service_accounts: super::calico::tests_service_accounts(cluster),
         ipblock_sets: Vec::new(),
@@ -366,6 +423,7 @@ pub fn prepass(cluster: &Cluster) -> Prepass {
     }
     out.domains.sort();
     out.domains.dedup();
+    out.v4_atoms = V4Atoms::of(&out.networks);
     out
 }
 
