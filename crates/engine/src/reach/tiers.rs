@@ -231,8 +231,78 @@ pub struct TierScratch {
     /// Per (profile, matched positions besides its base): the decisions per
     /// destination group.
     folds: HashMap<(u32, Vec<u32>), std::sync::Arc<Grouped>>,
-    /// Per profile: the decisions of its base alone, once computed.
-    base_folds: Vec<Option<std::sync::Arc<Grouped>>>,
+    /// What each profile's base alone does to a row, once computed.
+    base: BaseEffects,
+}
+
+/// What profiles' bases do to the cells of a row, laid out one after another so that
+/// a row walks them in order (every row takes every profile it does not touch).
+#[derive(Default)]
+struct BaseEffects {
+    /// Per profile: its effects in `effects`, once computed.
+    ranges: Vec<Option<std::ops::Range<usize>>>,
+    /// (destination, value, group): with `NO_GROUP`, the cell becomes `value` (no
+    /// union-layer policy isolates it); else group `group` decides on the cell's
+    /// union-layer answer.
+    effects: Vec<(u32, PortSetId, u32)>,
+    /// The decisions that depend on the union layer's answer.
+    groups: Vec<Decision>,
+}
+
+const NO_GROUP: u32 = u32::MAX;
+
+impl BaseEffects {
+    /// Lays out the effects of a profile's base decisions (see [`apply_grouped`],
+    /// which this follows).
+    fn add(&mut self, profile: u32, grouped: &Grouped, isolated: &BitSet) {
+        let start = self.effects.len();
+        for g in grouped {
+            let silent = g.decision.middle_silent();
+            let group = self.groups.len() as u32;
+            let mut used = false;
+            for &d in &g.nodes {
+                if !isolated.contains(d as usize) {
+                    self.effects.push((d, g.open, NO_GROUP));
+                } else if !silent {
+                    self.effects.push((d, PortSetId::EMPTY, group));
+                    used = true;
+                }
+            }
+            if used {
+                self.groups.push(g.decision);
+            }
+        }
+        self.ranges[profile as usize] = Some(start..self.effects.len());
+    }
+
+    /// Applies a profile's base to a row holding the union layer's answer.
+    fn apply(&self, profile: u32, row: &mut [PortSetId], sets: &mut PortSets) {
+        let Some(range) = self.ranges[profile as usize].clone() else {
+            return;
+        };
+        let mut last: Option<(u32, PortSetId, PortSetId)> = None;
+        for &(d, value, group) in &self.effects[range] {
+            let d = d as usize;
+            if group == NO_GROUP {
+                row[d] = value;
+                continue;
+            }
+            let np = row[d];
+            let decision = &self.groups[group as usize];
+            row[d] = if np == PortSetId::EMPTY && decision.is_common() {
+                decision.accept
+            } else {
+                match last {
+                    Some((g, key, v)) if g == group && key == np => v,
+                    _ => {
+                        let v = decision.verdict(Some(np), sets);
+                        last = Some((group, np, v));
+                        v
+                    }
+                }
+            };
+        }
+    }
 }
 
 impl TierIngress {
@@ -297,7 +367,10 @@ impl TierIngress {
     pub fn scratch(&self) -> TierScratch {
         TierScratch {
             matched: vec![Vec::new(); self.profiles.len()],
-            base_folds: vec![None; self.profiles.len()],
+            base: BaseEffects {
+                ranges: vec![None; self.profiles.len()],
+                ..BaseEffects::default()
+            },
             ..TierScratch::default()
         }
     }
@@ -388,16 +461,11 @@ impl TierIngress {
             if seen.binary_search(&profile).is_ok() {
                 continue;
             }
-            let grouped = match &scratch.base_folds[profile as usize] {
-                Some(g) => g.clone(),
-                None => {
-                    let g = std::sync::Arc::new(self.fold(profile, &[], index, interner));
-                    scratch.base_folds[profile as usize] = Some(g.clone());
-                    g
-                }
-            };
-            let isolated = &index.ingress_isolated;
-            apply_grouped(&grouped, |d| isolated.contains(d), row, &mut interner.sets);
+            if scratch.base.ranges[profile as usize].is_none() {
+                let grouped = self.fold(profile, &[], index, interner);
+                scratch.base.add(profile, &grouped, &index.ingress_isolated);
+            }
+            scratch.base.apply(profile, row, &mut interner.sets);
         }
         scratch.seen = seen;
         scratch.touched = touched;
