@@ -208,6 +208,12 @@ pub struct Prepass {
     pub network_use: Vec<NetworkUse>,
     /// The `networks` sets by IPv4 piece.
     pub v4_atoms: V4Atoms,
+    /// [`Prepass::networks_holding`] of a pod whose IP is unknown.
+    networks_unknown: (Vec<u32>, Vec<u32>),
+    /// The ipBlock sets by IPv4 piece.
+    ipblock_atoms: V4Atoms,
+    /// [`Prepass::ipblocks_holding`] of a pod whose IP is unknown.
+    ipblocks_unknown: Vec<u32>,
     /// Every Node object's addresses.
     pub all_node_addresses: IpSet,
     /// Whether a Calico selector tests `projectcalico.org/serviceaccount`.
@@ -220,9 +226,10 @@ impl Prepass {
     /// The indices of the ipBlock sets holding one of a pod's known IPs (a pod whose
     /// IP is unknown: those holding every address it may get, every IPv4 address).
     pub fn ipblocks_holding(&self, pod: &kubeseg_model::Pod) -> Vec<u32> {
-        (0..self.ipblock_sets.len() as u32)
-            .filter(|&i| pod_in(&self.ipblock_sets[i as usize], pod))
-            .collect()
+        if pod.ips.is_empty() {
+            return self.ipblocks_unknown.clone();
+        }
+        self.ipblock_atoms.holding(&self.ipblock_sets, &pod.ips)
     }
 
     /// The `networks` sets a pod is in (indices), and those it may be in, for its key.
@@ -234,22 +241,16 @@ impl Prepass {
     /// (when the two differ). Keying on how each set is used keeps a pod whose IP is
     /// unknown in its siblings' class wherever they cannot differ.
     pub fn networks_holding(&self, pod: &kubeseg_model::Pod) -> (Vec<u32>, Vec<u32>) {
+        if pod.ips.is_empty() {
+            return self.networks_unknown.clone();
+        }
+        (self.v4_atoms.holding(&self.networks, &pod.ips), Vec::new())
+    }
+
+    /// [`Prepass::networks_holding`] of a pod whose IP is unknown.
+    fn networks_of_unknown(&self) -> (Vec<u32>, Vec<u32>) {
         let mut sure = Vec::new();
         let mut maybe = Vec::new();
-        if !pod.ips.is_empty() {
-            for ip in &pod.ips {
-                match ip {
-                    IpAddr::V4(v4) => sure.extend(self.v4_atoms.networks_of(u32::from(*v4))),
-                    IpAddr::V6(_) => sure.extend(
-                        (0..self.networks.len() as u32)
-                            .filter(|&i| self.networks[i as usize].contains(*ip)),
-                    ),
-                }
-            }
-            sure.sort_unstable();
-            sure.dedup();
-            return (sure, maybe);
-        }
         for (i, set) in self.networks.iter().enumerate() {
             let i = i as u32;
             let (certain, possible) = (set.has_all_ipv4(), set.has_ipv4());
@@ -303,10 +304,25 @@ impl V4Atoms {
         V4Atoms { starts, holding }
     }
 
-    /// The sets holding `ip`, ascending.
-    fn networks_of(&self, ip: u32) -> impl Iterator<Item = u32> + '_ {
-        let piece = self.starts.partition_point(|&s| s <= ip) - 1;
-        self.holding[piece].iter().copied()
+    /// The indices of the `sets` (those this was made of) holding one of `ips`,
+    /// ascending.
+    fn holding(&self, sets: &[IpSet], ips: &[IpAddr]) -> Vec<u32> {
+        let mut out = Vec::new();
+        for ip in ips {
+            match ip {
+                IpAddr::V4(v4) => {
+                    let v4 = u32::from(*v4);
+                    let piece = self.starts.partition_point(|&s| s <= v4) - 1;
+                    out.extend_from_slice(&self.holding[piece]);
+                }
+                IpAddr::V6(_) => {
+                    out.extend((0..sets.len() as u32).filter(|&i| sets[i as usize].contains(*ip)))
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 }
 
@@ -350,6 +366,9 @@ pub fn prepass(cluster: &Cluster) -> Prepass {
         networks: Vec::new(),
         network_use: Vec::new(),
         v4_atoms: V4Atoms::default(),
+        networks_unknown: Default::default(),
+        ipblock_atoms: V4Atoms::default(),
+        ipblocks_unknown: Vec::new(),
         all_node_addresses: IpSet::empty(),
         calico_service_accounts: super::calico::tests_service_accounts(cluster),
         ipblock_sets: Vec::new(),
@@ -424,6 +443,11 @@ pub fn prepass(cluster: &Cluster) -> Prepass {
     out.domains.sort();
     out.domains.dedup();
     out.v4_atoms = V4Atoms::of(&out.networks);
+    out.networks_unknown = out.networks_of_unknown();
+    out.ipblock_atoms = V4Atoms::of(&out.ipblock_sets);
+    out.ipblocks_unknown = (0..out.ipblock_sets.len() as u32)
+        .filter(|&i| out.ipblock_sets[i as usize].has_all_ipv4())
+        .collect();
     out
 }
 
