@@ -39,13 +39,7 @@ impl Kind {
 }
 
 /// Groups served by every real API server (not installed through CRDs or aggregation).
-pub const BUILTIN_GROUPS: &[&str] = &[
-    "",
-    "apps",
-    "batch",
-    "discovery.k8s.io",
-    "networking.k8s.io",
-];
+pub const BUILTIN_GROUPS: &[&str] = &["", "apps", "batch", "discovery.k8s.io", "networking.k8s.io"];
 
 const fn k(
     group: &'static str,

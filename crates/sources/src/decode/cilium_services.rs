@@ -64,7 +64,12 @@ fn named(ctx: &mut Ctx, node: &Node) -> Option<(String, CiliumServiceMatch)> {
         None => String::new(),
     };
     if name.is_empty() {
-        ctx.warning_at(node.line, node.column, "cilium-service", "k8sService without a serviceName matches no Service (every Service has a name)");
+        ctx.warning_at(
+            node.line,
+            node.column,
+            "cilium-service",
+            "k8sService without a serviceName matches no Service (every Service has a name)",
+        );
         return Some((namespace, CiliumServiceMatch::Nothing));
     }
     Some((namespace, CiliumServiceMatch::Name(name)))

@@ -117,7 +117,11 @@ fn endpoint(ctx: &mut Ctx, item: &Node, address_type: &str) -> Option<SliceEndpo
     let (mut ready, mut serving, mut terminating) = (None, None, None);
     if let Some(c) = present(entries, "conditions") {
         let conditions = ctx.map(c, "conditions")?;
-        ctx.check_fields(conditions, &["ready", "serving", "terminating"], "conditions");
+        ctx.check_fields(
+            conditions,
+            &["ready", "serving", "terminating"],
+            "conditions",
+        );
         for (key, slot) in [
             ("ready", &mut ready),
             ("serving", &mut serving),

@@ -129,12 +129,9 @@ impl Object {
                 ..
             } => (kind, namespace, name, Some(location)),
             Object::Service(s) => ("Service", &s.namespace, &s.name, s.location.as_ref()),
-            Object::EndpointSlice(s) => (
-                "EndpointSlice",
-                &s.namespace,
-                &s.name,
-                s.location.as_ref(),
-            ),
+            Object::EndpointSlice(s) => {
+                ("EndpointSlice", &s.namespace, &s.name, s.location.as_ref())
+            }
             Object::NetworkPolicy(p) => {
                 ("NetworkPolicy", &p.namespace, &p.name, p.location.as_ref())
             }
