@@ -257,6 +257,18 @@ fn a_service_without_a_selector_becomes_the_cidrs_of_its_endpoint_slices() {
 }
 
 #[test]
+fn an_empty_selector_is_no_selector() {
+    // MinimalService.IsExternal: `len(Selector) == 0`; Kubernetes makes no endpoints
+    // for it either, so its slices are the ones written by hand.
+    let text = format!(
+        "apiVersion: v1\nkind: Service\nmetadata: {{name: empty, namespace: shop}}\nspec: {{selector: {{}}, ports: [{{port: 1}}]}}\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: empty-1, namespace: shop, labels: {{kubernetes.io/service-name: empty}}}}\naddressType: IPv4\nendpoints:\n- addresses: [192.0.2.7]\n---\n{}",
+        cnp("  - toServices: [{k8sService: {serviceName: empty, namespace: shop}}]\n")
+    );
+    let (_, p) = load(&text);
+    assert_eq!(kinds(egress(&p, 0)), [host("192.0.2.7")]);
+}
+
+#[test]
 fn entries_add_up_and_their_ports_stay() {
     let text = cnp(
         "  - toServices:\n    - k8sService: {serviceName: api, namespace: shop}\n    - k8sService: {serviceName: ext, namespace: shop}\n    - k8sService: {serviceName: api, namespace: shop}\n    toPorts: [{ports: [{port: \"443\", protocol: TCP}]}]\n",
