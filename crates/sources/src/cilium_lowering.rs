@@ -17,7 +17,7 @@ use kubeseg_model::{
     Cidr, CiliumPeer, CiliumPeerKind, CiliumRule, CiliumService, CiliumServiceMatch, Cluster,
     Diagnostic, IpSet, PodSet, Selector, Service,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 /// The label that hands a Service to another proxy: the agent's Service watch leaves
@@ -27,6 +27,14 @@ const SERVICE_PROXY_NAME: &str = "service.kubernetes.io/service-proxy-name";
 
 /// The serving addresses of each Service's EndpointSlices, by (namespace, name).
 type Backends<'c> = BTreeMap<(&'c str, &'c str), Vec<IpAddr>>;
+
+/// What the entries are resolved against: the Services Cilium watches, by name (in
+/// namespace order, as `cluster.services` is sorted), and their slices' addresses.
+struct Input<'c> {
+    services: Vec<&'c Service>,
+    by_name: BTreeMap<&'c str, Vec<&'c Service>>,
+    backends: Backends<'c>,
+}
 
 /// Lowers every `toServices` entry of the cluster's Cilium policies; returns what the
 /// answer should say about them.
@@ -43,7 +51,20 @@ pub(crate) fn lower(cluster: &mut Cluster) -> Vec<Diagnostic> {
         return Vec::new();
     }
     let mut policies = std::mem::take(&mut cluster.cilium_policies);
-    let backends = backends(cluster);
+    let services: Vec<&Service> = cluster
+        .services
+        .iter()
+        .filter(|s| !s.labels.contains_key(SERVICE_PROXY_NAME))
+        .collect();
+    let mut by_name: BTreeMap<&str, Vec<&Service>> = BTreeMap::new();
+    for s in &services {
+        by_name.entry(&s.name).or_default().push(s);
+    }
+    let input = Input {
+        services,
+        by_name,
+        backends: backends(cluster),
+    };
     let mut out = Vec::new();
     for p in &mut policies {
         let id = p.id();
@@ -56,7 +77,7 @@ pub(crate) fn lower(cluster: &mut Cluster) -> Vec<Diagnostic> {
                         continue;
                     }
                     let what = format!("{id} {label}{list}[{i}]");
-                    lower_rule(cluster, &backends, rule, deny, &what, &mut out);
+                    lower_rule(&input, rule, deny, &what, &mut out);
                 }
             }
         }
@@ -92,18 +113,18 @@ fn backends(cluster: &Cluster) -> Backends<'_> {
 
 /// One rule's `toServices`: the generated peers, each placed at the entry that made it.
 fn lower_rule(
-    cluster: &Cluster,
-    backends: &Backends,
+    input: &Input,
     rule: &mut CiliumRule,
     deny: bool,
     what: &str,
     out: &mut Vec<Diagnostic>,
 ) {
     let mut generated: Vec<CiliumPeer> = Vec::new();
+    let mut seen = BTreeSet::new();
     if !deny {
         for entry in &rule.services {
-            for kind in entry_peers(cluster, backends, entry, what, out) {
-                if !generated.iter().any(|p| p.kind == kind) {
+            for kind in entry_peers(input, entry, what, out) {
+                if seen.insert(kind.clone()) {
                     generated.push(CiliumPeer {
                         location: entry.location.clone(),
                         kind,
@@ -128,16 +149,23 @@ fn lower_rule(
 
 /// The peers one entry generates, Service by Service in namespace and name order.
 fn entry_peers(
-    cluster: &Cluster,
-    backends: &Backends,
+    input: &Input,
     entry: &CiliumService,
     what: &str,
     out: &mut Vec<Diagnostic>,
 ) -> Vec<CiliumPeerKind> {
-    let matched: Vec<&Service> = cluster
-        .services
+    // A name is looked up; only a selector tests every Service.
+    let candidates = match &entry.matches {
+        CiliumServiceMatch::Name(name) => input
+            .by_name
+            .get(name.as_str())
+            .map_or(&[][..], Vec::as_slice),
+        CiliumServiceMatch::Labels(_) => &input.services,
+        CiliumServiceMatch::Nothing => &[][..],
+    };
+    let matched: Vec<&Service> = candidates
         .iter()
-        .filter(|s| !s.labels.contains_key(SERVICE_PROXY_NAME))
+        .copied()
         .filter(|s| matches(entry, s))
         .collect();
     if matched.is_empty() {
@@ -164,7 +192,8 @@ fn entry_peers(
                 },
             })),
             None => {
-                let addresses = backends
+                let addresses = input
+                    .backends
                     .get(&(s.namespace.as_str(), s.name.as_str()))
                     .map(Vec::as_slice)
                     .unwrap_or_default();
