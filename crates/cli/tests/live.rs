@@ -462,3 +462,21 @@ fn watch_names_a_policy_it_leaves_out_when_it_appears() {
     let unmodelled = change["unmodelled"].to_string();
     assert!(unmodelled.contains("HostEndpoint"), "{change}");
 }
+
+#[test]
+fn endpoint_slices_are_read_live_and_snapshotted_for_cilium_services() {
+    // tests/cilium/services.yaml resolves a toServices entry through an EndpointSlice
+    // (discovery.k8s.io/v1): the live answer and a snapshot's equal the file's.
+    const SERVICES: &str = "crates/cli/tests/cilium/services.yaml";
+    let fixture = Path::new(common::ROOT).join(SERVICES);
+    let server = FakeApi::new().fixture(&fixture).unwrap().start().unwrap();
+    let kc = kubeconfig(&server, "live-slices", KubeconfigStyle::Token);
+    let files = reach_json(&[fixture.to_str().unwrap()]);
+    assert_eq!(reach_json(&["--kubeconfig", &kc]), files);
+    let dir = scratch("live-slices-out", &[]).join("snap");
+    let (_, err, code) = run(&["snapshot", "--kubeconfig", &kc, "-o", dir.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    let slices = std::fs::read_to_string(dir.join("EndpointSlice.yaml")).unwrap();
+    assert!(slices.contains("203.0.113.10"), "{slices}");
+    assert_eq!(reach_json(&[dir.to_str().unwrap()]), files);
+}

@@ -114,6 +114,7 @@ fn rule(peers: Vec<CiliumPeerKind>, ports: Option<Vec<PortRule>>) -> CiliumRule 
         ports,
         l7: Vec::new(),
         plain_ports: Vec::new(),
+        services: Vec::new(),
     }
 }
 

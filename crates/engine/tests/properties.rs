@@ -469,6 +469,7 @@ fn cilium_rule(allow: bool) -> impl Strategy<Value = CiliumRule> {
                 Vec::new()
             },
             plain_ports: Vec::new(),
+            services: Vec::new(),
         })
 }
 
@@ -699,6 +700,7 @@ fn cluster_full(
                     calico_network_sets: Vec::new(),
                     nodes,
                     services: Vec::new(),
+                    endpoint_slices: Vec::new(),
                     routes: Vec::new(),
                     authorization_policies: Vec::new(),
                     peer_authentications: Vec::new(),

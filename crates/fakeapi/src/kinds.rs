@@ -39,7 +39,7 @@ impl Kind {
 }
 
 /// Groups served by every real API server (not installed through CRDs or aggregation).
-pub const BUILTIN_GROUPS: &[&str] = &["", "apps", "batch", "networking.k8s.io"];
+pub const BUILTIN_GROUPS: &[&str] = &["", "apps", "batch", "discovery.k8s.io", "networking.k8s.io"];
 
 const fn k(
     group: &'static str,
@@ -107,6 +107,14 @@ pub const KINDS: &[Kind] = &[
     ),
     k("batch", "v1", "Job", "jobs", "job", true),
     k("batch", "v1", "CronJob", "cronjobs", "cronjob", true),
+    k(
+        "discovery.k8s.io",
+        "v1",
+        "EndpointSlice",
+        "endpointslices",
+        "endpointslice",
+        true,
+    ),
     k(
         "networking.k8s.io",
         "v1",

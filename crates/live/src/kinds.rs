@@ -16,6 +16,7 @@ pub const KINDS: &[(&str, &str)] = &[
     ("apps", "DaemonSet"),
     ("batch", "Job"),
     ("batch", "CronJob"),
+    ("discovery.k8s.io", "EndpointSlice"),
     ("networking.k8s.io", "NetworkPolicy"),
     ("networking.k8s.io", "Ingress"),
     ("policy.networking.k8s.io", "AdminNetworkPolicy"),
@@ -58,5 +59,8 @@ pub const CALICO_STORAGE: (&str, &[&str]) = (
 /// Groups whose objects are named with their group (`NetworkPolicy.projectcalico.org`)
 /// so that kinds of the same name in two groups never share a location.
 pub fn qualified(group: &str) -> bool {
-    !matches!(group, "" | "apps" | "batch" | "networking.k8s.io")
+    !matches!(
+        group,
+        "" | "apps" | "batch" | "discovery.k8s.io" | "networking.k8s.io"
+    )
 }

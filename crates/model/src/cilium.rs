@@ -102,6 +102,33 @@ pub struct CiliumRule {
     /// The port entries of `toPorts` without L7 rules. With `l7`, the ports of `ports`
     /// outside these are the ones only the proxy's matching requests may use.
     pub plain_ports: Vec<PortRule>,
+    /// `toServices` as written. Once the input is assembled, the Services they match
+    /// have become `peers` (`kubeseg_sources`' Cilium lowering), as the agent rewrites
+    /// them into `toEndpoints` and `toCIDRSet` entries before evaluating the rule.
+    pub services: Vec<CiliumService>,
+}
+
+/// One `toServices` entry (compared by value, without its location).
+#[derive(Clone, Debug)]
+pub struct CiliumService {
+    /// Where the entry starts.
+    pub location: Option<Location>,
+    /// `namespace` as written: the Service's namespace, or empty for every namespace
+    /// (Cilium does not default it to the policy's).
+    pub namespace: String,
+    /// Which Services it names.
+    pub matches: CiliumServiceMatch,
+}
+
+/// How a `toServices` entry picks Services.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CiliumServiceMatch {
+    /// `k8sService.serviceName`.
+    Name(String),
+    /// `k8sServiceSelector.selector`, matched against the Service's own labels.
+    Labels(Selector),
+    /// Neither: the entry picks no Service.
+    Nothing,
 }
 
 /// One peer of a Cilium rule.

@@ -35,6 +35,8 @@ pub struct Cluster {
     pub nodes: Vec<crate::tier::Node>,
     /// Services, sorted by namespace and name.
     pub services: Vec<Service>,
+    /// `discovery.k8s.io/v1` EndpointSlices, sorted by namespace and name.
+    pub endpoint_slices: Vec<crate::endpoints::EndpointSlice>,
     /// Ingress and Gateway API HTTPRoute objects (their backends), sorted by namespace and name.
     pub routes: Vec<Route>,
     /// Istio AuthorizationPolicies, sorted by namespace and name.
@@ -256,6 +258,8 @@ pub struct Service {
     pub namespace: String,
     /// The name.
     pub name: String,
+    /// The Service's own labels (what Cilium's `k8sServiceSelector` matches).
+    pub labels: Labels,
     /// `ClusterIP`, `NodePort`, `LoadBalancer`, `ExternalName`.
     pub service_type: String,
     /// The pod selector (`None` when the Service has none).

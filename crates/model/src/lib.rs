@@ -9,6 +9,7 @@ pub mod calico_selector;
 pub mod cilium;
 pub mod cluster;
 pub mod diag;
+pub mod endpoints;
 pub mod ignore;
 pub mod intervals;
 pub mod mesh;
@@ -25,11 +26,13 @@ pub use calico::{
 };
 pub use calico_selector::{CalicoErrorKind, CalicoSelector, CalicoSelectorError};
 pub use cilium::{
-    CiliumPeer, CiliumPeerKind, CiliumPolicy, CiliumRule, CiliumSpec, CiliumSubject, Entity,
+    CiliumPeer, CiliumPeerKind, CiliumPolicy, CiliumRule, CiliumService, CiliumServiceMatch,
+    CiliumSpec, CiliumSubject, Entity,
 };
 pub use cluster::*;
 pub use diag::clip;
 pub use diag::{Diagnostic, Location, Severity};
+pub use endpoints::{EndpointSlice, SliceEndpoint};
 pub use ignore::{BaselineEntry, Ignore};
 pub use intervals::IntervalSet;
 pub use mesh::{

@@ -2,7 +2,7 @@
 //! equal, wherever they are written. Locations never take part, so `diff` and lint
 //! compare policies with `==` and hash them, instead of comparing printed forms.
 
-use crate::cilium::{CiliumPeer, CiliumPolicy, CiliumRule, CiliumSpec};
+use crate::cilium::{CiliumPeer, CiliumPolicy, CiliumRule, CiliumService, CiliumSpec};
 use crate::cluster::{NetworkPolicy, Peer, Rule};
 use crate::mesh::{AuthorizationPolicy, AuthorizationRule, Clause, Condition, PeerAuthentication};
 use crate::tier::{ClusterPolicy, TierPeer, TierRule};
@@ -29,9 +29,11 @@ by_value!(CiliumRule {
     peers,
     ports,
     l7,
-    plain_ports
+    plain_ports,
+    services
 });
 by_value!(CiliumPeer { kind });
+by_value!(CiliumService { namespace, matches });
 by_value!(CiliumSpec {
     subject,
     default_deny_ingress,

@@ -21,6 +21,7 @@ pub fn assemble(objects: Vec<Object>) -> (Cluster, Misfiled, Vec<Diagnostic>) {
     let (objects, mut diagnostics) = last_of_each_name(objects);
     let (mut cluster, misfiled) = build(objects);
     diagnostics.extend(crate::calico_lowering::lower(&mut cluster));
+    diagnostics.extend(crate::cilium_lowering::lower(&mut cluster));
     (cluster, misfiled, diagnostics)
 }
 
@@ -193,6 +194,10 @@ impl Collected {
             Object::Service(s) => {
                 self.referenced.push(s.namespace.clone());
                 self.cluster.services.push(s);
+            }
+            Object::EndpointSlice(s) => {
+                self.referenced.push(s.namespace.clone());
+                self.cluster.endpoint_slices.push(s);
             }
             Object::NetworkPolicy(p) => {
                 self.referenced.push(p.namespace.clone());
@@ -372,6 +377,9 @@ fn sort_for_output(cluster: &mut Cluster, misfiled: &mut Misfiled) {
         .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     cluster
         .services
+        .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    cluster
+        .endpoint_slices
         .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     cluster
         .routes

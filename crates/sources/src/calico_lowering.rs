@@ -36,7 +36,8 @@ pub(crate) fn lower(cluster: &mut Cluster) -> Vec<Diagnostic> {
 /// carry it), and for a destination the Service's target ports, each of its own
 /// protocol (a named target port resolves on each pod, as the EndpointSlice controller
 /// resolves it). A Service missing from the input has no endpoints: the rule matches
-/// nothing (warned). One without a selector has endpoints kubeseg does not read: error.
+/// nothing (warned). One without a selector has hand-written endpoints, which kubeseg
+/// does not resolve for Calico yet: error.
 fn lower_services(
     cluster: &Cluster,
     rule: &mut CalicoRule,
@@ -67,7 +68,7 @@ fn lower_services(
                     "unsupported-field",
                     rule.location.clone(),
                     format!(
-                        "{what} matches Service {}/{}, which has no selector: its endpoints are EndpointSlices written by hand, which kubeseg does not read",
+                        "{what} matches Service {}/{}, which has no selector: its endpoints are EndpointSlices written by hand, which kubeseg does not resolve for Calico yet",
                         svc.namespace, svc.name
                     ),
                 )),

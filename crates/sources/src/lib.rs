@@ -7,6 +7,7 @@
 pub mod assemble;
 pub mod baseline;
 mod calico_lowering;
+mod cilium_lowering;
 pub mod decode;
 pub mod json;
 pub mod load;

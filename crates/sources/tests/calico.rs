@@ -555,7 +555,7 @@ fn services_become_the_services_pods_and_target_ports() {
 }
 
 // A Service the input lacks has no endpoints (warned); one without a selector has
-// endpoints written by hand, which kubeseg does not read (an error).
+// endpoints written by hand, which kubeseg does not resolve for Calico yet (an error).
 #[test]
 fn services_kubeseg_cannot_resolve() {
     let text = np("  egress:\n  - action: Allow\n    destination: {services: {name: gone}}\n");

@@ -572,7 +572,6 @@ fn unsupported_and_unmodelled_fields() {
     for (dir, field) in [
         ("ingress", "fromRequires"),
         ("egress", "toRequires"),
-        ("egress", "toServices"),
         ("egress", "toGroups"),
         ("ingress", "fromGroups"),
     ] {

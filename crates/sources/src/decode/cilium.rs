@@ -3,7 +3,7 @@
 //! `pkg/k8s/apis/cilium.io/v2/cnp_types.go` `Parse`, `pkg/policy/api/rule_validation.go`)
 //! and rewritten as the agent does (`pkg/k8s/apis/cilium.io/utils/utils.go`).
 
-use super::cilium_peers::peers;
+use super::cilium_peers::{L3, peers};
 use super::cilium_ports::{icmps as icmps_ports, to_ports};
 use super::cilium_selector::{Scope, read};
 use super::ctx::Ctx;
@@ -325,21 +325,23 @@ fn one_rule(
     let listed = |k: &str| {
         present(entries, k).is_some_and(|n| matches!(&n.value, Value::Seq(s) if !s.is_empty()))
     };
-    let peers = match l3? {
-        Some(p) => p,
-        None if listed("toPorts") || listed("icmps") => {
-            vec![CiliumPeer {
+    let l3 = match l3? {
+        Some(l3) => l3,
+        None if listed("toPorts") || listed("icmps") => L3 {
+            peers: vec![CiliumPeer {
                 location: Some(ctx.at(item)),
                 kind: CiliumPeerKind::All,
-            }]
-        }
-        None => Vec::new(),
+            }],
+            services: Vec::new(),
+        },
+        None => L3::default(),
     };
     Some(CiliumRule {
         location: Some(ctx.at(item)),
-        peers,
+        peers: l3.peers,
         ports,
         l7,
         plain_ports,
+        services: l3.services,
     })
 }

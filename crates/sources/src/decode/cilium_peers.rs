@@ -1,14 +1,15 @@
-//! The L3 part of a Cilium rule: endpoints, CIDRs, CIDR sets, entities, nodes and
-//! FQDNs, validated as Cilium's `rule_validation.go` does
+//! The L3 part of a Cilium rule: endpoints, CIDRs, CIDR sets, entities, nodes, FQDNs
+//! and services, validated as Cilium's `rule_validation.go` does
 //! (`IngressCommonRule.Validate`, `EgressCommonRule.Validate`, `CIDRRule.Validate`).
 
 use super::cilium::Dir;
 use super::cilium_selector::{Scope, read};
+use super::cilium_services::services;
 use super::ctx::Ctx;
 use super::policy::error_count;
 use super::tier::present;
 use crate::tree::{Key, Node};
-use kubeseg_model::{Cidr, CiliumPeer, CiliumPeerKind, Entity, IpSet};
+use kubeseg_model::{Cidr, CiliumPeer, CiliumPeerKind, CiliumService, Entity, IpSet};
 
 /// The L3 fields Cilium will not combine in one rule, with their Go names as its
 /// error message spells them (`l3Members`).
@@ -32,21 +33,23 @@ const EGRESS_L3: &[(&str, &str)] = &[
 ];
 
 /// Fields that change which peers match and that kubeseg does not model yet.
-const UNSUPPORTED: &[&str] = &[
-    "fromRequires",
-    "toRequires",
-    "toServices",
-    "toGroups",
-    "fromGroups",
-];
+const UNSUPPORTED: &[&str] = &["fromRequires", "toRequires", "toGroups", "fromGroups"];
 
-/// The peers of a rule: `Some(None)` when it has no L3 field at all, `None` on errors.
+/// The L3 field of a rule: its peers, or its `toServices` entries, which become peers
+/// once the input is assembled.
+#[derive(Default)]
+pub(super) struct L3 {
+    pub peers: Vec<CiliumPeer>,
+    pub services: Vec<CiliumService>,
+}
+
+/// The L3 field of a rule: `Some(None)` when it has none at all, `None` on errors.
 pub(super) fn peers(
     ctx: &mut Ctx,
     entries: &[(Key, Node)],
     dir: Dir,
     scope: Scope,
-) -> Option<Option<Vec<CiliumPeer>>> {
+) -> Option<Option<L3>> {
     let errors_before = error_count(ctx);
     let l3 = if dir.ingress { INGRESS_L3 } else { EGRESS_L3 };
     // Cilium counts a field only when it has entries (`len(...) > 0`); a deny rule's
@@ -78,6 +81,7 @@ pub(super) fn peers(
         }
     }
     let mut out = Vec::new();
+    let mut found = Vec::new();
     let mut any = false;
     for (k, _) in l3 {
         let Some(node) = present(entries, k) else {
@@ -85,6 +89,16 @@ pub(super) fn peers(
         };
         // A deny rule has no `toFQDNs`: reported with the rule's fields.
         if UNSUPPORTED.contains(k) || (dir.deny && *k == "toFQDNs") {
+            continue;
+        }
+        if *k == "toServices" {
+            // `toServices: []` sets no selector at all (`RulesToPolicyEntries` never
+            // reads the field), so the rule reads as one without an L3 field.
+            found = services(ctx, node).unwrap_or_default();
+            any |= !found.is_empty();
+            if dir.deny && !found.is_empty() {
+                ctx.warning_at(node.line, node.column, "cilium-service-deny", "Cilium resolves toServices only in egress allow rules (pkg/policy/k8s/service.go `processRule` walks `Egress`): this deny rule gets no peer from it, so it denies nothing, or with toPorts denies those ports toward every destination");
+            }
             continue;
         }
         any = true;
@@ -116,7 +130,10 @@ pub(super) fn peers(
     if error_count(ctx) > errors_before {
         return None;
     }
-    Some(any.then_some(out))
+    Some(any.then_some(L3 {
+        peers: out,
+        services: found,
+    }))
 }
 
 trait NonEmpty {

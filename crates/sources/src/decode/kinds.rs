@@ -5,7 +5,7 @@
 use super::ctx::Ctx;
 use super::{
     CONTROLLER_KINDS, Decoded, KUSTOMIZE_HINT, Object, UNMODELLED_POLICY_KINDS, calico,
-    calico_sets, cilium, mesh, meta, policy, shape, tier, tier_peers, workloads,
+    calico_sets, cilium, endpoint_slice, mesh, meta, policy, shape, tier, tier_peers, workloads,
 };
 use crate::tree::Node;
 
@@ -152,7 +152,7 @@ impl Document<'_, '_> {
         true
     }
 
-    /// A Namespace, Pod, Service, Node, pod controller or ServiceAccount.
+    /// A Namespace, Pod, Service, EndpointSlice, Node, pod controller or ServiceAccount.
     pub fn core_object(&mut self) -> bool {
         let (obj, kind, api_version) = (self.obj, self.kind, self.api_version);
         match kind {
@@ -178,6 +178,14 @@ impl Document<'_, '_> {
                 let meta = self.meta("Service");
                 let service = workloads::service(self.ctx, obj, meta);
                 self.push(Object::Service(service));
+            }
+            // Other versions (`v1beta1`, which no current API server serves) are left to
+            // `custom_resource`, as every kind kubeseg does not read.
+            "EndpointSlice" if api_version == "discovery.k8s.io/v1" => {
+                let meta = self.meta("EndpointSlice");
+                if let Some(s) = endpoint_slice::endpoint_slice(self.ctx, obj, meta) {
+                    self.push(Object::EndpointSlice(s));
+                }
             }
             "Node" if api_version == "v1" => {
                 let meta = self.meta("Node");

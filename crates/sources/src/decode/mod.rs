@@ -10,7 +10,9 @@ mod cilium;
 mod cilium_peers;
 mod cilium_ports;
 mod cilium_selector;
+mod cilium_services;
 pub mod ctx;
+mod endpoint_slice;
 mod ignore;
 mod kinds;
 mod mesh;
@@ -68,6 +70,8 @@ pub enum Object {
     },
     /// A Service.
     Service(Service),
+    /// A `discovery.k8s.io/v1` EndpointSlice.
+    EndpointSlice(kubeseg_model::EndpointSlice),
     /// A NetworkPolicy.
     NetworkPolicy(NetworkPolicy),
     /// An Ingress or HTTPRoute.
@@ -125,6 +129,9 @@ impl Object {
                 ..
             } => (kind, namespace, name, Some(location)),
             Object::Service(s) => ("Service", &s.namespace, &s.name, s.location.as_ref()),
+            Object::EndpointSlice(s) => {
+                ("EndpointSlice", &s.namespace, &s.name, s.location.as_ref())
+            }
             Object::NetworkPolicy(p) => {
                 ("NetworkPolicy", &p.namespace, &p.name, p.location.as_ref())
             }

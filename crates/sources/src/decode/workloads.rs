@@ -190,6 +190,7 @@ pub fn service(ctx: &mut Ctx, obj: &Node, meta: Meta) -> Service {
     Service {
         namespace: meta.namespace.unwrap_or_else(|| "default".into()),
         name: meta.name,
+        labels: meta.labels,
         service_type: get("type")
             .and_then(Node::as_str)
             .unwrap_or("ClusterIP")
