@@ -226,8 +226,10 @@ pub struct TierScratch {
     matched: Vec<Vec<u32>>,
     /// The profiles the current source touched.
     touched: Vec<u32>,
-    /// The same, sorted.
-    seen: Vec<u32>,
+    /// Per profile: the last row that touched it (`row`).
+    stamps: Vec<u64>,
+    /// Rows computed so far.
+    row: u64,
     /// Per (profile, matched positions besides its base): the decisions per
     /// destination group.
     folds: HashMap<(u32, Vec<u32>), std::sync::Arc<Grouped>>,
@@ -239,8 +241,10 @@ pub struct TierScratch {
 /// a row walks them in order (every row takes every profile it does not touch).
 #[derive(Default)]
 struct BaseEffects {
-    /// Per profile: its effects in `effects`, once computed.
-    ranges: Vec<Option<std::ops::Range<usize>>>,
+    /// Whether every profile's base is laid out.
+    ready: bool,
+    /// The profiles whose base does something, with their effects in `effects`.
+    walked: Vec<(u32, std::ops::Range<usize>)>,
     /// (destination, value, group): with `NO_GROUP`, the cell becomes `value` (no
     /// union-layer policy isolates it); else group `group` decides on the cell's
     /// union-layer answer.
@@ -272,14 +276,14 @@ impl BaseEffects {
                 self.groups.push(g.decision);
             }
         }
-        self.ranges[profile as usize] = Some(start..self.effects.len());
+        if self.effects.len() > start {
+            self.walked.push((profile, start..self.effects.len()));
+        }
     }
 
-    /// Applies a profile's base to a row holding the union layer's answer.
-    fn apply(&self, profile: u32, row: &mut [PortSetId], sets: &mut PortSets) {
-        let Some(range) = self.ranges[profile as usize].clone() else {
-            return;
-        };
+    /// Applies a profile's base (its `range` of effects) to a row holding the union
+    /// layer's answer.
+    fn apply(&self, range: std::ops::Range<usize>, row: &mut [PortSetId], sets: &mut PortSets) {
         let mut last: Option<(u32, PortSetId, PortSetId)> = None;
         for &(d, value, group) in &self.effects[range] {
             let d = d as usize;
@@ -367,10 +371,7 @@ impl TierIngress {
     pub fn scratch(&self) -> TierScratch {
         TierScratch {
             matched: vec![Vec::new(); self.profiles.len()],
-            base: BaseEffects {
-                ranges: vec![None; self.profiles.len()],
-                ..BaseEffects::default()
-            },
+            stamps: vec![0; self.profiles.len()],
             ..TierScratch::default()
         }
     }
@@ -453,21 +454,25 @@ impl TierIngress {
         }
         // The profiles this row matches only by their base. Profiles own disjoint
         // destinations, so the order does not matter.
-        let mut seen = std::mem::take(&mut scratch.seen);
-        seen.clear();
-        seen.extend(touched.iter().copied());
-        seen.sort_unstable();
-        for &profile in &self.based {
-            if seen.binary_search(&profile).is_ok() {
-                continue;
-            }
-            if scratch.base.ranges[profile as usize].is_none() {
+        // Every base is laid out at the thread's first row; only those that do
+        // something are walked.
+        if !scratch.base.ready {
+            for &profile in &self.based {
                 let grouped = self.fold(profile, &[], index, interner);
                 scratch.base.add(profile, &grouped, &index.ingress_isolated);
             }
-            scratch.base.apply(profile, row, &mut interner.sets);
+            scratch.base.ready = true;
         }
-        scratch.seen = seen;
+        scratch.row += 1;
+        let stamp = scratch.row;
+        for &profile in &touched {
+            scratch.stamps[profile as usize] = stamp;
+        }
+        for &(profile, ref effects) in &scratch.base.walked {
+            if scratch.stamps[profile as usize] != stamp {
+                scratch.base.apply(effects.clone(), row, &mut interner.sets);
+            }
+        }
         scratch.touched = touched;
     }
 
