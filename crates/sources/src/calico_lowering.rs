@@ -28,7 +28,53 @@ pub(crate) fn lower(cluster: &mut Cluster) -> Vec<Diagnostic> {
     }
     cluster.calico_policies = policies;
     out.extend(undeclared_service_accounts(cluster));
+    out.extend(unknown_addresses(cluster));
     out
+}
+
+/// Says once where pods without a known address meet rules that test addresses
+/// (`nets`, `notNets`) which some IPv4 addresses pass and others do not: the answer
+/// then rests on kubeseg's reading (such a pod matches only when any address would),
+/// not on the address the pod gets.
+fn unknown_addresses(cluster: &Cluster) -> Option<Diagnostic> {
+    let partial = |set: &Option<kubeseg_model::IpSet>| {
+        set.as_ref()
+            .is_some_and(|s| s.has_ipv4() && !s.has_all_ipv4())
+    };
+    let mut rules = cluster
+        .calico_policies
+        .iter()
+        .filter(|p| !p.staged)
+        .flat_map(|p| p.ingress.iter().chain(&p.egress))
+        .filter(|r| partial(&r.peer.nets) || partial(&r.peer.not_nets));
+    let first_rule = rules.next()?;
+    let more_rules = rules.count();
+    let mut pods = cluster.workloads.iter().flat_map(|w| {
+        w.pods
+            .iter()
+            .filter(|p| p.ips.is_empty() && !p.host_network)
+            .map(move |_| w)
+    });
+    let workload = pods.next()?;
+    let more_pods = pods.count();
+    Some(Diagnostic::warning(
+        "pod-address-unknown",
+        first_rule.location.clone(),
+        format!(
+            "this rule{} test{} addresses with nets or notNets, and {} pod{} of the input ({}{}) ha{} no known address: kubeseg matches such a pod only when every IPv4 address it could get would match, so its verdicts may change once it runs; give the pods' status (a live cluster, or `kubectl get pods -o yaml`) for exact answers",
+            if more_rules > 0 {
+                format!(" and {more_rules} more")
+            } else {
+                String::new()
+            },
+            if more_rules > 0 { "" } else { "s" },
+            more_pods + 1,
+            if more_pods > 0 { "s" } else { "" },
+            workload.id(),
+            if more_pods > 0 { " and others" } else { "" },
+            if more_pods > 0 { "ve" } else { "s" },
+        ),
+    ))
 }
 
 /// One rule's `services`: its pods by the Service's selector in the Service's namespace

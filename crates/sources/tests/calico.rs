@@ -964,3 +964,63 @@ fn hostile_values_are_diagnostics() {
         assert!(loaded.cluster.calico_policies.is_empty());
     }
 }
+
+/// A pod of namespace shop, with `status` (indented by 0) when given.
+fn pod(name: &str, status: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: shop, labels: {{app: {name}}}}}\nspec: {{containers: [{{name: c, image: i}}]}}\n{status}---\n"
+    )
+}
+
+// Pods without a known address meet `nets`/`notNets` that only some IPv4 addresses
+// pass: one warning, at the first such rule, naming how many rules and pods.
+#[test]
+fn pods_without_address_and_partial_nets_are_warned_once() {
+    let rules = "  egress:\n  - action: Allow\n    destination: {nets: [0.0.0.0/0]}\n  - action: Allow\n    destination: {nets: [0.0.0.0/0], notNets: [10.0.0.0/8]}\n  - action: Deny\n    destination: {nets: [169.254.169.254/32]}\n";
+    let text = format!(
+        "{}{}{}",
+        pod("pending", ""),
+        pod("running", "status: {podIP: 10.0.0.5}\n"),
+        np(rules)
+    );
+    let loaded = load_str("t.yaml", &text);
+    assert!(!loaded.has_errors(), "{:#?}", loaded.diagnostics);
+    // `0.0.0.0/0` alone holds every address: no doubt there; the second rule is first
+    // (a rule is located at its `- action` line, the one before its destination).
+    let warning = loaded
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "pod-address-unknown")
+        .expect("a pod-address-unknown warning");
+    assert_eq!(warning.severity, Severity::Warning);
+    assert_eq!(
+        warning.location.as_ref().map(|l| l.line),
+        Some(line_of(&text, "notNets: [10.0.0.0/8]") - 1)
+    );
+    let message = &warning.message;
+    assert!(message.contains("and 1 more"), "{message}");
+    assert!(
+        message.contains("1 pod of the input (shop/pending[Pod])"),
+        "{message}"
+    );
+    let count = |l: &Loaded| {
+        l.diagnostics
+            .iter()
+            .filter(|d| d.code == "pod-address-unknown")
+            .count()
+    };
+    assert_eq!(count(&loaded), 1);
+    // Every pod with an address, or only rules every address passes: nothing to say.
+    let known = format!(
+        "{}{}",
+        pod("running", "status: {podIP: 10.0.0.5}\n"),
+        np(rules)
+    );
+    assert_eq!(count(&load_str("t.yaml", &known)), 0);
+    let whole = format!(
+        "{}{}",
+        pod("pending", ""),
+        np("  egress:\n  - action: Allow\n    destination: {nets: [0.0.0.0/0]}\n")
+    );
+    assert_eq!(count(&load_str("t.yaml", &whole)), 0);
+}
