@@ -5,7 +5,10 @@
 //!
 //! `Setup::expect` checks each row against the naive reference and the engine.
 
+mod pairs;
 mod reference;
+
+use pairs::{endpoint, party, row};
 
 use kubeseg_model::{
     Action, CalicoAction, CalicoEntity, CalicoNamespaces, CalicoNetworkSet, CalicoPolicy,
@@ -13,9 +16,8 @@ use kubeseg_model::{
     ClusterPolicy, ContainerPort, Labels, Namespace, NetworkPolicy, Peer, PeerKind, Pod, PodSet,
     Protocol, Rule, Selector, Tier, TierPeer, TierPeerKind, TierRule, Workload,
 };
+use reference::Reading;
 use reference::calico::allowed_calico;
-use reference::{Party, Reading};
-use std::net::IpAddr;
 
 const ALL: &str = "All Connections";
 const NONE: &str = "No Connections";
@@ -385,40 +387,6 @@ impl Setup {
             })
             .collect();
         assert_eq!(by_engine, want, "the engine disagrees");
-    }
-}
-
-/// The engine's endpoint for a workload id or an address (the atom holding it).
-fn endpoint(engine: &kubeseg_engine::Engine, name: &str) -> usize {
-    let ip = name.parse::<IpAddr>().ok();
-    (0..engine.endpoints().len())
-        .find(|&e| match (&engine.endpoints()[e], ip) {
-            (kubeseg_engine::Endpoint::External { addresses, .. }, Some(ip)) => {
-                addresses.contains(ip)
-            }
-            (_, Some(_)) => false,
-            _ => engine.endpoint_id(e) == name,
-        })
-        .unwrap_or_else(|| panic!("no endpoint {name}"))
-}
-
-fn row(from: &str, to: &str, ports: &str) -> String {
-    format!("{from} => {to} : {ports}")
-}
-
-/// The reference's party for a workload id or an address.
-fn party<'c>(cluster: &'c Cluster, name: &str) -> Party<'c> {
-    if let Ok(ip) = name.parse::<IpAddr>() {
-        return Party::External(ip);
-    }
-    let w = cluster
-        .workloads
-        .iter()
-        .find(|w| w.id() == name)
-        .unwrap_or_else(|| panic!("no workload {name}"));
-    Party::Pod {
-        namespace: &w.namespace,
-        pod: &w.pods[0],
     }
 }
 

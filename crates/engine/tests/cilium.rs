@@ -7,17 +7,19 @@
 //! Set `KUBESEG_TEST_CILIUM_ENGINE=0` to check the reference alone (the engine
 //! assertions fail until the engine evaluates Cilium policies).
 
+mod pairs;
 mod reference;
 
-use kubeseg_engine::{Endpoint, Engine, Options};
+use pairs::{endpoint, party, row};
+
+use kubeseg_engine::{Engine, Options};
 use kubeseg_model::{
     Action, Cidr, CiliumPeer, CiliumPeerKind, CiliumPolicy, CiliumRule, CiliumSpec, CiliumSubject,
     Cluster, ClusterPolicy, ContainerPort, Entity, Labels, Namespace, NetworkPolicy, Node, Peer,
     PeerKind, Pod, PodSet, PortMatch, PortRule, Protocol, Rule, Selector, Tier, TierPeer,
     TierPeerKind, TierRule, Workload,
 };
-use reference::{Party, Reading};
-use std::net::IpAddr;
+use reference::Reading;
 
 const ALL: &str = "All Connections";
 const NONE: &str = "No Connections";
@@ -364,38 +366,6 @@ impl Setup {
             .collect();
         assert_eq!(by_engine, want, "the engine disagrees");
     }
-}
-
-fn row(from: &str, to: &str, ports: &str) -> String {
-    format!("{from} => {to} : {ports}")
-}
-
-/// The reference's party for a workload id or an address.
-fn party<'c>(cluster: &'c Cluster, name: &str) -> Party<'c> {
-    if let Ok(ip) = name.parse::<IpAddr>() {
-        return Party::External(ip);
-    }
-    let w = cluster
-        .workloads
-        .iter()
-        .find(|w| w.id() == name)
-        .unwrap_or_else(|| panic!("no workload {name}"));
-    Party::Pod {
-        namespace: &w.namespace,
-        pod: &w.pods[0],
-    }
-}
-
-/// The engine's endpoint for a workload id or an address (the atom holding it).
-fn endpoint(engine: &Engine, name: &str) -> usize {
-    let ip = name.parse::<IpAddr>().ok();
-    (0..engine.endpoints().len())
-        .find(|&e| match (&engine.endpoints()[e], ip) {
-            (Endpoint::External { addresses, .. }, Some(ip)) => addresses.contains(ip),
-            (_, Some(_)) => false,
-            _ => engine.endpoint_id(e) == name,
-        })
-        .unwrap_or_else(|| panic!("no endpoint {name}"))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,12 +10,13 @@
 //! - pkg/policy/k8s/utils `RulesToPolicyEntries`: a rule left without an L3 selector
 //!   applies its ports to every peer (cilium/cilium#20067).
 
+mod pairs;
 mod reference;
 
-use kubeseg_engine::{Endpoint, Engine, Options};
-use kubeseg_model::Cluster;
-use reference::{Party, Reading};
-use std::net::IpAddr;
+use pairs::{endpoint, party, row};
+
+use kubeseg_engine::{Engine, Options};
+use reference::Reading;
 
 const ALL: &str = "All Connections";
 const NONE: &str = "No Connections";
@@ -74,38 +75,6 @@ fn expect(yaml: &str, rows: &[(&str, &str, &str)]) {
         })
         .collect();
     assert_eq!(by_engine, want, "the engine disagrees");
-}
-
-fn row(from: &str, to: &str, ports: &str) -> String {
-    format!("{from} => {to} : {ports}")
-}
-
-/// The reference's party for a workload id or an address.
-fn party<'c>(cluster: &'c Cluster, name: &str) -> Party<'c> {
-    if let Ok(ip) = name.parse::<IpAddr>() {
-        return Party::External(ip);
-    }
-    let w = cluster
-        .workloads
-        .iter()
-        .find(|w| w.id() == name)
-        .unwrap_or_else(|| panic!("no workload {name}"));
-    Party::Pod {
-        namespace: &w.namespace,
-        pod: &w.pods[0],
-    }
-}
-
-/// The engine's endpoint for a workload id or an address (the atom holding it).
-fn endpoint(engine: &Engine, name: &str) -> usize {
-    let ip = name.parse::<IpAddr>().ok();
-    (0..engine.endpoints().len())
-        .find(|&e| match (&engine.endpoints()[e], ip) {
-            (Endpoint::External { addresses, .. }, Some(ip)) => addresses.contains(ip),
-            (_, Some(_)) => false,
-            _ => engine.endpoint_id(e) == name,
-        })
-        .unwrap_or_else(|| panic!("no endpoint {name}"))
 }
 
 #[test]

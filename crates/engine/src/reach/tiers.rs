@@ -536,23 +536,24 @@ fn in_order(
 pub fn egress_decisions((index, interner): (&Index, &mut Interner), tiered: &[u32]) -> Grouped {
     let nodes = index.nodes;
     let rules = in_order(tiered, &index.tiers.egress);
-    let everywhere = |r: &TierRule| {
-        index.port_specs[r.ports].named.is_empty() && index.peer_sets[r.peers].count() == nodes
-    };
-    let (common, specific): (Vec<&TierRule>, Vec<&TierRule>) =
-        rules.iter().partition(|r| everywhere(r));
+    let everywhere: Vec<bool> = rules
+        .iter()
+        .map(|r| {
+            index.port_specs[r.ports].named.is_empty() && index.peer_sets[r.peers].count() == nodes
+        })
+        .collect();
     let mut touched = BitSet::new(nodes);
-    for r in &specific {
+    for (r, _) in rules.iter().zip(&everywhere).filter(|(_, e)| !**e) {
         touched.union_with(&index.peer_sets[r.peers]);
     }
     let mut decisions = vec![Decision::default(); nodes];
-    for r in &rules {
+    for (r, &everywhere) in rules.iter().zip(&everywhere) {
         let named = !index.port_specs[r.ports].named.is_empty();
         let numeric = index.port_specs[r.ports].numeric;
         let peers = &index.peer_sets[r.peers];
         // A rule toward every node reaches the touched ones only; the rest share
         // `shared` below.
-        let words = if everywhere(r) {
+        let words = if everywhere {
             touched.words()
         } else {
             peers.words()
@@ -575,7 +576,7 @@ pub fn egress_decisions((index, interner): (&Index, &mut Interner), tiered: &[u3
         decisions[d].finish(&mut interner.sets);
     }
     let mut shared = Decision::default();
-    for r in &common {
+    for (r, _) in rules.iter().zip(&everywhere).filter(|(_, e)| **e) {
         let ports = index.port_specs[r.ports].numeric;
         shared.apply(r.tier, r.action, r.end, ports, &mut interner.sets);
     }
