@@ -96,16 +96,24 @@ pub fn group(engine: &mut Engine, sources: &[usize], destinations: &[usize]) -> 
             firsts.push(s);
         }
     }
+    // Rows whose ingress sides are equal are computed one after the other, which lets
+    // a thread compute that side once; the sink still learns each row's key.
+    let mut order: Vec<usize> = (0..firsts.len()).collect();
+    order.sort_by_key(|&k| engine.reach.endpoint_ingress_key(firsts[k]));
+    let ordered: Vec<usize> = order.iter().map(|&k| firsts[k]).collect();
+    key_rows.resize(firsts.len(), Fingerprint::default());
+    let mut taken = 0;
     engine
         .reach
-        .par_sparse_rows(&firsts, destinations, |_, cells| {
-            let k = key_rows.len();
+        .par_sparse_rows(&ordered, destinations, |_, cells| {
+            let k = order[taken];
+            taken += 1;
             let mut fp = Fingerprint::default();
             for &(j, v) in cells {
                 fp.add(j as u64, v.0 as u64);
                 columns[j as usize].add(k as u64, v.0 as u64);
             }
-            key_rows.push(fp);
+            key_rows[k] = fp;
             if cached_cells + cells.len() <= ROW_CACHE_CELLS {
                 cached_cells += cells.len();
                 rows.insert(k, cells.to_vec());

@@ -84,6 +84,7 @@ impl PortSets {
     }
 
     /// The union of two interned sets.
+    #[inline]
     pub fn union(&mut self, a: PortSetId, b: PortSetId) -> PortSetId {
         if a == b || b == PortSetId::EMPTY || a == PortSetId::ALL {
             return a;
@@ -91,6 +92,11 @@ impl PortSets {
         if a == PortSetId::EMPTY || b == PortSetId::ALL {
             return b;
         }
+        self.union_memo(a, b)
+    }
+
+    /// The union of two sets that are neither equal, empty nor everything: memoised.
+    fn union_memo(&mut self, a: PortSetId, b: PortSetId) -> PortSetId {
         let key = (a.min(b), a.max(b));
         if let Some(&id) = self.unions.get(&key) {
             return id;
@@ -123,6 +129,7 @@ impl PortSets {
     }
 
     /// The intersection of two interned sets.
+    #[inline]
     pub fn intersect(&mut self, a: PortSetId, b: PortSetId) -> PortSetId {
         if a == b || b == PortSetId::ALL || a == PortSetId::EMPTY {
             return a;
@@ -130,6 +137,12 @@ impl PortSets {
         if a == PortSetId::ALL || b == PortSetId::EMPTY {
             return b;
         }
+        self.intersect_memo(a, b)
+    }
+
+    /// The intersection of two sets that are neither equal, empty nor everything:
+    /// memoised.
+    fn intersect_memo(&mut self, a: PortSetId, b: PortSetId) -> PortSetId {
         let key = (a.min(b), a.max(b));
         if let Some(&id) = self.intersections.get(&key) {
             return id;

@@ -624,6 +624,30 @@ fn case23_pass_with_no_later_tier_reaches_the_profile() {
 }
 
 #[test]
+fn case23_egress_pass_with_no_later_tier_reaches_the_profile() {
+    Setup::abc()
+        .tier(tier("t1", Some(100.0), CalicoAction::Deny))
+        .calico(CalicoPolicy {
+            applies_ingress: false,
+            applies_egress: true,
+            ..gnp("t1.pass", "app == 'a'").tier("t1").egress(vec![rule(
+                CalicoAction::Pass,
+                pods_of("prod", "app == 'b'"),
+            )])
+        })
+        .expect(&[
+            // Case 23 toward a destination: the Pass decides every port toward b, so
+            // t1's end denies nothing there; no later tier selects a, the kns profile
+            // allows (endpoints.go). The engine keeps such a destination apart from the
+            // ones the tier's end denies.
+            ("prod/a[Pod]", "prod/b[Pod]", ALL),
+            // Not passed: t1 ends with Deny.
+            ("prod/a[Pod]", "prod/c[Pod]", NONE),
+            ("prod/a[Pod]", WORLD, NONE),
+        ]);
+}
+
+#[test]
 fn case24_default_deny_of_a_tier_beats_a_later_allow() {
     Setup::abc()
         .tier(tier("t1", Some(100.0), CalicoAction::Deny))

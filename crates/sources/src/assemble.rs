@@ -74,7 +74,9 @@ fn expanded_or_real(objects: Vec<Object>) -> Vec<Object> {
 
 /// Keeps the last object of each identity ([`Object::identity`]), in load order.
 fn last_of_each_name(objects: Vec<Object>) -> (Vec<Object>, Vec<Diagnostic>) {
-    let mut last: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    // Hundreds of thousands of names: a fast hash, sized once.
+    let mut last: rustc_hash::FxHashMap<(&str, &str, &str), usize> =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(objects.len(), Default::default());
     for (i, obj) in objects.iter().enumerate() {
         if let Some((kind, ns, name, _)) = obj.identity() {
             last.insert((kind, ns, name), i);

@@ -263,15 +263,15 @@ fn blocks<T>(groups: &[(String, T, T, Vec<u32>)]) -> Vec<std::ops::Range<usize>>
 
 /// Whether endpoints of namespace `ns` (`None`: a non-namespaced endpoint, such as a
 /// GlobalNetworkSet) may match, given its labels.
-pub fn namespace_allows(
+pub fn namespace_allows<L: std::borrow::Borrow<Labels>>(
     namespaces: &CalicoNamespaces,
     ns: Option<&str>,
-    ns_labels: impl FnOnce() -> Labels,
+    ns_labels: impl FnOnce() -> L,
 ) -> bool {
     match (namespaces, ns) {
         (CalicoNamespaces::Any, _) => true,
         (CalicoNamespaces::Own(own), Some(ns)) => own == ns,
-        (CalicoNamespaces::Selected(sel), Some(_)) => sel.matches(&ns_labels()),
+        (CalicoNamespaces::Selected(sel), Some(_)) => sel.matches(ns_labels().borrow()),
         (CalicoNamespaces::Global, None) => true,
         _ => false,
     }
@@ -411,8 +411,18 @@ impl Builder<'_> {
             self.calico_groups = self.endpoint_groups();
             self.calico_blocks = blocks(&self.calico_groups);
         }
-        let key = (namespaces.clone(), selector.cloned(), not.cloned());
-        if let Some(set) = self.calico_matches.get(&key) {
+        // Looked up by a hash of the borrowed question: most questions were asked
+        // before, and cloning selectors to ask again costs more than answering.
+        let hash = {
+            use std::hash::BuildHasher;
+            rustc_hash::FxBuildHasher.hash_one((namespaces, selector, not))
+        };
+        let asked = self.calico_matches.get(&hash).and_then(|answers| {
+            answers
+                .iter()
+                .find(|(q, _)| (&q.0, q.1.as_ref(), q.2.as_ref()) == (namespaces, selector, not))
+        });
+        if let Some((_, set)) = asked {
             return set.clone();
         }
         let mut out = BitSet::new(self.nodes);
@@ -432,7 +442,7 @@ impl Builder<'_> {
         };
         for block in blocks {
             let (ns, ns_labels, _, _) = &groups[block.start];
-            if !namespace_allows(namespaces, Some(ns), || ns_labels.clone()) {
+            if !namespace_allows(namespaces, Some(ns), || ns_labels) {
                 continue;
             }
             for (_, _, labels, classes) in &groups[block.clone()] {
@@ -445,7 +455,8 @@ impl Builder<'_> {
                 }
             }
         }
-        self.calico_matches.insert(key, out.clone());
+        let key = (namespaces.clone(), selector.cloned(), not.cloned());
+        (self.calico_matches.entry(hash).or_default()).push((key, out.clone()));
         out
     }
 
@@ -580,10 +591,13 @@ impl Builder<'_> {
             let mut excluded = IpSet::empty();
             if self.calico_set_labels.len() != self.cluster.calico_network_sets.len() {
                 self.calico_set_labels = (self.cluster.calico_network_sets.iter())
-                    .map(network_set_labels)
+                    .map(|n| {
+                        let ns = n.namespace.as_str();
+                        (network_set_labels(n), self.namespace_labels_of(ns))
+                    })
                     .collect();
             }
-            for (n, labels) in self
+            for (n, (labels, ns_labels)) in self
                 .cluster
                 .calico_network_sets
                 .iter()
@@ -595,9 +609,7 @@ impl Builder<'_> {
                     continue;
                 }
                 if positive
-                    && namespace_allows(&namespaces, ns, || {
-                        self.namespace_labels_of(ns.unwrap_or(""))
-                    })
+                    && namespace_allows(&namespaces, ns, || ns_labels)
                     && e.selector.as_ref().is_none_or(|s| s.matches(labels))
                 {
                     addresses = addresses.union(&n.nets);
@@ -614,12 +626,8 @@ impl Builder<'_> {
                     ips.iter().any(|ip| set.contains(*ip))
                 }
             };
-            for (c, key) in self
-                .classes
-                .iter()
-                .enumerate()
-                .filter(|(_, k)| k.host_network)
-            {
+            for &c in &self.host_network_classes {
+                let key = &self.classes[c];
                 if !self.selectable.contains(c)
                     && holds(&addresses, &key.ips)
                     && !holds(&excluded, &key.ips)
@@ -641,13 +649,20 @@ impl Builder<'_> {
     }
 
     /// The atoms inside an address set (the set is a union of atoms or empty).
-    fn atoms_within(&self, addresses: &IpSet) -> BitSet {
+    fn atoms_within(&mut self, addresses: &IpSet) -> BitSet {
+        if addresses.is_empty() {
+            return BitSet::new(self.nodes);
+        }
+        if let Some(set) = self.calico_atoms_within.get(addresses) {
+            return set.clone();
+        }
         let mut set = BitSet::new(self.nodes);
         for (i, atom) in self.atom_sets.iter().enumerate() {
             if addresses.is_superset(atom) {
                 set.insert(self.class_count + i);
             }
         }
+        (self.calico_atoms_within).insert(addresses.clone(), set.clone());
         set
     }
 

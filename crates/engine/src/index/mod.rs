@@ -321,6 +321,10 @@ impl Index {
             atom_members: part.members,
             ip_set_ids: addresses.ids,
             classes: &classes.keys,
+            host_network_classes: (classes.keys.iter().enumerate())
+                .filter(|(_, k)| k.host_network)
+                .map(|(c, _)| c)
+                .collect(),
             options,
             peer_refs: Vec::new(),
             domains: &pre.domains,
@@ -333,6 +337,7 @@ impl Index {
             calico_groups: Vec::new(),
             calico_blocks: Vec::new(),
             calico_set_labels: Vec::new(),
+            calico_atoms_within: HashMap::default(),
             ipblock_sets: &pre.ipblock_sets,
             calico_matches: HashMap::default(),
             calico_tiers: if cluster.calico_policies.is_empty() {
@@ -492,6 +497,9 @@ struct Builder<'a> {
     atom_members: Vec<Vec<u32>>,
     ip_set_ids: HashMap<IpSet, usize>,
     classes: &'a [ClassKey],
+    /// The classes of pods on the host network, which address conditions see by their
+    /// node's addresses.
+    host_network_classes: Vec<usize>,
     options: Options,
     peer_refs: Vec<CompiledPeer>,
     domains: &'a [String],
@@ -514,10 +522,13 @@ struct Builder<'a> {
     )>,
     /// Per namespace, in name order: the range of its groups in `calico_groups`.
     calico_blocks: Vec<std::ops::Range<usize>>,
-    /// Per Calico network set: its labels as selectors see them, made when first needed.
-    calico_set_labels: Vec<kubeseg_model::Labels>,
-    /// Calico pod selections already made, by question.
-    calico_matches: HashMap<calico::PodQuestion, BitSet>,
+    /// Per Calico network set: its labels and its namespace's labels as selectors see
+    /// them, made when first needed.
+    calico_set_labels: Vec<(kubeseg_model::Labels, kubeseg_model::Labels)>,
+    /// The atoms inside each address set asked about (`atoms_within`).
+    calico_atoms_within: HashMap<IpSet, BitSet>,
+    /// Calico pod selections already made, by the hash of their question.
+    calico_matches: HashMap<u64, Vec<(calico::PodQuestion, BitSet)>>,
     /// The distinct address sets of NetworkPolicy ipBlocks (`ClassKey::ipblocks`).
     ipblock_sets: &'a [IpSet],
 }

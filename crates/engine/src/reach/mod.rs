@@ -63,6 +63,9 @@ struct Plan {
     egress_affected: BitSet,
     /// Per node: the (dense) ingress peer sets it belongs to.
     membership: Vec<BitSet>,
+    /// Per node: its membership interned (nodes with equal ids have equal ingress
+    /// sides of their rows).
+    ingress_key: Vec<u32>,
     /// Per node: its egress signature (the egress-isolating policies selecting it).
     egress_signature: Vec<u32>,
     /// Per egress signature: the policies.
@@ -100,17 +103,47 @@ impl Interner {
     }
 }
 
+/// What the egress policies of a source allow toward every node.
+enum Egress {
+    /// Per node.
+    Dense(Vec<PortSetId>),
+    /// `rest` toward every node but those of `cells`, which name their own.
+    Uniform {
+        rest: PortSetId,
+        cells: Vec<(u32, PortSetId)>,
+    },
+}
+
+impl Egress {
+    /// The cells it holds, to bound a cache of them.
+    fn cells(&self) -> usize {
+        match self {
+            Egress::Dense(v) => v.len(),
+            Egress::Uniform { cells, .. } => cells.len() + 1,
+        }
+    }
+}
+
 /// What one thread keeps between rows: its port sets, memos and scratch.
 struct RowState {
     interner: Interner,
     /// Resolved named ports by (named-port id, port profile).
     named_resolved: HashMap<(u32, u32), PortSetId>,
     /// The tiered egress decisions per (tiered policies, whether a NetworkPolicy isolates).
-    tier_egress: HashMap<(Vec<u32>, bool), std::sync::Arc<tiers::Grouped>>,
+    tier_egress: HashMap<(Vec<u32>, bool), std::sync::Arc<tiers::EgressDecisions>>,
     tier_scratch: tiers::TierScratch,
+    /// Per node, the tiered egress decisions being made (see `tiers::egress_decisions`).
+    egress_scratch: Vec<tiers::Decision>,
     /// Egress vectors by egress signature, bounded by `egress_cells`.
-    egress_cache: HashMap<u32, Vec<PortSetId>>,
+    egress_cache: HashMap<u32, Egress>,
+    /// The cells `egress_cache` holds.
+    egress_cached: usize,
     egress_cells: usize,
+    /// Scratch for one row: the cells an `Egress::Uniform` sets apart.
+    egress_kept: Vec<(u32, PortSetId)>,
+    /// The ingress side of the last row (before egress) with its `ingress_key`:
+    /// rows taken in key order compute each ingress side once.
+    ingress_memo: (u32, Vec<PortSetId>),
     /// Per profile, scratch for one row: numeric union and named ports seen.
     profile_ports: Vec<PortSetId>,
     profile_names: Vec<Vec<u32>>,
@@ -126,8 +159,12 @@ impl RowState {
             named_resolved: HashMap::default(),
             tier_egress: HashMap::default(),
             tier_scratch: plan.tier_ingress.scratch(),
+            egress_scratch: Vec::new(),
+            ingress_memo: (u32::MAX, Vec::new()),
             egress_cache: HashMap::default(),
+            egress_cached: 0,
             egress_cells,
+            egress_kept: Vec::new(),
             profile_ports: vec![PortSetId::EMPTY; plan.profiles.len()],
             profile_names: vec![Vec::new(); plan.profiles.len()],
         }
@@ -298,12 +335,20 @@ impl Reachability {
             })
             .collect();
         let signature_count = signatures.len();
+        let mut ingress_keys: HashMap<&BitSet, u32> = HashMap::default();
+        let ingress_key = (membership.iter())
+            .map(|m| {
+                let next = ingress_keys.len() as u32;
+                *ingress_keys.entry(m).or_insert(next)
+            })
+            .collect();
         let plan = Plan {
             profiles,
             named_ports,
             by_peer_set,
             tier_ingress,
             egress_affected,
+            ingress_key,
             membership,
             egress_signature,
             egress_policies,
@@ -385,6 +430,20 @@ impl Reachability {
         endpoint_nodes(&self.index, e)
     }
 
+    /// A key such that endpoints with equal keys have rows with equal ingress sides:
+    /// rows taken in this key's order share that work (see [`Rows::node_row`]).
+    pub fn endpoint_ingress_key(&self, e: usize) -> u32 {
+        match &self.index.endpoints[e] {
+            Endpoint::Workload { classes, .. } => classes
+                .first()
+                .map_or(u32::MAX, |&c| self.plan.ingress_key[c as usize]),
+            Endpoint::External { atom, .. } => {
+                self.plan.ingress_key[self.index.class_count() + *atom as usize]
+            }
+            Endpoint::Domain { .. } => u32::MAX,
+        }
+    }
+
     /// A key such that endpoints with equal keys have equal rows.
     pub fn endpoint_row_key(&self, e: usize) -> Vec<u32> {
         row_key(&self.index, &self.plan, e)
@@ -417,6 +476,23 @@ struct Rows<'a> {
 impl Rows<'_> {
     /// The row of source node `src` over all nodes, into `out` (length `nodes`).
     fn node_row(&mut self, src: usize, out: &mut Vec<PortSetId>) {
+        let key = self.plan.ingress_key[src];
+        if self.st.ingress_memo.0 == key {
+            out.clear();
+            out.extend_from_slice(&self.st.ingress_memo.1);
+        } else {
+            self.ingress_side(src, out);
+            let memo = &mut self.st.ingress_memo;
+            memo.0 = key;
+            memo.1.clear();
+            memo.1.extend_from_slice(out);
+        }
+        self.egress_side(src, out);
+    }
+
+    /// What the ingress rules (union layer and tiers) allow source node `src` toward
+    /// every node, into `out`.
+    fn ingress_side(&mut self, src: usize, out: &mut Vec<PortSetId>) {
         let (index, plan) = (self.index, self.plan);
         let st = &mut *self.st;
         out.clear();
@@ -476,6 +552,12 @@ impl Rows<'_> {
                 out,
             );
         }
+    }
+
+    /// Narrows `out`, the ingress side of source node `src`'s row, to what its egress
+    /// rules allow.
+    fn egress_side(&mut self, src: usize, out: &mut [PortSetId]) {
+        let plan = self.plan;
         if !plan.egress_affected.contains(src) {
             return;
         }
@@ -483,21 +565,43 @@ impl Rows<'_> {
         if !self.st.egress_cache.contains_key(&sig) {
             let egress = self.egress_vector(sig);
             let st = &mut *self.st;
-            if (st.egress_cache.len() + 1) * egress.len() > st.egress_cells {
+            if st.egress_cached + egress.cells() > st.egress_cells {
                 st.egress_cache.clear();
+                st.egress_cached = 0;
             }
+            st.egress_cached += egress.cells();
             st.egress_cache.insert(sig, egress);
         }
         let st = &mut *self.st;
-        let egress = &st.egress_cache[&sig];
         let port_sets = &mut st.interner.sets;
-        for (cell, &e) in out.iter_mut().zip(egress) {
-            *cell = port_sets.intersect(*cell, e);
+        match &st.egress_cache[&sig] {
+            Egress::Dense(egress) => {
+                for (cell, &e) in out.iter_mut().zip(egress) {
+                    *cell = port_sets.intersect(*cell, e);
+                }
+            }
+            Egress::Uniform { rest, cells } => {
+                let kept = &mut st.egress_kept;
+                kept.clear();
+                kept.extend(
+                    (cells.iter()).map(|&(d, e)| (d, port_sets.intersect(out[d as usize], e))),
+                );
+                match *rest {
+                    PortSetId::ALL => {}
+                    PortSetId::EMPTY => out.fill(PortSetId::EMPTY),
+                    rest => out
+                        .iter_mut()
+                        .for_each(|cell| *cell = port_sets.intersect(*cell, rest)),
+                }
+                for &(d, v) in kept.iter() {
+                    out[d as usize] = v;
+                }
+            }
         }
     }
 
     /// What the egress policies of one signature allow toward every node.
-    fn egress_vector(&mut self, sig: u32) -> Vec<PortSetId> {
+    fn egress_vector(&mut self, sig: u32) -> Egress {
         let (idx, plan) = (self.index, self.plan);
         let st = &mut *self.st;
         let policy_count = idx.selected.len() as u32;
@@ -515,6 +619,9 @@ impl Rows<'_> {
         } else {
             PortSetId::ALL
         };
+        if np.is_empty() && !tiered.is_empty() {
+            return self.tiered_egress(tiered, np_isolated);
+        }
         let mut egress = vec![fill; idx.nodes];
         for &p in np {
             for rule in &idx.egress_rules[PolicyId(p)] {
@@ -533,22 +640,57 @@ impl Rows<'_> {
             }
         }
         if !tiered.is_empty() {
-            let tiered: Vec<u32> = tiered.iter().map(|&p| p - policy_count).collect();
-            // Sources under the same tiered policies share the tiers' decisions.
-            let key = (tiered, np_isolated);
-            let grouped = match st.tier_egress.get(&key) {
-                Some(g) => g.clone(),
-                None => {
-                    let g = tiers::egress_decisions((idx, &mut st.interner), &key.0);
-                    let g = std::sync::Arc::new(g);
-                    st.tier_egress.insert(key, g.clone());
-                    g
-                }
-            };
-            let sets = &mut st.interner.sets;
-            tiers::apply_grouped(&grouped, |_| np_isolated, &mut egress, sets);
+            let decisions = self.tier_decisions(tiered, np_isolated);
+            decisions.apply(np_isolated, &mut egress, &mut self.st.interner.sets);
         }
-        egress
+        Egress::Dense(egress)
+    }
+
+    /// What the tiered egress policies `tiered` (numbered after the union layer's)
+    /// decide toward every node; sources under the same ones share it.
+    fn tier_decisions(
+        &mut self,
+        tiered: &[u32],
+        np_isolated: bool,
+    ) -> std::sync::Arc<tiers::EgressDecisions> {
+        let (idx, st) = (self.index, &mut *self.st);
+        let policy_count = idx.selected.len() as u32;
+        let tiered: Vec<u32> = tiered.iter().map(|&p| p - policy_count).collect();
+        let key = (tiered, np_isolated);
+        if let Some(d) = st.tier_egress.get(&key) {
+            return d.clone();
+        }
+        let d = tiers::egress_decisions((idx, &mut st.interner), &key.0, &mut st.egress_scratch);
+        let d = std::sync::Arc::new(d);
+        st.tier_egress.insert(key, d.clone());
+        d
+    }
+
+    /// The egress of a source only tiered policies restrict: what the tiers decide,
+    /// over nothing where the union layer isolates (its tier has no union rules here).
+    /// Most nodes share one verdict, so it is kept as that and the exceptions.
+    fn tiered_egress(&mut self, tiered: &[u32], np_isolated: bool) -> Egress {
+        let decisions = self.tier_decisions(tiered, np_isolated);
+        let sets = &mut self.st.interner.sets;
+        let fill = if np_isolated {
+            PortSetId::EMPTY
+        } else {
+            PortSetId::ALL
+        };
+        let np = np_isolated.then_some(fill);
+        let rest = match decisions.rest {
+            Some((decision, open)) => decision.over(np, open, sets),
+            None => fill,
+        };
+        let mut cells = Vec::new();
+        for g in &decisions.groups {
+            let v = g.decision.over(np, g.open, sets);
+            cells.extend(g.nodes.iter().map(|&d| (d, v)));
+        }
+        if rest != fill {
+            cells.extend(decisions.neutral.iter().map(|&d| (d, fill)));
+        }
+        Egress::Uniform { rest, cells }
     }
 
     /// See [`Reachability::endpoint_row`].

@@ -151,6 +151,20 @@ impl Decision {
             && self.post_decided == PortSetId::EMPTY
     }
 
+    /// The verdict given the union layer's answer `np` (`None`: nothing isolates
+    /// there), with `open` this decision's verdict where nothing isolates. Where the
+    /// union layer does not isolate, the verdict is the same for every destination;
+    /// where it does, it depends on the union layer's answer U, and is U itself when
+    /// nothing before or around the union block decides here.
+    pub fn over(&self, np: Option<PortSetId>, open: PortSetId, sets: &mut PortSets) -> PortSetId {
+        match np {
+            None => open,
+            Some(np) if self.middle_silent() => np,
+            Some(PortSetId::EMPTY) if self.is_common() => self.accept,
+            Some(np) => self.verdict(Some(np), sets),
+        }
+    }
+
     /// The verdict given the union layer's answer (`None`: nothing isolates there).
     pub fn verdict(&self, network_policy: Option<PortSetId>, sets: &mut PortSets) -> PortSetId {
         // The common shapes (Admin, Cilium's denies, Baseline): `A ∪ ((U \ N) \ D)`.
@@ -527,13 +541,47 @@ fn in_order(
     crate::index::in_order(policies.iter().map(|&p| ClusterPolicyId(p)), lists)
 }
 
+/// What the tiered egress rules of some policies decide toward every node.
+pub struct EgressDecisions {
+    /// The nodes some rule other than those toward every node matches, grouped by
+    /// decision (neutral ones left out).
+    pub groups: Grouped,
+    /// Those nodes whose decision is neutral.
+    pub neutral: Vec<u32>,
+    /// The decision for every node not in `touched` (`None`: neutral), with its
+    /// verdict where no NetworkPolicy isolates.
+    pub rest: Option<(Decision, PortSetId)>,
+    /// The nodes of `groups` and `neutral`.
+    pub touched: BitSet,
+}
+
+impl EgressDecisions {
+    /// Applies the decisions to cells holding the NetworkPolicy answer (see
+    /// [`apply_grouped`]).
+    pub fn apply(&self, np_isolated: bool, cells: &mut [PortSetId], sets: &mut PortSets) {
+        apply_grouped(&self.groups, |_| np_isolated, cells, sets);
+        if let Some((decision, open)) = self.rest {
+            let rest = (0..cells.len()).filter(|&d| !self.touched.contains(d));
+            apply_group(&decision, open, rest, |_| np_isolated, cells, sets);
+        }
+    }
+}
+
 /// What the tiered egress rules of `tiered` decide toward every node, grouped by
 /// decision.
 ///
 /// Rules toward every node with the same ports everywhere (a tier's `pass`, a
 /// namespace's default deny) decide alike for each node no other rule matches: those
 /// nodes share one decision, computed once, and only the others are walked one by one.
-pub fn egress_decisions((index, interner): (&Index, &mut Interner), tiered: &[u32]) -> Grouped {
+///
+/// `decisions` is a thread's scratch: empty, or `nodes` neutral decisions, as this
+/// function leaves it (resetting only the cells it wrote costs far less than a fresh
+/// vector per call).
+pub fn egress_decisions(
+    (index, interner): (&Index, &mut Interner),
+    tiered: &[u32],
+    decisions: &mut Vec<Decision>,
+) -> EgressDecisions {
     let nodes = index.nodes;
     let rules = in_order(tiered, &index.tiers.egress);
     let everywhere: Vec<bool> = rules
@@ -546,7 +594,10 @@ pub fn egress_decisions((index, interner): (&Index, &mut Interner), tiered: &[u3
     for (r, _) in rules.iter().zip(&everywhere).filter(|(_, e)| !**e) {
         touched.union_with(&index.peer_sets[r.peers]);
     }
-    let mut decisions = vec![Decision::default(); nodes];
+    if decisions.len() != nodes {
+        decisions.clear();
+        decisions.resize(nodes, Decision::default());
+    }
     for (r, &everywhere) in rules.iter().zip(&everywhere) {
         let named = !index.port_specs[r.ports].named.is_empty();
         let numeric = index.port_specs[r.ports].numeric;
@@ -581,21 +632,25 @@ pub fn egress_decisions((index, interner): (&Index, &mut Interner), tiered: &[u3
         shared.apply(r.tier, r.action, r.end, ports, &mut interner.sets);
     }
     shared.finish(&mut interner.sets);
-    let mut out = group(
+    let groups = group(
         touched.iter().map(|d| (decisions[d], d as u32)),
         &mut interner.sets,
     );
-    // Groups own disjoint nodes; two with one decision are as good as one.
-    if !shared.is_neutral() {
-        out.push(Group {
-            decision: shared,
-            open: shared.verdict(None, &mut interner.sets),
-            nodes: (0..nodes as u32)
-                .filter(|&d| !touched.contains(d as usize))
-                .collect(),
-        });
+    let neutral = touched
+        .iter()
+        .filter(|&d| decisions[d].is_neutral())
+        .map(|d| d as u32)
+        .collect();
+    for d in touched.iter() {
+        decisions[d] = Decision::default();
     }
-    out
+    let rest = (!shared.is_neutral()).then(|| (shared, shared.verdict(None, &mut interner.sets)));
+    EgressDecisions {
+        groups,
+        neutral,
+        rest,
+        touched,
+    }
 }
 
 /// Groups (decision, node) pairs by decision, dropping neutral ones, in first-seen order.
@@ -633,35 +688,33 @@ pub fn apply_grouped(
         nodes,
     } in grouped
     {
-        // Where the union layer does not isolate, the verdict is the same for the whole
-        // group; where it does, it depends on the union layer's answer U, and is U
-        // itself when nothing before or around the union block decides here.
-        let open = *open;
-        let admin_silent = decision.middle_silent();
-        let common = decision.is_common();
-        let mut last: Option<(PortSetId, PortSetId)> = None;
-        for &d in nodes {
-            let d = d as usize;
-            if !np_isolated(d) {
-                cells[d] = open;
-                continue;
-            }
-            let np = cells[d];
-            if admin_silent {
-                continue;
-            }
-            cells[d] = if np == PortSetId::EMPTY && common {
-                decision.accept
-            } else {
-                match last {
-                    Some((key, v)) if key == np => v,
-                    _ => {
-                        let v = decision.verdict(Some(np), sets);
-                        last = Some((np, v));
-                        v
-                    }
+        let nodes = nodes.iter().map(|&d| d as usize);
+        apply_group(decision, *open, nodes, &np_isolated, cells, sets);
+    }
+}
+
+/// Applies one decision (with `open`, its verdict where nothing isolates) to the cells
+/// of `nodes` (see [`apply_grouped`]).
+fn apply_group(
+    decision: &Decision,
+    open: PortSetId,
+    nodes: impl Iterator<Item = usize>,
+    np_isolated: impl Fn(usize) -> bool,
+    cells: &mut [PortSetId],
+    sets: &mut PortSets,
+) {
+    let mut last: Option<(PortSetId, PortSetId)> = None;
+    for d in nodes {
+        cells[d] = match last {
+            Some((key, v)) if np_isolated(d) && key == cells[d] => v,
+            _ => {
+                let np = np_isolated(d).then_some(cells[d]);
+                let v = decision.over(np, open, sets);
+                if let Some(np) = np {
+                    last = Some((np, v));
                 }
-            };
-        }
+                v
+            }
+        };
     }
 }
