@@ -168,18 +168,28 @@ pub fn for_each_edge(
     mut each: impl FnMut(usize, usize, PortSetId, &crate::portsets::PortSets),
 ) -> Result<(), CollisionError> {
     let (mut scratch, mut full) = (Vec::new(), Vec::new());
-    let mut row_of = |engine: &mut Engine, src: usize| -> Vec<PortSetId> {
+    // Rows as their non-empty cells (position in `destinations`, ports), in order.
+    let mut row_of = |engine: &mut Engine, src: usize| -> SparseRow {
         let k = src_key_of(&g.sources, &g.src_key, src);
         if let Some(r) = g.rows.get(&k) {
-            let mut dense = vec![PortSetId::EMPTY; g.destinations.len()];
-            for &(j, v) in r {
-                dense[j as usize] = v;
-            }
-            return dense;
+            return r.clone();
         }
         engine.reach.endpoint_row(src, &mut scratch, &mut full);
-        g.destinations.iter().map(|&d| full[d]).collect()
+        (g.destinations.iter().enumerate())
+            .filter(|&(_, &d)| full[d] != PortSetId::EMPTY)
+            .map(|(j, &d)| (j as u32, full[d]))
+            .collect()
     };
+    // Each destination's group (its index in `dst_groups`); none: its column is empty.
+    let mut group_of = vec![u32::MAX; g.destinations.len()];
+    for (i, (_, _, positions)) in g.dst_groups.iter().enumerate() {
+        for &j in positions {
+            group_of[j] = i as u32;
+        }
+    }
+    // Per destination group, for one row: its non-empty cells seen and their ports.
+    let mut seen: Vec<(usize, PortSetId)> = vec![(0, PortSetId::EMPTY); g.dst_groups.len()];
+    let mut touched: Vec<u32> = Vec::new();
     for (sid, sg) in &g.src_groups {
         let row = row_of(engine, sg[0]);
         let mut checked =
@@ -189,12 +199,30 @@ pub fn for_each_edge(
                 return Err(CollisionError);
             }
         }
-        for (did, first, positions) in &g.dst_groups {
-            let v = row[positions[0]];
-            if positions.iter().any(|&j| row[j] != v) {
+        // A group's cells are all empty or all equal: the fingerprints promised it.
+        touched.clear();
+        for &(j, v) in &row {
+            let i = group_of[j as usize];
+            if i == u32::MAX {
                 return Err(CollisionError);
             }
-            if v == PortSetId::EMPTY || (sg.len() == 1 && positions.len() == 1 && sg[0] == *first) {
+            let (count, ports) = &mut seen[i as usize];
+            if *count == 0 {
+                touched.push(i);
+                *ports = v;
+            } else if *ports != v {
+                return Err(CollisionError);
+            }
+            *count += 1;
+        }
+        touched.sort_unstable();
+        for &i in &touched {
+            let (did, first, positions) = &g.dst_groups[i as usize];
+            let (count, v) = std::mem::replace(&mut seen[i as usize], (0, PortSetId::EMPTY));
+            if count != positions.len() {
+                return Err(CollisionError);
+            }
+            if sg.len() == 1 && positions.len() == 1 && sg[0] == *first {
                 continue;
             }
             each(*sid, *did, v, engine.reach.port_sets());

@@ -269,7 +269,16 @@ impl SourceRow {
 /// JSON) and the mesh note, then the closing brace. [`json_connections`] hands it over
 /// as is, so `kubeseg watch` keeps exactly reach's lines.
 fn json_tail(ports: &str, note: &str) -> String {
-    format!(", \"allowed\": {ports}{note}}}")
+    let mut tail = String::new();
+    push_json_tail(&mut tail, ports, note);
+    tail
+}
+
+/// Appends [`json_tail`] to `buf`.
+fn push_json_tail(buf: &mut String, ports: &str, note: &str) {
+    for piece in [", \"allowed\": ", ports, note, "}"] {
+        buf.push_str(piece);
+    }
 }
 
 /// What one thread keeps while it lists connections for [`json_connections`].
@@ -520,17 +529,22 @@ impl LineRenderer {
             }
         });
         let note = mesh.unwrap_or_default();
+        if format == Format::Json {
+            // The bulk of a large answer: pieces copied, no formatting machinery.
+            for piece in [",\n    {\"src\": ", json_src, ", \"dst\": ", json_dst] {
+                buf.push_str(piece);
+            }
+            push_json_tail(buf, ports, &note);
+            return;
+        }
         // Writing to a String cannot fail.
         let _ = match format {
             Format::Text => writeln!(buf, "{src} => {dst} : {ports}{note}"),
             Format::Csv => writeln!(buf, "{},{},{}", csv(src), csv(dst), csv(ports)),
             Format::Md => writeln!(buf, "| {src} | {dst} | {ports} |"),
             Format::Dot => writeln!(buf, "  \"{src}\" -> \"{dst}\" [label=\"{ports}\"];"),
-            Format::Json => write!(
-                buf,
-                ",\n    {{\"src\": {json_src}, \"dst\": {json_dst}{}",
-                json_tail(ports, &note)
-            ),
+            // Written above.
+            Format::Json => Ok(()),
         };
     }
 }

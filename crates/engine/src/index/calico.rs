@@ -208,13 +208,6 @@ pub fn endpoint_labels(
     out
 }
 
-/// A question about pods: (namespaces, selector, not-selector).
-pub(super) type PodQuestion = (
-    CalicoNamespaces,
-    Option<kubeseg_model::calico_selector::CalicoSelector>,
-    Option<kubeseg_model::calico_selector::CalicoSelector>,
-);
-
 /// A network set's labels as selectors see them: a namespaced one's carry its namespace.
 pub fn network_set_labels(n: &kubeseg_model::CalicoNetworkSet) -> Labels {
     let mut labels = n.labels.clone();
@@ -309,15 +302,47 @@ impl Builder<'_> {
             *n += 1;
         }
         let mut out = CompiledCalico::default();
-        let mut cache: HashMap<CalicoEntity, PeerSetId> = HashMap::default();
         let bounds = k8s_bounds(cluster);
+        let places: Vec<_> = (cluster.calico_policies.iter())
+            .map(|p| {
+                (!p.staged)
+                    .then(|| policy_stage(&tiers, p, bounds))
+                    .flatten()
+            })
+            .collect();
+        // The pods and addresses each enforced policy and each distinct rule entity
+        // select, on every thread: they only read the layout. Interning them stays in
+        // policy order below, so ids do not depend on the threads.
+        let mut entity_ids: HashMap<&CalicoEntity, usize> = HashMap::default();
+        let mut entities: Vec<&CalicoEntity> = Vec::new();
+        for (p, place) in cluster.calico_policies.iter().zip(&places) {
+            if place.is_some() {
+                for rule in p.ingress.iter().chain(&p.egress) {
+                    entity_ids.entry(&rule.peer).or_insert_with(|| {
+                        entities.push(&rule.peer);
+                        entities.len() - 1
+                    });
+                }
+            }
+        }
+        if places.iter().any(Option::is_some) {
+            self.calico_prepare();
+        }
+        let threads = self.options.threads;
+        let placed: Vec<&CalicoPolicy> = (cluster.calico_policies.iter())
+            .zip(&places)
+            .filter(|(_, place)| place.is_some())
+            .map(|(p, _)| p)
+            .collect();
+        let this = &*self;
+        let mut subjects = par_map(threads, &placed, |p| this.calico_subject(p)).into_iter();
+        let entity_sets = par_map(threads, &entities, |e| this.calico_entity(e));
+        let mut peer_ids: Vec<Option<PeerSetId>> = vec![None; entities.len()];
         for (i, p) in cluster.calico_policies.iter().enumerate() {
             let id = ClusterPolicyId::from(first + i);
-            let place = (!p.staged)
-                .then(|| policy_stage(&tiers, p, bounds))
-                .flatten();
+            let place = places[i];
             let selected = match place {
-                Some(_) => self.calico_subject(p),
+                Some(_) => subjects.next().unwrap_or_else(|| BitSet::new(self.nodes)),
                 None => BitSet::new(self.nodes),
             };
             let mut isolates = (false, false);
@@ -329,7 +354,9 @@ impl Builder<'_> {
                 if let (Some((stage, rank)), true) = (place, applies) {
                     let policy_rank = rank_in_tier[&i];
                     for (ri, rule) in rules.iter().enumerate() {
-                        if let Some(r) = self.calico_rule(rule, (id, egress, ri), &mut cache) {
+                        let e = entity_ids[&rule.peer];
+                        let entity = (&mut peer_ids[e], &entity_sets[e]);
+                        if let Some(r) = self.calico_rule(rule, (id, egress, ri), entity) {
                             let (peers, ports, action) = r;
                             compiled.push(TierRule {
                                 policy: id,
@@ -394,7 +421,7 @@ impl Builder<'_> {
     }
 
     /// The classes a Calico policy applies to.
-    fn calico_subject(&mut self, p: &CalicoPolicy) -> BitSet {
+    fn calico_subject(&self, p: &CalicoPolicy) -> BitSet {
         self.pods_matching(&p.subject.namespaces, Some(&p.subject.selector), None)
     }
 
@@ -402,29 +429,11 @@ impl Builder<'_> {
     /// and not `not`: each distinct (namespace, labels) is tested once per distinct
     /// question, however many classes (pod addresses) share it.
     fn pods_matching(
-        &mut self,
+        &self,
         namespaces: &CalicoNamespaces,
         selector: Option<&kubeseg_model::calico_selector::CalicoSelector>,
         not: Option<&kubeseg_model::calico_selector::CalicoSelector>,
     ) -> BitSet {
-        if self.calico_groups.is_empty() {
-            self.calico_groups = self.endpoint_groups();
-            self.calico_blocks = blocks(&self.calico_groups);
-        }
-        // Looked up by a hash of the borrowed question: most questions were asked
-        // before, and cloning selectors to ask again costs more than answering.
-        let hash = {
-            use std::hash::BuildHasher;
-            rustc_hash::FxBuildHasher.hash_one((namespaces, selector, not))
-        };
-        let asked = self.calico_matches.get(&hash).and_then(|answers| {
-            answers
-                .iter()
-                .find(|(q, _)| (&q.0, q.1.as_ref(), q.2.as_ref()) == (namespaces, selector, not))
-        });
-        if let Some((_, set)) = asked {
-            return set.clone();
-        }
         let mut out = BitSet::new(self.nodes);
         let groups = &self.calico_groups;
         // A namespace is tested once; `Own` looks its groups up instead.
@@ -455,9 +464,20 @@ impl Builder<'_> {
                 }
             }
         }
-        let key = (namespaces.clone(), selector.cloned(), not.cloned());
-        (self.calico_matches.entry(hash).or_default()).push((key, out.clone()));
         out
+    }
+
+    /// Lays out what Calico's selections read: endpoint groups by namespace, and the
+    /// labels of network sets and their namespaces.
+    fn calico_prepare(&mut self) {
+        self.calico_groups = self.endpoint_groups();
+        self.calico_blocks = blocks(&self.calico_groups);
+        self.calico_set_labels = (self.cluster.calico_network_sets.iter())
+            .map(|n| {
+                let ns = n.namespace.as_str();
+                (network_set_labels(n), self.namespace_labels_of(ns))
+            })
+            .collect();
     }
 
     /// The selectable classes grouped by namespace and endpoint labels, with the
@@ -487,20 +507,12 @@ impl Builder<'_> {
         &mut self,
         rule: &CalicoRule,
         (id, egress, ri): (ClusterPolicyId, bool, usize),
-        cache: &mut HashMap<CalicoEntity, PeerSetId>,
+        (interned, set): (&mut Option<PeerSetId>, &BitSet),
     ) -> Option<(PeerSetId, crate::ids::PortSpecId, Action)> {
         let action = rule_action(rule.action)?;
         let ports = self.calico_ports(rule)?;
         // An entity's namespace scoping is resolved, so equal entities match alike.
-        let peers = match cache.get(&rule.peer) {
-            Some(&id) => id,
-            None => {
-                let set = self.calico_entity(&rule.peer);
-                let set = self.intern_peers(set);
-                cache.insert(rule.peer.clone(), set);
-                set
-            }
-        };
+        let peers = *interned.get_or_insert_with(|| self.intern_peers(set.clone()));
         self.calico_peer_refs.push(CompiledPeer {
             at: TierPeerRef {
                 policy: id,
@@ -571,7 +583,7 @@ impl Builder<'_> {
 
     /// The nodes an entity matches: classes by their labels, namespace and known IPs,
     /// atoms by the network sets holding them and by `nets`.
-    fn calico_entity(&mut self, e: &CalicoEntity) -> BitSet {
+    fn calico_entity(&self, e: &CalicoEntity) -> BitSet {
         let endpoint_constrained =
             e.selector.is_some() || e.not_selector.is_some() || e.namespaces.is_some();
         let mut set = BitSet::new(self.nodes);
@@ -589,14 +601,6 @@ impl Builder<'_> {
                 IpSet::all()
             };
             let mut excluded = IpSet::empty();
-            if self.calico_set_labels.len() != self.cluster.calico_network_sets.len() {
-                self.calico_set_labels = (self.cluster.calico_network_sets.iter())
-                    .map(|n| {
-                        let ns = n.namespace.as_str();
-                        (network_set_labels(n), self.namespace_labels_of(ns))
-                    })
-                    .collect();
-            }
             for (n, (labels, ns_labels)) in self
                 .cluster
                 .calico_network_sets
@@ -649,20 +653,16 @@ impl Builder<'_> {
     }
 
     /// The atoms inside an address set (the set is a union of atoms or empty).
-    fn atoms_within(&mut self, addresses: &IpSet) -> BitSet {
-        if addresses.is_empty() {
-            return BitSet::new(self.nodes);
-        }
-        if let Some(set) = self.calico_atoms_within.get(addresses) {
-            return set.clone();
-        }
+    fn atoms_within(&self, addresses: &IpSet) -> BitSet {
         let mut set = BitSet::new(self.nodes);
+        if addresses.is_empty() {
+            return set;
+        }
         for (i, atom) in self.atom_sets.iter().enumerate() {
             if addresses.is_superset(atom) {
                 set.insert(self.class_count + i);
             }
         }
-        (self.calico_atoms_within).insert(addresses.clone(), set.clone());
         set
     }
 
@@ -740,4 +740,30 @@ pub fn unsupported(cluster: &Cluster) -> Vec<(Option<kubeseg_model::Location>, S
         }
     }
     out
+}
+
+/// `f` over `items` on `threads` threads (0: one per core), results in item order.
+fn par_map<T: Sync, R: Send>(threads: usize, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    // Below this many items a thread costs more than it saves.
+    const MIN_PER_THREAD: usize = 256;
+    let threads = threads.min(items.len() / MIN_PER_THREAD).max(1);
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let chunk = items.len().div_ceil(threads);
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }

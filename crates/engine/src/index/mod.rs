@@ -337,9 +337,7 @@ impl Index {
             calico_groups: Vec::new(),
             calico_blocks: Vec::new(),
             calico_set_labels: Vec::new(),
-            calico_atoms_within: HashMap::default(),
             ipblock_sets: &pre.ipblock_sets,
-            calico_matches: HashMap::default(),
             calico_tiers: if cluster.calico_policies.is_empty() {
                 Vec::new()
             } else {
@@ -512,8 +510,8 @@ struct Builder<'a> {
     calico_peer_refs: Vec<CompiledPeer<TierPeerRef>>,
     /// Calico's tiers, for the ranks of the Admin and Baseline stages.
     calico_tiers: Vec<CalicoTierPlace>,
-    /// Selectable classes by (namespace, its labels, endpoint labels), made when first
-    /// needed, in namespace order.
+    /// Selectable classes by (namespace, its labels, endpoint labels), in namespace
+    /// order (`calico_prepare`, when some Calico policy is enforced).
     calico_groups: Vec<(
         String,
         kubeseg_model::Labels,
@@ -523,12 +521,8 @@ struct Builder<'a> {
     /// Per namespace, in name order: the range of its groups in `calico_groups`.
     calico_blocks: Vec<std::ops::Range<usize>>,
     /// Per Calico network set: its labels and its namespace's labels as selectors see
-    /// them, made when first needed.
+    /// them (`calico_prepare`).
     calico_set_labels: Vec<(kubeseg_model::Labels, kubeseg_model::Labels)>,
-    /// The atoms inside each address set asked about (`atoms_within`).
-    calico_atoms_within: HashMap<IpSet, BitSet>,
-    /// Calico pod selections already made, by the hash of their question.
-    calico_matches: HashMap<u64, Vec<(calico::PodQuestion, BitSet)>>,
     /// The distinct address sets of NetworkPolicy ipBlocks (`ClassKey::ipblocks`).
     ipblock_sets: &'a [IpSet],
 }
