@@ -15,6 +15,9 @@ pub(crate) fn lower(cluster: &mut Cluster) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut policies = std::mem::take(&mut cluster.calico_policies);
     for p in &mut policies {
+        if !(p.ingress.iter().chain(&p.egress)).any(|r| r.peer.services.is_some()) {
+            continue;
+        }
         let id = p.id();
         for (egress, rules) in [(false, &mut p.ingress), (true, &mut p.egress)] {
             for (i, rule) in rules.iter_mut().enumerate() {

@@ -74,6 +74,8 @@ struct Plan {
     ingress_base: Vec<PortSetId>,
     /// Per node: its source signature id.
     signature: Vec<u32>,
+    /// Per node: the endpoint it belongs to (`u32::MAX`: none).
+    node_endpoint: Vec<u32>,
     signature_count: usize,
 }
 
@@ -349,6 +351,7 @@ impl Reachability {
             tier_ingress,
             egress_affected,
             ingress_key,
+            node_endpoint: node_endpoints(&index),
             membership,
             egress_signature,
             egress_policies,
@@ -476,18 +479,82 @@ struct Rows<'a> {
 impl Rows<'_> {
     /// The row of source node `src` over all nodes, into `out` (length `nodes`).
     fn node_row(&mut self, src: usize, out: &mut Vec<PortSetId>) {
-        let key = self.plan.ingress_key[src];
-        if self.st.ingress_memo.0 == key {
-            out.clear();
-            out.extend_from_slice(&self.st.ingress_memo.1);
-        } else {
-            self.ingress_side(src, out);
-            let memo = &mut self.st.ingress_memo;
-            memo.0 = key;
-            memo.1.clear();
-            memo.1.extend_from_slice(out);
-        }
+        self.remember_ingress_side(src);
+        out.clear();
+        out.extend_from_slice(&self.st.ingress_memo.1);
         self.egress_side(src, out);
+    }
+
+    /// Makes `ingress_memo` hold the ingress side of source node `src`.
+    fn remember_ingress_side(&mut self, src: usize) {
+        let key = self.plan.ingress_key[src];
+        if self.st.ingress_memo.0 != key {
+            let mut side = std::mem::take(&mut self.st.ingress_memo.1);
+            self.ingress_side(src, &mut side);
+            self.st.ingress_memo = (key, side);
+        }
+    }
+
+    /// The non-empty cells of endpoint `src`'s row over `columns` (sorted endpoint
+    /// indices), as (position in `columns`, ports), when its egress is open toward a
+    /// few nodes only (`Egress::Uniform` denying the rest): work in proportion to those
+    /// nodes, not to every endpoint. `false`: the row needs the full pass.
+    fn sparse_endpoint_row(
+        &mut self,
+        src: usize,
+        columns: &[usize],
+        cells: &mut Vec<(u32, PortSetId)>,
+    ) -> bool {
+        let (index, plan) = (self.index, self.plan);
+        let node = match &index.endpoints[src] {
+            Endpoint::Workload { classes, .. } if classes.len() == 1 => classes[0] as usize,
+            _ => return false,
+        };
+        if !plan.egress_affected.contains(node) {
+            return false;
+        }
+        self.cache_egress(plan.egress_signature[node]);
+        let sig = plan.egress_signature[node];
+        if !matches!(
+            self.st.egress_cache[&sig],
+            Egress::Uniform {
+                rest: PortSetId::EMPTY,
+                ..
+            }
+        ) {
+            return false;
+        }
+        self.remember_ingress_side(node);
+        let st = &mut *self.st;
+        let Egress::Uniform { cells: open, .. } = &st.egress_cache[&sig] else {
+            return false;
+        };
+        let side = &st.ingress_memo.1;
+        let sets = &mut st.interner.sets;
+        // Per destination endpoint, the union over its nodes (the others are empty).
+        let mut by_endpoint: Vec<(u32, PortSetId)> = Vec::new();
+        for &(d, e) in open {
+            let v = sets.intersect(side[d as usize], e);
+            let endpoint = plan.node_endpoint[d as usize];
+            if v != PortSetId::EMPTY && endpoint != u32::MAX {
+                by_endpoint.push((endpoint, v));
+            }
+        }
+        by_endpoint.sort_unstable_by_key(|&(e, _)| e);
+        let mut merged: Vec<(u32, PortSetId)> = Vec::with_capacity(by_endpoint.len());
+        for (e, v) in by_endpoint {
+            match merged.last_mut() {
+                Some(last) if last.0 == e => last.1 = sets.union(last.1, v),
+                _ => merged.push((e, v)),
+            }
+        }
+        cells.clear();
+        for (e, v) in merged {
+            if let Ok(j) = columns.binary_search(&(e as usize)) {
+                cells.push((j as u32, v));
+            }
+        }
+        true
     }
 
     /// What the ingress rules (union layer and tiers) allow source node `src` toward
@@ -562,16 +629,7 @@ impl Rows<'_> {
             return;
         }
         let sig = plan.egress_signature[src];
-        if !self.st.egress_cache.contains_key(&sig) {
-            let egress = self.egress_vector(sig);
-            let st = &mut *self.st;
-            if st.egress_cached + egress.cells() > st.egress_cells {
-                st.egress_cache.clear();
-                st.egress_cached = 0;
-            }
-            st.egress_cached += egress.cells();
-            st.egress_cache.insert(sig, egress);
-        }
+        self.cache_egress(sig);
         let st = &mut *self.st;
         let port_sets = &mut st.interner.sets;
         match &st.egress_cache[&sig] {
@@ -597,6 +655,36 @@ impl Rows<'_> {
                     out[d as usize] = v;
                 }
             }
+        }
+    }
+
+    /// Makes `egress_cache` hold the egress vector of signature `sig`.
+    fn cache_egress(&mut self, sig: u32) {
+        if !self.st.egress_cache.contains_key(&sig) {
+            let egress = match self.egress_vector(sig) {
+                // Open toward few nodes: kept as those, so rows can skip the rest.
+                Egress::Dense(cells)
+                    if cells.iter().filter(|&&c| c != PortSetId::EMPTY).count() * 16
+                        < cells.len() =>
+                {
+                    let open = (cells.iter().enumerate())
+                        .filter(|&(_, &c)| c != PortSetId::EMPTY)
+                        .map(|(d, &c)| (d as u32, c))
+                        .collect();
+                    Egress::Uniform {
+                        rest: PortSetId::EMPTY,
+                        cells: open,
+                    }
+                }
+                egress => egress,
+            };
+            let st = &mut *self.st;
+            if st.egress_cached + egress.cells() > st.egress_cells {
+                st.egress_cache.clear();
+                st.egress_cached = 0;
+            }
+            st.egress_cached += egress.cells();
+            st.egress_cache.insert(sig, egress);
         }
     }
 
@@ -739,6 +827,17 @@ impl Rows<'_> {
             out.push(v);
         }
     }
+}
+
+/// Per node, the endpoint it belongs to (`u32::MAX`: none).
+fn node_endpoints(index: &Index) -> Vec<u32> {
+    let mut of = vec![u32::MAX; index.nodes];
+    for e in 0..index.endpoints.len() {
+        for n in endpoint_nodes(index, e) {
+            of[n] = e as u32;
+        }
+    }
+    of
 }
 
 /// The nodes of an endpoint.

@@ -27,6 +27,18 @@ impl RowWorker<'_> {
         self.rows().endpoint_row(src, scratch, out)
     }
 
+    /// The non-empty cells of endpoint `src`'s row over `columns` when they can be
+    /// found without the full row (see `Rows::sparse_endpoint_row`); `false`: use
+    /// [`RowWorker::endpoint_row`].
+    fn sparse_endpoint_row(
+        &mut self,
+        src: usize,
+        columns: &[usize],
+        cells: &mut Vec<(u32, PortSetId)>,
+    ) -> bool {
+        self.rows().sparse_endpoint_row(src, columns, cells)
+    }
+
     /// This worker's port sets: what the ids of its rows stand for.
     pub fn sets(&self) -> &PortSets {
         &self.state.interner.sets
@@ -106,13 +118,16 @@ impl Reachability {
             sources,
             || (Vec::new(), Vec::new()),
             |(scratch, row), w, src| {
-                w.endpoint_row(src, scratch, row);
-                let cells: Vec<(u32, PortSetId)> = columns
-                    .iter()
-                    .enumerate()
-                    .filter(|&(_, &d)| row[d] != PortSetId::EMPTY)
-                    .map(|(j, &d)| (j as u32, row[d]))
-                    .collect();
+                let mut cells: Vec<(u32, PortSetId)> = Vec::new();
+                if !w.sparse_endpoint_row(src, columns, &mut cells) {
+                    w.endpoint_row(src, scratch, row);
+                    cells = columns
+                        .iter()
+                        .enumerate()
+                        .filter(|&(_, &d)| row[d] != PortSetId::EMPTY)
+                        .map(|(j, &d)| (j as u32, row[d]))
+                        .collect();
+                }
                 let mut fresh: Vec<PortSetId> = cells
                     .iter()
                     .map(|&(_, id)| id)
