@@ -494,23 +494,14 @@ impl Builder<'_> {
     /// The selectable classes grouped by namespace and endpoint labels, with the
     /// namespace's labels as Calico's namespace selectors see them, in namespace order.
     fn endpoint_groups(&self) -> Vec<(String, Labels, Labels, Vec<u32>)> {
-        // Classes that differ only in what selectors do not read (addresses, ports)
-        // share their endpoint labels, made once.
-        let mut by_key: HashMap<_, Vec<u32>> = HashMap::default();
+        let mut groups: std::collections::BTreeMap<(String, Labels), Vec<u32>> = Default::default();
         for c in self.selectable.iter() {
             let key = &self.classes[c];
-            let what = (key.namespace, &key.labels, key.service_account.as_deref());
-            by_key.entry(what).or_default().push(c as u32);
-        }
-        let mut groups: std::collections::BTreeMap<(String, Labels), Vec<u32>> = Default::default();
-        for ((namespace, labels, account), classes) in by_key {
-            let ns = self.cluster.namespaces[namespace as usize].name.clone();
-            let labels: Labels = labels.iter().cloned().collect();
+            let ns = self.cluster.namespaces[key.namespace as usize].name.clone();
+            let labels: Labels = key.labels.iter().cloned().collect();
+            let account = key.service_account.as_deref();
             let labels = endpoint_labels(self.cluster, &ns, &labels, account);
-            groups.entry((ns, labels)).or_default().extend(classes);
-        }
-        for classes in groups.values_mut() {
-            classes.sort_unstable();
+            groups.entry((ns, labels)).or_default().push(c as u32);
         }
         groups
             .into_iter()
