@@ -349,6 +349,8 @@ impl Builder<'_> {
         let mut subjects = par_map(threads, &placed, |p| this.calico_subject(p)).into_iter();
         let entity_sets = par_map(threads, &entities, |e| this.calico_entity(e));
         let mut peer_ids: Vec<Option<PeerSetId>> = vec![None; entities.len()];
+        // Every node on every port: the peers and ports of each tier's end.
+        let mut every = None;
         for (i, p) in cluster.calico_policies.iter().enumerate() {
             let id = ClusterPolicyId::from(first + i);
             let place = places[i];
@@ -390,7 +392,14 @@ impl Builder<'_> {
                                 isolates.0 = true;
                             }
                         }
-                        _ => compiled.push(self.tier_end(id, stage, rank, &tiers)),
+                        _ => {
+                            let every = *every.get_or_insert_with(|| {
+                                let mut all = BitSet::new(self.nodes);
+                                all.insert_range(0, self.nodes);
+                                (self.intern_peers(all), self.port_spec(None))
+                            });
+                            compiled.push(tier_end(id, (stage, rank), &tiers, every))
+                        }
                     }
                 }
                 if egress {
@@ -406,29 +415,6 @@ impl Builder<'_> {
             out.selected.push(selected);
         }
         out
-    }
-
-    /// The end of a tier other than `default`: Deny or Pass what it left.
-    fn tier_end(
-        &mut self,
-        id: ClusterPolicyId,
-        stage: Stage,
-        rank: u16,
-        tiers: &[CalicoTierPlace],
-    ) -> TierRule {
-        let action = end_action(tiers[rank as usize].default_action);
-        let mut all = BitSet::new(self.nodes);
-        all.insert_range(0, self.nodes);
-        TierRule {
-            policy: id,
-            rule: u32::MAX,
-            tier: stage,
-            action,
-            key: end_key(stage, rank),
-            end: true,
-            peers: self.intern_peers(all),
-            ports: self.port_spec(None),
-        }
     }
 
     /// The classes a Calico policy applies to.
@@ -777,4 +763,24 @@ fn par_map<T: Sync, R: Send>(threads: usize, items: &[T], f: impl Fn(&T) -> R + 
             .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
             .collect()
     })
+}
+
+/// The end of a tier other than `default`: Deny or Pass what it left (`every`: the
+/// peer set of every node and the port spec of every port).
+fn tier_end(
+    id: ClusterPolicyId,
+    (stage, rank): (Stage, u16),
+    tiers: &[CalicoTierPlace],
+    (peers, ports): (PeerSetId, crate::ids::PortSpecId),
+) -> TierRule {
+    TierRule {
+        policy: id,
+        rule: u32::MAX,
+        tier: stage,
+        action: end_action(tiers[rank as usize].default_action),
+        key: end_key(stage, rank),
+        end: true,
+        peers,
+        ports,
+    }
 }
