@@ -169,16 +169,17 @@ pub fn for_each_edge(
 ) -> Result<(), CollisionError> {
     let (mut scratch, mut full) = (Vec::new(), Vec::new());
     // Rows as their non-empty cells (position in `destinations`, ports), in order.
-    let mut row_of = |engine: &mut Engine, src: usize| -> SparseRow {
+    let mut row_of = |engine: &mut Engine, src: usize| -> std::borrow::Cow<'_, SparseRow> {
         let k = src_key_of(&g.sources, &g.src_key, src);
         if let Some(r) = g.rows.get(&k) {
-            return r.clone();
+            return std::borrow::Cow::Borrowed(r);
         }
         engine.reach.endpoint_row(src, &mut scratch, &mut full);
-        (g.destinations.iter().enumerate())
+        let cells = (g.destinations.iter().enumerate())
             .filter(|&(_, &d)| full[d] != PortSetId::EMPTY)
             .map(|(j, &d)| (j as u32, full[d]))
-            .collect()
+            .collect();
+        std::borrow::Cow::Owned(cells)
     };
     // Each destination's group (its index in `dst_groups`); none: its column is empty.
     let mut group_of = vec![u32::MAX; g.destinations.len()];
@@ -201,7 +202,7 @@ pub fn for_each_edge(
         }
         // A group's cells are all empty or all equal: the fingerprints promised it.
         touched.clear();
-        for &(j, v) in &row {
+        for &(j, v) in row.iter() {
             let i = group_of[j as usize];
             if i == u32::MAX {
                 return Err(CollisionError);

@@ -14,6 +14,7 @@ pub mod index;
 pub mod mesh;
 pub mod portsets;
 pub mod reach;
+mod threads;
 
 pub use index::{Endpoint, Options, PeerRef};
 use kubeseg_model::{Cluster, PortSet};

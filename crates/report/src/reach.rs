@@ -529,22 +529,20 @@ impl LineRenderer {
             }
         });
         let note = mesh.unwrap_or_default();
-        if format == Format::Json {
-            // The bulk of a large answer: pieces copied, no formatting machinery.
-            for piece in [",\n    {\"src\": ", json_src, ", \"dst\": ", json_dst] {
-                buf.push_str(piece);
-            }
-            push_json_tail(buf, ports, &note);
-            return;
-        }
         // Writing to a String cannot fail.
         let _ = match format {
             Format::Text => writeln!(buf, "{src} => {dst} : {ports}{note}"),
             Format::Csv => writeln!(buf, "{},{},{}", csv(src), csv(dst), csv(ports)),
             Format::Md => writeln!(buf, "| {src} | {dst} | {ports} |"),
             Format::Dot => writeln!(buf, "  \"{src}\" -> \"{dst}\" [label=\"{ports}\"];"),
-            // Written above.
-            Format::Json => Ok(()),
+            Format::Json => {
+                // The bulk of a large answer: pieces copied, no formatting machinery.
+                for piece in [",\n    {\"src\": ", json_src, ", \"dst\": ", json_dst] {
+                    buf.push_str(piece);
+                }
+                push_json_tail(buf, ports, &note);
+                Ok(())
+            }
         };
     }
 }

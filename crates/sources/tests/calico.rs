@@ -8,27 +8,14 @@
 //! (rules.go).
 #![allow(clippy::print_stderr)]
 
+mod common;
+
+use common::{errors, line_of};
 use kubeseg_model::{
     CalicoAction, CalicoEntity, CalicoIcmp, CalicoNamespaces, CalicoPolicy, CalicoPort,
     CalicoPorts, CalicoSelector, CalicoService, Cidr, Protocol, Severity,
 };
 use kubeseg_sources::{Loaded, load_str};
-
-fn line_of(text: &str, needle: &str) -> u32 {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("`{needle}` not in the input")) as u32
-        + 1
-}
-
-fn errors(loaded: &Loaded) -> Vec<(&'static str, u32)> {
-    loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| (d.code, d.location.as_ref().map_or(0, |l| l.line)))
-        .collect()
-}
 
 /// Asserts exactly one error, `code` at the line holding `marker`, and that nothing
 /// Calico was kept; returns its message.

@@ -18,36 +18,13 @@
 //! - the CRD schema: `k8sServiceSelector.selector` is required.
 #![allow(clippy::print_stderr)]
 
+mod common;
+
+use common::{errors, line_of, warnings};
 use kubeseg_model::{
-    Cidr, CiliumPeerKind, CiliumPolicy, CiliumRule, CiliumServiceMatch, PodSet, Selector, Severity,
+    Cidr, CiliumPeerKind, CiliumPolicy, CiliumRule, CiliumServiceMatch, PodSet, Selector,
 };
 use kubeseg_sources::{Loaded, load_str};
-
-fn line_of(text: &str, needle: &str) -> u32 {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("`{needle}` not in the input")) as u32
-        + 1
-}
-
-fn errors(loaded: &Loaded) -> Vec<(&'static str, u32)> {
-    loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| (d.code, d.location.as_ref().map_or(0, |l| l.line)))
-        .collect()
-}
-
-/// The warnings as (code, line).
-fn warnings(loaded: &Loaded) -> Vec<(&'static str, u32)> {
-    loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Warning)
-        .map(|d| (d.code, d.location.as_ref().map_or(0, |l| l.line)))
-        .collect()
-}
 
 /// Services and slices every case may use, in namespaces `shop` and `other`:
 /// - `shop/api` selects `app: api` and is labelled `tier: backend`;
@@ -193,6 +170,17 @@ fn k8s_service_with_a_selector_becomes_its_pods_in_its_namespace() {
     assert!(warnings(&loaded).is_empty(), "{:#?}", loaded.diagnostics);
 }
 
+/// Asserts that the first egress rule of `text`'s policy matches no Service: no peers,
+/// and the warning at its `toServices` line.
+fn matches_no_service(text: &str) {
+    let (loaded, p) = load(text);
+    assert!(egress(&p, 0).peers.is_empty());
+    assert_eq!(
+        warnings(&loaded),
+        [("cilium-service-missing", line_of(text, "toServices"))]
+    );
+}
+
 #[test]
 fn an_empty_namespace_is_not_the_policys_but_every_namespace() {
     // utils.go copies ToServices as written; serviceRefMatches takes "" as any.
@@ -205,12 +193,7 @@ fn an_empty_namespace_is_not_the_policys_but_every_namespace() {
     );
     // A namespace that holds no such Service matches nothing.
     let text = cnp("  - toServices: [{k8sService: {serviceName: api, namespace: nowhere}}]\n");
-    let (loaded, p) = load(&text);
-    assert!(egress(&p, 0).peers.is_empty());
-    assert_eq!(
-        warnings(&loaded),
-        [("cilium-service-missing", line_of(&text, "toServices"))]
-    );
+    matches_no_service(&text);
 }
 
 #[test]
@@ -233,12 +216,7 @@ fn k8s_service_selector_matches_the_services_labels() {
     // `app: api` is a pod label, on no Service: nothing.
     let text =
         cnp("  - toServices: [{k8sServiceSelector: {selector: {matchLabels: {app: api}}}}]\n");
-    let (loaded, p) = load(&text);
-    assert!(egress(&p, 0).peers.is_empty());
-    assert_eq!(
-        warnings(&loaded),
-        [("cilium-service-missing", line_of(&text, "toServices"))]
-    );
+    matches_no_service(&text);
 }
 
 #[test]
@@ -290,12 +268,7 @@ fn entries_add_up_and_their_ports_stay() {
 fn a_rule_whose_services_give_no_peer_allows_nothing_or_its_ports_to_everyone() {
     // Without ports: no L3 selector and no L4, nothing.
     let text = cnp("  - toServices: [{k8sService: {serviceName: gone, namespace: shop}}]\n");
-    let (loaded, p) = load(&text);
-    assert!(egress(&p, 0).peers.is_empty());
-    assert_eq!(
-        warnings(&loaded),
-        [("cilium-service-missing", line_of(&text, "toServices"))]
-    );
+    matches_no_service(&text);
     // With toPorts: the empty L3 selects every endpoint on those ports
     // (RulesToPolicyEntries; cilium/cilium#20067).
     let text = cnp(

@@ -3,29 +3,11 @@
 //! server's validation (k8s.io/kubernetes pkg/apis/networking/validation) and from
 //! go-yaml v2 (resolve.go, decode.go), the YAML reader behind kubectl.
 
+mod common;
+
+use common::{diagnostics, errors, line_of};
 use kubeseg_model::{PortMatch, Severity};
-use kubeseg_sources::{Loaded, load_str};
-
-/// The 1-based line of the first line of `text` containing `needle`.
-fn line_of(text: &str, needle: &str) -> u32 {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("`{needle}` not in the input")) as u32
-        + 1
-}
-
-fn diagnostics(loaded: &Loaded, severity: Severity) -> Vec<(&'static str, u32)> {
-    loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == severity)
-        .map(|d| (d.code, d.location.as_ref().map_or(0, |l| l.line)))
-        .collect()
-}
-
-fn errors(loaded: &Loaded) -> Vec<(&'static str, u32)> {
-    diagnostics(loaded, Severity::Error)
-}
+use kubeseg_sources::load_str;
 
 /// Asserts that `text` loads with exactly one error, `code` at the line holding `marker`.
 fn rejected_at(text: &str, code: &str, marker: &str) {

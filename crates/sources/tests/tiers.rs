@@ -3,6 +3,9 @@
 //! validation error at its line.
 #![allow(clippy::print_stderr)]
 
+mod common;
+
+use common::{errors, line_of};
 use kubeseg_model::{
     Action, ClusterPolicy, IpSet, PortMatch, PortRule, Protocol, Selector, Severity, Tier,
     TierPeerKind,
@@ -10,23 +13,6 @@ use kubeseg_model::{
 use kubeseg_sources::{Loaded, load, load_str};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-
-/// The 1-based line of the first line of `text` containing `needle`.
-fn line_of(text: &str, needle: &str) -> u32 {
-    text.lines()
-        .position(|l| l.contains(needle))
-        .unwrap_or_else(|| panic!("`{needle}` not in the input")) as u32
-        + 1
-}
-
-fn errors(loaded: &Loaded) -> Vec<(&'static str, u32)> {
-    loaded
-        .diagnostics
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .map(|d| (d.code, d.location.as_ref().map_or(0, |l| l.line)))
-        .collect()
-}
 
 /// Asserts that `text` loads with exactly one error, `code` at the line holding `marker`,
 /// and that the policy was dropped.

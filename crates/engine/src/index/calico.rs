@@ -346,8 +346,9 @@ impl Builder<'_> {
             .map(|(p, _)| p)
             .collect();
         let this = &*self;
-        let mut subjects = par_map(threads, &placed, |p| this.calico_subject(p)).into_iter();
-        let entity_sets = par_map(threads, &entities, |e| this.calico_entity(e));
+        let mut subjects =
+            crate::threads::par_map(threads, &placed, |p| this.calico_subject(p)).into_iter();
+        let entity_sets = crate::threads::par_map(threads, &entities, |e| this.calico_entity(e));
         let mut peer_ids: Vec<Option<PeerSetId>> = vec![None; entities.len()];
         // Every node on every port: the peers and ports of each tier's end.
         let mut every = None;
@@ -737,32 +738,6 @@ pub fn unsupported(cluster: &Cluster) -> Vec<(Option<kubeseg_model::Location>, S
         }
     }
     out
-}
-
-/// `f` over `items` on `threads` threads (0: one per core), results in item order.
-fn par_map<T: Sync, R: Send>(threads: usize, items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = match threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
-    // Below this many items a thread costs more than it saves.
-    const MIN_PER_THREAD: usize = 256;
-    let threads = threads.min(items.len() / MIN_PER_THREAD).max(1);
-    if threads == 1 {
-        return items.iter().map(f).collect();
-    }
-    let chunk = items.len().div_ceil(threads);
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
 }
 
 /// The end of a tier other than `default`: Deny or Pass what it left (`every`: the

@@ -359,7 +359,7 @@ impl Reachability {
             signature,
             signature_count,
         };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = crate::threads::count(0);
         let state = RowState::new(&plan, index.port_sets.fork(), EGRESS_CACHE_CELLS);
         Reachability {
             index,
@@ -371,10 +371,7 @@ impl Reachability {
 
     /// Sets the threads of [`Reachability::par_for_each_ordered`]; 0: as many as the machine has.
     pub fn set_threads(&mut self, threads: usize) {
-        self.threads = match threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
+        self.threads = crate::threads::count(threads);
     }
 
     fn rows(&mut self) -> Rows<'_> {
@@ -513,20 +510,16 @@ impl Rows<'_> {
         if !plan.egress_affected.contains(node) {
             return false;
         }
-        self.cache_egress(plan.egress_signature[node]);
         let sig = plan.egress_signature[node];
-        if !matches!(
-            self.st.egress_cache[&sig],
-            Egress::Uniform {
-                rest: PortSetId::EMPTY,
-                ..
-            }
-        ) {
-            return false;
-        }
+        self.cache_egress(sig);
+        // The full pass needs the ingress side too, so computing it first costs nothing.
         self.remember_ingress_side(node);
         let st = &mut *self.st;
-        let Egress::Uniform { cells: open, .. } = &st.egress_cache[&sig] else {
+        let Egress::Uniform {
+            rest: PortSetId::EMPTY,
+            cells: open,
+        } = &st.egress_cache[&sig]
+        else {
             return false;
         };
         let side = &st.ingress_memo.1;
