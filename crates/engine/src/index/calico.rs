@@ -5,7 +5,7 @@
 //! `default` ends through the union layer's isolation, which its Calico policies join.
 
 use super::tiers::{Stage, TierPeerRef, TierRule, end_key, order_key};
-use super::{Builder, CompiledPeer, PortSpec};
+use super::{Builder, ClassKey, CompiledPeer, PortSpec};
 use crate::bitset::BitSet;
 use crate::ids::{ClusterPolicyId, PeerSetId};
 use crate::portsets::PortSetId;
@@ -302,54 +302,23 @@ pub fn calico_address_sets(cluster: &Cluster) -> Vec<(IpSet, bool)> {
 impl Builder<'_> {
     /// Compiles every enforced Calico policy into tier rules numbered from `first`;
     /// returns them with the subjects that the `default` tier's isolation takes in.
-    pub(super) fn calico(&mut self, cluster: &Cluster, first: usize) -> CompiledCalico {
-        let tiers = calico_tiers(cluster);
-        let mut rank_in_tier: HashMap<usize, usize> = HashMap::default();
-        let mut seen_per_tier: HashMap<&str, usize> = HashMap::default();
-        for i in calico_policy_order(cluster) {
-            let tier = cluster.calico_policies[i].tier.as_str();
-            let n = seen_per_tier.entry(tier).or_default();
-            rank_in_tier.insert(i, *n);
-            *n += 1;
-        }
+    pub(super) fn calico(
+        &mut self,
+        cluster: &Cluster,
+        first: usize,
+        selection: CalicoSelection<'_>,
+    ) -> CompiledCalico {
+        let CalicoSelection {
+            tiers,
+            rank_in_tier,
+            places,
+            entity_ids,
+            entity_sets,
+            subjects,
+        } = selection;
+        let mut subjects = subjects.into_iter();
         let mut out = CompiledCalico::default();
-        let bounds = k8s_bounds(cluster);
-        let places: Vec<_> = (cluster.calico_policies.iter())
-            .map(|p| {
-                (!p.staged)
-                    .then(|| policy_stage(&tiers, p, bounds))
-                    .flatten()
-            })
-            .collect();
-        // The pods and addresses each enforced policy and each distinct rule entity
-        // select, on every thread: they only read the layout. Interning them stays in
-        // policy order below, so ids do not depend on the threads.
-        let mut entity_ids: HashMap<&CalicoEntity, usize> = HashMap::default();
-        let mut entities: Vec<&CalicoEntity> = Vec::new();
-        for (p, place) in cluster.calico_policies.iter().zip(&places) {
-            if place.is_some() {
-                for rule in p.ingress.iter().chain(&p.egress) {
-                    entity_ids.entry(&rule.peer).or_insert_with(|| {
-                        entities.push(&rule.peer);
-                        entities.len() - 1
-                    });
-                }
-            }
-        }
-        if places.iter().any(Option::is_some) {
-            self.calico_prepare();
-        }
-        let threads = self.options.threads;
-        let placed: Vec<&CalicoPolicy> = (cluster.calico_policies.iter())
-            .zip(&places)
-            .filter(|(_, place)| place.is_some())
-            .map(|(p, _)| p)
-            .collect();
-        let this = &*self;
-        let mut subjects =
-            crate::threads::par_map(threads, &placed, |p| this.calico_subject(p)).into_iter();
-        let entity_sets = crate::threads::par_map(threads, &entities, |e| this.calico_entity(e));
-        let mut peer_ids: Vec<Option<PeerSetId>> = vec![None; entities.len()];
+        let mut peer_ids: Vec<Option<PeerSetId>> = vec![None; entity_sets.len()];
         // Every node on every port: the peers and ports of each tier's end.
         let mut every = None;
         for (i, p) in cluster.calico_policies.iter().enumerate() {
@@ -416,87 +385,6 @@ impl Builder<'_> {
             out.selected.push(selected);
         }
         out
-    }
-
-    /// The classes a Calico policy applies to.
-    fn calico_subject(&self, p: &CalicoPolicy) -> BitSet {
-        self.pods_matching(&p.subject.namespaces, Some(&p.subject.selector), None)
-    }
-
-    /// The selectable classes in `namespaces` whose endpoint labels match `selector`
-    /// and not `not`: each distinct (namespace, labels) is tested once per distinct
-    /// question, however many classes (pod addresses) share it.
-    fn pods_matching(
-        &self,
-        namespaces: &CalicoNamespaces,
-        selector: Option<&kubeseg_model::calico_selector::CalicoSelector>,
-        not: Option<&kubeseg_model::calico_selector::CalicoSelector>,
-    ) -> BitSet {
-        let mut out = BitSet::new(self.nodes);
-        let groups = &self.calico_groups;
-        // A namespace is tested once; `Own` looks its groups up instead.
-        let blocks: &[std::ops::Range<usize>] = match namespaces {
-            CalicoNamespaces::Own(own) => {
-                let at = self
-                    .calico_blocks
-                    .binary_search_by(|b| groups[b.start].0.as_str().cmp(own));
-                match at {
-                    Ok(i) => &self.calico_blocks[i..=i],
-                    Err(_) => &[],
-                }
-            }
-            _ => &self.calico_blocks,
-        };
-        for block in blocks {
-            let (ns, ns_labels, _, _) = &groups[block.start];
-            if !namespace_allows(namespaces, Some(ns), || ns_labels) {
-                continue;
-            }
-            for (_, _, labels, classes) in &groups[block.clone()] {
-                if selector.is_none_or(|s| s.matches(labels))
-                    && !not.is_some_and(|s| s.matches(labels))
-                {
-                    for &c in classes {
-                        out.insert(c as usize);
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// Lays out what Calico's selections read: endpoint groups by namespace, and the
-    /// labels of network sets and their namespaces.
-    fn calico_prepare(&mut self) {
-        self.calico_groups = self.endpoint_groups();
-        self.calico_blocks = blocks(&self.calico_groups);
-        self.calico_set_labels = (self.cluster.calico_network_sets.iter())
-            .map(|n| {
-                let ns = n.namespace.as_str();
-                (network_set_labels(n), self.namespace_labels_of(ns))
-            })
-            .collect();
-    }
-
-    /// The selectable classes grouped by namespace and endpoint labels, with the
-    /// namespace's labels as Calico's namespace selectors see them, in namespace order.
-    fn endpoint_groups(&self) -> Vec<(String, Labels, Labels, Vec<u32>)> {
-        let mut groups: std::collections::BTreeMap<(String, Labels), Vec<u32>> = Default::default();
-        for c in self.selectable.iter() {
-            let key = &self.classes[c];
-            let ns = self.cluster.namespaces[key.namespace as usize].name.clone();
-            let labels: Labels = key.labels.iter().cloned().collect();
-            let account = key.service_account.as_deref();
-            let labels = endpoint_labels(self.cluster, &ns, &labels, account);
-            groups.entry((ns, labels)).or_default().push(c as u32);
-        }
-        groups
-            .into_iter()
-            .map(|((ns, labels), classes)| {
-                let ns_labels = self.namespace_labels_of(&ns);
-                (ns, ns_labels, labels, classes)
-            })
-            .collect()
     }
 
     /// A rule's peers, ports and action; `None` for a rule that matches no TCP, UDP or
@@ -578,6 +466,215 @@ impl Builder<'_> {
         };
         Some(self.intern_spec(spec))
     }
+}
+
+/// What Calico's selections read of the layout. It borrows nothing the interning
+/// builder writes, so the selections run on another thread while the builder compiles
+/// the other kinds.
+pub(super) struct CalicoView<'a> {
+    pub cluster: &'a Cluster,
+    pub nodes: usize,
+    pub class_count: usize,
+    pub classes: &'a [ClassKey],
+    pub selectable: &'a BitSet,
+    pub atom_sets: &'a [IpSet],
+    pub networks: &'a [IpSet],
+    pub threads: usize,
+    /// The classes of pods on the host network, which address conditions see by their
+    /// node's addresses.
+    pub host_network_classes: Vec<usize>,
+    /// Selectable classes by (namespace, its labels, endpoint labels), in namespace
+    /// order.
+    pub groups: Vec<(String, Labels, Labels, Vec<u32>)>,
+    /// Per namespace, in name order: the range of its groups in `groups`.
+    pub blocks: Vec<std::ops::Range<usize>>,
+    /// Per Calico network set: its labels and its namespace's labels as selectors see
+    /// them.
+    pub set_labels: Vec<(Labels, Labels)>,
+}
+
+/// Calico's policies ordered and placed, and their distinct rule entities: what needs
+/// the cluster only, so it runs beside the layout.
+pub(super) struct CalicoOrder<'c> {
+    tiers: Vec<CalicoTierPlace>,
+    rank_in_tier: HashMap<usize, usize>,
+    places: Vec<Option<(Stage, u16)>>,
+    entity_ids: HashMap<&'c CalicoEntity, usize>,
+    /// The distinct rule entities of placed policies, in policy order.
+    entities: Vec<&'c CalicoEntity>,
+}
+
+impl<'c> CalicoOrder<'c> {
+    pub(super) fn of(cluster: &'c Cluster) -> Self {
+        let tiers = calico_tiers(cluster);
+        let mut rank_in_tier: HashMap<usize, usize> = HashMap::default();
+        let mut seen_per_tier: HashMap<&str, usize> = HashMap::default();
+        for i in calico_policy_order(cluster) {
+            let tier = cluster.calico_policies[i].tier.as_str();
+            let n = seen_per_tier.entry(tier).or_default();
+            rank_in_tier.insert(i, *n);
+            *n += 1;
+        }
+        let bounds = k8s_bounds(cluster);
+        let places: Vec<_> = (cluster.calico_policies.iter())
+            .map(|p| {
+                (!p.staged)
+                    .then(|| policy_stage(&tiers, p, bounds))
+                    .flatten()
+            })
+            .collect();
+        // Interning stays in policy order (in `Builder::calico`), so ids do not depend
+        // on the threads.
+        let mut entity_ids: HashMap<&CalicoEntity, usize> = HashMap::default();
+        let mut entities: Vec<&CalicoEntity> = Vec::new();
+        for (p, place) in cluster.calico_policies.iter().zip(&places) {
+            if place.is_some() {
+                for rule in p.ingress.iter().chain(&p.egress) {
+                    entity_ids.entry(&rule.peer).or_insert_with(|| {
+                        entities.push(&rule.peer);
+                        entities.len() - 1
+                    });
+                }
+            }
+        }
+        CalicoOrder {
+            tiers,
+            rank_in_tier,
+            places,
+            entity_ids,
+            entities,
+        }
+    }
+}
+
+/// What every enforced Calico policy selects, computed before interning.
+pub(super) struct CalicoSelection<'c> {
+    tiers: Vec<CalicoTierPlace>,
+    /// Each policy's rank within its tier.
+    rank_in_tier: HashMap<usize, usize>,
+    /// Each policy's stage and rank (`None`: staged, or its tier is not enforced).
+    places: Vec<Option<(Stage, u16)>>,
+    /// The distinct rule entities, numbered in policy order.
+    entity_ids: HashMap<&'c CalicoEntity, usize>,
+    entity_sets: Vec<BitSet>,
+    /// The subjects of the placed policies, in policy order.
+    subjects: Vec<BitSet>,
+}
+
+impl<'a> CalicoView<'a> {
+    /// Selects the subject of every placed policy and the nodes of each distinct rule
+    /// entity (on every thread: selecting only reads).
+    pub(super) fn select(mut self, order: CalicoOrder<'a>) -> CalicoSelection<'a> {
+        let cluster = self.cluster;
+        let CalicoOrder {
+            tiers,
+            rank_in_tier,
+            places,
+            entity_ids,
+            entities,
+        } = order;
+        if places.iter().any(Option::is_some) {
+            self.prepare();
+        }
+        let placed: Vec<&CalicoPolicy> = (cluster.calico_policies.iter())
+            .zip(&places)
+            .filter(|(_, place)| place.is_some())
+            .map(|(p, _)| p)
+            .collect();
+        let this = &self;
+        let subjects = crate::threads::par_map(self.threads, &placed, |p| this.calico_subject(p));
+        let entity_sets =
+            crate::threads::par_map(self.threads, &entities, |e| this.calico_entity(e));
+        CalicoSelection {
+            tiers,
+            rank_in_tier,
+            places,
+            entity_ids,
+            entity_sets,
+            subjects,
+        }
+    }
+
+    /// The classes a Calico policy applies to.
+    fn calico_subject(&self, p: &CalicoPolicy) -> BitSet {
+        self.pods_matching(&p.subject.namespaces, Some(&p.subject.selector), None)
+    }
+
+    /// The selectable classes in `namespaces` whose endpoint labels match `selector`
+    /// and not `not`: each distinct (namespace, labels) is tested once per distinct
+    /// question, however many classes (pod addresses) share it.
+    fn pods_matching(
+        &self,
+        namespaces: &CalicoNamespaces,
+        selector: Option<&kubeseg_model::calico_selector::CalicoSelector>,
+        not: Option<&kubeseg_model::calico_selector::CalicoSelector>,
+    ) -> BitSet {
+        let mut out = BitSet::new(self.nodes);
+        let groups = &self.groups;
+        // A namespace is tested once; `Own` looks its groups up instead.
+        let blocks: &[std::ops::Range<usize>] = match namespaces {
+            CalicoNamespaces::Own(own) => {
+                let at = self
+                    .blocks
+                    .binary_search_by(|b| groups[b.start].0.as_str().cmp(own));
+                match at {
+                    Ok(i) => &self.blocks[i..=i],
+                    Err(_) => &[],
+                }
+            }
+            _ => &self.blocks,
+        };
+        for block in blocks {
+            let (ns, ns_labels, _, _) = &groups[block.start];
+            if !namespace_allows(namespaces, Some(ns), || ns_labels) {
+                continue;
+            }
+            for (_, _, labels, classes) in &groups[block.clone()] {
+                if selector.is_none_or(|s| s.matches(labels))
+                    && !not.is_some_and(|s| s.matches(labels))
+                {
+                    for &c in classes {
+                        out.insert(c as usize);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Lays out what Calico's selections read: endpoint groups by namespace, and the
+    /// labels of network sets and their namespaces.
+    fn prepare(&mut self) {
+        self.groups = self.endpoint_groups();
+        self.blocks = blocks(&self.groups);
+        self.set_labels = (self.cluster.calico_network_sets.iter())
+            .map(|n| {
+                let ns = n.namespace.as_str();
+                (network_set_labels(n), self.namespace_labels_of(ns))
+            })
+            .collect();
+    }
+
+    /// The selectable classes grouped by namespace and endpoint labels, with the
+    /// namespace's labels as Calico's namespace selectors see them, in namespace order.
+    fn endpoint_groups(&self) -> Vec<(String, Labels, Labels, Vec<u32>)> {
+        let mut groups: std::collections::BTreeMap<(String, Labels), Vec<u32>> = Default::default();
+        for c in self.selectable.iter() {
+            let key = &self.classes[c];
+            let ns = self.cluster.namespaces[key.namespace as usize].name.clone();
+            let labels: Labels = key.labels.iter().cloned().collect();
+            let account = key.service_account.as_deref();
+            let labels = endpoint_labels(self.cluster, &ns, &labels, account);
+            groups.entry((ns, labels)).or_default().push(c as u32);
+        }
+        groups
+            .into_iter()
+            .map(|((ns, labels), classes)| {
+                let ns_labels = self.namespace_labels_of(&ns);
+                (ns, ns_labels, labels, classes)
+            })
+            .collect()
+    }
 
     /// The nodes an entity matches: classes by their labels, namespace and known IPs,
     /// atoms by the network sets holding them and by `nets`.
@@ -603,7 +700,7 @@ impl Builder<'_> {
                 .cluster
                 .calico_network_sets
                 .iter()
-                .zip(&self.calico_set_labels)
+                .zip(&self.set_labels)
             {
                 let ns = (!n.namespace.is_empty()).then_some(n.namespace.as_str());
                 if e.not_selector.as_ref().is_some_and(|s| s.matches(labels)) {

@@ -5,6 +5,7 @@ use crate::atoms::partition;
 use crate::bitset::BitSet;
 use crate::ids::{IdVec, PeerSetId, PolicyId, PortSpecId};
 use crate::portsets::{PortSetId, PortSets};
+use crate::threads::Beside;
 use kubeseg_model::{
     Cluster, ContainerPort, IpSet, Operator, PeerKind, PortMatch, PortRule, PortSet, Protocol,
     Rule, Selector,
@@ -289,8 +290,15 @@ impl Index {
             .enumerate()
             .map(|(i, n)| (n.name.as_str(), i as u32))
             .collect();
-        let pre = tiers::prepass(cluster);
-        let classes = layout::classes(cluster, &ns_index, &pre, options);
+        // Calico's order needs the cluster only: it is found beside the classes.
+        let (pre, classes, calico_order) = std::thread::scope(|scope| {
+            let order = (!cluster.calico_policies.is_empty()).then(|| {
+                Beside::start(scope, options.threads, || calico::CalicoOrder::of(cluster))
+            });
+            let pre = tiers::prepass(cluster);
+            let classes = layout::classes(cluster, &ns_index, &pre, options);
+            (pre, classes, order.map(Beside::finish))
+        });
         let skip_nodes = options
             .ipblock_skips_nodes
             .then_some(&pre.all_node_addresses);
@@ -304,107 +312,139 @@ impl Index {
         let selectable = layout::Selectable::of(&classes.keys, nodes, cluster.namespaces.len());
         let profiles = layout::PortProfiles::of(&classes.keys);
 
-        let mut b = Builder {
-            labels: selectable.labels,
-            selectable: selectable.classes,
-            ns_ranges: selectable.ns_ranges,
-            ns_labels: LabelIndex::over(cluster.namespaces.iter().map(|n| &n.labels)),
-            ns_cache: HashMap::default(),
-            peer_cache: HashMap::default(),
-            peer_sets: IdVec::default(),
-            peer_ids: HashMap::default(),
-            port_sets: PortSets::default(),
-            port_specs: IdVec::default(),
-            spec_ids: HashMap::default(),
-            nodes,
-            class_count,
-            atom_members: part.members,
-            ip_set_ids: addresses.ids,
-            classes: &classes.keys,
-            host_network_classes: (classes.keys.iter().enumerate())
-                .filter(|(_, k)| k.host_network)
-                .map(|(c, _)| c)
-                .collect(),
-            options,
-            peer_refs: Vec::new(),
-            domains: &pre.domains,
-            domain_base,
-            node_addresses: pre.node_addresses,
-            all_node_addresses: pre.all_node_addresses,
-            cluster,
-            atom_sets: &part.atoms,
-            calico_peer_refs: Vec::new(),
-            calico_groups: Vec::new(),
-            calico_blocks: Vec::new(),
-            calico_set_labels: Vec::new(),
-            ipblock_sets: &pre.ipblock_sets,
-            calico_tiers: if cluster.calico_policies.is_empty() {
-                Vec::new()
-            } else {
-                calico::calico_tiers(cluster)
-            },
-            networks: &pre.networks,
-        };
-        let mut policies = b.network_policies(cluster, &ns_index);
-        let mut tiers = b.tiers(cluster);
-        let mut isolates_egress: IdVec<PolicyId, bool> =
-            cluster.policies.iter().map(|p| p.isolates_egress).collect();
-        let cilium = b.cilium(
-            cluster,
-            cluster.policies.len(),
-            cluster.cluster_policies.len(),
-        );
-        for (i, selected) in cilium.selected.into_iter().enumerate() {
-            let (ingress, egress) = cilium.default_deny[i];
-            if ingress {
-                policies.ingress_isolated.union_with(&selected);
-            }
-            if egress {
-                policies.egress_isolated.union_with(&selected);
-            }
-            isolates_egress.push(egress);
-            tiers.selected.push(selected.clone());
-            tiers.isolates_egress.push(false);
-            tiers.cilium_count += 1;
-            policies.selected.push(selected);
-        }
-        policies.ingress_rules.extend(cilium.ingress_allows);
-        for rules in cilium.egress_allows {
-            policies.egress_rules.push(rules);
-        }
-        for rules in cilium.ingress_denies {
-            tiers.ingress.push(rules);
-        }
-        for rules in cilium.egress_denies {
-            tiers.egress.push(rules);
-        }
-        tiers.peer_refs.extend(cilium.deny_peer_refs);
-        let first = tiers.cluster_count + tiers.cilium_count;
-        let calico = b.calico(cluster, first);
-        for set in &calico.ingress_isolated {
-            policies.ingress_isolated.union_with(set);
-        }
-        for (i, selected) in calico.selected.into_iter().enumerate() {
-            if calico.isolates_egress[i] {
-                policies.egress_isolated.union_with(&selected);
-            }
-            tiers.isolates_egress.push(calico.isolates_egress[i]);
-            tiers.selected.push(selected);
-        }
-        for rules in calico.ingress {
-            tiers.ingress.push(rules);
-        }
-        for rules in calico.egress {
-            tiers.egress.push(rules);
-        }
-        tiers.peer_refs.append(&mut b.calico_peer_refs);
-        let Builder {
-            peer_sets,
-            port_specs,
-            port_sets,
-            peer_refs,
-            ..
-        } = b;
+        let calico_view = calico_order.map(|order| {
+            let view = calico::CalicoView {
+                cluster,
+                nodes,
+                class_count,
+                classes: &classes.keys,
+                selectable: &selectable.classes,
+                atom_sets: &part.atoms,
+                networks: &pre.networks,
+                threads: options.threads,
+                host_network_classes: (classes.keys.iter().enumerate())
+                    .filter(|(_, k)| k.host_network)
+                    .map(|(c, _)| c)
+                    .collect(),
+                groups: Vec::new(),
+                blocks: Vec::new(),
+                set_labels: Vec::new(),
+            };
+            (view, order)
+        });
+        let (policies, tiers, isolates_egress, peer_sets, port_specs, port_sets, peer_refs) =
+            std::thread::scope(|scope| {
+                // Calico's selections only read the layout: they run beside the other kinds'
+                // compile, and are interned after them, in the order a single thread would.
+                let calico_selection = calico_view.map(|(view, order)| {
+                    Beside::start(scope, options.threads, move || view.select(order))
+                });
+                let mut b = Builder {
+                    labels: selectable.labels,
+                    selectable: &selectable.classes,
+                    ns_ranges: selectable.ns_ranges,
+                    ns_labels: LabelIndex::over(cluster.namespaces.iter().map(|n| &n.labels)),
+                    ns_cache: HashMap::default(),
+                    peer_cache: HashMap::default(),
+                    peer_sets: IdVec::default(),
+                    peer_ids: HashMap::default(),
+                    port_sets: PortSets::default(),
+                    port_specs: IdVec::default(),
+                    spec_ids: HashMap::default(),
+                    nodes,
+                    class_count,
+                    atom_members: part.members,
+                    ip_set_ids: addresses.ids,
+                    classes: &classes.keys,
+                    options,
+                    peer_refs: Vec::new(),
+                    domains: &pre.domains,
+                    domain_base,
+                    node_addresses: pre.node_addresses,
+                    all_node_addresses: pre.all_node_addresses,
+                    cluster,
+                    calico_peer_refs: Vec::new(),
+                    ipblock_sets: &pre.ipblock_sets,
+                    calico_tiers: if cluster.calico_policies.is_empty() {
+                        Vec::new()
+                    } else {
+                        calico::calico_tiers(cluster)
+                    },
+                    networks: &pre.networks,
+                };
+                let mut policies = b.network_policies(cluster, &ns_index);
+                let mut tiers = b.tiers(cluster);
+                let mut isolates_egress: IdVec<PolicyId, bool> =
+                    cluster.policies.iter().map(|p| p.isolates_egress).collect();
+                let cilium = b.cilium(
+                    cluster,
+                    cluster.policies.len(),
+                    cluster.cluster_policies.len(),
+                );
+                for (i, selected) in cilium.selected.into_iter().enumerate() {
+                    let (ingress, egress) = cilium.default_deny[i];
+                    if ingress {
+                        policies.ingress_isolated.union_with(&selected);
+                    }
+                    if egress {
+                        policies.egress_isolated.union_with(&selected);
+                    }
+                    isolates_egress.push(egress);
+                    tiers.selected.push(selected.clone());
+                    tiers.isolates_egress.push(false);
+                    tiers.cilium_count += 1;
+                    policies.selected.push(selected);
+                }
+                policies.ingress_rules.extend(cilium.ingress_allows);
+                for rules in cilium.egress_allows {
+                    policies.egress_rules.push(rules);
+                }
+                for rules in cilium.ingress_denies {
+                    tiers.ingress.push(rules);
+                }
+                for rules in cilium.egress_denies {
+                    tiers.egress.push(rules);
+                }
+                tiers.peer_refs.extend(cilium.deny_peer_refs);
+                let first = tiers.cluster_count + tiers.cilium_count;
+                let calico = match calico_selection {
+                    Some(selection) => b.calico(cluster, first, selection.finish()),
+                    None => calico::CompiledCalico::default(),
+                };
+                for set in &calico.ingress_isolated {
+                    policies.ingress_isolated.union_with(set);
+                }
+                for (i, selected) in calico.selected.into_iter().enumerate() {
+                    if calico.isolates_egress[i] {
+                        policies.egress_isolated.union_with(&selected);
+                    }
+                    tiers.isolates_egress.push(calico.isolates_egress[i]);
+                    tiers.selected.push(selected);
+                }
+                for rules in calico.ingress {
+                    tiers.ingress.push(rules);
+                }
+                for rules in calico.egress {
+                    tiers.egress.push(rules);
+                }
+                tiers.peer_refs.append(&mut b.calico_peer_refs);
+                let Builder {
+                    peer_sets,
+                    port_specs,
+                    port_sets,
+                    peer_refs,
+                    ..
+                } = b;
+                (
+                    policies,
+                    tiers,
+                    isolates_egress,
+                    peer_sets,
+                    port_specs,
+                    port_sets,
+                    peer_refs,
+                )
+            });
         Index {
             classes: classes.keys,
             atoms: part.atoms,
@@ -480,7 +520,7 @@ type PeerKey = (PeerKind, u32);
 
 struct Builder<'a> {
     labels: LabelIndex,
-    selectable: BitSet,
+    selectable: &'a BitSet,
     ns_ranges: Vec<(usize, usize)>,
     ns_labels: LabelIndex,
     ns_cache: HashMap<Selector, Vec<u32>>,
@@ -495,9 +535,6 @@ struct Builder<'a> {
     atom_members: Vec<Vec<u32>>,
     ip_set_ids: HashMap<IpSet, usize>,
     classes: &'a [ClassKey],
-    /// The classes of pods on the host network, which address conditions see by their
-    /// node's addresses.
-    host_network_classes: Vec<usize>,
     options: Options,
     peer_refs: Vec<CompiledPeer>,
     domains: &'a [String],
@@ -506,23 +543,9 @@ struct Builder<'a> {
     node_addresses: HashMap<Selector, IpSet>,
     all_node_addresses: IpSet,
     cluster: &'a Cluster,
-    atom_sets: &'a [IpSet],
     calico_peer_refs: Vec<CompiledPeer<TierPeerRef>>,
     /// Calico's tiers, for the ranks of the Admin and Baseline stages.
     calico_tiers: Vec<CalicoTierPlace>,
-    /// Selectable classes by (namespace, its labels, endpoint labels), in namespace
-    /// order (`calico_prepare`, when some Calico policy is enforced).
-    calico_groups: Vec<(
-        String,
-        kubeseg_model::Labels,
-        kubeseg_model::Labels,
-        Vec<u32>,
-    )>,
-    /// Per namespace, in name order: the range of its groups in `calico_groups`.
-    calico_blocks: Vec<std::ops::Range<usize>>,
-    /// Per Calico network set: its labels and its namespace's labels as selectors see
-    /// them (`calico_prepare`).
-    calico_set_labels: Vec<(kubeseg_model::Labels, kubeseg_model::Labels)>,
     /// The distinct address sets of NetworkPolicy ipBlocks (`ClassKey::ipblocks`).
     ipblock_sets: &'a [IpSet],
 }
@@ -602,7 +625,7 @@ impl Builder<'_> {
                     None => self.ns_mask(ns),
                     Some(sel) => self.namespaces(sel),
                 };
-                within.intersect_with(&self.selectable);
+                within.intersect_with(self.selectable);
                 match pods {
                     None => within,
                     Some(sel) => self.labels.eval(sel, &within),

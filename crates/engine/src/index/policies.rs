@@ -44,7 +44,7 @@ impl Builder<'_> {
             let pi = PolicyId::from(pi);
             let ns = ns_index[p.namespace.as_str()];
             let mut within = self.ns_mask(ns);
-            within.intersect_with(&self.selectable);
+            within.intersect_with(self.selectable);
             let sel = self.labels.eval(&p.pod_selector, &within);
             if p.isolates_ingress {
                 out.ingress_isolated.union_with(&sel);

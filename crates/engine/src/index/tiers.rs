@@ -547,7 +547,7 @@ impl Builder<'_> {
     /// The selectable classes of a namespace selector and a pod selector.
     pub(super) fn pod_set(&mut self, set: &PodSet) -> BitSet {
         let mut within = self.namespaces(&set.namespaces);
-        within.intersect_with(&self.selectable);
+        within.intersect_with(self.selectable);
         self.labels.eval(&set.pods, &within)
     }
 
