@@ -8,6 +8,7 @@ use crate::finding::{Evidence, Remediation, Severity};
 use crate::registry::*;
 use kubeseg_engine::ids::PolicyId;
 use kubeseg_model::{Action, PeerKind};
+use rustc_hash::FxHashMap as HashMap;
 use std::collections::BTreeMap;
 
 /// KS101–KS104. A workload is isolated in a direction when each of its pods is selected
@@ -258,15 +259,32 @@ pub fn rules(a: &mut Audit) {
         .iter()
         .map(|j| (j.workload, a.engine.reach.endpoint_nodes(j.workload)))
         .collect();
+    // A policy's jewels are found from the classes it selects, not by testing each
+    // jewel against each policy.
+    let mut jewel_nodes = kubeseg_engine::bitset::BitSet::new(a.engine.reach.index.nodes);
+    let mut jewels_of_node: HashMap<usize, Vec<usize>> = HashMap::default();
+    for (j, (_, nodes)) in jewel_classes.iter().enumerate() {
+        for &n in nodes.iter().filter(|&&n| n < classes) {
+            jewel_nodes.insert(n);
+            jewels_of_node.entry(n).or_default().push(j);
+        }
+    }
     for (pi, p) in cluster.policies.iter().enumerate() {
         if !p.isolates_ingress {
             continue;
         }
         let selected = &a.engine.reach.index.selected[PolicyId::from(pi)];
-        let jewels: Vec<String> = jewel_classes
+        let mut hit = selected.clone();
+        hit.intersect_with(&jewel_nodes);
+        let mut selected_jewels: Vec<usize> = hit
             .iter()
-            .filter(|(_, nodes)| nodes.iter().any(|&n| n < classes && selected.contains(n)))
-            .map(|(w, _)| cluster.workloads[*w].id())
+            .flat_map(|n| &jewels_of_node[&n])
+            .copied()
+            .collect();
+        selected_jewels.sort_unstable();
+        selected_jewels.dedup();
+        let jewels: Vec<String> = (selected_jewels.iter())
+            .map(|&j| cluster.workloads[jewel_classes[j].0].id())
             .collect();
         let raise = |f: &mut crate::finding::Finding| {
             if !jewels.is_empty() {

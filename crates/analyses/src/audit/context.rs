@@ -164,6 +164,7 @@ pub fn entry_points(
         }
     }
     let mut out = Vec::new();
+    let mut range_texts: HashMap<u32, String> = HashMap::default();
     for (i, w) in cluster.workloads.iter().enumerate() {
         let mut reasons = std::mem::take(&mut exposure[i]);
         for p in &w.pods {
@@ -185,13 +186,18 @@ pub fn entry_points(
         let admitted = &rows.admitted_from[i];
         let mut entry = Vec::new();
         if !admitted.is_empty() {
-            let ranges: Vec<String> = admitted
-                .iter()
-                .take(3)
-                .map(|&a| atom_ranges(a as usize))
-                .collect();
-            let more = if admitted.len() > 3 { ", …" } else { "" };
             if ingress_isolated[i] {
+                // Only this message names the ranges; an atom's may be long (the rest of
+                // the address space), so each is written once.
+                for &a in admitted.iter().take(3) {
+                    range_texts
+                        .entry(a)
+                        .or_insert_with(|| atom_ranges(a as usize));
+                }
+                let ranges: Vec<&str> = (admitted.iter().take(3))
+                    .map(|a| range_texts[a].as_str())
+                    .collect();
+                let more = if admitted.len() > 3 { ", …" } else { "" };
                 // An ingress policy admits outside addresses on purpose: that alone makes an entry point.
                 entry.extend(reasons);
                 entry.push(Evidence::at(
