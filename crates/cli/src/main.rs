@@ -29,6 +29,7 @@ mod test;
 mod visible;
 mod watch;
 mod watch_rows;
+mod watch_touch;
 
 use anyhow::{Context, Result, bail};
 use args::{

@@ -12,7 +12,7 @@ use kubeseg_model::{Diagnostic, Severity};
 use kubeseg_report::diagnostics;
 use kubeseg_sources::DecodedText as Decoded;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
@@ -26,7 +26,25 @@ struct Answer {
     findings: BTreeMap<(String, String), Value>,
     workloads: usize,
     unmodelled: Vec<String>,
+    /// What the next batch needs to recompute only the connections it touches.
+    basis: Basis,
+    /// When the connections were recomputed only where the batch touched them: how
+    /// they differ from the previous answer's.
+    delta: Option<Delta>,
 }
+
+/// The model an answer was computed from, and what must not change for the next
+/// answer to reuse its connections.
+struct Basis {
+    loaded: kubeseg_sources::Loaded,
+    options: kubeseg_engine::Options,
+    /// The ids of the endpoints that are not workloads (address ranges, domains), in
+    /// order: a change that moves them moves connections of every workload.
+    others: Vec<String>,
+}
+
+/// Connections added, removed, and changed as (old, new).
+type Delta = (Vec<Row>, Vec<Row>, Vec<(Row, Row)>);
 
 /// Follows the cluster until the watch ends (it does not end by itself).
 pub(crate) fn run(a: &WatchArgs) -> Result<()> {
@@ -103,7 +121,13 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
         if !synced || (previous.is_some() && causes.is_empty()) {
             continue;
         }
-        let answer = match evaluate(&common, &objects, &notes, &mut interner) {
+        let answer = match evaluate(
+            &common,
+            &objects,
+            &notes,
+            &mut interner,
+            previous.as_ref().zip(Some(&causes[..])),
+        ) {
             Ok(answer) => answer,
             Err(e) => {
                 // The cluster holds something kubeseg refuses (an unsupported policy,
@@ -143,17 +167,23 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
             findings_by_severity,
         };
         metrics.update(now, received.elapsed());
-        previous = Some(answer);
+        // Freeing a model of 150,000 pods takes a while; the next batch does not wait.
+        let old = previous.replace(answer);
+        std::thread::spawn(move || drop(old));
         causes.clear();
     }
 }
 
 /// Loads the objects as files would be loaded and computes connections and findings.
+/// With the previous answer and the changes since (`since`), only the connections of
+/// the workloads those changes touch are computed again, where that is exact
+/// (`watch_touch`); `KUBESEG_WATCH_FULL=1` computes every one each time.
 fn evaluate(
     common: &Common,
     objects: &BTreeMap<String, Decoded>,
     notes: &[Diagnostic],
     interner: &mut Interner,
+    since: Option<(&Answer, &[(String, String)])>,
 ) -> Result<Answer> {
     let timings = std::env::var_os("KUBESEG_TIMINGS").is_some();
     let start = Instant::now();
@@ -177,9 +207,16 @@ fn evaluate(
     }
     let options = options(common, &loaded.cluster);
     let cluster = &loaded.cluster;
+    let full = std::env::var_os("KUBESEG_WATCH_FULL").is_some_and(|v| v == "1");
+    let reuse = since
+        .filter(|(old, _)| !full && old.basis.options == options)
+        .and_then(|(old, causes)| {
+            let touched = crate::watch_touch::touched(&old.basis.loaded.cluster, cluster, causes)?;
+            Some((old, touched))
+        });
     // Connections and findings are computed at the same time, one engine each
     // (compiling costs less than either answer).
-    let (connections, report) = std::thread::scope(|scope| {
+    let (connections, others, report) = std::thread::scope(|scope| {
         let findings = scope.spawn(|| {
             let mut engine = Engine::new(cluster, options);
             let config = AuditConfig {
@@ -190,13 +227,30 @@ fn evaluate(
             audit(&mut engine, &config).map_err(anyhow::Error::from)
         });
         let mut engine = Engine::new(cluster, options);
-        let connections = connections(common, &mut engine, interner);
+        let workloads = cluster.workloads.len();
+        let others: Vec<String> = (workloads..engine.endpoints().len())
+            .map(|e| engine.endpoint_id(e))
+            .collect();
+        let connections = match reuse {
+            Some((old, touched)) if old.basis.others == others => {
+                if timings {
+                    note!(
+                        "timing: connections of {} touched workloads computed again",
+                        touched.len()
+                    );
+                }
+                let (rows, delta) =
+                    recompute(common, &mut engine, interner, &old.connections, &touched);
+                (rows, Some(delta))
+            }
+            _ => (connections(common, &mut engine, interner), None),
+        };
         lap("connections");
         let report = findings
             .join()
             .map_err(|_| anyhow!("the audit stopped unexpectedly"))?;
         lap("audit");
-        Ok::<_, anyhow::Error>((connections, report?))
+        Ok::<_, anyhow::Error>((connections, others, report?))
     })?;
     let findings = report
         .findings
@@ -209,45 +263,119 @@ fn evaluate(
         })
         .collect();
     lap("findings");
+    let (connections, delta) = connections;
     let answer = Answer {
         connections,
         findings,
         workloads: loaded.cluster.workloads.len(),
         unmodelled: unmodelled(&loaded),
+        basis: Basis {
+            loaded,
+            options,
+            others,
+        },
+        delta,
     };
-    // Freeing the model and the audit's report takes a while at 150,000 pods; the
-    // answer does not wait for it.
-    std::thread::spawn(move || drop((loaded, report)));
+    // Freeing the audit's report takes a while at 150,000 pods; the answer does not
+    // wait for it.
+    std::thread::spawn(move || drop(report));
     Ok(answer)
 }
 
 /// Every allowed connection, as `reach --format json` lists it, sorted by interned
 /// (source, destination).
 fn connections(common: &Common, engine: &mut Engine, interner: &mut Interner) -> Vec<Row> {
+    let ids = endpoint_ids(engine, interner);
+    let all: Vec<usize> = (0..ids.len()).collect();
+    let mut rows = rows_between(common, engine, interner, &ids, (&all, &all));
+    rows.sort_unstable();
+    rows
+}
+
+/// The connections of the previous answer (`old`) with those from and to the `touched`
+/// workloads computed again; with how they differ from `old`.
+fn recompute(
+    common: &Common,
+    engine: &mut Engine,
+    interner: &mut Interner,
+    old: &[Row],
+    touched: &BTreeSet<String>,
+) -> (Vec<Row>, Delta) {
+    let ids = endpoint_ids(engine, interner);
+    let touched: HashSet<u32> = touched.iter().map(|t| interner.id(t)).collect();
+    let (hit, rest): (Vec<usize>, Vec<usize>) =
+        (0..ids.len()).partition(|&e| touched.contains(&ids[e]));
+    let all: Vec<usize> = (0..ids.len()).collect();
+    let mut fresh = Vec::new();
+    if !hit.is_empty() {
+        fresh = rows_between(common, engine, interner, &ids, (&hit, &all));
+        fresh.extend(rows_between(common, engine, interner, &ids, (&rest, &hit)));
+    }
+    fresh.sort_unstable();
+    let is_touched = |r: &Row| touched.contains(&r.0) || touched.contains(&r.1);
+    let (before, kept): (Vec<Row>, Vec<Row>) = old.iter().partition(|r| is_touched(r));
+    let delta = diff(&before, &fresh);
+    (merge(kept, fresh), delta)
+}
+
+/// Two sorted lists of rows as one.
+fn merge(a: Vec<Row>, b: Vec<Row>) -> Vec<Row> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x <= y => a.next(),
+            (Some(_), Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, _) => b.next(),
+        };
+        match next {
+            Some(r) => out.push(r),
+            None => return out,
+        }
+    }
+}
+
+/// Every endpoint's id, interned.
+fn endpoint_ids(engine: &Engine, interner: &mut Interner) -> Vec<u32> {
+    (0..engine.endpoints().len())
+        .map(|e| interner.id(&engine.endpoint_id(e)))
+        .collect()
+}
+
+/// The allowed connections from `sources` to `destinations` (endpoint indices), as
+/// (source id, destination id, tail id), in the engine's order.
+fn rows_between(
+    common: &Common,
+    engine: &mut Engine,
+    interner: &mut Interner,
+    ids: &[u32],
+    (sources, destinations): (&[usize], &[usize]),
+) -> Vec<Row> {
     let cluster = engine.cluster;
-    let all: Vec<usize> = (0..engine.endpoints().len()).collect();
-    let ids: Vec<u32> = all
-        .iter()
-        .map(|&e| interner.id(&engine.endpoint_id(e)))
-        .collect();
     let mut mesh =
         kubeseg_engine::mesh::Annotator::new(cluster, mesh_options(common), engine.options);
     // Tails come shared per thread; each allocation is interned once.
     let mut tails: HashMap<*const u8, (Arc<str>, u32)> = HashMap::new();
     let mut rows = Vec::new();
-    kubeseg_report::reach::json_connections(engine, &all, &all, mesh.as_mut(), |s, d, tail| {
-        let key = Arc::as_ptr(tail) as *const u8;
-        let id = match tails.get(&key) {
-            Some((_, id)) => *id,
-            None => {
-                let id = interner.id(tail);
-                tails.insert(key, (tail.clone(), id));
-                id
-            }
-        };
-        rows.push((ids[s], ids[d], id));
-    });
-    rows.sort_unstable();
+    kubeseg_report::reach::json_connections(
+        engine,
+        sources,
+        destinations,
+        mesh.as_mut(),
+        |s, d, tail| {
+            let key = Arc::as_ptr(tail) as *const u8;
+            let id = match tails.get(&key) {
+                Some((_, id)) => *id,
+                None => {
+                    let id = interner.id(tail);
+                    tails.insert(key, (tail.clone(), id));
+                    id
+                }
+            };
+            rows.push((ids[s], ids[d], id));
+        },
+    );
     rows
 }
 
@@ -288,7 +416,10 @@ fn change_line(
     new: &Answer,
     causes: &[(String, String)],
 ) -> Option<String> {
-    let (added, removed, changed) = diff(&old.connections, &new.connections);
+    let (added, removed, changed) = match &new.delta {
+        Some(delta) => delta.clone(),
+        None => diff(&old.connections, &new.connections),
+    };
     let json = |rows: Vec<Row>| -> Vec<Value> {
         sorted(interner, rows)
             .into_iter()

@@ -480,3 +480,109 @@ fn endpoint_slices_are_read_live_and_snapshotted_for_cilium_services() {
     assert!(slices.contains("203.0.113.10"), "{slices}");
     assert_eq!(reach_json(&[dir.to_str().unwrap()]), files);
 }
+
+/// The watch computes again only the connections of the workloads a Pod or
+/// NetworkPolicy change touches. The same changes followed by a watch that computes
+/// every connection each time (`KUBESEG_WATCH_FULL=1`) must give the same lines.
+#[test]
+fn watch_recomputes_what_a_change_touches_and_answers_as_a_full_recompute() {
+    let server = example().start().unwrap();
+    let kc = kubeconfig(&server, "live-incremental", KubeconfigStyle::Token);
+    let dir = scratch("live-incremental-log", &[]);
+    let log = dir.join("stderr");
+    let start = |envs: &[(&str, &str)], stderr: std::process::Stdio| {
+        let args = [
+            "watch",
+            "--kubeconfig",
+            &kc,
+            "--format",
+            "jsonl",
+            "--batch-ms",
+            "100",
+        ];
+        let (child, lines) = common::spawn_lines_with(&args, envs, stderr);
+        Watch { child, lines }
+    };
+    let touched = start(
+        &[("KUBESEG_TIMINGS", "1")],
+        std::fs::File::create(&log).unwrap().into(),
+    );
+    let full = start(&[("KUBESEG_WATCH_FULL", "1")], std::process::Stdio::null());
+    assert_eq!(touched.next(), full.next());
+    // A pod; with an owner, one of the pods of that ReplicaSet's workload.
+    let pod = |name: &str, labels: Value, owner: Option<&str>| {
+        let mut p = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "blogs", "labels": labels},
+            "spec": {"containers": [{"name": "c", "image": "docker.io/library/busybox:1.36",
+                "ports": [{"containerPort": 9000}]}]},
+            "status": {"podIP": format!("10.9.9.{}", name.len())}});
+        if let Some(rs) = owner {
+            p["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1",
+                "kind": "ReplicaSet", "name": rs, "uid": "u1", "controller": true}]);
+        }
+        p
+    };
+    let from_probes = json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "lockdown", "namespace": "blogs"},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
+            "ingress": [{"from": [{"podSelector": {"matchLabels": {"role": "probe"}}},
+                {"podSelector": {"matchLabels": {"tier": "frontend"}}}]}]}});
+    let mut from_range = from_probes.clone();
+    from_range["spec"]["ingress"][0]["from"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"ipBlock": {"cidr": "192.0.2.0/24"}}));
+    let steps: Vec<Box<dyn Fn() -> Value>> = vec![
+        Box::new(|| server.apply(lockdown("lockdown")).unwrap()),
+        Box::new(|| server.apply(from_probes.clone()).unwrap()),
+        Box::new(|| {
+            server
+                .apply(pod("probe", json!({"role": "probe"}), None))
+                .unwrap()
+        }),
+        Box::new(|| {
+            server
+                .apply(pod("probe", json!({"role": "other"}), None))
+                .unwrap()
+        }),
+        Box::new(|| server.delete("Pod", "blogs", "probe").unwrap()),
+        // A workload of two pods; one leaves it (orphaned), and the workload stays.
+        Box::new(|| {
+            server
+                .apply(pod("probe-1", json!({"role": "other"}), Some("rs")))
+                .unwrap()
+        }),
+        Box::new(|| {
+            server
+                .apply(pod("probe-22", json!({"role": "probe"}), Some("rs")))
+                .unwrap()
+        }),
+        Box::new(|| {
+            server
+                .apply(pod("probe-22", json!({"role": "probe"}), None))
+                .unwrap()
+        }),
+        // A new address range splits the outside ranges: every workload's connections
+        // to them move, so this step, and the deletion that merges them again, are
+        // answered in full.
+        Box::new(|| server.apply(from_range.clone()).unwrap()),
+        Box::new(|| server.delete("NetworkPolicy", "blogs", "lockdown").unwrap()),
+    ];
+    for (i, step) in steps.iter().enumerate() {
+        step();
+        let (a, b) = (touched.next(), full.next());
+        assert_eq!(a["kind"], "change", "step {i}: {a}");
+        let moved = ["added", "removed", "changed"]
+            .iter()
+            .any(|k| a[k].as_array().is_some_and(|v| !v.is_empty()));
+        assert!(moved, "step {i} changes some connection: {a}");
+        assert_eq!(a, b, "step {i}");
+    }
+    drop(touched);
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        log.matches("touched workloads computed again").count(),
+        steps.len() - 2,
+        "every step but the two that add and remove a range was answered from the touched workloads:\n{log}"
+    );
+}

@@ -124,11 +124,22 @@ pub fn missing_data(what: &str) {
 /// Starts kubeseg with `args` (a long-running `watch`), its stdout read line by line on
 /// a thread into the returned channel; stderr is dropped.
 pub fn spawn_lines(args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    spawn_lines_with(args, &[], Stdio::null())
+}
+
+/// [`spawn_lines`] with environment variables set and stderr sent to `stderr`.
+#[allow(dead_code)]
+pub fn spawn_lines_with(
+    args: &[&str],
+    envs: &[(&str, &str)],
+    stderr: Stdio,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     use std::io::BufRead as _;
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubeseg"))
         .args(args)
+        .envs(envs.iter().copied())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("kubeseg runs");
     let stdout = child.stdout.take().expect("piped stdout");

@@ -33,7 +33,7 @@ pub use tiers::{
 };
 
 /// How the engine reads semantics that conformant implementations leave open.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Options {
     /// ipBlocks also match pods whose IP is known (Calico, upstream e2e); off: external only.
     pub ipblock_pod_ips: bool,
