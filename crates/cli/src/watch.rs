@@ -358,24 +358,26 @@ fn rows_between(
     // Tails come shared per thread; each allocation is interned once.
     let mut tails: HashMap<*const u8, (Arc<str>, u32)> = HashMap::new();
     let mut rows = Vec::new();
-    kubeseg_report::reach::json_connections(
-        engine,
-        sources,
-        destinations,
-        mesh.as_mut(),
-        |s, d, tail| {
-            let key = Arc::as_ptr(tail) as *const u8;
-            let id = match tails.get(&key) {
-                Some((_, id)) => *id,
-                None => {
-                    let id = interner.id(tail);
-                    tails.insert(key, (tail.clone(), id));
-                    id
-                }
-            };
-            rows.push((ids[s], ids[d], id));
-        },
-    );
+    let mut push = |s: usize, d: usize, tail: &Arc<str>| {
+        let key = Arc::as_ptr(tail) as *const u8;
+        let id = match tails.get(&key) {
+            Some((_, id)) => *id,
+            None => {
+                let id = interner.id(tail);
+                tails.insert(key, (tail.clone(), id));
+                id
+            }
+        };
+        rows.push((ids[s], ids[d], id));
+    };
+    // Toward a few destinations, rows are computed only over them where the engine can.
+    if destinations.len() < ids.len() {
+        let to = kubeseg_report::reach::json_connections_to;
+        to(engine, sources, destinations, mesh.as_mut(), &mut push);
+    } else {
+        let all = kubeseg_report::reach::json_connections;
+        all(engine, sources, destinations, mesh.as_mut(), &mut push);
+    }
     rows
 }
 

@@ -245,6 +245,43 @@ pub fn json_connections(
     );
 }
 
+/// [`json_connections`] toward a few `destinations`: each source's row is computed
+/// only over them where the engine can (`par_sparse_rows`), not over every endpoint.
+pub fn json_connections_to(
+    engine: &mut Engine,
+    sources: &[usize],
+    destinations: &[usize],
+    mut mesh: Option<&mut Annotator>,
+    mut each: impl FnMut(usize, usize, &Arc<str>),
+) {
+    let mut cells: Vec<(usize, usize, PortSetId)> = Vec::new();
+    engine
+        .reach
+        .par_sparse_rows(sources, destinations, |src, row| {
+            for &(j, p) in row {
+                let dst = destinations[j as usize];
+                if dst != src {
+                    cells.push((src, dst, p));
+                }
+            }
+        });
+    let endpoints = engine.endpoints();
+    let port_sets = engine.reach.port_sets();
+    let mut notes = HashMap::new();
+    let mut tails: HashMap<(PortSetId, Option<String>), Arc<str>> = HashMap::new();
+    for (src, dst, p) in cells {
+        let ports = port_sets.get(p);
+        let note = (mesh.as_deref_mut())
+            .and_then(|m| mesh_note(m, &mut notes, endpoints, src, dst, p, ports, Format::Json));
+        let tail = tails.entry((p, note)).or_insert_with_key(|(p, note)| {
+            let ports =
+                serde_json::to_string(&PortsJson::from_set(port_sets.get(*p))).unwrap_or_default();
+            Arc::from(json_tail(&ports, note.as_deref().unwrap_or_default()))
+        });
+        each(src, dst, tail);
+    }
+}
+
 /// The row of the last source a thread computed, kept for the next source when their
 /// row keys are equal.
 #[derive(Default)]
