@@ -227,6 +227,7 @@ fn evaluate(
             audit(&mut engine, &config).map_err(anyhow::Error::from)
         });
         let mut engine = Engine::new(cluster, options);
+        lap("compiled");
         let workloads = cluster.workloads.len();
         let others: Vec<String> = (workloads..engine.endpoints().len())
             .map(|e| engine.endpoint_id(e))

@@ -210,8 +210,10 @@ pub fn decode_text(text: NamedText, options: &LoadOptions) -> DecodedText {
 
 /// Assembles decoded texts into what [`load_texts`] gives for the same texts.
 pub fn assemble_texts<'d>(parts: impl IntoIterator<Item = &'d DecodedText>) -> Loaded {
+    // A watch copies every object of the cluster on each change: on every core.
+    let parts: Vec<&DecodedText> = parts.into_iter().collect();
     let results = parts
-        .into_iter()
+        .par_iter()
         .map(|p| (p.decoded.clone(), p.diagnostics.clone()))
         .collect();
     finish(results, 0, Vec::new())
