@@ -12,7 +12,7 @@ use kubeseg_model::{Diagnostic, Severity};
 use kubeseg_report::diagnostics;
 use kubeseg_sources::DecodedText as Decoded;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::mpsc::RecvTimeoutError;
@@ -302,27 +302,44 @@ fn recompute(
     old: &[Row],
     touched: &BTreeSet<String>,
 ) -> (Vec<Row>, Delta) {
+    let timings = std::env::var_os("KUBESEG_TIMINGS").is_some();
+    let start = Instant::now();
     let ids = endpoint_ids(engine, interner);
-    let touched: HashSet<u32> = touched.iter().map(|t| interner.id(t)).collect();
+    let mut marked = vec![false; interner.len()];
+    for t in touched {
+        let id = interner.id(t) as usize;
+        marked.resize(marked.len().max(id + 1), false);
+        marked[id] = true;
+    }
     let (hit, rest): (Vec<usize>, Vec<usize>) =
-        (0..ids.len()).partition(|&e| touched.contains(&ids[e]));
+        (0..ids.len()).partition(|&e| marked[ids[e] as usize]);
     let all: Vec<usize> = (0..ids.len()).collect();
     let mut fresh = Vec::new();
     if !hit.is_empty() {
         fresh = rows_between(common, engine, interner, &ids, (&hit, &all));
+        if timings {
+            note!("timing:   from the touched {:?}", start.elapsed());
+        }
         fresh.extend(rows_between(common, engine, interner, &ids, (&rest, &hit)));
+        if timings {
+            note!("timing:   into the touched {:?}", start.elapsed());
+        }
     }
     fresh.sort_unstable();
-    let is_touched = |r: &Row| touched.contains(&r.0) || touched.contains(&r.1);
-    let (before, kept): (Vec<Row>, Vec<Row>) = old.iter().partition(|r| is_touched(r));
+    let is_touched = |r: &&Row| marked[r.0 as usize] || marked[r.1 as usize];
+    let before: Vec<Row> = old.iter().filter(is_touched).copied().collect();
     let delta = diff(&before, &fresh);
-    (merge(kept, fresh), delta)
+    let rows = merge(old.iter().filter(|r| !is_touched(r)).copied(), fresh);
+    if timings {
+        note!("timing:   merged {:?}", start.elapsed());
+    }
+    (rows, delta)
 }
 
-/// Two sorted lists of rows as one.
-fn merge(a: Vec<Row>, b: Vec<Row>) -> Vec<Row> {
-    let mut out = Vec::with_capacity(a.len() + b.len());
-    let (mut a, mut b) = (a.into_iter().peekable(), b.into_iter().peekable());
+/// Two sorted sequences of rows as one list.
+fn merge(a: impl Iterator<Item = Row>, b: Vec<Row>) -> Vec<Row> {
+    let mut out = Vec::with_capacity(a.size_hint().0 + b.len());
+    let (mut a, mut b) = (a.peekable(), b.into_iter().peekable());
     loop {
         let next = match (a.peek(), b.peek()) {
             (Some(x), Some(y)) if x <= y => a.next(),

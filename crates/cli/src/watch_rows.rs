@@ -23,6 +23,11 @@ impl Interner {
         id
     }
 
+    /// How many texts it holds (ids are below).
+    pub(crate) fn len(&self) -> usize {
+        self.texts.len()
+    }
+
     pub(crate) fn text(&self, id: u32) -> &str {
         &self.texts[id as usize]
     }

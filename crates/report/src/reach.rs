@@ -247,6 +247,7 @@ pub fn json_connections(
 
 /// [`json_connections`] toward a few `destinations`: each source's row is computed
 /// only over them where the engine can (`par_sparse_rows`), not over every endpoint.
+/// Lines come in no particular order.
 pub fn json_connections_to(
     engine: &mut Engine,
     sources: &[usize],
@@ -254,10 +255,14 @@ pub fn json_connections_to(
     mut mesh: Option<&mut Annotator>,
     mut each: impl FnMut(usize, usize, &Arc<str>),
 ) {
+    // Sources with equal ingress keys share the ingress side of their rows, which each
+    // thread keeps for the next source: taken together, it is computed once.
+    let mut sources = sources.to_vec();
+    sources.sort_by_key(|&e| (engine.reach.endpoint_ingress_key(e), e));
     let mut cells: Vec<(usize, usize, PortSetId)> = Vec::new();
     engine
         .reach
-        .par_sparse_rows(sources, destinations, |src, row| {
+        .par_sparse_rows(&sources, destinations, |src, row| {
             for &(j, p) in row {
                 let dst = destinations[j as usize];
                 if dst != src {
