@@ -138,3 +138,61 @@ fn a_destination_workload_gets_the_union_over_its_pods() {
     assert_eq!(from_web, vec![(db, &want)]);
     assert_eq!(engine.pair(web, db), want);
 }
+
+/// Toward a few destinations, the row of a source that no egress rule restricts is
+/// read at their nodes only. `db` admits `client` on its named port `http` (80 on one
+/// pod, 8080 on the other) and no one else; the sources ask for `db`'s column alone.
+#[test]
+fn a_column_of_sources_without_egress_rules_is_read_at_its_nodes() {
+    let mut cluster = cluster();
+    cluster.workloads.push(workload(
+        "client",
+        vec![pod("client-1", "client", "10.0.2.1", None)],
+    ));
+    cluster.workloads.sort_by_cached_key(Workload::id);
+    cluster.policies.push(NetworkPolicy {
+        namespace: "prod".to_string(),
+        name: "db-ingress".to_string(),
+        location: None,
+        pod_selector: app("db"),
+        isolates_ingress: true,
+        isolates_egress: false,
+        policy_types_explicit: true,
+        ingress: vec![Rule {
+            location: None,
+            peers: Some(vec![Peer {
+                location: None,
+                kind: PeerKind::Pods {
+                    namespaces: None,
+                    pods: Some(app("client")),
+                },
+            }]),
+            ports: Some(vec![PortRule {
+                protocol: Protocol::Tcp,
+                port: PortMatch::Named("http".to_string()),
+            }]),
+        }],
+        egress: Vec::new(),
+    });
+    let mut engine = Engine::new(&cluster, Options::default());
+    let n = engine.endpoints().len();
+    let id = |name: &str| (0..n).find(|&e| engine.endpoint_id(e) == name).unwrap();
+    let (db, client) = (id("prod/db[Deployment]"), id("prod/client[Deployment]"));
+    let all: Vec<usize> = (0..n).collect();
+    let mut cells = Vec::new();
+    engine.reach.par_sparse_rows(&all, &[db], |src, row| {
+        cells.extend(row.iter().map(|&(j, p)| (src, j, p)));
+    });
+    let got: Vec<(usize, PortSet)> = cells
+        .iter()
+        .map(|&(src, j, p)| {
+            assert_eq!(j, 0);
+            (src, engine.port_set(p).clone())
+        })
+        .collect();
+    // By hand: only `client` is admitted, on 80 (db-1) and 8080 (db-2).
+    let want =
+        PortSet::range(Protocol::Tcp, 80, 80).union(&PortSet::range(Protocol::Tcp, 8080, 8080));
+    assert_eq!(got, vec![(client, want.clone())]);
+    assert_eq!(engine.pair(client, db), want);
+}

@@ -57,6 +57,9 @@ struct Plan {
     named_ports: Vec<(Protocol, String)>,
     /// Per dense ingress peer set: (profile, entry) pairs.
     by_peer_set: Vec<Vec<(u32, Entry)>>,
+    /// Per node: (its profile, its group in the profile's destinations); `u32::MAX`
+    /// for a node no profile holds.
+    node_profile: Vec<(u32, u32)>,
     /// The tiered ingress rules.
     tier_ingress: tiers::TierIngress,
     /// Sources whose egress some NetworkPolicy or tiered policy restricts.
@@ -275,6 +278,15 @@ impl Reachability {
                 by_peer_set[ps as usize].push((i as u32, Entry::Named(name)));
             }
         }
+        // Per node: its profile and its group of destinations there.
+        let mut node_profile = vec![(u32::MAX, 0u32); nodes];
+        for (i, p) in profiles.iter().enumerate() {
+            for (k, (_, _, destinations)) in p.destinations.iter().enumerate() {
+                for &d in destinations {
+                    node_profile[d as usize] = (i as u32, k as u32);
+                }
+            }
+        }
         let mut membership: Vec<BitSet> = vec![BitSet::new(used.len()); nodes];
         for (u, &ps) in used.iter().enumerate() {
             for n in index.peer_sets[ps].iter() {
@@ -348,6 +360,7 @@ impl Reachability {
             profiles,
             named_ports,
             by_peer_set,
+            node_profile,
             tier_ingress,
             egress_affected,
             ingress_key,
@@ -508,7 +521,23 @@ impl Rows<'_> {
             _ => return false,
         };
         if !plan.egress_affected.contains(node) {
-            return false;
+            // Nothing restricts its egress: its row is its ingress side, which toward a
+            // few columns is cheaper read node by node than computed for every node.
+            if !plan.tier_ingress.is_empty() || columns.len() * 16 > index.nodes {
+                return false;
+            }
+            cells.clear();
+            for (j, &e) in columns.iter().enumerate() {
+                let mut v = PortSetId::EMPTY;
+                for d in endpoint_nodes(index, e) {
+                    let at = self.ingress_at(node, d);
+                    v = self.st.interner.sets.union(v, at);
+                }
+                if v != PortSetId::EMPTY {
+                    cells.push((j as u32, v));
+                }
+            }
+            return true;
         }
         let sig = plan.egress_signature[node];
         self.cache_egress(sig);
@@ -548,6 +577,51 @@ impl Rows<'_> {
             }
         }
         true
+    }
+
+    /// What the union layer's ingress rules allow source node `src` toward node `d`:
+    /// [`Rows::ingress_side`] at one node, for plans without tiered ingress.
+    fn ingress_at(&mut self, src: usize, d: usize) -> PortSetId {
+        let (index, plan) = (self.index, self.plan);
+        let st = &mut *self.st;
+        let base = plan.ingress_base[d];
+        let (p, k) = plan.node_profile[d];
+        if p == u32::MAX {
+            return base;
+        }
+        let profile = &plan.profiles[p as usize];
+        let member = &plan.membership[src];
+        let mut ports = PortSetId::EMPTY;
+        for &(ps, entry) in &profile.numeric {
+            if member.contains(ps as usize) {
+                ports = st.interner.sets.union(ports, entry);
+            }
+        }
+        let mut names: Vec<u32> = (profile.named.iter())
+            .filter(|(ps, _)| member.contains(*ps as usize))
+            .map(|&(_, name)| name)
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        let (pp, representative, _) = &profile.destinations[k as usize];
+        for name in names {
+            let named = match st.named_resolved.get(&(name, *pp)) {
+                Some(&named) => named,
+                None => {
+                    let (proto, n) = &plan.named_ports[name as usize];
+                    let set = index.named_ports(*proto, n, *representative);
+                    let named = st.interner.sets.intern(set);
+                    st.named_resolved.insert((name, *pp), named);
+                    named
+                }
+            };
+            ports = st.interner.sets.union(ports, named);
+        }
+        if ports == PortSetId::EMPTY {
+            base
+        } else {
+            ports
+        }
     }
 
     /// What the ingress rules (union layer and tiers) allow source node `src` toward
