@@ -139,11 +139,13 @@ fn a_destination_workload_gets_the_union_over_its_pods() {
     assert_eq!(engine.pair(web, db), want);
 }
 
-/// Toward a few destinations, the row of a source that no egress rule restricts is
-/// read at their nodes only. `db` admits `client` on its named port `http` (80 on one
-/// pod, 8080 on the other) and no one else; the sources ask for `db`'s column alone.
+/// Toward a few destinations, a row is read at their nodes only: the ingress side
+/// there, narrowed by the source's egress rules. `db` admits `client` and `web` on its
+/// named port `http` (80 on one pod, 8080 on the other) and no one else; `client` has
+/// no egress rule, `web` may send to `db` on `http`. The sources ask for `db`'s column
+/// alone.
 #[test]
-fn a_column_of_sources_without_egress_rules_is_read_at_its_nodes() {
+fn a_column_is_read_at_its_nodes_through_ingress_and_egress_rules() {
     let mut cluster = cluster();
     cluster.workloads.push(workload(
         "client",
@@ -160,13 +162,18 @@ fn a_column_of_sources_without_egress_rules_is_read_at_its_nodes() {
         policy_types_explicit: true,
         ingress: vec![Rule {
             location: None,
-            peers: Some(vec![Peer {
-                location: None,
-                kind: PeerKind::Pods {
-                    namespaces: None,
-                    pods: Some(app("client")),
-                },
-            }]),
+            peers: Some(
+                ["client", "web"]
+                    .iter()
+                    .map(|name| Peer {
+                        location: None,
+                        kind: PeerKind::Pods {
+                            namespaces: None,
+                            pods: Some(app(name)),
+                        },
+                    })
+                    .collect(),
+            ),
             ports: Some(vec![PortRule {
                 protocol: Protocol::Tcp,
                 port: PortMatch::Named("http".to_string()),
@@ -177,7 +184,11 @@ fn a_column_of_sources_without_egress_rules_is_read_at_its_nodes() {
     let mut engine = Engine::new(&cluster, Options::default());
     let n = engine.endpoints().len();
     let id = |name: &str| (0..n).find(|&e| engine.endpoint_id(e) == name).unwrap();
-    let (db, client) = (id("prod/db[Deployment]"), id("prod/client[Deployment]"));
+    let (db, client, web) = (
+        id("prod/db[Deployment]"),
+        id("prod/client[Deployment]"),
+        id("prod/web[Deployment]"),
+    );
     let all: Vec<usize> = (0..n).collect();
     let mut cells = Vec::new();
     engine.reach.par_sparse_rows(&all, &[db], |src, row| {
@@ -190,9 +201,15 @@ fn a_column_of_sources_without_egress_rules_is_read_at_its_nodes() {
             (src, engine.port_set(p).clone())
         })
         .collect();
-    // By hand: only `client` is admitted, on 80 (db-1) and 8080 (db-2).
+    // By hand: `client` and `web` are admitted, each on 80 (db-1) and 8080 (db-2);
+    // `web`'s egress rule names the same port.
     let want =
         PortSet::range(Protocol::Tcp, 80, 80).union(&PortSet::range(Protocol::Tcp, 8080, 8080));
-    assert_eq!(got, vec![(client, want.clone())]);
+    let mut expected = vec![(client, want.clone()), (web, want.clone())];
+    expected.sort_by_key(|(e, _)| *e);
+    let mut got = got;
+    got.sort_by_key(|(e, _)| *e);
+    assert_eq!(got, expected);
     assert_eq!(engine.pair(client, db), want);
+    assert_eq!(engine.pair(web, db), want);
 }

@@ -520,17 +520,26 @@ impl Rows<'_> {
             Endpoint::Workload { classes, .. } if classes.len() == 1 => classes[0] as usize,
             _ => return false,
         };
-        if !plan.egress_affected.contains(node) {
-            // Nothing restricts its egress: its row is its ingress side, which toward a
-            // few columns is cheaper read node by node than computed for every node.
-            if !plan.tier_ingress.is_empty() || columns.len() * 16 > index.nodes {
-                return false;
-            }
+        // Toward a few columns, without tiered rules, the row is read at the columns'
+        // nodes: its ingress side there, narrowed by its union-layer egress rules.
+        let signature = plan
+            .egress_affected
+            .contains(node)
+            .then(|| plan.egress_signature[node]);
+        let policy_count = index.selected.len() as u32;
+        let union_only = signature.is_none_or(|sig| {
+            (plan.egress_policies[sig as usize].iter()).all(|&p| p < policy_count)
+        });
+        if union_only && plan.tier_ingress.is_empty() && columns.len() * 16 <= index.nodes {
             cells.clear();
             for (j, &e) in columns.iter().enumerate() {
                 let mut v = PortSetId::EMPTY;
                 for d in endpoint_nodes(index, e) {
-                    let at = self.ingress_at(node, d);
+                    let mut at = self.ingress_at(node, d);
+                    if let Some(sig) = signature {
+                        let egress = self.egress_at(sig, d);
+                        at = self.st.interner.sets.intersect(at, egress);
+                    }
                     v = self.st.interner.sets.union(v, at);
                 }
                 if v != PortSetId::EMPTY {
@@ -538,6 +547,9 @@ impl Rows<'_> {
                 }
             }
             return true;
+        }
+        if signature.is_none() {
+            return false;
         }
         let sig = plan.egress_signature[node];
         self.cache_egress(sig);
@@ -577,6 +589,34 @@ impl Rows<'_> {
             }
         }
         true
+    }
+
+    /// What the union-layer egress policies of signature `sig` allow toward node `d`:
+    /// [`Rows::egress_vector`] at one node, for signatures without tiered policies.
+    fn egress_at(&mut self, sig: u32, d: usize) -> PortSetId {
+        let (idx, plan) = (self.index, self.plan);
+        let st = &mut *self.st;
+        let list = &plan.egress_policies[sig as usize];
+        let isolated = list.iter().any(|&p| idx.isolates_egress[PolicyId(p)]);
+        let mut v = if isolated {
+            PortSetId::EMPTY
+        } else {
+            PortSetId::ALL
+        };
+        for &p in list {
+            for rule in &idx.egress_rules[PolicyId(p)] {
+                if idx.peer_sets[rule.peers].contains(d) {
+                    let spec = &idx.port_specs[rule.ports];
+                    let ports = if spec.named.is_empty() {
+                        spec.numeric
+                    } else {
+                        st.interner.resolve(idx, rule.ports, d)
+                    };
+                    v = st.interner.sets.union(v, ports);
+                }
+            }
+        }
+        v
     }
 
     /// What the union layer's ingress rules allow source node `src` toward node `d`:
