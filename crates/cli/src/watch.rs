@@ -131,9 +131,10 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
             Ok(answer) => answer,
             Err(e) => {
                 // The cluster holds something kubeseg refuses (an unsupported policy,
-                // say): say so and keep following; the next change may fix it.
+                // say): say so and keep following; the next change may fix it. Its
+                // causes stay: the next answer differs from the last one by them too,
+                // and they name what it must compute again.
                 note!("error: no answer for the cluster as it is now: {e:#}");
-                causes.clear();
                 continue;
             }
         };

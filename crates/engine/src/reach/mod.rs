@@ -645,16 +645,7 @@ impl Rows<'_> {
         names.dedup();
         let (pp, representative, _) = &profile.destinations[k as usize];
         for name in names {
-            let named = match st.named_resolved.get(&(name, *pp)) {
-                Some(&named) => named,
-                None => {
-                    let (proto, n) = &plan.named_ports[name as usize];
-                    let set = index.named_ports(*proto, n, *representative);
-                    let named = st.interner.sets.intern(set);
-                    st.named_resolved.insert((name, *pp), named);
-                    named
-                }
-            };
+            let named = resolve_named((index, plan), st, name, (*pp, *representative));
             ports = st.interner.sets.union(ports, named);
         }
         if ports == PortSetId::EMPTY {
@@ -697,16 +688,7 @@ impl Rows<'_> {
             for (pp, representative, destinations) in &plan.profiles[p].destinations {
                 let mut v = base;
                 for &name in &names {
-                    let ports = match st.named_resolved.get(&(name, *pp)) {
-                        Some(&ports) => ports,
-                        None => {
-                            let (proto, n) = &plan.named_ports[name as usize];
-                            let set = index.named_ports(*proto, n, *representative);
-                            let ports = st.interner.sets.intern(set);
-                            st.named_resolved.insert((name, *pp), ports);
-                            ports
-                        }
-                    };
+                    let ports = resolve_named((index, plan), st, name, (*pp, *representative));
                     v = st.interner.sets.union(v, ports);
                 }
                 if v != PortSetId::EMPTY {
@@ -934,6 +916,26 @@ impl Rows<'_> {
             out.push(v);
         }
     }
+}
+
+/// The ports named `name` (a named-port id) on the destinations of port profile `pp`,
+/// of which `representative` is one; resolved once per thread.
+fn resolve_named(
+    (index, plan): (&Index, &Plan),
+    st: &mut RowState,
+    name: u32,
+    (pp, representative): (u32, usize),
+) -> PortSetId {
+    if let Some(&ports) = st.named_resolved.get(&(name, pp)) {
+        return ports;
+    }
+    let (proto, n) = &plan.named_ports[name as usize];
+    let ports = st
+        .interner
+        .sets
+        .intern(index.named_ports(*proto, n, representative));
+    st.named_resolved.insert((name, pp), ports);
+    ports
 }
 
 /// Per node, the endpoint it belongs to (`u32::MAX`: none).
