@@ -38,9 +38,9 @@ struct Answer {
 struct Basis {
     loaded: kubeseg_sources::Loaded,
     options: kubeseg_engine::Options,
-    /// The ids of the endpoints that are not workloads (address ranges, domains), in
-    /// order: a change that moves them moves connections of every workload.
-    others: Vec<String>,
+    /// The interned ids of the endpoints that are not workloads (address ranges,
+    /// domains), in order: a change that moves them moves every workload's connections.
+    others: Vec<u32>,
 }
 
 /// Connections added, removed, and changed as (old, new).
@@ -229,10 +229,8 @@ fn evaluate(
         });
         let mut engine = Engine::new(cluster, options);
         lap("compiled");
-        let workloads = cluster.workloads.len();
-        let others: Vec<String> = (workloads..engine.endpoints().len())
-            .map(|e| engine.endpoint_id(e))
-            .collect();
+        let ids = endpoint_ids(&engine, interner);
+        let others = ids[cluster.workloads.len()..].to_vec();
         let connections = match reuse {
             Some((old, touched)) if old.basis.others == others => {
                 if timings {
@@ -241,11 +239,17 @@ fn evaluate(
                         touched.len()
                     );
                 }
-                let (rows, delta) =
-                    recompute(common, &mut engine, interner, &old.connections, &touched);
+                let (rows, delta) = recompute(
+                    common,
+                    &mut engine,
+                    interner,
+                    &ids,
+                    &old.connections,
+                    &touched,
+                );
                 (rows, Some(delta))
             }
-            _ => (connections(common, &mut engine, interner), None),
+            _ => (connections(common, &mut engine, interner, &ids), None),
         };
         lap("connections");
         let report = findings
@@ -286,12 +290,25 @@ fn evaluate(
 
 /// Every allowed connection, as `reach --format json` lists it, sorted by interned
 /// (source, destination).
-fn connections(common: &Common, engine: &mut Engine, interner: &mut Interner) -> Vec<Row> {
-    let ids = endpoint_ids(engine, interner);
+fn connections(
+    common: &Common,
+    engine: &mut Engine,
+    interner: &mut Interner,
+    ids: &[u32],
+) -> Vec<Row> {
     let all: Vec<usize> = (0..ids.len()).collect();
-    let mut rows = rows_between(common, engine, interner, &ids, (&all, &all));
+    let mut mesh = annotator(common, engine);
+    let mut rows = rows_between(engine, mesh.as_mut(), interner, ids, (&all, &all));
     rows.sort_unstable();
     rows
+}
+
+/// The mesh annotator of reach's lines (`None`: no mesh applies).
+fn annotator<'c>(
+    common: &Common,
+    engine: &Engine<'c>,
+) -> Option<kubeseg_engine::mesh::Annotator<'c>> {
+    kubeseg_engine::mesh::Annotator::new(engine.cluster, mesh_options(common), engine.options)
 }
 
 /// The connections of the previous answer (`old`) with those from and to the `touched`
@@ -300,28 +317,34 @@ fn recompute(
     common: &Common,
     engine: &mut Engine,
     interner: &mut Interner,
+    ids: &[u32],
     old: &[Row],
     touched: &BTreeSet<String>,
 ) -> (Vec<Row>, Delta) {
     let timings = std::env::var_os("KUBESEG_TIMINGS").is_some();
     let start = Instant::now();
-    let ids = endpoint_ids(engine, interner);
+    let touched: Vec<u32> = touched.iter().map(|t| interner.id(t)).collect();
     let mut marked = vec![false; interner.len()];
-    for t in touched {
-        let id = interner.id(t) as usize;
-        marked.resize(marked.len().max(id + 1), false);
-        marked[id] = true;
+    for &t in &touched {
+        marked[t as usize] = true;
     }
     let (hit, rest): (Vec<usize>, Vec<usize>) =
         (0..ids.len()).partition(|&e| marked[ids[e] as usize]);
     let all: Vec<usize> = (0..ids.len()).collect();
     let mut fresh = Vec::new();
     if !hit.is_empty() {
-        fresh = rows_between(common, engine, interner, &ids, (&hit, &all));
+        let mut mesh = annotator(common, engine);
+        fresh = rows_between(engine, mesh.as_mut(), interner, ids, (&hit, &all));
         if timings {
             note!("timing:   from the touched {:?}", start.elapsed());
         }
-        fresh.extend(rows_between(common, engine, interner, &ids, (&rest, &hit)));
+        fresh.extend(rows_between(
+            engine,
+            mesh.as_mut(),
+            interner,
+            ids,
+            (&rest, &hit),
+        ));
         if timings {
             note!("timing:   into the touched {:?}", start.elapsed());
         }
@@ -363,17 +386,14 @@ fn endpoint_ids(engine: &Engine, interner: &mut Interner) -> Vec<u32> {
 }
 
 /// The allowed connections from `sources` to `destinations` (endpoint indices), as
-/// (source id, destination id, tail id), in the engine's order.
+/// (source id, destination id, tail id), unsorted.
 fn rows_between(
-    common: &Common,
     engine: &mut Engine,
+    mesh: Option<&mut kubeseg_engine::mesh::Annotator>,
     interner: &mut Interner,
     ids: &[u32],
     (sources, destinations): (&[usize], &[usize]),
 ) -> Vec<Row> {
-    let cluster = engine.cluster;
-    let mut mesh =
-        kubeseg_engine::mesh::Annotator::new(cluster, mesh_options(common), engine.options);
     // Tails come shared per thread; each allocation is interned once.
     let mut tails: HashMap<*const u8, (Arc<str>, u32)> = HashMap::new();
     let mut rows = Vec::new();
@@ -392,10 +412,10 @@ fn rows_between(
     // Toward a few destinations, rows are computed only over them where the engine can.
     if destinations.len() < ids.len() {
         let to = kubeseg_report::reach::json_connections_to;
-        to(engine, sources, destinations, mesh.as_mut(), &mut push);
+        to(engine, sources, destinations, mesh, &mut push);
     } else {
         let all = kubeseg_report::reach::json_connections;
-        all(engine, sources, destinations, mesh.as_mut(), &mut push);
+        all(engine, sources, destinations, mesh, &mut push);
     }
     rows
 }

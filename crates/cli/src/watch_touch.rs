@@ -7,8 +7,8 @@
 //! was. Every other kind, and every cluster where that reasoning does not hold, is
 //! answered in full (`None`).
 
-use kubeseg_model::Cluster;
-use std::collections::BTreeSet;
+use kubeseg_model::{Cluster, Selector};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The ids (`ns/name[Kind]`) of the workloads whose connections `causes` (the object
 /// locations of a batch, `Kind/namespace/name`) may have changed between `old` and
@@ -29,36 +29,42 @@ pub(crate) fn touched(
             return None;
         }
     }
-    let mut out = BTreeSet::new();
+    // The changed pods and policies by (namespace, name); each model is then read once,
+    // however many changes the batch holds.
+    let (mut pods, mut policies) = (BTreeSet::new(), BTreeSet::new());
     for (_, object) in causes {
         let (kind, rest) = object.split_once('/')?;
         let (namespace, name) = rest.split_once('/')?;
         match kind {
-            "Pod" => {
-                for c in [old, new] {
-                    for w in &c.workloads {
-                        if w.namespace == namespace && w.pods.iter().any(|p| p.name == name) {
-                            out.insert(w.id());
-                        }
-                    }
-                }
-            }
-            "NetworkPolicy" => {
-                for c in [old, new] {
-                    for p in
-                        (c.policies.iter()).filter(|p| p.namespace == namespace && p.name == name)
-                    {
-                        // Every workload with a pod the selector matches: a superset of
-                        // what the engine selects (it leaves out host-network pods).
-                        for w in c.workloads.iter().filter(|w| w.namespace == namespace) {
-                            if w.pods.iter().any(|pod| p.pod_selector.matches(&pod.labels)) {
-                                out.insert(w.id());
-                            }
-                        }
-                    }
-                }
-            }
+            "Pod" => pods.insert((namespace, name)),
+            "NetworkPolicy" => policies.insert((namespace, name)),
             _ => return None,
+        };
+    }
+    let mut out = BTreeSet::new();
+    for c in [old, new] {
+        // Per namespace, the selectors of the changed policies there.
+        let mut selectors: BTreeMap<&str, Vec<&Selector>> = BTreeMap::new();
+        for p in &c.policies {
+            if policies.contains(&(p.namespace.as_str(), p.name.as_str())) {
+                selectors
+                    .entry(&p.namespace)
+                    .or_default()
+                    .push(&p.pod_selector);
+            }
+        }
+        for w in &c.workloads {
+            let changed_pod =
+                (w.pods.iter()).any(|p| pods.contains(&(w.namespace.as_str(), p.name.as_str())));
+            // Every workload with a pod a changed policy's selector matches: a superset
+            // of what the engine selects (it leaves out host-network pods).
+            let selected = selectors.get(w.namespace.as_str()).is_some_and(|sels| {
+                sels.iter()
+                    .any(|s| w.pods.iter().any(|pod| s.matches(&pod.labels)))
+            });
+            if changed_pod || selected {
+                out.insert(w.id());
+            }
         }
     }
     // A workload that appears or goes (its pods regrouped under another owner, say) has

@@ -175,11 +175,7 @@ pub fn for_each_edge(
             return std::borrow::Cow::Borrowed(r);
         }
         engine.reach.endpoint_row(src, &mut scratch, &mut full);
-        let cells = (g.destinations.iter().enumerate())
-            .filter(|&(_, &d)| full[d] != PortSetId::EMPTY)
-            .map(|(j, &d)| (j as u32, full[d]))
-            .collect();
-        std::borrow::Cow::Owned(cells)
+        std::borrow::Cow::Owned(crate::reach::cells_over(&full, &g.destinations))
     };
     // Each destination's group (its index in `dst_groups`); none: its column is empty.
     let mut group_of = vec![u32::MAX; g.destinations.len()];

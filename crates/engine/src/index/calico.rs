@@ -309,13 +309,17 @@ impl Builder<'_> {
         selection: CalicoSelection<'_>,
     ) -> CompiledCalico {
         let CalicoSelection {
+            order,
+            entity_sets,
+            subjects,
+        } = selection;
+        let CalicoOrder {
             tiers,
             rank_in_tier,
             places,
             entity_ids,
-            entity_sets,
-            subjects,
-        } = selection;
+            ..
+        } = order;
         let mut subjects = subjects.into_iter();
         let mut out = CompiledCalico::default();
         let mut peer_ids: Vec<Option<PeerSetId>> = vec![None; entity_sets.len()];
@@ -497,8 +501,11 @@ pub(super) struct CalicoView<'a> {
 /// the cluster only, so it runs beside the layout.
 pub(super) struct CalicoOrder<'c> {
     tiers: Vec<CalicoTierPlace>,
+    /// Each policy's rank within its tier.
     rank_in_tier: HashMap<usize, usize>,
+    /// Each policy's stage and rank (`None`: staged, or its tier is not enforced).
     places: Vec<Option<(Stage, u16)>>,
+    /// The distinct rule entities, numbered in policy order.
     entity_ids: HashMap<&'c CalicoEntity, usize>,
     /// The distinct rule entities of placed policies, in policy order.
     entities: Vec<&'c CalicoEntity>,
@@ -549,13 +556,8 @@ impl<'c> CalicoOrder<'c> {
 
 /// What every enforced Calico policy selects, computed before interning.
 pub(super) struct CalicoSelection<'c> {
-    tiers: Vec<CalicoTierPlace>,
-    /// Each policy's rank within its tier.
-    rank_in_tier: HashMap<usize, usize>,
-    /// Each policy's stage and rank (`None`: staged, or its tier is not enforced).
-    places: Vec<Option<(Stage, u16)>>,
-    /// The distinct rule entities, numbered in policy order.
-    entity_ids: HashMap<&'c CalicoEntity, usize>,
+    order: CalicoOrder<'c>,
+    /// The nodes of each distinct rule entity, by its number.
     entity_sets: Vec<BitSet>,
     /// The subjects of the placed policies, in policy order.
     subjects: Vec<BitSet>,
@@ -566,30 +568,20 @@ impl<'a> CalicoView<'a> {
     /// entity (on every thread: selecting only reads).
     pub(super) fn select(mut self, order: CalicoOrder<'a>) -> CalicoSelection<'a> {
         let cluster = self.cluster;
-        let CalicoOrder {
-            tiers,
-            rank_in_tier,
-            places,
-            entity_ids,
-            entities,
-        } = order;
-        if places.iter().any(Option::is_some) {
+        if order.places.iter().any(Option::is_some) {
             self.prepare();
         }
         let placed: Vec<&CalicoPolicy> = (cluster.calico_policies.iter())
-            .zip(&places)
+            .zip(&order.places)
             .filter(|(_, place)| place.is_some())
             .map(|(p, _)| p)
             .collect();
         let this = &self;
         let subjects = crate::threads::par_map(self.threads, &placed, |p| this.calico_subject(p));
         let entity_sets =
-            crate::threads::par_map(self.threads, &entities, |e| this.calico_entity(e));
+            crate::threads::par_map(self.threads, &order.entities, |e| this.calico_entity(e));
         CalicoSelection {
-            tiers,
-            rank_in_tier,
-            places,
-            entity_ids,
+            order,
             entity_sets,
             subjects,
         }

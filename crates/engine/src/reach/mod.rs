@@ -548,10 +548,9 @@ impl Rows<'_> {
             }
             return true;
         }
-        if signature.is_none() {
+        let Some(sig) = signature else {
             return false;
-        }
-        let sig = plan.egress_signature[node];
+        };
         self.cache_egress(sig);
         // The full pass needs the ingress side too, so computing it first costs nothing.
         self.remember_ingress_side(node);
@@ -936,6 +935,15 @@ fn resolve_named(
         .intern(index.named_ports(*proto, n, representative));
     st.named_resolved.insert((name, pp), ports);
     ports
+}
+
+/// The non-empty cells of a full endpoint row over `columns` (endpoint indices), as
+/// (position in `columns`, ports).
+pub(crate) fn cells_over(row: &[PortSetId], columns: &[usize]) -> Vec<(u32, PortSetId)> {
+    (columns.iter().enumerate())
+        .filter(|&(_, &d)| row[d] != PortSetId::EMPTY)
+        .map(|(j, &d)| (j as u32, row[d]))
+        .collect()
 }
 
 /// Per node, the endpoint it belongs to (`u32::MAX`: none).

@@ -121,12 +121,7 @@ impl Reachability {
                 let mut cells: Vec<(u32, PortSetId)> = Vec::new();
                 if !w.sparse_endpoint_row(src, columns, &mut cells) {
                     w.endpoint_row(src, scratch, row);
-                    cells = columns
-                        .iter()
-                        .enumerate()
-                        .filter(|&(_, &d)| row[d] != PortSetId::EMPTY)
-                        .map(|(j, &d)| (j as u32, row[d]))
-                        .collect();
+                    cells = super::cells_over(row, columns);
                 }
                 let mut fresh: Vec<PortSetId> = cells
                     .iter()
