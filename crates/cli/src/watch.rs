@@ -11,6 +11,7 @@ use kubeseg_live::watch::Message;
 use kubeseg_model::{Diagnostic, Severity};
 use kubeseg_report::diagnostics;
 use kubeseg_sources::DecodedText as Decoded;
+use kubeseg_sources::patch::Change;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Write as _;
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 struct Answer {
     /// Every connection, sorted by interned (source, destination).
     connections: Vec<Row>,
-    findings: BTreeMap<(String, String), Value>,
+    findings: BTreeMap<(&'static str, String), Found>,
     workloads: usize,
     unmodelled: Vec<String>,
     /// What the next batch needs to recompute only the connections it touches.
@@ -36,12 +37,18 @@ struct Answer {
 /// The model an answer was computed from, and what must not change for the next
 /// answer to reuse its connections.
 struct Basis {
-    loaded: kubeseg_sources::Loaded,
+    /// The model, until the next batch patches it (or, with no answer, drops it).
+    loaded: Option<kubeseg_sources::Loaded>,
+    /// How many of the watch's notes its diagnostics hold.
+    notes: usize,
     options: kubeseg_engine::Options,
     /// The interned ids of the endpoints that are not workloads (address ranges,
     /// domains), in order: a change that moves them moves every workload's connections.
     others: Vec<u32>,
 }
+
+/// A finding's rule name and severity.
+type Found = (&'static str, &'static str);
 
 /// Connections added, removed, and changed as (old, new).
 type Delta = (Vec<Row>, Vec<Row>, Vec<(Row, Row)>);
@@ -71,6 +78,8 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
     };
     let mut notes: Vec<Diagnostic> = Vec::new();
     let mut causes: Vec<(String, String)> = Vec::new();
+    // How each object changed since the last answer was decoded then (`None`: absent).
+    let mut before: BTreeMap<String, Option<Decoded>> = BTreeMap::new();
     let mut synced = false;
     let mut previous: Option<Answer> = None;
     let mut interner = Interner::default();
@@ -102,10 +111,16 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
                         "created"
                     };
                     causes.push((action.into(), at.clone()));
+                    before
+                        .entry(at.clone())
+                        .or_insert_with(|| objects.get(&at).cloned());
                     objects.insert(at, kubeseg_sources::decode_text(o.named_text(), &load));
                 }
                 Message::Delete(o) => {
                     let at = o.location();
+                    before
+                        .entry(at.clone())
+                        .or_insert_with(|| objects.get(&at).cloned());
                     objects.remove(&at);
                     causes.push(("deleted".into(), at));
                 }
@@ -126,7 +141,7 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
             &objects,
             &notes,
             &mut interner,
-            previous.as_ref().zip(Some(&causes[..])),
+            previous.as_mut().map(|p| (p, &causes[..], &before)),
         ) {
             Ok(answer) => answer,
             Err(e) => {
@@ -157,9 +172,10 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
             );
         }
         let mut findings_by_severity = BTreeMap::new();
-        for f in answer.findings.values() {
-            let severity = f["severity"].as_str().unwrap_or_default().to_string();
-            *findings_by_severity.entry(severity).or_default() += 1;
+        for (_, severity) in answer.findings.values() {
+            *findings_by_severity
+                .entry(severity.to_string())
+                .or_default() += 1;
         }
         let now = crate::metrics::Current {
             objects: objects.len(),
@@ -172,19 +188,29 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
         let old = previous.replace(answer);
         std::thread::spawn(move || drop(old));
         causes.clear();
+        before.clear();
     }
 }
 
+/// The previous answer, the changes since (object locations), and how each changed
+/// object was decoded then.
+type Since<'a> = (
+    &'a mut Answer,
+    &'a [(String, String)],
+    &'a BTreeMap<String, Option<Decoded>>,
+);
+
 /// Loads the objects as files would be loaded and computes connections and findings.
-/// With the previous answer and the changes since (`since`), only the connections of
-/// the workloads those changes touch are computed again, where that is exact
-/// (`watch_touch`); `KUBESEG_WATCH_FULL=1` computes every one each time.
+/// With the previous answer and the changes since (`since`), its model is patched
+/// rather than assembled again, and only the connections of the workloads those
+/// changes touch are computed again, where each is exact (`Loaded::patch`,
+/// `watch_touch`); `KUBESEG_WATCH_FULL=1` assembles and computes everything each time.
 fn evaluate(
     common: &Common,
     objects: &BTreeMap<String, Decoded>,
     notes: &[Diagnostic],
     interner: &mut Interner,
-    since: Option<(&Answer, &[(String, String)])>,
+    since: Option<Since>,
 ) -> Result<Answer> {
     let timings = std::env::var_os("KUBESEG_TIMINGS").is_some();
     let start = Instant::now();
@@ -193,9 +219,40 @@ fn evaluate(
             note!("timing: {what} {:?}", start.elapsed());
         }
     };
-    let mut loaded = kubeseg_sources::assemble_texts(objects.values());
-    lap("assemble");
-    loaded.diagnostics.extend(notes.iter().cloned());
+    let full = std::env::var_os("KUBESEG_WATCH_FULL").is_some_and(|v| v == "1");
+    let mut since = since.filter(|_| !full);
+    let mut patched = None;
+    if let Some((old, _, before)) = since.as_mut()
+        && let Some(mut model) = old.basis.loaded.take()
+    {
+        let changes: Vec<Change> = (before.iter())
+            .map(|(at, b)| Change {
+                before: b.as_ref(),
+                after: objects.get(at),
+            })
+            .collect();
+        match model.patch(&changes) {
+            Some(p) => {
+                model
+                    .diagnostics
+                    .extend(notes[old.basis.notes..].iter().cloned());
+                patched = Some((model, p));
+            }
+            None => old.basis.loaded = Some(model),
+        }
+    }
+    let (mut loaded, patch) = match patched {
+        Some((model, p)) => {
+            lap("patched");
+            (model, Some(p))
+        }
+        None => {
+            let mut model = kubeseg_sources::assemble_texts(objects.values());
+            lap("assemble");
+            model.diagnostics.extend(notes.iter().cloned());
+            (model, None)
+        }
+    };
     leave_out_unenforced(common.semantics.cni, &mut loaded);
     if loaded.has_errors() {
         let errors: Vec<_> = loaded
@@ -208,15 +265,21 @@ fn evaluate(
     }
     let options = options(common, &loaded.cluster);
     let cluster = &loaded.cluster;
-    let full = std::env::var_os("KUBESEG_WATCH_FULL").is_some_and(|v| v == "1");
     let reuse = since
-        .filter(|(old, _)| !full && old.basis.options == options)
-        .and_then(|(old, causes)| {
-            let touched = crate::watch_touch::touched(&old.basis.loaded.cluster, cluster, causes)?;
-            Some((old, touched))
+        .filter(|(old, ..)| old.basis.options == options)
+        .and_then(|(old, causes, _)| {
+            let touched = match &patch {
+                Some(p) => crate::watch_touch::touched_by_patch(cluster, p),
+                None => {
+                    let old_cluster = &old.basis.loaded.as_ref()?.cluster;
+                    crate::watch_touch::touched(old_cluster, cluster, causes)?
+                }
+            };
+            Some((&*old, touched))
         });
-    // Connections and findings are computed at the same time, one engine each
-    // (compiling costs less than either answer).
+    // Connections and findings are computed at the same time, one engine each. Both
+    // compile at once: a compile runs on one core, and copying the compiled engine
+    // instead measured slower.
     let (connections, others, report) = std::thread::scope(|scope| {
         let findings = scope.spawn(|| {
             let mut engine = Engine::new(cluster, options);
@@ -225,7 +288,9 @@ fn evaluate(
                 mesh: mesh_options(common),
                 ..Default::default()
             };
-            audit(&mut engine, &config).map_err(anyhow::Error::from)
+            let report = audit(&mut engine, &config).map_err(anyhow::Error::from);
+            drop_later(engine);
+            report
         });
         let mut engine = Engine::new(cluster, options);
         lap("compiled");
@@ -256,16 +321,13 @@ fn evaluate(
             .join()
             .map_err(|_| anyhow!("the audit stopped unexpectedly"))?;
         lap("audit");
+        drop_later(engine);
         Ok::<_, anyhow::Error>((connections, others, report?))
     })?;
-    let findings = report
-        .findings
-        .iter()
+    let findings = (report.findings.iter())
         .map(|f| {
-            (
-                (f.rule.code.to_string(), f.title.clone()),
-                json!({"code": f.rule.code, "name": f.rule.name, "severity": f.severity.as_str(), "title": f.title}),
-            )
+            let key = (f.rule.code, f.title.clone());
+            (key, (f.rule.name, f.severity.as_str()))
         })
         .collect();
     lap("findings");
@@ -276,7 +338,8 @@ fn evaluate(
         workloads: loaded.cluster.workloads.len(),
         unmodelled: unmodelled(&loaded),
         basis: Basis {
-            loaded,
+            loaded: Some(loaded),
+            notes: notes.len(),
             options,
             others,
         },
@@ -286,6 +349,13 @@ fn evaluate(
     // wait for it.
     std::thread::spawn(move || drop(report));
     Ok(answer)
+}
+
+/// Frees an engine's compiled cluster on another thread: at 150,000 pods that takes a
+/// while, and the answer does not wait for it.
+fn drop_later(engine: Engine) {
+    let reach = engine.reach;
+    std::thread::spawn(move || drop(reach));
 }
 
 /// Every allowed connection, as `reach --format json` lists it, sorted by interned
@@ -477,18 +547,16 @@ fn change_line(
         .into_iter()
         .map(|(o, n)| (to_json(interner, o), to_json(interner, n)))
         .collect();
-    let found: Vec<&Value> = new
-        .findings
-        .iter()
-        .filter(|(k, _)| !old.findings.contains_key(*k))
-        .map(|(_, v)| v)
-        .collect();
-    let resolved: Vec<&Value> = old
-        .findings
-        .iter()
-        .filter(|(k, _)| !new.findings.contains_key(*k))
-        .map(|(_, v)| v)
-        .collect();
+    // The findings of one answer that the other lacks, as JSON.
+    let only = |a: &Answer, b: &Answer| -> Vec<Value> {
+        (a.findings.iter())
+            .filter(|(k, _)| !b.findings.contains_key(*k))
+            .map(|((code, title), (name, severity))| {
+                json!({"code": code, "name": name, "severity": severity, "title": title})
+            })
+            .collect()
+    };
+    let (found, resolved) = (only(new, old), only(old, new));
     // Objects the answer leaves out are named on every line that follows a change to
     // them, so that a left-out policy created later is never silent.
     let unmodelled_changed = old.unmodelled != new.unmodelled;

@@ -8,6 +8,7 @@
 //! answered in full (`None`).
 
 use kubeseg_model::{Cluster, Selector};
+use kubeseg_sources::patch::Patched;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The ids (`ns/name[Kind]`) of the workloads whose connections `causes` (the object
@@ -53,16 +54,9 @@ pub(crate) fn touched(
                     .push(&p.pod_selector);
             }
         }
+        out.extend(selected(c, &selectors));
         for w in &c.workloads {
-            let changed_pod =
-                (w.pods.iter()).any(|p| pods.contains(&(w.namespace.as_str(), p.name.as_str())));
-            // Every workload with a pod a changed policy's selector matches: a superset
-            // of what the engine selects (it leaves out host-network pods).
-            let selected = selectors.get(w.namespace.as_str()).is_some_and(|sels| {
-                sels.iter()
-                    .any(|s| w.pods.iter().any(|pod| s.matches(&pod.labels)))
-            });
-            if changed_pod || selected {
+            if (w.pods.iter()).any(|p| pods.contains(&(w.namespace.as_str(), p.name.as_str()))) {
                 out.insert(w.id());
             }
         }
@@ -73,4 +67,35 @@ pub(crate) fn touched(
     let (before, after) = (ids(old), ids(new));
     out.extend(before.symmetric_difference(&after).cloned());
     Some(out)
+}
+
+/// What a batch that patched the model (`kubeseg_sources::patch`) touched: the
+/// workloads whose pods it changed, and those the changed policies select as they were
+/// and as they are.
+pub(crate) fn touched_by_patch(new: &Cluster, patched: &Patched) -> BTreeSet<String> {
+    let mut selectors: BTreeMap<&str, Vec<&Selector>> = BTreeMap::new();
+    for (namespace, selector) in &patched.selectors {
+        selectors.entry(namespace).or_default().push(selector);
+    }
+    let mut out = patched.workloads.clone();
+    // A workload unchanged by the patch is what it was: matching the old selectors
+    // against it now is matching them against it before.
+    out.extend(selected(new, &selectors));
+    out
+}
+
+/// The ids of the workloads with a pod one of `selectors` (by namespace) matches: a
+/// superset of what the engine selects (it leaves out host-network pods).
+fn selected<'c>(
+    cluster: &'c Cluster,
+    selectors: &'c BTreeMap<&str, Vec<&Selector>>,
+) -> impl Iterator<Item = String> + 'c {
+    (cluster.workloads.iter())
+        .filter(|w| {
+            selectors.get(w.namespace.as_str()).is_some_and(|sels| {
+                sels.iter()
+                    .any(|s| w.pods.iter().any(|pod| s.matches(&pod.labels)))
+            })
+        })
+        .map(|w| w.id())
 }

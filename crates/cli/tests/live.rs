@@ -596,11 +596,35 @@ fn watch_recomputes_what_a_change_touches_and_answers_as_a_full_recompute() {
         a["added"].to_string().contains("blogs/probe-22[Pod]"),
         "the new pod's connections: {a}"
     );
+    // A kind the cluster stops letting kubeseg read is named by the next answer, which
+    // patches the model: the note joins it there too.
+    server.set_forbidden("services", true);
+    server.close_watches();
+    std::thread::sleep(Duration::from_millis(400));
+    server
+        .apply(pod("probe-3", json!({"role": "probe"}), None))
+        .unwrap();
+    let (a, b) = (touched.next(), full.next());
+    assert_eq!(a, b, "after services became unreadable");
+    assert!(
+        a["unmodelled"]
+            .to_string()
+            .contains("refused to list services"),
+        "{a}"
+    );
     drop(touched);
     let log = std::fs::read_to_string(&log).unwrap();
     assert_eq!(
         log.matches("touched workloads computed again").count(),
-        steps.len() - 1,
-        "every answer but the two that add and remove a range came from the touched workloads:\n{log}"
+        steps.len(),
+        "every answer after the first but the two that add and remove a range came from the touched workloads:\n{log}"
+    );
+    // Every answer after the first patched the model (pods and NetworkPolicies in
+    // namespaces with their objects), but those of the batches the refused policy
+    // was part of.
+    assert_eq!(
+        log.matches("timing: patched").count(),
+        steps.len() + 2,
+        "the model was patched, not assembled again:\n{log}"
     );
 }

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// The label every namespace carries.
 pub const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
-type Key = (String, String, String); // namespace, kind, name
+pub(crate) type Key = (String, String, String); // namespace, kind, name
 
 /// Builds the cluster from objects in load order. A cluster holds one object per
 /// name, so of objects with the same identity the last one wins, as `kubectl apply`
@@ -17,12 +17,29 @@ type Key = (String, String, String); // namespace, kind, name
 /// warning. Pods fold into their controller chain's topmost known owner; controllers
 /// without pods in the input stand for their pods by their template.
 pub fn assemble(objects: Vec<Object>) -> (Cluster, Misfiled, Vec<Diagnostic>) {
+    let (cluster, misfiled, diagnostics, _) = assemble_indexed(objects);
+    (cluster, misfiled, diagnostics)
+}
+
+/// Assembles as [`assemble`] does, with what [`crate::patch`] needs to change the
+/// cluster later as assembling again would.
+pub(crate) fn assemble_indexed(
+    objects: Vec<Object>,
+) -> (Cluster, Misfiled, Vec<Diagnostic>, crate::patch::Index) {
+    let expanded = objects.iter().any(|o| matches!(o, Object::Expanded(_)));
     let objects = expanded_or_real(objects);
     let (objects, mut diagnostics) = last_of_each_name(objects);
-    let (mut cluster, misfiled) = build(objects);
+    let (mut cluster, misfiled, mut index) = build(objects);
+    // Calico's and Cilium's lowerings read pods and Services: a cluster with their
+    // objects is assembled again on every change, as are expanded custom resources.
+    index.patchable = !expanded
+        && cluster.calico_policies.is_empty()
+        && cluster.calico_tiers.is_empty()
+        && cluster.calico_network_sets.is_empty()
+        && cluster.cilium_policies.is_empty();
     diagnostics.extend(crate::calico_lowering::lower(&mut cluster));
     diagnostics.extend(crate::cilium_lowering::lower(&mut cluster));
-    (cluster, misfiled, diagnostics)
+    (cluster, misfiled, diagnostics, index)
 }
 
 /// Objects expanded from custom resources stand for what the operator creates only
@@ -132,7 +149,7 @@ fn last_of_each_name(objects: Vec<Object>) -> (Vec<Object>, Vec<Diagnostic>) {
 
 /// The cluster of the kept objects: pods folded into workloads, namespaces completed,
 /// every list sorted.
-fn build(objects: Vec<Object>) -> (Cluster, Misfiled) {
+fn build(objects: Vec<Object>) -> (Cluster, Misfiled, crate::patch::Index) {
     let mut collected = Collected::default();
     for obj in objects {
         collected.add(obj);
@@ -146,11 +163,17 @@ fn build(objects: Vec<Object>) -> (Cluster, Misfiled) {
         pods,
         mut referenced,
     } = collected;
-    let by_workload = pods_by_workload(pods, templates, &parents);
+    let (by_workload, templates, templated) = pods_by_workload(pods, templates, &parents);
     cluster.workloads = workloads(by_workload, &mut referenced);
     cluster.namespaces = with_referenced(namespaces, referenced);
     sort_for_output(&mut cluster, &mut misfiled);
-    (cluster, misfiled)
+    let index = crate::patch::Index {
+        parents,
+        templates,
+        templated,
+        patchable: false,
+    };
+    (cluster, misfiled, index)
 }
 
 /// The objects sorted by what becomes of them, before pods are folded into workloads.
@@ -268,11 +291,8 @@ impl Collected {
 
     /// A pod, under its controller owner if it has one.
     fn add_pod(&mut self, namespace: String, owner: Option<(String, String)>, pod: Pod) {
-        // Static pods are "owned" by their Node as mirror pods: they stay pods.
-        let owner = owner.filter(|(kind, _)| kind != "Node");
-        let (kind, name) = owner.unwrap_or_else(|| ("Pod".into(), pod.name.clone()));
         self.referenced.push(namespace.clone());
-        self.pods.push(((namespace, kind, name), pod));
+        self.pods.push((owner_key(namespace, owner, &pod), pod));
     }
 
     /// A controller, with its own owner and its pod template.
@@ -287,9 +307,17 @@ impl Collected {
     }
 }
 
+/// The controller a pod is grouped under: its controller owner, or itself.
+pub(crate) fn owner_key(namespace: String, owner: Option<(String, String)>, pod: &Pod) -> Key {
+    // Static pods are "owned" by their Node as mirror pods: they stay pods.
+    let owner = owner.filter(|(kind, _)| kind != "Node");
+    let (kind, name) = owner.unwrap_or_else(|| ("Pod".into(), pod.name.clone()));
+    (namespace, kind, name)
+}
+
 /// The topmost known owner of a controller or pod owner `key`, following at most 8
 /// controller owners so that an ownership cycle ends.
-fn topmost_owner(parents: &HashMap<Key, (String, String)>, key: &Key) -> Key {
+pub(crate) fn topmost_owner(parents: &HashMap<Key, (String, String)>, key: &Key) -> Key {
     let mut cur = key.clone();
     for _ in 0..8 {
         match parents.get(&cur) {
@@ -300,13 +328,18 @@ fn topmost_owner(parents: &HashMap<Key, (String, String)>, key: &Key) -> Key {
     cur
 }
 
+/// Pods by workload, the template for each workload, and the workloads standing by it.
+type Grouped = (BTreeMap<Key, Vec<Pod>>, BTreeMap<Key, Pod>, HashSet<Key>);
+
 /// Pods grouped by workload: the topmost known owner of their controller chain. A
-/// controller's template stands for its pods only when no real pod was given.
+/// controller's template stands for its pods only when no real pod was given; with
+/// the template that would stand for each workload's pods, and the workloads that
+/// stand by theirs.
 fn pods_by_workload(
     pods: Vec<(Key, Pod)>,
     templates: Vec<(Key, Pod)>,
     parents: &HashMap<Key, (String, String)>,
-) -> BTreeMap<Key, Vec<Pod>> {
+) -> Grouped {
     let mut by_workload: BTreeMap<Key, Vec<Pod>> = BTreeMap::new();
     for (key, pod) in pods {
         by_workload
@@ -326,10 +359,17 @@ fn pods_by_workload(
             }
         }
     }
-    for (key, (_, pod)) in fallback {
-        by_workload.entry(key).or_insert_with(|| vec![pod]);
+    let fallback: BTreeMap<Key, Pod> = (fallback.into_iter())
+        .map(|(key, (_, pod))| (key, pod))
+        .collect();
+    let mut templated = HashSet::new();
+    for (key, pod) in &fallback {
+        if !by_workload.contains_key(key) {
+            by_workload.insert(key.clone(), vec![pod.clone()]);
+            templated.insert(key.clone());
+        }
     }
-    by_workload
+    (by_workload, fallback, templated)
 }
 
 /// The workloads, sorted by id, each with its pods sorted by name; their namespaces

@@ -12,6 +12,7 @@ pub mod decode;
 pub mod json;
 pub mod load;
 pub mod operators;
+pub mod patch;
 pub mod spec;
 pub mod tree;
 pub mod yaml;

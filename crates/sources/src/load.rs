@@ -25,6 +25,8 @@ pub struct Loaded {
     /// Policy-shaped documents under another apiVersion or kind (each has a `wrong-kind`
     /// warning), read as the policies they were meant to be; never part of `cluster`.
     pub misfiled: crate::assemble::Misfiled,
+    /// What [`Loaded::patch`] needs.
+    pub(crate) index: crate::patch::Index,
 }
 
 impl Loaded {
@@ -188,8 +190,8 @@ pub fn load_texts(texts: Vec<NamedText>, options: &LoadOptions) -> Loaded {
 /// only the objects that changed and assembles the cluster from the rest as they were.
 #[derive(Clone, Debug, Default)]
 pub struct DecodedText {
-    decoded: Decoded,
-    diagnostics: Vec<Diagnostic>,
+    pub(crate) decoded: Decoded,
+    pub(crate) diagnostics: Vec<Diagnostic>,
 }
 
 /// Decodes one text as [`load_texts`] would.
@@ -252,7 +254,8 @@ fn finish(
         ));
     }
     let replaced;
-    (loaded.cluster, loaded.misfiled, replaced) = assemble(objects);
+    (loaded.cluster, loaded.misfiled, replaced, loaded.index) =
+        crate::assemble::assemble_indexed(objects);
     diagnostics.extend(replaced);
     diagnostics.extend(unknown_nodes(&loaded.cluster));
     diagnostics.sort();
@@ -303,6 +306,7 @@ pub fn load_str(name: &str, text: &str) -> Loaded {
         skipped: decoded.skipped,
         files: 1,
         documents: decoded.documents,
+        index: Default::default(),
     }
 }
 
