@@ -121,6 +121,20 @@ pub fn crown_jewels(cluster: &Cluster, selectors: &[(String, Selector)]) -> Vec<
     out
 }
 
+/// How many ranges of one outside atom an entry point's message names.
+const RANGES_NAMED: usize = 6;
+
+/// An atom's comma-separated ranges, the first [`RANGES_NAMED`] of them when there
+/// are more, saying how many there are in all.
+fn clip_ranges(ranges: &str) -> String {
+    let all = ranges.split(',').count();
+    if all <= RANGES_NAMED {
+        return ranges.to_string();
+    }
+    let named: Vec<&str> = ranges.split(',').take(RANGES_NAMED).collect();
+    format!("{},… ({all} ranges in all)", named.join(","))
+}
+
 /// Entry points: exposed workloads (LoadBalancer or NodePort Service, backend of an
 /// Ingress, a Gateway API route or a gateway-bound VirtualService, hostPort, hostNetwork) whose ingress admits some outside address; workloads
 /// whose ingress policies admit outside addresses explicitly; and assumed-compromised ones.
@@ -188,11 +202,12 @@ pub fn entry_points(
         if !admitted.is_empty() {
             if ingress_isolated[i] {
                 // Only this message names the ranges; an atom's may be long (the rest of
-                // the address space), so each is written once.
+                // the address space), so each is written once, and clipped: the message
+                // is repeated in the path finding of every crown jewel it reaches.
                 for &a in admitted.iter().take(3) {
                     range_texts
                         .entry(a)
-                        .or_insert_with(|| atom_ranges(a as usize));
+                        .or_insert_with(|| clip_ranges(&atom_ranges(a as usize)));
                 }
                 let ranges: Vec<&str> = (admitted.iter().take(3))
                     .map(|a| range_texts[a].as_str())
@@ -229,4 +244,20 @@ pub fn entry_points(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip_ranges;
+
+    #[test]
+    fn an_atom_of_many_ranges_is_named_by_its_first_six() {
+        let six = "10.0.0.0-10.0.0.255,10.0.2.0-10.0.2.255,10.0.4.0-10.0.4.255,10.0.6.0-10.0.6.255,10.0.8.0-10.0.8.255,::-::ffff";
+        assert_eq!(clip_ranges(six), six);
+        let eight = "1.0.0.0-1.0.0.255,2.0.0.0-2.0.0.255,3.0.0.0-3.0.0.255,4.0.0.0-4.0.0.255,5.0.0.0-5.0.0.255,6.0.0.0-6.0.0.255,7.0.0.0-7.0.0.255,8.0.0.0-8.0.0.255";
+        assert_eq!(
+            clip_ranges(eight),
+            "1.0.0.0-1.0.0.255,2.0.0.0-2.0.0.255,3.0.0.0-3.0.0.255,4.0.0.0-4.0.0.255,5.0.0.0-5.0.0.255,6.0.0.0-6.0.0.255,… (8 ranges in all)"
+        );
+    }
 }
