@@ -15,6 +15,7 @@ pub mod registry;
 pub mod required_cut;
 pub mod resolve;
 pub mod rows;
+mod rows_since;
 pub mod suppress;
 
 pub use audit::{AuditConfig, AuditError, AuditReport, audit};

@@ -9,6 +9,8 @@ use kubeseg_engine::portsets::{PortSetId, PortSets};
 use kubeseg_model::{PortSet, Protocol};
 use rustc_hash::FxHashMap as HashMap;
 
+pub use crate::rows_since::Earlier;
+
 /// Endpoints whose reachability the audit checks from every source.
 #[derive(Clone, Debug, Default)]
 pub struct Targets {
@@ -38,6 +40,10 @@ pub struct KeyRow {
     pub to_targets: Vec<PortSet>,
     /// Whether every public address of each family is reachable.
     pub internet: Internet,
+    /// The workloads of `out` reached on UDP, SCTP or ICMP only (L3/L4 allows no TCP
+    /// port there), when the mesh cannot deny anything (see [`Rows::without_tcp`]);
+    /// empty otherwise.
+    pub out_without_tcp: BitSet,
 }
 
 /// Whether a row reaches every public address of each family.
@@ -50,7 +56,7 @@ pub struct Internet {
 }
 
 /// The rows of all workload sources, deduplicated by row key.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Rows {
     /// Number of workloads (endpoints `0..workloads` are the workloads).
     pub workloads: usize,
@@ -65,6 +71,10 @@ pub struct Rows {
     /// Per workload, when the mesh cannot deny anything: its one-hop destinations
     /// reached on UDP, SCTP or ICMP only (see [`hops_without_tcp`]), counted with its row.
     pub without_tcp: Option<Vec<u32>>,
+    /// The targets the rows were computed for.
+    pub targets: Targets,
+    /// How many key rows were kept from earlier rows ([`Rows::compute_since`]).
+    pub kept: usize,
 }
 
 impl Rows {
@@ -83,6 +93,18 @@ impl Rows {
         targets: &Targets,
         mesh: Option<&mut Annotator>,
         protocols: Option<&PortSet>,
+    ) -> Rows {
+        Self::compute_since(engine, targets, mesh, protocols, None)
+    }
+
+    /// [`Rows::compute_with_mesh`], keeping from `earlier` the rows of the sources a
+    /// change did not touch (see `rows_since`) where that is exact.
+    pub fn compute_since(
+        engine: &mut Engine,
+        targets: &Targets,
+        mesh: Option<&mut Annotator>,
+        protocols: Option<&PortSet>,
+        earlier: Option<&Earlier>,
     ) -> Rows {
         let workloads = engine.cluster.workloads.len();
         let endpoints = engine.endpoints().len();
@@ -121,9 +143,30 @@ impl Rows {
         // without TCP are counted here for every workload, from the row at hand.
         let count_hops =
             cluster.authorization_policies.is_empty() && cluster.peer_authentications.is_empty();
-        let (key_of_ref, members_ref) = (&key_of, &members);
+        let earlier = earlier.filter(|e| {
+            mesh.is_none()
+                && protocols.is_none()
+                && e.index.len() == workloads
+                && e.same_internet(targets, workloads)
+        });
+        // Target facts are kept with the rows only while the targets are as they were.
+        let recount = earlier
+            .filter(|e| !e.same_groups(targets, workloads))
+            .map(|_| targets);
+        // Key rows kept from the earlier rows, and those computed afresh.
+        let (mut kept, mut kept_keys, mut fresh) = (Vec::new(), Vec::new(), Vec::new());
+        for (k, &w) in representatives.iter().enumerate() {
+            match earlier.and_then(|e| e.keeps(w)) {
+                Some(row) => {
+                    kept.push(row);
+                    kept_keys.push(k);
+                }
+                None => fresh.push(k),
+            }
+        }
+        let fresh_representatives: Vec<usize> = fresh.iter().map(|&k| representatives[k]).collect();
         let per_key = engine.reach.par_map_with(
-            &representatives,
+            &fresh_representatives,
             || {
                 (
                     Vec::new(),
@@ -138,30 +181,41 @@ impl Rows {
                 if let Some(m) = annotator.as_mut() {
                     drop_mesh_denied(sets, m, w, row, &mut facts.out, protocols);
                 }
-                let mut counts = Vec::new();
                 if count_hops {
-                    let all = count_without_tcp(sets, None, usize::MAX, &facts.out, row, protocols);
-                    let members = &members_ref[key_of_ref[w] as usize];
-                    counts.extend(members.iter().map(|&m| {
-                        let m = m as usize;
-                        let own = facts.out.contains(m)
-                            && has_other(sets, row[m], protocols)
-                            && tcp_of(sets, row[m], protocols).is_empty();
-                        (all - usize::from(own)) as u32
-                    }));
+                    facts.out_without_tcp = reached_without_tcp(sets, &facts.out, row, protocols);
                 }
-                (facts, counts)
+                facts
             },
         );
+        let kept_count = kept_keys.len();
+        let kept_representatives: Vec<usize> =
+            kept_keys.iter().map(|&k| representatives[k]).collect();
+        let renewed = match earlier {
+            Some(e) => {
+                let how = (count_hops, recount);
+                crate::rows_since::renew(engine, e, &kept_representatives, kept, how)
+            }
+            None => Vec::new(),
+        };
+        let mut slots: Vec<Option<KeyRow>> = (0..representatives.len()).map(|_| None).collect();
+        for (k, facts) in fresh
+            .into_iter()
+            .zip(per_key)
+            .chain(kept_keys.into_iter().zip(renewed))
+        {
+            slots[k] = Some(facts);
+        }
+        let keys: Vec<KeyRow> = slots.into_iter().flatten().collect();
+        // A workload's hops without TCP: its key's, less itself.
         let mut without_tcp = count_hops.then(|| vec![0; workloads]);
-        let mut keys = Vec::with_capacity(per_key.len());
-        for (k, (facts, counts)) in per_key.into_iter().enumerate() {
-            if let Some(all) = without_tcp.as_mut() {
-                for (&m, count) in members[k].iter().zip(counts) {
-                    all[m as usize] = count;
+        if let Some(all) = without_tcp.as_mut() {
+            for (k, facts) in keys.iter().enumerate() {
+                let total = facts.out_without_tcp.count();
+                for &m in &members[k] {
+                    let own = facts.out_without_tcp.contains(m as usize);
+                    all[m as usize] = (total - usize::from(own)) as u32;
                 }
             }
-            keys.push(facts);
         }
         // Per workload, the outside addresses that may connect to it.
         let atoms: Vec<usize> = (workloads..endpoints).collect();
@@ -190,6 +244,8 @@ impl Rows {
             members,
             admitted_from,
             without_tcp,
+            targets: targets.clone(),
+            kept: kept_count,
         }
     }
 
@@ -351,9 +407,24 @@ fn key_row(
             out.insert(w);
         }
     }
-    let to_targets = targets
-        .groups
-        .iter()
+    let to_targets = target_ports(sets, row, targets);
+    let all =
+        |atoms: &[usize]| !atoms.is_empty() && atoms.iter().all(|&a| row[a] != PortSetId::EMPTY);
+    KeyRow {
+        out,
+        to_targets,
+        internet: Internet {
+            v4: all(&targets.internet_v4),
+            v6: all(&targets.internet_v6),
+        },
+        out_without_tcp: BitSet::default(),
+    }
+}
+
+/// Per target group: the ports a row allows to any of its endpoints (within the
+/// group's ports).
+pub(crate) fn target_ports(sets: &PortSets, row: &[PortSetId], targets: &Targets) -> Vec<PortSet> {
+    (targets.groups.iter())
         .map(|g| {
             let mut ports = PortSet::empty();
             for &e in &g.endpoints {
@@ -364,15 +435,33 @@ fn key_row(
                 None => ports,
             }
         })
-        .collect();
-    let all =
-        |atoms: &[usize]| !atoms.is_empty() && atoms.iter().all(|&a| row[a] != PortSetId::EMPTY);
-    KeyRow {
-        out,
-        to_targets,
-        internet: Internet {
-            v4: all(&targets.internet_v4),
-            v6: all(&targets.internet_v6),
-        },
+        .collect()
+}
+
+/// The destinations of `out` whose cell has UDP, SCTP or ICMP ports (within
+/// `protocols`) and no TCP port.
+fn reached_without_tcp(
+    sets: &PortSets,
+    out: &BitSet,
+    row: &[PortSetId],
+    protocols: Option<&PortSet>,
+) -> BitSet {
+    let mut set = BitSet::new(out.capacity());
+    // Per distinct cell, by id: unknown, without TCP, or not.
+    let mut kinds: Vec<u8> = Vec::new();
+    for d in out.iter() {
+        let id = row[d].0 as usize;
+        if id >= kinds.len() {
+            kinds.resize(id + 1, 0);
+        }
+        if kinds[id] == 0 {
+            let without =
+                has_other(sets, row[d], protocols) && tcp_of(sets, row[d], protocols).is_empty();
+            kinds[id] = if without { 1 } else { 2 };
+        }
+        if kinds[id] == 1 {
+            set.insert(d);
+        }
     }
+    set
 }

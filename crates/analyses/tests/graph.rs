@@ -21,6 +21,7 @@ fn rows(n: usize, key_of: Vec<u32>, succ: &[Vec<usize>]) -> Rows {
                 out,
                 to_targets: vec![],
                 internet: Default::default(),
+                out_without_tcp: BitSet::default(),
             }
         })
         .collect();
@@ -35,6 +36,8 @@ fn rows(n: usize, key_of: Vec<u32>, succ: &[Vec<usize>]) -> Rows {
         members,
         admitted_from: vec![Vec::new(); n],
         without_tcp: None,
+        targets: Default::default(),
+        kept: 0,
     }
 }
 

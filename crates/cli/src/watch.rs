@@ -5,7 +5,8 @@ use crate::args::{Common, WatchArgs, WatchFormat};
 use crate::watch_rows::{Interner, Row, diff, sorted, to_json};
 use crate::{leave_out_unenforced, mesh_options, options, unmodelled};
 use anyhow::{Result, anyhow, bail};
-use kubeseg_analyses::audit::{AuditConfig, audit};
+use kubeseg_analyses::audit::{AuditConfig, audit_since};
+use kubeseg_analyses::rows::{Earlier, Rows};
 use kubeseg_engine::Engine;
 use kubeseg_live::watch::Message;
 use kubeseg_model::{Diagnostic, Severity};
@@ -29,9 +30,10 @@ struct Answer {
     unmodelled: Vec<String>,
     /// What the next batch needs to recompute only the connections it touches.
     basis: Basis,
-    /// When the connections were recomputed only where the batch touched them: how
-    /// they differ from the previous answer's.
+    /// How the connections differ from the previous answer's (`None` for the first).
     delta: Option<Delta>,
+    /// Whether the next evaluation took its connections (to change them in place).
+    spent: bool,
 }
 
 /// The model an answer was computed from, and what must not change for the next
@@ -45,6 +47,11 @@ struct Basis {
     /// The interned ids of the endpoints that are not workloads (address ranges,
     /// domains), in order: a change that moves them moves every workload's connections.
     others: Vec<u32>,
+    /// The interned ids of the workloads, in order.
+    workloads: Vec<u32>,
+    /// The audit's rows and the ids of the endpoints that are not workloads as its
+    /// engine numbered them, for the next audit to keep what a change left alone.
+    audit: Option<(Rows, Vec<String>)>,
 }
 
 /// A finding's rule name and severity.
@@ -145,6 +152,11 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
         ) {
             Ok(answer) => answer,
             Err(e) => {
+                // Past the point where the last answer's connections were taken, there
+                // is nothing left to compare the next answer with: stop, visibly.
+                if previous.as_ref().is_some_and(|p| p.spent) {
+                    bail!("the watch lost the last answer's connections: {e:#}");
+                }
                 // The cluster holds something kubeseg refuses (an unsupported policy,
                 // say): say so and keep following; the next change may fix it. Its
                 // causes stay: the next answer differs from the last one by them too,
@@ -186,7 +198,7 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
         metrics.update(now, received.elapsed());
         // Freeing a model of 150,000 pods takes a while; the next batch does not wait.
         let old = previous.replace(answer);
-        std::thread::spawn(move || drop(old));
+        drop_later(old);
         causes.clear();
         before.clear();
     }
@@ -220,9 +232,9 @@ fn evaluate(
         }
     };
     let full = std::env::var_os("KUBESEG_WATCH_FULL").is_some_and(|v| v == "1");
-    let mut since = since.filter(|_| !full);
+    let mut since = since;
     let mut patched = None;
-    if let Some((old, _, before)) = since.as_mut()
+    if let Some((old, _, before)) = since.as_mut().filter(|_| !full)
         && let Some(mut model) = old.basis.loaded.take()
     {
         let changes: Vec<Change> = (before.iter())
@@ -265,8 +277,14 @@ fn evaluate(
     }
     let options = options(common, &loaded.cluster);
     let cluster = &loaded.cluster;
+    // The last answer's connections, which this one changes in place (or replaces):
+    // from here on only an internal failure stops this answer.
+    let mut kept = since.as_mut().map(|(old, ..)| {
+        old.spent = true;
+        std::mem::take(&mut old.connections)
+    });
     let reuse = since
-        .filter(|(old, ..)| old.basis.options == options)
+        .filter(|(old, ..)| !full && old.basis.options == options)
         .and_then(|(old, causes, _)| {
             let touched = match &patch {
                 Some(p) => crate::watch_touch::touched_by_patch(cluster, p),
@@ -277,10 +295,26 @@ fn evaluate(
             };
             Some((&*old, touched))
         });
+    let workload_ids: Vec<u32> = (cluster.workloads.iter())
+        .map(|w| interner.id(&w.id()))
+        .collect();
+    // What the audit may keep of the last one's rows.
+    let earlier = reuse.as_ref().and_then(|(old, touched)| {
+        let (rows, atoms) = old.basis.audit.as_ref()?;
+        let before: HashMap<u32, u32> = (old.basis.workloads.iter().enumerate())
+            .map(|(i, &id)| (id, i as u32))
+            .collect();
+        let index: Vec<Option<u32>> = (workload_ids.iter())
+            .map(|id| before.get(id).copied())
+            .collect();
+        let marked: BTreeSet<u32> = touched.iter().map(|t| interner.id(t)).collect();
+        let touched: Vec<bool> = workload_ids.iter().map(|id| marked.contains(id)).collect();
+        Some((rows, atoms, index, touched))
+    });
     // Connections and findings are computed at the same time, one engine each. Both
     // compile at once: a compile runs on one core, and copying the compiled engine
     // instead measured slower.
-    let (connections, others, report) = std::thread::scope(|scope| {
+    let (connections, others, (mut report, atoms)) = std::thread::scope(|scope| {
         let findings = scope.spawn(|| {
             let mut engine = Engine::new(cluster, options);
             let config = AuditConfig {
@@ -288,9 +322,20 @@ fn evaluate(
                 mesh: mesh_options(common),
                 ..Default::default()
             };
-            let report = audit(&mut engine, &config).map_err(anyhow::Error::from);
-            drop_later(engine);
-            report
+            let atoms: Vec<String> = (cluster.workloads.len()..engine.endpoints().len())
+                .map(|e| engine.endpoint_id(e))
+                .collect();
+            // The last rows hold only while the outside ranges are those they were for.
+            let earlier = (earlier.as_ref())
+                .filter(|(_, before, ..)| **before == atoms)
+                .map(|(rows, _, index, touched)| Earlier {
+                    rows,
+                    index,
+                    touched,
+                });
+            let report = audit_since(&mut engine, &config, earlier.as_ref());
+            drop_engine_later(engine);
+            report.map(|r| (r, atoms)).map_err(anyhow::Error::from)
         });
         let mut engine = Engine::new(cluster, options);
         lap("compiled");
@@ -304,24 +349,33 @@ fn evaluate(
                         touched.len()
                     );
                 }
-                let (rows, delta) = recompute(
-                    common,
-                    &mut engine,
-                    interner,
-                    &ids,
-                    &old.connections,
-                    &touched,
-                );
+                let old = kept.take().unwrap_or_default();
+                let (rows, delta) = recompute(common, &mut engine, interner, &ids, old, &touched);
                 (rows, Some(delta))
             }
-            _ => (connections(common, &mut engine, interner, &ids), None),
+            _ => {
+                let rows = connections(common, &mut engine, interner, &ids);
+                let delta = kept.take().map(|old| diff(&old, &rows));
+                (rows, delta)
+            }
         };
         lap("connections");
         let report = findings
             .join()
             .map_err(|_| anyhow!("the audit stopped unexpectedly"))?;
         lap("audit");
-        drop_later(engine);
+        if let (true, Ok((report, _))) = (timings, &report) {
+            let rows = &report.rows;
+            note!(
+                "timing:   audit rows of {} sources kept, {} computed",
+                rows.kept,
+                rows.keys.len() - rows.kept
+            );
+            for (what, took) in &report.timings {
+                note!("timing:   audit {what} {took:?}");
+            }
+        }
+        drop_engine_later(engine);
         Ok::<_, anyhow::Error>((connections, others, report?))
     })?;
     let findings = (report.findings.iter())
@@ -342,20 +396,37 @@ fn evaluate(
             notes: notes.len(),
             options,
             others,
+            workloads: workload_ids,
+            audit: Some((std::mem::take(&mut report.rows), atoms)),
         },
         delta,
+        spent: false,
     };
     // Freeing the audit's report takes a while at 150,000 pods; the answer does not
     // wait for it.
-    std::thread::spawn(move || drop(report));
+    drop_later(report);
     Ok(answer)
 }
 
-/// Frees an engine's compiled cluster on another thread: at 150,000 pods that takes a
-/// while, and the answer does not wait for it.
-fn drop_later(engine: Engine) {
-    let reach = engine.reach;
-    std::thread::spawn(move || drop(reach));
+/// Frees an engine's compiled cluster later (see [`drop_later`]).
+fn drop_engine_later(engine: Engine) {
+    drop_later(engine.reach);
+}
+
+/// Frees `value` on the one thread that frees what answers leave behind: at 150,000
+/// pods that takes a while, the answer does not wait for it, and one thread never
+/// takes both cores from the next answer.
+fn drop_later<T: Send + 'static>(value: T) {
+    type Garbage = Box<dyn Send>;
+    static JANITOR: std::sync::OnceLock<std::sync::mpsc::Sender<Garbage>> =
+        std::sync::OnceLock::new();
+    let janitor = JANITOR.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Garbage>();
+        std::thread::spawn(move || rx.into_iter().for_each(drop));
+        tx
+    });
+    // Should the janitor be gone, the value is freed here.
+    let _ = janitor.send(Box::new(value));
 }
 
 /// Every allowed connection, as `reach --format json` lists it, sorted by interned
@@ -388,7 +459,7 @@ fn recompute(
     engine: &mut Engine,
     interner: &mut Interner,
     ids: &[u32],
-    old: &[Row],
+    old: Vec<Row>,
     touched: &BTreeSet<String>,
 ) -> (Vec<Row>, Delta) {
     let timings = std::env::var_os("KUBESEG_TIMINGS").is_some();
@@ -423,27 +494,29 @@ fn recompute(
     let is_touched = |r: &&Row| marked[r.0 as usize] || marked[r.1 as usize];
     let before: Vec<Row> = old.iter().filter(is_touched).copied().collect();
     let delta = diff(&before, &fresh);
-    let rows = merge(old.iter().filter(|r| !is_touched(r)).copied(), fresh);
+    let mut rows = old;
+    rows.retain(|r| !is_touched(&r));
+    merge_into(&mut rows, fresh);
     if timings {
         note!("timing:   merged {:?}", start.elapsed());
     }
     (rows, delta)
 }
 
-/// Two sorted sequences of rows as one list.
-fn merge(a: impl Iterator<Item = Row>, b: Vec<Row>) -> Vec<Row> {
-    let mut out = Vec::with_capacity(a.size_hint().0 + b.len());
-    let (mut a, mut b) = (a.peekable(), b.into_iter().peekable());
-    loop {
-        let next = match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) if x <= y => a.next(),
-            (Some(_), Some(_)) => b.next(),
-            (Some(_), None) => a.next(),
-            (None, _) => b.next(),
-        };
-        match next {
-            Some(r) => out.push(r),
-            None => return out,
+/// Merges the sorted `fresh` rows into the sorted `rows`, in place from the back: the
+/// kept list holds millions of rows, and a copy of it per event cost up to 2 s.
+fn merge_into(rows: &mut Vec<Row>, fresh: Vec<Row>) {
+    let (mut i, mut j) = (rows.len(), fresh.len());
+    rows.resize(i + j, (0, 0, 0));
+    let mut k = rows.len();
+    while j > 0 {
+        k -= 1;
+        if i > 0 && rows[i - 1] > fresh[j - 1] {
+            rows[k] = rows[i - 1];
+            i -= 1;
+        } else {
+            rows[k] = fresh[j - 1];
+            j -= 1;
         }
     }
 }
@@ -527,10 +600,8 @@ fn change_line(
     new: &Answer,
     causes: &[(String, String)],
 ) -> Option<String> {
-    let (added, removed, changed) = match &new.delta {
-        Some(delta) => delta.clone(),
-        None => diff(&old.connections, &new.connections),
-    };
+    // Every answer but the first holds its difference from the one before.
+    let (added, removed, changed) = new.delta.clone().unwrap_or_default();
     let json = |rows: Vec<Row>| -> Vec<Value> {
         sorted(interner, rows)
             .into_iter()

@@ -619,6 +619,11 @@ fn watch_recomputes_what_a_change_touches_and_answers_as_a_full_recompute() {
         steps.len(),
         "every answer after the first but the two that add and remove a range came from the touched workloads:\n{log}"
     );
+    // Those answers kept the audit's rows of the sources they did not touch too.
+    let kept = (log.lines())
+        .filter(|l| l.contains("sources kept") && !l.contains("rows of 0 sources"))
+        .count();
+    assert_eq!(kept, steps.len(), "the audit kept rows:\n{log}");
     // Every answer after the first patched the model (pods and NetworkPolicies in
     // namespaces with their objects), but those of the batches the refused policy
     // was part of.

@@ -105,6 +105,8 @@ pub struct AuditReport {
     pub counts: Counts,
     /// How long each phase took, for `KUBESEG_TIMINGS` (never part of any output format).
     pub timings: Vec<(&'static str, std::time::Duration)>,
+    /// The rows the graph was built from, for a later [`audit_since`].
+    pub rows: Rows,
 }
 
 /// Phase durations.
@@ -169,6 +171,16 @@ impl Audit<'_, '_> {
 
 /// Runs every check.
 pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, AuditError> {
+    audit_since(engine, config, None)
+}
+
+/// [`audit`], keeping the rows of an earlier audit where a change left them as they
+/// were (see [`crate::rows::Earlier`]); the report is the same.
+pub fn audit_since(
+    engine: &mut Engine,
+    config: &AuditConfig,
+    earlier: Option<&crate::rows::Earlier>,
+) -> Result<AuditReport, AuditError> {
     let cluster = engine.cluster;
     let assumed = resolve_assumed(engine, &config.assume_compromised)?;
     for (text, sel) in &config.crown_jewels {
@@ -187,11 +199,12 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
     let cluster_ref = engine.cluster;
     let mut mesh =
         kubeseg_engine::mesh::Annotator::new(cluster_ref, config.mesh.clone(), engine.options);
-    let rows = Rows::compute_with_mesh(
+    let rows = Rows::compute_since(
         engine,
         &targets.targets,
         mesh.as_mut(),
         config.protocols.as_ref(),
+        earlier,
     );
     if let Some(p) = &config.protocols {
         let names: Vec<&str> = kubeseg_model::Protocol::ALL
@@ -294,6 +307,7 @@ pub fn audit(engine: &mut Engine, config: &AuditConfig) -> Result<AuditReport, A
             cilium_policies: cluster.cilium_policies.len(),
         },
         timings: clock.laps,
+        rows: a.rows,
     })
 }
 
