@@ -4,15 +4,19 @@
 //!
 //! This rests on the rule the watch's connections rest on (`watch_touch`): a change of
 //! pods and NetworkPolicies moves only the rows and columns of the workloads it
-//! touches. Only the L3/L4 rows are kept this way: with a mesh or `--protocols`, and
-//! when the audit's targets moved, every row is computed again.
+//! touches. Only the L3/L4 rows are kept this way: with a mesh or `--protocols`, or
+//! when the public atoms moved, every row is computed again; when a target is touched
+//! or the targets moved, the kept rows' target facts are counted again from their
+//! cells at the targets.
 
 use crate::rows::{KeyRow, Rows, Targets};
 use kubeseg_engine::Engine;
 use kubeseg_engine::bitset::BitSet;
 use kubeseg_engine::portsets::{PortSetId, PortSets};
 
-/// An earlier audit's rows, and how the cluster's workloads changed since.
+/// An earlier audit's rows, and how the cluster's workloads changed since. The caller
+/// vouches that the change left the outside atoms (the endpoints past the workloads)
+/// as they were and that `touched` holds every workload whose row or column it moved.
 #[derive(Clone, Copy, Debug)]
 pub struct Earlier<'e> {
     /// The rows.
