@@ -264,6 +264,11 @@ fn has_other(sets: &PortSets, cell: PortSetId, protocols: Option<&PortSet>) -> b
     })
 }
 
+/// Whether a cell has ports (within `protocols`) other than TCP and no TCP port.
+pub(crate) fn without_tcp(sets: &PortSets, cell: PortSetId, protocols: Option<&PortSet>) -> bool {
+    has_other(sets, cell, protocols) && tcp_of(sets, cell, protocols).is_empty()
+}
+
 /// The TCP ports of a cell that count.
 fn tcp_of(sets: &PortSets, cell: PortSetId, protocols: Option<&PortSet>) -> PortSet {
     let tcp = sets.get(cell).intersect(&PortSet::all_of(Protocol::Tcp));
@@ -455,9 +460,11 @@ fn reached_without_tcp(
             kinds.resize(id + 1, 0);
         }
         if kinds[id] == 0 {
-            let without =
-                has_other(sets, row[d], protocols) && tcp_of(sets, row[d], protocols).is_empty();
-            kinds[id] = if without { 1 } else { 2 };
+            kinds[id] = if without_tcp(sets, row[d], protocols) {
+                1
+            } else {
+                2
+            };
         }
         if kinds[id] == 1 {
             set.insert(d);

@@ -9,10 +9,10 @@
 //! or the targets moved, the kept rows' target facts are counted again from their
 //! cells at the targets.
 
-use crate::rows::{KeyRow, Rows, Targets};
+use crate::rows::{KeyRow, Rows, Targets, without_tcp};
 use kubeseg_engine::Engine;
 use kubeseg_engine::bitset::BitSet;
-use kubeseg_engine::portsets::{PortSetId, PortSets};
+use kubeseg_engine::portsets::PortSetId;
 
 /// An earlier audit's rows, and how the cluster's workloads changed since. The caller
 /// vouches that the change left the outside atoms (the endpoints past the workloads)
@@ -132,7 +132,7 @@ pub(crate) fn renew(
             }
             if cell != PortSetId::EMPTY {
                 k.out.insert(t);
-                if count_hops && without_tcp(sets, cell) {
+                if count_hops && without_tcp(sets, cell, None) {
                     k.out_without_tcp.insert(t);
                 }
             }
@@ -145,13 +145,6 @@ pub(crate) fn renew(
         }
     }
     rows
-}
-
-/// Whether a non-empty cell allows UDP, SCTP or ICMP and no TCP port.
-pub(crate) fn without_tcp(sets: &PortSets, cell: PortSetId) -> bool {
-    let ports = sets.get(cell);
-    let tcp = ports.ports(kubeseg_model::Protocol::Tcp);
-    tcp.is_empty() && !ports.is_empty()
 }
 
 /// The workloads that kept their place relative to each other, as runs of (earlier

@@ -118,16 +118,12 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
                         "created"
                     };
                     causes.push((action.into(), at.clone()));
-                    before
-                        .entry(at.clone())
-                        .or_insert_with(|| objects.get(&at).cloned());
+                    remember(&mut before, &objects, &at);
                     objects.insert(at, kubeseg_sources::decode_text(o.named_text(), &load));
                 }
                 Message::Delete(o) => {
                     let at = o.location();
-                    before
-                        .entry(at.clone())
-                        .or_insert_with(|| objects.get(&at).cloned());
+                    remember(&mut before, &objects, &at);
                     objects.remove(&at);
                     causes.push(("deleted".into(), at));
                 }
@@ -201,6 +197,18 @@ pub(crate) fn run(a: &WatchArgs) -> Result<()> {
         drop_later(old);
         causes.clear();
         before.clear();
+    }
+}
+
+/// Keeps how the object at `at` was decoded at the last answer, the first time a
+/// batch since changes it.
+fn remember(
+    before: &mut BTreeMap<String, Option<Decoded>>,
+    objects: &BTreeMap<String, Decoded>,
+    at: &str,
+) {
+    if !before.contains_key(at) {
+        before.insert(at.to_string(), objects.get(at).cloned());
     }
 }
 
@@ -293,6 +301,7 @@ fn evaluate(
                     crate::watch_touch::touched(old_cluster, cluster, causes)?
                 }
             };
+            let touched: BTreeSet<u32> = touched.iter().map(|t| interner.id(t)).collect();
             Some((&*old, touched))
         });
     let workload_ids: Vec<u32> = (cluster.workloads.iter())
@@ -307,8 +316,7 @@ fn evaluate(
         let index: Vec<Option<u32>> = (workload_ids.iter())
             .map(|id| before.get(id).copied())
             .collect();
-        let marked: BTreeSet<u32> = touched.iter().map(|t| interner.id(t)).collect();
-        let touched: Vec<bool> = workload_ids.iter().map(|id| marked.contains(id)).collect();
+        let touched: Vec<bool> = workload_ids.iter().map(|id| touched.contains(id)).collect();
         Some((rows, atoms, index, touched))
     });
     // Connections and findings are computed at the same time, one engine each. Both
@@ -339,7 +347,7 @@ fn evaluate(
         });
         let mut engine = Engine::new(cluster, options);
         lap("compiled");
-        let ids = endpoint_ids(&engine, interner);
+        let ids = endpoint_ids(&engine, interner, &workload_ids);
         let others = ids[cluster.workloads.len()..].to_vec();
         let connections = match reuse {
             Some((old, touched)) if old.basis.others == others => {
@@ -460,13 +468,12 @@ fn recompute(
     interner: &mut Interner,
     ids: &[u32],
     old: Vec<Row>,
-    touched: &BTreeSet<String>,
+    touched: &BTreeSet<u32>,
 ) -> (Vec<Row>, Delta) {
     let timings = std::env::var_os("KUBESEG_TIMINGS").is_some();
     let start = Instant::now();
-    let touched: Vec<u32> = touched.iter().map(|t| interner.id(t)).collect();
     let mut marked = vec![false; interner.len()];
-    for &t in &touched {
+    for &t in touched {
         marked[t as usize] = true;
     }
     let (hit, rest): (Vec<usize>, Vec<usize>) =
@@ -522,10 +529,13 @@ fn merge_into(rows: &mut Vec<Row>, fresh: Vec<Row>) {
 }
 
 /// Every endpoint's id, interned.
-fn endpoint_ids(engine: &Engine, interner: &mut Interner) -> Vec<u32> {
-    (0..engine.endpoints().len())
-        .map(|e| interner.id(&engine.endpoint_id(e)))
-        .collect()
+fn endpoint_ids(engine: &Engine, interner: &mut Interner, workloads: &[u32]) -> Vec<u32> {
+    // The workloads come first, in cluster order: their ids are interned already.
+    let mut ids = workloads.to_vec();
+    ids.extend(
+        (workloads.len()..engine.endpoints().len()).map(|e| interner.id(&engine.endpoint_id(e))),
+    );
+    ids
 }
 
 /// The allowed connections from `sources` to `destinations` (endpoint indices), as

@@ -119,7 +119,12 @@ pub struct Workload {
 impl Workload {
     /// The id `namespace/name[Kind]`.
     pub fn id(&self) -> String {
-        format!("{}/{}[{}]", self.namespace, self.name, self.kind)
+        Self::id_of(&self.namespace, &self.name, &self.kind)
+    }
+
+    /// The id of the workload of that namespace, name and kind.
+    pub fn id_of(namespace: &str, name: &str, kind: &str) -> String {
+        format!("{namespace}/{name}[{kind}]")
     }
 }
 

@@ -122,7 +122,7 @@ impl Loaded {
         let mut patched = Patched::default();
         for ((workload, templated), key) in workloads {
             let id = workload_id(&key);
-            let at = find(&self.cluster.workloads, |w| w.id().cmp(&id));
+            let at = self.cluster.workloads.binary_search_by(|w| w.id().cmp(&id));
             match (at, workload) {
                 (Ok(i), Some(w)) => self.cluster.workloads[i] = w,
                 (Ok(i), None) => drop(self.cluster.workloads.remove(i)),
@@ -138,7 +138,7 @@ impl Loaded {
         }
         for (after, p) in policies {
             let policies = &mut self.cluster.policies;
-            let at = find(policies, |q| {
+            let at = policies.binary_search_by(|q| {
                 (q.namespace.as_str(), q.name.as_str()).cmp(&(&p.namespace, &p.name))
             });
             match (at, after) {
@@ -160,7 +160,8 @@ impl Loaded {
     /// template stands for its pods; `None` when a pod to take out is not there.
     fn edited(&self, key: &Key, gone: &[&str], added: &[&Pod]) -> Option<(Option<Workload>, bool)> {
         let id = workload_id(key);
-        let mut pods: Vec<Pod> = match find(&self.cluster.workloads, |w| w.id().cmp(&id)) {
+        let mut pods: Vec<Pod> = match self.cluster.workloads.binary_search_by(|w| w.id().cmp(&id))
+        {
             Ok(_) if self.index.templated.contains(key) => Vec::new(),
             Ok(i) => self.cluster.workloads[i].pods.clone(),
             Err(_) => Vec::new(),
@@ -190,14 +191,9 @@ impl Loaded {
     }
 }
 
-/// `namespace/name[Kind]`, as [`Workload::id`] writes it.
+/// The id of the workload of `key` ([`Workload::id_of`]).
 fn workload_id((namespace, kind, name): &Key) -> String {
-    format!("{namespace}/{name}[{kind}]")
-}
-
-/// Binary search of a sorted list by `order`.
-fn find<T>(list: &[T], order: impl FnMut(&T) -> std::cmp::Ordering) -> Result<usize, usize> {
-    list.binary_search_by(order)
+    Workload::id_of(namespace, name, kind)
 }
 
 /// The one Pod or NetworkPolicy a text decoded to; `None` for anything a patch cannot
